@@ -1,0 +1,300 @@
+//! The command line: clap definitions, input checks that turn into exit code 2, dispatch to
+//! `collect` (writes) and `store` (queries), and output rendering (`render`).
+
+mod render;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::collect::{self, CollectError, Goal, Progress};
+use crate::config;
+use crate::facts::{ContractFilter, TRADING_START};
+use crate::store::{Database, StoreError};
+use crate::vision::{ClientConfig, Endpoints, RetryPolicy, VisionClient, VisionError};
+pub use render::Format;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  runtime failure (network, bucket, database); what was collected before it is kept
+  2  bad usage or input (unknown flag, malformed or out-of-range date, unknown symbol)";
+
+/// Which Binance USD-M futures had a daily 1m-klines file on Binance Vision, day by day since
+/// 2019-09-25 — kept in a local DuckDB database and answered in well under a millisecond.
+///
+/// Build or refresh the database with `update` (the first run lists the whole bucket), then ask
+/// it with `query snapshot DATE`, `query timeline SYMBOL`, `query range START END`.
+#[derive(Debug, Parser)]
+#[command(name = "binance-futures-availability", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The database file [default: ~/.cache/binance-futures/availability.duckdb]
+    #[arg(long, global = true, env = "BFA_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Print no progress and no summary on stderr (errors still go there).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask the database (read-only; never changes the file).
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Query(Query),
+    /// Bring the database to yesterday (UTC): new folders get their whole history, known ones
+    /// are checked from their last checked day, and recent days without a file are checked
+    /// again. The first run on an empty database is a full backfill.
+    #[command(after_help = EXIT_CODES)]
+    Update(UpdateArgs),
+    /// List every (or the given) symbol folder over a date range and record what exists.
+    #[command(after_help = EXIT_CODES)]
+    Backfill(BackfillArgs),
+    /// HEAD-probe one day's file for every known (or the given) symbol, as the original tool's
+    /// daily job did.
+    #[command(after_help = EXIT_CODES)]
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Query {
+    /// Symbols with a file on DATE.
+    Snapshot {
+        /// The day, YYYY-MM-DD (UTC).
+        #[arg(value_parser = parse_day)]
+        date: NaiveDate,
+        #[arg(long, value_enum, default_value_t)]
+        contract: ContractFilter,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// A symbol's days: first and last file, gaps, how far it has been checked.
+    Timeline {
+        /// The symbol folder name, e.g. BTCUSDT (case-insensitive).
+        symbol: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Every symbol with a file on at least one day in [START, END].
+    Range {
+        #[arg(value_parser = parse_day)]
+        start: NaiveDate,
+        #[arg(value_parser = parse_day)]
+        end: NaiveDate,
+        #[arg(long, value_enum, default_value_t)]
+        contract: ContractFilter,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Symbols with a file per day (all covered days, or [START, END]).
+    Summary {
+        #[arg(value_parser = parse_day, requires = "end")]
+        start: Option<NaiveDate>,
+        #[arg(value_parser = parse_day)]
+        end: Option<NaiveDate>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Output {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Where the bucket is and how to talk to it.
+#[derive(Debug, Args)]
+pub struct Remote {
+    /// Path-style S3 URL of the bucket, for listing.
+    #[arg(long, env = "BFA_S3_URL", default_value = config::DEFAULT_S3_URL, value_name = "URL")]
+    pub s3_url: String,
+    /// Base URL the files are served from.
+    #[arg(long, env = "BFA_DATA_URL", default_value = config::DEFAULT_DATA_URL, value_name = "URL")]
+    pub data_url: String,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: u16,
+    /// Attempts per request for transient failures (timeouts, 5xx, 429), the first included.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+    /// First retry backoff in milliseconds; doubles per attempt, with jitter.
+    #[arg(long, env = "BFA_RETRY_BASE_MS", default_value_t = 200, hide = true)]
+    pub retry_base_ms: u64,
+    /// Read timeout per request, in milliseconds.
+    #[arg(long, env = "BFA_READ_TIMEOUT_MS", default_value_t = 30_000, hide = true)]
+    pub read_timeout_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Recent days without a file to check again (files arrive late and get replaced).
+    #[arg(long, default_value_t = 20)]
+    pub lookback: u32,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// First day [default: 2019-09-25]
+    #[arg(long, value_parser = parse_day)]
+    pub start: Option<NaiveDate>,
+    /// Last day [default: yesterday, UTC]
+    #[arg(long, value_parser = parse_day)]
+    pub end: Option<NaiveDate>,
+    /// Only these symbol folders, comma-separated (default: every folder).
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Option<Vec<String>>,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    #[arg(value_parser = parse_day)]
+    pub date: NaiveDate,
+    /// Only these symbols, comma-separated (default: every known symbol).
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Option<Vec<String>>,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// A failure of the command, with its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error(transparent)]
+    Vision(#[from] VisionError),
+    #[error("could not write the output: {0}")]
+    Output(#[from] std::io::Error),
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl CliError {
+    /// 2 for bad usage or input, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        let bad_input = match self {
+            CliError::BadInput(_) => true,
+            CliError::Store(e) => e.is_bad_input(),
+            CliError::Collect(e) => e.is_bad_input(),
+            _ => false,
+        };
+        if bad_input { 2 } else { 1 }
+    }
+}
+
+/// Parses `YYYY-MM-DD` and keeps it within 2019-09-25 ..= today (UTC).
+fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 10)
+        .ok_or_else(|| format!("{text:?} is not a date of the form YYYY-MM-DD"))?;
+    let today = Utc::now().date_naive();
+    if day < TRADING_START {
+        return Err(format!("{day} is before {TRADING_START}, the first day of Binance USD-M futures"));
+    }
+    if day > today {
+        return Err(format!("{day} is after today ({today}, UTC)"));
+    }
+    Ok(day)
+}
+
+fn ordered(start: NaiveDate, end: NaiveDate) -> Result<(), CliError> {
+    if start > end {
+        return Err(CliError::BadInput(format!("the start {start} is after the end {end}")));
+    }
+    Ok(())
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let db_path = cli.db.clone().unwrap_or_else(config::default_db_path);
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Query(query) => run_query(&db_path, query, &mut out),
+        Command::Update(args) => {
+            let goal = Goal::Update { end: yesterday(), lookback: args.lookback };
+            collect_with(&db_path, &args.remote, goal, cli.quiet)
+        }
+        Command::Backfill(args) => {
+            let start = args.start.unwrap_or(TRADING_START);
+            let end = args.end.unwrap_or_else(yesterday);
+            ordered(start, end)?;
+            collect_with(&db_path, &args.remote, Goal::Backfill { start, end, symbols: args.symbols }, cli.quiet)
+        }
+        Command::Probe(args) => collect_with(&db_path, &args.remote, Goal::Probe { date: args.date, symbols: args.symbols }, cli.quiet),
+    }
+}
+
+fn yesterday() -> NaiveDate {
+    let today = Utc::now().date_naive();
+    today.pred_opt().unwrap_or(today)
+}
+
+fn run_query(db_path: &std::path::Path, query: Query, out: &mut impl std::io::Write) -> Result<(), CliError> {
+    let db = Database::open(db_path)?;
+    match query {
+        Query::Snapshot { date, contract, output } => render::snapshot(out, output.format, date, contract, &db.snapshot(date, contract)?),
+        Query::Timeline { symbol, output } => render::timeline(out, output.format, &db.timeline(&symbol)?),
+        Query::Range { start, end, contract, output } => {
+            ordered(start, end)?;
+            render::range(out, output.format, start, end, &db.range(start, end, contract)?)
+        }
+        Query::Summary { start, end, output } => {
+            let (start, end) = match (start, end) {
+                (Some(s), Some(e)) => (s, e),
+                _ => match db.coverage()? {
+                    Some(c) => c,
+                    // A database with no file yet: nothing to count.
+                    None => return render::summary(out, output.format, &[]).map_err(CliError::Output),
+                },
+            };
+            ordered(start, end)?;
+            render::summary(out, output.format, &db.daily_counts(start, end)?)
+        }
+    }
+    .map_err(CliError::Output)
+}
+
+fn collect_with(db_path: &std::path::Path, remote: &Remote, goal: Goal, quiet: bool) -> Result<(), CliError> {
+    let mut config = ClientConfig::new(Endpoints { s3_url: remote.s3_url.clone(), data_url: remote.data_url.clone() });
+    config.retry = RetryPolicy {
+        max_attempts: remote.attempts,
+        base_delay: Duration::from_millis(remote.retry_base_ms),
+        ..RetryPolicy::default()
+    };
+    config.read_timeout = Duration::from_millis(remote.read_timeout_ms);
+    let options = collect::Options {
+        concurrency: usize::from(remote.concurrency),
+        progress: if quiet {
+            Progress::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Progress::Bar
+        } else {
+            Progress::Log
+        },
+        ..collect::Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Runtime)?;
+    let summary = runtime.block_on(async {
+        let client = VisionClient::new(config)?;
+        collect::run(db_path, &client, &goal, &options).await.map_err(CliError::from)
+    })?;
+    if !quiet {
+        eprintln!("{summary}");
+    }
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Defaults that name the outside world, in one place: the real endpoints and the database path.
+//! Everything else receives them as configuration (flags and environment), so tests point the
+//! tool at a local simulated bucket.
+
+use std::path::PathBuf;
+
+/// Path-style S3 URL of the bucket, for listing. Override with `--s3-url` / `BFA_S3_URL`.
+pub const DEFAULT_S3_URL: &str = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision";
+
+/// Where files are served (CloudFront). Override with `--data-url` / `BFA_DATA_URL`.
+pub const DEFAULT_DATA_URL: &str = "https://data.binance.vision";
+
+/// `~/.cache/binance-futures/availability.duckdb`, as the original tool kept it.
+pub fn default_db_path() -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("binance-futures").join("availability.duckdb")
+}

@@ -1,0 +1,13 @@
+//! `binance-futures-availability` keeps a DuckDB database of which Binance USD-M futures had a
+//! daily 1m-klines file on Binance Vision, every day since 2019-09-25, and answers "which symbols
+//! were available on day X?" in well under a millisecond.
+//!
+//! Data flows one way: [`cli`] → [`collect`] → [`vision`] → [`facts`] → [`store`]; queries go
+//! [`cli`] → [`store`]. Nothing reaches back up.
+
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod facts;
+pub mod store;
+pub mod vision;

@@ -1,0 +1,146 @@
+//! DuckDB: the schema and its migrations, the writes (bulk upserts in transactions, the run log)
+//! and the reads (the queries). It knows nothing of HTTP; it stores what `collect` observed.
+//!
+//! A read opens the file read-only and never runs DDL, so querying a database someone downloaded
+//! leaves it byte-identical. Only `Database::open_for_write` creates or migrates a file.
+
+mod lock;
+mod read;
+mod schema;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use duckdb::{AccessMode, Config, Connection};
+
+pub use lock::{LockError, WriterLock};
+pub use read::{DayCount, RangeRow, SnapshotRow, SymbolRecord, Timeline, TimelineDay};
+pub use schema::SCHEMA_VERSION;
+pub use write::{AvailabilityRow, Batch, RunId, RunOutcome, RunRecord, SymbolUpdate};
+
+/// Everything that can go wrong between the tool and its database file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "there is no database at {path}; create it with `binance-futures-availability update` \
+         (or point --db / BFA_DB at an existing file)"
+    )]
+    Missing { path: PathBuf },
+    #[error("{path} is not a binance-futures-availability database: it has no schema_version table")]
+    NotOurs { path: PathBuf },
+    #[error(
+        "{path} has schema version {found}, newer than the {supported} this binary understands; \
+         upgrade binance-futures-availability to read it"
+    )]
+    TooNew { path: PathBuf, found: i32, supported: i32 },
+    #[error(
+        "{path} has schema version {found}, older than {supported}; run `binance-futures-availability \
+         update` once to migrate it"
+    )]
+    TooOld { path: PathBuf, found: i32, supported: i32 },
+    #[error("could not create the folder {dir} for the database: {source}")]
+    CreateDir { dir: PathBuf, source: std::io::Error },
+    #[error("DuckDB failed while {action} in {path}: {source}")]
+    DuckDb { path: PathBuf, action: &'static str, source: duckdb::Error },
+    #[error("unknown symbol {symbol:?}; {}", suggest(suggestions))]
+    UnknownSymbol { symbol: String, suggestions: Vec<String> },
+}
+
+fn suggest(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        "the database knows no symbol like it".to_string()
+    } else {
+        format!("did you mean {}?", suggestions.join(", "))
+    }
+}
+
+/// Whether a store error is the caller's input (exit 2) rather than a runtime failure (exit 1).
+impl StoreError {
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, StoreError::UnknownSymbol { .. })
+    }
+}
+
+/// An open availability database.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use binance_futures_availability::store::Database;
+/// use binance_futures_availability::facts::ContractFilter;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("availability.duckdb");
+/// Database::open_for_write(&path)?; // creates the file with the current schema
+/// let db = Database::open(&path)?; // read-only
+/// let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 15).unwrap();
+/// assert!(db.snapshot(day, ContractFilter::Perpetual)?.is_empty());
+/// # Ok(()) }
+/// ```
+pub struct Database {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Database {
+    /// Opens an existing database read-only. Never creates, migrates or otherwise changes it.
+    pub fn open(path: &Path) -> Result<Database, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing { path: path.to_path_buf() });
+        }
+        let config = Config::default()
+            .access_mode(AccessMode::ReadOnly)
+            .and_then(|c| c.threads(1))
+            .map_err(|source| duck(path, "configuring a read-only connection", source))?;
+        let conn = Connection::open_with_flags(path, config)
+            .map_err(|source| duck(path, "opening the file read-only", source))?;
+        let db = Database { conn, path: path.to_path_buf() };
+        let found = schema::version(&db.conn).map_err(|source| duck(path, "reading the schema version", source))?;
+        match found {
+            None => Err(StoreError::NotOurs { path: path.to_path_buf() }),
+            Some(v) if v > SCHEMA_VERSION => {
+                Err(StoreError::TooNew { path: path.to_path_buf(), found: v, supported: SCHEMA_VERSION })
+            }
+            Some(v) if v < SCHEMA_VERSION => {
+                Err(StoreError::TooOld { path: path.to_path_buf(), found: v, supported: SCHEMA_VERSION })
+            }
+            Some(_) => Ok(db),
+        }
+    }
+
+    /// Opens (creating folders and file if needed) for writing, and runs forward migrations.
+    pub fn open_for_write(path: &Path) -> Result<Database, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { dir: dir.to_path_buf(), source })?;
+        }
+        let conn = Connection::open(path).map_err(|source| duck(path, "opening the file for writing", source))?;
+        let mut db = Database { conn, path: path.to_path_buf() };
+        schema::migrate(&mut db)?;
+        Ok(db)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, action: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError + '_ {
+        failed(&self.path, action)
+    }
+}
+
+/// Maps a DuckDB error to one that says what was being done, and in which file.
+fn failed<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError + 'a {
+    move |source| duck(path, action, source)
+}
+
+fn duck(path: &Path, action: &'static str, source: duckdb::Error) -> StoreError {
+    StoreError::DuckDb { path: path.to_path_buf(), action, source }
+}
+
+/// Days since 1970-01-01, DuckDB's DATE representation.
+fn date_value(date: chrono::NaiveDate) -> duckdb::types::Value {
+    duckdb::types::Value::Date32((date - chrono::NaiveDate::default()).num_days() as i32)
+}
+
+/// Microseconds since the epoch in UTC, DuckDB's TIMESTAMP representation.
+fn timestamp_value(ts: chrono::DateTime<chrono::Utc>) -> duckdb::types::Value {
+    duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, ts.timestamp_micros())
+}

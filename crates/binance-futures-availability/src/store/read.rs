@@ -1,0 +1,310 @@
+//! Reads: the questions users ask — which symbols had a file on a day, a symbol's timeline with
+//! its gaps, what was available in a range, counts per day — answered with typed rows.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use duckdb::{OptionalExt, Row, params};
+use serde::Serialize;
+
+use super::{Database, RunRecord, StoreError, date_value};
+use crate::facts::{Contract, ContractFilter};
+
+/// A symbol that had a file on the asked day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotRow {
+    pub symbol: String,
+    pub file_size_bytes: Option<i64>,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// One stored day of a symbol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineDay {
+    pub date: NaiveDate,
+    pub available: bool,
+    pub file_size_bytes: Option<i64>,
+    pub status_code: Option<i32>,
+}
+
+/// What the database knows of one symbol folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SymbolRecord {
+    pub symbol: String,
+    pub contract: Contract,
+    pub quote_asset: Option<String>,
+    pub settled: bool,
+    pub delivery_date: Option<NaiveDate>,
+    pub first_file_date: Option<NaiveDate>,
+    pub last_file_date: Option<NaiveDate>,
+    pub checked_from: Option<NaiveDate>,
+    pub checked_through: Option<NaiveDate>,
+}
+
+/// A symbol's stored days, by date, and what is known about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeline {
+    pub symbol: SymbolRecord,
+    pub days: Vec<TimelineDay>,
+}
+
+impl Timeline {
+    pub fn days_available(&self) -> usize {
+        self.days.iter().filter(|d| d.available).count()
+    }
+
+    /// Runs of days between the first and last file without one, as inclusive date ranges, each
+    /// marked `true` when the absence was verified and `false` when those days were never checked.
+    pub fn gaps(&self) -> Vec<(NaiveDate, NaiveDate, bool)> {
+        let (Some(first), Some(last)) = (self.symbol.first_file_date, self.symbol.last_file_date) else {
+            return Vec::new();
+        };
+        let stored: std::collections::HashMap<NaiveDate, bool> = self.days.iter().map(|d| (d.date, d.available)).collect();
+        let mut gaps: Vec<(NaiveDate, NaiveDate, bool)> = Vec::new();
+        for day in first.iter_days().take_while(|d| *d <= last) {
+            let verified = match stored.get(&day) {
+                Some(true) => continue,
+                Some(false) => true,
+                None => false,
+            };
+            match gaps.last_mut() {
+                Some((_, end, v)) if *v == verified && end.succ_opt() == Some(day) => *end = day,
+                _ => gaps.push((day, day, verified)),
+            }
+        }
+        gaps
+    }
+}
+
+/// A symbol with at least one file in the asked range; first/last are inside the range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RangeRow {
+    pub symbol: String,
+    pub days_available: i64,
+    pub first_date: NaiveDate,
+    pub last_date: NaiveDate,
+}
+
+/// How many symbols had a file on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayCount {
+    pub date: NaiveDate,
+    pub perpetual: i64,
+    pub delivery: i64,
+}
+
+const SYMBOL_COLUMNS: &str = "symbol, contract_type, quote_asset, settled, delivery_date, first_file_date, \
+                              last_file_date, checked_from, checked_through";
+
+fn symbol_record(r: &Row) -> duckdb::Result<SymbolRecord> {
+    let contract: String = r.get(1)?;
+    Ok(SymbolRecord {
+        symbol: r.get(0)?,
+        contract: Contract::parse(&contract).unwrap_or(Contract::Perpetual),
+        quote_asset: r.get(2)?,
+        settled: r.get(3)?,
+        delivery_date: r.get(4)?,
+        first_file_date: r.get(5)?,
+        last_file_date: r.get(6)?,
+        checked_from: r.get(7)?,
+        checked_through: r.get(8)?,
+    })
+}
+
+impl Database {
+    /// Symbols with a file on `date`, sorted by symbol.
+    ///
+    /// ```
+    /// # use binance_futures_availability::{store::*, facts::*};
+    /// # use chrono::{NaiveDate, Utc};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?; let path = dir.path().join("a.duckdb");
+    /// let day = NaiveDate::from_ymd_opt(2024, 1, 15).unwrap();
+    /// let mut db = Database::open_for_write(&path)?;
+    /// db.write_batch(&Batch {
+    ///     rows: vec![AvailabilityRow {
+    ///         date: day, symbol: "BTCUSDT".into(), available: true, file_size_bytes: Some(57_000),
+    ///         last_modified: None, url: "https://example/BTCUSDT-1m-2024-01-15.zip".into(),
+    ///         status_code: 200, probe_timestamp: Utc::now(),
+    ///     }],
+    ///     symbols: vec![SymbolUpdate {
+    ///         symbol: "BTCUSDT".into(), class: binance_futures_availability::vision::classify("BTCUSDT"),
+    ///         first_file_date: Some(day), last_file_date: Some(day), checked: Some((day, day)),
+    ///     }],
+    /// })?;
+    /// let rows = db.snapshot(day, ContractFilter::Perpetual)?;
+    /// assert_eq!(rows[0].symbol, "BTCUSDT");
+    /// # Ok(()) }
+    /// ```
+    pub fn snapshot(&self, date: NaiveDate, contracts: ContractFilter) -> Result<Vec<SnapshotRow>, StoreError> {
+        let row = |r: &Row| Ok(SnapshotRow { symbol: r.get(0)?, file_size_bytes: r.get(1)?, last_modified: r.get(2)? });
+        let rows = match contracts.contract() {
+            Some(contract) => self
+                .conn
+                .prepare_cached(
+                    "SELECT symbol, file_size_bytes, last_modified FROM daily_availability
+                     WHERE date = ? AND available
+                       AND symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?)
+                     ORDER BY symbol",
+                )
+                .and_then(|mut stmt| stmt.query_map(params![date_value(date), contract.as_str()], row)?.collect()),
+            None => self
+                .conn
+                .prepare_cached(
+                    "SELECT symbol, file_size_bytes, last_modified FROM daily_availability
+                     WHERE date = ? AND available ORDER BY symbol",
+                )
+                .and_then(|mut stmt| stmt.query_map(params![date_value(date)], row)?.collect()),
+        };
+        rows.map_err(self.err("running the snapshot query"))
+    }
+
+    /// The symbol's stored days by date, after resolving its name (exact, then case-insensitive).
+    pub fn timeline(&self, symbol: &str) -> Result<Timeline, StoreError> {
+        let record = self.symbol(symbol)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT date, available, file_size_bytes, status_code FROM daily_availability
+                 WHERE symbol = ? ORDER BY date",
+            )
+            .map_err(self.err("preparing the timeline query"))?;
+        let days = stmt
+            .query_map(params![record.symbol], |r| {
+                Ok(TimelineDay {
+                    date: r.get(0)?,
+                    available: r.get(1)?,
+                    file_size_bytes: r.get(2)?,
+                    status_code: r.get(3)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("running the timeline query"))?;
+        Ok(Timeline { symbol: record, days })
+    }
+
+    /// Every symbol with a file on at least one day in `[start, end]`, sorted by symbol.
+    pub fn range(&self, start: NaiveDate, end: NaiveDate, contracts: ContractFilter) -> Result<Vec<RangeRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT symbol, count(*), min(date), max(date) FROM daily_availability
+                 WHERE date BETWEEN ? AND ? AND available
+                   AND (?::VARCHAR IS NULL OR symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?))
+                 GROUP BY symbol ORDER BY symbol",
+            )
+            .map_err(self.err("preparing the range query"))?;
+        let contract = contracts.contract().map(Contract::as_str);
+        let rows = stmt
+            .query_map(params![date_value(start), date_value(end), contract, contract], |r| {
+                Ok(RangeRow { symbol: r.get(0)?, days_available: r.get(1)?, first_date: r.get(2)?, last_date: r.get(3)? })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("running the range query"))?;
+        Ok(rows)
+    }
+
+    /// Symbols with a file per day in `[start, end]`, every day listed (zero where none).
+    pub fn daily_counts(&self, start: NaiveDate, end: NaiveDate) -> Result<Vec<DayCount>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.date,
+                        count(*) FILTER (WHERE s.contract_type = 'perpetual'),
+                        count(*) FILTER (WHERE s.contract_type = 'delivery')
+                 FROM daily_availability d JOIN symbols s USING (symbol)
+                 WHERE d.available AND d.date BETWEEN ? AND ?
+                 GROUP BY d.date",
+            )
+            .map_err(self.err("preparing the daily counts query"))?;
+        let counted: std::collections::HashMap<NaiveDate, (i64, i64)> = stmt
+            .query_map(params![date_value(start), date_value(end)], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("running the daily counts query"))?;
+        Ok(start
+            .iter_days()
+            .take_while(|d| *d <= end)
+            .map(|date| {
+                let (perpetual, delivery) = counted.get(&date).copied().unwrap_or((0, 0));
+                DayCount { date, perpetual, delivery }
+            })
+            .collect())
+    }
+
+    /// The first and last day that has a file, over all symbols.
+    pub fn coverage(&self) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
+        let range: (Option<NaiveDate>, Option<NaiveDate>) = self
+            .conn
+            .query_row("SELECT min(first_file_date), max(last_file_date) FROM symbols", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err("reading the coverage"))?;
+        Ok(range.0.zip(range.1))
+    }
+
+    /// Every symbol folder the database knows, sorted by name.
+    pub fn symbols(&self) -> Result<Vec<SymbolRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {SYMBOL_COLUMNS} FROM symbols ORDER BY symbol"))
+            .map_err(self.err("preparing the symbols query"))?;
+        let rows = stmt
+            .query_map([], symbol_record)
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("reading symbols"))?;
+        Ok(rows)
+    }
+
+    /// One symbol by name: exact, else the single case-insensitive match, else an error that
+    /// suggests the closest known names.
+    pub fn symbol(&self, name: &str) -> Result<SymbolRecord, StoreError> {
+        let one = |sql: &str| -> Result<Vec<SymbolRecord>, StoreError> {
+            let mut stmt = self.conn.prepare_cached(sql).map_err(self.err("preparing the symbol lookup"))?;
+            stmt.query_map(params![name], symbol_record)
+                .and_then(|rows| rows.collect())
+                .map_err(self.err("looking up a symbol"))
+        };
+        let exact = one(&format!("SELECT {SYMBOL_COLUMNS} FROM symbols WHERE symbol = ?"))?;
+        if let Some(record) = exact.into_iter().next() {
+            return Ok(record);
+        }
+        let mut folded = one(&format!("SELECT {SYMBOL_COLUMNS} FROM symbols WHERE lower(symbol) = lower(?)"))?;
+        if folded.len() == 1 {
+            return Ok(folded.remove(0));
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT symbol FROM symbols
+                 ORDER BY NOT contains(lower(symbol), lower(?1)), levenshtein(lower(symbol), lower(?1)), symbol
+                 LIMIT 5",
+            )
+            .map_err(self.err("preparing symbol suggestions"))?;
+        let suggestions = stmt
+            .query_map(params![name], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("finding similar symbols"))?;
+        Err(StoreError::UnknownSymbol { symbol: name.to_string(), suggestions })
+    }
+
+    /// The newest entry of the run log, if any run was recorded.
+    pub fn last_run(&self) -> Result<Option<RunRecord>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, kind, started_at, finished_at, status, symbols, requests, rows_written, error
+                 FROM collection_runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(RunRecord {
+                        id: r.get(0)?,
+                        kind: r.get(1)?,
+                        started_at: r.get(2)?,
+                        finished_at: r.get(3)?,
+                        status: r.get(4)?,
+                        symbols: r.get(5)?,
+                        requests: r.get(6)?,
+                        rows_written: r.get(7)?,
+                        error: r.get(8)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err("reading the run log"))
+    }
+}

@@ -1,0 +1,102 @@
+//! The schema, versioned. Version 1 keeps the original tool's `daily_availability` table with its
+//! exact names and types, so SQL written for the original keeps working.
+
+use duckdb::{Connection, OptionalExt};
+
+use super::{Database, StoreError};
+
+/// The newest schema this binary reads and writes.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Each entry migrates from the previous version to `index + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE daily_availability (
+    date DATE NOT NULL,
+    symbol VARCHAR NOT NULL,
+    available BOOLEAN NOT NULL,
+    file_size_bytes BIGINT,
+    last_modified TIMESTAMP,
+    url VARCHAR,
+    status_code INTEGER,
+    probe_timestamp TIMESTAMP,
+    PRIMARY KEY (date, symbol)
+);
+CREATE INDEX idx_symbol_date ON daily_availability (symbol, date);
+CREATE INDEX idx_available_date ON daily_availability (available, date);
+
+CREATE TABLE symbols (
+    symbol VARCHAR PRIMARY KEY,
+    contract_type VARCHAR NOT NULL CHECK (contract_type IN ('perpetual', 'delivery')),
+    quote_asset VARCHAR,
+    settled BOOLEAN NOT NULL,
+    delivery_date DATE,
+    first_file_date DATE,
+    last_file_date DATE,
+    checked_from DATE,
+    checked_through DATE,
+    discovered_at TIMESTAMP NOT NULL
+);
+
+CREATE SEQUENCE collection_runs_id START 1;
+CREATE TABLE collection_runs (
+    id BIGINT PRIMARY KEY DEFAULT nextval('collection_runs_id'),
+    kind VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    status VARCHAR NOT NULL,
+    start_date DATE,
+    end_date DATE,
+    symbols BIGINT,
+    requests BIGINT,
+    rows_written BIGINT,
+    error VARCHAR
+);
+"#];
+
+/// The file's schema version, or `None` when it has no `schema_version` table.
+pub(super) fn version(conn: &Connection) -> duckdb::Result<Option<i32>> {
+    let has_table: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'schema_version' AND schema_name = 'main'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_table {
+        return Ok(None);
+    }
+    conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get::<_, Option<i32>>(0))
+        .optional()
+        .map(Option::flatten)
+}
+
+/// Brings the file to `SCHEMA_VERSION`, one transaction per step.
+pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
+    let path = db.path.clone();
+    let empty: bool = db
+        .conn
+        .query_row("SELECT count(*) = 0 FROM duckdb_tables() WHERE schema_name = 'main'", [], |r| r.get(0))
+        .map_err(super::failed(&path, "inspecting the file"))?;
+    let current = match version(&db.conn).map_err(super::failed(&path, "reading the schema version"))? {
+        Some(v) => v,
+        None if empty => 0,
+        None => return Err(StoreError::NotOurs { path: db.path.clone() }),
+    };
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::TooNew { path: db.path.clone(), found: current, supported: SCHEMA_VERSION });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let to = index as i32 + 1;
+        let tx = db.conn.transaction().map_err(super::failed(&path, "starting a migration"))?;
+        if to == 1 {
+            tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);")
+                .map_err(super::failed(&path, "creating schema_version"))?;
+        }
+        tx.execute_batch(sql).map_err(super::failed(&path, "migrating the schema"))?;
+        tx.execute(
+            "INSERT INTO schema_version VALUES (?, ?)",
+            duckdb::params![to, super::timestamp_value(chrono::Utc::now())],
+        )
+        .map_err(super::failed(&path, "recording the schema version"))?;
+        tx.commit().map_err(super::failed(&path, "committing a migration"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! Writes: observed days and symbol bookkeeping in one transaction per batch, through DuckDB's
+//! appender, and the `collection_runs` log that every write path appends to.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use duckdb::params;
+
+use super::{Database, StoreError, date_value, timestamp_value};
+use crate::facts::SymbolClass;
+
+/// One observed day of one symbol, as stored in `daily_availability`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AvailabilityRow {
+    pub date: NaiveDate,
+    pub symbol: String,
+    /// `true`: the file exists; `false`: verified absent (listed or probed and not there).
+    pub available: bool,
+    pub file_size_bytes: Option<i64>,
+    pub last_modified: Option<DateTime<Utc>>,
+    /// Where the file is (or would be) served.
+    pub url: String,
+    /// 200 for a file, 404 for a verified absence.
+    pub status_code: i32,
+    pub probe_timestamp: DateTime<Utc>,
+}
+
+/// What one collection step learnt about a symbol folder. Dates merge with what is stored:
+/// first days take the earlier, last days and the checked range the wider.
+#[derive(Debug, Clone)]
+pub struct SymbolUpdate {
+    pub symbol: String,
+    pub class: SymbolClass,
+    pub first_file_date: Option<NaiveDate>,
+    pub last_file_date: Option<NaiveDate>,
+    /// The days this step looked at completely, if any.
+    pub checked: Option<(NaiveDate, NaiveDate)>,
+}
+
+/// Rows and symbol updates that are committed together or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub rows: Vec<AvailabilityRow>,
+    pub symbols: Vec<SymbolUpdate>,
+}
+
+/// The id of a `collection_runs` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunId(pub i64);
+
+/// How a run ended, for the run log.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    pub ok: bool,
+    pub symbols: u64,
+    pub requests: u64,
+    pub rows_written: u64,
+    pub error: Option<String>,
+}
+
+/// One row of the run log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: i64,
+    pub kind: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub symbols: Option<i64>,
+    pub requests: Option<i64>,
+    pub rows_written: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl Database {
+    /// Upserts a batch in one transaction and returns how many rows changed. A row equal to the
+    /// stored one (probe time aside) is not rewritten, so re-running a collection changes nothing.
+    pub fn write_batch(&mut self, batch: &Batch) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(super::failed(&path, "starting a write transaction"))?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS staging AS SELECT * FROM daily_availability LIMIT 0; \
+             DELETE FROM staging;",
+        )
+        .map_err(super::failed(&path, "preparing the staging table"))?;
+        {
+            let mut app = tx.appender_to_catalog_and_db("staging", "temp", "main").map_err(super::failed(&path, "opening the appender"))?;
+            for r in &batch.rows {
+                app.append_row(params![
+                    date_value(r.date),
+                    r.symbol,
+                    r.available,
+                    r.file_size_bytes,
+                    r.last_modified.map(timestamp_value),
+                    r.url,
+                    r.status_code,
+                    timestamp_value(r.probe_timestamp),
+                ])
+                .map_err(super::failed(&path, "appending rows"))?;
+            }
+            app.flush().map_err(super::failed(&path, "flushing appended rows"))?;
+        }
+        // Drop what is already stored as is; replace the rest (delete + insert, because DuckDB
+        // cannot update columns that an index covers).
+        tx.execute_batch(
+            "DELETE FROM staging s USING daily_availability d
+               WHERE d.date = s.date AND d.symbol = s.symbol AND d.available = s.available
+                 AND d.file_size_bytes IS NOT DISTINCT FROM s.file_size_bytes
+                 AND d.last_modified IS NOT DISTINCT FROM s.last_modified
+                 AND d.url IS NOT DISTINCT FROM s.url
+                 AND d.status_code IS NOT DISTINCT FROM s.status_code;
+             DELETE FROM daily_availability d USING staging s WHERE d.date = s.date AND d.symbol = s.symbol;",
+        )
+        .map_err(super::failed(&path, "comparing with stored rows"))?;
+        let written = tx
+            .execute("INSERT INTO daily_availability SELECT * FROM staging", [])
+            .map_err(super::failed(&path, "inserting rows"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (symbol) DO UPDATE SET
+                       first_file_date = least(symbols.first_file_date, excluded.first_file_date),
+                       last_file_date = greatest(symbols.last_file_date, excluded.last_file_date),
+                       checked_from = least(symbols.checked_from, excluded.checked_from),
+                       checked_through = greatest(symbols.checked_through, excluded.checked_through)",
+                )
+                .map_err(super::failed(&path, "preparing the symbol upsert"))?;
+            let now = timestamp_value(Utc::now());
+            for s in &batch.symbols {
+                stmt.execute(params![
+                    s.symbol,
+                    s.class.contract.as_str(),
+                    s.class.quote_asset,
+                    s.class.settled,
+                    s.class.delivery_date.map(date_value),
+                    s.first_file_date.map(date_value),
+                    s.last_file_date.map(date_value),
+                    s.checked.map(|c| date_value(c.0)),
+                    s.checked.map(|c| date_value(c.1)),
+                    now,
+                ])
+                .map_err(super::failed(&path, "upserting symbols"))?;
+            }
+        }
+        tx.execute_batch("DELETE FROM staging").map_err(super::failed(&path, "clearing the staging table"))?;
+        tx.commit().map_err(super::failed(&path, "committing a batch"))?;
+        Ok(written as u64)
+    }
+
+    /// Appends a `running` row to the run log. Runs left `running` by a killed process are
+    /// marked `interrupted` first, so the log never shows two live runs.
+    pub fn begin_run(&mut self, kind: &str, range: Option<(NaiveDate, NaiveDate)>) -> Result<RunId, StoreError> {
+        self.conn
+            .execute("UPDATE collection_runs SET status = 'interrupted' WHERE status = 'running'", [])
+            .map_err(self.err("closing interrupted runs"))?;
+        let id = self
+            .conn
+            .query_row(
+                "INSERT INTO collection_runs (kind, started_at, status, start_date, end_date)
+                 VALUES (?, ?, 'running', ?, ?) RETURNING id",
+                params![kind, timestamp_value(Utc::now()), range.map(|r| date_value(r.0)), range.map(|r| date_value(r.1))],
+                |r| r.get(0),
+            )
+            .map_err(self.err("starting a run log entry"))?;
+        Ok(RunId(id))
+    }
+
+    /// Completes a run log row with its counts and outcome.
+    pub fn finish_run(&mut self, id: RunId, outcome: &RunOutcome) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE collection_runs SET finished_at = ?, status = ?, symbols = ?, requests = ?,
+                 rows_written = ?, error = ? WHERE id = ?",
+                params![
+                    timestamp_value(Utc::now()),
+                    if outcome.ok { "ok" } else { "failed" },
+                    outcome.symbols as i64,
+                    outcome.requests as i64,
+                    outcome.rows_written as i64,
+                    outcome.error,
+                    id.0
+                ],
+            )
+            .map_err(self.err("finishing a run log entry"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,21 @@
+//! A simulated Binance Vision bucket for tests, benchmarks and offline try-outs.
+//!
+//! It serves an in-memory, sorted key index the way the real bucket does: S3 ListObjects V1 and
+//! V2 (prefix, delimiter, markers, continuation tokens, `max-keys` ≤ 1000, `encoding-type=url`),
+//! HEAD and GET of objects (CHECKSUM bodies included) and S3-style XML errors, path-style under
+//! `/data.binance.vision`. Knobs add latency, scripted faults and files that appear or change
+//! later; counters and a peak-concurrency gauge let tests see what a client did.
+//!
+//! It shares no code with the client it tests, on purpose: a shared key grammar would hide bugs.
+
+mod corpus;
+mod realistic;
+mod s3;
+mod server;
+
+pub use corpus::{Corpus, CorpusSpec, Object, ObjectKind, SymbolSpec, checksum_body};
+pub use realistic::realistic;
+pub use server::{Fault, FaultRule, SimOptions, SimServer, SimStats};
+
+/// The bucket name the real service uses; listing and objects live under `/{BUCKET}`.
+pub const BUCKET: &str = "data.binance.vision";

@@ -1,0 +1,64 @@
+//! `vision-sim`: serve a simulated Binance Vision bucket for try-outs and benchmarks.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use vision_sim::{Corpus, CorpusSpec, SimOptions, SimServer};
+
+/// Serve a simulated Binance Vision bucket (S3 listing, HEAD and GET) on a local port.
+///
+/// Point binance-futures-availability at it with
+/// BFA_S3_URL=http://ADDR/data.binance.vision and BFA_DATA_URL=http://ADDR.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:9900")]
+    addr: SocketAddr,
+    /// `realistic` (every real folder name, ~1000 folders, 600k+ daily files) or a JSON corpus spec file.
+    #[arg(long, default_value = "realistic")]
+    corpus: String,
+    /// For `realistic`: the day whose morning the bucket shows (files through the day before). Default: today, UTC.
+    #[arg(long)]
+    as_of: Option<chrono::NaiveDate>,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// A random extra latency of up to this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    jitter_ms: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let corpus = if args.corpus == "realistic" {
+        vision_sim::realistic(args.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive()))
+    } else {
+        let spec: Result<CorpusSpec, String> = std::fs::read_to_string(&args.corpus)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
+        match spec {
+            Ok(spec) => Corpus::from_spec(&spec),
+            Err(e) => {
+                eprintln!("vision-sim: could not read the corpus spec {}: {e}", args.corpus);
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let keys = corpus.len();
+    let options = SimOptions { latency: Duration::from_millis(args.latency_ms), jitter: Duration::from_millis(args.jitter_ms) };
+    match SimServer::start_on(args.addr, corpus, options) {
+        Ok(server) => {
+            println!("vision-sim: serving {keys} keys on http://{}", server.addr());
+            println!("  export BFA_S3_URL={} BFA_DATA_URL={}", server.s3_url(), server.data_url());
+            server.wait();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vision-sim: could not listen on {}: {e}", args.addr);
+            ExitCode::from(1)
+        }
+    }
+}
