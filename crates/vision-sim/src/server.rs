@@ -105,13 +105,19 @@ impl SimServer {
             options,
             counters: Counters::default(),
         });
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
+        // Bound here (blocking) so that callers inside an async runtime can start a server too.
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(sim.clone());
         let thread = std::thread::Builder::new().name("vision-sim".into()).spawn(move || {
             runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => return tracing::error!("vision-sim could not listen: {e}"),
+                };
                 let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                     let _ = rx.await;
                 });
