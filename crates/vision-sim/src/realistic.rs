@@ -170,8 +170,13 @@ fn lifespan(
         let delivery = NaiveDate::parse_from_str(&format!("20{yymmdd}"), "%Y%m%d").ok()?;
         (delivery - Duration::days(180), delivery)
     } else if let Some((first_month, last_month)) = coverage {
-        let onboard = info.and_then(|i| ms_day(i.onboard_date));
-        let first = onboard.unwrap_or(month_start(first_month)? + Duration::days((h % 20) as i64));
+        // An onboardDate after the first month with files is a relisting (TLMUSDT, BNXUSDT):
+        // the folder's history starts with the first listing.
+        let covered_from = month_start(first_month)?;
+        let first = match info.and_then(|i| ms_day(i.onboard_date)) {
+            Some(onboard) if onboard < month_end(first_month)? => onboard.max(covered_from),
+            _ => covered_from + Duration::days((h % 20) as i64),
+        };
         let delisted = info.filter(|i| i.status != "TRADING" && i.delivery_date < NO_DELIVERY_MS);
         let last = match delisted {
             Some(i) => ms_day(i.delivery_date)?,
