@@ -32,11 +32,19 @@ fn run(sim: &SimServer, db: &std::path::Path, args: &[&str]) -> Measured {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let status = nix::sys::wait::waitpid(pid, None).expect("wait");
     let seconds = started.elapsed().as_secs_f64();
-    assert!(matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)), "{args:?}: {status:?}");
+    assert!(
+        matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
+        "{args:?}: {status:?}"
+    );
     let _ = child.try_wait();
     // ru_maxrss of the children waited for so far: the largest, which is the backfill's.
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).expect("getrusage");
-    Measured { seconds, requests: sim.stats().requests, peak_rss_mb: usage.max_rss() as f64 / 1024.0 }
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .expect("getrusage");
+    Measured {
+        seconds,
+        requests: sim.stats().requests,
+        peak_rss_mb: usage.max_rss() as f64 / 1024.0,
+    }
 }
 
 fn main() {
@@ -47,7 +55,10 @@ fn main() {
     let generated = t.elapsed();
     let mut per_folder: BTreeMap<String, usize> = BTreeMap::new();
     for o in corpus.objects() {
-        if let Some((symbol, rest)) = o.key.strip_prefix("data/futures/um/daily/klines/").and_then(|r| r.split_once('/'))
+        if let Some((symbol, rest)) = o
+            .key
+            .strip_prefix("data/futures/um/daily/klines/")
+            .and_then(|r| r.split_once('/'))
             && rest.starts_with("1m/")
             && !symbol.is_empty()
         {
@@ -56,7 +67,10 @@ fn main() {
     }
     let files = corpus.daily_1m_files().count();
     let min_pages: usize = per_folder.values().map(|k| k.div_ceil(1000)).sum::<usize>() + 2;
-    let options = SimOptions { latency: Duration::from_millis(LATENCY_MS), jitter: Duration::ZERO };
+    let options = SimOptions {
+        latency: Duration::from_millis(LATENCY_MS),
+        jitter: Duration::ZERO,
+    };
     let sim = SimServer::start(corpus, options).expect("start the simulator");
     let dir = tempfile::tempdir().expect("temporary folder");
     let db = dir.path().join("bench.duckdb");
@@ -69,30 +83,44 @@ fn main() {
         sim.stats().requests + per_folder.values().sum::<usize>() as u64,
         generated.as_secs_f64()
     );
-    println!("| run | wall time | requests | requests / minimum or / folder | peak RSS |\n|---|---|---|---|---|");
+    println!(
+        "| run | wall time | requests | requests / minimum or / folder | peak RSS |\n|---|---|---|---|---|"
+    );
     let full = run(&sim, &db, &["backfill"]);
     println!(
         "| full backfill (concurrency 64) | {:.1} s | {} | {:.3} × minimum | {:.0} MB |",
-        full.seconds, full.requests, full.requests as f64 / min_pages as f64, full.peak_rss_mb
+        full.seconds,
+        full.requests,
+        full.requests as f64 / min_pages as f64,
+        full.peak_rss_mb
     );
     let update = run(&sim, &db, &["update", "--lookback", "20"]);
     println!(
         "| update, 20-day lookback | {:.2} s | {} | {:.2} per folder | |",
-        update.seconds, update.requests, update.requests as f64 / per_folder.len() as f64
+        update.seconds,
+        update.requests,
+        update.requests as f64 / per_folder.len() as f64
     );
     let yesterday = (today - chrono::Duration::days(1)).to_string();
     let probe = run(&sim, &db, &["probe", &yesterday]);
     println!(
         "| probe (HEAD) of one day | {:.2} s | {} | {:.2} per folder | |",
-        probe.seconds, probe.requests, probe.requests as f64 / per_folder.len() as f64
+        probe.seconds,
+        probe.requests,
+        probe.requests as f64 / per_folder.len() as f64
     );
     if !skip_baseline {
         let baseline_db = dir.path().join("baseline.duckdb");
         let base = run(&sim, &baseline_db, &["backfill", "--concurrency", "1"]);
         println!(
             "| baseline: one sequential listing per symbol (concurrency 1) | {:.1} s | {} | {:.3} × minimum | |",
-            base.seconds, base.requests, base.requests as f64 / min_pages as f64
+            base.seconds,
+            base.requests,
+            base.requests as f64 / min_pages as f64
         );
-        println!("\nSpeed-up of the full backfill over the baseline: {:.0}×", base.seconds / full.seconds);
+        println!(
+            "\nSpeed-up of the full backfill over the baseline: {:.0}×",
+            base.seconds / full.seconds
+        );
     }
 }

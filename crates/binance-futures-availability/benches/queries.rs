@@ -26,8 +26,15 @@ fn measure(name: &str, iterations: usize, mut f: impl FnMut(usize)) -> (Duration
             t.elapsed()
         })
         .collect();
-    let (p50, p99) = (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99));
-    println!("| {name} | {:.3} ms | {:.3} ms | {iterations} |", p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3);
+    let (p50, p99) = (
+        percentile(&mut samples, 0.5),
+        percentile(&mut samples, 0.99),
+    );
+    println!(
+        "| {name} | {:.3} ms | {:.3} ms | {iterations} |",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
     (p50, p99)
 }
 
@@ -46,7 +53,11 @@ fn main() {
     let lives: Vec<(NaiveDate, NaiveDate)> = (0..symbols.len() as i64)
         .map(|i| {
             let first = start + Days::days((i * 37) % (total_days - 30));
-            let last = if i % 3 == 0 { end } else { (first + Days::days(200 + (i * 53) % 1600)).min(end) };
+            let last = if i % 3 == 0 {
+                end
+            } else {
+                (first + Days::days(200 + (i * 53) % 1600)).min(end)
+            };
             (first, last)
         })
         .collect();
@@ -55,7 +66,7 @@ fn main() {
         for (j, symbol) in chunk.iter().enumerate() {
             let (first, last) = lives[offset + j];
             for (k, date) in first.iter_days().take_while(|d| *d <= last).enumerate() {
-                let gap = (offset + j) % 8 == 0 && k % 97 == 50;
+                let gap = (offset + j).is_multiple_of(8) && k % 97 == 50;
                 batch.rows.push(AvailabilityRow {
                     date,
                     symbol: symbol.clone(),
@@ -93,7 +104,11 @@ fn main() {
     let size = std::fs::metadata(&path).expect("file").len();
 
     println!("## queries (bench: queries)\n");
-    println!("Database: {} symbols, {rows_total} rows, {start} → {end}; file size {:.1} MB\n", symbols.len(), size as f64 / 1e6);
+    println!(
+        "Database: {} symbols, {rows_total} rows, {start} → {end}; file size {:.1} MB\n",
+        symbols.len(),
+        size as f64 / 1e6
+    );
     println!(
         "Bulk insert: {:.0} rows/s ({rows_total} new rows in {:.2} s); upsert replacing existing rows: {:.0} rows/s ({replaced} rows in {:.2} s)\n",
         rows_total as f64 / write_time.as_secs_f64(),
@@ -105,22 +120,51 @@ fn main() {
     let db = Database::open(&path).expect("open read-only");
     let day = |i: usize| start + Days::days((i as i64 * 7919) % total_days);
     let mut n = 0;
-    measure("snapshot (perpetual)", 3000, |i| n += db.snapshot(day(i), ContractFilter::Perpetual).expect("snapshot").len());
-    measure("snapshot (all)", 3000, |i| n += db.snapshot(day(i), ContractFilter::All).expect("snapshot").len());
-    measure("timeline", 2000, |i| n += db.timeline(&symbols[(i * 13) % symbols.len()]).expect("timeline").days.len());
+    measure("snapshot (perpetual)", 3000, |i| {
+        n += db
+            .snapshot(day(i), ContractFilter::Perpetual)
+            .expect("snapshot")
+            .len()
+    });
+    measure("snapshot (all)", 3000, |i| {
+        n += db
+            .snapshot(day(i), ContractFilter::All)
+            .expect("snapshot")
+            .len()
+    });
+    measure("timeline", 2000, |i| {
+        n += db
+            .timeline(&symbols[(i * 13) % symbols.len()])
+            .expect("timeline")
+            .days
+            .len()
+    });
     measure("range (one month)", 1000, |i| {
         let s = day(i).min(end - Days::days(31));
-        n += db.range(s, s + Days::days(30), ContractFilter::Perpetual).expect("range").len()
+        n += db
+            .range(s, s + Days::days(30), ContractFilter::Perpetual)
+            .expect("range")
+            .len()
     });
     measure("daily counts (one year)", 300, |i| {
         let s = day(i).min(end - Days::days(366));
-        n += db.daily_counts(s, s + Days::days(365)).expect("counts").len()
+        n += db
+            .daily_counts(s, s + Days::days(365))
+            .expect("counts")
+            .len()
     });
     drop(db);
     let exe = env!("CARGO_BIN_EXE_binance-futures-availability");
     measure("`query snapshot` whole process", 60, |i| {
         let out = std::process::Command::new(exe)
-            .args(["query", "snapshot", &day(i).to_string(), "--format", "json", "--db"])
+            .args([
+                "query",
+                "snapshot",
+                &day(i).to_string(),
+                "--format",
+                "json",
+                "--db",
+            ])
             .arg(&path)
             .output()
             .expect("run the binary");

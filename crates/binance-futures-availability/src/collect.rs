@@ -19,7 +19,8 @@ use tokio::task::JoinSet;
 
 use crate::facts::{ARCHIVE_START, FileFact, TRADING_START};
 use crate::store::{
-    AvailabilityRow, Batch, Database, LockError, RunOutcome, StoreError, SymbolRecord, SymbolUpdate, WriterLock,
+    AvailabilityRow, Batch, Database, LockError, RunOutcome, StoreError, SymbolRecord,
+    SymbolUpdate, WriterLock,
 };
 use crate::vision::{self, VisionClient, VisionError};
 
@@ -30,12 +31,19 @@ const CHUNK_DAYS: i64 = 500;
 #[derive(Debug, Clone)]
 pub enum Goal {
     /// List every (or the given) symbol folder over `[start, end]`.
-    Backfill { start: NaiveDate, end: NaiveDate, symbols: Option<Vec<String>> },
+    Backfill {
+        start: NaiveDate,
+        end: NaiveDate,
+        symbols: Option<Vec<String>>,
+    },
     /// Bring every folder to `end`: new folders get their whole history; known ones are listed
     /// from the day after their last checked day, and the last `lookback` days again.
     Update { end: NaiveDate, lookback: u32 },
     /// HEAD one day's file of every known (or the given) symbol.
-    Probe { date: NaiveDate, symbols: Option<Vec<String>> },
+    Probe {
+        date: NaiveDate,
+        symbols: Option<Vec<String>>,
+    },
 }
 
 impl Goal {
@@ -63,7 +71,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { concurrency: 64, batch_symbols: 50, max_error_rate: 0.05, breaker_min_requests: 40, progress: Progress::Quiet }
+        Options {
+            concurrency: 64,
+            batch_symbols: 50,
+            max_error_rate: 0.05,
+            breaker_min_requests: 40,
+            progress: Progress::Quiet,
+        }
     }
 }
 
@@ -122,13 +136,22 @@ pub enum CollectError {
         "{} symbol(s) failed ({}); first: {}: {}. {summary}. Everything else is committed; run again to finish",
         failures.len(), failures.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", "), failures[0].0, failures[0].1
     )]
-    Symbols { failures: Vec<(String, VisionError)>, summary: Summary },
+    Symbols {
+        failures: Vec<(String, VisionError)>,
+        summary: Box<Summary>,
+    },
     #[error(
         "stopped early: {failed} of {requests} requests failed, over the {threshold}% limit; first: {}: {}. \
          {summary}. What succeeded is committed; run again to finish",
         failures[0].0, failures[0].1
     )]
-    CircuitOpen { failed: usize, requests: u64, threshold: f64, failures: Vec<(String, VisionError)>, summary: Summary },
+    CircuitOpen {
+        failed: usize,
+        requests: u64,
+        threshold: f64,
+        failures: Vec<(String, VisionError)>,
+        summary: Box<Summary>,
+    },
 }
 
 impl CollectError {
@@ -152,7 +175,12 @@ enum Failure {
 }
 
 /// Runs `goal` against the bucket and the database at `db_path`, holding the writer lock.
-pub async fn run(db_path: &Path, client: &VisionClient, goal: &Goal, opts: &Options) -> Result<Summary, CollectError> {
+pub async fn run(
+    db_path: &Path,
+    client: &VisionClient,
+    goal: &Goal,
+    opts: &Options,
+) -> Result<Summary, CollectError> {
     let _lock = WriterLock::acquire(db_path, goal.kind())?;
     let mut db = Database::open_for_write(db_path)?;
     let range = match goal {
@@ -162,7 +190,13 @@ pub async fn run(db_path: &Path, client: &VisionClient, goal: &Goal, opts: &Opti
     };
     let run = db.begin_run(goal.kind(), range)?;
     let started = Instant::now();
-    let mut state = RunState { summary: Summary { kind: goal.kind(), ..Summary::default() }, failures: Vec::new() };
+    let mut state = RunState {
+        summary: Summary {
+            kind: goal.kind(),
+            ..Summary::default()
+        },
+        failures: Vec::new(),
+    };
     let result = execute(&mut db, client, goal, opts, &mut state).await;
     let stats = client.stats();
     state.summary.requests = stats.requests.load(Ordering::Relaxed);
@@ -170,13 +204,16 @@ pub async fn run(db_path: &Path, client: &VisionClient, goal: &Goal, opts: &Opti
     state.summary.elapsed = started.elapsed();
     let result = match result {
         Ok(()) if state.failures.is_empty() => Ok(state.summary.clone()),
-        Ok(()) => Err(CollectError::Symbols { failures: std::mem::take(&mut state.failures), summary: state.summary.clone() }),
+        Ok(()) => Err(CollectError::Symbols {
+            failures: std::mem::take(&mut state.failures),
+            summary: Box::new(state.summary.clone()),
+        }),
         Err(Stop::Breaker) => Err(CollectError::CircuitOpen {
             failed: state.failures.len(),
             requests: state.summary.requests,
             threshold: opts.max_error_rate * 100.0,
             failures: std::mem::take(&mut state.failures),
-            summary: state.summary.clone(),
+            summary: Box::new(state.summary.clone()),
         }),
         Err(Stop::Error(e)) => Err(e),
     };
@@ -220,49 +257,101 @@ async fn execute(
     opts: &Options,
     state: &mut RunState,
 ) -> Result<(), Stop> {
-    let priors: HashMap<String, SymbolRecord> = db.symbols()?.into_iter().map(|s| (s.symbol.clone(), s)).collect();
+    let priors: HashMap<String, SymbolRecord> = db
+        .symbols()?
+        .into_iter()
+        .map(|s| (s.symbol.clone(), s))
+        .collect();
     let tasks = match goal {
-        Goal::Backfill { start, end, symbols } => {
-            let folders = client.discover_symbols().await.map_err(CollectError::Discover)?;
+        Goal::Backfill {
+            start,
+            end,
+            symbols,
+        } => {
+            let folders = client
+                .discover_symbols()
+                .await
+                .map_err(CollectError::Discover)?;
             let chosen = choose(&folders, symbols.as_deref())?;
-            chosen.into_iter().map(|symbol| Task { symbol, from: *start, to: *end }).collect()
+            chosen
+                .into_iter()
+                .map(|symbol| Task {
+                    symbol,
+                    from: *start,
+                    to: *end,
+                })
+                .collect()
         }
         Goal::Update { end, lookback } => {
-            let mut folders = client.discover_symbols().await.map_err(CollectError::Discover)?;
-            folders.extend(priors.keys().filter(|k| !folders.contains(k)).cloned().collect::<Vec<_>>());
+            let mut folders = client
+                .discover_symbols()
+                .await
+                .map_err(CollectError::Discover)?;
+            folders.extend(
+                priors
+                    .keys()
+                    .filter(|k| !folders.contains(k))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
             update_plan(&folders, &priors, *end, *lookback)
         }
-        Goal::Probe { date, symbols } => return probe(db, client, *date, symbols.as_deref(), &priors, opts, state).await,
+        Goal::Probe { date, symbols } => {
+            return probe(db, client, *date, symbols.as_deref(), &priors, opts, state).await;
+        }
     };
     list_all(db, client, tasks, &priors, opts, state).await
 }
 
 /// The requested symbols, by their bucket spelling (case-insensitive match allowed).
 fn choose(folders: &[String], wanted: Option<&[String]>) -> Result<Vec<String>, CollectError> {
-    let Some(wanted) = wanted else { return Ok(folders.to_vec()) };
+    let Some(wanted) = wanted else {
+        return Ok(folders.to_vec());
+    };
     let mut chosen = Vec::new();
     let mut unknown = Vec::new();
     for w in wanted {
-        match folders.iter().find(|f| *f == w).or_else(|| folders.iter().find(|f| f.to_lowercase() == w.to_lowercase())) {
+        match folders.iter().find(|f| *f == w).or_else(|| {
+            folders
+                .iter()
+                .find(|f| f.to_lowercase() == w.to_lowercase())
+        }) {
             Some(f) => chosen.push(f.clone()),
             None => unknown.push(w.clone()),
         }
     }
-    if unknown.is_empty() { Ok(chosen) } else { Err(CollectError::UnknownSymbols(unknown)) }
+    if unknown.is_empty() {
+        Ok(chosen)
+    } else {
+        Err(CollectError::UnknownSymbols(unknown))
+    }
 }
 
 /// Windows for `update`: whole history for new folders; for known ones, from the day after the
 /// last checked day or the start of the lookback, whichever is earlier.
-fn update_plan(folders: &[String], priors: &HashMap<String, SymbolRecord>, end: NaiveDate, lookback: u32) -> Vec<Task> {
+fn update_plan(
+    folders: &[String],
+    priors: &HashMap<String, SymbolRecord>,
+    end: NaiveDate,
+    lookback: u32,
+) -> Vec<Task> {
     let lookback_start = end - chrono::Duration::days(i64::from(lookback.max(1)) - 1);
     folders
         .iter()
         .filter_map(|symbol| {
             let from = match priors.get(symbol).and_then(|p| p.checked_through) {
-                Some(checked) => (checked + chrono::Duration::days(1)).min(if lookback == 0 { checked + chrono::Duration::days(1) } else { lookback_start }),
+                Some(checked) => (checked + chrono::Duration::days(1)).min(if lookback == 0 {
+                    checked + chrono::Duration::days(1)
+                } else {
+                    lookback_start
+                }),
                 None => TRADING_START,
             };
-            (from <= end).then(|| Task { symbol: symbol.clone(), from, to: end })
+            (from <= end).then(|| Task {
+                symbol: symbol.clone(),
+                from,
+                to: end,
+            })
         })
         .collect()
 }
@@ -292,7 +381,9 @@ async fn list_all(
                 (task, result)
             });
         }
-        let Some(joined) = set.join_next().await else { break };
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
         let (task, result) = match joined {
             Ok(done) => done,
             Err(e) => return Err(Stop::Error(CollectError::Task(e.to_string()))),
@@ -302,7 +393,8 @@ async fn list_all(
             Ok(files) => {
                 state.summary.symbols += 1;
                 state.summary.files += files.len() as u64;
-                let (rows, update) = observations(&task, &files, priors.get(&task.symbol), client, Utc::now());
+                let (rows, update) =
+                    observations(&task, &files, priors.get(&task.symbol), client, Utc::now());
                 batch.rows.extend(rows);
                 batch.symbols.push(update);
                 if batch.symbols.len() >= opts.batch_symbols {
@@ -339,7 +431,12 @@ fn flush(db: &mut Database, batch: &mut Batch) -> Result<u64, StoreError> {
 
 /// Lists one symbol's window: the first page from the window's start, then the rest in
 /// parallel 500-day chunks if the first page did not reach the end.
-async fn list_symbol(client: &VisionClient, sem: &Semaphore, stop: &AtomicBool, task: &Task) -> Result<Vec<FileFact>, Failure> {
+async fn list_symbol(
+    client: &VisionClient,
+    sem: &Semaphore,
+    stop: &AtomicBool,
+    task: &Task,
+) -> Result<Vec<FileFact>, Failure> {
     let from = task.from.max(ARCHIVE_START);
     if from > task.to {
         return Ok(Vec::new());
@@ -354,11 +451,14 @@ async fn list_symbol(client: &VisionClient, sem: &Semaphore, stop: &AtomicBool, 
             ranges.push((start, end));
             start = end + chrono::Duration::days(1);
         }
-        let parts = futures_util::future::try_join_all(ranges.into_iter().map(|(start, end)| async move {
-            let mut part = BTreeMap::new();
-            list_chunk(client, sem, stop, task, start, end, false, &mut part).await.map(|_| part)
-        }))
-        .await?;
+        let parts =
+            futures_util::future::try_join_all(ranges.into_iter().map(|(start, end)| async move {
+                let mut part = BTreeMap::new();
+                list_chunk(client, sem, stop, task, start, end, false, &mut part)
+                    .await
+                    .map(|_| part)
+            }))
+            .await?;
         for part in parts {
             files.extend(part);
         }
@@ -381,7 +481,11 @@ async fn list_chunk(
     files: &mut BTreeMap<NaiveDate, FileFact>,
 ) -> Result<Option<NaiveDate>, Failure> {
     let folder = vision::daily_1m_folder(&task.symbol);
-    let mut lister = client.lister(&folder, None, Some(vision::start_after_day(&task.symbol, from)));
+    let mut lister = client.lister(
+        &folder,
+        None,
+        Some(vision::start_after_day(&task.symbol, from)),
+    );
     let beyond = vision::start_after_day(&task.symbol, to + chrono::Duration::days(1));
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -391,23 +495,30 @@ async fn list_chunk(
             let _permit = sem.acquire().await.map_err(|_| Failure::Cancelled)?;
             lister.next_page().await.map_err(Failure::Vision)?
         };
-        let Some(page) = page else { return Ok(Some(to)) };
+        let Some(page) = page else {
+            return Ok(Some(to));
+        };
         let mut last_day = None;
         for o in &page.objects {
             let key = o.key.strip_suffix(".CHECKSUM").unwrap_or(&o.key);
-            let Some((symbol, date)) = vision::parse_daily_1m_key(key) else { continue };
+            let Some((symbol, date)) = vision::parse_daily_1m_key(key) else {
+                continue;
+            };
             if symbol != task.symbol {
                 continue;
             }
             last_day = Some(date);
             if key.len() == o.key.len() && from <= date && date <= to {
-                files.insert(date, FileFact {
-                    symbol: task.symbol.clone(),
+                files.insert(
                     date,
-                    size: o.size,
-                    last_modified: o.last_modified.unwrap_or_default(),
-                    etag: o.etag.clone(),
-                });
+                    FileFact {
+                        symbol: task.symbol.clone(),
+                        date,
+                        size: o.size,
+                        last_modified: o.last_modified.unwrap_or_default(),
+                        etag: o.etag.clone(),
+                    },
+                );
             }
         }
         let past_end = page.objects.last().is_some_and(|o| o.key >= beyond);
@@ -452,7 +563,10 @@ fn observations(
         // Days between the stored last file and this window were checked by earlier runs and
         // had no file; a file in this window turns them into verified absences.
         let bridge_from = prior
-            .filter(|p| p.checked_through.is_some_and(|c| c + chrono::Duration::days(1) >= task.from))
+            .filter(|p| {
+                p.checked_through
+                    .is_some_and(|c| c + chrono::Duration::days(1) >= task.from)
+            })
             .and_then(|p| p.last_file_date)
             .map(|d| d + chrono::Duration::days(1))
             .filter(|d| *d < task.from);
@@ -510,7 +624,10 @@ async fn probe(
 ) -> Result<(), Stop> {
     let symbols: Vec<String> = match wanted {
         Some(w) => w.to_vec(),
-        None if priors.is_empty() => client.discover_symbols().await.map_err(CollectError::Discover)?,
+        None if priors.is_empty() => client
+            .discover_symbols()
+            .await
+            .map_err(CollectError::Discover)?,
         None => {
             let mut s: Vec<String> = priors.keys().cloned().collect();
             s.sort();
@@ -531,9 +648,13 @@ async fn probe(
     let now = Utc::now();
     let mut batch = Batch::default();
     while let Some(joined) = set.join_next().await {
-        let Ok((symbol, result)) = joined else { continue };
+        let Ok((symbol, result)) = joined else {
+            continue;
+        };
         progress.tick();
-        let url = client.endpoints().file_url(&vision::daily_1m_key(&symbol, date));
+        let url = client
+            .endpoints()
+            .file_url(&vision::daily_1m_key(&symbol, date));
         match result {
             Ok(Some(meta)) => {
                 state.summary.files += 1;
@@ -558,9 +679,10 @@ async fn probe(
             Ok(None) => {
                 // Only a day inside the symbol's known life is a verified absence; outside it
                 // a 404 is the expected state and is not stored as filler.
-                let inside = priors
-                    .get(&symbol)
-                    .is_some_and(|p| p.first_file_date.is_some_and(|f| f < date) && p.last_file_date.is_some_and(|l| date < l));
+                let inside = priors.get(&symbol).is_some_and(|p| {
+                    p.first_file_date.is_some_and(|f| f < date)
+                        && p.last_file_date.is_some_and(|l| date < l)
+                });
                 if inside {
                     batch.rows.push(AvailabilityRow {
                         date,
@@ -600,10 +722,19 @@ impl Reporter {
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
                 bar.set_prefix(kind);
-                Reporter { bar: Some(bar), log: None }
+                Reporter {
+                    bar: Some(bar),
+                    log: None,
+                }
             }
-            Progress::Log => Reporter { bar: None, log: Some((kind, total, std::sync::atomic::AtomicU64::new(0))) },
-            Progress::Quiet => Reporter { bar: None, log: None },
+            Progress::Log => Reporter {
+                bar: None,
+                log: Some((kind, total, std::sync::atomic::AtomicU64::new(0))),
+            },
+            Progress::Quiet => Reporter {
+                bar: None,
+                log: None,
+            },
         }
     }
 
@@ -614,7 +745,7 @@ impl Reporter {
         if let Some((kind, total, done)) = &self.log {
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             let step = (*total / 10).max(1);
-            if n % step == 0 || n == *total {
+            if n.is_multiple_of(step) || n == *total {
                 eprintln!("{kind}: {n}/{total} symbols");
             }
         }

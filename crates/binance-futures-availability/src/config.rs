@@ -12,6 +12,10 @@ pub const DEFAULT_DATA_URL: &str = "https://data.binance.vision";
 
 /// `~/.cache/binance-futures/availability.duckdb`, as the original tool kept it.
 pub fn default_db_path() -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("binance-futures").join("availability.duckdb")
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache")
+        .join("binance-futures")
+        .join("availability.duckdb")
 }

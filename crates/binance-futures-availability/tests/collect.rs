@@ -14,7 +14,8 @@ fn yesterday() -> NaiveDate {
 }
 
 fn everything(env: &Env) -> Vec<Row> {
-    env.sim.with_corpus(|c| expected_rows(c, &env.sim.data_url(), day("2019-09-25"), yesterday()))
+    env.sim
+        .with_corpus(|c| expected_rows(c, &env.sim.data_url(), day("2019-09-25"), yesterday()))
 }
 
 fn stderr(out: &std::process::Output) -> String {
@@ -31,30 +32,68 @@ fn backfill_of_the_realistic_bucket_holds_exactly_its_files_and_gaps() {
     let expected = expected_rows(&corpus, &env.sim.data_url(), day("2019-09-25"), yesterday());
     assert!(expected.len() > 600_000, "{}", expected.len());
     assert_eq!(rows.len(), expected.len());
-    assert!(rows == expected, "first difference: {:?}", rows.iter().zip(&expected).find(|(a, b)| a != b));
+    assert!(
+        rows == expected,
+        "first difference: {:?}",
+        rows.iter().zip(&expected).find(|(a, b)| a != b)
+    );
     // Known real gaps are verified absences; nothing exists before 2019-12-31.
-    for (symbol, date) in [("ICPUSDT", "2022-07-01"), ("TLMUSDT", "2022-12-01"), ("BNXUSDT", "2023-02-15"), ("NMRUSDT", "2023-11-09")] {
-        assert!(rows.iter().any(|r| r.1 == symbol && r.0 == day(date) && !r.2), "{symbol} {date}");
+    for (symbol, date) in [
+        ("ICPUSDT", "2022-07-01"),
+        ("TLMUSDT", "2022-12-01"),
+        ("BNXUSDT", "2023-02-15"),
+        ("NMRUSDT", "2023-11-09"),
+    ] {
+        assert!(
+            rows.iter()
+                .any(|r| r.1 == symbol && r.0 == day(date) && !r.2),
+            "{symbol} {date}"
+        );
     }
     assert!(rows.iter().all(|r| r.0 >= day("2019-12-31")));
     // Sampled snapshots equal the corpus, perpetual and delivery apart.
-    for date in [day("2020-01-01"), day("2022-06-15"), day("2024-06-12"), day("2025-10-05"), yesterday()] {
+    for date in [
+        day("2020-01-01"),
+        day("2022-06-15"),
+        day("2024-06-12"),
+        day("2025-10-05"),
+        yesterday(),
+    ] {
         let mut perpetual: Vec<&str> = corpus
             .daily_1m_files()
             .filter(|(s, d, _)| *d == date && !is_delivery(s))
             .map(|(s, _, _)| s)
             .collect();
         perpetual.sort();
-        let v: serde_json::Value = serde_json::from_str(&env.ok(&["query", "snapshot", &date.to_string(), "--format", "json"])).unwrap();
-        let got: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["symbol"].as_str().unwrap()).collect();
+        let v: serde_json::Value = serde_json::from_str(&env.ok(&[
+            "query",
+            "snapshot",
+            &date.to_string(),
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        let got: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["symbol"].as_str().unwrap())
+            .collect();
         assert_eq!(got, perpetual, "{date}");
     }
-    let btc: serde_json::Value = serde_json::from_str(&env.ok(&["query", "timeline", "BTCUSDT_250328", "--format", "json"])).unwrap();
-    assert_eq!(btc.as_array().unwrap().last().unwrap()["date"], "2025-03-28");
+    let btc: serde_json::Value =
+        serde_json::from_str(&env.ok(&["query", "timeline", "BTCUSDT_250328", "--format", "json"]))
+            .unwrap();
+    assert_eq!(
+        btc.as_array().unwrap().last().unwrap()["date"],
+        "2025-03-28"
+    );
 }
 
 fn is_delivery(symbol: &str) -> bool {
-    symbol.rsplit_once('_').is_some_and(|(_, s)| s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()))
+    symbol
+        .rsplit_once('_')
+        .is_some_and(|(_, s)| s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A bucket whose dates follow the real clock, so `update` (which works up to yesterday) sees it.
@@ -62,11 +101,21 @@ fn recent_spec() -> CorpusSpec {
     CorpusSpec {
         symbols: vec![
             // Yesterday's file not uploaded yet.
-            spec_symbol("AAAUSDT", days_ago(100), days_ago(2), &[(days_ago(30), days_ago(29))]),
+            spec_symbol(
+                "AAAUSDT",
+                days_ago(100),
+                days_ago(2),
+                &[(days_ago(30), days_ago(29))],
+            ),
             spec_symbol("BBBUSDT", days_ago(50), yesterday(), &[]),
             // Delisted long ago.
             spec_symbol("CCCUSDTSETTLED", days_ago(900), days_ago(600), &[]),
-            spec_symbol("币安人生USDT", days_ago(40), yesterday(), &[(days_ago(5), days_ago(5))]),
+            spec_symbol(
+                "币安人生USDT",
+                days_ago(40),
+                yesterday(),
+                &[(days_ago(5), days_ago(5))],
+            ),
         ],
         stray_keys: vec![],
     }
@@ -117,18 +166,31 @@ fn a_five_day_downtime_heals_in_one_update() {
     env.ok(&["update", "--quiet"]);
     assert_eq!(db_rows(&env.db), everything(&env));
     let timeline = env.ok(&["query", "timeline", "BBBUSDT"]);
-    assert!(timeline.contains(&format!("to {}; later days not checked yet", yesterday())), "{timeline}");
+    assert!(
+        timeline.contains(&format!("to {}; later days not checked yet", yesterday())),
+        "{timeline}"
+    );
 }
 
 #[test]
 fn transient_faults_below_the_retry_bound_change_nothing() {
     let env = Env::new(Corpus::from_spec(&small_spec()));
     // Every listing request fails twice (SlowDown, then 500) before it succeeds.
-    env.sim.add_fault(FaultRule { pattern: String::new(), fault: Fault::SlowDown, times: Some(1) });
-    env.sim.add_fault(FaultRule { pattern: String::new(), fault: Fault::Status(500), times: Some(1) });
+    env.sim.add_fault(FaultRule {
+        pattern: String::new(),
+        fault: Fault::SlowDown,
+        times: Some(1),
+    });
+    env.sim.add_fault(FaultRule {
+        pattern: String::new(),
+        fault: Fault::Status(500),
+        times: Some(1),
+    });
     let out = env.run(&["backfill", "--end", "2024-03-01"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let expected = env.sim.with_corpus(|c| expected_rows(c, &env.sim.data_url(), day("2019-09-25"), day("2024-03-01")));
+    let expected = env.sim.with_corpus(|c| {
+        expected_rows(c, &env.sim.data_url(), day("2019-09-25"), day("2024-03-01"))
+    });
     assert_eq!(db_rows(&env.db), expected);
     assert!(env.sim.stats().faults > 20);
 }
@@ -136,14 +198,25 @@ fn transient_faults_below_the_retry_bound_change_nothing() {
 #[test]
 fn a_permanent_403_on_one_symbol_fails_the_run_but_keeps_every_other_symbol() {
     let env = Env::new(Corpus::from_spec(&small_spec()));
-    env.sim.add_fault(FaultRule { pattern: "klines/ICPUSDT/".into(), fault: Fault::Status(403), times: None });
+    env.sim.add_fault(FaultRule {
+        pattern: "klines/ICPUSDT/".into(),
+        fault: Fault::Status(403),
+        times: None,
+    });
     let out = env.run(&["backfill", "--end", "2024-03-01"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("ICPUSDT") && err.contains("HTTP 403") && err.contains("listing data/futures/um/daily/klines/ICPUSDT/1m/"), "{err}");
+    assert!(
+        err.contains("ICPUSDT")
+            && err.contains("HTTP 403")
+            && err.contains("listing data/futures/um/daily/klines/ICPUSDT/1m/"),
+        "{err}"
+    );
     let expected: Vec<Row> = env
         .sim
-        .with_corpus(|c| expected_rows(c, &env.sim.data_url(), day("2019-09-25"), day("2024-03-01")))
+        .with_corpus(|c| {
+            expected_rows(c, &env.sim.data_url(), day("2019-09-25"), day("2024-03-01"))
+        })
         .into_iter()
         .filter(|r| r.1 != "ICPUSDT")
         .collect();
@@ -151,26 +224,48 @@ fn a_permanent_403_on_one_symbol_fails_the_run_but_keeps_every_other_symbol() {
     // The next run, with the bucket healthy again, finishes the job.
     env.sim.clear_faults();
     env.ok(&["backfill", "--end", "2024-03-01", "--quiet"]);
-    assert_eq!(db_rows(&env.db).len(), expected.len() + (day("2024-03-01") - day("2022-09-28")).num_days() as usize + 1);
+    assert_eq!(
+        db_rows(&env.db).len(),
+        expected.len() + (day("2024-03-01") - day("2022-09-28")).num_days() as usize + 1
+    );
 }
 
 #[test]
 fn kill_dash_nine_mid_backfill_then_rerun_equals_an_uninterrupted_run() {
     let corpus = vision_sim::realistic(today());
-    let env = Env::with_options(corpus.clone(), SimOptions { latency: Duration::from_millis(20), jitter: Duration::ZERO });
-    let mut child = env.cmd().args(["backfill", "--quiet", "--concurrency", "8"]).spawn().unwrap();
+    let env = Env::with_options(
+        corpus.clone(),
+        SimOptions {
+            latency: Duration::from_millis(20),
+            jitter: Duration::ZERO,
+        },
+    );
+    let mut child = env
+        .cmd()
+        .args(["backfill", "--quiet", "--concurrency", "8"])
+        .spawn()
+        .unwrap();
     // Wait (bounded) until a good part of the listing is done, so batches have been committed.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while env.sim.stats().lists < 400 {
-        assert!(std::time::Instant::now() < deadline, "the backfill made no progress");
-        assert!(child.try_wait().unwrap().is_none(), "the backfill ended before it could be killed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backfill made no progress"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backfill ended before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let partial = db_rows(&env.db).len();
     let expected = expected_rows(&corpus, &env.sim.data_url(), day("2019-09-25"), yesterday());
-    assert!(partial > 0 && partial < expected.len(), "{partial} rows after the kill");
+    assert!(
+        partial > 0 && partial < expected.len(),
+        "{partial} rows after the kill"
+    );
     let out = env.run(&["backfill"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(db_rows(&env.db) == expected);
@@ -178,8 +273,18 @@ fn kill_dash_nine_mid_backfill_then_rerun_equals_an_uninterrupted_run() {
 
 #[test]
 fn a_second_writer_is_refused_naming_the_holder() {
-    let env = Env::with_options(Corpus::from_spec(&small_spec()), SimOptions { latency: Duration::from_millis(200), jitter: Duration::ZERO });
-    let mut first = env.cmd().args(["backfill", "--quiet", "--concurrency", "1"]).spawn().unwrap();
+    let env = Env::with_options(
+        Corpus::from_spec(&small_spec()),
+        SimOptions {
+            latency: Duration::from_millis(200),
+            jitter: Duration::ZERO,
+        },
+    );
+    let mut first = env
+        .cmd()
+        .args(["backfill", "--quiet", "--concurrency", "1"])
+        .spawn()
+        .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while env.sim.stats().requests == 0 {
         assert!(std::time::Instant::now() < deadline);
@@ -190,7 +295,12 @@ fn a_second_writer_is_refused_naming_the_holder() {
     first.wait().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("another collection is writing") && err.contains(&format!("pid {}", first.id())) && err.contains("backfill"), "{err}");
+    assert!(
+        err.contains("another collection is writing")
+            && err.contains(&format!("pid {}", first.id()))
+            && err.contains("backfill"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -201,10 +311,21 @@ fn probe_records_one_day_by_head_requests() {
     let out = env.run(&["probe", "2024-01-20"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(env.sim.stats().heads, 8);
-    let rows: Vec<Row> = db_rows(&env.db).into_iter().filter(|r| r.0 == day("2024-01-20")).collect();
+    let rows: Vec<Row> = db_rows(&env.db)
+        .into_iter()
+        .filter(|r| r.0 == day("2024-01-20"))
+        .collect();
     let names: Vec<(&str, bool)> = rows.iter().map(|r| (r.1.as_str(), r.2)).collect();
     // 币安人生USDT has no file that day and no stored life around it: a 404 there is not stored.
-    assert_eq!(names, [("BTCUSDT", true), ("BTCUSDT_240329", true), ("ETHUSDT", true), ("ICPUSDT", true)]);
+    assert_eq!(
+        names,
+        [
+            ("BTCUSDT", true),
+            ("BTCUSDT_240329", true),
+            ("ETHUSDT", true),
+            ("ICPUSDT", true)
+        ]
+    );
     let symbols = env.run(&["probe", "2024-01-20", "--symbols", "NOPEUSDT"]);
     assert!(symbols.status.success());
 }
@@ -212,11 +333,31 @@ fn probe_records_one_day_by_head_requests() {
 #[test]
 fn unknown_backfill_symbols_are_bad_input() {
     let env = Env::new(Corpus::from_spec(&small_spec()));
-    let out = env.run(&["backfill", "--symbols", "BTCUSDT,NOPEUSDT", "--end", "2024-01-10"]);
+    let out = env.run(&[
+        "backfill",
+        "--symbols",
+        "BTCUSDT,NOPEUSDT",
+        "--end",
+        "2024-01-10",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("unknown symbol folder(s) NOPEUSDT"), "{}", stderr(&out));
-    env.ok(&["backfill", "--symbols", "btcusdt,币安人生USDT", "--end", "2024-03-01", "--quiet"]);
+    assert!(
+        stderr(&out).contains("unknown symbol folder(s) NOPEUSDT"),
+        "{}",
+        stderr(&out)
+    );
+    env.ok(&[
+        "backfill",
+        "--symbols",
+        "btcusdt,币安人生USDT",
+        "--end",
+        "2024-03-01",
+        "--quiet",
+    ]);
     let rows = db_rows(&env.db);
-    assert!(rows.iter().all(|r| r.1 == "BTCUSDT" || r.1 == "币安人生USDT"));
+    assert!(
+        rows.iter()
+            .all(|r| r.1 == "BTCUSDT" || r.1 == "币安人生USDT")
+    );
     let _ = Days::days(0);
 }

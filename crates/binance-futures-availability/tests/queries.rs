@@ -25,40 +25,118 @@ fn json(args: &[&str]) -> Value {
 }
 
 fn symbols(v: &Value) -> Vec<&str> {
-    v.as_array().unwrap().iter().map(|r| r["symbol"].as_str().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["symbol"].as_str().unwrap())
+        .collect()
 }
 
 #[test]
 fn snapshot_lists_symbols_with_a_file_sorted_with_size_and_time() {
     let (_, corpus) = env();
     let v = json(&["query", "snapshot", "2024-01-15", "--format", "json"]);
-    assert_eq!(symbols(&v), ["BTCUSDT", "ETHUSDT", "ICPUSDT", "币安人生USDT"]);
+    assert_eq!(
+        symbols(&v),
+        ["BTCUSDT", "ETHUSDT", "ICPUSDT", "币安人生USDT"]
+    );
     let btc = &v[0];
-    let object = corpus.get("data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-15.zip").unwrap();
+    let object = corpus
+        .get("data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-15.zip")
+        .unwrap();
     assert_eq!(btc["file_size_bytes"], object.size);
-    assert_eq!(btc["last_modified"], object.last_modified.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    assert_eq!(
+        btc["last_modified"],
+        object
+            .last_modified
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    );
     assert_eq!(btc.as_object().unwrap().len(), 3);
 }
 
 #[test]
 fn snapshot_contract_filter_separates_delivery_from_perpetual() {
-    assert_eq!(symbols(&json(&["query", "snapshot", "2024-01-15", "--contract", "delivery", "--format", "json"])), ["BTCUSDT_240329"]);
     assert_eq!(
-        symbols(&json(&["query", "snapshot", "2024-01-15", "--contract", "all", "--format", "json"])),
-        ["BTCUSDT", "BTCUSDT_240329", "ETHUSDT", "ICPUSDT", "币安人生USDT"]
+        symbols(&json(&[
+            "query",
+            "snapshot",
+            "2024-01-15",
+            "--contract",
+            "delivery",
+            "--format",
+            "json"
+        ])),
+        ["BTCUSDT_240329"]
+    );
+    assert_eq!(
+        symbols(&json(&[
+            "query",
+            "snapshot",
+            "2024-01-15",
+            "--contract",
+            "all",
+            "--format",
+            "json"
+        ])),
+        [
+            "BTCUSDT",
+            "BTCUSDT_240329",
+            "ETHUSDT",
+            "ICPUSDT",
+            "币安人生USDT"
+        ]
     );
     // Settled folders are perpetuals; a gap day has no file; before the archive nothing exists.
-    assert_eq!(symbols(&json(&["query", "snapshot", "2023-06-15", "--format", "json"])), ["ADABUSD", "AERGOUSDTSETTLEDSETTLED", "BTCUSDT", "ETHUSDT", "ICPUSDT"]);
-    assert_eq!(symbols(&json(&["query", "snapshot", "2021-02-23", "--format", "json"])), ["ETHUSDT"]);
-    assert_eq!(symbols(&json(&["query", "snapshot", "2019-12-30", "--format", "json"])), Vec::<&str>::new());
+    assert_eq!(
+        symbols(&json(&[
+            "query",
+            "snapshot",
+            "2023-06-15",
+            "--format",
+            "json"
+        ])),
+        [
+            "ADABUSD",
+            "AERGOUSDTSETTLEDSETTLED",
+            "BTCUSDT",
+            "ETHUSDT",
+            "ICPUSDT"
+        ]
+    );
+    assert_eq!(
+        symbols(&json(&[
+            "query",
+            "snapshot",
+            "2021-02-23",
+            "--format",
+            "json"
+        ])),
+        ["ETHUSDT"]
+    );
+    assert_eq!(
+        symbols(&json(&[
+            "query",
+            "snapshot",
+            "2019-12-30",
+            "--format",
+            "json"
+        ])),
+        Vec::<&str>::new()
+    );
 }
 
 #[test]
 fn snapshot_table_and_csv() {
     let table = env().0.ok(&["query", "snapshot", "2024-01-15"]);
-    assert!(table.starts_with("4 perpetual symbols with a file on 2024-01-15\n"), "{table}");
+    assert!(
+        table.starts_with("4 perpetual symbols with a file on 2024-01-15\n"),
+        "{table}"
+    );
     assert!(table.contains("币安人生USDT"));
-    let csv = env().0.ok(&["query", "snapshot", "2024-01-15", "--format", "csv"]);
+    let csv = env()
+        .0
+        .ok(&["query", "snapshot", "2024-01-15", "--format", "csv"]);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "symbol,file_size_bytes,last_modified");
     assert_eq!(lines.len(), 5);
@@ -69,14 +147,20 @@ fn snapshot_table_and_csv() {
 fn timeline_lists_days_with_verified_gaps() {
     let v = json(&["query", "timeline", "BTCUSDT", "--format", "json"]);
     let days = v.as_array().unwrap();
-    assert_eq!(days.len() as i64, (day("2024-03-01") - day("2019-12-31")).num_days() + 1);
+    assert_eq!(
+        days.len() as i64,
+        (day("2024-03-01") - day("2019-12-31")).num_days() + 1
+    );
     assert_eq!(days[0]["date"], "2019-12-31");
     let gap: Vec<&Value> = days.iter().filter(|d| d["available"] == false).collect();
     assert_eq!(gap.len(), 5);
     assert_eq!(gap[0]["date"], "2021-02-22");
     assert_eq!(gap[0]["status_code"], 404);
     assert_eq!(gap[0]["file_size_bytes"], Value::Null);
-    assert_eq!(days[0].as_object().unwrap().keys().collect::<Vec<_>>(), ["available", "date", "file_size_bytes", "status_code"]);
+    assert_eq!(
+        days[0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["available", "date", "file_size_bytes", "status_code"]
+    );
 
     let table = env().0.ok(&["query", "timeline", "btcusdt"]);
     for line in [
@@ -97,52 +181,120 @@ fn timeline_finds_unicode_and_settled_names() {
     assert_eq!(v.as_array().unwrap().len(), 42);
     assert_eq!(v[10]["date"], "2024-01-20");
     assert_eq!(v[10]["available"], false);
-    let table = env().0.ok(&["query", "timeline", "AERGOUSDTSETTLEDSETTLED"]);
-    assert!(table.contains("(perpetual, quote USDT, settled)"), "{table}");
+    let table = env()
+        .0
+        .ok(&["query", "timeline", "AERGOUSDTSETTLEDSETTLED"]);
+    assert!(
+        table.contains("(perpetual, quote USDT, settled)"),
+        "{table}"
+    );
 }
 
 #[test]
 fn range_gives_days_and_first_last_inside_the_range() {
-    let v = json(&["query", "range", "2024-01-01", "2024-01-31", "--format", "json"]);
-    assert_eq!(symbols(&v), ["BTCUSDT", "ETHUSDT", "ICPUSDT", "币安人生USDT"]);
+    let v = json(&[
+        "query",
+        "range",
+        "2024-01-01",
+        "2024-01-31",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        symbols(&v),
+        ["BTCUSDT", "ETHUSDT", "ICPUSDT", "币安人生USDT"]
+    );
     let unicode = &v[3];
     assert_eq!(unicode["days_available"], 21);
     assert_eq!(unicode["first_date"], "2024-01-10");
     assert_eq!(unicode["last_date"], "2024-01-31");
     assert_eq!(v[0]["first_date"], "2024-01-01");
-    let csv = env().0.ok(&["query", "range", "2024-01-01", "2024-01-31", "--contract", "delivery", "--format", "csv"]);
-    assert_eq!(csv, "symbol,days_available,first_date,last_date\nBTCUSDT_240329,31,2024-01-01,2024-01-31\n");
+    let csv = env().0.ok(&[
+        "query",
+        "range",
+        "2024-01-01",
+        "2024-01-31",
+        "--contract",
+        "delivery",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        csv,
+        "symbol,days_available,first_date,last_date\nBTCUSDT_240329,31,2024-01-01,2024-01-31\n"
+    );
 }
 
 #[test]
 fn summary_counts_symbols_per_day() {
-    let v = json(&["query", "summary", "2024-01-19", "2024-01-21", "--format", "json"]);
-    let counts: Vec<(i64, i64)> = v.as_array().unwrap().iter().map(|d| (d["perpetual"].as_i64().unwrap(), d["delivery"].as_i64().unwrap())).collect();
+    let v = json(&[
+        "query",
+        "summary",
+        "2024-01-19",
+        "2024-01-21",
+        "--format",
+        "json",
+    ]);
+    let counts: Vec<(i64, i64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["perpetual"].as_i64().unwrap(),
+                d["delivery"].as_i64().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(counts, [(4, 1), (3, 1), (4, 1)]);
     let all = json(&["query", "summary", "--format", "json"]);
     assert_eq!(all[0]["date"], "2019-12-31");
-    assert_eq!(all.as_array().unwrap().last().unwrap()["date"], "2024-03-01");
+    assert_eq!(
+        all.as_array().unwrap().last().unwrap()["date"],
+        "2024-03-01"
+    );
 }
 
 #[test]
 fn bad_input_is_a_sentence_and_exit_2() {
     let future = (today() + chrono::Duration::days(1)).to_string();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["query", "snapshot", "2024-13-01"], "is not a date of the form YYYY-MM-DD"),
-        (vec!["query", "snapshot", "15/01/2024"], "is not a date of the form YYYY-MM-DD"),
-        (vec!["query", "snapshot", "2019-09-24"], "is before 2019-09-25"),
+        (
+            vec!["query", "snapshot", "2024-13-01"],
+            "is not a date of the form YYYY-MM-DD",
+        ),
+        (
+            vec!["query", "snapshot", "15/01/2024"],
+            "is not a date of the form YYYY-MM-DD",
+        ),
+        (
+            vec!["query", "snapshot", "2019-09-24"],
+            "is before 2019-09-25",
+        ),
         (vec!["query", "snapshot", &future], "is after today"),
-        (vec!["query", "range", "2024-02-01", "2024-01-01"], "the start 2024-02-01 is after the end 2024-01-01"),
-        (vec!["query", "timeline", "BTCUSD"], "unknown symbol \"BTCUSD\"; did you mean BTCUSDT"),
+        (
+            vec!["query", "range", "2024-02-01", "2024-01-01"],
+            "the start 2024-02-01 is after the end 2024-01-01",
+        ),
+        (
+            vec!["query", "timeline", "BTCUSD"],
+            "unknown symbol \"BTCUSD\"; did you mean BTCUSDT",
+        ),
         (vec!["query", "timeline", "XYZ"], "unknown symbol \"XYZ\""),
-        (vec!["query", "snapshot", "2024-01-15", "--format", "xml"], "invalid value 'xml'"),
+        (
+            vec!["query", "snapshot", "2024-01-15", "--format", "xml"],
+            "invalid value 'xml'",
+        ),
         (vec!["query", "snapshot"], "required"),
     ];
     for (args, message) in cases {
         let out = env().0.run(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(message), "{args:?}: expected {message:?} in {stderr}");
+        assert!(
+            stderr.contains(message),
+            "{args:?}: expected {message:?} in {stderr}"
+        );
         assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
     }
 }
@@ -158,7 +310,11 @@ fn a_missing_database_is_explained_and_never_created() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("there is no database at") && stderr.contains("binance-futures-availability update"), "{stderr}");
+    assert!(
+        stderr.contains("there is no database at")
+            && stderr.contains("binance-futures-availability update"),
+        "{stderr}"
+    );
     assert!(!db.exists() && !db.parent().unwrap().exists());
 }
 
@@ -182,13 +338,25 @@ fn queries_leave_the_file_byte_identical() {
 #[test]
 fn answers_are_utc_whatever_the_host_time_zone() {
     let (env, _) = env();
-    let utc = env.cmd().args(["query", "snapshot", "2024-01-15", "--format", "json"]).env("TZ", "UTC").output().unwrap();
-    let ny = env.cmd().args(["query", "snapshot", "2024-01-15", "--format", "json"]).env("TZ", "America/New_York").output().unwrap();
+    let utc = env
+        .cmd()
+        .args(["query", "snapshot", "2024-01-15", "--format", "json"])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let ny = env
+        .cmd()
+        .args(["query", "snapshot", "2024-01-15", "--format", "json"])
+        .env("TZ", "America/New_York")
+        .output()
+        .unwrap();
     assert!(utc.status.success() && ny.status.success());
     assert_eq!(utc.stdout, ny.stdout);
     let v: Value = serde_json::from_slice(&ny.stdout).unwrap();
     // Uploaded the next morning UTC, 06:50–08:40: a local-time shift would move it out.
-    let hour: u32 = v[1]["last_modified"].as_str().unwrap()[11..13].parse().unwrap();
+    let hour: u32 = v[1]["last_modified"].as_str().unwrap()[11..13]
+        .parse()
+        .unwrap();
     assert!((6..=8).contains(&hour), "{v}");
 }
 
@@ -199,9 +367,25 @@ fn python_duckdb_reads_the_file_and_agrees_with_the_cli() {
         con = duckdb.connect(sys.argv[1], read_only=True)\n\
         rows = con.execute(\"SELECT symbol FROM daily_availability WHERE date = '2024-01-15' AND available ORDER BY symbol\").fetchall()\n\
         print(json.dumps([r[0] for r in rows]))";
-    let out = std::process::Command::new(python()).args(["-c", script]).arg(&env.db).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(python())
+        .args(["-c", script])
+        .arg(&env.db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let from_python: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
-    let cli = json(&["query", "snapshot", "2024-01-15", "--contract", "all", "--format", "json"]);
+    let cli = json(&[
+        "query",
+        "snapshot",
+        "2024-01-15",
+        "--contract",
+        "all",
+        "--format",
+        "json",
+    ]);
     assert_eq!(from_python, symbols(&cli));
 }

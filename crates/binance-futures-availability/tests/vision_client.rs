@@ -6,7 +6,9 @@ mod common;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use binance_futures_availability::vision::{self, ClientConfig, Endpoints, RetryPolicy, VisionClient};
+use binance_futures_availability::vision::{
+    self, ClientConfig, Endpoints, RetryPolicy, VisionClient,
+};
 use common::*;
 use vision_sim::{Corpus, Fault, FaultRule, SimOptions, SimServer};
 
@@ -16,13 +18,23 @@ fn realistic() -> &'static Corpus {
 }
 
 fn client(sim: &SimServer) -> VisionClient {
-    let mut config = ClientConfig::new(Endpoints { s3_url: sim.s3_url(), data_url: sim.data_url() });
-    config.retry = RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(5) };
+    let mut config = ClientConfig::new(Endpoints {
+        s3_url: sim.s3_url(),
+        data_url: sim.data_url(),
+    });
+    config.retry = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+    };
     config.read_timeout = Duration::from_millis(300);
     VisionClient::new(config).unwrap()
 }
 
-async fn list_all(client: &VisionClient, prefix: &str) -> Result<(Vec<String>, usize), vision::VisionError> {
+async fn list_all(
+    client: &VisionClient,
+    prefix: &str,
+) -> Result<(Vec<String>, usize), vision::VisionError> {
     let mut lister = client.lister(prefix, None, None);
     let (mut keys, mut pages) = (Vec::new(), 0);
     while let Some(page) = lister.next_page().await? {
@@ -33,7 +45,12 @@ async fn list_all(client: &VisionClient, prefix: &str) -> Result<(Vec<String>, u
 }
 
 fn corpus_keys(corpus: &Corpus, prefix: &str) -> Vec<String> {
-    corpus.objects().iter().filter(|o| o.key.starts_with(prefix)).map(|o| o.key.clone()).collect()
+    corpus
+        .objects()
+        .iter()
+        .filter(|o| o.key.starts_with(prefix))
+        .map(|o| o.key.clone())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -43,13 +60,25 @@ async fn discovery_pages_through_more_than_1000_folders() {
     let mut expected: Vec<String> = realistic()
         .objects()
         .iter()
-        .filter_map(|o| o.key.strip_prefix("data/futures/um/daily/klines/")?.split_once('/').map(|(s, _)| s.to_string()))
+        .filter_map(|o| {
+            o.key
+                .strip_prefix("data/futures/um/daily/klines/")?
+                .split_once('/')
+                .map(|(s, _)| s.to_string())
+        })
         .filter(|s| !s.is_empty())
         .collect();
     expected.dedup();
     assert!(expected.len() > 1000, "{}", expected.len());
     assert_eq!(symbols, expected);
-    for name in ["币安人生USDT", "我踏马来了USDT", "ICPUSDT_SETTLED", "AERGOUSDTSETTLEDSETTLED", "BTCUSDT_260925", "1000PEPEUSDC"] {
+    for name in [
+        "币安人生USDT",
+        "我踏马来了USDT",
+        "ICPUSDT_SETTLED",
+        "AERGOUSDTSETTLEDSETTLED",
+        "BTCUSDT_260925",
+        "1000PEPEUSDC",
+    ] {
         assert!(symbols.iter().any(|s| s == name), "{name} not discovered");
     }
     assert_eq!(sim.stats().lists, 2);
@@ -65,8 +94,17 @@ async fn a_symbol_with_more_than_1000_keys_is_listed_completely_in_minimum_pages
     assert_eq!(keys, expected);
     assert_eq!(pages, expected.len().div_ceil(1000));
     // CHECKSUM siblings and stray keys are listed, but only exact daily keys are data days.
-    let days = keys.iter().filter(|k| vision::parse_daily_1m_key(k).is_some()).count();
-    assert_eq!(days, realistic().daily_1m_files().filter(|(s, _, _)| *s == "BTCUSDT").count());
+    let days = keys
+        .iter()
+        .filter(|k| vision::parse_daily_1m_key(k).is_some())
+        .count();
+    assert_eq!(
+        days,
+        realistic()
+            .daily_1m_files()
+            .filter(|(s, _, _)| *s == "BTCUSDT")
+            .count()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -79,9 +117,16 @@ async fn unicode_and_settled_names_round_trip_through_listing_and_head() {
         assert!(!keys.is_empty(), "{symbol}");
         assert_eq!(keys, corpus_keys(realistic(), &prefix));
         let (_, date) = vision::parse_daily_1m_key(&keys[0]).unwrap();
-        let meta = client.head(&vision::daily_1m_key(symbol, date)).await.unwrap().unwrap();
+        let meta = client
+            .head(&vision::daily_1m_key(symbol, date))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(meta.size, realistic().get(&keys[0]).unwrap().size);
-        assert_eq!(meta.last_modified, Some(realistic().get(&keys[0]).unwrap().last_modified));
+        assert_eq!(
+            meta.last_modified,
+            Some(realistic().get(&keys[0]).unwrap().last_modified)
+        );
     }
 }
 
@@ -94,7 +139,9 @@ async fn every_transient_fault_is_recovered_within_the_retry_bound() {
         Fault::Status(500),
         Fault::Status(502),
         Fault::SlowDown,
-        Fault::TooManyRequests { retry_after_secs: 0 },
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
         Fault::Delay(Duration::from_millis(1500)),
         Fault::TruncatedXml,
         Fault::GarbageXml,
@@ -102,61 +149,122 @@ async fn every_transient_fault_is_recovered_within_the_retry_bound() {
     ] {
         let sim = SimServer::start(corpus.clone(), SimOptions::default()).unwrap();
         // Every page fails three times: one attempt short of the bound of four.
-        sim.add_fault(FaultRule { pattern: "ETHUSDT".into(), fault: fault.clone(), times: Some(3) });
+        sim.add_fault(FaultRule {
+            pattern: "ETHUSDT".into(),
+            fault: fault.clone(),
+            times: Some(3),
+        });
         let client = client(&sim);
-        let (keys, _) = list_all(&client, &prefix).await.unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        let (keys, _) = list_all(&client, &prefix)
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
         assert_eq!(keys, expected, "{fault:?}");
         let pages = expected.len().div_ceil(1000) as u64;
-        assert_eq!(client.stats().retries.load(std::sync::atomic::Ordering::Relaxed), 3 * pages, "{fault:?}");
+        assert_eq!(
+            client
+                .stats()
+                .retries
+                .load(std::sync::atomic::Ordering::Relaxed),
+            3 * pages,
+            "{fault:?}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn faults_beyond_the_bound_are_typed_errors_naming_key_and_status() {
     let sim = SimServer::start(Corpus::from_spec(&small_spec()), SimOptions::default()).unwrap();
-    sim.add_fault(FaultRule { pattern: "ETHUSDT".into(), fault: Fault::SlowDown, times: None });
-    let err = list_all(&client(&sim), &vision::daily_1m_folder("ETHUSDT")).await.unwrap_err();
+    sim.add_fault(FaultRule {
+        pattern: "ETHUSDT".into(),
+        fault: Fault::SlowDown,
+        times: None,
+    });
+    let err = list_all(&client(&sim), &vision::daily_1m_folder("ETHUSDT"))
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert_eq!(err.attempts, 4);
     let text = err.to_string();
-    assert!(text.contains("listing data/futures/um/daily/klines/ETHUSDT/1m/") && text.contains("HTTP 503 SlowDown"), "{text}");
+    assert!(
+        text.contains("listing data/futures/um/daily/klines/ETHUSDT/1m/")
+            && text.contains("HTTP 503 SlowDown"),
+        "{text}"
+    );
     assert!(text.contains("after 4 attempts"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forbidden_is_an_error_at_once_and_never_no_file() {
     let sim = SimServer::start(Corpus::from_spec(&small_spec()), SimOptions::default()).unwrap();
-    sim.add_fault(FaultRule { pattern: "ICPUSDT".into(), fault: Fault::Status(403), times: None });
+    sim.add_fault(FaultRule {
+        pattern: "ICPUSDT".into(),
+        fault: Fault::Status(403),
+        times: None,
+    });
     let client = client(&sim);
     let key = vision::daily_1m_key("ICPUSDT", day("2023-01-01"));
     let err = client.head(&key).await.unwrap_err();
     assert_eq!((err.status(), err.attempts), (Some(403), 1));
     assert!(err.to_string().contains(&format!("HEAD {key}")), "{err}");
-    assert!(err.to_string().contains("403 means an outage or a block"), "{err}");
-    let err = list_all(&client, &vision::daily_1m_folder("ICPUSDT")).await.unwrap_err();
+    assert!(
+        err.to_string().contains("403 means an outage or a block"),
+        "{err}"
+    );
+    let err = list_all(&client, &vision::daily_1m_folder("ICPUSDT"))
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(403));
     assert!(err.to_string().contains("HTTP 403 AccessDenied"), "{err}");
     // A missing file is a 404: an answer, not an error.
-    assert_eq!(client.head(&vision::daily_1m_key("ETHUSDT", day("2019-12-30"))).await.unwrap(), None);
-    assert!(client.head(&vision::daily_1m_key("ETHUSDT", day("2020-01-01"))).await.unwrap().is_some());
+    assert_eq!(
+        client
+            .head(&vision::daily_1m_key("ETHUSDT", day("2019-12-30")))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        client
+            .head(&vision::daily_1m_key("ETHUSDT", day("2020-01-01")))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_is_honoured() {
     let sim = SimServer::start(Corpus::from_spec(&small_spec()), SimOptions::default()).unwrap();
-    sim.add_fault(FaultRule { pattern: "ETHUSDT".into(), fault: Fault::TooManyRequests { retry_after_secs: 1 }, times: Some(1) });
+    sim.add_fault(FaultRule {
+        pattern: "ETHUSDT".into(),
+        fault: Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+        times: Some(1),
+    });
     let started = Instant::now();
-    let meta = client(&sim).head(&vision::daily_1m_key("ETHUSDT", day("2020-01-01"))).await.unwrap();
+    let meta = client(&sim)
+        .head(&vision::daily_1m_key("ETHUSDT", day("2020-01-01")))
+        .await
+        .unwrap();
     assert!(meta.is_some());
     // The backoff alone would wait at most 5 ms; Retry-After asked for a second.
-    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// The same listing code against moto, an independent S3 implementation.
 #[tokio::test(flavor = "multi_thread")]
 async fn listing_works_against_moto() {
     let python = python();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = std::process::Command::new(python.with_file_name("moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(std::process::Stdio::null())
@@ -180,21 +288,38 @@ async fn listing_works_against_moto() {
         \x20       k = f'data/futures/um/daily/klines/{sym}/1m/{sym}-1m-{d}.zip'\n\
         \x20       s3.put_object(Bucket='data.binance.vision', Key=k, Body=b'x' * 10)\n\
         \x20       s3.put_object(Bucket='data.binance.vision', Key=k + '.CHECKSUM', Body=b'y')\n";
-    let filled = std::process::Command::new(&python).args(["-c", fill, &endpoint]).output().unwrap();
-    assert!(filled.status.success(), "{}", String::from_utf8_lossy(&filled.stderr));
-    let mut config = ClientConfig::new(Endpoints { s3_url: format!("{endpoint}/data.binance.vision"), data_url: endpoint.clone() });
+    let filled = std::process::Command::new(&python)
+        .args(["-c", fill, &endpoint])
+        .output()
+        .unwrap();
+    assert!(
+        filled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&filled.stderr)
+    );
+    let mut config = ClientConfig::new(Endpoints {
+        s3_url: format!("{endpoint}/data.binance.vision"),
+        data_url: endpoint.clone(),
+    });
     config.retry.base_delay = Duration::from_millis(1);
     let client = VisionClient::new(config).unwrap();
     let symbols = client.discover_symbols().await;
-    let (btc, pages) = list_all(&client, &vision::daily_1m_folder("BTCUSDT")).await.unwrap();
-    let (unicode, _) = list_all(&client, &vision::daily_1m_folder("币安人生USDT")).await.unwrap();
+    let (btc, pages) = list_all(&client, &vision::daily_1m_folder("BTCUSDT"))
+        .await
+        .unwrap();
+    let (unicode, _) = list_all(&client, &vision::daily_1m_folder("币安人生USDT"))
+        .await
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
     assert_eq!(symbols.unwrap(), ["BTCUSDT", "币安人生USDT"]);
     assert_eq!((btc.len(), pages), (1200, 2));
     assert!(btc.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(unicode.len(), 6);
-    assert_eq!(vision::parse_daily_1m_key(&unicode[0]), Some(("币安人生USDT", day("2021-01-01"))));
+    assert_eq!(
+        vision::parse_daily_1m_key(&unicode[0]),
+        Some(("币安人生USDT", day("2021-01-01")))
+    );
 }
 
 /// A third-party client vouches for the simulator: `aws s3 ls` prints every file of a folder.
@@ -204,14 +329,24 @@ fn aws_cli_lists_the_simulated_bucket() {
     let sim = SimServer::start(realistic().clone(), SimOptions::default()).unwrap();
     let prefix = vision::daily_1m_folder("BTCUSDT");
     let out = std::process::Command::new(python.with_file_name("aws"))
-        .args(["s3", "ls", "--no-sign-request", "--endpoint-url", &sim.data_url()])
+        .args([
+            "s3",
+            "ls",
+            "--no-sign-request",
+            "--endpoint-url",
+            &sim.data_url(),
+        ])
         .arg(format!("s3://data.binance.vision/{prefix}"))
         .env("AWS_DEFAULT_REGION", "ap-northeast-1")
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let listed: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -222,12 +357,22 @@ fn aws_cli_lists_the_simulated_bucket() {
     assert_eq!(listed, expected);
     // And the unicode folder, which needs encoding-type=url to come back intact.
     let out = std::process::Command::new(python.with_file_name("aws"))
-        .args(["s3", "ls", "--no-sign-request", "--endpoint-url", &sim.data_url(), "s3://data.binance.vision/data/futures/um/daily/klines/币安人生USDT/1m/"])
+        .args([
+            "s3",
+            "ls",
+            "--no-sign-request",
+            "--endpoint-url",
+            &sim.data_url(),
+            "s3://data.binance.vision/data/futures/um/daily/klines/币安人生USDT/1m/",
+        ])
         .env("AWS_DEFAULT_REGION", "ap-northeast-1")
         .env("AWS_CONFIG_FILE", "/dev/null")
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), corpus_keys(realistic(), "data/futures/um/daily/klines/币安人生USDT/1m/").len());
+    assert_eq!(
+        text.lines().count(),
+        corpus_keys(realistic(), "data/futures/um/daily/klines/币安人生USDT/1m/").len()
+    );
     assert!(text.contains("币安人生USDT-1m-"), "{text}");
 }

@@ -75,14 +75,19 @@ pub fn zip_body(key: &str, size: u64) -> Vec<u8> {
 pub fn upload_time(date: NaiveDate, salt: u64) -> DateTime<Utc> {
     let minutes = 6 * 60 + 50 + (salt % 110) as i64;
     let seconds = (salt / 110 % 60) as i64;
-    Utc.from_utc_datetime(&(date + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default())
-        + Duration::minutes(minutes)
+    Utc.from_utc_datetime(
+        &(date + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default(),
+    ) + Duration::minutes(minutes)
         + Duration::seconds(seconds)
 }
 
 /// FNV-1a, to vary sizes and times deterministically without a random generator.
 pub fn hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 impl Corpus {
@@ -101,10 +106,22 @@ impl Corpus {
                 if !s.gaps.iter().any(|(a, b)| *a <= day && day <= *b) {
                     let key = daily_key(&s.name, "1m", day);
                     let size = s.size.unwrap_or(57_000);
-                    push_file(&mut objects, key, size, upload_time(day, hash(&s.name)), ObjectKind::Daily1m { date: day });
+                    push_file(
+                        &mut objects,
+                        key,
+                        size,
+                        upload_time(day, hash(&s.name)),
+                        ObjectKind::Daily1m { date: day },
+                    );
                     for interval in &s.other_intervals {
                         let key = daily_key(&s.name, interval, day);
-                        push_file(&mut objects, key, size / 40, upload_time(day, 7), ObjectKind::Other);
+                        push_file(
+                            &mut objects,
+                            key,
+                            size / 40,
+                            upload_time(day, 7),
+                            ObjectKind::Other,
+                        );
                     }
                 }
                 day += Duration::days(1);
@@ -114,7 +131,10 @@ impl Corpus {
             objects.push(Object {
                 key: key.clone(),
                 size: 0,
-                last_modified: Utc.timestamp_opt(1_647_853_082, 0).single().unwrap_or_default(),
+                last_modified: Utc
+                    .timestamp_opt(1_647_853_082, 0)
+                    .single()
+                    .unwrap_or_default(),
                 etag: format!("{:032x}", hash(key)),
                 kind: ObjectKind::Other,
             });
@@ -135,7 +155,10 @@ impl Corpus {
     }
 
     pub fn get(&self, key: &str) -> Option<&Object> {
-        self.objects.binary_search_by(|o| o.key.as_str().cmp(key)).ok().map(|i| &self.objects[i])
+        self.objects
+            .binary_search_by(|o| o.key.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.objects[i])
     }
 
     /// Every daily 1m-klines file: `(symbol, object)`, in key order.
@@ -150,9 +173,21 @@ impl Corpus {
     }
 
     /// Adds or replaces a symbol's daily 1m file (and its CHECKSUM): a late upload or a replacement.
-    pub fn put_daily_file(&mut self, symbol: &str, date: NaiveDate, size: u64, last_modified: DateTime<Utc>) {
+    pub fn put_daily_file(
+        &mut self,
+        symbol: &str,
+        date: NaiveDate,
+        size: u64,
+        last_modified: DateTime<Utc>,
+    ) {
         let mut new = Vec::new();
-        push_file(&mut new, daily_key(symbol, "1m", date), size, last_modified, ObjectKind::Daily1m { date });
+        push_file(
+            &mut new,
+            daily_key(symbol, "1m", date),
+            size,
+            last_modified,
+            ObjectKind::Daily1m { date },
+        );
         for object in new {
             match self.objects.binary_search_by(|o| o.key.cmp(&object.key)) {
                 Ok(i) => self.objects[i] = object,
@@ -164,7 +199,8 @@ impl Corpus {
     /// Removes a symbol's daily file and its CHECKSUM (to build "not yet uploaded" states).
     pub fn remove_daily_file(&mut self, symbol: &str, date: NaiveDate) {
         let key = daily_key(symbol, "1m", date);
-        self.objects.retain(|o| !(o.key == key || o.key == format!("{key}.CHECKSUM")));
+        self.objects
+            .retain(|o| !(o.key == key || o.key == format!("{key}.CHECKSUM")));
     }
 
     /// The position of the first key that is `>= key`.
@@ -174,16 +210,26 @@ impl Corpus {
 
     /// The position of the first key after every key that starts with `prefix`.
     pub(crate) fn skip_prefix(&self, prefix: &str) -> usize {
-        self.objects.partition_point(|o| o.key.as_str() < prefix || o.key.starts_with(prefix))
+        self.objects
+            .partition_point(|o| o.key.as_str() < prefix || o.key.starts_with(prefix))
     }
 }
 
 pub fn daily_key(symbol: &str, interval: &str, date: NaiveDate) -> String {
-    format!("{ROOT}{symbol}/{interval}/{symbol}-{interval}-{}.zip", date.format("%Y-%m-%d"))
+    format!(
+        "{ROOT}{symbol}/{interval}/{symbol}-{interval}-{}.zip",
+        date.format("%Y-%m-%d")
+    )
 }
 
 /// A data file and its CHECKSUM sibling.
-pub fn push_file(objects: &mut Vec<Object>, key: String, size: u64, last_modified: DateTime<Utc>, kind: ObjectKind) {
+pub fn push_file(
+    objects: &mut Vec<Object>,
+    key: String,
+    size: u64,
+    last_modified: DateTime<Utc>,
+    kind: ObjectKind,
+) {
     let checksum_key = format!("{key}.CHECKSUM");
     let name_len = key.rsplit('/').next().map_or(0, str::len);
     let checksum_size = (64 + 2 + name_len) as u64;
@@ -195,5 +241,11 @@ pub fn push_file(objects: &mut Vec<Object>, key: String, size: u64, last_modifie
         etag: format!("{:016x}{:016x}", h.rotate_left(7), h),
         kind: ObjectKind::Other,
     });
-    objects.push(Object { etag: format!("{:016x}{:016x}", h, h.rotate_left(13)), key, size, last_modified, kind });
+    objects.push(Object {
+        etag: format!("{:016x}{:016x}", h, h.rotate_left(13)),
+        key,
+        size,
+        last_modified,
+        kind,
+    });
 }

@@ -34,7 +34,10 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let corpus = if args.corpus == "realistic" {
-        vision_sim::realistic(args.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive()))
+        vision_sim::realistic(
+            args.as_of
+                .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+        )
     } else {
         let spec: Result<CorpusSpec, String> = std::fs::read_to_string(&args.corpus)
             .map_err(|e| e.to_string())
@@ -42,17 +45,30 @@ fn main() -> ExitCode {
         match spec {
             Ok(spec) => Corpus::from_spec(&spec),
             Err(e) => {
-                eprintln!("vision-sim: could not read the corpus spec {}: {e}", args.corpus);
+                eprintln!(
+                    "vision-sim: could not read the corpus spec {}: {e}",
+                    args.corpus
+                );
                 return ExitCode::from(2);
             }
         }
     };
     let keys = corpus.len();
-    let options = SimOptions { latency: Duration::from_millis(args.latency_ms), jitter: Duration::from_millis(args.jitter_ms) };
+    let options = SimOptions {
+        latency: Duration::from_millis(args.latency_ms),
+        jitter: Duration::from_millis(args.jitter_ms),
+    };
     match SimServer::start_on(args.addr, corpus, options) {
         Ok(server) => {
-            println!("vision-sim: serving {keys} keys on http://{}", server.addr());
-            println!("  export BFA_S3_URL={} BFA_DATA_URL={}", server.s3_url(), server.data_url());
+            println!(
+                "vision-sim: serving {keys} keys on http://{}",
+                server.addr()
+            );
+            println!(
+                "  export BFA_S3_URL={} BFA_DATA_URL={}",
+                server.s3_url(),
+                server.data_url()
+            );
             server.wait();
             ExitCode::SUCCESS
         }

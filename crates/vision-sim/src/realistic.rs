@@ -11,8 +11,10 @@ use serde::Deserialize;
 
 use crate::corpus::{Corpus, Object, ObjectKind, ROOT, daily_key, hash, push_file, upload_time};
 
-const PREFIXES: &str = include_str!("../../../fixtures/bucket/um_daily_klines_prefixes_2026-08-22.json");
-const COVERAGE: &str = include_str!("../../../fixtures/bucket/um_monthly_1m_coverage_2026-06-28.csv");
+const PREFIXES: &str =
+    include_str!("../../../fixtures/bucket/um_daily_klines_prefixes_2026-08-22.json");
+const COVERAGE: &str =
+    include_str!("../../../fixtures/bucket/um_monthly_1m_coverage_2026-06-28.csv");
 const EXCHANGE_INFO: [&str; 3] = [
     include_str!("../../../fixtures/exchange-info/fapi_exchangeInfo_2024-10-02.json"),
     include_str!("../../../fixtures/exchange-info/fapi_exchangeInfo_2025-10-17.json"),
@@ -62,7 +64,9 @@ const ARCHIVE_START: NaiveDate = match NaiveDate::from_ymd_opt(2019, 12, 31) {
 };
 
 fn ms_day(ms: i64) -> Option<NaiveDate> {
-    Utc.timestamp_millis_opt(ms).single().map(|t| t.date_naive())
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.date_naive())
 }
 
 fn month_start(ym: &str) -> Option<NaiveDate> {
@@ -104,9 +108,17 @@ pub fn realistic(as_of: NaiveDate) -> Corpus {
         .collect();
 
     let mut objects = Vec::with_capacity(1_500_000);
-    let names = prefixes.perpetual_symbols.iter().chain(&prefixes.delivery_symbols);
+    let names = prefixes
+        .perpetual_symbols
+        .iter()
+        .chain(&prefixes.delivery_symbols);
     for name in names {
-        let Some((first, last)) = lifespan(name, info.get(name.as_str()), coverage.get(name.as_str()), last_day) else {
+        let Some((first, last)) = lifespan(
+            name,
+            info.get(name.as_str()),
+            coverage.get(name.as_str()),
+            last_day,
+        ) else {
             continue;
         };
         let h = hash(name);
@@ -121,29 +133,54 @@ pub fn realistic(as_of: NaiveDate) -> Corpus {
                 (missing, missing)
             }))
             .collect();
-        let other_intervals: &[&str] = if name == "BTCUSDT" || name == "ETHUSDT" { &["1h", "1d"] } else { &[] };
+        let other_intervals: &[&str] = if name == "BTCUSDT" || name == "ETHUSDT" {
+            &["1h", "1d"]
+        } else {
+            &[]
+        };
         let mut d = first;
         while d <= last {
             if !gaps.iter().any(|(a, b)| *a <= d && d <= *b) {
                 let salt = hash(&format!("{name}{d}"));
                 let size = 50_000 + salt % 14_000;
-                push_file(&mut objects, daily_key(name, "1m", d), size, uploaded(d, salt), ObjectKind::Daily1m { date: d });
+                push_file(
+                    &mut objects,
+                    daily_key(name, "1m", d),
+                    size,
+                    uploaded(d, salt),
+                    ObjectKind::Daily1m { date: d },
+                );
                 for interval in other_intervals {
-                    push_file(&mut objects, daily_key(name, interval, d), size / 40, uploaded(d, salt), ObjectKind::Other);
+                    push_file(
+                        &mut objects,
+                        daily_key(name, interval, d),
+                        size / 40,
+                        uploaded(d, salt),
+                        ObjectKind::Other,
+                    );
                 }
             }
             d += Duration::days(1);
         }
     }
     // Keys that are not data days, as the real bucket has: the empty-named folders and a stray file.
-    let stray_time = Utc.timestamp_opt(1_647_853_082, 0).single().unwrap_or_default();
+    let stray_time = Utc
+        .timestamp_opt(1_647_853_082, 0)
+        .single()
+        .unwrap_or_default();
     for key in [
         format!("{ROOT}/"),
         format!("{ROOT}BTCUSDT//"),
         format!("{ROOT}BTCUSDT/1m/BTCUSDT-1m-2020-01-01.zip.tmp"),
         format!("{ROOT}ETHUSDT/1m/BTCUSDT-1m-2021-01-01.zip"),
     ] {
-        objects.push(Object { etag: format!("{:032x}", hash(&key)), key, size: 0, last_modified: stray_time, kind: ObjectKind::Other });
+        objects.push(Object {
+            etag: format!("{:032x}", hash(&key)),
+            key,
+            size: 0,
+            last_modified: stray_time,
+            kind: ObjectKind::Other,
+        });
     }
     Corpus::from_objects(objects)
 }
@@ -151,7 +188,9 @@ pub fn realistic(as_of: NaiveDate) -> Corpus {
 /// Files of the first two years were re-uploaded in bulk on 2022-03-21, as the real bucket shows.
 fn uploaded(date: NaiveDate, salt: u64) -> DateTime<Utc> {
     if date < day("2022-03-01") {
-        Utc.timestamp_opt(1_647_853_082 + (salt % 600) as i64, 0).single().unwrap_or_default()
+        Utc.timestamp_opt(1_647_853_082 + (salt % 600) as i64, 0)
+            .single()
+            .unwrap_or_default()
     } else {
         upload_time(date, salt)
     }
@@ -165,7 +204,9 @@ fn lifespan(
     last_day: NaiveDate,
 ) -> Option<(NaiveDate, NaiveDate)> {
     let h = hash(name);
-    let (first, last) = if let Some((_, yymmdd)) = name.rsplit_once('_').filter(|(_, s)| s.len() == 6) {
+    let (first, last) = if let Some((_, yymmdd)) =
+        name.rsplit_once('_').filter(|(_, s)| s.len() == 6)
+    {
         // Dated delivery contracts trade for about two quarters before their delivery day.
         let delivery = NaiveDate::parse_from_str(&format!("20{yymmdd}"), "%Y%m%d").ok()?;
         (delivery - Duration::days(180), delivery)
@@ -186,16 +227,26 @@ fn lifespan(
         (first, last)
     } else if let Some(i) = info {
         let first = ms_day(i.onboard_date)?;
-        let last = if i.status == "TRADING" { last_day } else { ms_day(i.delivery_date)?.min(last_day) };
+        let last = if i.status == "TRADING" {
+            last_day
+        } else {
+            ms_day(i.delivery_date)?.min(last_day)
+        };
         (first, last)
     } else if name.ends_with("BUSD") {
         let first = day("2021-08-01") + Duration::days((h % 400) as i64);
-        (first, (first + Duration::days(200 + (h >> 9) as i64 % 300)).min(day("2024-12-31")))
+        (
+            first,
+            (first + Duration::days(200 + (h >> 9) as i64 % 300)).min(day("2024-12-31")),
+        )
     } else if name.ends_with("SETTLED") {
         let last = day("2023-01-01") + Duration::days((h % 900) as i64);
         (last - Duration::days(60 + (h >> 9) as i64 % 400), last)
     } else {
-        (day("2025-01-01") + Duration::days((h % 500) as i64), last_day)
+        (
+            day("2025-01-01") + Duration::days((h % 500) as i64),
+            last_day,
+        )
     };
     let first = first.max(ARCHIVE_START);
     let last = last.min(last_day);

@@ -10,7 +10,12 @@ use crate::BUCKET;
 use crate::corpus::Corpus;
 
 /// What `encoding-type=url` leaves as it is (S3 encodes like a URL path).
-const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
 
 /// A listing request, V1 or V2.
 #[derive(Debug, Default)]
@@ -37,8 +42,15 @@ pub fn list(corpus: &Corpus, q: &ListQuery) -> String {
     let mut i = match resume {
         Some(after) => {
             // Resuming after a folder skips everything in it; after a key, everything up to it.
-            let folder = q.delimiter.as_deref().is_some_and(|d| after.ends_with(d) && after.starts_with(&q.prefix));
-            if folder { corpus.skip_prefix(after) } else { corpus.lower_bound(after) }
+            let folder = q
+                .delimiter
+                .as_deref()
+                .is_some_and(|d| after.ends_with(d) && after.starts_with(&q.prefix));
+            if folder {
+                corpus.skip_prefix(after)
+            } else {
+                corpus.lower_bound(after)
+            }
         }
         None => corpus.lower_bound(&q.prefix),
     };
@@ -59,7 +71,11 @@ pub fn list(corpus: &Corpus, q: &ListQuery) -> String {
             break;
         }
         let rest = &o.key[q.prefix.len()..];
-        match q.delimiter.as_deref().and_then(|d| rest.find(d).map(|at| at + d.len())) {
+        match q
+            .delimiter
+            .as_deref()
+            .and_then(|d| rest.find(d).map(|at| at + d.len()))
+        {
             Some(end) => {
                 let folder = format!("{}{}", q.prefix, &rest[..end]);
                 i = corpus.skip_prefix(&folder);
@@ -76,7 +92,11 @@ pub fn list(corpus: &Corpus, q: &ListQuery) -> String {
 
 fn render(q: &ListQuery, entries: &[Entry], truncated: bool) -> String {
     let name = |s: &str| -> String {
-        if q.url_encoding { utf8_percent_encode(s, URL_KEEP).to_string() } else { escape(s).into_owned() }
+        if q.url_encoding {
+            utf8_percent_encode(s, URL_KEEP).to_string()
+        } else {
+            escape(s).into_owned()
+        }
     };
     let last = entries.last().map(|e| match e {
         Entry::Key(o) => o.key.clone(),
@@ -84,7 +104,10 @@ fn render(q: &ListQuery, entries: &[Entry], truncated: bool) -> String {
     });
     let mut x = String::with_capacity(200 + entries.len() * 330);
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = write!(x, "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>{BUCKET}</Name>");
+    let _ = write!(
+        x,
+        "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>{BUCKET}</Name>"
+    );
     let _ = write!(x, "<Prefix>{}</Prefix>", name(&q.prefix));
     if q.v2 {
         if let Some(s) = &q.start_after {
@@ -95,7 +118,11 @@ fn render(q: &ListQuery, entries: &[Entry], truncated: bool) -> String {
         }
         let _ = write!(x, "<KeyCount>{}</KeyCount>", entries.len());
     } else {
-        let _ = write!(x, "<Marker>{}</Marker>", name(q.start_after.as_deref().unwrap_or("")));
+        let _ = write!(
+            x,
+            "<Marker>{}</Marker>",
+            name(q.start_after.as_deref().unwrap_or(""))
+        );
     }
     let _ = write!(x, "<MaxKeys>{}</MaxKeys>", q.max_keys);
     if let Some(d) = &q.delimiter {
@@ -107,7 +134,11 @@ fn render(q: &ListQuery, entries: &[Entry], truncated: bool) -> String {
     let _ = write!(x, "<IsTruncated>{truncated}</IsTruncated>");
     if truncated && let Some(last) = &last {
         if q.v2 {
-            let _ = write!(x, "<NextContinuationToken>{}</NextContinuationToken>", token(last));
+            let _ = write!(
+                x,
+                "<NextContinuationToken>{}</NextContinuationToken>",
+                token(last)
+            );
         } else if q.delimiter.is_some() {
             // Like S3, NextMarker only comes with a delimiter.
             let _ = write!(x, "<NextMarker>{}</NextMarker>", name(last));
@@ -127,7 +158,11 @@ fn render(q: &ListQuery, entries: &[Entry], truncated: bool) -> String {
     }
     for e in entries {
         if let Entry::Folder(f) = e {
-            let _ = write!(x, "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>", name(f));
+            let _ = write!(
+                x,
+                "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
+                name(f)
+            );
         }
     }
     x.push_str("</ListBucketResult>");
@@ -140,11 +175,13 @@ pub fn token(after: &str) -> String {
 }
 
 pub fn untoken(token: &str) -> Option<String> {
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return None;
     }
-    let bytes: Option<Vec<u8>> =
-        (0..token.len()).step_by(2).map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok()).collect();
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
+        .collect();
     String::from_utf8(bytes?).ok()
 }
 

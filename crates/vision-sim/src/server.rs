@@ -14,9 +14,9 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
+use crate::BUCKET;
 use crate::corpus::{Corpus, checksum_body, zip_body};
 use crate::s3::{self, ListQuery};
-use crate::BUCKET;
 
 /// Latency added to every request.
 #[derive(Debug, Clone, Default)]
@@ -94,11 +94,19 @@ pub struct SimServer {
 impl SimServer {
     /// Starts serving `corpus` on an ephemeral port of 127.0.0.1.
     pub fn start(corpus: Corpus, options: SimOptions) -> std::io::Result<SimServer> {
-        Self::start_on("127.0.0.1:0".parse().map_err(std::io::Error::other)?, corpus, options)
+        Self::start_on(
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+            corpus,
+            options,
+        )
     }
 
     /// Starts serving `corpus` on `addr`.
-    pub fn start_on(addr: SocketAddr, corpus: Corpus, options: SimOptions) -> std::io::Result<SimServer> {
+    pub fn start_on(
+        addr: SocketAddr,
+        corpus: Corpus,
+        options: SimOptions,
+    ) -> std::io::Result<SimServer> {
         let sim = Arc::new(Sim {
             corpus: RwLock::new(corpus),
             faults: Mutex::new(Vec::new()),
@@ -109,26 +117,36 @@ impl SimServer {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(sim.clone());
-        let thread = std::thread::Builder::new().name("vision-sim".into()).spawn(move || {
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => return tracing::error!("vision-sim could not listen: {e}"),
-                };
-                let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                    let _ = rx.await;
+        let thread = std::thread::Builder::new()
+            .name("vision-sim".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => return tracing::error!("vision-sim could not listen: {e}"),
+                    };
+                    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                        let _ = rx.await;
+                    });
+                    if let Err(e) = serve.await {
+                        tracing::error!("vision-sim stopped: {e}");
+                    }
                 });
-                if let Err(e) = serve.await {
-                    tracing::error!("vision-sim stopped: {e}");
-                }
-            });
-            // Close lingering keep-alive connections without waiting for them.
-            runtime.shutdown_background();
-        })?;
-        Ok(SimServer { addr, sim, shutdown: Some(tx), thread: Some(thread) })
+                // Close lingering keep-alive connections without waiting for them.
+                runtime.shutdown_background();
+            })?;
+        Ok(SimServer {
+            addr,
+            sim,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -159,22 +177,41 @@ impl SimServer {
 
     pub fn reset_stats(&self) {
         let c = &self.sim.counters;
-        for counter in [&c.requests, &c.lists, &c.heads, &c.gets, &c.faults, &c.peak_in_flight] {
+        for counter in [
+            &c.requests,
+            &c.lists,
+            &c.heads,
+            &c.gets,
+            &c.faults,
+            &c.peak_in_flight,
+        ] {
             counter.store(0, Ordering::Relaxed);
         }
     }
 
     pub fn add_fault(&self, rule: FaultRule) {
-        self.sim.faults.lock().unwrap_or_else(PoisonError::into_inner).push((rule, HashMap::new()));
+        self.sim
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((rule, HashMap::new()));
     }
 
     pub fn clear_faults(&self) {
-        self.sim.faults.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.sim
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Changes the bucket while it serves: late uploads, replacements, new folders.
     pub fn with_corpus<R>(&self, f: impl FnOnce(&mut Corpus) -> R) -> R {
-        f(&mut self.sim.corpus.write().unwrap_or_else(PoisonError::into_inner))
+        f(&mut self
+            .sim
+            .corpus
+            .write()
+            .unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Blocks until the server stops (for the binary).
@@ -227,14 +264,26 @@ async fn handle(
     }
 
     let Ok(path) = percent_decode_str(uri.path()).decode_utf8() else {
-        return xml_error(StatusCode::BAD_REQUEST, "InvalidURI", "The path is not UTF-8.", uri.path());
+        return xml_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidURI",
+            "The path is not UTF-8.",
+            uri.path(),
+        );
     };
     let path = path.strip_prefix('/').unwrap_or(&path);
     let key = match path.strip_prefix(BUCKET) {
         Some("") | Some("/") => None,
         Some(rest) => match rest.strip_prefix('/') {
             Some(k) => Some(k.to_string()),
-            None => return xml_error(StatusCode::NOT_FOUND, "NoSuchBucket", "The specified bucket does not exist", path),
+            None => {
+                return xml_error(
+                    StatusCode::NOT_FOUND,
+                    "NoSuchBucket",
+                    "The specified bucket does not exist",
+                    path,
+                );
+            }
         },
         None => Some(path.to_string()),
     };
@@ -244,17 +293,28 @@ async fn handle(
             list(&sim, &query).await
         }
         Some(key) if method == Method::GET || method == Method::HEAD => {
-            let counter = if method == Method::HEAD { &c.heads } else { &c.gets };
+            let counter = if method == Method::HEAD {
+                &c.heads
+            } else {
+                &c.gets
+            };
             counter.fetch_add(1, Ordering::Relaxed);
             object(&sim, &key, method == Method::HEAD).await
         }
-        _ => xml_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "The bucket is read-only.", path),
+        _ => xml_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The bucket is read-only.",
+            path,
+        ),
     }
 }
 
 fn fastrand_f64() -> f64 {
     // Jitter needs no quality: the low bits of the clock will do.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     f64::from(nanos % 1000) / 1000.0
 }
 
@@ -278,16 +338,26 @@ fn fault_for(sim: &Sim, subject: &str) -> Option<Fault> {
 /// Answers with a fault; `body` is what a healthy response would have carried.
 async fn faulted(fault: Fault, resource: &str, body: impl FnOnce() -> String) -> Option<Response> {
     let status = |s: u16, code: &str, msg: &str| {
-        xml_error(StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), code, msg, resource)
+        xml_error(
+            StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            msg,
+            resource,
+        )
     };
     Some(match fault {
         Fault::Status(403) => status(403, "AccessDenied", "Access Denied"),
-        Fault::Status(s) if s >= 500 => status(s, "InternalError", "We encountered an internal error. Please try again."),
+        Fault::Status(s) if s >= 500 => status(
+            s,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        ),
         Fault::Status(s) => status(s, "SimulatedError", "A simulated error."),
         Fault::SlowDown => status(503, "SlowDown", "Please reduce your request rate."),
         Fault::TooManyRequests { retry_after_secs } => {
             let mut r = status(429, "TooManyRequests", "Too many requests.");
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             r
         }
         Fault::Delay(d) => {
@@ -296,19 +366,31 @@ async fn faulted(fault: Fault, resource: &str, body: impl FnOnce() -> String) ->
         }
         Fault::TruncatedXml => {
             let mut text = body();
-            let cut = (text.len() / 2..text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (text.len() / 2..text.len())
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
             text.truncate(cut);
             xml(StatusCode::OK, text)
         }
         Fault::GarbageXml => xml(StatusCode::OK, "<<<this is not XML at all".to_string()),
         Fault::Reset => {
-            let head = body().into_bytes().into_iter().take(64).collect::<Vec<u8>>();
+            let head = body()
+                .into_bytes()
+                .into_iter()
+                .take(64)
+                .collect::<Vec<u8>>();
             let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
                 Ok(Bytes::from(head)),
-                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "simulated reset")),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "simulated reset",
+                )),
             ];
             let mut r = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
             r
         }
     })
@@ -319,13 +401,25 @@ async fn list(sim: &Sim, query: &HashMap<String, String>) -> Response {
     let max_keys = match query.get("max-keys").map(|m| m.parse::<usize>()) {
         None => 1000,
         Some(Ok(m)) => m.min(1000),
-        Some(Err(_)) => return xml_error(StatusCode::BAD_REQUEST, "InvalidArgument", "max-keys is not a number", ""),
+        Some(Err(_)) => {
+            return xml_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidArgument",
+                "max-keys is not a number",
+                "",
+            );
+        }
     };
     let continue_after = match query.get("continuation-token").filter(|_| v2) {
         Some(t) => match s3::untoken(t) {
             Some(after) => Some(after),
             None => {
-                return xml_error(StatusCode::BAD_REQUEST, "InvalidArgument", "The continuation token provided is incorrect", "");
+                return xml_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidArgument",
+                    "The continuation token provided is incorrect",
+                    "",
+                );
             }
         },
         None => None,
@@ -335,12 +429,27 @@ async fn list(sim: &Sim, query: &HashMap<String, String>) -> Response {
         prefix: query.get("prefix").cloned().unwrap_or_default(),
         delimiter: query.get("delimiter").filter(|d| !d.is_empty()).cloned(),
         max_keys,
-        start_after: query.get(if v2 { "start-after" } else { "marker" }).filter(|s| !s.is_empty()).cloned(),
+        start_after: query
+            .get(if v2 { "start-after" } else { "marker" })
+            .filter(|s| !s.is_empty())
+            .cloned(),
         continue_after,
         url_encoding: query.get("encoding-type").map(String::as_str) == Some("url"),
     };
-    let subject = format!("{}|{}", q.prefix, q.continue_after.as_deref().or(q.start_after.as_deref()).unwrap_or(""));
-    let render = || s3::list(&sim.corpus.read().unwrap_or_else(PoisonError::into_inner), &q);
+    let subject = format!(
+        "{}|{}",
+        q.prefix,
+        q.continue_after
+            .as_deref()
+            .or(q.start_after.as_deref())
+            .unwrap_or("")
+    );
+    let render = || {
+        s3::list(
+            &sim.corpus.read().unwrap_or_else(PoisonError::into_inner),
+            &q,
+        )
+    };
     if let Some(fault) = fault_for(sim, &subject)
         && let Some(response) = faulted(fault, &q.prefix, render).await
     {
@@ -355,17 +464,32 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
     {
         return response;
     }
-    let found = sim.corpus.read().unwrap_or_else(PoisonError::into_inner).get(key).cloned();
+    let found = sim
+        .corpus
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(key)
+        .cloned();
     let Some(o) = found else {
         if head_only {
             return StatusCode::NOT_FOUND.into_response();
         }
-        return xml_error(StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist.", key);
+        return xml_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified key does not exist.",
+            key,
+        );
     };
     let body = if head_only {
         Body::empty()
     } else if let Some(zip) = key.strip_suffix(".CHECKSUM") {
-        let size = sim.corpus.read().unwrap_or_else(PoisonError::into_inner).get(zip).map_or(0, |z| z.size);
+        let size = sim
+            .corpus
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(zip)
+            .map_or(0, |z| z.size);
         Body::from(checksum_body(zip, size))
     } else {
         Body::from(zip_body(key, o.size))
@@ -373,8 +497,15 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
     let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(o.size));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-    if let Ok(v) = HeaderValue::from_str(&o.last_modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    if let Ok(v) = HeaderValue::from_str(
+        &o.last_modified
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string(),
+    ) {
         h.insert(header::LAST_MODIFIED, v);
     }
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", o.etag)) {

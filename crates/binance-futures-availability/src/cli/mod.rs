@@ -127,7 +127,12 @@ pub struct Remote {
     #[arg(long, env = "BFA_RETRY_BASE_MS", default_value_t = 200, hide = true)]
     pub retry_base_ms: u64,
     /// Read timeout per request, in milliseconds.
-    #[arg(long, env = "BFA_READ_TIMEOUT_MS", default_value_t = 30_000, hide = true)]
+    #[arg(
+        long,
+        env = "BFA_READ_TIMEOUT_MS",
+        default_value_t = 30_000,
+        hide = true
+    )]
     pub read_timeout_ms: u64,
 }
 
@@ -174,13 +179,19 @@ pub enum CliError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Collect(#[from] CollectError),
+    Collect(Box<CollectError>),
     #[error(transparent)]
     Vision(#[from] VisionError),
     #[error("could not write the output: {0}")]
     Output(#[from] std::io::Error),
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+impl From<CollectError> for CliError {
+    fn from(e: CollectError) -> Self {
+        CliError::Collect(Box::new(e))
+    }
 }
 
 impl CliError {
@@ -204,7 +215,9 @@ fn parse_day(text: &str) -> Result<NaiveDate, String> {
         .ok_or_else(|| format!("{text:?} is not a date of the form YYYY-MM-DD"))?;
     let today = Utc::now().date_naive();
     if day < TRADING_START {
-        return Err(format!("{day} is before {TRADING_START}, the first day of Binance USD-M futures"));
+        return Err(format!(
+            "{day} is before {TRADING_START}, the first day of Binance USD-M futures"
+        ));
     }
     if day > today {
         return Err(format!("{day} is after today ({today}, UTC)"));
@@ -214,7 +227,9 @@ fn parse_day(text: &str) -> Result<NaiveDate, String> {
 
 fn ordered(start: NaiveDate, end: NaiveDate) -> Result<(), CliError> {
     if start > end {
-        return Err(CliError::BadInput(format!("the start {start} is after the end {end}")));
+        return Err(CliError::BadInput(format!(
+            "the start {start} is after the end {end}"
+        )));
     }
     Ok(())
 }
@@ -226,16 +241,36 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Query(query) => run_query(&db_path, query, &mut out),
         Command::Update(args) => {
-            let goal = Goal::Update { end: yesterday(), lookback: args.lookback };
+            let goal = Goal::Update {
+                end: yesterday(),
+                lookback: args.lookback,
+            };
             collect_with(&db_path, &args.remote, goal, cli.quiet)
         }
         Command::Backfill(args) => {
             let start = args.start.unwrap_or(TRADING_START);
             let end = args.end.unwrap_or_else(yesterday);
             ordered(start, end)?;
-            collect_with(&db_path, &args.remote, Goal::Backfill { start, end, symbols: args.symbols }, cli.quiet)
+            collect_with(
+                &db_path,
+                &args.remote,
+                Goal::Backfill {
+                    start,
+                    end,
+                    symbols: args.symbols,
+                },
+                cli.quiet,
+            )
         }
-        Command::Probe(args) => collect_with(&db_path, &args.remote, Goal::Probe { date: args.date, symbols: args.symbols }, cli.quiet),
+        Command::Probe(args) => collect_with(
+            &db_path,
+            &args.remote,
+            Goal::Probe {
+                date: args.date,
+                symbols: args.symbols,
+            },
+            cli.quiet,
+        ),
     }
 }
 
@@ -244,14 +279,41 @@ fn yesterday() -> NaiveDate {
     today.pred_opt().unwrap_or(today)
 }
 
-fn run_query(db_path: &std::path::Path, query: Query, out: &mut impl std::io::Write) -> Result<(), CliError> {
+fn run_query(
+    db_path: &std::path::Path,
+    query: Query,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
     let db = Database::open(db_path)?;
     match query {
-        Query::Snapshot { date, contract, output } => render::snapshot(out, output.format, date, contract, &db.snapshot(date, contract)?),
-        Query::Timeline { symbol, output } => render::timeline(out, output.format, &db.timeline(&symbol)?),
-        Query::Range { start, end, contract, output } => {
+        Query::Snapshot {
+            date,
+            contract,
+            output,
+        } => render::snapshot(
+            out,
+            output.format,
+            date,
+            contract,
+            &db.snapshot(date, contract)?,
+        ),
+        Query::Timeline { symbol, output } => {
+            render::timeline(out, output.format, &db.timeline(&symbol)?)
+        }
+        Query::Range {
+            start,
+            end,
+            contract,
+            output,
+        } => {
             ordered(start, end)?;
-            render::range(out, output.format, start, end, &db.range(start, end, contract)?)
+            render::range(
+                out,
+                output.format,
+                start,
+                end,
+                &db.range(start, end, contract)?,
+            )
         }
         Query::Summary { start, end, output } => {
             let (start, end) = match (start, end) {
@@ -259,7 +321,9 @@ fn run_query(db_path: &std::path::Path, query: Query, out: &mut impl std::io::Wr
                 _ => match db.coverage()? {
                     Some(c) => c,
                     // A database with no file yet: nothing to count.
-                    None => return render::summary(out, output.format, &[]).map_err(CliError::Output),
+                    None => {
+                        return render::summary(out, output.format, &[]).map_err(CliError::Output);
+                    }
                 },
             };
             ordered(start, end)?;
@@ -269,8 +333,16 @@ fn run_query(db_path: &std::path::Path, query: Query, out: &mut impl std::io::Wr
     .map_err(CliError::Output)
 }
 
-fn collect_with(db_path: &std::path::Path, remote: &Remote, goal: Goal, quiet: bool) -> Result<(), CliError> {
-    let mut config = ClientConfig::new(Endpoints { s3_url: remote.s3_url.clone(), data_url: remote.data_url.clone() });
+fn collect_with(
+    db_path: &std::path::Path,
+    remote: &Remote,
+    goal: Goal,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let mut config = ClientConfig::new(Endpoints {
+        s3_url: remote.s3_url.clone(),
+        data_url: remote.data_url.clone(),
+    });
     config.retry = RetryPolicy {
         max_attempts: remote.attempts,
         base_delay: Duration::from_millis(remote.retry_base_ms),
@@ -288,10 +360,15 @@ fn collect_with(db_path: &std::path::Path, remote: &Remote, goal: Goal, quiet: b
         },
         ..collect::Options::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
     let summary = runtime.block_on(async {
         let client = VisionClient::new(config)?;
-        collect::run(db_path, &client, &goal, &options).await.map_err(CliError::from)
+        collect::run(db_path, &client, &goal, &options)
+            .await
+            .map_err(CliError::from)
     })?;
     if !quiet {
         eprintln!("{summary}");

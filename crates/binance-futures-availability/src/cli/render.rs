@@ -37,7 +37,7 @@ fn csv<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {
 fn table(header: &[&str], right: &[usize]) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING);
-    t.set_header(header.iter().map(|h| Cell::new(h)));
+    t.set_header(header.iter().map(Cell::new));
     for &i in right {
         if let Some(c) = t.column_mut(i) {
             c.set_cell_alignment(CellAlignment::Right);
@@ -58,12 +58,23 @@ fn contract_name(c: ContractFilter) -> &'static str {
     }
 }
 
-pub fn snapshot(out: &mut impl Write, format: Format, date: NaiveDate, contract: ContractFilter, rows: &[SnapshotRow]) -> io::Result<()> {
+pub fn snapshot(
+    out: &mut impl Write,
+    format: Format,
+    date: NaiveDate,
+    contract: ContractFilter,
+    rows: &[SnapshotRow],
+) -> io::Result<()> {
     match format {
         Format::Json => json(out, &rows),
         Format::Csv => csv(out, rows),
         Format::Table => {
-            writeln!(out, "{} {} symbols with a file on {date}", rows.len(), contract_name(contract))?;
+            writeln!(
+                out,
+                "{} {} symbols with a file on {date}",
+                rows.len(),
+                contract_name(contract)
+            )?;
             let mut t = table(&["symbol", "file size", "last modified (UTC)"], &[1]);
             for r in rows {
                 t.add_row(vec![
@@ -89,7 +100,10 @@ pub fn timeline(out: &mut impl Write, format: Format, t: &Timeline) -> io::Resul
             let kind = format!(
                 "{}{}{}",
                 s.contract.as_str(),
-                s.quote_asset.as_deref().map(|q| format!(", quote {q}")).unwrap_or_default(),
+                s.quote_asset
+                    .as_deref()
+                    .map(|q| format!(", quote {q}"))
+                    .unwrap_or_default(),
                 if s.settled { ", settled" } else { "" }
             );
             writeln!(out, "{} ({kind})", s.symbol)?;
@@ -109,7 +123,11 @@ pub fn timeline(out: &mut impl Write, format: Format, t: &Timeline) -> io::Resul
                     let days = (*to - *from).num_days() + 1;
                     let what = if *verified { "no file" } else { "not checked" };
                     let label = if i == 0 { "gaps" } else { "" };
-                    writeln!(out, "  {label:<22} {from} to {to} ({days} day{}, {what})", if days == 1 { "" } else { "s" })?;
+                    writeln!(
+                        out,
+                        "  {label:<22} {from} to {to} ({days} day{}, {what})",
+                        if days == 1 { "" } else { "s" }
+                    )?;
                 }
             }
             writeln!(out)?;
@@ -117,7 +135,11 @@ pub fn timeline(out: &mut impl Write, format: Format, t: &Timeline) -> io::Resul
             for d in &t.days {
                 table.add_row(vec![
                     d.date.to_string(),
-                    if d.available { "yes".into() } else { "no".into() },
+                    if d.available {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
                     opt(d.file_size_bytes),
                     opt(d.status_code),
                 ]);
@@ -130,15 +152,30 @@ pub fn timeline(out: &mut impl Write, format: Format, t: &Timeline) -> io::Resul
     }
 }
 
-pub fn range(out: &mut impl Write, format: Format, start: NaiveDate, end: NaiveDate, rows: &[RangeRow]) -> io::Result<()> {
+pub fn range(
+    out: &mut impl Write,
+    format: Format,
+    start: NaiveDate,
+    end: NaiveDate,
+    rows: &[RangeRow],
+) -> io::Result<()> {
     match format {
         Format::Json => json(out, &rows),
         Format::Csv => csv(out, rows),
         Format::Table => {
-            writeln!(out, "{} symbols with a file between {start} and {end}", rows.len())?;
+            writeln!(
+                out,
+                "{} symbols with a file between {start} and {end}",
+                rows.len()
+            )?;
             let mut t = table(&["symbol", "days", "first", "last"], &[1]);
             for r in rows {
-                t.add_row(vec![r.symbol.clone(), r.days_available.to_string(), r.first_date.to_string(), r.last_date.to_string()]);
+                t.add_row(vec![
+                    r.symbol.clone(),
+                    r.days_available.to_string(),
+                    r.first_date.to_string(),
+                    r.last_date.to_string(),
+                ]);
             }
             if !rows.is_empty() {
                 writeln!(out, "{t}")?;
@@ -155,7 +192,11 @@ pub fn summary(out: &mut impl Write, format: Format, rows: &[DayCount]) -> io::R
         Format::Table => {
             let mut t = table(&["date", "perpetual", "delivery"], &[1, 2]);
             for r in rows {
-                t.add_row(vec![r.date.to_string(), r.perpetual.to_string(), r.delivery.to_string()]);
+                t.add_row(vec![
+                    r.date.to_string(),
+                    r.perpetual.to_string(),
+                    r.delivery.to_string(),
+                ]);
             }
             writeln!(out, "{t}")
         }

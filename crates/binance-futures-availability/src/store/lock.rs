@@ -15,10 +15,19 @@ pub struct WriterLock {
 /// Why the lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another collection is writing {db}: {holder} (lock file {lock}); wait for it to finish")]
-    Held { db: PathBuf, lock: PathBuf, holder: String },
+    #[error(
+        "another collection is writing {db}: {holder} (lock file {lock}); wait for it to finish"
+    )]
+    Held {
+        db: PathBuf,
+        lock: PathBuf,
+        holder: String,
+    },
     #[error("could not open the lock file {lock}: {source}")]
-    Io { lock: PathBuf, source: std::io::Error },
+    Io {
+        lock: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl WriterLock {
@@ -28,18 +37,37 @@ impl WriterLock {
         name.push(".lock");
         let lock = PathBuf::from(name);
         if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| LockError::Io { lock: lock.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| LockError::Io {
+                lock: lock.clone(),
+                source,
+            })?;
         }
-        let io = |source| LockError::Io { lock: lock.clone(), source };
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock).map_err(io)?;
+        let io = |source| LockError::Io {
+            lock: lock.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock)
+            .map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
-                let holder = if holder.trim().is_empty() { "an unknown process".to_string() } else { holder.trim().to_string() };
-                return Err(LockError::Held { db: db.to_path_buf(), lock, holder });
+                let holder = if holder.trim().is_empty() {
+                    "an unknown process".to_string()
+                } else {
+                    holder.trim().to_string()
+                };
+                return Err(LockError::Held {
+                    db: db.to_path_buf(),
+                    lock,
+                    holder,
+                });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
@@ -48,8 +76,14 @@ impl WriterLock {
             std::process::id(),
             chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
         );
-        file.set_len(0).and_then(|_| file.rewind()).and_then(|_| file.write_all(line.as_bytes())).map_err(io)?;
-        Ok(WriterLock { _file: file, path: lock })
+        file.set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| file.write_all(line.as_bytes()))
+            .map_err(io)?;
+        Ok(WriterLock {
+            _file: file,
+            path: lock,
+        })
     }
 
     pub fn path(&self) -> &Path {

@@ -26,24 +26,44 @@ pub enum StoreError {
          (or point --db / BFA_DB at an existing file)"
     )]
     Missing { path: PathBuf },
-    #[error("{path} is not a binance-futures-availability database: it has no schema_version table")]
+    #[error(
+        "{path} is not a binance-futures-availability database: it has no schema_version table"
+    )]
     NotOurs { path: PathBuf },
     #[error(
         "{path} has schema version {found}, newer than the {supported} this binary understands; \
          upgrade binance-futures-availability to read it"
     )]
-    TooNew { path: PathBuf, found: i32, supported: i32 },
+    TooNew {
+        path: PathBuf,
+        found: i32,
+        supported: i32,
+    },
     #[error(
         "{path} has schema version {found}, older than {supported}; run `binance-futures-availability \
          update` once to migrate it"
     )]
-    TooOld { path: PathBuf, found: i32, supported: i32 },
+    TooOld {
+        path: PathBuf,
+        found: i32,
+        supported: i32,
+    },
     #[error("could not create the folder {dir} for the database: {source}")]
-    CreateDir { dir: PathBuf, source: std::io::Error },
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("DuckDB failed while {action} in {path}: {source}")]
-    DuckDb { path: PathBuf, action: &'static str, source: duckdb::Error },
+    DuckDb {
+        path: PathBuf,
+        action: &'static str,
+        source: duckdb::Error,
+    },
     #[error("unknown symbol {symbol:?}; {}", suggest(suggestions))]
-    UnknownSymbol { symbol: String, suggestions: Vec<String> },
+    UnknownSymbol {
+        symbol: String,
+        suggestions: Vec<String>,
+    },
 }
 
 fn suggest(suggestions: &[String]) -> String {
@@ -84,7 +104,9 @@ impl Database {
     /// Opens an existing database read-only. Never creates, migrates or otherwise changes it.
     pub fn open(path: &Path) -> Result<Database, StoreError> {
         if !path.is_file() {
-            return Err(StoreError::Missing { path: path.to_path_buf() });
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
         }
         let config = Config::default()
             .access_mode(AccessMode::ReadOnly)
@@ -92,16 +114,26 @@ impl Database {
             .map_err(|source| duck(path, "configuring a read-only connection", source))?;
         let conn = Connection::open_with_flags(path, config)
             .map_err(|source| duck(path, "opening the file read-only", source))?;
-        let db = Database { conn, path: path.to_path_buf() };
-        let found = schema::version(&db.conn).map_err(|source| duck(path, "reading the schema version", source))?;
+        let db = Database {
+            conn,
+            path: path.to_path_buf(),
+        };
+        let found = schema::version(&db.conn)
+            .map_err(|source| duck(path, "reading the schema version", source))?;
         match found {
-            None => Err(StoreError::NotOurs { path: path.to_path_buf() }),
-            Some(v) if v > SCHEMA_VERSION => {
-                Err(StoreError::TooNew { path: path.to_path_buf(), found: v, supported: SCHEMA_VERSION })
-            }
-            Some(v) if v < SCHEMA_VERSION => {
-                Err(StoreError::TooOld { path: path.to_path_buf(), found: v, supported: SCHEMA_VERSION })
-            }
+            None => Err(StoreError::NotOurs {
+                path: path.to_path_buf(),
+            }),
+            Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            }),
+            Some(v) if v < SCHEMA_VERSION => Err(StoreError::TooOld {
+                path: path.to_path_buf(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            }),
             Some(_) => Ok(db),
         }
     }
@@ -109,10 +141,17 @@ impl Database {
     /// Opens (creating folders and file if needed) for writing, and runs forward migrations.
     pub fn open_for_write(path: &Path) -> Result<Database, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { dir: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
         }
-        let conn = Connection::open(path).map_err(|source| duck(path, "opening the file for writing", source))?;
-        let mut db = Database { conn, path: path.to_path_buf() };
+        let conn = Connection::open(path)
+            .map_err(|source| duck(path, "opening the file for writing", source))?;
+        let mut db = Database {
+            conn,
+            path: path.to_path_buf(),
+        };
         schema::migrate(&mut db)?;
         Ok(db)
     }
@@ -127,12 +166,19 @@ impl Database {
 }
 
 /// Maps a DuckDB error to one that says what was being done, and in which file.
-fn failed<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError + 'a {
+fn failed<'a>(
+    path: &'a Path,
+    action: &'static str,
+) -> impl FnOnce(duckdb::Error) -> StoreError + 'a {
     move |source| duck(path, action, source)
 }
 
 fn duck(path: &Path, action: &'static str, source: duckdb::Error) -> StoreError {
-    StoreError::DuckDb { path: path.to_path_buf(), action, source }
+    StoreError::DuckDb {
+        path: path.to_path_buf(),
+        action,
+        source,
+    }
 }
 
 /// Days since 1970-01-01, DuckDB's DATE representation.

@@ -54,10 +54,12 @@ impl Timeline {
     /// Runs of days between the first and last file without one, as inclusive date ranges, each
     /// marked `true` when the absence was verified and `false` when those days were never checked.
     pub fn gaps(&self) -> Vec<(NaiveDate, NaiveDate, bool)> {
-        let (Some(first), Some(last)) = (self.symbol.first_file_date, self.symbol.last_file_date) else {
+        let (Some(first), Some(last)) = (self.symbol.first_file_date, self.symbol.last_file_date)
+        else {
             return Vec::new();
         };
-        let stored: std::collections::HashMap<NaiveDate, bool> = self.days.iter().map(|d| (d.date, d.available)).collect();
+        let stored: std::collections::HashMap<NaiveDate, bool> =
+            self.days.iter().map(|d| (d.date, d.available)).collect();
         let mut gaps: Vec<(NaiveDate, NaiveDate, bool)> = Vec::new();
         for day in first.iter_days().take_while(|d| *d <= last) {
             let verified = match stored.get(&day) {
@@ -134,8 +136,18 @@ impl Database {
     /// assert_eq!(rows[0].symbol, "BTCUSDT");
     /// # Ok(()) }
     /// ```
-    pub fn snapshot(&self, date: NaiveDate, contracts: ContractFilter) -> Result<Vec<SnapshotRow>, StoreError> {
-        let row = |r: &Row| Ok(SnapshotRow { symbol: r.get(0)?, file_size_bytes: r.get(1)?, last_modified: r.get(2)? });
+    pub fn snapshot(
+        &self,
+        date: NaiveDate,
+        contracts: ContractFilter,
+    ) -> Result<Vec<SnapshotRow>, StoreError> {
+        let row = |r: &Row| {
+            Ok(SnapshotRow {
+                symbol: r.get(0)?,
+                file_size_bytes: r.get(1)?,
+                last_modified: r.get(2)?,
+            })
+        };
         let rows = match contracts.contract() {
             Some(contract) => self
                 .conn
@@ -145,7 +157,10 @@ impl Database {
                        AND symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?)
                      ORDER BY symbol",
                 )
-                .and_then(|mut stmt| stmt.query_map(params![date_value(date), contract.as_str()], row)?.collect()),
+                .and_then(|mut stmt| {
+                    stmt.query_map(params![date_value(date), contract.as_str()], row)?
+                        .collect()
+                }),
             None => self
                 .conn
                 .prepare_cached(
@@ -178,11 +193,19 @@ impl Database {
             })
             .and_then(|rows| rows.collect())
             .map_err(self.err("running the timeline query"))?;
-        Ok(Timeline { symbol: record, days })
+        Ok(Timeline {
+            symbol: record,
+            days,
+        })
     }
 
     /// Every symbol with a file on at least one day in `[start, end]`, sorted by symbol.
-    pub fn range(&self, start: NaiveDate, end: NaiveDate, contracts: ContractFilter) -> Result<Vec<RangeRow>, StoreError> {
+    pub fn range(
+        &self,
+        start: NaiveDate,
+        end: NaiveDate,
+        contracts: ContractFilter,
+    ) -> Result<Vec<RangeRow>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -194,16 +217,28 @@ impl Database {
             .map_err(self.err("preparing the range query"))?;
         let contract = contracts.contract().map(Contract::as_str);
         let rows = stmt
-            .query_map(params![date_value(start), date_value(end), contract, contract], |r| {
-                Ok(RangeRow { symbol: r.get(0)?, days_available: r.get(1)?, first_date: r.get(2)?, last_date: r.get(3)? })
-            })
+            .query_map(
+                params![date_value(start), date_value(end), contract, contract],
+                |r| {
+                    Ok(RangeRow {
+                        symbol: r.get(0)?,
+                        days_available: r.get(1)?,
+                        first_date: r.get(2)?,
+                        last_date: r.get(3)?,
+                    })
+                },
+            )
             .and_then(|rows| rows.collect())
             .map_err(self.err("running the range query"))?;
         Ok(rows)
     }
 
     /// Symbols with a file per day in `[start, end]`, every day listed (zero where none).
-    pub fn daily_counts(&self, start: NaiveDate, end: NaiveDate) -> Result<Vec<DayCount>, StoreError> {
+    pub fn daily_counts(
+        &self,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<DayCount>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -216,7 +251,9 @@ impl Database {
             )
             .map_err(self.err("preparing the daily counts query"))?;
         let counted: std::collections::HashMap<NaiveDate, (i64, i64)> = stmt
-            .query_map(params![date_value(start), date_value(end)], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+            .query_map(params![date_value(start), date_value(end)], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
+            })
             .and_then(|rows| rows.collect())
             .map_err(self.err("running the daily counts query"))?;
         Ok(start
@@ -224,7 +261,11 @@ impl Database {
             .take_while(|d| *d <= end)
             .map(|date| {
                 let (perpetual, delivery) = counted.get(&date).copied().unwrap_or((0, 0));
-                DayCount { date, perpetual, delivery }
+                DayCount {
+                    date,
+                    perpetual,
+                    delivery,
+                }
             })
             .collect())
     }
@@ -233,7 +274,11 @@ impl Database {
     pub fn coverage(&self) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
         let range: (Option<NaiveDate>, Option<NaiveDate>) = self
             .conn
-            .query_row("SELECT min(first_file_date), max(last_file_date) FROM symbols", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT min(first_file_date), max(last_file_date) FROM symbols",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(self.err("reading the coverage"))?;
         Ok(range.0.zip(range.1))
     }
@@ -242,7 +287,9 @@ impl Database {
     pub fn symbols(&self) -> Result<Vec<SymbolRecord>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!("SELECT {SYMBOL_COLUMNS} FROM symbols ORDER BY symbol"))
+            .prepare_cached(&format!(
+                "SELECT {SYMBOL_COLUMNS} FROM symbols ORDER BY symbol"
+            ))
             .map_err(self.err("preparing the symbols query"))?;
         let rows = stmt
             .query_map([], symbol_record)
@@ -255,16 +302,23 @@ impl Database {
     /// suggests the closest known names.
     pub fn symbol(&self, name: &str) -> Result<SymbolRecord, StoreError> {
         let one = |sql: &str| -> Result<Vec<SymbolRecord>, StoreError> {
-            let mut stmt = self.conn.prepare_cached(sql).map_err(self.err("preparing the symbol lookup"))?;
+            let mut stmt = self
+                .conn
+                .prepare_cached(sql)
+                .map_err(self.err("preparing the symbol lookup"))?;
             stmt.query_map(params![name], symbol_record)
                 .and_then(|rows| rows.collect())
                 .map_err(self.err("looking up a symbol"))
         };
-        let exact = one(&format!("SELECT {SYMBOL_COLUMNS} FROM symbols WHERE symbol = ?"))?;
+        let exact = one(&format!(
+            "SELECT {SYMBOL_COLUMNS} FROM symbols WHERE symbol = ?"
+        ))?;
         if let Some(record) = exact.into_iter().next() {
             return Ok(record);
         }
-        let mut folded = one(&format!("SELECT {SYMBOL_COLUMNS} FROM symbols WHERE lower(symbol) = lower(?)"))?;
+        let mut folded = one(&format!(
+            "SELECT {SYMBOL_COLUMNS} FROM symbols WHERE lower(symbol) = lower(?)"
+        ))?;
         if folded.len() == 1 {
             return Ok(folded.remove(0));
         }
@@ -280,7 +334,10 @@ impl Database {
             .query_map(params![name], |r| r.get(0))
             .and_then(|rows| rows.collect())
             .map_err(self.err("finding similar symbols"))?;
-        Err(StoreError::UnknownSymbol { symbol: name.to_string(), suggestions })
+        Err(StoreError::UnknownSymbol {
+            symbol: name.to_string(),
+            suggestions,
+        })
     }
 
     /// The newest entry of the run log, if any run was recorded.

@@ -63,9 +63,11 @@ pub(super) fn version(conn: &Connection) -> duckdb::Result<Option<i32>> {
     if !has_table {
         return Ok(None);
     }
-    conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get::<_, Option<i32>>(0))
-        .optional()
-        .map(Option::flatten)
+    conn.query_row("SELECT max(version) FROM schema_version", [], |r| {
+        r.get::<_, Option<i32>>(0)
+    })
+    .optional()
+    .map(Option::flatten)
 }
 
 /// Brings the file to `SCHEMA_VERSION`, one transaction per step.
@@ -73,30 +75,48 @@ pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
     let path = db.path.clone();
     let empty: bool = db
         .conn
-        .query_row("SELECT count(*) = 0 FROM duckdb_tables() WHERE schema_name = 'main'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) = 0 FROM duckdb_tables() WHERE schema_name = 'main'",
+            [],
+            |r| r.get(0),
+        )
         .map_err(super::failed(&path, "inspecting the file"))?;
-    let current = match version(&db.conn).map_err(super::failed(&path, "reading the schema version"))? {
-        Some(v) => v,
-        None if empty => 0,
-        None => return Err(StoreError::NotOurs { path: db.path.clone() }),
-    };
+    let current =
+        match version(&db.conn).map_err(super::failed(&path, "reading the schema version"))? {
+            Some(v) => v,
+            None if empty => 0,
+            None => {
+                return Err(StoreError::NotOurs {
+                    path: db.path.clone(),
+                });
+            }
+        };
     if current > SCHEMA_VERSION {
-        return Err(StoreError::TooNew { path: db.path.clone(), found: current, supported: SCHEMA_VERSION });
+        return Err(StoreError::TooNew {
+            path: db.path.clone(),
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let to = index as i32 + 1;
-        let tx = db.conn.transaction().map_err(super::failed(&path, "starting a migration"))?;
+        let tx = db
+            .conn
+            .transaction()
+            .map_err(super::failed(&path, "starting a migration"))?;
         if to == 1 {
             tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);")
                 .map_err(super::failed(&path, "creating schema_version"))?;
         }
-        tx.execute_batch(sql).map_err(super::failed(&path, "migrating the schema"))?;
+        tx.execute_batch(sql)
+            .map_err(super::failed(&path, "migrating the schema"))?;
         tx.execute(
             "INSERT INTO schema_version VALUES (?, ?)",
             duckdb::params![to, super::timestamp_value(chrono::Utc::now())],
         )
         .map_err(super::failed(&path, "recording the schema version"))?;
-        tx.commit().map_err(super::failed(&path, "committing a migration"))?;
+        tx.commit()
+            .map_err(super::failed(&path, "committing a migration"))?;
     }
     Ok(())
 }

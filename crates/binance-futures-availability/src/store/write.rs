@@ -75,14 +75,19 @@ impl Database {
     /// stored one (probe time aside) is not rewritten, so re-running a collection changes nothing.
     pub fn write_batch(&mut self, batch: &Batch) -> Result<u64, StoreError> {
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(super::failed(&path, "starting a write transaction"))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(super::failed(&path, "starting a write transaction"))?;
         tx.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS staging AS SELECT * FROM daily_availability LIMIT 0; \
              DELETE FROM staging;",
         )
         .map_err(super::failed(&path, "preparing the staging table"))?;
         {
-            let mut app = tx.appender_to_catalog_and_db("staging", "temp", "main").map_err(super::failed(&path, "opening the appender"))?;
+            let mut app = tx
+                .appender_to_catalog_and_db("staging", "temp", "main")
+                .map_err(super::failed(&path, "opening the appender"))?;
             for r in &batch.rows {
                 app.append_row(params![
                     date_value(r.date),
@@ -96,7 +101,8 @@ impl Database {
                 ])
                 .map_err(super::failed(&path, "appending rows"))?;
             }
-            app.flush().map_err(super::failed(&path, "flushing appended rows"))?;
+            app.flush()
+                .map_err(super::failed(&path, "flushing appended rows"))?;
         }
         // Drop what is already stored as is; replace the rest (delete + insert, because DuckDB
         // cannot update columns that an index covers).
@@ -141,23 +147,37 @@ impl Database {
                 .map_err(super::failed(&path, "upserting symbols"))?;
             }
         }
-        tx.execute_batch("DELETE FROM staging").map_err(super::failed(&path, "clearing the staging table"))?;
-        tx.commit().map_err(super::failed(&path, "committing a batch"))?;
+        tx.execute_batch("DELETE FROM staging")
+            .map_err(super::failed(&path, "clearing the staging table"))?;
+        tx.commit()
+            .map_err(super::failed(&path, "committing a batch"))?;
         Ok(written as u64)
     }
 
     /// Appends a `running` row to the run log. Runs left `running` by a killed process are
     /// marked `interrupted` first, so the log never shows two live runs.
-    pub fn begin_run(&mut self, kind: &str, range: Option<(NaiveDate, NaiveDate)>) -> Result<RunId, StoreError> {
+    pub fn begin_run(
+        &mut self,
+        kind: &str,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<RunId, StoreError> {
         self.conn
-            .execute("UPDATE collection_runs SET status = 'interrupted' WHERE status = 'running'", [])
+            .execute(
+                "UPDATE collection_runs SET status = 'interrupted' WHERE status = 'running'",
+                [],
+            )
             .map_err(self.err("closing interrupted runs"))?;
         let id = self
             .conn
             .query_row(
                 "INSERT INTO collection_runs (kind, started_at, status, start_date, end_date)
                  VALUES (?, ?, 'running', ?, ?) RETURNING id",
-                params![kind, timestamp_value(Utc::now()), range.map(|r| date_value(r.0)), range.map(|r| date_value(r.1))],
+                params![
+                    kind,
+                    timestamp_value(Utc::now()),
+                    range.map(|r| date_value(r.0)),
+                    range.map(|r| date_value(r.1))
+                ],
                 |r| r.get(0),
             )
             .map_err(self.err("starting a run log entry"))?;

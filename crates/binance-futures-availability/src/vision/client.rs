@@ -14,7 +14,12 @@ use reqwest::{StatusCode, header};
 use super::{Cause, VisionError};
 
 /// Characters kept as they are in paths and query values: RFC 3986 unreserved, and `/`.
-const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
 
 /// Where the bucket is listed and where its files are served.
 #[derive(Debug, Clone)]
@@ -28,7 +33,11 @@ pub struct Endpoints {
 impl Endpoints {
     /// The public URL of a key: `{data_url}/{key}`, percent-encoded.
     pub fn file_url(&self, key: &str) -> String {
-        format!("{}/{}", self.data_url.trim_end_matches('/'), utf8_percent_encode(key, KEEP))
+        format!(
+            "{}/{}",
+            self.data_url.trim_end_matches('/'),
+            utf8_percent_encode(key, KEEP)
+        )
     }
 
     fn list_url(&self, params: &[(&str, &str)]) -> String {
@@ -55,7 +64,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(200), max_delay: Duration::from_secs(20) }
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(20),
+        }
     }
 }
 
@@ -113,7 +126,11 @@ struct Failure {
 impl Failure {
     fn bad_listing(detail: String) -> Failure {
         // A body that does not parse is most often a response cut short: worth another try.
-        Failure { cause: Cause::BadListing(detail), transient: true, retry_after: None }
+        Failure {
+            cause: Cause::BadListing(detail),
+            transient: true,
+            retry_after: None,
+        }
     }
 }
 
@@ -130,7 +147,11 @@ impl VisionClient {
             }
         }
         let http = reqwest::Client::builder()
-            .user_agent(concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                env!("CARGO_PKG_NAME"),
+                "/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.read_timeout)
             .pool_max_idle_per_host(256)
@@ -141,7 +162,11 @@ impl VisionClient {
                 attempts: 0,
                 cause: Cause::Transport(e.to_string()),
             })?;
-        Ok(VisionClient { http, config: Arc::new(config), stats: Arc::new(Stats::default()) })
+        Ok(VisionClient {
+            http,
+            config: Arc::new(config),
+            stats: Arc::new(Stats::default()),
+        })
     }
 
     pub fn endpoints(&self) -> &Endpoints {
@@ -160,9 +185,14 @@ impl VisionClient {
             match resp.status() {
                 StatusCode::OK => {
                     let h = resp.headers();
-                    let text = |name| h.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
+                    let text = |name| {
+                        h.get(name)
+                            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+                    };
                     Ok(Some(ObjectMeta {
-                        size: text(header::CONTENT_LENGTH).and_then(|v| v.parse().ok()).unwrap_or(0),
+                        size: text(header::CONTENT_LENGTH)
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0),
                         last_modified: text(header::LAST_MODIFIED)
                             .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
                             .map(|t| t.with_timezone(&Utc)),
@@ -191,7 +221,11 @@ impl VisionClient {
                 let retry_after = retry_after(&resp);
                 let status = resp.status();
                 let body = resp.text().await.unwrap_or_default();
-                return Err(status_failure_parts(status, retry_after, s3_error_code(&body)));
+                return Err(status_failure_parts(
+                    status,
+                    retry_after,
+                    s3_error_code(&body),
+                ));
             }
             let body = resp.text().await.map_err(transport)?;
             parse(&body).map_err(Failure::bad_listing)
@@ -200,7 +234,12 @@ impl VisionClient {
     }
 
     /// Runs `op` until it succeeds, fails permanently, or the attempts are spent.
-    async fn with_retries<T, F, Fut>(&self, what: String, url: &str, mut op: F) -> Result<T, VisionError>
+    async fn with_retries<T, F, Fut>(
+        &self,
+        what: String,
+        url: &str,
+        mut op: F,
+    ) -> Result<T, VisionError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
@@ -215,10 +254,17 @@ impl VisionClient {
                 Err(f) => f,
             };
             if !failure.transient || attempt >= policy.max_attempts {
-                return Err(VisionError { what, url: url.to_string(), attempts: attempt, cause: failure.cause });
+                return Err(VisionError {
+                    what,
+                    url: url.to_string(),
+                    attempts: attempt,
+                    cause: failure.cause,
+                });
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            let delay = failure.retry_after.unwrap_or_else(|| backoff(policy, attempt));
+            let delay = failure
+                .retry_after
+                .unwrap_or_else(|| backoff(policy, attempt));
             tracing::debug!(%url, attempt, ?delay, cause = %failure.cause, "retrying");
             tokio::time::sleep(delay).await;
         }
@@ -227,7 +273,10 @@ impl VisionClient {
 
 /// Full jitter: a random wait up to `base · 2^(attempt-1)`, capped.
 fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
-    let ceiling = policy.base_delay.saturating_mul(1 << (attempt - 1).min(16)).min(policy.max_delay);
+    let ceiling = policy
+        .base_delay
+        .saturating_mul(1 << (attempt - 1).min(16))
+        .min(policy.max_delay);
     ceiling.mul_f64(fastrand::f64())
 }
 
@@ -240,7 +289,11 @@ fn transport(e: reqwest::Error) -> Failure {
         source = s.source();
     }
     // Builder errors (a malformed URL) will not get better by trying again.
-    Failure { cause: Cause::Transport(text), transient: !e.is_builder(), retry_after: None }
+    Failure {
+        cause: Cause::Transport(text),
+        transient: !e.is_builder(),
+        retry_after: None,
+    }
 }
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
@@ -252,9 +305,20 @@ fn status_failure(resp: &reqwest::Response, code: Option<String>) -> Failure {
     status_failure_parts(resp.status(), retry_after(resp), code)
 }
 
-fn status_failure_parts(status: StatusCode, retry_after: Option<Duration>, code: Option<String>) -> Failure {
+fn status_failure_parts(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    code: Option<String>,
+) -> Failure {
     let transient = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
-    Failure { cause: Cause::Status { status: status.as_u16(), code }, transient, retry_after }
+    Failure {
+        cause: Cause::Status {
+            status: status.as_u16(),
+            code,
+        },
+        transient,
+        retry_after,
+    }
 }
 
 /// The `<Code>` of an S3 error document (`SlowDown`, `AccessDenied`, …), if the body is one.

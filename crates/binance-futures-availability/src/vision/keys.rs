@@ -19,13 +19,19 @@ pub fn daily_1m_folder(symbol: &str) -> String {
 
 /// `data/futures/um/daily/klines/{S}/1m/{S}-1m-{YYYY-MM-DD}.zip`
 pub fn daily_1m_key(symbol: &str, date: NaiveDate) -> String {
-    format!("{KLINES_ROOT}{symbol}/1m/{symbol}-1m-{}.zip", date.format("%Y-%m-%d"))
+    format!(
+        "{KLINES_ROOT}{symbol}/1m/{symbol}-1m-{}.zip",
+        date.format("%Y-%m-%d")
+    )
 }
 
 /// A `start-after` value from which a listing of the symbol's 1m folder begins at `date`'s file.
 /// It is a prefix of that day's keys, so it sorts just before them.
 pub fn start_after_day(symbol: &str, date: NaiveDate) -> String {
-    format!("{KLINES_ROOT}{symbol}/1m/{symbol}-1m-{}", date.format("%Y-%m-%d"))
+    format!(
+        "{KLINES_ROOT}{symbol}/1m/{symbol}-1m-{}",
+        date.format("%Y-%m-%d")
+    )
 }
 
 /// Reads a listed key back into `(symbol, date)` if, and only if, it is exactly a daily 1m-klines
@@ -80,7 +86,11 @@ pub fn classify(symbol: &str) -> SymbolClass {
         .find(|q| base.len() > q.len() && base.ends_with(*q))
         .map(|q| q.to_string());
     SymbolClass {
-        contract: if delivery_date.is_some() { Contract::Delivery } else { Contract::Perpetual },
+        contract: if delivery_date.is_some() {
+            Contract::Delivery
+        } else {
+            Contract::Perpetual
+        },
         quote_asset,
         settled,
         delivery_date,
@@ -97,11 +107,20 @@ mod tests {
 
     #[test]
     fn keys_round_trip_including_unicode_and_settled_names() {
-        for symbol in ["BTCUSDT", "币安人生USDT", "ICPUSDT_SETTLED", "AERGOUSDTSETTLEDSETTLED", "BTCUSDT_260925"] {
+        for symbol in [
+            "BTCUSDT",
+            "币安人生USDT",
+            "ICPUSDT_SETTLED",
+            "AERGOUSDTSETTLEDSETTLED",
+            "BTCUSDT_260925",
+        ] {
             let key = daily_1m_key(symbol, d("2024-02-29"));
             assert_eq!(parse_daily_1m_key(&key), Some((symbol, d("2024-02-29"))));
             assert!(start_after_day(symbol, d("2024-02-29")) < key);
-            assert!(start_after_day(symbol, d("2024-02-29")) > daily_1m_key(symbol, d("2024-02-28")) + ".CHECKSUM");
+            assert!(
+                start_after_day(symbol, d("2024-02-29"))
+                    > daily_1m_key(symbol, d("2024-02-28")) + ".CHECKSUM"
+            );
         }
     }
 
@@ -126,7 +145,10 @@ mod tests {
 
     #[test]
     fn folder_names_are_read_from_common_prefixes() {
-        assert_eq!(folder_symbol("data/futures/um/daily/klines/币安人生USDT/"), Some("币安人生USDT"));
+        assert_eq!(
+            folder_symbol("data/futures/um/daily/klines/币安人生USDT/"),
+            Some("币安人生USDT")
+        );
         assert_eq!(folder_symbol("data/futures/um/daily/klines//"), None);
         assert_eq!(folder_symbol("data/futures/um/daily/klines/"), None);
     }
@@ -134,16 +156,40 @@ mod tests {
     #[test]
     fn classification_of_real_folder_names() {
         let c = classify("BTCUSDT_260925");
-        assert_eq!((c.contract, c.delivery_date, c.quote_asset.as_deref()), (Contract::Delivery, Some(d("2026-09-25")), Some("USDT")));
+        assert_eq!(
+            (c.contract, c.delivery_date, c.quote_asset.as_deref()),
+            (Contract::Delivery, Some(d("2026-09-25")), Some("USDT"))
+        );
         let c = classify("BTCBUSD_210129");
-        assert_eq!((c.contract, c.quote_asset.as_deref()), (Contract::Delivery, Some("BUSD")));
-        for (name, quote) in [("AERGOUSDTSETTLEDSETTLED", "USDT"), ("ICPUSDT_SETTLED", "USDT"), ("BNXUSDTSETTLED", "USDT")] {
+        assert_eq!(
+            (c.contract, c.quote_asset.as_deref()),
+            (Contract::Delivery, Some("BUSD"))
+        );
+        for (name, quote) in [
+            ("AERGOUSDTSETTLEDSETTLED", "USDT"),
+            ("ICPUSDT_SETTLED", "USDT"),
+            ("BNXUSDTSETTLED", "USDT"),
+        ] {
             let c = classify(name);
-            assert!(c.settled && c.contract == Contract::Perpetual && c.quote_asset.as_deref() == Some(quote), "{name}");
+            assert!(
+                c.settled
+                    && c.contract == Contract::Perpetual
+                    && c.quote_asset.as_deref() == Some(quote),
+                "{name}"
+            );
         }
-        for (name, quote) in [("1000PEPEUSDC", "USDC"), ("ADABUSD", "BUSD"), ("币安人生USDT", "USDT"), ("ETHBTC", "BTC")] {
+        for (name, quote) in [
+            ("1000PEPEUSDC", "USDC"),
+            ("ADABUSD", "BUSD"),
+            ("币安人生USDT", "USDT"),
+            ("ETHBTC", "BTC"),
+        ] {
             let c = classify(name);
-            assert_eq!((c.contract, c.settled, c.quote_asset.as_deref()), (Contract::Perpetual, false, Some(quote)), "{name}");
+            assert_eq!(
+                (c.contract, c.settled, c.quote_asset.as_deref()),
+                (Contract::Perpetual, false, Some(quote)),
+                "{name}"
+            );
         }
         // `_999999` is not a date: not a delivery contract.
         assert_eq!(classify("FOOUSDT_999999").contract, Contract::Perpetual);

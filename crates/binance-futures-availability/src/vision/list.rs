@@ -87,8 +87,20 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, String> {
             })
         })
         .collect::<Result<_, String>>()?;
-    let common_prefixes = doc.common_prefixes.into_iter().map(|p| name(p.prefix)).collect::<Result<_, _>>()?;
-    Ok(ListPage { objects, common_prefixes, next_token: if doc.is_truncated { doc.next_continuation_token } else { None } })
+    let common_prefixes = doc
+        .common_prefixes
+        .into_iter()
+        .map(|p| name(p.prefix))
+        .collect::<Result<_, _>>()?;
+    Ok(ListPage {
+        objects,
+        common_prefixes,
+        next_token: if doc.is_truncated {
+            doc.next_continuation_token
+        } else {
+            None
+        },
+    })
 }
 
 /// Pulls the pages of one listing in order, following continuation tokens to the end.
@@ -119,7 +131,10 @@ impl Lister {
                 }
             }
         }
-        let page = self.client.get_parsed(format!("listing {}", self.prefix), &params, parse_page).await?;
+        let page = self
+            .client
+            .get_parsed(format!("listing {}", self.prefix), &params, parse_page)
+            .await?;
         self.token = page.next_token.clone();
         self.done = self.token.is_none();
         Ok(Some(page))
@@ -128,7 +143,12 @@ impl Lister {
 
 impl VisionClient {
     /// A listing of `prefix`, optionally grouped by `delimiter` and starting after a key.
-    pub fn lister(&self, prefix: &str, delimiter: Option<&str>, start_after: Option<String>) -> Lister {
+    pub fn lister(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<String>,
+    ) -> Lister {
         Lister {
             client: self.clone(),
             prefix: prefix.to_string(),
@@ -144,7 +164,12 @@ impl VisionClient {
         let mut lister = self.lister(keys::KLINES_ROOT, Some("/"), None);
         let mut symbols = Vec::new();
         while let Some(page) = lister.next_page().await? {
-            symbols.extend(page.common_prefixes.iter().filter_map(|p| keys::folder_symbol(p)).map(str::to_string));
+            symbols.extend(
+                page.common_prefixes
+                    .iter()
+                    .filter_map(|p| keys::folder_symbol(p))
+                    .map(str::to_string),
+            );
         }
         Ok(symbols)
     }

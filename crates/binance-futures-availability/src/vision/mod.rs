@@ -8,7 +8,8 @@ mod list;
 
 pub use client::{ClientConfig, Endpoints, ObjectMeta, RetryPolicy, Stats, VisionClient};
 pub use keys::{
-    KLINES_ROOT, classify, daily_1m_folder, daily_1m_key, folder_symbol, parse_daily_1m_key, start_after_day,
+    KLINES_ROOT, classify, daily_1m_folder, daily_1m_key, folder_symbol, parse_daily_1m_key,
+    start_after_day,
 };
 pub use list::{ListPage, ListedObject, Lister};
 

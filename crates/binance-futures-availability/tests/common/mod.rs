@@ -21,8 +21,20 @@ pub fn days_ago(n: i64) -> NaiveDate {
     today() - Duration::days(n)
 }
 
-pub fn spec_symbol(name: &str, first: NaiveDate, last: NaiveDate, gaps: &[(NaiveDate, NaiveDate)]) -> SymbolSpec {
-    SymbolSpec { name: name.into(), first, last, gaps: gaps.to_vec(), size: None, other_intervals: vec![] }
+pub fn spec_symbol(
+    name: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+    gaps: &[(NaiveDate, NaiveDate)],
+) -> SymbolSpec {
+    SymbolSpec {
+        name: name.into(),
+        first,
+        last,
+        gaps: gaps.to_vec(),
+        size: None,
+        other_intervals: vec![],
+    }
 }
 
 /// A small bucket with every kind of name: unicode, settled, delivery, BUSD, gaps, stray keys.
@@ -32,13 +44,28 @@ pub fn small_spec() -> CorpusSpec {
         symbols: vec![
             SymbolSpec {
                 other_intervals: vec!["1h".into()],
-                ..spec_symbol("BTCUSDT", day("2019-12-31"), day("2024-03-01"), &[(day("2021-02-22"), day("2021-02-26"))])
+                ..spec_symbol(
+                    "BTCUSDT",
+                    day("2019-12-31"),
+                    day("2024-03-01"),
+                    &[(day("2021-02-22"), day("2021-02-26"))],
+                )
             },
             spec_symbol("ETHUSDT", day("2019-12-31"), day("2024-03-01"), &[]),
-            spec_symbol("币安人生USDT", day("2024-01-10"), day("2024-02-20"), &[(day("2024-01-20"), day("2024-01-20"))]),
+            spec_symbol(
+                "币安人生USDT",
+                day("2024-01-10"),
+                day("2024-02-20"),
+                &[(day("2024-01-20"), day("2024-01-20"))],
+            ),
             spec_symbol("ICPUSDT_SETTLED", day("2021-05-11"), day("2022-06-09"), &[]),
             spec_symbol("ICPUSDT", day("2022-09-28"), day("2024-03-01"), &[]),
-            spec_symbol("AERGOUSDTSETTLEDSETTLED", day("2023-06-01"), day("2023-07-01"), &[]),
+            spec_symbol(
+                "AERGOUSDTSETTLEDSETTLED",
+                day("2023-06-01"),
+                day("2023-07-01"),
+                &[],
+            ),
             spec_symbol("BTCUSDT_240329", day("2023-10-01"), day("2024-03-01"), &[]),
             spec_symbol("ADABUSD", day("2022-01-01"), day("2023-12-15"), &[]),
         ],
@@ -90,41 +117,81 @@ impl Env {
     /// Runs and insists on success, showing stderr otherwise.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed with {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed with {:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 }
 
 /// One row of `daily_availability`, probe time left out.
-pub type Row = (NaiveDate, String, bool, Option<i64>, Option<String>, Option<String>, Option<i32>);
+pub type Row = (
+    NaiveDate,
+    String,
+    bool,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+);
 
 /// Every row of the database, by (symbol, date).
 pub fn db_rows(db: &Path) -> Vec<Row> {
-    let conn = duckdb::Connection::open_with_flags(db, duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap()).unwrap();
+    let conn = duckdb::Connection::open_with_flags(
+        db,
+        duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .unwrap(),
+    )
+    .unwrap();
     let mut stmt = conn
         .prepare(
             "SELECT date::VARCHAR, symbol, available, file_size_bytes, strftime(last_modified, '%Y-%m-%dT%H:%M:%SZ'), url, status_code
              FROM daily_availability ORDER BY symbol, date",
         )
         .unwrap();
-    stmt.query_map([], |r| Ok((day(&r.get::<_, String>(0)?), r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    stmt.query_map([], |r| {
+        Ok((
+            day(&r.get::<_, String>(0)?),
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
 }
 
 /// What the database must hold after listing `corpus` over `[start, end]`: each daily file, and
 /// each day without one strictly between a symbol's first and last file as a verified absence.
-pub fn expected_rows(corpus: &Corpus, data_url: &str, start: NaiveDate, end: NaiveDate) -> Vec<Row> {
+pub fn expected_rows(
+    corpus: &Corpus,
+    data_url: &str,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Vec<Row> {
     let mut by_symbol: BTreeMap<String, BTreeMap<NaiveDate, &vision_sim::Object>> = BTreeMap::new();
     for (symbol, date, o) in corpus.daily_1m_files() {
         if start <= date && date <= end {
-            by_symbol.entry(symbol.to_string()).or_default().insert(date, o);
+            by_symbol
+                .entry(symbol.to_string())
+                .or_default()
+                .insert(date, o);
         }
     }
     let url = |symbol: &str, date: NaiveDate| {
         let key = format!("data/futures/um/daily/klines/{symbol}/1m/{symbol}-1m-{date}.zip");
-        format!("{data_url}/{}", percent_encoding::utf8_percent_encode(&key, URL_KEEP))
+        format!(
+            "{data_url}/{}",
+            percent_encoding::utf8_percent_encode(&key, URL_KEEP)
+        )
     };
     let mut rows = Vec::new();
     for (symbol, files) in by_symbol {
@@ -140,31 +207,64 @@ pub fn expected_rows(corpus: &Corpus, data_url: &str, start: NaiveDate, end: Nai
                     Some(url(&symbol, date)),
                     Some(200),
                 ),
-                None => (date, symbol.clone(), false, None, None, Some(url(&symbol, date)), Some(404)),
+                None => (
+                    date,
+                    symbol.clone(),
+                    false,
+                    None,
+                    None,
+                    Some(url(&symbol, date)),
+                    Some(404),
+                ),
             });
         }
     }
     rows
 }
 
-const URL_KEEP: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+const URL_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
 
 /// A Python with `duckdb`, `moto[server]` and `awscli`, in a virtual environment under the target
 /// folder, created on first use (from PyPI) and reused afterwards.
 pub fn python() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("py-venv");
     let python = venv.join("bin").join("python");
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(venv.with_extension("lock")).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(venv.with_extension("lock"))
+        .unwrap();
     lock.lock().unwrap();
     if !venv.join("ready").exists() {
-        let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 is needed for the cross-client tests");
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 is needed for the cross-client tests");
         assert!(status.success(), "python3 -m venv failed");
         let status = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "duckdb==2.0.1", "moto[server]==5.2.1", "awscli==1.45.11", "boto3==1.43.11"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "duckdb==2.0.1",
+                "moto[server]==5.2.1",
+                "awscli==1.45.11",
+                "boto3==1.43.11",
+            ])
             .status()
             .unwrap();
-        assert!(status.success(), "pip install of duckdb, moto and awscli failed (PyPI must be reachable once)");
+        assert!(
+            status.success(),
+            "pip install of duckdb, moto and awscli failed (PyPI must be reachable once)"
+        );
         std::fs::write(venv.join("ready"), "").unwrap();
     }
     python
