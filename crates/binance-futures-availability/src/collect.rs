@@ -61,8 +61,10 @@ impl Goal {
 pub struct Options {
     /// Requests in flight at most.
     pub concurrency: usize,
-    /// Symbols committed per transaction.
+    /// A transaction commits after this many symbols or `batch_rows` rows, whichever comes
+    /// first: larger batches write faster, smaller ones lose less to a kill.
     pub batch_symbols: usize,
+    pub batch_rows: usize,
     /// Stop early when more than this share of requests failed (after `breaker_min_requests`).
     pub max_error_rate: f64,
     pub breaker_min_requests: u64,
@@ -73,7 +75,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             concurrency: 64,
-            batch_symbols: 50,
+            batch_symbols: 250,
+            batch_rows: 100_000,
             max_error_rate: 0.05,
             breaker_min_requests: 40,
             progress: Progress::Quiet,
@@ -287,13 +290,10 @@ async fn execute(
                 .discover_symbols()
                 .await
                 .map_err(CollectError::Discover)?;
-            folders.extend(
-                priors
-                    .keys()
-                    .filter(|k| !folders.contains(k))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
+            // Folders never disappear from the bucket, but a symbol known here and missing from
+            // the listing is still checked rather than silently dropped.
+            let listed: std::collections::HashSet<String> = folders.iter().cloned().collect();
+            folders.extend(priors.keys().filter(|k| !listed.contains(*k)).cloned());
             update_plan(&folders, &priors, *end, *lookback)
         }
         Goal::Probe { date, symbols } => {
@@ -335,16 +335,14 @@ fn update_plan(
     end: NaiveDate,
     lookback: u32,
 ) -> Vec<Task> {
-    let lookback_start = end - chrono::Duration::days(i64::from(lookback.max(1)) - 1);
+    // The first day of the lookback window; with no lookback, nothing before the unchecked days.
+    let lookback_start =
+        end + chrono::Duration::days(1) - chrono::Duration::days(i64::from(lookback));
     folders
         .iter()
         .filter_map(|symbol| {
             let from = match priors.get(symbol).and_then(|p| p.checked_through) {
-                Some(checked) => (checked + chrono::Duration::days(1)).min(if lookback == 0 {
-                    checked + chrono::Duration::days(1)
-                } else {
-                    lookback_start
-                }),
+                Some(checked) => (checked + chrono::Duration::days(1)).min(lookback_start),
                 None => TRADING_START,
             };
             (from <= end).then(|| Task {
@@ -386,7 +384,11 @@ async fn list_all(
         };
         let (task, result) = match joined {
             Ok(done) => done,
-            Err(e) => return Err(Stop::Error(CollectError::Task(e.to_string()))),
+            Err(e) => {
+                // Keep what the other symbols gave before reporting the broken task.
+                state.summary.rows_written += flush(db, &mut batch)?;
+                return Err(Stop::Error(CollectError::Task(e.to_string())));
+            }
         };
         progress.tick();
         match result {
@@ -397,7 +399,8 @@ async fn list_all(
                     observations(&task, &files, priors.get(&task.symbol), client, Utc::now());
                 batch.rows.extend(rows);
                 batch.symbols.push(update);
-                if batch.symbols.len() >= opts.batch_symbols {
+                if batch.symbols.len() >= opts.batch_symbols || batch.rows.len() >= opts.batch_rows
+                {
                     state.summary.rows_written += flush(db, &mut batch)?;
                 }
             }
@@ -443,7 +446,7 @@ async fn list_symbol(
     }
     let mut files = BTreeMap::new();
     let reached = list_chunk(client, sem, stop, task, from, task.to, true, &mut files).await?;
-    if let Some(reached) = reached.filter(|r| *r < task.to) {
+    if reached < task.to {
         let mut ranges = Vec::new();
         let mut start = reached + chrono::Duration::days(1);
         while start <= task.to {
@@ -466,9 +469,9 @@ async fn list_symbol(
     Ok(files.into_values().collect())
 }
 
-/// Lists `[from, to]` of a symbol's folder into `files`. With `first`, stops after one page and
-/// returns the last day that page reached (so the caller can split the rest); otherwise follows
-/// pages until the chunk's end. Returns `None` when the folder holds nothing after `from`.
+/// Lists `[from, to]` of a symbol's folder into `files` and returns the last day it covered:
+/// `to`, or with `first` possibly less — the last day of the first page, so the caller can
+/// split the rest of the window into parallel chunks.
 #[allow(clippy::too_many_arguments)]
 async fn list_chunk(
     client: &VisionClient,
@@ -479,7 +482,7 @@ async fn list_chunk(
     to: NaiveDate,
     first: bool,
     files: &mut BTreeMap<NaiveDate, FileFact>,
-) -> Result<Option<NaiveDate>, Failure> {
+) -> Result<NaiveDate, Failure> {
     let folder = vision::daily_1m_folder(&task.symbol);
     let mut lister = client.lister(
         &folder,
@@ -496,7 +499,7 @@ async fn list_chunk(
             lister.next_page().await.map_err(Failure::Vision)?
         };
         let Some(page) = page else {
-            return Ok(Some(to));
+            return Ok(to);
         };
         let mut last_day = None;
         for o in &page.objects {
@@ -515,18 +518,21 @@ async fn list_chunk(
                         symbol: task.symbol.clone(),
                         date,
                         size: o.size,
-                        last_modified: o.last_modified.unwrap_or_default(),
+                        last_modified: o.last_modified,
                         etag: o.etag.clone(),
                     },
                 );
             }
         }
-        let past_end = page.objects.last().is_some_and(|o| o.key >= beyond);
+        // Keys sort by day, so once the page reached `to` (or beyond) the window is complete:
+        // asking for the next page would only fetch the CHECKSUM of `to` or later days.
+        let past_end = last_day.is_some_and(|d| d >= to)
+            || page.objects.last().is_some_and(|o| o.key >= beyond);
         if page.next_token.is_none() || past_end {
-            return Ok(Some(to));
+            return Ok(to);
         }
         if first && let Some(day) = last_day {
-            return Ok(Some(day));
+            return Ok(day);
         }
     }
 }

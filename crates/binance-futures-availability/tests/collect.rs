@@ -247,7 +247,7 @@ fn kill_dash_nine_mid_backfill_then_rerun_equals_an_uninterrupted_run() {
         .unwrap();
     // Wait (bounded) until a good part of the listing is done, so batches have been committed.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while env.sim.stats().lists < 400 {
+    while env.sim.stats().lists < 800 {
         assert!(
             std::time::Instant::now() < deadline,
             "the backfill made no progress"

@@ -376,3 +376,58 @@ fn aws_cli_lists_the_simulated_bucket() {
     );
     assert!(text.contains("币安人生USDT-1m-"), "{text}");
 }
+
+/// The simulator's files and CHECKSUM siblings agree, checked with coreutils' `sha256sum`, and a
+/// missing key is an S3 error document.
+#[tokio::test(flavor = "multi_thread")]
+async fn simulated_files_match_their_checksums() {
+    let sim = SimServer::start(Corpus::from_spec(&small_spec()), SimOptions::default()).unwrap();
+    let http = reqwest::Client::new();
+    let key = vision::daily_1m_key("币安人生USDT", day("2024-01-10"));
+    let url = ClientConfig::new(Endpoints {
+        s3_url: sim.s3_url(),
+        data_url: sim.data_url(),
+    })
+    .endpoints
+    .file_url(&key);
+    let zip = http.get(&url).send().await.unwrap();
+    assert_eq!(zip.status(), 200);
+    let body = zip.bytes().await.unwrap();
+    assert_eq!(body.len(), 57_000);
+    let checksum = http
+        .get(format!("{url}.CHECKSUM"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.zip"), &body).unwrap();
+    let sha = std::process::Command::new("sha256sum")
+        .arg(dir.path().join("f.zip"))
+        .output()
+        .unwrap();
+    let sha = String::from_utf8(sha.stdout).unwrap();
+    assert_eq!(
+        checksum,
+        format!("{}  币安人生USDT-1m-2024-01-10.zip", &sha[..64])
+    );
+    let missing = http
+        .get(format!(
+            "{}/{}",
+            sim.s3_url(),
+            vision::daily_1m_key("BTCUSDT", day("2019-12-30"))
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("<Code>NoSuchKey</Code>")
+    );
+}

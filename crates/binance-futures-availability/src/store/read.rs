@@ -112,6 +112,20 @@ fn symbol_record(r: &Row) -> duckdb::Result<SymbolRecord> {
 }
 
 impl Database {
+    /// Runs a cached statement and maps its rows; `what` names the query in errors.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl duckdb::Params,
+        what: &'static str,
+        map: impl FnMut(&Row) -> duckdb::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.query_map(params, map)?.collect())
+            .map_err(self.err(what))
+    }
+
     /// Symbols with a file on `date`, sorted by symbol.
     ///
     /// ```
@@ -148,51 +162,43 @@ impl Database {
                 last_modified: r.get(2)?,
             })
         };
-        let rows = match contracts.contract() {
-            Some(contract) => self
-                .conn
-                .prepare_cached(
-                    "SELECT symbol, file_size_bytes, last_modified FROM daily_availability
-                     WHERE date = ? AND available
-                       AND symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?)
-                     ORDER BY symbol",
-                )
-                .and_then(|mut stmt| {
-                    stmt.query_map(params![date_value(date), contract.as_str()], row)?
-                        .collect()
-                }),
-            None => self
-                .conn
-                .prepare_cached(
-                    "SELECT symbol, file_size_bytes, last_modified FROM daily_availability
-                     WHERE date = ? AND available ORDER BY symbol",
-                )
-                .and_then(|mut stmt| stmt.query_map(params![date_value(date)], row)?.collect()),
-        };
-        rows.map_err(self.err("running the snapshot query"))
+        match contracts.contract() {
+            Some(contract) => self.rows(
+                "SELECT symbol, file_size_bytes, last_modified FROM daily_availability
+                 WHERE date = ? AND available
+                   AND symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?)
+                 ORDER BY symbol",
+                params![date_value(date), contract.as_str()],
+                "running the snapshot query",
+                row,
+            ),
+            None => self.rows(
+                "SELECT symbol, file_size_bytes, last_modified FROM daily_availability
+                 WHERE date = ? AND available ORDER BY symbol",
+                params![date_value(date)],
+                "running the snapshot query",
+                row,
+            ),
+        }
     }
 
     /// The symbol's stored days by date, after resolving its name (exact, then case-insensitive).
     pub fn timeline(&self, symbol: &str) -> Result<Timeline, StoreError> {
         let record = self.symbol(symbol)?;
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT date, available, file_size_bytes, status_code FROM daily_availability
-                 WHERE symbol = ? ORDER BY date",
-            )
-            .map_err(self.err("preparing the timeline query"))?;
-        let days = stmt
-            .query_map(params![record.symbol], |r| {
+        let days = self.rows(
+            "SELECT date, available, file_size_bytes, status_code FROM daily_availability
+             WHERE symbol = ? ORDER BY date",
+            params![record.symbol],
+            "running the timeline query",
+            |r| {
                 Ok(TimelineDay {
                     date: r.get(0)?,
                     available: r.get(1)?,
                     file_size_bytes: r.get(2)?,
                     status_code: r.get(3)?,
                 })
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(self.err("running the timeline query"))?;
+            },
+        )?;
         Ok(Timeline {
             symbol: record,
             days,
@@ -206,31 +212,23 @@ impl Database {
         end: NaiveDate,
         contracts: ContractFilter,
     ) -> Result<Vec<RangeRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT symbol, count(*), min(date), max(date) FROM daily_availability
-                 WHERE date BETWEEN ? AND ? AND available
-                   AND (?::VARCHAR IS NULL OR symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?))
-                 GROUP BY symbol ORDER BY symbol",
-            )
-            .map_err(self.err("preparing the range query"))?;
         let contract = contracts.contract().map(Contract::as_str);
-        let rows = stmt
-            .query_map(
-                params![date_value(start), date_value(end), contract, contract],
-                |r| {
-                    Ok(RangeRow {
-                        symbol: r.get(0)?,
-                        days_available: r.get(1)?,
-                        first_date: r.get(2)?,
-                        last_date: r.get(3)?,
-                    })
-                },
-            )
-            .and_then(|rows| rows.collect())
-            .map_err(self.err("running the range query"))?;
-        Ok(rows)
+        self.rows(
+            "SELECT symbol, count(*), min(date), max(date) FROM daily_availability
+             WHERE date BETWEEN ? AND ? AND available
+               AND (?::VARCHAR IS NULL OR symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?))
+             GROUP BY symbol ORDER BY symbol",
+            params![date_value(start), date_value(end), contract, contract],
+            "running the range query",
+            |r| {
+                Ok(RangeRow {
+                    symbol: r.get(0)?,
+                    days_available: r.get(1)?,
+                    first_date: r.get(2)?,
+                    last_date: r.get(3)?,
+                })
+            },
+        )
     }
 
     /// Symbols with a file per day in `[start, end]`, every day listed (zero where none).
@@ -239,23 +237,20 @@ impl Database {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<Vec<DayCount>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
+        let counted: std::collections::HashMap<NaiveDate, (i64, i64)> = self
+            .rows(
                 "SELECT d.date,
                         count(*) FILTER (WHERE s.contract_type = 'perpetual'),
                         count(*) FILTER (WHERE s.contract_type = 'delivery')
                  FROM daily_availability d JOIN symbols s USING (symbol)
                  WHERE d.available AND d.date BETWEEN ? AND ?
                  GROUP BY d.date",
-            )
-            .map_err(self.err("preparing the daily counts query"))?;
-        let counted: std::collections::HashMap<NaiveDate, (i64, i64)> = stmt
-            .query_map(params![date_value(start), date_value(end)], |r| {
-                Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(self.err("running the daily counts query"))?;
+                params![date_value(start), date_value(end)],
+                "running the daily counts query",
+                |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))),
+            )?
+            .into_iter()
+            .collect();
         Ok(start
             .iter_days()
             .take_while(|d| *d <= end)
@@ -285,55 +280,43 @@ impl Database {
 
     /// Every symbol folder the database knows, sorted by name.
     pub fn symbols(&self) -> Result<Vec<SymbolRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {SYMBOL_COLUMNS} FROM symbols ORDER BY symbol"
-            ))
-            .map_err(self.err("preparing the symbols query"))?;
-        let rows = stmt
-            .query_map([], symbol_record)
-            .and_then(|rows| rows.collect())
-            .map_err(self.err("reading symbols"))?;
-        Ok(rows)
+        self.rows(
+            &format!("SELECT {SYMBOL_COLUMNS} FROM symbols ORDER BY symbol"),
+            [],
+            "reading symbols",
+            symbol_record,
+        )
     }
 
     /// One symbol by name: exact, else the single case-insensitive match, else an error that
     /// suggests the closest known names.
     pub fn symbol(&self, name: &str) -> Result<SymbolRecord, StoreError> {
-        let one = |sql: &str| -> Result<Vec<SymbolRecord>, StoreError> {
-            let mut stmt = self
-                .conn
-                .prepare_cached(sql)
-                .map_err(self.err("preparing the symbol lookup"))?;
-            stmt.query_map(params![name], symbol_record)
-                .and_then(|rows| rows.collect())
-                .map_err(self.err("looking up a symbol"))
-        };
-        let exact = one(&format!(
-            "SELECT {SYMBOL_COLUMNS} FROM symbols WHERE symbol = ?"
-        ))?;
+        let exact = self.rows(
+            &format!("SELECT {SYMBOL_COLUMNS} FROM symbols WHERE symbol = ?"),
+            params![name],
+            "looking up a symbol",
+            symbol_record,
+        )?;
         if let Some(record) = exact.into_iter().next() {
             return Ok(record);
         }
-        let mut folded = one(&format!(
-            "SELECT {SYMBOL_COLUMNS} FROM symbols WHERE lower(symbol) = lower(?)"
-        ))?;
+        let mut folded = self.rows(
+            &format!("SELECT {SYMBOL_COLUMNS} FROM symbols WHERE lower(symbol) = lower(?)"),
+            params![name],
+            "looking up a symbol",
+            symbol_record,
+        )?;
         if folded.len() == 1 {
             return Ok(folded.remove(0));
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT symbol FROM symbols
-                 ORDER BY NOT contains(lower(symbol), lower(?1)), levenshtein(lower(symbol), lower(?1)), symbol
-                 LIMIT 5",
-            )
-            .map_err(self.err("preparing symbol suggestions"))?;
-        let suggestions = stmt
-            .query_map(params![name], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(self.err("finding similar symbols"))?;
+        let suggestions = self.rows(
+            "SELECT symbol FROM symbols
+             ORDER BY NOT contains(lower(symbol), lower(?1)), levenshtein(lower(symbol), lower(?1)), symbol
+             LIMIT 5",
+            params![name],
+            "finding similar symbols",
+            |r| r.get(0),
+        )?;
         Err(StoreError::UnknownSymbol {
             symbol: name.to_string(),
             suggestions,

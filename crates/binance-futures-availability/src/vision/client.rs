@@ -281,6 +281,8 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
 }
 
 fn transport(e: reqwest::Error) -> Failure {
+    // The URL is already part of `VisionError`; reqwest would repeat it.
+    let e = e.without_url();
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {

@@ -12,7 +12,7 @@ use super::{VisionClient, VisionError, keys};
 pub struct ListedObject {
     pub key: String,
     pub size: u64,
-    pub last_modified: Option<DateTime<Utc>>,
+    pub last_modified: DateTime<Utc>,
     pub etag: Option<String>,
 }
 
@@ -75,14 +75,15 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, String> {
         .contents
         .into_iter()
         .map(|o| {
+            let last_modified = o
+                .last_modified
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .ok_or_else(|| format!("the entry {} has no valid LastModified", o.key))?;
             Ok(ListedObject {
                 key: name(o.key)?,
                 size: o.size,
-                last_modified: o
-                    .last_modified
-                    .as_deref()
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.with_timezone(&Utc)),
+                last_modified: last_modified.with_timezone(&Utc),
                 etag: o.etag.map(|e| e.trim_matches('"').to_string()),
             })
         })
@@ -172,5 +173,67 @@ impl VisionClient {
             );
         }
         Ok(symbols)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_real_delimiter_page_gives_folders_and_not_the_prefix_echo() {
+        let fixtures = include_str!("../../../../fixtures/bucket/listbucket_examples.xml");
+        let doc = fixtures
+            .split("<!-- 2)")
+            .nth(1)
+            .and_then(|d| d.split_once("-->"))
+            .map(|(_, d)| d)
+            .unwrap();
+        let doc = doc.split("<!--").next().unwrap();
+        let page = parse_page(doc).unwrap();
+        assert!(page.objects.is_empty() && page.next_token.is_none());
+        assert_eq!(
+            page.common_prefixes,
+            [
+                "data/futures/um/daily/klines/BTCUSDT//",
+                "data/futures/um/daily/klines/BTCUSDT/12h/",
+                "data/futures/um/daily/klines/BTCUSDT/1h/"
+            ]
+        );
+    }
+
+    #[test]
+    fn entities_unicode_and_url_encoding_are_decoded() {
+        let xml = r#"<ListBucketResult><Prefix>p/</Prefix><IsTruncated>true</IsTruncated><NextContinuationToken>t+1/=</NextContinuationToken>
+            <Contents><Key>k/币安人生USDT &amp; co</Key><LastModified>2022-03-21T08:58:02.000Z</LastModified><ETag>&quot;4c65&quot;</ETag><Size>1387</Size></Contents></ListBucketResult>"#;
+        let page = parse_page(xml).unwrap();
+        assert_eq!(page.objects[0].key, "k/币安人生USDT & co");
+        assert_eq!(page.objects[0].etag.as_deref(), Some("4c65"));
+        assert_eq!(
+            page.objects[0].last_modified.to_rfc3339(),
+            "2022-03-21T08:58:02+00:00"
+        );
+        assert_eq!(page.next_token.as_deref(), Some("t+1/="));
+        let encoded = r#"<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>
+            <Contents><Key>k/%E5%B8%81%E5%AE%89USDT</Key><LastModified>2022-03-21T08:58:02.000Z</LastModified><Size>1</Size></Contents>
+            <CommonPrefixes><Prefix>d/%E5%B8%81/</Prefix></CommonPrefixes></ListBucketResult>"#;
+        let page = parse_page(encoded).unwrap();
+        assert_eq!(
+            (
+                page.objects[0].key.as_str(),
+                page.common_prefixes[0].as_str()
+            ),
+            ("k/币安USDT", "d/币/")
+        );
+    }
+
+    #[test]
+    fn malformed_pages_are_errors_not_empty_listings() {
+        assert!(
+            parse_page("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>")
+                .is_err()
+        );
+        assert!(parse_page("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>1</Size></Contents></ListBucketResult>").is_err());
+        assert!(parse_page("<<<not xml").is_err());
     }
 }
