@@ -77,7 +77,7 @@ fn main() {
 
     println!("## collection (bench: collect)\n");
     println!(
-        "Realistic corpus as of {today}: {} folders, {files} daily files, {} keys (generated in {:.1} s); {LATENCY_MS} ms latency per request.\n\
+        "Realistic corpus as of {today}: {} folders, {files} daily files, {} keys in 1m folders (generated in {:.1} s); {LATENCY_MS} ms latency per request.\n\
          Minimum listing pages: {min_pages} (Σ⌈keys/1000⌉ over 1m folders, plus 2 discovery pages).\n",
         per_folder.len(),
         sim.stats().requests + per_folder.values().sum::<usize>() as u64,
