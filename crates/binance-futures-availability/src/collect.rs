@@ -9,18 +9,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::facts::{ARCHIVE_START, FileFact, TRADING_START};
 use crate::store::{
-    AvailabilityRow, Batch, Database, LockError, RunOutcome, StoreError, SymbolRecord,
-    SymbolUpdate, WriterLock,
+    AvailabilityRow, Batch, Database, RunOutcome, StoreError, SymbolRecord, SymbolUpdate,
+    WriteSession,
 };
 use crate::vision::{self, VisionClient, VisionError};
 
@@ -69,6 +70,9 @@ pub struct Options {
     pub max_error_rate: f64,
     pub breaker_min_requests: u64,
     pub progress: Progress,
+    /// Cancelled (e.g. on SIGTERM): start no new request, let in-flight ones finish, commit
+    /// what was gathered, publish, and end the run as `interrupted`.
+    pub cancel: CancellationToken,
 }
 
 impl Default for Options {
@@ -80,6 +84,7 @@ impl Default for Options {
             max_error_rate: 0.05,
             breaker_min_requests: 40,
             progress: Progress::Quiet,
+            cancel: CancellationToken::new(),
         }
     }
 }
@@ -127,8 +132,8 @@ impl std::fmt::Display for Summary {
 pub enum CollectError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Lock(#[from] LockError),
+    #[error("interrupted: {summary}. What was collected is committed; run again to finish")]
+    Interrupted { summary: Box<Summary> },
     #[error("a collection task failed unexpectedly: {0}")]
     Task(String),
     #[error("could not list the symbol folders: {0}")]
@@ -184,8 +189,8 @@ pub async fn run(
     goal: &Goal,
     opts: &Options,
 ) -> Result<Summary, CollectError> {
-    let _lock = WriterLock::acquire(db_path, goal.kind())?;
-    let mut db = Database::open_for_write(db_path)?;
+    let mut session = WriteSession::begin(db_path, goal.kind())?;
+    let db = session.db();
     let range = match goal {
         Goal::Backfill { start, end, .. } => Some((*start, *end)),
         Goal::Update { end, .. } => Some((*end, *end)),
@@ -200,12 +205,15 @@ pub async fn run(
         },
         failures: Vec::new(),
     };
-    let result = execute(&mut db, client, goal, opts, &mut state).await;
+    let result = execute(db, client, goal, opts, &mut state).await;
     let stats = client.stats();
     state.summary.requests = stats.requests.load(Ordering::Relaxed);
     state.summary.retries = stats.retries.load(Ordering::Relaxed);
     state.summary.elapsed = started.elapsed();
     let result = match result {
+        Ok(()) if opts.cancel.is_cancelled() => Err(CollectError::Interrupted {
+            summary: Box::new(state.summary.clone()),
+        }),
         Ok(()) if state.failures.is_empty() => Ok(state.summary.clone()),
         Ok(()) => Err(CollectError::Symbols {
             failures: std::mem::take(&mut state.failures),
@@ -222,12 +230,14 @@ pub async fn run(
     };
     let outcome = RunOutcome {
         ok: result.is_ok(),
+        interrupted: matches!(result, Err(CollectError::Interrupted { .. })),
         symbols: state.summary.symbols,
         requests: state.summary.requests,
         rows_written: state.summary.rows_written,
         error: result.as_ref().err().map(|e| e.to_string()),
     };
     db.finish_run(run, &outcome)?;
+    session.publish()?;
     result
 }
 
@@ -364,14 +374,15 @@ async fn list_all(
 ) -> Result<(), Stop> {
     let progress = Reporter::new(opts.progress, state.summary.kind, tasks.len() as u64);
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
-    let stop = Arc::new(AtomicBool::new(false));
+    // Cancelled by the caller, or by the circuit breaker below.
+    let stop = opts.cancel.child_token();
     let mut set: JoinSet<(Task, Result<Vec<FileFact>, Failure>)> = JoinSet::new();
     let mut pending = tasks.into_iter();
     let mut batch = Batch::default();
     let max_in_flight = opts.concurrency.max(1) * 2;
     let mut tripped = false;
     loop {
-        while set.len() < max_in_flight && !stop.load(Ordering::Relaxed) {
+        while set.len() < max_in_flight && !stop.is_cancelled() {
             let Some(task) = pending.next() else { break };
             let (client, sem, stop) = (client.clone(), sem.clone(), stop.clone());
             set.spawn(async move {
@@ -412,7 +423,7 @@ async fn list_all(
                 if requests >= opts.breaker_min_requests
                     && state.failures.len() as f64 > opts.max_error_rate * requests as f64
                 {
-                    stop.store(true, Ordering::Relaxed);
+                    stop.cancel();
                     tripped = true;
                 }
             }
@@ -437,7 +448,7 @@ fn flush(db: &mut Database, batch: &mut Batch) -> Result<u64, StoreError> {
 async fn list_symbol(
     client: &VisionClient,
     sem: &Semaphore,
-    stop: &AtomicBool,
+    stop: &CancellationToken,
     task: &Task,
 ) -> Result<Vec<FileFact>, Failure> {
     let from = task.from.max(ARCHIVE_START);
@@ -476,7 +487,7 @@ async fn list_symbol(
 async fn list_chunk(
     client: &VisionClient,
     sem: &Semaphore,
-    stop: &AtomicBool,
+    stop: &CancellationToken,
     task: &Task,
     from: NaiveDate,
     to: NaiveDate,
@@ -491,7 +502,7 @@ async fn list_chunk(
     );
     let beyond = vision::start_after_day(&task.symbol, to + chrono::Duration::days(1));
     loop {
-        if stop.load(Ordering::Relaxed) {
+        if stop.is_cancelled() {
             return Err(Failure::Cancelled);
         }
         let page = {

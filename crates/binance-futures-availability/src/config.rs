@@ -19,3 +19,7 @@ pub fn default_db_path() -> PathBuf {
         .join("binance-futures")
         .join("availability.duckdb")
 }
+
+/// Binance's list of USD-M contracts, for `validate`. Override with `--exchange-info` /
+/// `BFA_EXCHANGE_INFO_URL` (a URL or a saved response file).
+pub const DEFAULT_EXCHANGE_INFO_URL: &str = "https://fapi.binance.com/fapi/v1/exchangeInfo";

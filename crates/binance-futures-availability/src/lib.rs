@@ -3,11 +3,14 @@
 //! were available on day X?" in well under a millisecond.
 //!
 //! Data flows one way: [`cli`] → [`collect`] → [`vision`] → [`facts`] → [`store`]; queries go
-//! [`cli`] → [`store`]. Nothing reaches back up.
+//! [`cli`] → [`store`]. [`schedule`] runs `collect` daily; [`validate`] checks the store
+//! against itself and Binance's exchangeInfo. Nothing reaches back up.
 
 pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod facts;
+pub mod schedule;
 pub mod store;
+pub mod validate;
 pub mod vision;

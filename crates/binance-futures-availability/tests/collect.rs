@@ -260,7 +260,9 @@ fn kill_dash_nine_mid_backfill_then_rerun_equals_an_uninterrupted_run() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let partial = db_rows(&env.db).len();
+    // Nothing half-written is published; the committed batches wait in the private copy.
+    assert!(!env.db.exists(), "a killed first run published a file");
+    let partial = db_rows(&sibling(&env.db, ".writing")).len();
     let expected = expected_rows(&corpus, &env.sim.data_url(), day("2019-09-25"), yesterday());
     assert!(
         partial > 0 && partial < expected.len(),

@@ -1,7 +1,9 @@
 //! The command line: clap definitions, input checks that turn into exit code 2, dispatch to
 //! `collect` (writes) and `store` (queries), and output rendering (`render`).
 
+mod ops;
 mod render;
+mod scheduler;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -10,18 +12,24 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::collect::{self, CollectError, Goal, Progress};
+use tokio_util::sync::CancellationToken;
+
+use crate::collect::{self, CollectError, Goal, Progress, Summary};
 use crate::config;
 use crate::facts::{ContractFilter, TRADING_START};
-use crate::store::{Database, StoreError};
+use crate::schedule::PidFileError;
+use crate::store::{Database, ExportFormat, StoreError};
+use crate::validate::ValidateError;
 use crate::vision::{ClientConfig, Endpoints, RetryPolicy, VisionClient, VisionError};
-pub use render::Format;
+pub use render::{Format, ReportFormat};
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  runtime failure (network, bucket, database); what was collected before it is kept
-  2  bad usage or input (unknown flag, malformed or out-of-range date, unknown symbol)";
+  1  runtime failure (network, bucket, database; `status`: data is stale; `validate`: a check
+     failed); what was collected before it is kept
+  2  bad usage or input (unknown flag, malformed or out-of-range date, unknown symbol, a file
+     that exists without --force)";
 
 /// Which Binance USD-M futures had a daily 1m-klines file on Binance Vision, day by day since
 /// 2019-09-25 — kept in a local DuckDB database and answered in well under a millisecond.
@@ -58,6 +66,106 @@ pub enum Command {
     /// daily job did.
     #[command(after_help = EXIT_CODES)]
     Probe(ProbeArgs),
+    /// Run `update` every day (default 02:00 UTC), unattended.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Scheduler(SchedulerCommand),
+    /// What the database holds, how fresh it is, and how the last run went. Exits 1 when the
+    /// data is stale (not checked through the day before yesterday), so it serves as a check.
+    #[command(after_help = EXIT_CODES)]
+    Status {
+        #[arg(long, value_enum, default_value_t)]
+        format: ReportFormat,
+    },
+    /// Check the database: every day of every symbol's life recorded, no day with a sharp drop,
+    /// and exchangeInfo's trading perpetuals matched by the latest complete day (>= 95 %).
+    #[command(after_help = EXIT_CODES)]
+    Validate(ValidateArgs),
+    /// Write a consistent copy of the database (safe while an update runs).
+    #[command(after_help = EXIT_CODES)]
+    Backup {
+        /// The copy to write.
+        dest: PathBuf,
+        /// Replace DEST if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the database with a backup, after checking the backup is one.
+    #[command(after_help = EXIT_CODES)]
+    Restore {
+        /// The backup to restore.
+        src: PathBuf,
+        /// Replace the existing database.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write every table to DEST/<table>.parquet (or .csv) for pandas, polars, duckdb, Spark.
+    /// Timestamps are UTC.
+    #[command(after_help = EXIT_CODES)]
+    Export {
+        /// The folder to write into (created if needed).
+        dest: PathBuf,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Parquet)]
+        format: ExportFormat,
+        /// Replace files that exist.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchedulerCommand {
+    /// Run in the foreground (for systemd or a container): catch up at once if the last
+    /// successful update is older than yesterday, then update daily. SIGTERM or Ctrl-C stops
+    /// it; an update in progress commits what it gathered first.
+    Run(ScheduleArgs),
+    /// Like `run`; with --daemon, detach and write the pid file and log next to the database.
+    Start {
+        /// Detach from the terminal and return once the scheduler runs.
+        #[arg(long)]
+        daemon: bool,
+        #[command(flatten)]
+        args: ScheduleArgs,
+    },
+    /// Stop the running scheduler (SIGTERM) and wait for it to finish its work.
+    Stop {
+        /// Seconds to wait for an update in progress to commit.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Whether the scheduler runs, its last run and the next one.
+    Status {
+        #[arg(long, value_enum, default_value_t)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// The daily time to update, HH:MM in UTC.
+    #[arg(long, default_value = "02:00", value_parser = crate::schedule::Schedule::parse)]
+    pub at: crate::schedule::Schedule,
+    /// Recent days without a file to check again at each update.
+    #[arg(long, default_value_t = 20)]
+    pub lookback: u32,
+    /// Where a detached scheduler's output goes (set by `start --daemon`).
+    #[arg(long, hide = true)]
+    pub detached_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// exchangeInfo to compare with: a URL, or a file holding a saved response.
+    #[arg(
+        long,
+        env = "BFA_EXCHANGE_INFO_URL",
+        default_value = config::DEFAULT_EXCHANGE_INFO_URL,
+        value_name = "FILE|URL"
+    )]
+    pub exchange_info: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,7 +217,7 @@ pub struct Output {
 }
 
 /// Where the bucket is and how to talk to it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Remote {
     /// Path-style S3 URL of the bucket, for listing.
     #[arg(long, env = "BFA_S3_URL", default_value = config::DEFAULT_S3_URL, value_name = "URL")]
@@ -182,6 +290,12 @@ pub enum CliError {
     Collect(Box<CollectError>),
     #[error(transparent)]
     Vision(#[from] VisionError),
+    #[error(transparent)]
+    Validate(#[from] ValidateError),
+    #[error(transparent)]
+    PidFile(#[from] PidFileError),
+    #[error("{0}")]
+    Failed(String),
     #[error("could not write the output: {0}")]
     Output(#[from] std::io::Error),
     #[error("could not start the async runtime: {0}")]
@@ -271,6 +385,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             },
             cli.quiet,
         ),
+        Command::Scheduler(command) => scheduler::run(&db_path, command, cli.quiet, &mut out),
+        Command::Status { format } => ops::status(&db_path, format, &mut out),
+        Command::Validate(args) => ops::validate(&db_path, &args, &mut out),
+        Command::Backup { dest, force } => ops::backup(&db_path, &dest, force, cli.quiet),
+        Command::Restore { src, force } => ops::restore(&src, &db_path, force, cli.quiet),
+        Command::Export {
+            dest,
+            format,
+            force,
+        } => ops::export(&db_path, &dest, format, force, cli.quiet),
     }
 }
 
@@ -339,6 +463,39 @@ fn collect_with(
     goal: Goal,
     quiet: bool,
 ) -> Result<(), CliError> {
+    let progress = if quiet {
+        Progress::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Progress::Bar
+    } else {
+        Progress::Log
+    };
+    let summary = runtime()?.block_on(async {
+        let cancel = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(cancel.clone()));
+        collect_once(db_path, remote, &goal, progress, cancel).await
+    })?;
+    if !quiet {
+        eprintln!("{summary}");
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+}
+
+/// One collection run with a fresh client (so its request counts are the run's own).
+async fn collect_once(
+    db_path: &std::path::Path,
+    remote: &Remote,
+    goal: &Goal,
+    progress: Progress,
+    cancel: CancellationToken,
+) -> Result<Summary, CliError> {
     let mut config = ClientConfig::new(Endpoints {
         s3_url: remote.s3_url.clone(),
         data_url: remote.data_url.clone(),
@@ -351,27 +508,32 @@ fn collect_with(
     config.read_timeout = Duration::from_millis(remote.read_timeout_ms);
     let options = collect::Options {
         concurrency: usize::from(remote.concurrency),
-        progress: if quiet {
-            Progress::Quiet
-        } else if std::io::stderr().is_terminal() {
-            Progress::Bar
-        } else {
-            Progress::Log
-        },
+        progress,
+        cancel,
         ..collect::Options::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Runtime)?;
-    let summary = runtime.block_on(async {
-        let client = VisionClient::new(config)?;
-        collect::run(db_path, &client, &goal, &options)
-            .await
-            .map_err(CliError::from)
-    })?;
-    if !quiet {
-        eprintln!("{summary}");
+    let client = VisionClient::new(config)?;
+    Ok(collect::run(db_path, &client, goal, &options).await?)
+}
+
+/// The first SIGTERM or Ctrl-C cancels `token`: the run starts nothing new, commits what it
+/// gathered and publishes. A second one exits at once; the unpublished copy is resumed by the
+/// next run, so even that loses nothing.
+async fn cancel_on_signal(token: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        tracing::warn!("could not listen for SIGTERM");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
-    Ok(())
+    tracing::warn!("stopping: committing what was gathered (signal again to stop at once)");
+    token.cancel();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    std::process::exit(1);
 }

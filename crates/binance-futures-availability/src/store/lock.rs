@@ -33,9 +33,7 @@ pub enum LockError {
 impl WriterLock {
     /// Takes the writer lock of the database at `db`, recording `what` (e.g. `update`) as its holder.
     pub fn acquire(db: &Path, what: &str) -> Result<WriterLock, LockError> {
-        let mut name = db.as_os_str().to_owned();
-        name.push(".lock");
-        let lock = PathBuf::from(name);
+        let lock = lock_path(db);
         if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| LockError::Io {
                 lock: lock.clone(),
@@ -53,7 +51,7 @@ impl WriterLock {
             .truncate(false)
             .open(&lock)
             .map_err(io)?;
-        match file.try_lock() {
+        match try_lock_patiently(&file) {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
@@ -89,4 +87,36 @@ impl WriterLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Who holds the writer lock of `db` right now, if anyone. Looks without taking it for
+    /// longer than an instant.
+    pub fn holder(db: &Path) -> Option<String> {
+        let mut file = File::open(lock_path(db)).ok()?;
+        match file.try_lock_shared() {
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                Some(holder.trim().to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
+fn lock_path(db: &Path) -> PathBuf {
+    super::sibling(db, ".lock")
+}
+
+/// `try_lock`, tried a few times over a fifth of a second: `holder` (and `status`) take the
+/// lock shared for an instant to look, which must not turn a starting writer away.
+pub(crate) fn try_lock_patiently(file: &File) -> Result<(), TryLockError> {
+    for _ in 0..20 {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            other => return other,
+        }
+    }
+    file.try_lock()
 }

@@ -4,18 +4,26 @@
 //! A read opens the file read-only and never runs DDL, so querying a database someone downloaded
 //! leaves it byte-identical. Only `Database::open_for_write` creates or migrates a file.
 
+mod backup;
 mod lock;
 mod read;
 mod schema;
+mod session;
 mod write;
 
 use std::path::{Path, PathBuf};
 
 use duckdb::{AccessMode, Config, Connection};
 
+pub use backup::{ExportFormat, backup, export, restore};
+pub(crate) use lock::try_lock_patiently;
 pub use lock::{LockError, WriterLock};
-pub use read::{DayCount, RangeRow, SnapshotRow, SymbolRecord, Timeline, TimelineDay};
+pub use read::{
+    DayCount, DbStatus, RangeRow, SnapshotRow, SymbolCounts, SymbolRecord, Timeline, TimelineDay,
+};
 pub use schema::SCHEMA_VERSION;
+pub use session::WriteSession;
+pub(crate) use session::sibling;
 pub use write::{AvailabilityRow, Batch, RunId, RunOutcome, RunRecord, SymbolUpdate};
 
 /// Everything that can go wrong between the tool and its database file.
@@ -59,6 +67,21 @@ pub enum StoreError {
         action: &'static str,
         source: duckdb::Error,
     },
+    #[error("could not finish {action} at {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    #[error("{path} already exists; pass --force to replace it")]
+    Exists { path: PathBuf },
+    #[error(
+        "{path} has a write-ahead log that was never folded in (written in place and stopped); \
+         run `binance-futures-availability update` once, then try again"
+    )]
+    PendingWal { path: PathBuf },
     #[error("unknown symbol {symbol:?}; {}", suggest(suggestions))]
     UnknownSymbol {
         symbol: String,
@@ -77,7 +100,10 @@ fn suggest(suggestions: &[String]) -> String {
 /// Whether a store error is the caller's input (exit 2) rather than a runtime failure (exit 1).
 impl StoreError {
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, StoreError::UnknownSymbol { .. })
+        matches!(
+            self,
+            StoreError::UnknownSymbol { .. } | StoreError::Exists { .. }
+        )
     }
 }
 
@@ -160,6 +186,17 @@ impl Database {
         &self.path
     }
 
+    /// Checkpoints (folding the write-ahead log into the file) and closes.
+    pub fn close(self) -> Result<(), StoreError> {
+        let path = self.path;
+        self.conn
+            .execute_batch("CHECKPOINT")
+            .map_err(failed(&path, "checkpointing"))?;
+        self.conn
+            .close()
+            .map_err(|(_, source)| duck(&path, "closing the file", source))
+    }
+
     fn err(&self, action: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError + '_ {
         failed(&self.path, action)
     }
@@ -171,6 +208,18 @@ fn failed<'a>(
     action: &'static str,
 ) -> impl FnOnce(duckdb::Error) -> StoreError + 'a {
     move |source| duck(path, action, source)
+}
+
+/// Maps an I/O error to one that says what was being done, to which file.
+fn io_failed<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn duck(path: &Path, action: &'static str, source: duckdb::Error) -> StoreError {

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::{OptionalExt, Row, params};
 use serde::Serialize;
 
-use super::{Database, RunRecord, StoreError, date_value};
+use super::{Database, RunRecord, StoreError, date_value, schema};
 use crate::facts::{Contract, ContractFilter};
 
 /// A symbol that had a file on the asked day.
@@ -325,10 +325,23 @@ impl Database {
 
     /// The newest entry of the run log, if any run was recorded.
     pub fn last_run(&self) -> Result<Option<RunRecord>, StoreError> {
+        self.run_where("true")
+    }
+
+    /// The newest `update` that completed without failure: the scheduler catches up when it is
+    /// older than yesterday.
+    pub fn last_successful_update(&self) -> Result<Option<RunRecord>, StoreError> {
+        self.run_where("kind = 'update' AND status = 'ok'")
+    }
+
+    fn run_where(&self, filter: &'static str) -> Result<Option<RunRecord>, StoreError> {
         self.conn
             .query_row(
-                "SELECT id, kind, started_at, finished_at, status, symbols, requests, rows_written, error
-                 FROM collection_runs ORDER BY id DESC LIMIT 1",
+                &format!(
+                    "SELECT id, kind, started_at, finished_at, status, start_date, end_date,
+                            symbols, requests, rows_written, error
+                     FROM collection_runs WHERE {filter} ORDER BY id DESC LIMIT 1"
+                ),
                 [],
                 |r| {
                     Ok(RunRecord {
@@ -337,14 +350,115 @@ impl Database {
                         started_at: r.get(2)?,
                         finished_at: r.get(3)?,
                         status: r.get(4)?,
-                        symbols: r.get(5)?,
-                        requests: r.get(6)?,
-                        rows_written: r.get(7)?,
-                        error: r.get(8)?,
+                        start_date: r.get(5)?,
+                        end_date: r.get(6)?,
+                        symbols: r.get(7)?,
+                        requests: r.get(8)?,
+                        rows_written: r.get(9)?,
+                        error: r.get(10)?,
                     })
                 },
             )
             .optional()
             .map_err(self.err("reading the run log"))
     }
+
+    /// Days inside a symbol's life (between its first and last file) that have no row: never
+    /// checked, neither a file nor a verified absence. A complete database has none.
+    pub fn unchecked_days(&self) -> Result<Vec<(String, NaiveDate)>, StoreError> {
+        self.rows(
+            "WITH life AS (
+                 SELECT symbol,
+                        unnest(generate_series(first_file_date, last_file_date, INTERVAL 1 DAY))::DATE AS date
+                 FROM symbols WHERE first_file_date IS NOT NULL)
+             SELECT symbol, date FROM life ANTI JOIN daily_availability USING (symbol, date)
+             ORDER BY symbol, date",
+            [],
+            "looking for unchecked days",
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    /// What `status` reports about the contents.
+    pub fn status(&self) -> Result<DbStatus, StoreError> {
+        let (rows, available): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT count(*), count(*) FILTER (WHERE available) FROM daily_availability",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err("counting rows"))?;
+        let symbols = self
+            .conn
+            .query_row(
+                "SELECT count(*),
+                        count(*) FILTER (WHERE contract_type = 'perpetual'),
+                        count(*) FILTER (WHERE contract_type = 'delivery'),
+                        count(*) FILTER (WHERE settled),
+                        min(checked_through)
+                 FROM symbols",
+                [],
+                |r| {
+                    Ok((
+                        SymbolCounts {
+                            total: r.get(0)?,
+                            perpetual: r.get(1)?,
+                            delivery: r.get(2)?,
+                            settled: r.get(3)?,
+                        },
+                        r.get(4)?,
+                    ))
+                },
+            )
+            .map_err(self.err("counting symbols"))?;
+        let latest_day_counts = self.rows(
+            "SELECT date, count(*) FROM daily_availability
+                 WHERE available AND date >= (SELECT max(last_file_date) FROM symbols) - 13
+                 GROUP BY date ORDER BY date",
+            [],
+            "counting recent days",
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(DbStatus {
+            schema_version: schema::version(&self.conn)
+                .map_err(self.err("reading the schema version"))?
+                .unwrap_or(0),
+            rows,
+            available_rows: available,
+            symbols: symbols.0,
+            checked_through: symbols.1,
+            coverage: self.coverage()?,
+            recent_counts: latest_day_counts,
+            last_run: self.last_run()?,
+            last_successful_update: self.last_successful_update()?,
+        })
+    }
+}
+
+/// How many symbol folders of each kind the database knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SymbolCounts {
+    pub total: i64,
+    pub perpetual: i64,
+    pub delivery: i64,
+    /// Folders whose name marks a settled (delisted and renamed) contract.
+    pub settled: i64,
+}
+
+/// The contents of a database at a glance.
+#[derive(Debug, Clone, Serialize)]
+pub struct DbStatus {
+    pub schema_version: i32,
+    pub rows: i64,
+    pub available_rows: i64,
+    pub symbols: SymbolCounts,
+    /// First and last day with a file.
+    pub coverage: Option<(NaiveDate, NaiveDate)>,
+    /// Every known folder has been checked through this day ("complete through").
+    pub checked_through: Option<NaiveDate>,
+    /// Symbols with a file per day over the last two weeks of coverage.
+    pub recent_counts: Vec<(NaiveDate, i64)>,
+    pub last_run: Option<RunRecord>,
+    pub last_successful_update: Option<RunRecord>,
 }

@@ -50,6 +50,8 @@ pub struct RunId(pub i64);
 #[derive(Debug, Clone, Default)]
 pub struct RunOutcome {
     pub ok: bool,
+    /// Stopped on request (a signal) rather than by a failure.
+    pub interrupted: bool,
     pub symbols: u64,
     pub requests: u64,
     pub rows_written: u64,
@@ -57,13 +59,16 @@ pub struct RunOutcome {
 }
 
 /// One row of the run log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RunRecord {
     pub id: i64,
     pub kind: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub status: String,
+    /// The days the run covered (for `update`, the day it brought the database to).
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
     pub symbols: Option<i64>,
     pub requests: Option<i64>,
     pub rows_written: Option<i64>,
@@ -192,7 +197,13 @@ impl Database {
                  rows_written = ?, error = ? WHERE id = ?",
                 params![
                     timestamp_value(Utc::now()),
-                    if outcome.ok { "ok" } else { "failed" },
+                    if outcome.ok {
+                        "ok"
+                    } else if outcome.interrupted {
+                        "interrupted"
+                    } else {
+                        "failed"
+                    },
                     outcome.symbols as i64,
                     outcome.requests as i64,
                     outcome.rows_written as i64,

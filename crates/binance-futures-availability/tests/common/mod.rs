@@ -127,6 +127,26 @@ impl Env {
     }
 }
 
+/// `<db><suffix>`: the files the tool keeps next to the database.
+pub fn sibling(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Polls `done` every 20 ms until it holds, failing after `secs` seconds with `what`.
+/// Waits on an observable condition, never on time alone.
+pub fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// One row of `daily_availability`, probe time left out.
 pub type Row = (
     NaiveDate,

@@ -1,0 +1,142 @@
+//! The operator's commands: `status`, `validate`, `backup`, `restore`, `export`.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{NaiveDate, TimeDelta, Utc};
+
+use super::render::{self, ReportFormat, StatusView};
+use super::{CliError, ValidateArgs, runtime};
+use crate::schedule::{self, PidFile, State};
+use crate::store::{self, Database, ExportFormat, WriterLock};
+use crate::validate::{self, Fetched, Source};
+
+/// Data is stale when not every folder was checked through the day before yesterday: the
+/// daily update (02:00 UTC) checks through yesterday, and one missed day is tolerated.
+pub(super) fn stale(checked_through: Option<NaiveDate>, today: NaiveDate) -> bool {
+    checked_through.is_none_or(|c| c < today - TimeDelta::days(2))
+}
+
+pub(super) fn status(
+    db_path: &Path,
+    format: ReportFormat,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let db = Database::open(db_path)?;
+    let contents = db.status()?;
+    drop(db);
+    let view = StatusView {
+        path: db_path.to_path_buf(),
+        size_bytes: std::fs::metadata(db_path).map(|m| m.len()).unwrap_or(0),
+        stale: stale(contents.checked_through, Utc::now().date_naive()),
+        writer: WriterLock::holder(db_path),
+        scheduler: match PidFile::inspect(db_path)? {
+            State::Running(info) => Some(info),
+            _ => None,
+        },
+        contents,
+    };
+    render::status(out, format, &view)?;
+    if view.stale {
+        return Err(CliError::Failed(format!(
+            "the data is stale: every folder is checked only through {}; run \
+             `binance-futures-availability update`, or see `scheduler status`",
+            view.contents
+                .checked_through
+                .map_or("no day".to_string(), |d| d.to_string())
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn validate(
+    db_path: &Path,
+    args: &ValidateArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let db = Database::open(db_path)?;
+    let source = Source::parse(&args.exchange_info);
+    let fetched = runtime()?.block_on(validate::exchange_info(&source))?;
+    let report = match &fetched {
+        Fetched::Info(info) => validate::check(&db, Ok(info))?,
+        Fetched::GeoBlocked { url } => validate::check(
+            &db,
+            Err(format!(
+                "{url} answered HTTP 451 (not available from this country); pass a saved \
+                 response with --exchange-info FILE to compare"
+            )),
+        )?,
+    };
+    render::validation(out, args.format, &report)?;
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(
+            "validation failed; see the report above".into(),
+        ))
+    }
+}
+
+pub(super) fn backup(
+    db_path: &Path,
+    dest: &Path,
+    force: bool,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let status = store::backup(db_path, dest, force)?;
+    if !quiet {
+        eprintln!(
+            "backed up {} to {}: {} rows, {} symbols",
+            db_path.display(),
+            dest.display(),
+            status.rows,
+            status.symbols.total
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn restore(
+    src: &Path,
+    db_path: &Path,
+    force: bool,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let status = store::restore(src, db_path, force)?;
+    if !quiet {
+        eprintln!(
+            "restored {} from {}: {} rows, {} symbols, checked through {}",
+            db_path.display(),
+            src.display(),
+            status.rows,
+            status.symbols.total,
+            status
+                .checked_through
+                .map_or("no day".to_string(), |d| d.to_string())
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn export(
+    db_path: &Path,
+    dest: &Path,
+    format: ExportFormat,
+    force: bool,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let files = store::export(db_path, dest, format, force)?;
+    if !quiet {
+        for f in files {
+            eprintln!("wrote {}", f.display());
+        }
+    }
+    Ok(())
+}
+
+/// The scheduler's next run as `status` shows it.
+pub(super) fn next_run(at: &str) -> Option<chrono::DateTime<Utc>> {
+    schedule::Schedule::parse(at)
+        .ok()
+        .map(|s| s.next_after(Utc::now()))
+}

@@ -1,0 +1,244 @@
+//! `scheduler run | start | stop | status`: the daily loop in the foreground, detached with a
+//! pid file and a log next to the database, stopped by SIGTERM, and inspected.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::render::{self, ReportFormat, SchedulerView};
+use super::{CliError, ScheduleArgs, SchedulerCommand, cancel_on_signal, collect_once, runtime};
+use crate::collect::{Goal, Progress};
+use crate::schedule::{self, PidFile, SchedulerInfo, State, SystemClock};
+use crate::store::Database;
+
+pub(super) fn run(
+    db_path: &Path,
+    command: SchedulerCommand,
+    quiet: bool,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    match command {
+        SchedulerCommand::Run(args)
+        | SchedulerCommand::Start {
+            daemon: false,
+            args,
+        } => foreground(db_path, &args),
+        SchedulerCommand::Start { daemon: true, args } => detach(db_path, &args, quiet),
+        SchedulerCommand::Stop { timeout } => stop(db_path, Duration::from_secs(timeout), quiet),
+        SchedulerCommand::Status { format } => status(db_path, format, out),
+    }
+}
+
+fn log_line(at: chrono::DateTime<Utc>, message: &str) {
+    eprintln!("{} scheduler: {message}", at.format("%Y-%m-%dT%H:%M:%SZ"));
+}
+
+fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
+    let info = SchedulerInfo {
+        pid: std::process::id(),
+        at: args.at.at.format("%H:%M").to_string(),
+        started_at: Utc::now(),
+        log: args.detached_log.clone(),
+    };
+    let _pid = PidFile::acquire(db_path, &info)?;
+    let last_success_end = match Database::open(db_path) {
+        Ok(db) => db.last_successful_update()?.and_then(|r| r.end_date),
+        Err(crate::store::StoreError::Missing { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    log_line(
+        Utc::now(),
+        &format!(
+            "started (pid {}), daily at {} UTC, database {}",
+            info.pid,
+            info.at,
+            db_path.display()
+        ),
+    );
+    runtime()?.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        schedule::run_loop(
+            &SystemClock,
+            args.at,
+            last_success_end,
+            &shutdown,
+            |end| {
+                let goal = Goal::Update {
+                    end,
+                    lookback: args.lookback,
+                };
+                let cancel = shutdown.child_token();
+                async move {
+                    collect_once(db_path, &args.remote, &goal, Progress::Quiet, cancel)
+                        .await
+                        .map_err(|e| match e {
+                            CliError::Collect(e) => *e,
+                            other => crate::collect::CollectError::Task(other.to_string()),
+                        })
+                }
+            },
+            log_line,
+        )
+        .await;
+    });
+    log_line(Utc::now(), "stopped");
+    Ok(())
+}
+
+/// Starts `scheduler run` as a detached child writing to the log next to the database, and
+/// returns once it holds the pid file.
+fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliError> {
+    if let State::Running(info) = PidFile::inspect(db_path)? {
+        return Err(crate::schedule::PidFileError::AlreadyRunning {
+            pid: info.map(|i| i.pid),
+            path: schedule::pid_path(db_path),
+        }
+        .into());
+    }
+    let log = schedule::log_path(db_path);
+    let io = |what: &str, e: std::io::Error| CliError::Failed(format!("could not {what}: {e}"));
+    if let Some(dir) = log.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| io("create the database folder", e))?;
+    }
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| io(&format!("open the log {}", log.display()), e))?;
+    let exe = std::env::current_exe().map_err(|e| io("find this program", e))?;
+    let remote = &args.remote;
+    let mut command = Command::new(exe);
+    command
+        .arg("--db")
+        .arg(db_path)
+        .args(["scheduler", "run", "--at"])
+        .arg(args.at.at.format("%H:%M").to_string())
+        .arg("--lookback")
+        .arg(args.lookback.to_string())
+        .arg("--detached-log")
+        .arg(&log)
+        .args(["--s3-url", &remote.s3_url, "--data-url", &remote.data_url])
+        .args(["--concurrency", &remote.concurrency.to_string()])
+        .args(["--attempts", &remote.attempts.to_string()])
+        .args(["--retry-base-ms", &remote.retry_base_ms.to_string()])
+        .args(["--read-timeout-ms", &remote.read_timeout_ms.to_string()])
+        .stdin(Stdio::null())
+        .stdout(
+            log_file
+                .try_clone()
+                .map_err(|e| io("share the log file", e))?,
+        )
+        .stderr(log_file);
+    // Its own process group: a Ctrl-C in the terminal that started it does not reach it.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().map_err(|e| io("start the scheduler", e))?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let State::Running(Some(info)) = PidFile::inspect(db_path)?
+            && info.pid == child.id()
+        {
+            break;
+        }
+        if let Ok(Some(exit)) = child.try_wait() {
+            return Err(CliError::Failed(format!(
+                "the scheduler exited at start ({exit}); see {}",
+                log.display()
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(CliError::Failed(format!(
+                "the scheduler (pid {}) did not claim its pid file within 15 s; see {}",
+                child.id(),
+                log.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !quiet {
+        eprintln!(
+            "scheduler started: pid {}, daily at {} UTC, log {}",
+            child.id(),
+            args.at.at.format("%H:%M"),
+            log.display()
+        );
+    }
+    Ok(())
+}
+
+fn stop(db_path: &Path, timeout: Duration, quiet: bool) -> Result<(), CliError> {
+    let pid = match PidFile::inspect(db_path)? {
+        State::Running(Some(info)) => info.pid,
+        State::Running(None) => {
+            return Err(CliError::Failed(format!(
+                "a scheduler holds {} but its pid cannot be read; stop it by hand",
+                schedule::pid_path(db_path).display()
+            )));
+        }
+        State::Stale { pid } => {
+            if !quiet {
+                eprintln!(
+                    "no scheduler runs (removed a stale pid file of pid {})",
+                    pid.map_or("unknown".into(), |p| p.to_string())
+                );
+            }
+            return Ok(());
+        }
+        State::NotRunning => {
+            if !quiet {
+                eprintln!("no scheduler runs for {}", db_path.display());
+            }
+            return Ok(());
+        }
+    };
+    let target = nix::unistd::Pid::from_raw(pid as i32);
+    nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM).map_err(|e| {
+        CliError::Failed(format!("could not signal the scheduler (pid {pid}): {e}"))
+    })?;
+    let deadline = Instant::now() + timeout;
+    while matches!(PidFile::inspect(db_path)?, State::Running(_)) {
+        if Instant::now() > deadline {
+            return Err(CliError::Failed(format!(
+                "the scheduler (pid {pid}) is still finishing after {} s; wait, or `kill -9 \
+                 {pid}` (safe: the next run resumes its unpublished work)",
+                timeout.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if !quiet {
+        eprintln!("scheduler stopped (pid {pid})");
+    }
+    Ok(())
+}
+
+fn status(db_path: &Path, format: ReportFormat, out: &mut impl Write) -> Result<(), CliError> {
+    let state = PidFile::inspect(db_path)?;
+    let (last_run, last_success) = match Database::open(db_path) {
+        Ok(db) => (db.last_run()?, db.last_successful_update()?),
+        Err(crate::store::StoreError::Missing { .. }) => (None, None),
+        Err(e) => return Err(e.into()),
+    };
+    let info = match &state {
+        State::Running(info) => info.clone(),
+        _ => None,
+    };
+    let view = SchedulerView {
+        running: matches!(state, State::Running(_)),
+        stale_pid_removed: match state {
+            State::Stale { pid } => Some(pid),
+            _ => None,
+        },
+        next_run: info.as_ref().and_then(|i| super::ops::next_run(&i.at)),
+        info,
+        writer: crate::store::WriterLock::holder(db_path),
+        last_run,
+        last_successful_update: last_success,
+    };
+    render::scheduler(out, format, &view)?;
+    Ok(())
+}

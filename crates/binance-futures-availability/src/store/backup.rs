@@ -1,0 +1,136 @@
+//! Copies in and out: `backup` (a consistent copy of the file), `restore` (checked first, then
+//! swapped in like a finished write) and `export` (Parquet or CSV for other tools).
+//!
+//! The published file is only ever replaced by a rename, never written in place (see
+//! `session`), so a plain file copy is a consistent snapshot even while an update runs.
+
+use std::path::{Path, PathBuf};
+
+use duckdb::{AccessMode, Config, Connection};
+
+use super::{Database, DbStatus, StoreError, WriterLock, failed, io_failed, sibling};
+
+/// The tables an export writes, each ordered so the files diff and compress well.
+const EXPORTED: [(&str, &str); 3] = [
+    ("daily_availability", "date, symbol"),
+    ("symbols", "symbol"),
+    ("collection_runs", "id"),
+];
+
+/// File formats for `export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Parquet,
+    Csv,
+}
+
+impl ExportFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Parquet => "parquet",
+            ExportFormat::Csv => "csv",
+        }
+    }
+}
+
+fn refuse_overwrite(path: &Path, force: bool) -> Result<(), StoreError> {
+    if path.exists() && !force {
+        return Err(StoreError::Exists {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Copies `from` to `to` through a temporary sibling, checks the copy opens as a database of
+/// this schema with the same content counts, and only then puts it in place.
+fn checked_copy(from: &Path, to: &Path, expect: &DbStatus) -> Result<(), StoreError> {
+    let partial = sibling(to, ".partial");
+    std::fs::copy(from, &partial).map_err(io_failed("copying the database", to))?;
+    let copy = Database::open(&partial)?.status()?;
+    if (copy.rows, copy.symbols.total) != (expect.rows, expect.symbols.total) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(StoreError::Io {
+            action: "checking the copy",
+            path: to.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "the copy holds {} rows and {} symbols, the original {} and {}",
+                copy.rows, copy.symbols.total, expect.rows, expect.symbols.total
+            )),
+        });
+    }
+    std::fs::File::open(&partial)
+        .and_then(|f| f.sync_all())
+        .map_err(io_failed("flushing the copy", &partial))?;
+    std::fs::rename(&partial, to).map_err(io_failed("putting the copy in place", to))
+}
+
+/// Writes a consistent copy of the database at `db` to `dest`.
+pub fn backup(db: &Path, dest: &Path, force: bool) -> Result<DbStatus, StoreError> {
+    let status = Database::open(db)?.status()?;
+    if sibling(db, ".wal").exists() {
+        return Err(StoreError::PendingWal {
+            path: db.to_path_buf(),
+        });
+    }
+    refuse_overwrite(dest, force)?;
+    checked_copy(db, dest, &status)?;
+    Ok(status)
+}
+
+/// Puts the database at `src` in place of the one at `db`, after checking it opens as a
+/// database of this schema. Waits for no one: if a collection is writing, it refuses.
+pub fn restore(src: &Path, db: &Path, force: bool) -> Result<DbStatus, StoreError> {
+    let status = Database::open(src)?.status()?;
+    refuse_overwrite(db, force)?;
+    let _lock = WriterLock::acquire(db, "restore")?;
+    // Work a killed run left behind belongs to the database being replaced.
+    for leftover in [".writing", ".writing.wal", ".copying"] {
+        let path = sibling(db, leftover);
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .map_err(io_failed("removing an unfinished write", &path))?;
+        }
+    }
+    checked_copy(src, db, &status)?;
+    Ok(status)
+}
+
+/// Writes each table to `<dest>/<table>.<format>` and returns the files written.
+pub fn export(
+    db: &Path,
+    dest: &Path,
+    format: ExportFormat,
+    force: bool,
+) -> Result<Vec<PathBuf>, StoreError> {
+    // Opened through `Database::open` for its checks (exists, ours, this schema version).
+    drop(Database::open(db)?);
+    let files: Vec<PathBuf> = EXPORTED
+        .iter()
+        .map(|(table, _)| dest.join(format!("{table}.{}", format.extension())))
+        .collect();
+    for f in &files {
+        refuse_overwrite(f, force)?;
+    }
+    std::fs::create_dir_all(dest).map_err(|source| StoreError::CreateDir {
+        dir: dest.to_path_buf(),
+        source,
+    })?;
+    let config = Config::default()
+        .access_mode(AccessMode::ReadOnly)
+        .map_err(failed(db, "configuring a read-only connection"))?;
+    let conn = Connection::open_with_flags(db, config)
+        .map_err(failed(db, "opening the file read-only"))?;
+    let options = match format {
+        ExportFormat::Parquet => "FORMAT parquet, COMPRESSION zstd",
+        ExportFormat::Csv => "FORMAT csv, HEADER true",
+    };
+    for ((table, order), file) in EXPORTED.iter().zip(&files) {
+        let target = file.to_string_lossy().replace('\'', "''");
+        conn.execute_batch(&format!(
+            "COPY (SELECT * FROM {table} ORDER BY {order}) TO '{target}' ({options})"
+        ))
+        .map_err(failed(db, "exporting a table"))?;
+    }
+    Ok(files)
+}

@@ -1,0 +1,91 @@
+//! How a writer shares the file with readers (ADR 0006). DuckDB lets one process open a file for
+//! writing and then locks everyone else out, so a writer never opens the published file: it works
+//! on a private copy, `<db>.writing`, and publishes it with an atomic rename. Readers open the
+//! published file at any time and see the state before or after a run, never half of one.
+//!
+//! A run killed mid-way leaves `<db>.writing` with every batch it committed; the next writer
+//! resumes from it instead of starting over, so no work is lost and nothing half-written is
+//! ever visible.
+
+use std::path::{Path, PathBuf};
+
+use super::{Database, StoreError, WriterLock, io_failed};
+
+/// A write in progress: the writer lock, and the private copy being written.
+pub struct WriteSession {
+    db: Database,
+    target: PathBuf,
+    _lock: WriterLock,
+}
+
+/// `<db><suffix>`, next to the database.
+pub(crate) fn sibling(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+impl WriteSession {
+    /// Takes the writer lock (naming `what` as its holder) and opens the private copy: resumed
+    /// when a killed run left one, otherwise copied from the published file (or created).
+    pub fn begin(target: &Path, what: &str) -> Result<WriteSession, StoreError> {
+        let lock = WriterLock::acquire(target, what)?;
+        let work = sibling(target, ".writing");
+        if !work.exists() {
+            let copying = sibling(target, ".copying");
+            if target.exists() {
+                // A file last written in place (before this design) may still have a WAL:
+                // fold it in so the copy holds everything.
+                if sibling(target, ".wal").exists() {
+                    Database::open_for_write(target)?.close()?;
+                }
+                std::fs::copy(target, &copying)
+                    .map_err(io_failed("copying the database", target))?;
+                sync(&copying)?;
+                std::fs::rename(&copying, &work).map_err(io_failed("preparing the copy", &work))?;
+            }
+        } else {
+            tracing::info!("resuming the work a stopped run left in {}", work.display());
+        }
+        let db = Database::open_for_write(&work)?;
+        Ok(WriteSession {
+            db,
+            target: target.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    pub fn db(&mut self) -> &mut Database {
+        &mut self.db
+    }
+
+    /// Checkpoints and closes the copy, then puts it in place of the published file in one
+    /// rename. Readers that already opened the old file keep reading it undisturbed.
+    pub fn publish(self) -> Result<(), StoreError> {
+        let work = self.db.path().to_path_buf();
+        self.db.close()?;
+        let wal = sibling(&work, ".wal");
+        if wal.exists() {
+            // Publishing without the WAL would drop committed batches; keep the copy to resume.
+            return Err(StoreError::Io {
+                action: "checkpointing before publishing",
+                path: wal,
+                source: std::io::Error::other("the write-ahead log is still there after closing"),
+            });
+        }
+        sync(&work)?;
+        std::fs::rename(&work, &self.target)
+            .map_err(io_failed("publishing the database", &self.target))?;
+        if let Some(dir) = self.target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the rename itself durable.
+            sync(dir)?;
+        }
+        Ok(())
+    }
+}
+
+fn sync(path: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_failed("flushing to disk", path))
+}

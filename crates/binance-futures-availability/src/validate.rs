@@ -1,0 +1,378 @@
+//! Checks a database against itself and against Binance's exchangeInfo:
+//!
+//! - continuity: every day of every symbol's life (first to last file) has a row, a file or a
+//!   verified absence, and every day of the covered range has files;
+//! - completeness: no day whose count of symbols with a file drops sharply against its
+//!   neighbours;
+//! - the original's SLO: exchangeInfo's trading perpetuals against the perpetuals with a file on
+//!   the latest complete day, compared like for like, as a match percentage.
+//!
+//! exchangeInfo is a snapshot of now, while the archive lags by a day or two; the comparison
+//! uses the latest day whose count is not still growing, and lists both differences so a human
+//! can tell a listing from yesterday from a real miss.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::facts::{Contract, ContractFilter};
+use crate::store::{Database, StoreError};
+
+/// The share of agreeing symbols below which `validate` fails, as the original's SLO says.
+pub const SLO_PERCENT: f64 = 95.0;
+
+/// A day is a sharp drop when its count is below this share of its neighbours' median.
+const DROP_SHARE: f64 = 0.8;
+/// Neighbours on each side for the median.
+const NEIGHBOURS: usize = 7;
+
+/// Where exchangeInfo comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    Url(String),
+}
+
+impl Source {
+    /// `http(s)://…` is a URL, anything else a file.
+    pub fn parse(text: &str) -> Source {
+        if text.starts_with("http://") || text.starts_with("https://") {
+            Source::Url(text.to_string())
+        } else {
+            Source::File(PathBuf::from(text))
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Url(u) => f.write_str(u),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not read exchangeInfo from {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not fetch exchangeInfo from {url}: {cause}")]
+    Fetch { url: String, cause: String },
+    #[error("exchangeInfo from {source_name} is not the expected JSON: {cause}")]
+    Parse { source_name: String, cause: String },
+}
+
+/// The part of an exchangeInfo response the comparison needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExchangeInfo {
+    pub symbols: Vec<ExchangeSymbol>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExchangeSymbol {
+    pub symbol: String,
+    pub contract_type: String,
+    pub status: String,
+    pub quote_asset: String,
+}
+
+/// exchangeInfo, or why it could not be had.
+pub enum Fetched {
+    Info(ExchangeInfo),
+    /// HTTP 451: the endpoint refuses this country. Not a failure of the database.
+    GeoBlocked {
+        url: String,
+    },
+}
+
+/// Reads exchangeInfo from a file or fetches it.
+pub async fn exchange_info(source: &Source) -> Result<Fetched, ValidateError> {
+    let (text, name) = match source {
+        Source::File(path) => (
+            std::fs::read_to_string(path).map_err(|e| ValidateError::Read {
+                path: path.clone(),
+                source: e,
+            })?,
+            path.display().to_string(),
+        ),
+        Source::Url(url) => {
+            let fetch = |cause: String| ValidateError::Fetch {
+                url: url.clone(),
+                cause,
+            };
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .user_agent(concat!(
+                    "binance-futures-availability/",
+                    env!("CARGO_PKG_VERSION")
+                ))
+                .build()
+                .map_err(|e| fetch(e.to_string()))?;
+            let response = client
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| fetch(e.to_string()))?;
+            let status = response.status();
+            if status.as_u16() == 451 {
+                return Ok(Fetched::GeoBlocked { url: url.clone() });
+            }
+            if !status.is_success() {
+                return Err(fetch(format!("HTTP {status}")));
+            }
+            (
+                response.text().await.map_err(|e| fetch(e.to_string()))?,
+                url.clone(),
+            )
+        }
+    };
+    serde_json::from_str(&text)
+        .map(Fetched::Info)
+        .map_err(|e| ValidateError::Parse {
+            source_name: name,
+            cause: e.to_string(),
+        })
+}
+
+/// What `validate` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Days of the covered range on which no symbol has a file.
+    pub empty_days: Vec<NaiveDate>,
+    /// Per symbol, runs of days inside its life with no row (never checked).
+    pub unchecked: Vec<Unchecked>,
+    /// Days whose count drops sharply against the neighbours.
+    pub drops: Vec<DayDrop>,
+    /// The newest day whose count is no longer growing (files arrive a day or two late).
+    pub latest_complete_day: Option<NaiveDate>,
+    pub slo: Slo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unchecked {
+    pub symbol: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DayDrop {
+    pub date: NaiveDate,
+    pub symbols: i64,
+    pub neighbours_median: i64,
+}
+
+/// The exchangeInfo comparison.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Slo {
+    Compared {
+        day: NaiveDate,
+        /// Quote assets compared (those both sides have).
+        quote_assets: Vec<String>,
+        matched: usize,
+        /// Trading perpetuals in exchangeInfo without a file on `day`.
+        only_exchange: Vec<String>,
+        /// Perpetuals with a file on `day` that exchangeInfo does not list as trading.
+        only_vision: Vec<String>,
+        percent: f64,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+impl Report {
+    /// Whether every check passed: no unchecked or empty day, no sharp drop, SLO met or skipped.
+    pub fn passed(&self) -> bool {
+        self.empty_days.is_empty()
+            && self.unchecked.is_empty()
+            && self.drops.is_empty()
+            && match &self.slo {
+                Slo::Compared { percent, .. } => *percent >= SLO_PERCENT,
+                Slo::Skipped { .. } => true,
+            }
+    }
+}
+
+/// Runs every check; `info` is exchangeInfo, or why there is none (the comparison is skipped).
+pub fn check(db: &Database, info: Result<&ExchangeInfo, String>) -> Result<Report, StoreError> {
+    let counts = match db.coverage()? {
+        Some((first, last)) => db.daily_counts(first, last)?,
+        None => Vec::new(),
+    };
+    let totals: Vec<(NaiveDate, i64)> = counts
+        .iter()
+        .map(|c| (c.date, c.perpetual + c.delivery))
+        .collect();
+    let latest_complete_day = latest_complete(&totals);
+    let settled_days: Vec<(NaiveDate, i64)> = totals
+        .iter()
+        .copied()
+        .filter(|(d, _)| latest_complete_day.is_some_and(|l| *d <= l))
+        .collect();
+    let empty_days = settled_days
+        .iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(d, _)| *d)
+        .collect();
+    let drops = sharp_drops(&settled_days);
+    let mut unchecked: Vec<Unchecked> = Vec::new();
+    for (symbol, date) in db.unchecked_days()? {
+        match unchecked.last_mut() {
+            Some(u) if u.symbol == symbol && u.to.succ_opt() == Some(date) => u.to = date,
+            _ => unchecked.push(Unchecked {
+                symbol,
+                from: date,
+                to: date,
+            }),
+        }
+    }
+    let slo = match (info, latest_complete_day) {
+        (Err(reason), _) => Slo::Skipped { reason },
+        (Ok(_), None) => Slo::Skipped {
+            reason: "the database has no complete day yet".into(),
+        },
+        (Ok(info), Some(day)) => compare(db, info, day)?,
+    };
+    Ok(Report {
+        empty_days,
+        unchecked,
+        drops,
+        latest_complete_day,
+        slo,
+    })
+}
+
+/// exchangeInfo's trading perpetuals against the unsettled perpetual folders with a file on
+/// `day`, both limited to the quote assets both sides have.
+fn compare(db: &Database, info: &ExchangeInfo, day: NaiveDate) -> Result<Slo, StoreError> {
+    let trading: Vec<&ExchangeSymbol> = info
+        .symbols
+        .iter()
+        .filter(|s| s.status == "TRADING" && s.contract_type.ends_with("PERPETUAL"))
+        .collect();
+    let on_day: BTreeSet<String> = db
+        .snapshot(day, ContractFilter::Perpetual)?
+        .into_iter()
+        .map(|r| r.symbol)
+        .collect();
+    let records = db.symbols()?;
+    let vision: Vec<(&str, &str)> = records
+        .iter()
+        .filter(|r| r.contract == Contract::Perpetual && !r.settled && on_day.contains(&r.symbol))
+        .filter_map(|r| Some((r.symbol.as_str(), r.quote_asset.as_deref()?)))
+        .collect();
+    let exchange_quotes: BTreeSet<&str> = trading.iter().map(|s| s.quote_asset.as_str()).collect();
+    let vision_quotes: BTreeSet<&str> = vision.iter().map(|(_, q)| *q).collect();
+    let quotes: BTreeSet<&str> = exchange_quotes
+        .intersection(&vision_quotes)
+        .copied()
+        .collect();
+    let e: BTreeSet<&str> = trading
+        .iter()
+        .filter(|s| quotes.contains(s.quote_asset.as_str()))
+        .map(|s| s.symbol.as_str())
+        .collect();
+    let v: BTreeSet<&str> = vision
+        .iter()
+        .filter(|(_, q)| quotes.contains(q))
+        .map(|(s, _)| *s)
+        .collect();
+    let matched = e.intersection(&v).count();
+    let union = e.union(&v).count();
+    Ok(Slo::Compared {
+        day,
+        quote_assets: quotes.iter().map(|q| q.to_string()).collect(),
+        matched,
+        only_exchange: e.difference(&v).map(|s| s.to_string()).collect(),
+        only_vision: v.difference(&e).map(|s| s.to_string()).collect(),
+        percent: if union == 0 {
+            100.0
+        } else {
+            matched as f64 * 100.0 / union as f64
+        },
+    })
+}
+
+/// The newest day whose count reached its predecessors': the days after it are still filling.
+fn latest_complete(totals: &[(NaiveDate, i64)]) -> Option<NaiveDate> {
+    (0..totals.len()).rev().find_map(|i| {
+        let before: Vec<i64> = totals[i.saturating_sub(NEIGHBOURS)..i]
+            .iter()
+            .map(|t| t.1)
+            .collect();
+        let reference = median(&before).unwrap_or(0);
+        (totals[i].1 > 0 && totals[i].1 as f64 >= DROP_SHARE * reference as f64)
+            .then_some(totals[i].0)
+    })
+}
+
+/// Dips: days below `DROP_SHARE` of the median of the days before them and of the days after
+/// them. A lasting step (a wave of listings or delistings) is not a dip, nor is the first week.
+fn sharp_drops(totals: &[(NaiveDate, i64)]) -> Vec<DayDrop> {
+    let counts: Vec<i64> = totals.iter().map(|t| t.1).collect();
+    (0..totals.len())
+        .filter_map(|i| {
+            let before = median(&counts[i.saturating_sub(NEIGHBOURS)..i])?;
+            let after = median(&counts[i + 1..(i + 1 + NEIGHBOURS).min(counts.len())])?;
+            let m = before.min(after);
+            // Small universes (the first weeks) move by single symbols; those are not drops.
+            (m >= 10 && (counts[i] as f64) < DROP_SHARE * m as f64).then(|| DayDrop {
+                date: totals[i].0,
+                symbols: counts[i],
+                neighbours_median: m,
+            })
+        })
+        .collect()
+}
+
+fn median(values: &[i64]) -> Option<i64> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days(counts: &[i64]) -> Vec<(NaiveDate, i64)> {
+        let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        counts
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (start + chrono::Duration::days(i as i64), *n))
+            .collect()
+    }
+
+    #[test]
+    fn a_day_far_below_its_neighbours_is_a_drop_and_growth_is_not() {
+        let mut counts = vec![100; 20];
+        counts[10] = 60;
+        counts[15] = 95;
+        let drops = sharp_drops(&days(&counts));
+        assert_eq!(drops.len(), 1);
+        assert_eq!(drops[0].symbols, 60);
+        let growing: Vec<i64> = (0..30).map(|i| 10 + i * 3).collect();
+        assert!(sharp_drops(&days(&growing)).is_empty());
+    }
+
+    #[test]
+    fn the_latest_complete_day_skips_days_still_filling() {
+        let mut counts = vec![100; 10];
+        counts.extend([40, 0]);
+        let t = days(&counts);
+        assert_eq!(latest_complete(&t), Some(t[9].0));
+    }
+}

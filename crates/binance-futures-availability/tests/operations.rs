@@ -1,0 +1,372 @@
+//! The operator's commands against real files: `status`, `validate` (with Binance's real
+//! exchangeInfo responses), `backup` → `restore`, and `export` read back by DuckDB.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use binance_futures_availability::store::{AvailabilityRow, Batch, Database, SymbolUpdate};
+use binance_futures_availability::vision::classify;
+use chrono::{NaiveDate, Utc};
+use common::*;
+use vision_sim::{Corpus, Fault, FaultRule};
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(out)
+        )
+    })
+}
+
+#[test]
+fn status_reports_contents_and_exits_1_when_stale() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let out = env.run(&["status", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = json(&out);
+    assert_eq!(s["rows"], db_rows(&env.db).len() as u64);
+    assert_eq!(s["symbols"]["total"], 8);
+    assert_eq!(s["symbols"]["delivery"], 1);
+    assert_eq!(s["symbols"]["perpetual"], 7);
+    assert_eq!(s["symbols"]["settled"], 2);
+    assert_eq!(s["schema_version"], 1);
+    assert_eq!(
+        s["coverage"],
+        serde_json::json!(["2019-12-31", "2024-03-01"])
+    );
+    assert_eq!(s["checked_through"], days_ago(1).to_string());
+    assert_eq!(s["last_run"]["kind"], "backfill");
+    assert_eq!(s["last_run"]["status"], "ok");
+    assert_eq!(s["stale"], false);
+    assert!(s["size_bytes"].as_u64().unwrap() > 0);
+    let text = env.ok(&["status"]);
+    assert!(
+        text.contains("complete through  ")
+            && text.contains("8 (7 perpetual, 1 delivery; 2 settled)"),
+        "{text}"
+    );
+
+    // A database last checked ten days ago is stale: said, and exit 1 for monitors.
+    let old = Env::new(Corpus::from_spec(&small_spec()));
+    let end = days_ago(10).to_string();
+    old.ok(&["backfill", "--quiet", "--end", &end]);
+    let out = old.run(&["status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stale"));
+    assert!(
+        stderr(&out).contains(&format!("checked only through {end}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/exchange-info")
+        .join(name)
+}
+
+/// exchangeInfo's trading perpetuals, by quote asset, read straight from the response.
+fn trading_perpetuals(file: &Path) -> Vec<(String, String)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut out: Vec<(String, String)> = v["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["status"] == "TRADING"
+                && matches!(
+                    s["contractType"].as_str(),
+                    Some("PERPETUAL" | "TRADIFI_PERPETUAL")
+                )
+        })
+        .map(|s| {
+            (
+                s["symbol"].as_str().unwrap().to_string(),
+                s["quoteAsset"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A database whose symbols had a file on each of `days`, except `hole` (symbol, day).
+fn database_with(
+    path: &Path,
+    symbols: &[String],
+    days: &[NaiveDate],
+    hole: Option<(&str, NaiveDate)>,
+) {
+    let mut db = Database::open_for_write(path).unwrap();
+    let mut batch = Batch::default();
+    for s in symbols {
+        for d in days {
+            if hole == Some((s.as_str(), *d)) {
+                continue;
+            }
+            batch.rows.push(AvailabilityRow {
+                date: *d,
+                symbol: s.clone(),
+                available: true,
+                file_size_bytes: Some(1000),
+                last_modified: None,
+                url: format!("http://127.0.0.1/{s}-{d}.zip"),
+                status_code: 200,
+                probe_timestamp: Utc::now(),
+            });
+        }
+        batch.symbols.push(SymbolUpdate {
+            symbol: s.clone(),
+            class: classify(s),
+            first_file_date: days.first().copied(),
+            last_file_date: days.last().copied(),
+            checked: Some((days[0], *days.last().unwrap())),
+        });
+    }
+    db.write_batch(&batch).unwrap();
+}
+
+#[test]
+fn validate_gives_the_match_percentage_and_both_lists_on_real_exchange_info() {
+    let file = fixture("fapi_exchangeInfo_2026-03-31.json");
+    let trading = trading_perpetuals(&file);
+    // Compared like for like: the quote assets both sides have (this database has USDT and USDC).
+    let comparable: Vec<&String> = trading
+        .iter()
+        .filter(|(_, q)| q == "USDT" || q == "USDC")
+        .map(|(s, _)| s)
+        .collect();
+    assert!(comparable.len() > 500, "{}", comparable.len());
+    let missing: Vec<String> = comparable[..10].iter().map(|s| s.to_string()).collect();
+    let mut vision: Vec<String> = comparable[10..].iter().map(|s| s.to_string()).collect();
+    // One perpetual not (yet) in exchangeInfo; and names that must not be compared at all:
+    // settled, delivery, and a quote asset exchangeInfo does not trade.
+    vision.extend(["ZZZNEWUSDT", "BNXUSDTSETTLED", "BTCUSDT_260626", "ADABUSD"].map(String::from));
+    let days: Vec<NaiveDate> = day("2026-03-23").iter_days().take(8).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.duckdb");
+    database_with(&db, &vision, &days, None);
+    let run = |db: &Path, format: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_binance-futures-availability"))
+            .args(["--db"])
+            .arg(db)
+            .args(["validate", "--format", format, "--exchange-info"])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = run(&db, "json");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!(r["passed"], true);
+    assert_eq!(r["latest_complete_day"], "2026-03-30");
+    let slo = &r["slo"];
+    assert_eq!(slo["outcome"], "compared");
+    assert_eq!(slo["quote_assets"], serde_json::json!(["USDC", "USDT"]));
+    assert_eq!(slo["only_exchange"], serde_json::json!(missing));
+    assert_eq!(slo["only_vision"], serde_json::json!(["ZZZNEWUSDT"]));
+    let n = comparable.len() as f64;
+    let expected = (n - 10.0) * 100.0 / (n + 1.0);
+    assert!((slo["percent"].as_f64().unwrap() - expected).abs() < 1e-9);
+
+    // 60 symbols short is below 95 %; and a day missing inside a symbol's life is a hole.
+    let short: Vec<String> = comparable[60..].iter().map(|s| s.to_string()).collect();
+    let db2 = dir.path().join("b.duckdb");
+    database_with(&db2, &short, &days, Some((short[0].as_str(), days[3])));
+    let out = run(&db2, "text");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let percent = (n - 60.0) * 100.0 / n;
+    assert!(
+        text.contains(&format!(
+            "FAIL exchangeInfo: {percent:.1}% match on 2026-03-30"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{} not checked {} to {}",
+            short[0], days[3], days[3]
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&missing.join(" ")), "{text}");
+}
+
+/// Serves one HTTP response to the first connection on 127.0.0.1 and returns the URL.
+fn serve_once(body: Vec<u8>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/fapi/v1/exchangeInfo",
+        listener.local_addr().unwrap()
+    );
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let _ = conn.read(&mut request);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        conn.write_all(head.as_bytes()).unwrap();
+        conn.write_all(&body).unwrap();
+    });
+    url
+}
+
+#[test]
+fn validate_fetches_exchange_info_over_http_and_skips_a_geo_block() {
+    let file = fixture("fapi_exchangeInfo_2024-10-02.json");
+    let trading: Vec<String> = trading_perpetuals(&file)
+        .into_iter()
+        .filter(|(_, q)| q == "USDT" || q == "USDC")
+        .map(|(s, _)| s)
+        .collect();
+    let days: Vec<NaiveDate> = day("2024-09-24").iter_days().take(8).collect();
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    database_with(&env.db, &trading, &days, None);
+
+    let url = serve_once(std::fs::read(&file).unwrap());
+    let out = env.run(&["validate", "--format", "json", "--exchange-info", &url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["slo"]["percent"], 100.0);
+
+    // HTTP 451 from the endpoint: the comparison is skipped, not failed.
+    env.sim.add_fault(FaultRule {
+        pattern: "exchangeInfo".into(),
+        fault: Fault::Status(451),
+        times: None,
+    });
+    let blocked = format!("{}/fapi/v1/exchangeInfo", env.sim.data_url());
+    let out = env.run(&["validate", "--exchange-info", &blocked]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("skip exchangeInfo") && text.contains("HTTP 451"),
+        "{text}"
+    );
+
+    // Any other failure of the endpoint is an error naming the URL and status.
+    env.sim.clear_faults();
+    env.sim.add_fault(FaultRule {
+        pattern: "exchangeInfo".into(),
+        fault: Fault::Status(500),
+        times: None,
+    });
+    let out = env.run(&["validate", "--exchange-info", &blocked]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&blocked) && stderr(&out).contains("500"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn backup_then_restore_gives_a_database_with_equal_content() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let original = db_rows(&env.db);
+    let backup = env.dir.path().join("backup.duckdb");
+    env.ok(&["backup", backup.to_str().unwrap()]);
+    assert!(db_rows(&backup) == original);
+
+    // A second backup to the same place needs --force.
+    let out = env.run(&["backup", backup.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("already exists; pass --force"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Restore into a fresh place, then over an existing database only with --force.
+    let restored = env.dir.path().join("restored.duckdb");
+    let restore = |target: &Path, force: bool| {
+        let mut c = env.cmd();
+        c.env("BFA_DB", target)
+            .args(["restore", backup.to_str().unwrap()]);
+        if force {
+            c.arg("--force");
+        }
+        c.output().unwrap()
+    };
+    assert!(restore(&restored, false).status.success());
+    assert!(db_rows(&restored) == original);
+    let out = restore(&env.db, false);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = restore(&env.db, true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(db_rows(&env.db) == original);
+
+    // Something that is not a database is refused before anything is touched.
+    let junk = env.dir.path().join("junk.duckdb");
+    std::fs::write(&junk, b"not a database").unwrap();
+    let out = env
+        .cmd()
+        .args(["restore", "--force", junk.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("junk.duckdb"), "{}", stderr(&out));
+    assert!(db_rows(&env.db) == original);
+}
+
+#[test]
+fn parquet_and_csv_exports_read_back_equal_to_the_tables() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let out_dir = env.dir.path().join("export");
+    env.ok(&["export", out_dir.to_str().unwrap()]);
+    env.ok(&["export", "--format", "csv", out_dir.to_str().unwrap()]);
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!("ATTACH '{}' AS db (READ_ONLY)", env.db.display()))
+        .unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    for table in ["daily_availability", "symbols", "collection_runs"] {
+        let parquet = out_dir.join(format!("{table}.parquet"));
+        let csv = out_dir.join(format!("{table}.csv"));
+        let rows = count(&format!("SELECT count(*) FROM db.{table}"));
+        assert!(rows > 0, "{table} is empty");
+        for source in [
+            format!("read_parquet('{}')", parquet.display()),
+            format!("read_csv('{}', header = true)", csv.display()),
+        ] {
+            assert_eq!(
+                count(&format!("SELECT count(*) FROM {source}")),
+                rows,
+                "{source}"
+            );
+            let differ = count(&format!(
+                "SELECT count(*) FROM (SELECT * FROM {source} EXCEPT ALL SELECT * FROM db.{table})"
+            ));
+            assert_eq!(differ, 0, "{source} differs from {table}");
+        }
+    }
+    let symbols: BTreeSet<String> = conn
+        .prepare(&format!(
+            "SELECT DISTINCT symbol FROM read_parquet('{}')",
+            out_dir.join("daily_availability.parquet").display()
+        ))
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(symbols.contains("币安人生USDT"));
+    // Exporting over existing files needs --force.
+    let out = env.run(&["export", out_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}
