@@ -193,9 +193,11 @@ pub enum Slo {
 }
 
 impl Report {
-    /// Whether every check passed: no unchecked or empty day, no sharp drop, SLO met or skipped.
+    /// Whether every check passed: a complete day exists, no unchecked or empty day, no sharp
+    /// drop, and the SLO met or skipped (exchangeInfo unavailable).
     pub fn passed(&self) -> bool {
-        self.empty_days.is_empty()
+        self.latest_complete_day.is_some()
+            && self.empty_days.is_empty()
             && self.unchecked.is_empty()
             && self.drops.is_empty()
             && match &self.slo {
@@ -241,7 +243,7 @@ pub fn check(db: &Database, info: Result<&ExchangeInfo, String>) -> Result<Repor
     let slo = match (info, latest_complete_day) {
         (Err(reason), _) => Slo::Skipped { reason },
         (Ok(_), None) => Slo::Skipped {
-            reason: "the database has no complete day yet".into(),
+            reason: "the database has no day with files yet; run `update` first".into(),
         },
         (Ok(info), Some(day)) => compare(db, info, day)?,
     };

@@ -529,7 +529,9 @@ async fn cancel_on_signal(token: CancellationToken) {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
-    tracing::warn!("stopping: committing what was gathered (signal again to stop at once)");
+    tracing::warn!(
+        "stop requested: finishing requests in flight and committing them (signal again to stop at once)"
+    );
     token.cancel();
     tokio::select! {
         _ = term.recv() => {}
