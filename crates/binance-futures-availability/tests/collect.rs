@@ -156,6 +156,36 @@ fn update_picks_up_late_uploads_replacements_and_new_folders() {
     assert!(find("币安人生USDT", days_ago(5)).2);
     assert_eq!(find("BBBUSDT", days_ago(10)).3, Some(99_999));
     assert_eq!(rows.iter().filter(|r| r.1 == "NEWUSDT").count(), 700);
+    // The day-shaped answers follow: every changed day's snapshot equals the stored rows.
+    for d in [yesterday(), days_ago(5), days_ago(10), days_ago(700)] {
+        let out = env.ok(&[
+            "query",
+            "snapshot",
+            &d.to_string(),
+            "--contract",
+            "all",
+            "--format",
+            "json",
+        ]);
+        let listed: Vec<(String, Option<i64>)> =
+            serde_json::from_str::<Vec<serde_json::Value>>(&out)
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    (
+                        v["symbol"].as_str().unwrap().to_string(),
+                        v["file_size_bytes"].as_i64(),
+                    )
+                })
+                .collect();
+        let mut stored: Vec<(String, Option<i64>)> = rows
+            .iter()
+            .filter(|r| r.0 == d && r.2)
+            .map(|r| (r.1.clone(), r.3))
+            .collect();
+        stored.sort();
+        assert_eq!(listed, stored, "snapshot of {d}");
+    }
 }
 
 #[test]

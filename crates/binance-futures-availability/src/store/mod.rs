@@ -5,6 +5,7 @@
 //! leaves it byte-identical. Only `Database::open_for_write` creates or migrates a file.
 
 mod backup;
+mod derived;
 mod lock;
 mod read;
 mod schema;
@@ -124,6 +125,8 @@ impl StoreError {
 pub struct Database {
     conn: Connection,
     path: PathBuf,
+    /// `day_files` matches `daily_availability` (see `derived`).
+    derived_fresh: bool,
 }
 
 impl Database {
@@ -140,9 +143,10 @@ impl Database {
             .map_err(|source| duck(path, "configuring a read-only connection", source))?;
         let conn = Connection::open_with_flags(path, config)
             .map_err(|source| duck(path, "opening the file read-only", source))?;
-        let db = Database {
+        let mut db = Database {
             conn,
             path: path.to_path_buf(),
+            derived_fresh: false,
         };
         let found = schema::version(&db.conn)
             .map_err(|source| duck(path, "reading the schema version", source))?;
@@ -160,7 +164,10 @@ impl Database {
                 found: v,
                 supported: SCHEMA_VERSION,
             }),
-            Some(_) => Ok(db),
+            Some(_) => {
+                db.read_freshness()?;
+                Ok(db)
+            }
         }
     }
 
@@ -177,8 +184,10 @@ impl Database {
         let mut db = Database {
             conn,
             path: path.to_path_buf(),
+            derived_fresh: false,
         };
         schema::migrate(&mut db)?;
+        db.read_freshness()?;
         Ok(db)
     }
 

@@ -162,24 +162,35 @@ impl Database {
                 last_modified: r.get(2)?,
             })
         };
-        match contracts.contract() {
-            Some(contract) => self.rows(
-                "SELECT symbol, file_size_bytes, last_modified FROM daily_availability
-                 WHERE date = ? AND available
-                   AND symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?)
-                 ORDER BY symbol",
-                params![date_value(date), contract.as_str()],
-                "running the snapshot query",
-                row,
-            ),
-            None => self.rows(
-                "SELECT symbol, file_size_bytes, last_modified FROM daily_availability
-                 WHERE date = ? AND available ORDER BY symbol",
-                params![date_value(date)],
-                "running the snapshot query",
-                row,
-            ),
+        let contract = contracts.contract().map(Contract::as_str);
+        if self.derived_fresh {
+            // Two statements rather than an `OR`: DuckDB pushes plain equalities into the scan.
+            return match contract {
+                Some(contract) => self.rows(
+                    "SELECT symbol, file_size_bytes, last_modified FROM day_files
+                     WHERE date = ? AND contract_type = ? ORDER BY symbol",
+                    params![date_value(date), contract],
+                    "running the snapshot query",
+                    row,
+                ),
+                None => self.rows(
+                    "SELECT symbol, file_size_bytes, last_modified FROM day_files
+                     WHERE date = ? ORDER BY symbol",
+                    params![date_value(date)],
+                    "running the snapshot query",
+                    row,
+                ),
+            };
         }
+        self.rows(
+            "SELECT symbol, file_size_bytes, last_modified FROM daily_availability
+             WHERE date = ? AND available
+               AND (?::VARCHAR IS NULL OR symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?))
+             ORDER BY symbol",
+            params![date_value(date), contract, contract],
+            "running the snapshot query",
+            row,
+        )
     }
 
     /// The symbol's stored days by date, after resolving its name (exact, then case-insensitive).
@@ -214,10 +225,16 @@ impl Database {
     ) -> Result<Vec<RangeRow>, StoreError> {
         let contract = contracts.contract().map(Contract::as_str);
         self.rows(
-            "SELECT symbol, count(*), min(date), max(date) FROM daily_availability
-             WHERE date BETWEEN ? AND ? AND available
-               AND (?::VARCHAR IS NULL OR symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?))
-             GROUP BY symbol ORDER BY symbol",
+            if self.derived_fresh {
+                "SELECT symbol, count(*), min(date), max(date) FROM day_files
+                 WHERE date BETWEEN ? AND ? AND (?::VARCHAR IS NULL OR contract_type = ?)
+                 GROUP BY symbol ORDER BY symbol"
+            } else {
+                "SELECT symbol, count(*), min(date), max(date) FROM daily_availability
+                 WHERE date BETWEEN ? AND ? AND available
+                   AND (?::VARCHAR IS NULL OR symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?))
+                 GROUP BY symbol ORDER BY symbol"
+            },
             params![date_value(start), date_value(end), contract, contract],
             "running the range query",
             |r| {
@@ -239,12 +256,19 @@ impl Database {
     ) -> Result<Vec<DayCount>, StoreError> {
         let counted: std::collections::HashMap<NaiveDate, (i64, i64)> = self
             .rows(
-                "SELECT d.date,
-                        count(*) FILTER (WHERE s.contract_type = 'perpetual'),
-                        count(*) FILTER (WHERE s.contract_type = 'delivery')
-                 FROM daily_availability d JOIN symbols s USING (symbol)
-                 WHERE d.available AND d.date BETWEEN ? AND ?
-                 GROUP BY d.date",
+                if self.derived_fresh {
+                    "SELECT date,
+                            count(*) FILTER (WHERE contract_type = 'perpetual'),
+                            count(*) FILTER (WHERE contract_type = 'delivery')
+                     FROM day_files WHERE date BETWEEN ? AND ? GROUP BY date"
+                } else {
+                    "SELECT d.date,
+                            count(*) FILTER (WHERE s.contract_type = 'perpetual'),
+                            count(*) FILTER (WHERE s.contract_type = 'delivery')
+                     FROM daily_availability d JOIN symbols s USING (symbol)
+                     WHERE d.available AND d.date BETWEEN ? AND ?
+                     GROUP BY d.date"
+                },
                 params![date_value(start), date_value(end)],
                 "running the daily counts query",
                 |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))),

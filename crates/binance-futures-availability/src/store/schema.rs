@@ -1,15 +1,17 @@
 //! The schema, versioned. Version 1 keeps the original tool's `daily_availability` table with its
-//! exact names and types, so SQL written for the original keeps working.
+//! exact names and types, so SQL written for the original keeps working. Version 2 adds
+//! `day_files`, the same facts laid out for the day-shaped questions (see `derived`).
 
 use duckdb::{Connection, OptionalExt};
 
 use super::{Database, StoreError};
 
 /// The newest schema this binary reads and writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Each entry migrates from the previous version to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE daily_availability (
     date DATE NOT NULL,
     symbol VARCHAR NOT NULL,
@@ -51,7 +53,20 @@ CREATE TABLE collection_runs (
     rows_written BIGINT,
     error VARCHAR
 );
-"#];
+"#,
+    r#"
+CREATE TABLE day_files (
+    date DATE NOT NULL,
+    symbol VARCHAR NOT NULL,
+    file_size_bytes BIGINT,
+    last_modified TIMESTAMP,
+    contract_type VARCHAR NOT NULL
+);
+CREATE TABLE derived_state (dirty_from DATE);
+-- Everything is stale until the first refresh builds it.
+INSERT INTO derived_state VALUES (DATE '1970-01-01');
+"#,
+];
 
 /// The file's schema version, or `None` when it has no `schema_version` table.
 pub(super) fn version(conn: &Connection) -> duckdb::Result<Option<i32>> {

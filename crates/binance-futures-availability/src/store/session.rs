@@ -59,11 +59,13 @@ impl WriteSession {
         &mut self.db
     }
 
-    /// Checkpoints and closes the copy, then puts it in place of the published file in one
-    /// rename. Readers that already opened the old file keep reading it undisturbed.
+    /// Brings `day_files` up to date, checkpoints and closes the copy, then puts it in place of
+    /// the published file in one rename. Readers that already opened the old file keep reading it undisturbed.
     pub fn publish(self) -> Result<(), StoreError> {
-        let work = self.db.path().to_path_buf();
-        self.db.close()?;
+        let mut db = self.db;
+        db.refresh()?;
+        let work = db.path().to_path_buf();
+        db.close()?;
         let wal = sibling(&work, ".wal");
         if wal.exists() {
             // Publishing without the WAL would drop committed batches; keep the copy to resume.

@@ -124,6 +124,10 @@ impl Database {
         let written = tx
             .execute("INSERT INTO daily_availability SELECT * FROM staging", [])
             .map_err(super::failed(&path, "inserting rows"))?;
+        if let Some(first) = batch.rows.iter().map(|r| r.date).min() {
+            Database::mark_dirty(&tx, first)
+                .map_err(super::failed(&path, "marking day_files stale"))?;
+        }
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -156,6 +160,9 @@ impl Database {
             .map_err(super::failed(&path, "clearing the staging table"))?;
         tx.commit()
             .map_err(super::failed(&path, "committing a batch"))?;
+        if !batch.rows.is_empty() {
+            self.derived_fresh = false;
+        }
         Ok(written as u64)
     }
 
