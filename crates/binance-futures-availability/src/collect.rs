@@ -136,6 +136,9 @@ pub enum CollectError {
     Interrupted { summary: Box<Summary> },
     #[error("a collection task failed unexpectedly: {0}")]
     Task(String),
+    /// The HTTP client could not be set up (a malformed endpoint URL, no TLS roots).
+    #[error(transparent)]
+    Client(VisionError),
     #[error("could not list the symbol folders: {0}")]
     Discover(VisionError),
     #[error("unknown symbol folder(s) {}: not in the bucket's listing", .0.join(", "))]

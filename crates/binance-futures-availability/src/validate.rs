@@ -112,10 +112,7 @@ pub async fn exchange_info(source: &Source) -> Result<Fetched, ValidateError> {
             };
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
-                .user_agent(concat!(
-                    "binance-futures-availability/",
-                    env!("CARGO_PKG_VERSION")
-                ))
+                .user_agent(crate::config::USER_AGENT)
                 .build()
                 .map_err(|e| fetch(e.to_string()))?;
             let response = client

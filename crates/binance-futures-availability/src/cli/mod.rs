@@ -217,7 +217,7 @@ pub struct Output {
 }
 
 /// Where the bucket is and how to talk to it.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Args)]
 pub struct Remote {
     /// Path-style S3 URL of the bucket, for listing.
     #[arg(long, env = "BFA_S3_URL", default_value = config::DEFAULT_S3_URL, value_name = "URL")]
@@ -495,7 +495,7 @@ async fn collect_once(
     goal: &Goal,
     progress: Progress,
     cancel: CancellationToken,
-) -> Result<Summary, CliError> {
+) -> Result<Summary, CollectError> {
     let mut config = ClientConfig::new(Endpoints {
         s3_url: remote.s3_url.clone(),
         data_url: remote.data_url.clone(),
@@ -512,8 +512,8 @@ async fn collect_once(
         cancel,
         ..collect::Options::default()
     };
-    let client = VisionClient::new(config)?;
-    Ok(collect::run(db_path, &client, goal, &options).await?)
+    let client = VisionClient::new(config).map_err(CollectError::Client)?;
+    collect::run(db_path, &client, goal, &options).await
 }
 
 /// The first SIGTERM or Ctrl-C cancels `token`: the run starts nothing new, commits what it

@@ -7,7 +7,7 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 
 use super::render::{self, ReportFormat, StatusView};
 use super::{CliError, ValidateArgs, runtime};
-use crate::schedule::{self, PidFile, State};
+use crate::schedule::{PidFile, State};
 use crate::store::{self, Database, ExportFormat, WriterLock};
 use crate::validate::{self, Fetched, Source};
 
@@ -27,7 +27,14 @@ pub(super) fn status(
     drop(db);
     let view = StatusView {
         path: db_path.to_path_buf(),
-        size_bytes: std::fs::metadata(db_path).map(|m| m.len()).unwrap_or(0),
+        size_bytes: std::fs::metadata(db_path)
+            .map_err(|e| {
+                CliError::Failed(format!(
+                    "could not read the size of {}: {e}",
+                    db_path.display()
+                ))
+            })?
+            .len(),
         stale: stale(contents.checked_through, Utc::now().date_naive()),
         writer: WriterLock::holder(db_path),
         scheduler: match PidFile::inspect(db_path)? {
@@ -132,11 +139,4 @@ pub(super) fn export(
         }
     }
     Ok(())
-}
-
-/// The scheduler's next run as `status` shows it.
-pub(super) fn next_run(at: &str) -> Option<chrono::DateTime<Utc>> {
-    schedule::Schedule::parse(at)
-        .ok()
-        .map(|s| s.next_after(Utc::now()))
 }

@@ -74,12 +74,7 @@ fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
                 };
                 let cancel = shutdown.child_token();
                 async move {
-                    collect_once(db_path, &args.remote, &goal, Progress::Quiet, cancel)
-                        .await
-                        .map_err(|e| match e {
-                            CliError::Collect(e) => *e,
-                            other => crate::collect::CollectError::Task(other.to_string()),
-                        })
+                    collect_once(db_path, &args.remote, &goal, Progress::Quiet, cancel).await
                 }
             },
             log_line,
@@ -233,7 +228,11 @@ fn status(db_path: &Path, format: ReportFormat, out: &mut impl Write) -> Result<
             State::Stale { pid } => Some(pid),
             _ => None,
         },
-        next_run: info.as_ref().and_then(|i| super::ops::next_run(&i.at)),
+        // The running scheduler's daily time, as it wrote it in its pid file.
+        next_run: info
+            .as_ref()
+            .and_then(|i| schedule::Schedule::parse(&i.at).ok())
+            .map(|s| s.next_after(Utc::now())),
         info,
         writer: crate::store::WriterLock::holder(db_path),
         last_run,

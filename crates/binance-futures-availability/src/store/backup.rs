@@ -6,9 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use duckdb::{AccessMode, Config, Connection};
-
-use super::{Database, DbStatus, StoreError, WriterLock, failed, io_failed, sibling};
+use super::{Database, DbStatus, StoreError, WriterLock, io_failed, sibling};
 
 /// The tables an export writes, each ordered so the files diff and compress well.
 const EXPORTED: [(&str, &str); 3] = [
@@ -103,8 +101,7 @@ pub fn export(
     format: ExportFormat,
     force: bool,
 ) -> Result<Vec<PathBuf>, StoreError> {
-    // Opened through `Database::open` for its checks (exists, ours, this schema version).
-    drop(Database::open(db)?);
+    let db = Database::open(db)?;
     let files: Vec<PathBuf> = EXPORTED
         .iter()
         .map(|(table, _)| dest.join(format!("{table}.{}", format.extension())))
@@ -116,21 +113,18 @@ pub fn export(
         dir: dest.to_path_buf(),
         source,
     })?;
-    let config = Config::default()
-        .access_mode(AccessMode::ReadOnly)
-        .map_err(failed(db, "configuring a read-only connection"))?;
-    let conn = Connection::open_with_flags(db, config)
-        .map_err(failed(db, "opening the file read-only"))?;
     let options = match format {
         ExportFormat::Parquet => "FORMAT parquet, COMPRESSION zstd",
         ExportFormat::Csv => "FORMAT csv, HEADER true",
     };
     for ((table, order), file) in EXPORTED.iter().zip(&files) {
         let target = file.to_string_lossy().replace('\'', "''");
-        conn.execute_batch(&format!(
-            "COPY (SELECT * FROM {table} ORDER BY {order}) TO '{target}' ({options})"
-        ))
-        .map_err(failed(db, "exporting a table"))?;
+        // COPY … TO writes an outside file, which a read-only connection may do.
+        db.conn
+            .execute_batch(&format!(
+                "COPY (SELECT * FROM {table} ORDER BY {order}) TO '{target}' ({options})"
+            ))
+            .map_err(db.err("exporting a table"))?;
     }
     Ok(files)
 }
