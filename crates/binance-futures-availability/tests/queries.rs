@@ -389,3 +389,68 @@ fn python_duckdb_reads_the_file_and_agrees_with_the_cli() {
     ]);
     assert_eq!(from_python, symbols(&cli));
 }
+
+#[test]
+fn a_foreign_or_newer_file_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("foreign.duckdb");
+    let newer = dir.path().join("newer.duckdb");
+    {
+        let conn = duckdb::Connection::open(&foreign).unwrap();
+        conn.execute_batch("CREATE TABLE trades (id INTEGER)")
+            .unwrap();
+    }
+    binance_futures_availability::store::Database::open_for_write(&newer)
+        .unwrap()
+        .close()
+        .unwrap();
+    {
+        let conn = duckdb::Connection::open(&newer).unwrap();
+        conn.execute_batch("INSERT INTO schema_version VALUES (99, now())")
+            .unwrap();
+    }
+    for (file, says) in [
+        (&foreign, "is not a binance-futures-availability database"),
+        (&newer, "has schema version 99, newer than"),
+    ] {
+        let before = std::fs::read(file).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_binance-futures-availability"))
+            .args(["query", "snapshot", "2024-01-15", "--db"])
+            .arg(file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert_eq!(std::fs::read(file).unwrap(), before);
+    }
+}
+
+#[test]
+fn one_batch_may_report_a_symbol_twice() {
+    use binance_futures_availability::store::{Batch, Database, SymbolUpdate};
+    use binance_futures_availability::vision::classify;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.duckdb");
+    let mut db = Database::open_for_write(&path).unwrap();
+    let update = |first: &str, last: &str| SymbolUpdate {
+        symbol: "BTCUSDT".into(),
+        class: classify("BTCUSDT"),
+        first_file_date: Some(day(first)),
+        last_file_date: Some(day(last)),
+        checked: Some((day(first), day(last))),
+    };
+    db.write_batch(&Batch {
+        rows: vec![],
+        symbols: vec![
+            update("2023-01-01", "2023-12-31"),
+            update("2024-01-01", "2024-06-30"),
+        ],
+    })
+    .unwrap();
+    let record = db.symbol("BTCUSDT").unwrap();
+    assert_eq!(record.first_file_date, Some(day("2023-01-01")));
+    assert_eq!(record.last_file_date, Some(day("2024-06-30")));
+    assert_eq!(record.checked_from, Some(day("2023-01-01")));
+    assert_eq!(record.checked_through, Some(day("2024-06-30")));
+}

@@ -127,6 +127,9 @@ pub struct Database {
     path: PathBuf,
     /// `day_files` matches `daily_availability` (see `derived`).
     derived_fresh: bool,
+    /// Every symbol by name, read on the first lookup: `timeline` looks its symbol up on every
+    /// call, and the table is small and changes only through `write_batch`, which clears this.
+    known_symbols: std::cell::OnceCell<std::collections::HashMap<String, SymbolRecord>>,
 }
 
 impl Database {
@@ -147,6 +150,7 @@ impl Database {
             conn,
             path: path.to_path_buf(),
             derived_fresh: false,
+            known_symbols: Default::default(),
         };
         let found = schema::version(&db.conn)
             .map_err(|source| duck(path, "reading the schema version", source))?;
@@ -179,12 +183,19 @@ impl Database {
                 source,
             })?;
         }
-        let conn = Connection::open(path)
+        // Writers checkpoint once, when they close: DuckDB's default (every 16 MB of log)
+        // rewrites the growing indexes again and again during a backfill — slower, and it leaves
+        // the superseded blocks behind as dead space in the file.
+        let config = Config::default()
+            .with("wal_autocheckpoint", "4GB")
+            .map_err(|source| duck(path, "configuring the write connection", source))?;
+        let conn = Connection::open_with_flags(path, config)
             .map_err(|source| duck(path, "opening the file for writing", source))?;
         let mut db = Database {
             conn,
             path: path.to_path_buf(),
             derived_fresh: false,
+            known_symbols: Default::default(),
         };
         schema::migrate(&mut db)?;
         db.read_freshness()?;

@@ -98,9 +98,16 @@ const SYMBOL_COLUMNS: &str = "symbol, contract_type, quote_asset, settled, deliv
 
 fn symbol_record(r: &Row) -> duckdb::Result<SymbolRecord> {
     let contract: String = r.get(1)?;
+    let contract = Contract::parse(&contract).ok_or_else(|| {
+        duckdb::Error::FromSqlConversionFailure(
+            1,
+            duckdb::types::Type::Text,
+            format!("unknown contract type {contract:?}").into(),
+        )
+    })?;
     Ok(SymbolRecord {
         symbol: r.get(0)?,
-        contract: Contract::parse(&contract).unwrap_or(Contract::Perpetual),
+        contract,
         quote_asset: r.get(2)?,
         settled: r.get(3)?,
         delivery_date: r.get(4)?,
@@ -315,14 +322,17 @@ impl Database {
     /// One symbol by name: exact, else the single case-insensitive match, else an error that
     /// suggests the closest known names.
     pub fn symbol(&self, name: &str) -> Result<SymbolRecord, StoreError> {
-        let exact = self.rows(
-            &format!("SELECT {SYMBOL_COLUMNS} FROM symbols WHERE symbol = ?"),
-            params![name],
-            "looking up a symbol",
-            symbol_record,
-        )?;
-        if let Some(record) = exact.into_iter().next() {
-            return Ok(record);
+        if self.known_symbols.get().is_none() {
+            let known = self
+                .symbols()?
+                .into_iter()
+                .map(|record| (record.symbol.clone(), record))
+                .collect();
+            // Set only here, and only when empty; a failed set cannot happen.
+            let _ = self.known_symbols.set(known);
+        }
+        if let Some(record) = self.known_symbols.get().and_then(|known| known.get(name)) {
+            return Ok(record.clone());
         }
         let mut folded = self.rows(
             &format!("SELECT {SYMBOL_COLUMNS} FROM symbols WHERE lower(symbol) = lower(?)"),

@@ -1,7 +1,15 @@
 //! Writes: observed days and symbol bookkeeping in one transaction per batch, through DuckDB's
 //! appender, and the `collection_runs` log that every write path appends to.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
+use duckdb::arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Int32Array, Int64Array, StringArray,
+    TimestampMicrosecondArray,
+};
+use duckdb::arrow::error::ArrowError;
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::params;
 
 use super::{Database, StoreError, date_value, timestamp_value};
@@ -93,19 +101,13 @@ impl Database {
             let mut app = tx
                 .appender_to_catalog_and_db("staging", "temp", "main")
                 .map_err(super::failed(&path, "opening the appender"))?;
-            for r in &batch.rows {
-                app.append_row(params![
-                    date_value(r.date),
-                    r.symbol,
-                    r.available,
-                    r.file_size_bytes,
-                    r.last_modified.map(timestamp_value),
-                    r.url,
-                    r.status_code,
-                    timestamp_value(r.probe_timestamp),
-                ])
+            // Column by column through Arrow: binding eight values per row was a quarter of
+            // the write time.
+            let rows = arrow_rows(&batch.rows)
+                .map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))
+                .map_err(super::failed(&path, "preparing rows for the appender"))?;
+            app.append_record_batch(rows)
                 .map_err(super::failed(&path, "appending rows"))?;
-            }
             app.flush()
                 .map_err(super::failed(&path, "flushing appended rows"))?;
         }
@@ -128,20 +130,20 @@ impl Database {
             Database::mark_dirty(&tx, first)
                 .map_err(super::failed(&path, "marking day_files stale"))?;
         }
+        // One statement for all symbols: DuckDB pays milliseconds per statement inside a large
+        // transaction, which row-at-a-time upserts multiplied by the batch's symbols.
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS symbol_staging AS SELECT * FROM symbols LIMIT 0; \
+             DELETE FROM symbol_staging;",
+        )
+        .map_err(super::failed(&path, "preparing the symbol staging table"))?;
         {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (symbol) DO UPDATE SET
-                       first_file_date = least(symbols.first_file_date, excluded.first_file_date),
-                       last_file_date = greatest(symbols.last_file_date, excluded.last_file_date),
-                       checked_from = least(symbols.checked_from, excluded.checked_from),
-                       checked_through = greatest(symbols.checked_through, excluded.checked_through)",
-                )
-                .map_err(super::failed(&path, "preparing the symbol upsert"))?;
+            let mut app = tx
+                .appender_to_catalog_and_db("symbol_staging", "temp", "main")
+                .map_err(super::failed(&path, "opening the symbol appender"))?;
             let now = timestamp_value(Utc::now());
             for s in &batch.symbols {
-                stmt.execute(params![
+                app.append_row(params![
                     s.symbol,
                     s.class.contract.as_str(),
                     s.class.quote_asset,
@@ -153,9 +155,25 @@ impl Database {
                     s.checked.map(|c| date_value(c.1)),
                     now,
                 ])
-                .map_err(super::failed(&path, "upserting symbols"))?;
+                .map_err(super::failed(&path, "appending symbols"))?;
             }
+            app.flush()
+                .map_err(super::failed(&path, "flushing appended symbols"))?;
         }
+        tx.execute_batch(
+            "INSERT INTO symbols
+               SELECT symbol, any_value(contract_type), any_value(quote_asset), any_value(settled),
+                      any_value(delivery_date), min(first_file_date), max(last_file_date),
+                      min(checked_from), max(checked_through), min(discovered_at)
+               FROM symbol_staging GROUP BY symbol
+               ON CONFLICT (symbol) DO UPDATE SET
+                 first_file_date = least(symbols.first_file_date, excluded.first_file_date),
+                 last_file_date = greatest(symbols.last_file_date, excluded.last_file_date),
+                 checked_from = least(symbols.checked_from, excluded.checked_from),
+                 checked_through = greatest(symbols.checked_through, excluded.checked_through);
+             DELETE FROM symbol_staging;",
+        )
+        .map_err(super::failed(&path, "upserting symbols"))?;
         tx.execute_batch("DELETE FROM staging")
             .map_err(super::failed(&path, "clearing the staging table"))?;
         tx.commit()
@@ -163,6 +181,7 @@ impl Database {
         if !batch.rows.is_empty() {
             self.derived_fresh = false;
         }
+        self.known_symbols.take();
         Ok(written as u64)
     }
 
@@ -221,4 +240,61 @@ impl Database {
             .map_err(self.err("finishing a run log entry"))?;
         Ok(())
     }
+}
+
+/// The rows as one Arrow batch, columns in `daily_availability`'s order.
+fn arrow_rows(rows: &[AvailabilityRow]) -> Result<RecordBatch, ArrowError> {
+    let epoch = NaiveDate::default();
+    let columns: [(&str, ArrayRef); 8] = [
+        (
+            "date",
+            Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| (r.date - epoch).num_days() as i32),
+            )),
+        ),
+        (
+            "symbol",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.symbol.as_str()),
+            )),
+        ),
+        (
+            "available",
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.available)),
+            )),
+        ),
+        (
+            "file_size_bytes",
+            Arc::new(Int64Array::from_iter(
+                rows.iter().map(|r| r.file_size_bytes),
+            )),
+        ),
+        (
+            "last_modified",
+            Arc::new(TimestampMicrosecondArray::from_iter(
+                rows.iter()
+                    .map(|r| r.last_modified.map(|t| t.timestamp_micros())),
+            )),
+        ),
+        (
+            "url",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.url.as_str()),
+            )),
+        ),
+        (
+            "status_code",
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|r| r.status_code),
+            )),
+        ),
+        (
+            "probe_timestamp",
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                rows.iter().map(|r| r.probe_timestamp.timestamp_micros()),
+            )),
+        ),
+    ];
+    RecordBatch::try_from_iter(columns)
 }
