@@ -80,7 +80,7 @@ impl Default for Options {
         Options {
             concurrency: 64,
             batch_symbols: 250,
-            batch_rows: 100_000,
+            batch_rows: 50_000,
             max_error_rate: 0.05,
             breaker_min_requests: 40,
             progress: Progress::Quiet,

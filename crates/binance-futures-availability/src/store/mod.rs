@@ -184,8 +184,10 @@ impl Database {
             })?;
         }
         // Writers checkpoint once, when they close: DuckDB's default (every 16 MB of log)
-        // rewrites the growing indexes again and again during a backfill — slower, and it leaves
-        // the superseded blocks behind as dead space in the file.
+        // rewrites the growing indexes again and again during a backfill — a third of the insert
+        // rate — and leaves the superseded blocks behind as dead space in the file. No memory
+        // limit either: under one (96 MB measured) a backfill's refresh failed with "could not
+        // pin block" whenever un-checkpointed data outgrew it (BENCHMARKS.md).
         let config = Config::default()
             .with("wal_autocheckpoint", "4GB")
             .map_err(|source| duck(path, "configuring the write connection", source))?;
