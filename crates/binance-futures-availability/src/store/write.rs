@@ -92,15 +92,9 @@ impl Database {
             .conn
             .transaction()
             .map_err(super::failed(&path, "starting a write transaction"))?;
-        tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS staging AS SELECT * FROM daily_availability LIMIT 0; \
-             DELETE FROM staging;",
-        )
-        .map_err(super::failed(&path, "preparing the staging table"))?;
         {
-            let mut app = tx
-                .appender_to_catalog_and_db("staging", "temp", "main")
-                .map_err(super::failed(&path, "opening the appender"))?;
+            let mut app = staging(&tx, "staging", "daily_availability")
+                .map_err(super::failed(&path, "preparing the staging table"))?;
             // Column by column through Arrow: binding eight values per row was a quarter of
             // the write time.
             let rows = arrow_rows(&batch.rows)
@@ -126,21 +120,17 @@ impl Database {
         let written = tx
             .execute("INSERT INTO daily_availability SELECT * FROM staging", [])
             .map_err(super::failed(&path, "inserting rows"))?;
+        tx.execute_batch("DELETE FROM staging")
+            .map_err(super::failed(&path, "clearing the staging table"))?;
         if let Some(first) = batch.rows.iter().map(|r| r.date).min() {
             Database::mark_dirty(&tx, first)
                 .map_err(super::failed(&path, "marking day_files stale"))?;
         }
         // One statement for all symbols: DuckDB pays milliseconds per statement inside a large
         // transaction, which row-at-a-time upserts multiplied by the batch's symbols.
-        tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS symbol_staging AS SELECT * FROM symbols LIMIT 0; \
-             DELETE FROM symbol_staging;",
-        )
-        .map_err(super::failed(&path, "preparing the symbol staging table"))?;
         {
-            let mut app = tx
-                .appender_to_catalog_and_db("symbol_staging", "temp", "main")
-                .map_err(super::failed(&path, "opening the symbol appender"))?;
+            let mut app = staging(&tx, "symbol_staging", "symbols")
+                .map_err(super::failed(&path, "preparing the symbol staging table"))?;
             let now = timestamp_value(Utc::now());
             for s in &batch.symbols {
                 app.append_row(params![
@@ -174,8 +164,6 @@ impl Database {
              DELETE FROM symbol_staging;",
         )
         .map_err(super::failed(&path, "upserting symbols"))?;
-        tx.execute_batch("DELETE FROM staging")
-            .map_err(super::failed(&path, "clearing the staging table"))?;
         tx.commit()
             .map_err(super::failed(&path, "committing a batch"))?;
         if !batch.rows.is_empty() {
@@ -240,6 +228,19 @@ impl Database {
             .map_err(self.err("finishing a run log entry"))?;
         Ok(())
     }
+}
+
+/// An appender into the temporary table `table`, shaped like `like` and created on first use.
+/// Batches leave it empty when they commit (and a rolled-back batch leaves nothing either).
+fn staging<'a>(
+    tx: &'a duckdb::Transaction,
+    table: &str,
+    like: &str,
+) -> duckdb::Result<duckdb::Appender<'a>> {
+    tx.execute_batch(&format!(
+        "CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT * FROM {like} LIMIT 0"
+    ))?;
+    tx.appender_to_catalog_and_db(table, "temp", "main")
 }
 
 /// The rows as one Arrow batch, columns in `daily_availability`'s order.
