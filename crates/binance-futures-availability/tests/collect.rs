@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use binance_futures_availability::store::Database;
 use chrono::{Duration as Days, NaiveDate};
 use common::*;
 use vision_sim::{Corpus, CorpusSpec, Fault, FaultRule, SimOptions};
@@ -51,6 +52,22 @@ fn backfill_of_the_realistic_bucket_holds_exactly_its_files_and_gaps() {
         );
     }
     assert!(rows.iter().all(|r| r.0 >= day("2019-12-31")));
+    // The first load builds the key and indexes after the rows; the table ends up declared
+    // exactly as in a file created empty, the original's key and index names included.
+    let empty = env.dir.path().join("empty.duckdb");
+    Database::open_for_write(&empty).unwrap().close().unwrap();
+    let declared = catalog(&env.db);
+    assert_eq!(declared, catalog(&empty));
+    for needed in [
+        "daily_availability: PRIMARY KEY(date, symbol)",
+        "CREATE INDEX idx_symbol_date ON daily_availability(symbol, date);",
+        "CREATE INDEX idx_available_date ON daily_availability(available, date);",
+    ] {
+        assert!(
+            declared.iter().any(|d| d == needed),
+            "{needed} in {declared:#?}"
+        );
+    }
     // Sampled snapshots equal the corpus, perpetual and delivery apart.
     for date in [
         day("2020-01-01"),
@@ -301,6 +318,7 @@ fn kill_dash_nine_mid_backfill_then_rerun_equals_an_uninterrupted_run() {
     let out = env.run(&["backfill"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(db_rows(&env.db) == expected);
+    assert!(catalog(&env.db).contains(&"daily_availability: PRIMARY KEY(date, symbol)".into()));
 }
 
 #[test]

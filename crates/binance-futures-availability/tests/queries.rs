@@ -454,3 +454,50 @@ fn one_batch_may_report_a_symbol_twice() {
     assert_eq!(record.checked_from, Some(day("2023-01-01")));
     assert_eq!(record.checked_through, Some(day("2024-06-30")));
 }
+
+#[test]
+fn a_batch_naming_one_day_of_a_symbol_twice_is_refused_whole() {
+    use binance_futures_availability::store::{AvailabilityRow, Batch, Database, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.duckdb");
+    let row = |date: &str, size: i64| AvailabilityRow {
+        date: day(date),
+        symbol: "BTCUSDT".into(),
+        available: true,
+        file_size_bytes: Some(size),
+        last_modified: None,
+        url: format!("https://data.binance.vision/BTCUSDT-1m-{date}.zip"),
+        status_code: 200,
+        probe_timestamp: chrono::Utc::now(),
+    };
+    let batch = Batch {
+        rows: vec![
+            row("2024-01-01", 1),
+            row("2024-01-02", 2),
+            row("2024-01-01", 3),
+        ],
+        symbols: vec![],
+    };
+    // Keyed, and in a bulk load (keys set aside): the same refusal, nothing kept, and the file
+    // keyed afterwards.
+    for bulk in [false, true] {
+        let mut db = Database::open_for_write(&path).unwrap();
+        if bulk {
+            assert!(db.defer_keys().unwrap(), "an empty table loads in bulk");
+        }
+        match db.write_batch(&batch) {
+            Err(e @ StoreError::DuplicateRow { .. }) => {
+                assert!(e.to_string().contains("BTCUSDT on 2024-01-01 twice"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        db.refresh().unwrap();
+        db.close().unwrap();
+        assert!(common::db_rows(&path).is_empty());
+        assert!(
+            common::catalog(&path)
+                .iter()
+                .any(|c| c == "daily_availability: PRIMARY KEY(date, symbol)")
+        );
+    }
+}

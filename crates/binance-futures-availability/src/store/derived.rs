@@ -35,15 +35,23 @@ impl Database {
         .map(|_| ())
     }
 
+    /// Brings what is derived from the written rows up to date: `day_files`, and the keys a bulk
+    /// load set aside (see `keys`). Writers call it before publishing.
+    pub fn refresh(&mut self) -> Result<(), StoreError> {
+        self.refresh_day_files()?;
+        self.build_missing_keys()
+    }
+
     /// Rebuilds `day_files` from the earliest day written since the last refresh, in one
     /// transaction. A daily update rewrites only its last weeks, which stay at the end of the
     /// table, so the whole table remains sorted by date.
-    pub fn refresh(&mut self) -> Result<(), StoreError> {
+    fn refresh_day_files(&mut self) -> Result<(), StoreError> {
         self.read_freshness()?;
         if self.derived_fresh {
             return Ok(());
         }
         let path = self.path.clone();
+        let started = std::time::Instant::now();
         let tx = self
             .conn
             .transaction()
@@ -60,6 +68,7 @@ impl Database {
         .map_err(super::failed(&path, "refreshing day_files"))?;
         tx.commit()
             .map_err(super::failed(&path, "committing the refresh"))?;
+        tracing::debug!("refreshed day_files in {:.2?}", started.elapsed());
         self.derived_fresh = true;
         Ok(())
     }

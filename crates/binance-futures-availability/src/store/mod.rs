@@ -6,6 +6,7 @@
 
 mod backup;
 mod derived;
+mod keys;
 mod lock;
 mod read;
 mod schema;
@@ -83,6 +84,15 @@ pub enum StoreError {
          run `binance-futures-availability update` once, then try again"
     )]
     PendingWal { path: PathBuf },
+    #[error(
+        "a batch for {path} holds {symbol} on {date} twice; write each day of a symbol once per \
+         batch"
+    )]
+    DuplicateRow {
+        path: PathBuf,
+        symbol: String,
+        date: chrono::NaiveDate,
+    },
     #[error("unknown symbol {symbol:?}; {}", suggest(suggestions))]
     UnknownSymbol {
         symbol: String,
@@ -184,10 +194,10 @@ impl Database {
             })?;
         }
         // Writers checkpoint once, when they close: DuckDB's default (every 16 MB of log)
-        // rewrites the growing indexes again and again during a backfill — a third of the insert
-        // rate — and leaves the superseded blocks behind as dead space in the file. No memory
-        // limit either: under one (96 MB measured) a backfill's refresh failed with "could not
-        // pin block" whenever un-checkpointed data outgrew it (BENCHMARKS.md).
+        // rewrites the growing indexes again and again — a third of the insert rate — and
+        // leaves the superseded blocks behind as dead space in the file. No memory limit
+        // either, except in a bulk load (see `keys`): indexes being written cannot spill, and
+        // under a limit a refresh failed with "could not pin block" (BENCHMARKS.md).
         let config = Config::default()
             .with("wal_autocheckpoint", "4GB")
             .map_err(|source| duck(path, "configuring the write connection", source))?;

@@ -9,9 +9,11 @@ use super::{Database, StoreError};
 /// The newest schema this binary reads and writes.
 pub const SCHEMA_VERSION: i32 = 2;
 
-/// Each entry migrates from the previous version to `index + 1`.
-const MIGRATIONS: &[&str] = &[
-    r#"
+/// `daily_availability` without its key and indexes: the original's columns, names and types.
+/// A bulk load fills this shape and adds the keys afterwards (see `keys`).
+macro_rules! unkeyed_daily_table {
+    () => {
+        "
 CREATE TABLE daily_availability (
     date DATE NOT NULL,
     symbol VARCHAR NOT NULL,
@@ -20,12 +22,20 @@ CREATE TABLE daily_availability (
     last_modified TIMESTAMP,
     url VARCHAR,
     status_code INTEGER,
-    probe_timestamp TIMESTAMP,
-    PRIMARY KEY (date, symbol)
+    probe_timestamp TIMESTAMP
 );
-CREATE INDEX idx_symbol_date ON daily_availability (symbol, date);
-CREATE INDEX idx_available_date ON daily_availability (available, date);
+"
+    };
+}
 
+pub(super) const UNKEYED_DAILY_TABLE: &str = unkeyed_daily_table!();
+
+/// Each entry migrates from the previous version to `index + 1`. Version 1 also builds
+/// `daily_availability`'s key and indexes (`keys::KEYS`, in `migrate`).
+const MIGRATIONS: &[&str] = &[
+    concat!(
+        unkeyed_daily_table!(),
+        r#"
 CREATE TABLE symbols (
     symbol VARCHAR PRIMARY KEY,
     contract_type VARCHAR NOT NULL CHECK (contract_type IN ('perpetual', 'delivery')),
@@ -53,7 +63,8 @@ CREATE TABLE collection_runs (
     rows_written BIGINT,
     error VARCHAR
 );
-"#,
+"#
+    ),
     r#"
 CREATE TABLE day_files (
     date DATE NOT NULL,
@@ -127,6 +138,12 @@ pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
         }
         tx.execute_batch(sql)
             .map_err(super::failed(&path, "migrating the schema"))?;
+        if to == 1 {
+            for key in &super::keys::KEYS {
+                tx.execute_batch(key.build)
+                    .map_err(super::failed(&path, "migrating the schema"))?;
+            }
+        }
         tx.execute(
             "INSERT INTO schema_version VALUES (?, ?)",
             duckdb::params![to, super::timestamp_value(chrono::Utc::now())],

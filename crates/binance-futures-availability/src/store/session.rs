@@ -47,7 +47,11 @@ impl WriteSession {
         } else {
             tracing::info!("resuming the work a stopped run left in {}", work.display());
         }
-        let db = Database::open_for_write(&work)?;
+        let mut db = Database::open_for_write(&work)?;
+        // A first run fills an empty table: load it in bulk and build the keys at publish.
+        if db.defer_keys()? {
+            tracing::info!("loading in bulk; the keys are built before publishing");
+        }
         Ok(WriteSession {
             db,
             target: target.to_path_buf(),

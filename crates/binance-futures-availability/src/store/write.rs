@@ -88,6 +88,20 @@ impl Database {
     /// stored one (probe time aside) is not rewritten, so re-running a collection changes nothing.
     pub fn write_batch(&mut self, batch: &Batch) -> Result<u64, StoreError> {
         let path = self.path.clone();
+        // The primary key would refuse a twice-named day, but during a bulk load it is only
+        // built at publish, where a duplicate would block every later run (see `keys`).
+        let mut seen = std::collections::HashSet::with_capacity(batch.rows.len());
+        if let Some(r) = batch
+            .rows
+            .iter()
+            .find(|r| !seen.insert((r.date, &r.symbol)))
+        {
+            return Err(StoreError::DuplicateRow {
+                path,
+                symbol: r.symbol.clone(),
+                date: r.date,
+            });
+        }
         let tx = self
             .conn
             .transaction()

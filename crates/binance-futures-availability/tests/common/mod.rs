@@ -158,15 +158,38 @@ pub type Row = (
     Option<i32>,
 );
 
-/// Every row of the database, by (symbol, date).
-pub fn db_rows(db: &Path) -> Vec<Row> {
-    let conn = duckdb::Connection::open_with_flags(
+fn read_only(db: &Path) -> duckdb::Connection {
+    duckdb::Connection::open_with_flags(
         db,
         duckdb::Config::default()
             .access_mode(duckdb::AccessMode::ReadOnly)
             .unwrap(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// The database's tables, constraints and indexes as DuckDB states them: two files with equal
+/// catalogs answer the original's SQL alike.
+pub fn catalog(db: &Path) -> Vec<String> {
+    let conn = read_only(db);
+    let mut stmt = conn
+        .prepare(
+            "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main'
+             UNION ALL SELECT table_name || ': ' || constraint_text FROM duckdb_constraints()
+             WHERE schema_name = 'main'
+             UNION ALL SELECT sql FROM duckdb_indexes() WHERE schema_name = 'main'
+             ORDER BY 1",
+        )
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Every row of the database, by (symbol, date).
+pub fn db_rows(db: &Path) -> Vec<Row> {
+    let conn = read_only(db);
     let mut stmt = conn
         .prepare(
             "SELECT date::VARCHAR, symbol, available, file_size_bytes, strftime(last_modified, '%Y-%m-%dT%H:%M:%SZ'), url, status_code
