@@ -315,10 +315,23 @@ fn kill_dash_nine_mid_backfill_then_rerun_equals_an_uninterrupted_run() {
         partial > 0 && partial < expected.len(),
         "{partial} rows after the kill"
     );
+    // A kill once DuckDB has spilled (late in a load, past this test's kill point) also leaves
+    // its spill folder beside the copy; make this kill one of those.
+    std::fs::create_dir_all(sibling(&env.db, ".writing.tmp")).unwrap();
     let out = env.run(&["backfill"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(db_rows(&env.db) == expected);
     assert!(catalog(&env.db).contains(&"daily_availability: PRIMARY KEY(date, symbol)".into()));
+    // Nothing of the killed run is left beside the database: no copy, log or spill folder.
+    let beside: Vec<String> = std::fs::read_dir(env.db.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".duckdb."))
+        .collect();
+    assert!(
+        beside.iter().all(|name| name.ends_with(".lock")),
+        "{beside:?}"
+    );
 }
 
 #[test]

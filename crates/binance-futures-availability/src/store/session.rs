@@ -79,6 +79,17 @@ impl WriteSession {
                 source: std::io::Error::other("the write-ahead log is still there after closing"),
             });
         }
+        // DuckDB spills next to the copy, into `<copy>.tmp`, and leaves the folder behind when a
+        // killed run's spill files were removed by the run that resumed it.
+        let spill = sibling(&work, ".tmp");
+        match std::fs::remove_dir_all(&spill) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(
+                "could not remove DuckDB's spill folder {}: {e}",
+                spill.display()
+            ),
+        }
         sync(&work)?;
         std::fs::rename(&work, &self.target)
             .map_err(io_failed("publishing the database", &self.target))?;
