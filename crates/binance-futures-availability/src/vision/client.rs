@@ -223,8 +223,11 @@ impl VisionClient {
                     s3_error_code(&body),
                 ));
             }
-            let body = resp.text().await.map_err(transport)?;
-            parse(&body).map_err(Failure::bad_listing)
+            // Strictly UTF-8: `text()` would replace bad bytes and quietly change a name.
+            let body = resp.bytes().await.map_err(transport)?;
+            let body = std::str::from_utf8(&body)
+                .map_err(|e| Failure::bad_listing(format!("the listing is not UTF-8: {e}")))?;
+            parse(body).map_err(Failure::bad_listing)
         })
         .await
     }
