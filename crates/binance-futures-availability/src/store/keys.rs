@@ -40,7 +40,7 @@ pub(super) const KEYS: [Key; 3] = [
     },
 ];
 
-/// What DuckDB may hold while loading in bulk; beyond it, rows and sorts spill to `<db>.tmp`.
+/// What DuckDB may hold while loading in bulk; beyond it, rows and sorts spill to `<copy>.tmp`.
 const BULK_MEMORY_MB: u64 = 96;
 
 /// Building a key needs its whole index in memory (~75 bytes a row for the primary key,
@@ -66,20 +66,16 @@ impl Database {
             if !empty {
                 return Ok(false);
             }
-            let tx = self
-                .conn
-                .transaction()
-                .map_err(super::failed(&path, "starting a bulk load"))?;
             // DuckDB cannot drop a primary key; the table is empty, so recreate it without
             // (its indexes go with it).
-            tx.execute_batch(&format!(
-                "DROP TABLE daily_availability; {UNKEYED_DAILY_TABLE}"
-            ))
-            .map_err(super::failed(
-                &path,
-                "setting the keys aside for a bulk load",
-            ))?;
-            tx.commit().map_err(super::failed(
+            let set_aside = |conn: &mut duckdb::Connection| -> duckdb::Result<()> {
+                let tx = conn.transaction()?;
+                tx.execute_batch(&format!(
+                    "DROP TABLE daily_availability; {UNKEYED_DAILY_TABLE}"
+                ))?;
+                tx.commit()
+            };
+            set_aside(&mut self.conn).map_err(super::failed(
                 &path,
                 "setting the keys aside for a bulk load",
             ))?;
