@@ -31,6 +31,10 @@ fn main() -> ExitCode {
         .init();
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader stopped reading (`| head`): not a failure of ours, nothing to say.
+        Err(cli::CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())

@@ -501,3 +501,20 @@ fn a_batch_naming_one_day_of_a_symbol_twice_is_refused_whole() {
         );
     }
 }
+
+#[test]
+fn output_cut_short_by_the_reader_is_not_an_error() {
+    // `query … | head`: the reader goes away before the answer is written.
+    let mut child = env()
+        .0
+        .cmd()
+        .args(["query", "snapshot", "2024-01-15", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
