@@ -28,6 +28,12 @@ use crate::vision::{self, VisionClient, VisionError};
 /// Days per parallel listing chunk: two keys a day fill one 1000-key page.
 const CHUNK_DAYS: i64 = 500;
 
+/// Pages a listing of `days` days may take before it is abandoned: the two keys a day need
+/// ⌈days/500⌉ pages; four keys a day and two more pages leave room for stray files.
+fn max_pages(days: i64) -> u32 {
+    u32::try_from(2 + days.max(0) / 250).unwrap_or(u32::MAX)
+}
+
 /// What to collect.
 #[derive(Debug, Clone)]
 pub enum Goal {
@@ -143,6 +149,18 @@ pub enum CollectError {
     Discover(VisionError),
     #[error("unknown symbol folder(s) {}: not in the bucket's listing", .0.join(", "))]
     UnknownSymbols(Vec<String>),
+    #[error(transparent)]
+    BadSymbol(#[from] vision::BadSymbol),
+    /// The window ends after the bucket's today: this machine's clock is ahead, and what it
+    /// would record as checked could not have been.
+    #[error(
+        "the run would check through {end}, but the bucket's clock says today is {server_today}; \
+         this machine's clock is ahead (fix it, e.g. with NTP), so nothing was collected"
+    )]
+    ClockAhead {
+        end: NaiveDate,
+        server_today: NaiveDate,
+    },
     #[error(
         "{} symbol(s) failed ({}); first: {}: {}. {summary}. Everything else is committed; run again to finish",
         failures.len(), failures.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", "), failures[0].0, failures[0].1
@@ -168,7 +186,10 @@ pub enum CollectError {
 impl CollectError {
     /// Bad input (exit 2) rather than a runtime failure (exit 1).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, CollectError::UnknownSymbols(_))
+        matches!(
+            self,
+            CollectError::UnknownSymbols(_) | CollectError::BadSymbol(_)
+        )
     }
 }
 
@@ -278,16 +299,18 @@ async fn execute(
         .into_iter()
         .map(|s| (s.symbol.clone(), s))
         .collect();
+    // A signal ends discovery too, not only the listing of folders after it.
+    let client = &client.with_cancel(opts.cancel.clone());
     let tasks = match goal {
         Goal::Backfill {
             start,
             end,
             symbols,
         } => {
-            let folders = client
-                .discover_symbols()
-                .await
-                .map_err(CollectError::Discover)?;
+            let Some(folders) = discover(client).await? else {
+                return Ok(());
+            };
+            check_clock(client, *end)?;
             let chosen = choose(&folders, symbols.as_deref())?;
             chosen
                 .into_iter()
@@ -299,10 +322,10 @@ async fn execute(
                 .collect()
         }
         Goal::Update { end, lookback } => {
-            let mut folders = client
-                .discover_symbols()
-                .await
-                .map_err(CollectError::Discover)?;
+            let Some(mut folders) = discover(client).await? else {
+                return Ok(());
+            };
+            check_clock(client, *end)?;
             // Folders never disappear from the bucket, but a symbol known here and missing from
             // the listing is still checked rather than silently dropped.
             let listed: std::collections::HashSet<String> = folders.iter().cloned().collect();
@@ -316,19 +339,42 @@ async fn execute(
     list_all(db, client, tasks, &priors, opts, state).await
 }
 
-/// The requested symbols, by their bucket spelling (case-insensitive match allowed).
+/// Every symbol folder, or `None` when the run was stopped while listing them.
+async fn discover(client: &VisionClient) -> Result<Option<Vec<String>>, Stop> {
+    match client.discover_symbols().await {
+        Ok(folders) => Ok(Some(folders)),
+        Err(e) if e.is_cancelled() => Ok(None),
+        Err(e) => Err(CollectError::Discover(e).into()),
+    }
+}
+
+/// Refuses a window that ends after the bucket's own today (from its `Date` header): a clock
+/// that jumped ahead would otherwise record future days as checked, for good.
+fn check_clock(client: &VisionClient, end: NaiveDate) -> Result<(), CollectError> {
+    match client.server_date() {
+        Some(server_today) if end > server_today => {
+            Err(CollectError::ClockAhead { end, server_today })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The requested symbols, by their bucket spelling (case-insensitive match allowed), each once
+/// however often it was named (`BTCUSDT,btcusdt` is one symbol).
 fn choose(folders: &[String], wanted: Option<&[String]>) -> Result<Vec<String>, CollectError> {
     let Some(wanted) = wanted else {
         return Ok(folders.to_vec());
     };
-    let mut chosen = Vec::new();
+    let mut chosen: Vec<String> = Vec::new();
     let mut unknown = Vec::new();
     for w in wanted {
+        vision::check_symbol(w)?;
         match folders.iter().find(|f| *f == w).or_else(|| {
             folders
                 .iter()
                 .find(|f| f.to_lowercase() == w.to_lowercase())
         }) {
+            Some(f) if chosen.contains(f) => {}
             Some(f) => chosen.push(f.clone()),
             None => unknown.push(w.clone()),
         }
@@ -348,9 +394,11 @@ fn update_plan(
     end: NaiveDate,
     lookback: u32,
 ) -> Vec<Task> {
-    // The first day of the lookback window; with no lookback, nothing before the unchecked days.
-    let lookback_start =
-        end + chrono::Duration::days(1) - chrono::Duration::days(i64::from(lookback));
+    // The first day of the lookback window; with no lookback, nothing before the unchecked days;
+    // never before trading began, however long the lookback.
+    let lookback_start = (end + chrono::Duration::days(1)
+        - chrono::Duration::days(i64::from(lookback)))
+    .max(TRADING_START);
     folders
         .iter()
         .filter_map(|symbol| {
@@ -377,8 +425,9 @@ async fn list_all(
 ) -> Result<(), Stop> {
     let progress = Reporter::new(opts.progress, state.summary.kind, tasks.len() as u64);
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
-    // Cancelled by the caller, or by the circuit breaker below.
+    // Cancelled by the caller, or by the circuit breaker below; either ends requests in flight.
     let stop = opts.cancel.child_token();
+    let client = &client.with_cancel(stop.clone());
     let mut set: JoinSet<(Task, Result<Vec<FileFact>, Failure>)> = JoinSet::new();
     let mut pending = tasks.into_iter();
     let mut batch = Batch::default();
@@ -502,6 +551,7 @@ async fn list_chunk(
         &folder,
         None,
         Some(vision::start_after_day(&task.symbol, from)),
+        max_pages((to - from).num_days() + 1),
     );
     let beyond = vision::start_after_day(&task.symbol, to + chrono::Duration::days(1));
     loop {
@@ -510,7 +560,13 @@ async fn list_chunk(
         }
         let page = {
             let _permit = sem.acquire().await.map_err(|_| Failure::Cancelled)?;
-            lister.next_page().await.map_err(Failure::Vision)?
+            lister.next_page().await.map_err(|e| {
+                if e.is_cancelled() {
+                    Failure::Cancelled
+                } else {
+                    Failure::Vision(e)
+                }
+            })?
         };
         let Some(page) = page else {
             return Ok(to);
@@ -561,8 +617,7 @@ fn observations(
     client: &VisionClient,
     now: chrono::DateTime<Utc>,
 ) -> (Vec<AvailabilityRow>, SymbolUpdate) {
-    let endpoints = client.endpoints();
-    let url = |date| endpoints.file_url(&vision::daily_1m_key(&task.symbol, date));
+    let url = |date| client.file_url(&vision::daily_1m_key(&task.symbol, date));
     let first_seen = files.first().map(|f| f.date);
     let last_seen = files.last().map(|f| f.date);
     let known_first = min_opt(prior.and_then(|p| p.first_file_date), first_seen);
@@ -643,11 +698,25 @@ async fn probe(
     state: &mut RunState,
 ) -> Result<(), Stop> {
     let symbols: Vec<String> = match wanted {
-        Some(w) => w.to_vec(),
-        None if priors.is_empty() => client
-            .discover_symbols()
-            .await
-            .map_err(CollectError::Discover)?,
+        Some(w) => {
+            let mut chosen: Vec<String> = Vec::with_capacity(w.len());
+            for name in w {
+                vision::check_symbol(name).map_err(CollectError::from)?;
+                // A known symbol by its stored spelling, so `btcusdt` probes BTCUSDT's file.
+                let known = priors
+                    .keys()
+                    .find(|k| k.to_lowercase() == name.to_lowercase())
+                    .unwrap_or(name);
+                if !chosen.contains(known) {
+                    chosen.push(known.clone());
+                }
+            }
+            chosen
+        }
+        None if priors.is_empty() => match discover(client).await? {
+            Some(folders) => folders,
+            None => return Ok(()),
+        },
         None => {
             let mut s: Vec<String> = priors.keys().cloned().collect();
             s.sort();
@@ -657,6 +726,7 @@ async fn probe(
     let progress = Reporter::new(opts.progress, "probe", symbols.len() as u64);
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut set = JoinSet::new();
+    let client = &client.with_cancel(opts.cancel.clone());
     for symbol in symbols {
         let (client, sem) = (client.clone(), sem.clone());
         set.spawn(async move {
@@ -672,9 +742,7 @@ async fn probe(
             continue;
         };
         progress.tick();
-        let url = client
-            .endpoints()
-            .file_url(&vision::daily_1m_key(&symbol, date));
+        let url = client.file_url(&vision::daily_1m_key(&symbol, date));
         match result {
             Ok(Some(meta)) => {
                 state.summary.files += 1;
@@ -716,6 +784,7 @@ async fn probe(
                     });
                 }
             }
+            Err(e) if e.is_cancelled() => {}
             Err(e) => state.failures.push((symbol, e)),
         }
         state.summary.symbols += 1;
@@ -766,7 +835,7 @@ impl Reporter {
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             let step = (*total / 10).max(1);
             if n.is_multiple_of(step) || n == *total {
-                eprintln!("{kind}: {n}/{total} symbols");
+                say!("{kind}: {n}/{total} symbols");
             }
         }
     }

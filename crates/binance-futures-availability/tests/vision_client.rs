@@ -26,6 +26,7 @@ fn client(sim: &SimServer) -> VisionClient {
         max_attempts: 4,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
+        ..RetryPolicy::default()
     };
     config.read_timeout = Duration::from_millis(300);
     VisionClient::new(config).unwrap()
@@ -35,7 +36,7 @@ async fn list_all(
     client: &VisionClient,
     prefix: &str,
 ) -> Result<(Vec<String>, usize), vision::VisionError> {
-    let mut lister = client.lister(prefix, None, None);
+    let mut lister = client.lister(prefix, None, None, 1000);
     let (mut keys, mut pages) = (Vec::new(), 0);
     while let Some(page) = lister.next_page().await? {
         pages += 1;
@@ -384,11 +385,11 @@ async fn simulated_files_match_their_checksums() {
     let sim = SimServer::start(Corpus::from_spec(&small_spec()), SimOptions::default()).unwrap();
     let http = reqwest::Client::new();
     let key = vision::daily_1m_key("币安人生USDT", day("2024-01-10"));
-    let url = ClientConfig::new(Endpoints {
+    let url = VisionClient::new(ClientConfig::new(Endpoints {
         s3_url: sim.s3_url(),
         data_url: sim.data_url(),
-    })
-    .endpoints
+    }))
+    .unwrap()
     .file_url(&key);
     let zip = http.get(&url).send().await.unwrap();
     assert_eq!(zip.status(), 200);

@@ -15,7 +15,7 @@ mod server;
 
 pub use corpus::{Corpus, CorpusSpec, Object, ObjectKind, SymbolSpec, checksum_body};
 pub use realistic::realistic;
-pub use server::{Fault, FaultRule, SimOptions, SimServer, SimStats};
+pub use server::{Fault, FaultRule, Paging, SimOptions, SimServer, SimStats};
 
 /// The bucket name the real service uses; listing and objects live under `/{BUCKET}`.
 pub const BUCKET: &str = "data.binance.vision";

@@ -31,13 +31,32 @@ pub struct ListQuery {
     pub url_encoding: bool,
 }
 
-enum Entry<'a> {
-    Key(&'a crate::Object),
+pub(crate) enum Entry<'a> {
+    Key(std::borrow::Cow<'a, crate::Object>),
     Folder(String),
 }
 
 /// Renders one page of a listing.
 pub fn list(corpus: &Corpus, q: &ListQuery) -> String {
+    let (entries, truncated) = page(corpus, q);
+    let next = entries
+        .last()
+        .filter(|_| truncated)
+        .map(|e| token(e.name()));
+    render(q, &entries, next)
+}
+
+impl Entry<'_> {
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Entry::Key(o) => &o.key,
+            Entry::Folder(f) => f,
+        }
+    }
+}
+
+/// The entries of one page, and whether more follow.
+pub(crate) fn page<'a>(corpus: &'a Corpus, q: &ListQuery) -> (Vec<Entry<'a>>, bool) {
     let resume = q.continue_after.as_deref().or(q.start_after.as_deref());
     let mut i = match resume {
         Some(after) => {
@@ -82,15 +101,17 @@ pub fn list(corpus: &Corpus, q: &ListQuery) -> String {
                 entries.push(Entry::Folder(folder));
             }
             None => {
-                entries.push(Entry::Key(o));
+                entries.push(Entry::Key(std::borrow::Cow::Borrowed(o)));
                 i += 1;
             }
         }
     }
-    render(q, &entries, truncated)
+    (entries, truncated)
 }
 
-fn render(q: &ListQuery, entries: &[Entry], truncated: bool) -> String {
+/// The XML of a page; `next` is the continuation token (V2) when the page is truncated.
+pub(crate) fn render(q: &ListQuery, entries: &[Entry], next: Option<String>) -> String {
+    let truncated = next.is_some();
     let name = |s: &str| -> String {
         if q.url_encoding {
             utf8_percent_encode(s, URL_KEEP).to_string()
@@ -98,10 +119,7 @@ fn render(q: &ListQuery, entries: &[Entry], truncated: bool) -> String {
             escape(s).into_owned()
         }
     };
-    let last = entries.last().map(|e| match e {
-        Entry::Key(o) => o.key.clone(),
-        Entry::Folder(f) => f.clone(),
-    });
+    let last = entries.last().map(|e| e.name().to_string());
     let mut x = String::with_capacity(200 + entries.len() * 330);
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = write!(
@@ -114,7 +132,11 @@ fn render(q: &ListQuery, entries: &[Entry], truncated: bool) -> String {
             let _ = write!(x, "<StartAfter>{}</StartAfter>", name(s));
         }
         if let Some(t) = &q.continue_after {
-            let _ = write!(x, "<ContinuationToken>{}</ContinuationToken>", token(t));
+            let _ = write!(
+                x,
+                "<ContinuationToken>{}</ContinuationToken>",
+                escape(token(t))
+            );
         }
         let _ = write!(x, "<KeyCount>{}</KeyCount>", entries.len());
     } else {
@@ -132,14 +154,16 @@ fn render(q: &ListQuery, entries: &[Entry], truncated: bool) -> String {
         x.push_str("<EncodingType>url</EncodingType>");
     }
     let _ = write!(x, "<IsTruncated>{truncated}</IsTruncated>");
-    if truncated && let Some(last) = &last {
+    if let Some(next) = &next {
         if q.v2 {
             let _ = write!(
                 x,
                 "<NextContinuationToken>{}</NextContinuationToken>",
-                token(last)
+                escape(next)
             );
-        } else if q.delimiter.is_some() {
+        } else if q.delimiter.is_some()
+            && let Some(last) = &last
+        {
             // Like S3, NextMarker only comes with a delimiter.
             let _ = write!(x, "<NextMarker>{}</NextMarker>", name(last));
         }

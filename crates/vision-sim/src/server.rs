@@ -43,6 +43,27 @@ pub enum Fault {
     GarbageXml,
     /// The connection dies in the middle of the body.
     Reset,
+    /// Listing pages that never end, in one of the ways a client must notice (listings only;
+    /// every page of a matching prefix, whatever `times` says).
+    Paging(Paging),
+    /// The healthy body, one byte per interval: no read ever waits long, the whole never ends.
+    Trickle(Duration),
+    /// A listing body of this many bytes, streamed without a length: far past any real page.
+    Huge(u64),
+}
+
+/// Broken pagination. The first page is the healthy one, made to claim more follows; its
+/// continuation tokens are the simulator's own (`loop-N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// Every later page hands back the token it was asked with.
+    SameToken,
+    /// Tokens go `loop-1`, `loop-2`, `loop-1`, … while the keys still increase.
+    TokenCycle,
+    /// Every later page repeats the first page's keys under a fresh token.
+    RepeatKeys,
+    /// Every later page has one new, larger key and a fresh token, forever.
+    Endless,
 }
 
 /// When to fault: requests whose key (objects) or `prefix|start-after` (listings) contains
@@ -373,6 +394,37 @@ async fn faulted(fault: Fault, resource: &str, body: impl FnOnce() -> String) ->
             xml(StatusCode::OK, text)
         }
         Fault::GarbageXml => xml(StatusCode::OK, "<<<this is not XML at all".to_string()),
+        // Handled by `list` before any page is rendered.
+        Fault::Paging(_) => return None,
+        Fault::Trickle(interval) => {
+            let bytes = body().into_bytes();
+            let drip = futures_util::stream::unfold(0, move |i| {
+                let byte = bytes.get(i).copied();
+                async move {
+                    tokio::time::sleep(interval).await;
+                    byte.map(|b| (Ok::<_, std::io::Error>(Bytes::from(vec![b])), i + 1))
+                }
+            });
+            xml_stream(Body::from_stream(drip))
+        }
+        Fault::Huge(total) => {
+            const CHUNK: u64 = 64 << 10;
+            let head = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult>";
+            let chunks = futures_util::stream::unfold(0u64, move |sent| async move {
+                (sent < total).then(|| {
+                    let n = CHUNK.min(total - sent);
+                    let chunk = if sent == 0 {
+                        let mut c = head.as_bytes().to_vec();
+                        c.resize(n as usize, b' ');
+                        c
+                    } else {
+                        vec![b' '; n as usize]
+                    };
+                    (Ok::<_, std::io::Error>(Bytes::from(chunk)), sent + n)
+                })
+            });
+            xml_stream(Body::from_stream(chunks))
+        }
         Fault::Reset => {
             let head = body()
                 .into_bytes()
@@ -396,8 +448,70 @@ async fn faulted(fault: Fault, resource: &str, body: impl FnOnce() -> String) ->
     })
 }
 
+/// The broken pagination scripted for `prefix`, if any.
+fn paging_for(sim: &Sim, prefix: &str) -> Option<Paging> {
+    let rules = sim.faults.lock().unwrap_or_else(PoisonError::into_inner);
+    rules.iter().find_map(|(rule, _)| match rule.fault {
+        Fault::Paging(p) if prefix.contains(&rule.pattern) => Some(p),
+        _ => None,
+    })
+}
+
+/// One page of broken pagination; `raw_token` is what the client sent (`loop-N`, or none).
+fn broken_page(corpus: &Corpus, mut q: ListQuery, how: Paging, raw_token: Option<&str>) -> String {
+    let n: u64 = raw_token
+        .and_then(|t| t.strip_prefix("loop-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    q.continue_after = None;
+    let (first, _) = s3::page(corpus, &q);
+    // Names past every real one (U+FFFD sorts after any name in the bucket), larger on later
+    // pages. Continuation requests carry no start-after, so nothing else is known to both.
+    let made = |i: u64| {
+        let name = format!("{}\u{FFFD}{i:09}", q.prefix);
+        match q.delimiter {
+            Some(ref d) => s3::Entry::Folder(format!("{name}{d}")),
+            None => s3::Entry::Key(std::borrow::Cow::Owned(crate::Object {
+                key: name,
+                size: 1,
+                last_modified: chrono::DateTime::UNIX_EPOCH,
+                etag: "0".into(),
+                kind: crate::ObjectKind::Other,
+            })),
+        }
+    };
+    let (entries, next) = match (how, n) {
+        (_, 0) => (first, "loop-1".to_string()),
+        (Paging::SameToken, n) => (first, format!("loop-{n}")),
+        (Paging::TokenCycle, n) => (vec![made(n)], format!("loop-{}", 3 - n.min(2))),
+        (Paging::RepeatKeys, n) => (first, format!("loop-{}", n + 1)),
+        (Paging::Endless, n) => (vec![made(n)], format!("loop-{}", n + 1)),
+    };
+    s3::render(&q, &entries, Some(next))
+}
+
 async fn list(sim: &Sim, query: &HashMap<String, String>) -> Response {
     let v2 = query.get("list-type").map(String::as_str) == Some("2");
+    if let Some(how) = paging_for(sim, query.get("prefix").map_or("", String::as_str)) {
+        sim.counters.faults.fetch_add(1, Ordering::Relaxed);
+        let q = ListQuery {
+            v2: true,
+            prefix: query.get("prefix").cloned().unwrap_or_default(),
+            delimiter: query.get("delimiter").filter(|d| !d.is_empty()).cloned(),
+            max_keys: 1000,
+            start_after: query.get("start-after").filter(|s| !s.is_empty()).cloned(),
+            continue_after: None,
+            url_encoding: false,
+        };
+        let raw = query.get("continuation-token").map(String::as_str);
+        let body = broken_page(
+            &sim.corpus.read().unwrap_or_else(PoisonError::into_inner),
+            q,
+            how,
+            raw,
+        );
+        return xml(StatusCode::OK, body);
+    }
     let max_keys = match query.get("max-keys").map(|m| m.parse::<usize>()) {
         None => 1000,
         Some(Ok(m)) => m.min(1000),
@@ -511,6 +625,15 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", o.etag)) {
         h.insert(header::ETAG, v);
     }
+    r
+}
+
+fn xml_stream(body: Body) -> Response {
+    let mut r = Response::new(body);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
     r
 }
 

@@ -1,15 +1,21 @@
 //! The one HTTP client: pooled keep-alive, HTTP/2 where offered, timeouts, a User-Agent naming
 //! the tool, and retries for transient failures only (timeouts, connection errors, 5xx, 429),
 //! with exponential backoff, full jitter and `Retry-After`.
+//!
+//! Every request ends in bounded time and memory whatever the server does (ADR 0009): a total
+//! deadline besides the read timeout, bodies read against a cap, `Retry-After` obeyed up to a
+//! limit, no redirect from https to http, and every wait cancellable. URLs are built from the
+//! parsed endpoints and shown with their credentials hidden.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use reqwest::{StatusCode, header};
+use reqwest::{StatusCode, Url, header};
+use tokio_util::sync::CancellationToken;
 
 use super::{Cause, VisionError};
 
@@ -21,7 +27,7 @@ const KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
-/// Where the bucket is listed and where its files are served.
+/// Where the bucket is listed and where its files are served, as configured (flags, env).
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     /// Path-style S3 bucket URL, e.g. `https://s3-ap-northeast-1.amazonaws.com/data.binance.vision`.
@@ -30,27 +36,107 @@ pub struct Endpoints {
     pub data_url: String,
 }
 
-impl Endpoints {
-    /// The public URL of a key: `{data_url}/{key}`, percent-encoded.
-    pub fn file_url(&self, key: &str) -> String {
-        format!(
-            "{}/{}",
-            self.data_url.trim_end_matches('/'),
-            utf8_percent_encode(key, KEEP)
-        )
+/// The endpoints parsed once: every URL is built from these by the `url` crate, so a base that
+/// carries a query string (`…?x=1`) or credentials stays well-formed.
+#[derive(Debug)]
+struct Bases {
+    s3: Url,
+    data: Url,
+}
+
+impl Bases {
+    fn parse(endpoints: &Endpoints) -> Result<Bases, VisionError> {
+        let parse = |text: &str| -> Result<Url, VisionError> {
+            let bad = |detail: String| VisionError {
+                what: "configuring the endpoints".into(),
+                url: redact_text(text),
+                attempts: 0,
+                cause: Cause::Transport(detail),
+            };
+            let mut url = Url::parse(text).map_err(|e| bad(format!("not a valid URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+                return Err(bad("not an http(s) URL".into()));
+            }
+            let path = url.path().trim_end_matches('/').to_string();
+            url.set_path(&path);
+            Ok(url)
+        };
+        Ok(Bases {
+            s3: parse(&endpoints.s3_url)?,
+            data: parse(&endpoints.data_url)?,
+        })
     }
 
-    fn list_url(&self, params: &[(&str, &str)]) -> String {
-        let mut url = self.s3_url.trim_end_matches('/').to_string();
-        for (i, (name, value)) in params.iter().enumerate() {
-            url.push(if i == 0 { '?' } else { '&' });
-            url.push_str(name);
-            url.push('=');
-            url.extend(utf8_percent_encode(value, KEEP));
+    /// `{data}/{key}`, the key percent-encoded; the base's query, if any, kept after it.
+    fn file(&self, key: &str) -> Url {
+        let mut url = self.data.clone();
+        let path = format!(
+            "{}/{}",
+            url.path().trim_end_matches('/'),
+            utf8_percent_encode(key, KEEP)
+        );
+        url.set_path(&path);
+        url
+    }
+
+    /// The bucket URL with the listing's parameters appended to whatever query it has.
+    fn list(&self, params: &[(&str, &str)]) -> Url {
+        let mut url = self.s3.clone();
+        let mut query = url.query().unwrap_or_default().to_string();
+        for (name, value) in params {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(name);
+            query.push('=');
+            query.extend(utf8_percent_encode(value, KEEP));
         }
+        url.set_query(Some(&query));
         url
     }
 }
+
+/// A URL as it may be shown, logged or stored: user name and password replaced by `***`.
+pub(super) fn redact(url: &Url) -> String {
+    if url.username().is_empty() && url.password().is_none() {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    // Both setters only fail on URLs that cannot carry credentials, which these did.
+    let _ = shown.set_username("***");
+    let _ = shown.set_password(url.password().map(|_| "***"));
+    shown.to_string()
+}
+
+/// `redact` for text that did not parse as a URL: everything between `//` and `@` hidden.
+fn redact_text(text: &str) -> String {
+    match text.split_once("//") {
+        Some((scheme, rest)) => match rest.split_once('/').unwrap_or((rest, "")) {
+            (authority, path) if authority.contains('@') => {
+                let host = authority.rsplit_once('@').map_or("", |(_, h)| h);
+                format!("{scheme}//***@{host}/{path}")
+            }
+            _ => text.to_string(),
+        },
+        None => text.to_string(),
+    }
+}
+
+/// Whether to follow a redirect from `from` to `to`: never from https to plain http, where
+/// anything on the path could read or change the answer.
+fn may_redirect(from: &Url, to: &Url) -> bool {
+    !(from.scheme() == "https" && to.scheme() != "https")
+}
+
+/// Redirects followed at most per request: S3 sends one (to the bucket's region), CloudFront none.
+const MAX_REDIRECTS: usize = 5;
+
+/// The largest listing body read: a page of 1000 keys is ~0.3 MB (330 bytes an entry), so 4 MiB
+/// is 12× that, and 64 requests in flight hold at most 256 MiB even against a hostile server.
+pub const MAX_LISTING_BYTES: usize = 4 << 20;
+
+/// An error document is read this far for its `<Code>`; real ones are ~300 bytes.
+const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 
 /// How often and how patiently to retry transient failures.
 #[derive(Debug, Clone)]
@@ -60,6 +146,8 @@ pub struct RetryPolicy {
     /// The backoff before the second attempt; it doubles per attempt, capped at `max_delay`.
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// The longest a server's `Retry-After` is obeyed; a longer ask is cut to this and logged.
+    pub max_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -68,6 +156,20 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(20),
+            // S3 and CloudFront ask for seconds when they ask at all; an hour is a broken or
+            // hostile server, and a run must not sleep past its next daily slot on its word.
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1`, and whether the server asked for longer.
+    fn delay(&self, attempt: u32, asked: Option<Duration>) -> (Duration, bool) {
+        match asked {
+            Some(asked) if asked > self.max_retry_after => (self.max_retry_after, true),
+            Some(asked) => (asked, false),
+            None => (backoff(self, attempt), false),
         }
     }
 }
@@ -80,6 +182,11 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Longest wait for the next bytes of a response.
     pub read_timeout: Duration,
+    /// Longest one request may take, body included: a server trickling a byte at a time never
+    /// trips `read_timeout`, and would hold the request forever without this.
+    pub request_timeout: Duration,
+    /// Largest listing body read; a larger one is an error, read no further.
+    pub max_body_bytes: usize,
 }
 
 impl ClientConfig {
@@ -89,6 +196,9 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
+            // A real page (~0.3 MB) takes well under a second; two minutes covers a slow link.
+            request_timeout: Duration::from_secs(120),
+            max_body_bytes: MAX_LISTING_BYTES,
         }
     }
 }
@@ -98,6 +208,9 @@ impl ClientConfig {
 pub struct Stats {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
+    /// The server's clock (`Date` header of its latest answer), seconds since the epoch; 0
+    /// until one answered with a date.
+    pub server_time: AtomicI64,
 }
 
 /// What a HEAD of an existing file tells.
@@ -113,7 +226,10 @@ pub struct ObjectMeta {
 pub struct VisionClient {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
+    bases: Arc<Bases>,
     stats: Arc<Stats>,
+    /// Cancelled: every request in flight and every wait between attempts ends at once.
+    cancel: CancellationToken,
 }
 
 /// One failed attempt, before the policy decides whether to try again.
@@ -136,37 +252,79 @@ impl Failure {
 
 impl VisionClient {
     pub fn new(config: ClientConfig) -> Result<VisionClient, VisionError> {
-        for url in [&config.endpoints.s3_url, &config.endpoints.data_url] {
-            if let Err(e) = reqwest::Url::parse(url) {
-                return Err(VisionError {
-                    what: "configuring the endpoints".into(),
-                    url: url.clone(),
-                    attempts: 0,
-                    cause: Cause::Transport(format!("not a valid URL: {e}")),
-                });
-            }
-        }
+        let bases = Bases::parse(&config.endpoints)?;
         let http = reqwest::Client::builder()
             .user_agent(crate::config::USER_AGENT)
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.read_timeout)
+            .timeout(config.request_timeout)
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let from = attempt.previous().last().cloned();
+                if attempt.previous().len() > MAX_REDIRECTS {
+                    attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+                } else if let Some(from) = from
+                    && !may_redirect(&from, attempt.url())
+                {
+                    let to = redact(attempt.url());
+                    attempt.error(format!("refused a redirect from https to {to}"))
+                } else {
+                    attempt.follow()
+                }
+            }))
             .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| VisionError {
                 what: "building the HTTP client".into(),
-                url: config.endpoints.s3_url.clone(),
+                url: redact(&bases.s3),
                 attempts: 0,
                 cause: Cause::Transport(e.to_string()),
             })?;
         Ok(VisionClient {
             http,
             config: Arc::new(config),
+            bases: Arc::new(bases),
             stats: Arc::new(Stats::default()),
+            cancel: CancellationToken::new(),
         })
+    }
+
+    /// This client (sharing its pool and counters), stopped when `cancel` is: requests in
+    /// flight are dropped and waits between attempts cut short, with `Cause::Cancelled`.
+    pub fn with_cancel(&self, cancel: CancellationToken) -> VisionClient {
+        VisionClient {
+            cancel,
+            ..self.clone()
+        }
     }
 
     pub fn endpoints(&self) -> &Endpoints {
         &self.config.endpoints
+    }
+
+    /// Today by the server's clock, once a server answered with a `Date` header.
+    pub fn server_date(&self) -> Option<chrono::NaiveDate> {
+        match self.stats.server_time.load(Ordering::Relaxed) {
+            0 => None,
+            secs => DateTime::from_timestamp(secs, 0).map(|t| t.date_naive()),
+        }
+    }
+
+    fn note_date(&self, resp: &reqwest::Response) {
+        if let Some(t) = resp
+            .headers()
+            .get(header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+        {
+            self.stats
+                .server_time
+                .store(t.timestamp(), Ordering::Relaxed);
+        }
+    }
+
+    /// The public URL of `key` as shown and stored: percent-encoded, credentials hidden.
+    pub fn file_url(&self, key: &str) -> String {
+        redact(&self.bases.file(key))
     }
 
     pub fn stats(&self) -> &Stats {
@@ -175,9 +333,15 @@ impl VisionClient {
 
     /// HEAD of one key: `Some` when the file exists (200), `None` when it does not (404).
     pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, VisionError> {
-        let url = self.config.endpoints.file_url(key);
+        let url = self.bases.file(key);
         self.with_retries(format!("HEAD {key}"), &url, || async {
-            let resp = self.http.head(&url).send().await.map_err(transport)?;
+            let resp = self
+                .http
+                .head(url.clone())
+                .send()
+                .await
+                .map_err(transport)?;
+            self.note_date(&resp);
             match resp.status() {
                 StatusCode::OK => {
                     let h = resp.headers();
@@ -196,7 +360,11 @@ impl VisionClient {
                     }))
                 }
                 StatusCode::NOT_FOUND => Ok(None),
-                _ => Err(status_failure(&resp, None)),
+                _ => Err(status_failure_parts(
+                    resp.status(),
+                    retry_after(&resp),
+                    None,
+                )),
             }
         })
         .await
@@ -210,21 +378,22 @@ impl VisionClient {
         params: &[(&str, &str)],
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, VisionError> {
-        let url = self.config.endpoints.list_url(params);
+        let url = self.bases.list(params);
         self.with_retries(what, &url, || async {
-            let resp = self.http.get(&url).send().await.map_err(transport)?;
+            let resp = self.http.get(url.clone()).send().await.map_err(transport)?;
+            self.note_date(&resp);
             if !resp.status().is_success() {
                 let retry_after = retry_after(&resp);
                 let status = resp.status();
-                let body = resp.text().await.unwrap_or_default();
-                return Err(status_failure_parts(
-                    status,
-                    retry_after,
-                    s3_error_code(&body),
-                ));
+                // The code is a courtesy: an error body too large or cut short just has none.
+                let code = read_capped(resp, MAX_ERROR_BODY_BYTES)
+                    .await
+                    .ok()
+                    .and_then(|body| s3_error_code(&String::from_utf8_lossy(&body)));
+                return Err(status_failure_parts(status, retry_after, code));
             }
+            let body = read_capped(resp, self.config.max_body_bytes).await?;
             // Strictly UTF-8: `text()` would replace bad bytes and quietly change a name.
-            let body = resp.bytes().await.map_err(transport)?;
             let body = std::str::from_utf8(&body)
                 .map_err(|e| Failure::bad_listing(format!("the listing is not UTF-8: {e}")))?;
             parse(body).map_err(Failure::bad_listing)
@@ -232,11 +401,27 @@ impl VisionClient {
         .await
     }
 
-    /// Runs `op` until it succeeds, fails permanently, or the attempts are spent.
+    /// An error about `url` that no request of its own caused (a listing that stalls).
+    pub(super) fn error(&self, what: String, params: &[(&str, &str)], cause: Cause) -> VisionError {
+        VisionError {
+            what,
+            url: redact(&self.bases.list(params)),
+            attempts: 1,
+            cause,
+        }
+    }
+
+    /// Whether this client's run was stopped.
+    pub(super) fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Runs `op` until it succeeds, fails permanently, the attempts are spent, or the client is
+    /// cancelled (which ends a request in flight and a wait between attempts alike).
     async fn with_retries<T, F, Fut>(
         &self,
         what: String,
-        url: &str,
+        url: &Url,
         mut op: F,
     ) -> Result<T, VisionError>
     where
@@ -244,30 +429,70 @@ impl VisionClient {
         Fut: Future<Output = Result<T, Failure>>,
     {
         let policy = &self.config.retry;
+        let error = |attempts, cause| VisionError {
+            what: what.clone(),
+            url: redact(url),
+            attempts,
+            cause,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let failure = match op().await {
+            let outcome = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Err(error(attempt, Cause::Cancelled)),
+                outcome = op() => outcome,
+            };
+            let failure = match outcome {
                 Ok(v) => return Ok(v),
                 Err(f) => f,
             };
             if !failure.transient || attempt >= policy.max_attempts {
-                return Err(VisionError {
-                    what,
-                    url: url.to_string(),
-                    attempts: attempt,
-                    cause: failure.cause,
-                });
+                return Err(error(attempt, failure.cause));
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            let delay = failure
-                .retry_after
-                .unwrap_or_else(|| backoff(policy, attempt));
-            tracing::debug!(%url, attempt, ?delay, cause = %failure.cause, "retrying");
-            tokio::time::sleep(delay).await;
+            let (delay, cut) = policy.delay(attempt, failure.retry_after);
+            if cut {
+                tracing::warn!(
+                    "{} asked to wait {} s before retrying; waiting {} s, the longest this \
+                     client obeys",
+                    redact(url),
+                    failure.retry_after.unwrap_or_default().as_secs(),
+                    delay.as_secs()
+                );
+            }
+            tracing::debug!(url = %redact(url), attempt, ?delay, cause = %failure.cause, "retrying");
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Err(error(attempt, Cause::Cancelled)),
+                _ = tokio::time::sleep(delay) => {}
+            }
         }
     }
+}
+
+/// Reads a body chunk by chunk, refusing it as soon as it passes `limit` bytes (or announces
+/// more), so a hostile server costs at most `limit` bytes of memory per request.
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, Failure> {
+    let too_large = || Failure {
+        cause: Cause::TooLarge { limit },
+        // The same server will send the same body again.
+        transient: false,
+        retry_after: None,
+    };
+    let announced = resp.content_length().unwrap_or(0);
+    if announced > limit as u64 {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Full jitter: a random wait up to `base · 2^(attempt-1)`, capped.
@@ -302,10 +527,6 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-fn status_failure(resp: &reqwest::Response, code: Option<String>) -> Failure {
-    status_failure_parts(resp.status(), retry_after(resp), code)
-}
-
 fn status_failure_parts(
     status: StatusCode,
     retry_after: Option<Duration>,
@@ -330,4 +551,66 @@ fn s3_error_code(body: &str) -> Option<String> {
         code: String,
     }
     quick_xml::de::from_str::<Error>(body).ok().map(|e| e.code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bases(s3: &str, data: &str) -> Bases {
+        Bases::parse(&Endpoints {
+            s3_url: s3.into(),
+            data_url: data.into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn urls_keep_a_base_query_and_hide_credentials() {
+        let b = bases("http://h:9/bucket/?x=1", "http://user:secret@h:9/files/");
+        assert_eq!(
+            b.list(&[("list-type", "2"), ("prefix", "a/币 b/")])
+                .as_str(),
+            "http://h:9/bucket?x=1&list-type=2&prefix=a/%E5%B8%81%20b/"
+        );
+        let file = b.file("k/币.zip");
+        assert_eq!(file.password(), Some("secret"));
+        assert_eq!(redact(&file), "http://***:***@h:9/files/k/%E5%B8%81.zip");
+        assert_eq!(
+            redact(&bases("http://token@h/b", "http://h").s3),
+            "http://***@h/b"
+        );
+        assert_eq!(redact_text("http://u:p@h:x/b"), "http://***@h:x/b");
+        assert!(
+            Bases::parse(&Endpoints {
+                s3_url: "ftp://h/b".into(),
+                data_url: "http://h".into()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_redirect_never_downgrades_to_http() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(!may_redirect(&u("https://a/x"), &u("http://a/x")));
+        assert!(may_redirect(&u("https://a/x"), &u("https://b/x")));
+        assert!(may_redirect(&u("http://a/x"), &u("http://b/x")));
+        assert!(may_redirect(&u("http://a/x"), &u("https://a/x")));
+    }
+
+    #[test]
+    fn a_server_asked_wait_is_capped_at_the_policy() {
+        let policy = RetryPolicy::default();
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(3600))),
+            (Duration::from_secs(60), true)
+        );
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(3))),
+            (Duration::from_secs(3), false)
+        );
+        let (backoff, cut) = policy.delay(30, None);
+        assert!(backoff <= policy.max_delay && !cut);
+    }
 }

@@ -12,6 +12,46 @@ pub const KLINES_ROOT: &str = "data/futures/um/daily/klines/";
 /// Quote assets recognised at the end of a symbol name, longest-first where one ends another.
 const QUOTE_ASSETS: &[&str] = &["FDUSD", "USDT", "USDC", "BUSD", "USD1", "BTC", "U"];
 
+/// The longest symbol folder name accepted, in bytes. Real ones are at most 23 (1,007 folders,
+/// 2026-08-22); the bound only keeps a hostile listing from handing us megabyte "names".
+pub const MAX_SYMBOL_BYTES: usize = 64;
+
+/// Why a name cannot be a symbol folder of the bucket.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadSymbol {
+    #[error("a symbol name cannot be empty")]
+    Empty,
+    #[error("{name:?} is longer than {MAX_SYMBOL_BYTES} bytes, longer than any symbol folder")]
+    TooLong { name: String },
+    #[error(
+        "{name:?} is not a symbol name: {found:?} is not allowed (a symbol folder is made of \
+         letters, digits and `_`, e.g. BTCUSDT, ICPUSDT_SETTLED, BTCUSDT_260925, 币安人生USDT)"
+    )]
+    Character { name: String, found: char },
+}
+
+/// Checks that `name` is what a UM symbol folder can be called: 1 to 64 bytes of letters (any
+/// script: `币安人生USDT` is real), digits and `_`. Everything a path or a terminal would read
+/// as more than a name — `/`, `.`/`..`, `%`, spaces, control characters, `=` — is refused, so a
+/// name can neither walk to another folder once in a URL nor act once printed.
+pub fn check_symbol(name: &str) -> Result<(), BadSymbol> {
+    if name.is_empty() {
+        return Err(BadSymbol::Empty);
+    }
+    if name.len() > MAX_SYMBOL_BYTES {
+        return Err(BadSymbol::TooLong {
+            name: name.chars().take(16).collect::<String>() + "…",
+        });
+    }
+    match name.chars().find(|c| !(c.is_alphanumeric() || *c == '_')) {
+        Some(found) => Err(BadSymbol::Character {
+            name: name.to_string(),
+            found,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// `data/futures/um/daily/klines/{symbol}/1m/`
 pub fn daily_1m_folder(symbol: &str) -> String {
     format!("{KLINES_ROOT}{symbol}/1m/")
@@ -50,11 +90,26 @@ pub fn parse_daily_1m_key(key: &str) -> Option<(&str, NaiveDate)> {
     Some((symbol, date))
 }
 
-/// The symbol folder named by a `CommonPrefixes` entry of the klines root, if it names one.
-/// The real bucket has an empty-named folder (`…/klines//`), which is not a symbol.
-pub fn folder_symbol(prefix: &str) -> Option<&str> {
+/// What a `CommonPrefixes` entry of the klines root names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Folder<'a> {
+    Symbol(&'a str),
+    /// The real bucket has an empty-named folder (`…/klines//`): not a symbol, and expected.
+    Empty,
+    /// A folder whose name cannot be a symbol (`..`, a control character, …): skipped, and said.
+    Refused(BadSymbol),
+}
+
+/// Reads a `CommonPrefixes` entry of the klines root; `None` when it is not one at all.
+pub fn folder_symbol(prefix: &str) -> Option<Folder<'_>> {
     let name = prefix.strip_prefix(KLINES_ROOT)?.strip_suffix('/')?;
-    (!name.is_empty() && !name.contains('/')).then_some(name)
+    if name.is_empty() {
+        return Some(Folder::Empty);
+    }
+    Some(match check_symbol(name) {
+        Ok(()) => Folder::Symbol(name),
+        Err(e) => Folder::Refused(e),
+    })
 }
 
 /// What a folder name says: delivery (`_YYMMDD` that is a real date) or perpetual, settled
@@ -147,10 +202,73 @@ mod tests {
     fn folder_names_are_read_from_common_prefixes() {
         assert_eq!(
             folder_symbol("data/futures/um/daily/klines/币安人生USDT/"),
-            Some("币安人生USDT")
+            Some(Folder::Symbol("币安人生USDT"))
         );
-        assert_eq!(folder_symbol("data/futures/um/daily/klines//"), None);
+        assert_eq!(
+            folder_symbol("data/futures/um/daily/klines//"),
+            Some(Folder::Empty)
+        );
         assert_eq!(folder_symbol("data/futures/um/daily/klines/"), None);
+        for name in ["..", ".", "a/b", "\u{1b}[31mX"] {
+            let prefix = format!("{KLINES_ROOT}{name}/");
+            assert!(
+                !matches!(folder_symbol(&prefix), Some(Folder::Symbol(_))),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_real_folder_name_is_a_symbol_and_nothing_path_like_is() {
+        let real: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../../fixtures/bucket/um_daily_klines_prefixes_2026-08-22.json"
+        ))
+        .unwrap();
+        let names: Vec<&str> = ["perpetual_symbols", "delivery_symbols"]
+            .iter()
+            .flat_map(|k| real[k].as_array().unwrap())
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 1007);
+        for name in names {
+            assert_eq!(check_symbol(name), Ok(()), "{name}");
+        }
+        for good in [
+            "btcusdt",
+            "BTCUSDT_260925",
+            "AERGOUSDTSETTLEDSETTLED",
+            "我踏马来了USDT",
+        ] {
+            assert_eq!(check_symbol(good), Ok(()), "{good}");
+        }
+        for (bad, found) in [
+            ("X/../BTCUSDT", '/'),
+            ("..", '.'),
+            (".", '.'),
+            ("BTC USDT", ' '),
+            ("BTC%2FUSDT", '%'),
+            ("\u{1b}[31mRED", '\u{1b}'),
+            ("=HYPERLINK(\"x\")", '='),
+            ("BTC\nUSDT", '\n'),
+            ("BTC\u{202e}USDT", '\u{202e}'),
+            ("BTCUSDT?x=1", '?'),
+            ("-BTCUSDT", '-'),
+        ] {
+            assert_eq!(
+                check_symbol(bad),
+                Err(BadSymbol::Character {
+                    name: bad.to_string(),
+                    found
+                }),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(check_symbol(""), Err(BadSymbol::Empty));
+        assert!(matches!(
+            check_symbol(&"A".repeat(65)),
+            Err(BadSymbol::TooLong { .. })
+        ));
+        assert_eq!(check_symbol(&"A".repeat(64)), Ok(()));
     }
 
     #[test]

@@ -1,11 +1,32 @@
 //! S3 ListObjectsV2 with paging: where a listing page becomes keys and folder names.
 //! Pages are pulled one at a time (`Lister::next_page`), so nothing holds a whole listing.
+//!
+//! A listing must make progress or end: a continuation token seen before, keys that do not
+//! increase, or more pages than the caller's plan allows end it with `Cause::Stalled` instead of
+//! following a broken or hostile server forever (an unchecked loop reached 18 GB in 10 minutes).
 
 use chrono::{DateTime, Utc};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
-use super::{VisionClient, VisionError, keys};
+use super::{Cause, VisionClient, VisionError, keys};
+
+/// Pages a discovery of the klines root may take: 100,000 folders at 1000 a page, ~90× the
+/// 1,1xx the bucket holds.
+pub const DISCOVERY_MAX_PAGES: u32 = 100;
+
+/// How a listing failed to progress.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Stall {
+    #[error("page {page} hands back a continuation token an earlier page gave")]
+    RepeatedToken { page: u32 },
+    #[error("page {page} goes back to {key:?}, at or before where the listing already was")]
+    KeysNotIncreasing { page: u32, key: String },
+    #[error("it did not end within {max} pages, more than the plan allows")]
+    TooManyPages { max: u32 },
+    #[error("page {page} is truncated but lists nothing")]
+    EmptyPage { page: u32 },
+}
 
 /// One object of a listing page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +133,11 @@ pub struct Lister {
     start_after: Option<String>,
     token: Option<String>,
     done: bool,
+    /// Progress: pages so far, every token handed out, and the greatest name listed.
+    pages: u32,
+    max_pages: u32,
+    tokens: std::collections::HashSet<String>,
+    last: Option<String>,
 }
 
 impl Lister {
@@ -132,23 +158,85 @@ impl Lister {
                 }
             }
         }
+        let what = format!("listing {}", self.prefix);
+        if self.client.is_cancelled() {
+            return Err(self.client.error(what, &params, Cause::Cancelled));
+        }
+        if self.pages == self.max_pages {
+            let stall = Stall::TooManyPages {
+                max: self.max_pages,
+            };
+            return Err(self.client.error(what, &params, Cause::Stalled(stall)));
+        }
         let page = self
             .client
-            .get_parsed(format!("listing {}", self.prefix), &params, parse_page)
+            .get_parsed(what.clone(), &params, parse_page)
             .await?;
+        self.pages += 1;
+        if let Err(stall) = progress(&mut self.tokens, &mut self.last, self.pages, &page) {
+            return Err(self.client.error(what, &params, Cause::Stalled(stall)));
+        }
         self.token = page.next_token.clone();
         self.done = self.token.is_none();
         Ok(Some(page))
     }
 }
 
+/// Checks that page `page_no` moved the listing forward: its token is new, its names come after
+/// `last`. Remembers both.
+fn progress(
+    tokens: &mut std::collections::HashSet<String>,
+    last: &mut Option<String>,
+    page_no: u32,
+    page: &ListPage,
+) -> Result<(), Stall> {
+    let greatest = page
+        .objects
+        .last()
+        .map(|o| o.key.as_str())
+        .max(page.common_prefixes.last().map(String::as_str));
+    if let Some(token) = &page.next_token {
+        if greatest.is_none() {
+            return Err(Stall::EmptyPage { page: page_no });
+        }
+        if !tokens.insert(token.clone()) {
+            return Err(Stall::RepeatedToken { page: page_no });
+        }
+    }
+    // Keys and folders each come sorted, interleaved in one order: both must only grow.
+    for names in [
+        page.objects
+            .iter()
+            .map(|o| o.key.as_str())
+            .collect::<Vec<_>>(),
+        page.common_prefixes.iter().map(String::as_str).collect(),
+    ] {
+        let mut previous = last.as_deref();
+        for name in names {
+            if previous.is_some_and(|p| name <= p) {
+                return Err(Stall::KeysNotIncreasing {
+                    page: page_no,
+                    key: name.chars().take(200).collect(),
+                });
+            }
+            previous = Some(name);
+        }
+    }
+    if let Some(g) = greatest {
+        *last = Some(g.to_string());
+    }
+    Ok(())
+}
+
 impl VisionClient {
-    /// A listing of `prefix`, optionally grouped by `delimiter` and starting after a key.
+    /// A listing of `prefix`, optionally grouped by `delimiter` and starting after a key, that
+    /// gives up after `max_pages` pages: the caller knows how many its window can need.
     pub fn lister(
         &self,
         prefix: &str,
         delimiter: Option<&str>,
         start_after: Option<String>,
+        max_pages: u32,
     ) -> Lister {
         Lister {
             client: self.clone(),
@@ -157,20 +245,28 @@ impl VisionClient {
             start_after,
             token: None,
             done: false,
+            pages: 0,
+            max_pages,
+            tokens: Default::default(),
+            last: None,
         }
     }
 
     /// Every symbol folder under the UM daily klines root (over 1000, so paged), in bucket order.
+    /// A folder whose name cannot be a symbol (`..`, control characters) is skipped with a warning.
     pub async fn discover_symbols(&self) -> Result<Vec<String>, VisionError> {
-        let mut lister = self.lister(keys::KLINES_ROOT, Some("/"), None);
+        let mut lister = self.lister(keys::KLINES_ROOT, Some("/"), None, DISCOVERY_MAX_PAGES);
         let mut symbols = Vec::new();
         while let Some(page) = lister.next_page().await? {
-            symbols.extend(
-                page.common_prefixes
-                    .iter()
-                    .filter_map(|p| keys::folder_symbol(p))
-                    .map(str::to_string),
-            );
+            for prefix in &page.common_prefixes {
+                match keys::folder_symbol(prefix) {
+                    Some(keys::Folder::Symbol(name)) => symbols.push(name.to_string()),
+                    Some(keys::Folder::Refused(why)) => {
+                        tracing::warn!("skipping a folder of the listing: {why}")
+                    }
+                    Some(keys::Folder::Empty) | None => {}
+                }
+            }
         }
         Ok(symbols)
     }

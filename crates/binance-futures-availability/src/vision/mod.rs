@@ -6,12 +6,14 @@ mod client;
 mod keys;
 mod list;
 
-pub use client::{ClientConfig, Endpoints, ObjectMeta, RetryPolicy, Stats, VisionClient};
-pub use keys::{
-    KLINES_ROOT, classify, daily_1m_folder, daily_1m_key, folder_symbol, parse_daily_1m_key,
-    start_after_day,
+pub use client::{
+    ClientConfig, Endpoints, MAX_LISTING_BYTES, ObjectMeta, RetryPolicy, Stats, VisionClient,
 };
-pub use list::{ListPage, ListedObject, Lister};
+pub use keys::{
+    BadSymbol, Folder, KLINES_ROOT, check_symbol, classify, daily_1m_folder, daily_1m_key,
+    folder_symbol, parse_daily_1m_key, start_after_day,
+};
+pub use list::{DISCOVERY_MAX_PAGES, ListPage, ListedObject, Lister, Stall};
 
 /// Why a request to Vision did not give an answer, after the retries the policy allows.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,11 @@ pub struct VisionError {
 }
 
 impl VisionError {
+    /// The run was stopped (SIGTERM, the circuit breaker) while this request waited or ran.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.cause, Cause::Cancelled)
+    }
+
     /// The HTTP status, when the server answered with one.
     pub fn status(&self) -> Option<u16> {
         match self.cause {
@@ -43,6 +50,17 @@ pub enum Cause {
     Transport(String),
     #[error("the listing could not be read: {0}")]
     BadListing(String),
+    /// A body past `ClientConfig::max_body_bytes`: read no further (a real page is ~0.3 MB).
+    #[error("the response is larger than {limit} bytes, far more than any listing page")]
+    TooLarge { limit: usize },
+    /// Paging that would never end: the listing is abandoned rather than followed forever.
+    #[error("the listing does not progress: {0}")]
+    Stalled(Stall),
+    /// The server redirected somewhere the client will not follow.
+    #[error("{0}")]
+    Redirect(String),
+    #[error("stopped on request")]
+    Cancelled,
 }
 
 fn hint(status: u16) -> &'static str {
