@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::collect::{CollectError, Summary};
 use crate::store::StoreError;
-pub use pidfile::{PidFile, PidFileError, SchedulerInfo, State, log_path, pid_path};
+pub use pidfile::{PidFile, PidFileError, SchedulerInfo, State, log_path, pid_namespace, pid_path};
 
 /// How long to wait before trying again after a failed update, or one that found the writer
 /// lock taken. Never later than the next daily run.

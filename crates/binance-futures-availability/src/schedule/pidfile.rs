@@ -2,8 +2,14 @@
 //! settings, and the scheduler keeps an exclusive lock on it while it lives. The lock, not the
 //! pid, decides whether it runs: the operating system drops it when the process dies, so a pid
 //! file left by a crash is recognised (and removed) even if its pid was reused since.
+//!
+//! Removing a stale file races with a scheduler that opened it just before: the remover holds
+//! the file's exclusive lock while it unlinks, and a starting scheduler, once it has the lock,
+//! checks that the path still names the file it locked (else it starts over with the new one).
+//! Inspection opens the file read-only, so any user who can read it can ask; one who may not
+//! remove a stale file is told it is stale, and it is left for the next scheduler to claim.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -31,15 +37,26 @@ pub struct SchedulerInfo {
     pub started_at: DateTime<Utc>,
     /// Where its output goes, when detached.
     pub log: Option<PathBuf>,
+    /// Its pid namespace (the inode of `/proc/self/ns/pid`): its pid means nothing in another.
+    #[serde(default)]
+    pub pid_ns: Option<u64>,
+}
+
+/// This process's pid namespace, where Linux tells it.
+pub fn pid_namespace() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
 }
 
 /// Whether a scheduler runs for a database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
     Running(Option<SchedulerInfo>),
-    /// A pid file without a living holder was found and removed.
+    /// A pid file without a living holder was found: removed, or left where this user may
+    /// not remove it (the next scheduler claims it).
     Stale {
         pid: Option<u32>,
+        removed: bool,
     },
     NotRunning,
 }
@@ -82,23 +99,23 @@ impl PidFile {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io("create the folder of"))?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io("open"))?;
-        match crate::store::try_lock_patiently(&file) {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(PidFileError::AlreadyRunning {
-                    pid: read_info(&mut file).map(|i| i.pid),
-                    path,
-                });
+        let mut file = loop {
+            let mut file = crate::store::open_no_follow(&path).map_err(io("open"))?;
+            match crate::store::try_lock_patiently(&file) {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    return Err(PidFileError::AlreadyRunning {
+                        pid: read_info(&mut file).map(|i| i.pid),
+                        path,
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(io("lock")(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(io("lock")(e)),
-        }
+            // A stale file removed between our open and our lock: claim the path anew.
+            if still_named_by(&file, &path) {
+                break file;
+            }
+        };
         let text = serde_json::to_string(info).map_err(|e| io("write")(e.into()))?;
         file.set_len(0)
             .and_then(|_| file.rewind())
@@ -108,10 +125,11 @@ impl PidFile {
         Ok(PidFile { _file: file, path })
     }
 
-    /// Looks at the pid file without disturbing a running scheduler; removes a stale one.
+    /// Looks at the pid file, read-only, without disturbing a running scheduler; removes a
+    /// stale one when allowed to.
     pub fn inspect(db: &Path) -> Result<State, PidFileError> {
         let path = pid_path(db);
-        let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+        let mut file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::NotRunning),
             Err(source) => {
@@ -122,7 +140,8 @@ impl PidFile {
                 });
             }
         };
-        match file.try_lock_shared() {
+        // Exclusive, though read-only: held while a stale file is removed (see the module doc).
+        match file.try_lock() {
             Err(TryLockError::WouldBlock) => Ok(State::Running(read_info(&mut file))),
             Err(TryLockError::Error(source)) => Err(PidFileError::Io {
                 action: "lock",
@@ -136,15 +155,25 @@ impl PidFile {
                     return Ok(State::NotRunning);
                 };
                 let pid = Some(info.pid);
+                if !still_named_by(&file, &path) {
+                    return Ok(State::NotRunning);
+                }
                 match std::fs::remove_file(&path) {
                     // A scheduler that just exited removes its own file: not stale, just gone.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::NotRunning),
+                    // Another user's folder: say it is stale; the next scheduler claims it.
+                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                        Ok(State::Stale {
+                            pid,
+                            removed: false,
+                        })
+                    }
                     Err(source) => Err(PidFileError::Io {
                         action: "remove the stale",
                         path,
                         source,
                     }),
-                    Ok(()) => Ok(State::Stale { pid }),
+                    Ok(()) => Ok(State::Stale { pid, removed: true }),
                 }
             }
         }
@@ -160,9 +189,68 @@ impl Drop for PidFile {
     }
 }
 
+/// Whether `path` still names the open `file` (same device and inode).
+fn still_named_by(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
 fn read_info(file: &mut File) -> Option<SchedulerInfo> {
     let mut text = String::new();
     file.rewind().ok()?;
     file.read_to_string(&mut text).ok()?;
     serde_json::from_str(&text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> SchedulerInfo {
+        SchedulerInfo {
+            pid: 999_999,
+            at: "02:00".into(),
+            started_at: Utc::now(),
+            log: None,
+            pid_ns: pid_namespace(),
+        }
+    }
+
+    /// The race: a scheduler opens a stale pid file, `inspect` removes that file, then the
+    /// scheduler locks what it opened. It must notice and claim a file the path still names.
+    #[test]
+    fn a_starter_whose_file_was_removed_under_it_claims_the_path_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.duckdb");
+        std::fs::write(pid_path(&db), serde_json::to_string(&info()).unwrap()).unwrap();
+        let opened_early = File::open(pid_path(&db)).unwrap();
+        assert_eq!(
+            PidFile::inspect(&db).unwrap(),
+            State::Stale {
+                pid: Some(999_999),
+                removed: true
+            }
+        );
+        assert!(!still_named_by(&opened_early, &pid_path(&db)));
+        let held = PidFile::acquire(&db, &info()).unwrap();
+        assert!(still_named_by(&held._file, &pid_path(&db)));
+        assert!(matches!(
+            PidFile::inspect(&db).unwrap(),
+            State::Running(Some(_))
+        ));
+    }
+
+    #[test]
+    fn a_planted_link_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.duckdb");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, pid_path(&db)).unwrap();
+        assert!(PidFile::acquire(&db, &info()).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    }
 }

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::files::{self, copy_new};
 use super::{Database, DbStatus, StoreError, WriterLock, io_failed, sibling};
 
 /// The tables an export writes, each ordered so the files diff and compress well.
@@ -44,10 +45,17 @@ fn refuse_overwrite(path: &Path, force: bool) -> Result<(), StoreError> {
 /// this schema with the same content counts, and only then puts it in place.
 fn checked_copy(from: &Path, to: &Path, expect: &DbStatus) -> Result<(), StoreError> {
     let partial = sibling(to, ".partial");
-    std::fs::copy(from, &partial).map_err(io_failed("copying the database", to))?;
-    let copy = Database::open(&partial)?.status()?;
+    // Created exclusively: a link planted at `.partial` is removed, never written through.
+    copy_new(from, &partial)?;
+    let copy = match Database::open(&partial).and_then(|db| db.status()) {
+        Ok(copy) => copy,
+        Err(e) => {
+            let _ = files::remove_if_present(&partial);
+            return Err(e);
+        }
+    };
     if (copy.rows, copy.symbols.total) != (expect.rows, expect.symbols.total) {
-        let _ = std::fs::remove_file(&partial);
+        let _ = files::remove_if_present(&partial);
         return Err(StoreError::Io {
             action: "checking the copy",
             path: to.to_path_buf(),
@@ -57,10 +65,9 @@ fn checked_copy(from: &Path, to: &Path, expect: &DbStatus) -> Result<(), StoreEr
             )),
         });
     }
-    std::fs::File::open(&partial)
-        .and_then(|f| f.sync_all())
-        .map_err(io_failed("flushing the copy", &partial))?;
-    std::fs::rename(&partial, to).map_err(io_failed("putting the copy in place", to))
+    std::fs::rename(&partial, to).map_err(io_failed("putting the copy in place", to))?;
+    // The rename is only durable once the folder is.
+    files::sync_parent(to)
 }
 
 /// Writes a consistent copy of the database at `db` to `dest`.
@@ -80,16 +87,11 @@ pub fn backup(db: &Path, dest: &Path, force: bool) -> Result<DbStatus, StoreErro
 /// database of this schema. Waits for no one: if a collection is writing, it refuses.
 pub fn restore(src: &Path, db: &Path, force: bool) -> Result<DbStatus, StoreError> {
     let status = Database::open(src)?.status()?;
+    let db = &files::resolve(db)?;
     refuse_overwrite(db, force)?;
     let _lock = WriterLock::acquire(db, "restore")?;
     // Work a killed run left behind belongs to the database being replaced.
-    for leftover in [".writing", ".writing.wal", ".copying"] {
-        let path = sibling(db, leftover);
-        if path.exists() {
-            std::fs::remove_file(&path)
-                .map_err(io_failed("removing an unfinished write", &path))?;
-        }
-    }
+    super::session::discard(db)?;
     checked_copy(src, db, &status)?;
     Ok(status)
 }
@@ -101,7 +103,12 @@ pub fn export(
     format: ExportFormat,
     force: bool,
 ) -> Result<Vec<PathBuf>, StoreError> {
-    let db = Database::open(db)?;
+    if dest.to_string_lossy().contains("://") {
+        return Err(StoreError::NotLocal {
+            path: dest.to_path_buf(),
+        });
+    }
+    let db = Database::open_for_export(db, dest)?;
     let files: Vec<PathBuf> = EXPORTED
         .iter()
         .map(|(table, _)| dest.join(format!("{table}.{}", format.extension())))
@@ -109,10 +116,6 @@ pub fn export(
     for f in &files {
         refuse_overwrite(f, force)?;
     }
-    std::fs::create_dir_all(dest).map_err(|source| StoreError::CreateDir {
-        dir: dest.to_path_buf(),
-        source,
-    })?;
     let options = match format {
         ExportFormat::Parquet => "FORMAT parquet, COMPRESSION zstd",
         ExportFormat::Csv => "FORMAT csv, HEADER true",

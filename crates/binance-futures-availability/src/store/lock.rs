@@ -1,7 +1,7 @@
 //! One writer at a time: an exclusive lock on `<database>.lock`, holding a line that says who
 //! holds it. The operating system releases it when the holder exits, even by `kill -9`.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -44,13 +44,8 @@ impl WriterLock {
             lock: lock.clone(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock)
-            .map_err(io)?;
+        // Never through a link: the file is truncated and written below.
+        let mut file = super::open_no_follow(&lock).map_err(io)?;
         match try_lock_patiently(&file) {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

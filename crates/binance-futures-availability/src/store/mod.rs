@@ -3,9 +3,15 @@
 //!
 //! A read opens the file read-only and never runs DDL, so querying a database someone downloaded
 //! leaves it byte-identical. Only `Database::open_for_write` creates or migrates a file.
+//!
+//! A database file can come from anyone, and DuckDB files hold code (views, macros) as well as
+//! data. Every connection is opened with external access off (no file, URL or extension can be
+//! reached from SQL), without automatic extension install or load, and read-only ones with their
+//! configuration locked; a file with views or macros is refused (`StoreError::Untrusted`).
 
 mod backup;
 mod derived;
+mod files;
 mod keys;
 mod lock;
 mod read;
@@ -15,9 +21,11 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
-use duckdb::{AccessMode, Config, Connection};
+use duckdb::{AccessMode, Config, Connection, OptionalExt};
 
 pub use backup::{ExportFormat, backup, export, restore};
+pub(crate) use files::open_no_follow;
+pub use files::resolve;
 pub(crate) use lock::try_lock_patiently;
 pub use lock::{LockError, WriterLock};
 pub use read::{
@@ -80,6 +88,26 @@ pub enum StoreError {
     #[error("{path} already exists; pass --force to replace it")]
     Exists { path: PathBuf },
     #[error(
+        "{path} holds {what}, which no binance-futures-availability database has; a view or \
+         macro runs code when it is read, so the file is refused"
+    )]
+    Untrusted { path: PathBuf, what: String },
+    #[error(
+        "{path} was replaced while this run was writing (it was {was}, it is now {now}); the \
+         run's copy was discarded so it cannot overwrite the new file. Run again to update it"
+    )]
+    Replaced {
+        path: PathBuf,
+        was: String,
+        now: String,
+    },
+    #[error("the database path {} is not UTF-8, which DuckDB cannot open; rename it", .path.display())]
+    PathNotUtf8 { path: PathBuf },
+    #[error(
+        "{path} is not a local folder; export writes files here (copy them elsewhere afterwards)"
+    )]
+    NotLocal { path: PathBuf },
+    #[error(
         "{path} has a write-ahead log that was never folded in (written in place and stopped); \
          run `binance-futures-availability update` once, then try again"
     )]
@@ -113,7 +141,10 @@ impl StoreError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            StoreError::UnknownSymbol { .. } | StoreError::Exists { .. }
+            StoreError::UnknownSymbol { .. }
+                | StoreError::Exists { .. }
+                | StoreError::PathNotUtf8 { .. }
+                | StoreError::NotLocal { .. }
         )
     }
 }
@@ -145,23 +176,8 @@ pub struct Database {
 impl Database {
     /// Opens an existing database read-only. Never creates, migrates or otherwise changes it.
     pub fn open(path: &Path) -> Result<Database, StoreError> {
-        if !path.is_file() {
-            return Err(StoreError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
-        let config = Config::default()
-            .access_mode(AccessMode::ReadOnly)
-            .and_then(|c| c.threads(1))
-            .map_err(|source| duck(path, "configuring a read-only connection", source))?;
-        let conn = Connection::open_with_flags(path, config)
-            .map_err(|source| duck(path, "opening the file read-only", source))?;
-        let mut db = Database {
-            conn,
-            path: path.to_path_buf(),
-            derived_fresh: false,
-            known_symbols: Default::default(),
-        };
+        let conn = connect_read_only(path)?;
+        let mut db = Database::wrap(conn, path);
         let found = schema::version(&db.conn)
             .map_err(|source| duck(path, "reading the schema version", source))?;
         match found {
@@ -179,10 +195,79 @@ impl Database {
                 supported: SCHEMA_VERSION,
             }),
             Some(_) => {
+                check_no_code(&db.conn, path)?;
                 db.read_freshness()?;
                 Ok(db)
             }
         }
+    }
+
+    /// Opens read-only for `export`: like `open`, except that SQL may write files into `dest`
+    /// (created if needed) and nowhere else.
+    pub(crate) fn open_for_export(path: &Path, dest: &Path) -> Result<Database, StoreError> {
+        // Checked with the locked, hardened connection first: no code runs before the export.
+        drop(Database::open(path)?);
+        std::fs::create_dir_all(dest).map_err(|source| StoreError::CreateDir {
+            dir: dest.to_path_buf(),
+            source,
+        })?;
+        let dir = std::fs::canonicalize(dest).map_err(io_failed("resolving", dest))?;
+        let dir = utf8(&dir)?.replace('\'', "''");
+        let config = Config::default()
+            .access_mode(AccessMode::ReadOnly)
+            .and_then(|c| c.enable_autoload_extension(false))
+            .map_err(|source| duck(path, "configuring a read-only connection", source))?;
+        let conn = Connection::open_with_flags(path, config)
+            .map_err(|source| duck(path, "opening the file read-only", source))?;
+        conn.execute_batch(&format!(
+            "SET allowed_directories = ['{dir}']; SET enable_external_access = false;
+             SET lock_configuration = true;"
+        ))
+        .map_err(|source| duck(path, "limiting the export to its folder", source))?;
+        let mut db = Database::wrap(conn, path);
+        db.read_freshness()?;
+        Ok(db)
+    }
+
+    /// Checks, read-only, that the file at `path` may be copied and written: absent, or a
+    /// database of ours (any version up to this binary's) without views or macros. Returns
+    /// the id of its newest logged run (0 when none).
+    pub(crate) fn check_writable(path: &Path) -> Result<i64, StoreError> {
+        if !path.exists() {
+            return Ok(0);
+        }
+        // DuckDB would take an empty file for a new database; a user pointing at one meant
+        // something else.
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(StoreError::NotOurs {
+                path: path.to_path_buf(),
+            });
+        }
+        let conn = connect_read_only(path)?;
+        let version = schema::version(&conn)
+            .map_err(|source| duck(path, "reading the schema version", source))?;
+        match version {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::TooNew {
+                    path: path.to_path_buf(),
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Some(_) => {}
+            None => {
+                return Err(StoreError::NotOurs {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+        check_no_code(&conn, path)?;
+        conn.query_row(
+            "SELECT coalesce(max(id), 0) FROM collection_runs",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|source| duck(path, "reading the run log", source))
     }
 
     /// Opens (creating folders and file if needed) for writing, and runs forward migrations.
@@ -198,20 +283,27 @@ impl Database {
         // leaves the superseded blocks behind as dead space in the file. No memory limit
         // either, except in a bulk load (see `keys`): indexes being written cannot spill, and
         // under a limit a refresh failed with "could not pin block" (BENCHMARKS.md).
-        let config = Config::default()
-            .with("wal_autocheckpoint", "4GB")
+        utf8(path)?;
+        let config = hardened(Config::default())
+            .and_then(|c| c.with("wal_autocheckpoint", "4GB"))
             .map_err(|source| duck(path, "configuring the write connection", source))?;
         let conn = Connection::open_with_flags(path, config)
             .map_err(|source| duck(path, "opening the file for writing", source))?;
-        let mut db = Database {
+        let mut db = Database::wrap(conn, path);
+        schema::migrate(&mut db)?;
+        check_no_code(&db.conn, path)?;
+        db.read_freshness()?;
+        Ok(db)
+    }
+
+    /// A handle on an opened connection; nothing read yet.
+    fn wrap(conn: Connection, path: &Path) -> Database {
+        Database {
             conn,
             path: path.to_path_buf(),
             derived_fresh: false,
             known_symbols: Default::default(),
-        };
-        schema::migrate(&mut db)?;
-        db.read_freshness()?;
-        Ok(db)
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -231,6 +323,62 @@ impl Database {
 
     fn err(&self, action: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError + '_ {
         failed(&self.path, action)
+    }
+}
+
+/// What every connection starts with: no file, URL or extension reachable from SQL, so that a
+/// view in a file from elsewhere cannot read `/etc/…` or fetch anything.
+fn hardened(config: Config) -> duckdb::Result<Config> {
+    config
+        .enable_external_access(false)?
+        .enable_autoload_extension(false)
+}
+
+fn utf8(path: &Path) -> Result<&str, StoreError> {
+    path.to_str().ok_or_else(|| StoreError::PathNotUtf8 {
+        path: path.to_path_buf(),
+    })
+}
+
+/// A read-only, hardened connection with its configuration locked, to an existing file.
+fn connect_read_only(path: &Path) -> Result<Connection, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    utf8(path)?;
+    let config = hardened(Config::default())
+        .and_then(|c| c.access_mode(AccessMode::ReadOnly))
+        .and_then(|c| c.threads(1))
+        .and_then(|c| c.with("lock_configuration", "true"))
+        .map_err(|source| duck(path, "configuring a read-only connection", source))?;
+    Connection::open_with_flags(path, config)
+        .map_err(|source| duck(path, "opening the file read-only", source))
+}
+
+/// Refuses a file that holds views or macros: none of ours has any, and either runs code when
+/// our queries read a table name it shadows.
+fn check_no_code(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found: Option<String> = conn
+        .query_row(
+            "SELECT 'a view named ' || view_name FROM duckdb_views()
+               WHERE NOT internal AND database_name = current_database()
+             UNION ALL
+             SELECT 'a macro named ' || function_name FROM duckdb_functions()
+               WHERE NOT internal AND database_name = current_database()
+             LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|source| duck(path, "reading the catalog", source))?;
+    match found {
+        Some(what) => Err(StoreError::Untrusted {
+            path: path.to_path_buf(),
+            what,
+        }),
+        None => Ok(()),
     }
 }
 

@@ -5,16 +5,26 @@
 //!
 //! A run killed mid-way leaves `<db>.writing` with every batch it committed; the next writer
 //! resumes from it instead of starting over, so no work is lost and nothing half-written is
-//! ever visible.
+//! ever visible. A copy is resumed only while it provably descends from the published file:
+//! `<db>.writing.origin` records which file it was copied from (`Identity`), written before the
+//! copy exists. A database put in place since (`cp good.duckdb …`) makes the copy stale: it is
+//! discarded with a warning, and a copy is refused at publish if the file changed under it.
+//!
+//! The published file is checked before anything is copied (ours, not newer, no views), and a
+//! run refused at any point before publishing removes what it created.
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
+use super::files::{self, Identity};
 use super::{Database, StoreError, WriterLock, io_failed};
 
 /// A write in progress: the writer lock, and the private copy being written.
 pub struct WriteSession {
     db: Database,
     target: PathBuf,
+    origin: Identity,
     _lock: WriterLock,
 }
 
@@ -25,36 +35,158 @@ pub(crate) fn sibling(db: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// What `<db>.writing.origin` records: the file the copy was taken from, and the newest run
+/// that file had logged (runs after it in the copy were never published).
+#[derive(Debug, Serialize, Deserialize)]
+struct Origin {
+    identity: Identity,
+    last_published_run: i64,
+}
+
+fn origin_path(target: &Path) -> PathBuf {
+    sibling(target, ".writing.origin")
+}
+
+fn read_origin(target: &Path) -> Option<Origin> {
+    let text = std::fs::read_to_string(origin_path(target)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write_origin(target: &Path, origin: &Origin) -> Result<(), StoreError> {
+    let path = origin_path(target);
+    let text = serde_json::to_vec(origin).map_err(|e| StoreError::Io {
+        action: "recording where the copy comes from",
+        path: path.clone(),
+        source: e.into(),
+    })?;
+    let tmp = sibling(target, ".writing.origin.tmp");
+    files::remove_if_present(&tmp).map_err(io_failed("removing a leftover", &tmp))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, &text)?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(io_failed("recording where the copy comes from", &path))
+}
+
+/// Removes an unpublished copy and everything DuckDB or this module keeps beside it.
+pub(crate) fn discard(target: &Path) -> Result<(), StoreError> {
+    for suffix in [
+        ".writing",
+        ".writing.wal",
+        ".copying",
+        ".writing.origin",
+        ".writing.origin.tmp",
+    ] {
+        let path = sibling(target, suffix);
+        files::remove_if_present(&path)
+            .map_err(io_failed("removing an unpublished copy", &path))?;
+    }
+    remove_spill(&sibling(target, ".writing"));
+    Ok(())
+}
+
+/// DuckDB spills next to the copy, into `<copy>.tmp`, and leaves the folder behind when a
+/// killed run's spill files were removed by the run that resumed it.
+fn remove_spill(work: &Path) {
+    let spill = sibling(work, ".tmp");
+    match std::fs::remove_dir_all(&spill) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(
+            "could not remove DuckDB's spill folder {}: {e}",
+            spill.display()
+        ),
+    }
+}
+
 impl WriteSession {
     /// Takes the writer lock (naming `what` as its holder) and opens the private copy: resumed
-    /// when a killed run left one, otherwise copied from the published file (or created).
+    /// when a killed run left one copied from the file that is still published, otherwise
+    /// copied from the published file (or created).
     pub fn begin(target: &Path, what: &str) -> Result<WriteSession, StoreError> {
+        let target = &files::resolve(target)?;
         let lock = WriterLock::acquire(target, what)?;
+        // A file last written in place (before this design) may still have a WAL: fold it in
+        // so the copy holds everything.
+        if target.exists() && sibling(target, ".wal").exists() {
+            Database::open_for_write(target)?.close()?;
+        }
+        let last_published_run = Database::check_writable(target)?;
+        let identity = Identity::of(target)?;
         let work = sibling(target, ".writing");
-        if !work.exists() {
-            let copying = sibling(target, ".copying");
-            if target.exists() {
-                // A file last written in place (before this design) may still have a WAL:
-                // fold it in so the copy holds everything.
-                if sibling(target, ".wal").exists() {
-                    Database::open_for_write(target)?.close()?;
-                }
-                std::fs::copy(target, &copying)
-                    .map_err(io_failed("copying the database", target))?;
-                sync(&copying)?;
-                std::fs::rename(&copying, &work).map_err(io_failed("preparing the copy", &work))?;
+        let resumed = match (work.exists(), read_origin(target)) {
+            (false, _) => false,
+            (true, Some(o)) if o.identity == identity => {
+                tracing::info!("resuming the work a stopped run left in {}", work.display());
+                true
             }
-        } else {
-            tracing::info!("resuming the work a stopped run left in {}", work.display());
+            (true, origin) => {
+                tracing::warn!(
+                    "discarding {}: {}; a copy that does not descend from the published \
+                     database must not replace it",
+                    work.display(),
+                    match origin {
+                        Some(o) => format!(
+                            "it was copied from {}, but {} now holds {identity} (replaced since)",
+                            o.identity,
+                            target.display()
+                        ),
+                        None => "nothing records which database it was copied from".into(),
+                    }
+                );
+                discard(target)?;
+                false
+            }
+        };
+        if !resumed {
+            write_origin(
+                target,
+                &Origin {
+                    identity,
+                    last_published_run,
+                },
+            )?;
+            if target.exists() {
+                let copying = sibling(target, ".copying");
+                files::copy_new(target, &copying)
+                    .and_then(|()| {
+                        std::fs::rename(&copying, &work)
+                            .map_err(io_failed("preparing the copy", &work))
+                    })
+                    // A full disk leaves neither a partial copy nor its origin behind.
+                    .inspect_err(|_| {
+                        let _ = discard(target);
+                    })?;
+            }
         }
-        let mut db = Database::open_for_write(&work)?;
-        // A first run fills an empty table: load it in bulk and build the keys at publish.
-        if db.defer_keys()? {
-            tracing::info!("loading in bulk; the keys are built before publishing");
-        }
+        let opened = Database::open_for_write(&work).and_then(|mut db| {
+            if resumed {
+                let last = read_origin(target).map_or(0, |o| o.last_published_run);
+                db.mark_unpublished_runs(last)?;
+            }
+            // A first run fills an empty table: load it in bulk and build the keys at publish.
+            if db.defer_keys()? {
+                tracing::info!("loading in bulk; the keys are built before publishing");
+            }
+            Ok(db)
+        });
+        let db = match opened {
+            Ok(db) => db,
+            Err(e) => {
+                // Nothing of a refused run stays behind to trip the next one.
+                discard(target)?;
+                return Err(e);
+            }
+        };
         Ok(WriteSession {
             db,
-            target: target.to_path_buf(),
+            target: target.clone(),
+            origin: identity,
             _lock: lock,
         })
     }
@@ -64,7 +196,8 @@ impl WriteSession {
     }
 
     /// Brings `day_files` up to date, checkpoints and closes the copy, then puts it in place of
-    /// the published file in one rename. Readers that already opened the old file keep reading it undisturbed.
+    /// the published file in one rename — unless that file was replaced since the copy was
+    /// taken. Readers that already opened the old file keep reading it undisturbed.
     pub fn publish(self) -> Result<(), StoreError> {
         let mut db = self.db;
         db.refresh()?;
@@ -79,30 +212,22 @@ impl WriteSession {
                 source: std::io::Error::other("the write-ahead log is still there after closing"),
             });
         }
-        // DuckDB spills next to the copy, into `<copy>.tmp`, and leaves the folder behind when a
-        // killed run's spill files were removed by the run that resumed it.
-        let spill = sibling(&work, ".tmp");
-        match std::fs::remove_dir_all(&spill) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(
-                "could not remove DuckDB's spill folder {}: {e}",
-                spill.display()
-            ),
+        remove_spill(&work);
+        let now = Identity::of(&self.target)?;
+        if now != self.origin {
+            discard(&self.target)?;
+            return Err(StoreError::Replaced {
+                path: self.target,
+                was: self.origin.to_string(),
+                now: now.to_string(),
+            });
         }
-        sync(&work)?;
+        files::sync(&work)?;
         std::fs::rename(&work, &self.target)
             .map_err(io_failed("publishing the database", &self.target))?;
-        if let Some(dir) = self.target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // Make the rename itself durable.
-            sync(dir)?;
-        }
-        Ok(())
+        // Make the rename itself durable.
+        files::sync_parent(&self.target)?;
+        files::remove_if_present(&origin_path(&self.target))
+            .map_err(io_failed("removing", &origin_path(&self.target)))
     }
-}
-
-fn sync(path: &Path) -> Result<(), StoreError> {
-    std::fs::File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(io_failed("flushing to disk", path))
 }

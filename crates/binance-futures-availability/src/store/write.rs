@@ -217,6 +217,20 @@ impl Database {
         Ok(RunId(id))
     }
 
+    /// Marks runs after `last_published` that the log calls `ok` as `interrupted`: in a resumed
+    /// copy they finished collecting but were stopped before their work was published.
+    pub(super) fn mark_unpublished_runs(&mut self, last_published: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE collection_runs SET status = 'interrupted',
+                   error = 'stopped while publishing; the next run published its work'
+                 WHERE id > ? AND status = 'ok'",
+                params![last_published],
+            )
+            .map_err(self.err("marking unpublished runs"))?;
+        Ok(())
+    }
+
     /// Completes a run log row with its counts and outcome.
     pub fn finish_run(&mut self, id: RunId, outcome: &RunOutcome) -> Result<(), StoreError> {
         self.conn

@@ -1,0 +1,137 @@
+//! The file system under the database, done so that nothing a crash, a careless operator or a
+//! planted link leaves beside it can redirect or corrupt a write:
+//!
+//! - `--db` is resolved once: a symlink is followed to its target, so the lock, the private
+//!   copy and the rename all sit beside the real file and the link keeps pointing at it.
+//! - Temporary files are created exclusively (`O_EXCL`): a link planted at `DEST.partial` is
+//!   removed, never written through.
+//! - A copy that fails half-way (disk full) is removed before the error is returned.
+//! - `Identity` tells whether a file is still the one a copy was taken from.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, io_failed};
+
+/// The database path with any symlink resolved, so the files beside it are the real file's.
+/// A path that does not exist yet is returned as it is (its folder is made on first write).
+pub fn resolve(path: &Path) -> Result<PathBuf, StoreError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            // A link to a file that does not exist yet: follow the link itself, relative to
+            // the link's folder, so the first write creates the target.
+            std::fs::canonicalize(path).or_else(|_| {
+                let target = std::fs::read_link(path)?;
+                Ok(match path.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                })
+            })
+        }
+        .map_err(io_failed("resolving the link", path)),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// Opens `path` without following a symlink at its end (`O_NOFOLLOW`), creating it if needed:
+/// for the lock and pid files, which are truncated and written.
+pub(crate) fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Removes `path` if it is there (a link is removed, not its target).
+pub(crate) fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Copies `from` to a new file `to` (created exclusively after removing a leftover), flushed to
+/// disk. On any failure the partial `to` is removed, so a full disk leaves nothing behind.
+pub(crate) fn copy_new(from: &Path, to: &Path) -> Result<(), StoreError> {
+    remove_if_present(to).map_err(io_failed("removing a leftover copy", to))?;
+    let copy = || -> std::io::Result<()> {
+        let mut src = File::open(from)?;
+        let mut dst = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(to)?;
+        std::io::copy(&mut src, &mut dst)?;
+        dst.flush()?;
+        dst.sync_all()
+    };
+    copy().map_err(|source| {
+        if let Err(e) = remove_if_present(to) {
+            tracing::warn!("could not remove the partial copy {}: {e}", to.display());
+        }
+        StoreError::Io {
+            action: "copying the database",
+            path: to.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Flushes a file or folder to disk (a folder: so that a rename in it survives a power cut).
+pub(crate) fn sync(path: &Path) -> Result<(), StoreError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_failed("flushing to disk", path))
+}
+
+/// Flushes the folder holding `path`.
+pub(crate) fn sync_parent(path: &Path) -> Result<(), StoreError> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => sync(dir),
+        None => sync(Path::new(".")),
+    }
+}
+
+/// Which file a path holds: device, inode, size and modification time. Replacing the file
+/// (`mv`) changes the inode; overwriting it in place (`cp`) changes size or time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Identity {
+    Absent,
+    File {
+        dev: u64,
+        ino: u64,
+        len: u64,
+        mtime_ns: i128,
+    },
+}
+
+impl Identity {
+    pub(crate) fn of(path: &Path) -> Result<Identity, StoreError> {
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(Identity::File {
+                dev: m.dev(),
+                ino: m.ino(),
+                len: m.len(),
+                mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Identity::Absent),
+            Err(e) => Err(io_failed("reading the metadata of", path)(e)),
+        }
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Identity::Absent => write!(f, "no file"),
+            Identity::File { ino, len, .. } => write!(f, "{len} bytes, inode {ino}"),
+        }
+    }
+}
