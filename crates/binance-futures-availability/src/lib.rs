@@ -6,6 +6,14 @@
 //! [`cli`] → [`store`]. [`schedule`] runs `collect` daily; [`validate`] checks the store
 //! against itself and Binance's exchangeInfo. Nothing reaches back up.
 
+/// `eprintln!` that cannot panic: a closed stderr (`2>&1 | head`) is not worth a crash.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -1,7 +1,7 @@
 //! `binance-futures-availability`: parse the command line, run it, map the outcome to an exit
 //! code (0 ok, 1 runtime failure, 2 bad usage or input). Nothing else lives here.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use binance_futures_availability::cli::{self, Cli};
@@ -36,7 +36,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            // Not `eprintln!`: with stderr closed (`2>&1 | head`) it would panic (exit 101).
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::from(e.exit_code())
         }
     }

@@ -187,6 +187,13 @@ pub enum Slo {
     Skipped {
         reason: String,
     },
+    /// exchangeInfo and the database share no trading perpetual's quote asset (or exchangeInfo
+    /// lists none): a comparison of nothing proves nothing, so this fails.
+    NothingCompared {
+        day: NaiveDate,
+        exchange_quotes: Vec<String>,
+        vision_quotes: Vec<String>,
+    },
 }
 
 impl Report {
@@ -200,6 +207,7 @@ impl Report {
             && match &self.slo {
                 Slo::Compared { percent, .. } => *percent >= SLO_PERCENT,
                 Slo::Skipped { .. } => true,
+                Slo::NothingCompared { .. } => false,
             }
     }
 }
@@ -288,6 +296,13 @@ fn compare(db: &Database, info: &ExchangeInfo, day: NaiveDate) -> Result<Slo, St
         .filter(|(_, q)| quotes.contains(q))
         .map(|(s, _)| *s)
         .collect();
+    if e.is_empty() {
+        return Ok(Slo::NothingCompared {
+            day,
+            exchange_quotes: exchange_quotes.iter().map(|q| q.to_string()).collect(),
+            vision_quotes: vision_quotes.iter().map(|q| q.to_string()).collect(),
+        });
+    }
     let matched = e.intersection(&v).count();
     let union = e.union(&v).count();
     Ok(Slo::Compared {

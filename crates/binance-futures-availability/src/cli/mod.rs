@@ -128,8 +128,8 @@ pub enum SchedulerCommand {
     },
     /// Stop the running scheduler (SIGTERM) and wait for it to finish its work.
     Stop {
-        /// Seconds to wait for an update in progress to commit.
-        #[arg(long, default_value_t = 120)]
+        /// Seconds to wait for an update in progress to commit (1 to 86400).
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         timeout: u64,
     },
     /// Whether the scheduler runs, its last run and the next one.
@@ -144,8 +144,8 @@ pub struct ScheduleArgs {
     /// The daily time to update, HH:MM in UTC.
     #[arg(long, default_value = "02:00", value_parser = crate::schedule::Schedule::parse)]
     pub at: crate::schedule::Schedule,
-    /// Recent days without a file to check again at each update.
-    #[arg(long, default_value_t = 20)]
+    /// Recent days without a file to check again at each update (0 to 3650).
+    #[arg(long, default_value_t = 20, value_parser = lookback_days)]
     pub lookback: u32,
     /// Where a detached scheduler's output goes (set by `start --daemon`).
     #[arg(long, hide = true)]
@@ -232,22 +232,47 @@ pub struct Remote {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub attempts: u32,
     /// First retry backoff in milliseconds; doubles per attempt, with jitter.
-    #[arg(long, env = "BFA_RETRY_BASE_MS", default_value_t = 200, hide = true)]
+    #[arg(long, env = "BFA_RETRY_BASE_MS", default_value_t = 200, hide = true,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub retry_base_ms: u64,
     /// Read timeout per request, in milliseconds.
     #[arg(
         long,
         env = "BFA_READ_TIMEOUT_MS",
         default_value_t = 30_000,
-        hide = true
+        hide = true,
+        value_parser = clap::value_parser!(u64).range(10..=600_000)
     )]
     pub read_timeout_ms: u64,
+    /// Longest one request may take, body included, in seconds (1 to 3600): a server that
+    /// trickles its answer is given up on and retried.
+    #[arg(long, env = "BFA_REQUEST_TIMEOUT", default_value_t = 120, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
+}
+
+/// `--lookback`: a whole number of days, at most ten years (more is before trading began).
+fn lookback_days(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(days) if days <= 3650 => Ok(days),
+        _ => Err(format!(
+            "{text:?} is not a number of days from 0 to 3650 (ten years reach back before \
+             trading began on {TRADING_START})"
+        )),
+    }
+}
+
+/// `--symbols A,B`: each a name a symbol folder can have (see `vision::check_symbol`).
+fn symbol_name(text: &str) -> Result<String, String> {
+    crate::vision::check_symbol(text)
+        .map(|()| text.to_string())
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
-    /// Recent days without a file to check again (files arrive late and get replaced).
-    #[arg(long, default_value_t = 20)]
+    /// Recent days without a file to check again (files arrive late and get replaced; 0 to 3650).
+    #[arg(long, default_value_t = 20, value_parser = lookback_days)]
     pub lookback: u32,
     #[command(flatten)]
     pub remote: Remote,
@@ -261,8 +286,8 @@ pub struct BackfillArgs {
     /// Last day [default: yesterday, UTC]
     #[arg(long, value_parser = parse_day)]
     pub end: Option<NaiveDate>,
-    /// Only these symbol folders, comma-separated (default: every folder).
-    #[arg(long, value_delimiter = ',')]
+    /// Only these symbol folders, comma-separated, case-insensitive (default: every folder).
+    #[arg(long, value_delimiter = ',', value_parser = symbol_name)]
     pub symbols: Option<Vec<String>>,
     #[command(flatten)]
     pub remote: Remote,
@@ -272,8 +297,8 @@ pub struct BackfillArgs {
 pub struct ProbeArgs {
     #[arg(value_parser = parse_day)]
     pub date: NaiveDate,
-    /// Only these symbols, comma-separated (default: every known symbol).
-    #[arg(long, value_delimiter = ',')]
+    /// Only these symbols, comma-separated, case-insensitive (default: every known symbol).
+    #[arg(long, value_delimiter = ',', value_parser = symbol_name)]
     pub symbols: Option<Vec<String>>,
     #[command(flatten)]
     pub remote: Remote,
@@ -351,6 +376,9 @@ fn ordered(start: NaiveDate, end: NaiveDate) -> Result<(), CliError> {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let db_path = cli.db.clone().unwrap_or_else(config::default_db_path);
+    if db_path.to_str().is_none() {
+        return Err(StoreError::PathNotUtf8 { path: db_path }.into());
+    }
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Query(query) => run_query(&db_path, query, &mut out),
@@ -408,6 +436,19 @@ fn run_query(
     query: Query,
     out: &mut impl std::io::Write,
 ) -> Result<(), CliError> {
+    // Input first: a bad question is exit 2 whether or not the database exists.
+    match &query {
+        Query::Range { start, end, .. } => ordered(*start, *end)?,
+        Query::Summary {
+            start: Some(start),
+            end: Some(end),
+            ..
+        } => ordered(*start, *end)?,
+        Query::Timeline { symbol, .. } if symbol.is_empty() => {
+            return Err(CliError::BadInput("a symbol name cannot be empty".into()));
+        }
+        _ => {}
+    }
     let db = Database::open(db_path)?;
     match query {
         Query::Snapshot {
@@ -476,7 +517,7 @@ fn collect_with(
         collect_once(db_path, remote, &goal, progress, cancel).await
     })?;
     if !quiet {
-        eprintln!("{summary}");
+        say!("{summary}");
     }
     Ok(())
 }
@@ -506,6 +547,7 @@ async fn collect_once(
         ..RetryPolicy::default()
     };
     config.read_timeout = Duration::from_millis(remote.read_timeout_ms);
+    config.request_timeout = Duration::from_secs(remote.request_timeout);
     let options = collect::Options {
         concurrency: usize::from(remote.concurrency),
         progress,

@@ -92,7 +92,7 @@ pub(super) fn backup(
 ) -> Result<(), CliError> {
     let status = store::backup(db_path, dest, force)?;
     if !quiet {
-        eprintln!(
+        say!(
             "backed up {} to {}: {} rows, {} symbols",
             db_path.display(),
             dest.display(),
@@ -111,7 +111,7 @@ pub(super) fn restore(
 ) -> Result<(), CliError> {
     let status = store::restore(src, db_path, force)?;
     if !quiet {
-        eprintln!(
+        say!(
             "restored {} from {}: {} rows, {} symbols, checked through {}",
             db_path.display(),
             src.display(),
@@ -135,7 +135,7 @@ pub(super) fn export(
     let files = store::export(db_path, dest, format, force)?;
     if !quiet {
         for f in files {
-            eprintln!("wrote {}", f.display());
+            say!("wrote {}", f.display());
         }
     }
     Ok(())

@@ -38,16 +38,87 @@ fn json<T: Serialize>(out: &mut impl Write, rows: &T) -> io::Result<()> {
     writeln!(out)
 }
 
-fn csv<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {
+/// A row as it goes into CSV: text that a spreadsheet would run as a formula is neutralised.
+trait CsvRow: Serialize + Sized {
+    fn csv_safe(&self) -> std::borrow::Cow<'_, Self>
+    where
+        Self: Clone,
+    {
+        std::borrow::Cow::Borrowed(self)
+    }
+}
+
+impl CsvRow for crate::store::TimelineDay {}
+impl CsvRow for DayCount {}
+/// The rows whose `symbol` text may come from a file from elsewhere.
+macro_rules! csv_row_with_symbol {
+    ($($row:ty),*) => {$(
+        impl CsvRow for $row {
+            fn csv_safe(&self) -> std::borrow::Cow<'_, Self> {
+                match csv_cell(&self.symbol) {
+                    std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(self),
+                    std::borrow::Cow::Owned(symbol) => {
+                        std::borrow::Cow::Owned(Self { symbol, ..self.clone() })
+                    }
+                }
+            }
+        }
+    )*};
+}
+csv_row_with_symbol!(SnapshotRow, RangeRow);
+
+/// A text cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, CR first)
+/// gets a leading `'`, as OWASP advises: such a name can only come from a hostile file.
+fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Text for a terminal: control characters (ESC would start a colour or cursor sequence) and
+/// the bidirectional overrides are shown escaped, `\u{1b}`, instead of acting.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let acts = |c: char| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(acts) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if acts(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+fn csv<T: CsvRow + Clone>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     for row in rows {
-        w.serialize(row).map_err(io::Error::other)?;
+        w.serialize(row.csv_safe().as_ref()).map_err(csv_io)?;
     }
     w.flush()
 }
 
+/// Keeps the kind of an I/O error inside a CSV error, so a closed pipe stays a closed pipe.
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
 /// JSON and CSV straight from the rows; the table from `table`.
-fn emit<T: Serialize, W: Write>(
+fn emit<T: CsvRow + Clone, W: Write>(
     out: &mut W,
     format: Format,
     rows: &[T],
@@ -101,7 +172,7 @@ pub fn snapshot(
         let mut t = table(&["symbol", "file size", "last modified (UTC)"], &[1]);
         for r in rows {
             t.add_row(vec![
-                r.symbol.clone(),
+                printable(&r.symbol).into_owned(),
                 opt(r.file_size_bytes),
                 opt(r.last_modified.map(|t| t.format("%Y-%m-%d %H:%M:%S"))),
             ]);
@@ -125,7 +196,7 @@ pub fn timeline(out: &mut impl Write, format: Format, t: &Timeline) -> io::Resul
                 .unwrap_or_default(),
             if s.settled { ", settled" } else { "" }
         );
-        writeln!(out, "{} ({kind})", s.symbol)?;
+        writeln!(out, "{} ({kind})", printable(&s.symbol))?;
         writeln!(out, "  first day with a file  {}", opt(s.first_file_date))?;
         writeln!(out, "  last day with a file   {}", opt(s.last_file_date))?;
         writeln!(out, "  days available         {}", t.days_available())?;
@@ -186,7 +257,7 @@ pub fn range(
         let mut t = table(&["symbol", "days", "first", "last"], &[1]);
         for r in rows {
             t.add_row(vec![
-                r.symbol.clone(),
+                printable(&r.symbol).into_owned(),
                 r.days_available.to_string(),
                 r.first_date.to_string(),
                 r.last_date.to_string(),
@@ -370,7 +441,9 @@ pub fn validation(out: &mut impl Write, format: ReportFormat, r: &Report) -> io:
         writeln!(
             out,
             "       {} not checked {} to {}",
-            u.symbol, u.from, u.to
+            printable(&u.symbol),
+            u.from,
+            u.to
         )?;
     }
     writeln!(
@@ -388,6 +461,17 @@ pub fn validation(out: &mut impl Write, format: ReportFormat, r: &Report) -> io:
     }
     match &r.slo {
         Slo::Skipped { reason } => writeln!(out, "skip exchangeInfo: {reason}")?,
+        Slo::NothingCompared {
+            day,
+            exchange_quotes,
+            vision_quotes,
+        } => writeln!(
+            out,
+            "FAIL exchangeInfo: nothing to compare on {day}: its trading perpetuals are quoted in \
+             [{}], the database's in [{}]; is --exchange-info the USD-M futures exchangeInfo?",
+            printable(&exchange_quotes.join(", ")),
+            vision_quotes.join(", ")
+        )?,
         Slo::Compared {
             day,
             quote_assets,
@@ -407,13 +491,13 @@ pub fn validation(out: &mut impl Write, format: ReportFormat, r: &Report) -> io:
                 out,
                 "       trading in exchangeInfo, no file on {day} ({}): {}",
                 only_exchange.len(),
-                only_exchange.join(" ")
+                printable(&only_exchange.join(" "))
             )?;
             writeln!(
                 out,
                 "       file on {day}, not trading in exchangeInfo ({}): {}",
                 only_vision.len(),
-                only_vision.join(" ")
+                printable(&only_vision.join(" "))
             )?;
         }
     }
@@ -427,6 +511,9 @@ pub struct SchedulerView {
     pub info: Option<SchedulerInfo>,
     /// A stale pid file was found (and removed), with its pid if readable.
     pub stale_pid_removed: Option<Option<u32>>,
+    /// A stale pid file was found that this user may not remove.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_pid_left: Option<Option<u32>>,
     pub next_run: Option<chrono::DateTime<chrono::Utc>>,
     pub writer: Option<String>,
     pub last_run: Option<RunRecord>,
@@ -457,6 +544,14 @@ pub fn scheduler(out: &mut impl Write, format: ReportFormat, v: &SchedulerView) 
         writeln!(
             out,
             "                  (removed a stale pid file of pid {})",
+            opt(pid)
+        )?;
+    }
+    if let Some(pid) = v.stale_pid_left {
+        writeln!(
+            out,
+            "                  (a stale pid file of pid {} is left: this user may not remove \
+             it; the next scheduler replaces it)",
             opt(pid)
         )?;
     }

@@ -34,7 +34,7 @@ pub(super) fn run(
 }
 
 fn log_line(at: chrono::DateTime<Utc>, message: &str) {
-    eprintln!("{} scheduler: {message}", at.format("%Y-%m-%dT%H:%M:%SZ"));
+    say!("{} scheduler: {message}", at.format("%Y-%m-%dT%H:%M:%SZ"));
 }
 
 fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
@@ -43,6 +43,7 @@ fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
         at: args.at.at.format("%H:%M").to_string(),
         started_at: Utc::now(),
         log: args.detached_log.clone(),
+        pid_ns: schedule::pid_namespace(),
     };
     let _pid = PidFile::acquire(db_path, &info)?;
     let last_success_end = match Database::open(db_path) {
@@ -122,6 +123,7 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
         .args(["--attempts", &remote.attempts.to_string()])
         .args(["--retry-base-ms", &remote.retry_base_ms.to_string()])
         .args(["--read-timeout-ms", &remote.read_timeout_ms.to_string()])
+        .args(["--request-timeout", &remote.request_timeout.to_string()])
         .stdin(Stdio::null())
         .stdout(
             log_file
@@ -155,7 +157,7 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
         std::thread::sleep(Duration::from_millis(20));
     }
     if !quiet {
-        eprintln!(
+        say!(
             "scheduler started: pid {}, daily at {} UTC, log {}",
             child.id(),
             args.at.at.format("%H:%M"),
@@ -167,17 +169,30 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
 
 fn stop(db_path: &Path, timeout: Duration, quiet: bool) -> Result<(), CliError> {
     let pid = match PidFile::inspect(db_path)? {
-        State::Running(Some(info)) => info.pid,
+        State::Running(Some(info)) => {
+            // A pid from another namespace (a container) names some other process here.
+            if let (Some(theirs), Some(ours)) = (info.pid_ns, schedule::pid_namespace())
+                && theirs != ours
+            {
+                return Err(CliError::Failed(format!(
+                    "the scheduler (pid {}) runs in another pid namespace (a container?), where \
+                     that pid is not the same process as here; stop it from inside (e.g. \
+                     `systemctl stop` or `docker stop`)",
+                    info.pid
+                )));
+            }
+            info.pid
+        }
         State::Running(None) => {
             return Err(CliError::Failed(format!(
                 "a scheduler holds {} but its pid cannot be read; stop it by hand",
                 schedule::pid_path(db_path).display()
             )));
         }
-        State::Stale { pid } => {
+        State::Stale { pid, .. } => {
             if !quiet {
-                eprintln!(
-                    "no scheduler runs (removed a stale pid file of pid {})",
+                say!(
+                    "no scheduler runs (found a stale pid file of pid {})",
                     pid.map_or("unknown".into(), |p| p.to_string())
                 );
             }
@@ -185,7 +200,7 @@ fn stop(db_path: &Path, timeout: Duration, quiet: bool) -> Result<(), CliError> 
         }
         State::NotRunning => {
             if !quiet {
-                eprintln!("no scheduler runs for {}", db_path.display());
+                say!("no scheduler runs for {}", db_path.display());
             }
             return Ok(());
         }
@@ -194,7 +209,10 @@ fn stop(db_path: &Path, timeout: Duration, quiet: bool) -> Result<(), CliError> 
     nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM).map_err(|e| {
         CliError::Failed(format!("could not signal the scheduler (pid {pid}): {e}"))
     })?;
-    let deadline = Instant::now() + timeout;
+    // `timeout` is bounded by the flag (1 day); the fallback only guards the arithmetic.
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(Instant::now);
     while matches!(PidFile::inspect(db_path)?, State::Running(_)) {
         if Instant::now() > deadline {
             return Err(CliError::Failed(format!(
@@ -206,7 +224,7 @@ fn stop(db_path: &Path, timeout: Duration, quiet: bool) -> Result<(), CliError> 
         std::thread::sleep(Duration::from_millis(50));
     }
     if !quiet {
-        eprintln!("scheduler stopped (pid {pid})");
+        say!("scheduler stopped (pid {pid})");
     }
     Ok(())
 }
@@ -225,7 +243,14 @@ fn status(db_path: &Path, format: ReportFormat, out: &mut impl Write) -> Result<
     let view = SchedulerView {
         running: matches!(state, State::Running(_)),
         stale_pid_removed: match state {
-            State::Stale { pid } => Some(pid),
+            State::Stale { pid, removed: true } => Some(pid),
+            _ => None,
+        },
+        stale_pid_left: match state {
+            State::Stale {
+                pid,
+                removed: false,
+            } => Some(pid),
             _ => None,
         },
         // The running scheduler's daily time, as it wrote it in its pid file.
