@@ -247,6 +247,9 @@ fn main() {
     });
     drop(db);
     let exe = env!("CARGO_BIN_EXE_binance-futures-availability");
+    measure("open read-only (hardened)", 300, |_| {
+        n += usize::from(Database::open(&path).is_ok());
+    });
     measure("`query snapshot` whole process", 60, |i| {
         let out = std::process::Command::new(exe)
             .args([

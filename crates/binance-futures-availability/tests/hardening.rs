@@ -281,6 +281,16 @@ fn a_database_that_carries_code_is_refused_and_nothing_reaches_outside() {
     assert_eq!(out.status.code(), Some(1), "{}", err(&out));
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), err(&out));
     assert!(!all.contains("the-secret-text\""), "{all}");
+    // A macro shadows a builtin our SQL calls (`lower`): refused where a file enters.
+    let shadowing = env.dir.path().join("shadowing.duckdb");
+    std::fs::copy(&env.db, &shadowing).unwrap();
+    duckdb::Connection::open(&shadowing)
+        .unwrap()
+        .execute_batch("CREATE MACRO lower(x) AS 'BTCUSDT'")
+        .unwrap();
+    let out = run_on(&env, &target, &["restore", shadowing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", err(&out));
+    assert!(err(&out).contains("a macro named lower"), "{}", err(&out));
     // An export is local: no URL, no extension fetched.
     let out = env.run(&["export", "s3://bucket/prefix"]);
     assert_eq!(out.status.code(), Some(2), "{}", err(&out));

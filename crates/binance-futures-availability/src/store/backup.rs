@@ -70,9 +70,16 @@ fn checked_copy(from: &Path, to: &Path, expect: &DbStatus) -> Result<(), StoreEr
     files::sync_parent(to)
 }
 
+/// What the file at `path` holds, once it is known to carry no view or macro.
+fn thoroughly_checked(path: &Path) -> Result<DbStatus, StoreError> {
+    let db = Database::open(path)?;
+    db.check_thoroughly()?;
+    db.status()
+}
+
 /// Writes a consistent copy of the database at `db` to `dest`.
 pub fn backup(db: &Path, dest: &Path, force: bool) -> Result<DbStatus, StoreError> {
-    let status = Database::open(db)?.status()?;
+    let status = thoroughly_checked(db)?;
     if sibling(db, ".wal").exists() {
         return Err(StoreError::PendingWal {
             path: db.to_path_buf(),
@@ -86,7 +93,7 @@ pub fn backup(db: &Path, dest: &Path, force: bool) -> Result<DbStatus, StoreErro
 /// Puts the database at `src` in place of the one at `db`, after checking it opens as a
 /// database of this schema. Waits for no one: if a collection is writing, it refuses.
 pub fn restore(src: &Path, db: &Path, force: bool) -> Result<DbStatus, StoreError> {
-    let status = Database::open(src)?.status()?;
+    let status = thoroughly_checked(src)?;
     let db = &files::resolve(db)?;
     refuse_overwrite(db, force)?;
     let _lock = WriterLock::acquire(db, "restore")?;
