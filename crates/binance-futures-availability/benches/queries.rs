@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use binance_futures_availability::facts::ContractFilter;
-use binance_futures_availability::store::{AvailabilityRow, Batch, Database, SymbolUpdate};
+use binance_futures_availability::store::{AvailabilityRow, Batch, Database, Seen, SymbolUpdate};
 use binance_futures_availability::vision::classify;
 use chrono::{Duration as Days, NaiveDate, TimeZone, Utc};
 
@@ -83,11 +83,15 @@ impl History {
                 batch.rows.push(AvailabilityRow {
                     date,
                     symbol: symbol.clone(),
-                    available: !gap,
-                    file_size_bytes: (!gap).then_some(size + (k as i64 % 7000)),
-                    last_modified: (!gap).then(|| Utc.from_utc_datetime(&(date + Days::days(1)).and_hms_opt(7, 30, 0).expect("time"))),
+                    seen: if gap {
+                        Seen::Absent
+                    } else {
+                        Seen::File {
+                            size: size + (k as i64 % 7000),
+                            last_modified: Some(Utc.from_utc_datetime(&(date + Days::days(1)).and_hms_opt(7, 30, 0).expect("time"))),
+                        }
+                    },
                     url: format!("https://data.binance.vision/data/futures/um/daily/klines/{symbol}/1m/{symbol}-1m-{date}.zip"),
-                    status_code: if gap { 404 } else { 200 },
                     probe_timestamp: now,
                 });
             }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use binance_futures_availability::store::{
-    AvailabilityRow, Batch, Database, RunOutcome, SymbolUpdate, WriteSession,
+    AvailabilityRow, Batch, Database, RunOutcome, Seen, SymbolUpdate, WriteSession,
 };
 use binance_futures_availability::vision::classify;
 use common::*;
@@ -310,11 +310,11 @@ fn names_cannot_act_on_a_terminal_or_a_spreadsheet() {
                 .map(|s| AvailabilityRow {
                     date: day,
                     symbol: s.to_string(),
-                    available: true,
-                    file_size_bytes: Some(1),
-                    last_modified: None,
+                    seen: Seen::File {
+                        size: 1,
+                        last_modified: None,
+                    },
                     url: "u".into(),
-                    status_code: 200,
                     probe_timestamp: chrono::Utc::now(),
                 })
                 .collect(),

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use binance_futures_availability::store::{AvailabilityRow, Batch, Database, SymbolUpdate};
+use binance_futures_availability::store::{AvailabilityRow, Batch, Database, Seen, SymbolUpdate};
 use binance_futures_availability::vision::classify;
 use chrono::{NaiveDate, Utc};
 use common::*;
@@ -119,11 +119,11 @@ fn database_with(
             batch.rows.push(AvailabilityRow {
                 date: *d,
                 symbol: s.clone(),
-                available: true,
-                file_size_bytes: Some(1000),
-                last_modified: None,
+                seen: Seen::File {
+                    size: 1000,
+                    last_modified: None,
+                },
                 url: format!("http://127.0.0.1/{s}-{d}.zip"),
-                status_code: 200,
                 probe_timestamp: Utc::now(),
             });
         }

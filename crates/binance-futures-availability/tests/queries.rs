@@ -457,17 +457,17 @@ fn one_batch_may_report_a_symbol_twice() {
 
 #[test]
 fn a_batch_naming_one_day_of_a_symbol_twice_is_refused_whole() {
-    use binance_futures_availability::store::{AvailabilityRow, Batch, Database, StoreError};
+    use binance_futures_availability::store::{AvailabilityRow, Batch, Database, Seen, StoreError};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.duckdb");
     let row = |date: &str, size: i64| AvailabilityRow {
         date: day(date),
         symbol: "BTCUSDT".into(),
-        available: true,
-        file_size_bytes: Some(size),
-        last_modified: None,
+        seen: Seen::File {
+            size,
+            last_modified: None,
+        },
         url: format!("https://data.binance.vision/BTCUSDT-1m-{date}.zip"),
-        status_code: 200,
         probe_timestamp: chrono::Utc::now(),
     };
     let batch = Batch {

@@ -35,7 +35,7 @@ pub use read::{
 pub use schema::SCHEMA_VERSION;
 pub use session::WriteSession;
 pub(crate) use session::sibling;
-pub use write::{AvailabilityRow, Batch, RunId, RunOutcome, RunRecord, SymbolUpdate};
+pub use write::{AvailabilityRow, Batch, RunId, RunOutcome, RunRecord, Seen, SymbolUpdate};
 
 /// Everything that can go wrong between the tool and its database file.
 #[derive(Debug, thiserror::Error)]

@@ -144,9 +144,9 @@ impl Database {
     /// let mut db = Database::open_for_write(&path)?;
     /// db.write_batch(&Batch {
     ///     rows: vec![AvailabilityRow {
-    ///         date: day, symbol: "BTCUSDT".into(), available: true, file_size_bytes: Some(57_000),
-    ///         last_modified: None, url: "https://example/BTCUSDT-1m-2024-01-15.zip".into(),
-    ///         status_code: 200, probe_timestamp: Utc::now(),
+    ///         date: day, symbol: "BTCUSDT".into(),
+    ///         seen: Seen::File { size: 57_000, last_modified: None },
+    ///         url: "https://example/BTCUSDT-1m-2024-01-15.zip".into(), probe_timestamp: Utc::now(),
     ///     }],
     ///     symbols: vec![SymbolUpdate {
     ///         symbol: "BTCUSDT".into(), class: binance_futures_availability::vision::classify("BTCUSDT"),

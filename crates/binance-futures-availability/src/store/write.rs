@@ -20,15 +20,51 @@ use crate::facts::SymbolClass;
 pub struct AvailabilityRow {
     pub date: NaiveDate,
     pub symbol: String,
-    /// `true`: the file exists; `false`: verified absent (listed or probed and not there).
-    pub available: bool,
-    pub file_size_bytes: Option<i64>,
-    pub last_modified: Option<DateTime<Utc>>,
+    pub seen: Seen,
     /// Where the file is (or would be) served.
     pub url: String,
-    /// 200 for a file, 404 for a verified absence.
-    pub status_code: i32,
     pub probe_timestamp: DateTime<Utc>,
+}
+
+/// What was seen of a day's file. The stored columns `available`, `file_size_bytes`,
+/// `last_modified` and `status_code` follow from it, so they cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// The file exists (listed, or HEAD 200): stored `available`, status 200.
+    File {
+        size: i64,
+        last_modified: Option<DateTime<Utc>>,
+    },
+    /// Verified absent (listed or probed and not there): stored not `available`, status 404.
+    Absent,
+}
+
+impl Seen {
+    fn available(self) -> bool {
+        matches!(self, Seen::File { .. })
+    }
+
+    fn size(self) -> Option<i64> {
+        match self {
+            Seen::File { size, .. } => Some(size),
+            Seen::Absent => None,
+        }
+    }
+
+    fn last_modified(self) -> Option<DateTime<Utc>> {
+        match self {
+            Seen::File { last_modified, .. } => last_modified,
+            Seen::Absent => None,
+        }
+    }
+
+    /// The HTTP status the original tool stored for it.
+    fn status_code(self) -> i32 {
+        match self {
+            Seen::File { .. } => 200,
+            Seen::Absent => 404,
+        }
+    }
 }
 
 /// What one collection step learnt about a symbol folder. Dates merge with what is stored:
@@ -290,20 +326,18 @@ fn arrow_rows(rows: &[AvailabilityRow]) -> Result<RecordBatch, ArrowError> {
         (
             "available",
             Arc::new(BooleanArray::from_iter(
-                rows.iter().map(|r| Some(r.available)),
+                rows.iter().map(|r| Some(r.seen.available())),
             )),
         ),
         (
             "file_size_bytes",
-            Arc::new(Int64Array::from_iter(
-                rows.iter().map(|r| r.file_size_bytes),
-            )),
+            Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.seen.size()))),
         ),
         (
             "last_modified",
             Arc::new(TimestampMicrosecondArray::from_iter(
                 rows.iter()
-                    .map(|r| r.last_modified.map(|t| t.timestamp_micros())),
+                    .map(|r| r.seen.last_modified().map(|t| t.timestamp_micros())),
             )),
         ),
         (
@@ -315,7 +349,7 @@ fn arrow_rows(rows: &[AvailabilityRow]) -> Result<RecordBatch, ArrowError> {
         (
             "status_code",
             Arc::new(Int32Array::from_iter_values(
-                rows.iter().map(|r| r.status_code),
+                rows.iter().map(|r| r.seen.status_code()),
             )),
         ),
         (

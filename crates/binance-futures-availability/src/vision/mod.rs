@@ -1,14 +1,17 @@
-//! Everything that speaks to Binance Vision: the key grammar, S3 listing with paging, HEAD
-//! probes, and the HTTP client with its retry policy and typed errors. It returns facts and
-//! knows nothing of DuckDB.
+//! Everything that speaks to Binance Vision: the key grammar (`keys`), S3 listing with paging
+//! (`list`), where listing pages become facts about daily files (`daily`), HEAD probes, and the
+//! HTTP client with its retry policy and typed errors (`client`). It returns facts and knows
+//! nothing of DuckDB.
 
 mod client;
+mod daily;
 mod keys;
 mod list;
 
 pub use client::{
     ClientConfig, Endpoints, MAX_LISTING_BYTES, ObjectMeta, RetryPolicy, Stats, VisionClient,
 };
+pub use daily::{DAYS_PER_PAGE, Extent, Listed, list_daily_files};
 pub use keys::{
     BadSymbol, Folder, KLINES_ROOT, check_symbol, classify, daily_1m_folder, daily_1m_key,
     folder_symbol, parse_daily_1m_key, start_after_day,

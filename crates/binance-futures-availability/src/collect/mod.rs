@@ -1,0 +1,323 @@
+//! Collection: turns a goal (backfill, update, probe) into a plan of requests, runs it with
+//! bounded concurrency, and hands what was observed to `store` in transactional batches.
+//!
+//! A run, in the order its files take it:
+//! - `plan` — which symbol folders, over which days (pure: the update windows, `--symbols`).
+//! - `listing` — lists the windows with bounded concurrency and the circuit breaker; `vision`
+//!   turns each page into facts about daily files (`vision::list_daily_files`).
+//! - `observe` — where facts become rows: files, verified absences, the checked window (pure).
+//! - `probe` — the HEAD path: one day's file per symbol.
+//! - `progress` — the bar or log lines on stderr.
+//!
+//! This file holds the goal, the options, the outcome and `run`, which decides a run's state.
+//! A second collected dataset would be a sibling of `listing`/`observe`, not more branches here.
+
+mod listing;
+mod observe;
+mod plan;
+mod probe;
+mod progress;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use tokio_util::sync::CancellationToken;
+
+pub use progress::Progress;
+
+use crate::store::{Batch, Database, RunOutcome, StoreError, SymbolRecord, WriteSession};
+use crate::vision::{self, VisionClient, VisionError};
+
+/// What to collect.
+#[derive(Debug, Clone)]
+pub enum Goal {
+    /// List every (or the given) symbol folder over `[start, end]`.
+    Backfill {
+        start: NaiveDate,
+        end: NaiveDate,
+        symbols: Option<Vec<String>>,
+    },
+    /// Bring every folder to `end`: new folders get their whole history; known ones are listed
+    /// from the day after their last checked day, and the last `lookback` days again.
+    Update { end: NaiveDate, lookback: u32 },
+    /// HEAD one day's file of every known (or the given) symbol.
+    Probe {
+        date: NaiveDate,
+        symbols: Option<Vec<String>>,
+    },
+}
+
+impl Goal {
+    fn kind(&self) -> &'static str {
+        match self {
+            Goal::Backfill { .. } => "backfill",
+            Goal::Update { .. } => "update",
+            Goal::Probe { .. } => "probe",
+        }
+    }
+}
+
+/// How to run a collection.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// A transaction commits after this many symbols or `batch_rows` rows, whichever comes
+    /// first: larger batches write faster, smaller ones lose less to a kill.
+    pub batch_symbols: usize,
+    pub batch_rows: usize,
+    /// Stop early when more than this share of requests failed (after `breaker_min_requests`).
+    pub max_error_rate: f64,
+    pub breaker_min_requests: u64,
+    pub progress: Progress,
+    /// Cancelled (e.g. on SIGTERM): start no new request, let in-flight ones finish, commit
+    /// what was gathered, publish, and end the run as `interrupted`.
+    pub cancel: CancellationToken,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            concurrency: 64,
+            batch_symbols: 250,
+            batch_rows: 50_000,
+            max_error_rate: 0.05,
+            breaker_min_requests: 40,
+            progress: Progress::Quiet,
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub kind: &'static str,
+    pub symbols: u64,
+    pub files: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub rows_written: u64,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} symbols, {} files seen, {} requests ({} retries), {} rows written in {:.1} s",
+            self.kind,
+            self.symbols,
+            self.files,
+            self.requests,
+            self.retries,
+            self.rows_written,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// Why a collection did not complete. What succeeded before it is committed.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("interrupted: {summary}. What was collected is committed; run again to finish")]
+    Interrupted { summary: Box<Summary> },
+    #[error("a collection task failed unexpectedly: {0}")]
+    Task(String),
+    /// The HTTP client could not be set up (a malformed endpoint URL, no TLS roots).
+    #[error(transparent)]
+    Client(VisionError),
+    #[error("could not list the symbol folders: {0}")]
+    Discover(VisionError),
+    #[error("unknown symbol folder(s) {}: not in the bucket's listing", .0.join(", "))]
+    UnknownSymbols(Vec<String>),
+    #[error(transparent)]
+    BadSymbol(#[from] vision::BadSymbol),
+    /// The window ends after the bucket's today: this machine's clock is ahead, and what it
+    /// would record as checked could not have been.
+    #[error(
+        "the run would check through {end}, but the bucket's clock says today is {server_today}; \
+         this machine's clock is ahead (fix it, e.g. with NTP), so nothing was collected"
+    )]
+    ClockAhead {
+        end: NaiveDate,
+        server_today: NaiveDate,
+    },
+    #[error(
+        "{} symbol(s) failed ({}); first: {}: {}. {summary}. Everything else is committed; run again to finish",
+        failures.len(), failures.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", "), failures[0].0, failures[0].1
+    )]
+    Symbols {
+        failures: Vec<(String, VisionError)>,
+        summary: Box<Summary>,
+    },
+    #[error(
+        "stopped early: {failed} of {requests} requests failed, over the {threshold}% limit; first: {}: {}. \
+         {summary}. What succeeded is committed; run again to finish",
+        failures[0].0, failures[0].1
+    )]
+    CircuitOpen {
+        failed: usize,
+        requests: u64,
+        threshold: f64,
+        failures: Vec<(String, VisionError)>,
+        summary: Box<Summary>,
+    },
+}
+
+impl CollectError {
+    /// Bad input (exit 2) rather than a runtime failure (exit 1).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            CollectError::UnknownSymbols(_) | CollectError::BadSymbol(_)
+        )
+    }
+}
+
+/// Runs `goal` against the bucket and the database at `db_path`, holding the writer lock.
+pub async fn run(
+    db_path: &Path,
+    client: &VisionClient,
+    goal: &Goal,
+    opts: &Options,
+) -> Result<Summary, CollectError> {
+    let mut session = WriteSession::begin(db_path, goal.kind())?;
+    let db = session.db();
+    let range = match goal {
+        Goal::Backfill { start, end, .. } => Some((*start, *end)),
+        Goal::Update { end, .. } => Some((*end, *end)),
+        Goal::Probe { date, .. } => Some((*date, *date)),
+    };
+    let run = db.begin_run(goal.kind(), range)?;
+    let started = Instant::now();
+    let mut state = RunState {
+        summary: Summary {
+            kind: goal.kind(),
+            ..Summary::default()
+        },
+        failures: Vec::new(),
+    };
+    let result = execute(db, client, goal, opts, &mut state).await;
+    let stats = client.stats();
+    state.summary.requests = stats.requests.load(Ordering::Relaxed);
+    state.summary.retries = stats.retries.load(Ordering::Relaxed);
+    state.summary.elapsed = started.elapsed();
+    let result = match result {
+        Ok(()) if opts.cancel.is_cancelled() => Err(CollectError::Interrupted {
+            summary: Box::new(state.summary.clone()),
+        }),
+        Ok(()) if state.failures.is_empty() => Ok(state.summary.clone()),
+        Ok(()) => Err(CollectError::Symbols {
+            failures: std::mem::take(&mut state.failures),
+            summary: Box::new(state.summary.clone()),
+        }),
+        Err(Stop::Breaker) => Err(CollectError::CircuitOpen {
+            failed: state.failures.len(),
+            requests: state.summary.requests,
+            threshold: opts.max_error_rate * 100.0,
+            failures: std::mem::take(&mut state.failures),
+            summary: Box::new(state.summary.clone()),
+        }),
+        Err(Stop::Error(e)) => Err(e),
+    };
+    let outcome = RunOutcome {
+        ok: result.is_ok(),
+        interrupted: matches!(result, Err(CollectError::Interrupted { .. })),
+        symbols: state.summary.symbols,
+        requests: state.summary.requests,
+        rows_written: state.summary.rows_written,
+        error: result.as_ref().err().map(|e| e.to_string()),
+    };
+    db.finish_run(run, &outcome)?;
+    session.publish()?;
+    result
+}
+
+pub(super) struct RunState {
+    summary: Summary,
+    failures: Vec<(String, VisionError)>,
+}
+
+pub(super) enum Stop {
+    Breaker,
+    Error(CollectError),
+}
+
+impl From<CollectError> for Stop {
+    fn from(e: CollectError) -> Self {
+        Stop::Error(e)
+    }
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Error(e.into())
+    }
+}
+
+async fn execute(
+    db: &mut Database,
+    client: &VisionClient,
+    goal: &Goal,
+    opts: &Options,
+    state: &mut RunState,
+) -> Result<(), Stop> {
+    let priors: HashMap<String, SymbolRecord> = db
+        .symbols()?
+        .into_iter()
+        .map(|s| (s.symbol.clone(), s))
+        .collect();
+    // A signal ends discovery too, not only the listing of folders after it.
+    let client = &client.with_cancel(opts.cancel.clone());
+    let tasks = match goal {
+        Goal::Backfill {
+            start,
+            end,
+            symbols,
+        } => {
+            let Some(folders) = plan::discover(client).await? else {
+                return Ok(());
+            };
+            plan::check_clock(client, *end)?;
+            let chosen = plan::choose(&folders, symbols.as_deref())?;
+            chosen
+                .into_iter()
+                .map(|symbol| plan::Task {
+                    symbol,
+                    from: *start,
+                    to: *end,
+                })
+                .collect()
+        }
+        Goal::Update { end, lookback } => {
+            let Some(mut folders) = plan::discover(client).await? else {
+                return Ok(());
+            };
+            plan::check_clock(client, *end)?;
+            // Folders never disappear from the bucket, but a symbol known here and missing from
+            // the listing is still checked rather than silently dropped.
+            let listed: std::collections::HashSet<String> = folders.iter().cloned().collect();
+            folders.extend(priors.keys().filter(|k| !listed.contains(*k)).cloned());
+            plan::update_plan(&folders, &priors, *end, *lookback)
+        }
+        Goal::Probe { date, symbols } => {
+            return probe::probe(db, client, *date, symbols.as_deref(), &priors, opts, state).await;
+        }
+    };
+    listing::list_all(db, client, tasks, &priors, opts, state).await
+}
+
+pub(super) fn flush(db: &mut Database, batch: &mut Batch) -> Result<u64, StoreError> {
+    if batch.symbols.is_empty() && batch.rows.is_empty() {
+        return Ok(0);
+    }
+    let written = tokio::task::block_in_place(|| db.write_batch(batch))?;
+    *batch = Batch::default();
+    Ok(written)
+}
