@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use binance_futures_availability::store::{
-    AvailabilityRow, Batch, Database, RunOutcome, Seen, SymbolUpdate, WriteSession,
+    AvailabilityRow, Batch, Database, RunEnd, RunKind, RunOutcome, Seen, SymbolUpdate, WriteSession,
 };
 use binance_futures_availability::vision::classify;
 use common::*;
@@ -69,7 +69,7 @@ fn a_stale_copy_never_replaces_a_database_put_in_place_since() {
     // What a killed run leaves: a private copy of the one-symbol database.
     {
         let mut session = WriteSession::begin(&env.db, "killed").unwrap();
-        session.db().begin_run("update", None).unwrap();
+        session.db().begin_run(RunKind::Update, None).unwrap();
     }
     assert!(sibling(&env.db, ".writing").exists());
     // The operator puts a complete database in place, overwriting the file (same inode).
@@ -221,12 +221,14 @@ fn a_run_stopped_while_publishing_is_not_logged_ok() {
     let stopped = {
         let mut session = WriteSession::begin(&env.db, "update").unwrap();
         let db = session.db();
-        let run = db.begin_run("update", None).unwrap();
+        let run = db.begin_run(RunKind::Update, None).unwrap();
         db.finish_run(
             run,
             &RunOutcome {
-                ok: true,
-                ..RunOutcome::default()
+                end: RunEnd::Ok,
+                symbols: 0,
+                requests: 0,
+                rows_written: 0,
             },
         )
         .unwrap();

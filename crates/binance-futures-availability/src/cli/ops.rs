@@ -7,7 +7,7 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 
 use super::render::{self, ReportFormat, StatusView};
 use super::{CliError, ValidateArgs, runtime};
-use crate::schedule::{PidFile, State};
+use crate::schedule::PidFile;
 use crate::store::{self, Database, ExportFormat, WriterLock};
 use crate::validate::{self, Fetched, Source};
 
@@ -37,10 +37,7 @@ pub(super) fn status(
             .len(),
         stale: stale(contents.checked_through, Utc::now().date_naive()),
         writer: WriterLock::holder(db_path),
-        scheduler: match PidFile::inspect(db_path)? {
-            State::Running(info) => Some(info),
-            _ => None,
-        },
+        scheduler: PidFile::inspect(db_path)?,
         contents,
     };
     render::status(out, format, &view)?;

@@ -7,8 +7,8 @@ use comfy_table::{Cell, CellAlignment, Table, presets};
 use serde::Serialize;
 
 use crate::facts::ContractFilter;
-use crate::schedule::SchedulerInfo;
-use crate::store::{DayCount, DbStatus, RangeRow, RunRecord, SnapshotRow, Timeline};
+use crate::schedule::State;
+use crate::store::{DayCount, DbStatus, Gap, GapKind, RangeRow, RunRecord, SnapshotRow, Timeline};
 use crate::validate::{Report, SLO_PERCENT, Slo};
 
 /// How query results are printed.
@@ -209,9 +209,12 @@ pub fn timeline(out: &mut impl Write, format: Format, t: &Timeline) -> io::Resul
         if gaps.is_empty() {
             writeln!(out, "  gaps                   none")?;
         } else {
-            for (i, (from, to, verified)) in gaps.iter().enumerate() {
+            for (i, Gap { from, to, kind }) in gaps.iter().enumerate() {
                 let days = (*to - *from).num_days() + 1;
-                let what = if *verified { "no file" } else { "not checked" };
+                let what = match kind {
+                    GapKind::NoFile => "no file",
+                    GapKind::NotChecked => "not checked",
+                };
                 let label = if i == 0 { "gaps" } else { "" };
                 writeln!(
                     out,
@@ -293,10 +296,15 @@ pub struct StatusView {
     pub stale: bool,
     /// Who is writing now, if anyone (queries see the state before that run).
     pub writer: Option<String>,
-    /// The running scheduler, if any.
-    pub scheduler: Option<Option<SchedulerInfo>>,
+    /// The running scheduler's pid file (`null` when none runs or it cannot be read).
+    #[serde(serialize_with = "running_info")]
+    pub scheduler: State,
     #[serde(flatten)]
     pub contents: DbStatus,
+}
+
+fn running_info<S: serde::Serializer>(state: &State, s: S) -> Result<S::Ok, S::Error> {
+    state.info().serialize(s)
 }
 
 fn run_line(r: &RunRecord) -> String {
@@ -395,9 +403,9 @@ pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io:
         out,
         "scheduler         {}",
         match &v.scheduler {
-            Some(Some(i)) => format!("running (pid {}, daily at {} UTC)", i.pid, i.at),
-            Some(None) => "running".into(),
-            None => "not running".into(),
+            State::Running(Some(i)) => format!("running (pid {}, daily at {} UTC)", i.pid, i.at),
+            State::Running(None) => "running".into(),
+            State::Stale { .. } | State::NotRunning => "not running".into(),
         }
     )?;
     if v.stale {
@@ -507,13 +515,8 @@ pub fn validation(out: &mut impl Write, format: ReportFormat, r: &Report) -> io:
 /// Everything `scheduler status` shows.
 #[derive(Debug, Serialize)]
 pub struct SchedulerView {
-    pub running: bool,
-    pub info: Option<SchedulerInfo>,
-    /// A stale pid file was found (and removed), with its pid if readable.
-    pub stale_pid_removed: Option<Option<u32>>,
-    /// A stale pid file was found that this user may not remove.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stale_pid_left: Option<Option<u32>>,
+    #[serde(flatten)]
+    pub state: State,
     pub next_run: Option<chrono::DateTime<chrono::Utc>>,
     pub writer: Option<String>,
     pub last_run: Option<RunRecord>,
@@ -524,8 +527,8 @@ pub fn scheduler(out: &mut impl Write, format: ReportFormat, v: &SchedulerView) 
     if format == ReportFormat::Json {
         return json(out, v);
     }
-    match (&v.info, v.running) {
-        (Some(i), _) => {
+    match &v.state {
+        State::Running(Some(i)) => {
             writeln!(out, "scheduler         running, pid {}", i.pid)?;
             writeln!(
                 out,
@@ -537,17 +540,21 @@ pub fn scheduler(out: &mut impl Write, format: ReportFormat, v: &SchedulerView) 
                 writeln!(out, "log               {}", log.display())?;
             }
         }
-        (None, true) => writeln!(out, "scheduler         running (pid unreadable)")?,
-        (None, false) => writeln!(out, "scheduler         not running")?,
+        State::Running(None) => writeln!(out, "scheduler         running (pid unreadable)")?,
+        State::Stale { .. } | State::NotRunning => writeln!(out, "scheduler         not running")?,
     }
-    if let Some(pid) = v.stale_pid_removed {
+    if let State::Stale { pid, removed: true } = v.state {
         writeln!(
             out,
             "                  (removed a stale pid file of pid {})",
             opt(pid)
         )?;
     }
-    if let Some(pid) = v.stale_pid_left {
+    if let State::Stale {
+        pid,
+        removed: false,
+    } = v.state
+    {
         writeln!(
             out,
             "                  (a stale pid file of pid {} is left: this user may not remove \

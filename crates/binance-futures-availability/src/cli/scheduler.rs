@@ -40,7 +40,7 @@ fn log_line(at: chrono::DateTime<Utc>, message: &str) {
 fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
     let info = SchedulerInfo {
         pid: std::process::id(),
-        at: args.at.at.format("%H:%M").to_string(),
+        at: args.at,
         started_at: Utc::now(),
         log: args.detached_log.clone(),
         pid_ns: schedule::pid_namespace(),
@@ -113,7 +113,7 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
         .arg("--db")
         .arg(db_path)
         .args(["scheduler", "run", "--at"])
-        .arg(args.at.at.format("%H:%M").to_string())
+        .arg(args.at.to_string())
         .arg("--lookback")
         .arg(args.lookback.to_string())
         .arg("--detached-log")
@@ -160,7 +160,7 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
         say!(
             "scheduler started: pid {}, daily at {} UTC, log {}",
             child.id(),
-            args.at.at.format("%H:%M"),
+            args.at,
             log.display()
         );
     }
@@ -236,29 +236,10 @@ fn status(db_path: &Path, format: ReportFormat, out: &mut impl Write) -> Result<
         Err(crate::store::StoreError::Missing { .. }) => (None, None),
         Err(e) => return Err(e.into()),
     };
-    let info = match &state {
-        State::Running(info) => info.clone(),
-        _ => None,
-    };
     let view = SchedulerView {
-        running: matches!(state, State::Running(_)),
-        stale_pid_removed: match state {
-            State::Stale { pid, removed: true } => Some(pid),
-            _ => None,
-        },
-        stale_pid_left: match state {
-            State::Stale {
-                pid,
-                removed: false,
-            } => Some(pid),
-            _ => None,
-        },
         // The running scheduler's daily time, as it wrote it in its pid file.
-        next_run: info
-            .as_ref()
-            .and_then(|i| schedule::Schedule::parse(&i.at).ok())
-            .map(|s| s.next_after(Utc::now())),
-        info,
+        next_run: state.info().map(|i| i.at.next_after(Utc::now())),
+        state,
         writer: crate::store::WriterLock::holder(db_path),
         last_run,
         last_successful_update: last_success,

@@ -28,7 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use progress::Progress;
 
-use crate::store::{Batch, Database, RunOutcome, StoreError, SymbolRecord, WriteSession};
+use crate::store::{
+    Batch, Database, RunEnd, RunKind, RunOutcome, StoreError, SymbolRecord, WriteSession,
+};
 use crate::vision::{self, VisionClient, VisionError};
 
 /// What to collect.
@@ -51,11 +53,11 @@ pub enum Goal {
 }
 
 impl Goal {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> RunKind {
         match self {
-            Goal::Backfill { .. } => "backfill",
-            Goal::Update { .. } => "update",
-            Goal::Probe { .. } => "probe",
+            Goal::Backfill { .. } => RunKind::Backfill,
+            Goal::Update { .. } => RunKind::Update,
+            Goal::Probe { .. } => RunKind::Probe,
         }
     }
 }
@@ -93,9 +95,9 @@ impl Default for Options {
 }
 
 /// What a finished run did.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Summary {
-    pub kind: &'static str,
+    pub kind: RunKind,
     pub symbols: u64,
     pub files: u64,
     pub requests: u64,
@@ -187,7 +189,7 @@ pub async fn run(
     goal: &Goal,
     opts: &Options,
 ) -> Result<Summary, CollectError> {
-    let mut session = WriteSession::begin(db_path, goal.kind())?;
+    let mut session = WriteSession::begin(db_path, goal.kind().as_str())?;
     let db = session.db();
     let range = match goal {
         Goal::Backfill { start, end, .. } => Some((*start, *end)),
@@ -199,7 +201,12 @@ pub async fn run(
     let mut state = RunState {
         summary: Summary {
             kind: goal.kind(),
-            ..Summary::default()
+            symbols: 0,
+            files: 0,
+            requests: 0,
+            retries: 0,
+            rows_written: 0,
+            elapsed: Duration::ZERO,
         },
         failures: Vec::new(),
     };
@@ -227,12 +234,18 @@ pub async fn run(
         Err(Stop::Error(e)) => Err(e),
     };
     let outcome = RunOutcome {
-        ok: result.is_ok(),
-        interrupted: matches!(result, Err(CollectError::Interrupted { .. })),
+        end: match &result {
+            Ok(_) => RunEnd::Ok,
+            Err(e @ CollectError::Interrupted { .. }) => RunEnd::Interrupted {
+                error: e.to_string(),
+            },
+            Err(e) => RunEnd::Failed {
+                error: e.to_string(),
+            },
+        },
         symbols: state.summary.symbols,
         requests: state.summary.requests,
         rows_written: state.summary.rows_written,
-        error: result.as_ref().err().map(|e| e.to_string()),
     };
     db.finish_run(run, &outcome)?;
     session.publish()?;

@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 
 use super::progress::Reporter;
 use super::{CollectError, Options, RunState, Stop, flush};
-use crate::store::{AvailabilityRow, Batch, Database, Seen, SymbolRecord, SymbolUpdate};
+use crate::store::{AvailabilityRow, Batch, Database, RunKind, Seen, SymbolRecord, SymbolUpdate};
 use crate::vision::{self, VisionClient};
 
 /// HEAD-probes one day for the given (or every known) symbol and upserts what it finds.
@@ -48,7 +48,7 @@ pub(super) async fn probe(
             s
         }
     };
-    let progress = Reporter::new(opts.progress, "probe", symbols.len() as u64);
+    let progress = Reporter::new(opts.progress, RunKind::Probe, symbols.len() as u64);
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut set = JoinSet::new();
     let client = &client.with_cancel(opts.cancel.clone());

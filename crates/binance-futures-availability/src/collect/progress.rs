@@ -4,6 +4,8 @@ use std::sync::atomic::Ordering;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::store::RunKind;
+
 /// How progress is shown on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -17,11 +19,11 @@ pub enum Progress {
 /// Progress on stderr: a bar on a terminal, a line per tenth in logs, or nothing.
 pub(super) struct Reporter {
     bar: Option<ProgressBar>,
-    log: Option<(&'static str, u64, std::sync::atomic::AtomicU64)>,
+    log: Option<(RunKind, u64, std::sync::atomic::AtomicU64)>,
 }
 
 impl Reporter {
-    pub(super) fn new(mode: Progress, kind: &'static str, total: u64) -> Reporter {
+    pub(super) fn new(mode: Progress, kind: RunKind, total: u64) -> Reporter {
         match mode {
             Progress::Bar => {
                 let bar = ProgressBar::new(total);
@@ -30,7 +32,7 @@ impl Reporter {
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
-                bar.set_prefix(kind);
+                bar.set_prefix(kind.as_str());
                 Reporter {
                     bar: Some(bar),
                     log: None,

@@ -32,8 +32,8 @@ pub fn log_path(db: &Path) -> PathBuf {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchedulerInfo {
     pub pid: u32,
-    /// The daily time, `HH:MM` UTC.
-    pub at: String,
+    /// The daily time, UTC.
+    pub at: super::Schedule,
     pub started_at: DateTime<Utc>,
     /// Where its output goes, when detached.
     pub log: Option<PathBuf>,
@@ -48,7 +48,8 @@ pub fn pid_namespace() -> Option<u64> {
     std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
 }
 
-/// Whether a scheduler runs for a database.
+/// Whether a scheduler runs for a database. Shown as `running`, `info` (the running one's pid
+/// file), `stale_pid_removed` and, for another user, `stale_pid_left`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
     Running(Option<SchedulerInfo>),
@@ -59,6 +60,44 @@ pub enum State {
         removed: bool,
     },
     NotRunning,
+}
+
+impl Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            running: bool,
+            info: Option<&'a SchedulerInfo>,
+            stale_pid_removed: Option<Option<u32>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            stale_pid_left: Option<Option<u32>>,
+        }
+        let (stale_pid_removed, stale_pid_left) = match self {
+            State::Stale { pid, removed: true } => (Some(*pid), None),
+            State::Stale {
+                pid,
+                removed: false,
+            } => (None, Some(*pid)),
+            _ => (None, None),
+        };
+        Shown {
+            running: matches!(self, State::Running(_)),
+            info: self.info(),
+            stale_pid_removed,
+            stale_pid_left,
+        }
+        .serialize(s)
+    }
+}
+
+impl State {
+    /// The running scheduler's pid file, when one runs and it could be read.
+    pub fn info(&self) -> Option<&SchedulerInfo> {
+        match self {
+            State::Running(info) => info.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +251,7 @@ mod tests {
     fn info() -> SchedulerInfo {
         SchedulerInfo {
             pid: 999_999,
-            at: "02:00".into(),
+            at: super::super::Schedule::default(),
             started_at: Utc::now(),
             log: None,
             pid_ns: pid_namespace(),

@@ -16,6 +16,7 @@ mod files;
 mod keys;
 mod lock;
 mod read;
+mod runs;
 mod schema;
 mod session;
 mod write;
@@ -30,12 +31,14 @@ pub use files::resolve;
 pub(crate) use lock::try_lock_patiently;
 pub use lock::{LockError, WriterLock};
 pub use read::{
-    DayCount, DbStatus, RangeRow, SnapshotRow, SymbolCounts, SymbolRecord, Timeline, TimelineDay,
+    DayCount, DbStatus, Gap, GapKind, RangeRow, SnapshotRow, SymbolCounts, SymbolRecord, Timeline,
+    TimelineDay,
 };
+pub use runs::{RunEnd, RunId, RunKind, RunOutcome, RunRecord, RunStatus};
 pub use schema::SCHEMA_VERSION;
 pub use session::WriteSession;
 pub(crate) use session::sibling;
-pub use write::{AvailabilityRow, Batch, RunId, RunOutcome, RunRecord, Seen, SymbolUpdate};
+pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
 
 /// Everything that can go wrong between the tool and its database file.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! its gaps, what was available in a range, counts per day — answered with typed rows.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use duckdb::{OptionalExt, Row, params};
+use duckdb::{Row, params};
 use serde::Serialize;
 
 use super::{Database, RunRecord, StoreError, date_value, schema};
@@ -51,29 +51,49 @@ impl Timeline {
         self.days.iter().filter(|d| d.available).count()
     }
 
-    /// Runs of days between the first and last file without one, as inclusive date ranges, each
-    /// marked `true` when the absence was verified and `false` when those days were never checked.
-    pub fn gaps(&self) -> Vec<(NaiveDate, NaiveDate, bool)> {
+    /// Runs of days between the first and last file without one, as inclusive date ranges.
+    pub fn gaps(&self) -> Vec<Gap> {
         let (Some(first), Some(last)) = (self.symbol.first_file_date, self.symbol.last_file_date)
         else {
             return Vec::new();
         };
         let stored: std::collections::HashMap<NaiveDate, bool> =
             self.days.iter().map(|d| (d.date, d.available)).collect();
-        let mut gaps: Vec<(NaiveDate, NaiveDate, bool)> = Vec::new();
+        let mut gaps: Vec<Gap> = Vec::new();
         for day in first.iter_days().take_while(|d| *d <= last) {
-            let verified = match stored.get(&day) {
+            let kind = match stored.get(&day) {
                 Some(true) => continue,
-                Some(false) => true,
-                None => false,
+                Some(false) => GapKind::NoFile,
+                None => GapKind::NotChecked,
             };
             match gaps.last_mut() {
-                Some((_, end, v)) if *v == verified && end.succ_opt() == Some(day) => *end = day,
-                _ => gaps.push((day, day, verified)),
+                Some(g) if g.kind == kind && g.to.succ_opt() == Some(day) => g.to = day,
+                _ => gaps.push(Gap {
+                    from: day,
+                    to: day,
+                    kind,
+                }),
             }
         }
         gaps
     }
+}
+
+/// Days without a file inside a symbol's life, `from` to `to` inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub kind: GapKind,
+}
+
+/// Why a gap has no file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapKind {
+    /// Checked, and there was none: a verified absence.
+    NoFile,
+    /// Never checked (probed days only, or a window not listed yet).
+    NotChecked,
 }
 
 /// A symbol with at least one file in the asked range; first/last are inside the range.
@@ -361,46 +381,6 @@ impl Database {
             symbol: name.to_string(),
             suggestions,
         })
-    }
-
-    /// The newest entry of the run log, if any run was recorded.
-    pub fn last_run(&self) -> Result<Option<RunRecord>, StoreError> {
-        self.run_where("true")
-    }
-
-    /// The newest `update` that completed without failure: the scheduler catches up when it is
-    /// older than yesterday.
-    pub fn last_successful_update(&self) -> Result<Option<RunRecord>, StoreError> {
-        self.run_where("kind = 'update' AND status = 'ok'")
-    }
-
-    fn run_where(&self, filter: &'static str) -> Result<Option<RunRecord>, StoreError> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT id, kind, started_at, finished_at, status, start_date, end_date,
-                            symbols, requests, rows_written, error
-                     FROM collection_runs WHERE {filter} ORDER BY id DESC LIMIT 1"
-                ),
-                [],
-                |r| {
-                    Ok(RunRecord {
-                        id: r.get(0)?,
-                        kind: r.get(1)?,
-                        started_at: r.get(2)?,
-                        finished_at: r.get(3)?,
-                        status: r.get(4)?,
-                        start_date: r.get(5)?,
-                        end_date: r.get(6)?,
-                        symbols: r.get(7)?,
-                        requests: r.get(8)?,
-                        rows_written: r.get(9)?,
-                        error: r.get(10)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(self.err("reading the run log"))
     }
 
     /// Days inside a symbol's life (between its first and last file) that have no row: never

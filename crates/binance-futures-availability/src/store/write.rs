@@ -1,5 +1,5 @@
 //! Writes: observed days and symbol bookkeeping in one transaction per batch, through DuckDB's
-//! appender, and the `collection_runs` log that every write path appends to.
+//! appender. The run log is `runs`.
 
 use std::sync::Arc;
 
@@ -84,39 +84,6 @@ pub struct SymbolUpdate {
 pub struct Batch {
     pub rows: Vec<AvailabilityRow>,
     pub symbols: Vec<SymbolUpdate>,
-}
-
-/// The id of a `collection_runs` row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunId(pub i64);
-
-/// How a run ended, for the run log.
-#[derive(Debug, Clone, Default)]
-pub struct RunOutcome {
-    pub ok: bool,
-    /// Stopped on request (a signal) rather than by a failure.
-    pub interrupted: bool,
-    pub symbols: u64,
-    pub requests: u64,
-    pub rows_written: u64,
-    pub error: Option<String>,
-}
-
-/// One row of the run log.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RunRecord {
-    pub id: i64,
-    pub kind: String,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub status: String,
-    /// The days the run covered (for `update`, the day it brought the database to).
-    pub start_date: Option<NaiveDate>,
-    pub end_date: Option<NaiveDate>,
-    pub symbols: Option<i64>,
-    pub requests: Option<i64>,
-    pub rows_written: Option<i64>,
-    pub error: Option<String>,
 }
 
 impl Database {
@@ -221,76 +188,6 @@ impl Database {
         }
         self.known_symbols.take();
         Ok(written as u64)
-    }
-
-    /// Appends a `running` row to the run log. Runs left `running` by a killed process are
-    /// marked `interrupted` first, so the log never shows two live runs.
-    pub fn begin_run(
-        &mut self,
-        kind: &str,
-        range: Option<(NaiveDate, NaiveDate)>,
-    ) -> Result<RunId, StoreError> {
-        self.conn
-            .execute(
-                "UPDATE collection_runs SET status = 'interrupted' WHERE status = 'running'",
-                [],
-            )
-            .map_err(self.err("closing interrupted runs"))?;
-        let id = self
-            .conn
-            .query_row(
-                "INSERT INTO collection_runs (kind, started_at, status, start_date, end_date)
-                 VALUES (?, ?, 'running', ?, ?) RETURNING id",
-                params![
-                    kind,
-                    timestamp_value(Utc::now()),
-                    range.map(|r| date_value(r.0)),
-                    range.map(|r| date_value(r.1))
-                ],
-                |r| r.get(0),
-            )
-            .map_err(self.err("starting a run log entry"))?;
-        Ok(RunId(id))
-    }
-
-    /// Marks runs after `last_published` that the log calls `ok` as `interrupted`: in a resumed
-    /// copy they finished collecting but were stopped before their work was published.
-    pub(super) fn mark_unpublished_runs(&mut self, last_published: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE collection_runs SET status = 'interrupted',
-                   error = 'stopped while publishing; the next run published its work'
-                 WHERE id > ? AND status = 'ok'",
-                params![last_published],
-            )
-            .map_err(self.err("marking unpublished runs"))?;
-        Ok(())
-    }
-
-    /// Completes a run log row with its counts and outcome.
-    pub fn finish_run(&mut self, id: RunId, outcome: &RunOutcome) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE collection_runs SET finished_at = ?, status = ?, symbols = ?, requests = ?,
-                 rows_written = ?, error = ? WHERE id = ?",
-                params![
-                    timestamp_value(Utc::now()),
-                    if outcome.ok {
-                        "ok"
-                    } else if outcome.interrupted {
-                        "interrupted"
-                    } else {
-                        "failed"
-                    },
-                    outcome.symbols as i64,
-                    outcome.requests as i64,
-                    outcome.rows_written as i64,
-                    outcome.error,
-                    id.0
-                ],
-            )
-            .map_err(self.err("finishing a run log entry"))?;
-        Ok(())
     }
 }
 

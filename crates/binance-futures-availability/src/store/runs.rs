@@ -1,0 +1,268 @@
+//! The run log, `collection_runs`: what kind of run, how it ended, its counts. Kinds and states
+//! are enums here and strings only in the table; this is the one place that maps them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use duckdb::{OptionalExt, params};
+
+use super::{Database, StoreError, date_value, timestamp_value};
+
+/// The id of a `collection_runs` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunId(pub i64);
+
+/// Which command a run was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    Update,
+    Backfill,
+    Probe,
+}
+
+/// Where a run is, as the log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Ok,
+    Failed,
+    /// Stopped on request (a signal), or killed, before it finished or published.
+    Interrupted,
+}
+
+/// The stored names, in one table for both directions.
+const KINDS: [(RunKind, &str); 3] = [
+    (RunKind::Update, "update"),
+    (RunKind::Backfill, "backfill"),
+    (RunKind::Probe, "probe"),
+];
+const STATUSES: [(RunStatus, &str); 4] = [
+    (RunStatus::Running, "running"),
+    (RunStatus::Ok, "ok"),
+    (RunStatus::Failed, "failed"),
+    (RunStatus::Interrupted, "interrupted"),
+];
+
+fn name_of<T: PartialEq + Copy>(table: &[(T, &'static str)], value: T) -> &'static str {
+    table
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map_or("", |(_, name)| name)
+}
+
+fn parse_name<T: Copy>(
+    table: &[(T, &'static str)],
+    column: usize,
+    text: &str,
+) -> duckdb::Result<T> {
+    table
+        .iter()
+        .find(|(_, name)| *name == text)
+        .map(|(v, _)| *v)
+        .ok_or_else(|| {
+            duckdb::Error::FromSqlConversionFailure(
+                column,
+                duckdb::types::Type::Text,
+                format!("unknown value {text:?} in the run log").into(),
+            )
+        })
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        name_of(&KINDS, self)
+    }
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        name_of(&STATUSES, self)
+    }
+}
+
+impl std::fmt::Display for RunKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a finished run ended; a failure or an interruption always says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    Ok,
+    Failed { error: String },
+    Interrupted { error: String },
+}
+
+/// A finished run's end and counts, for the run log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub end: RunEnd,
+    pub symbols: u64,
+    pub requests: u64,
+    pub rows_written: u64,
+}
+
+/// One row of the run log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub kind: RunKind,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    /// The days the run covered (for `update`, the day it brought the database to).
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub symbols: Option<i64>,
+    pub requests: Option<i64>,
+    pub rows_written: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl Database {
+    /// Appends a `running` row to the run log. Runs left `running` by a killed process are
+    /// marked `interrupted` first, so the log never shows two live runs.
+    pub fn begin_run(
+        &mut self,
+        kind: RunKind,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<RunId, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE collection_runs SET status = ? WHERE status = ?",
+                params![RunStatus::Interrupted.as_str(), RunStatus::Running.as_str()],
+            )
+            .map_err(self.err("closing interrupted runs"))?;
+        let id = self
+            .conn
+            .query_row(
+                "INSERT INTO collection_runs (kind, started_at, status, start_date, end_date)
+                 VALUES (?, ?, ?, ?, ?) RETURNING id",
+                params![
+                    kind.as_str(),
+                    timestamp_value(Utc::now()),
+                    RunStatus::Running.as_str(),
+                    range.map(|r| date_value(r.0)),
+                    range.map(|r| date_value(r.1))
+                ],
+                |r| r.get(0),
+            )
+            .map_err(self.err("starting a run log entry"))?;
+        Ok(RunId(id))
+    }
+
+    /// Completes a run log row with its counts and outcome.
+    pub fn finish_run(&mut self, id: RunId, outcome: &RunOutcome) -> Result<(), StoreError> {
+        let (status, error) = match &outcome.end {
+            RunEnd::Ok => (RunStatus::Ok, None),
+            RunEnd::Failed { error } => (RunStatus::Failed, Some(error)),
+            RunEnd::Interrupted { error } => (RunStatus::Interrupted, Some(error)),
+        };
+        self.conn
+            .execute(
+                "UPDATE collection_runs SET finished_at = ?, status = ?, symbols = ?, requests = ?,
+                 rows_written = ?, error = ? WHERE id = ?",
+                params![
+                    timestamp_value(Utc::now()),
+                    status.as_str(),
+                    outcome.symbols as i64,
+                    outcome.requests as i64,
+                    outcome.rows_written as i64,
+                    error,
+                    id.0
+                ],
+            )
+            .map_err(self.err("finishing a run log entry"))?;
+        Ok(())
+    }
+
+    /// Marks runs after `last_published` that the log calls `ok` as `interrupted`: in a resumed
+    /// copy they finished collecting but were stopped before their work was published.
+    pub(super) fn mark_unpublished_runs(&mut self, last_published: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE collection_runs SET status = ?,
+                   error = 'stopped while publishing; the next run published its work'
+                 WHERE id > ? AND status = ?",
+                params![
+                    RunStatus::Interrupted.as_str(),
+                    last_published,
+                    RunStatus::Ok.as_str()
+                ],
+            )
+            .map_err(self.err("marking unpublished runs"))?;
+        Ok(())
+    }
+
+    /// The newest entry of the run log, if any run was recorded.
+    pub fn last_run(&self) -> Result<Option<RunRecord>, StoreError> {
+        self.newest_run(None)
+    }
+
+    /// The newest `update` that completed without failure: the scheduler catches up when it is
+    /// older than yesterday.
+    pub fn last_successful_update(&self) -> Result<Option<RunRecord>, StoreError> {
+        self.newest_run(Some((RunKind::Update, RunStatus::Ok)))
+    }
+
+    fn newest_run(
+        &self,
+        only: Option<(RunKind, RunStatus)>,
+    ) -> Result<Option<RunRecord>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, kind, started_at, finished_at, status, start_date, end_date,
+                        symbols, requests, rows_written, error
+                 FROM collection_runs
+                 WHERE ?::VARCHAR IS NULL OR (kind = ? AND status = ?)
+                 ORDER BY id DESC LIMIT 1",
+                params![
+                    only.map(|o| o.0.as_str()),
+                    only.map(|o| o.0.as_str()),
+                    only.map(|o| o.1.as_str())
+                ],
+                |r| {
+                    Ok(RunRecord {
+                        id: r.get(0)?,
+                        kind: parse_name(&KINDS, 1, &r.get::<_, String>(1)?)?,
+                        started_at: r.get(2)?,
+                        finished_at: r.get(3)?,
+                        status: parse_name(&STATUSES, 4, &r.get::<_, String>(4)?)?,
+                        start_date: r.get(5)?,
+                        end_date: r.get(6)?,
+                        symbols: r.get(7)?,
+                        requests: r.get(8)?,
+                        rows_written: r.get(9)?,
+                        error: r.get(10)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err("reading the run log"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_and_status_round_trips_through_its_stored_name() {
+        for (kind, name) in KINDS {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(parse_name(&KINDS, 0, name).ok(), Some(kind));
+        }
+        for (status, name) in STATUSES {
+            assert_eq!(status.as_str(), name);
+            assert_eq!(parse_name(&STATUSES, 0, name).ok(), Some(status));
+        }
+        assert!(parse_name(&STATUSES, 0, "OK").is_err());
+    }
+}
