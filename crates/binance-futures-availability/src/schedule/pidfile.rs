@@ -10,22 +10,22 @@
 //! remove a stale file is told it is stale, and it is left for the next scheduler to claim.
 
 use std::fs::{File, TryLockError};
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::sibling;
+use crate::store::{Beside, Claim, claim, still_named_by};
 
 /// `<db>.scheduler.pid`.
 pub fn pid_path(db: &Path) -> PathBuf {
-    sibling(db, ".scheduler.pid")
+    Beside::of(db).scheduler_pid()
 }
 
 /// `<db>.scheduler.log`, where a detached scheduler writes its lines.
 pub fn log_path(db: &Path) -> PathBuf {
-    sibling(db, ".scheduler.log")
+    Beside::of(db).scheduler_log()
 }
 
 /// What a running scheduler says about itself, in its pid file.
@@ -127,41 +127,22 @@ impl PidFile {
     /// Claims the database for this scheduler, or says which one already has it.
     pub fn acquire(db: &Path, info: &SchedulerInfo) -> Result<PidFile, PidFileError> {
         let path = pid_path(db);
-        let io = |action| {
-            let path = path.clone();
-            move |source| PidFileError::Io {
-                action,
+        let io = |action, source| PidFileError::Io {
+            action,
+            path: path.clone(),
+            source,
+        };
+        let text = serde_json::to_vec(info).map_err(|e| io("write", e.into()))?;
+        match claim(&path, &text) {
+            Ok(Claim::Held(file)) => Ok(PidFile { _file: file, path }),
+            Ok(Claim::Taken(holder)) => Err(PidFileError::AlreadyRunning {
+                pid: serde_json::from_str::<SchedulerInfo>(&holder)
+                    .ok()
+                    .map(|i| i.pid),
                 path,
-                source,
-            }
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io("create the folder of"))?;
+            }),
+            Err((action, source)) => Err(io(action, source)),
         }
-        let mut file = loop {
-            let mut file = crate::store::open_no_follow(&path).map_err(io("open"))?;
-            match crate::store::try_lock_patiently(&file) {
-                Ok(()) => {}
-                Err(TryLockError::WouldBlock) => {
-                    return Err(PidFileError::AlreadyRunning {
-                        pid: read_info(&mut file).map(|i| i.pid),
-                        path,
-                    });
-                }
-                Err(TryLockError::Error(e)) => return Err(io("lock")(e)),
-            }
-            // A stale file removed between our open and our lock: claim the path anew.
-            if still_named_by(&file, &path) {
-                break file;
-            }
-        };
-        let text = serde_json::to_string(info).map_err(|e| io("write")(e.into()))?;
-        file.set_len(0)
-            .and_then(|_| file.rewind())
-            .and_then(|_| file.write_all(text.as_bytes()))
-            .and_then(|_| file.sync_all())
-            .map_err(io("write"))?;
-        Ok(PidFile { _file: file, path })
     }
 
     /// Looks at the pid file, read-only, without disturbing a running scheduler; removes a
@@ -225,15 +206,6 @@ impl Drop for PidFile {
         if let Err(e) = std::fs::remove_file(&self.path) {
             tracing::warn!("could not remove the pid file {}: {e}", self.path.display());
         }
-    }
-}
-
-/// Whether `path` still names the open `file` (same device and inode).
-fn still_named_by(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-        _ => false,
     }
 }
 

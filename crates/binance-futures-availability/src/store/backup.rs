@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::files::{self, copy_new};
-use super::{Database, DbStatus, StoreError, WriterLock, io_failed, sibling};
+use super::files::{self, Beside, copy_new};
+use super::{Database, DbStatus, StoreError, WriterLock, io_failed};
 
 /// The tables an export writes, each ordered so the files diff and compress well.
 const EXPORTED: [(&str, &str); 3] = [
@@ -44,7 +44,7 @@ fn refuse_overwrite(path: &Path, force: bool) -> Result<(), StoreError> {
 /// Copies `from` to `to` through a temporary sibling, checks the copy opens as a database of
 /// this schema with the same content counts, and only then puts it in place.
 fn checked_copy(from: &Path, to: &Path, expect: &DbStatus) -> Result<(), StoreError> {
-    let partial = sibling(to, ".partial");
+    let partial = Beside::of(to).partial();
     // Created exclusively: a link planted at `.partial` is removed, never written through.
     copy_new(from, &partial)?;
     let copy = match Database::open(&partial).and_then(|db| db.status()) {
@@ -80,7 +80,7 @@ fn thoroughly_checked(path: &Path) -> Result<DbStatus, StoreError> {
 /// Writes a consistent copy of the database at `db` to `dest`.
 pub fn backup(db: &Path, dest: &Path, force: bool) -> Result<DbStatus, StoreError> {
     let status = thoroughly_checked(db)?;
-    if sibling(db, ".wal").exists() {
+    if Beside::of(db).wal().exists() {
         return Err(StoreError::PendingWal {
             path: db.to_path_buf(),
         });

@@ -1,5 +1,6 @@
-//! The file system under the database, done so that nothing a crash, a careless operator or a
-//! planted link leaves beside it can redirect or corrupt a write:
+//! The file system under the database: every file kept beside it, named in one place
+//! (`Beside`), and the ways they are made, so that nothing a crash, a careless operator or a
+//! planted link leaves there can redirect or corrupt a write:
 //!
 //! - `--db` is resolved once: a symlink is followed to its target, so the lock, the private
 //!   copy and the rename all sit beside the real file and the link keeps pointing at it.
@@ -16,6 +17,143 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{StoreError, io_failed};
+
+/// The files the tool keeps beside a database `<db>`, each `<db><suffix>`.
+#[derive(Debug, Clone)]
+pub struct Beside {
+    db: PathBuf,
+}
+
+impl Beside {
+    pub fn of(db: &Path) -> Beside {
+        Beside {
+            db: db.to_path_buf(),
+        }
+    }
+
+    fn with(&self, suffix: &str) -> PathBuf {
+        let mut name = self.db.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    }
+
+    /// `.lock`: the writer lock, naming its holder.
+    pub fn lock(&self) -> PathBuf {
+        self.with(".lock")
+    }
+    /// `.wal`: DuckDB's log of a file written in place (only by versions before ADR 0006).
+    pub fn wal(&self) -> PathBuf {
+        self.with(".wal")
+    }
+    /// `.copying`: the published file being copied, before it becomes `.writing`.
+    pub fn copying(&self) -> PathBuf {
+        self.with(".copying")
+    }
+    /// `.writing`: the private copy a collection writes and then publishes.
+    pub fn writing(&self) -> PathBuf {
+        self.with(".writing")
+    }
+    /// `.writing.wal`: DuckDB's log of the private copy.
+    pub fn writing_wal(&self) -> PathBuf {
+        self.with(".writing.wal")
+    }
+    /// `.writing.tmp`: DuckDB's spill folder for the private copy.
+    pub fn writing_spill(&self) -> PathBuf {
+        self.with(".writing.tmp")
+    }
+    /// `.writing.origin`: which file the private copy was taken from (`Identity`).
+    pub fn writing_origin(&self) -> PathBuf {
+        self.with(".writing.origin")
+    }
+    /// `.writing.origin.tmp`: the origin record before its atomic rename.
+    pub fn writing_origin_tmp(&self) -> PathBuf {
+        self.with(".writing.origin.tmp")
+    }
+    /// `.partial`: a copy being made to this path (`backup`, `restore`), checked before rename.
+    pub fn partial(&self) -> PathBuf {
+        self.with(".partial")
+    }
+    /// `.scheduler.pid`: the running scheduler's pid and settings.
+    pub fn scheduler_pid(&self) -> PathBuf {
+        self.with(".scheduler.pid")
+    }
+    /// `.scheduler.log`: a detached scheduler's output.
+    pub fn scheduler_log(&self) -> PathBuf {
+        self.with(".scheduler.log")
+    }
+
+    /// Every file an unpublished write leaves (the spill folder aside).
+    pub fn unpublished(&self) -> [PathBuf; 5] {
+        [
+            self.writing(),
+            self.writing_wal(),
+            self.copying(),
+            self.writing_origin(),
+            self.writing_origin_tmp(),
+        ]
+    }
+}
+
+/// A file locked exclusively by this process, with what it wrote in it.
+pub(crate) enum Claim {
+    Held(File),
+    /// Another process holds it; what it wrote there.
+    Taken(String),
+}
+
+/// Claims `path` (the writer lock, the pid file): opens it without following a link, locks it
+/// exclusively, checks that the path still names the file it locked (a remover may have
+/// unlinked it in between), and writes `content` in it. The operating system releases the
+/// lock when the holder exits, even by `kill -9`. Errors say which step failed.
+pub(crate) fn claim(path: &Path, content: &[u8]) -> Result<Claim, (&'static str, std::io::Error)> {
+    use std::io::{Read, Seek};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| ("create the folder of", e))?;
+    }
+    loop {
+        let mut file = open_no_follow(path).map_err(|e| ("open", e))?;
+        match try_lock_patiently(&file) {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Ok(Claim::Taken(holder));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(("lock", e)),
+        }
+        if !still_named_by(&file, path) {
+            continue;
+        }
+        file.set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| file.write_all(content))
+            .and_then(|_| file.sync_all())
+            .map_err(|e| ("write", e))?;
+        return Ok(Claim::Held(file));
+    }
+}
+
+/// `try_lock`, tried a few times over a fifth of a second: `holder` (and `status`) take the
+/// lock for an instant to look, which must not turn a starting writer away.
+pub(crate) fn try_lock_patiently(file: &File) -> Result<(), std::fs::TryLockError> {
+    for _ in 0..20 {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            other => return other,
+        }
+    }
+    file.try_lock()
+}
+
+/// Whether `path` still names the open `file` (same device and inode).
+pub(crate) fn still_named_by(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
 
 /// The database path with any symlink resolved, so the files beside it are the real file's.
 /// A path that does not exist yet is returned as it is (its folder is made on first write).

@@ -2,8 +2,10 @@
 //! holds it. The operating system releases it when the holder exits, even by `kill -9`.
 
 use std::fs::{File, TryLockError};
-use std::io::{Read, Seek, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use super::files::{Beside, Claim, claim};
 
 /// Held for the life of a collection run.
 #[derive(Debug)]
@@ -23,8 +25,9 @@ pub enum LockError {
         lock: PathBuf,
         holder: String,
     },
-    #[error("could not open the lock file {lock}: {source}")]
+    #[error("could not {action} the lock file {lock}: {source}")]
     Io {
+        action: &'static str,
         lock: PathBuf,
         source: std::io::Error,
     },
@@ -33,50 +36,31 @@ pub enum LockError {
 impl WriterLock {
     /// Takes the writer lock of the database at `db`, recording `what` (e.g. `update`) as its holder.
     pub fn acquire(db: &Path, what: &str) -> Result<WriterLock, LockError> {
-        let lock = lock_path(db);
-        if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| LockError::Io {
-                lock: lock.clone(),
-                source,
-            })?;
-        }
-        let io = |source| LockError::Io {
-            lock: lock.clone(),
-            source,
-        };
-        // Never through a link: the file is truncated and written below.
-        let mut file = super::open_no_follow(&lock).map_err(io)?;
-        match try_lock_patiently(&file) {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = if holder.trim().is_empty() {
-                    "an unknown process".to_string()
-                } else {
-                    holder.trim().to_string()
-                };
-                return Err(LockError::Held {
-                    db: db.to_path_buf(),
-                    lock,
-                    holder,
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
-        }
+        let lock = Beside::of(db).lock();
         let line = format!(
             "pid {} running `{what}` since {}",
             std::process::id(),
             chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
         );
-        file.set_len(0)
-            .and_then(|_| file.rewind())
-            .and_then(|_| file.write_all(line.as_bytes()))
-            .map_err(io)?;
-        Ok(WriterLock {
-            _file: file,
-            path: lock,
-        })
+        match claim(&lock, line.as_bytes()) {
+            Ok(Claim::Held(file)) => Ok(WriterLock {
+                _file: file,
+                path: lock,
+            }),
+            Ok(Claim::Taken(holder)) => Err(LockError::Held {
+                db: db.to_path_buf(),
+                lock,
+                holder: match holder.trim() {
+                    "" => "an unknown process".to_string(),
+                    h => h.to_string(),
+                },
+            }),
+            Err((action, source)) => Err(LockError::Io {
+                action,
+                lock,
+                source,
+            }),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -86,7 +70,7 @@ impl WriterLock {
     /// Who holds the writer lock of `db` right now, if anyone. Looks without taking it for
     /// longer than an instant.
     pub fn holder(db: &Path) -> Option<String> {
-        let mut file = File::open(lock_path(db)).ok()?;
+        let mut file = File::open(Beside::of(db).lock()).ok()?;
         match file.try_lock_shared() {
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
@@ -96,22 +80,4 @@ impl WriterLock {
             _ => None,
         }
     }
-}
-
-fn lock_path(db: &Path) -> PathBuf {
-    super::sibling(db, ".lock")
-}
-
-/// `try_lock`, tried a few times over a fifth of a second: `holder` (and `status`) take the
-/// lock shared for an instant to look, which must not turn a starting writer away.
-pub(crate) fn try_lock_patiently(file: &File) -> Result<(), TryLockError> {
-    for _ in 0..20 {
-        match file.try_lock() {
-            Err(TryLockError::WouldBlock) => {
-                std::thread::sleep(std::time::Duration::from_millis(10))
-            }
-            other => return other,
-        }
-    }
-    file.try_lock()
 }

@@ -26,9 +26,8 @@ use std::path::{Path, PathBuf};
 use duckdb::{AccessMode, Config, Connection, OptionalExt};
 
 pub use backup::{ExportFormat, backup, export, restore};
-pub(crate) use files::open_no_follow;
-pub use files::resolve;
-pub(crate) use lock::try_lock_patiently;
+pub use files::{Beside, resolve};
+pub(crate) use files::{Claim, claim, still_named_by};
 pub use lock::{LockError, WriterLock};
 pub use read::{
     DayCount, DbStatus, Gap, GapKind, RangeRow, SnapshotRow, SymbolCounts, SymbolRecord, Timeline,
@@ -37,7 +36,6 @@ pub use read::{
 pub use runs::{RunEnd, RunId, RunKind, RunOutcome, RunRecord, RunStatus};
 pub use schema::SCHEMA_VERSION;
 pub use session::WriteSession;
-pub(crate) use session::sibling;
 pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
 
 /// Everything that can go wrong between the tool and its database file.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{self, Identity};
+use super::files::{self, Beside, Identity};
 use super::{Database, StoreError, WriterLock, io_failed};
 
 /// A write in progress: the writer lock, and the private copy being written.
@@ -28,13 +28,6 @@ pub struct WriteSession {
     _lock: WriterLock,
 }
 
-/// `<db><suffix>`, next to the database.
-pub(crate) fn sibling(db: &Path, suffix: &str) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 /// What `<db>.writing.origin` records: the file the copy was taken from, and the newest run
 /// that file had logged (runs after it in the copy were never published).
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,23 +36,19 @@ struct Origin {
     last_published_run: i64,
 }
 
-fn origin_path(target: &Path) -> PathBuf {
-    sibling(target, ".writing.origin")
-}
-
 fn read_origin(target: &Path) -> Option<Origin> {
-    let text = std::fs::read_to_string(origin_path(target)).ok()?;
+    let text = std::fs::read_to_string(Beside::of(target).writing_origin()).ok()?;
     serde_json::from_str(&text).ok()
 }
 
 fn write_origin(target: &Path, origin: &Origin) -> Result<(), StoreError> {
-    let path = origin_path(target);
+    let path = Beside::of(target).writing_origin();
     let text = serde_json::to_vec(origin).map_err(|e| StoreError::Io {
         action: "recording where the copy comes from",
         path: path.clone(),
         source: e.into(),
     })?;
-    let tmp = sibling(target, ".writing.origin.tmp");
+    let tmp = Beside::of(target).writing_origin_tmp();
     files::remove_if_present(&tmp).map_err(io_failed("removing a leftover", &tmp))?;
     std::fs::OpenOptions::new()
         .write(true)
@@ -75,25 +64,18 @@ fn write_origin(target: &Path, origin: &Origin) -> Result<(), StoreError> {
 
 /// Removes an unpublished copy and everything DuckDB or this module keeps beside it.
 pub(crate) fn discard(target: &Path) -> Result<(), StoreError> {
-    for suffix in [
-        ".writing",
-        ".writing.wal",
-        ".copying",
-        ".writing.origin",
-        ".writing.origin.tmp",
-    ] {
-        let path = sibling(target, suffix);
+    for path in Beside::of(target).unpublished() {
         files::remove_if_present(&path)
             .map_err(io_failed("removing an unpublished copy", &path))?;
     }
-    remove_spill(&sibling(target, ".writing"));
+    remove_spill(target);
     Ok(())
 }
 
 /// DuckDB spills next to the copy, into `<copy>.tmp`, and leaves the folder behind when a
 /// killed run's spill files were removed by the run that resumed it.
-fn remove_spill(work: &Path) {
-    let spill = sibling(work, ".tmp");
+fn remove_spill(target: &Path) {
+    let spill = Beside::of(target).writing_spill();
     match std::fs::remove_dir_all(&spill) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -113,12 +95,13 @@ impl WriteSession {
         let lock = WriterLock::acquire(target, what)?;
         // A file last written in place (before this design) may still have a WAL: fold it in
         // so the copy holds everything.
-        if target.exists() && sibling(target, ".wal").exists() {
+        let beside = Beside::of(target);
+        if target.exists() && beside.wal().exists() {
             Database::open_for_write(target)?.close()?;
         }
         let last_published_run = Database::check_writable(target)?;
         let identity = Identity::of(target)?;
-        let work = sibling(target, ".writing");
+        let work = beside.writing();
         let resumed = match (work.exists(), read_origin(target)) {
             (false, _) => false,
             (true, Some(o)) if o.identity == identity => {
@@ -152,7 +135,7 @@ impl WriteSession {
                 },
             )?;
             if target.exists() {
-                let copying = sibling(target, ".copying");
+                let copying = beside.copying();
                 files::copy_new(target, &copying)
                     .and_then(|()| {
                         std::fs::rename(&copying, &work)
@@ -203,7 +186,7 @@ impl WriteSession {
         db.refresh()?;
         let work = db.path().to_path_buf();
         db.close()?;
-        let wal = sibling(&work, ".wal");
+        let wal = Beside::of(&self.target).writing_wal();
         if wal.exists() {
             // Publishing without the WAL would drop committed batches; keep the copy to resume.
             return Err(StoreError::Io {
@@ -212,7 +195,7 @@ impl WriteSession {
                 source: std::io::Error::other("the write-ahead log is still there after closing"),
             });
         }
-        remove_spill(&work);
+        remove_spill(&self.target);
         let now = Identity::of(&self.target)?;
         if now != self.origin {
             discard(&self.target)?;
@@ -227,7 +210,9 @@ impl WriteSession {
             .map_err(io_failed("publishing the database", &self.target))?;
         // Make the rename itself durable.
         files::sync_parent(&self.target)?;
-        files::remove_if_present(&origin_path(&self.target))
-            .map_err(io_failed("removing", &origin_path(&self.target)))
+        files::remove_if_present(&Beside::of(&self.target).writing_origin()).map_err(io_failed(
+            "removing",
+            &Beside::of(&self.target).writing_origin(),
+        ))
     }
 }
