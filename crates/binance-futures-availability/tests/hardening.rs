@@ -393,6 +393,8 @@ fn numbers_out_of_range_are_sentences_and_exit_2_before_anything_is_opened() {
         vec!["update", "--lookback", "10000"],
         vec!["scheduler", "stop", "--timeout", "18446744073709551615"],
         vec!["update", "--request-timeout", "0"],
+        vec!["update", "--s3-url", "ftp://host/bucket"],
+        vec!["update", "--data-url", "not a url"],
         vec!["query", "range", "2024-03-01", "2024-01-01"],
         vec!["query", "summary", "2024-03-01", "2024-01-01"],
     ] {

@@ -309,7 +309,7 @@ pub struct ProbeArgs {
 pub enum CliError {
     #[error("{0}")]
     BadInput(String),
-    #[error(transparent)]
+    #[error("{e}{hint}", e = .0, hint = store_hint(.0))]
     Store(#[from] StoreError),
     #[error(transparent)]
     Collect(Box<CollectError>),
@@ -319,12 +319,38 @@ pub enum CliError {
     Validate(#[from] ValidateError),
     #[error(transparent)]
     PidFile(#[from] PidFileError),
-    #[error("{0}")]
-    Failed(String),
+    #[error(transparent)]
+    Scheduler(#[from] scheduler::SchedulerError),
+    #[error(
+        "the data is stale: every folder is checked only through {}; run \
+         `binance-futures-availability update`, or see `scheduler status`",
+        .checked_through.map_or("no day".to_string(), |d| d.to_string())
+    )]
+    Stale { checked_through: Option<NaiveDate> },
+    #[error("validation failed; see the report above")]
+    ValidationFailed,
+    #[error("could not read the size of {}: {source}", .path.display())]
+    Size {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("could not write the output: {0}")]
     Output(#[from] std::io::Error),
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+/// What to do about a store error, in the command line's terms (flags, commands): the library
+/// states the fact, the CLI adds how to act on it here.
+fn store_hint(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::Missing { .. } => {
+            "; create it with `binance-futures-availability update` (or point --db / BFA_DB at \
+             an existing file)"
+        }
+        StoreError::Exists { .. } => "; pass --force to replace it",
+        _ => "",
+    }
 }
 
 impl From<CollectError> for CliError {
@@ -554,7 +580,7 @@ async fn collect_once(
         cancel,
         ..collect::Options::default()
     };
-    let client = VisionClient::new(config).map_err(CollectError::Client)?;
+    let client = VisionClient::new(config)?;
     collect::run(db_path, &client, goal, &options).await
 }
 

@@ -28,11 +28,9 @@ pub(super) fn status(
     let view = StatusView {
         path: db_path.to_path_buf(),
         size_bytes: std::fs::metadata(db_path)
-            .map_err(|e| {
-                CliError::Failed(format!(
-                    "could not read the size of {}: {e}",
-                    db_path.display()
-                ))
+            .map_err(|source| CliError::Size {
+                path: db_path.to_path_buf(),
+                source,
             })?
             .len(),
         stale: stale(contents.checked_through, Utc::now().date_naive()),
@@ -42,13 +40,9 @@ pub(super) fn status(
     };
     render::status(out, format, &view)?;
     if view.stale {
-        return Err(CliError::Failed(format!(
-            "the data is stale: every folder is checked only through {}; run \
-             `binance-futures-availability update`, or see `scheduler status`",
-            view.contents
-                .checked_through
-                .map_or("no day".to_string(), |d| d.to_string())
-        )));
+        return Err(CliError::Stale {
+            checked_through: view.contents.checked_through,
+        });
     }
     Ok(())
 }
@@ -75,9 +69,7 @@ pub(super) fn validate(
     if report.passed() {
         Ok(())
     } else {
-        Err(CliError::Failed(
-            "validation failed; see the report above".into(),
-        ))
+        Err(CliError::ValidationFailed)
     }
 }
 

@@ -15,6 +15,38 @@ use crate::collect::{Goal, Progress};
 use crate::schedule::{self, PidFile, SchedulerInfo, State, SystemClock};
 use crate::store::Database;
 
+/// Why a scheduler command failed (besides the pid file's and the database's own errors).
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("could not {what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("the scheduler exited at start ({exit}); see {}", .log.display())]
+    ExitedAtStart {
+        exit: std::process::ExitStatus,
+        log: std::path::PathBuf,
+    },
+    #[error("the scheduler (pid {pid}) did not claim its pid file within 15 s; see {}", .log.display())]
+    DidNotClaim { pid: u32, log: std::path::PathBuf },
+    #[error(
+        "the scheduler (pid {pid}) runs in another pid namespace (a container?), where that pid \
+         is not the same process as here; stop it from inside (e.g. `systemctl stop` or \
+         `docker stop`)"
+    )]
+    OtherNamespace { pid: u32 },
+    #[error("a scheduler holds {} but its pid cannot be read; stop it by hand", .path.display())]
+    PidUnreadable { path: std::path::PathBuf },
+    #[error("could not signal the scheduler (pid {pid}): {source}")]
+    Signal { pid: u32, source: nix::Error },
+    #[error(
+        "the scheduler (pid {pid}) is still finishing after {secs} s; wait, or `kill -9 {pid}` \
+         (safe: the next run resumes its unpublished work)"
+    )]
+    StillFinishing { pid: u32, secs: u64 },
+}
+
 pub(super) fn run(
     db_path: &Path,
     command: SchedulerCommand,
@@ -97,16 +129,16 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
         .into());
     }
     let log = schedule::log_path(db_path);
-    let io = |what: &str, e: std::io::Error| CliError::Failed(format!("could not {what}: {e}"));
+    let io = |what: String| move |source| SchedulerError::Io { what, source };
     if let Some(dir) = log.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| io("create the database folder", e))?;
+        std::fs::create_dir_all(dir).map_err(io("create the database folder".into()))?;
     }
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log)
-        .map_err(|e| io(&format!("open the log {}", log.display()), e))?;
-    let exe = std::env::current_exe().map_err(|e| io("find this program", e))?;
+        .map_err(io(format!("open the log {}", log.display())))?;
+    let exe = std::env::current_exe().map_err(io("find this program".into()))?;
     let remote = &args.remote;
     let mut command = Command::new(exe);
     command
@@ -128,12 +160,12 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
         .stdout(
             log_file
                 .try_clone()
-                .map_err(|e| io("share the log file", e))?,
+                .map_err(io("share the log file".into()))?,
         )
         .stderr(log_file);
     // Its own process group: a Ctrl-C in the terminal that started it does not reach it.
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut child = command.spawn().map_err(|e| io("start the scheduler", e))?;
+    let mut child = command.spawn().map_err(io("start the scheduler".into()))?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let State::Running(Some(info)) = PidFile::inspect(db_path)?
@@ -142,17 +174,14 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
             break;
         }
         if let Ok(Some(exit)) = child.try_wait() {
-            return Err(CliError::Failed(format!(
-                "the scheduler exited at start ({exit}); see {}",
-                log.display()
-            )));
+            return Err(SchedulerError::ExitedAtStart { exit, log }.into());
         }
         if Instant::now() > deadline {
-            return Err(CliError::Failed(format!(
-                "the scheduler (pid {}) did not claim its pid file within 15 s; see {}",
-                child.id(),
-                log.display()
-            )));
+            return Err(SchedulerError::DidNotClaim {
+                pid: child.id(),
+                log,
+            }
+            .into());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -174,20 +203,15 @@ fn stop(db_path: &Path, timeout: Duration, quiet: bool) -> Result<(), CliError> 
             if let (Some(theirs), Some(ours)) = (info.pid_ns, schedule::pid_namespace())
                 && theirs != ours
             {
-                return Err(CliError::Failed(format!(
-                    "the scheduler (pid {}) runs in another pid namespace (a container?), where \
-                     that pid is not the same process as here; stop it from inside (e.g. \
-                     `systemctl stop` or `docker stop`)",
-                    info.pid
-                )));
+                return Err(SchedulerError::OtherNamespace { pid: info.pid }.into());
             }
             info.pid
         }
         State::Running(None) => {
-            return Err(CliError::Failed(format!(
-                "a scheduler holds {} but its pid cannot be read; stop it by hand",
-                schedule::pid_path(db_path).display()
-            )));
+            return Err(SchedulerError::PidUnreadable {
+                path: schedule::pid_path(db_path),
+            }
+            .into());
         }
         State::Stale { pid, .. } => {
             if !quiet {
@@ -206,20 +230,19 @@ fn stop(db_path: &Path, timeout: Duration, quiet: bool) -> Result<(), CliError> 
         }
     };
     let target = nix::unistd::Pid::from_raw(pid as i32);
-    nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM).map_err(|e| {
-        CliError::Failed(format!("could not signal the scheduler (pid {pid}): {e}"))
-    })?;
+    nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM)
+        .map_err(|source| SchedulerError::Signal { pid, source })?;
     // `timeout` is bounded by the flag (1 day); the fallback only guards the arithmetic.
     let deadline = Instant::now()
         .checked_add(timeout)
         .unwrap_or_else(Instant::now);
     while matches!(PidFile::inspect(db_path)?, State::Running(_)) {
         if Instant::now() > deadline {
-            return Err(CliError::Failed(format!(
-                "the scheduler (pid {pid}) is still finishing after {} s; wait, or `kill -9 \
-                 {pid}` (safe: the next run resumes its unpublished work)",
-                timeout.as_secs()
-            )));
+            return Err(SchedulerError::StillFinishing {
+                pid,
+                secs: timeout.as_secs(),
+            }
+            .into());
         }
         std::thread::sleep(Duration::from_millis(50));
     }

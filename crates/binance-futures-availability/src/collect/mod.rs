@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use progress::Progress;
 
 use crate::store::{
-    Batch, Database, RunEnd, RunKind, RunOutcome, StoreError, SymbolRecord, WriteSession,
+    Batch, Database, LockError, RunEnd, RunKind, RunOutcome, StoreError, SymbolRecord, WriteSession,
 };
 use crate::vision::{self, VisionClient, VisionError};
 
@@ -133,7 +133,7 @@ pub enum CollectError {
     Task(String),
     /// The HTTP client could not be set up (a malformed endpoint URL, no TLS roots).
     #[error(transparent)]
-    Client(VisionError),
+    Client(#[from] vision::SetupError),
     #[error("could not list the symbol folders: {0}")]
     Discover(VisionError),
     #[error("unknown symbol folder(s) {}: not in the bucket's listing", .0.join(", "))]
@@ -175,9 +175,18 @@ pub enum CollectError {
 impl CollectError {
     /// Bad input (exit 2) rather than a runtime failure (exit 1).
     pub fn is_bad_input(&self) -> bool {
+        match self {
+            CollectError::UnknownSymbols(_) | CollectError::BadSymbol(_) => true,
+            CollectError::Client(e) => e.is_bad_input(),
+            _ => false,
+        }
+    }
+
+    /// Another collection holds the writer lock: nothing ran; try again later.
+    pub fn is_lock_held(&self) -> bool {
         matches!(
             self,
-            CollectError::UnknownSymbols(_) | CollectError::BadSymbol(_)
+            CollectError::Store(StoreError::Locked(LockError::Held { .. }))
         )
     }
 }

@@ -14,7 +14,6 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::collect::{CollectError, Summary};
-use crate::store::StoreError;
 pub use pidfile::{PidFile, PidFileError, SchedulerInfo, State, log_path, pid_namespace, pid_path};
 
 /// How long to wait before trying again after a failed update, or one that found the writer
@@ -169,7 +168,7 @@ pub async fn run_loop<C, U, F>(
                 log(now, &format!("update interrupted: {summary}"));
                 next
             }
-            Err(CollectError::Store(StoreError::Locked(e))) => {
+            Err(e) if e.is_lock_held() => {
                 log(now, &format!("update skipped: {e}"));
                 (now + RETRY_AFTER_LOCKED).min(next)
             }

@@ -56,13 +56,10 @@ fn checked_copy(from: &Path, to: &Path, expect: &DbStatus) -> Result<(), StoreEr
     };
     if (copy.rows, copy.symbols.total) != (expect.rows, expect.symbols.total) {
         let _ = files::remove_if_present(&partial);
-        return Err(StoreError::Io {
-            action: "checking the copy",
+        return Err(StoreError::CopyDiffers {
             path: to.to_path_buf(),
-            source: std::io::Error::other(format!(
-                "the copy holds {} rows and {} symbols, the original {} and {}",
-                copy.rows, copy.symbols.total, expect.rows, expect.symbols.total
-            )),
+            copy: (copy.rows, copy.symbols.total),
+            original: (expect.rows, expect.symbols.total),
         });
     }
     std::fs::rename(&partial, to).map_err(io_failed("putting the copy in place", to))?;

@@ -41,10 +41,7 @@ pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
 /// Everything that can go wrong between the tool and its database file.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "there is no database at {path}; create it with `binance-futures-availability update` \
-         (or point --db / BFA_DB at an existing file)"
-    )]
+    #[error("there is no database at {path}")]
     Missing { path: PathBuf },
     #[error(
         "{path} is not a binance-futures-availability database: it has no schema_version table"
@@ -87,8 +84,23 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Locked(#[from] LockError),
-    #[error("{path} already exists; pass --force to replace it")]
+    #[error("{path} already exists")]
     Exists { path: PathBuf },
+    #[error(
+        "the copy at {path} holds {} rows and {} symbols, the original {} and {}; nothing was \
+         replaced",
+        .copy.0, .copy.1, .original.0, .original.1
+    )]
+    CopyDiffers {
+        path: PathBuf,
+        copy: (i64, i64),
+        original: (i64, i64),
+    },
+    #[error(
+        "{path} is still there after closing the copy, so publishing would drop committed \
+         batches; the copy is kept and the next run resumes it"
+    )]
+    WalLeft { path: PathBuf },
     #[error(
         "{path} holds {what}, which no binance-futures-availability database has; a view or \
          macro runs code when it is read, so the file is refused"

@@ -189,11 +189,7 @@ impl WriteSession {
         let wal = Beside::of(&self.target).writing_wal();
         if wal.exists() {
             // Publishing without the WAL would drop committed batches; keep the copy to resume.
-            return Err(StoreError::Io {
-                action: "checkpointing before publishing",
-                path: wal,
-                source: std::io::Error::other("the write-ahead log is still there after closing"),
-            });
+            return Err(StoreError::WalLeft { path: wal });
         }
         remove_spill(&self.target);
         let now = Identity::of(&self.target)?;

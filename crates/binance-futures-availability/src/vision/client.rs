@@ -17,7 +17,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{StatusCode, Url, header};
 use tokio_util::sync::CancellationToken;
 
-use super::{Cause, VisionError};
+use super::{Cause, SetupError, VisionError};
 
 /// Characters kept as they are in paths and query values: RFC 3986 unreserved, and `/`.
 const KEEP: &AsciiSet = &NON_ALPHANUMERIC
@@ -45,17 +45,16 @@ struct Bases {
 }
 
 impl Bases {
-    fn parse(endpoints: &Endpoints) -> Result<Bases, VisionError> {
-        let parse = |text: &str| -> Result<Url, VisionError> {
-            let bad = |detail: String| VisionError {
-                what: "configuring the endpoints".into(),
+    fn parse(endpoints: &Endpoints) -> Result<Bases, SetupError> {
+        let parse = |text: &str| -> Result<Url, SetupError> {
+            let mut url = Url::parse(text).map_err(|e| SetupError::BadUrl {
                 url: redact_text(text),
-                attempts: 0,
-                cause: Cause::Transport(detail),
-            };
-            let mut url = Url::parse(text).map_err(|e| bad(format!("not a valid URL: {e}")))?;
+                source: Box::new(e),
+            })?;
             if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-                return Err(bad("not an http(s) URL".into()));
+                return Err(SetupError::NotHttp {
+                    url: redact_text(text),
+                });
             }
             let path = url.path().trim_end_matches('/').to_string();
             url.set_path(&path);
@@ -251,7 +250,7 @@ impl Failure {
 }
 
 impl VisionClient {
-    pub fn new(config: ClientConfig) -> Result<VisionClient, VisionError> {
+    pub fn new(config: ClientConfig) -> Result<VisionClient, SetupError> {
         let bases = Bases::parse(&config.endpoints)?;
         let http = reqwest::Client::builder()
             .user_agent(crate::config::USER_AGENT)
@@ -273,12 +272,7 @@ impl VisionClient {
             }))
             .pool_max_idle_per_host(256)
             .build()
-            .map_err(|e| VisionError {
-                what: "building the HTTP client".into(),
-                url: redact(&bases.s3),
-                attempts: 0,
-                cause: Cause::Transport(e.to_string()),
-            })?;
+            .map_err(SetupError::Client)?;
         Ok(VisionClient {
             http,
             config: Arc::new(config),
@@ -505,19 +499,12 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
 }
 
 fn transport(e: reqwest::Error) -> Failure {
-    // The URL is already part of `VisionError`; reqwest would repeat it.
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
     // Builder errors (a malformed URL) will not get better by trying again.
+    let transient = !e.is_builder();
     Failure {
-        cause: Cause::Transport(text),
-        transient: !e.is_builder(),
+        // The URL is already part of `VisionError`; reqwest would repeat it.
+        cause: Cause::Transport(e.without_url()),
+        transient,
         retry_after: None,
     }
 }

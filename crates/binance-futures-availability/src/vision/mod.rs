@@ -26,6 +26,7 @@ pub struct VisionError {
     pub what: String,
     pub url: String,
     pub attempts: u32,
+    #[source]
     pub cause: Cause,
 }
 
@@ -44,13 +45,48 @@ impl VisionError {
     }
 }
 
+/// Why a client could not be set up: a bad endpoint (the caller's input) or no HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the endpoint {url} is not a valid URL: {source}")]
+    BadUrl {
+        url: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the endpoint {url} is not an http(s) URL")]
+    NotHttp { url: String },
+    #[error("the HTTP client could not be built: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
+impl SetupError {
+    /// An endpoint the caller gave is malformed (exit 2), as opposed to a failing machine.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, SetupError::BadUrl { .. } | SetupError::NotHttp { .. })
+    }
+}
+
+/// The message of `e` followed by those of its sources: reqwest's own says "error sending
+/// request", the cause ("connection refused", "operation timed out") is further down.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// The last failure behind a `VisionError`.
 #[derive(Debug, thiserror::Error)]
 pub enum Cause {
     #[error("HTTP {status}{}{}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(), hint(*status))]
     Status { status: u16, code: Option<String> },
-    #[error("{0}")]
-    Transport(String),
+    /// The request did not get an answer: connection, TLS, timeout. Shown with its sources.
+    #[error("{}", chain(.0))]
+    Transport(#[source] reqwest::Error),
     #[error("the listing could not be read: {0}")]
     BadListing(String),
     /// A body past `ClientConfig::max_body_bytes`: read no further (a real page is ~0.3 MB).
