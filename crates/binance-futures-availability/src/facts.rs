@@ -53,7 +53,7 @@ impl Contract {
 }
 
 /// Which contracts a query covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ContractFilter {
     #[default]
     Perpetual,

@@ -3,8 +3,21 @@
 //! were available on day X?" in well under a millisecond.
 //!
 //! Data flows one way: [`cli`] → [`collect`] → [`vision`] → [`facts`] → [`store`]; queries go
-//! [`cli`] → [`store`]. [`schedule`] runs `collect` daily; [`validate`] checks the store
-//! against itself and Binance's exchangeInfo. Nothing reaches back up.
+//! [`cli`] → [`store`]. Nothing reaches back up. The modules, what each is for and what it must
+//! not know:
+//!
+//! | module | for | must not know |
+//! |---|---|---|
+//! | [`facts`] | the types that flow between the others: a daily file seen, a contract kind | HTTP, DuckDB, flags |
+//! | [`vision`] | the bucket: key grammar (`keys`), paged listing (`list`), where a listing page becomes facts about daily files (`daily`), HEAD, the HTTP client and its retry and resource bounds (`client`) | DuckDB, the plan of a run |
+//! | [`collect`] | a run: the plan (`plan`), bounded concurrency and the breaker (`listing`), where facts become rows (`observe`), the HEAD path (`probe`), progress; where a run's state is decided (`run`) | keys and pages, SQL |
+//! | [`store`] | DuckDB: schema and migrations, batches (`write`), queries (`read`), the run log (`runs`), the copy-and-publish protocol (`session`), the files beside the database (`files`), backup/restore/export | HTTP, flags |
+//! | [`schedule`] | the daily loop with an injected clock, the pid file | flags, rendering |
+//! | [`validate`] | the database against itself and exchangeInfo | flags, rendering |
+//! | [`config`] | the defaults that name the outside world (endpoints, the default path) | everything else |
+//! | [`cli`] | clap, input checks (exit 2), dispatch, rendering | SQL, keys |
+//!
+//! Library users start at [`store::Database`] (queries) and [`collect::run`] (collection).
 
 /// `eprintln!` that cannot panic: a closed stderr (`2>&1 | head`) is not worth a crash.
 macro_rules! say {

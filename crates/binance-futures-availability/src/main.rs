@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("BFA_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if cli.quiet { "error" } else { "warn" })
+        tracing_subscriber::EnvFilter::new(if cli.quiet() { "error" } else { "warn" })
     });
     // Colour only for a person at a terminal; logs (the daemon's, journald) get plain text.
     let colour = std::io::stderr().is_terminal()

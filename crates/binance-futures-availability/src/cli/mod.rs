@@ -1,5 +1,7 @@
 //! The command line: clap definitions, input checks that turn into exit code 2, dispatch to
-//! `collect` (writes) and `store` (queries), and output rendering (`render`).
+//! `collect` (writes) and `store` (queries), and output rendering (`render`). Clap stays in
+//! this module: the library's types know nothing of flags. Its public face is `Cli`, `run` and
+//! `CliError`, for the binary.
 
 mod ops;
 mod render;
@@ -10,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use tokio_util::sync::CancellationToken;
@@ -41,16 +44,23 @@ Exit codes:
 pub struct Cli {
     /// The database file [default: ~/.cache/binance-futures/availability.duckdb]
     #[arg(long, global = true, env = "BFA_DB", value_name = "PATH")]
-    pub db: Option<PathBuf>,
+    db: Option<PathBuf>,
     /// Print no progress and no summary on stderr (errors still go there).
     #[arg(long, short, global = true)]
-    pub quiet: bool,
+    quiet: bool,
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
+}
+
+impl Cli {
+    /// `--quiet`: print only errors.
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Ask the database (read-only; never changes the file).
     #[command(subcommand, after_help = EXIT_CODES)]
     Query(Query),
@@ -104,7 +114,7 @@ pub enum Command {
     Export {
         /// The folder to write into (created if needed).
         dest: PathBuf,
-        #[arg(long, value_enum, default_value_t = ExportFormat::Parquet)]
+        #[arg(long, default_value = "parquet", value_parser = export_format())]
         format: ExportFormat,
         /// Replace files that exist.
         #[arg(long)]
@@ -113,7 +123,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum SchedulerCommand {
+pub(crate) enum SchedulerCommand {
     /// Run in the foreground (for systemd or a container): catch up at once if the last
     /// successful update is older than yesterday, then update daily. SIGTERM or Ctrl-C stops
     /// it; an update in progress commits what it gathered first.
@@ -140,12 +150,12 @@ pub enum SchedulerCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ScheduleArgs {
+pub(crate) struct ScheduleArgs {
     /// The daily time to update, HH:MM in UTC.
     #[arg(long, default_value = "02:00", value_parser = crate::schedule::Schedule::parse)]
     pub at: crate::schedule::Schedule,
     /// Recent days without a file to check again at each update (0 to 3650).
-    #[arg(long, default_value_t = 20, value_parser = lookback_days)]
+    #[arg(long, default_value_t = collect::DEFAULT_LOOKBACK, value_parser = lookback_days)]
     pub lookback: u32,
     /// Where a detached scheduler's output goes (set by `start --daemon`).
     #[arg(long, hide = true)]
@@ -155,7 +165,7 @@ pub struct ScheduleArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// exchangeInfo to compare with: a URL, or a file holding a saved response.
     #[arg(
         long,
@@ -169,13 +179,13 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Query {
+pub(crate) enum Query {
     /// Symbols with a file on DATE.
     Snapshot {
         /// The day, YYYY-MM-DD (UTC).
         #[arg(value_parser = parse_day)]
         date: NaiveDate,
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(long, default_value = "perpetual", value_parser = contract_filter())]
         contract: ContractFilter,
         #[command(flatten)]
         output: Output,
@@ -193,7 +203,7 @@ pub enum Query {
         start: NaiveDate,
         #[arg(value_parser = parse_day)]
         end: NaiveDate,
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(long, default_value = "perpetual", value_parser = contract_filter())]
         contract: ContractFilter,
         #[command(flatten)]
         output: Output,
@@ -210,15 +220,15 @@ pub enum Query {
 }
 
 #[derive(Debug, Args)]
-pub struct Output {
+pub(crate) struct Output {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
 
 /// Where the bucket is and how to talk to it.
-#[derive(Debug, Args)]
-pub struct Remote {
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub(crate) struct Remote {
     /// Path-style S3 URL of the bucket, for listing.
     #[arg(long, env = "BFA_S3_URL", default_value = config::DEFAULT_S3_URL, value_name = "URL")]
     pub s3_url: String,
@@ -251,6 +261,69 @@ pub struct Remote {
     pub request_timeout: u64,
 }
 
+impl Remote {
+    /// The client these flags describe: the one place they become client settings.
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(Endpoints {
+            s3_url: self.s3_url.clone(),
+            data_url: self.data_url.clone(),
+        });
+        config.retry = RetryPolicy {
+            max_attempts: self.attempts,
+            base_delay: Duration::from_millis(self.retry_base_ms),
+            ..RetryPolicy::default()
+        };
+        config.read_timeout = Duration::from_millis(self.read_timeout_ms);
+        config.request_timeout = Duration::from_secs(self.request_timeout);
+        config
+    }
+
+    /// These flags as arguments, for a detached scheduler to parse back (tested: every field
+    /// survives the round trip, so a new flag cannot silently fail to reach the daemon).
+    fn to_args(&self) -> Vec<String> {
+        let Remote {
+            s3_url,
+            data_url,
+            concurrency,
+            attempts,
+            retry_base_ms,
+            read_timeout_ms,
+            request_timeout,
+        } = self;
+        [
+            ("--s3-url", s3_url.clone()),
+            ("--data-url", data_url.clone()),
+            ("--concurrency", concurrency.to_string()),
+            ("--attempts", attempts.to_string()),
+            ("--retry-base-ms", retry_base_ms.to_string()),
+            ("--read-timeout-ms", read_timeout_ms.to_string()),
+            ("--request-timeout", request_timeout.to_string()),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_string(), value])
+        .collect()
+    }
+}
+
+/// `--contract perpetual|delivery|all`, the library's `ContractFilter` (clap stays here).
+fn contract_filter() -> impl TypedValueParser<Value = ContractFilter> {
+    clap::builder::PossibleValuesParser::new(["perpetual", "delivery", "all"]).map(|s| {
+        match s.as_str() {
+            "delivery" => ContractFilter::Delivery,
+            "all" => ContractFilter::All,
+            _ => ContractFilter::Perpetual,
+        }
+    })
+}
+
+/// `--format parquet|csv` for `export`.
+fn export_format() -> impl TypedValueParser<Value = ExportFormat> {
+    clap::builder::PossibleValuesParser::new(["parquet", "csv"]).map(|s| match s.as_str() {
+        "csv" => ExportFormat::Csv,
+        _ => ExportFormat::Parquet,
+    })
+}
+
 /// `--lookback`: a whole number of days, at most ten years (more is before trading began).
 fn lookback_days(text: &str) -> Result<u32, String> {
     match text.parse::<u32>() {
@@ -270,16 +343,16 @@ fn symbol_name(text: &str) -> Result<String, String> {
 }
 
 #[derive(Debug, Args)]
-pub struct UpdateArgs {
+pub(crate) struct UpdateArgs {
     /// Recent days without a file to check again (files arrive late and get replaced; 0 to 3650).
-    #[arg(long, default_value_t = 20, value_parser = lookback_days)]
+    #[arg(long, default_value_t = collect::DEFAULT_LOOKBACK, value_parser = lookback_days)]
     pub lookback: u32,
     #[command(flatten)]
     pub remote: Remote,
 }
 
 #[derive(Debug, Args)]
-pub struct BackfillArgs {
+pub(crate) struct BackfillArgs {
     /// First day [default: 2019-09-25]
     #[arg(long, value_parser = parse_day)]
     pub start: Option<NaiveDate>,
@@ -294,7 +367,7 @@ pub struct BackfillArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ProbeArgs {
+pub(crate) struct ProbeArgs {
     #[arg(value_parser = parse_day)]
     pub date: NaiveDate,
     /// Only these symbols, comma-separated, case-insensitive (default: every known symbol).
@@ -453,8 +526,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn yesterday() -> NaiveDate {
-    let today = Utc::now().date_naive();
-    today.pred_opt().unwrap_or(today)
+    crate::schedule::update_end(Utc::now())
 }
 
 fn run_query(
@@ -563,24 +635,13 @@ async fn collect_once(
     progress: Progress,
     cancel: CancellationToken,
 ) -> Result<Summary, CollectError> {
-    let mut config = ClientConfig::new(Endpoints {
-        s3_url: remote.s3_url.clone(),
-        data_url: remote.data_url.clone(),
-    });
-    config.retry = RetryPolicy {
-        max_attempts: remote.attempts,
-        base_delay: Duration::from_millis(remote.retry_base_ms),
-        ..RetryPolicy::default()
-    };
-    config.read_timeout = Duration::from_millis(remote.read_timeout_ms);
-    config.request_timeout = Duration::from_secs(remote.request_timeout);
     let options = collect::Options {
         concurrency: usize::from(remote.concurrency),
         progress,
         cancel,
         ..collect::Options::default()
     };
-    let client = VisionClient::new(config)?;
+    let client = VisionClient::new(remote.client_config())?;
     collect::run(db_path, &client, goal, &options).await
 }
 
@@ -606,4 +667,30 @@ async fn cancel_on_signal(token: CancellationToken) {
         _ = tokio::signal::ctrl_c() => {}
     }
     std::process::exit(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        remote: Remote,
+    }
+
+    #[test]
+    fn every_remote_flag_reaches_a_detached_scheduler() {
+        let remote = Remote {
+            s3_url: "http://127.0.0.1:1/b?x=1".into(),
+            data_url: "http://127.0.0.1:2".into(),
+            concurrency: 7,
+            attempts: 3,
+            retry_base_ms: 11,
+            read_timeout_ms: 1234,
+            request_timeout: 99,
+        };
+        let args = std::iter::once("bfa".to_string()).chain(remote.to_args());
+        assert_eq!(Flags::try_parse_from(args).unwrap().remote, remote);
+    }
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::render::{self, ReportFormat, StatusView};
 use super::{CliError, ValidateArgs, runtime};
@@ -11,10 +11,9 @@ use crate::schedule::PidFile;
 use crate::store::{self, Database, ExportFormat, WriterLock};
 use crate::validate::{self, Fetched, Source};
 
-/// Data is stale when not every folder was checked through the day before yesterday: the
-/// daily update (02:00 UTC) checks through yesterday, and one missed day is tolerated.
-pub(super) fn stale(checked_through: Option<NaiveDate>, today: NaiveDate) -> bool {
-    checked_through.is_none_or(|c| c < today - TimeDelta::days(2))
+/// Data is stale when not every folder was checked through `schedule::fresh_through`.
+pub(super) fn stale(checked_through: Option<NaiveDate>, now: DateTime<Utc>) -> bool {
+    checked_through.is_none_or(|c| c < crate::schedule::fresh_through(now))
 }
 
 pub(super) fn status(
@@ -33,7 +32,7 @@ pub(super) fn status(
                 source,
             })?
             .len(),
-        stale: stale(contents.checked_through, Utc::now().date_naive()),
+        stale: stale(contents.checked_through, Utc::now()),
         writer: WriterLock::holder(db_path),
         scheduler: PidFile::inspect(db_path)?,
         contents,

@@ -412,7 +412,7 @@ pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io:
         writeln!(
             out,
             "warning           stale: expected every folder checked through at least {}",
-            chrono::Utc::now().date_naive() - chrono::TimeDelta::days(2)
+            crate::schedule::fresh_through(chrono::Utc::now())
         )?;
     }
     Ok(())

@@ -150,12 +150,7 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
         .arg(args.lookback.to_string())
         .arg("--detached-log")
         .arg(&log)
-        .args(["--s3-url", &remote.s3_url, "--data-url", &remote.data_url])
-        .args(["--concurrency", &remote.concurrency.to_string()])
-        .args(["--attempts", &remote.attempts.to_string()])
-        .args(["--retry-base-ms", &remote.retry_base_ms.to_string()])
-        .args(["--read-timeout-ms", &remote.read_timeout_ms.to_string()])
-        .args(["--request-timeout", &remote.request_timeout.to_string()])
+        .args(remote.to_args())
         .stdin(Stdio::null())
         .stdout(
             log_file

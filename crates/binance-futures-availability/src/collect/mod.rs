@@ -33,6 +33,10 @@ use crate::store::{
 };
 use crate::vision::{self, VisionClient, VisionError};
 
+/// Recent days re-listed by `update` although already checked: files arrive late (up to days)
+/// and get replaced.
+pub const DEFAULT_LOOKBACK: u32 = 20;
+
 /// What to collect.
 #[derive(Debug, Clone)]
 pub enum Goal {

@@ -81,6 +81,12 @@ pub fn update_end(now: DateTime<Utc>) -> NaiveDate {
     today.pred_opt().unwrap_or(today)
 }
 
+/// The day every folder must be checked through for the data to be fresh: the day before
+/// yesterday. The daily update checks through yesterday; one missed day is tolerated.
+pub fn fresh_through(now: DateTime<Utc>) -> NaiveDate {
+    update_end(now) - TimeDelta::days(1)
+}
+
 /// Whether to run at once at start: no update ever succeeded, or the last one that did stopped
 /// short of yesterday (the machine was off, the scheduler stopped, runs failed).
 pub fn catch_up_due(last_success_end: Option<NaiveDate>, now: DateTime<Utc>) -> bool {

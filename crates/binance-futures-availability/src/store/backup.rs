@@ -17,7 +17,7 @@ const EXPORTED: [(&str, &str); 3] = [
 ];
 
 /// File formats for `export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Parquet,
     Csv,
