@@ -5,7 +5,8 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::render::{self, ReportFormat, StatusView};
+use super::render::ReportFormat;
+use super::report::{self, StatusView};
 use super::{CliError, ValidateArgs, runtime};
 use crate::schedule::PidFile;
 use crate::store::{self, Database, ExportFormat, WriterLock};
@@ -37,7 +38,7 @@ pub(super) fn status(
         scheduler: PidFile::inspect(db_path)?,
         contents,
     };
-    render::status(out, format, &view)?;
+    report::status(out, format, &view)?;
     if view.stale {
         return Err(CliError::Stale {
             checked_through: view.contents.checked_through,
@@ -64,7 +65,7 @@ pub(super) fn validate(
             )),
         )?,
     };
-    render::validation(out, args.format, &report)?;
+    report::validation(out, args.format, &report)?;
     if report.passed() {
         Ok(())
     } else {

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use super::render::{self, ReportFormat, SchedulerView};
+use super::render::ReportFormat;
+use super::report::{self, SchedulerView};
 use super::{CliError, ScheduleArgs, SchedulerCommand, cancel_on_signal, collect_once, runtime};
 use crate::collect::{Goal, Progress};
 use crate::schedule::{self, PidFile, SchedulerInfo, State, SystemClock};
@@ -262,6 +263,6 @@ fn status(db_path: &Path, format: ReportFormat, out: &mut impl Write) -> Result<
         last_run,
         last_successful_update: last_success,
     };
-    render::scheduler(out, format, &view)?;
+    report::scheduler(out, format, &view)?;
     Ok(())
 }

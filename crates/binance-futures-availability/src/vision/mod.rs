@@ -7,6 +7,7 @@ mod client;
 mod daily;
 mod keys;
 mod list;
+mod urls;
 
 pub use client::{
     ClientConfig, Endpoints, MAX_LISTING_BYTES, ObjectMeta, RetryPolicy, Stats, VisionClient,

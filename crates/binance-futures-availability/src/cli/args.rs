@@ -1,0 +1,411 @@
+//! The command line's grammar: every subcommand, flag and value parser (clap lives here and in
+//! nothing the library exports), and how the `Remote` flags become client settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use clap::builder::TypedValueParser;
+use clap::{Args, Parser, Subcommand};
+
+use super::render::{Format, ReportFormat};
+use crate::collect;
+use crate::config;
+use crate::facts::{ContractFilter, TRADING_START};
+use crate::store::ExportFormat;
+use crate::vision::{ClientConfig, Endpoints, RetryPolicy};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  runtime failure (network, bucket, database; `status`: data is stale; `validate`: a check
+     failed); what was collected before it is kept
+  2  bad usage or input (unknown flag, malformed or out-of-range date, unknown symbol, a file
+     that exists without --force)";
+
+/// Which Binance USD-M futures had a daily 1m-klines file on Binance Vision, day by day since
+/// 2019-09-25 — kept in a local DuckDB database and answered in well under a millisecond.
+///
+/// Build or refresh the database with `update` (the first run lists the whole bucket), then ask
+/// it with `query snapshot DATE`, `query timeline SYMBOL`, `query range START END`.
+#[derive(Debug, Parser)]
+#[command(name = "binance-futures-availability", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The database file [default: ~/.cache/binance-futures/availability.duckdb]
+    #[arg(long, global = true, env = "BFA_DB", value_name = "PATH")]
+    pub(super) db: Option<PathBuf>,
+    /// Print no progress and no summary on stderr (errors still go there).
+    #[arg(long, short, global = true)]
+    pub(super) quiet: bool,
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+impl Cli {
+    /// `--quiet`: print only errors.
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Ask the database (read-only; never changes the file).
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Query(Query),
+    /// Bring the database to yesterday (UTC): new folders get their whole history, known ones
+    /// are checked from their last checked day, and recent days without a file are checked
+    /// again. The first run on an empty database is a full backfill.
+    #[command(after_help = EXIT_CODES)]
+    Update(UpdateArgs),
+    /// List every (or the given) symbol folder over a date range and record what exists.
+    #[command(after_help = EXIT_CODES)]
+    Backfill(BackfillArgs),
+    /// HEAD-probe one day's file for every known (or the given) symbol, as the original tool's
+    /// daily job did.
+    #[command(after_help = EXIT_CODES)]
+    Probe(ProbeArgs),
+    /// Run `update` every day (default 02:00 UTC), unattended.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Scheduler(SchedulerCommand),
+    /// What the database holds, how fresh it is, and how the last run went. Exits 1 when the
+    /// data is stale (not checked through the day before yesterday), so it serves as a check.
+    #[command(after_help = EXIT_CODES)]
+    Status {
+        #[arg(long, value_enum, default_value_t)]
+        format: ReportFormat,
+    },
+    /// Check the database: every day of every symbol's life recorded, no day with a sharp drop,
+    /// and exchangeInfo's trading perpetuals matched by the latest complete day (>= 95 %).
+    #[command(after_help = EXIT_CODES)]
+    Validate(ValidateArgs),
+    /// Write a consistent copy of the database (safe while an update runs).
+    #[command(after_help = EXIT_CODES)]
+    Backup {
+        /// The copy to write.
+        dest: PathBuf,
+        /// Replace DEST if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the database with a backup, after checking the backup is one.
+    #[command(after_help = EXIT_CODES)]
+    Restore {
+        /// The backup to restore.
+        src: PathBuf,
+        /// Replace the existing database.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write every table to DEST/<table>.parquet (or .csv) for pandas, polars, duckdb, Spark.
+    /// Timestamps are UTC.
+    #[command(after_help = EXIT_CODES)]
+    Export {
+        /// The folder to write into (created if needed).
+        dest: PathBuf,
+        #[arg(long, default_value = "parquet", value_parser = export_format())]
+        format: ExportFormat,
+        /// Replace files that exist.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SchedulerCommand {
+    /// Run in the foreground (for systemd or a container): catch up at once if the last
+    /// successful update is older than yesterday, then update daily. SIGTERM or Ctrl-C stops
+    /// it; an update in progress commits what it gathered first.
+    Run(ScheduleArgs),
+    /// Like `run`; with --daemon, detach and write the pid file and log next to the database.
+    Start {
+        /// Detach from the terminal and return once the scheduler runs.
+        #[arg(long)]
+        daemon: bool,
+        #[command(flatten)]
+        args: ScheduleArgs,
+    },
+    /// Stop the running scheduler (SIGTERM) and wait for it to finish its work.
+    Stop {
+        /// Seconds to wait for an update in progress to commit (1 to 86400).
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
+    },
+    /// Whether the scheduler runs, its last run and the next one.
+    Status {
+        #[arg(long, value_enum, default_value_t)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScheduleArgs {
+    /// The daily time to update, HH:MM in UTC.
+    #[arg(long, default_value = "02:00", value_parser = crate::schedule::Schedule::parse)]
+    pub at: crate::schedule::Schedule,
+    /// Recent days without a file to check again at each update (0 to 3650).
+    #[arg(long, default_value_t = collect::DEFAULT_LOOKBACK, value_parser = lookback_days)]
+    pub lookback: u32,
+    /// Where a detached scheduler's output goes (set by `start --daemon`).
+    #[arg(long, hide = true)]
+    pub detached_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// exchangeInfo to compare with: a URL, or a file holding a saved response.
+    #[arg(
+        long,
+        env = "BFA_EXCHANGE_INFO_URL",
+        default_value = config::DEFAULT_EXCHANGE_INFO_URL,
+        value_name = "FILE|URL"
+    )]
+    pub exchange_info: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Query {
+    /// Symbols with a file on DATE.
+    Snapshot {
+        /// The day, YYYY-MM-DD (UTC).
+        #[arg(value_parser = parse_day)]
+        date: NaiveDate,
+        #[arg(long, default_value = "perpetual", value_parser = contract_filter())]
+        contract: ContractFilter,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// A symbol's days: first and last file, gaps, how far it has been checked.
+    Timeline {
+        /// The symbol folder name, e.g. BTCUSDT (case-insensitive).
+        symbol: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Every symbol with a file on at least one day in [START, END].
+    Range {
+        #[arg(value_parser = parse_day)]
+        start: NaiveDate,
+        #[arg(value_parser = parse_day)]
+        end: NaiveDate,
+        #[arg(long, default_value = "perpetual", value_parser = contract_filter())]
+        contract: ContractFilter,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Symbols with a file per day (all covered days, or [START, END]).
+    Summary {
+        #[arg(value_parser = parse_day, requires = "end")]
+        start: Option<NaiveDate>,
+        #[arg(value_parser = parse_day)]
+        end: Option<NaiveDate>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Output {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Where the bucket is and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub(crate) struct Remote {
+    /// Path-style S3 URL of the bucket, for listing.
+    #[arg(long, env = "BFA_S3_URL", default_value = config::DEFAULT_S3_URL, value_name = "URL")]
+    pub s3_url: String,
+    /// Base URL the files are served from.
+    #[arg(long, env = "BFA_DATA_URL", default_value = config::DEFAULT_DATA_URL, value_name = "URL")]
+    pub data_url: String,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: u16,
+    /// Attempts per request for transient failures (timeouts, 5xx, 429), the first included.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+    /// First retry backoff in milliseconds; doubles per attempt, with jitter.
+    #[arg(long, env = "BFA_RETRY_BASE_MS", default_value_t = 200, hide = true,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub retry_base_ms: u64,
+    /// Read timeout per request, in milliseconds.
+    #[arg(
+        long,
+        env = "BFA_READ_TIMEOUT_MS",
+        default_value_t = 30_000,
+        hide = true,
+        value_parser = clap::value_parser!(u64).range(10..=600_000)
+    )]
+    pub read_timeout_ms: u64,
+    /// Longest one request may take, body included, in seconds (1 to 3600): a server that
+    /// trickles its answer is given up on and retried.
+    #[arg(long, env = "BFA_REQUEST_TIMEOUT", default_value_t = 120, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
+}
+
+impl Remote {
+    /// The client these flags describe: the one place they become client settings.
+    pub(super) fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(Endpoints {
+            s3_url: self.s3_url.clone(),
+            data_url: self.data_url.clone(),
+        });
+        config.retry = RetryPolicy {
+            max_attempts: self.attempts,
+            base_delay: Duration::from_millis(self.retry_base_ms),
+            ..RetryPolicy::default()
+        };
+        config.read_timeout = Duration::from_millis(self.read_timeout_ms);
+        config.request_timeout = Duration::from_secs(self.request_timeout);
+        config
+    }
+
+    /// These flags as arguments, for a detached scheduler to parse back (tested: every field
+    /// survives the round trip, so a new flag cannot silently fail to reach the daemon).
+    pub(super) fn to_args(&self) -> Vec<String> {
+        let Remote {
+            s3_url,
+            data_url,
+            concurrency,
+            attempts,
+            retry_base_ms,
+            read_timeout_ms,
+            request_timeout,
+        } = self;
+        [
+            ("--s3-url", s3_url.clone()),
+            ("--data-url", data_url.clone()),
+            ("--concurrency", concurrency.to_string()),
+            ("--attempts", attempts.to_string()),
+            ("--retry-base-ms", retry_base_ms.to_string()),
+            ("--read-timeout-ms", read_timeout_ms.to_string()),
+            ("--request-timeout", request_timeout.to_string()),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_string(), value])
+        .collect()
+    }
+}
+
+/// `--contract perpetual|delivery|all`, the library's `ContractFilter` (clap stays here).
+fn contract_filter() -> impl TypedValueParser<Value = ContractFilter> {
+    clap::builder::PossibleValuesParser::new(["perpetual", "delivery", "all"]).map(|s| {
+        match s.as_str() {
+            "delivery" => ContractFilter::Delivery,
+            "all" => ContractFilter::All,
+            _ => ContractFilter::Perpetual,
+        }
+    })
+}
+
+/// `--format parquet|csv` for `export`.
+fn export_format() -> impl TypedValueParser<Value = ExportFormat> {
+    clap::builder::PossibleValuesParser::new(["parquet", "csv"]).map(|s| match s.as_str() {
+        "csv" => ExportFormat::Csv,
+        _ => ExportFormat::Parquet,
+    })
+}
+
+/// `--lookback`: a whole number of days, at most ten years (more is before trading began).
+fn lookback_days(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(days) if days <= 3650 => Ok(days),
+        _ => Err(format!(
+            "{text:?} is not a number of days from 0 to 3650 (ten years reach back before \
+             trading began on {TRADING_START})"
+        )),
+    }
+}
+
+/// `--symbols A,B`: each a name a symbol folder can have (see `vision::check_symbol`).
+fn symbol_name(text: &str) -> Result<String, String> {
+    crate::vision::check_symbol(text)
+        .map(|()| text.to_string())
+        .map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpdateArgs {
+    /// Recent days without a file to check again (files arrive late and get replaced; 0 to 3650).
+    #[arg(long, default_value_t = collect::DEFAULT_LOOKBACK, value_parser = lookback_days)]
+    pub lookback: u32,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BackfillArgs {
+    /// First day [default: 2019-09-25]
+    #[arg(long, value_parser = parse_day)]
+    pub start: Option<NaiveDate>,
+    /// Last day [default: yesterday, UTC]
+    #[arg(long, value_parser = parse_day)]
+    pub end: Option<NaiveDate>,
+    /// Only these symbol folders, comma-separated, case-insensitive (default: every folder).
+    #[arg(long, value_delimiter = ',', value_parser = symbol_name)]
+    pub symbols: Option<Vec<String>>,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProbeArgs {
+    #[arg(value_parser = parse_day)]
+    pub date: NaiveDate,
+    /// Only these symbols, comma-separated, case-insensitive (default: every known symbol).
+    #[arg(long, value_delimiter = ',', value_parser = symbol_name)]
+    pub symbols: Option<Vec<String>>,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// Parses `YYYY-MM-DD` and keeps it within 2019-09-25 ..= today (UTC).
+fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 10)
+        .ok_or_else(|| format!("{text:?} is not a date of the form YYYY-MM-DD"))?;
+    let today = Utc::now().date_naive();
+    if day < TRADING_START {
+        return Err(format!(
+            "{day} is before {TRADING_START}, the first day of Binance USD-M futures"
+        ));
+    }
+    if day > today {
+        return Err(format!("{day} is after today ({today}, UTC)"));
+    }
+    Ok(day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        remote: Remote,
+    }
+
+    #[test]
+    fn every_remote_flag_reaches_a_detached_scheduler() {
+        let remote = Remote {
+            s3_url: "http://127.0.0.1:1/b?x=1".into(),
+            data_url: "http://127.0.0.1:2".into(),
+            concurrency: 7,
+            attempts: 3,
+            retry_base_ms: 11,
+            read_timeout_ms: 1234,
+            request_timeout: 99,
+        };
+        let args = std::iter::once("bfa".to_string()).chain(remote.to_args());
+        assert_eq!(Flags::try_parse_from(args).unwrap().remote, remote);
+    }
+}

@@ -1,0 +1,300 @@
+//! The operator's reports: `status`, `validate` and `scheduler status`, as labelled lines for
+//! people or one JSON object.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::render::{ReportFormat, json, opt, printable};
+use crate::schedule::State;
+use crate::store::{DbStatus, RunRecord};
+use crate::validate::{Report, SLO_PERCENT, Slo};
+
+/// Everything `status` shows.
+#[derive(Debug, Serialize)]
+pub struct StatusView {
+    pub path: std::path::PathBuf,
+    pub size_bytes: u64,
+    /// Not every folder checked through the day before yesterday.
+    pub stale: bool,
+    /// Who is writing now, if anyone (queries see the state before that run).
+    pub writer: Option<String>,
+    /// The running scheduler's pid file (`null` when none runs or it cannot be read).
+    #[serde(serialize_with = "running_info")]
+    pub scheduler: State,
+    #[serde(flatten)]
+    pub contents: DbStatus,
+}
+
+fn running_info<S: serde::Serializer>(state: &State, s: S) -> Result<S::Ok, S::Error> {
+    state.info().serialize(s)
+}
+
+fn run_line(r: &RunRecord) -> String {
+    let took = r
+        .finished_at
+        .map(|f| format!(" in {:.1} s", (f - r.started_at).as_seconds_f64()))
+        .unwrap_or_default();
+    let through = r
+        .end_date
+        .map(|d| format!(" through {d}"))
+        .unwrap_or_default();
+    let counts = match (r.symbols, r.requests, r.rows_written) {
+        (Some(s), Some(q), Some(w)) => format!(": {s} symbols, {q} requests, {w} rows written"),
+        _ => String::new(),
+    };
+    let error = r
+        .error
+        .as_deref()
+        .map(|e| format!("\n{:<18}{e}", ""))
+        .unwrap_or_default();
+    format!(
+        "{} {}{through}, started {}{took}{counts}{error}",
+        r.kind,
+        r.status,
+        r.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+    )
+}
+
+/// The last run, and the last successful update when that is another run.
+fn runs(
+    out: &mut impl Write,
+    last: Option<&RunRecord>,
+    last_good_update: Option<&RunRecord>,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "last run          {}",
+        last.map_or("none".into(), run_line)
+    )?;
+    if last_good_update != last {
+        writeln!(
+            out,
+            "last good update  {}",
+            last_good_update.map_or("none".into(), run_line)
+        )?;
+    }
+    Ok(())
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io::Result<()> {
+    if format == ReportFormat::Json {
+        return json(out, v);
+    }
+    let c = &v.contents;
+    writeln!(out, "database          {}", v.path.display())?;
+    writeln!(out, "size              {}", megabytes(v.size_bytes))?;
+    writeln!(out, "schema version    {}", c.schema_version)?;
+    writeln!(
+        out,
+        "rows              {} ({} files, {} verified absences)",
+        c.rows,
+        c.available_rows,
+        c.rows - c.available_rows
+    )?;
+    writeln!(
+        out,
+        "symbols           {} ({} perpetual, {} delivery; {} settled)",
+        c.symbols.total, c.symbols.perpetual, c.symbols.delivery, c.symbols.settled
+    )?;
+    writeln!(
+        out,
+        "files from        {}",
+        c.coverage
+            .map_or("no file yet".into(), |(a, b)| format!("{a} to {b}"))
+    )?;
+    writeln!(
+        out,
+        "complete through  {} (every folder checked through this day)",
+        opt(c.checked_through)
+    )?;
+    if let Some((day, n)) = c.recent_counts.last() {
+        writeln!(out, "latest day        {day}: {n} symbols with a file")?;
+    }
+    runs(out, c.last_run.as_ref(), c.last_successful_update.as_ref())?;
+    if let Some(w) = &v.writer {
+        writeln!(
+            out,
+            "writing now       {w}; queries see the state before it"
+        )?;
+    }
+    writeln!(
+        out,
+        "scheduler         {}",
+        match &v.scheduler {
+            State::Running(Some(i)) => format!("running (pid {}, daily at {} UTC)", i.pid, i.at),
+            State::Running(None) => "running".into(),
+            State::Stale { .. } | State::NotRunning => "not running".into(),
+        }
+    )?;
+    if v.stale {
+        writeln!(
+            out,
+            "warning           stale: expected every folder checked through at least {}",
+            crate::schedule::fresh_through(chrono::Utc::now())
+        )?;
+    }
+    Ok(())
+}
+
+pub fn validation(out: &mut impl Write, format: ReportFormat, r: &Report) -> io::Result<()> {
+    if format == ReportFormat::Json {
+        #[derive(Serialize)]
+        struct WithVerdict<'a> {
+            passed: bool,
+            #[serde(flatten)]
+            report: &'a Report,
+        }
+        return json(
+            out,
+            &WithVerdict {
+                passed: r.passed(),
+                report: r,
+            },
+        );
+    }
+    let mark = |ok: bool| if ok { "ok  " } else { "FAIL" };
+    writeln!(
+        out,
+        "{} continuity: {} empty day(s), {} unchecked run(s) inside symbols' lives",
+        mark(r.empty_days.is_empty() && r.unchecked.is_empty()),
+        r.empty_days.len(),
+        r.unchecked.len()
+    )?;
+    for d in r.empty_days.iter().take(20) {
+        writeln!(out, "       no file at all on {d}")?;
+    }
+    for u in r.unchecked.iter().take(20) {
+        writeln!(
+            out,
+            "       {} not checked {} to {}",
+            printable(&u.symbol),
+            u.from,
+            u.to
+        )?;
+    }
+    writeln!(
+        out,
+        "{} completeness: {} day(s) with a sharp drop",
+        mark(r.drops.is_empty()),
+        r.drops.len()
+    )?;
+    for d in r.drops.iter().take(20) {
+        writeln!(
+            out,
+            "       {}: {} symbols, neighbours {}",
+            d.date, d.symbols, d.neighbours_median
+        )?;
+    }
+    match &r.slo {
+        Slo::Skipped { reason } => writeln!(out, "skip exchangeInfo: {reason}")?,
+        Slo::NothingCompared {
+            day,
+            exchange_quotes,
+            vision_quotes,
+        } => writeln!(
+            out,
+            "FAIL exchangeInfo: nothing to compare on {day}: its trading perpetuals are quoted in \
+             [{}], the database's in [{}]; is --exchange-info the USD-M futures exchangeInfo?",
+            printable(&exchange_quotes.join(", ")),
+            vision_quotes.join(", ")
+        )?,
+        Slo::Compared {
+            day,
+            quote_assets,
+            matched,
+            only_exchange,
+            only_vision,
+            percent,
+        } => {
+            writeln!(
+                out,
+                "{} exchangeInfo: {percent:.1}% match on {day} ({matched} agree; quote assets {}; \
+                 goal {SLO_PERCENT}%)",
+                mark(*percent >= SLO_PERCENT),
+                quote_assets.join(", ")
+            )?;
+            writeln!(
+                out,
+                "       trading in exchangeInfo, no file on {day} ({}): {}",
+                only_exchange.len(),
+                printable(&only_exchange.join(" "))
+            )?;
+            writeln!(
+                out,
+                "       file on {day}, not trading in exchangeInfo ({}): {}",
+                only_vision.len(),
+                printable(&only_vision.join(" "))
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything `scheduler status` shows.
+#[derive(Debug, Serialize)]
+pub struct SchedulerView {
+    #[serde(flatten)]
+    pub state: State,
+    pub next_run: Option<chrono::DateTime<chrono::Utc>>,
+    pub writer: Option<String>,
+    pub last_run: Option<RunRecord>,
+    pub last_successful_update: Option<RunRecord>,
+}
+
+pub fn scheduler(out: &mut impl Write, format: ReportFormat, v: &SchedulerView) -> io::Result<()> {
+    if format == ReportFormat::Json {
+        return json(out, v);
+    }
+    match &v.state {
+        State::Running(Some(i)) => {
+            writeln!(out, "scheduler         running, pid {}", i.pid)?;
+            writeln!(
+                out,
+                "since             {}",
+                i.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+            )?;
+            writeln!(out, "daily at          {} UTC", i.at)?;
+            if let Some(log) = &i.log {
+                writeln!(out, "log               {}", log.display())?;
+            }
+        }
+        State::Running(None) => writeln!(out, "scheduler         running (pid unreadable)")?,
+        State::Stale { .. } | State::NotRunning => writeln!(out, "scheduler         not running")?,
+    }
+    if let State::Stale { pid, removed: true } = v.state {
+        writeln!(
+            out,
+            "                  (removed a stale pid file of pid {})",
+            opt(pid)
+        )?;
+    }
+    if let State::Stale {
+        pid,
+        removed: false,
+    } = v.state
+    {
+        writeln!(
+            out,
+            "                  (a stale pid file of pid {} is left: this user may not remove \
+             it; the next scheduler replaces it)",
+            opt(pid)
+        )?;
+    }
+    if let Some(w) = &v.writer {
+        writeln!(out, "writing now       {w}")?;
+    }
+    runs(out, v.last_run.as_ref(), v.last_successful_update.as_ref())?;
+    if let Some(next) = v.next_run {
+        writeln!(
+            out,
+            "next run          {}",
+            next.format("%Y-%m-%d %H:%M UTC")
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! Everything that can go wrong between the tool and its database file, as sentences that name
+//! the file; which of them are the caller's input (exit 2).
+
+use std::path::PathBuf;
+
+use super::LockError;
+
+/// Everything that can go wrong between the tool and its database file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("there is no database at {path}")]
+    Missing { path: PathBuf },
+    #[error(
+        "{path} is not a binance-futures-availability database: it has no schema_version table"
+    )]
+    NotOurs { path: PathBuf },
+    #[error(
+        "{path} has schema version {found}, newer than the {supported} this binary understands; \
+         upgrade binance-futures-availability to read it"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i32,
+        supported: i32,
+    },
+    #[error(
+        "{path} has schema version {found}, older than {supported}; run `binance-futures-availability \
+         update` once to migrate it"
+    )]
+    TooOld {
+        path: PathBuf,
+        found: i32,
+        supported: i32,
+    },
+    #[error("could not create the folder {dir} for the database: {source}")]
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("DuckDB failed while {action} in {path}: {source}")]
+    DuckDb {
+        path: PathBuf,
+        action: &'static str,
+        source: duckdb::Error,
+    },
+    #[error("could not finish {action} at {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    #[error("{path} already exists")]
+    Exists { path: PathBuf },
+    #[error(
+        "the copy at {path} holds {} rows and {} symbols, the original {} and {}; nothing was \
+         replaced",
+        .copy.0, .copy.1, .original.0, .original.1
+    )]
+    CopyDiffers {
+        path: PathBuf,
+        copy: (i64, i64),
+        original: (i64, i64),
+    },
+    #[error(
+        "{path} is still there after closing the copy, so publishing would drop committed \
+         batches; the copy is kept and the next run resumes it"
+    )]
+    WalLeft { path: PathBuf },
+    #[error(
+        "{path} holds {what}, which no binance-futures-availability database has; a view or \
+         macro runs code when it is read, so the file is refused"
+    )]
+    Untrusted { path: PathBuf, what: String },
+    #[error(
+        "{path} was replaced while this run was writing (it was {was}, it is now {now}); the \
+         run's copy was discarded so it cannot overwrite the new file. Run again to update it"
+    )]
+    Replaced {
+        path: PathBuf,
+        was: String,
+        now: String,
+    },
+    #[error("the database path {} is not UTF-8, which DuckDB cannot open; rename it", .path.display())]
+    PathNotUtf8 { path: PathBuf },
+    #[error(
+        "{path} is not a local folder; export writes files here (copy them elsewhere afterwards)"
+    )]
+    NotLocal { path: PathBuf },
+    #[error(
+        "{path} has a write-ahead log that was never folded in (written in place and stopped); \
+         run `binance-futures-availability update` once, then try again"
+    )]
+    PendingWal { path: PathBuf },
+    #[error(
+        "a batch for {path} holds {symbol} on {date} twice; write each day of a symbol once per \
+         batch"
+    )]
+    DuplicateRow {
+        path: PathBuf,
+        symbol: String,
+        date: chrono::NaiveDate,
+    },
+    #[error("unknown symbol {symbol:?}; {}", suggest(suggestions))]
+    UnknownSymbol {
+        symbol: String,
+        suggestions: Vec<String>,
+    },
+}
+
+fn suggest(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        "the database knows no symbol like it".to_string()
+    } else {
+        format!("did you mean {}?", suggestions.join(", "))
+    }
+}
+
+/// Whether a store error is the caller's input (exit 2) rather than a runtime failure (exit 1).
+impl StoreError {
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            StoreError::UnknownSymbol { .. }
+                | StoreError::Exists { .. }
+                | StoreError::PathNotUtf8 { .. }
+                | StoreError::NotLocal { .. }
+        )
+    }
+}
