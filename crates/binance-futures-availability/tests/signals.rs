@@ -36,7 +36,12 @@ fn a_second_sigterm_exits_at_once_and_never_crashes() {
                 std::fs::remove_file(&path).unwrap();
             }
         }
-        let mut child = env.cmd().args(["update", "--quiet"]).spawn().unwrap();
+        let mut child = env
+            .cmd()
+            .args(["update", "--quiet"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         let lists = env.sim.stats().lists;
         // While batches are being written: DuckDB's threads are busy.
         wait_until(60, "listing to start", || {

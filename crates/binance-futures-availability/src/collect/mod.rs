@@ -246,6 +246,13 @@ pub async fn run(
         }),
         Err(Stop::Error(e)) => Err(e),
     };
+    // A run that failed before committing anything leaves the database as it was (or absent):
+    // no run log entry, no new bytes. Its error goes to stderr (or the scheduler's log).
+    if result.is_err() && !session.has_work() {
+        session.abandon()?;
+        return result;
+    }
+    let db = session.db();
     let outcome = RunOutcome {
         end: match &result {
             Ok(_) => RunEnd::Ok,

@@ -62,6 +62,8 @@ pub struct Database {
     /// Every symbol by name, read on the first lookup: `timeline` looks its symbol up on every
     /// call, and the table is small and changes only through `write_batch`, which clears this.
     known_symbols: std::cell::OnceCell<std::collections::HashMap<String, SymbolRecord>>,
+    /// Batches this handle committed.
+    committed_batches: u64,
 }
 
 impl Database {
@@ -199,11 +201,17 @@ impl Database {
             path: path.to_path_buf(),
             derived_fresh: false,
             known_symbols: Default::default(),
+            committed_batches: 0,
         }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Batches this handle has committed with `write_batch`.
+    pub fn committed_batches(&self) -> u64 {
+        self.committed_batches
     }
 
     /// Checkpoints (folding the write-ahead log into the file) and closes.

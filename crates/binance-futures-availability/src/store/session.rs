@@ -25,6 +25,8 @@ pub struct WriteSession {
     db: Database,
     target: PathBuf,
     origin: Identity,
+    /// The copy holds batches of a stopped run (see `has_work`).
+    resumed: bool,
     _lock: WriterLock,
 }
 
@@ -170,8 +172,23 @@ impl WriteSession {
             db,
             target: target.clone(),
             origin: identity,
+            resumed,
             _lock: lock,
         })
+    }
+
+    /// Whether the copy holds anything worth publishing: batches committed in this session, or
+    /// a stopped run's batches that it resumed.
+    pub fn has_work(&self) -> bool {
+        self.resumed || self.db.committed_batches() > 0
+    }
+
+    /// Drops the copy unpublished: the database stays byte-identical, or absent if there was
+    /// none. For a run that failed before collecting anything (ADR 0006).
+    pub fn abandon(self) -> Result<(), StoreError> {
+        let target = self.target;
+        drop(self.db);
+        discard(&target)
     }
 
     pub fn db(&mut self) -> &mut Database {

@@ -183,6 +183,7 @@ impl Database {
         .map_err(super::failed(&path, "upserting symbols"))?;
         tx.commit()
             .map_err(super::failed(&path, "committing a batch"))?;
+        self.committed_batches += 1;
         if !batch.rows.is_empty() {
             self.derived_fresh = false;
         }
