@@ -52,3 +52,46 @@ fn a_first_run_that_collects_nothing_creates_no_database() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn status_is_not_complete_after_a_first_update_stopped_half_way() {
+    let env = Env::with_options(
+        vision_sim::realistic(today()),
+        vision_sim::SimOptions {
+            latency: std::time::Duration::from_millis(20),
+            jitter: std::time::Duration::ZERO,
+        },
+    );
+    let mut child = env
+        .cmd()
+        .args(["update", "--quiet", "--concurrency", "8"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(120, "part of the folders to be listed", || {
+        env.sim.stats().lists > 300
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    let out = env.run(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("complete through  no day:") && text.contains("folders never checked"),
+        "{text}"
+    );
+    // The next update finishes the job, and status says so.
+    env.ok(&["update", "--quiet"]);
+    let text = env.ok(&["status"]);
+    assert!(
+        text.contains(&format!(
+            "complete through  {}",
+            today().pred_opt().unwrap()
+        )),
+        "{text}"
+    );
+}

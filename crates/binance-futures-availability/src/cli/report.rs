@@ -107,11 +107,19 @@ pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io:
         c.coverage
             .map_or("no file yet".into(), |(a, b)| format!("{a} to {b}"))
     )?;
-    writeln!(
-        out,
-        "complete through  {} (every folder checked through this day)",
-        opt(c.checked_through)
-    )?;
+    match c.checked_through {
+        Some(day) => writeln!(
+            out,
+            "complete through  {day} (every folder checked through this day)"
+        )?,
+        None if c.never_checked > 0 => writeln!(
+            out,
+            "complete through  no day: {} of {} folders never checked (a run was stopped before \
+             reaching them; `update` finishes it)",
+            c.never_checked, c.symbols.total
+        )?,
+        None => writeln!(out, "complete through  no day yet")?,
+    }
     if let Some((day, n)) = c.recent_counts.last() {
         writeln!(out, "latest day        {day}: {n} symbols with a file")?;
     }

@@ -29,7 +29,8 @@ use tokio_util::sync::CancellationToken;
 pub use progress::Progress;
 
 use crate::store::{
-    Batch, Database, LockError, RunEnd, RunKind, RunOutcome, StoreError, SymbolRecord, WriteSession,
+    Batch, Database, LockError, RunEnd, RunKind, RunOutcome, StoreError, SymbolRecord,
+    SymbolUpdate, WriteSession,
 };
 use crate::vision::{self, VisionClient, VisionError};
 
@@ -343,7 +344,37 @@ async fn execute(
             return probe::probe(db, client, *date, symbols.as_deref(), &priors, opts, state).await;
         }
     };
+    record_discovered(db, &tasks, &priors)?;
     listing::list_all(db, client, tasks, &priors, opts, state).await
+}
+
+/// Records the folders this run will list that the database does not know yet, before
+/// listing them: a run stopped half-way then leaves them never checked, and `status` says the
+/// database is not complete instead of counting only the folders it reached.
+fn record_discovered(
+    db: &mut Database,
+    tasks: &[plan::Task],
+    priors: &HashMap<String, SymbolRecord>,
+) -> Result<(), StoreError> {
+    let symbols: Vec<SymbolUpdate> = tasks
+        .iter()
+        .filter(|t| !priors.contains_key(&t.symbol))
+        .map(|t| SymbolUpdate {
+            symbol: t.symbol.clone(),
+            class: vision::classify(&t.symbol),
+            first_file_date: None,
+            last_file_date: None,
+            checked: None,
+        })
+        .collect();
+    if symbols.is_empty() {
+        return Ok(());
+    }
+    let batch = Batch {
+        rows: Vec::new(),
+        symbols,
+    };
+    tokio::task::block_in_place(|| db.write_batch(&batch)).map(|_| ())
 }
 
 pub(super) fn flush(db: &mut Database, batch: &mut Batch) -> Result<u64, StoreError> {

@@ -416,7 +416,11 @@ impl Database {
                         count(*) FILTER (WHERE contract_type = 'perpetual'),
                         count(*) FILTER (WHERE contract_type = 'delivery'),
                         count(*) FILTER (WHERE settled),
-                        min(checked_through)
+                        -- A folder never checked (a run stopped before reaching it) means no
+                        -- day is complete for every folder.
+                        CASE WHEN bool_or(checked_through IS NULL) THEN NULL
+                             ELSE min(checked_through) END,
+                        count(*) FILTER (WHERE checked_through IS NULL)
                  FROM symbols",
                 [],
                 |r| {
@@ -428,6 +432,7 @@ impl Database {
                             settled: r.get(3)?,
                         },
                         r.get(4)?,
+                        r.get(5)?,
                     ))
                 },
             )
@@ -448,6 +453,7 @@ impl Database {
             available_rows: available,
             symbols: symbols.0,
             checked_through: symbols.1,
+            never_checked: symbols.2,
             coverage: self.coverage()?,
             recent_counts: latest_day_counts,
             last_run: self.last_run()?,
@@ -475,8 +481,11 @@ pub struct DbStatus {
     pub symbols: SymbolCounts,
     /// First and last day with a file.
     pub coverage: Option<(NaiveDate, NaiveDate)>,
-    /// Every known folder has been checked through this day ("complete through").
+    /// Every known folder has been checked through this day ("complete through"); `None` while
+    /// any folder was never checked.
     pub checked_through: Option<NaiveDate>,
+    /// Folders known (discovered) but never checked: a run was stopped before reaching them.
+    pub never_checked: i64,
     /// Symbols with a file per day over the last two weeks of coverage.
     pub recent_counts: Vec<(NaiveDate, i64)>,
     pub last_run: Option<RunRecord>,
