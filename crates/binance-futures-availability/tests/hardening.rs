@@ -226,6 +226,7 @@ fn a_run_stopped_while_publishing_is_not_logged_ok() {
             run,
             &RunOutcome {
                 end: RunEnd::Ok,
+                covered: None,
                 symbols: 0,
                 requests: 0,
                 rows_written: 0,
@@ -235,13 +236,7 @@ fn a_run_stopped_while_publishing_is_not_logged_ok() {
         run.0
     };
     env.ok(&ETH_ONLY);
-    let conn = duckdb::Connection::open_with_flags(
-        &env.db,
-        duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .unwrap(),
-    )
-    .unwrap();
+    let conn = read_only(&env.db);
     let status: String = conn
         .query_row(
             "SELECT status FROM collection_runs WHERE id = ?",

@@ -370,3 +370,76 @@ fn parquet_and_csv_exports_read_back_equal_to_the_tables() {
     let out = env.run(&["export", out_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The crontab line as shipped, run by a shell on a machine where the log's folder does not
+/// exist yet: the redirect must not fail before the command runs.
+#[test]
+fn the_shipped_crontab_line_runs_on_a_fresh_machine() {
+    let env = Env::new(Corpus::from_spec(&common::small_spec()));
+    let crontab = include_str!("../../../deploy/crontab");
+    let line = crontab
+        .lines()
+        .find(|l| l.contains(" update "))
+        .expect("an update line");
+    // Minute, hour, day, month, weekday: the rest is the shell command.
+    let command = line
+        .split_whitespace()
+        .skip(5)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let home = tempfile::tempdir().unwrap();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_binance-futures-availability"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!("{}:/usr/bin:/bin", bin_dir.display());
+    let out = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .env("HOME", home.path())
+        .env("PATH", path)
+        .env("BFA_S3_URL", env.sim.s3_url())
+        .env("BFA_DATA_URL", env.sim.data_url())
+        .env_remove("BFA_DB")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let base = home.path().join(".cache/binance-futures");
+    assert!(base.join("update.log").exists() && base.join("availability.duckdb").exists());
+}
+
+#[test]
+fn restore_of_a_missing_file_says_so() {
+    let env = Env::new(Corpus::from_spec(&common::small_spec()));
+    let missing = env.dir.path().join("no-such-backup.duckdb");
+    let out = env.run(&["restore", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("there is no file at")
+            && stderr(&out).contains("to restore from")
+            && !stderr(&out).contains("create it with"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_run_log_records_the_days_an_update_covered() {
+    let env = Env::new(Corpus::from_spec(&common::small_spec()));
+    env.ok(&["update", "--quiet"]);
+    let range = |env: &Env| -> (String, String) {
+        let conn = read_only(&env.db);
+        conn.query_row(
+            "SELECT start_date::VARCHAR, end_date::VARCHAR FROM collection_runs
+             ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let yesterday = common::days_ago(1).to_string();
+    // The first update covered all history, not one day.
+    assert_eq!(range(&env), ("2019-09-25".to_string(), yesterday.clone()));
+    // The next one re-lists the 20-day lookback.
+    env.ok(&["update", "--quiet"]);
+    assert_eq!(range(&env), (common::days_ago(20).to_string(), yesterday));
+}

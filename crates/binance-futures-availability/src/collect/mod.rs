@@ -223,6 +223,7 @@ pub async fn run(
             elapsed: Duration::ZERO,
         },
         failures: Vec::new(),
+        covered: None,
     };
     let result = execute(db, client, goal, opts, &mut state).await;
     let stats = client.stats();
@@ -264,6 +265,7 @@ pub async fn run(
                 error: e.to_string(),
             },
         },
+        covered: state.covered,
         symbols: state.summary.symbols,
         requests: state.summary.requests,
         rows_written: state.summary.rows_written,
@@ -275,6 +277,8 @@ pub async fn run(
 
 pub(super) struct RunState {
     summary: Summary,
+    /// The days the plan covers, once it is known.
+    covered: Option<(NaiveDate, NaiveDate)>,
     failures: Vec<(String, VisionError)>,
 }
 
@@ -345,6 +349,11 @@ async fn execute(
         }
     };
     record_discovered(db, &tasks, &priors)?;
+    state.covered = tasks
+        .iter()
+        .map(|t| t.from)
+        .min()
+        .zip(tasks.iter().map(|t| t.to).max());
     listing::list_all(db, client, tasks, &priors, opts, state).await
 }
 

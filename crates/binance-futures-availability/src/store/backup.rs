@@ -90,6 +90,11 @@ pub fn backup(db: &Path, dest: &Path, force: bool) -> Result<DbStatus, StoreErro
 /// Puts the database at `src` in place of the one at `db`, after checking it opens as a
 /// database of this schema. Waits for no one: if a collection is writing, it refuses.
 pub fn restore(src: &Path, db: &Path, force: bool) -> Result<DbStatus, StoreError> {
+    if !src.is_file() {
+        return Err(StoreError::NoBackup {
+            path: src.to_path_buf(),
+        });
+    }
     let status = thoroughly_checked(src)?;
     let db = &files::resolve(db)?;
     refuse_overwrite(db, force)?;

@@ -53,6 +53,8 @@ pub enum StoreError {
     Locked(#[from] LockError),
     #[error("{path} already exists")]
     Exists { path: PathBuf },
+    #[error("there is no file at {path} to restore from")]
+    NoBackup { path: PathBuf },
     #[error(
         "the copy at {path} holds {} rows and {} symbols, the original {} and {}; nothing was \
          replaced",
@@ -124,6 +126,7 @@ impl StoreError {
             self,
             StoreError::UnknownSymbol { .. }
                 | StoreError::Exists { .. }
+                | StoreError::NoBackup { .. }
                 | StoreError::PathNotUtf8 { .. }
                 | StoreError::NotLocal { .. }
         )

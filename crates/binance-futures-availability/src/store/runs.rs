@@ -104,6 +104,9 @@ pub enum RunEnd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutcome {
     pub end: RunEnd,
+    /// The days the run covered, once its plan knew them (an `update` starts at the earliest
+    /// day any folder needed: all history on a first run); replaces the range `begin_run` had.
+    pub covered: Option<(NaiveDate, NaiveDate)>,
     pub symbols: u64,
     pub requests: u64,
     pub rows_written: u64,
@@ -168,7 +171,8 @@ impl Database {
         self.conn
             .execute(
                 "UPDATE collection_runs SET finished_at = ?, status = ?, symbols = ?, requests = ?,
-                 rows_written = ?, error = ? WHERE id = ?",
+                 rows_written = ?, error = ?, start_date = coalesce(?, start_date),
+                 end_date = coalesce(?, end_date) WHERE id = ?",
                 params![
                     timestamp_value(Utc::now()),
                     status.as_str(),
@@ -176,6 +180,8 @@ impl Database {
                     outcome.requests as i64,
                     outcome.rows_written as i64,
                     error,
+                    outcome.covered.map(|c| date_value(c.0)),
+                    outcome.covered.map(|c| date_value(c.1)),
                     id.0
                 ],
             )

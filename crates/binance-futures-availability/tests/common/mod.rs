@@ -158,7 +158,8 @@ pub type Row = (
     Option<i32>,
 );
 
-fn read_only(db: &Path) -> duckdb::Connection {
+/// A read-only DuckDB connection to `db`, independent of the code under test.
+pub fn read_only(db: &Path) -> duckdb::Connection {
     duckdb::Connection::open_with_flags(
         db,
         duckdb::Config::default()
