@@ -24,7 +24,7 @@ Exit codes:
      that exists without --force)";
 
 /// Which Binance USD-M futures had a daily 1m-klines file on Binance Vision, day by day since
-/// 2019-09-25 — kept in a local DuckDB database and answered in well under a millisecond.
+/// 2019-09-25 — kept in a local DuckDB database and answered in about a millisecond.
 ///
 /// Build or refresh the database with `update` (the first run lists the whole bucket), then ask
 /// it with `query snapshot DATE`, `query timeline SYMBOL`, `query range START END`.
@@ -97,7 +97,8 @@ pub(crate) enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Write every table to DEST/<table>.parquet (or .csv) for pandas, polars, duckdb, Spark.
+    /// Write daily_availability, symbols and collection_runs to DEST/<table>.parquet (or .csv)
+    /// for pandas, polars, duckdb, Spark.
     /// Timestamps are UTC.
     #[command(after_help = EXIT_CODES)]
     Export {
