@@ -213,7 +213,12 @@ fn lifespan(
     } else if let Some((first_month, last_month)) = coverage {
         // An onboardDate after the first month with files is a relisting (TLMUSDT, BNXUSDT):
         // the folder's history starts with the first listing.
-        let covered_from = month_start(first_month)?;
+        // Monthly files begin in 2020-01, but the daily archive begins on 2019-12-31 for every
+        // symbol listed before then (fixtures/files/real_file_sizes.csv: BTCUSDT-1m-2019-12-31).
+        let covered_from = match month_start(first_month)? {
+            jan if jan == day("2020-01-01") => ARCHIVE_START,
+            start => start,
+        };
         let first = match info.and_then(|i| ms_day(i.onboard_date)) {
             Some(onboard) if onboard < month_end(first_month)? => onboard.max(covered_from),
             _ => covered_from + Duration::days((h % 20) as i64),

@@ -32,7 +32,7 @@ pub enum StoreError {
         found: i32,
         supported: i32,
     },
-    #[error("could not create the folder {dir} for the database: {source}")]
+    #[error("could not create the folder {dir}: {source}")]
     CreateDir {
         dir: PathBuf,
         source: std::io::Error,
