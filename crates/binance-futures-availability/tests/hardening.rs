@@ -346,14 +346,10 @@ fn names_cannot_act_on_a_terminal_or_a_spreadsheet() {
 fn symbol_names_are_checked_at_every_entry_and_duplicates_merged() {
     let env = small();
     for args in [
-        ["backfill", "--symbols", "X/../BTCUSDT"],
-        ["probe", "2024-01-15", "--symbols"],
+        &["backfill", "--symbols", "X/../BTCUSDT"][..],
+        &["probe", "2024-01-15", "--symbols", ".."],
     ] {
-        let mut args = args.to_vec();
-        if args.len() == 3 && args[0] == "probe" {
-            args.push("..");
-        }
-        let out = env.run(&args);
+        let out = env.run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", err(&out));
         assert!(err(&out).contains("is not a symbol name"), "{}", err(&out));
         assert!(!env.db.exists());
@@ -456,15 +452,14 @@ fn another_user_can_inspect_and_nothing_compared_is_a_failure() {
     // The binary where `nobody` may run it (the target folder may be under /root).
     let bin = env.dir.path().join("bfa");
     std::fs::copy(env!("CARGO_BIN_EXE_binance-futures-availability"), &bin).unwrap();
-    for args in [["scheduler", "status"], ["status", "--format"]] {
-        let mut args = args.to_vec();
-        if args[0] == "status" {
-            args.push("json");
-        }
+    for args in [
+        &["scheduler", "status"][..],
+        &["status", "--format", "json"],
+    ] {
         let mut cmd = Command::new(&bin);
         cmd.env("BFA_DB", &env.db)
             .env_remove("BFA_LOG")
-            .args(&args)
+            .args(args)
             .uid(65534)
             .gid(65534);
         let out = cmd.output().unwrap();

@@ -46,9 +46,12 @@ pub enum CliError {
     #[error(transparent)]
     Scheduler(#[from] scheduler::SchedulerError),
     #[error(
-        "the data is stale: every folder is checked only through {}; run \
-         `binance-futures-availability update`, or see `scheduler status`",
-        .checked_through.map_or("no day".to_string(), |d| d.to_string())
+        "the data is stale: {}; run `binance-futures-availability update`, or see \
+         `scheduler status`",
+        .checked_through.map_or(
+            "some folder was never checked".to_string(),
+            |d| format!("every folder is checked only through {d}")
+        )
     )]
     Stale { checked_through: Option<NaiveDate> },
     #[error("validation failed; see the report above")]
@@ -176,7 +179,9 @@ fn run_query(
             ..
         } => ordered(*start, *end)?,
         Query::Timeline { symbol, .. } if symbol.is_empty() => {
-            return Err(CliError::BadInput("a symbol name cannot be empty".into()));
+            return Err(CliError::BadInput(
+                crate::vision::BadSymbol::Empty.to_string(),
+            ));
         }
         _ => {}
     }

@@ -376,14 +376,11 @@ fn record_discovered(
             checked: None,
         })
         .collect();
-    if symbols.is_empty() {
-        return Ok(());
-    }
-    let batch = Batch {
+    let mut batch = Batch {
         rows: Vec::new(),
         symbols,
     };
-    tokio::task::block_in_place(|| db.write_batch(&batch)).map(|_| ())
+    flush(db, &mut batch).map(|_| ())
 }
 
 pub(super) fn flush(db: &mut Database, batch: &mut Batch) -> Result<u64, StoreError> {

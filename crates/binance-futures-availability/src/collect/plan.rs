@@ -47,25 +47,34 @@ pub(super) fn choose(
     let Some(wanted) = wanted else {
         return Ok(folders.to_vec());
     };
+    match resolve(folders, wanted)? {
+        (chosen, unknown) if unknown.is_empty() => Ok(chosen),
+        (_, unknown) => Err(CollectError::UnknownSymbols(unknown)),
+    }
+}
+
+/// The `wanted` names (checked against the folder grammar) by their spelling among `known`
+/// (exact, else case-insensitive), each once; and the names nothing in `known` matches.
+pub(super) fn resolve(
+    known: &[String],
+    wanted: &[String],
+) -> Result<(Vec<String>, Vec<String>), CollectError> {
     let mut chosen: Vec<String> = Vec::new();
-    let mut unknown = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
     for w in wanted {
         vision::check_symbol(w)?;
-        match folders.iter().find(|f| *f == w).or_else(|| {
-            folders
-                .iter()
-                .find(|f| f.to_lowercase() == w.to_lowercase())
-        }) {
-            Some(f) if chosen.contains(f) => {}
-            Some(f) => chosen.push(f.clone()),
+        match known
+            .iter()
+            .find(|k| *k == w)
+            .or_else(|| known.iter().find(|k| k.to_lowercase() == w.to_lowercase()))
+        {
+            Some(k) if chosen.contains(k) => {}
+            Some(k) => chosen.push(k.clone()),
+            None if unknown.contains(w) => {}
             None => unknown.push(w.clone()),
         }
     }
-    if unknown.is_empty() {
-        Ok(chosen)
-    } else {
-        Err(CollectError::UnknownSymbols(unknown))
-    }
+    Ok((chosen, unknown))
 }
 
 /// Windows for `update`: whole history for new folders; for known ones, from the day after the

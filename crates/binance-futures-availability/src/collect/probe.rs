@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::progress::Reporter;
-use super::{CollectError, Options, RunState, Stop, flush};
+use super::{Options, RunState, Stop, flush};
 use crate::store::{AvailabilityRow, Batch, Database, RunKind, Seen, SymbolRecord, SymbolUpdate};
 use crate::vision::{self, VisionClient};
 
@@ -24,18 +24,11 @@ pub(super) async fn probe(
 ) -> Result<(), Stop> {
     let symbols: Vec<String> = match wanted {
         Some(w) => {
-            let mut chosen: Vec<String> = Vec::with_capacity(w.len());
-            for name in w {
-                vision::check_symbol(name).map_err(CollectError::from)?;
-                // A known symbol by its stored spelling, so `btcusdt` probes BTCUSDT's file.
-                let known = priors
-                    .keys()
-                    .find(|k| k.to_lowercase() == name.to_lowercase())
-                    .unwrap_or(name);
-                if !chosen.contains(known) {
-                    chosen.push(known.clone());
-                }
-            }
+            // A known symbol by its stored spelling, so `btcusdt` probes BTCUSDT's file; an
+            // unknown one as given (a probe may look for a folder not listed yet).
+            let known: Vec<String> = priors.keys().cloned().collect();
+            let (mut chosen, unknown) = super::plan::resolve(&known, w)?;
+            chosen.extend(unknown);
             chosen
         }
         None if priors.is_empty() => match super::plan::discover(client).await? {

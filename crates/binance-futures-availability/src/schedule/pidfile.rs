@@ -108,6 +108,10 @@ pub enum PidFileError {
         pid.map_or("unknown".to_string(), |p| p.to_string())
     )]
     AlreadyRunning { pid: Option<u32>, path: PathBuf },
+    #[error(
+        "the pid file {path} was replaced each time it was locked; something else is removing it"
+    )]
+    KeptReplaced { path: PathBuf },
     #[error("could not {action} the pid file {path}: {source}")]
     Io {
         action: &'static str,
@@ -141,6 +145,7 @@ impl PidFile {
                     .map(|i| i.pid),
                 path,
             }),
+            Ok(Claim::KeptReplaced) => Err(PidFileError::KeptReplaced { path }),
             Err((action, source)) => Err(io(action, source)),
         }
     }

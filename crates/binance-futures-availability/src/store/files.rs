@@ -99,6 +99,8 @@ pub(crate) enum Claim {
     Held(File),
     /// Another process holds it; what it wrote there.
     Taken(String),
+    /// The path named another file each time it was locked (`CLAIM_TRIES` times).
+    KeptReplaced,
 }
 
 /// Claims `path` (the writer lock, the pid file): opens it without following a link, locks it
@@ -110,7 +112,9 @@ pub(crate) fn claim(path: &Path, content: &[u8]) -> Result<Claim, (&'static str,
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| ("create the folder of", e))?;
     }
-    loop {
+    // A stale file removed between our open and our lock is the race this loop covers; a path
+    // that keeps being replaced is someone else's doing, and gets an error, not a spin.
+    for _ in 0..CLAIM_TRIES {
         let mut file = open_no_follow(path).map_err(|e| ("open", e))?;
         match try_lock_patiently(&file) {
             Ok(()) => {}
@@ -131,7 +135,11 @@ pub(crate) fn claim(path: &Path, content: &[u8]) -> Result<Claim, (&'static str,
             .map_err(|e| ("write", e))?;
         return Ok(Claim::Held(file));
     }
+    Ok(Claim::KeptReplaced)
 }
+
+/// Opens of a lock or pid file that may find it replaced before giving up.
+pub(crate) const CLAIM_TRIES: u32 = 5;
 
 /// `try_lock`, tried a few times over a fifth of a second: `holder` (and `status`) take the
 /// lock for an instant to look, which must not turn a starting writer away.

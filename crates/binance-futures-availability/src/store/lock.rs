@@ -25,6 +25,12 @@ pub enum LockError {
         lock: PathBuf,
         holder: String,
     },
+    #[error(
+        "the lock file {lock} was replaced each of {} times it was locked; something else is \
+         removing it",
+        super::files::CLAIM_TRIES
+    )]
+    KeptReplaced { lock: PathBuf },
     #[error("could not {action} the lock file {lock}: {source}")]
     Io {
         action: &'static str,
@@ -55,6 +61,7 @@ impl WriterLock {
                     h => h.to_string(),
                 },
             }),
+            Ok(Claim::KeptReplaced) => Err(LockError::KeptReplaced { lock }),
             Err((action, source)) => Err(LockError::Io {
                 action,
                 lock,

@@ -70,28 +70,10 @@ impl Database {
     /// Opens an existing database read-only. Never creates, migrates or otherwise changes it.
     pub fn open(path: &Path) -> Result<Database, StoreError> {
         let conn = connect_read_only(path)?;
+        check_version(&conn, path, Older::Refuse)?;
         let mut db = Database::wrap(conn, path);
-        let found = schema::version(&db.conn)
-            .map_err(|source| duck(path, "reading the schema version", source))?;
-        match found {
-            None => Err(StoreError::NotOurs {
-                path: path.to_path_buf(),
-            }),
-            Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found: v,
-                supported: SCHEMA_VERSION,
-            }),
-            Some(v) if v < SCHEMA_VERSION => Err(StoreError::TooOld {
-                path: path.to_path_buf(),
-                found: v,
-                supported: SCHEMA_VERSION,
-            }),
-            Some(_) => {
-                db.read_freshness()?;
-                Ok(db)
-            }
-        }
+        db.read_freshness()?;
+        Ok(db)
     }
 
     /// Opens read-only for `export`: like `open`, except that SQL may write files into `dest`
@@ -136,23 +118,8 @@ impl Database {
             });
         }
         let conn = connect_read_only(path)?;
-        let version = schema::version(&conn)
-            .map_err(|source| duck(path, "reading the schema version", source))?;
-        match version {
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError::TooNew {
-                    path: path.to_path_buf(),
-                    found: v,
-                    supported: SCHEMA_VERSION,
-                });
-            }
-            Some(_) => {}
-            None => {
-                return Err(StoreError::NotOurs {
-                    path: path.to_path_buf(),
-                });
-            }
-        }
+        // An older version is fine: the write migrates the copy.
+        check_version(&conn, path, Older::Migrate)?;
         check_no_code(&conn, path)?;
         conn.query_row(
             "SELECT coalesce(max(id), 0) FROM collection_runs",
@@ -227,6 +194,38 @@ impl Database {
 
     fn err(&self, action: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError + '_ {
         failed(&self.path, action)
+    }
+}
+
+/// What to do with a file of an older schema version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Older {
+    /// Reads refuse it: only a write migrates.
+    Refuse,
+    /// A write migrates it.
+    Migrate,
+}
+
+/// Checks the file's schema version: ours (it has one), not newer than this binary, and older
+/// only where `older` allows.
+fn check_version(conn: &Connection, path: &Path, older: Older) -> Result<(), StoreError> {
+    let found =
+        schema::version(conn).map_err(|source| duck(path, "reading the schema version", source))?;
+    match found {
+        None => Err(StoreError::NotOurs {
+            path: path.to_path_buf(),
+        }),
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        Some(v) if v < SCHEMA_VERSION && older == Older::Refuse => Err(StoreError::TooOld {
+            path: path.to_path_buf(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        Some(_) => Ok(()),
     }
 }
 

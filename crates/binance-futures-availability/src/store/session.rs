@@ -30,12 +30,11 @@ pub struct WriteSession {
     _lock: WriterLock,
 }
 
-/// What `<db>.writing.origin` records: the file the copy was taken from, and the newest run
-/// that file had logged (runs after it in the copy were never published).
+/// What `<db>.writing.origin` records: the file the copy was taken from. A copy is resumed
+/// only while that file is unchanged, so the runs it logged are the published ones.
 #[derive(Debug, Serialize, Deserialize)]
 struct Origin {
     identity: Identity,
-    last_published_run: i64,
 }
 
 fn read_origin(target: &Path) -> Option<Origin> {
@@ -129,13 +128,7 @@ impl WriteSession {
             }
         };
         if !resumed {
-            write_origin(
-                target,
-                &Origin {
-                    identity,
-                    last_published_run,
-                },
-            )?;
+            write_origin(target, &Origin { identity })?;
             if target.exists() {
                 let copying = beside.copying();
                 files::copy_new(target, &copying)
@@ -151,8 +144,8 @@ impl WriteSession {
         }
         let opened = Database::open_for_write(&work).and_then(|mut db| {
             if resumed {
-                let last = read_origin(target).map_or(0, |o| o.last_published_run);
-                db.mark_unpublished_runs(last)?;
+                // Runs the copy logged after the published file's newest were never published.
+                db.mark_unpublished_runs(last_published_run)?;
             }
             // A first run fills an empty table: load it in bulk and build the keys at publish.
             if db.defer_keys()? {

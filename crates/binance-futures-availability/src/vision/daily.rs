@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use tokio::sync::Semaphore;
 
-use super::{VisionClient, VisionError, keys};
+use super::{Cause, VisionClient, VisionError, keys};
 use crate::facts::FileFact;
 
 /// Days one listing page covers: a day is two keys (the `.zip` and its `.CHECKSUM`) and a page
@@ -47,8 +47,9 @@ pub async fn list_daily_files(
     (from, to): (NaiveDate, NaiveDate),
     extent: Extent,
 ) -> Result<Listed, VisionError> {
+    let folder = keys::daily_1m_folder(symbol);
     let mut lister = client.lister(
-        &keys::daily_1m_folder(symbol),
+        &folder,
         None,
         Some(keys::start_after_day(symbol, from)),
         max_pages((to - from).num_days() + 1),
@@ -57,8 +58,11 @@ pub async fn list_daily_files(
     let mut listed = Listed::default();
     loop {
         let page = {
-            // Closed only if the run drops it, which means stop.
-            let _permit = permits.acquire().await.ok();
+            // The run closes its permits only when it stops.
+            let _permit = permits
+                .acquire()
+                .await
+                .map_err(|_| client.error(format!("listing {folder}"), &[], Cause::Cancelled))?;
             lister.next_page().await?
         };
         let Some(page) = page else {
