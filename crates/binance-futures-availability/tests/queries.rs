@@ -367,15 +367,10 @@ fn python_duckdb_reads_the_file_and_agrees_with_the_cli() {
         con = duckdb.connect(sys.argv[1], read_only=True)\n\
         rows = con.execute(\"SELECT symbol FROM daily_availability WHERE date = '2024-01-15' AND available ORDER BY symbol\").fetchall()\n\
         print(json.dumps([r[0] for r in rows]))";
-    let out = std::process::Command::new(python())
-        .args(["-c", script])
-        .arg(&env.db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::output_ok(
+        std::process::Command::new(python())
+            .args(["-c", script])
+            .arg(&env.db),
     );
     let from_python: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
     let cli = json(&[

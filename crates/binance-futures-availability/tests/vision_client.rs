@@ -289,15 +289,7 @@ async fn listing_works_against_moto() {
         \x20       k = f'data/futures/um/daily/klines/{sym}/1m/{sym}-1m-{d}.zip'\n\
         \x20       s3.put_object(Bucket='data.binance.vision', Key=k, Body=b'x' * 10)\n\
         \x20       s3.put_object(Bucket='data.binance.vision', Key=k + '.CHECKSUM', Body=b'y')\n";
-    let filled = std::process::Command::new(&python)
-        .args(["-c", fill, &endpoint])
-        .output()
-        .unwrap();
-    assert!(
-        filled.status.success(),
-        "{}",
-        String::from_utf8_lossy(&filled.stderr)
-    );
+    common::output_ok(std::process::Command::new(&python).args(["-c", fill, &endpoint]));
     let mut config = ClientConfig::new(Endpoints {
         s3_url: format!("{endpoint}/data.binance.vision"),
         data_url: endpoint.clone(),

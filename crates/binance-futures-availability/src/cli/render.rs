@@ -130,6 +130,8 @@ fn emit<T: CsvRow + Clone, W: Write>(
     }
 }
 
+/// A borderless table. Written with `trim_fmt`: no trailing blanks on any line, so what the
+/// docs show (and test, see tests/docs.rs) survives editors that strip them.
 fn table(header: &[&str], right: &[usize]) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING);
@@ -177,7 +179,7 @@ pub fn snapshot(
             ]);
         }
         if !rows.is_empty() {
-            writeln!(out, "{t}")?;
+            writeln!(out, "{}", t.trim_fmt())?;
         }
         Ok(())
     })
@@ -237,7 +239,7 @@ pub fn timeline(out: &mut impl Write, format: Format, t: &Timeline) -> io::Resul
             ]);
         }
         if !t.days.is_empty() {
-            writeln!(out, "{table}")?;
+            writeln!(out, "{}", table.trim_fmt())?;
         }
         Ok(())
     })
@@ -266,7 +268,7 @@ pub fn range(
             ]);
         }
         if !rows.is_empty() {
-            writeln!(out, "{t}")?;
+            writeln!(out, "{}", t.trim_fmt())?;
         }
         Ok(())
     })
@@ -282,6 +284,6 @@ pub fn summary(out: &mut impl Write, format: Format, rows: &[DayCount]) -> io::R
                 r.delivery.to_string(),
             ]);
         }
-        writeln!(out, "{t}")
+        writeln!(out, "{}", t.trim_fmt())
     })
 }

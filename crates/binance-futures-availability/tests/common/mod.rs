@@ -275,6 +275,20 @@ const URL_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERI
 
 /// A Python with `duckdb`, `moto[server]` and `awscli`, in a virtual environment under the target
 /// folder, created on first use (from PyPI) and reused afterwards.
+/// What the cross-client tests install: the stock DuckDB client and the DataFrame libraries the
+/// docs' examples use, and moto and the AWS CLI for the third-party S3 server.
+const PY_REQUIREMENTS: [&str; 7] = [
+    "duckdb==2.0.1",
+    "pandas==2.3.3",
+    "polars==2.1.0",
+    "pyarrow==26.0.1",
+    "moto[server]==5.2.1",
+    "awscli==1.45.11",
+    "boto3==1.43.11",
+];
+
+/// A virtual environment under the target folder with [`PY_REQUIREMENTS`], created once per
+/// machine (and topped up when the list changes); its interpreter.
 pub fn python() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("py-venv");
     let python = venv.join("bin").join("python");
@@ -285,31 +299,39 @@ pub fn python() -> PathBuf {
         .open(venv.with_extension("lock"))
         .unwrap();
     lock.lock().unwrap();
-    if !venv.join("ready").exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 is needed for the cross-client tests");
-        assert!(status.success(), "python3 -m venv failed");
+    let ready = venv.join("ready");
+    let wanted = PY_REQUIREMENTS.join("\n");
+    if std::fs::read_to_string(&ready).ok().as_deref() != Some(wanted.as_str()) {
+        if !python.exists() {
+            let status = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("python3 is needed for the cross-client tests");
+            assert!(status.success(), "python3 -m venv failed");
+        }
         let status = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "duckdb==2.0.1",
-                "moto[server]==5.2.1",
-                "awscli==1.45.11",
-                "boto3==1.43.11",
-            ])
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(PY_REQUIREMENTS)
             .status()
             .unwrap();
         assert!(
             status.success(),
-            "pip install of duckdb, moto and awscli failed (PyPI must be reachable once)"
+            "pip install of {PY_REQUIREMENTS:?} failed (PyPI must be reachable once)"
         );
-        std::fs::write(venv.join("ready"), "").unwrap();
+        std::fs::write(&ready, wanted).unwrap();
     }
     python
+}
+
+/// Runs `cmd`, insisting on success and showing its stderr otherwise.
+pub fn output_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
