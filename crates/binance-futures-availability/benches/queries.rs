@@ -1,5 +1,7 @@
 //! Query latency, bulk upsert throughput and file size on a database shaped like full history:
-//! 1000 symbols from 2019-12-31 to yesterday with staggered lives and gaps (~1 M rows).
+//! 1000 symbols from 2019-12-31 to yesterday with staggered lives and gaps (~1 M rows), and the
+//! same rows in schema 2's shape (key, two indexes, stored urls, `day_files`), rebuilt here with
+//! SQL so that both are measured in one run on one machine.
 //!
 //! Run: `cargo bench --bench queries` (release profile, shared with tests and binaries).
 //! `BFA_BENCH_KEEP=/some/file.duckdb` keeps a copy of the database it built.
@@ -88,10 +90,11 @@ impl History {
                     } else {
                         Seen::File {
                             size: size + (k as i64 % 7000),
-                            last_modified: Some(Utc.from_utc_datetime(&(date + Days::days(1)).and_hms_opt(7, 30, 0).expect("time"))),
+                            last_modified: Some(Utc.from_utc_datetime(
+                                &(date + Days::days(1)).and_hms_opt(7, 30, 0).expect("time"),
+                            )),
                         }
                     },
-                    url: format!("https://data.binance.vision/data/futures/um/daily/klines/{symbol}/1m/{symbol}-1m-{date}.zip"),
                     probe_timestamp: now,
                 });
             }
@@ -111,20 +114,15 @@ impl History {
 struct Fill {
     rows: usize,
     batches: Duration,
-    refresh: Duration,
+    tidy: Duration,
     close: Duration,
-    replaced: Option<(u64, Duration)>,
 }
 
-/// Writes the whole history into a new file at `path` in transactions of the size a collection
-/// commits (a batch closes at `batch_rows` rows or `batch_symbols` symbols), refreshes and
-/// closes. `bulk`: the way a first collection loads (keys set aside, built at refresh);
-/// otherwise into the keyed table, then 100 symbols again with every size changed.
-fn fill(history: &History, path: &std::path::Path, bulk: bool) -> Fill {
+/// Writes the whole history into a new file at `path` the way a first collection does: in
+/// transactions of the size a collection commits (a batch closes at `batch_rows` rows or
+/// `batch_symbols` symbols), symbol by symbol, then sorts by date and closes.
+fn fill(history: &History, path: &std::path::Path) -> Fill {
     let mut db = Database::open_for_write(path).expect("open for write");
-    if bulk {
-        assert!(db.defer_keys().expect("defer keys"));
-    }
     let opts = binance_futures_availability::collect::Options::default();
     let mut rows = 0;
     let mut batches = Duration::ZERO;
@@ -144,26 +142,66 @@ fn fill(history: &History, path: &std::path::Path, bulk: bool) -> Fill {
             batch = Batch::default();
         }
     }
-    let replaced = (!bulk).then(|| {
-        let replace = history.batch(0, 100, 60_000);
-        let t = Instant::now();
-        let n = db.write_batch(&replace).expect("replace");
-        (n, t.elapsed())
-    });
-    // What a collection does before publishing: rebuild `day_files` from the earliest day
-    // written (here: all of it), build the keys a bulk load set aside, checkpoint and close.
     let t = Instant::now();
-    db.refresh().expect("refresh");
-    let refresh = t.elapsed();
+    db.tidy().expect("tidy");
+    let tidy = t.elapsed();
     let t = Instant::now();
     db.close().expect("close");
     Fill {
         rows,
         batches,
-        refresh,
+        tidy,
         close: t.elapsed(),
-        replaced,
     }
+}
+
+/// What a daily update writes into the full file: the last `days` days of every living symbol,
+/// every size changed (so every row is replaced), in one batch; then the publish steps.
+/// Returns rows written and the time from the batch to the closed file.
+fn upsert_days(history: &History, path: &std::path::Path, days: i64) -> (u64, Duration) {
+    let mut db = Database::open_for_write(path).expect("open for write");
+    let from = history.end - Days::days(days - 1);
+    let mut batch = history.batch(0, history.symbols.len(), 61_000);
+    batch.rows.retain(|r| r.date >= from);
+    let t = Instant::now();
+    let n = db.write_batch(&batch).expect("upsert");
+    db.tidy().expect("tidy");
+    db.close().expect("close");
+    (n, t.elapsed())
+}
+
+/// Schema 2's shape with the same rows, built from the schema-3 file at `v3`: its file size,
+/// the time to load and key it, and a read-only connection for its queries.
+fn v2_baseline(v3: &std::path::Path, v2: &std::path::Path) -> (u64, Duration, duckdb::Connection) {
+    let conn = duckdb::Connection::open(v2).expect("open the v2 file");
+    let t = Instant::now();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS v3 (READ_ONLY);
+         CREATE TABLE daily_availability (date DATE NOT NULL, symbol VARCHAR NOT NULL,
+           available BOOLEAN NOT NULL, file_size_bytes BIGINT, last_modified TIMESTAMP,
+           url VARCHAR, status_code INTEGER, probe_timestamp TIMESTAMP);
+         INSERT INTO daily_availability SELECT * FROM v3.daily_availability ORDER BY symbol, date;
+         ALTER TABLE daily_availability ADD PRIMARY KEY (date, symbol);
+         CREATE INDEX idx_symbol_date ON daily_availability (symbol, date);
+         CREATE INDEX idx_available_date ON daily_availability (available, date);
+         CREATE TABLE symbols AS SELECT * FROM v3.symbols;
+         CREATE TABLE day_files AS
+           SELECT d.date, d.symbol, d.file_size_bytes, d.last_modified, s.contract_type
+           FROM daily_availability d JOIN symbols s USING (symbol)
+           WHERE d.available ORDER BY d.date, d.symbol;
+         DETACH v3; CHECKPOINT;",
+        v3.display()
+    ))
+    .expect("build the v2 file");
+    let load = t.elapsed();
+    drop(conn);
+    let size = std::fs::metadata(v2).expect("v2 file").len();
+    let config = duckdb::Config::default()
+        .access_mode(duckdb::AccessMode::ReadOnly)
+        .and_then(|c| c.threads(1))
+        .expect("config");
+    let conn = duckdb::Connection::open_with_flags(v2, config).expect("open v2 read-only");
+    (size, load, conn)
 }
 
 fn main() {
@@ -174,43 +212,45 @@ fn main() {
 
     // The file the queries run on is built the way a first collection builds it.
     let path = dir.path().join("bench.duckdb");
-    let bulk = fill(&history, &path, true);
+    let bulk = fill(&history, &path);
     let size = std::fs::metadata(&path).expect("file").len();
     if let Some(keep) = std::env::var_os("BFA_BENCH_KEEP") {
         // For poking at the file afterwards (EXPLAIN, the duckdb CLI, Python).
         std::fs::copy(&path, &keep).expect("keep a copy of the database");
     }
-    let keyed = fill(&history, &dir.path().join("keyed.duckdb"), false);
-    let (replaced, replace_time) = keyed.replaced.expect("the keyed fill replaces rows");
+    let v2_path = dir.path().join("v2.duckdb");
+    let (v2_size, v2_load, v2) = v2_baseline(&path, &v2_path);
+    let updated = dir.path().join("updated.duckdb");
+    std::fs::copy(&path, &updated).expect("copy");
+    let (one_day, one_day_time) = upsert_days(&history, &updated, 1);
+    let (lookback, lookback_time) = upsert_days(&history, &updated, 20);
 
     println!("## queries (bench: queries)\n");
     println!(
-        "Database: {} symbols, {} rows, {start} → {end}; file size {:.1} MB\n",
+        "Database: {} symbols, {} rows, {start} → {end}; file size {:.1} MB ({:.1} bytes a row); \
+         the same rows in schema 2's shape: {:.1} MB\n",
         symbols.len(),
         bulk.rows,
-        size as f64 / 1e6
+        size as f64 / 1e6,
+        size as f64 / bulk.rows as f64,
+        v2_size as f64 / 1e6,
     );
     // Checkpoints belong to the writes (writers checkpoint once, at close), so rates count them.
     println!(
-        "First load (bulk, keys built after the rows): {:.0} rows/s ({} rows: {:.2} s of batches, {:.2} s to refresh day_files and build the keys, {:.2} s to checkpoint at close)\n",
-        bulk.rows as f64 / (bulk.batches + bulk.refresh + bulk.close).as_secs_f64(),
+        "First load: {:.0} rows/s ({} rows: {:.2} s of batches, {:.2} s to sort by date, {:.2} s to checkpoint at close); schema 2's shape, loaded in one statement and keyed: {:.2} s\n",
+        bulk.rows as f64 / (bulk.batches + bulk.tidy + bulk.close).as_secs_f64(),
         bulk.rows,
         bulk.batches.as_secs_f64(),
-        bulk.refresh.as_secs_f64(),
+        bulk.tidy.as_secs_f64(),
         bulk.close.as_secs_f64(),
+        v2_load.as_secs_f64(),
     );
     println!(
-        "Upsert into the keyed table: {:.0} rows/s ({} new rows in {:.2} s of batches + {:.2} s for the checkpoint at close, which also covers the rows below); replacing existing rows: {:.0} rows/s ({replaced} rows in {:.2} s)\n",
-        keyed.rows as f64 / (keyed.batches + keyed.close).as_secs_f64(),
-        keyed.rows,
-        keyed.batches.as_secs_f64(),
-        keyed.close.as_secs_f64(),
-        replaced as f64 / replace_time.as_secs_f64(),
-        replace_time.as_secs_f64()
-    );
-    println!(
-        "Full rebuild of day_files: {:.2} s\n",
-        keyed.refresh.as_secs_f64()
+        "Upsert into the full file, every row replaced, batch to closed file: one day {:.0} rows/s ({one_day} rows in {:.3} s); the 20-day lookback {:.0} rows/s ({lookback} rows in {:.3} s)\n",
+        one_day as f64 / one_day_time.as_secs_f64(),
+        one_day_time.as_secs_f64(),
+        lookback as f64 / lookback_time.as_secs_f64(),
+        lookback_time.as_secs_f64(),
     );
     println!("| query | p50 | p99 | iterations |\n|---|---|---|---|");
     let db = Database::open(&path).expect("open read-only");
@@ -250,6 +290,37 @@ fn main() {
             .len()
     });
     drop(db);
+    // Schema 2's statements on schema 2's shape, rows fetched the same way.
+    let v2_rows = |sql: &str, params: &[&dyn duckdb::ToSql]| -> usize {
+        let mut stmt = v2.prepare_cached(sql).expect("prepare");
+        let mut rows = stmt.query(params).expect("query");
+        let mut k = 0;
+        while let Some(r) = rows.next().expect("row") {
+            let _: String = r.get(1).expect("column");
+            k += 1;
+        }
+        k
+    };
+    measure("schema 2: snapshot (day_files)", 3000, |i| {
+        n += v2_rows(
+            "SELECT date, symbol, file_size_bytes, last_modified, contract_type FROM day_files WHERE date = ?",
+            &[&day(i)],
+        )
+    });
+    measure("schema 2: timeline", 2000, |i| {
+        n += v2_rows(
+            "SELECT date, symbol, available, file_size_bytes, status_code FROM daily_availability WHERE symbol = ?",
+            &[&symbols[(i * 13) % symbols.len()]],
+        )
+    });
+    measure("schema 2: range (one month, day_files)", 1000, |i| {
+        let s = day(i).min(end - Days::days(31));
+        n += v2_rows(
+            "SELECT count(*), symbol, min(date), max(date) FROM day_files WHERE date BETWEEN ? AND ? GROUP BY symbol",
+            &[&s, &(s + Days::days(30))],
+        )
+    });
+    drop(v2);
     let exe = env!("CARGO_BIN_EXE_binance-futures-availability");
     measure("open read-only (hardened)", 300, |_| {
         n += usize::from(Database::open(&path).is_ok());

@@ -1,5 +1,7 @@
 //! Checks a database against itself and against Binance's exchangeInfo:
 //!
+//! - uniqueness: no day of a symbol stored twice (the writer's invariant; nothing enforces it in
+//!   the file, ADR 0010);
 //! - continuity: every day of every symbol's life (first to last file) has a row, a file or a
 //!   verified absence, and every day of the covered range has files;
 //! - completeness: no day whose count of symbols with a file drops sharply against its
@@ -144,6 +146,8 @@ pub async fn exchange_info(source: &Source) -> Result<Fetched, ValidateError> {
 /// What `validate` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Days of a symbol stored more than once (the first 20).
+    pub duplicates: Vec<Duplicate>,
     /// Days of the covered range on which no symbol has a file.
     pub empty_days: Vec<NaiveDate>,
     /// Per symbol, runs of days inside its life with no row (never checked).
@@ -153,6 +157,13 @@ pub struct Report {
     /// The newest day whose count is no longer growing (files arrive a day or two late).
     pub latest_complete_day: Option<NaiveDate>,
     pub slo: Slo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Duplicate {
+    pub symbol: String,
+    pub date: NaiveDate,
+    pub rows: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -197,10 +208,11 @@ pub enum Slo {
 }
 
 impl Report {
-    /// Whether every check passed: a complete day exists, no unchecked or empty day, no sharp
+    /// Whether every check passed: a complete day exists, no day stored twice, no unchecked or empty day, no sharp
     /// drop, and the SLO met or skipped (exchangeInfo unavailable).
     pub fn passed(&self) -> bool {
         self.latest_complete_day.is_some()
+            && self.duplicates.is_empty()
             && self.empty_days.is_empty()
             && self.unchecked.is_empty()
             && self.drops.is_empty()
@@ -252,7 +264,13 @@ pub fn check(db: &Database, info: Result<&ExchangeInfo, String>) -> Result<Repor
         },
         (Ok(info), Some(day)) => compare(db, info, day)?,
     };
+    let duplicates = db
+        .duplicate_days(20)?
+        .into_iter()
+        .map(|(symbol, date, rows)| Duplicate { symbol, date, rows })
+        .collect();
     Ok(Report {
+        duplicates,
         empty_days,
         unchecked,
         drops,

@@ -311,7 +311,6 @@ fn names_cannot_act_on_a_terminal_or_a_spreadsheet() {
                         size: 1,
                         last_modified: None,
                     },
-                    url: "u".into(),
                     probe_timestamp: chrono::Utc::now(),
                 })
                 .collect(),
@@ -327,7 +326,7 @@ fn names_cannot_act_on_a_terminal_or_a_spreadsheet() {
                 .collect(),
         })
         .unwrap();
-        db.refresh().unwrap();
+        db.tidy().unwrap();
         db.close().unwrap();
     }
     let table = env.ok(&["query", "snapshot", "2024-01-15"]);

@@ -462,7 +462,6 @@ fn a_batch_naming_one_day_of_a_symbol_twice_is_refused_whole() {
             size,
             last_modified: None,
         },
-        url: format!("https://data.binance.vision/BTCUSDT-1m-{date}.zip"),
         probe_timestamp: chrono::Utc::now(),
     };
     let batch = Batch {
@@ -473,28 +472,16 @@ fn a_batch_naming_one_day_of_a_symbol_twice_is_refused_whole() {
         ],
         symbols: vec![],
     };
-    // Keyed, and in a bulk load (keys set aside): the same refusal, nothing kept, and the file
-    // keyed afterwards.
-    for bulk in [false, true] {
-        let mut db = Database::open_for_write(&path).unwrap();
-        if bulk {
-            assert!(db.defer_keys().unwrap(), "an empty table loads in bulk");
+    let mut db = Database::open_for_write(&path).unwrap();
+    match db.write_batch(&batch) {
+        Err(e @ StoreError::DuplicateRow { .. }) => {
+            assert!(e.to_string().contains("BTCUSDT on 2024-01-01 twice"), "{e}")
         }
-        match db.write_batch(&batch) {
-            Err(e @ StoreError::DuplicateRow { .. }) => {
-                assert!(e.to_string().contains("BTCUSDT on 2024-01-01 twice"), "{e}")
-            }
-            other => panic!("{other:?}"),
-        }
-        db.refresh().unwrap();
-        db.close().unwrap();
-        assert!(common::db_rows(&path).is_empty());
-        assert!(
-            common::catalog(&path)
-                .iter()
-                .any(|c| c == "daily_availability: PRIMARY KEY(date, symbol)")
-        );
+        other => panic!("{other:?}"),
     }
+    db.tidy().unwrap();
+    db.close().unwrap();
+    assert!(common::db_rows(&path).is_empty());
 }
 
 #[test]
@@ -512,4 +499,89 @@ fn output_cut_short_by_the_reader_is_not_an_error() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{:?}", out.status);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+/// Timelines come from two places (ADR 0010: a symbol-ordered companion for old days, the table
+/// for recent ones); whatever was written and whether or not the layout was tidied since, a
+/// timeline is exactly the stored rows of its symbol.
+#[test]
+fn a_timeline_is_the_symbols_stored_rows_before_and_after_tidying() {
+    use binance_futures_availability::store::{AvailabilityRow, Batch, Database, Seen};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.duckdb");
+    let rows = |symbol: &str, from: &str, to: &str, size: i64| -> Batch {
+        Batch {
+            rows: day(from)
+                .iter_days()
+                .take_while(|d| *d <= day(to))
+                .map(|date| AvailabilityRow {
+                    date,
+                    symbol: symbol.into(),
+                    seen: if date.format("%d").to_string() == "13" {
+                        Seen::Absent
+                    } else {
+                        Seen::File {
+                            size,
+                            last_modified: None,
+                        }
+                    },
+                    probe_timestamp: chrono::Utc::now(),
+                })
+                .collect(),
+            symbols: vec![],
+        }
+    };
+    let stored = |db: &Database, symbol: &str| -> Vec<(String, bool, Option<i64>)> {
+        db.timeline(symbol)
+            .unwrap()
+            .days
+            .into_iter()
+            .map(|d| (d.date.to_string(), d.available, d.file_size_bytes))
+            .collect()
+    };
+    let expected = |db_path: &std::path::Path, symbol: &str| -> Vec<(String, bool, Option<i64>)> {
+        common::db_rows(db_path)
+            .into_iter()
+            .filter(|r| r.1 == symbol)
+            .map(|r| (r.0.to_string(), r.2, r.3))
+            .collect()
+    };
+    let mut db = Database::open_for_write(&path).unwrap();
+    for s in ["BTCUSDT", "ETHUSDT"] {
+        db.write_batch(&Batch {
+            symbols: vec![binance_futures_availability::store::SymbolUpdate {
+                symbol: s.into(),
+                class: binance_futures_availability::vision::classify(s),
+                first_file_date: Some(day("2022-01-01")),
+                last_file_date: Some(day("2024-06-30")),
+                checked: Some((day("2022-01-01"), day("2024-06-30"))),
+            }],
+            ..rows(s, "2022-01-01", "2024-06-30", 100)
+        })
+        .unwrap();
+    }
+    db.tidy().unwrap();
+    db.close().unwrap();
+    let check = |when: &str| {
+        let db = Database::open(&path).unwrap();
+        for s in ["BTCUSDT", "ETHUSDT"] {
+            assert_eq!(stored(&db, s), expected(&path, s), "{s} {when}");
+        }
+    };
+    check("after the first load");
+    // Recent days (after the split), then old ones (before it), each read before and after
+    // tidying.
+    for (from, to, size) in [
+        ("2024-06-20", "2024-07-10", 200),
+        ("2023-01-01", "2023-02-01", 300),
+    ] {
+        let mut db = Database::open_for_write(&path).unwrap();
+        db.write_batch(&rows("BTCUSDT", from, to, size)).unwrap();
+        db.close().unwrap();
+        check(&format!("after writing {from}..{to}, untidied"));
+        let mut db = Database::open_for_write(&path).unwrap();
+        db.tidy().unwrap();
+        db.close().unwrap();
+        check(&format!("after writing {from}..{to}, tidied"));
+    }
 }

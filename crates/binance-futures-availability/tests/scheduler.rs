@@ -109,9 +109,9 @@ async fn after_a_week_of_downtime_it_catches_up_at_once_then_runs_daily_and_neve
         "{lines:#?}"
     );
     // The downtime healed: the database equals one listed through 03-01 in one go.
-    let expected = env.sim.with_corpus(|c| {
-        expected_rows(c, &env.sim.data_url(), day("2019-09-25"), day("2024-03-01"))
-    });
+    let expected = env
+        .sim
+        .with_corpus(|c| expected_rows(c, day("2019-09-25"), day("2024-03-01")));
     assert!(db_rows(&env.db) == expected);
 }
 
@@ -215,7 +215,7 @@ fn sigterm_during_an_update_commits_what_it_gathered_and_a_rerun_completes_it() 
     );
     let expected = env
         .sim
-        .with_corpus(|c| expected_rows(c, &env.sim.data_url(), day("2019-09-25"), days_ago(1)));
+        .with_corpus(|c| expected_rows(c, day("2019-09-25"), days_ago(1)));
     // Every symbol it checked is complete; the rest have no rows yet (they are recorded as
     // discovered and never checked, so `status` knows the database is not complete).
     let stored = db_rows(&env.db);

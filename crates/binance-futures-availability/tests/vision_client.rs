@@ -377,12 +377,11 @@ async fn simulated_files_match_their_checksums() {
     let sim = SimServer::start(Corpus::from_spec(&small_spec()), SimOptions::default()).unwrap();
     let http = reqwest::Client::new();
     let key = vision::daily_1m_key("币安人生USDT", day("2024-01-10"));
-    let url = VisionClient::new(ClientConfig::new(Endpoints {
-        s3_url: sim.s3_url(),
-        data_url: sim.data_url(),
-    }))
-    .unwrap()
-    .file_url(&key);
+    let url = format!(
+        "{}/{}",
+        sim.data_url(),
+        percent_encoding::utf8_percent_encode(&key, common::URL_KEEP)
+    );
     let zip = http.get(&url).send().await.unwrap();
     assert_eq!(zip.status(), 200);
     let body = zip.bytes().await.unwrap();

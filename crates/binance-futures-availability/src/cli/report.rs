@@ -168,6 +168,21 @@ pub fn validation(out: &mut impl Write, format: ReportFormat, r: &Report) -> io:
     let mark = |ok: bool| if ok { "ok  " } else { "FAIL" };
     writeln!(
         out,
+        "{} uniqueness: {} day(s) of a symbol stored more than once",
+        mark(r.duplicates.is_empty()),
+        r.duplicates.len()
+    )?;
+    for d in &r.duplicates {
+        writeln!(
+            out,
+            "       {} on {}: {} rows",
+            printable(&d.symbol),
+            d.date,
+            d.rows
+        )?;
+    }
+    writeln!(
+        out,
         "{} continuity: {} empty day(s), {} unchecked run(s) inside symbols' lives",
         mark(r.empty_days.is_empty() && r.unchecked.is_empty()),
         r.empty_days.len(),

@@ -79,9 +79,8 @@ pub(super) async fn list_all(
             Ok(files) => {
                 state.summary.symbols += 1;
                 state.summary.files += files.len() as u64;
-                let url = |date| client.file_url(&vision::daily_1m_key(&task.symbol, date));
                 let (rows, update) =
-                    observations(&task, &files, priors.get(&task.symbol), url, Utc::now());
+                    observations(&task, &files, priors.get(&task.symbol), Utc::now());
                 batch.rows.extend(rows);
                 batch.symbols.push(update);
                 if batch.symbols.len() >= opts.batch_symbols || batch.rows.len() >= opts.batch_rows

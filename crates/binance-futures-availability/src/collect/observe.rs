@@ -18,7 +18,6 @@ pub(super) fn observations(
     task: &Task,
     files: &[FileFact],
     prior: Option<&SymbolRecord>,
-    url: impl Fn(NaiveDate) -> String,
     now: chrono::DateTime<Utc>,
 ) -> (Vec<AvailabilityRow>, SymbolUpdate) {
     let first_seen = files.first().map(|f| f.date);
@@ -30,7 +29,6 @@ pub(super) fn observations(
         date,
         symbol: task.symbol.clone(),
         seen,
-        url: url(date),
         probe_timestamp: now,
     };
     if let (Some(lo), Some(hi)) = (known_first, known_last) {
@@ -132,16 +130,7 @@ mod tests {
     }
 
     fn observe(t: &Task, files: &[FileFact], p: Option<&SymbolRecord>) -> Vec<(String, bool)> {
-        days(
-            &observations(
-                t,
-                files,
-                p,
-                |date| date.to_string(),
-                chrono::DateTime::UNIX_EPOCH,
-            )
-            .0,
-        )
+        days(&observations(t, files, p, chrono::DateTime::UNIX_EPOCH).0)
     }
 
     #[test]
@@ -191,7 +180,6 @@ mod tests {
             &task("2024-01-01", "2024-01-08"),
             &[file("2024-01-03")],
             None,
-            |date| date.to_string(),
             chrono::DateTime::UNIX_EPOCH,
         );
         assert_eq!(

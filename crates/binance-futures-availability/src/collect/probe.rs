@@ -64,7 +64,6 @@ pub(super) async fn probe(
             date,
             symbol: symbol.to_string(),
             seen,
-            url: client.file_url(&vision::daily_1m_key(symbol, date)),
             probe_timestamp: now,
         };
         match result {

@@ -11,10 +11,9 @@
 //! every write, `restore`, `backup` and `export`.
 
 mod backup;
-mod derived;
 mod error;
 mod files;
-mod keys;
+mod layout;
 mod lock;
 mod read;
 mod runs;
@@ -30,6 +29,7 @@ pub use backup::{ExportFormat, backup, export, restore};
 pub use error::StoreError;
 pub use files::{Beside, resolve};
 pub(crate) use files::{Claim, claim, still_named_by};
+pub use layout::SORT_SLACK_DAYS;
 pub use lock::{LockError, WriterLock};
 pub use read::{
     DayCount, DbStatus, Gap, GapKind, RangeRow, SnapshotRow, SymbolCounts, SymbolRecord, Timeline,
@@ -57,11 +57,11 @@ pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
 pub struct Database {
     conn: Connection,
     path: PathBuf,
-    /// `day_files` matches `daily_availability` (see `derived`).
-    derived_fresh: bool,
     /// Every symbol by name, read on the first lookup: `timeline` looks its symbol up on every
     /// call, and the table is small and changes only through `write_batch`, which clears this.
     known_symbols: std::cell::OnceCell<std::collections::HashMap<String, SymbolRecord>>,
+    /// `layout`'s split as timelines use it, read on the first timeline (see `layout`).
+    split: std::cell::OnceCell<chrono::NaiveDate>,
     /// Batches this handle committed.
     committed_batches: u64,
 }
@@ -71,9 +71,7 @@ impl Database {
     pub fn open(path: &Path) -> Result<Database, StoreError> {
         let conn = connect_read_only(path)?;
         check_version(&conn, path, Older::Refuse)?;
-        let mut db = Database::wrap(conn, path);
-        db.read_freshness()?;
-        Ok(db)
+        Ok(Database::wrap(conn, path))
     }
 
     /// Opens read-only for `export`: like `open`, except that SQL may write files into `dest`
@@ -98,9 +96,7 @@ impl Database {
              SET lock_configuration = true;"
         ))
         .map_err(|source| duck(path, "limiting the export to its folder", source))?;
-        let mut db = Database::wrap(conn, path);
-        db.read_freshness()?;
-        Ok(db)
+        Ok(Database::wrap(conn, path))
     }
 
     /// Checks, read-only, that the file at `path` may be copied and written: absent, or a
@@ -137,13 +133,14 @@ impl Database {
                 source,
             })?;
         }
-        // Writers checkpoint once, when they close: DuckDB's default (every 16 MB of log)
-        // rewrites the growing indexes again and again — a third of the insert rate — and
-        // leaves the superseded blocks behind as dead space in the file. No memory limit
-        // either, except in a bulk load (see `keys`): indexes being written cannot spill, and
-        // under a limit a refresh failed with "could not pin block" (BENCHMARKS.md).
+        // Memory is bounded: without indexes (ADR 0010) everything a writer holds can spill to
+        // `<file>.tmp`, so a first load of any size stays under the limit plus what the
+        // collection itself holds. Writers checkpoint once, when they close: rows a first load
+        // appends out of order and `layout` sorts before publishing then never reach the file,
+        // which is written once, compact (DuckDB does not shrink a file whose blocks were freed).
         utf8(path)?;
         let config = hardened(Config::default())
+            .and_then(|c| c.max_memory(WRITE_MEMORY))
             .and_then(|c| c.with("wal_autocheckpoint", "4GB"))
             .map_err(|source| duck(path, "configuring the write connection", source))?;
         let conn = Connection::open_with_flags(path, config)
@@ -151,7 +148,6 @@ impl Database {
         let mut db = Database::wrap(conn, path);
         schema::migrate(&mut db)?;
         check_no_code(&db.conn, path)?;
-        db.read_freshness()?;
         Ok(db)
     }
 
@@ -166,8 +162,8 @@ impl Database {
         Database {
             conn,
             path: path.to_path_buf(),
-            derived_fresh: false,
             known_symbols: Default::default(),
+            split: Default::default(),
             committed_batches: 0,
         }
     }
@@ -196,6 +192,9 @@ impl Database {
         failed(&self.path, action)
     }
 }
+
+/// What DuckDB may hold while writing; beyond it, rows and sorts spill to disk.
+const WRITE_MEMORY: &str = "96MB";
 
 /// What to do with a file of an older schema version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

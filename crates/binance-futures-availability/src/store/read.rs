@@ -166,7 +166,7 @@ impl Database {
     ///     rows: vec![AvailabilityRow {
     ///         date: day, symbol: "BTCUSDT".into(),
     ///         seen: Seen::File { size: 57_000, last_modified: None },
-    ///         url: "https://example/BTCUSDT-1m-2024-01-15.zip".into(), probe_timestamp: Utc::now(),
+    ///         probe_timestamp: Utc::now(),
     ///     }],
     ///     symbols: vec![SymbolUpdate {
     ///         symbol: "BTCUSDT".into(), class: binance_futures_availability::vision::classify("BTCUSDT"),
@@ -182,41 +182,32 @@ impl Database {
         date: NaiveDate,
         contracts: ContractFilter,
     ) -> Result<Vec<SnapshotRow>, StoreError> {
-        let row = |r: &Row| {
-            Ok(SnapshotRow {
-                symbol: r.get(0)?,
-                file_size_bytes: r.get(1)?,
-                last_modified: r.get(2)?,
-            })
-        };
-        let contract = contracts.contract().map(Contract::as_str);
-        let mut rows = if self.derived_fresh {
-            // The contract is filtered here, not in SQL: DuckDB pushes `contract_type = ?` into
-            // the scan and compares strings over the whole row group, a third of the query.
-            let dated: Vec<(SnapshotRow, String)> = self.rows(
-                "SELECT symbol, file_size_bytes, last_modified, contract_type FROM day_files
-                 WHERE date = ?",
-                params![date_value(date)],
-                "running the snapshot query",
-                |r| Ok((row(r)?, r.get(3)?)),
-            )?;
-            dated
-                .into_iter()
-                .filter(|(_, c)| contract.is_none_or(|want| want == c))
-                .map(|(r, _)| r)
-                .collect()
-        } else {
-            self.rows(
-            "SELECT symbol, file_size_bytes, last_modified FROM daily_availability
-             WHERE date = ? AND available
-               AND (?::VARCHAR IS NULL OR symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?))",
-                params![date_value(date), contract, contract],
-                "running the snapshot query",
-                row,
-            )?
-        };
+        // `available` and the contract are filtered here, not in SQL: pushed into the scan, the
+        // `available` filter alone took ~0.3 ms, a day has a handful of absences among ~800
+        // files, and each statement or subquery that reads a table costs DuckDB ~0.3 ms here
+        // while the symbols are read once per handle (BENCHMARKS.md).
+        let dated: Vec<(SnapshotRow, bool)> = self.rows(
+            "SELECT symbol, file_size_bytes, last_modified, available FROM daily_availability
+             WHERE date = ?",
+            params![date_value(date)],
+            "running the snapshot query",
+            |r| {
+                let row = SnapshotRow {
+                    symbol: r.get(0)?,
+                    file_size_bytes: r.get(1)?,
+                    last_modified: r.get(2)?,
+                };
+                Ok((row, r.get(3)?))
+            },
+        )?;
+        let mut rows = Vec::with_capacity(dated.len());
+        for (row, available) in dated {
+            if available && self.is_of(&row.symbol, contracts)? {
+                rows.push(row);
+            }
+        }
         // Sorted here rather than by an ORDER BY: DuckDB's sort costs ~0.4 ms of fixed overhead,
-        // half of a snapshot, while day_files already holds each day in symbol order.
+        // more than the rest of a snapshot, while the rows of a day lie in symbol order already.
         rows.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         Ok(rows)
     }
@@ -224,17 +215,23 @@ impl Database {
     /// The symbol's stored days by date, after resolving its name (exact, then case-insensitive).
     pub fn timeline(&self, symbol: &str) -> Result<Timeline, StoreError> {
         let record = self.symbol(symbol)?;
+        // The days before the split from the symbol-ordered companion, the rest from the
+        // date-ordered table's last row groups (see `layout`).
+        let split = self.split()?;
         let mut days = self.rows(
-            "SELECT date, available, file_size_bytes, status_code FROM daily_availability
-             WHERE symbol = ?",
-            params![record.symbol],
+            "SELECT date, available, file_size_bytes FROM symbol_days WHERE symbol = ?1 AND date < ?2
+             UNION ALL
+             SELECT date, available, file_size_bytes FROM daily_availability
+             WHERE date >= ?2 AND symbol = ?1",
+            params![record.symbol, date_value(split)],
             "running the timeline query",
             |r| {
+                let available: bool = r.get(1)?;
                 Ok(TimelineDay {
                     date: r.get(0)?,
-                    available: r.get(1)?,
+                    available,
                     file_size_bytes: r.get(2)?,
-                    status_code: r.get(3)?,
+                    status_code: Some(if available { 200 } else { 404 }),
                 })
             },
         )?;
@@ -253,19 +250,14 @@ impl Database {
         end: NaiveDate,
         contracts: ContractFilter,
     ) -> Result<Vec<RangeRow>, StoreError> {
-        let contract = contracts.contract().map(Contract::as_str);
-        let mut rows = self.rows(
-            if self.derived_fresh {
-                "SELECT symbol, count(*), min(date), max(date) FROM day_files
-                 WHERE date BETWEEN ? AND ? AND (?::VARCHAR IS NULL OR contract_type = ?)
-                 GROUP BY symbol"
-            } else {
-                "SELECT symbol, count(*), min(date), max(date) FROM daily_availability
-                 WHERE date BETWEEN ? AND ? AND available
-                   AND (?::VARCHAR IS NULL OR symbol IN (SELECT symbol FROM symbols WHERE contract_type = ?))
-                 GROUP BY symbol"
-            },
-            params![date_value(start), date_value(end), contract, contract],
+        // Filtered aggregates rather than `WHERE available`, and the contract in Rust: see
+        // `snapshot`.
+        let counted: Vec<RangeRow> = self.rows(
+            "SELECT symbol, count(*) FILTER (WHERE available), min(date) FILTER (WHERE available),
+                    max(date) FILTER (WHERE available)
+             FROM daily_availability WHERE date BETWEEN ? AND ? GROUP BY symbol
+             HAVING bool_or(available)",
+            params![date_value(start), date_value(end)],
             "running the range query",
             |r| {
                 Ok(RangeRow {
@@ -276,6 +268,12 @@ impl Database {
                 })
             },
         )?;
+        let mut rows = Vec::with_capacity(counted.len());
+        for row in counted {
+            if self.is_of(&row.symbol, contracts)? {
+                rows.push(row);
+            }
+        }
         // Sorted here, not in SQL: see `snapshot`.
         rows.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         Ok(rows)
@@ -289,19 +287,12 @@ impl Database {
     ) -> Result<Vec<DayCount>, StoreError> {
         let counted: std::collections::HashMap<NaiveDate, (i64, i64)> = self
             .rows(
-                if self.derived_fresh {
-                    "SELECT date,
-                            count(*) FILTER (WHERE contract_type = 'perpetual'),
-                            count(*) FILTER (WHERE contract_type = 'delivery')
-                     FROM day_files WHERE date BETWEEN ? AND ? GROUP BY date"
-                } else {
-                    "SELECT d.date,
-                            count(*) FILTER (WHERE s.contract_type = 'perpetual'),
-                            count(*) FILTER (WHERE s.contract_type = 'delivery')
-                     FROM daily_availability d JOIN symbols s USING (symbol)
-                     WHERE d.available AND d.date BETWEEN ? AND ?
-                     GROUP BY d.date"
-                },
+                "SELECT d.date,
+                        count(*) FILTER (WHERE s.contract_type = 'perpetual'),
+                        count(*) FILTER (WHERE s.contract_type = 'delivery')
+                 FROM daily_availability d JOIN symbols s USING (symbol)
+                 WHERE d.available AND d.date BETWEEN ? AND ?
+                 GROUP BY d.date",
                 params![date_value(start), date_value(end)],
                 "running the daily counts query",
                 |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))),
@@ -348,16 +339,7 @@ impl Database {
     /// One symbol by name: exact, else the single case-insensitive match, else an error that
     /// suggests the closest known names.
     pub fn symbol(&self, name: &str) -> Result<SymbolRecord, StoreError> {
-        if self.known_symbols.get().is_none() {
-            let known = self
-                .symbols()?
-                .into_iter()
-                .map(|record| (record.symbol.clone(), record))
-                .collect();
-            // Set only here, and only when empty; a failed set cannot happen.
-            let _ = self.known_symbols.set(known);
-        }
-        if let Some(record) = self.known_symbols.get().and_then(|known| known.get(name)) {
+        if let Some(record) = self.known()?.get(name) {
             return Ok(record.clone());
         }
         let mut folded = self.rows(
@@ -381,6 +363,48 @@ impl Database {
             symbol: name.to_string(),
             suggestions,
         })
+    }
+
+    /// Every symbol by name, read once per handle: a published file never changes under a
+    /// reader (ADR 0006), and `write_batch` clears it.
+    fn known(&self) -> Result<&std::collections::HashMap<String, SymbolRecord>, StoreError> {
+        if let Some(known) = self.known_symbols.get() {
+            return Ok(known);
+        }
+        let known = self
+            .symbols()?
+            .into_iter()
+            .map(|record| (record.symbol.clone(), record))
+            .collect();
+        Ok(self.known_symbols.get_or_init(|| known))
+    }
+
+    /// Whether `symbol` is of the contracts asked for; a name missing from `symbols` (only a
+    /// file written by something else has one) counts as neither.
+    fn is_of(&self, symbol: &str, contracts: ContractFilter) -> Result<bool, StoreError> {
+        Ok(match contracts.contract() {
+            None => true,
+            Some(want) => self
+                .known()?
+                .get(symbol)
+                .is_some_and(|r| r.contract == want),
+        })
+    }
+
+    /// Days stored more than once for a symbol, with how many rows each has, at most `limit`,
+    /// by symbol and date. Always none from this tool: `(date, symbol)` has no key (ADR 0010),
+    /// so `validate` asks, in case something else wrote the file.
+    pub fn duplicate_days(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, NaiveDate, i64)>, StoreError> {
+        self.rows(
+            "SELECT symbol, date, count(*) FROM daily_availability
+             GROUP BY symbol, date HAVING count(*) > 1 ORDER BY symbol, date LIMIT ?",
+            params![limit as i64],
+            "looking for days stored twice",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// Days inside a symbol's life (between its first and last file) that have no row: never

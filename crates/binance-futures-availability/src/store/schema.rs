@@ -1,19 +1,60 @@
-//! The schema, versioned. Version 1 keeps the original tool's `daily_availability` table with its
-//! exact names and types, so SQL written for the original keeps working. Version 2 adds
-//! `day_files`, the same facts laid out for the day-shaped questions (see `derived`).
+//! The schema, versioned. `daily_availability` keeps the original tool's table name and its eight
+//! columns with their names, types and order, so that SQL written for the original — `SELECT *`
+//! included — runs unchanged in any DuckDB client. Version 3 (ADR 0010) stores only the facts:
+//! `url` and `status_code` are VIRTUAL columns computed from the others, no key or index
+//! (uniqueness of `(date, symbol)` is the writer's invariant, checked by `validate`), rows kept
+//! in date order, and a compact symbol-ordered companion for timelines (see `layout`).
 
 use duckdb::Connection;
 
 use super::{Database, StoreError};
 
 /// The newest schema this binary reads and writes.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
-/// `daily_availability` without its key and indexes: the original's columns, names and types.
-/// A bulk load fills this shape and adds the keys afterwards (see `keys`).
-macro_rules! unkeyed_daily_table {
+/// The public address of a day's file, whatever endpoint collected it: a function of symbol and
+/// date, so it is computed on read rather than stored. Percent-encoded like the v2 rows were
+/// (`币安人生USDT` → `%E5%B8%81…USDT`), so that a fetched url works as is.
+macro_rules! public_url {
     () => {
-        "
+        "'https://data.binance.vision/data/futures/um/daily/klines/' || url_encode(symbol) || '/1m/' \
+         || url_encode(symbol) || '-1m-' || strftime(date, '%Y-%m-%d') || '.zip'"
+    };
+}
+
+/// `CREATE TABLE {name}` in version 3's shape.
+pub(super) fn daily_table(name: &str) -> String {
+    format!(
+        "CREATE TABLE {name} (
+    date DATE NOT NULL,
+    symbol VARCHAR NOT NULL,
+    available BOOLEAN NOT NULL,
+    file_size_bytes BIGINT,
+    last_modified TIMESTAMP,
+    url VARCHAR GENERATED ALWAYS AS ({url}) VIRTUAL,
+    status_code INTEGER GENERATED ALWAYS AS (CASE WHEN available THEN 200 ELSE 404 END) VIRTUAL,
+    probe_timestamp TIMESTAMP
+);",
+        url = public_url!()
+    )
+}
+
+/// The timeline's companion (see `layout`): the days before `layout.split`, in symbol order.
+pub(super) const SYMBOL_DAYS: &str = "CREATE TABLE symbol_days (
+    symbol VARCHAR NOT NULL,
+    date DATE NOT NULL,
+    available BOOLEAN NOT NULL,
+    file_size_bytes BIGINT
+);";
+
+/// The columns a writer supplies; the other two are computed.
+pub(super) const STORED_COLUMNS: &str =
+    "date, symbol, available, file_size_bytes, last_modified, probe_timestamp";
+
+/// Each entry migrates from the previous version to `index + 1`; version 3 is written by
+/// `to_v3`. The history stays so that a file of any version migrates.
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE daily_availability (
     date DATE NOT NULL,
     symbol VARCHAR NOT NULL,
@@ -22,20 +63,12 @@ CREATE TABLE daily_availability (
     last_modified TIMESTAMP,
     url VARCHAR,
     status_code INTEGER,
-    probe_timestamp TIMESTAMP
+    probe_timestamp TIMESTAMP,
+    PRIMARY KEY (date, symbol)
 );
-"
-    };
-}
+CREATE INDEX idx_symbol_date ON daily_availability (symbol, date);
+CREATE INDEX idx_available_date ON daily_availability (available, date);
 
-pub(super) const UNKEYED_DAILY_TABLE: &str = unkeyed_daily_table!();
-
-/// Each entry migrates from the previous version to `index + 1`. Version 1 also builds
-/// `daily_availability`'s key and indexes (`keys::KEYS`, in `migrate`).
-const MIGRATIONS: &[&str] = &[
-    concat!(
-        unkeyed_daily_table!(),
-        r#"
 CREATE TABLE symbols (
     symbol VARCHAR PRIMARY KEY,
     contract_type VARCHAR NOT NULL CHECK (contract_type IN ('perpetual', 'delivery')),
@@ -63,8 +96,7 @@ CREATE TABLE collection_runs (
     rows_written BIGINT,
     error VARCHAR
 );
-"#
-    ),
+"#,
     r#"
 CREATE TABLE day_files (
     date DATE NOT NULL,
@@ -74,10 +106,30 @@ CREATE TABLE day_files (
     contract_type VARCHAR NOT NULL
 );
 CREATE TABLE derived_state (dirty_from DATE);
--- Everything is stale until the first refresh builds it.
 INSERT INTO derived_state VALUES (DATE '1970-01-01');
 "#,
 ];
+
+/// Version 2 → 3: the facts copied into the new shape in date order; the old table (its key
+/// and indexes with it), `day_files` and `derived_state` dropped. Rows whose url was the
+/// collecting endpoint's now show the public one.
+fn to_v3() -> String {
+    format!(
+        "{new}
+INSERT INTO daily_availability_v3 ({STORED_COLUMNS})
+  SELECT {STORED_COLUMNS} FROM daily_availability ORDER BY date, symbol;
+DROP TABLE daily_availability;
+ALTER TABLE daily_availability_v3 RENAME TO daily_availability;
+DROP TABLE day_files;
+DROP TABLE derived_state;
+{symbol_days}
+CREATE TABLE layout (unsorted_from DATE, split DATE);
+-- The companion is built by the first write that publishes (see `layout`).
+INSERT INTO layout VALUES (DATE '0001-01-01', NULL);",
+        symbol_days = SYMBOL_DAYS,
+        new = daily_table("daily_availability_v3")
+    )
+}
 
 /// The file's schema version, or `None` when it has no `schema_version` table.
 pub(super) fn version(conn: &Connection) -> duckdb::Result<Option<i32>> {
@@ -126,7 +178,9 @@ pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    let v3 = to_v3();
+    let steps = MIGRATIONS.iter().copied().chain([v3.as_str()]);
+    for (index, sql) in steps.enumerate().skip(current as usize) {
         let to = index as i32 + 1;
         let tx = db
             .conn
@@ -138,12 +192,6 @@ pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
         }
         tx.execute_batch(sql)
             .map_err(super::failed(&path, "migrating the schema"))?;
-        if to == 1 {
-            for key in &super::keys::KEYS {
-                tx.execute_batch(key.build)
-                    .map_err(super::failed(&path, "migrating the schema"))?;
-            }
-        }
         tx.execute(
             "INSERT INTO schema_version VALUES (?, ?)",
             duckdb::params![to, super::timestamp_value(chrono::Utc::now())],

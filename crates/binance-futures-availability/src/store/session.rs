@@ -147,10 +147,6 @@ impl WriteSession {
                 // Runs the copy logged after the published file's newest were never published.
                 db.mark_unpublished_runs(last_published_run)?;
             }
-            // A first run fills an empty table: load it in bulk and build the keys at publish.
-            if db.defer_keys()? {
-                tracing::info!("loading in bulk; the keys are built before publishing");
-            }
             Ok(db)
         });
         let db = match opened {
@@ -188,12 +184,12 @@ impl WriteSession {
         &mut self.db
     }
 
-    /// Brings `day_files` up to date, checkpoints and closes the copy, then puts it in place of
+    /// Puts the rows in date order if needed (see `layout`), checkpoints and closes the copy, then puts it in place of
     /// the published file in one rename — unless that file was replaced since the copy was
     /// taken. Readers that already opened the old file keep reading it undisturbed.
     pub fn publish(self) -> Result<(), StoreError> {
         let mut db = self.db;
-        db.refresh()?;
+        db.tidy()?;
         let work = db.path().to_path_buf();
         db.close()?;
         let wal = Beside::of(&self.target).writing_wal();

@@ -1,17 +1,22 @@
 //! Writes: observed days and symbol bookkeeping in one transaction per batch, through DuckDB's
 //! appender. The run log is `runs`.
+//!
+//! `daily_availability` has no key (ADR 0010): that `(date, symbol)` names at most one row is
+//! this module's invariant. A batch naming a day twice is refused, and a batch replaces the
+//! stored rows of the days it names in the same transaction that inserts them, so a killed
+//! write leaves either both or neither.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Int32Array, Int64Array, StringArray,
-    TimestampMicrosecondArray,
+    ArrayRef, BooleanArray, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray,
 };
 use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::params;
 
+use super::schema::STORED_COLUMNS;
 use super::{Database, StoreError, date_value, timestamp_value};
 use crate::facts::SymbolClass;
 
@@ -21,13 +26,11 @@ pub struct AvailabilityRow {
     pub date: NaiveDate,
     pub symbol: String,
     pub seen: Seen,
-    /// Where the file is (or would be) served.
-    pub url: String,
     pub probe_timestamp: DateTime<Utc>,
 }
 
-/// What was seen of a day's file. The stored columns `available`, `file_size_bytes`,
-/// `last_modified` and `status_code` follow from it, so they cannot disagree.
+/// What was seen of a day's file. The stored columns `available`, `file_size_bytes` and
+/// `last_modified` follow from it (and `status_code` from `available`), so they cannot disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
     /// The file exists (listed, or HEAD 200): stored `available`, status 200.
@@ -57,14 +60,6 @@ impl Seen {
             Seen::Absent => None,
         }
     }
-
-    /// The HTTP status the original tool stored for it.
-    fn status_code(self) -> i32 {
-        match self {
-            Seen::File { .. } => 200,
-            Seen::Absent => 404,
-        }
-    }
 }
 
 /// What one collection step learnt about a symbol folder. Dates merge with what is stored:
@@ -91,8 +86,6 @@ impl Database {
     /// stored one (probe time aside) is not rewritten, so re-running a collection changes nothing.
     pub fn write_batch(&mut self, batch: &Batch) -> Result<u64, StoreError> {
         let path = self.path.clone();
-        // The primary key would refuse a twice-named day, but during a bulk load it is only
-        // built at publish, where a duplicate would block every later run (see `keys`).
         let mut seen = std::collections::HashSet::with_capacity(batch.rows.len());
         if let Some(r) = batch
             .rows
@@ -109,39 +102,58 @@ impl Database {
             .conn
             .transaction()
             .map_err(super::failed(&path, "starting a write transaction"))?;
-        {
-            let mut app = staging(&tx, "staging", "daily_availability")
-                .map_err(super::failed(&path, "preparing the staging table"))?;
-            // Column by column through Arrow: binding eight values per row was a quarter of
-            // the write time.
-            let rows = arrow_rows(&batch.rows)
-                .map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))
-                .map_err(super::failed(&path, "preparing rows for the appender"))?;
-            app.append_record_batch(rows)
-                .map_err(super::failed(&path, "appending rows"))?;
-            app.flush()
-                .map_err(super::failed(&path, "flushing appended rows"))?;
-        }
-        // Drop what is already stored as is; replace the rest (delete + insert, because DuckDB
-        // cannot update columns that an index covers).
-        tx.execute_batch(
-            "DELETE FROM staging s USING daily_availability d
-               WHERE d.date = s.date AND d.symbol = s.symbol AND d.available = s.available
-                 AND d.file_size_bytes IS NOT DISTINCT FROM s.file_size_bytes
-                 AND d.last_modified IS NOT DISTINCT FROM s.last_modified
-                 AND d.url IS NOT DISTINCT FROM s.url
-                 AND d.status_code IS NOT DISTINCT FROM s.status_code;
-             DELETE FROM daily_availability d USING staging s WHERE d.date = s.date AND d.symbol = s.symbol;",
-        )
-        .map_err(super::failed(&path, "comparing with stored rows"))?;
-        let written = tx
-            .execute("INSERT INTO daily_availability SELECT * FROM staging", [])
-            .map_err(super::failed(&path, "inserting rows"))?;
-        tx.execute_batch("DELETE FROM staging")
-            .map_err(super::failed(&path, "clearing the staging table"))?;
-        if let Some(first) = batch.rows.iter().map(|r| r.date).min() {
-            Database::mark_dirty(&tx, first)
-                .map_err(super::failed(&path, "marking day_files stale"))?;
+        let mut written = 0;
+        let dates = batch.rows.iter().map(|r| r.date);
+        if let (Some(first), Some(last)) = (dates.clone().min(), dates.max()) {
+            {
+                tx.execute_batch(STAGING)
+                    .map_err(super::failed(&path, "preparing the staging table"))?;
+                let mut app = tx
+                    .appender_to_catalog_and_db("staging", "temp", "main")
+                    .map_err(super::failed(&path, "preparing the staging table"))?;
+                // Column by column through Arrow: binding values row by row was a quarter of
+                // the write time.
+                let rows = arrow_rows(&batch.rows)
+                    .map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))
+                    .map_err(super::failed(&path, "preparing rows for the appender"))?;
+                app.append_record_batch(rows)
+                    .map_err(super::failed(&path, "appending rows"))?;
+                app.flush()
+                    .map_err(super::failed(&path, "flushing appended rows"))?;
+            }
+            // Rows equal to the stored ones (probe time aside) are dropped, so that re-running
+            // a collection changes nothing; the stored rows of the remaining days are replaced.
+            // The date bounds let DuckDB skip the row groups of other days (see `layout`).
+            let window = params![date_value(first), date_value(last)];
+            tx.execute(
+                "DELETE FROM staging s USING daily_availability d
+                   WHERE d.date BETWEEN ?1 AND ?2
+                     AND d.date = s.date AND d.symbol = s.symbol AND d.available = s.available
+                     AND d.file_size_bytes IS NOT DISTINCT FROM s.file_size_bytes
+                     AND d.last_modified IS NOT DISTINCT FROM s.last_modified",
+                window,
+            )
+            .map_err(super::failed(&path, "comparing with stored rows"))?;
+            tx.execute(
+                "DELETE FROM daily_availability d USING staging s
+                   WHERE d.date BETWEEN ?1 AND ?2 AND d.date = s.date AND d.symbol = s.symbol",
+                window,
+            )
+            .map_err(super::failed(&path, "replacing stored rows"))?;
+            written = tx
+                .execute(
+                    &format!(
+                        "INSERT INTO daily_availability ({STORED_COLUMNS}) SELECT * FROM staging"
+                    ),
+                    [],
+                )
+                .map_err(super::failed(&path, "inserting rows"))?;
+            tx.execute_batch("DELETE FROM staging")
+                .map_err(super::failed(&path, "clearing the staging table"))?;
+            if written > 0 {
+                Database::mark_unsorted(&tx, first)
+                    .map_err(super::failed(&path, "recording the layout"))?;
+            }
         }
         // One statement for all symbols: DuckDB pays milliseconds per statement inside a large
         // transaction, which row-at-a-time upserts multiplied by the batch's symbols.
@@ -184,13 +196,17 @@ impl Database {
         tx.commit()
             .map_err(super::failed(&path, "committing a batch"))?;
         self.committed_batches += 1;
-        if !batch.rows.is_empty() {
-            self.derived_fresh = false;
-        }
         self.known_symbols.take();
+        self.split.take();
         Ok(written as u64)
     }
 }
+
+/// The rows of a batch before they are compared and inserted, in `STORED_COLUMNS` order. Batches
+/// leave it empty when they commit (and a rolled-back batch leaves nothing either).
+const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS staging (
+    date DATE, symbol VARCHAR, available BOOLEAN, file_size_bytes BIGINT,
+    last_modified TIMESTAMP, probe_timestamp TIMESTAMP)";
 
 /// An appender into the temporary table `table`, shaped like `like` and created on first use.
 /// Batches leave it empty when they commit (and a rolled-back batch leaves nothing either).
@@ -205,10 +221,10 @@ fn staging<'a>(
     tx.appender_to_catalog_and_db(table, "temp", "main")
 }
 
-/// The rows as one Arrow batch, columns in `daily_availability`'s order.
+/// The rows as one Arrow batch, in `STORED_COLUMNS` order.
 fn arrow_rows(rows: &[AvailabilityRow]) -> Result<RecordBatch, ArrowError> {
     let epoch = NaiveDate::default();
-    let columns: [(&str, ArrayRef); 8] = [
+    let columns: [(&str, ArrayRef); 6] = [
         (
             "date",
             Arc::new(Date32Array::from_iter_values(
@@ -236,18 +252,6 @@ fn arrow_rows(rows: &[AvailabilityRow]) -> Result<RecordBatch, ArrowError> {
             Arc::new(TimestampMicrosecondArray::from_iter(
                 rows.iter()
                     .map(|r| r.seen.last_modified().map(|t| t.timestamp_micros())),
-            )),
-        ),
-        (
-            "url",
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.url.as_str()),
-            )),
-        ),
-        (
-            "status_code",
-            Arc::new(Int32Array::from_iter_values(
-                rows.iter().map(|r| r.seen.status_code()),
             )),
         ),
         (

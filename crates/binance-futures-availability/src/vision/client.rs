@@ -206,11 +206,6 @@ impl VisionClient {
         }
     }
 
-    /// The public URL of `key` as shown and stored: percent-encoded, credentials hidden.
-    pub fn file_url(&self, key: &str) -> String {
-        redact(&self.bases.file(key))
-    }
-
     pub fn stats(&self) -> &Stats {
         &self.stats
     }

@@ -215,12 +215,7 @@ pub fn db_rows(db: &Path) -> Vec<Row> {
 
 /// What the database must hold after listing `corpus` over `[start, end]`: each daily file, and
 /// each day without one strictly between a symbol's first and last file as a verified absence.
-pub fn expected_rows(
-    corpus: &Corpus,
-    data_url: &str,
-    start: NaiveDate,
-    end: NaiveDate,
-) -> Vec<Row> {
+pub fn expected_rows(corpus: &Corpus, start: NaiveDate, end: NaiveDate) -> Vec<Row> {
     let mut by_symbol: BTreeMap<String, BTreeMap<NaiveDate, &vision_sim::Object>> = BTreeMap::new();
     for (symbol, date, o) in corpus.daily_1m_files() {
         if start <= date && date <= end {
@@ -230,10 +225,11 @@ pub fn expected_rows(
                 .insert(date, o);
         }
     }
+    // The public address, whichever endpoint was listed (schema 3 derives it).
     let url = |symbol: &str, date: NaiveDate| {
         let key = format!("data/futures/um/daily/klines/{symbol}/1m/{symbol}-1m-{date}.zip");
         format!(
-            "{data_url}/{}",
+            "https://data.binance.vision/{}",
             percent_encoding::utf8_percent_encode(&key, URL_KEEP)
         )
     };
@@ -266,15 +262,13 @@ pub fn expected_rows(
     rows
 }
 
-const URL_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+pub const URL_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
     .remove(b'~')
     .remove(b'/');
 
-/// A Python with `duckdb`, `moto[server]` and `awscli`, in a virtual environment under the target
-/// folder, created on first use (from PyPI) and reused afterwards.
 /// What the cross-client tests install: the stock DuckDB client and the DataFrame libraries the
 /// docs' examples use, and moto and the AWS CLI for the third-party S3 server.
 const PY_REQUIREMENTS: [&str; 7] = [

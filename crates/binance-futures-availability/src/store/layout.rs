@@ -1,0 +1,215 @@
+//! How the rows lie in the file, so that both shapes of question read little of it. DuckDB
+//! keeps a min and max of every column per row group (~123k rows) and skips row groups a filter
+//! excludes; it has no other access path worth having here (the v2 indexes were never used and
+//! were 90 % of the file, ADR 0010).
+//!
+//! - `daily_availability` lies in date order: a snapshot or a month's range reads one or two row
+//!   groups of the full history's eight.
+//! - `symbol_days(symbol, date, available, file_size_bytes)` holds the days before
+//!   `layout.split` in symbol order, for timelines (~3 bytes a row: no timestamps, symbol
+//!   run-length encoded). A timeline reads it and the days from `split` on in
+//!   `daily_availability`, which lie in its last row group or two.
+//!
+//! A daily update writes its last few weeks, which land at the end of the table and after
+//! `split`, so neither needs work. Every batch records the earliest day it wrote in
+//! `layout.unsorted_from` (in the batch's transaction, so a killed run's copy still knows), and
+//! a writer about to publish calls [`Database::tidy`]: writes reaching more than
+//! [`SORT_SLACK_DAYS`] back (a first load, a backfill of old history) re-sort the table, and
+//! writes before `split`, or a `split` lagging the newest day by more than twice the slack,
+//! rebuild the companion. This module knows nothing of what the rows mean.
+
+use chrono::{Duration, NaiveDate};
+use duckdb::params;
+
+use super::schema::{STORED_COLUMNS, SYMBOL_DAYS, daily_table};
+use super::{Database, StoreError, date_value};
+
+/// How far back from the newest day a write may reach and still be left where it was appended:
+/// twice the default lookback (20 days), so that a daily update never pays for a re-sort or a
+/// rebuild (each ~0.5 s for 1 M rows), while a timeline reads at most ~80 days from the table.
+pub const SORT_SLACK_DAYS: i64 = 40;
+
+/// What `tidy` has to do, decided from the marks alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Work {
+    sort: bool,
+    /// Rebuild the companion with the days before this one.
+    split: Option<NaiveDate>,
+}
+
+/// The work for rows written from `unsorted_from` on, a companion holding the days before
+/// `split`, and `newest` the newest day stored.
+fn work(
+    unsorted_from: Option<NaiveDate>,
+    split: Option<NaiveDate>,
+    newest: Option<NaiveDate>,
+) -> Work {
+    let Some(newest) = newest else {
+        return Work {
+            sort: false,
+            split: None,
+        };
+    };
+    let slack = Duration::days(SORT_SLACK_DAYS);
+    let wanted = newest - slack;
+    let sort = unsorted_from.is_some_and(|u| u < wanted);
+    let stale = unsorted_from.is_some_and(|u| split.is_none_or(|s| u < s))
+        || split.is_none_or(|s| s < wanted - slack);
+    Work {
+        sort,
+        split: stale.then_some(wanted),
+    }
+}
+
+impl Database {
+    /// Records that rows from `from` on were written; called inside the batch's transaction.
+    pub(super) fn mark_unsorted(tx: &duckdb::Transaction, from: NaiveDate) -> duckdb::Result<()> {
+        tx.execute(
+            "UPDATE layout SET unsorted_from = least(coalesce(unsorted_from, ?1), ?1)",
+            params![date_value(from)],
+        )
+        .map(|_| ())
+    }
+
+    /// The day from which timelines read `daily_availability` rather than `symbol_days`: the
+    /// split, unless rows before it were written since the companion was built (a library
+    /// user who has not called `tidy` yet) — then every day is read from the table, slower
+    /// and right.
+    pub(super) fn split(&self) -> Result<NaiveDate, StoreError> {
+        // Read once per handle, like the symbols: a published file never changes under a
+        // reader, and this handle's own `write_batch` and `tidy` clear it.
+        if let Some(split) = self.split.get() {
+            return Ok(*split);
+        }
+        let split: Option<NaiveDate> = self
+            .conn
+            .query_row(
+                "SELECT CASE WHEN unsorted_from < split THEN NULL ELSE split END FROM layout",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err("reading the layout"))?;
+        Ok(*self.split.get_or_init(|| split.unwrap_or(NaiveDate::MIN)))
+    }
+
+    /// Re-sorts the rows and rebuilds the timeline companion where the writes since the last
+    /// call require it (see the module doc), in one transaction. Writers call it before
+    /// publishing.
+    pub fn tidy(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let (unsorted_from, split, newest) = self
+            .conn
+            .query_row(
+                "SELECT unsorted_from, split, (SELECT max(date) FROM daily_availability) FROM layout",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(super::failed(&path, "reading the layout"))?;
+        let work = work(unsorted_from, split, newest);
+        if !work.sort && work.split.is_none() && unsorted_from.is_none() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(super::failed(&path, "starting to lay out the rows"))?;
+        if work.sort {
+            tx.execute_batch(&format!(
+                "{new}
+                 INSERT INTO daily_availability_sorted ({STORED_COLUMNS})
+                   SELECT {STORED_COLUMNS} FROM daily_availability ORDER BY date, symbol;
+                 DROP TABLE daily_availability;
+                 ALTER TABLE daily_availability_sorted RENAME TO daily_availability;",
+                new = daily_table("daily_availability_sorted")
+            ))
+            .map_err(super::failed(&path, "sorting the rows by date"))?;
+        }
+        if let Some(split) = work.split {
+            tx.execute_batch(&format!("DROP TABLE symbol_days; {SYMBOL_DAYS}"))
+                .map_err(super::failed(&path, "rebuilding symbol_days"))?;
+            tx.execute(
+                "INSERT INTO symbol_days
+                   SELECT symbol, date, available, file_size_bytes FROM daily_availability
+                   WHERE date < ?1 ORDER BY symbol, date",
+                params![date_value(split)],
+            )
+            .and_then(|_| tx.execute("UPDATE layout SET split = ?1", params![date_value(split)]))
+            .map_err(super::failed(&path, "rebuilding symbol_days"))?;
+        }
+        // With no rows yet the mark stays: the first load still has everything to do.
+        if newest.is_some() {
+            tx.execute_batch("UPDATE layout SET unsorted_from = NULL")
+                .map_err(super::failed(&path, "recording the layout"))?;
+        }
+        tx.commit()
+            .map_err(super::failed(&path, "committing the layout"))?;
+        self.split.take();
+        tracing::debug!(?work, "laid out the rows in {:.2?}", started.elapsed());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    }
+
+    #[test]
+    fn only_writes_far_back_or_a_lagging_split_cost_work() {
+        let newest = d("2026-11-24");
+        let wanted = d("2026-10-15");
+        let none = Work {
+            sort: false,
+            split: None,
+        };
+        let cases = [
+            // A daily update: its 20 days lie after the split and near the end.
+            (d("2026-11-04"), d("2026-10-10"), none),
+            // Nothing written, split recent enough.
+            (None, d("2026-09-10"), none),
+            // Nothing written, but the split lags by more than twice the slack: rebuild only.
+            (
+                None,
+                d("2026-08-01"),
+                Work {
+                    sort: false,
+                    split: wanted,
+                },
+            ),
+            // A first load: sort and build.
+            (
+                d("2019-12-31"),
+                None,
+                Work {
+                    sort: true,
+                    split: wanted,
+                },
+            ),
+            // A write just before the split but within the slack: rebuild, no sort.
+            (
+                d("2026-10-20"),
+                d("2026-10-25"),
+                Work {
+                    sort: false,
+                    split: wanted,
+                },
+            ),
+        ];
+        for (unsorted, split, expected) in cases {
+            assert_eq!(
+                work(unsorted, split, newest),
+                expected,
+                "{unsorted:?} {split:?}"
+            );
+        }
+        assert_eq!(
+            work(d("2019-12-31"), None, None),
+            none,
+            "no rows, nothing to lay out"
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Schema 2 → 3 (ADR 0010): a file written by the schema-2 code (`tests/fixtures/v2`, see its
+//! README) migrates on the next write with every fact kept, answers every query exactly as
+//! schema 2 did, and the original's SQL gives in the stock Python client what it gave on the
+//! schema-2 file.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use common::{Env, db_rows, python, read_only};
+use vision_sim::{Corpus, CorpusSpec};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/v2")
+        .join(name)
+}
+
+fn gunzip(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(fixture(name)).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// A simulated bucket holding what the schema-2 file was collected from, and that file as the
+/// database.
+fn v2_env() -> Env {
+    let spec: CorpusSpec =
+        serde_json::from_str(&std::fs::read_to_string(fixture("spec.json")).unwrap()).unwrap();
+    let env = Env::new(Corpus::from_spec(&spec));
+    std::fs::write(&env.db, gunzip("availability.duckdb.gz")).unwrap();
+    env
+}
+
+fn schema_version(db: &Path) -> i32 {
+    read_only(db)
+        .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_schema_2_file_migrates_on_the_next_write_keeping_every_row_and_answer() {
+    let env = v2_env();
+    let before = db_rows(&env.db);
+    assert_eq!(before.len(), 4871);
+    assert_eq!(schema_version(&env.db), 2);
+    // Reads never migrate: they ask for a write first.
+    let out = env.run(&["query", "snapshot", "2024-01-15"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("update"));
+
+    env.ok(&["update", "--quiet"]);
+    assert_eq!(schema_version(&env.db), 3);
+    // Every row, url included (the schema-2 rows hold the public, percent-encoded urls that
+    // schema 3 computes).
+    assert!(db_rows(&env.db) == before, "rows changed in the migration");
+    let answers = String::from_utf8(gunzip("answers.jsonl.gz")).unwrap();
+    let mut asked = 0;
+    for line in answers.lines() {
+        let answer: serde_json::Value = serde_json::from_str(line).unwrap();
+        let args: Vec<&str> = answer["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            env.ok(&args),
+            answer["stdout"].as_str().unwrap(),
+            "{args:?} answers differently after the migration"
+        );
+        asked += 1;
+    }
+    assert_eq!(asked, 14);
+    // No key, no index, nothing of schema 2's derived tables left.
+    let catalog = common::catalog(&env.db).join("\n");
+    for gone in ["PRIMARY KEY(date", "INDEX", "day_files", "derived_state"] {
+        assert!(!catalog.contains(gone), "{gone} in {catalog}");
+    }
+}
+
+/// The seed's SQL, run by the stock Python `duckdb` on a file; one JSON line per statement.
+fn seed_sql(db: &Path) -> Vec<String> {
+    let script = r#"
+import duckdb, json, sys
+con = duckdb.connect(sys.argv[1], read_only=True)
+for sql in [
+    "SELECT column_name, column_type FROM (DESCRIBE daily_availability)",
+    "SELECT symbol FROM daily_availability WHERE date = '2024-01-15' AND available ORDER BY symbol",
+    "SELECT * FROM daily_availability WHERE symbol = 'BTCUSDT' ORDER BY date",
+    "SELECT DISTINCT symbol FROM daily_availability WHERE date BETWEEN '2024-01-01' AND '2024-01-31' AND available ORDER BY symbol",
+    "SELECT url FROM daily_availability WHERE symbol = '币安人生USDT' ORDER BY date",
+    "SELECT date, count(*) FILTER (WHERE available) FROM daily_availability GROUP BY date ORDER BY date",
+]:
+    print(json.dumps(con.execute(sql).fetchall(), default=str, ensure_ascii=False))
+"#;
+    let out = common::output_ok(
+        std::process::Command::new(python())
+            .args(["-c", script])
+            .arg(db),
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn the_originals_sql_answers_alike_on_schema_2_and_3_in_the_stock_python_client() {
+    let env = v2_env();
+    let v2 = env.dir.path().join("v2.duckdb");
+    std::fs::copy(&env.db, &v2).unwrap();
+    env.ok(&["update", "--quiet"]);
+    let (on_v2, on_v3) = (seed_sql(&v2), seed_sql(&env.db));
+    assert_eq!(on_v2.len(), 6);
+    for (a, b) in on_v2.iter().zip(&on_v3) {
+        assert_eq!(a, b);
+    }
+    assert!(
+        on_v3[4].contains("https://data.binance.vision/data/futures/um/daily/klines/%E5%B8%81")
+    );
+}
+
+#[test]
+fn a_day_stored_twice_by_another_client_fails_validate_naming_it() {
+    let env = v2_env();
+    env.ok(&["update", "--quiet"]);
+    let script = r#"
+import duckdb, sys
+con = duckdb.connect(sys.argv[1])
+con.execute("INSERT INTO daily_availability (date, symbol, available, file_size_bytes) VALUES ('2024-01-15', 'ETHUSDT', true, 1)")
+"#;
+    common::output_ok(
+        std::process::Command::new(python())
+            .args(["-c", script])
+            .arg(&env.db),
+    );
+    let info = env.dir.path().join("exchange-info.json");
+    std::fs::write(&info, r#"{"symbols":[]}"#).unwrap();
+    let out = env.run(&["validate", "--exchange-info", info.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("FAIL uniqueness: 1 day(s)")
+            && report.contains("ETHUSDT on 2024-01-15: 2 rows"),
+        "{report}"
+    );
+}
