@@ -17,6 +17,60 @@ pub const ARCHIVE_START: NaiveDate = match NaiveDate::from_ymd_opt(2019, 12, 31)
     None => panic!("valid constant date"),
 };
 
+/// Why a day given by a user cannot be asked about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DayError {
+    #[error("{text:?} is not a date of the form YYYY-MM-DD")]
+    Malformed { text: String },
+    #[error("{day} is before {TRADING_START}, the first day of Binance USD-M futures")]
+    BeforeTrading { day: NaiveDate },
+    #[error("{day} is after today ({today}, UTC)")]
+    AfterToday { day: NaiveDate, today: NaiveDate },
+    #[error("the start {start} is after the end {end}")]
+    Reversed { start: NaiveDate, end: NaiveDate },
+}
+
+/// The one grammar of a day a user asks about, for every front end (the CLI, the Python
+/// package): exactly `YYYY-MM-DD`, within `TRADING_START ..= today` (UTC).
+///
+/// ```
+/// # use binance_futures_availability::facts::{parse_day, DayError};
+/// # use chrono::NaiveDate;
+/// let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+/// assert_eq!(parse_day("2024-01-15", today), Ok(NaiveDate::from_ymd_opt(2024, 1, 15).unwrap()));
+/// assert!(matches!(parse_day("2024-1-15", today), Err(DayError::Malformed { .. })));
+/// assert!(matches!(parse_day("2026-12-02", today), Err(DayError::AfterToday { .. })));
+/// ```
+pub fn parse_day(text: &str, today: NaiveDate) -> Result<NaiveDate, DayError> {
+    // chrono alone accepts `2024-1-15` and `+2024-01-15`; the length pins the one spelling.
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 10)
+        .ok_or_else(|| DayError::Malformed {
+            text: text.to_string(),
+        })?;
+    check_day(day, today)
+}
+
+/// A day given as a date (not text) is held to the same range as `parse_day`.
+pub fn check_day(day: NaiveDate, today: NaiveDate) -> Result<NaiveDate, DayError> {
+    if day < TRADING_START {
+        return Err(DayError::BeforeTrading { day });
+    }
+    if day > today {
+        return Err(DayError::AfterToday { day, today });
+    }
+    Ok(day)
+}
+
+/// `start ..= end` is a range only when `start` is not after `end`.
+pub fn check_order(start: NaiveDate, end: NaiveDate) -> Result<(), DayError> {
+    if start > end {
+        return Err(DayError::Reversed { start, end });
+    }
+    Ok(())
+}
+
 /// One daily 1m-klines file that was seen in the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFact {

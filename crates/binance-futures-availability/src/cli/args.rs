@@ -226,10 +226,10 @@ pub(crate) struct Remote {
     #[arg(long, env = "BFA_DATA_URL", default_value = config::DEFAULT_DATA_URL, value_name = "URL")]
     pub data_url: String,
     /// Requests in flight at most.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=512))]
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(collect::limits::CONCURRENCY))]
     pub concurrency: u16,
     /// Attempts per request for transient failures (timeouts, 5xx, 429), the first included.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(collect::limits::ATTEMPTS))]
     pub attempts: u32,
     /// First retry backoff in milliseconds; doubles per attempt, with jitter.
     #[arg(long, env = "BFA_RETRY_BASE_MS", default_value_t = 200, hide = true,
@@ -247,7 +247,7 @@ pub(crate) struct Remote {
     /// Longest one request may take, body included, in seconds (1 to 3600): a server that
     /// trickles its answer is given up on and retried.
     #[arg(long, env = "BFA_REQUEST_TIMEOUT", default_value_t = 120, value_name = "SECS",
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(collect::limits::REQUEST_TIMEOUT_SECS))]
     pub request_timeout: u64,
 }
 
@@ -317,7 +317,7 @@ fn export_format() -> impl TypedValueParser<Value = ExportFormat> {
 /// `--lookback`: a whole number of days, at most ten years (more is before trading began).
 fn lookback_days(text: &str) -> Result<u32, String> {
     match text.parse::<u32>() {
-        Ok(days) if days <= 3650 => Ok(days),
+        Ok(days) if collect::limits::LOOKBACK_DAYS.contains(&i64::from(days)) => Ok(days),
         _ => Err(format!(
             "{text:?} is not a number of days from 0 to 3650 (ten years reach back before \
              trading began on {TRADING_START})"
@@ -367,22 +367,9 @@ pub(crate) struct ProbeArgs {
     pub remote: Remote,
 }
 
-/// Parses `YYYY-MM-DD` and keeps it within 2019-09-25 ..= today (UTC).
+/// `YYYY-MM-DD` within 2019-09-25 ..= today (UTC): the library's one grammar of a day.
 fn parse_day(text: &str) -> Result<NaiveDate, String> {
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .filter(|_| text.len() == 10)
-        .ok_or_else(|| format!("{text:?} is not a date of the form YYYY-MM-DD"))?;
-    let today = Utc::now().date_naive();
-    if day < TRADING_START {
-        return Err(format!(
-            "{day} is before {TRADING_START}, the first day of Binance USD-M futures"
-        ));
-    }
-    if day > today {
-        return Err(format!("{day} is after today ({today}, UTC)"));
-    }
-    Ok(day)
+    crate::facts::parse_day(text, Utc::now().date_naive()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -100,12 +100,7 @@ impl CliError {
 }
 
 fn ordered(start: NaiveDate, end: NaiveDate) -> Result<(), CliError> {
-    if start > end {
-        return Err(CliError::BadInput(format!(
-            "the start {start} is after the end {end}"
-        )));
-    }
-    Ok(())
+    crate::facts::check_order(start, end).map_err(|e| CliError::BadInput(e.to_string()))
 }
 
 /// Runs a parsed command line.

@@ -44,7 +44,7 @@ pub(super) async fn list_all(
     opts: &Options,
     state: &mut RunState,
 ) -> Result<(), Stop> {
-    let progress = Reporter::new(opts.progress, state.summary.kind, tasks.len() as u64);
+    let progress = Reporter::new(&opts.progress, state.summary.kind, tasks.len() as u64);
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     // Cancelled by the caller, or by the circuit breaker below; either ends requests in flight.
     let stop = opts.cancel.child_token();

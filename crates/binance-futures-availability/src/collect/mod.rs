@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use tokio_util::sync::CancellationToken;
 
-pub use progress::Progress;
+pub use progress::{Progress, ProgressFn};
 
 use crate::store::{
     Batch, Database, LockError, RunEnd, RunKind, RunOutcome, StoreError, SymbolRecord,
@@ -37,6 +37,53 @@ use crate::vision::{self, VisionClient, VisionError};
 /// Recent days re-listed by `update` although already checked: files arrive late (up to days)
 /// and get replaced.
 pub const DEFAULT_LOOKBACK: u32 = 20;
+
+/// The values a caller may ask a run for, in one place for every front end (the CLI's flags,
+/// the Python package's arguments). ADR 0009 says why these bounds.
+pub mod limits {
+    use std::ops::RangeInclusive;
+    /// `--lookback`: ten years reach back before trading began.
+    pub const LOOKBACK_DAYS: RangeInclusive<i64> = 0..=3650;
+    /// `--concurrency`: requests in flight.
+    pub const CONCURRENCY: RangeInclusive<i64> = 1..=512;
+    /// `--attempts`: per request, the first included.
+    pub const ATTEMPTS: RangeInclusive<i64> = 1..=20;
+    /// `--request-timeout`: seconds for a whole request, body included (u64, as clap's
+    /// parser for that flag takes it).
+    pub const REQUEST_TIMEOUT_SECS: RangeInclusive<u64> = 1..=3600;
+}
+
+/// A run option outside `limits`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} is {value}, outside {} to {}", .range.start(), .range.end())]
+pub struct OutOfRange {
+    pub name: &'static str,
+    pub value: i64,
+    pub range: std::ops::RangeInclusive<i64>,
+}
+
+/// Checks a run's options against `limits` (the CLI's parsers check the same bounds).
+pub fn check_options(
+    lookback: u32,
+    concurrency: usize,
+    attempts: u32,
+    request_timeout_secs: u64,
+) -> Result<(), OutOfRange> {
+    let timeout = limits::REQUEST_TIMEOUT_SECS;
+    let timeout = *timeout.start() as i64..=*timeout.end() as i64;
+    let checks = [
+        ("lookback", i64::from(lookback), limits::LOOKBACK_DAYS),
+        ("concurrency", concurrency as i64, limits::CONCURRENCY),
+        ("attempts", i64::from(attempts), limits::ATTEMPTS),
+        ("request_timeout", request_timeout_secs as i64, timeout),
+    ];
+    for (name, value, range) in checks {
+        if !range.contains(&value) {
+            return Err(OutOfRange { name, value, range });
+        }
+    }
+    Ok(())
+}
 
 /// What to collect.
 #[derive(Debug, Clone)]

@@ -1,29 +1,56 @@
-//! Progress on stderr: a bar on a terminal, a line per tenth of the work in logs, or nothing.
+//! Progress: a bar on a terminal, a line per tenth of the work in logs, a callback for a
+//! program that embeds the library (the Python package), or nothing.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::store::RunKind;
 
-/// How progress is shown on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Called after each symbol folder with `(kind, done, total)`.
+pub type ProgressFn = Arc<dyn Fn(RunKind, u64, u64) + Send + Sync>;
+
+/// How progress is shown.
+#[derive(Clone)]
 pub enum Progress {
-    /// A progress bar with counts, rate and ETA (for a terminal).
+    /// A progress bar with counts, rate and ETA on stderr (for a terminal).
     Bar,
-    /// A plain line per tenth of the work (for logs).
+    /// A plain line on stderr per tenth of the work (for logs).
     Log,
+    /// Called after each symbol folder is done with `(kind, done, total)`, from the run's
+    /// worker threads; it should return quickly.
+    Callback(ProgressFn),
     Quiet,
 }
 
-/// Progress on stderr: a bar on a terminal, a line per tenth in logs, or nothing.
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Progress::Bar => "Bar",
+            Progress::Log => "Log",
+            Progress::Callback(_) => "Callback",
+            Progress::Quiet => "Quiet",
+        })
+    }
+}
+
+/// Progress as `Progress` says: a bar, log lines, a callback, or nothing.
 pub(super) struct Reporter {
     bar: Option<ProgressBar>,
     log: Option<(RunKind, u64, std::sync::atomic::AtomicU64)>,
+    callback: Option<(ProgressFn, RunKind, u64)>,
+    done: std::sync::atomic::AtomicU64,
 }
 
 impl Reporter {
-    pub(super) fn new(mode: Progress, kind: RunKind, total: u64) -> Reporter {
+    pub(super) fn new(mode: &Progress, kind: RunKind, total: u64) -> Reporter {
+        let mut reporter = Reporter {
+            bar: None,
+            log: None,
+            callback: None,
+            done: Default::default(),
+        };
         match mode {
             Progress::Bar => {
                 let bar = ProgressBar::new(total);
@@ -33,20 +60,15 @@ impl Reporter {
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
                 bar.set_prefix(kind.as_str());
-                Reporter {
-                    bar: Some(bar),
-                    log: None,
-                }
+                reporter.bar = Some(bar);
             }
-            Progress::Log => Reporter {
-                bar: None,
-                log: Some((kind, total, std::sync::atomic::AtomicU64::new(0))),
-            },
-            Progress::Quiet => Reporter {
-                bar: None,
-                log: None,
-            },
+            Progress::Log => {
+                reporter.log = Some((kind, total, std::sync::atomic::AtomicU64::new(0)));
+            }
+            Progress::Callback(f) => reporter.callback = Some((f.clone(), kind, total)),
+            Progress::Quiet => {}
         }
+        reporter
     }
 
     pub(super) fn tick(&self) {
@@ -59,6 +81,10 @@ impl Reporter {
             if n.is_multiple_of(step) || n == *total {
                 say!("{kind}: {n}/{total} symbols");
             }
+        }
+        if let Some((f, kind, total)) = &self.callback {
+            let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+            f(*kind, n, *total);
         }
     }
 

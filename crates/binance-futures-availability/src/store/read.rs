@@ -279,6 +279,55 @@ impl Database {
         Ok(rows)
     }
 
+    /// Symbols whose first file is on `date`: listed that day, never seen before. A first file
+    /// on 2019-12-31 only says the symbol traded before the archive began.
+    pub fn new_listings(
+        &self,
+        date: NaiveDate,
+        contracts: ContractFilter,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut found: Vec<String> = self
+            .known()?
+            .values()
+            .filter(|r| r.first_file_date == Some(date))
+            .filter(|r| contracts.contract().is_none_or(|want| r.contract == want))
+            .map(|r| r.symbol.clone())
+            .collect();
+        found.sort();
+        Ok(found)
+    }
+
+    /// Symbols with a file the day before `date` and, verified, none on `date`. A symbol whose
+    /// folder has not been checked through `date` yet is not among them: a day not yet
+    /// published is not a delisting (the original tool listed every symbol for such a day).
+    pub fn delistings(
+        &self,
+        date: NaiveDate,
+        contracts: ContractFilter,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(before) = date.pred_opt() else {
+            return Ok(Vec::new());
+        };
+        let on_day: std::collections::HashSet<String> = self
+            .snapshot(date, contracts)?
+            .into_iter()
+            .map(|r| r.symbol)
+            .collect();
+        let known = self.known()?;
+        let checked = |symbol: &str| {
+            known.get(symbol).is_some_and(|r| {
+                r.checked_from.is_some_and(|from| from <= date)
+                    && r.checked_through.is_some_and(|through| through >= date)
+            })
+        };
+        Ok(self
+            .snapshot(before, contracts)?
+            .into_iter()
+            .map(|r| r.symbol)
+            .filter(|s| !on_day.contains(s) && checked(s))
+            .collect())
+    }
+
     /// Symbols with a file per day in `[start, end]`, every day listed (zero where none).
     pub fn daily_counts(
         &self,
