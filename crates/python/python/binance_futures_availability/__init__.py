@@ -1,0 +1,110 @@
+"""Which Binance USD-M futures had a daily klines file on Binance Vision, every day since
+2019-09-25 — asked of the database that ``binance-futures-availability update`` keeps.
+
+The modern API::
+
+    import binance_futures_availability as bfa
+    import polars as pl
+
+    db = bfa.open()                           # read-only; BFA_DB or ~/.cache/binance-futures/…
+    pl.DataFrame(db.snapshot("2024-01-15"))   # Arrow, no copy (also pyarrow.table(...))
+    db.timeline("btcusdt").to_pylist()        # list of dicts
+
+The original tool's API, unchanged (``binance_futures_availability.queries``)::
+
+    from binance_futures_availability.queries import AvailabilityQueries
+    q = AvailabilityQueries()
+    print(q.get_available_symbols_on_date('2024-01-15'))
+
+Errors: ``ValueError`` for bad input (a malformed date, an unknown symbol — with the closest
+names suggested), ``FileNotFoundError`` when there is no database, ``AvailabilityError`` for
+everything that fails at run time. Messages are the command line's sentences.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional, Union
+
+from . import _native
+from ._native import AvailabilityError, Database, Table
+
+__version__ = _native.__version__
+
+__all__ = [
+    "AvailabilityError",
+    "AvailabilityDatabase",
+    "Database",
+    "SnapshotQueries",
+    "Table",
+    "TimelineQueries",
+    "AnalyticsQueries",
+    "AvailabilityQueries",
+    "default_db_path",
+    "open",
+    "update",
+    "__version__",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def default_db_path() -> str:
+    """The database the command line uses: ``BFA_DB`` if set, else
+    ``~/.cache/binance-futures/availability.duckdb``."""
+    return os.environ.get("BFA_DB") or str(_native.default_db_path())
+
+
+def _path(path: Optional[PathLike]) -> str:
+    return os.fspath(path) if path is not None else default_db_path()
+
+
+def open(path: Optional[PathLike] = None) -> Database:  # noqa: A001 - the package's verb
+    """Opens the database read-only (default: :func:`default_db_path`).
+
+    Raises ``FileNotFoundError`` when there is none; the file is never changed.
+    """
+    return Database(_path(path))
+
+
+def update(
+    path: Optional[PathLike] = None,
+    *,
+    lookback: int = _native.DEFAULT_LOOKBACK,
+    s3_url: Optional[str] = None,
+    data_url: Optional[str] = None,
+    concurrency: int = 64,
+    attempts: int = 5,
+    request_timeout: int = 120,
+    progress: Optional[Callable[[str, int, int], object]] = None,
+) -> dict:
+    """Brings the database to yesterday (UTC), as ``binance-futures-availability update`` does:
+    the first run lists the whole bucket, later ones the days since the last run plus the last
+    ``lookback`` days again (files arrive late and get replaced).
+
+    ``s3_url`` / ``data_url`` default to ``BFA_S3_URL`` / ``BFA_DATA_URL``, else the real
+    bucket. ``progress(kind, done, total)`` is called after each symbol folder; if it raises,
+    the run stops, keeps what it gathered, and the exception propagates. Returns the run's
+    summary: ``kind``, ``symbols``, ``files``, ``requests``, ``retries``, ``rows_written``,
+    ``elapsed_seconds``. Runs with the GIL released.
+    """
+    return _native.update(
+        _path(path),
+        lookback=lookback,
+        s3_url=s3_url or os.environ.get("BFA_S3_URL") or _native.DEFAULT_S3_URL,
+        data_url=data_url or os.environ.get("BFA_DATA_URL") or _native.DEFAULT_DATA_URL,
+        concurrency=concurrency,
+        attempts=attempts,
+        request_timeout=request_timeout,
+        progress=progress,
+    )
+
+
+# The original package's names, after the modern ones they rest on.
+from .queries import (  # noqa: E402
+    AnalyticsQueries,
+    AvailabilityDatabase,
+    AvailabilityQueries,
+    SnapshotQueries,
+    TimelineQueries,
+)

@@ -1,0 +1,58 @@
+"""Type stubs for the Rust core (``binance_futures_availability._native``)."""
+
+import datetime
+import os
+from typing import Any, Callable, List, Optional, Union
+
+DateLike = Union[str, datetime.date]
+
+__version__: str
+DEFAULT_S3_URL: str
+DEFAULT_DATA_URL: str
+DEFAULT_LOOKBACK: int
+
+class AvailabilityError(RuntimeError):
+    """A runtime failure: the database file, DuckDB, the network."""
+
+def default_db_path() -> str: ...
+
+class Table:
+    """One answer: ``polars.DataFrame(t)``, ``pyarrow.table(t)`` (no copy) or ``t.to_pylist()``."""
+
+    @property
+    def columns(self) -> List[str]: ...
+    def to_pylist(self) -> List[dict]: ...
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object: ...
+    def __len__(self) -> int: ...
+
+class Database:
+    """A read-only handle on a database file; safe to share between threads."""
+
+    def __init__(self, path: Union[str, os.PathLike[str]]) -> None: ...
+    @property
+    def path(self) -> str: ...
+    def close(self) -> None: ...
+    def snapshot(self, date: DateLike, contract: str = "perpetual") -> Table:
+        """Symbols with a file on ``date``: symbol, file_size_bytes, last_modified (UTC)."""
+    def timeline(self, symbol: str) -> Table:
+        """Every stored day of ``symbol``: date, available, file_size_bytes, status_code."""
+    def symbol(self, symbol: str) -> dict[str, Any]:
+        """What the database knows of one folder: contract, first/last file, checked range."""
+    def range(self, start: DateLike, end: DateLike, contract: str = "perpetual") -> Table:
+        """Symbols with a file in [start, end]: symbol, days_available, first_date, last_date."""
+    def summary(self, start: Optional[DateLike] = None, end: Optional[DateLike] = None) -> Table:
+        """Symbols with a file per day: date, perpetual, delivery."""
+    def new_listings(self, date: DateLike, contract: str = "perpetual") -> List[str]: ...
+    def delistings(self, date: DateLike, contract: str = "perpetual") -> List[str]: ...
+
+def update(
+    path: Union[str, os.PathLike[str]],
+    *,
+    lookback: int,
+    s3_url: str,
+    data_url: str,
+    concurrency: int,
+    attempts: int,
+    request_timeout: int,
+    progress: Optional[Callable[[str, int, int], object]] = None,
+) -> dict[str, Any]: ...

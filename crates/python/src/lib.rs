@@ -1,0 +1,622 @@
+//! `binance_futures_availability._native`: the Rust core seen from Python. The pure-Python
+//! package around it (`python/binance_futures_availability`) holds the original tool's classes
+//! and the names users import; this module holds everything that touches the database.
+//!
+//! What it is for: turning Python arguments into the library's types (through the library's
+//! own checks, so a bad date gets the CLI's sentence), running the library's queries with the
+//! GIL released, and handing the rows back as Arrow streams (`__arrow_c_stream__`) or Python
+//! objects. What it must not know: SQL, the schema, how a query is answered — that is
+//! `store::Database`, exactly as the CLI uses it, so Python and the CLI cannot disagree.
+//!
+//! Errors: input the library refuses → `ValueError`; no database → `FileNotFoundError`;
+//! everything else → `AvailabilityError` (a `RuntimeError`). The message is the library's
+//! sentence, the same the CLI prints.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use binance_futures_availability::collect::{self, CollectError, Goal, Progress};
+use binance_futures_availability::config;
+use binance_futures_availability::facts::{self, ContractFilter, DayError};
+use binance_futures_availability::store::{
+    self, DayCount, RangeRow, SnapshotRow, StoreError, SymbolRecord, TimelineDay,
+};
+use binance_futures_availability::vision::{
+    ClientConfig, Endpoints, RetryPolicy, SetupError, VisionClient,
+};
+use chrono::{NaiveDate, Utc};
+use duckdb::arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Int32Array, Int64Array, RecordBatch, RecordBatchIterator,
+    StringArray, TimestampMicrosecondArray,
+};
+use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use duckdb::arrow::ffi_stream::FFI_ArrowArrayStream;
+use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyList};
+
+pyo3::create_exception!(
+    binance_futures_availability,
+    AvailabilityError,
+    PyRuntimeError,
+    "A runtime failure of binance-futures-availability: the database file, DuckDB, the network. \
+     The message is the sentence the command line prints."
+);
+
+/// Every failure the library can report, mapped to the exception a Python user expects.
+enum Failure {
+    Day(DayError),
+    Store(StoreError),
+    Collect(Box<CollectError>),
+    Setup(SetupError),
+    Closed,
+}
+
+impl From<Failure> for PyErr {
+    fn from(f: Failure) -> PyErr {
+        match f {
+            Failure::Day(e) => PyValueError::new_err(e.to_string()),
+            Failure::Store(e @ StoreError::Missing { .. }) => {
+                PyFileNotFoundError::new_err(format!(
+                    "{e}; create it with binance_futures_availability.update() or \
+                 `binance-futures-availability update` (or pass the path of an existing file, \
+                 or set BFA_DB)"
+                ))
+            }
+            Failure::Store(e) if e.is_bad_input() => PyValueError::new_err(e.to_string()),
+            Failure::Store(e) => AvailabilityError::new_err(e.to_string()),
+            Failure::Collect(e) if e.is_bad_input() => PyValueError::new_err(e.to_string()),
+            Failure::Collect(e) => AvailabilityError::new_err(e.to_string()),
+            Failure::Setup(e) if e.is_bad_input() => PyValueError::new_err(e.to_string()),
+            Failure::Setup(e) => AvailabilityError::new_err(e.to_string()),
+            Failure::Closed => AvailabilityError::new_err("the database handle is closed"),
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl From<DayError> for Failure {
+    fn from(e: DayError) -> Self {
+        Failure::Day(e)
+    }
+}
+
+/// A day as Python gives it: a `datetime.date` or `'YYYY-MM-DD'`, held to the CLI's grammar
+/// and range (`facts::parse_day`).
+fn day(arg: &Bound<'_, PyAny>, name: &str) -> PyResult<NaiveDate> {
+    let today = Utc::now().date_naive();
+    if let Ok(text) = arg.extract::<String>() {
+        return Ok(facts::parse_day(&text, today).map_err(Failure::Day)?);
+    }
+    if let Ok(date) = arg.extract::<NaiveDate>() {
+        return Ok(facts::check_day(date, today).map_err(Failure::Day)?);
+    }
+    Err(PyTypeError::new_err(format!(
+        "{name} must be a datetime.date or a 'YYYY-MM-DD' string, not {}",
+        arg.get_type().name()?
+    )))
+}
+
+fn contract_filter(text: &str) -> PyResult<ContractFilter> {
+    match text {
+        "perpetual" => Ok(ContractFilter::Perpetual),
+        "delivery" => Ok(ContractFilter::Delivery),
+        "all" => Ok(ContractFilter::All),
+        other => Err(PyValueError::new_err(format!(
+            "{other:?} is not a contract filter; use 'perpetual', 'delivery' or 'all'"
+        ))),
+    }
+}
+
+/// A read-only handle on a database file. Queries never change the file; a handle may be
+/// shared by threads (they take turns on its one DuckDB connection, each query well under a
+/// millisecond).
+#[pyclass(frozen, module = "binance_futures_availability._native")]
+struct Database {
+    path: PathBuf,
+    inner: Mutex<Option<store::Database>>,
+}
+
+impl Database {
+    /// Runs `f` on the open handle with the GIL released.
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&store::Database) -> Result<T, Failure> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| {
+            let guard = self.lock();
+            match guard.as_ref() {
+                Some(db) => f(db),
+                None => Err(Failure::Closed),
+            }
+        })
+        .map_err(PyErr::from)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<store::Database>> {
+        // A panic while holding the lock leaves a handle whose last query did not finish; the
+        // connection itself is still sound, so the next query may use it.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[pymethods]
+impl Database {
+    /// Opens the database at `path` read-only (it must exist).
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let opened = py.detach(|| store::Database::open(&path));
+        let db = opened.map_err(|e| PyErr::from(Failure::Store(e)))?;
+        Ok(Database {
+            path,
+            inner: Mutex::new(Some(db)),
+        })
+    }
+
+    /// The database file.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    /// Closes the handle; later queries raise `AvailabilityError`. Closing twice is fine.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| drop(self.lock().take()));
+    }
+
+    /// Symbols with a file on `date`, sorted by symbol: `symbol`, `file_size_bytes`,
+    /// `last_modified` (UTC). `contract` is 'perpetual' (default), 'delivery' or 'all'.
+    #[pyo3(signature = (date, contract = "perpetual"))]
+    fn snapshot(&self, py: Python<'_>, date: &Bound<'_, PyAny>, contract: &str) -> PyResult<Table> {
+        let (date, contracts) = (day(date, "date")?, contract_filter(contract)?);
+        let rows = self.with(py, |db| Ok(db.snapshot(date, contracts)?))?;
+        Ok(Table::new(Rows::Snapshot(rows)))
+    }
+
+    /// Every stored day of `symbol` by date (case-insensitive name): `date`, `available`,
+    /// `file_size_bytes`, `status_code` (200 with a file, 404 for a verified absence).
+    fn timeline(&self, py: Python<'_>, symbol: String) -> PyResult<Table> {
+        let days = self.with(py, |db| Ok(db.timeline(&symbol)?.days))?;
+        Ok(Table::new(Rows::Timeline(days)))
+    }
+
+    /// What the database knows of one symbol folder, as a dict: contract, quote asset,
+    /// first and last day with a file, the checked range.
+    fn symbol<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyDict>> {
+        let record = self.with(py, |db| Ok(db.symbol(&symbol)?))?;
+        symbol_dict(py, &record)
+    }
+
+    /// Every symbol with a file on at least one day in `[start, end]`, sorted by symbol:
+    /// `symbol`, `days_available`, `first_date`, `last_date` (inside the range).
+    #[pyo3(signature = (start, end, contract = "perpetual"))]
+    fn range(
+        &self,
+        py: Python<'_>,
+        start: &Bound<'_, PyAny>,
+        end: &Bound<'_, PyAny>,
+        contract: &str,
+    ) -> PyResult<Table> {
+        let (start, end) = (day(start, "start")?, day(end, "end")?);
+        facts::check_order(start, end).map_err(Failure::Day)?;
+        let contracts = contract_filter(contract)?;
+        let rows = self.with(py, |db| Ok(db.range(start, end, contracts)?))?;
+        Ok(Table::new(Rows::Range(rows)))
+    }
+
+    /// Symbols with a file per day, every day of `[start, end]` listed (both or neither; by
+    /// default every day the database covers): `date`, `perpetual`, `delivery`.
+    #[pyo3(signature = (start = None, end = None))]
+    fn summary(
+        &self,
+        py: Python<'_>,
+        start: Option<&Bound<'_, PyAny>>,
+        end: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Table> {
+        let asked = match (start, end) {
+            (Some(s), Some(e)) => {
+                let (s, e) = (day(s, "start")?, day(e, "end")?);
+                facts::check_order(s, e).map_err(Failure::Day)?;
+                Some((s, e))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(PyValueError::new_err(
+                    "summary takes both start and end, or neither (every day covered)",
+                ));
+            }
+        };
+        let counts = self.with(py, |db| {
+            Ok(
+                match asked.map_or_else(|| db.coverage(), |r| Ok(Some(r)))? {
+                    Some((s, e)) => db.daily_counts(s, e)?,
+                    None => Vec::new(),
+                },
+            )
+        })?;
+        Ok(Table::new(Rows::Summary(counts)))
+    }
+
+    /// Symbols whose first file is on `date`, sorted.
+    #[pyo3(signature = (date, contract = "perpetual"))]
+    fn new_listings(
+        &self,
+        py: Python<'_>,
+        date: &Bound<'_, PyAny>,
+        contract: &str,
+    ) -> PyResult<Vec<String>> {
+        let (date, contracts) = (day(date, "date")?, contract_filter(contract)?);
+        self.with(py, |db| Ok(db.new_listings(date, contracts)?))
+    }
+
+    /// Symbols with a file the day before `date` and, verified, none on `date`, sorted. A
+    /// folder not yet checked through `date` is never among them.
+    #[pyo3(signature = (date, contract = "perpetual"))]
+    fn delistings(
+        &self,
+        py: Python<'_>,
+        date: &Bound<'_, PyAny>,
+        contract: &str,
+    ) -> PyResult<Vec<String>> {
+        let (date, contracts) = (day(date, "date")?, contract_filter(contract)?);
+        self.with(py, |db| Ok(db.delistings(date, contracts)?))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<binance_futures_availability.Database {:?}>", self.path)
+    }
+}
+
+fn symbol_dict<'py>(py: Python<'py>, r: &SymbolRecord) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("symbol", &r.symbol)?;
+    d.set_item("contract", r.contract.as_str())?;
+    d.set_item("quote_asset", &r.quote_asset)?;
+    d.set_item("settled", r.settled)?;
+    d.set_item("delivery_date", r.delivery_date)?;
+    d.set_item("first_file_date", r.first_file_date)?;
+    d.set_item("last_file_date", r.last_file_date)?;
+    d.set_item("checked_from", r.checked_from)?;
+    d.set_item("checked_through", r.checked_through)?;
+    Ok(d)
+}
+
+/// The rows of one answer, as the library typed them.
+enum Rows {
+    Snapshot(Vec<SnapshotRow>),
+    Timeline(Vec<TimelineDay>),
+    Range(Vec<RangeRow>),
+    Summary(Vec<DayCount>),
+}
+
+/// Days since 1970-01-01, Arrow's date32.
+fn date32(d: NaiveDate) -> i32 {
+    (d - NaiveDate::default()).num_days() as i32
+}
+
+fn field(name: &str, ty: DataType, nullable: bool) -> Field {
+    Field::new(name, ty, nullable)
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Snapshot(r) => r.len(),
+            Rows::Timeline(r) => r.len(),
+            Rows::Range(r) => r.len(),
+            Rows::Summary(r) => r.len(),
+        }
+    }
+
+    /// The answer as one Arrow batch; the columns are the CLI's JSON keys, in order.
+    fn batch(&self) -> Result<RecordBatch, duckdb::arrow::error::ArrowError> {
+        let utc = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = match self {
+            Rows::Snapshot(rows) => (
+                vec![
+                    field("symbol", DataType::Utf8, false),
+                    field("file_size_bytes", DataType::Int64, true),
+                    field("last_modified", utc(), true),
+                ],
+                vec![
+                    Arc::new(StringArray::from_iter_values(
+                        rows.iter().map(|r| &r.symbol),
+                    )),
+                    Arc::new(Int64Array::from_iter(
+                        rows.iter().map(|r| r.file_size_bytes),
+                    )),
+                    Arc::new(
+                        TimestampMicrosecondArray::from_iter(
+                            rows.iter()
+                                .map(|r| r.last_modified.map(|t| t.timestamp_micros())),
+                        )
+                        .with_timezone("UTC"),
+                    ),
+                ],
+            ),
+            Rows::Timeline(days) => (
+                vec![
+                    field("date", DataType::Date32, false),
+                    field("available", DataType::Boolean, false),
+                    field("file_size_bytes", DataType::Int64, true),
+                    field("status_code", DataType::Int32, true),
+                ],
+                vec![
+                    Arc::new(Date32Array::from_iter_values(
+                        days.iter().map(|d| date32(d.date)),
+                    )),
+                    Arc::new(BooleanArray::from_iter(
+                        days.iter().map(|d| Some(d.available)),
+                    )),
+                    Arc::new(Int64Array::from_iter(
+                        days.iter().map(|d| d.file_size_bytes),
+                    )),
+                    Arc::new(Int32Array::from_iter(days.iter().map(|d| d.status_code))),
+                ],
+            ),
+            Rows::Range(rows) => (
+                vec![
+                    field("symbol", DataType::Utf8, false),
+                    field("days_available", DataType::Int64, false),
+                    field("first_date", DataType::Date32, false),
+                    field("last_date", DataType::Date32, false),
+                ],
+                vec![
+                    Arc::new(StringArray::from_iter_values(
+                        rows.iter().map(|r| &r.symbol),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        rows.iter().map(|r| r.days_available),
+                    )),
+                    Arc::new(Date32Array::from_iter_values(
+                        rows.iter().map(|r| date32(r.first_date)),
+                    )),
+                    Arc::new(Date32Array::from_iter_values(
+                        rows.iter().map(|r| date32(r.last_date)),
+                    )),
+                ],
+            ),
+            Rows::Summary(counts) => (
+                vec![
+                    field("date", DataType::Date32, false),
+                    field("perpetual", DataType::Int64, false),
+                    field("delivery", DataType::Int64, false),
+                ],
+                vec![
+                    Arc::new(Date32Array::from_iter_values(
+                        counts.iter().map(|c| date32(c.date)),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        counts.iter().map(|c| c.perpetual),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        counts.iter().map(|c| c.delivery),
+                    )),
+                ],
+            ),
+        };
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    }
+
+    /// The answer as Python dicts, keys as in the CLI's JSON; dates are `datetime.date`,
+    /// times timezone-aware `datetime` in UTC.
+    fn pylist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        /// A list of one dict per row, `key => value` for each column.
+        macro_rules! dicts {
+            ($rows:expr, |$r:ident| { $($key:literal => $value:expr),* $(,)? }) => {{
+                let list = PyList::empty(py);
+                for $r in $rows {
+                    let d = PyDict::new(py);
+                    $(d.set_item($key, $value)?;)*
+                    list.append(d)?;
+                }
+                list
+            }};
+        }
+        Ok(match self {
+            Rows::Snapshot(rows) => dicts!(rows, |r| {
+                "symbol" => &r.symbol,
+                "file_size_bytes" => r.file_size_bytes,
+                "last_modified" => r.last_modified,
+            }),
+            Rows::Timeline(days) => dicts!(days, |r| {
+                "date" => r.date,
+                "available" => r.available,
+                "file_size_bytes" => r.file_size_bytes,
+                "status_code" => r.status_code,
+            }),
+            Rows::Range(rows) => dicts!(rows, |r| {
+                "symbol" => &r.symbol,
+                "days_available" => r.days_available,
+                "first_date" => r.first_date,
+                "last_date" => r.last_date,
+            }),
+            Rows::Summary(counts) => dicts!(counts, |r| {
+                "date" => r.date,
+                "perpetual" => r.perpetual,
+                "delivery" => r.delivery,
+            }),
+        })
+    }
+}
+
+/// One answer: hand it to `polars.DataFrame(t)`, `pyarrow.table(t)` (the Arrow PyCapsule
+/// stream interface, no copy), or take `t.to_pylist()`.
+#[pyclass(frozen, module = "binance_futures_availability._native")]
+struct Table {
+    rows: Rows,
+}
+
+impl Table {
+    fn new(rows: Rows) -> Table {
+        Table { rows }
+    }
+}
+
+#[pymethods]
+impl Table {
+    /// The column names, in order (the keys of the CLI's JSON).
+    #[getter]
+    fn columns(&self) -> PyResult<Vec<String>> {
+        let batch = self.rows.batch().map_err(arrow_failed)?;
+        Ok(batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect())
+    }
+
+    /// The rows as a list of dicts.
+    fn to_pylist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.rows.pylist(py)
+    }
+
+    /// The Arrow PyCapsule stream interface: one batch holding every row.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        // The schema is fixed; a consumer asking for another one casts on its side, as the
+        // interface allows ("the producer may ignore it").
+        let _ = requested_schema;
+        let batch = self.rows.batch().map_err(arrow_failed)?;
+        let schema = batch.schema();
+        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+        let stream = FFI_ArrowArrayStream::new(Box::new(reader));
+        // The consumer moves the stream out of the capsule (setting its `release` to null);
+        // if none does, dropping the boxed stream releases it.
+        PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
+    }
+
+    fn __len__(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn __repr__(&self) -> PyResult<String> {
+        Ok(format!(
+            "<binance_futures_availability.Table {} rows: {}>",
+            self.rows.len(),
+            self.columns()?.join(", ")
+        ))
+    }
+}
+
+fn arrow_failed(e: duckdb::arrow::error::ArrowError) -> PyErr {
+    AvailabilityError::new_err(format!("could not build the Arrow table: {e}"))
+}
+
+/// Brings the database at `path` to yesterday (UTC), as `binance-futures-availability update`
+/// does; returns the run's summary as a dict. `progress`, if given, is called as
+/// `progress(kind, done, total)` after each symbol folder; if it raises, the run stops,
+/// commits what it gathered, and the exception is raised here.
+#[pyfunction]
+#[pyo3(signature = (path, *, lookback, s3_url, data_url, concurrency, attempts, request_timeout, progress = None))]
+#[allow(clippy::too_many_arguments)]
+fn update<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    lookback: u32,
+    s3_url: String,
+    data_url: String,
+    concurrency: usize,
+    attempts: u32,
+    request_timeout: u64,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    collect::check_options(lookback, concurrency, attempts, request_timeout)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mut config = ClientConfig::new(Endpoints { s3_url, data_url });
+    config.retry = RetryPolicy {
+        max_attempts: attempts,
+        ..RetryPolicy::default()
+    };
+    config.request_timeout = std::time::Duration::from_secs(request_timeout);
+    let client = VisionClient::new(config).map_err(|e| PyErr::from(Failure::Setup(e)))?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let raised: Arc<Mutex<Option<PyErr>>> = Arc::default();
+    let progress = match progress {
+        None => Progress::Quiet,
+        Some(callback) => {
+            let (raised, cancel) = (raised.clone(), cancel.clone());
+            Progress::Callback(Arc::new(move |kind, done, total| {
+                Python::attach(|py| {
+                    if let Err(e) = callback.call1(py, (kind.as_str(), done, total)) {
+                        let mut first = raised.lock().unwrap_or_else(|p| p.into_inner());
+                        first.get_or_insert(e);
+                        cancel.cancel();
+                    }
+                })
+            }))
+        }
+    };
+    let options = collect::Options {
+        concurrency,
+        progress,
+        cancel,
+        ..collect::Options::default()
+    };
+    let goal = Goal::Update {
+        end: binance_futures_availability::schedule::update_end(Utc::now()),
+        lookback,
+    };
+    let result = py.detach(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Failure::Store(StoreError::Io {
+                    action: "starting the async runtime",
+                    path: path.clone(),
+                    source: e,
+                })
+            })?;
+        runtime
+            .block_on(collect::run(&path, &client, &goal, &options))
+            .map_err(|e| Failure::Collect(Box::new(e)))
+    });
+    if let Some(e) = raised.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    let summary = result?;
+    let d = PyDict::new(py);
+    d.set_item("kind", summary.kind.as_str())?;
+    d.set_item("symbols", summary.symbols)?;
+    d.set_item("files", summary.files)?;
+    d.set_item("requests", summary.requests)?;
+    d.set_item("retries", summary.retries)?;
+    d.set_item("rows_written", summary.rows_written)?;
+    d.set_item("elapsed_seconds", summary.elapsed.as_secs_f64())?;
+    Ok(d)
+}
+
+/// `~/.cache/binance-futures/availability.duckdb`, the CLI's default (before `BFA_DB`).
+#[pyfunction]
+fn default_db_path() -> PathBuf {
+    config::default_db_path()
+}
+
+/// The Rust core of binance_futures_availability; import the package, not this module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Database>()?;
+    m.add_class::<Table>()?;
+    m.add_function(wrap_pyfunction!(update, m)?)?;
+    m.add("AvailabilityError", m.py().get_type::<AvailabilityError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_S3_URL", config::DEFAULT_S3_URL)?;
+    m.add("DEFAULT_DATA_URL", config::DEFAULT_DATA_URL)?;
+    m.add("DEFAULT_LOOKBACK", collect::DEFAULT_LOOKBACK)?;
+    m.add_function(wrap_pyfunction!(default_db_path, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+"""Fixtures: a real vision-sim on 127.0.0.1 serving the realistic bucket, and a database built
+from it by the real command line, which is also the oracle the package is compared with.
+
+The binaries come from ``$BFA_BIN_DIR``, else ``$CARGO_TARGET_DIR/release``, else
+``~/.cache/bfa-target/release`` (where ``.ci/run`` builds them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+
+def _bin_dir() -> pathlib.Path:
+    if os.environ.get("BFA_BIN_DIR"):
+        return pathlib.Path(os.environ["BFA_BIN_DIR"])
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/bfa-target")
+    return pathlib.Path(target) / "release"
+
+
+def _binary(name: str) -> pathlib.Path:
+    path = _bin_dir() / name
+    if not path.exists():
+        pytest.exit(
+            f"{path} is missing: build it first (`cargo build --release --workspace`), "
+            "or point BFA_BIN_DIR at the folder holding it",
+            returncode=2,
+        )
+    return path
+
+
+class Sim:
+    """vision-sim on an ephemeral port; its address is read from the line it prints once it
+    listens, so nothing waits on a timer."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(_binary("vision-sim")), "--addr", "127.0.0.1:0", "--corpus", "realistic"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline()
+        if " on http://" not in first:
+            self.proc.kill()
+            raise RuntimeError(f"vision-sim did not start: {first!r}")
+        self.base = first.rsplit(" on ", 1)[1].strip()
+        self.s3_url = f"{self.base}/data.binance.vision"
+        self.data_url = self.base
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+class Cli:
+    """The real command line against one database."""
+
+    def __init__(self, db: pathlib.Path, sim: Sim) -> None:
+        self.exe = _binary("binance-futures-availability")
+        self.db = db
+        self.env = dict(
+            os.environ,
+            BFA_DB=str(db),
+            BFA_S3_URL=sim.s3_url,
+            BFA_DATA_URL=sim.data_url,
+            BFA_RETRY_BASE_MS="1",
+            TZ="UTC",
+        )
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.exe), *args], env=self.env, capture_output=True, text=True)
+
+    def ok(self, *args: str) -> str:
+        out = self.run(*args)
+        assert out.returncode == 0, f"{args} exited {out.returncode}: {out.stderr}"
+        return out.stdout
+
+    def json(self, *args: str):
+        return json.loads(self.ok(*args, "--format", "json"))
+
+
+@pytest.fixture(scope="session")
+def sim():
+    server = Sim()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def built(sim, tmp_path_factory) -> pathlib.Path:
+    """A database of the whole realistic bucket, made by `update` (the README's way)."""
+    db = tmp_path_factory.mktemp("built") / "availability.duckdb"
+    Cli(db, sim).ok("update", "--quiet")
+    return db
+
+
+@pytest.fixture()
+def db_path(built, tmp_path) -> pathlib.Path:
+    """A private copy of the built database: a test that writes cannot change another's."""
+    copy = tmp_path / "availability.duckdb"
+    shutil.copyfile(built, copy)
+    return copy
+
+
+@pytest.fixture()
+def cli(db_path, sim) -> Cli:
+    return Cli(db_path, sim)

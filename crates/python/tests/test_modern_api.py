@@ -1,0 +1,246 @@
+"""The modern API: `open()`, Arrow tables for polars and pyarrow, errors with the CLI's
+sentences, read-only handles shared by threads, `update()` from Python."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import hashlib
+import os
+import re
+import subprocess
+import sys
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import binance_futures_availability as bfa
+
+DAY = "2024-01-15"
+UTC = dt.timezone.utc
+
+
+def as_cli(rows):
+    """Rows of `to_pylist()` in the CLI's JSON spelling."""
+    def value(v):
+        if isinstance(v, dt.datetime):
+            return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        return v
+    return [{k: value(v) for k, v in row.items()} for row in rows]
+
+
+@pytest.mark.parametrize(
+    "method, args, cli_args",
+    [
+        ("snapshot", (DAY,), ("query", "snapshot", DAY)),
+        ("snapshot", (DAY, "all"), ("query", "snapshot", DAY, "--contract", "all")),
+        ("snapshot", (DAY, "delivery"), ("query", "snapshot", DAY, "--contract", "delivery")),
+        ("timeline", ("BTCUSDT",), ("query", "timeline", "BTCUSDT")),
+        ("timeline", ("币安人生usdt",), ("query", "timeline", "币安人生USDT")),
+        ("range", ("2024-01-01", "2024-03-31"), ("query", "range", "2024-01-01", "2024-03-31")),
+        ("range", ("2020-01-01", "2026-01-01", "all"), ("query", "range", "2020-01-01", "2026-01-01", "--contract", "all")),
+        ("summary", (), ("query", "summary")),
+        ("summary", ("2024-01-01", "2024-01-31"), ("query", "summary", "2024-01-01", "2024-01-31")),
+    ],
+)
+def test_every_query_equals_the_cli_json(cli, db_path, method, args, cli_args):
+    db = bfa.open(db_path)
+    table = getattr(db, method)(*args)
+    expected = cli.json(*cli_args)
+    assert expected, "the question has an answer"
+    assert as_cli(table.to_pylist()) == expected
+    assert len(table) == len(expected)
+    assert table.columns == list(expected[0].keys())
+
+
+def test_polars_and_pyarrow_take_the_tables_with_the_expected_schema(cli, db_path):
+    db = bfa.open(db_path)
+    frame = pl.DataFrame(db.snapshot(DAY))
+    assert frame.schema == pl.Schema(
+        {"symbol": pl.String, "file_size_bytes": pl.Int64, "last_modified": pl.Datetime("us", "UTC")}
+    )
+    expected = cli.json("query", "snapshot", DAY)
+    assert frame["symbol"].to_list() == [r["symbol"] for r in expected]
+    assert frame["file_size_bytes"].to_list() == [r["file_size_bytes"] for r in expected]
+
+    table = pa.table(db.timeline("BTCUSDT"))
+    assert table.schema == pa.schema(
+        [
+            pa.field("date", pa.date32(), nullable=False),
+            pa.field("available", pa.bool_(), nullable=False),
+            pa.field("file_size_bytes", pa.int64()),
+            pa.field("status_code", pa.int32()),
+        ]
+    )
+    assert as_cli(table.to_pylist()) == cli.json("query", "timeline", "BTCUSDT")
+
+    summary = pl.DataFrame(db.summary("2024-01-01", "2024-01-31"))
+    assert summary.schema == pl.Schema({"date": pl.Date, "perpetual": pl.Int64, "delivery": pl.Int64})
+    ranged = pa.table(db.range("2024-01-01", "2024-03-31"))
+    assert ranged.column_names == ["symbol", "days_available", "first_date", "last_date"]
+    # pandas through Arrow: the same rows.
+    assert pa.table(db.snapshot(DAY)).to_pandas()["symbol"].tolist() == frame["symbol"].to_list()
+
+
+def test_an_empty_answer_is_an_empty_table_with_its_schema(db_path):
+    db = bfa.open(db_path)
+    table = db.snapshot("2019-10-01")  # before the archive's first day: nothing exists
+    assert len(table) == 0 and table.to_pylist() == []
+    assert pl.DataFrame(table).columns == ["symbol", "file_size_bytes", "last_modified"]
+
+
+TODAY = dt.datetime.now(UTC).date()
+
+
+@pytest.mark.parametrize(
+    "call, exception, sentence",
+    [
+        (lambda db: db.snapshot("2024-13-01"), ValueError, '"2024-13-01" is not a date of the form YYYY-MM-DD'),
+        (lambda db: db.snapshot("2024-1-15"), ValueError, '"2024-1-15" is not a date of the form YYYY-MM-DD'),
+        (lambda db: db.snapshot(dt.date(2019, 9, 24)), ValueError, "2019-09-24 is before 2019-09-25, the first day of Binance USD-M futures"),
+        (lambda db: db.snapshot(TODAY + dt.timedelta(days=1)), ValueError, f"is after today ({TODAY}, UTC)"),
+        (lambda db: db.range("2024-02-01", "2024-01-01"), ValueError, "the start 2024-02-01 is after the end 2024-01-01"),
+        (lambda db: db.timeline("BTCUSD"), ValueError, 'unknown symbol "BTCUSD"; did you mean BTCUSD1, BTCUSDC, BTCUSDT, '),
+        (lambda db: db.snapshot(DAY, "futures"), ValueError, '"futures" is not a contract filter'),
+        (lambda db: db.summary("2024-01-01"), ValueError, "summary takes both start and end, or neither"),
+        (lambda db: db.snapshot(20240115), TypeError, "date must be a datetime.date or a 'YYYY-MM-DD' string, not int"),
+    ],
+)
+def test_bad_input_raises_with_the_cli_sentence(cli, db_path, call, exception, sentence):
+    db = bfa.open(db_path)
+    with pytest.raises(exception) as raised:
+        call(db)
+    assert sentence in str(raised.value)
+
+
+def test_the_cli_says_the_same_sentences(cli):
+    for args, sentence in [
+        (("query", "snapshot", "2024-13-01"), '"2024-13-01" is not a date of the form YYYY-MM-DD'),
+        (("query", "timeline", "BTCUSD"), 'unknown symbol "BTCUSD"; did you mean BTCUSD1, BTCUSDC, BTCUSDT, '),
+        (("query", "range", "2024-02-01", "2024-01-01"), "the start 2024-02-01 is after the end 2024-01-01"),
+    ]:
+        out = cli.run(*args)
+        assert out.returncode == 2 and sentence in out.stderr
+
+
+def test_a_missing_database_is_file_not_found(tmp_path):
+    missing = tmp_path / "nothing.duckdb"
+    with pytest.raises(FileNotFoundError, match=re.escape(f"there is no database at {missing}")):
+        bfa.open(missing)
+    assert not missing.exists()
+
+
+def test_a_closed_handle_raises_the_package_error(db_path):
+    db = bfa.open(db_path)
+    db.close()
+    db.close()
+    with pytest.raises(bfa.AvailabilityError, match="the database handle is closed"):
+        db.snapshot(DAY)
+    assert issubclass(bfa.AvailabilityError, RuntimeError)
+
+
+def test_a_file_that_is_not_a_database_is_the_package_error(tmp_path):
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"not a database" * 100)
+    with pytest.raises(bfa.AvailabilityError, match=str(junk)):
+        bfa.open(junk)
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_reads_never_change_the_file(db_path):
+    before = (sha256(db_path), os.stat(db_path).st_mtime_ns, sorted(os.listdir(db_path.parent)))
+    db = bfa.open(db_path)
+    db.snapshot(DAY).to_pylist()
+    pa.table(db.timeline("BTCUSDT"))
+    pl.DataFrame(db.range("2024-01-01", "2024-03-31"))
+    db.summary()
+    db.new_listings(DAY)
+    db.delistings(DAY)
+    db.symbol("ethusdt")
+    from binance_futures_availability.queries import AvailabilityQueries
+
+    with AvailabilityQueries(db_path) as q:
+        q.get_availability_summary()
+        q.get_symbol_availability_timeline("ETHUSDT")
+    db.close()
+    after = (sha256(db_path), os.stat(db_path).st_mtime_ns, sorted(os.listdir(db_path.parent)))
+    assert after == before
+
+
+def test_one_handle_serves_many_threads(db_path):
+    db = bfa.open(db_path)
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(40)]
+    alone = {d: db.snapshot(d).to_pylist() for d in days}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda d: (d, db.snapshot(d).to_pylist()), days * 5))
+    assert all(rows == alone[d] for d, rows in together)
+
+
+def test_docstrings_teach(db_path):
+    assert "polars" in bfa.__doc__ and "AvailabilityQueries" in bfa.__doc__
+    for method in ("snapshot", "timeline", "range", "summary", "new_listings", "delistings", "symbol"):
+        assert getattr(bfa.Database, method).__doc__, method
+    assert "GIL" in bfa.update.__doc__
+    import binance_futures_availability.queries as queries
+
+    assert "read-only" in queries.__doc__
+
+
+def test_update_from_python_builds_what_the_cli_builds(sim, built, tmp_path):
+    path = tmp_path / "from-python.duckdb"
+    calls = []
+    summary = bfa.update(
+        path,
+        s3_url=sim.s3_url,
+        data_url=sim.data_url,
+        progress=lambda kind, done, total: calls.append((kind, done, total)),
+    )
+    assert summary["kind"] == "update" and summary["symbols"] > 900
+    assert calls and calls[-1][1] == calls[-1][2] == summary["symbols"]
+    assert {kind for kind, _, _ in calls} == {"update"}
+    mine, cli = bfa.open(path), bfa.open(built)
+    for day in ("2020-06-01", DAY, "2026-01-01"):
+        assert mine.snapshot(day, "all").to_pylist() == cli.snapshot(day, "all").to_pylist()
+    assert mine.summary().to_pylist() == cli.summary().to_pylist()
+
+
+def test_a_progress_callback_that_raises_stops_the_run_and_raises(sim, tmp_path):
+    path = tmp_path / "stopped.duckdb"
+
+    class Enough(Exception):
+        pass
+
+    def progress(kind, done, total):
+        if done >= 10:
+            raise Enough("stop here")
+
+    with pytest.raises(Enough, match="stop here"):
+        bfa.update(path, s3_url=sim.s3_url, data_url=sim.data_url, progress=progress, concurrency=4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, sentence",
+    [
+        ({"lookback": 5000}, "lookback is 5000, outside 0 to 3650"),
+        ({"concurrency": 0}, "concurrency is 0, outside 1 to 512"),
+        ({"s3_url": "ftp://example.invalid/x"}, "is not an http(s) URL"),
+    ],
+)
+def test_update_refuses_bad_options_before_touching_anything(tmp_path, kwargs, sentence):
+    path = tmp_path / "never.duckdb"
+    with pytest.raises(ValueError) as raised:
+        bfa.update(path, **kwargs)
+    assert sentence in str(raised.value)
+    assert not path.exists()
+
+
+def test_import_is_cheap_and_needs_no_dataframe_library():
+    code = "import sys, binance_futures_availability; print(sorted(m for m in ('polars', 'pyarrow', 'pandas') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
