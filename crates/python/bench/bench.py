@@ -77,8 +77,8 @@ import sys, time, statistics, duckdb
 from binance_futures_availability.queries.snapshots import SnapshotQueries
 path, parquet = sys.argv[1], sys.argv[2]
 q = SnapshotQueries(db_path=path)        # creates its schema (it opens read-write)
-q.db.conn.execute("INSERT INTO daily_availability SELECT date, symbol, available, file_size_bytes, "
-                  "last_modified, url, status_code, probe_timestamp FROM read_parquet(?)", [parquet])
+columns = "date, symbol, available, file_size_bytes, last_modified, url, status_code, probe_timestamp"
+q.db.conn.execute(f"INSERT INTO daily_availability ({columns}) SELECT {columns} FROM read_parquet(?)", [parquet])
 q.db.conn.execute("CHECKPOINT")
 rows = q.get_available_symbols_on_date('2024-01-15')
 for _ in range(200): q.get_available_symbols_on_date('2024-01-15')
