@@ -49,6 +49,7 @@ enum Failure {
     Store(StoreError),
     Collect(Box<CollectError>),
     Setup(SetupError),
+    Runtime(std::io::Error),
     Closed,
 }
 
@@ -69,6 +70,9 @@ impl From<Failure> for PyErr {
             Failure::Collect(e) => AvailabilityError::new_err(e.to_string()),
             Failure::Setup(e) if e.is_bad_input() => PyValueError::new_err(e.to_string()),
             Failure::Setup(e) => AvailabilityError::new_err(e.to_string()),
+            Failure::Runtime(e) => {
+                AvailabilityError::new_err(format!("could not start the async runtime: {e}"))
+            }
             Failure::Closed => AvailabilityError::new_err("the database handle is closed"),
         }
     }
@@ -302,10 +306,6 @@ fn date32(d: NaiveDate) -> i32 {
     (d - NaiveDate::default()).num_days() as i32
 }
 
-fn field(name: &str, ty: DataType, nullable: bool) -> Field {
-    Field::new(name, ty, nullable)
-}
-
 impl Rows {
     fn len(&self) -> usize {
         match self {
@@ -316,94 +316,92 @@ impl Rows {
         }
     }
 
-    /// The answer as one Arrow batch; the columns are the CLI's JSON keys, in order.
+    /// The columns, named as the CLI's JSON keys, in order.
+    fn schema(&self) -> Schema {
+        let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        Schema::new(match self {
+            Rows::Snapshot(_) => vec![
+                Field::new("symbol", DataType::Utf8, false),
+                Field::new("file_size_bytes", DataType::Int64, true),
+                Field::new("last_modified", utc, true),
+            ],
+            Rows::Timeline(_) => vec![
+                Field::new("date", DataType::Date32, false),
+                Field::new("available", DataType::Boolean, false),
+                Field::new("file_size_bytes", DataType::Int64, true),
+                Field::new("status_code", DataType::Int32, true),
+            ],
+            Rows::Range(_) => vec![
+                Field::new("symbol", DataType::Utf8, false),
+                Field::new("days_available", DataType::Int64, false),
+                Field::new("first_date", DataType::Date32, false),
+                Field::new("last_date", DataType::Date32, false),
+            ],
+            Rows::Summary(_) => vec![
+                Field::new("date", DataType::Date32, false),
+                Field::new("perpetual", DataType::Int64, false),
+                Field::new("delivery", DataType::Int64, false),
+            ],
+        })
+    }
+
+    /// The answer as one Arrow batch of `schema`.
     fn batch(&self) -> Result<RecordBatch, duckdb::arrow::error::ArrowError> {
-        let utc = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-        let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = match self {
-            Rows::Snapshot(rows) => (
-                vec![
-                    field("symbol", DataType::Utf8, false),
-                    field("file_size_bytes", DataType::Int64, true),
-                    field("last_modified", utc(), true),
-                ],
-                vec![
-                    Arc::new(StringArray::from_iter_values(
-                        rows.iter().map(|r| &r.symbol),
-                    )),
-                    Arc::new(Int64Array::from_iter(
-                        rows.iter().map(|r| r.file_size_bytes),
-                    )),
-                    Arc::new(
-                        TimestampMicrosecondArray::from_iter(
-                            rows.iter()
-                                .map(|r| r.last_modified.map(|t| t.timestamp_micros())),
-                        )
-                        .with_timezone("UTC"),
-                    ),
-                ],
-            ),
-            Rows::Timeline(days) => (
-                vec![
-                    field("date", DataType::Date32, false),
-                    field("available", DataType::Boolean, false),
-                    field("file_size_bytes", DataType::Int64, true),
-                    field("status_code", DataType::Int32, true),
-                ],
-                vec![
-                    Arc::new(Date32Array::from_iter_values(
-                        days.iter().map(|d| date32(d.date)),
-                    )),
-                    Arc::new(BooleanArray::from_iter(
-                        days.iter().map(|d| Some(d.available)),
-                    )),
-                    Arc::new(Int64Array::from_iter(
-                        days.iter().map(|d| d.file_size_bytes),
-                    )),
-                    Arc::new(Int32Array::from_iter(days.iter().map(|d| d.status_code))),
-                ],
-            ),
-            Rows::Range(rows) => (
-                vec![
-                    field("symbol", DataType::Utf8, false),
-                    field("days_available", DataType::Int64, false),
-                    field("first_date", DataType::Date32, false),
-                    field("last_date", DataType::Date32, false),
-                ],
-                vec![
-                    Arc::new(StringArray::from_iter_values(
-                        rows.iter().map(|r| &r.symbol),
-                    )),
-                    Arc::new(Int64Array::from_iter_values(
-                        rows.iter().map(|r| r.days_available),
-                    )),
-                    Arc::new(Date32Array::from_iter_values(
-                        rows.iter().map(|r| date32(r.first_date)),
-                    )),
-                    Arc::new(Date32Array::from_iter_values(
-                        rows.iter().map(|r| date32(r.last_date)),
-                    )),
-                ],
-            ),
-            Rows::Summary(counts) => (
-                vec![
-                    field("date", DataType::Date32, false),
-                    field("perpetual", DataType::Int64, false),
-                    field("delivery", DataType::Int64, false),
-                ],
-                vec![
-                    Arc::new(Date32Array::from_iter_values(
-                        counts.iter().map(|c| date32(c.date)),
-                    )),
-                    Arc::new(Int64Array::from_iter_values(
-                        counts.iter().map(|c| c.perpetual),
-                    )),
-                    Arc::new(Int64Array::from_iter_values(
-                        counts.iter().map(|c| c.delivery),
-                    )),
-                ],
-            ),
+        let columns: Vec<ArrayRef> = match self {
+            Rows::Snapshot(rows) => vec![
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| &r.symbol),
+                )),
+                Arc::new(Int64Array::from_iter(
+                    rows.iter().map(|r| r.file_size_bytes),
+                )),
+                Arc::new(
+                    TimestampMicrosecondArray::from_iter(
+                        rows.iter()
+                            .map(|r| r.last_modified.map(|t| t.timestamp_micros())),
+                    )
+                    .with_timezone("UTC"),
+                ),
+            ],
+            Rows::Timeline(days) => vec![
+                Arc::new(Date32Array::from_iter_values(
+                    days.iter().map(|d| date32(d.date)),
+                )),
+                Arc::new(BooleanArray::from_iter(
+                    days.iter().map(|d| Some(d.available)),
+                )),
+                Arc::new(Int64Array::from_iter(
+                    days.iter().map(|d| d.file_size_bytes),
+                )),
+                Arc::new(Int32Array::from_iter(days.iter().map(|d| d.status_code))),
+            ],
+            Rows::Range(rows) => vec![
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| &r.symbol),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    rows.iter().map(|r| r.days_available),
+                )),
+                Arc::new(Date32Array::from_iter_values(
+                    rows.iter().map(|r| date32(r.first_date)),
+                )),
+                Arc::new(Date32Array::from_iter_values(
+                    rows.iter().map(|r| date32(r.last_date)),
+                )),
+            ],
+            Rows::Summary(counts) => vec![
+                Arc::new(Date32Array::from_iter_values(
+                    counts.iter().map(|c| date32(c.date)),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    counts.iter().map(|c| c.perpetual),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    counts.iter().map(|c| c.delivery),
+                )),
+            ],
         };
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        RecordBatch::try_new(Arc::new(self.schema()), columns)
     }
 
     /// The answer as Python dicts, keys as in the CLI's JSON; dates are `datetime.date`,
@@ -465,14 +463,13 @@ impl Table {
 impl Table {
     /// The column names, in order (the keys of the CLI's JSON).
     #[getter]
-    fn columns(&self) -> PyResult<Vec<String>> {
-        let batch = self.rows.batch().map_err(arrow_failed)?;
-        Ok(batch
+    fn columns(&self) -> Vec<String> {
+        self.rows
             .schema()
             .fields()
             .iter()
             .map(|f| f.name().clone())
-            .collect())
+            .collect()
     }
 
     /// The rows as a list of dicts.
@@ -503,12 +500,12 @@ impl Table {
         self.rows.len()
     }
 
-    fn __repr__(&self) -> PyResult<String> {
-        Ok(format!(
+    fn __repr__(&self) -> String {
+        format!(
             "<binance_futures_availability.Table {} rows: {}>",
             self.rows.len(),
-            self.columns()?.join(", ")
-        ))
+            self.columns().join(", ")
+        )
     }
 }
 
@@ -574,13 +571,7 @@ fn update<'py>(
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
-            .map_err(|e| {
-                Failure::Store(StoreError::Io {
-                    action: "starting the async runtime",
-                    path: path.clone(),
-                    source: e,
-                })
-            })?;
+            .map_err(Failure::Runtime)?;
         runtime
             .block_on(collect::run(&path, &client, &goal, &options))
             .map_err(|e| Failure::Collect(Box::new(e)))
