@@ -515,8 +515,8 @@ fn arrow_failed(e: duckdb::arrow::error::ArrowError) -> PyErr {
 
 /// Brings the database at `path` to yesterday (UTC), as `binance-futures-availability update`
 /// does; returns the run's summary as a dict. `progress`, if given, is called as
-/// `progress(kind, done, total)` after each symbol folder; if it raises, the run stops,
-/// commits what it gathered, and the exception is raised here.
+/// `progress(kind, done, total)` after each symbol folder; if it raises, or Ctrl-C arrives,
+/// the run stops, commits what it gathered, and the exception is raised here.
 #[pyfunction]
 #[pyo3(signature = (path, *, lookback, s3_url, data_url, concurrency, attempts, request_timeout, progress = None))]
 #[allow(clippy::too_many_arguments)]
@@ -567,15 +567,47 @@ fn update<'py>(
         end: binance_futures_availability::schedule::update_end(Utc::now()),
         lookback,
     };
-    let result = py.detach(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(Failure::Runtime)?;
-        runtime
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| PyErr::from(Failure::Runtime(e)))?;
+    // The run goes on a thread of its own while this one waits without the GIL and wakes every
+    // 100 ms to let Python see signals: Ctrl-C (a notebook's interrupt) cancels the run, which
+    // commits what it gathered and publishes, and then KeyboardInterrupt is raised here.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    // In a mutex only to be shared with the GIL-free closure below (a receiver is not Sync).
+    let finished = Mutex::new(finished);
+    let stop = options.cancel.clone();
+    let worker = std::thread::spawn(move || {
+        let result = runtime
             .block_on(collect::run(&path, &client, &goal, &options))
-            .map_err(|e| Failure::Collect(Box::new(e)))
+            .map_err(Box::new);
+        let _ = done.send(());
+        result
     });
+    let mut interrupted: Option<PyErr> = None;
+    loop {
+        let waited = py.detach(|| {
+            let finished = finished.lock().unwrap_or_else(|p| p.into_inner());
+            finished.recv_timeout(std::time::Duration::from_millis(100))
+        });
+        if !matches!(waited, Err(std::sync::mpsc::RecvTimeoutError::Timeout)) {
+            break;
+        }
+        if interrupted.is_none()
+            && let Err(e) = py.check_signals()
+        {
+            stop.cancel();
+            interrupted = Some(e);
+        }
+    }
+    let result = worker
+        .join()
+        .map_err(|_| AvailabilityError::new_err("the collection thread panicked"))?
+        .map_err(Failure::Collect);
+    if let Some(e) = interrupted {
+        return Err(e);
+    }
     if let Some(e) = raised.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(e);
     }

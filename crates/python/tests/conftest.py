@@ -38,9 +38,14 @@ class Sim:
     """vision-sim on an ephemeral port; its address is read from the line it prints once it
     listens, so nothing waits on a timer."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency_ms: int = 0) -> None:
         self.proc = subprocess.Popen(
-            [str(_binary("vision-sim")), "--addr", "127.0.0.1:0", "--corpus", "realistic"],
+            [
+                str(_binary("vision-sim")),
+                "--addr", "127.0.0.1:0",
+                "--corpus", "realistic",
+                "--latency-ms", str(latency_ms),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -88,6 +93,14 @@ class Cli:
 @pytest.fixture(scope="session")
 def sim():
     server = Sim()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def slow_sim():
+    """A bucket that answers every request after 50 ms: a run against it takes seconds."""
+    server = Sim(latency_ms=50)
     yield server
     server.stop()
 

@@ -8,8 +8,11 @@ import datetime as dt
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
+
+import duckdb
 
 import polars as pl
 import pyarrow as pa
@@ -222,6 +225,34 @@ def test_a_progress_callback_that_raises_stops_the_run_and_raises(sim, tmp_path)
 
     with pytest.raises(Enough, match="stop here"):
         bfa.update(path, s3_url=sim.s3_url, data_url=sim.data_url, progress=progress, concurrency=4)
+
+
+def test_ctrl_c_stops_an_update_promptly_and_keeps_only_what_it_gathered(slow_sim, tmp_path):
+    path = tmp_path / "interrupted.duckdb"
+    # No progress callback: the signal must reach the run through the waiting thread alone.
+    # One request at a time at 50 ms each, the whole run would take ~100 s.
+    code = f"""
+import sys, time, binance_futures_availability as bfa
+print("updating", flush=True)
+started = time.monotonic()
+try:
+    bfa.update({str(path)!r}, s3_url={slow_sim.s3_url!r}, data_url={slow_sim.data_url!r}, concurrency=1)
+except KeyboardInterrupt:
+    print(f"interrupted after {{time.monotonic() - started:.1f}} s", flush=True)
+    sys.exit(130)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "updating\n"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert float(out.split()[2]) < 10, f"the run went on after the signal: {out}"
+    if path.exists():  # a run stopped before it committed anything publishes nothing
+        con = duckdb.connect(str(path), read_only=True)
+        runs = con.execute("SELECT kind, status FROM collection_runs").fetchall()
+        checked = con.execute("SELECT count(*) FROM symbols WHERE checked_through IS NOT NULL").fetchone()[0]
+        con.close()
+        assert runs == [("update", "interrupted")] and checked < 1007
 
 
 @pytest.mark.parametrize(

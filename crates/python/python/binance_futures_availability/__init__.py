@@ -84,7 +84,8 @@ def update(
 
     ``s3_url`` / ``data_url`` default to ``BFA_S3_URL`` / ``BFA_DATA_URL``, else the real
     bucket. ``progress(kind, done, total)`` is called after each symbol folder; if it raises,
-    the run stops, keeps what it gathered, and the exception propagates. Returns the run's
+    or Ctrl-C arrives, the run stops, keeps what it gathered, and the exception propagates
+    (``KeyboardInterrupt`` for Ctrl-C). Returns the run's
     summary: ``kind``, ``symbols``, ``files``, ``requests``, ``retries``, ``rows_written``,
     ``elapsed_seconds``. Runs with the GIL released.
     """
