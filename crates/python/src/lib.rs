@@ -143,6 +143,18 @@ impl Database {
         .map_err(PyErr::from)
     }
 
+    /// A question about one day whose answer is symbol names.
+    fn names_on(
+        &self,
+        py: Python<'_>,
+        date: &Bound<'_, PyAny>,
+        contract: &str,
+        ask: fn(&store::Database, NaiveDate, ContractFilter) -> Result<Vec<String>, StoreError>,
+    ) -> PyResult<Vec<String>> {
+        let (date, contracts) = (day(date, "date")?, contract_filter(contract)?);
+        self.with(py, |db| Ok(ask(db, date, contracts)?))
+    }
+
     fn lock(&self) -> MutexGuard<'_, Option<store::Database>> {
         // A panic while holding the lock leaves a handle whose last query did not finish; the
         // connection itself is still sound, so the next query may use it.
@@ -257,8 +269,7 @@ impl Database {
         date: &Bound<'_, PyAny>,
         contract: &str,
     ) -> PyResult<Vec<String>> {
-        let (date, contracts) = (day(date, "date")?, contract_filter(contract)?);
-        self.with(py, |db| Ok(db.new_listings(date, contracts)?))
+        self.names_on(py, date, contract, store::Database::new_listings)
     }
 
     /// Symbols with a file the day before `date` and, verified, none on `date`, sorted. A
@@ -270,8 +281,7 @@ impl Database {
         date: &Bound<'_, PyAny>,
         contract: &str,
     ) -> PyResult<Vec<String>> {
-        let (date, contracts) = (day(date, "date")?, contract_filter(contract)?);
-        self.with(py, |db| Ok(db.delistings(date, contracts)?))
+        self.names_on(py, date, contract, store::Database::delistings)
     }
 
     fn __repr__(&self) -> String {
