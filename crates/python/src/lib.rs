@@ -118,8 +118,8 @@ fn contract_filter(text: &str) -> PyResult<ContractFilter> {
 }
 
 /// A read-only handle on a database file. Queries never change the file; a handle may be
-/// shared by threads (they take turns on its one DuckDB connection, each query well under a
-/// millisecond).
+/// shared by threads (they take turns on its one DuckDB connection; a snapshot takes about
+/// half a millisecond, BENCHMARKS.md).
 #[pyclass(frozen, module = "binance_futures_availability._native")]
 struct Database {
     path: PathBuf,
