@@ -116,6 +116,19 @@ pub enum ContractFilter {
 }
 
 impl ContractFilter {
+    /// The names every front end accepts (`--contract`, Python's `contract=`).
+    pub const NAMES: [&'static str; 3] = ["perpetual", "delivery", "all"];
+
+    /// One of `NAMES`.
+    pub fn parse(name: &str) -> Option<ContractFilter> {
+        match name {
+            "perpetual" => Some(ContractFilter::Perpetual),
+            "delivery" => Some(ContractFilter::Delivery),
+            "all" => Some(ContractFilter::All),
+            _ => None,
+        }
+    }
+
     /// The contract to match, or `None` for all.
     pub fn contract(self) -> Option<Contract> {
         match self {

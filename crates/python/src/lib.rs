@@ -107,14 +107,11 @@ fn day(arg: &Bound<'_, PyAny>, name: &str) -> PyResult<NaiveDate> {
 }
 
 fn contract_filter(text: &str) -> PyResult<ContractFilter> {
-    match text {
-        "perpetual" => Ok(ContractFilter::Perpetual),
-        "delivery" => Ok(ContractFilter::Delivery),
-        "all" => Ok(ContractFilter::All),
-        other => Err(PyValueError::new_err(format!(
-            "{other:?} is not a contract filter; use 'perpetual', 'delivery' or 'all'"
-        ))),
-    }
+    ContractFilter::parse(text).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "{text:?} is not a contract filter; use 'perpetual', 'delivery' or 'all'"
+        ))
+    })
 }
 
 /// A read-only handle on a database file. Queries never change the file; a handle may be

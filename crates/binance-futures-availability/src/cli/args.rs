@@ -297,13 +297,9 @@ impl Remote {
 
 /// `--contract perpetual|delivery|all`, the library's `ContractFilter` (clap stays here).
 fn contract_filter() -> impl TypedValueParser<Value = ContractFilter> {
-    clap::builder::PossibleValuesParser::new(["perpetual", "delivery", "all"]).map(|s| {
-        match s.as_str() {
-            "delivery" => ContractFilter::Delivery,
-            "all" => ContractFilter::All,
-            _ => ContractFilter::Perpetual,
-        }
-    })
+    // The parser admits only `NAMES`, so `parse` always finds one.
+    clap::builder::PossibleValuesParser::new(ContractFilter::NAMES)
+        .map(|s| ContractFilter::parse(&s).unwrap_or_default())
 }
 
 /// `--format parquet|csv` for `export`.
