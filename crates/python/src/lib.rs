@@ -281,6 +281,21 @@ impl Database {
         self.names_on(py, date, contract, store::Database::delistings)
     }
 
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Leaving a `with` block closes the handle.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _kind: Option<Bound<'_, PyAny>>,
+        _value: Option<Bound<'_, PyAny>>,
+        _traceback: Option<Bound<'_, PyAny>>,
+    ) {
+        self.close(py);
+    }
+
     fn __repr__(&self) -> String {
         format!("<binance_futures_availability.Database {:?}>", self.path)
     }
@@ -482,6 +497,19 @@ impl Table {
     /// The rows as a list of dicts.
     fn to_pylist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.rows.pylist(py)
+    }
+
+    /// The rows as a polars DataFrame (needs polars; same as `polars.DataFrame(t)`).
+    fn to_polars<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py().import("polars")?.call_method1("DataFrame", (slf,))
+    }
+
+    /// The rows as a pandas DataFrame (needs pyarrow and pandas; through `pyarrow.table(t)`).
+    fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("pyarrow")?
+            .call_method1("table", (slf,))?
+            .call_method0("to_pandas")
     }
 
     /// The Arrow PyCapsule stream interface: one batch holding every row.

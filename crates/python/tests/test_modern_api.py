@@ -88,6 +88,17 @@ def test_polars_and_pyarrow_take_the_tables_with_the_expected_schema(cli, db_pat
     assert pa.table(db.snapshot(DAY)).to_pandas()["symbol"].tolist() == frame["symbol"].to_list()
 
 
+def test_tables_convert_to_polars_and_pandas_and_handles_close_with_with(db_path):
+    with bfa.open(db_path) as db:
+        t = db.snapshot(DAY)
+        assert t.to_polars().equals(pl.DataFrame(t))
+        frame = t.to_pandas()
+        assert frame["symbol"].tolist() == [r["symbol"] for r in t.to_pylist()]
+        assert str(frame["last_modified"].dtype) == "datetime64[us, UTC]"
+    with pytest.raises(bfa.AvailabilityError, match="the database handle is closed"):
+        db.snapshot(DAY)
+
+
 def test_an_empty_answer_is_an_empty_table_with_its_schema(db_path):
     db = bfa.open(db_path)
     table = db.snapshot("2019-10-01")  # before the archive's first day: nothing exists
