@@ -129,6 +129,11 @@ impl ContractFilter {
         }
     }
 
+    /// Whether a symbol of `contract` is among the contracts asked for.
+    pub fn admits(self, contract: Contract) -> bool {
+        self.contract().is_none_or(|want| want == contract)
+    }
+
     /// The contract to match, or `None` for all.
     pub fn contract(self) -> Option<Contract> {
         match self {

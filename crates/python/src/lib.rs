@@ -22,7 +22,7 @@ use binance_futures_availability::store::{
     self, DayCount, RangeRow, SnapshotRow, StoreError, SymbolRecord, TimelineDay,
 };
 use binance_futures_availability::vision::{
-    ClientConfig, Endpoints, RetryPolicy, SetupError, VisionClient,
+    ClientConfig, Endpoints, RetryPolicy, SetupError, VisionClient, check_symbol,
 };
 use chrono::{NaiveDate, Utc};
 use duckdb::arrow::array::{
@@ -104,6 +104,13 @@ fn day(arg: &Bound<'_, PyAny>, name: &str) -> PyResult<NaiveDate> {
         "{name} must be a datetime.date or a 'YYYY-MM-DD' string, not {}",
         arg.get_type().name()?
     )))
+}
+
+/// A name a symbol folder can have (`vision::check_symbol`), before the database looks it up:
+/// a program can pass any string, and the suggestions for an unknown name compare it with
+/// every known one, so a megabyte of text would take minutes to be told it is unknown.
+fn symbol_name(name: &str) -> PyResult<()> {
+    check_symbol(name).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 fn contract_filter(text: &str) -> PyResult<ContractFilter> {
@@ -197,6 +204,7 @@ impl Database {
     /// Every stored day of `symbol` by date (case-insensitive name): `date`, `available`,
     /// `file_size_bytes`, `status_code` (200 with a file, 404 for a verified absence).
     fn timeline(&self, py: Python<'_>, symbol: String) -> PyResult<Table> {
+        symbol_name(&symbol)?;
         let days = self.with(py, |db| Ok(db.timeline(&symbol)?.days))?;
         Ok(Table::new(Rows::Timeline(days)))
     }
@@ -204,6 +212,7 @@ impl Database {
     /// What the database knows of one symbol folder, as a dict: contract, quote asset,
     /// first and last day with a file, the checked range.
     fn symbol<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyDict>> {
+        symbol_name(&symbol)?;
         let record = self.with(py, |db| Ok(db.symbol(&symbol)?))?;
         symbol_dict(py, &record)
     }
@@ -609,26 +618,19 @@ fn update<'py>(
     // The run goes on a thread of its own while this one waits without the GIL and wakes every
     // 100 ms to let Python see signals: Ctrl-C (a notebook's interrupt) cancels the run, which
     // commits what it gathered and publishes, and then KeyboardInterrupt is raised here.
-    let (done, finished) = std::sync::mpsc::channel::<()>();
-    // In a mutex only to be shared with the GIL-free closure below (a receiver is not Sync).
-    let finished = Mutex::new(finished);
     let stop = options.cancel.clone();
+    let waiter = std::thread::current();
     let worker = std::thread::spawn(move || {
         let result = runtime
             .block_on(collect::run(&path, &client, &goal, &options))
             .map_err(Box::new);
-        let _ = done.send(());
+        waiter.unpark();
         result
     });
     let mut interrupted: Option<PyErr> = None;
-    loop {
-        let waited = py.detach(|| {
-            let finished = finished.lock().unwrap_or_else(|p| p.into_inner());
-            finished.recv_timeout(std::time::Duration::from_millis(100))
-        });
-        if !matches!(waited, Err(std::sync::mpsc::RecvTimeoutError::Timeout)) {
-            break;
-        }
+    while !worker.is_finished() {
+        // Woken by the worker when it ends; a spurious or timed-out wake just loops.
+        py.detach(|| std::thread::park_timeout(std::time::Duration::from_millis(100)));
         if interrupted.is_none()
             && let Err(e) = py.check_signals()
         {

@@ -118,6 +118,8 @@ TODAY = dt.datetime.now(UTC).date()
         (lambda db: db.snapshot(TODAY + dt.timedelta(days=1)), ValueError, f"is after today ({TODAY}, UTC)"),
         (lambda db: db.range("2024-02-01", "2024-01-01"), ValueError, "the start 2024-02-01 is after the end 2024-01-01"),
         (lambda db: db.timeline("BTCUSD"), ValueError, 'unknown symbol "BTCUSD"; did you mean BTCUSD1, BTCUSDC, BTCUSDT, '),
+        (lambda db: db.timeline("X" * 1_000_000), ValueError, '"XXXXXXXXXXXXXXXX…" is longer than 64 bytes, longer than any symbol folder'),
+        (lambda db: db.symbol("../BTCUSDT"), ValueError, "'.' is not allowed"),
         (lambda db: db.snapshot(DAY, "futures"), ValueError, '"futures" is not a contract filter'),
         (lambda db: db.summary("2024-01-01"), ValueError, "summary takes both start and end, or neither"),
         (lambda db: db.snapshot(20240115), TypeError, "date must be a datetime.date or a 'YYYY-MM-DD' string, not int"),

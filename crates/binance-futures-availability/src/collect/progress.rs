@@ -38,8 +38,9 @@ impl std::fmt::Debug for Progress {
 /// Progress as `Progress` says: a bar, log lines, a callback, or nothing.
 pub(super) struct Reporter {
     bar: Option<ProgressBar>,
-    log: Option<(RunKind, u64, std::sync::atomic::AtomicU64)>,
+    log: Option<(RunKind, u64)>,
     callback: Option<(ProgressFn, RunKind, u64)>,
+    /// Folders done so far, for the log lines and the callback.
     done: std::sync::atomic::AtomicU64,
 }
 
@@ -63,7 +64,7 @@ impl Reporter {
                 reporter.bar = Some(bar);
             }
             Progress::Log => {
-                reporter.log = Some((kind, total, std::sync::atomic::AtomicU64::new(0)));
+                reporter.log = Some((kind, total));
             }
             Progress::Callback(f) => reporter.callback = Some((f.clone(), kind, total)),
             Progress::Quiet => {}
@@ -75,15 +76,14 @@ impl Reporter {
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
-        if let Some((kind, total, done)) = &self.log {
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some((kind, total)) = &self.log {
             let step = (*total / 10).max(1);
             if n.is_multiple_of(step) || n == *total {
                 say!("{kind}: {n}/{total} symbols");
             }
         }
         if let Some((f, kind, total)) = &self.callback {
-            let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
             f(*kind, n, *total);
         }
     }

@@ -290,7 +290,7 @@ impl Database {
             .known()?
             .values()
             .filter(|r| r.first_file_date == Some(date))
-            .filter(|r| contracts.contract().is_none_or(|want| r.contract == want))
+            .filter(|r| contracts.admits(r.contract))
             .map(|r| r.symbol.clone())
             .collect();
         found.sort();
@@ -431,12 +431,12 @@ impl Database {
     /// Whether `symbol` is of the contracts asked for; a name missing from `symbols` (only a
     /// file written by something else has one) counts as neither.
     fn is_of(&self, symbol: &str, contracts: ContractFilter) -> Result<bool, StoreError> {
-        Ok(match contracts.contract() {
-            None => true,
-            Some(want) => self
+        Ok(match contracts {
+            ContractFilter::All => true,
+            _ => self
                 .known()?
                 .get(symbol)
-                .is_some_and(|r| r.contract == want),
+                .is_some_and(|r| contracts.admits(r.contract)),
         })
     }
 
