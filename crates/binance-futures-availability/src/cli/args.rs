@@ -28,6 +28,25 @@ Exit codes:
 ///
 /// Build or refresh the database with `update` (the first run lists the whole bucket), then ask
 /// it with `query snapshot DATE`, `query timeline SYMBOL`, `query range START END`.
+const SERVE_HELP: &str = "\
+Endpoints (docs/api.md has an example of each):
+  GET /                          the page: symbols per day, a symbol's calendar, a day's snapshot
+  GET /v1/snapshot/{date}        ?contract=perpetual|delivery|all
+  GET /v1/timeline/{symbol}
+  GET /v1/range                  ?start=&end=&contract=
+  GET /v1/summary                ?start=&end= (both or neither)
+  GET /v1/symbols
+  GET /v1/status
+  GET /healthz                   200 while a database is served, 503 before
+  ?format=csv (or Accept: text/csv) for CSV. Answers carry ETag/Last-Modified (304 on
+  If-None-Match) and are gzipped when asked. A publish by the scheduler is served within a
+  second, without a failed request.
+
+Exit codes:
+  0  stopped by SIGTERM or Ctrl-C
+  1  could not listen (address in use, permission)
+  2  bad usage (a non-loopback --addr without --public)";
+
 #[derive(Debug, Parser)]
 #[command(name = "binance-futures-availability", version, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -68,6 +87,10 @@ pub(crate) enum Command {
     /// Run `update` every day (default 02:00 UTC), unattended.
     #[command(subcommand, after_help = EXIT_CODES)]
     Scheduler(SchedulerCommand),
+    /// Answer queries over HTTP (JSON and CSV, exactly as `query` prints them) and show a page
+    /// to look at the history, read-only, from the file the scheduler publishes.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
     /// What the database holds, how fresh it is, and how the last run went. Exits 1 when the
     /// data is stale (not checked through the day before yesterday), so it serves as a check.
     #[command(after_help = EXIT_CODES)]
@@ -155,6 +178,27 @@ pub(crate) struct ScheduleArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Where to listen. Loopback unless --public is given too.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
+    pub addr: std::net::SocketAddr,
+    /// Allow an --addr other machines can reach. There is no authentication: anyone who
+    /// reaches the port reads the whole database.
+    #[arg(long)]
+    pub public: bool,
+    /// Connections open at once at most; more wait in the kernel's backlog.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: u32,
+    /// Longest a request may wait for and run its query, in seconds (503 after); also how long
+    /// a client may take to send its headers.
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub request_timeout: u64,
+    /// Read-only handles on the database, i.e. queries running at once (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub handles: Option<u16>,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
     /// exchangeInfo to compare with: a URL, or a file holding a saved response.
     #[arg(
@@ -195,6 +239,12 @@ pub(crate) enum Query {
         end: NaiveDate,
         #[arg(long, default_value = "perpetual", value_parser = contract_filter())]
         contract: ContractFilter,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Every symbol folder the database knows: its kind, first and last file, how far it has
+    /// been checked.
+    Symbols {
         #[command(flatten)]
         output: Output,
     },

@@ -8,6 +8,7 @@ mod ops;
 mod render;
 mod report;
 mod scheduler;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ use crate::store::{Database, StoreError};
 use crate::validate::ValidateError;
 use crate::vision::{VisionClient, VisionError};
 pub use args::Cli;
-use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ValidateArgs};
+use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ServeArgs, ValidateArgs};
 pub use render::{Format, ReportFormat};
 
 /// A failure of the command, with its exit code.
@@ -45,6 +46,8 @@ pub enum CliError {
     PidFile(#[from] PidFileError),
     #[error(transparent)]
     Scheduler(#[from] scheduler::SchedulerError),
+    #[error(transparent)]
+    Serve(#[from] serve::ServeError),
     #[error(
         "the data is stale: {}; run `binance-futures-availability update`, or see \
          `scheduler status`",
@@ -78,6 +81,11 @@ fn store_hint(e: &StoreError) -> &'static str {
         StoreError::Exists { .. } => "; pass --force to replace it",
         _ => "",
     }
+}
+
+/// A store error as the command line says it: the fact and what to do about it.
+pub(crate) fn store_sentence(e: &StoreError) -> String {
+    format!("{e}{}", store_hint(e))
 }
 
 impl From<CollectError> for CliError {
@@ -144,6 +152,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             cli.quiet,
         ),
         Command::Scheduler(command) => scheduler::run(&db_path, command, cli.quiet, &mut out),
+        Command::Serve(args) => serve::run(&db_path, &args, cli.quiet),
         Command::Status { format } => ops::status(&db_path, format, &mut out),
         Command::Validate(args) => ops::validate(&db_path, &args, &mut out),
         Command::Backup { dest, force } => ops::backup(&db_path, &dest, force, cli.quiet),
@@ -173,10 +182,8 @@ fn run_query(
             end: Some(end),
             ..
         } => ordered(*start, *end)?,
-        Query::Timeline { symbol, .. } if symbol.is_empty() => {
-            return Err(CliError::BadInput(
-                crate::vision::BadSymbol::Empty.to_string(),
-            ));
+        Query::Timeline { symbol, .. } => {
+            crate::vision::check_symbol(symbol).map_err(|e| CliError::BadInput(e.to_string()))?
         }
         _ => {}
     }
@@ -196,6 +203,7 @@ fn run_query(
         Query::Timeline { symbol, output } => {
             render::timeline(out, output.format, &db.timeline(&symbol)?)
         }
+        Query::Symbols { output } => render::symbols(out, output.format, &db.symbols()?),
         Query::Range {
             start,
             end,
@@ -278,27 +286,47 @@ async fn collect_once(
     collect::run(db_path, &client, goal, &options).await
 }
 
+/// Stop requests: SIGTERM (systemd, `docker stop`, `scheduler stop`) and Ctrl-C alike.
+pub(crate) struct Signals {
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// `None` (said in the log) when SIGTERM cannot be listened for: the process then stops
+    /// the default way, at once.
+    pub(crate) fn listen() -> Option<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(term) => Some(Signals { term }),
+            Err(e) => {
+                tracing::warn!("could not listen for SIGTERM: {e}");
+                None
+            }
+        }
+    }
+
+    /// Waits for the next SIGTERM or Ctrl-C.
+    pub(crate) async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+}
+
 /// The first SIGTERM or Ctrl-C cancels `token`: the run starts nothing new, commits what it
 /// gathered and publishes. A second one exits at once; the unpublished copy is resumed by the
 /// next run, so even that loses nothing.
 async fn cancel_on_signal(token: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        tracing::warn!("could not listen for SIGTERM");
+    let Some(mut signals) = Signals::listen() else {
         return;
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    signals.next().await;
     tracing::warn!(
         "stop requested: finishing requests in flight and committing them (signal again to stop at once)"
     );
     token.cancel();
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    signals.next().await;
     say!("stopped at once; the next run resumes what was committed");
     // Not `std::process::exit`: it runs C++ static destructors while DuckDB's threads are still
     // committing or checkpointing, which crashed with SIGSEGV (a test round reproduces it).

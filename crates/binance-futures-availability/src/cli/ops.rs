@@ -22,22 +22,7 @@ pub(super) fn status(
     format: ReportFormat,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let db = Database::open(db_path)?;
-    let contents = db.status()?;
-    drop(db);
-    let view = StatusView {
-        path: db_path.to_path_buf(),
-        size_bytes: std::fs::metadata(db_path)
-            .map_err(|source| CliError::Size {
-                path: db_path.to_path_buf(),
-                source,
-            })?
-            .len(),
-        stale: stale(contents.checked_through, Utc::now()),
-        writer: WriterLock::holder(db_path),
-        scheduler: PidFile::inspect(db_path)?,
-        contents,
-    };
+    let view = status_view(&Database::open(db_path)?, Utc::now())?;
     report::status(out, format, &view)?;
     if view.stale {
         return Err(CliError::Stale {
@@ -45,6 +30,26 @@ pub(super) fn status(
         });
     }
     Ok(())
+}
+
+/// What `status` shows of `db` at `now`: its contents, and what is beside it (the writer's
+/// lock, the scheduler's pid file).
+pub(super) fn status_view(db: &Database, now: DateTime<Utc>) -> Result<StatusView, CliError> {
+    let db_path = db.path();
+    let contents = db.status()?;
+    Ok(StatusView {
+        path: db_path.to_path_buf(),
+        size_bytes: std::fs::metadata(db_path)
+            .map_err(|source| CliError::Size {
+                path: db_path.to_path_buf(),
+                source,
+            })?
+            .len(),
+        stale: stale(contents.checked_through, now),
+        writer: WriterLock::holder(db_path),
+        scheduler: PidFile::inspect(db_path)?,
+        contents,
+    })
 }
 
 pub(super) fn validate(

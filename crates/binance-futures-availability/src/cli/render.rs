@@ -8,7 +8,7 @@ use comfy_table::{Cell, CellAlignment, Table, presets};
 use serde::Serialize;
 
 use crate::facts::ContractFilter;
-use crate::store::{DayCount, Gap, GapKind, RangeRow, SnapshotRow, Timeline};
+use crate::store::{DayCount, Gap, GapKind, RangeRow, SnapshotRow, SymbolRecord, Timeline};
 
 /// How query results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -64,7 +64,7 @@ macro_rules! csv_row_with_symbol {
         }
     )*};
 }
-csv_row_with_symbol!(SnapshotRow, RangeRow);
+csv_row_with_symbol!(SnapshotRow, RangeRow, SymbolRecord);
 
 /// A text cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, CR first)
 /// gets a leading `'`, as OWASP advises: such a name can only come from a hostile file.
@@ -285,5 +285,40 @@ pub fn summary(out: &mut impl Write, format: Format, rows: &[DayCount]) -> io::R
             ]);
         }
         writeln!(out, "{}", t.trim_fmt())
+    })
+}
+
+pub fn symbols(out: &mut impl Write, format: Format, rows: &[SymbolRecord]) -> io::Result<()> {
+    emit(out, format, rows, |out| {
+        writeln!(out, "{} symbol folders", rows.len())?;
+        let mut t = table(
+            &[
+                "symbol",
+                "contract",
+                "quote",
+                "first file",
+                "last file",
+                "checked through",
+            ],
+            &[],
+        );
+        for r in rows {
+            t.add_row(vec![
+                printable(&r.symbol).into_owned(),
+                format!(
+                    "{}{}",
+                    r.contract.as_str(),
+                    if r.settled { ", settled" } else { "" }
+                ),
+                opt(r.quote_asset.as_deref().map(printable)),
+                opt(r.first_file_date),
+                opt(r.last_file_date),
+                opt(r.checked_through),
+            ]);
+        }
+        if !rows.is_empty() {
+            writeln!(out, "{}", t.trim_fmt())?;
+        }
+        Ok(())
     })
 }

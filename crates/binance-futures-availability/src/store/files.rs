@@ -273,6 +273,22 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// A short token naming this file (for HTTP validators): it changes whenever the identity
+    /// does.
+    pub(crate) fn token(&self) -> String {
+        match self {
+            Identity::Absent => "absent".to_string(),
+            Identity::File {
+                dev,
+                ino,
+                len,
+                mtime_ns,
+            } => format!("{dev:x}-{ino:x}-{len:x}-{mtime_ns:x}"),
+        }
+    }
+}
+
 impl std::fmt::Display for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

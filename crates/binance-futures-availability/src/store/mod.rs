@@ -28,7 +28,7 @@ use duckdb::{AccessMode, Config, Connection, OptionalExt};
 pub use backup::{ExportFormat, backup, export, restore};
 pub use error::StoreError;
 pub use files::{Beside, resolve};
-pub(crate) use files::{Claim, claim, still_named_by};
+pub(crate) use files::{Claim, Identity, claim, still_named_by};
 pub use layout::SORT_SLACK_DAYS;
 pub use lock::{LockError, WriterLock};
 pub use read::{

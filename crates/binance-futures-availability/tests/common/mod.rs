@@ -329,3 +329,81 @@ pub fn output_ok(cmd: &mut Command) -> Output {
     );
     out
 }
+
+/// `serve` running on an ephemeral loopback port against `env`'s database; stopped (SIGTERM)
+/// when dropped.
+pub struct Served {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub url: String,
+    /// What it printed to stderr, as it prints it.
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Served {
+    pub fn start(env: &Env, extra: &[&str]) -> Served {
+        use std::io::BufRead;
+        let mut child = env
+            .cmd()
+            .arg("serve")
+            .args(if extra.contains(&"--addr") {
+                &[][..]
+            } else {
+                &["--addr", "127.0.0.1:0"][..]
+            })
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = String::new();
+        let url = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("serve exited before listening: {seen}"))
+                .unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if let Some(at) = line.find("http://") {
+                let rest = &line[at..];
+                break rest[..rest.find("/ ").unwrap()].to_string();
+            }
+        };
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(seen));
+        let sink = std::sync::Arc::clone(&stderr);
+        // Drained so that serve never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Served { child, url, stderr }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, as systemd stops it; how it exited.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}

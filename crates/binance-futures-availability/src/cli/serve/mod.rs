@@ -1,0 +1,176 @@
+//! `serve`: one database for a whole team. A read-only HTTP API whose answers are the command
+//! line's JSON and CSV, and a page to look at the history, served from the file the scheduler
+//! publishes (it is never written, and a publish is picked up within a second).
+//!
+//! The parts: `published` (which file, the handles on it, swapping them on a publish), `api`
+//! (routes, parameters, validators, errors), `page` (the page's files, built into the binary).
+//! This file owns the socket: loopback unless asked, bounded connections, a deadline for
+//! headers, and a graceful stop on SIGTERM/Ctrl-C.
+
+mod api;
+mod page;
+mod published;
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::{CliError, ServeArgs};
+
+/// Request line and headers together at most: a client cannot make the server buffer more.
+/// 16 KiB holds any URL of ours a thousand times over (hyper's floor is 8 KiB).
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// A failure to start serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("could not listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), CliError> {
+    if !args.addr.ip().is_loopback() && !args.public {
+        return Err(CliError::BadInput(format!(
+            "{} can be reached from other machines, and the API has no authentication; pass \
+             --public to serve it there, or listen on 127.0.0.1",
+            args.addr
+        )));
+    }
+    let handles = args
+        .handles
+        .and_then(|n| NonZeroUsize::new(usize::from(n)))
+        .or_else(|| std::thread::available_parallelism().ok())
+        .unwrap_or(NonZeroUsize::MIN);
+    let timeout = Duration::from_secs(args.request_timeout);
+    super::runtime()?.block_on(async {
+        let listener = TcpListener::bind(args.addr)
+            .await
+            .map_err(|source| ServeError::Listen {
+                addr: args.addr,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| ServeError::Listen {
+            addr: args.addr,
+            source,
+        })?;
+        if args.public {
+            tracing::warn!(
+                "serving on {local}, reachable from other machines, without authentication"
+            );
+        }
+        let path = db_path.to_path_buf();
+        let published = tokio::task::spawn_blocking(move || {
+            Arc::new(published::Published::new(&path, handles))
+        })
+        .await
+        .map_err(|e| CliError::Runtime(std::io::Error::other(e)))?;
+        tokio::spawn(Arc::clone(&published).watch());
+        let router = api::router(Arc::new(api::App { published, timeout }));
+        if !quiet {
+            say!(
+                "serving {} at http://{local}/ with {handles} handle{} (Ctrl-C to stop)",
+                db_path.display(),
+                if handles.get() == 1 { "" } else { "s" }
+            );
+        }
+        let stop = CancellationToken::new();
+        tokio::spawn(stop_on_signal(stop.clone()));
+        accept(
+            listener,
+            router,
+            args.max_connections as usize,
+            timeout,
+            stop,
+        )
+        .await;
+        Ok(())
+    })
+}
+
+/// Serves connections until `stop`, at most `max` at once; then lets those open finish what
+/// they are answering (up to `timeout`).
+async fn accept(
+    listener: TcpListener,
+    router: axum::Router,
+    max: usize,
+    timeout: Duration,
+    stop: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(max));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // The timer makes the header deadline work: a client that opens connections and trickles
+    // (or never sends) its headers holds a slot for `timeout` at most, idle keep-alives too.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        .max_buf_size(MAX_HEAD_BYTES);
+    loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+            () = stop.cancelled() => break,
+        };
+        // Never closed, so never an error.
+        let Ok(slot) = slot else { break };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.cancelled() => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, mostly: wait for connections to close rather than
+                // spin on the error.
+                tracing::warn!("could not accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(router.clone()),
+        );
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = stop.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    // Every slot back means every connection closed.
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    if tokio::time::timeout(timeout, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "stopped with requests still running after {} s",
+            timeout.as_secs()
+        );
+    }
+}
+
+async fn stop_on_signal(stop: CancellationToken) {
+    let Some(mut signals) = super::Signals::listen() else {
+        return;
+    };
+    signals.next().await;
+    say!("stopping: answering the requests in flight");
+    stop.cancel();
+}

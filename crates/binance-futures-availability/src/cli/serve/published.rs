@@ -1,0 +1,239 @@
+//! Which file `serve` answers from, and the read-only handles on it.
+//!
+//! Writers never touch the published file: they publish a new one by renaming it over the old
+//! (ADR 0006). So a server can keep its handles on the file it opened and notice a publish by
+//! its identity (device, inode, size, mtime): a watcher compares it every `POLL` and, when it
+//! changed, opens handles on the new file *before* swapping them in. A request takes the
+//! current generation when it starts and keeps it to its end, so during a swap requests are
+//! answered from the old file or the new one, never refused; the old handles close when the
+//! last request using them ends (on Linux an unlinked file stays readable while open).
+//!
+//! What must not be known here: routes, formats, HTTP. This is handles and files.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Semaphore;
+
+use crate::store::{Database, Identity, StoreError};
+
+/// How often the watcher looks at the published file: a publish is served within this (plus
+/// the ~10 ms per handle it takes to open one), well inside the second the API promises.
+pub(super) const POLL: Duration = Duration::from_millis(200);
+
+/// One published file and the handles open on it.
+pub(super) struct Generation {
+    /// Names the file in every answer's ETag, so a publish changes them all.
+    pub token: String,
+    pub last_modified: SystemTime,
+    handles: Mutex<Vec<Database>>,
+    /// One permit per handle: a request waits here for a free handle, so at most `handles`
+    /// queries run at once and a burst queues instead of opening more.
+    permits: Semaphore,
+}
+
+/// Why a query did not run.
+#[derive(Debug)]
+pub(super) enum RunError {
+    /// The query itself failed (bad input it found, an unknown symbol, DuckDB).
+    Query(crate::cli::CliError),
+    /// A query panicked and took its handle with it; the next publish (or a restart) restores
+    /// the full count.
+    Lost,
+}
+
+impl Generation {
+    /// Opens `count` handles on `path`, and checks that the file did not change meanwhile, so
+    /// the identity names exactly what the handles read.
+    fn open(path: &Path, count: NonZeroUsize) -> Result<(Identity, Generation), OpenError> {
+        let before = Identity::of(path)?;
+        let handles = (0..count.get())
+            .map(|_| Database::open(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let after = Identity::of(path)?;
+        if before != after {
+            return Err(OpenError::Moved);
+        }
+        let last_modified =
+            std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .map_err(|source| StoreError::Io {
+                    action: "reading the modification time of",
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        Ok((
+            after,
+            Generation {
+                token: after.token(),
+                last_modified,
+                permits: Semaphore::new(handles.len()),
+                handles: Mutex::new(handles),
+            },
+        ))
+    }
+
+    /// Runs `query` on a free handle, on the blocking pool (DuckDB calls block).
+    pub(super) async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        query: impl FnOnce(&Database) -> Result<T, crate::cli::CliError> + Send + 'static,
+    ) -> Result<T, RunError> {
+        // The semaphore is never closed, so acquiring only waits.
+        let permit = self.permits.acquire().await.map_err(|_| RunError::Lost)?;
+        let Some(db) = self.lock().pop() else {
+            return Err(RunError::Lost);
+        };
+        let generation = Arc::clone(self);
+        let joined = tokio::task::spawn_blocking(move || {
+            let answer = query(&db);
+            generation.lock().push(db);
+            answer
+        })
+        .await;
+        match joined {
+            Ok(answer) => answer.map_err(RunError::Query),
+            Err(_) => {
+                // The handle went with the panic: one permit fewer keeps the two counts equal.
+                permit.forget();
+                Err(RunError::Lost)
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Database>> {
+        // A panic while holding this lock (a push or pop) leaves the list consistent.
+        self.handles.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Why handles were not opened; never shown (a moved file is simply looked at again).
+enum OpenError {
+    Store(StoreError),
+    /// The file was replaced while it was being opened.
+    Moved,
+}
+
+impl From<StoreError> for OpenError {
+    fn from(e: StoreError) -> OpenError {
+        OpenError::Store(e)
+    }
+}
+
+/// What the server answers from right now.
+#[derive(Clone)]
+pub(super) enum Current {
+    Ready(Arc<Generation>),
+    /// No file could be opened yet: the sentence says why and what to do (503).
+    Unavailable(Arc<str>),
+}
+
+/// The published file, watched.
+pub(super) struct Published {
+    path: PathBuf,
+    handles: NonZeroUsize,
+    /// The identity last looked at (`None` before the first look), and what it gave.
+    current: RwLock<(Option<Identity>, Current)>,
+}
+
+impl Published {
+    /// Opens what is at `path` now (or records why it cannot), without failing: a server
+    /// started before the first `update` answers 503 until the file appears.
+    pub(super) fn new(path: &Path, handles: NonZeroUsize) -> Published {
+        let published = Published {
+            path: path.to_path_buf(),
+            handles,
+            current: RwLock::new((None, Current::Unavailable("starting".into()))),
+        };
+        published.refresh();
+        published
+    }
+
+    pub(super) fn current(&self) -> Current {
+        self.read().1.clone()
+    }
+
+    /// Looks at the file; reopens when it changed. Returns whether a new file was swapped in.
+    pub(super) fn refresh(&self) -> bool {
+        let seen = match Identity::of(&self.path) {
+            Ok(identity) => identity,
+            Err(e) => {
+                self.unavailable(Identity::Absent, &e);
+                return false;
+            }
+        };
+        if seen == Identity::Absent {
+            self.unavailable(
+                seen,
+                &StoreError::Missing {
+                    path: self.path.clone(),
+                },
+            );
+            return false;
+        }
+        if Some(seen) == self.read().0 {
+            return false;
+        }
+        match Generation::open(&self.path, self.handles) {
+            Ok((identity, generation)) => {
+                let mut current = self.write();
+                *current = (Some(identity), Current::Ready(Arc::new(generation)));
+                tracing::info!("serving {} ({identity})", self.path.display());
+                true
+            }
+            // Caught mid-publish: the next look sees the file settled.
+            Err(OpenError::Moved) => false,
+            Err(OpenError::Store(e)) => {
+                self.unavailable(seen, &e);
+                false
+            }
+        }
+    }
+
+    /// Records that the file at identity `seen` cannot be served. A file already being served
+    /// stays served (a bad publish does not take the API down); it is said once per file.
+    fn unavailable(&self, seen: Identity, e: &StoreError) {
+        let mut current = self.write();
+        if current.0 == Some(seen) {
+            return;
+        }
+        let sentence = crate::cli::store_sentence(e);
+        match &current.1 {
+            Current::Ready(_) => {
+                tracing::warn!("still serving the previous file: {sentence}");
+                current.0 = Some(seen);
+            }
+            Current::Unavailable(_) => {
+                tracing::warn!("{sentence}");
+                *current = (Some(seen), Current::Unavailable(sentence.into()));
+            }
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, (Option<Identity>, Current)> {
+        self.current.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, (Option<Identity>, Current)> {
+        self.current.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Refreshes every `POLL` until the runtime ends.
+    pub(super) async fn watch(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let me = Arc::clone(&self);
+            // Opening reads the file: off the async threads.
+            if tokio::task::spawn_blocking(move || me.refresh())
+                .await
+                .is_err()
+            {
+                tracing::error!("the file watcher panicked; publishes are no longer noticed");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! `serve` against real databases built from vision-sim: every endpoint's answer is the
+//! command line's, byte for byte; refusals carry its sentences; validators, gzip, a publish
+//! under load, the loopback rule and clients that misbehave.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::*;
+use vision_sim::{Corpus, SimOptions, SimServer};
+
+/// One answer: status, headers, body bytes.
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn get(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = client.get(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    Answer {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.bytes().await.unwrap().to_vec(),
+    }
+}
+
+fn realistic_env(as_of: chrono::NaiveDate) -> Env {
+    let env = Env::new(vision_sim::realistic(as_of));
+    env.ok(&["update", "--quiet"]);
+    env
+}
+
+#[test]
+fn every_endpoint_answers_what_the_command_line_prints() {
+    let env = realistic_env(today());
+    let served = Served::start(&env, &[]);
+    let client = reqwest::Client::new();
+    let rt = runtime();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "/v1/snapshot/2024-01-15",
+            &["query", "snapshot", "2024-01-15"],
+        ),
+        (
+            "/v1/snapshot/2024-01-15?contract=all",
+            &["query", "snapshot", "2024-01-15", "--contract", "all"],
+        ),
+        (
+            "/v1/snapshot/2020-06-01?contract=delivery",
+            &["query", "snapshot", "2020-06-01", "--contract", "delivery"],
+        ),
+        ("/v1/timeline/BTCUSDT", &["query", "timeline", "BTCUSDT"]),
+        ("/v1/timeline/icpusdt", &["query", "timeline", "icpusdt"]),
+        (
+            "/v1/timeline/%E5%B8%81%E5%AE%89%E4%BA%BA%E7%94%9FUSDT",
+            &["query", "timeline", "币安人生USDT"],
+        ),
+        (
+            "/v1/timeline/ICPUSDT_SETTLED",
+            &["query", "timeline", "ICPUSDT_SETTLED"],
+        ),
+        (
+            "/v1/range?start=2022-06-01&end=2022-10-01",
+            &["query", "range", "2022-06-01", "2022-10-01"],
+        ),
+        (
+            "/v1/range?end=2024-02-01&start=2024-01-01&contract=all",
+            &[
+                "query",
+                "range",
+                "2024-01-01",
+                "2024-02-01",
+                "--contract",
+                "all",
+            ],
+        ),
+        ("/v1/summary", &["query", "summary"]),
+        (
+            "/v1/summary?start=2024-01-01&end=2024-02-01",
+            &["query", "summary", "2024-01-01", "2024-02-01"],
+        ),
+        ("/v1/symbols", &["query", "symbols"]),
+    ];
+    for (path, args) in cases {
+        for format in ["json", "csv"] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = format!("{}{path}{sep}format={format}", served.url);
+            let answer = rt.block_on(get(&client, &url, &[]));
+            assert_eq!(
+                answer.status,
+                200,
+                "{url}: {}",
+                String::from_utf8_lossy(&answer.body)
+            );
+            let cli = env.ok(&[args, &["--format", format][..]].concat());
+            assert_eq!(
+                String::from_utf8(answer.body).unwrap(),
+                cli,
+                "{url} differs from {args:?} --format {format}"
+            );
+        }
+        // Without ?format, the Accept header chooses; JSON otherwise.
+        let url = format!("{}{path}", served.url);
+        let csv = rt.block_on(get(&client, &url, &[("accept", "text/csv")]));
+        assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+        assert_eq!(
+            csv.body,
+            env.ok(&[args, &["--format", "csv"][..]].concat())
+                .into_bytes()
+        );
+        let json = rt.block_on(get(&client, &url, &[]));
+        assert_eq!(json.header("content-type"), Some("application/json"));
+        assert_eq!(
+            json.body,
+            env.ok(&[args, &["--format", "json"][..]].concat())
+                .into_bytes()
+        );
+    }
+    // The page's search needs unicode names and case folding to work: both are answered.
+    let snapshot = rt.block_on(get(
+        &client,
+        &format!("{}/v1/snapshot/2024-01-15", served.url),
+        &[],
+    ));
+    assert!(snapshot.json().as_array().unwrap().len() > 200);
+
+    let status = rt.block_on(get(&client, &format!("{}/v1/status", served.url), &[]));
+    assert_eq!(status.status, 200);
+    assert_eq!(status.header("cache-control"), Some("no-cache"));
+    assert!(
+        status.header("etag").is_none(),
+        "status changes without a publish"
+    );
+    assert_eq!(
+        String::from_utf8(status.body).unwrap(),
+        env.ok(&["status", "--format", "json"])
+    );
+}
+
+#[test]
+fn refusals_carry_the_command_lines_sentences() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let served = Served::start(&env, &[]);
+    let client = reqwest::Client::new();
+    let rt = runtime();
+    let error = |path: &str| {
+        let answer = rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
+        let body = answer.json();
+        (
+            answer.status,
+            body["error"].as_str().unwrap().to_string(),
+            body,
+        )
+    };
+    let cli_error = |args: &[&str]| {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    // Bad input: 400, and the sentence is the one the command line gives for the same input.
+    for (path, args) in [
+        (
+            "/v1/snapshot/2030-01-01",
+            &["query", "snapshot", "2030-01-01"][..],
+        ),
+        (
+            "/v1/snapshot/2024-02-30",
+            &["query", "snapshot", "2024-02-30"],
+        ),
+        (
+            "/v1/snapshot/yesterday",
+            &["query", "snapshot", "yesterday"],
+        ),
+        (
+            "/v1/snapshot/2010-01-01",
+            &["query", "snapshot", "2010-01-01"],
+        ),
+        (
+            "/v1/range?start=2024-02-01&end=2024-01-01",
+            &["query", "range", "2024-02-01", "2024-01-01"],
+        ),
+        (
+            "/v1/timeline/BTC%2FUSDT",
+            &["query", "timeline", "BTC/USDT"],
+        ),
+    ] {
+        let (status, sentence, _) = error(path);
+        assert_eq!(status, 400, "{path}: {sentence}");
+        let cli = cli_error(args);
+        assert!(
+            cli.contains(&sentence),
+            "{path}: {sentence:?} is not in {cli:?}"
+        );
+    }
+    for (path, says) in [
+        (
+            "/v1/snapshot/2024-01-15?contract=spot",
+            "not a contract filter",
+        ),
+        ("/v1/snapshot/2024-01-15?format=table", "use json or csv"),
+        (
+            "/v1/snapshot/2024-01-15?limit=10",
+            "unknown parameter \"limit\"",
+        ),
+        (
+            "/v1/snapshot/2024-01-15?contract=all&contract=all",
+            "given twice",
+        ),
+        ("/v1/range?start=2024-01-01", "needs both start and end"),
+        (
+            "/v1/summary?end=2024-01-01",
+            "both start and end, or neither",
+        ),
+        ("/v1/status?verbose=1", "takes no parameters"),
+    ] {
+        let (status, sentence, _) = error(path);
+        assert_eq!(status, 400, "{path}");
+        assert!(sentence.contains(says), "{path}: {sentence}");
+    }
+    // An unknown symbol: 404 with the command line's sentence and the suggestions apart.
+    let (status, sentence, body) = error("/v1/timeline/BTCUSDX");
+    assert_eq!(status, 404);
+    let cli = cli_error(&["query", "timeline", "BTCUSDX"]);
+    assert_eq!(cli.trim_end(), format!("error: {sentence}"));
+    assert_eq!(body["suggestions"][0], "BTCUSDT");
+    let (status, sentence, _) = error("/v2/snapshot");
+    assert_eq!(status, 404);
+    assert!(sentence.contains("/v1/snapshot/{date}"), "{sentence}");
+}
+
+#[test]
+fn before_the_first_update_it_answers_503_then_serves_the_new_file() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    let served = Served::start(&env, &[]);
+    let client = reqwest::Client::new();
+    let rt = runtime();
+    let at = |path: &str| rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
+    for path in ["/healthz", "/v1/snapshot/2024-01-15", "/v1/status"] {
+        let answer = at(path);
+        assert_eq!(answer.status, 503, "{path}");
+        let sentence = answer.json()["error"].as_str().unwrap().to_string();
+        assert!(
+            sentence.contains("there is no database at")
+                && sentence.contains("create it with `binance-futures-availability update`"),
+            "{path}: {sentence}"
+        );
+    }
+    // Bad input is still bad input without a database.
+    assert_eq!(at("/v1/snapshot/2030-01-01").status, 400);
+    // The page itself loads, and says so on its own.
+    assert_eq!(at("/").status, 200);
+
+    env.ok(&["backfill", "--quiet"]);
+    wait_until(10, "serve to notice the new database", || {
+        at("/healthz").status == 200
+    });
+    let snapshot = at("/v1/snapshot/2024-01-15?contract=all");
+    assert_eq!(snapshot.status, 200);
+    assert_eq!(
+        String::from_utf8(snapshot.body).unwrap(),
+        env.ok(&[
+            "query",
+            "snapshot",
+            "2024-01-15",
+            "--contract",
+            "all",
+            "--format",
+            "json"
+        ])
+    );
+}
+
+#[test]
+fn validators_round_trip_and_change_with_each_publish() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let served = Served::start(&env, &[]);
+    let client = reqwest::Client::new();
+    let rt = runtime();
+    let url = format!("{}/v1/snapshot/2024-01-15?contract=all", served.url);
+    let first = rt.block_on(get(&client, &url, &[]));
+    assert_eq!(first.status, 200);
+    let etag = first.header("etag").unwrap().to_string();
+    let modified = first.header("last-modified").unwrap().to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(first.header("vary"), Some("Accept, Accept-Encoding"));
+
+    let again = rt.block_on(get(&client, &url, &[("if-none-match", &etag)]));
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    let since = rt.block_on(get(&client, &url, &[("if-modified-since", &modified)]));
+    assert_eq!(since.status, 304);
+    // Another format is another representation: its own tag, so the JSON one does not match.
+    let csv_url = format!("{url}&format=csv");
+    let csv = rt.block_on(get(&client, &csv_url, &[("if-none-match", &etag)]));
+    assert_eq!(csv.status, 200);
+    assert_ne!(csv.header("etag"), Some(etag.as_str()));
+
+    // gzip when asked, and only then; the same bytes once decoded.
+    let summary_url = format!("{}/v1/summary", served.url);
+    let plain = rt.block_on(get(&client, &summary_url, &[]));
+    assert_eq!(plain.header("content-encoding"), None);
+    let zipped = rt.block_on(get(
+        &client,
+        &summary_url,
+        &[("accept-encoding", "br, gzip")],
+    ));
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(&zipped.body[..])
+        .read_to_end(&mut decoded)
+        .unwrap();
+    assert_eq!(decoded, plain.body);
+    assert!(
+        zipped.body.len() * 4 < plain.body.len(),
+        "gzip saves little"
+    );
+
+    // A publish (any run) changes the file, so the old tag no longer matches.
+    env.ok(&["update", "--quiet"]);
+    wait_until(10, "the publish to be served", || {
+        rt.block_on(get(&client, &url, &[("if-none-match", &etag)]))
+            .status
+            == 200
+    });
+    let after = rt.block_on(get(&client, &url, &[("if-none-match", &etag)]));
+    assert_ne!(after.header("etag"), Some(etag.as_str()));
+    assert_eq!(
+        after.body, first.body,
+        "the same day's answer did not change"
+    );
+}
+
+#[test]
+fn a_publish_under_load_fails_no_request_and_is_served_afterwards() {
+    // Yesterday's files are not in this bucket yet; the second one has them.
+    let env = realistic_env(days_ago(1));
+    let newer = SimServer::start(vision_sim::realistic(today()), SimOptions::default()).unwrap();
+    let served = Served::start(&env, &[]);
+    let yesterday = days_ago(1).to_string();
+    let snapshot_url = format!("{}/v1/snapshot/{yesterday}", served.url);
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    let before = rt.block_on(get(&client, &snapshot_url, &[]));
+    assert_eq!(before.status, 200);
+    assert_eq!(
+        before.json(),
+        serde_json::json!([]),
+        "yesterday is not listed yet"
+    );
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|i| {
+            let (client, stop) = (client.clone(), stop.clone());
+            let url = if i % 2 == 0 {
+                snapshot_url.clone()
+            } else {
+                format!("{}/v1/summary?start=2024-01-01&end={yesterday}", served.url)
+            };
+            rt.spawn(async move {
+                let (mut answered, mut failed) = (0u64, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match client.get(&url).send().await {
+                        Ok(r) if r.status() == 200 => {
+                            r.bytes().await.unwrap();
+                            answered += 1;
+                        }
+                        Ok(r) => failed.push(format!("{}", r.status())),
+                        Err(e) => failed.push(e.to_string()),
+                    }
+                }
+                (answered, failed)
+            })
+        })
+        .collect();
+    let out = env
+        .cmd()
+        .env("BFA_S3_URL", newer.s3_url())
+        .env("BFA_DATA_URL", newer.data_url())
+        .args(["update", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until(10, "the published update to be served", || {
+        rt.block_on(get(&client, &snapshot_url, &[])).json() != serde_json::json!([])
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for handle in clients {
+        let (answered, failed) = rt.block_on(handle).unwrap();
+        assert!(
+            failed.is_empty(),
+            "failed requests during the publish: {failed:?}"
+        );
+        total += answered;
+    }
+    assert!(total > 100, "the clients hardly ran ({total} requests)");
+    let after = rt.block_on(get(&client, &snapshot_url, &[]));
+    assert_eq!(
+        String::from_utf8(after.body).unwrap(),
+        env.ok(&["query", "snapshot", &yesterday, "--format", "json"])
+    );
+}
+
+#[test]
+fn other_machines_are_served_only_when_asked() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    let out = env.run(&["serve", "--addr", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--public") && stderr.contains("0.0.0.0:0"),
+        "{stderr}"
+    );
+    let served = Served::start(&env, &["--addr", "0.0.0.0:0", "--public"]);
+    assert!(
+        served
+            .stderr()
+            .contains("reachable from other machines, without authentication"),
+        "{}",
+        served.stderr()
+    );
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_cut_off_and_others_are_served() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let served = Served::start(&env, &["--request-timeout", "1", "--max-connections", "4"]);
+    let addr = served.url.trim_start_matches("http://").to_string();
+
+    // Slow loris: headers begun, never ended. The server closes the connection.
+    let mut slow: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /v1/summary HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+            s
+        })
+        .collect();
+    // Meanwhile the fourth slot answers.
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    let ok = rt.block_on(get(&client, &format!("{}/healthz", served.url), &[]));
+    assert_eq!(ok.status, 200);
+    let started = Instant::now();
+    for s in &mut slow {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        // EOF (possibly after a 408): the read ends instead of timing out.
+        s.read_to_end(&mut rest).unwrap();
+        let text = String::from_utf8_lossy(&rest);
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 408"),
+            "{text}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Headers beyond 16 KiB are refused, not buffered.
+    let mut big = std::net::TcpStream::connect(&addr).unwrap();
+    let header = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let _ = big.write_all(header.as_bytes());
+    big.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reply = Vec::new();
+    let _ = big.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 431"),
+        "{reply}"
+    );
+    assert_eq!(
+        rt.block_on(get(&client, &format!("{}/healthz", served.url), &[]))
+            .status,
+        200
+    );
+}
