@@ -1,6 +1,6 @@
 //! `binance-futures-availability` keeps a DuckDB database of which Binance USD-M futures had a
 //! daily 1m-klines file on Binance Vision, every day since 2019-09-25, and answers "which symbols
-//! were available on day X?" in well under a millisecond.
+//! were available on day X?" in well under a millisecond, in process or over HTTP.
 //!
 //! Data flows one way: [`cli`] → [`collect`] → [`vision`] → [`facts`] → [`store`]; queries go
 //! [`cli`] → [`store`]. Nothing reaches back up. The modules, what each is for and what it must
@@ -15,7 +15,7 @@
 //! | [`schedule`] | the daily loop with an injected clock, the pid file | flags, rendering |
 //! | [`validate`] | the database against itself and exchangeInfo | flags, rendering |
 //! | [`config`] | the defaults that name the outside world (endpoints, the default path) | everything else |
-//! | [`cli`] | clap, input checks (exit 2), dispatch, rendering | SQL, keys |
+//! | [`cli`] | clap, input checks (exit 2), dispatch, rendering; `serve`, the same queries over HTTP (routes, the published file watched and its handles, the answer cache, the page) | SQL, keys |
 //!
 //! Library users start at [`store::Database`] (queries) and [`collect::run`] (collection).
 

@@ -8,16 +8,21 @@ use binance_futures_availability::cli::{self, Cli};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
     // glibc raises its mmap threshold each time a large block is freed, after which DuckDB's
     // 256 KiB buffers come from heap arenas that fragment and never shrink: a backfill's
     // resident memory stayed ~50 MB above what DuckDB held. A fixed threshold keeps them
-    // mapped, so evicted buffers go back to the system.
+    // mapped, so evicted buffers go back to the system. Not for `serve`: there every query's
+    // large blocks would be mapped and unmapped, and the unmapping interrupts every core
+    // (TLB shootdowns): a third of its CPU went to malloc and the kernel.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    if !cli.serves() {
+        // SAFETY: mallopt only sets an allocator parameter; called before any other thread
+        // exists.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        }
     }
-    let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("BFA_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if cli.quiet() { "error" } else { "warn" })
     });

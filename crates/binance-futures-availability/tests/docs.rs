@@ -337,3 +337,110 @@ fn python_examples_run_with_the_stock_duckdb_client() {
     }
     assert!(ran >= 2, "only {ran} Python examples found");
 }
+
+/// Whether `actual` is `expected` with each `[..]` standing for any text.
+fn line_matches(expected: &str, actual: &str) -> bool {
+    let mut pieces = expected.split("[..]");
+    let first = pieces.next().unwrap_or("");
+    let Some(mut rest) = actual.strip_prefix(first) else {
+        return false;
+    };
+    let pieces: Vec<&str> = pieces.collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        if i + 1 == pieces.len() {
+            return rest.ends_with(piece);
+        }
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// docs/api.md's ```` ```http ```` blocks (request, headers; then status, headers shown, body)
+/// are asked of `serve` on the docs' database, and its ```` ```python serve ```` blocks run
+/// against it.
+#[test]
+fn api_examples_answer_what_the_docs_show() {
+    let served = common::Served::start(built(), &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let file = repo().join("docs/api.md");
+    let mut asked = 0;
+    for block in blocks(&file) {
+        let at = format!("{}:{}", file.display(), block.line);
+        if block.lang == "python serve" {
+            let code = block.text.replace("http://127.0.0.1:8080", &served.url);
+            let out = Command::new(common::python())
+                .arg("-c")
+                .arg(&code)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{at}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            continue;
+        }
+        if block.lang != "http" {
+            continue;
+        }
+        let mut lines = block.text.lines();
+        let request = lines.next().unwrap();
+        let path = request.strip_prefix("GET ").expect("a GET request line");
+        let mut get = client.get(format!("{}{path}", served.url));
+        for header in lines.by_ref().take_while(|l| !l.is_empty()) {
+            let (name, value) = header.split_once(": ").unwrap();
+            get = get.header(name, value);
+        }
+        let response = rt.block_on(get.send()).unwrap();
+        let status = lines.next().unwrap();
+        assert_eq!(
+            format!(
+                "{} {}",
+                response.status().as_u16(),
+                response.status().canonical_reason().unwrap()
+            ),
+            status,
+            "{at}"
+        );
+        for header in lines.by_ref().take_while(|l| !l.is_empty()) {
+            let (name, value) = header.split_once(": ").unwrap();
+            assert_eq!(
+                response.headers().get(name).and_then(|v| v.to_str().ok()),
+                Some(value),
+                "{at}: header {name}"
+            );
+        }
+        let body = rt.block_on(response.text()).unwrap();
+        let expected: Vec<&str> = lines.collect();
+        let (expected, open) = match expected.split_last() {
+            Some((&"...", head)) => (head, true),
+            _ => (&expected[..], false),
+        };
+        let actual: Vec<&str> = body.lines().collect();
+        assert!(
+            actual.len() >= expected.len() && (open || actual.len() == expected.len()),
+            "{at}: {} lines shown, {} answered:\n{body}",
+            expected.len(),
+            actual.len()
+        );
+        for (e, a) in expected.iter().zip(&actual) {
+            assert!(line_matches(e, a), "{at}: expected {e:?}, answered {a:?}");
+        }
+        asked += 1;
+    }
+    assert!(asked >= 10, "only {asked} examples in docs/api.md");
+}
+
+#[test]
+fn elisions_match_what_they_stand_for() {
+    assert!(line_matches("\"path\": \"[..]\",", "\"path\": \"/tmp/x\","));
+    assert!(line_matches("a [..] b [..] c", "a 1 b 2 c"));
+    assert!(line_matches("exact", "exact"));
+    assert!(!line_matches("exact", "exactly"));
+    assert!(!line_matches("a [..] c", "a b d"));
+    assert!(!line_matches("[..]x", "y"));
+}

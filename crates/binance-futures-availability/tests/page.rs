@@ -3,7 +3,8 @@
 //! a console error, the chart draws the whole history, and typing a symbol as a person would
 //! (`币安人生USDT`, `btcusdt`) shows its calendar with exactly its days with a file.
 //!
-//! `.ci/run` installs `chromium` and `chromium-driver` when they are missing.
+//! Debian's `chromium` and `chromium-driver` are installed with apt-get when missing (as
+//! `.ci/run` does), like the Python tests install their packages into a venv.
 
 mod common;
 
@@ -22,8 +23,36 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// Installs Chromium and ChromeDriver from Debian's packages when either is missing.
+fn ensure_chromium() {
+    let found = |bin: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {bin}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if found("chromium") && found("chromedriver") {
+        return;
+    }
+    let installed = Command::new("sh")
+        .args([
+            "-c",
+            "s=''; [ \"$(id -u)\" -eq 0 ] || s=sudo; $s apt-get update -qq && \
+             DEBIAN_FRONTEND=noninteractive $s apt-get install -y -qq chromium chromium-driver",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        installed,
+        "this test needs Debian's chromium and chromium-driver, and installing them with \
+         apt-get failed; install them and run again"
+    );
+}
+
 impl Browser {
     async fn start() -> Browser {
+        ensure_chromium();
         let mut driver = Command::new("chromedriver")
             .arg("--port=0")
             .stdout(Stdio::piped())

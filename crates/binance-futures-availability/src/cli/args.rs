@@ -65,6 +65,11 @@ impl Cli {
     pub fn quiet(&self) -> bool {
         self.quiet
     }
+
+    /// Whether this is `serve`, a long-lived reader (`main` tunes the allocator for the rest).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +198,10 @@ pub(crate) struct ServeArgs {
     /// a client may take to send its headers.
     #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout: u64,
+    /// Megabytes of answers kept per published file for repeat questions (0: none). A file
+    /// never changes, so a kept answer is right until the next publish, which starts afresh.
+    #[arg(long, default_value_t = 64, value_name = "MB", value_parser = clap::value_parser!(u32).range(0..=16_384))]
+    pub cache_mb: u32,
     /// Read-only handles on the database, i.e. queries running at once (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub handles: Option<u16>,

@@ -1,5 +1,6 @@
 //! The command line: clap definitions, input checks that turn into exit code 2, dispatch to
-//! `collect` (writes) and `store` (queries), and output rendering (`render`). Clap stays in
+//! `collect` (writes) and `store` (queries), and output rendering (`render`). `serve` is the
+//! second front end on the same queries and the same rendering, over HTTP. Clap stays in
 //! this module: the library's types know nothing of flags. Its public face is `Cli`, `run` and
 //! `CliError`, for the binary.
 

@@ -186,8 +186,15 @@ impl PidFile {
                 match std::fs::remove_file(&path) {
                     // A scheduler that just exited removes its own file: not stale, just gone.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::NotRunning),
-                    // Another user's folder: say it is stale; the next scheduler claims it.
-                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    // Another user's folder, or one mounted read-only (`serve`'s systemd unit):
+                    // say it is stale; the next scheduler claims it.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::PermissionDenied
+                                | std::io::ErrorKind::ReadOnlyFilesystem
+                        ) =>
+                    {
                         Ok(State::Stale {
                             pid,
                             removed: false,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -237,7 +238,8 @@ async fn snapshot(
     let date = day(&path_text(date)?)?;
     let contract = params.contract()?;
     let format = params.format(&headers)?;
-    app.answer(&headers, format, move |db, out| {
+    let key = format!("snapshot {date} {contract:?} {format:?}");
+    app.answer(&headers, format, key, move |db, out| {
         let rows = db.snapshot(date, contract)?;
         Ok(render::snapshot(out, format, date, contract, &rows)?)
     })
@@ -254,7 +256,8 @@ async fn timeline(
     let symbol = path_text(symbol)?;
     crate::vision::check_symbol(&symbol).map_err(|e| ApiError::bad(e.to_string()))?;
     let format = params.format(&headers)?;
-    app.answer(&headers, format, move |db, out| {
+    let key = format!("timeline {symbol} {format:?}");
+    app.answer(&headers, format, key, move |db, out| {
         let timeline = db.timeline(&symbol)?;
         Ok(render::timeline(out, format, &timeline)?)
     })
@@ -275,7 +278,8 @@ async fn range(
     ordered(start, end)?;
     let contract = params.contract()?;
     let format = params.format(&headers)?;
-    app.answer(&headers, format, move |db, out| {
+    let key = format!("range {start} {end} {contract:?} {format:?}");
+    app.answer(&headers, format, key, move |db, out| {
         let rows = db.range(start, end, contract)?;
         Ok(render::range(out, format, start, end, &rows)?)
     })
@@ -301,7 +305,8 @@ async fn summary(
         }
     };
     let format = params.format(&headers)?;
-    app.answer(&headers, format, move |db, out| {
+    let key = format!("summary {bounds:?} {format:?}");
+    app.answer(&headers, format, key, move |db, out| {
         let Some((start, end)) = bounds.map_or_else(|| db.coverage(), |b| Ok(Some(b)))? else {
             return Ok(render::summary(out, format, &[])?);
         };
@@ -317,7 +322,8 @@ async fn symbols(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query, &["format"])?;
     let format = params.format(&headers)?;
-    app.answer(&headers, format, move |db, out| {
+    let key = format!("symbols {format:?}");
+    app.answer(&headers, format, key, move |db, out| {
         Ok(render::symbols(out, format, &db.symbols()?)?)
     })
     .await
@@ -409,11 +415,13 @@ impl App {
     }
 
     /// A query's answer in `format`, with validators from the file it was read from: 304 when
-    /// the client already has it, gzip when it accepts that.
+    /// the client already has it, kept under `key` (which names the question fully) for the
+    /// next client, gzip when it accepts that.
     async fn answer(
         &self,
         headers: &HeaderMap,
         format: Format,
+        key: String,
         query: impl FnOnce(&Database, &mut Vec<u8>) -> Result<(), CliError> + Send + 'static,
     ) -> Result<Response, ApiError> {
         let generation = self.generation()?;
@@ -437,13 +445,24 @@ impl App {
         if fresh(headers, &etag, generation.last_modified) {
             return Ok((StatusCode::NOT_MODIFIED, validators).into_response());
         }
-        let body = self
-            .run(&generation, move |db| {
-                let mut out = Vec::new();
-                query(db, &mut out)?;
-                Ok(out)
-            })
-            .await?;
+        let body = match generation.answers.get(&key) {
+            Some(body) => body,
+            None => {
+                let body = Bytes::from(
+                    self.run(&generation, move |db| {
+                        let mut out = Vec::new();
+                        query(db, &mut out)?;
+                        // Kept in the cache: without the slack of its doubling growth (up
+                        // to 2x), so the cache's limit is what it holds.
+                        out.shrink_to_fit();
+                        Ok(out)
+                    })
+                    .await?,
+                );
+                generation.answers.put(key, body.clone());
+                body
+            }
+        };
         let content_type = match format {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Json | Format::Table => "application/json",
@@ -457,7 +476,7 @@ impl App {
             response
                 .headers_mut()
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            gzip(&body)
+            Bytes::from(gzip(&body))
         } else {
             body
         };

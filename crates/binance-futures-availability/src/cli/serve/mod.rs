@@ -2,11 +2,13 @@
 //! line's JSON and CSV, and a page to look at the history, served from the file the scheduler
 //! publishes (it is never written, and a publish is picked up within a second).
 //!
-//! The parts: `published` (which file, the handles on it, swapping them on a publish), `api`
+//! The parts: `published` (which file, the handles on it, swapping them on a publish),
+//! `answers` (what was already answered from that file), `api`
 //! (routes, parameters, validators, errors), `page` (the page's files, built into the binary).
 //! This file owns the socket: loopback unless asked, bounded connections, a deadline for
 //! headers, and a graceful stop on SIGTERM/Ctrl-C.
 
+mod answers;
 mod api;
 mod page;
 mod published;
@@ -70,11 +72,14 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
             );
         }
         let path = db_path.to_path_buf();
-        let published = tokio::task::spawn_blocking(move || {
-            Arc::new(published::Published::new(&path, handles))
-        })
-        .await
-        .map_err(|e| CliError::Runtime(std::io::Error::other(e)))?;
+        let limits = published::Limits {
+            handles,
+            cache_bytes: args.cache_mb as usize * 1024 * 1024,
+        };
+        let published =
+            tokio::task::spawn_blocking(move || Arc::new(published::Published::new(&path, limits)))
+                .await
+                .map_err(|e| CliError::Runtime(std::io::Error::other(e)))?;
         tokio::spawn(Arc::clone(&published).watch());
         let router = api::router(Arc::new(api::App { published, timeout }));
         if !quiet {

@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Semaphore;
 
+use super::answers::Answers;
 use crate::store::{Database, Identity, StoreError};
 
 /// How often the watcher looks at the published file: a publish is served within this (plus
@@ -28,6 +29,8 @@ pub(super) struct Generation {
     /// Names the file in every answer's ETag, so a publish changes them all.
     pub token: String,
     pub last_modified: SystemTime,
+    /// Answers given from this file, for the next client who asks the same.
+    pub answers: Answers,
     handles: Mutex<Vec<Database>>,
     /// One permit per handle: a request waits here for a free handle, so at most `handles`
     /// queries run at once and a burst queues instead of opening more.
@@ -47,9 +50,9 @@ pub(super) enum RunError {
 impl Generation {
     /// Opens `count` handles on `path`, and checks that the file did not change meanwhile, so
     /// the identity names exactly what the handles read.
-    fn open(path: &Path, count: NonZeroUsize) -> Result<(Identity, Generation), OpenError> {
+    fn open(path: &Path, limits: Limits) -> Result<(Identity, Generation), OpenError> {
         let before = Identity::of(path)?;
-        let handles = (0..count.get())
+        let handles = (0..limits.handles.get())
             .map(|_| Database::open(path))
             .collect::<Result<Vec<_>, _>>()?;
         let after = Identity::of(path)?;
@@ -69,6 +72,7 @@ impl Generation {
             Generation {
                 token: after.token(),
                 last_modified,
+                answers: Answers::new(limits.cache_bytes),
                 permits: Semaphore::new(handles.len()),
                 handles: Mutex::new(handles),
             },
@@ -129,10 +133,19 @@ pub(super) enum Current {
     Unavailable(Arc<str>),
 }
 
+/// What each generation gets.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// Read-only handles, i.e. queries running at once.
+    pub handles: NonZeroUsize,
+    /// Bytes of answers kept for repeat questions.
+    pub cache_bytes: usize,
+}
+
 /// The published file, watched.
 pub(super) struct Published {
     path: PathBuf,
-    handles: NonZeroUsize,
+    limits: Limits,
     /// The identity last looked at (`None` before the first look), and what it gave.
     current: RwLock<(Option<Identity>, Current)>,
 }
@@ -140,10 +153,10 @@ pub(super) struct Published {
 impl Published {
     /// Opens what is at `path` now (or records why it cannot), without failing: a server
     /// started before the first `update` answers 503 until the file appears.
-    pub(super) fn new(path: &Path, handles: NonZeroUsize) -> Published {
+    pub(super) fn new(path: &Path, limits: Limits) -> Published {
         let published = Published {
             path: path.to_path_buf(),
-            handles,
+            limits,
             current: RwLock::new((None, Current::Unavailable("starting".into()))),
         };
         published.refresh();
@@ -175,7 +188,7 @@ impl Published {
         if Some(seen) == self.read().0 {
             return false;
         }
-        match Generation::open(&self.path, self.handles) {
+        match Generation::open(&self.path, self.limits) {
             Ok((identity, generation)) => {
                 let mut current = self.write();
                 *current = (Some(identity), Current::Ready(Arc::new(generation)));

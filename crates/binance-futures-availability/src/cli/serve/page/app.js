@@ -69,6 +69,11 @@ function drawHistory(counts) {
     box.textContent = "No files recorded yet.";
     return;
   }
+  // The page's colours (light or dark scheme), for the axes' text and grid.
+  const css = getComputedStyle(document.documentElement);
+  const fg = css.getPropertyValue("--muted").trim();
+  const grid = { stroke: css.getPropertyValue("--line").trim(), width: 1 };
+  const axis = { stroke: fg, grid, ticks: grid };
   const options = {
     width: box.clientWidth || 800,
     height: 320,
@@ -78,7 +83,7 @@ function drawHistory(counts) {
       { label: "perpetual", stroke: "#0969da", width: 1.5, fill: "rgba(9,105,218,0.08)" },
       { label: "delivery", stroke: "#bf8700", width: 1.5 },
     ],
-    axes: [{}, { label: "symbols", size: 60 }],
+    axes: [axis, { ...axis, label: "symbols", size: 60 }],
     cursor: { drag: { x: true, y: false } },
     hooks: {
       ready: [(u) => {

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Load on `serve` while updates publish: wrk asks /v1/snapshot/{random day of the history} over
+# keep-alive connections while `update` runs back to back against vision-sim (realistic
+# corpus, 50 ms latency) and publishes a new file each time -- harsher than the scheduler,
+# which updates once a day. Then serve's resident memory over 100k more requests.
+# MEMORY_ROUNDS (default 6) sets the rounds of the memory part (0: skip it).
+# SERVE_ARGS is passed to serve (e.g. "--cache-mb 0" to measure without the answer cache).
+#
+#   cargo build --release --workspace --bins
+#   bash crates/binance-futures-availability/benches/serve_load.sh [SECONDS] [CONNECTIONS]
+#
+# Needs wrk (Debian: apt-get install wrk). Prints wrk's report and the RSS samples.
+set -euo pipefail
+secs="${1:-30}"
+conns="${2:-32}"
+bin="${CARGO_TARGET_DIR:-$HOME/.cache/bfa-target}/release"
+work="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+# Both on ports the kernel picks, read back from what they print.
+"$bin/vision-sim" --addr 127.0.0.1:0 --latency-ms 50 >"$work/sim.log" 2>&1 &
+until grep -qo '127.0.0.1:[0-9]*' "$work/sim.log"; do :; done
+sim_port=$(grep -o '127.0.0.1:[0-9]*' "$work/sim.log" | head -1 | cut -d: -f2)
+export BFA_DB="$work/availability.duckdb"
+export BFA_S3_URL="http://127.0.0.1:$sim_port/data.binance.vision" BFA_DATA_URL="http://127.0.0.1:$sim_port"
+until curl -sf "http://127.0.0.1:$sim_port/data.binance.vision?list-type=2&max-keys=1" >/dev/null; do :; done
+"$bin/binance-futures-availability" update --quiet
+"$bin/binance-futures-availability" serve --addr 127.0.0.1:0 ${SERVE_ARGS:-} 2>"$work/serve.log" &
+serve_pid=$!
+until grep -qo 'http://127.0.0.1:[0-9]*' "$work/serve.log"; do :; done
+api_port=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | head -1 | cut -d: -f3)
+until curl -sf "http://127.0.0.1:$api_port/healthz" >/dev/null; do :; done
+
+# Every day from 2020-01-01 to 2026-11-24, one picked at random per request.
+cat >"$work/snapshot.lua" <<'LUA'
+local days = {}
+local t = os.time({year = 2020, month = 1, day = 1, hour = 12})
+local stop = os.time({year = 2026, month = 11, day = 24, hour = 12})
+while t <= stop do days[#days + 1] = os.date("!%Y-%m-%d", t); t = t + 86400 end
+math.randomseed(42)
+request = function()
+  return wrk.format("GET", "/v1/snapshot/" .. days[math.random(#days)])
+end
+LUA
+
+# At nice 10, as deploy/binance-futures-availability.service runs the scheduler beside serve.
+( while true; do nice -n 10 "$bin/binance-futures-availability" update --quiet; echo >>"$work/updates"; done ) &
+updater=$!
+rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$serve_pid/status"; }
+echo "== $secs s of snapshot requests, $conns connections, updates publishing back to back"
+echo "serve RSS before: $(rss)"
+wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/snapshot.lua" "http://127.0.0.1:$api_port"
+kill "$updater"; wait "$updater" 2>/dev/null || true
+echo "updates published during the run: $(wc -l <"$work/updates" 2>/dev/null || echo 0)"
+echo "serve RSS after: $(rss)"
+echo "== memory over 100k+ more requests, without updates (RSS after each 10 s round)"
+total=0
+for round in $(seq 1 "${MEMORY_ROUNDS:-6}"); do
+  n=$(wrk -t1 -c"$conns" -d10s -s "$work/snapshot.lua" "http://127.0.0.1:$api_port" | awk '/requests in/ {print $1}')
+  total=$((total + n))
+  echo "round $round: $n requests ($total in all), serve RSS $(rss)"
+done
