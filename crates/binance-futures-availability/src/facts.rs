@@ -1,7 +1,7 @@
-//! The facts the tool traffics in: what was observed about one daily file, and what kind of
-//! contract a symbol folder is. `vision` produces them, `store` keeps them; neither knows the other.
+//! The facts the tool traffics in: what was observed about one daily file, what kind of
+//! contract a symbol folder is, and what a day's 1d kline says of its trading. `vision` produces them, `store` keeps them; neither knows the other.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
 use serde::Serialize;
 
 /// The day Binance USD-M futures began trading; no query may ask about an earlier day.
@@ -154,4 +154,135 @@ pub struct SymbolClass {
     pub settled: bool,
     /// The delivery day of a dated contract (`BTCUSDT_260925` → 2026-09-25).
     pub delivery_date: Option<NaiveDate>,
+}
+
+/// A calendar month (UTC), the span of a monthly klines file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month {
+    first: NaiveDate,
+}
+
+impl Month {
+    /// The month of `year`-`month` (1..=12), or `None` for no such month.
+    pub fn new(year: i32, month: u32) -> Option<Month> {
+        NaiveDate::from_ymd_opt(year, month, 1).map(|first| Month { first })
+    }
+
+    /// The month `day` falls in.
+    pub fn of(day: NaiveDate) -> Month {
+        // Day 1 of an existing day's month always exists.
+        Month {
+            first: day.with_day0(0).unwrap_or(day),
+        }
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        self.first
+    }
+
+    pub fn last_day(self) -> NaiveDate {
+        self.next().first.pred_opt().unwrap_or(self.first)
+    }
+
+    /// The month after this one.
+    pub fn next(self) -> Month {
+        Month {
+            first: self
+                .first
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(self.first),
+        }
+    }
+
+    pub fn contains(self, day: NaiveDate) -> bool {
+        Month::of(day) == self
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.first.format("%Y-%m"))
+    }
+}
+
+/// What a klines file covers: one day (a daily file) or one month (a monthly file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Span {
+    Day(NaiveDate),
+    Month(Month),
+}
+
+impl Span {
+    pub fn first_day(self) -> NaiveDate {
+        match self {
+            Span::Day(d) => d,
+            Span::Month(m) => m.first_day(),
+        }
+    }
+
+    pub fn last_day(self) -> NaiveDate {
+        match self {
+            Span::Day(d) => d,
+            Span::Month(m) => m.last_day(),
+        }
+    }
+
+    pub fn contains(self, day: NaiveDate) -> bool {
+        self.first_day() <= day && day <= self.last_day()
+    }
+}
+
+/// One day of one symbol's trading, as its 1d kline states it. Prices and volumes are the
+/// file's decimals read as `f64` (15–17 significant digits; the files carry at most 8 decimals
+/// on values below 10^10, so ranking and means are unaffected).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DailyTrading {
+    pub date: NaiveDate,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    /// Base-asset volume.
+    pub volume: f64,
+    /// Quote-asset volume (USDT for …USDT): what universes rank by.
+    pub quote_volume: f64,
+    /// Trades in the day; 0 on the days a delisted pair's file carries the price forward.
+    pub trades: u64,
+    pub taker_buy_volume: f64,
+    pub taker_buy_quote_volume: f64,
+}
+
+impl DailyTrading {
+    /// A day is tradable when it has trades: a file alone is not proof of trading.
+    pub fn tradable(&self) -> bool {
+        self.trades > 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn months_know_their_days_across_leap_years_and_year_ends() {
+        let feb = Month::new(2024, 2).unwrap();
+        assert_eq!(
+            (feb.first_day(), feb.last_day()),
+            (d("2024-02-01"), d("2024-02-29"))
+        );
+        assert_eq!(Month::new(2023, 2).unwrap().last_day(), d("2023-02-28"));
+        let dec = Month::of(d("2019-12-31"));
+        assert_eq!(dec.to_string(), "2019-12");
+        assert_eq!(dec.next(), Month::new(2020, 1).unwrap());
+        assert!(dec.contains(d("2019-12-01")) && !dec.contains(d("2020-01-01")));
+        assert_eq!(Month::new(2024, 13), None);
+        assert_eq!(Month::new(2024, 0), None);
+        let span = Span::Month(feb);
+        assert!(span.contains(d("2024-02-29")) && !span.contains(d("2024-03-01")));
+        assert_eq!(Span::Day(d("2024-02-10")).last_day(), d("2024-02-10"));
+    }
 }

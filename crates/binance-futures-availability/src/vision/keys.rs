@@ -1,13 +1,16 @@
-//! The key grammar of the bucket, in one place: how a symbol's daily 1m-klines key is built,
-//! how a listed key is read back (strictly — anything else is never a data day), and what a
-//! folder name says about its contract.
+//! The key grammar of the bucket, in one place: how a symbol's daily 1m-klines key and its
+//! daily and monthly 1d-klines keys are built, how a listed key is read back (strictly —
+//! anything else is never a data file), and what a folder name says about its contract.
 
 use chrono::NaiveDate;
 
-use crate::facts::{Contract, SymbolClass};
+use crate::facts::{Contract, Month, Span, SymbolClass};
 
 /// The folder that holds one sub-folder per UM symbol.
 pub const KLINES_ROOT: &str = "data/futures/um/daily/klines/";
+
+/// The same for monthly files.
+pub const MONTHLY_KLINES_ROOT: &str = "data/futures/um/monthly/klines/";
 
 /// Quote assets recognised at the end of a symbol name, longest-first where one ends another.
 const QUOTE_ASSETS: &[&str] = &["FDUSD", "USDT", "USDC", "BUSD", "USD1", "BTC", "U"];
@@ -88,6 +91,58 @@ pub fn parse_daily_1m_key(key: &str) -> Option<(&str, NaiveDate)> {
     }
     let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
     Some((symbol, date))
+}
+
+/// The folder of a symbol's 1d klines files of `span`'s kind: daily
+/// (`data/futures/um/daily/klines/{S}/1d/`) or monthly (`…/monthly/klines/{S}/1d/`).
+pub fn kline_1d_folder(symbol: &str, span: Span) -> String {
+    match span {
+        Span::Day(_) => format!("{KLINES_ROOT}{symbol}/1d/"),
+        Span::Month(_) => format!("{MONTHLY_KLINES_ROOT}{symbol}/1d/"),
+    }
+}
+
+/// `…/daily/klines/{S}/1d/{S}-1d-{YYYY-MM-DD}.zip` or `…/monthly/klines/{S}/1d/{S}-1d-{YYYY-MM}.zip`
+pub fn kline_1d_key(symbol: &str, span: Span) -> String {
+    let stamp = match span {
+        Span::Day(d) => d.format("%Y-%m-%d").to_string(),
+        Span::Month(m) => m.to_string(),
+    };
+    format!("{}{symbol}-1d-{stamp}.zip", kline_1d_folder(symbol, span))
+}
+
+/// Reads a listed key back into `(symbol, span)` if, and only if, it is exactly a daily or
+/// monthly 1d-klines file of its folder's symbol: a daily root with a month, a monthly root
+/// with a day, CHECKSUM siblings, other intervals and impossible dates give `None`.
+pub fn parse_kline_1d_key(key: &str) -> Option<(&str, Span)> {
+    let (rest, monthly) = match key.strip_prefix(KLINES_ROOT) {
+        Some(rest) => (rest, false),
+        None => (key.strip_prefix(MONTHLY_KLINES_ROOT)?, true),
+    };
+    let (symbol, rest) = rest.split_once('/')?;
+    let stamp = rest
+        .strip_prefix("1d/")?
+        .strip_suffix(".zip")?
+        .strip_prefix(symbol)?
+        .strip_prefix("-1d-")?;
+    if symbol.is_empty() {
+        return None;
+    }
+    let span = match (monthly, stamp.len()) {
+        (false, 10) => Span::Day(NaiveDate::parse_from_str(stamp, "%Y-%m-%d").ok()?),
+        (true, 7) => {
+            let (year, month) = stamp.split_once('-')?;
+            if year.len() != 4
+                || month.len() != 2
+                || !(year.bytes().chain(month.bytes())).all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            Span::Month(Month::new(year.parse().ok()?, month.parse().ok()?)?)
+        }
+        _ => return None,
+    };
+    Some((symbol, span))
 }
 
 /// What a `CommonPrefixes` entry of the klines root names.
@@ -195,6 +250,46 @@ mod tests {
             "data/futures/cm/daily/klines/BTCUSD_PERP/1m/BTCUSD_PERP-1m-2024-01-01.zip".to_string(),
         ] {
             assert_eq!(parse_daily_1m_key(&key), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn kline_1d_keys_round_trip_and_nothing_else_parses() {
+        let month = Month::new(2024, 2).unwrap();
+        for symbol in [
+            "BTCUSDT",
+            "币安人生USDT",
+            "ICPUSDT_SETTLED",
+            "BTCUSDT_260925",
+        ] {
+            for span in [Span::Day(d("2024-02-29")), Span::Month(month)] {
+                let key = kline_1d_key(symbol, span);
+                assert_eq!(parse_kline_1d_key(&key), Some((symbol, span)), "{key}");
+                assert!(key.starts_with(&kline_1d_folder(symbol, span)));
+            }
+        }
+        assert_eq!(
+            kline_1d_key("BTCUSDT", Span::Month(month)),
+            "data/futures/um/monthly/klines/BTCUSDT/1d/BTCUSDT-1d-2024-02.zip"
+        );
+        let daily = KLINES_ROOT;
+        let monthly = MONTHLY_KLINES_ROOT;
+        for key in [
+            format!("{daily}BTCUSDT/1d/BTCUSDT-1d-2024-01-01.zip.CHECKSUM"),
+            format!("{daily}BTCUSDT/1d/BTCUSDT-1d-2024-01.zip"),
+            format!("{monthly}BTCUSDT/1d/BTCUSDT-1d-2024-01-01.zip"),
+            format!("{monthly}BTCUSDT/1d/BTCUSDT-1d-2024-13.zip"),
+            format!("{monthly}BTCUSDT/1d/BTCUSDT-1d-2024-1.zip"),
+            format!("{monthly}BTCUSDT/1d/BTCUSDT-1d-+202-01.zip"),
+            format!("{monthly}BTCUSDT/1d/BTCUSDT-1d-2024-+1.zip"),
+            format!("{daily}BTCUSDT/1d/BTCUSDT-1d-2024-02-30.zip"),
+            format!("{daily}BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip"),
+            format!("{daily}BTCUSDT/1d/ETHUSDT-1d-2024-01-01.zip"),
+            format!("{monthly}BTCUSDT/1m/BTCUSDT-1m-2024-01.zip"),
+            format!("{daily}/1d/-1d-2024-01-01.zip"),
+            "data/futures/cm/monthly/klines/BTCUSD_PERP/1d/BTCUSD_PERP-1d-2024-01.zip".to_string(),
+        ] {
+            assert_eq!(parse_kline_1d_key(&key), None, "{key}");
         }
     }
 

@@ -1,11 +1,13 @@
 //! Everything that speaks to Binance Vision: the key grammar (`keys`), S3 listing with paging
-//! (`list`), where listing pages become facts about daily files (`daily`), HEAD probes, and the
+//! (`list`), where listing pages become facts about daily files (`daily`), what a klines file
+//! holds once fetched (`klines`: CHECKSUM, zip, CSV), HEAD probes, and the
 //! HTTP client with its retry policy and typed errors (`client`). It returns facts and knows
 //! nothing of DuckDB.
 
 mod client;
 mod daily;
 mod keys;
+mod klines;
 mod list;
 mod urls;
 
@@ -14,9 +16,11 @@ pub use client::{
 };
 pub use daily::{DAYS_PER_PAGE, Extent, Listed, list_daily_files};
 pub use keys::{
-    BadSymbol, Folder, KLINES_ROOT, check_symbol, classify, daily_1m_folder, daily_1m_key,
-    folder_symbol, parse_daily_1m_key, start_after_day,
+    BadSymbol, Folder, KLINES_ROOT, MONTHLY_KLINES_ROOT, check_symbol, classify, daily_1m_folder,
+    daily_1m_key, folder_symbol, kline_1d_folder, kline_1d_key, parse_daily_1m_key,
+    parse_kline_1d_key, start_after_day,
 };
+pub use klines::{KlineFileError, Problem, read_1d_file};
 pub use list::{DISCOVERY_MAX_PAGES, ListPage, ListedObject, Lister, Stall};
 
 /// Why a request to Vision did not give an answer, after the retries the policy allows.
