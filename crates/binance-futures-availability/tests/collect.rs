@@ -131,6 +131,7 @@ fn recent_spec() -> CorpusSpec {
             ),
         ],
         stray_keys: vec![],
+        as_of: None,
     }
 }
 

@@ -1,15 +1,22 @@
 //! The key index: every object sorted by key in UTF-8 byte order, as S3 lists them, and the
 //! compact description (`CorpusSpec`) tests write instead of millions of keys.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+use crate::trading;
 
 /// What a key is, as the generator knows it (independently of any client's key parser).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
     /// A daily 1m-klines `.zip` of the folder's symbol.
     Daily1m { date: NaiveDate },
+    /// A daily 1d-klines `.zip`: a real zip holding the day's row (`trading::day_trade`).
+    Daily1d { date: NaiveDate },
+    /// A monthly 1d-klines `.zip` of the month starting `first`: the rows of the days whose bit
+    /// is set in `days` (bit 0 is the 1st), as `trading::monthly_trade` writes them.
+    Monthly1d { first: NaiveDate, days: u32 },
     /// Anything else: CHECKSUM siblings, other intervals, stray keys.
     Other,
 }
@@ -37,6 +44,10 @@ pub struct CorpusSpec {
     /// Keys served as they are (zero-byte), to check that clients ignore them.
     #[serde(default)]
     pub stray_keys: Vec<String>,
+    /// The morning the bucket shows, for the monthly files that have appeared by then
+    /// (default: today, UTC).
+    #[serde(default)]
+    pub as_of: Option<NaiveDate>,
 }
 
 /// One symbol folder of a `CorpusSpec`.
@@ -57,18 +68,101 @@ pub struct SymbolSpec {
 }
 
 pub const ROOT: &str = "data/futures/um/daily/klines/";
+pub const MONTHLY_ROOT: &str = "data/futures/um/monthly/klines/";
 
 /// `<sha256 of the file's bytes>  <file name>`, with no trailing newline, as some real copies are.
-pub fn checksum_body(zip_key: &str, size: u64) -> String {
-    let name = zip_key.rsplit('/').next().unwrap_or(zip_key);
-    let digest = Sha256::digest(zip_body(zip_key, size));
+pub fn checksum_body(zip: &Object) -> String {
+    let name = zip.key.rsplit('/').next().unwrap_or(&zip.key);
+    let digest = Sha256::digest(object_bytes(zip));
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("{hex}  {name}")
 }
 
-/// The bytes served for a data file: deterministic filler of the advertised size.
-pub fn zip_body(key: &str, size: u64) -> Vec<u8> {
-    key.bytes().cycle().take(size as usize).collect()
+/// The bytes served for a data file: a real zip for 1d klines, deterministic filler of the
+/// advertised size for the rest.
+pub fn object_bytes(o: &Object) -> Vec<u8> {
+    match kline_file(o) {
+        Some((name, csv)) => trading::zip_bytes(&name, &csv, o.size),
+        None => o.key.bytes().cycle().take(o.size as usize).collect(),
+    }
+}
+
+/// For a 1d-klines object: its CSV's name and its CSV.
+fn kline_file(o: &Object) -> Option<(String, String)> {
+    let file = o.key.rsplit('/').next()?;
+    let symbol = o.key.rsplit('/').nth(2)?;
+    let rows = match o.kind {
+        ObjectKind::Daily1d { date } => vec![trading::day_trade(symbol, date)],
+        ObjectKind::Monthly1d { first, days } => first
+            .iter_days()
+            .take(31)
+            .enumerate()
+            .filter(|(i, _)| days & (1 << i) != 0)
+            .map(|(_, day)| trading::monthly_trade(symbol, day))
+            .collect(),
+        ObjectKind::Daily1m { .. } | ObjectKind::Other => return None,
+    };
+    Some((file.replace(".zip", ".csv"), trading::csv(&rows)))
+}
+
+/// The size a 1d-klines object is listed with: chosen from its key, larger than its zip can
+/// be (a daily row is under 250 bytes, a month under 31 of them plus the header), and reached
+/// by padding the zip's comment (`trading::zip_bytes`). Building every zip to learn its length
+/// would quadruple the corpus's build time (1.2 s → 5 s for the realistic one).
+fn kline_size(key: &str, kind: ObjectKind) -> u64 {
+    let h = hash(key);
+    match kind {
+        ObjectKind::Monthly1d { .. } => 9_000 + h % 1_000,
+        _ => 700 + h % 200,
+    }
+}
+
+/// `data/futures/um/monthly/klines/{S}/1d/{S}-1d-{YYYY-MM}.zip`
+pub fn monthly_1d_key(symbol: &str, first: NaiveDate) -> String {
+    format!(
+        "{MONTHLY_ROOT}{symbol}/1d/{symbol}-1d-{}.zip",
+        first.format("%Y-%m")
+    )
+}
+
+/// A symbol's 1d-klines files for the days of its life in `days` (sorted): a daily file each,
+/// and a monthly file for each month that ended, `1 + hash % 5` days after its end, before
+/// `as_of` (a month's file appears some days after it ends).
+pub fn push_1d_files(
+    objects: &mut Vec<Object>,
+    symbol: &str,
+    days: &[NaiveDate],
+    as_of: NaiveDate,
+    uploaded: impl Fn(NaiveDate) -> DateTime<Utc>,
+) {
+    let mut months: Vec<(NaiveDate, u32)> = Vec::new();
+    for &day in days {
+        let key = daily_key(symbol, "1d", day);
+        let kind = ObjectKind::Daily1d { date: day };
+        let size = kline_size(&key, kind);
+        push_file(objects, key, size, uploaded(day), kind);
+        let first = day.with_day(1).unwrap_or(day);
+        let bit = 1u32 << (day.day() - 1);
+        match months.last_mut() {
+            Some((m, mask)) if *m == first => *mask |= bit,
+            _ => months.push((first, bit)),
+        }
+    }
+    for (first, mask) in months {
+        let last = first
+            .checked_add_months(chrono::Months::new(1))
+            .and_then(|n| n.pred_opt())
+            .unwrap_or(first);
+        let appears = last + Duration::days(1 + (hash(&format!("{symbol}{first}")) % 5) as i64);
+        if appears >= as_of {
+            continue;
+        }
+        let key = monthly_1d_key(symbol, first);
+        let kind = ObjectKind::Monthly1d { first, days: mask };
+        let size = kline_size(&key, kind);
+        let at = Utc.from_utc_datetime(&appears.and_hms_opt(3, 0, 0).unwrap_or_default());
+        push_file(objects, key, size, at, kind);
+    }
 }
 
 /// When a daily file was uploaded: the next morning UTC, 06:50–08:40, varied per key.
@@ -100,10 +194,13 @@ impl Corpus {
     /// Builds the objects a spec describes: each day's `.zip` and its `.zip.CHECKSUM`.
     pub fn from_spec(spec: &CorpusSpec) -> Corpus {
         let mut objects = Vec::new();
+        let as_of = spec.as_of.unwrap_or_else(|| Utc::now().date_naive());
         for s in &spec.symbols {
             let mut day = s.first;
+            let mut lived = Vec::new();
             while day <= s.last {
                 if !s.gaps.iter().any(|(a, b)| *a <= day && day <= *b) {
+                    lived.push(day);
                     let key = daily_key(&s.name, "1m", day);
                     let size = s.size.unwrap_or(57_000);
                     push_file(
@@ -126,6 +223,10 @@ impl Corpus {
                 }
                 day += Duration::days(1);
             }
+            let salt = hash(&s.name);
+            push_1d_files(&mut objects, &s.name, &lived, as_of, |d| {
+                upload_time(d, salt)
+            });
         }
         for key in &spec.stray_keys {
             objects.push(Object {
@@ -168,7 +269,7 @@ impl Corpus {
                 let symbol = o.key.strip_prefix(ROOT)?.split('/').next()?;
                 Some((symbol, date, o))
             }
-            ObjectKind::Other => None,
+            ObjectKind::Daily1d { .. } | ObjectKind::Monthly1d { .. } | ObjectKind::Other => None,
         })
     }
 
@@ -248,4 +349,69 @@ pub fn push_file(
         last_modified,
         kind,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn every_1d_zip_is_exactly_the_size_listed_and_its_checksum_is_its_sha256() {
+        let spec = CorpusSpec {
+            symbols: ["AERGOUSDTSETTLEDSETTLED", "币安人生USDT", "1000000BOBUSDT"]
+                .iter()
+                .map(|name| SymbolSpec {
+                    name: name.to_string(),
+                    first: d("2021-11-20"),
+                    last: d("2022-03-10"),
+                    gaps: vec![(d("2022-01-05"), d("2022-01-07"))],
+                    size: None,
+                    other_intervals: vec![],
+                })
+                .collect(),
+            stray_keys: vec![],
+            as_of: Some(d("2022-03-11")),
+        };
+        let corpus = Corpus::from_spec(&spec);
+        let mut seen = (0, 0);
+        for o in corpus.objects() {
+            if !matches!(
+                o.kind,
+                ObjectKind::Daily1d { .. } | ObjectKind::Monthly1d { .. }
+            ) {
+                continue;
+            }
+            let bytes = object_bytes(o);
+            assert_eq!(bytes.len() as u64, o.size, "{}", o.key);
+            let sum = corpus.get(&format!("{}.CHECKSUM", o.key)).unwrap();
+            let body = checksum_body(o);
+            assert_eq!(body.len() as u64, sum.size, "{}", sum.key);
+            let hex: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert!(body.starts_with(&hex));
+            match o.kind {
+                ObjectKind::Monthly1d { .. } => seen.1 += 1,
+                _ => seen.0 += 1,
+            }
+        }
+        // 111 days less 3 missing, per symbol; Nov, Dec, Jan, Feb complete before 03-11 (March
+        // is not over): 4 monthly files each.
+        assert_eq!(seen, (3 * 108, 3 * 4));
+        let jan = corpus
+            .get(&monthly_1d_key("币安人生USDT", d("2022-01-01")))
+            .unwrap();
+        assert_eq!(
+            jan.kind,
+            ObjectKind::Monthly1d {
+                first: d("2022-01-01"),
+                days: !0b111_0000 & 0x7fff_ffff
+            }
+        );
+    }
 }

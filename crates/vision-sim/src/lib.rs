@@ -2,7 +2,8 @@
 //!
 //! It serves an in-memory, sorted key index the way the real bucket does: S3 ListObjects V1 and
 //! V2 (prefix, delimiter, markers, continuation tokens, `max-keys` ≤ 1000, `encoding-type=url`),
-//! HEAD and GET of objects (CHECKSUM bodies included) and S3-style XML errors, path-style under
+//! HEAD and GET of objects (CHECKSUM bodies included; 1d klines, daily and monthly, as real zips
+//! of deterministic rows, `trading`) and S3-style XML errors, path-style under
 //! `/data.binance.vision`. Knobs add latency, scripted faults and files that appear or change
 //! later; counters and a peak-concurrency gauge let tests see what a client did.
 //!
@@ -12,8 +13,12 @@ mod corpus;
 mod realistic;
 mod s3;
 mod server;
+pub mod trading;
 
-pub use corpus::{Corpus, CorpusSpec, Object, ObjectKind, SymbolSpec, checksum_body};
+pub use corpus::{
+    Corpus, CorpusSpec, MONTHLY_ROOT, Object, ObjectKind, ROOT, SymbolSpec, checksum_body,
+    monthly_1d_key, object_bytes,
+};
 pub use realistic::realistic;
 pub use server::{Fault, FaultRule, Paging, SimOptions, SimServer, SimStats};
 

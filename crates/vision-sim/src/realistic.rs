@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
-use crate::corpus::{Corpus, Object, ObjectKind, ROOT, daily_key, hash, push_file, upload_time};
+use crate::corpus::{
+    Corpus, Object, ObjectKind, ROOT, daily_key, hash, push_1d_files, push_file, upload_time,
+};
 
 const PREFIXES: &str =
     include_str!("../../../fixtures/bucket/um_daily_klines_prefixes_2026-08-22.json");
@@ -133,14 +135,17 @@ pub fn realistic(as_of: NaiveDate) -> Corpus {
                 (missing, missing)
             }))
             .collect();
+        // 1d files are real ones for every symbol (`push_1d_files`); other intervals are filler.
         let other_intervals: &[&str] = if name == "BTCUSDT" || name == "ETHUSDT" {
-            &["1h", "1d"]
+            &["1h"]
         } else {
             &[]
         };
+        let mut lived = Vec::with_capacity((last - first).num_days() as usize + 1);
         let mut d = first;
         while d <= last {
             if !gaps.iter().any(|(a, b)| *a <= d && d <= *b) {
+                lived.push(d);
                 let salt = hash(&format!("{name}{d}"));
                 let size = 50_000 + salt % 14_000;
                 push_file(
@@ -162,6 +167,9 @@ pub fn realistic(as_of: NaiveDate) -> Corpus {
             }
             d += Duration::days(1);
         }
+        push_1d_files(&mut objects, name, &lived, as_of, |d| {
+            uploaded(d, hash(&format!("{name}{d}")))
+        });
     }
     // Keys that are not data days, as the real bucket has: the empty-named folders and a stray file.
     let stray_time = Utc

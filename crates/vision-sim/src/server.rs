@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
 use crate::BUCKET;
-use crate::corpus::{Corpus, checksum_body, zip_body};
+use crate::corpus::{Corpus, checksum_body, object_bytes};
 use crate::s3::{self, ListQuery};
 
 /// Latency added to every request.
@@ -598,15 +598,15 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
     let body = if head_only {
         Body::empty()
     } else if let Some(zip) = key.strip_suffix(".CHECKSUM") {
-        let size = sim
+        let zip = sim
             .corpus
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(zip)
-            .map_or(0, |z| z.size);
-        Body::from(checksum_body(zip, size))
+            .cloned();
+        Body::from(zip.map(|z| checksum_body(&z)).unwrap_or_default())
     } else {
-        Body::from(zip_body(key, o.size))
+        Body::from(object_bytes(&o))
     };
     let mut r = Response::new(body);
     let h = r.headers_mut();

@@ -75,6 +75,7 @@ pub fn small_spec() -> CorpusSpec {
             format!("{root}BTCUSDT/1m/BTCUSDT-1m-2020-01-01.zip.tmp"),
             format!("{root}ETHUSDT/1m/BTCUSDT-1m-2021-01-01.zip"),
         ],
+        as_of: None,
     }
 }
 
