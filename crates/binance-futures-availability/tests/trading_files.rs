@@ -95,7 +95,7 @@ async fn served_1d_files_read_back_as_the_simulators_rows() {
                 "{key}"
             );
             for t in &days {
-                let monthly = trading::monthly_trade(symbol, t.date);
+                let monthly = trading::monthly_trade(symbol, None, t.date);
                 assert_eq!(
                     t.quote_volume,
                     number(&monthly.quote_volume),
@@ -124,4 +124,103 @@ async fn served_1d_files_read_back_as_the_simulators_rows() {
     let (_, wrong) = fetch(&client, &sim, &other).await;
     let e = read_1d_file(&key, &zip, &wrong).unwrap_err().to_string();
     assert!(e.starts_with(&key) && e.contains("another file"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_tails_and_late_monthly_files_are_served_as_scripted() {
+    let mut spec = spec();
+    // BTCUSDT stopped trading on 2022-02-05; its files kept coming through 02-15.
+    spec.symbols[0].zero_trade_tail = 10;
+    let sim = SimServer::start(Corpus::from_spec(&spec), SimOptions::default()).unwrap();
+    let client = reqwest::Client::new();
+
+    let last_trade = day("2022-02-05");
+    for (date, traded) in [
+        (last_trade, true),
+        (day("2022-02-06"), false),
+        (day("2022-02-15"), false),
+    ] {
+        let key = kline_1d_key("BTCUSDT", Span::Day(date));
+        let (zip, checksum) = fetch(&client, &sim, &key).await;
+        let t = read_1d_file(&key, &zip, &checksum).unwrap()[0];
+        assert_eq!(t.tradable(), traded, "{date}");
+        if !traded {
+            let carried = number(&trading::day_trade("BTCUSDT", last_trade).close);
+            assert_eq!((t.open, t.close, t.quote_volume), (carried, carried, 0.0));
+        }
+    }
+
+    let key = kline_1d_key("BTCUSDT", Span::Day(day("2022-01-10")));
+    let read = |zip: Vec<u8>, checksum: String| read_1d_file(&key, &zip, &checksum).map(|_| ());
+    for (fault, says) in [
+        (vision_sim::Fault::CorruptZip, "it is not a readable zip"),
+        (vision_sim::Fault::WrongChecksum, "but its CHECKSUM says"),
+    ] {
+        sim.add_fault(vision_sim::FaultRule {
+            pattern: key.clone(),
+            fault,
+            times: Some(1),
+        });
+        let (zip, checksum) = fetch(&client, &sim, &key).await;
+        let e = read(zip, checksum).unwrap_err().to_string();
+        assert!(e.starts_with(&key) && e.contains(says), "{e}");
+        // Once, as scripted: the next fetch is healthy.
+        let (zip, checksum) = fetch(&client, &sim, &key).await;
+        read(zip, checksum).unwrap();
+    }
+
+    // A CHECKSUM not uploaded yet, and a monthly file that appears late.
+    let url = |key: &str| format!("{}/{}", sim.data_url(), key);
+    let checksum = sim
+        .with_corpus(|c| c.remove(&format!("{key}.CHECKSUM")))
+        .unwrap();
+    let r = client
+        .get(url(&format!("{key}.CHECKSUM")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    sim.with_corpus(|c| c.insert(checksum));
+    let jan = kline_1d_key("BTCUSDT", Span::Month(Month::new(2022, 1).unwrap()));
+    let late = sim.with_corpus(|c| c.remove(&jan)).unwrap();
+    assert_eq!(client.get(url(&jan)).send().await.unwrap().status(), 404);
+    sim.with_corpus(|c| c.insert(late));
+    let (zip, checksum) = fetch(&client, &sim, &jan).await;
+    assert_eq!(read_1d_file(&jan, &zip, &checksum).unwrap().len(), 31);
+}
+
+#[test]
+fn the_realistic_bucket_has_zero_trade_tails_inside_its_files() {
+    let corpus = vision_sim::realistic(day("2026-11-20"));
+    let mut tails = std::collections::BTreeMap::new();
+    for o in corpus.objects() {
+        if let vision_sim::ObjectKind::Daily1d {
+            date,
+            last_trade: Some(last),
+        } = o.kind
+            && date > last
+        {
+            let symbol = o.key.rsplit('/').nth(2).unwrap().to_string();
+            *tails.entry(symbol).or_insert(0) += 1;
+        }
+    }
+    assert!(
+        tails.len() >= 20,
+        "{} symbols with a zero-trade tail",
+        tails.len()
+    );
+    // A tail's days have their 1m files too: a file exists, nothing traded.
+    let (symbol, _) = tails.iter().next().unwrap();
+    let days_1m: std::collections::BTreeSet<NaiveDate> = corpus
+        .daily_1m_files()
+        .filter(|(s, _, _)| s == symbol)
+        .map(|(_, d, _)| d)
+        .collect();
+    for o in corpus.objects() {
+        if let vision_sim::ObjectKind::Daily1d { date, .. } = o.kind
+            && o.key.contains(&format!("/{symbol}/1d/"))
+        {
+            assert!(days_1m.contains(&date), "{symbol} {date}");
+        }
+    }
 }

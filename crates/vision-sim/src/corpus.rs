@@ -12,11 +12,19 @@ use crate::trading;
 pub enum ObjectKind {
     /// A daily 1m-klines `.zip` of the folder's symbol.
     Daily1m { date: NaiveDate },
-    /// A daily 1d-klines `.zip`: a real zip holding the day's row (`trading::day_trade`).
-    Daily1d { date: NaiveDate },
+    /// A daily 1d-klines `.zip`: a real zip holding the day's row (`trading::file_day`; after
+    /// `last_trade`, a zero-trade day).
+    Daily1d {
+        date: NaiveDate,
+        last_trade: Option<NaiveDate>,
+    },
     /// A monthly 1d-klines `.zip` of the month starting `first`: the rows of the days whose bit
     /// is set in `days` (bit 0 is the 1st), as `trading::monthly_trade` writes them.
-    Monthly1d { first: NaiveDate, days: u32 },
+    Monthly1d {
+        first: NaiveDate,
+        days: u32,
+        last_trade: Option<NaiveDate>,
+    },
     /// Anything else: CHECKSUM siblings, other intervals, stray keys.
     Other,
 }
@@ -62,9 +70,12 @@ pub struct SymbolSpec {
     /// Size of every daily file; 57 000 bytes when absent.
     #[serde(default)]
     pub size: Option<u64>,
-    /// Other interval folders with the same days (`1h`, `1d`, …).
+    /// Other interval folders with the same days (`1h`, …; `1d` files are real ones, always).
     #[serde(default)]
     pub other_intervals: Vec<String>,
+    /// The last this many days of files are zero-trade days: delisted, files still coming.
+    #[serde(default)]
+    pub zero_trade_tail: u32,
 }
 
 pub const ROOT: &str = "data/futures/um/daily/klines/";
@@ -92,13 +103,19 @@ fn kline_file(o: &Object) -> Option<(String, String)> {
     let file = o.key.rsplit('/').next()?;
     let symbol = o.key.rsplit('/').nth(2)?;
     let rows = match o.kind {
-        ObjectKind::Daily1d { date } => vec![trading::day_trade(symbol, date)],
-        ObjectKind::Monthly1d { first, days } => first
+        ObjectKind::Daily1d { date, last_trade } => {
+            vec![trading::file_day(symbol, last_trade, date)]
+        }
+        ObjectKind::Monthly1d {
+            first,
+            days,
+            last_trade,
+        } => first
             .iter_days()
             .take(31)
             .enumerate()
             .filter(|(i, _)| days & (1 << i) != 0)
-            .map(|(_, day)| trading::monthly_trade(symbol, day))
+            .map(|(_, day)| trading::monthly_trade(symbol, last_trade, day))
             .collect(),
         ObjectKind::Daily1m { .. } | ObjectKind::Other => return None,
     };
@@ -127,18 +144,23 @@ pub fn monthly_1d_key(symbol: &str, first: NaiveDate) -> String {
 
 /// A symbol's 1d-klines files for the days of its life in `days` (sorted): a daily file each,
 /// and a monthly file for each month that ended, `1 + hash % 5` days after its end, before
-/// `as_of` (a month's file appears some days after it ends).
+/// `as_of` (a month's file appears some days after it ends). Days after `last_trade` are
+/// zero-trade days.
 pub fn push_1d_files(
     objects: &mut Vec<Object>,
     symbol: &str,
     days: &[NaiveDate],
+    last_trade: Option<NaiveDate>,
     as_of: NaiveDate,
     uploaded: impl Fn(NaiveDate) -> DateTime<Utc>,
 ) {
     let mut months: Vec<(NaiveDate, u32)> = Vec::new();
     for &day in days {
         let key = daily_key(symbol, "1d", day);
-        let kind = ObjectKind::Daily1d { date: day };
+        let kind = ObjectKind::Daily1d {
+            date: day,
+            last_trade,
+        };
         let size = kline_size(&key, kind);
         push_file(objects, key, size, uploaded(day), kind);
         let first = day.with_day(1).unwrap_or(day);
@@ -158,7 +180,11 @@ pub fn push_1d_files(
             continue;
         }
         let key = monthly_1d_key(symbol, first);
-        let kind = ObjectKind::Monthly1d { first, days: mask };
+        let kind = ObjectKind::Monthly1d {
+            first,
+            days: mask,
+            last_trade,
+        };
         let size = kline_size(&key, kind);
         let at = Utc.from_utc_datetime(&appears.and_hms_opt(3, 0, 0).unwrap_or_default());
         push_file(objects, key, size, at, kind);
@@ -224,7 +250,9 @@ impl Corpus {
                 day += Duration::days(1);
             }
             let salt = hash(&s.name);
-            push_1d_files(&mut objects, &s.name, &lived, as_of, |d| {
+            let last_trade = (s.zero_trade_tail > 0)
+                .then(|| s.last - Duration::days(i64::from(s.zero_trade_tail)));
+            push_1d_files(&mut objects, &s.name, &lived, last_trade, as_of, |d| {
                 upload_time(d, salt)
             });
         }
@@ -304,6 +332,24 @@ impl Corpus {
             .retain(|o| !(o.key == key || o.key == format!("{key}.CHECKSUM")));
     }
 
+    /// Takes an object out (a CHECKSUM not uploaded, a monthly file not there yet); `insert`
+    /// puts it back, as a late upload.
+    pub fn remove(&mut self, key: &str) -> Option<Object> {
+        let i = self
+            .objects
+            .binary_search_by(|o| o.key.as_str().cmp(key))
+            .ok()?;
+        Some(self.objects.remove(i))
+    }
+
+    /// Adds or replaces an object.
+    pub fn insert(&mut self, object: Object) {
+        match self.objects.binary_search_by(|o| o.key.cmp(&object.key)) {
+            Ok(i) => self.objects[i] = object,
+            Err(i) => self.objects.insert(i, object),
+        }
+    }
+
     /// The position of the first key that is `>= key`.
     pub(crate) fn lower_bound(&self, key: &str) -> usize {
         self.objects.partition_point(|o| o.key.as_str() < key)
@@ -371,6 +417,7 @@ mod tests {
                     gaps: vec![(d("2022-01-05"), d("2022-01-07"))],
                     size: None,
                     other_intervals: vec![],
+                    zero_trade_tail: 0,
                 })
                 .collect(),
             stray_keys: vec![],
@@ -410,7 +457,8 @@ mod tests {
             jan.kind,
             ObjectKind::Monthly1d {
                 first: d("2022-01-01"),
-                days: !0b111_0000 & 0x7fff_ffff
+                days: !0b111_0000 & 0x7fff_ffff,
+                last_trade: None,
             }
         );
     }

@@ -124,6 +124,15 @@ pub fn realistic(as_of: NaiveDate) -> Corpus {
             continue;
         };
         let h = hash(name);
+        // One delisted perpetual in three kept getting files after its last trade, 5 to 34
+        // days of them, the price carried forward and no trades (binance-public-data #201).
+        let delisted = last + Duration::days(40) < last_day && !is_dated(name);
+        let (last, last_trade) = if delisted && h % 3 == 1 {
+            let tail = 5 + (h >> 20) as i64 % 30;
+            ((last + Duration::days(tail)).min(last_day), Some(last))
+        } else {
+            (last, None)
+        };
         let gaps: Vec<(NaiveDate, NaiveDate)> = KNOWN_GAPS
             .iter()
             .filter(|(s, _, _)| s == name)
@@ -167,7 +176,7 @@ pub fn realistic(as_of: NaiveDate) -> Corpus {
             }
             d += Duration::days(1);
         }
-        push_1d_files(&mut objects, name, &lived, as_of, |d| {
+        push_1d_files(&mut objects, name, &lived, last_trade, as_of, |d| {
             uploaded(d, hash(&format!("{name}{d}")))
         });
     }
@@ -191,6 +200,12 @@ pub fn realistic(as_of: NaiveDate) -> Corpus {
         });
     }
     Corpus::from_objects(objects)
+}
+
+/// A dated delivery contract (`BTCUSDT_240329`): it ends on its delivery day, with no tail.
+fn is_dated(name: &str) -> bool {
+    name.rsplit_once('_')
+        .is_some_and(|(_, s)| s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Files of the first two years were re-uploaded in bulk on 2022-03-21, as the real bucket shows.

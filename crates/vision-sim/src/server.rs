@@ -50,6 +50,12 @@ pub enum Fault {
     Trickle(Duration),
     /// A listing body of this many bytes, streamed without a length: far past any real page.
     Huge(u64),
+    /// Objects: a data file's bytes replaced by same-length garbage (not a zip), and its
+    /// CHECKSUM computed from that garbage, so only reading the zip finds it. Match the zip's
+    /// key (which its `.CHECKSUM` key contains) to fault both.
+    CorruptZip,
+    /// Objects: a CHECKSUM whose digest is not the file's (the file itself is healthy).
+    WrongChecksum,
 }
 
 /// Broken pagination. The first page is the healthy one, made to claim more follows; its
@@ -396,6 +402,8 @@ async fn faulted(fault: Fault, resource: &str, body: impl FnOnce() -> String) ->
         Fault::GarbageXml => xml(StatusCode::OK, "<<<this is not XML at all".to_string()),
         // Handled by `list` before any page is rendered.
         Fault::Paging(_) => return None,
+        // Handled by `object`, which damages the bytes; a listing is not affected.
+        Fault::CorruptZip | Fault::WrongChecksum => return None,
         Fault::Trickle(interval) => {
             let bytes = body().into_bytes();
             let drip = futures_util::stream::unfold(0, move |i| {
@@ -573,7 +581,13 @@ async fn list(sim: &Sim, query: &HashMap<String, String>) -> Response {
 }
 
 async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
-    if let Some(fault) = fault_for(sim, key)
+    let fault = fault_for(sim, key);
+    // These two change the bytes served, below; every other fault replaces the answer.
+    let damage = fault
+        .clone()
+        .filter(|f| matches!(f, Fault::CorruptZip | Fault::WrongChecksum));
+    if damage.is_none()
+        && let Some(fault) = fault
         && let Some(response) = faulted(fault, key, String::new).await
     {
         return response;
@@ -604,7 +618,14 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
             .unwrap_or_else(PoisonError::into_inner)
             .get(zip)
             .cloned();
-        Body::from(zip.map(|z| checksum_body(&z)).unwrap_or_default())
+        Body::from(match (zip, damage) {
+            (Some(z), Some(Fault::CorruptZip)) => digest_line(&z.key, &garbage(z.size)),
+            (Some(z), Some(Fault::WrongChecksum)) => digest_line(&z.key, b"not this file"),
+            (Some(z), _) => checksum_body(&z),
+            (None, _) => String::new(),
+        })
+    } else if damage == Some(Fault::CorruptZip) {
+        Body::from(garbage(o.size))
     } else {
         Body::from(object_bytes(&o))
     };
@@ -626,6 +647,21 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
         h.insert(header::ETAG, v);
     }
     r
+}
+
+/// Same-length bytes that are no zip.
+fn garbage(size: u64) -> Vec<u8> {
+    vec![b'#'; size as usize]
+}
+
+/// A CHECKSUM line for `bytes` under `zip_key`'s file name, as `checksum_body` writes one.
+fn digest_line(zip_key: &str, bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{hex}  {}", zip_key.rsplit('/').next().unwrap_or(zip_key))
 }
 
 fn xml_stream(body: Body) -> Response {

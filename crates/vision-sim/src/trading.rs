@@ -84,6 +84,32 @@ pub fn day_trade(symbol: &str, date: NaiveDate) -> DayTrade {
     }
 }
 
+/// A day after the symbol stopped trading on `last_trade` whose file still came: the price
+/// carried forward, no volume, no trades (binance-public-data #201).
+pub fn zero_trade_day(symbol: &str, last_trade: NaiveDate, date: NaiveDate) -> DayTrade {
+    let last = day_trade(symbol, last_trade);
+    DayTrade {
+        date,
+        open: last.close.clone(),
+        high: last.close.clone(),
+        low: last.close.clone(),
+        close: last.close,
+        volume: "0.000".to_string(),
+        quote_volume: "0.00000000".to_string(),
+        trades: 0,
+        taker_buy_volume: "0.000".to_string(),
+        taker_buy_quote_volume: "0.00000000".to_string(),
+    }
+}
+
+/// What a file says of `date`: a trading day, or a zero-trade day after `last_trade`.
+pub fn file_day(symbol: &str, last_trade: Option<NaiveDate>, date: NaiveDate) -> DayTrade {
+    match last_trade {
+        Some(last) if date > last => zero_trade_day(symbol, last, date),
+        _ => day_trade(symbol, date),
+    }
+}
+
 /// The one day of `month` (its first day given) on which the symbol's monthly file disagrees
 /// with its daily file, if any: about one month in forty.
 pub fn disagreement(symbol: &str, month_first: NaiveDate) -> Option<NaiveDate> {
@@ -93,8 +119,8 @@ pub fn disagreement(symbol: &str, month_first: NaiveDate) -> Option<NaiveDate> {
 
 /// The row as the monthly file writes it: the daily row, but 1% more quote volume on the day
 /// of a disagreement.
-pub fn monthly_trade(symbol: &str, date: NaiveDate) -> DayTrade {
-    let mut t = day_trade(symbol, date);
+pub fn monthly_trade(symbol: &str, last_trade: Option<NaiveDate>, date: NaiveDate) -> DayTrade {
+    let mut t = file_day(symbol, last_trade, date);
     let first = date.with_day(1).unwrap_or(date);
     if disagreement(symbol, first) == Some(date) {
         let q: f64 = t.quote_volume.parse().unwrap_or(0.0);
@@ -205,6 +231,17 @@ mod tests {
                 assert!(t.trades >= 1 && num(&t.quote_volume) > 0.0);
             }
         }
+        // After the last trade: the price carried, nothing traded.
+        let last = d("2023-05-01");
+        let tail = file_day("BTCUSDT", Some(last), d("2023-05-09"));
+        assert_eq!(
+            (tail.trades, tail.open.as_str()),
+            (0, day_trade("BTCUSDT", last).close.as_str())
+        );
+        assert_eq!(
+            file_day("BTCUSDT", Some(last), last),
+            day_trade("BTCUSDT", last)
+        );
         // The header comes with 2022.
         assert!(!csv(&[day_trade("X", d("2021-12-31"))]).starts_with("open_time"));
         assert!(csv(&[day_trade("X", d("2022-01-01"))]).starts_with(HEADER));
@@ -217,7 +254,7 @@ mod tests {
             for month in 1..=12 {
                 let first = NaiveDate::from_ymd_opt(2023, month, 1).unwrap();
                 for day in first.iter_days().take_while(|x| x.month() == month) {
-                    let same = monthly_trade(symbol, day) == day_trade(symbol, day);
+                    let same = monthly_trade(symbol, None, day) == day_trade(symbol, day);
                     assert_eq!(!same, disagreement(symbol, first) == Some(day));
                     disagreeing += usize::from(!same);
                 }

@@ -34,6 +34,7 @@ pub fn spec_symbol(
         gaps: gaps.to_vec(),
         size: None,
         other_intervals: vec![],
+        zero_trade_tail: 0,
     }
 }
 
