@@ -12,11 +12,12 @@ fn main() -> ExitCode {
     // glibc raises its mmap threshold each time a large block is freed, after which DuckDB's
     // 256 KiB buffers come from heap arenas that fragment and never shrink: a backfill's
     // resident memory stayed ~50 MB above what DuckDB held. A fixed threshold keeps them
-    // mapped, so evicted buffers go back to the system. Not for `serve`: there every query's
-    // large blocks would be mapped and unmapped, and the unmapping interrupts every core
-    // (TLB shootdowns): a third of its CPU went to malloc and the kernel.
+    // mapped, so evicted buffers go back to the system. Only for collecting: in `serve` every
+    // query's large blocks were mapped, faulted in and unmapped (each unmap interrupts every
+    // core, TLB shootdowns), and that took a third of its CPU (BENCHMARKS.md, session 7). A
+    // one-shot query does not notice either way (26.5 vs 26.0 ms, within noise).
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if !cli.serves() {
+    if cli.collects() {
         // SAFETY: mallopt only sets an allocator parameter; called before any other thread
         // exists.
         unsafe {

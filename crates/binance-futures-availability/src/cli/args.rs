@@ -66,9 +66,13 @@ impl Cli {
         self.quiet
     }
 
-    /// Whether this is `serve`, a long-lived reader (`main` tunes the allocator for the rest).
-    pub fn serves(&self) -> bool {
-        matches!(self.command, Command::Serve(_))
+    /// Whether this command collects (writes a database from the bucket): `main` tunes the
+    /// allocator for those.
+    pub fn collects(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Update(_) | Command::Backfill(_) | Command::Probe(_) | Command::Scheduler(_)
+        )
     }
 }
 
