@@ -167,40 +167,30 @@ impl Published {
         self.read().1.clone()
     }
 
-    /// Looks at the file; reopens when it changed. Returns whether a new file was swapped in.
-    pub(super) fn refresh(&self) -> bool {
+    /// Looks at the file; reopens when it changed.
+    pub(super) fn refresh(&self) {
         let seen = match Identity::of(&self.path) {
             Ok(identity) => identity,
-            Err(e) => {
-                self.unavailable(Identity::Absent, &e);
-                return false;
-            }
+            Err(e) => return self.unavailable(Identity::Absent, &e),
         };
         if seen == Identity::Absent {
-            self.unavailable(
-                seen,
-                &StoreError::Missing {
-                    path: self.path.clone(),
-                },
-            );
-            return false;
+            let missing = StoreError::Missing {
+                path: self.path.clone(),
+            };
+            return self.unavailable(seen, &missing);
         }
         if Some(seen) == self.read().0 {
-            return false;
+            return;
         }
         match Generation::open(&self.path, self.limits) {
             Ok((identity, generation)) => {
                 let mut current = self.write();
                 *current = (Some(identity), Current::Ready(Arc::new(generation)));
                 tracing::info!("serving {} ({identity})", self.path.display());
-                true
             }
             // Caught mid-publish: the next look sees the file settled.
-            Err(OpenError::Moved) => false,
-            Err(OpenError::Store(e)) => {
-                self.unavailable(seen, &e);
-                false
-            }
+            Err(OpenError::Moved) => {}
+            Err(OpenError::Store(e)) => self.unavailable(seen, &e),
         }
     }
 
