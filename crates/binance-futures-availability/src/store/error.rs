@@ -104,6 +104,15 @@ pub enum StoreError {
         symbol: String,
         date: chrono::NaiveDate,
     },
+    #[error(
+        "a trading batch for {path} holds {symbol}'s file for {span} twice; write each file \
+         once per batch"
+    )]
+    DuplicateTradingFile {
+        path: PathBuf,
+        symbol: String,
+        span: String,
+    },
     #[error("unknown symbol {symbol:?}; {}", suggest(suggestions))]
     UnknownSymbol {
         symbol: String,

@@ -19,6 +19,7 @@ mod read;
 mod runs;
 mod schema;
 mod session;
+mod trading;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ pub use read::{
 pub use runs::{RunEnd, RunId, RunKind, RunOutcome, RunRecord, RunStatus};
 pub use schema::SCHEMA_VERSION;
 pub use session::WriteSession;
+pub use trading::{Disagreement, ReadFile, TradingFile};
 pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
 
 /// An open availability database.

@@ -140,7 +140,7 @@ fn symbol_record(r: &Row) -> duckdb::Result<SymbolRecord> {
 
 impl Database {
     /// Runs a cached statement and maps its rows; `what` names the query in errors.
-    fn rows<T>(
+    pub(super) fn rows<T>(
         &self,
         sql: &str,
         params: impl duckdb::Params,

@@ -3,14 +3,15 @@
 //! included — runs unchanged in any DuckDB client. Version 3 (ADR 0010) stores only the facts:
 //! `url` and `status_code` are VIRTUAL columns computed from the others, no key or index
 //! (uniqueness of `(date, symbol)` is the writer's invariant, checked by `validate`), rows kept
-//! in date order, and a compact symbol-ordered companion for timelines (see `layout`).
+//! in date order, and a compact symbol-ordered companion for timelines (see `layout`). Version 4
+//! adds the trading tables beside them (`trading`), without touching them.
 
 use duckdb::Connection;
 
 use super::{Database, StoreError};
 
 /// The newest schema this binary reads and writes.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// The public address of a day's file, whatever endpoint collected it: a function of symbol and
 /// date, so it is computed on read rather than stored. Percent-encoded like the v2 rows were
@@ -52,7 +53,7 @@ pub(super) const STORED_COLUMNS: &str =
     "date, symbol, available, file_size_bytes, last_modified, probe_timestamp";
 
 /// Each entry migrates from the previous version to `index + 1`; version 3 is written by
-/// `to_v3`. The history stays so that a file of any version migrates.
+/// `to_v3`, version 4 by `trading::TO_V4`. The history stays so that a file of any version migrates.
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE daily_availability (
@@ -179,7 +180,10 @@ pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
         });
     }
     let v3 = to_v3();
-    let steps = MIGRATIONS.iter().copied().chain([v3.as_str()]);
+    let steps = MIGRATIONS
+        .iter()
+        .copied()
+        .chain([v3.as_str(), super::trading::TO_V4]);
     for (index, sql) in steps.enumerate().skip(current as usize) {
         let to = index as i32 + 1;
         let tx = db

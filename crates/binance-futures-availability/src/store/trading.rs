@@ -1,0 +1,329 @@
+//! Trading facts from 1d klines files, in their own tables so that no availability write can
+//! touch them (schema 4): `daily_trading` (one row per symbol and day), `trading_files` (which
+//! file each was read from, with the size and Last-Modified it had, so a changed file is
+//! fetched again and an unchanged one never), and `trading_disagreements`.
+//!
+//! The write rule, for a batch of files read whole (a bad file never reaches here):
+//! - a daily file's row replaces what is stored for its day;
+//! - a monthly file's row fills a day that has no row, or replaces a row from a monthly file,
+//!   but never a row from a daily file: where the two differ, the daily one stays and the
+//!   difference is recorded (binance-public-data #475) — in whichever order they arrive, and
+//!   within one batch too.
+//!
+//! What must not be known here: HTTP, zips, how files are planned.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use duckdb::params;
+
+use super::{Database, StoreError, date_value, timestamp_value};
+use crate::facts::{DailyTrading, Month, Span};
+
+/// Version 3 → 4: the trading tables, empty.
+pub(super) const TO_V4: &str = "
+CREATE TABLE daily_trading (
+    date DATE NOT NULL,
+    symbol VARCHAR NOT NULL,
+    open DOUBLE NOT NULL,
+    high DOUBLE NOT NULL,
+    low DOUBLE NOT NULL,
+    close DOUBLE NOT NULL,
+    volume DOUBLE NOT NULL,
+    quote_volume DOUBLE NOT NULL,
+    trades BIGINT NOT NULL,
+    taker_buy_volume DOUBLE NOT NULL,
+    taker_buy_quote_volume DOUBLE NOT NULL,
+    source VARCHAR NOT NULL CHECK (source IN ('daily', 'monthly')),
+    source_last_modified TIMESTAMP NOT NULL
+);
+CREATE TABLE trading_files (
+    symbol VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL CHECK (kind IN ('daily', 'monthly')),
+    first_day DATE NOT NULL,
+    size BIGINT NOT NULL,
+    last_modified TIMESTAMP NOT NULL,
+    read_at TIMESTAMP NOT NULL
+);
+CREATE TABLE trading_disagreements (
+    date DATE NOT NULL,
+    symbol VARCHAR NOT NULL,
+    daily_quote_volume DOUBLE NOT NULL,
+    monthly_quote_volume DOUBLE NOT NULL,
+    daily_trades BIGINT NOT NULL,
+    monthly_trades BIGINT NOT NULL,
+    seen_at TIMESTAMP NOT NULL
+);";
+
+/// The staging table of one write: the batch's rows, each with the kind of file it came from.
+const STAGING: &str = "
+CREATE OR REPLACE TEMP TABLE trading_staging (
+    date DATE NOT NULL, symbol VARCHAR NOT NULL,
+    open DOUBLE NOT NULL, high DOUBLE NOT NULL, low DOUBLE NOT NULL, close DOUBLE NOT NULL,
+    volume DOUBLE NOT NULL, quote_volume DOUBLE NOT NULL, trades BIGINT NOT NULL,
+    taker_buy_volume DOUBLE NOT NULL, taker_buy_quote_volume DOUBLE NOT NULL,
+    source VARCHAR NOT NULL, source_last_modified TIMESTAMP NOT NULL
+);";
+
+/// Two rows of a day disagree when any value differs.
+const DIFFER: &str = "(a.open, a.high, a.low, a.close, a.volume, a.quote_volume, a.trades,
+       a.taker_buy_volume, a.taker_buy_quote_volume)
+   IS DISTINCT FROM (b.open, b.high, b.low, b.close, b.volume, b.quote_volume, b.trades,
+       b.taker_buy_volume, b.taker_buy_quote_volume)";
+
+/// One 1d klines file, read whole: what it says and the version of it that was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TradingFile {
+    pub symbol: String,
+    pub span: Span,
+    pub size: u64,
+    pub last_modified: DateTime<Utc>,
+    pub days: Vec<DailyTrading>,
+}
+
+/// A file read before: which, and the size and Last-Modified it had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadFile {
+    pub span: Span,
+    pub size: u64,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// A day whose monthly file says otherwise than its daily file (the daily one is kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disagreement {
+    pub date: NaiveDate,
+    pub symbol: String,
+    pub daily_quote_volume: f64,
+    pub monthly_quote_volume: f64,
+    pub daily_trades: u64,
+    pub monthly_trades: u64,
+}
+
+fn kind(span: Span) -> &'static str {
+    match span {
+        Span::Day(_) => "daily",
+        Span::Month(_) => "monthly",
+    }
+}
+
+impl Database {
+    /// Stores a batch of files in one transaction, by the rule in the module doc. Returns how
+    /// many days were stored (rows written).
+    pub fn write_trading(&mut self, files: &[TradingFile]) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let mut seen = std::collections::HashSet::with_capacity(files.len());
+        if let Some(f) = files.iter().find(|f| !seen.insert((&f.symbol, f.span))) {
+            return Err(StoreError::DuplicateTradingFile {
+                path,
+                symbol: f.symbol.clone(),
+                span: span_text(f.span),
+            });
+        }
+        let now = timestamp_value(Utc::now());
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(super::failed(&path, "starting a trading write"))?;
+        tx.execute_batch(STAGING)
+            .map_err(super::failed(&path, "preparing the trading staging table"))?;
+        {
+            let mut app = tx
+                .appender_to_catalog_and_db("trading_staging", "temp", "main")
+                .map_err(super::failed(&path, "preparing the trading staging table"))?;
+            for f in files {
+                for d in &f.days {
+                    app.append_row(params![
+                        date_value(d.date),
+                        f.symbol,
+                        d.open,
+                        d.high,
+                        d.low,
+                        d.close,
+                        d.volume,
+                        d.quote_volume,
+                        d.trades as i64,
+                        d.taker_buy_volume,
+                        d.taker_buy_quote_volume,
+                        kind(f.span),
+                        timestamp_value(f.last_modified),
+                    ])
+                    .map_err(super::failed(&path, "staging trading rows"))?;
+                }
+            }
+            app.flush()
+                .map_err(super::failed(&path, "staging trading rows"))?;
+        }
+        let differ = |a: &str, b: &str| {
+            DIFFER
+                .replace("a.", &format!("{a}."))
+                .replace("b.", &format!("{b}."))
+        };
+        let record = |daily: &str, monthly: &str, from: &str, unless: &str| {
+            format!(
+                "INSERT INTO trading_disagreements
+                 SELECT {daily}.date, {daily}.symbol, {daily}.quote_volume, {monthly}.quote_volume,
+                        {daily}.trades, {monthly}.trades, ?
+                   FROM {from} USING (date, symbol)
+                  WHERE {daily}.source = 'daily' AND {monthly}.source = 'monthly' AND {}
+                    AND NOT EXISTS (SELECT 1 FROM trading_staging x
+                                     WHERE x.date = {daily}.date AND x.symbol = {daily}.symbol
+                                       AND x.source = '{unless}')",
+                differ(daily, monthly)
+            )
+        };
+        // Each disagreement once: a day staged from both kinds of file is compared within the
+        // batch, and only then with nothing stored.
+        let disagreements = [
+            record("d", "m", "trading_staging d JOIN trading_staging m", "none"),
+            // A staged monthly row against a stored daily one (unless a daily file is staged).
+            record("d", "m", "trading_staging m JOIN daily_trading d", "daily"),
+            // A staged daily row against a stored monthly one (unless a monthly file is staged).
+            record(
+                "d",
+                "m",
+                "trading_staging d JOIN daily_trading m",
+                "monthly",
+            ),
+        ];
+        for sql in &disagreements {
+            tx.execute(sql, params![now])
+                .map_err(super::failed(&path, "recording disagreements"))?;
+        }
+        let steps: [(&str, &str); 4] = [
+            // A monthly row never replaces a daily one, staged or stored.
+            (
+                "keeping daily rows over monthly ones",
+                "DELETE FROM trading_staging m
+                  WHERE m.source = 'monthly'
+                    AND (EXISTS (SELECT 1 FROM trading_staging d WHERE d.source = 'daily'
+                                  AND d.date = m.date AND d.symbol = m.symbol)
+                         OR EXISTS (SELECT 1 FROM daily_trading d WHERE d.source = 'daily'
+                                  AND d.date = m.date AND d.symbol = m.symbol))",
+            ),
+            (
+                "replacing stored days",
+                "DELETE FROM daily_trading d USING trading_staging s
+                  WHERE d.date = s.date AND d.symbol = s.symbol",
+            ),
+            (
+                "storing days",
+                "INSERT INTO daily_trading SELECT * FROM trading_staging ORDER BY date, symbol",
+            ),
+            ("dropping the staging table", "DROP TABLE trading_staging"),
+        ];
+        let mut written = 0;
+        for (action, sql) in steps {
+            let changed = tx.execute(sql, []).map_err(super::failed(&path, action))?;
+            if action == "storing days" {
+                written = changed as u64;
+            }
+        }
+        for f in files {
+            let first = date_value(f.span.first_day());
+            tx.execute(
+                "DELETE FROM trading_files WHERE symbol = ? AND kind = ? AND first_day = ?",
+                params![f.symbol, kind(f.span), first],
+            )
+            .and_then(|_| {
+                tx.execute(
+                    "INSERT INTO trading_files VALUES (?, ?, ?, ?, ?, ?)",
+                    params![
+                        f.symbol,
+                        kind(f.span),
+                        first,
+                        f.size as i64,
+                        timestamp_value(f.last_modified),
+                        now
+                    ],
+                )
+            })
+            .map_err(super::failed(&path, "recording a trading file"))?;
+        }
+        tx.commit()
+            .map_err(super::failed(&path, "committing a trading write"))?;
+        self.committed_batches += 1;
+        Ok(written)
+    }
+
+    /// A symbol's stored days in `start ..= end`, by date.
+    pub fn trading(
+        &self,
+        symbol: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<DailyTrading>, StoreError> {
+        self.rows(
+            "SELECT date, open, high, low, close, volume, quote_volume, trades, taker_buy_volume,
+                    taker_buy_quote_volume
+               FROM daily_trading WHERE symbol = ? AND date BETWEEN ? AND ? ORDER BY date",
+            params![symbol, date_value(start), date_value(end)],
+            "reading trading days",
+            |r| {
+                Ok(DailyTrading {
+                    date: r.get(0)?,
+                    open: r.get(1)?,
+                    high: r.get(2)?,
+                    low: r.get(3)?,
+                    close: r.get(4)?,
+                    volume: r.get(5)?,
+                    quote_volume: r.get(6)?,
+                    trades: r.get::<_, i64>(7)?.max(0) as u64,
+                    taker_buy_volume: r.get(8)?,
+                    taker_buy_quote_volume: r.get(9)?,
+                })
+            },
+        )
+    }
+
+    /// The files read for `symbol`, with the version read: what a plan compares a listing with.
+    pub fn trading_files(&self, symbol: &str) -> Result<Vec<ReadFile>, StoreError> {
+        let rows: Vec<(String, NaiveDate, i64, DateTime<Utc>)> = self.rows(
+            "SELECT kind, first_day, size, last_modified FROM trading_files
+              WHERE symbol = ? ORDER BY first_day, kind",
+            params![symbol],
+            "reading trading files",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(kind, first, size, last_modified)| {
+                let span = match kind.as_str() {
+                    "daily" => Span::Day(first),
+                    _ => Span::Month(Month::of(first)),
+                };
+                Some(ReadFile {
+                    span,
+                    size: u64::try_from(size).ok()?,
+                    last_modified,
+                })
+            })
+            .collect())
+    }
+
+    /// Every recorded disagreement, by date and symbol.
+    pub fn trading_disagreements(&self) -> Result<Vec<Disagreement>, StoreError> {
+        self.rows(
+            "SELECT date, symbol, daily_quote_volume, monthly_quote_volume, daily_trades,
+                    monthly_trades
+               FROM trading_disagreements ORDER BY date, symbol",
+            [],
+            "reading trading disagreements",
+            |r| {
+                Ok(Disagreement {
+                    date: r.get(0)?,
+                    symbol: r.get(1)?,
+                    daily_quote_volume: r.get(2)?,
+                    monthly_quote_volume: r.get(3)?,
+                    daily_trades: r.get::<_, i64>(4)?.max(0) as u64,
+                    monthly_trades: r.get::<_, i64>(5)?.max(0) as u64,
+                })
+            },
+        )
+    }
+}
+
+fn span_text(span: Span) -> String {
+    match span {
+        Span::Day(d) => d.to_string(),
+        Span::Month(m) => m.to_string(),
+    }
+}
