@@ -246,7 +246,8 @@ pub struct DailyTrading {
     pub volume: f64,
     /// Quote-asset volume (USDT for …USDT): what universes rank by.
     pub quote_volume: f64,
-    /// Trades in the day; 0 on the days a delisted pair's file carries the price forward.
+    /// Trades in the day; 0 on the days a delisted pair's file carries the price forward. At
+    /// most `i64::MAX`, as `vision::read_1d_file` accepts and the store keeps.
     pub trades: u64,
     pub taker_buy_volume: f64,
     pub taker_buy_quote_volume: f64,

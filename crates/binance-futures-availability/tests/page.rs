@@ -176,6 +176,24 @@ impl Browser {
             .await;
     }
 
+    /// Searches `typed` and waits until the calendar shown is `symbol`'s.
+    async fn show_symbol(&self, typed: &str, symbol: &str) {
+        self.search(typed).await;
+        self.until(
+            &format!("{symbol}'s calendar"),
+            &format!("document.getElementById('calendar-card').dataset.symbol === {symbol:?}"),
+        )
+        .await;
+    }
+
+    /// The symbol's events as the page lists them.
+    async fn events(&self) -> String {
+        let text = self
+            .script("return document.getElementById('events').innerText;")
+            .await;
+        text.as_str().unwrap_or_default().to_string()
+    }
+
     /// What the page wrote to its console at level SEVERE (errors, failed loads, exceptions).
     async fn console_errors(&self) -> Vec<String> {
         let log = self
@@ -237,13 +255,7 @@ async fn the_page_draws_the_history_and_shows_a_symbols_calendar() {
     assert_eq!(shown, json!(days_ago(1).to_string()));
 
     for (typed, symbol) in [("币安人生USDT", "币安人生USDT"), ("btcusdt", "BTCUSDT")] {
-        browser.search(typed).await;
-        browser
-            .until(
-                &format!("{symbol}'s calendar"),
-                &format!("document.getElementById('calendar-card').dataset.symbol === {symbol:?}"),
-            )
-            .await;
+        browser.show_symbol(typed, symbol).await;
         let timeline: Value =
             serde_json::from_str(&env.ok(&["query", "timeline", symbol, "--format", "json"]))
                 .unwrap();
@@ -262,37 +274,21 @@ async fn the_page_draws_the_history_and_shows_a_symbols_calendar() {
             "{symbol}: days with a file on the calendar"
         );
         let first = timeline[0]["date"].as_str().unwrap();
-        let events = browser
-            .script("return document.getElementById('events').innerText;")
-            .await;
+        let events = browser.events().await;
         assert!(
-            events
-                .as_str()
-                .unwrap()
-                .contains(&format!("{first}: first file")),
+            events.contains(&format!("{first}: first file")),
             "{symbol}: {events}"
         );
     }
     // ICPUSDT's delisting gap is drawn as checked days without a file, and listed.
-    browser.search("ICPUSDT").await;
-    browser
-        .until(
-            "ICPUSDT's calendar",
-            "document.getElementById('calendar-card').dataset.symbol === 'ICPUSDT'",
-        )
-        .await;
+    browser.show_symbol("ICPUSDT", "ICPUSDT").await;
     let gap = browser
         .script("return document.querySelector('#calendar [data-date=\"2022-07-01\"]').className;")
         .await;
     assert_eq!(gap, json!("day absent"));
-    let events = browser
-        .script("return document.getElementById('events').innerText;")
-        .await;
+    let events = browser.events().await;
     assert!(
-        events
-            .as_str()
-            .unwrap()
-            .contains("2022-06-10: 110 days no file, to 2022-09-27"),
+        events.contains("2022-06-10: 110 days no file, to 2022-09-27"),
         "{events}"
     );
 

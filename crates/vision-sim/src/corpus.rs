@@ -83,9 +83,17 @@ pub const MONTHLY_ROOT: &str = "data/futures/um/monthly/klines/";
 
 /// `<sha256 of the file's bytes>  <file name>`, with no trailing newline, as some real copies are.
 pub fn checksum_body(zip: &Object) -> String {
-    let name = zip.key.rsplit('/').next().unwrap_or(&zip.key);
-    let digest = Sha256::digest(object_bytes(zip));
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    digest_line(&zip.key, &object_bytes(zip))
+}
+
+/// A CHECKSUM line for `bytes` under the file name of `zip_key` (the faults use it on other
+/// bytes than the file's).
+pub(crate) fn digest_line(zip_key: &str, bytes: &[u8]) -> String {
+    let name = zip_key.rsplit('/').next().unwrap_or(zip_key);
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("{hex}  {name}")
 }
 

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
 use crate::BUCKET;
-use crate::corpus::{Corpus, checksum_body, object_bytes};
+use crate::corpus::{Corpus, checksum_body, digest_line, object_bytes};
 use crate::s3::{self, ListQuery};
 
 /// Latency added to every request.
@@ -652,16 +652,6 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
 /// Same-length bytes that are no zip.
 fn garbage(size: u64) -> Vec<u8> {
     vec![b'#'; size as usize]
-}
-
-/// A CHECKSUM line for `bytes` under `zip_key`'s file name, as `checksum_body` writes one.
-fn digest_line(zip_key: &str, bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let hex: String = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{hex}  {}", zip_key.rsplit('/').next().unwrap_or(zip_key))
 }
 
 fn xml_stream(body: Body) -> Response {

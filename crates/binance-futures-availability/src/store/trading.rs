@@ -140,7 +140,8 @@ impl Database {
                         d.close,
                         d.volume,
                         d.quote_volume,
-                        d.trades as i64,
+                        // Within i64 by `DailyTrading::trades`'s contract.
+                        i64::try_from(d.trades).unwrap_or(i64::MAX),
                         d.taker_buy_volume,
                         d.taker_buy_quote_volume,
                         kind(f.span),
@@ -157,31 +158,41 @@ impl Database {
                 .replace("a.", &format!("{a}."))
                 .replace("b.", &format!("{b}."))
         };
-        let record = |daily: &str, monthly: &str, from: &str, unless: &str| {
+        // `unless_staged`: skip the days for which a file of that kind is staged too.
+        let record = |daily: &str, monthly: &str, from: &str, unless_staged: Option<&str>| {
+            let unless = unless_staged.map_or(String::new(), |kind| {
+                format!(
+                    "AND NOT EXISTS (SELECT 1 FROM trading_staging x
+                                      WHERE x.date = {daily}.date AND x.symbol = {daily}.symbol
+                                        AND x.source = '{kind}')"
+                )
+            });
             format!(
                 "INSERT INTO trading_disagreements
                  SELECT {daily}.date, {daily}.symbol, {daily}.quote_volume, {monthly}.quote_volume,
                         {daily}.trades, {monthly}.trades, ?
                    FROM {from} USING (date, symbol)
-                  WHERE {daily}.source = 'daily' AND {monthly}.source = 'monthly' AND {}
-                    AND NOT EXISTS (SELECT 1 FROM trading_staging x
-                                     WHERE x.date = {daily}.date AND x.symbol = {daily}.symbol
-                                       AND x.source = '{unless}')",
+                  WHERE {daily}.source = 'daily' AND {monthly}.source = 'monthly' AND {} {unless}",
                 differ(daily, monthly)
             )
         };
         // Each disagreement once: a day staged from both kinds of file is compared within the
         // batch, and only then with nothing stored.
         let disagreements = [
-            record("d", "m", "trading_staging d JOIN trading_staging m", "none"),
+            record("d", "m", "trading_staging d JOIN trading_staging m", None),
             // A staged monthly row against a stored daily one (unless a daily file is staged).
-            record("d", "m", "trading_staging m JOIN daily_trading d", "daily"),
+            record(
+                "d",
+                "m",
+                "trading_staging m JOIN daily_trading d",
+                Some("daily"),
+            ),
             // A staged daily row against a stored monthly one (unless a monthly file is staged).
             record(
                 "d",
                 "m",
                 "trading_staging d JOIN daily_trading m",
-                "monthly",
+                Some("monthly"),
             ),
         ];
         for sql in &disagreements {

@@ -212,10 +212,12 @@ fn parse_row(line: &str) -> Result<Kline, String> {
         volume: number(5, "volume")?,
         close_time_ms: time(6, "close_time")?,
         quote_volume: number(7, "quote_volume")?,
+        // At most i64::MAX, which the store's BIGINT holds.
         trades: fields[8]
-            .parse()
+            .parse::<i64>()
             .ok()
             .filter(|_| fields[8].bytes().all(|b| b.is_ascii_digit()))
+            .map(i64::unsigned_abs)
             .ok_or_else(|| format!("count {:?} is not a number of trades", fields[8]))?,
         taker_buy_volume: number(9, "taker_buy_volume")?,
         taker_buy_quote_volume: number(10, "taker_buy_quote_volume")?,
@@ -448,6 +450,10 @@ mod tests {
             (with(8, "-3"), "count \"-3\" is not a number of trades"),
             (with(8, "+3"), "count \"+3\""),
             (with(8, "2.5"), "count \"2.5\""),
+            (
+                with(8, "9223372036854775808"),
+                "count \"9223372036854775808\"",
+            ),
             (with(0, &format!("{}", open * 1000)), "in microseconds"),
             (with(0, "12"), "between 2017 and 2100"),
             (

@@ -71,15 +71,12 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
                 "serving on {local}, reachable from other machines, without authentication"
             );
         }
-        let path = db_path.to_path_buf();
         let limits = published::Limits {
             handles,
             cache_bytes: args.cache_mb as usize * 1024 * 1024,
         };
-        let published =
-            tokio::task::spawn_blocking(move || Arc::new(published::Published::new(&path, limits)))
-                .await
-                .map_err(|e| CliError::Runtime(std::io::Error::other(e)))?;
+        // Blocking on the runtime's thread is fine here: nothing is served yet.
+        let published = Arc::new(published::Published::new(db_path, limits));
         tokio::spawn(Arc::clone(&published).watch());
         let router = api::router(Arc::new(api::App { published, timeout }));
         if !quiet {
