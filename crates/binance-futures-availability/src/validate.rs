@@ -154,6 +154,8 @@ pub struct Report {
     pub unchecked: Vec<Unchecked>,
     /// Days whose count drops sharply against the neighbours.
     pub drops: Vec<DayDrop>,
+    /// Per symbol, runs of days on which the trading facts contradict the files.
+    pub trading_mismatches: Vec<TradingMismatch>,
     /// The newest day whose count is no longer growing (files arrive a day or two late).
     pub latest_complete_day: Option<NaiveDate>,
     pub slo: Slo,
@@ -171,6 +173,24 @@ pub struct Unchecked {
     pub symbol: String,
     pub from: NaiveDate,
     pub to: NaiveDate,
+}
+
+/// Days `from ..= to` of a symbol on which its 1d rows and its 1m files disagree.
+#[derive(Debug, Clone, Serialize)]
+pub struct TradingMismatch {
+    pub symbol: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub kind: MismatchKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MismatchKind {
+    /// Trades on days without a 1m file.
+    TradesWithoutFile,
+    /// 1m files without a 1d row (not read yet, or failed: the next run reads them).
+    FileWithoutTrading,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -216,6 +236,7 @@ impl Report {
             && self.empty_days.is_empty()
             && self.unchecked.is_empty()
             && self.drops.is_empty()
+            && self.trading_mismatches.is_empty()
             && match &self.slo {
                 Slo::Compared { percent, .. } => *percent >= SLO_PERCENT,
                 Slo::Skipped { .. } => true,
@@ -257,6 +278,25 @@ pub fn check(db: &Database, info: Result<&ExchangeInfo, String>) -> Result<Repor
             }),
         }
     }
+    let mut trading_mismatches: Vec<TradingMismatch> = Vec::new();
+    for (symbol, date, trades) in db.trading_mismatches()? {
+        let kind = if trades {
+            MismatchKind::TradesWithoutFile
+        } else {
+            MismatchKind::FileWithoutTrading
+        };
+        match trading_mismatches.last_mut() {
+            Some(m) if m.symbol == symbol && m.kind == kind && m.to.succ_opt() == Some(date) => {
+                m.to = date
+            }
+            _ => trading_mismatches.push(TradingMismatch {
+                symbol,
+                from: date,
+                to: date,
+                kind,
+            }),
+        }
+    }
     let slo = match (info, latest_complete_day) {
         (Err(reason), _) => Slo::Skipped { reason },
         (Ok(_), None) => Slo::Skipped {
@@ -274,6 +314,7 @@ pub fn check(db: &Database, info: Result<&ExchangeInfo, String>) -> Result<Repor
         empty_days,
         unchecked,
         drops,
+        trading_mismatches,
         latest_complete_day,
         slo,
     })

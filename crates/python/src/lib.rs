@@ -18,16 +18,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use binance_futures_availability::collect::{self, CollectError, Goal, Progress};
 use binance_futures_availability::config;
 use binance_futures_availability::facts::{self, ContractFilter, DayError};
+use binance_futures_availability::facts::DailyTrading;
 use binance_futures_availability::store::{
-    self, DayCount, RangeRow, SnapshotRow, StoreError, SymbolRecord, TimelineDay,
+    self, DayCount, Event, EventFilter, EventKind, Member, RangeRow, RankBy, SnapshotRow,
+    StoreError, SymbolRecord, TimelineDay, UNIVERSE_DAYS, UniverseQuery,
 };
 use binance_futures_availability::vision::{
     ClientConfig, Endpoints, RetryPolicy, SetupError, VisionClient, check_symbol,
 };
 use chrono::{NaiveDate, Utc};
 use duckdb::arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Int32Array, Int64Array, RecordBatch, RecordBatchIterator,
-    StringArray, TimestampMicrosecondArray,
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    RecordBatchIterator, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array,
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::ffi_stream::FFI_ArrowArrayStream;
@@ -111,6 +113,19 @@ fn day(arg: &Bound<'_, PyAny>, name: &str) -> PyResult<NaiveDate> {
 /// every known one, so a megabyte of text would take minutes to be told it is unknown.
 fn symbol_name(name: &str) -> PyResult<()> {
     check_symbol(name).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// A count of days for `universe` and the life rule, within the CLI's bounds.
+fn days_arg(value: u32, name: &str) -> PyResult<u32> {
+    if UNIVERSE_DAYS.contains(&value) {
+        Ok(value)
+    } else {
+        Err(PyValueError::new_err(format!(
+            "{name} is {value}, outside {} to {}",
+            UNIVERSE_DAYS.start(),
+            UNIVERSE_DAYS.end()
+        )))
+    }
 }
 
 fn contract_filter(text: &str) -> PyResult<ContractFilter> {
@@ -267,6 +282,122 @@ impl Database {
         Ok(Table::new(Rows::Summary(counts)))
     }
 
+    /// The symbols tradable as of the start of `date`, decided only from facts dated before
+    /// it, by rank: `symbol`, `rank`, `mean_quote_volume`, `days_listed`, `traded_on_date`
+    /// (known only after the fact; `None` while `date` is not checked). The rules and defaults
+    /// are `query universe`'s (docs/queries.md).
+    #[pyo3(signature = (date, *, contract = "perpetual", quote = None, min_age = 0, recent = 1,
+                        top = None, by = "quote-volume", window = 30, delisted_after = 7))]
+    #[allow(clippy::too_many_arguments)]
+    fn universe(
+        &self,
+        py: Python<'_>,
+        date: &Bound<'_, PyAny>,
+        contract: &str,
+        quote: Option<String>,
+        min_age: u32,
+        recent: u32,
+        top: Option<u32>,
+        by: &str,
+        window: u32,
+        delisted_after: u32,
+    ) -> PyResult<Table> {
+        let by = RankBy::parse(by).ok_or_else(|| {
+            PyValueError::new_err(format!("{by:?} is not a ranking; use 'quote-volume' or 'trades'"))
+        })?;
+        if min_age > *UNIVERSE_DAYS.end() {
+            return Err(PyValueError::new_err(format!(
+                "min_age is {min_age}, outside 0 to {}",
+                UNIVERSE_DAYS.end()
+            )));
+        }
+        if top == Some(0) {
+            return Err(PyValueError::new_err("top is 0; ask for at least 1, or None for every member"));
+        }
+        if let Some(q) = &quote {
+            symbol_name(q)?;
+        }
+        let q = UniverseQuery {
+            date: day(date, "date")?,
+            contracts: contract_filter(contract)?,
+            quote,
+            min_age,
+            recent: days_arg(recent, "recent")?,
+            window: days_arg(window, "window")?,
+            top,
+            by,
+            delisted_after: days_arg(delisted_after, "delisted_after")?,
+        };
+        let members = self.with(py, |db| Ok(db.universe(&q)?))?;
+        Ok(Table::new(Rows::Universe(members)))
+    }
+
+    /// Listings, gaps, delistings and relistings by date then symbol: `date`, `symbol`,
+    /// `kind`, `detail`. `since`/`until` are inclusive; `kind` one of 'listing', 'delisting',
+    /// 'gap', 'relisting'.
+    #[pyo3(signature = (*, since = None, until = None, kind = None, symbol = None, delisted_after = 7))]
+    fn events(
+        &self,
+        py: Python<'_>,
+        since: Option<&Bound<'_, PyAny>>,
+        until: Option<&Bound<'_, PyAny>>,
+        kind: Option<&str>,
+        symbol: Option<String>,
+        delisted_after: u32,
+    ) -> PyResult<Table> {
+        let since = since.map(|d| day(d, "since")).transpose()?;
+        let until = until.map(|d| day(d, "until")).transpose()?;
+        if let (Some(s), Some(u)) = (since, until) {
+            facts::check_order(s, u).map_err(Failure::Day)?;
+        }
+        let kind = kind
+            .map(|k| {
+                EventKind::parse(k).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "{k:?} is not an event kind; use 'listing', 'delisting', 'gap' or 'relisting'"
+                    ))
+                })
+            })
+            .transpose()?;
+        if let Some(s) = &symbol {
+            symbol_name(s)?;
+        }
+        let rule = days_arg(delisted_after, "delisted_after")?;
+        let filter = EventFilter {
+            since,
+            until,
+            kind,
+            symbol,
+        };
+        let events = self.with(py, |db| Ok(db.events(&filter, rule)?))?;
+        Ok(Table::new(Rows::Events(events)))
+    }
+
+    /// A symbol's 1d rows in `[start, end]` (by default every day), by date: `date`, `open`,
+    /// `high`, `low`, `close`, `volume`, `quote_volume`, `trades`, `taker_buy_volume`,
+    /// `taker_buy_quote_volume`.
+    #[pyo3(signature = (symbol, start = None, end = None))]
+    fn trading(
+        &self,
+        py: Python<'_>,
+        symbol: String,
+        start: Option<&Bound<'_, PyAny>>,
+        end: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Table> {
+        symbol_name(&symbol)?;
+        let start = start.map(|d| day(d, "start")).transpose()?.unwrap_or(facts::TRADING_START);
+        let end = end
+            .map(|d| day(d, "end"))
+            .transpose()?
+            .unwrap_or_else(|| Utc::now().date_naive());
+        facts::check_order(start, end).map_err(Failure::Day)?;
+        let rows = self.with(py, |db| {
+            let name = db.symbol(&symbol)?.symbol;
+            Ok(db.trading(&name, start, end)?)
+        })?;
+        Ok(Table::new(Rows::Trading(rows)))
+    }
+
     /// Symbols whose first file is on `date`, sorted.
     #[pyo3(signature = (date, contract = "perpetual"))]
     fn new_listings(
@@ -330,6 +461,27 @@ enum Rows {
     Timeline(Vec<TimelineDay>),
     Range(Vec<RangeRow>),
     Summary(Vec<DayCount>),
+    Universe(Vec<Member>),
+    Events(Vec<Event>),
+    Trading(Vec<DailyTrading>),
+}
+
+/// The decimal columns of a 1d row before `trades`, and after it.
+const TRADING_PRICES: [&str; 6] = ["open", "high", "low", "close", "volume", "quote_volume"];
+const TRADING_TAKER: [&str; 2] = ["taker_buy_volume", "taker_buy_quote_volume"];
+
+/// The decimal values of a 1d row, in `TRADING_PRICES` then `TRADING_TAKER` order.
+fn trading_values(d: &DailyTrading) -> [f64; 8] {
+    [
+        d.open,
+        d.high,
+        d.low,
+        d.close,
+        d.volume,
+        d.quote_volume,
+        d.taker_buy_volume,
+        d.taker_buy_quote_volume,
+    ]
 }
 
 /// Days since 1970-01-01, Arrow's date32.
@@ -344,6 +496,9 @@ impl Rows {
             Rows::Timeline(r) => r.len(),
             Rows::Range(r) => r.len(),
             Rows::Summary(r) => r.len(),
+            Rows::Universe(r) => r.len(),
+            Rows::Events(r) => r.len(),
+            Rows::Trading(r) => r.len(),
         }
     }
 
@@ -373,6 +528,30 @@ impl Rows {
                 Field::new("perpetual", DataType::Int64, false),
                 Field::new("delivery", DataType::Int64, false),
             ],
+            Rows::Universe(_) => vec![
+                Field::new("symbol", DataType::Utf8, false),
+                Field::new("rank", DataType::UInt32, false),
+                Field::new("mean_quote_volume", DataType::Float64, false),
+                Field::new("days_listed", DataType::Int64, false),
+                Field::new("traded_on_date", DataType::Boolean, true),
+            ],
+            Rows::Events(_) => vec![
+                Field::new("date", DataType::Date32, false),
+                Field::new("symbol", DataType::Utf8, false),
+                Field::new("kind", DataType::Utf8, false),
+                Field::new("detail", DataType::Utf8, false),
+            ],
+            Rows::Trading(_) => {
+                let mut fields = vec![Field::new("date", DataType::Date32, false)];
+                for name in TRADING_PRICES {
+                    fields.push(Field::new(name, DataType::Float64, false));
+                }
+                fields.push(Field::new("trades", DataType::UInt64, false));
+                for name in TRADING_TAKER {
+                    fields.push(Field::new(name, DataType::Float64, false));
+                }
+                fields
+            }
         })
     }
 
@@ -431,6 +610,51 @@ impl Rows {
                     counts.iter().map(|c| c.delivery),
                 )),
             ],
+            Rows::Universe(members) => vec![
+                Arc::new(StringArray::from_iter_values(
+                    members.iter().map(|m| &m.symbol),
+                )),
+                Arc::new(UInt32Array::from_iter_values(members.iter().map(|m| m.rank))),
+                Arc::new(Float64Array::from_iter_values(
+                    members.iter().map(|m| m.mean_quote_volume),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    members.iter().map(|m| m.days_listed),
+                )),
+                Arc::new(BooleanArray::from_iter(
+                    members.iter().map(|m| m.traded_on_date),
+                )),
+            ],
+            Rows::Events(events) => vec![
+                Arc::new(Date32Array::from_iter_values(
+                    events.iter().map(|e| date32(e.date)),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    events.iter().map(|e| &e.symbol),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    events.iter().map(|e| e.kind.as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    events.iter().map(|e| &e.detail),
+                )),
+            ],
+            Rows::Trading(days) => {
+                let column = |i: usize| -> ArrayRef {
+                    Arc::new(Float64Array::from_iter_values(
+                        days.iter().map(|d| trading_values(d)[i]),
+                    ))
+                };
+                let mut columns: Vec<ArrayRef> = vec![Arc::new(Date32Array::from_iter_values(
+                    days.iter().map(|d| date32(d.date)),
+                ))];
+                columns.extend((0..6).map(column));
+                columns.push(Arc::new(UInt64Array::from_iter_values(
+                    days.iter().map(|d| d.trades),
+                )));
+                columns.extend((6..8).map(column));
+                columns
+            }
         };
         RecordBatch::try_new(Arc::new(self.schema()), columns)
     }
@@ -472,6 +696,31 @@ impl Rows {
                 "date" => r.date,
                 "perpetual" => r.perpetual,
                 "delivery" => r.delivery,
+            }),
+            Rows::Universe(members) => dicts!(members, |r| {
+                "symbol" => &r.symbol,
+                "rank" => r.rank,
+                "mean_quote_volume" => r.mean_quote_volume,
+                "days_listed" => r.days_listed,
+                "traded_on_date" => r.traded_on_date,
+            }),
+            Rows::Events(events) => dicts!(events, |r| {
+                "date" => r.date,
+                "symbol" => &r.symbol,
+                "kind" => r.kind.as_str(),
+                "detail" => &r.detail,
+            }),
+            Rows::Trading(days) => dicts!(days, |r| {
+                "date" => r.date,
+                "open" => r.open,
+                "high" => r.high,
+                "low" => r.low,
+                "close" => r.close,
+                "volume" => r.volume,
+                "quote_volume" => r.quote_volume,
+                "trades" => r.trades,
+                "taker_buy_volume" => r.taker_buy_volume,
+                "taker_buy_quote_volume" => r.taker_buy_quote_volume,
             }),
         })
     }

@@ -47,11 +47,23 @@ def as_cli(rows):
         ("range", ("2020-01-01", "2026-01-01", "all"), ("query", "range", "2020-01-01", "2026-01-01", "--contract", "all")),
         ("summary", (), ("query", "summary")),
         ("summary", ("2024-01-01", "2024-01-31"), ("query", "summary", "2024-01-01", "2024-01-31")),
+        ("universe", (DAY,), ("query", "universe", DAY)),
+        ("universe", (DAY, {"top": 20, "min_age": 30, "window": 7, "quote": "USDT"}),
+         ("query", "universe", DAY, "--top", "20", "--min-age", "30", "--window", "7", "--quote", "USDT")),
+        ("universe", (DAY, {"by": "trades", "recent": 5, "contract": "all"}),
+         ("query", "universe", DAY, "--by", "trades", "--recent", "5", "--contract", "all")),
+        ("events", ({"since": "2022-01-01", "until": "2022-12-31"},),
+         ("query", "events", "--since", "2022-01-01", "--until", "2022-12-31")),
+        ("events", ({"symbol": "icpusdt", "delisted_after": 30},),
+         ("query", "events", "--symbol", "icpusdt", "--delisted-after", "30")),
+        ("events", ({"kind": "delisting"},), ("query", "events", "--kind", "delisting")),
     ],
 )
 def test_every_query_equals_the_cli_json(cli, db_path, method, args, cli_args):
     db = bfa.open(db_path)
-    table = getattr(db, method)(*args)
+    kwargs = args[-1] if args and isinstance(args[-1], dict) else {}
+    args = args[:-1] if kwargs else args
+    table = getattr(db, method)(*args, **kwargs)
     expected = cli.json(*cli_args)
     assert expected, "the question has an answer"
     assert as_cli(table.to_pylist()) == expected
@@ -86,6 +98,28 @@ def test_polars_and_pyarrow_take_the_tables_with_the_expected_schema(cli, db_pat
     assert ranged.column_names == ["symbol", "days_available", "first_date", "last_date"]
     # pandas through Arrow: the same rows.
     assert pa.table(db.snapshot(DAY)).to_pandas()["symbol"].tolist() == frame["symbol"].to_list()
+
+
+def test_universe_events_and_trading_reach_polars_with_their_types(cli, db_path):
+    db = bfa.open(db_path)
+    universe = pl.DataFrame(db.universe(DAY, top=10))
+    assert universe.schema == pl.Schema(
+        {
+            "symbol": pl.String,
+            "rank": pl.UInt32,
+            "mean_quote_volume": pl.Float64,
+            "days_listed": pl.Int64,
+            "traded_on_date": pl.Boolean,
+        }
+    )
+    assert universe["rank"].to_list() == list(range(1, 11))
+    events = pl.DataFrame(db.events(symbol="ICPUSDT"))
+    assert events.columns == ["date", "symbol", "kind", "detail"]
+    trading = pl.DataFrame(db.trading("BTCUSDT", "2024-01-01", "2024-01-31"))
+    assert trading.height == 31 and trading["trades"].dtype == pl.UInt64
+    assert trading.columns[:2] == ["date", "open"]
+    expected = {r["date"]: r["trades"] for r in trading.to_dicts()}
+    assert all(t > 0 for t in expected.values())
 
 
 def test_tables_convert_to_polars_and_pandas_and_handles_close_with_with(db_path):
@@ -123,6 +157,12 @@ TODAY = dt.datetime.now(UTC).date()
         (lambda db: db.snapshot(DAY, "futures"), ValueError, '"futures" is not a contract filter'),
         (lambda db: db.summary("2024-01-01"), ValueError, "summary takes both start and end, or neither"),
         (lambda db: db.snapshot(20240115), TypeError, "date must be a datetime.date or a 'YYYY-MM-DD' string, not int"),
+        (lambda db: db.universe(DAY, window=0), ValueError, "window is 0, outside 1 to 3650"),
+        (lambda db: db.universe(DAY, by="volume"), ValueError, '"volume" is not a ranking'),
+        (lambda db: db.universe(DAY, top=0), ValueError, "top is 0"),
+        (lambda db: db.events(kind="halving"), ValueError, '"halving" is not an event kind'),
+        (lambda db: db.events(since="2024-02-01", until="2024-01-01"), ValueError, "the start 2024-02-01 is after the end 2024-01-01"),
+        (lambda db: db.trading("BTCUSD"), ValueError, 'unknown symbol "BTCUSD"'),
     ],
 )
 def test_bad_input_raises_with_the_cli_sentence(cli, db_path, call, exception, sentence):

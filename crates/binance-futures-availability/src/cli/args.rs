@@ -12,7 +12,7 @@ use super::render::{Format, ReportFormat};
 use crate::collect;
 use crate::config;
 use crate::facts::{ContractFilter, TRADING_START};
-use crate::store::ExportFormat;
+use crate::store::{DEFAULT_DELISTED_AFTER, EventKind, ExportFormat, RankBy, UNIVERSE_DAYS};
 use crate::vision::{ClientConfig, Endpoints, RetryPolicy};
 
 const EXIT_CODES: &str = "\
@@ -182,6 +182,9 @@ pub(crate) struct ScheduleArgs {
     /// Where a detached scheduler's output goes (set by `start --daemon`).
     #[arg(long, hide = true)]
     pub detached_log: Option<PathBuf>,
+    /// Collect availability only: skip the 1d klines files (trading days, volumes) at every update.
+    #[arg(long)]
+    pub no_trading: bool,
     #[command(flatten)]
     pub remote: Remote,
 }
@@ -261,6 +264,70 @@ pub(crate) enum Query {
         #[command(flatten)]
         output: Output,
     },
+    /// A symbol's life as events: listing, gaps, delisting, relisting, by date then symbol.
+    ///
+    /// A gap is a run of verified-absent days inside a life; one of --delisted-after days or
+    /// more ends the life (a delisting on the last trade before it, a relisting on the first
+    /// file after). A life's end is asserted once the folder was checked --delisted-after days
+    /// past its last trade with no trade since; until then the symbol is open. Delivery
+    /// contracts end on their delivery day; settled folders name their base symbol.
+    Events {
+        /// First day, inclusive.
+        #[arg(long, value_parser = parse_day)]
+        since: Option<NaiveDate>,
+        /// Last day, inclusive.
+        #[arg(long, value_parser = parse_day)]
+        until: Option<NaiveDate>,
+        /// Only events of this kind.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(EventKind::NAMES)
+              .map(|s| EventKind::parse(&s).unwrap_or(EventKind::Listing)))]
+        kind: Option<EventKind>,
+        /// Only this symbol folder (case-insensitive).
+        #[arg(long, value_parser = symbol_name)]
+        symbol: Option<String>,
+        #[command(flatten)]
+        rule: LifeRule,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// The symbols tradable as of the start of DATE, decided only from facts dated before it
+    /// (no lookahead), ranked by liquidity.
+    ///
+    /// A member's current life began with a trade at least --min-age days before DATE, and it
+    /// traded within the --recent days before DATE. It is ranked by its mean over the --window
+    /// days before DATE (the days with a 1d row; zero-trade days count as 0). traded_on_date
+    /// is known only after the fact and decides nothing; it is empty while DATE is unchecked.
+    Universe {
+        /// The day, YYYY-MM-DD (UTC).
+        #[arg(value_parser = parse_day)]
+        date: NaiveDate,
+        #[arg(long, default_value = "perpetual", value_parser = contract_filter())]
+        contract: ContractFilter,
+        /// Only symbols of this quote asset, e.g. USDT [default: every quote].
+        #[arg(long, value_parser = symbol_name)]
+        quote: Option<String>,
+        /// Days from the first trade of the current life to DATE, at least (0 to 3650).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=3650))]
+        min_age: u32,
+        /// A trade within this many days before DATE (1: on the day before; 1 to 3650).
+        #[arg(long, default_value_t = 1, value_parser = universe_days())]
+        recent: u32,
+        /// The most liquid N only [default: every member].
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        top: Option<u32>,
+        /// What ranks them.
+        #[arg(long, default_value = "quote-volume",
+              value_parser = clap::builder::PossibleValuesParser::new(RankBy::NAMES)
+              .map(|s| RankBy::parse(&s).unwrap_or_default()))]
+        by: RankBy,
+        /// Days before DATE whose mean ranks the members (1 to 3650).
+        #[arg(long, default_value_t = 30, value_parser = universe_days())]
+        window: u32,
+        #[command(flatten)]
+        rule: LifeRule,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Symbols with a file per day (all covered days, or [START, END]).
     Summary {
         #[arg(value_parser = parse_day, requires = "end")]
@@ -270,6 +337,22 @@ pub(crate) enum Query {
         #[command(flatten)]
         output: Output,
     },
+}
+
+/// When a life has ended.
+#[derive(Debug, Args)]
+pub(crate) struct LifeRule {
+    /// Days a folder must be checked past its last trade before its end is asserted, and the
+    /// shortest gap that ends a life (1 to 3650).
+    #[arg(long, default_value_t = DEFAULT_DELISTED_AFTER, value_parser = universe_days())]
+    pub delisted_after: u32,
+}
+
+/// A count of days for `universe` and the life rule.
+fn universe_days() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(
+        i64::from(*UNIVERSE_DAYS.start())..=i64::from(*UNIVERSE_DAYS.end()),
+    )
 }
 
 #[derive(Debug, Args)]
@@ -396,6 +479,9 @@ pub(crate) struct UpdateArgs {
     /// Recent days without a file to check again (files arrive late and get replaced; 0 to 3650).
     #[arg(long, default_value_t = collect::DEFAULT_LOOKBACK, value_parser = lookback_days)]
     pub lookback: u32,
+    /// Collect availability only: skip the 1d klines files (trading days, volumes) for this run.
+    #[arg(long)]
+    pub no_trading: bool,
     #[command(flatten)]
     pub remote: Remote,
 }
@@ -411,6 +497,9 @@ pub(crate) struct BackfillArgs {
     /// Only these symbol folders, comma-separated, case-insensitive (default: every folder).
     #[arg(long, value_delimiter = ',', value_parser = symbol_name)]
     pub symbols: Option<Vec<String>>,
+    /// Collect availability only: skip the 1d klines files (trading days, volumes) for this run.
+    #[arg(long)]
+    pub no_trading: bool,
     #[command(flatten)]
     pub remote: Remote,
 }

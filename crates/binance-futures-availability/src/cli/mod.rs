@@ -18,12 +18,15 @@ use chrono::{NaiveDate, Utc};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::collect::{self, CollectError, Goal, Progress, Summary};
+use crate::collect::{self, CollectError, Goal, Progress, Summary, Trading};
 use crate::config;
 use crate::facts::TRADING_START;
 
 use crate::schedule::PidFileError;
-use crate::store::{Database, StoreError};
+use crate::facts::DailyTrading;
+use crate::store::{
+    DEFAULT_DELISTED_AFTER, Database, Event, EventFilter, StoreError, Timeline, UniverseQuery,
+};
 use crate::validate::ValidateError;
 use crate::vision::{VisionClient, VisionError};
 pub use args::Cli;
@@ -126,7 +129,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 end: yesterday(),
                 lookback: args.lookback,
             };
-            collect_with(&db_path, &args.remote, goal, cli.quiet)
+            collect_with(&db_path, &args.remote, trading(args.no_trading), goal, cli.quiet)
         }
         Command::Backfill(args) => {
             let start = args.start.unwrap_or(TRADING_START);
@@ -135,6 +138,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             collect_with(
                 &db_path,
                 &args.remote,
+                trading(args.no_trading),
                 Goal::Backfill {
                     start,
                     end,
@@ -146,6 +150,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Probe(args) => collect_with(
             &db_path,
             &args.remote,
+            Trading::Skip,
             Goal::Probe {
                 date: args.date,
                 symbols: args.symbols,
@@ -164,6 +169,23 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             force,
         } => ops::export(&db_path, &dest, format, force, cli.quiet),
     }
+}
+
+/// What a timeline shows (`query timeline`, `/v1/timeline`): the symbol's days, its events by
+/// the default rule, and its trading days.
+pub(crate) fn timeline_facts(
+    db: &Database,
+    symbol: &str,
+) -> Result<(Timeline, Vec<Event>, Vec<DailyTrading>), StoreError> {
+    let timeline = db.timeline(symbol)?;
+    let name = timeline.symbol.symbol.clone();
+    let filter = EventFilter {
+        symbol: Some(name.clone()),
+        ..EventFilter::default()
+    };
+    let events = db.events(&filter, DEFAULT_DELISTED_AFTER)?;
+    let trading = db.trading(&name, TRADING_START, Utc::now().date_naive())?;
+    Ok((timeline, events, trading))
 }
 
 fn yesterday() -> NaiveDate {
@@ -186,6 +208,11 @@ fn run_query(
         Query::Timeline { symbol, .. } => {
             crate::vision::check_symbol(symbol).map_err(|e| CliError::BadInput(e.to_string()))?
         }
+        Query::Events {
+            since: Some(since),
+            until: Some(until),
+            ..
+        } => ordered(*since, *until)?,
         _ => {}
     }
     let db = Database::open(db_path)?;
@@ -202,7 +229,49 @@ fn run_query(
             &db.snapshot(date, contract)?,
         ),
         Query::Timeline { symbol, output } => {
-            render::timeline(out, output.format, &db.timeline(&symbol)?)
+            let (timeline, events, trading) = timeline_facts(&db, &symbol)?;
+            render::timeline(out, output.format, &timeline, &events, &trading)
+        }
+        Query::Events {
+            since,
+            until,
+            kind,
+            symbol,
+            rule,
+            output,
+        } => {
+            let filter = EventFilter {
+                since,
+                until,
+                kind,
+                symbol,
+            };
+            render::events(out, output.format, &db.events(&filter, rule.delisted_after)?)
+        }
+        Query::Universe {
+            date,
+            contract,
+            quote,
+            min_age,
+            recent,
+            top,
+            by,
+            window,
+            rule,
+            output,
+        } => {
+            let q = UniverseQuery {
+                date,
+                contracts: contract,
+                quote,
+                min_age,
+                recent,
+                window,
+                top,
+                by,
+                delisted_after: rule.delisted_after,
+            };
+            render::universe(out, output.format, &q, &db.universe(&q)?)
         }
         Query::Symbols { output } => render::symbols(out, output.format, &db.symbols()?),
         Query::Range {
@@ -238,9 +307,19 @@ fn run_query(
     .map_err(CliError::Output)
 }
 
+/// `--no-trading` as the run option it stands for.
+pub(crate) fn trading(no_trading: bool) -> Trading {
+    if no_trading {
+        Trading::Skip
+    } else {
+        Trading::Collect
+    }
+}
+
 fn collect_with(
     db_path: &std::path::Path,
     remote: &Remote,
+    trading: Trading,
     goal: Goal,
     quiet: bool,
 ) -> Result<(), CliError> {
@@ -254,7 +333,7 @@ fn collect_with(
     let summary = runtime()?.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(cancel_on_signal(cancel.clone()));
-        collect_once(db_path, remote, &goal, progress, cancel).await
+        collect_once(db_path, remote, trading, &goal, progress, cancel).await
     })?;
     if !quiet {
         say!("{summary}");
@@ -273,6 +352,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 async fn collect_once(
     db_path: &std::path::Path,
     remote: &Remote,
+    trading: Trading,
     goal: &Goal,
     progress: Progress,
     cancel: CancellationToken,
@@ -281,6 +361,7 @@ async fn collect_once(
         concurrency: usize::from(remote.concurrency),
         progress,
         cancel,
+        trading,
         ..collect::Options::default()
     };
     let client = VisionClient::new(remote.client_config())?;

@@ -8,7 +8,11 @@ use comfy_table::{Cell, CellAlignment, Table, presets};
 use serde::Serialize;
 
 use crate::facts::ContractFilter;
-use crate::store::{DayCount, Gap, GapKind, RangeRow, SnapshotRow, SymbolRecord, Timeline};
+use crate::facts::DailyTrading;
+use crate::store::{
+    DayCount, Event, Gap, GapKind, Member, RangeRow, RankBy, SnapshotRow, SymbolRecord, Timeline,
+    UniverseQuery,
+};
 
 /// How query results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -64,7 +68,7 @@ macro_rules! csv_row_with_symbol {
         }
     )*};
 }
-csv_row_with_symbol!(SnapshotRow, RangeRow, SymbolRecord);
+csv_row_with_symbol!(SnapshotRow, RangeRow, SymbolRecord, Event, Member);
 
 /// A text cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, CR first)
 /// gets a leading `'`, as OWASP advises: such a name can only come from a hostile file.
@@ -185,7 +189,13 @@ pub fn snapshot(
     })
 }
 
-pub fn timeline(out: &mut impl Write, format: Format, t: &Timeline) -> io::Result<()> {
+pub fn timeline(
+    out: &mut impl Write,
+    format: Format,
+    t: &Timeline,
+    events: &[Event],
+    trading: &[DailyTrading],
+) -> io::Result<()> {
     emit(out, format, &t.days, |out| {
         let s = &t.symbol;
         let kind = format!(
@@ -206,6 +216,28 @@ pub fn timeline(out: &mut impl Write, format: Format, t: &Timeline) -> io::Resul
             _ => "never listed completely (probed days only)".to_string(),
         };
         writeln!(out, "  checked                {checked}")?;
+        let tradable = trading.iter().filter(|d| d.tradable()).count();
+        let traded = match (trading.iter().find(|d| d.tradable()), trading.iter().rev().find(|d| d.tradable())) {
+            (Some(first), Some(last)) => format!(
+                "{tradable} of {} days with a 1d row, {} to {}",
+                trading.len(),
+                first.date,
+                last.date
+            ),
+            _ if trading.is_empty() => "no 1d rows (trading not collected yet)".to_string(),
+            _ => format!("none of {} days with a 1d row", trading.len()),
+        };
+        writeln!(out, "  days with trades       {traded}")?;
+        for (i, e) in events.iter().enumerate() {
+            let label = if i == 0 { "events" } else { "" };
+            writeln!(
+                out,
+                "  {label:<22} {} {:<9} {}",
+                e.date,
+                e.kind.as_str(),
+                printable(&e.detail)
+            )?;
+        }
         let gaps = t.gaps();
         if gaps.is_empty() {
             writeln!(out, "  gaps                   none")?;
@@ -314,6 +346,68 @@ pub fn symbols(out: &mut impl Write, format: Format, rows: &[SymbolRecord]) -> i
                 opt(r.first_file_date),
                 opt(r.last_file_date),
                 opt(r.checked_through),
+            ]);
+        }
+        if !rows.is_empty() {
+            writeln!(out, "{}", t.trim_fmt())?;
+        }
+        Ok(())
+    })
+}
+
+pub fn events(out: &mut impl Write, format: Format, rows: &[Event]) -> io::Result<()> {
+    emit(out, format, rows, |out| {
+        writeln!(out, "{} events", rows.len())?;
+        let mut t = table(&["date", "symbol", "kind", "detail"], &[]);
+        for e in rows {
+            t.add_row(vec![
+                e.date.to_string(),
+                printable(&e.symbol).into_owned(),
+                e.kind.as_str().to_string(),
+                printable(&e.detail).into_owned(),
+            ]);
+        }
+        if !rows.is_empty() {
+            writeln!(out, "{}", t.trim_fmt())?;
+        }
+        Ok(())
+    })
+}
+
+pub fn universe(
+    out: &mut impl Write,
+    format: Format,
+    q: &UniverseQuery,
+    rows: &[Member],
+) -> io::Result<()> {
+    emit(out, format, rows, |out| {
+        let by = match q.by {
+            RankBy::QuoteVolume => "mean quote volume",
+            RankBy::Trades => "mean trades",
+        };
+        writeln!(
+            out,
+            "{} {} symbols tradable as of the start of {}, by {by} over the {} days before",
+            rows.len(),
+            contract_name(q.contracts),
+            q.date,
+            q.window
+        )?;
+        let mut t = table(
+            &["rank", "symbol", "mean quote volume", "days listed", "traded on the day"],
+            &[0, 2, 3],
+        );
+        for m in rows {
+            t.add_row(vec![
+                m.rank.to_string(),
+                printable(&m.symbol).into_owned(),
+                format!("{:.0}", m.mean_quote_volume),
+                m.days_listed.to_string(),
+                match m.traded_on_date {
+                    Some(true) => "yes".into(),
+                    Some(false) => "no".into(),
+                    None => "not checked".into(),
+                },
             ]);
         }
         if !rows.is_empty() {

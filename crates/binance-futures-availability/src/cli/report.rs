@@ -123,6 +123,31 @@ pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io:
     if let Some((day, n)) = c.recent_counts.last() {
         writeln!(out, "latest day        {day}: {n} symbols with a file")?;
     }
+    let t = &c.trading;
+    if t.rows == 0 {
+        writeln!(
+            out,
+            "trading           none yet (the next `update` reads the 1d klines files)"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "trading           {} days ({} with trades) from {} 1d files, through {}; {} \
+             disagreement(s) between monthly and daily files",
+            t.rows,
+            t.tradable_rows,
+            t.files,
+            opt(t.latest_day),
+            t.disagreements
+        )?;
+        if t.missing_days > 0 {
+            writeln!(
+                out,
+                "trading missing   {} day(s) with a 1m file and no 1d row (the next run reads them)",
+                t.missing_days
+            )?;
+        }
+    }
     runs(out, c.last_run.as_ref(), c.last_successful_update.as_ref())?;
     if let Some(w) = &v.writer {
         writeln!(
@@ -198,6 +223,26 @@ pub fn validation(out: &mut impl Write, format: ReportFormat, r: &Report) -> io:
             printable(&u.symbol),
             u.from,
             u.to
+        )?;
+    }
+    writeln!(
+        out,
+        "{} trading: {} run(s) of days where 1d rows and 1m files disagree",
+        mark(r.trading_mismatches.is_empty()),
+        r.trading_mismatches.len()
+    )?;
+    for m in r.trading_mismatches.iter().take(20) {
+        writeln!(
+            out,
+            "       {} {} to {}: {}",
+            printable(&m.symbol),
+            m.from,
+            m.to,
+            match m.kind {
+                crate::validate::MismatchKind::TradesWithoutFile => "trades but no 1m file",
+                crate::validate::MismatchKind::FileWithoutTrading =>
+                    "a 1m file but no 1d row (the next run reads it)",
+            }
         )?;
     }
     writeln!(

@@ -108,7 +108,9 @@ fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
                 };
                 let cancel = shutdown.child_token();
                 async move {
-                    collect_once(db_path, &args.remote, &goal, Progress::Quiet, cancel).await
+                    let trading = super::trading(args.no_trading);
+                    collect_once(db_path, &args.remote, trading, &goal, Progress::Quiet, cancel)
+                        .await
                 }
             },
             log_line,
@@ -151,6 +153,7 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
         .arg(args.lookback.to_string())
         .arg("--detached-log")
         .arg(&log)
+        .args(args.no_trading.then_some("--no-trading"))
         .args(remote.to_args())
         .stdin(Stdio::null())
         .stdout(

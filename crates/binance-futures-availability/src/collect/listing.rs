@@ -44,7 +44,12 @@ pub(super) async fn list_all(
     opts: &Options,
     state: &mut RunState,
 ) -> Result<(), Stop> {
-    let progress = Reporter::new(&opts.progress, state.summary.kind, tasks.len() as u64);
+    let progress = Reporter::new(
+        &opts.progress,
+        state.summary.kind,
+        "1m listings",
+        tasks.len() as u64,
+    );
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     // Cancelled by the caller, or by the circuit breaker below; either ends requests in flight.
     let stop = opts.cancel.child_token();
@@ -91,7 +96,7 @@ pub(super) async fn list_all(
             Err(Failure::Cancelled) => {}
             Err(Failure::Vision(e)) => {
                 tracing::warn!(symbol = %task.symbol, "{e}");
-                state.failures.push((task.symbol.clone(), e));
+                state.failures.push((task.symbol.clone(), e.into()));
                 let requests = client.stats().requests.load(Ordering::Relaxed);
                 if requests >= opts.breaker_min_requests
                     && state.failures.len() as f64 > opts.max_error_rate * requests as f64

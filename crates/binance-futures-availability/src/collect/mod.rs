@@ -6,17 +6,19 @@
 //! - `listing` — lists the windows with bounded concurrency and the circuit breaker; `vision`
 //!   turns each page into facts about daily files (`vision::list_daily_files`).
 //! - `observe` — where facts become rows: files, verified absences, the checked window (pure).
+//! - `trading` — the second dataset, after the listing: 1d klines files, daily and monthly,
+//!   planned against what is read, fetched with their CHECKSUMs, stored by `store::trading`.
 //! - `probe` — the HEAD path: one day's file per symbol.
 //! - `progress` — the bar or log lines on stderr.
 //!
 //! This file holds the goal, the options, the outcome and `run`, which decides a run's state.
-//! A second collected dataset would be a sibling of `listing`/`observe`, not more branches here.
 
 mod listing;
 mod observe;
 mod plan;
 mod probe;
 mod progress;
+mod trading;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -27,12 +29,13 @@ use chrono::NaiveDate;
 use tokio_util::sync::CancellationToken;
 
 pub use progress::{Progress, ProgressFn};
+pub use trading::MONTHLY_PATIENCE;
 
 use crate::store::{
     Batch, Database, LockError, RunEnd, RunKind, RunOutcome, StoreError, SymbolRecord,
     SymbolUpdate, WriteSession,
 };
-use crate::vision::{self, VisionClient, VisionError};
+use crate::vision::{self, FetchError, VisionClient, VisionError};
 
 /// Recent days re-listed by `update` although already checked: files arrive late (up to days)
 /// and get replaced.
@@ -130,6 +133,15 @@ pub struct Options {
     /// Cancelled (e.g. on SIGTERM): start no new request, let in-flight ones finish, commit
     /// what was gathered, publish, and end the run as `interrupted`.
     pub cancel: CancellationToken,
+    /// Whether `backfill` and `update` also read the 1d klines files (`--no-trading`: not).
+    pub trading: Trading,
+}
+
+/// Whether a run collects the trading dataset besides availability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trading {
+    Collect,
+    Skip,
 }
 
 impl Default for Options {
@@ -142,6 +154,7 @@ impl Default for Options {
             breaker_min_requests: 40,
             progress: Progress::Quiet,
             cancel: CancellationToken::new(),
+            trading: Trading::Collect,
         }
     }
 }
@@ -152,6 +165,8 @@ pub struct Summary {
     pub kind: RunKind,
     pub symbols: u64,
     pub files: u64,
+    /// 1d klines files read (daily and monthly).
+    pub trading_files: u64,
     pub requests: u64,
     pub retries: u64,
     pub rows_written: u64,
@@ -162,10 +177,12 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}: {} symbols, {} files seen, {} requests ({} retries), {} rows written in {:.1} s",
+            "{}: {} symbols, {} files seen, {} 1d files read, {} requests ({} retries), {} rows \
+             written in {:.1} s",
             self.kind,
             self.symbols,
             self.files,
+            self.trading_files,
             self.requests,
             self.retries,
             self.rows_written,
@@ -207,7 +224,7 @@ pub enum CollectError {
         failures.len(), failures.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", "), failures[0].0, failures[0].1
     )]
     Symbols {
-        failures: Vec<(String, VisionError)>,
+        failures: Vec<(String, FetchError)>,
         summary: Box<Summary>,
     },
     #[error(
@@ -219,7 +236,7 @@ pub enum CollectError {
         failed: usize,
         requests: u64,
         threshold: f64,
-        failures: Vec<(String, VisionError)>,
+        failures: Vec<(String, FetchError)>,
         summary: Box<Summary>,
     },
 }
@@ -264,6 +281,7 @@ pub async fn run(
             kind: goal.kind(),
             symbols: 0,
             files: 0,
+            trading_files: 0,
             requests: 0,
             retries: 0,
             rows_written: 0,
@@ -326,7 +344,8 @@ pub(super) struct RunState {
     summary: Summary,
     /// The days the plan covers, once it is known.
     covered: Option<(NaiveDate, NaiveDate)>,
-    failures: Vec<(String, VisionError)>,
+    /// By symbol: a listing, a request or a file that failed.
+    failures: Vec<(String, FetchError)>,
 }
 
 pub(super) enum Stop {
@@ -401,7 +420,29 @@ async fn execute(
         .map(|t| t.from)
         .min()
         .zip(tasks.iter().map(|t| t.to).max());
-    listing::list_all(db, client, tasks, &priors, opts, state).await
+    let listed: std::collections::HashSet<String> =
+        tasks.iter().map(|t| t.symbol.clone()).collect();
+    listing::list_all(db, client, tasks, &priors, opts, state).await?;
+    if opts.trading == Trading::Skip || opts.cancel.is_cancelled() {
+        return Ok(());
+    }
+    let scope = match goal {
+        Goal::Backfill { start, end, .. } => trading::Scope::Backfill {
+            start: *start,
+            end: *end,
+        },
+        Goal::Update { end, lookback } => trading::Scope::Update {
+            end: *end,
+            lookback: *lookback,
+        },
+        Goal::Probe { .. } => return Ok(()),
+    };
+    // The symbols this run listed, with the 1m facts their listing just stored.
+    let records: Vec<SymbolRecord> = tokio::task::block_in_place(|| db.symbols())?
+        .into_iter()
+        .filter(|r| listed.contains(&r.symbol))
+        .collect();
+    trading::collect_all(db, client, scope, &records, opts, state).await
 }
 
 /// Records the folders this run will list that the database does not know yet, before

@@ -41,7 +41,12 @@ pub(super) async fn probe(
             s
         }
     };
-    let progress = Reporter::new(&opts.progress, RunKind::Probe, symbols.len() as u64);
+    let progress = Reporter::new(
+        &opts.progress,
+        RunKind::Probe,
+        "HEAD",
+        symbols.len() as u64,
+    );
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut set = JoinSet::new();
     let client = &client.with_cancel(opts.cancel.clone());
@@ -96,7 +101,7 @@ pub(super) async fn probe(
                 }
             }
             Err(e) if e.is_cancelled() => {}
-            Err(e) => state.failures.push((symbol, e)),
+            Err(e) => state.failures.push((symbol, e.into())),
         }
         state.summary.symbols += 1;
     }

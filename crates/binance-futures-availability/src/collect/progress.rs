@@ -1,5 +1,6 @@
 //! Progress: a bar on a terminal, a line per tenth of the work in logs, a callback for a
-//! program that embeds the library (the Python package), or nothing.
+//! program that embeds the library (the Python package), or nothing. A run has stages (the 1m
+//! listings, then the 1d klines files); each counts its symbols from zero, under its name.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -8,7 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::store::RunKind;
 
-/// Called after each symbol folder with `(kind, done, total)`.
+/// Called after each symbol folder with `(kind, done, total)`; `done` starts again from zero
+/// at each stage of a run.
 pub type ProgressFn = Arc<dyn Fn(RunKind, u64, u64) + Send + Sync>;
 
 /// How progress is shown.
@@ -38,14 +40,14 @@ impl std::fmt::Debug for Progress {
 /// Progress as `Progress` says: a bar, log lines, a callback, or nothing.
 pub(super) struct Reporter {
     bar: Option<ProgressBar>,
-    log: Option<(RunKind, u64)>,
+    log: Option<(String, u64)>,
     callback: Option<(ProgressFn, RunKind, u64)>,
     /// Folders done so far, for the log lines and the callback.
     done: std::sync::atomic::AtomicU64,
 }
 
 impl Reporter {
-    pub(super) fn new(mode: &Progress, kind: RunKind, total: u64) -> Reporter {
+    pub(super) fn new(mode: &Progress, kind: RunKind, stage: &str, total: u64) -> Reporter {
         let mut reporter = Reporter {
             bar: None,
             log: None,
@@ -60,11 +62,11 @@ impl Reporter {
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
-                bar.set_prefix(kind.as_str());
+                bar.set_prefix(format!("{kind} ({stage})"));
                 reporter.bar = Some(bar);
             }
             Progress::Log => {
-                reporter.log = Some((kind, total));
+                reporter.log = Some((format!("{kind} ({stage})"), total));
             }
             Progress::Callback(f) => reporter.callback = Some((f.clone(), kind, total)),
             Progress::Quiet => {}
@@ -77,10 +79,10 @@ impl Reporter {
             bar.inc(1);
         }
         let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some((kind, total)) = &self.log {
+        if let Some((label, total)) = &self.log {
             let step = (*total / 10).max(1);
             if n.is_multiple_of(step) || n == *total {
-                say!("{kind}: {n}/{total} symbols");
+                say!("{label}: {n}/{total} symbols");
             }
         }
         if let Some((f, kind, total)) = &self.callback {

@@ -10,10 +10,13 @@ use super::files::{self, Beside, copy_new};
 use super::{Database, DbStatus, StoreError, WriterLock, io_failed};
 
 /// The tables an export writes, each ordered so the files diff and compress well.
-const EXPORTED: [(&str, &str); 3] = [
+const EXPORTED: [(&str, &str); 6] = [
     ("daily_availability", "date, symbol"),
     ("symbols", "symbol"),
     ("collection_runs", "id"),
+    ("daily_trading", "date, symbol"),
+    ("trading_files", "symbol, kind, first_day"),
+    ("trading_disagreements", "date, symbol"),
 ];
 
 /// File formats for `export`.

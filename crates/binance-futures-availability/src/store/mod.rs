@@ -14,6 +14,7 @@ mod backup;
 mod error;
 mod files;
 mod layout;
+mod lives;
 mod lock;
 mod read;
 mod runs;
@@ -31,15 +32,19 @@ pub use error::StoreError;
 pub use files::{Beside, resolve};
 pub(crate) use files::{Claim, Identity, claim, still_named_by};
 pub use layout::SORT_SLACK_DAYS;
+pub use lives::{
+    DEFAULT_DELISTED_AFTER, Event, EventFilter, EventKind, Member, RankBy, UNIVERSE_DAYS,
+    UniverseQuery,
+};
 pub use lock::{LockError, WriterLock};
 pub use read::{
     DayCount, DbStatus, Gap, GapKind, RangeRow, SnapshotRow, SymbolCounts, SymbolRecord, Timeline,
-    TimelineDay,
+    TimelineDay, TradingStatus,
 };
 pub use runs::{RunEnd, RunId, RunKind, RunOutcome, RunRecord, RunStatus};
 pub use schema::SCHEMA_VERSION;
 pub use session::WriteSession;
-pub use trading::{Disagreement, ReadFile, TradingFile};
+pub use trading::{Disagreement, ReadFile, TradingFile, TradingState};
 pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
 
 /// An open availability database.

@@ -416,7 +416,9 @@ impl Database {
 
     /// Every symbol by name, read once per handle: a published file never changes under a
     /// reader (ADR 0006), and `write_batch` clears it.
-    fn known(&self) -> Result<&std::collections::HashMap<String, SymbolRecord>, StoreError> {
+    pub(super) fn known(
+        &self,
+    ) -> Result<&std::collections::HashMap<String, SymbolRecord>, StoreError> {
         if let Some(known) = self.known_symbols.get() {
             return Ok(known);
         }
@@ -430,7 +432,7 @@ impl Database {
 
     /// Whether `symbol` is of the contracts asked for; a name missing from `symbols` (only a
     /// file written by something else has one) counts as neither.
-    fn is_of(&self, symbol: &str, contracts: ContractFilter) -> Result<bool, StoreError> {
+    pub(super) fn is_of(&self, symbol: &str, contracts: ContractFilter) -> Result<bool, StoreError> {
         Ok(match contracts {
             ContractFilter::All => true,
             _ => self
@@ -518,7 +520,31 @@ impl Database {
             "counting recent days",
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
+        let trading = self
+            .conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM daily_trading),
+                        (SELECT count(*) FROM daily_trading WHERE trades > 0),
+                        (SELECT count(*) FROM trading_files),
+                        (SELECT count(*) FROM trading_disagreements),
+                        (SELECT count(*) FROM daily_availability a WHERE a.available AND NOT EXISTS
+                            (SELECT 1 FROM daily_trading t WHERE t.date = a.date AND t.symbol = a.symbol)),
+                        (SELECT max(date) FROM daily_trading)",
+                [],
+                |r| {
+                    Ok(TradingStatus {
+                        rows: r.get(0)?,
+                        tradable_rows: r.get(1)?,
+                        files: r.get(2)?,
+                        disagreements: r.get(3)?,
+                        missing_days: r.get(4)?,
+                        latest_day: r.get(5)?,
+                    })
+                },
+            )
+            .map_err(self.err("counting trading rows"))?;
         Ok(DbStatus {
+            trading,
             schema_version: schema::version(&self.conn)
                 .map_err(self.err("reading the schema version"))?
                 .unwrap_or(0),
@@ -563,4 +589,19 @@ pub struct DbStatus {
     pub recent_counts: Vec<(NaiveDate, i64)>,
     pub last_run: Option<RunRecord>,
     pub last_successful_update: Option<RunRecord>,
+    pub trading: TradingStatus,
+}
+
+/// What the trading tables hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TradingStatus {
+    /// Days of symbols with a 1d row, and those with trades.
+    pub rows: i64,
+    pub tradable_rows: i64,
+    /// 1d files read (daily and monthly).
+    pub files: i64,
+    pub disagreements: i64,
+    /// Days with a 1m file but no 1d row: files not read yet, or failed (the next run reads them).
+    pub missing_days: i64,
+    pub latest_day: Option<NaiveDate>,
 }

@@ -249,6 +249,29 @@ impl VisionClient {
         .await
     }
 
+    /// GET of one file's bytes: `Some` when it exists (200), `None` when it does not (404).
+    /// A body past `limit` bytes is refused, read no further.
+    pub async fn get_object(&self, key: &str, limit: usize) -> Result<Option<Vec<u8>>, VisionError> {
+        let url = self.bases.file(key);
+        self.with_retries(format!("GET {key}"), &url, || async {
+            let resp = self.http.get(url.clone()).send().await.map_err(transport)?;
+            self.note_date(&resp);
+            match resp.status() {
+                StatusCode::OK => read_capped(resp, limit).await.map(Some),
+                StatusCode::NOT_FOUND => Ok(None),
+                status => {
+                    let retry_after = retry_after(&resp);
+                    let code = read_capped(resp, MAX_ERROR_BODY_BYTES)
+                        .await
+                        .ok()
+                        .and_then(|body| s3_error_code(&String::from_utf8_lossy(&body)));
+                    Err(status_failure_parts(status, retry_after, code))
+                }
+            }
+        })
+        .await
+    }
+
     /// GET of a listing URL built from query parameters, parsed by `parse` within the same
     /// attempt, so a body cut short is retried like any other transient failure.
     pub(super) async fn get_parsed<T>(

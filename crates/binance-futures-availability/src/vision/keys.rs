@@ -111,6 +111,16 @@ pub fn kline_1d_key(symbol: &str, span: Span) -> String {
     format!("{}{symbol}-1d-{stamp}.zip", kline_1d_folder(symbol, span))
 }
 
+/// A `start-after` value from which a listing of the symbol's daily 1d folder begins at
+/// `date`'s file (a prefix of that day's keys, so it sorts just before them).
+pub fn start_after_1d_day(symbol: &str, date: NaiveDate) -> String {
+    format!(
+        "{}{symbol}-1d-{}",
+        kline_1d_folder(symbol, Span::Day(date)),
+        date.format("%Y-%m-%d")
+    )
+}
+
 /// Reads a listed key back into `(symbol, span)` if, and only if, it is exactly a daily or
 /// monthly 1d-klines file of its folder's symbol: a daily root with a month, a monthly root
 /// with a day, CHECKSUM siblings, other intervals and impossible dates give `None`.
@@ -167,21 +177,26 @@ pub fn folder_symbol(prefix: &str) -> Option<Folder<'_>> {
     })
 }
 
+/// The symbol a settled folder holds the earlier history of (`ICPUSDT_SETTLED` and
+/// `AERGOUSDTSETTLEDSETTLED` → `ICPUSDT`, `AERGOUSDT`): every `SETTLED`/`_SETTLED` suffix
+/// taken off; `None` for a folder that is not a settled one.
+pub fn settled_base(symbol: &str) -> Option<&str> {
+    let mut base = symbol;
+    while let Some(b) = base
+        .strip_suffix("_SETTLED")
+        .or_else(|| base.strip_suffix("SETTLED"))
+    {
+        base = b;
+    }
+    (base.len() < symbol.len() && !base.is_empty()).then_some(base)
+}
+
 /// What a folder name says: delivery (`_YYMMDD` that is a real date) or perpetual, settled
 /// (`SETTLED`, `_SETTLED`, repeated), and quote asset.
 pub fn classify(symbol: &str) -> SymbolClass {
-    let mut base = symbol;
-    let mut settled = false;
-    loop {
-        if let Some(b) = base.strip_suffix("_SETTLED") {
-            base = b;
-        } else if let Some(b) = base.strip_suffix("SETTLED") {
-            base = b;
-        } else {
-            break;
-        }
-        settled = true;
-    }
+    let settled_of = settled_base(symbol);
+    let settled = settled_of.is_some();
+    let mut base = settled_of.unwrap_or(symbol);
     let mut delivery_date = None;
     if let Some((pair, suffix)) = base.rsplit_once('_')
         && suffix.len() == 6

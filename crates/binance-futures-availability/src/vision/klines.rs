@@ -42,6 +42,10 @@ pub struct KlineFileError {
 pub enum Problem {
     #[error("this is not the key of a daily or monthly 1d klines file")]
     NotA1dKey,
+    #[error("it was listed, but fetching it answered 404: it is gone since")]
+    Vanished,
+    #[error("it has no .CHECKSUM beside it (404), so it cannot be verified")]
+    ChecksumMissing,
     #[error("its CHECKSUM is not `<sha256>  <file name>`: {found:?}")]
     ChecksumMalformed { found: String },
     #[error("its CHECKSUM is for {named:?}, another file")]

@@ -1,6 +1,7 @@
 //! Everything that speaks to Binance Vision: the key grammar (`keys`), S3 listing with paging
 //! (`list`), where listing pages become facts about daily files (`daily`), what a klines file
-//! holds once fetched (`klines`: CHECKSUM, zip, CSV), HEAD probes, and the
+//! holds once fetched (`klines`: CHECKSUM, zip, CSV), the 1d folders' listings and fetches
+//! (`oned`), HEAD probes, and the
 //! HTTP client with its retry policy and typed errors (`client`). It returns facts and knows
 //! nothing of DuckDB.
 
@@ -9,6 +10,7 @@ mod daily;
 mod keys;
 mod klines;
 mod list;
+mod oned;
 mod urls;
 
 pub use client::{
@@ -18,9 +20,10 @@ pub use daily::{DAYS_PER_PAGE, Extent, Listed, list_daily_files};
 pub use keys::{
     BadSymbol, Folder, KLINES_ROOT, MONTHLY_KLINES_ROOT, check_symbol, classify, daily_1m_folder,
     daily_1m_key, folder_symbol, kline_1d_folder, kline_1d_key, parse_daily_1m_key,
-    parse_kline_1d_key, start_after_day,
+    parse_kline_1d_key, settled_base, start_after_1d_day, start_after_day,
 };
 pub use klines::{KlineFileError, Problem, read_1d_file};
+pub use oned::{FetchError, Listed1d, MAX_1D_ZIP_BYTES, OneDayFolder, fetch_1d_file, list_1d_files};
 pub use list::{DISCOVERY_MAX_PAGES, ListPage, ListedObject, Lister, Stall};
 
 /// Why a request to Vision did not give an answer, after the retries the policy allows.
@@ -94,8 +97,9 @@ pub enum Cause {
     Transport(#[source] reqwest::Error),
     #[error("the listing could not be read: {0}")]
     BadListing(String),
-    /// A body past `ClientConfig::max_body_bytes`: read no further (a real page is ~0.3 MB).
-    #[error("the response is larger than {limit} bytes, far more than any listing page")]
+    /// A body past its cap: read no further (a real listing page is ~0.3 MB, a 1d klines zip
+    /// under 10 KB).
+    #[error("the response is larger than {limit} bytes, far more than any listing page or klines file")]
     TooLarge { limit: usize },
     /// Paging that would never end: the listing is abandoned rather than followed forever.
     #[error("the listing does not progress: {0}")]

@@ -50,6 +50,36 @@ class Database:
         """Symbols with a file per day: date, perpetual, delivery."""
     def new_listings(self, date: DateLike, contract: str = "perpetual") -> List[str]: ...
     def delistings(self, date: DateLike, contract: str = "perpetual") -> List[str]: ...
+    def universe(
+        self,
+        date: DateLike,
+        *,
+        contract: str = "perpetual",
+        quote: Optional[str] = None,
+        min_age: int = 0,
+        recent: int = 1,
+        top: Optional[int] = None,
+        by: str = "quote-volume",
+        window: int = 30,
+        delisted_after: int = 7,
+    ) -> Table:
+        """Symbols tradable as of the start of ``date``, from facts before it only, by rank:
+        symbol, rank, mean_quote_volume, days_listed, traded_on_date (None while unchecked)."""
+    def events(
+        self,
+        *,
+        since: Optional[DateLike] = None,
+        until: Optional[DateLike] = None,
+        kind: Optional[str] = None,
+        symbol: Optional[str] = None,
+        delisted_after: int = 7,
+    ) -> Table:
+        """Listings, gaps, delistings, relistings by date then symbol: date, symbol, kind, detail."""
+    def trading(
+        self, symbol: str, start: Optional[DateLike] = None, end: Optional[DateLike] = None
+    ) -> Table:
+        """A symbol's 1d rows by date: date, open, high, low, close, volume, quote_volume,
+        trades, taker_buy_volume, taker_buy_quote_volume."""
 
 def update(
     path: Union[str, os.PathLike[str]],

@@ -258,8 +258,8 @@ async fn timeline(
     let format = params.format(&headers)?;
     let key = format!("timeline {symbol} {format:?}");
     app.answer(&headers, format, key, move |db, out| {
-        let timeline = db.timeline(&symbol)?;
-        Ok(render::timeline(out, format, &timeline)?)
+        let (timeline, events, trading) = crate::cli::timeline_facts(db, &symbol)?;
+        Ok(render::timeline(out, format, &timeline, &events, &trading)?)
     })
     .await
 }

@@ -1,0 +1,468 @@
+//! The second dataset: what each symbol traded each day, from its 1d klines files. It runs after
+//! the 1m listing of the same run, whose facts say where each symbol's life lies.
+//!
+//! The plan, per symbol (pure, tested below), aims at the fewest requests that still see
+//! every file and every change:
+//! - A complete month is read from its monthly file (2 requests: the zip and its CHECKSUM)
+//!   rather than its ~30 daily files; the daily folder is listed only over days no monthly file
+//!   covers, from the first such day (`start-after`), so a 6-year backfill lists it once, not
+//!   over 2,000 days.
+//! - `backfill` lists both folders over its window. `update` lists the daily folder from the
+//!   earlier of the first day with a 1m file but no trading row (a file never read, or one that
+//!   failed) and the start of the lookback (files are replaced), and the monthly folder only
+//!   while a complete month of the symbol's life is unread: one that ended within
+//!   `MONTHLY_PATIENCE` days (its file appears 1–5 days after), or one with days still missing.
+//!   A symbol with no 1m file since the lookback began and nothing unread is not listed at all.
+//! - A listed file is fetched when it was never read or its size or Last-Modified changed; a
+//!   daily file of a month read from its monthly file is not fetched.
+//!
+//! One bad file (a failed request, a CHECKSUM mismatch, a bad zip or row) is a failure naming
+//! its key; nothing of it is stored, the symbol's other files are, and the next run plans it
+//! again (its day has a 1m file but no trading row).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use chrono::{Duration, NaiveDate};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::progress::Reporter;
+use super::{CollectError, Options, RunState, Stop};
+use crate::facts::{ARCHIVE_START, Month, Span};
+use crate::store::{Database, ReadFile, StoreError, SymbolRecord, TradingFile, TradingState};
+use crate::vision::{self, FetchError, Listed1d, OneDayFolder, VisionClient};
+
+/// Days after a month's end during which `update` lists the monthly folder for it: Vision
+/// publishes a monthly file 1–5 days after the month (binance-public-data); past this, a month
+/// whose days all have rows from daily files is not waited for any longer.
+pub const MONTHLY_PATIENCE: i64 = 35;
+
+/// What a run asks of the trading dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    Backfill { start: NaiveDate, end: NaiveDate },
+    Update { end: NaiveDate, lookback: u32 },
+}
+
+/// One symbol's share of the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct TradingTask {
+    pub symbol: String,
+    /// The days whose daily files are wanted, where no monthly file covers them; `None`: the
+    /// daily folder is not listed.
+    pub daily: Option<(NaiveDate, NaiveDate)>,
+    /// List the monthly folder, and fetch the listed months that end on or after this day.
+    pub monthly_from: Option<NaiveDate>,
+    /// The files read before, by span.
+    pub read: HashMap<Span, ReadFile>,
+}
+
+/// The plan for one symbol, from its 1m facts (`record`, after this run's listing) and its
+/// trading facts; `None` when nothing needs a request.
+pub(super) fn plan_symbol(
+    scope: Scope,
+    record: &SymbolRecord,
+    state: Option<&TradingState>,
+) -> Option<TradingTask> {
+    let (first_file, last_file) = (record.first_file_date?, record.last_file_date?);
+    let read: HashMap<Span, ReadFile> = state
+        .map(|s| s.read.iter().map(|f| (f.span, *f)).collect())
+        .unwrap_or_default();
+    let (daily, monthly_from) = match scope {
+        Scope::Backfill { start, end } => {
+            let from = start.max(first_file).max(ARCHIVE_START);
+            if from > end {
+                return None;
+            }
+            (Some((from, end)), Some(from))
+        }
+        Scope::Update { end, lookback } => {
+            let first_missing = state.map_or(Some(first_file), |s| s.first_missing);
+            let lookback_start = end + Duration::days(1) - Duration::days(i64::from(lookback));
+            let from = first_missing
+                .map_or(lookback_start, |m| m.min(lookback_start))
+                .max(first_file)
+                .max(ARCHIVE_START);
+            let daily = (from <= end && from <= last_file).then_some((from, end));
+            let pending = unread_months(first_file, last_file.min(end), end, &read)
+                .any(|m| m.last_day() + Duration::days(MONTHLY_PATIENCE) >= end
+                    || first_missing.is_some_and(|d| d <= m.last_day()));
+            (daily, pending.then_some(ARCHIVE_START))
+        }
+    };
+    (daily.is_some() || monthly_from.is_some()).then(|| TradingTask {
+        symbol: record.symbol.clone(),
+        daily,
+        monthly_from,
+        read,
+    })
+}
+
+/// The months of `[first, last]` over before `end` that have no monthly file read.
+fn unread_months(
+    first: NaiveDate,
+    last: NaiveDate,
+    end: NaiveDate,
+    read: &HashMap<Span, ReadFile>,
+) -> impl Iterator<Item = Month> + '_ {
+    std::iter::successors(Some(Month::of(first)), |m| Some(m.next()))
+        .take_while(move |m| m.first_day() <= last && m.last_day() < end)
+        .filter(|m| !read.contains_key(&Span::Month(*m)))
+}
+
+/// The runs of days in `[from, to]` that no month of `covered` holds, in order.
+pub(super) fn uncovered_runs(
+    (from, to): (NaiveDate, NaiveDate),
+    covered: impl Fn(Month) -> bool,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut runs: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    let mut month = Month::of(from);
+    while month.first_day() <= to {
+        if !covered(month) {
+            let (a, b) = (month.first_day().max(from), month.last_day().min(to));
+            match runs.last_mut() {
+                Some(run) if run.1 + Duration::days(1) == a => run.1 = b,
+                _ => runs.push((a, b)),
+            }
+        }
+        month = month.next();
+    }
+    runs
+}
+
+/// A listed file that needs fetching: never read, or read in another version.
+fn wanted(listed: &Listed1d, read: &HashMap<Span, ReadFile>) -> bool {
+    read.get(&listed.span)
+        .is_none_or(|r| r.size != listed.size || r.last_modified != listed.last_modified)
+}
+
+/// What one symbol gave: the files read whole, and the failures (a listing or a file).
+struct Gathered {
+    files: Vec<TradingFile>,
+    failures: Vec<FetchError>,
+}
+
+/// Runs the trading plan for every symbol of `records`, storing files in batches.
+pub(super) async fn collect_all(
+    db: &mut Database,
+    client: &VisionClient,
+    scope: Scope,
+    records: &[SymbolRecord],
+    opts: &Options,
+    state: &mut RunState,
+) -> Result<(), Stop> {
+    let states = tokio::task::block_in_place(|| db.trading_states())?;
+    let tasks: Vec<TradingTask> = records
+        .iter()
+        .filter_map(|r| plan_symbol(scope, r, states.get(&r.symbol)))
+        .collect();
+    let progress = Reporter::new(
+        &opts.progress,
+        state.summary.kind,
+        "1d klines",
+        tasks.len() as u64,
+    );
+    let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let stop = opts.cancel.child_token();
+    let client = &client.with_cancel(stop.clone());
+    let end = match scope {
+        Scope::Backfill { end, .. } | Scope::Update { end, .. } => end,
+    };
+    let mut set: JoinSet<(String, Gathered)> = JoinSet::new();
+    let mut pending = tasks.into_iter();
+    let mut batch: Vec<TradingFile> = Vec::new();
+    let mut batch_days = 0;
+    let mut tripped = false;
+    loop {
+        while set.len() < opts.concurrency.max(1) * 2 && !stop.is_cancelled() {
+            let Some(task) = pending.next() else { break };
+            let (client, sem) = (client.clone(), sem.clone());
+            set.spawn(async move {
+                let gathered = gather(&client, &sem, &task, end).await;
+                (task.symbol, gathered)
+            });
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        let (symbol, gathered) = match joined {
+            Ok(done) => done,
+            Err(e) => {
+                state.summary.rows_written += write(db, &mut batch)?;
+                return Err(Stop::Error(CollectError::Task(e.to_string())));
+            }
+        };
+        progress.tick();
+        state.summary.trading_files += gathered.files.len() as u64;
+        batch_days += gathered.files.iter().map(|f| f.days.len()).sum::<usize>();
+        batch.extend(gathered.files);
+        for e in gathered.failures.into_iter().filter(|e| !e.is_cancelled()) {
+            tracing::warn!(symbol = %symbol, "{e}");
+            state.failures.push((symbol.clone(), e));
+        }
+        let requests = client.stats().requests.load(Ordering::Relaxed);
+        if !stop.is_cancelled()
+            && requests >= opts.breaker_min_requests
+            && state.failures.len() as f64 > opts.max_error_rate * requests as f64
+        {
+            stop.cancel();
+            tripped = true;
+        }
+        if batch_days >= opts.batch_rows || batch.len() >= opts.batch_rows / 4 {
+            state.summary.rows_written += write(db, &mut batch)?;
+            batch_days = 0;
+        }
+    }
+    state.summary.rows_written += write(db, &mut batch)?;
+    progress.finish();
+    if tripped { Err(Stop::Breaker) } else { Ok(()) }
+}
+
+fn write(db: &mut Database, batch: &mut Vec<TradingFile>) -> Result<u64, StoreError> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let written = tokio::task::block_in_place(|| db.write_trading(batch))?;
+    batch.clear();
+    Ok(written)
+}
+
+/// Lists and fetches one symbol's files by its task.
+async fn gather(
+    client: &VisionClient,
+    permits: &Semaphore,
+    task: &TradingTask,
+    end: NaiveDate,
+) -> Gathered {
+    let mut gathered = Gathered {
+        files: Vec::new(),
+        failures: Vec::new(),
+    };
+    let mut wanted_files: Vec<Listed1d> = Vec::new();
+    let mut monthly: BTreeMap<Span, Listed1d> = BTreeMap::new();
+    if let Some(from) = task.monthly_from {
+        match vision::list_1d_files(
+            client,
+            permits,
+            &task.symbol,
+            OneDayFolder::Monthly,
+            (ARCHIVE_START, end),
+        )
+        .await
+        {
+            Ok(listed) => monthly = listed,
+            Err(e) => {
+                // Without the monthly listing the daily one cannot know what it need not read.
+                gathered.failures.push(e.into());
+                return gathered;
+            }
+        }
+        wanted_files.extend(
+            monthly
+                .values()
+                .filter(|l| l.span.last_day() >= from && wanted(l, &task.read)),
+        );
+    }
+    if let Some(window) = task.daily {
+        let covered = |m: Month| {
+            let span = Span::Month(m);
+            monthly.contains_key(&span) || task.read.contains_key(&span)
+        };
+        for run in uncovered_runs(window, covered) {
+            match vision::list_1d_files(client, permits, &task.symbol, OneDayFolder::Daily, run)
+                .await
+            {
+                Ok(listed) => {
+                    wanted_files.extend(listed.values().filter(|l| wanted(l, &task.read)))
+                }
+                Err(e) => gathered.failures.push(e.into()),
+            }
+        }
+    }
+    let fetched = futures_util::future::join_all(wanted_files.iter().map(|listed| async move {
+        let days = vision::fetch_1d_file(client, permits, &task.symbol, listed.span).await?;
+        Ok::<_, FetchError>(TradingFile {
+            symbol: task.symbol.clone(),
+            span: listed.span,
+            size: listed.size,
+            last_modified: listed.last_modified,
+            days,
+        })
+    }))
+    .await;
+    for result in fetched {
+        match result {
+            Ok(file) => gathered.files.push(file),
+            Err(e) => gathered.failures.push(e),
+        }
+    }
+    gathered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Contract;
+    use chrono::{DateTime, Utc};
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn record(first: &str, last: &str) -> SymbolRecord {
+        SymbolRecord {
+            symbol: "BTCUSDT".into(),
+            contract: Contract::Perpetual,
+            quote_asset: Some("USDT".into()),
+            settled: false,
+            delivery_date: None,
+            first_file_date: Some(d(first)),
+            last_file_date: Some(d(last)),
+            checked_from: Some(d(first)),
+            checked_through: Some(d(last)),
+        }
+    }
+
+    fn month(s: &str) -> Span {
+        Span::Month(Month::of(d(&format!("{s}-01"))))
+    }
+
+    fn state(months: &[&str], days: &[&str], first_missing: Option<&str>) -> TradingState {
+        let file = |span| ReadFile {
+            span,
+            size: 10,
+            last_modified: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        TradingState {
+            read: months
+                .iter()
+                .map(|m| file(month(m)))
+                .chain(days.iter().map(|x| file(Span::Day(d(x)))))
+                .collect(),
+            first_missing: first_missing.map(d),
+        }
+    }
+
+    const UPDATE: Scope = Scope::Update {
+        end: match NaiveDate::from_ymd_opt(2024, 3, 20) {
+            Some(d) => d,
+            None => panic!(),
+        },
+        lookback: 20,
+    };
+
+    #[test]
+    fn a_symbol_never_read_gets_its_whole_life_and_the_monthly_folder() {
+        let task = plan_symbol(UPDATE, &record("2023-05-10", "2024-03-20"), None).unwrap();
+        assert_eq!(task.daily, Some((d("2023-05-10"), d("2024-03-20"))));
+        assert_eq!(task.monthly_from, Some(ARCHIVE_START));
+    }
+
+    #[test]
+    fn a_steady_update_lists_the_lookback_and_no_monthly_folder() {
+        // Every month through February read, nothing missing: the daily folder from the
+        // lookback's first day (2024-03-01), and the monthly folder is not listed.
+        let months = ["2023-12", "2024-01", "2024-02"];
+        let s = state(&months, &[], None);
+        let task = plan_symbol(UPDATE, &record("2023-12-01", "2024-03-20"), Some(&s)).unwrap();
+        assert_eq!(task.daily, Some((d("2024-03-01"), d("2024-03-20"))));
+        assert_eq!(task.monthly_from, None);
+    }
+
+    #[test]
+    fn a_month_just_over_is_waited_for_and_then_not_after_the_patience() {
+        // February unread on 03-20: listed (it ended 20 days ago, within 35).
+        let s = state(&["2024-01"], &["2024-02-29"], None);
+        let task = plan_symbol(UPDATE, &record("2024-01-01", "2024-03-20"), Some(&s)).unwrap();
+        assert_eq!(task.monthly_from, Some(ARCHIVE_START));
+        // On 04-10 February ended 41 days ago and none of its days is missing: not any more.
+        let later = Scope::Update {
+            end: d("2024-04-10"),
+            lookback: 20,
+        };
+        let s = state(&["2024-01", "2024-03"], &[], None);
+        let task = plan_symbol(later, &record("2024-01-01", "2024-04-10"), Some(&s)).unwrap();
+        assert_eq!(task.monthly_from, None);
+        // A missing day in an unread month keeps it listed, however old.
+        let s = state(&["2024-01", "2024-03"], &[], Some("2024-02-10"));
+        let task = plan_symbol(later, &record("2024-01-01", "2024-04-10"), Some(&s)).unwrap();
+        assert_eq!(task.monthly_from, Some(ARCHIVE_START));
+        assert_eq!(task.daily, Some((d("2024-02-10"), d("2024-04-10"))));
+    }
+
+    #[test]
+    fn a_long_dead_symbol_with_everything_read_costs_nothing() {
+        let s = state(&["2022-01", "2022-02"], &[], None);
+        assert_eq!(
+            plan_symbol(UPDATE, &record("2022-01-01", "2022-02-10"), Some(&s)),
+            None
+        );
+        // A symbol without any 1m file has no life to read.
+        let mut none = record("2022-01-01", "2022-02-10");
+        none.first_file_date = None;
+        assert_eq!(plan_symbol(UPDATE, &none, None), None);
+    }
+
+    #[test]
+    fn backfill_covers_its_window_from_the_first_file() {
+        let scope = Scope::Backfill {
+            start: d("2020-01-01"),
+            end: d("2024-03-20"),
+        };
+        let s = state(&["2024-01"], &[], None);
+        let task = plan_symbol(scope, &record("2023-05-10", "2024-03-20"), Some(&s)).unwrap();
+        assert_eq!(task.daily, Some((d("2023-05-10"), d("2024-03-20"))));
+        assert_eq!(task.monthly_from, Some(d("2023-05-10")));
+        let before = Scope::Backfill {
+            start: d("2020-01-01"),
+            end: d("2023-05-09"),
+        };
+        assert_eq!(plan_symbol(before, &record("2023-05-10", "2024-03-20"), None), None);
+    }
+
+    #[test]
+    fn daily_listings_skip_covered_months_and_merge_the_rest() {
+        let covered = |m: Month| m.to_string() == "2024-01" || m.to_string() == "2024-03";
+        assert_eq!(
+            uncovered_runs((d("2023-12-15"), d("2024-04-10")), covered),
+            [
+                (d("2023-12-15"), d("2023-12-31")),
+                (d("2024-02-01"), d("2024-02-29")),
+                (d("2024-04-01"), d("2024-04-10")),
+            ]
+        );
+        assert_eq!(
+            uncovered_runs((d("2024-02-03"), d("2024-05-02")), |_| false),
+            [(d("2024-02-03"), d("2024-05-02"))]
+        );
+        assert!(uncovered_runs((d("2024-01-03"), d("2024-01-20")), covered).is_empty());
+    }
+
+    #[test]
+    fn only_new_or_changed_files_are_fetched() {
+        let read: HashMap<Span, ReadFile> = [(
+            month("2024-01"),
+            ReadFile {
+                span: month("2024-01"),
+                size: 10,
+                last_modified: DateTime::<Utc>::UNIX_EPOCH,
+            },
+        )]
+        .into();
+        let listed = |size, secs| Listed1d {
+            span: month("2024-01"),
+            size,
+            last_modified: DateTime::from_timestamp(secs, 0).unwrap(),
+        };
+        assert!(!wanted(&listed(10, 0), &read));
+        assert!(wanted(&listed(11, 0), &read));
+        assert!(wanted(&listed(10, 60), &read));
+        let new = Listed1d {
+            span: month("2024-02"),
+            ..listed(10, 0)
+        };
+        assert!(wanted(&new, &read));
+    }
+}

@@ -1,0 +1,487 @@
+//! Lives: what the 1m files, the verified absences and the 1d trades say of each symbol's
+//! life, as events (`listing`, `gap`, `delisting`, `relisting`), and the point-in-time
+//! universe of a day.
+//!
+//! The rules, with `delisted_after` = R days (default 7):
+//! - A symbol is **listed** on its first file. A first file on 2019-12-31, the archive's first
+//!   day, says only that it was listed earlier, and the event's detail says so.
+//! - A run of verified-absent days inside its life is one **gap**, dated its first absent day.
+//!   A gap of R days or more also ends a life: the last trading day before it is a
+//!   **delisting**, the first file after it a **relisting**.
+//! - A life's **end** is asserted only once the folder has been checked R days past its last
+//!   trade with no trade since (files with zero trades, as delisted pairs keep getting, do not
+//!   count); until then the symbol is open, and a file that is merely late delists nothing. A
+//!   delivery contract ends on its delivery day. Without trading facts for a symbol
+//!   (`--no-trading`), its files stand for its trades.
+//! - A settled folder (`ICPUSDT_SETTLED`) is a contract of its own whose events name their base
+//!   symbol; the base's first file after a settled folder ended is a relisting.
+//!
+//! The universe of DATE is decided from facts dated before DATE only (no lookahead): a symbol
+//! is a member when its current life (since its last relisting before DATE) began with a trade
+//! at least `min_age` days before DATE and it traded within the `recent` days before DATE; it
+//! is ranked by its mean over the `window` days before DATE (days with a 1d row; zero-trade
+//! days count as 0). What must not be known here: HTTP, files, the CLI.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDate};
+use duckdb::params;
+use serde::Serialize;
+
+use super::{Database, StoreError, SymbolRecord, date_value};
+use crate::facts::{ARCHIVE_START, Contract, ContractFilter};
+
+/// Days past the last trade a folder must have been checked before its end is asserted, and
+/// the shortest gap that ends a life: a week covers Vision's late uploads (hours to days).
+pub const DEFAULT_DELISTED_AFTER: u32 = 7;
+
+/// What happened in a symbol's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Listing,
+    Gap,
+    Delisting,
+    Relisting,
+}
+
+impl EventKind {
+    pub const NAMES: [&'static str; 4] = ["listing", "delisting", "gap", "relisting"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Listing => "listing",
+            EventKind::Gap => "gap",
+            EventKind::Delisting => "delisting",
+            EventKind::Relisting => "relisting",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<EventKind> {
+        match name {
+            "listing" => Some(EventKind::Listing),
+            "gap" => Some(EventKind::Gap),
+            "delisting" => Some(EventKind::Delisting),
+            "relisting" => Some(EventKind::Relisting),
+            _ => None,
+        }
+    }
+}
+
+/// One event of a symbol's life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub date: NaiveDate,
+    pub symbol: String,
+    pub kind: EventKind,
+    pub detail: String,
+}
+
+/// Which events to give.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+    pub kind: Option<EventKind>,
+    /// One symbol folder (resolved as `timeline` resolves it).
+    pub symbol: Option<String>,
+}
+
+/// How members of a universe are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RankBy {
+    #[default]
+    QuoteVolume,
+    Trades,
+}
+
+impl RankBy {
+    pub const NAMES: [&'static str; 2] = ["quote-volume", "trades"];
+
+    pub fn parse(name: &str) -> Option<RankBy> {
+        match name {
+            "quote-volume" => Some(RankBy::QuoteVolume),
+            "trades" => Some(RankBy::Trades),
+            _ => None,
+        }
+    }
+}
+
+/// The question a universe answers; `UniverseQuery::new` gives the documented defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UniverseQuery {
+    pub date: NaiveDate,
+    pub contracts: ContractFilter,
+    /// Only symbols of this quote asset (`USDT`); `None`: every quote.
+    pub quote: Option<String>,
+    /// Days from the first trade of the current life to DATE, at least.
+    pub min_age: u32,
+    /// A trade within this many days before DATE (1: on DATE−1).
+    pub recent: u32,
+    /// Days before DATE whose mean ranks the members.
+    pub window: u32,
+    pub top: Option<u32>,
+    pub by: RankBy,
+    pub delisted_after: u32,
+}
+
+/// The bounds of a universe's day counts: ten years reach back before trading began.
+pub const UNIVERSE_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
+
+impl UniverseQuery {
+    pub fn new(date: NaiveDate) -> UniverseQuery {
+        UniverseQuery {
+            date,
+            contracts: ContractFilter::Perpetual,
+            quote: None,
+            min_age: 0,
+            recent: 1,
+            window: 30,
+            top: None,
+            by: RankBy::QuoteVolume,
+            delisted_after: DEFAULT_DELISTED_AFTER,
+        }
+    }
+}
+
+/// A member of a day's universe.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    pub symbol: String,
+    /// 1 for the most liquid.
+    pub rank: u32,
+    pub mean_quote_volume: f64,
+    /// Calendar days from the first trade of the current life to DATE.
+    pub days_listed: i64,
+    /// Whether it traded on DATE itself: known only after the fact (not used to decide
+    /// anything), and `None` while DATE's files are not checked yet.
+    pub traded_on_date: Option<bool>,
+}
+
+/// One life-ending or plain gap of a symbol: verified-absent days `first ..= last`.
+#[derive(Debug, Clone, Copy)]
+struct AbsentRun {
+    first: NaiveDate,
+    last: NaiveDate,
+}
+
+impl AbsentRun {
+    fn days(self) -> i64 {
+        (self.last - self.first).num_days() + 1
+    }
+}
+
+/// What events are computed from, per symbol.
+#[derive(Debug, Default)]
+struct Facts {
+    gaps: Vec<AbsentRun>,
+    /// Runs of consecutive days with trades, in order; `None` when the symbol has no trading
+    /// row at all (its trades were never collected).
+    traded: Option<Vec<(NaiveDate, NaiveDate)>>,
+}
+
+impl Facts {
+    /// The last trading day before `day`; without trading facts, `fallback`.
+    fn last_trade_before(&self, day: NaiveDate, fallback: Option<NaiveDate>) -> Option<NaiveDate> {
+        match &self.traded {
+            None => fallback,
+            Some(runs) => runs
+                .iter()
+                .rev()
+                .find(|(first, _)| *first < day)
+                .map(|(_, last)| (*last).min(day - Duration::days(1))),
+        }
+    }
+
+    /// The first trading day on or after `day`.
+    fn first_trade_from(&self, day: NaiveDate) -> Option<NaiveDate> {
+        self.traded
+            .as_ref()?
+            .iter()
+            .find(|(_, last)| *last >= day)
+            .map(|(first, _)| (*first).max(day))
+    }
+}
+
+impl Database {
+    /// Every symbol's events by the rules in the module doc, filtered, by date then symbol.
+    pub fn events(
+        &self,
+        filter: &EventFilter,
+        delisted_after: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        let only = match &filter.symbol {
+            Some(name) => Some(self.symbol(name)?.symbol),
+            None => None,
+        };
+        let mut facts: HashMap<String, Facts> = HashMap::new();
+        let gaps: Vec<(String, NaiveDate, NaiveDate)> = self.rows(
+            "SELECT symbol, min(date), max(date) FROM (
+                 SELECT symbol, date,
+                        date - CAST(row_number() OVER (PARTITION BY symbol ORDER BY date) AS INTEGER) AS run
+                   FROM daily_availability WHERE NOT available AND (?1 IS NULL OR symbol = ?1))
+              GROUP BY symbol, run ORDER BY symbol, min(date)",
+            params![only],
+            "finding gaps",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        for (symbol, first, last) in gaps {
+            facts
+                .entry(symbol)
+                .or_default()
+                .gaps
+                .push(AbsentRun { first, last });
+        }
+        // Runs of trading days; a symbol with rows but no trade has an empty list.
+        let traded: Vec<(String, Option<NaiveDate>, Option<NaiveDate>)> = self.rows(
+            "SELECT symbol, min(date) FILTER (WHERE trades > 0), max(date) FILTER (WHERE trades > 0)
+               FROM (SELECT symbol, date, trades,
+                            date - CAST(row_number() OVER (PARTITION BY symbol, trades > 0 ORDER BY date) AS INTEGER) AS run
+                       FROM daily_trading WHERE ?1 IS NULL OR symbol = ?1)
+              GROUP BY symbol, trades > 0, run ORDER BY symbol, min(date)",
+            params![only],
+            "finding trading days",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        for (symbol, first, last) in traded {
+            let runs = facts.entry(symbol).or_default().traded.get_or_insert_with(Vec::new);
+            if let (Some(first), Some(last)) = (first, last) {
+                runs.push((first, last));
+            }
+        }
+        let known = self.known()?;
+        let rule = i64::from(delisted_after);
+        let mut events = Vec::new();
+        let none = Facts::default();
+        for record in known.values() {
+            if only.as_ref().is_some_and(|o| *o != record.symbol) {
+                continue;
+            }
+            let f = facts.get(&record.symbol).unwrap_or(&none);
+            life_events(record, f, known, &facts, rule, &mut events);
+        }
+        events.retain(|e| {
+            filter.since.is_none_or(|d| e.date >= d)
+                && filter.until.is_none_or(|d| e.date <= d)
+                && filter.kind.is_none_or(|k| e.kind == k)
+        });
+        events.sort_by(|a, b| {
+            (a.date, a.symbol.as_bytes(), a.kind).cmp(&(b.date, b.symbol.as_bytes(), b.kind))
+        });
+        Ok(events)
+    }
+
+    /// The universe of `q.date` by the rules in the module doc, by rank.
+    pub fn universe(&self, q: &UniverseQuery) -> Result<Vec<Member>, StoreError> {
+        let day = |n: u32| date_value(q.date - Duration::days(i64::from(n)));
+        // One statement: each one DuckDB plans costs ~0.3 ms here (BENCHMARKS.md).
+        let rows: Vec<(String, f64, f64, i64, Option<i64>, Option<bool>)> = self.rows(
+            "WITH relisted AS (
+                 SELECT symbol, max(last) AS after FROM (
+                     SELECT symbol, max(date) AS last FROM (
+                         SELECT symbol, date,
+                                date - CAST(row_number() OVER (PARTITION BY symbol ORDER BY date) AS INTEGER) AS run
+                           FROM daily_availability WHERE NOT available)
+                      GROUP BY symbol, run HAVING count(*) >= ?5 AND max(date) < ?1)
+                  GROUP BY symbol),
+             before AS (SELECT symbol, date, quote_volume, trades FROM daily_trading WHERE date < ?1),
+             life AS (
+                 SELECT b.symbol, min(b.date) AS first_trade, max(b.date) AS last_trade
+                   FROM before b LEFT JOIN relisted r USING (symbol)
+                  WHERE b.trades > 0 AND (r.after IS NULL OR b.date > r.after)
+                  GROUP BY b.symbol),
+             win AS (
+                 SELECT symbol, avg(quote_volume) AS quote, avg(trades) AS trades
+                   FROM before WHERE date >= ?2 GROUP BY symbol),
+             on_date AS (SELECT symbol, max(trades) AS trades FROM daily_trading WHERE date = ?1
+                          GROUP BY symbol),
+             file_on_date AS (SELECT symbol, bool_or(available) AS available
+                                FROM daily_availability WHERE date = ?1 GROUP BY symbol)
+             SELECT l.symbol, w.quote, w.trades, ?1 - l.first_trade, o.trades, f.available
+               FROM life l JOIN win w USING (symbol)
+                    LEFT JOIN on_date o USING (symbol) LEFT JOIN file_on_date f USING (symbol)
+              WHERE l.last_trade >= ?3 AND l.first_trade <= ?4",
+            params![
+                date_value(q.date),
+                day(q.window),
+                day(q.recent),
+                day(q.min_age),
+                i64::from(q.delisted_after)
+            ],
+            "running the universe query",
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )?;
+        let known = self.known()?;
+        let mut members: Vec<(Member, f64)> = Vec::with_capacity(rows.len());
+        for (symbol, quote, trades, days_listed, on_date_trades, on_date_file) in rows {
+            let Some(record) = known.get(&symbol) else {
+                continue;
+            };
+            if !q.contracts.admits(record.contract)
+                || q.quote
+                    .as_deref()
+                    .is_some_and(|want| record.quote_asset.as_deref() != Some(want))
+            {
+                continue;
+            }
+            let checked = record.checked_through.is_some_and(|c| c >= q.date);
+            let traded_on_date = match (on_date_trades, on_date_file) {
+                (Some(t), _) => Some(t > 0),
+                // Checked, and no file that day: no trade either.
+                (None, Some(false) | None) if checked => Some(false),
+                _ => None,
+            };
+            let key = match q.by {
+                RankBy::QuoteVolume => quote,
+                RankBy::Trades => trades,
+            };
+            members.push((
+                Member {
+                    symbol,
+                    rank: 0,
+                    mean_quote_volume: quote,
+                    days_listed,
+                    traded_on_date,
+                },
+                key,
+            ));
+        }
+        members.sort_by(|(a, ka), (b, kb)| {
+            kb.total_cmp(ka)
+                .then_with(|| a.symbol.as_bytes().cmp(b.symbol.as_bytes()))
+        });
+        let top = q.top.map_or(members.len(), |n| n as usize);
+        Ok(members
+            .into_iter()
+            .take(top)
+            .zip(1..)
+            .map(|((m, _), rank)| Member { rank, ..m })
+            .collect())
+    }
+}
+
+/// The events of one symbol's life (see the module doc).
+fn life_events(
+    record: &SymbolRecord,
+    f: &Facts,
+    known: &HashMap<String, SymbolRecord>,
+    facts: &HashMap<String, Facts>,
+    rule: i64,
+    out: &mut Vec<Event>,
+) {
+    let Some(first_file) = record.first_file_date else {
+        return;
+    };
+    let symbol = &record.symbol;
+    let settled_of = crate::vision::settled_base(symbol)
+        .filter(|_| record.settled)
+        .map(|base| format!("; settled folder of {base}"))
+        .unwrap_or_default();
+    let mut push = |date: NaiveDate, kind: EventKind, detail: String| {
+        out.push(Event {
+            date,
+            symbol: symbol.clone(),
+            kind,
+            detail: format!("{detail}{settled_of}"),
+        })
+    };
+    let first_trade = f
+        .first_trade_from(first_file)
+        .map(|d| format!(", first trade {d}"))
+        .unwrap_or_default();
+    // The base of a settled folder that ended before this folder's first file.
+    let earlier = known
+        .values()
+        .filter(|o| o.settled && crate::vision::settled_base(&o.symbol) == Some(symbol.as_str()))
+        .filter_map(|o| {
+            let end = facts
+                .get(&o.symbol)
+                .and_then(|of| of.last_trade_before(first_file, o.last_file_date))
+                .or(o.last_file_date)?;
+            (end < first_file).then(|| (end, o.symbol.clone()))
+        })
+        .max();
+    if let Some((end, settled)) = earlier {
+        let days = (first_file - end).num_days() - 1;
+        push(
+            first_file,
+            EventKind::Relisting,
+            format!("first file after {days} days; the earlier life is {settled}, ended {end}{first_trade}"),
+        );
+    } else if first_file == ARCHIVE_START {
+        push(
+            first_file,
+            EventKind::Listing,
+            format!("first file on {ARCHIVE_START}, the archive's first day: listed earlier{first_trade}"),
+        );
+    } else {
+        push(first_file, EventKind::Listing, format!("first file{first_trade}"));
+    }
+    for gap in &f.gaps {
+        let days = gap.days();
+        push(
+            gap.first,
+            EventKind::Gap,
+            format!(
+                "{days} day{} without a file, {} to {}",
+                if days == 1 { "" } else { "s" },
+                gap.first,
+                gap.last
+            ),
+        );
+        if days >= rule {
+            let before = gap.first - Duration::days(1);
+            let last = f.last_trade_before(gap.first, Some(before)).unwrap_or(before);
+            push(
+                last,
+                EventKind::Delisting,
+                format!("last trade before a gap of {days} days"),
+            );
+            let back = gap.last + Duration::days(1);
+            let traded = f
+                .first_trade_from(back)
+                .map(|d| format!(", first trade {d}"))
+                .unwrap_or_default();
+            push(
+                back,
+                EventKind::Relisting,
+                format!("first file after a gap of {days} days{traded}"),
+            );
+        }
+    }
+    let Some(checked) = record.checked_through else {
+        return;
+    };
+    if record.contract == Contract::Delivery {
+        if let Some(delivery) = record.delivery_date.filter(|d| *d <= checked) {
+            push(delivery, EventKind::Delisting, "delivered".into());
+        }
+        return;
+    }
+    let last_file = record.last_file_date.unwrap_or(first_file);
+    let after = last_file + Duration::days(1);
+    let Some(last) = f.last_trade_before(after, Some(last_file)) else {
+        return;
+    };
+    // A life already ended by a gap after its last trade is not ended twice.
+    let ended_by_gap = f.gaps.iter().any(|g| g.days() >= rule && g.first > last);
+    if !ended_by_gap && (checked - last).num_days() >= rule {
+        let detail = if last < last_file {
+            format!("last trade; files without trades until {last_file}")
+        } else if f.traded.is_some() {
+            "last trade and last file".to_string()
+        } else {
+            "last file (no trading facts collected)".to_string()
+        };
+        push(last, EventKind::Delisting, detail);
+    }
+}

@@ -1,0 +1,336 @@
+//! Lives and the point-in-time universe, through the binary against vision-sim: the events of
+//! a corpus whose lives are known by construction (a listing before the archive began, a gap
+//! that ends a life and one that does not, a zero-trade tail, a settled folder and its base, a
+//! delivery, a symbol whose files are merely late), and universes equal to a computation in
+//! this file from the corpus alone; appending later data never changes a day's universe.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate};
+use common::*;
+use serde_json::Value;
+use vision_sim::{Corpus, CorpusSpec, SymbolSpec};
+
+const END: &str = "2022-03-10";
+
+fn spec() -> CorpusSpec {
+    CorpusSpec {
+        symbols: vec![
+            spec_symbol("ETHUSDT", day("2019-12-31"), day("2020-02-10"), &[]),
+            spec_symbol("BTCUSDT", day("2021-10-20"), day(END), &[]),
+            spec_symbol("ICPUSDT_SETTLED", day("2021-11-01"), day("2021-12-09"), &[]),
+            spec_symbol("ICPUSDT", day("2022-01-05"), day(END), &[]),
+            SymbolSpec {
+                zero_trade_tail: 12,
+                ..spec_symbol("DOGEUSDT", day("2021-10-01"), day("2022-02-20"), &[])
+            },
+            spec_symbol(
+                "币安人生USDT",
+                day("2022-02-01"),
+                day(END),
+                &[(day("2022-02-10"), day("2022-02-14"))],
+            ),
+            spec_symbol(
+                "XRPUSDT",
+                day("2021-10-01"),
+                day(END),
+                &[(day("2021-12-01"), day("2021-12-20"))],
+            ),
+            spec_symbol("BTCUSDT_220225", day("2021-11-26"), day("2022-02-25"), &[]),
+            spec_symbol("LATEUSDT", day("2021-10-01"), day("2022-03-06"), &[]),
+        ],
+        stray_keys: vec![],
+        as_of: Some(day("2022-03-11")),
+    }
+}
+
+fn backfilled(spec: &CorpusSpec, end: &str) -> Env {
+    let env = Env::new(Corpus::from_spec(spec));
+    env.ok(&["backfill", "--end", end]);
+    env
+}
+
+fn json(env: &Env, args: &[&str]) -> Vec<Value> {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    serde_json::from_str::<Vec<Value>>(&env.ok(&all)).unwrap()
+}
+
+#[test]
+fn events_are_the_lives_of_the_corpus() {
+    let env = backfilled(&spec(), END);
+    let events = json(&env, &["query", "events"]);
+    let got: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["date"].as_str().unwrap().to_string(),
+                e["symbol"].as_str().unwrap().to_string(),
+                e["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = [
+        ("2019-12-31", "ETHUSDT", "listing"),
+        ("2020-02-10", "ETHUSDT", "delisting"),
+        ("2021-10-01", "DOGEUSDT", "listing"),
+        ("2021-10-01", "LATEUSDT", "listing"),
+        ("2021-10-01", "XRPUSDT", "listing"),
+        ("2021-10-20", "BTCUSDT", "listing"),
+        ("2021-11-01", "ICPUSDT_SETTLED", "listing"),
+        ("2021-11-26", "BTCUSDT_220225", "listing"),
+        // The gap of 20 days ends XRPUSDT's first life on its last trade before it.
+        ("2021-11-30", "XRPUSDT", "delisting"),
+        ("2021-12-01", "XRPUSDT", "gap"),
+        ("2021-12-09", "ICPUSDT_SETTLED", "delisting"),
+        ("2021-12-21", "XRPUSDT", "relisting"),
+        // The base symbol after its settled folder: a relisting, not a first listing.
+        ("2022-01-05", "ICPUSDT", "relisting"),
+        ("2022-02-01", "币安人生USDT", "listing"),
+        // The zero-trade tail: files until 02-20, the last trade on 02-08.
+        ("2022-02-08", "DOGEUSDT", "delisting"),
+        // Five days: a gap, not the end of a life.
+        ("2022-02-10", "币安人生USDT", "gap"),
+        ("2022-02-25", "BTCUSDT_220225", "delisting"),
+        // LATEUSDT's last file is four days before the end of the check: open, not delisted.
+    ]
+    .iter()
+    .map(|(d, s, k)| (d.to_string(), s.to_string(), k.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    let detail = |symbol: &str, kind: &str| {
+        events
+            .iter()
+            .find(|e| e["symbol"] == symbol && e["kind"] == kind)
+            .unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(detail("ETHUSDT", "listing").contains("listed earlier"));
+    assert!(detail("ICPUSDT_SETTLED", "listing").contains("settled folder of ICPUSDT"));
+    assert!(detail("ICPUSDT", "relisting").contains("ICPUSDT_SETTLED"));
+    assert!(detail("DOGEUSDT", "delisting").contains("files without trades until 2022-02-20"));
+    assert!(detail("XRPUSDT", "gap").contains("20 days"));
+    assert_eq!(detail("BTCUSDT_220225", "delisting"), "delivered");
+
+    // The filters, inclusive at both ends.
+    let filtered = json(
+        &env,
+        &[
+            "query", "events", "--since", "2021-12-01", "--until", "2021-12-21", "--kind",
+            "relisting",
+        ],
+    );
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(filtered[0]["symbol"], "XRPUSDT");
+    let one = json(&env, &["query", "events", "--symbol", "xrpusdt"]);
+    assert_eq!(one.len(), 4);
+    // A longer rule makes the 20-day gap a plain gap.
+    let lenient = json(
+        &env,
+        &["query", "events", "--symbol", "XRPUSDT", "--delisted-after", "30"],
+    );
+    assert_eq!(lenient.len(), 2);
+    // And the timeline shows them.
+    let timeline = env.ok(&["query", "timeline", "DOGEUSDT"]);
+    assert!(timeline.contains("2022-02-08 delisting"), "{timeline}");
+    assert!(timeline.contains("days with trades"), "{timeline}");
+}
+
+#[test]
+fn bad_event_and_universe_questions_exit_2_before_opening_anything() {
+    let env = Env::new(Corpus::from_spec(&CorpusSpec {
+        symbols: vec![],
+        stray_keys: vec![],
+        as_of: None,
+    }));
+    for args in [
+        &["query", "events", "--kind", "halving"][..],
+        &["query", "events", "--since", "2022-02-01", "--until", "2022-01-01"],
+        &["query", "universe", "2022-13-01"],
+        &["query", "universe", "2022-01-01", "--window", "0"],
+        &["query", "universe", "2022-01-01", "--by", "volume"],
+        &["query", "universe", "2022-01-01", "--top", "0"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!env.db.exists());
+    }
+}
+
+/// One member as compared: symbol, rank, mean quote volume, days listed.
+type Ranked = (String, u64, f64, i64);
+
+/// The universe of `date` computed from the corpus and its spec alone.
+fn expected_universe(
+    corpus: &Corpus,
+    spec: &CorpusSpec,
+    date: NaiveDate,
+    (min_age, recent, window, top): (i64, i64, i64, Option<usize>),
+) -> Vec<Ranked> {
+    let trading = expected_trading(corpus);
+    let mut members: Vec<(String, f64, i64)> = Vec::new();
+    for s in &spec.symbols {
+        if s.name.contains("_22") {
+            continue; // delivery
+        }
+        // The current life starts after the last gap of 7 days or more that ended before DATE.
+        let life_from = s
+            .gaps
+            .iter()
+            .filter(|(a, b)| (*b - *a).num_days() + 1 >= 7 && *b < date && *b < s.last)
+            .map(|(_, b)| *b)
+            .max();
+        let rows: Vec<(NaiveDate, f64, u64)> = trading
+            .iter()
+            .filter(|((sym, d), _)| *sym == s.name && *d < date)
+            .map(|((_, d), r)| (*d, r.2, r.3))
+            .collect();
+        let Some(first) = rows
+            .iter()
+            .filter(|(d, _, t)| *t > 0 && life_from.is_none_or(|l| *d > l))
+            .map(|r| r.0)
+            .min()
+        else {
+            continue;
+        };
+        let last = rows.iter().filter(|r| r.2 > 0).map(|r| r.0).max().unwrap();
+        let in_window: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.0 >= date - Duration::days(window))
+            .map(|r| r.1)
+            .collect();
+        if last < date - Duration::days(recent)
+            || (date - first).num_days() < min_age
+            || in_window.is_empty()
+        {
+            continue;
+        }
+        let mean = in_window.iter().sum::<f64>() / in_window.len() as f64;
+        members.push((s.name.clone(), mean, (date - first).num_days()));
+    }
+    members.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.as_bytes().cmp(b.0.as_bytes())));
+    members
+        .into_iter()
+        .take(top.unwrap_or(usize::MAX))
+        .zip(1..)
+        .map(|((s, m, d), rank)| (s, rank, m, d))
+        .collect()
+}
+
+fn universe(env: &Env, date: NaiveDate, extra: &[&str]) -> (Vec<Ranked>, Vec<Value>) {
+    let d = date.to_string();
+    let mut args = vec!["query", "universe", d.as_str()];
+    args.extend(extra);
+    let rows = json(env, &args);
+    let ranked = rows
+        .iter()
+        .map(|m| {
+            (
+                m["symbol"].as_str().unwrap().to_string(),
+                m["rank"].as_u64().unwrap(),
+                m["mean_quote_volume"].as_f64().unwrap(),
+                m["days_listed"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    (ranked, rows)
+}
+
+fn same(got: &[Ranked], want: &[Ranked]) -> bool {
+    got.len() == want.len()
+        && got.iter().zip(want).all(|(g, w)| {
+            g.0 == w.0 && g.1 == w.1 && g.3 == w.3 && (g.2 - w.2).abs() <= 1e-9 * w.2.abs()
+        })
+}
+
+const QUESTIONS: [(&[&str], (i64, i64, i64, Option<usize>)); 4] = [
+    (&[], (0, 1, 30, None)),
+    (&["--top", "3", "--window", "7"], (0, 1, 7, Some(3))),
+    (&["--min-age", "30", "--recent", "10"], (30, 10, 30, None)),
+    (&["--recent", "30", "--window", "60"], (0, 30, 60, None)),
+];
+
+#[test]
+fn universes_equal_an_independent_computation() {
+    let spec = spec();
+    let corpus = Corpus::from_spec(&spec);
+    let env = backfilled(&spec, END);
+    for date in ["2021-11-15", "2021-12-05", "2021-12-25", "2022-02-15", "2022-03-10"] {
+        for (flags, params) in QUESTIONS {
+            let (got, rows) = universe(&env, day(date), flags);
+            let want = expected_universe(&corpus, &spec, day(date), params);
+            assert!(same(&got, &want), "{date} {flags:?}:\n got {got:?}\nwant {want:?}");
+            // Every day here is checked: whether it traded that day is known.
+            assert!(rows.iter().all(|r| r["traded_on_date"].is_boolean()), "{rows:?}");
+        }
+    }
+    // XRPUSDT back for 4 days on 12-25: too young for --min-age 7, present without it.
+    let (young, _) = universe(&env, day("2021-12-25"), &["--min-age", "7"]);
+    assert!(!young.iter().any(|m| m.0 == "XRPUSDT"));
+    let (all, _) = universe(&env, day("2021-12-25"), &[]);
+    assert_eq!(all.iter().find(|m| m.0 == "XRPUSDT").unwrap().3, 4);
+    // USDT only, and the table people read.
+    let (usdt, _) = universe(&env, day("2022-03-10"), &["--quote", "USDT"]);
+    assert_eq!(usdt.len(), all_members(&env, "2022-03-10"));
+    let table = env.ok(&["query", "universe", "2022-03-10", "--top", "2"]);
+    assert!(table.starts_with("2 perpetual symbols tradable as of the start of 2022-03-10"), "{table}");
+}
+
+fn all_members(env: &Env, date: &str) -> usize {
+    json(env, &["query", "universe", date]).len()
+}
+
+/// Nothing dated DATE or later changes the universe of DATE: a database collected through
+/// DATE−1 and the same one after later data arrived give the same members, ranks and means.
+#[test]
+fn later_data_never_changes_a_days_universe() {
+    let full = spec();
+    for date in ["2021-12-10", "2022-02-12", "2022-03-01"] {
+        let date = day(date);
+        let before = date - Duration::days(1);
+        // The bucket as it was on DATE: every file up to DATE−1, and no monthly file of a
+        // month not over by then.
+        let mut early = full.clone();
+        early.as_of = Some(date);
+        early.symbols.retain(|s| s.first <= before);
+        for s in &mut early.symbols {
+            s.last = s.last.min(before);
+            s.gaps.retain(|(a, _)| *a <= before);
+            if s.zero_trade_tail > 0 {
+                // The tail is counted back from the symbol's last day: keep the same last trade.
+                let last_trade = full_last_trade(&full, &s.name);
+                s.zero_trade_tail = u32::try_from((s.last - last_trade).num_days().max(0)).unwrap();
+            }
+        }
+        let env = backfilled(&early, &before.to_string());
+        let answers: BTreeMap<String, Vec<Ranked>> = QUESTIONS
+            .iter()
+            .map(|(flags, _)| (flags.join(" "), universe(&env, date, flags).0))
+            .collect();
+        let (_, rows) = universe(&env, date, &[]);
+        assert!(
+            rows.iter().all(|r| r["traded_on_date"].is_null()),
+            "DATE is not checked yet: {rows:?}"
+        );
+        // Later data arrives: the rest of the corpus, collected by a backfill to the end.
+        env.sim.with_corpus(|c| *c = Corpus::from_spec(&full));
+        env.ok(&["backfill", "--end", END]);
+        for (flags, _) in QUESTIONS {
+            let later = universe(&env, date, flags).0;
+            assert!(
+                same(&later, &answers[&flags.join(" ")]),
+                "{date} {flags:?} changed:\nbefore {:?}\n after {later:?}",
+                answers[&flags.join(" ")]
+            );
+        }
+    }
+}
+
+fn full_last_trade(spec: &CorpusSpec, name: &str) -> NaiveDate {
+    let s = spec.symbols.iter().find(|s| s.name == name).unwrap();
+    s.last - Duration::days(i64::from(s.zero_trade_tail))
+}

@@ -1,0 +1,196 @@
+//! Trading collection against vision-sim, through the binary: a backfill stores what the
+//! corpus's 1d files say for every (day, symbol) (`expected_trading`, computed from the corpus
+//! alone); every kind of bad file is reported by key, exits 1, stores nothing of itself and is
+//! completed by the next run; a day read from its daily file keeps that value when its monthly
+//! file later disagrees, and the disagreement is recorded.
+
+mod common;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use common::*;
+use vision_sim::{Corpus, CorpusSpec, Fault, FaultRule, SymbolSpec, trading};
+
+fn spec() -> CorpusSpec {
+    CorpusSpec {
+        symbols: vec![
+            spec_symbol("BTCUSDT", day("2021-10-20"), day("2022-03-10"), &[]),
+            spec_symbol("ICPUSDT_SETTLED", day("2021-11-01"), day("2021-12-09"), &[]),
+            spec_symbol("ICPUSDT", day("2022-01-05"), day("2022-03-10"), &[]),
+            SymbolSpec {
+                zero_trade_tail: 12,
+                ..spec_symbol("DOGEUSDT", day("2021-10-01"), day("2022-02-20"), &[])
+            },
+            spec_symbol(
+                "币安人生USDT",
+                day("2022-02-01"),
+                day("2022-03-10"),
+                &[(day("2022-02-10"), day("2022-02-14"))],
+            ),
+        ],
+        stray_keys: vec![],
+        // February's monthly files are out (they appear 1–5 days after), March's are not.
+        as_of: Some(day("2022-03-11")),
+    }
+}
+
+const BACKFILL: [&str; 5] = [
+    "backfill",
+    "--start",
+    "2021-10-01",
+    "--end",
+    "2022-03-10",
+];
+
+fn daily_key(symbol: &str, date: &str) -> String {
+    format!("data/futures/um/daily/klines/{symbol}/1d/{symbol}-1d-{date}.zip")
+}
+
+fn monthly_key(symbol: &str, month: &str) -> String {
+    format!("data/futures/um/monthly/klines/{symbol}/1d/{symbol}-1d-{month}.zip")
+}
+
+#[test]
+fn a_backfill_stores_every_day_the_files_state() {
+    let corpus = Corpus::from_spec(&spec());
+    let expected = expected_trading(&corpus);
+    let env = Env::new(corpus);
+    env.ok(&BACKFILL);
+    let stored = db_trading(&env.db);
+    assert_eq!(stored.len(), expected.len());
+    assert_eq!(stored, expected);
+    // The zero-trade tail is stored as days without trades, not left out.
+    let doge_tail = stored
+        .iter()
+        .filter(|((s, d), row)| s == "DOGEUSDT" && *d > day("2022-02-08") && row.3 == 0)
+        .count();
+    assert_eq!(doge_tail, 12);
+    // Nothing to disagree with: no day was read from both kinds of file.
+    let conn = read_only(&env.db);
+    let disagreements: i64 = conn
+        .query_row("SELECT count(*) FROM trading_disagreements", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(disagreements, 0);
+    // A second backfill of the same window fetches no file again.
+    env.sim.reset_stats();
+    env.ok(&BACKFILL);
+    assert_eq!(env.sim.stats().gets, 0, "{:?}", env.sim.stats());
+    assert_eq!(db_trading(&env.db), expected);
+}
+
+#[test]
+fn every_bad_file_is_named_stores_nothing_and_the_next_run_completes_it() {
+    let corpus = Corpus::from_spec(&spec());
+    let expected = expected_trading(&corpus);
+    let env = Env::new(corpus);
+    let corrupt = daily_key("BTCUSDT", "2022-03-05");
+    let mismatch = monthly_key("ICPUSDT", "2022-02");
+    let unchecked = daily_key("币安人生USDT", "2022-03-03");
+    for (pattern, fault) in [
+        (corrupt.clone(), Fault::CorruptZip),
+        (format!("{mismatch}.CHECKSUM"), Fault::WrongChecksum),
+    ] {
+        env.sim.add_fault(FaultRule {
+            pattern,
+            fault,
+            times: None,
+        });
+    }
+    let checksum = env
+        .sim
+        .with_corpus(|c| c.remove(&format!("{unchecked}.CHECKSUM")))
+        .unwrap();
+
+    let out = env.run(&BACKFILL);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (key, problem) in [
+        (&corrupt, "it is not a readable zip"),
+        (&mismatch, "its sha256 is"),
+        (&unchecked, "it has no .CHECKSUM beside it"),
+    ] {
+        assert!(
+            stderr.contains(&format!("{key}: {problem}")),
+            "{key} not reported:\n{stderr}"
+        );
+    }
+    // Nothing of a bad file is stored; everything else is.
+    let stored = db_trading(&env.db);
+    let bad_days = |(symbol, date): &(String, NaiveDate)| {
+        (symbol == "BTCUSDT" && *date == day("2022-03-05"))
+            || (symbol == "ICPUSDT" && date.year() == 2022 && date.month() == 2)
+            || (symbol == "币安人生USDT" && *date == day("2022-03-03"))
+    };
+    let wanted: std::collections::BTreeMap<_, _> = expected
+        .iter()
+        .filter(|(k, _)| !bad_days(k))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    assert_eq!(stored, wanted);
+    let conn = read_only(&env.db);
+    let icp_february: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM trading_files WHERE symbol = 'ICPUSDT' AND first_day = '2022-02-01'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(icp_february, 0);
+    drop(conn);
+
+    // Mended, the next update reads exactly what is missing.
+    env.sim.clear_faults();
+    env.sim.with_corpus(|c| c.insert(checksum));
+    env.sim.reset_stats();
+    env.ok(&["update"]);
+    assert_eq!(db_trading(&env.db), expected);
+    // Three files, each with its CHECKSUM.
+    assert_eq!(env.sim.stats().gets, 6, "{:?}", env.sim.stats());
+}
+
+/// A symbol name whose monthly file for the month starting `first` disagrees with a daily one.
+fn disagreeing_symbol(first: NaiveDate) -> (String, NaiveDate) {
+    (0..10_000)
+        .map(|i| format!("S{i}USDT"))
+        .find_map(|s| trading::disagreement(&s, first).map(|d| (s, d)))
+        .unwrap()
+}
+
+#[test]
+fn a_day_read_daily_keeps_its_value_when_the_monthly_file_disagrees() {
+    // Last month, so that `update` (which ends yesterday) still waits for its monthly file.
+    let yesterday = days_ago(1);
+    let this_month = yesterday.with_day(1).unwrap();
+    let last_month = (this_month - Duration::days(1)).with_day(1).unwrap();
+    let (symbol, date) = disagreeing_symbol(last_month);
+    let spec = |as_of| CorpusSpec {
+        symbols: vec![spec_symbol(&symbol, last_month, yesterday, &[])],
+        stray_keys: vec![],
+        as_of: Some(as_of),
+    };
+    // Before the month's monthly file: every day read from its daily file.
+    let env = Env::new(Corpus::from_spec(&spec(this_month)));
+    env.ok(&["update"]);
+    let daily = trading::file_day(&symbol, None, date);
+    let quote = |db: &std::path::Path| db_trading(db)[&(symbol.clone(), date)].2;
+    assert_eq!(quote(&env.db), daily.quote_volume.parse::<f64>().unwrap());
+
+    // The monthly file appears (1–5 days after the month) and says 1% more.
+    env.sim
+        .with_corpus(|c| *c = Corpus::from_spec(&spec(this_month + Duration::days(6))));
+    env.sim.reset_stats();
+    env.ok(&["update"]);
+    assert_eq!(quote(&env.db), daily.quote_volume.parse::<f64>().unwrap());
+    let conn = read_only(&env.db);
+    let (recorded, monthly): (String, f64) = conn
+        .query_row(
+            "SELECT date::VARCHAR, monthly_quote_volume FROM trading_disagreements WHERE symbol = ?",
+            [&symbol],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(recorded, date.to_string());
+    let monthly_row = trading::monthly_trade(&symbol, None, date);
+    assert_eq!(monthly, monthly_row.quote_volume.parse::<f64>().unwrap());
+    // The update fetched the monthly file and its CHECKSUM, and no daily file again.
+    assert_eq!(env.sim.stats().gets, 2, "{:?}", env.sim.stats());
+}
