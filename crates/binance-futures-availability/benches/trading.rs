@@ -11,59 +11,17 @@
 //! Run: `cargo bench --bench trading`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use binance_futures_availability::store::{Database, UniverseQuery};
 use chrono::{Datelike, NaiveDate};
 use vision_sim::{Corpus, ObjectKind, SimOptions, SimServer};
 
+mod common;
+
+use common::run;
+
 const LATENCY_MS: u64 = 50;
-
-struct Measured {
-    seconds: f64,
-    requests: u64,
-    gets: u64,
-    peak_rss_mb: f64,
-}
-
-fn run(sim: &SimServer, db: &std::path::Path, args: &[&str]) -> Measured {
-    sim.reset_stats();
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_binance-futures-availability"))
-        .args(args)
-        .arg("--quiet")
-        .env("BFA_DB", db)
-        .env("BFA_S3_URL", sim.s3_url())
-        .env("BFA_DATA_URL", sim.data_url())
-        .spawn()
-        .expect("start the binary");
-    // The child's own VmHWM, sampled until it exits (see benches/collect.rs for why not rusage).
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak_kb = 0u64;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if let Some(kb) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        }) {
-            peak_kb = peak_kb.max(kb);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    assert!(status.success(), "{args:?}: {status:?}");
-    let stats = sim.stats();
-    Measured {
-        seconds,
-        requests: stats.requests,
-        gets: stats.gets,
-        peak_rss_mb: peak_kb as f64 / 1024.0,
-    }
-}
 
 /// The minimum requests for the trading part of a backfill of `corpus` (see the crate doc).
 fn minimum(corpus: &Corpus) -> (u64, u64) {
@@ -112,9 +70,15 @@ fn main() {
          trading part: {min_listings} listings + {min_gets} GETs = {}.\n",
         min_listings + min_gets
     );
-    println!("| run | wall time | requests | GETs | against the minimum | peak RSS |\n|---|---|---|---|---|---|");
+    println!(
+        "| run | wall time | requests | GETs | against the minimum | peak RSS |\n|---|---|---|---|---|---|"
+    );
     let plain_db = dir.path().join("plain.duckdb");
-    let plain = run(&sim, &plain_db, &["backfill", "--end", &end, "--no-trading"]);
+    let plain = run(
+        &sim,
+        &plain_db,
+        &["backfill", "--end", &end, "--no-trading"],
+    );
     println!(
         "| backfill --no-trading (availability only) | {:.1} s | {} | {} | | {:.0} MB |",
         plain.seconds, plain.requests, plain.gets, plain.peak_rss_mb

@@ -120,7 +120,13 @@ fn events_are_the_lives_of_the_corpus() {
     let filtered = json(
         &env,
         &[
-            "query", "events", "--since", "2021-12-01", "--until", "2021-12-21", "--kind",
+            "query",
+            "events",
+            "--since",
+            "2021-12-01",
+            "--until",
+            "2021-12-21",
+            "--kind",
             "relisting",
         ],
     );
@@ -131,7 +137,14 @@ fn events_are_the_lives_of_the_corpus() {
     // A longer rule makes the 20-day gap a plain gap.
     let lenient = json(
         &env,
-        &["query", "events", "--symbol", "XRPUSDT", "--delisted-after", "30"],
+        &[
+            "query",
+            "events",
+            "--symbol",
+            "XRPUSDT",
+            "--delisted-after",
+            "30",
+        ],
     );
     assert_eq!(lenient.len(), 2);
     // And the timeline shows them.
@@ -149,7 +162,14 @@ fn bad_event_and_universe_questions_exit_2_before_opening_anything() {
     }));
     for args in [
         &["query", "events", "--kind", "halving"][..],
-        &["query", "events", "--since", "2022-02-01", "--until", "2022-01-01"],
+        &[
+            "query",
+            "events",
+            "--since",
+            "2022-02-01",
+            "--until",
+            "2022-01-01",
+        ],
         &["query", "universe", "2022-13-01"],
         &["query", "universe", "2022-01-01", "--window", "0"],
         &["query", "universe", "2022-01-01", "--by", "volume"],
@@ -169,7 +189,7 @@ fn expected_universe(
     corpus: &Corpus,
     spec: &CorpusSpec,
     date: NaiveDate,
-    (min_age, recent, window, top): (i64, i64, i64, Option<usize>),
+    (min_age, recent, window, top): Params,
 ) -> Vec<Ranked> {
     let trading = expected_trading(corpus);
     let mut members: Vec<(String, f64, i64)> = Vec::new();
@@ -247,7 +267,10 @@ fn same(got: &[Ranked], want: &[Ranked]) -> bool {
         })
 }
 
-const QUESTIONS: [(&[&str], (i64, i64, i64, Option<usize>)); 4] = [
+/// `--min-age`, `--recent`, `--window`, `--top` as the oracle takes them.
+type Params = (i64, i64, i64, Option<usize>);
+
+const QUESTIONS: [(&[&str], Params); 4] = [
     (&[], (0, 1, 30, None)),
     (&["--top", "3", "--window", "7"], (0, 1, 7, Some(3))),
     (&["--min-age", "30", "--recent", "10"], (30, 10, 30, None)),
@@ -259,13 +282,25 @@ fn universes_equal_an_independent_computation() {
     let spec = spec();
     let corpus = Corpus::from_spec(&spec);
     let env = backfilled(&spec, END);
-    for date in ["2021-11-15", "2021-12-05", "2021-12-25", "2022-02-15", "2022-03-10"] {
+    for date in [
+        "2021-11-15",
+        "2021-12-05",
+        "2021-12-25",
+        "2022-02-15",
+        "2022-03-10",
+    ] {
         for (flags, params) in QUESTIONS {
             let (got, rows) = universe(&env, day(date), flags);
             let want = expected_universe(&corpus, &spec, day(date), params);
-            assert!(same(&got, &want), "{date} {flags:?}:\n got {got:?}\nwant {want:?}");
+            assert!(
+                same(&got, &want),
+                "{date} {flags:?}:\n got {got:?}\nwant {want:?}"
+            );
             // Every day here is checked: whether it traded that day is known.
-            assert!(rows.iter().all(|r| r["traded_on_date"].is_boolean()), "{rows:?}");
+            assert!(
+                rows.iter().all(|r| r["traded_on_date"].is_boolean()),
+                "{rows:?}"
+            );
         }
     }
     // XRPUSDT back for 4 days on 12-25: too young for --min-age 7, present without it.
@@ -277,7 +312,10 @@ fn universes_equal_an_independent_computation() {
     let (usdt, _) = universe(&env, day("2022-03-10"), &["--quote", "USDT"]);
     assert_eq!(usdt.len(), all_members(&env, "2022-03-10"));
     let table = env.ok(&["query", "universe", "2022-03-10", "--top", "2"]);
-    assert!(table.starts_with("2 perpetual symbols tradable as of the start of 2022-03-10"), "{table}");
+    assert!(
+        table.starts_with("2 perpetual symbols tradable as of the start of 2022-03-10"),
+        "{table}"
+    );
 }
 
 fn all_members(env: &Env, date: &str) -> usize {

@@ -33,13 +33,7 @@ fn spec() -> CorpusSpec {
     }
 }
 
-const BACKFILL: [&str; 5] = [
-    "backfill",
-    "--start",
-    "2021-10-01",
-    "--end",
-    "2022-03-10",
-];
+const BACKFILL: [&str; 5] = ["backfill", "--start", "2021-10-01", "--end", "2022-03-10"];
 
 fn daily_key(symbol: &str, date: &str) -> String {
     format!("data/futures/um/daily/klines/{symbol}/1d/{symbol}-1d-{date}.zip")
@@ -67,7 +61,9 @@ fn a_backfill_stores_every_day_the_files_state() {
     // Nothing to disagree with: no day was read from both kinds of file.
     let conn = read_only(&env.db);
     let disagreements: i64 = conn
-        .query_row("SELECT count(*) FROM trading_disagreements", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM trading_disagreements", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(disagreements, 0);
     // A second backfill of the same window fetches no file again.

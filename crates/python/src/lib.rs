@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use binance_futures_availability::collect::{self, CollectError, Goal, Progress};
 use binance_futures_availability::config;
-use binance_futures_availability::facts::{self, ContractFilter, DayError};
 use binance_futures_availability::facts::DailyTrading;
+use binance_futures_availability::facts::{self, ContractFilter, DayError};
 use binance_futures_availability::store::{
     self, DayCount, Event, EventFilter, EventKind, Member, RangeRow, RankBy, SnapshotRow,
     StoreError, SymbolRecord, TimelineDay, UNIVERSE_DAYS, UniverseQuery,
@@ -303,7 +303,9 @@ impl Database {
         delisted_after: u32,
     ) -> PyResult<Table> {
         let by = RankBy::parse(by).ok_or_else(|| {
-            PyValueError::new_err(format!("{by:?} is not a ranking; use 'quote-volume' or 'trades'"))
+            PyValueError::new_err(format!(
+                "{by:?} is not a ranking; use 'quote-volume' or 'trades'"
+            ))
         })?;
         if min_age > *UNIVERSE_DAYS.end() {
             return Err(PyValueError::new_err(format!(
@@ -312,7 +314,9 @@ impl Database {
             )));
         }
         if top == Some(0) {
-            return Err(PyValueError::new_err("top is 0; ask for at least 1, or None for every member"));
+            return Err(PyValueError::new_err(
+                "top is 0; ask for at least 1, or None for every member",
+            ));
         }
         if let Some(q) = &quote {
             symbol_name(q)?;
@@ -385,7 +389,10 @@ impl Database {
         end: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Table> {
         symbol_name(&symbol)?;
-        let start = start.map(|d| day(d, "start")).transpose()?.unwrap_or(facts::TRADING_START);
+        let start = start
+            .map(|d| day(d, "start"))
+            .transpose()?
+            .unwrap_or(facts::TRADING_START);
         let end = end
             .map(|d| day(d, "end"))
             .transpose()?
@@ -614,7 +621,9 @@ impl Rows {
                 Arc::new(StringArray::from_iter_values(
                     members.iter().map(|m| &m.symbol),
                 )),
-                Arc::new(UInt32Array::from_iter_values(members.iter().map(|m| m.rank))),
+                Arc::new(UInt32Array::from_iter_values(
+                    members.iter().map(|m| m.rank),
+                )),
                 Arc::new(Float64Array::from_iter_values(
                     members.iter().map(|m| m.mean_quote_volume),
                 )),

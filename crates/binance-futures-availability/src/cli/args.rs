@@ -350,9 +350,8 @@ pub(crate) struct LifeRule {
 
 /// A count of days for `universe` and the life rule.
 fn universe_days() -> clap::builder::RangedI64ValueParser<u32> {
-    clap::value_parser!(u32).range(
-        i64::from(*UNIVERSE_DAYS.start())..=i64::from(*UNIVERSE_DAYS.end()),
-    )
+    clap::value_parser!(u32)
+        .range(i64::from(*UNIVERSE_DAYS.start())..=i64::from(*UNIVERSE_DAYS.end()))
 }
 
 #[derive(Debug, Args)]

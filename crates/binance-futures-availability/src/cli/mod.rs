@@ -22,8 +22,8 @@ use crate::collect::{self, CollectError, Goal, Progress, Summary, Trading};
 use crate::config;
 use crate::facts::TRADING_START;
 
-use crate::schedule::PidFileError;
 use crate::facts::DailyTrading;
+use crate::schedule::PidFileError;
 use crate::store::{
     DEFAULT_DELISTED_AFTER, Database, Event, EventFilter, StoreError, Timeline, UniverseQuery,
 };
@@ -129,7 +129,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 end: yesterday(),
                 lookback: args.lookback,
             };
-            collect_with(&db_path, &args.remote, trading(args.no_trading), goal, cli.quiet)
+            collect_with(
+                &db_path,
+                &args.remote,
+                trading(args.no_trading),
+                goal,
+                cli.quiet,
+            )
         }
         Command::Backfill(args) => {
             let start = args.start.unwrap_or(TRADING_START);
@@ -246,7 +252,11 @@ fn run_query(
                 kind,
                 symbol,
             };
-            render::events(out, output.format, &db.events(&filter, rule.delisted_after)?)
+            render::events(
+                out,
+                output.format,
+                &db.events(&filter, rule.delisted_after)?,
+            )
         }
         Query::Universe {
             date,

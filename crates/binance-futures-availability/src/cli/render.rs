@@ -217,7 +217,10 @@ pub fn timeline(
         };
         writeln!(out, "  checked                {checked}")?;
         let tradable = trading.iter().filter(|d| d.tradable()).count();
-        let traded = match (trading.iter().find(|d| d.tradable()), trading.iter().rev().find(|d| d.tradable())) {
+        let traded = match (
+            trading.iter().find(|d| d.tradable()),
+            trading.iter().rev().find(|d| d.tradable()),
+        ) {
             (Some(first), Some(last)) => format!(
                 "{tradable} of {} days with a 1d row, {} to {}",
                 trading.len(),
@@ -394,7 +397,13 @@ pub fn universe(
             q.window
         )?;
         let mut t = table(
-            &["rank", "symbol", "mean quote volume", "days listed", "traded on the day"],
+            &[
+                "rank",
+                "symbol",
+                "mean quote volume",
+                "days listed",
+                "traded on the day",
+            ],
             &[0, 2, 3],
         );
         for m in rows {

@@ -109,8 +109,15 @@ fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
                 let cancel = shutdown.child_token();
                 async move {
                     let trading = super::trading(args.no_trading);
-                    collect_once(db_path, &args.remote, trading, &goal, Progress::Quiet, cancel)
-                        .await
+                    collect_once(
+                        db_path,
+                        &args.remote,
+                        trading,
+                        &goal,
+                        Progress::Quiet,
+                        cancel,
+                    )
+                    .await
                 }
             },
             log_line,

@@ -41,12 +41,7 @@ pub(super) async fn probe(
             s
         }
     };
-    let progress = Reporter::new(
-        &opts.progress,
-        RunKind::Probe,
-        "HEAD",
-        symbols.len() as u64,
-    );
+    let progress = Reporter::new(&opts.progress, RunKind::Probe, "HEAD", symbols.len() as u64);
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut set = JoinSet::new();
     let client = &client.with_cancel(opts.cancel.clone());

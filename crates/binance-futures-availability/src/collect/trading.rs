@@ -86,9 +86,10 @@ pub(super) fn plan_symbol(
                 .max(first_file)
                 .max(ARCHIVE_START);
             let daily = (from <= end && from <= last_file).then_some((from, end));
-            let pending = unread_months(first_file, last_file.min(end), end, &read)
-                .any(|m| m.last_day() + Duration::days(MONTHLY_PATIENCE) >= end
-                    || first_missing.is_some_and(|d| d <= m.last_day()));
+            let pending = unread_months(first_file, last_file.min(end), end, &read).any(|m| {
+                m.last_day() + Duration::days(MONTHLY_PATIENCE) >= end
+                    || first_missing.is_some_and(|d| d <= m.last_day())
+            });
             (daily, pending.then_some(ARCHIVE_START))
         }
     };
@@ -419,7 +420,10 @@ mod tests {
             start: d("2020-01-01"),
             end: d("2023-05-09"),
         };
-        assert_eq!(plan_symbol(before, &record("2023-05-10", "2024-03-20"), None), None);
+        assert_eq!(
+            plan_symbol(before, &record("2023-05-10", "2024-03-20"), None),
+            None
+        );
     }
 
     #[test]

@@ -158,6 +158,10 @@ pub struct Member {
     pub traded_on_date: Option<bool>,
 }
 
+/// A row of the universe statement: symbol, mean quote volume, mean trades, days listed, and
+/// DATE's trades and file (known only after the fact).
+type Candidate = (String, f64, f64, i64, Option<i64>, Option<bool>);
+
 /// One life-ending or plain gap of a symbol: verified-absent days `first ..= last`.
 #[derive(Debug, Clone, Copy)]
 struct AbsentRun {
@@ -244,7 +248,11 @@ impl Database {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         for (symbol, first, last) in traded {
-            let runs = facts.entry(symbol).or_default().traded.get_or_insert_with(Vec::new);
+            let runs = facts
+                .entry(symbol)
+                .or_default()
+                .traded
+                .get_or_insert_with(Vec::new);
             if let (Some(first), Some(last)) = (first, last) {
                 runs.push((first, last));
             }
@@ -275,7 +283,7 @@ impl Database {
     pub fn universe(&self, q: &UniverseQuery) -> Result<Vec<Member>, StoreError> {
         let day = |n: u32| date_value(q.date - Duration::days(i64::from(n)));
         // One statement: each one DuckDB plans costs ~0.3 ms here (BENCHMARKS.md).
-        let rows: Vec<(String, f64, f64, i64, Option<i64>, Option<bool>)> = self.rows(
+        let rows: Vec<Candidate> = self.rows(
             "WITH relisted AS (
                  SELECT symbol, max(last) AS after FROM (
                      SELECT symbol, max(date) AS last FROM (
@@ -415,16 +423,24 @@ fn life_events(
         push(
             first_file,
             EventKind::Relisting,
-            format!("first file after {days} days; the earlier life is {settled}, ended {end}{first_trade}"),
+            format!(
+                "first file after {days} days; the earlier life is {settled}, ended {end}{first_trade}"
+            ),
         );
     } else if first_file == ARCHIVE_START {
         push(
             first_file,
             EventKind::Listing,
-            format!("first file on {ARCHIVE_START}, the archive's first day: listed earlier{first_trade}"),
+            format!(
+                "first file on {ARCHIVE_START}, the archive's first day: listed earlier{first_trade}"
+            ),
         );
     } else {
-        push(first_file, EventKind::Listing, format!("first file{first_trade}"));
+        push(
+            first_file,
+            EventKind::Listing,
+            format!("first file{first_trade}"),
+        );
     }
     for gap in &f.gaps {
         let days = gap.days();
@@ -440,7 +456,9 @@ fn life_events(
         );
         if days >= rule {
             let before = gap.first - Duration::days(1);
-            let last = f.last_trade_before(gap.first, Some(before)).unwrap_or(before);
+            let last = f
+                .last_trade_before(gap.first, Some(before))
+                .unwrap_or(before);
             push(
                 last,
                 EventKind::Delisting,

@@ -432,7 +432,11 @@ impl Database {
 
     /// Whether `symbol` is of the contracts asked for; a name missing from `symbols` (only a
     /// file written by something else has one) counts as neither.
-    pub(super) fn is_of(&self, symbol: &str, contracts: ContractFilter) -> Result<bool, StoreError> {
+    pub(super) fn is_of(
+        &self,
+        symbol: &str,
+        contracts: ContractFilter,
+    ) -> Result<bool, StoreError> {
         Ok(match contracts {
             ContractFilter::All => true,
             _ => self

@@ -248,12 +248,17 @@ impl Database {
         }
         // The files' versions, set-based: one statement per batch rather than two per file
         // (a backfill reads ~40,000 files).
-        tx.execute_batch(FILES_STAGING)
-            .map_err(super::failed(&path, "preparing the trading files staging table"))?;
+        tx.execute_batch(FILES_STAGING).map_err(super::failed(
+            &path,
+            "preparing the trading files staging table",
+        ))?;
         {
             let mut app = tx
                 .appender_to_catalog_and_db("trading_files_staging", "temp", "main")
-                .map_err(super::failed(&path, "preparing the trading files staging table"))?;
+                .map_err(super::failed(
+                    &path,
+                    "preparing the trading files staging table",
+                ))?;
             for f in files {
                 app.append_row(params![
                     f.symbol,

@@ -251,7 +251,11 @@ impl VisionClient {
 
     /// GET of one file's bytes: `Some` when it exists (200), `None` when it does not (404).
     /// A body past `limit` bytes is refused, read no further.
-    pub async fn get_object(&self, key: &str, limit: usize) -> Result<Option<Vec<u8>>, VisionError> {
+    pub async fn get_object(
+        &self,
+        key: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<u8>>, VisionError> {
         let url = self.bases.file(key);
         self.with_retries(format!("GET {key}"), &url, || async {
             let resp = self.http.get(url.clone()).send().await.map_err(transport)?;

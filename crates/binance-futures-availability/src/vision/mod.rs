@@ -23,8 +23,10 @@ pub use keys::{
     parse_kline_1d_key, settled_base, start_after_1d_day, start_after_day,
 };
 pub use klines::{KlineFileError, Problem, read_1d_file};
-pub use oned::{FetchError, Listed1d, MAX_1D_ZIP_BYTES, OneDayFolder, fetch_1d_file, list_1d_files};
 pub use list::{DISCOVERY_MAX_PAGES, ListPage, ListedObject, Lister, Stall};
+pub use oned::{
+    FetchError, Listed1d, MAX_1D_ZIP_BYTES, OneDayFolder, fetch_1d_file, list_1d_files,
+};
 
 /// Why a request to Vision did not give an answer, after the retries the policy allows.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +101,9 @@ pub enum Cause {
     BadListing(String),
     /// A body past its cap: read no further (a real listing page is ~0.3 MB, a 1d klines zip
     /// under 10 KB).
-    #[error("the response is larger than {limit} bytes, far more than any listing page or klines file")]
+    #[error(
+        "the response is larger than {limit} bytes, far more than any listing page or klines file"
+    )]
     TooLarge { limit: usize },
     /// Paging that would never end: the listing is abandoned rather than followed forever.
     #[error("the listing does not progress: {0}")]

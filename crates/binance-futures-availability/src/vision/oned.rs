@@ -135,9 +135,10 @@ pub async fn fetch_1d_file(
         problem,
     };
     let (zip, checksum) = {
-        let _permit = permits.acquire().await.map_err(|_| {
-            client.error(format!("GET {key}"), &[], Cause::Cancelled)
-        })?;
+        let _permit = permits
+            .acquire()
+            .await
+            .map_err(|_| client.error(format!("GET {key}"), &[], Cause::Cancelled))?;
         // Both at once: a file costs one round trip, not two.
         tokio::try_join!(
             client.get_object(&key, MAX_1D_ZIP_BYTES),

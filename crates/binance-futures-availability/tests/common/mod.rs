@@ -461,7 +461,9 @@ pub fn expected_trading(corpus: &Corpus) -> BTreeMap<(String, NaiveDate), TradeR
 pub fn db_trading(db: &Path) -> BTreeMap<(String, NaiveDate), TradeRow> {
     let conn = read_only(db);
     let mut stmt = conn
-        .prepare("SELECT symbol, date::VARCHAR, open, close, quote_volume, trades FROM daily_trading")
+        .prepare(
+            "SELECT symbol, date::VARCHAR, open, close, quote_volume, trades FROM daily_trading",
+        )
         .unwrap();
     stmt.query_map([], |r| {
         Ok((
