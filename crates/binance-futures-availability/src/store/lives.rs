@@ -158,13 +158,9 @@ pub struct Member {
     pub traded_on_date: Option<bool>,
 }
 
-/// A row of the universe statement: symbol, mean quote volume, mean trades, days listed, and
-/// DATE's trades and file (known only after the fact).
-type Candidate = (String, f64, f64, i64, Option<i64>, Option<bool>);
-
 /// One life-ending or plain gap of a symbol: verified-absent days `first ..= last`.
 #[derive(Debug, Clone, Copy)]
-struct AbsentRun {
+pub(super) struct AbsentRun {
     first: NaiveDate,
     last: NaiveDate,
 }
@@ -175,9 +171,13 @@ impl AbsentRun {
     }
 }
 
-/// What events are computed from, per symbol.
+/// Every symbol's facts of its life, read once per handle (a published file never changes
+/// under a reader): ~1 gap and ~2 runs of trading days per symbol, so a few thousand rows.
+pub(super) type Lives = HashMap<String, Facts>;
+
+/// What events and universes are computed from, per symbol.
 #[derive(Debug, Default)]
-struct Facts {
+pub(super) struct Facts {
     gaps: Vec<AbsentRun>,
     /// Runs of consecutive days with trades, in order; `None` when the symbol has no trading
     /// row at all (its trades were never collected).
@@ -218,14 +218,42 @@ impl Database {
             Some(name) => Some(self.symbol(name)?.symbol),
             None => None,
         };
-        let mut facts: HashMap<String, Facts> = HashMap::new();
+        let facts = self.lives()?;
+        let known = self.known()?;
+        let rule = i64::from(delisted_after);
+        let mut events = Vec::new();
+        let none = Facts::default();
+        for record in known.values() {
+            if only.as_ref().is_some_and(|o| *o != record.symbol) {
+                continue;
+            }
+            let f = facts.get(&record.symbol).unwrap_or(&none);
+            life_events(record, f, known, facts, rule, &mut events);
+        }
+        events.retain(|e| {
+            filter.since.is_none_or(|d| e.date >= d)
+                && filter.until.is_none_or(|d| e.date <= d)
+                && filter.kind.is_none_or(|k| e.kind == k)
+        });
+        events.sort_by(|a, b| {
+            (a.date, a.symbol.as_bytes(), a.kind).cmp(&(b.date, b.symbol.as_bytes(), b.kind))
+        });
+        Ok(events)
+    }
+
+    /// Every symbol's gaps and runs of trading days (see `Lives`).
+    fn lives(&self) -> Result<&Lives, StoreError> {
+        if let Some(lives) = self.lives.get() {
+            return Ok(lives);
+        }
+        let mut facts: Lives = HashMap::new();
         let gaps: Vec<(String, NaiveDate, NaiveDate)> = self.rows(
             "SELECT symbol, min(date), max(date) FROM (
                  SELECT symbol, date,
                         date - CAST(row_number() OVER (PARTITION BY symbol ORDER BY date) AS INTEGER) AS run
-                   FROM daily_availability WHERE NOT available AND (?1 IS NULL OR symbol = ?1))
+                   FROM daily_availability WHERE NOT available)
               GROUP BY symbol, run ORDER BY symbol, min(date)",
-            params![only],
+            [],
             "finding gaps",
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
@@ -236,14 +264,14 @@ impl Database {
                 .gaps
                 .push(AbsentRun { first, last });
         }
-        // Runs of trading days; a symbol with rows but no trade has an empty list.
+        // Runs of consecutive trading days; a symbol with rows but no trade has an empty list.
         let traded: Vec<(String, Option<NaiveDate>, Option<NaiveDate>)> = self.rows(
             "SELECT symbol, min(date) FILTER (WHERE trades > 0), max(date) FILTER (WHERE trades > 0)
                FROM (SELECT symbol, date, trades,
                             date - CAST(row_number() OVER (PARTITION BY symbol, trades > 0 ORDER BY date) AS INTEGER) AS run
-                       FROM daily_trading WHERE ?1 IS NULL OR symbol = ?1)
+                       FROM daily_trading)
               GROUP BY symbol, trades > 0, run ORDER BY symbol, min(date)",
-            params![only],
+            [],
             "finding trading days",
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
@@ -257,81 +285,24 @@ impl Database {
                 runs.push((first, last));
             }
         }
-        let known = self.known()?;
-        let rule = i64::from(delisted_after);
-        let mut events = Vec::new();
-        let none = Facts::default();
-        for record in known.values() {
-            if only.as_ref().is_some_and(|o| *o != record.symbol) {
-                continue;
+        for f in facts.values_mut() {
+            if let Some(runs) = &mut f.traded {
+                runs.sort();
             }
-            let f = facts.get(&record.symbol).unwrap_or(&none);
-            life_events(record, f, known, &facts, rule, &mut events);
         }
-        events.retain(|e| {
-            filter.since.is_none_or(|d| e.date >= d)
-                && filter.until.is_none_or(|d| e.date <= d)
-                && filter.kind.is_none_or(|k| e.kind == k)
-        });
-        events.sort_by(|a, b| {
-            (a.date, a.symbol.as_bytes(), a.kind).cmp(&(b.date, b.symbol.as_bytes(), b.kind))
-        });
-        Ok(events)
+        Ok(self.lives.get_or_init(|| facts))
     }
 
     /// The universe of `q.date` by the rules in the module doc, by rank.
     pub fn universe(&self, q: &UniverseQuery) -> Result<Vec<Member>, StoreError> {
-        let day = |n: u32| date_value(q.date - Duration::days(i64::from(n)));
-        // One statement: each one DuckDB plans costs ~0.3 ms here (BENCHMARKS.md).
-        let rows: Vec<Candidate> = self.rows(
-            "WITH relisted AS (
-                 SELECT symbol, max(last) AS after FROM (
-                     SELECT symbol, max(date) AS last FROM (
-                         SELECT symbol, date,
-                                date - CAST(row_number() OVER (PARTITION BY symbol ORDER BY date) AS INTEGER) AS run
-                           FROM daily_availability WHERE NOT available)
-                      GROUP BY symbol, run HAVING count(*) >= ?5 AND max(date) < ?1)
-                  GROUP BY symbol),
-             before AS (SELECT symbol, date, quote_volume, trades FROM daily_trading WHERE date < ?1),
-             life AS (
-                 SELECT b.symbol, min(b.date) AS first_trade, max(b.date) AS last_trade
-                   FROM before b LEFT JOIN relisted r USING (symbol)
-                  WHERE b.trades > 0 AND (r.after IS NULL OR b.date > r.after)
-                  GROUP BY b.symbol),
-             win AS (
-                 SELECT symbol, avg(quote_volume) AS quote, avg(trades) AS trades
-                   FROM before WHERE date >= ?2 GROUP BY symbol),
-             on_date AS (SELECT symbol, max(trades) AS trades FROM daily_trading WHERE date = ?1
-                          GROUP BY symbol),
-             file_on_date AS (SELECT symbol, bool_or(available) AS available
-                                FROM daily_availability WHERE date = ?1 GROUP BY symbol)
-             SELECT l.symbol, w.quote, w.trades, ?1 - l.first_trade, o.trades, f.available
-               FROM life l JOIN win w USING (symbol)
-                    LEFT JOIN on_date o USING (symbol) LEFT JOIN file_on_date f USING (symbol)
-              WHERE l.last_trade >= ?3 AND l.first_trade <= ?4",
-            params![
-                date_value(q.date),
-                day(q.window),
-                day(q.recent),
-                day(q.min_age),
-                i64::from(q.delisted_after)
-            ],
-            "running the universe query",
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            },
-        )?;
+        let date = q.date;
+        let day = |n: u32| date - Duration::days(i64::from(n));
+        let lives = self.lives()?;
         let known = self.known()?;
-        let mut members: Vec<(Member, f64)> = Vec::with_capacity(rows.len());
-        for (symbol, quote, trades, days_listed, on_date_trades, on_date_file) in rows {
-            let Some(record) = known.get(&symbol) else {
+        // Who is a member, from the runs of trading days before DATE alone.
+        let mut candidates: HashMap<&str, i64> = HashMap::new();
+        for (symbol, f) in lives {
+            let Some(record) = known.get(symbol) else {
                 continue;
             };
             if !q.contracts.admits(record.contract)
@@ -341,12 +312,66 @@ impl Database {
             {
                 continue;
             }
-            let checked = record.checked_through.is_some_and(|c| c >= q.date);
-            let traded_on_date = match (on_date_trades, on_date_file) {
-                (Some(t), _) => Some(t > 0),
+            let Some(runs) = &f.traded else { continue };
+            // The current life: after the last gap long enough to end one that ended before DATE.
+            let life_from = f
+                .gaps
+                .iter()
+                .filter(|g| g.days() >= i64::from(q.delisted_after) && g.last < date)
+                .map(|g| g.last)
+                .max();
+            let Some(first_trade) = runs
+                .iter()
+                .find(|(_, last)| life_from.is_none_or(|l| *last > l))
+                .map(|(first, _)| life_from.map_or(*first, |l| (*first).max(l + Duration::days(1))))
+                .filter(|first| *first < date)
+            else {
+                continue;
+            };
+            let Some(last_trade) = f.last_trade_before(date, None) else {
+                continue;
+            };
+            if last_trade >= day(q.recent) && first_trade <= day(q.min_age) {
+                candidates.insert(symbol.as_str(), (date - first_trade).num_days());
+            }
+        }
+        // Their means over the window, and DATE's trades (known only after the fact). The
+        // rows lie in date order (`layout`), so this reads the window's row groups only.
+        let means: Vec<(String, Option<f64>, Option<f64>, Option<i64>)> = self.rows(
+            "SELECT symbol, avg(quote_volume) FILTER (WHERE date < ?1),
+                    avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
+               FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
+            params![date_value(date), date_value(day(q.window))],
+            "running the universe query",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let files_on_date: HashMap<String, bool> = self
+            .rows(
+                "SELECT symbol, available FROM daily_availability WHERE date = ?",
+                params![date_value(date)],
+                "reading the day's files",
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .into_iter()
+            .collect();
+        let mut members: Vec<(Member, f64)> = Vec::with_capacity(candidates.len());
+        for (symbol, quote, trades, on_date) in means {
+            let (Some(&days_listed), Some(quote), Some(trades)) =
+                (candidates.get(symbol.as_str()), quote, trades)
+            else {
+                continue;
+            };
+            let checked = known
+                .get(&symbol)
+                .and_then(|r| r.checked_through)
+                .is_some_and(|c| c >= date);
+            let traded_on_date = match on_date {
+                Some(t) => Some(t > 0),
                 // Checked, and no file that day: no trade either.
-                (None, Some(false) | None) if checked => Some(false),
-                _ => None,
+                None if checked && !files_on_date.get(&symbol).copied().unwrap_or(false) => {
+                    Some(false)
+                }
+                None => None,
             };
             let key = match q.by {
                 RankBy::QuoteVolume => quote,

@@ -69,6 +69,12 @@ pub struct Database {
     known_symbols: std::cell::OnceCell<std::collections::HashMap<String, SymbolRecord>>,
     /// `layout`'s split as timelines use it, read on the first timeline (see `layout`).
     split: std::cell::OnceCell<chrono::NaiveDate>,
+    /// Every symbol's gaps and runs of trading days, read on the first `events` or `universe`
+    /// (see `lives`); the writes clear it.
+    lives: std::cell::OnceCell<lives::Lives>,
+    /// The earliest day a trading write of this handle stored since the last `tidy`: a
+    /// backfill's rows reach far back and are re-sorted by date before publishing (`layout`).
+    trading_unsorted_from: Option<chrono::NaiveDate>,
     /// Batches this handle committed.
     committed_batches: u64,
 }
@@ -170,6 +176,8 @@ impl Database {
             conn,
             path: path.to_path_buf(),
             known_symbols: Default::default(),
+            lives: Default::default(),
+            trading_unsorted_from: None,
             split: Default::default(),
             committed_batches: 0,
         }

@@ -20,9 +20,10 @@ use duckdb::params;
 use super::{Database, StoreError, date_value, timestamp_value};
 use crate::facts::{DailyTrading, Month, Span};
 
-/// Version 3 → 4: the trading tables, empty.
-pub(super) const TO_V4: &str = "
-CREATE TABLE daily_trading (
+/// The columns of `daily_trading`, for its creation and its re-sorted copy (`layout`).
+macro_rules! daily_trading_columns {
+    () => {
+        "(
     date DATE NOT NULL,
     symbol VARCHAR NOT NULL,
     open DOUBLE NOT NULL,
@@ -36,7 +37,25 @@ CREATE TABLE daily_trading (
     taker_buy_quote_volume DOUBLE NOT NULL,
     source VARCHAR NOT NULL CHECK (source IN ('daily', 'monthly')),
     source_last_modified TIMESTAMP NOT NULL
+)"
+    };
+}
+
+/// `daily_trading`'s rows again, in date order, under the same name and shape.
+pub(super) const SORT_TRADING: &str = concat!(
+    "CREATE TABLE daily_trading_sorted ",
+    daily_trading_columns!(),
+    ";
+INSERT INTO daily_trading_sorted SELECT * FROM daily_trading ORDER BY date, symbol;
+DROP TABLE daily_trading;
+ALTER TABLE daily_trading_sorted RENAME TO daily_trading;"
 );
+
+/// Version 3 → 4: the trading tables, empty.
+pub(super) const TO_V4: &str = concat!(
+    "CREATE TABLE daily_trading ",
+    daily_trading_columns!(),
+    ";
 CREATE TABLE trading_files (
     symbol VARCHAR NOT NULL,
     kind VARCHAR NOT NULL CHECK (kind IN ('daily', 'monthly')),
@@ -53,7 +72,8 @@ CREATE TABLE trading_disagreements (
     daily_trades BIGINT NOT NULL,
     monthly_trades BIGINT NOT NULL,
     seen_at TIMESTAMP NOT NULL
-);";
+);"
+);
 
 /// The staging table of one write: the batch's rows, each with the kind of file it came from.
 const STAGING: &str = "
@@ -289,6 +309,11 @@ impl Database {
         tx.commit()
             .map_err(super::failed(&path, "committing a trading write"))?;
         self.committed_batches += 1;
+        self.lives.take();
+        if let Some(first) = files.iter().map(|f| f.span.first_day()).min() {
+            self.trading_unsorted_from =
+                Some(self.trading_unsorted_from.map_or(first, |u| u.min(first)));
+        }
         Ok(written)
     }
 

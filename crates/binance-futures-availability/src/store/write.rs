@@ -197,6 +197,7 @@ impl Database {
             .map_err(super::failed(&path, "committing a batch"))?;
         self.committed_batches += 1;
         self.known_symbols.take();
+        self.lives.take();
         self.split.take();
         Ok(written as u64)
     }
