@@ -158,6 +158,9 @@ pub struct Member {
     pub traded_on_date: Option<bool>,
 }
 
+/// A symbol's window: mean quote volume and trades before DATE, and DATE's trades.
+type WindowRow = (String, Option<f64>, Option<f64>, Option<i64>);
+
 /// One life-ending or plain gap of a symbol: verified-absent days `first ..= last`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct AbsentRun {
@@ -337,7 +340,7 @@ impl Database {
         }
         // Their means over the window, and DATE's trades (known only after the fact). The
         // rows lie in date order (`layout`), so this reads the window's row groups only.
-        let means: Vec<(String, Option<f64>, Option<f64>, Option<i64>)> = self.rows(
+        let means: Vec<WindowRow> = self.rows(
             "SELECT symbol, avg(quote_volume) FILTER (WHERE date < ?1),
                     avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
                FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
