@@ -147,6 +147,11 @@ fn events_are_the_lives_of_the_corpus() {
         ],
     );
     assert_eq!(lenient.len(), 2);
+    // The bucket publishes nothing after END, and `update` checks every folder through
+    // yesterday: days Vision never wrote delist nobody (an outage is not a delisting).
+    env.ok(&["update", "--no-trading"]);
+    let after_outage = json(&env, &["query", "events"]);
+    assert_eq!(after_outage, events);
     // And the timeline shows them.
     let timeline = env.ok(&["query", "timeline", "DOGEUSDT"]);
     assert!(timeline.contains("2022-02-08 delisting"), "{timeline}");

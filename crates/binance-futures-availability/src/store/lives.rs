@@ -9,7 +9,8 @@
 //!   A gap of R days or more also ends a life: the last trading day before it is a
 //!   **delisting**, the first file after it a **relisting**.
 //! - A life's **end** is asserted only once the folder has been checked R days past its last
-//!   trade with no trade since (files with zero trades, as delisted pairs keep getting, do not
+//!   trade — days the bucket has published, so an outage of Vision delists nobody — with no
+//!   trade since (files with zero trades, as delisted pairs keep getting, do not
 //!   count); until then the symbol is open, and a file that is merely late delists nothing. A
 //!   delivery contract ends on its delivery day. Without trading facts for a symbol
 //!   (`--no-trading`), its files stand for its trades.
@@ -223,6 +224,7 @@ impl Database {
         };
         let facts = self.lives()?;
         let known = self.known()?;
+        let published = published_through(known);
         let rule = i64::from(delisted_after);
         let mut events = Vec::new();
         let none = Facts::default();
@@ -231,7 +233,7 @@ impl Database {
                 continue;
             }
             let f = facts.get(&record.symbol).unwrap_or(&none);
-            life_events(record, f, known, facts, rule, &mut events);
+            life_events(record, f, known, facts, (rule, published), &mut events);
         }
         events.retain(|e| {
             filter.since.is_none_or(|d| e.date >= d)
@@ -302,6 +304,7 @@ impl Database {
         let day = |n: u32| date - Duration::days(i64::from(n));
         let lives = self.lives()?;
         let known = self.known()?;
+        let published = published_through(known);
         // Who is a member, from the runs of trading days before DATE alone.
         let mut candidates: HashMap<&str, i64> = HashMap::new();
         for (symbol, f) in lives {
@@ -367,7 +370,8 @@ impl Database {
             let checked = known
                 .get(&symbol)
                 .and_then(|r| r.checked_through)
-                .is_some_and(|c| c >= date);
+                .is_some_and(|c| c >= date)
+                && published.is_some_and(|p| p >= date);
             let traded_on_date = match on_date {
                 Some(t) => Some(t > 0),
                 // Checked, and no file that day: no trade either.
@@ -405,13 +409,19 @@ impl Database {
     }
 }
 
+/// The newest day any symbol has a file: how far the bucket has published. A folder "checked"
+/// past it only saw days Vision has not written yet.
+fn published_through(known: &HashMap<String, SymbolRecord>) -> Option<NaiveDate> {
+    known.values().filter_map(|r| r.last_file_date).max()
+}
+
 /// The events of one symbol's life (see the module doc).
 fn life_events(
     record: &SymbolRecord,
     f: &Facts,
     known: &HashMap<String, SymbolRecord>,
     facts: &HashMap<String, Facts>,
-    rule: i64,
+    (rule, published): (i64, Option<NaiveDate>),
     out: &mut Vec<Event>,
 ) {
     let Some(first_file) = record.first_file_date else {
@@ -504,7 +514,9 @@ fn life_events(
             );
         }
     }
-    let Some(checked) = record.checked_through else {
+    // Days count as checked only where the bucket published something: a Vision outage of a
+    // week delists nobody.
+    let Some(checked) = record.checked_through.zip(published).map(|(c, p)| c.min(p)) else {
         return;
     };
     if record.contract == Contract::Delivery {
