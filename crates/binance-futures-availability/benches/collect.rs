@@ -1,6 +1,7 @@
 //! Collection against the realistic simulated bucket with injected latency: full backfill (wall
 //! time, requests against the minimum page count, peak RSS), a 20-day-lookback `update`, a
-//! one-day HEAD `probe`, and the one-sequential-listing-per-symbol baseline.
+//! one-day HEAD `probe`, and the one-sequential-listing-per-symbol baseline: availability only
+//! (`--no-trading`); the 1d klines are `benches/trading.rs`.
 //!
 //! Run: `cargo bench --bench collect` (add `-- --skip-baseline` to leave out the slow baseline).
 
@@ -54,7 +55,7 @@ fn main() {
     println!(
         "| run | wall time | requests | requests / minimum or / folder | peak RSS |\n|---|---|---|---|---|"
     );
-    let full = run(&sim, &db, &["backfill"]);
+    let full = run(&sim, &db, &["backfill", "--no-trading"]);
     println!(
         "| full backfill (concurrency 64) | {:.1} s | {} | {:.3} × minimum | {:.0} MB |",
         full.seconds,
@@ -62,7 +63,7 @@ fn main() {
         full.requests as f64 / min_pages as f64,
         full.peak_rss_mb
     );
-    let update = run(&sim, &db, &["update", "--lookback", "20"]);
+    let update = run(&sim, &db, &["update", "--lookback", "20", "--no-trading"]);
     println!(
         "| update, 20-day lookback | {:.2} s | {} | {:.2} per folder | {:.0} MB |",
         update.seconds,
@@ -81,7 +82,7 @@ fn main() {
     );
     if !skip_baseline {
         let baseline_db = dir.path().join("baseline.duckdb");
-        let base = run(&sim, &baseline_db, &["backfill", "--concurrency", "1"]);
+        let base = run(&sim, &baseline_db, &["backfill", "--concurrency", "1", "--no-trading"]);
         println!(
             "| baseline: one sequential listing per symbol (concurrency 1) | {:.1} s | {} | {:.3} × minimum | |",
             base.seconds,
