@@ -82,7 +82,11 @@ fn main() {
     );
     if !skip_baseline {
         let baseline_db = dir.path().join("baseline.duckdb");
-        let base = run(&sim, &baseline_db, &["backfill", "--concurrency", "1", "--no-trading"]);
+        let base = run(
+            &sim,
+            &baseline_db,
+            &["backfill", "--concurrency", "1", "--no-trading"],
+        );
         println!(
             "| baseline: one sequential listing per symbol (concurrency 1) | {:.1} s | {} | {:.3} × minimum | |",
             base.seconds,

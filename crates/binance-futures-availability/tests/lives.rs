@@ -152,6 +152,22 @@ fn events_are_the_lives_of_the_corpus() {
     env.ok(&["update", "--no-trading"]);
     let after_outage = json(&env, &["query", "events"]);
     assert_eq!(after_outage, events);
+    // A file is not a trade: DOGEUSDT's tail has files and no trades.
+    let summary = json(&env, &["query", "summary", "2022-02-15", "2022-02-15"]);
+    assert_eq!(
+        (
+            &summary[0]["perpetual"],
+            &summary[0]["perpetual_traded"],
+            &summary[0]["delivery"],
+            &summary[0]["delivery_traded"]
+        ),
+        (
+            &Value::from(6),
+            &Value::from(5),
+            &Value::from(1),
+            &Value::from(1)
+        )
+    );
     // And the timeline shows them.
     let timeline = env.ok(&["query", "timeline", "DOGEUSDT"]);
     assert!(timeline.contains("2022-02-08 delisting"), "{timeline}");

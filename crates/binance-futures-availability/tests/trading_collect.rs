@@ -132,6 +132,48 @@ fn every_bad_file_is_named_stores_nothing_and_the_next_run_completes_it() {
         .unwrap();
     assert_eq!(icp_february, 0);
     drop(conn);
+    // `validate` names the days with a 1m file and no 1d row, as runs per symbol.
+    // An exchangeInfo listing nothing: the comparison fails, the report is still written.
+    let info = env.dir.path().join("exchangeInfo.json");
+    std::fs::write(&info, r#"{"symbols": []}"#).unwrap();
+    let validate = |env: &Env| {
+        let out = env.run(&[
+            "validate",
+            "--format",
+            "json",
+            "--exchange-info",
+            info.to_str().unwrap(),
+        ]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["trading_mismatches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["symbol"].as_str().unwrap().to_string(),
+                    m["from"].as_str().unwrap().to_string(),
+                    m["to"].as_str().unwrap().to_string(),
+                    m["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let missing = |s: &str, a: &str, b: &str| {
+        (
+            s.to_string(),
+            a.to_string(),
+            b.to_string(),
+            "file_without_trading".to_string(),
+        )
+    };
+    assert_eq!(
+        validate(&env),
+        [
+            missing("BTCUSDT", "2022-03-05", "2022-03-05"),
+            missing("ICPUSDT", "2022-02-01", "2022-02-28"),
+            missing("币安人生USDT", "2022-03-03", "2022-03-03"),
+        ]
+    );
 
     // Mended, the next update reads exactly what is missing.
     env.sim.clear_faults();
@@ -141,6 +183,7 @@ fn every_bad_file_is_named_stores_nothing_and_the_next_run_completes_it() {
     assert_eq!(db_trading(&env.db), expected);
     // Three files, each with its CHECKSUM.
     assert_eq!(env.sim.stats().gets, 6, "{:?}", env.sim.stats());
+    assert!(validate(&env).is_empty());
 }
 
 /// A symbol name whose monthly file for the month starting `first` disagrees with a daily one.

@@ -250,7 +250,8 @@ impl Database {
     }
 
     /// Symbols with a file per day, every day of `[start, end]` listed (both or neither; by
-    /// default every day the database covers): `date`, `perpetual`, `delivery`.
+    /// default every day the database covers): `date`, `perpetual`, `delivery`, and of those
+    /// with trades `perpetual_traded`, `delivery_traded`.
     #[pyo3(signature = (start = None, end = None))]
     fn summary(
         &self,
@@ -534,6 +535,8 @@ impl Rows {
                 Field::new("date", DataType::Date32, false),
                 Field::new("perpetual", DataType::Int64, false),
                 Field::new("delivery", DataType::Int64, false),
+                Field::new("perpetual_traded", DataType::Int64, false),
+                Field::new("delivery_traded", DataType::Int64, false),
             ],
             Rows::Universe(_) => vec![
                 Field::new("symbol", DataType::Utf8, false),
@@ -615,6 +618,12 @@ impl Rows {
                 )),
                 Arc::new(Int64Array::from_iter_values(
                     counts.iter().map(|c| c.delivery),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    counts.iter().map(|c| c.perpetual_traded),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    counts.iter().map(|c| c.delivery_traded),
                 )),
             ],
             Rows::Universe(members) => vec![
@@ -705,6 +714,8 @@ impl Rows {
                 "date" => r.date,
                 "perpetual" => r.perpetual,
                 "delivery" => r.delivery,
+                "perpetual_traded" => r.perpetual_traded,
+                "delivery_traded" => r.delivery_traded,
             }),
             Rows::Universe(members) => dicts!(members, |r| {
                 "symbol" => &r.symbol,

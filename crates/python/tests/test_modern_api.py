@@ -93,7 +93,17 @@ def test_polars_and_pyarrow_take_the_tables_with_the_expected_schema(cli, db_pat
     assert as_cli(table.to_pylist()) == cli.json("query", "timeline", "BTCUSDT")
 
     summary = pl.DataFrame(db.summary("2024-01-01", "2024-01-31"))
-    assert summary.schema == pl.Schema({"date": pl.Date, "perpetual": pl.Int64, "delivery": pl.Int64})
+    assert summary.schema == pl.Schema(
+        {
+            "date": pl.Date,
+            "perpetual": pl.Int64,
+            "delivery": pl.Int64,
+            "perpetual_traded": pl.Int64,
+            "delivery_traded": pl.Int64,
+        }
+    )
+    # A file is not a trade: never more traded symbols than symbols with a file, here.
+    assert (summary["perpetual_traded"] <= summary["perpetual"]).all()
     ranged = pa.table(db.range("2024-01-01", "2024-03-31"))
     assert ranged.column_names == ["symbol", "days_available", "first_date", "last_date"]
     # pandas through Arrow: the same rows.

@@ -311,12 +311,23 @@ pub fn range(
 
 pub fn summary(out: &mut impl Write, format: Format, rows: &[DayCount]) -> io::Result<()> {
     emit(out, format, rows, |out| {
-        let mut t = table(&["date", "perpetual", "delivery"], &[1, 2]);
+        let mut t = table(
+            &[
+                "date",
+                "perpetual",
+                "delivery",
+                "perpetual traded",
+                "delivery traded",
+            ],
+            &[1, 2, 3, 4],
+        );
         for r in rows {
             t.add_row(vec![
                 r.date.to_string(),
                 r.perpetual.to_string(),
                 r.delivery.to_string(),
+                r.perpetual_traded.to_string(),
+                r.delivery_traded.to_string(),
             ]);
         }
         writeln!(out, "{}", t.trim_fmt())

@@ -111,6 +111,9 @@ pub struct DayCount {
     pub date: NaiveDate,
     pub perpetual: i64,
     pub delivery: i64,
+    /// Of those, the symbols with trades that day (a 1d row with trades > 0).
+    pub perpetual_traded: i64,
+    pub delivery_traded: i64,
 }
 
 const SYMBOL_COLUMNS: &str = "symbol, contract_type, quote_asset, settled, delivery_date, first_file_date, \
@@ -334,17 +337,23 @@ impl Database {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<Vec<DayCount>, StoreError> {
-        let counted: std::collections::HashMap<NaiveDate, (i64, i64)> = self
+        // Files and trades in one statement: each one DuckDB plans costs ~0.3 ms here.
+        let counted: std::collections::HashMap<NaiveDate, [i64; 4]> = self
             .rows(
-                "SELECT d.date,
-                        count(*) FILTER (WHERE s.contract_type = 'perpetual'),
-                        count(*) FILTER (WHERE s.contract_type = 'delivery')
-                 FROM daily_availability d JOIN symbols s USING (symbol)
-                 WHERE d.available AND d.date BETWEEN ? AND ?
-                 GROUP BY d.date",
+                "SELECT date, count(*) FILTER (WHERE file AND contract_type = 'perpetual'),
+                        count(*) FILTER (WHERE file AND contract_type = 'delivery'),
+                        count(*) FILTER (WHERE NOT file AND contract_type = 'perpetual'),
+                        count(*) FILTER (WHERE NOT file AND contract_type = 'delivery')
+                 FROM (SELECT date, symbol, true AS file FROM daily_availability
+                        WHERE available AND date BETWEEN ?1 AND ?2
+                       UNION ALL
+                       SELECT date, symbol, false FROM daily_trading
+                        WHERE trades > 0 AND date BETWEEN ?1 AND ?2)
+                 JOIN symbols USING (symbol)
+                 GROUP BY date",
                 params![date_value(start), date_value(end)],
                 "running the daily counts query",
-                |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))),
+                |r| Ok((r.get(0)?, [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])),
             )?
             .into_iter()
             .collect();
@@ -352,11 +361,14 @@ impl Database {
             .iter_days()
             .take_while(|d| *d <= end)
             .map(|date| {
-                let (perpetual, delivery) = counted.get(&date).copied().unwrap_or((0, 0));
+                let [perpetual, delivery, perpetual_traded, delivery_traded] =
+                    counted.get(&date).copied().unwrap_or_default();
                 DayCount {
                     date,
                     perpetual,
                     delivery,
+                    perpetual_traded,
+                    delivery_traded,
                 }
             })
             .collect())
