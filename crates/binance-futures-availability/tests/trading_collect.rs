@@ -233,3 +233,27 @@ fn a_day_read_daily_keeps_its_value_when_the_monthly_file_disagrees() {
     // The update fetched the monthly file and its CHECKSUM, and no daily file again.
     assert_eq!(env.sim.stats().gets, 2, "{:?}", env.sim.stats());
 }
+
+#[test]
+fn no_trading_reads_no_1d_file_and_the_next_update_reads_the_whole_history() {
+    let corpus = Corpus::from_spec(&spec());
+    let expected = expected_trading(&corpus);
+    let env = Env::new(corpus);
+    let mut args = BACKFILL.to_vec();
+    args.push("--no-trading");
+    env.ok(&args);
+    assert_eq!(env.sim.stats().gets, 0, "{:?}", env.sim.stats());
+    assert!(db_trading(&env.db).is_empty());
+    // (`status` exits 1 here: the 2022 corpus is stale; its report is on stdout all the same.)
+    let status = |env: &Env| String::from_utf8(env.run(&["status"]).stdout).unwrap();
+    let before = status(&env);
+    assert!(before.contains("trading           none yet"), "{before}");
+    // A database with availability and no trading facts gets their whole history.
+    env.ok(&["update"]);
+    assert_eq!(db_trading(&env.db), expected);
+    let after = status(&env);
+    assert!(
+        after.contains(&format!("trading           {} days", expected.len())),
+        "{after}"
+    );
+}
