@@ -53,7 +53,8 @@ fn a_schema_2_file_migrates_on_the_next_write_keeping_every_row_and_answer() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("update"));
 
     env.ok(&["update", "--quiet"]);
-    // Through 3 to 4, which adds the (empty) trading tables beside the availability ones.
+    // Through 3 to 4, which adds the trading tables beside the availability ones (this
+    // `update` then fills them).
     assert_eq!(schema_version(&env.db), 4);
     // Every row, url included (the schema-2 rows hold the public, percent-encoded urls that
     // schema 3 computes).
@@ -68,8 +69,16 @@ fn a_schema_2_file_migrates_on_the_next_write_keeping_every_row_and_answer() {
             .iter()
             .map(|a| a.as_str().unwrap())
             .collect();
+        let mut got = env.ok(&args);
+        if args[1] == "summary" {
+            // Schema 4's summary adds the traded counts after the file counts the v2 tool gave.
+            got = got
+                .lines()
+                .map(|l| l.splitn(4, ',').take(3).collect::<Vec<_>>().join(",") + "\n")
+                .collect();
+        }
         assert_eq!(
-            env.ok(&args),
+            got,
             answer["stdout"].as_str().unwrap(),
             "{args:?} answers differently after the migration"
         );
