@@ -107,6 +107,58 @@ fn every_endpoint_answers_what_the_command_line_prints() {
             &["query", "summary", "2024-01-01", "2024-02-01"],
         ),
         ("/v1/symbols", &["query", "symbols"]),
+        (
+            "/v1/universe/2024-01-15?top=20&min_age=30&quote=USDT",
+            &[
+                "query",
+                "universe",
+                "2024-01-15",
+                "--top",
+                "20",
+                "--min-age",
+                "30",
+                "--quote",
+                "USDT",
+            ],
+        ),
+        (
+            "/v1/universe/2024-01-15?by=trades&window=7&contract=all",
+            &[
+                "query",
+                "universe",
+                "2024-01-15",
+                "--by",
+                "trades",
+                "--window",
+                "7",
+                "--contract",
+                "all",
+            ],
+        ),
+        (
+            "/v1/events?since=2022-01-01&until=2022-12-31&kind=relisting",
+            &[
+                "query",
+                "events",
+                "--since",
+                "2022-01-01",
+                "--until",
+                "2022-12-31",
+                "--kind",
+                "relisting",
+            ],
+        ),
+        (
+            "/v1/events?symbol=icpusdt&delisted_after=30",
+            &[
+                "query",
+                "events",
+                "--symbol",
+                "icpusdt",
+                "--delisted-after",
+                "30",
+            ],
+        ),
     ];
     for (path, args) in cases {
         for format in ["json", "csv"] {
@@ -240,6 +292,20 @@ fn refusals_carry_the_command_lines_sentences() {
             "both start and end, or neither",
         ),
         ("/v1/status?verbose=1", "takes no parameters"),
+        (
+            "/v1/universe/2024-01-15?window=0",
+            "window is \"0\", not a whole number from 1 to 3650",
+        ),
+        ("/v1/universe/2024-01-15?by=volume", "not a ranking"),
+        (
+            "/v1/universe/2024-13-01",
+            "is not a date of the form YYYY-MM-DD",
+        ),
+        ("/v1/events?kind=halving", "not an event kind"),
+        (
+            "/v1/events?since=2024-02-01&until=2024-01-01",
+            "the start 2024-02-01 is after the end 2024-01-01",
+        ),
     ] {
         let (status, sentence, _) = error(path);
         assert_eq!(status, 400, "{path}");

@@ -29,7 +29,10 @@ use super::published::{Current, Generation, Published, RunError};
 use crate::cli::render::{self, Format, ReportFormat};
 use crate::cli::{CliError, ops, report};
 use crate::facts::ContractFilter;
-use crate::store::{Database, StoreError};
+use crate::store::{
+    DEFAULT_DELISTED_AFTER, Database, EventFilter, EventKind, RankBy, StoreError, UNIVERSE_DAYS,
+    UniverseQuery,
+};
 
 /// What every handler shares.
 pub(super) struct App {
@@ -47,6 +50,8 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .route("/v1/timeline/{symbol}", get(timeline))
         .route("/v1/range", get(range))
         .route("/v1/summary", get(summary))
+        .route("/v1/events", get(events))
+        .route("/v1/universe/{date}", get(universe))
         .route("/v1/symbols", get(symbols))
         .route("/v1/status", get(status))
         .route("/healthz", get(healthz))
@@ -180,6 +185,26 @@ impl Params {
                     ContractFilter::NAMES.join(", ")
                 ))
             }),
+        }
+    }
+
+    /// A whole number of days in `range`, or `None` when absent.
+    fn days(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<Option<u32>, ApiError> {
+        let Some(text) = self.get(key) else {
+            return Ok(None);
+        };
+        match text.parse::<u32>() {
+            Ok(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(ApiError::bad(format!(
+                "{key} is {:?}, not a whole number from {} to {}",
+                truncated(text),
+                range.start(),
+                range.end()
+            ))),
         }
     }
 
@@ -369,6 +394,109 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why.to_string()).into_response()
         }
     }
+}
+
+async fn events(
+    State(app): State<Arc<App>>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(
+        query,
+        &[
+            "since",
+            "until",
+            "kind",
+            "symbol",
+            "delisted_after",
+            "format",
+        ],
+    )?;
+    let (since, until) = (params.day("since")?, params.day("until")?);
+    if let (Some(since), Some(until)) = (since, until) {
+        ordered(since, until)?;
+    }
+    let kind = match params.get("kind") {
+        None => None,
+        Some(name) => Some(EventKind::parse(name).ok_or_else(|| {
+            ApiError::bad(format!(
+                "{:?} is not an event kind; use one of {}",
+                truncated(name),
+                EventKind::NAMES.join(", ")
+            ))
+        })?),
+    };
+    let symbol = params.get("symbol").map(str::to_string);
+    if let Some(s) = &symbol {
+        crate::vision::check_symbol(s).map_err(|e| ApiError::bad(e.to_string()))?;
+    }
+    let rule = params
+        .days("delisted_after", UNIVERSE_DAYS)?
+        .unwrap_or(DEFAULT_DELISTED_AFTER);
+    let format = params.format(&headers)?;
+    let filter = EventFilter {
+        since,
+        until,
+        kind,
+        symbol,
+    };
+    let key = format!("events {filter:?} {rule} {format:?}");
+    app.answer(&headers, format, key, move |db, out| {
+        Ok(render::events(out, format, &db.events(&filter, rule)?)?)
+    })
+    .await
+}
+
+async fn universe(
+    State(app): State<Arc<App>>,
+    date: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(
+        query,
+        &[
+            "contract",
+            "quote",
+            "min_age",
+            "recent",
+            "top",
+            "by",
+            "window",
+            "delisted_after",
+            "format",
+        ],
+    )?;
+    let mut q = UniverseQuery::new(day(&path_text(date)?)?);
+    q.contracts = params.contract()?;
+    if let Some(quote) = params.get("quote") {
+        crate::vision::check_symbol(quote).map_err(|e| ApiError::bad(e.to_string()))?;
+        q.quote = Some(quote.to_string());
+    }
+    q.min_age = params
+        .days("min_age", 0..=*UNIVERSE_DAYS.end())?
+        .unwrap_or(q.min_age);
+    q.recent = params.days("recent", UNIVERSE_DAYS)?.unwrap_or(q.recent);
+    q.window = params.days("window", UNIVERSE_DAYS)?.unwrap_or(q.window);
+    q.top = params.days("top", 1..=u32::MAX)?;
+    q.delisted_after = params
+        .days("delisted_after", UNIVERSE_DAYS)?
+        .unwrap_or(q.delisted_after);
+    if let Some(by) = params.get("by") {
+        q.by = RankBy::parse(by).ok_or_else(|| {
+            ApiError::bad(format!(
+                "{:?} is not a ranking; use one of {}",
+                truncated(by),
+                RankBy::NAMES.join(", ")
+            ))
+        })?;
+    }
+    let format = params.format(&headers)?;
+    let key = format!("universe {q:?} {format:?}");
+    app.answer(&headers, format, key, move |db, out| {
+        Ok(render::universe(out, format, &q, &db.universe(&q)?)?)
+    })
+    .await
 }
 
 async fn unknown_route() -> ApiError {
