@@ -296,9 +296,10 @@ def test_ctrl_c_stops_an_update_promptly_and_keeps_only_what_it_gathered(slow_si
     # One request at a time at 50 ms each, the whole run would take ~100 s.
     code = f"""
 import sys, time, binance_futures_availability as bfa
-print("updating", flush=True)
 started = time.monotonic()
 try:
+    # Inside the try: the signal is sent as soon as this line is read.
+    print("updating", flush=True)
     bfa.update({str(path)!r}, s3_url={slow_sim.s3_url!r}, data_url={slow_sim.data_url!r}, concurrency=1)
 except KeyboardInterrupt:
     print(f"interrupted after {{time.monotonic() - started:.1f}} s", flush=True)
