@@ -370,7 +370,7 @@ pub(crate) struct Remote {
     /// Base URL the files are served from.
     #[arg(long, env = "BFA_DATA_URL", default_value = config::DEFAULT_DATA_URL, value_name = "URL")]
     pub data_url: String,
-    /// Requests in flight at most.
+    /// Requests in flight at most (a 1d file's zip and its CHECKSUM go together as one).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(collect::limits::CONCURRENCY))]
     pub concurrency: u16,
     /// Attempts per request for transient failures (timeouts, 5xx, 429), the first included.

@@ -120,7 +120,7 @@ impl Goal {
 /// How to run a collection.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Requests in flight at most.
+    /// Requests in flight at most; a 1d file's zip and its CHECKSUM go together as one.
     pub concurrency: usize,
     /// A transaction commits after this many symbols or `batch_rows` rows, whichever comes
     /// first: larger batches write faster, smaller ones lose less to a kill.

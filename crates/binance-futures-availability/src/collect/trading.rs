@@ -211,7 +211,8 @@ pub(super) async fn collect_all(
             stop.cancel();
             tripped = true;
         }
-        if batch_days >= opts.batch_rows || batch.len() >= opts.batch_rows / 4 {
+        // Every file holds at least one day, so this bounds the files held too.
+        if batch_days >= opts.batch_rows {
             state.summary.rows_written += write(db, &mut batch)?;
             batch_days = 0;
         }

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::{Row, params};
 use serde::Serialize;
 
+use super::trading::FILE_WITHOUT_TRADING;
 use super::{Database, RunRecord, StoreError, date_value, schema};
 use crate::facts::{Contract, ContractFilter};
 
@@ -539,13 +540,14 @@ impl Database {
         let trading = self
             .conn
             .query_row(
-                "SELECT (SELECT count(*) FROM daily_trading),
+                &format!(
+                    "SELECT (SELECT count(*) FROM daily_trading),
                         (SELECT count(*) FROM daily_trading WHERE trades > 0),
                         (SELECT count(*) FROM trading_files),
                         (SELECT count(*) FROM trading_disagreements),
-                        (SELECT count(*) FROM daily_availability a WHERE a.available AND NOT EXISTS
-                            (SELECT 1 FROM daily_trading t WHERE t.date = a.date AND t.symbol = a.symbol)),
-                        (SELECT max(date) FROM daily_trading)",
+                        (SELECT count(*) FROM daily_availability a WHERE {FILE_WITHOUT_TRADING}),
+                        (SELECT max(date) FROM daily_trading)"
+                ),
                 [],
                 |r| {
                     Ok(TradingStatus {

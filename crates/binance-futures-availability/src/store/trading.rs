@@ -75,6 +75,12 @@ CREATE TABLE trading_disagreements (
 );"
 );
 
+/// The days with a 1m file and no trading row (`a` is `daily_availability`): a file not read
+/// yet, or one that failed. What plans start from, `status` counts and `validate` reports.
+pub(super) const FILE_WITHOUT_TRADING: &str =
+    "a.available AND NOT EXISTS (SELECT 1 FROM daily_trading t
+                                     WHERE t.date = a.date AND t.symbol = a.symbol)";
+
 /// The staging table of one write: the batch's rows, each with the kind of file it came from.
 const STAGING: &str = "
 CREATE OR REPLACE TEMP TABLE trading_staging (
@@ -381,10 +387,10 @@ impl Database {
             }
         }
         let missing: Vec<(String, NaiveDate)> = self.rows(
-            "SELECT a.symbol, min(a.date) FROM daily_availability a
-              WHERE a.available AND NOT EXISTS (SELECT 1 FROM daily_trading t
-                                                 WHERE t.date = a.date AND t.symbol = a.symbol)
-              GROUP BY a.symbol",
+            &format!(
+                "SELECT a.symbol, min(a.date) FROM daily_availability a
+                  WHERE {FILE_WITHOUT_TRADING} GROUP BY a.symbol"
+            ),
             [],
             "finding days without trading rows",
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -400,16 +406,16 @@ impl Database {
     /// whose trading facts were collected at all.
     pub fn trading_mismatches(&self) -> Result<Vec<(String, NaiveDate, bool)>, StoreError> {
         self.rows(
-            "SELECT t.symbol, t.date, true FROM daily_trading t
+            &format!(
+                "SELECT t.symbol, t.date, true FROM daily_trading t
               WHERE t.trades > 0 AND NOT EXISTS (SELECT 1 FROM daily_availability a
                      WHERE a.date = t.date AND a.symbol = t.symbol AND a.available)
              UNION ALL
              SELECT a.symbol, a.date, false FROM daily_availability a
-              WHERE a.available
-                AND a.symbol IN (SELECT DISTINCT symbol FROM daily_trading)
-                AND NOT EXISTS (SELECT 1 FROM daily_trading t
-                                 WHERE t.date = a.date AND t.symbol = a.symbol)
-             ORDER BY 1, 2",
+              WHERE a.symbol IN (SELECT DISTINCT symbol FROM daily_trading)
+                AND {FILE_WITHOUT_TRADING}
+             ORDER BY 1, 2"
+            ),
             [],
             "comparing trading days with files",
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),

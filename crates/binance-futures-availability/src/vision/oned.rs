@@ -139,7 +139,8 @@ pub async fn fetch_1d_file(
             .acquire()
             .await
             .map_err(|_| client.error(format!("GET {key}"), &[], Cause::Cancelled))?;
-        // Both at once: a file costs one round trip, not two.
+        // Both at once under one permit: a file costs one round trip, not two, and
+        // `--concurrency` counts it as one request (documented there).
         tokio::try_join!(
             client.get_object(&key, MAX_1D_ZIP_BYTES),
             client.get_object(&checksum_key, MAX_CHECKSUM_BYTES)
