@@ -78,7 +78,6 @@ pub struct FileFact {
     pub date: NaiveDate,
     pub size: u64,
     pub last_modified: DateTime<Utc>,
-    pub etag: Option<String>,
 }
 
 /// Perpetual (incl. TradFi perpetuals and settled folders) or dated delivery contract.

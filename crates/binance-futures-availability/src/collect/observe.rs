@@ -97,7 +97,6 @@ mod tests {
             date: d(date),
             size: 10,
             last_modified: chrono::DateTime::UNIX_EPOCH,
-            etag: None,
         }
     }
 

@@ -104,7 +104,13 @@ impl Database {
             .map_err(super::failed(&path, "starting a write transaction"))?;
         let mut written = 0;
         let dates = batch.rows.iter().map(|r| r.date);
-        if let (Some(first), Some(last)) = (dates.clone().min(), dates.max()) {
+        let names = batch.rows.iter().map(|r| r.symbol.as_str());
+        if let (Some(first), Some(last), Some(low), Some(high)) = (
+            dates.clone().min(),
+            dates.max(),
+            names.clone().min(),
+            names.max(),
+        ) {
             {
                 tx.execute_batch(STAGING)
                     .map_err(super::failed(&path, "preparing the staging table"))?;
@@ -123,11 +129,14 @@ impl Database {
             }
             // Rows equal to the stored ones (probe time aside) are dropped, so that re-running
             // a collection changes nothing; the stored rows of the remaining days are replaced.
-            // The date bounds let DuckDB skip the row groups of other days (see `layout`).
-            let window = params![date_value(first), date_value(last)];
+            // The bounds let DuckDB skip the row groups of other days (a daily update: the table
+            // lies in date order, see `layout`) or of other symbols (a first load, appended
+            // symbol by symbol before its sort): without the symbol bounds every batch of a
+            // first load compared itself with the whole table, 0.5 s of a 1 M-row load.
+            let window = params![date_value(first), date_value(last), low, high];
             tx.execute(
                 "DELETE FROM staging s USING daily_availability d
-                   WHERE d.date BETWEEN ?1 AND ?2
+                   WHERE d.date BETWEEN ?1 AND ?2 AND d.symbol BETWEEN ?3 AND ?4
                      AND d.date = s.date AND d.symbol = s.symbol AND d.available = s.available
                      AND d.file_size_bytes IS NOT DISTINCT FROM s.file_size_bytes
                      AND d.last_modified IS NOT DISTINCT FROM s.last_modified",
@@ -136,7 +145,8 @@ impl Database {
             .map_err(super::failed(&path, "comparing with stored rows"))?;
             tx.execute(
                 "DELETE FROM daily_availability d USING staging s
-                   WHERE d.date BETWEEN ?1 AND ?2 AND d.date = s.date AND d.symbol = s.symbol",
+                   WHERE d.date BETWEEN ?1 AND ?2 AND d.symbol BETWEEN ?3 AND ?4
+                     AND d.date = s.date AND d.symbol = s.symbol",
                 window,
             )
             .map_err(super::failed(&path, "replacing stored rows"))?;

@@ -87,7 +87,6 @@ pub async fn list_daily_files(
                         date,
                         size: o.size,
                         last_modified: o.last_modified,
-                        etag: o.etag.clone(),
                     },
                 );
             }

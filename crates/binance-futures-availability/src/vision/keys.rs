@@ -89,8 +89,24 @@ pub fn parse_daily_1m_key(key: &str) -> Option<(&str, NaiveDate)> {
     if symbol.is_empty() || date.len() != 10 {
         return None;
     }
-    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
-    Some((symbol, date))
+    Some((symbol, iso_day(date)?))
+}
+
+/// `YYYY-MM-DD` exactly (ten bytes, zero-padded, a real day), as keys spell days. By hand rather
+/// than `NaiveDate::parse_from_str`, which interprets its format string on every call (a
+/// backfill parses ~1.6 M keys) and accepts unpadded or signed fields.
+fn iso_day(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
 }
 
 /// The folder of a symbol's 1d klines files of `span`'s kind: daily
@@ -139,7 +155,7 @@ pub fn parse_kline_1d_key(key: &str) -> Option<(&str, Span)> {
         return None;
     }
     let span = match (monthly, stamp.len()) {
-        (false, 10) => Span::Day(NaiveDate::parse_from_str(stamp, "%Y-%m-%d").ok()?),
+        (false, 10) => Span::Day(iso_day(stamp)?),
         (true, 7) => {
             let (year, month) = stamp.split_once('-')?;
             if year.len() != 4
@@ -258,6 +274,14 @@ mod tests {
             format!("{root}BTCUSDT/1m/BTCUSDT-1m-2024-02-30.zip"),
             format!("{root}BTCUSDT/1m/ETHUSDT-1m-2024-01-01.zip"),
             format!("{root}BTCUSDT/1m/BTCUSDT-1m-2024-1-01.zip"),
+            // Ten bytes, but not zero-padded digits: chrono's parser took some of these.
+            format!("{root}BTCUSDT/1m/BTCUSDT-1m-2024-1-001.zip"),
+            format!("{root}BTCUSDT/1m/BTCUSDT-1m-+024-01-01.zip"),
+            format!("{root}BTCUSDT/1m/BTCUSDT-1m-2024-01-+1.zip"),
+            format!("{root}BTCUSDT/1m/BTCUSDT-1m-2024-01- 1.zip"),
+            format!("{root}BTCUSDT/1m/BTCUSDT-1m-2024/01/01.zip"),
+            format!("{root}BTCUSDT/1m/BTCUSDT-1m-2024-00-10.zip"),
+            format!("{root}BTCUSDT/1m/BTCUSDT-1m-٢٠٢٤-01-01.zip"),
             format!("{root}BTCUSDT/1m/BTCUSDT-1m-2024-01.zip"),
             format!("{root}BTCUSDT/1m/readme.txt"),
             format!("{root}BTCUSDT/1m/"),
@@ -298,6 +322,7 @@ mod tests {
             format!("{monthly}BTCUSDT/1d/BTCUSDT-1d-+202-01.zip"),
             format!("{monthly}BTCUSDT/1d/BTCUSDT-1d-2024-+1.zip"),
             format!("{daily}BTCUSDT/1d/BTCUSDT-1d-2024-02-30.zip"),
+            format!("{daily}BTCUSDT/1d/BTCUSDT-1d-2024-02-+1.zip"),
             format!("{daily}BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip"),
             format!("{daily}BTCUSDT/1d/ETHUSDT-1d-2024-01-01.zip"),
             format!("{monthly}BTCUSDT/1m/BTCUSDT-1m-2024-01.zip"),
