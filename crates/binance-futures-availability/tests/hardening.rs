@@ -288,6 +288,24 @@ fn a_database_that_carries_code_is_refused_and_nothing_reaches_outside() {
     let out = run_on(&env, &target, &["restore", shadowing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", err(&out));
     assert!(err(&out).contains("a macro named lower"), "{}", err(&out));
+    // Our own view is allowed only as we wrote it: one that reads a file instead is refused.
+    let tampered = env.dir.path().join("tampered.duckdb");
+    std::fs::copy(&env.db, &tampered).unwrap();
+    duckdb::Connection::open(&tampered)
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE OR REPLACE VIEW daily_availability AS SELECT f.* REPLACE (t.content AS symbol)
+               FROM daily_availability_facts f, read_text('{}') t;",
+            secret.display()
+        ))
+        .unwrap();
+    let out = run_on(&env, &tampered, &["update", "--quiet"]);
+    assert_eq!(out.status.code(), Some(1), "{}", err(&out));
+    assert!(
+        err(&out).contains("a view named daily_availability"),
+        "{}",
+        err(&out)
+    );
     // An export is local: no URL, no extension fetched.
     let out = env.run(&["export", "s3://bucket/prefix"]);
     assert_eq!(out.status.code(), Some(2), "{}", err(&out));

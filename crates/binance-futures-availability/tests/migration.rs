@@ -53,9 +53,9 @@ fn a_schema_2_file_migrates_on_the_next_write_keeping_every_row_and_answer() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("update"));
 
     env.ok(&["update", "--quiet"]);
-    // Through 3 to 4, which adds the trading tables beside the availability ones (this
-    // `update` then fills them).
-    assert_eq!(schema_version(&env.db), 4);
+    // Through 3 and 4, which adds the trading tables beside the availability ones (this
+    // `update` then fills them), to 5, where `daily_availability` is a view of the facts.
+    assert_eq!(schema_version(&env.db), 5);
     // Every row, url included (the schema-2 rows hold the public, percent-encoded urls that
     // schema 3 computes).
     assert!(db_rows(&env.db) == before, "rows changed in the migration");
@@ -87,7 +87,14 @@ fn a_schema_2_file_migrates_on_the_next_write_keeping_every_row_and_answer() {
     assert_eq!(asked, 14);
     // No key, no index, nothing of schema 2's derived tables left.
     let catalog = common::catalog(&env.db).join("\n");
-    for gone in ["PRIMARY KEY(date", "INDEX", "day_files", "derived_state"] {
+    for gone in [
+        "PRIMARY KEY(date",
+        "INDEX",
+        "day_files",
+        "derived_state",
+        "GENERATED",
+        "TABLE daily_availability(",
+    ] {
         assert!(!catalog.contains(gone), "{gone} in {catalog}");
     }
 }
@@ -120,18 +127,18 @@ for sql in [
 }
 
 #[test]
-fn the_originals_sql_answers_alike_on_schema_2_and_3_in_the_stock_python_client() {
+fn the_originals_sql_answers_alike_on_schema_2_and_the_current_one_in_the_stock_python_client() {
     let env = v2_env();
     let v2 = env.dir.path().join("v2.duckdb");
     std::fs::copy(&env.db, &v2).unwrap();
     env.ok(&["update", "--quiet"]);
-    let (on_v2, on_v3) = (seed_sql(&v2), seed_sql(&env.db));
+    let (on_v2, on_now) = (seed_sql(&v2), seed_sql(&env.db));
     assert_eq!(on_v2.len(), 6);
-    for (a, b) in on_v2.iter().zip(&on_v3) {
+    for (a, b) in on_v2.iter().zip(&on_now) {
         assert_eq!(a, b);
     }
     assert!(
-        on_v3[4].contains("https://data.binance.vision/data/futures/um/daily/klines/%E5%B8%81")
+        on_now[4].contains("https://data.binance.vision/data/futures/um/daily/klines/%E5%B8%81")
     );
 }
 
@@ -142,7 +149,7 @@ fn a_day_stored_twice_by_another_client_fails_validate_naming_it() {
     let script = r#"
 import duckdb, sys
 con = duckdb.connect(sys.argv[1])
-con.execute("INSERT INTO daily_availability (date, symbol, available, file_size_bytes) VALUES ('2024-01-15', 'ETHUSDT', true, 1)")
+con.execute("INSERT INTO daily_availability_facts (date, symbol, available, file_size_bytes) VALUES ('2024-01-15', 'ETHUSDT', true, 1)")
 "#;
     common::output_ok(
         std::process::Command::new(python())

@@ -3,12 +3,12 @@
 //! excludes; it has no other access path worth having here (the v2 indexes were never used and
 //! were 90 % of the file, ADR 0010).
 //!
-//! - `daily_availability` lies in date order: a snapshot or a month's range reads one or two row
-//!   groups of the full history's eight.
+//! - `daily_availability_facts` (the rows of the view `daily_availability`) lies in date order:
+//!   a snapshot or a month's range reads one or two row groups of the full history's eight.
 //! - `symbol_days(symbol, date, available, file_size_bytes)` holds the days before
 //!   `layout.split` in symbol order, for timelines (~3 bytes a row: no timestamps, symbol
 //!   run-length encoded). A timeline reads it and the days from `split` on in
-//!   `daily_availability`, which lie in its last row group or two.
+//!   `daily_availability_facts`, which lie in its last row group or two.
 //!
 //! A daily update writes its last few weeks, which land at the end of the table and after
 //! `split`, so neither needs work. Every batch records the earliest day it wrote in
@@ -21,7 +21,7 @@
 use chrono::{Duration, NaiveDate};
 use duckdb::params;
 
-use super::schema::{STORED_COLUMNS, SYMBOL_DAYS, daily_table};
+use super::schema::{SYMBOL_DAYS, facts_table};
 use super::{Database, StoreError, date_value};
 
 /// How far back from the newest day a write may reach and still be left where it was appended:
@@ -71,7 +71,7 @@ impl Database {
         .map(|_| ())
     }
 
-    /// The day from which timelines read `daily_availability` rather than `symbol_days`: the
+    /// The day from which timelines read `daily_availability_facts` rather than `symbol_days`: the
     /// split, unless rows before it were written since the companion was built (a library
     /// user who has not called `tidy` yet) — then every day is read from the table, slower
     /// and right.
@@ -101,7 +101,7 @@ impl Database {
         let (unsorted_from, split, newest) = self
             .conn
             .query_row(
-                "SELECT unsorted_from, split, (SELECT max(date) FROM daily_availability) FROM layout",
+                "SELECT unsorted_from, split, (SELECT max(date) FROM daily_availability_facts) FROM layout",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
@@ -116,13 +116,15 @@ impl Database {
             .transaction()
             .map_err(super::failed(&path, "starting to lay out the rows"))?;
         if work.sort {
+            // The view `daily_availability` names the table and is bound when read, so it
+            // reads the sorted table once that has the name.
             tx.execute_batch(&format!(
                 "{new}
-                 INSERT INTO daily_availability_sorted ({STORED_COLUMNS})
-                   SELECT {STORED_COLUMNS} FROM daily_availability ORDER BY date, symbol;
-                 DROP TABLE daily_availability;
-                 ALTER TABLE daily_availability_sorted RENAME TO daily_availability;",
-                new = daily_table("daily_availability_sorted")
+                 INSERT INTO daily_availability_sorted
+                   SELECT * FROM daily_availability_facts ORDER BY date, symbol;
+                 DROP TABLE daily_availability_facts;
+                 ALTER TABLE daily_availability_sorted RENAME TO daily_availability_facts;",
+                new = facts_table("daily_availability_sorted")
             ))
             .map_err(super::failed(&path, "sorting the rows by date"))?;
         }
@@ -131,7 +133,7 @@ impl Database {
                 .map_err(super::failed(&path, "rebuilding symbol_days"))?;
             tx.execute(
                 "INSERT INTO symbol_days
-                   SELECT symbol, date, available, file_size_bytes FROM daily_availability
+                   SELECT symbol, date, available, file_size_bytes FROM daily_availability_facts
                    WHERE date < ?1 ORDER BY symbol, date",
                 params![date_value(split)],
             )

@@ -256,7 +256,7 @@ impl Database {
             "SELECT symbol, min(date), max(date) FROM (
                  SELECT symbol, date,
                         date - CAST(row_number() OVER (PARTITION BY symbol ORDER BY date) AS INTEGER) AS run
-                   FROM daily_availability WHERE NOT available)
+                   FROM daily_availability_facts WHERE NOT available)
               GROUP BY symbol, run ORDER BY symbol, min(date)",
             [],
             "finding gaps",
@@ -353,7 +353,7 @@ impl Database {
         )?;
         let files_on_date: HashMap<String, bool> = self
             .rows(
-                "SELECT symbol, available FROM daily_availability WHERE date = ?",
+                "SELECT symbol, available FROM daily_availability_facts WHERE date = ?",
                 params![date_value(date)],
                 "reading the day's files",
                 |r| Ok((r.get(0)?, r.get(1)?)),

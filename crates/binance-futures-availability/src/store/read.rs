@@ -191,7 +191,7 @@ impl Database {
         // files, and each statement or subquery that reads a table costs DuckDB ~0.3 ms here
         // while the symbols are read once per handle (BENCHMARKS.md).
         let dated: Vec<(SnapshotRow, bool)> = self.rows(
-            "SELECT symbol, file_size_bytes, last_modified, available FROM daily_availability
+            "SELECT symbol, file_size_bytes, last_modified, available FROM daily_availability_facts
              WHERE date = ?",
             params![date_value(date)],
             "running the snapshot query",
@@ -225,7 +225,7 @@ impl Database {
         let mut days = self.rows(
             "SELECT date, available, file_size_bytes FROM symbol_days WHERE symbol = ?1 AND date < ?2
              UNION ALL
-             SELECT date, available, file_size_bytes FROM daily_availability
+             SELECT date, available, file_size_bytes FROM daily_availability_facts
              WHERE date >= ?2 AND symbol = ?1",
             params![record.symbol, date_value(split)],
             "running the timeline query",
@@ -259,7 +259,7 @@ impl Database {
         let counted: Vec<RangeRow> = self.rows(
             "SELECT symbol, count(*) FILTER (WHERE available), min(date) FILTER (WHERE available),
                     max(date) FILTER (WHERE available)
-             FROM daily_availability WHERE date BETWEEN ? AND ? GROUP BY symbol
+             FROM daily_availability_facts WHERE date BETWEEN ? AND ? GROUP BY symbol
              HAVING bool_or(available)",
             params![date_value(start), date_value(end)],
             "running the range query",
@@ -345,7 +345,7 @@ impl Database {
                         count(*) FILTER (WHERE file AND contract_type = 'delivery'),
                         count(*) FILTER (WHERE NOT file AND contract_type = 'perpetual'),
                         count(*) FILTER (WHERE NOT file AND contract_type = 'delivery')
-                 FROM (SELECT date, symbol, true AS file FROM daily_availability
+                 FROM (SELECT date, symbol, true AS file FROM daily_availability_facts
                         WHERE available AND date BETWEEN ?1 AND ?2
                        UNION ALL
                        SELECT date, symbol, false FROM daily_trading
@@ -467,7 +467,7 @@ impl Database {
         limit: usize,
     ) -> Result<Vec<(String, NaiveDate, i64)>, StoreError> {
         self.rows(
-            "SELECT symbol, date, count(*) FROM daily_availability
+            "SELECT symbol, date, count(*) FROM daily_availability_facts
              GROUP BY symbol, date HAVING count(*) > 1 ORDER BY symbol, date LIMIT ?",
             params![limit as i64],
             "looking for days stored twice",
@@ -483,7 +483,7 @@ impl Database {
                  SELECT symbol,
                         unnest(generate_series(first_file_date, last_file_date, INTERVAL 1 DAY))::DATE AS date
                  FROM symbols WHERE first_file_date IS NOT NULL)
-             SELECT symbol, date FROM life ANTI JOIN daily_availability USING (symbol, date)
+             SELECT symbol, date FROM life ANTI JOIN daily_availability_facts USING (symbol, date)
              ORDER BY symbol, date",
             [],
             "looking for unchecked days",
@@ -496,7 +496,7 @@ impl Database {
         let (rows, available): (i64, i64) = self
             .conn
             .query_row(
-                "SELECT count(*), count(*) FILTER (WHERE available) FROM daily_availability",
+                "SELECT count(*), count(*) FILTER (WHERE available) FROM daily_availability_facts",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -530,7 +530,7 @@ impl Database {
             )
             .map_err(self.err("counting symbols"))?;
         let latest_day_counts = self.rows(
-            "SELECT date, count(*) FROM daily_availability
+            "SELECT date, count(*) FROM daily_availability_facts
                  WHERE available AND date >= (SELECT max(last_file_date) FROM symbols) - 13
                  GROUP BY date ORDER BY date",
             [],
@@ -545,7 +545,7 @@ impl Database {
                         (SELECT count(*) FROM daily_trading WHERE trades > 0),
                         (SELECT count(*) FROM trading_files),
                         (SELECT count(*) FROM trading_disagreements),
-                        (SELECT count(*) FROM daily_availability a WHERE {FILE_WITHOUT_TRADING}),
+                        (SELECT count(*) FROM daily_availability_facts a WHERE {FILE_WITHOUT_TRADING}),
                         (SELECT max(date) FROM daily_trading)"
                 ),
                 [],

@@ -75,7 +75,7 @@ CREATE TABLE trading_disagreements (
 );"
 );
 
-/// The days with a 1m file and no trading row (`a` is `daily_availability`): a file not read
+/// The days with a 1m file and no trading row (`a` is `daily_availability_facts`): a file not read
 /// yet, or one that failed. What plans start from, `status` counts and `validate` reports.
 pub(super) const FILE_WITHOUT_TRADING: &str =
     "a.available AND NOT EXISTS (SELECT 1 FROM daily_trading t
@@ -388,7 +388,7 @@ impl Database {
         }
         let missing: Vec<(String, NaiveDate)> = self.rows(
             &format!(
-                "SELECT a.symbol, min(a.date) FROM daily_availability a
+                "SELECT a.symbol, min(a.date) FROM daily_availability_facts a
                   WHERE {FILE_WITHOUT_TRADING} GROUP BY a.symbol"
             ),
             [],
@@ -408,10 +408,10 @@ impl Database {
         self.rows(
             &format!(
                 "SELECT t.symbol, t.date, true FROM daily_trading t
-              WHERE t.trades > 0 AND NOT EXISTS (SELECT 1 FROM daily_availability a
+              WHERE t.trades > 0 AND NOT EXISTS (SELECT 1 FROM daily_availability_facts a
                      WHERE a.date = t.date AND a.symbol = t.symbol AND a.available)
              UNION ALL
-             SELECT a.symbol, a.date, false FROM daily_availability a
+             SELECT a.symbol, a.date, false FROM daily_availability_facts a
               WHERE a.symbol IN (SELECT DISTINCT symbol FROM daily_trading)
                 AND {FILE_WITHOUT_TRADING}
              ORDER BY 1, 2"

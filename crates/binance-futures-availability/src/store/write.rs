@@ -1,7 +1,7 @@
 //! Writes: observed days and symbol bookkeeping in one transaction per batch, through DuckDB's
 //! appender. The run log is `runs`.
 //!
-//! `daily_availability` has no key (ADR 0010): that `(date, symbol)` names at most one row is
+//! `daily_availability_facts` has no key (ADRs 0010, 0015): that `(date, symbol)` names at most one row is
 //! this module's invariant. A batch naming a day twice is refused, and a batch replaces the
 //! stored rows of the days it names in the same transaction that inserts them, so a killed
 //! write leaves either both or neither.
@@ -20,7 +20,8 @@ use super::schema::STORED_COLUMNS;
 use super::{Database, StoreError, date_value, timestamp_value};
 use crate::facts::SymbolClass;
 
-/// One observed day of one symbol, as stored in `daily_availability`.
+/// One observed day of one symbol, as stored in `daily_availability_facts` (and shown by the
+/// view `daily_availability`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AvailabilityRow {
     pub date: NaiveDate,
@@ -135,7 +136,7 @@ impl Database {
             // first load compared itself with the whole table, 0.5 s of a 1 M-row load.
             let window = params![date_value(first), date_value(last), low, high];
             tx.execute(
-                "DELETE FROM staging s USING daily_availability d
+                "DELETE FROM staging s USING daily_availability_facts d
                    WHERE d.date BETWEEN ?1 AND ?2 AND d.symbol BETWEEN ?3 AND ?4
                      AND d.date = s.date AND d.symbol = s.symbol AND d.available = s.available
                      AND d.file_size_bytes IS NOT DISTINCT FROM s.file_size_bytes
@@ -144,7 +145,7 @@ impl Database {
             )
             .map_err(super::failed(&path, "comparing with stored rows"))?;
             tx.execute(
-                "DELETE FROM daily_availability d USING staging s
+                "DELETE FROM daily_availability_facts d USING staging s
                    WHERE d.date BETWEEN ?1 AND ?2 AND d.symbol BETWEEN ?3 AND ?4
                      AND d.date = s.date AND d.symbol = s.symbol",
                 window,
@@ -153,7 +154,7 @@ impl Database {
             written = tx
                 .execute(
                     &format!(
-                        "INSERT INTO daily_availability ({STORED_COLUMNS}) SELECT * FROM staging"
+                        "INSERT INTO daily_availability_facts ({STORED_COLUMNS}) SELECT * FROM staging"
                     ),
                     [],
                 )
