@@ -108,6 +108,65 @@ pub fn restore(src: &Path, db: &Path, force: bool) -> Result<DbStatus, StoreErro
     Ok(status)
 }
 
+impl Database {
+    /// Rows (availability and trading) and symbols: what a compacted copy must still hold.
+    /// Counted directly rather than through `status`, whose joins took ~60 MB more than the
+    /// writer's limit at the end of a first load.
+    fn counts(&self) -> Result<(i64, i64), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM daily_availability_facts)
+                          + (SELECT count(*) FROM daily_trading),
+                        (SELECT count(*) FROM symbols)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err("counting the rows"))
+    }
+}
+
+/// Rewrites the closed private copy at `work` without its freed blocks, through
+/// `<work>.compact`, and puts the result in its place once it holds the same rows and symbols.
+/// DuckDB's `COPY FROM DATABASE` copies every table, view and sequence (with its next value)
+/// under the writers' memory limit; a run killed during it leaves `work` as it was.
+pub(crate) fn compact(work: &Path, compacted: &Path) -> Result<(), StoreError> {
+    let expect = Database::open(work)?.counts()?;
+    for leftover in [compacted.to_path_buf(), Beside::of(compacted).wal()] {
+        files::remove_if_present(&leftover).map_err(io_failed("removing a leftover", &leftover))?;
+    }
+    let dest = super::utf8(compacted)?.replace('\'', "''");
+    let config = duckdb::Config::default()
+        .access_mode(duckdb::AccessMode::ReadOnly)
+        .and_then(|c| c.enable_autoload_extension(false))
+        .and_then(|c| c.max_memory(super::WRITE_MEMORY))
+        .and_then(|c| c.threads(1))
+        .map_err(|source| super::duck(work, "configuring the compaction", source))?;
+    let conn = duckdb::Connection::open_with_flags(work, config)
+        .map_err(|source| super::duck(work, "opening the copy to compact it", source))?;
+    let name: String = conn
+        .query_row("SELECT current_database()", [], |r| r.get(0))
+        .map_err(|source| super::duck(work, "compacting the copy", source))?;
+    conn.execute_batch(&format!(
+        "SET allowed_paths = ['{dest}', '{dest}.wal', '{dest}.wal.checkpoint']; SET enable_external_access = false;
+         SET lock_configuration = true;
+         ATTACH '{dest}' AS compacted (READ_WRITE); COPY FROM DATABASE \"{name}\" TO compacted; DETACH compacted;",
+        name = name.replace('"', "\"\"")
+    ))
+    .map_err(|source| super::duck(work, "compacting the copy", source))?;
+    drop(conn);
+    let copy = Database::open(compacted)?.counts()?;
+    if copy != expect {
+        let _ = files::remove_if_present(compacted);
+        return Err(StoreError::CopyDiffers {
+            path: work.to_path_buf(),
+            copy,
+            original: expect,
+        });
+    }
+    files::sync(compacted)?;
+    std::fs::rename(compacted, work).map_err(io_failed("putting the compacted copy in place", work))
+}
+
 /// Writes each table to `<dest>/<table>.<format>` and returns the files written.
 pub fn export(
     db: &Path,

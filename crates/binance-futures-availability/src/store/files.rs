@@ -69,6 +69,10 @@ impl Beside {
     pub fn writing_origin_tmp(&self) -> PathBuf {
         self.with(".writing.origin.tmp")
     }
+    /// `.writing.compact`: the private copy rewritten without its freed blocks (`compact`).
+    pub fn writing_compact(&self) -> PathBuf {
+        self.with(".writing.compact")
+    }
     /// `.partial`: a copy being made to this path (`backup`, `restore`), checked before rename.
     pub fn partial(&self) -> PathBuf {
         self.with(".partial")
@@ -83,10 +87,12 @@ impl Beside {
     }
 
     /// Every file an unpublished write leaves (the spill folder aside).
-    pub fn unpublished(&self) -> [PathBuf; 5] {
+    pub fn unpublished(&self) -> [PathBuf; 7] {
         [
             self.writing(),
             self.writing_wal(),
+            self.writing_compact(),
+            self.with(".writing.compact.wal"),
             self.copying(),
             self.writing_origin(),
             self.writing_origin_tmp(),

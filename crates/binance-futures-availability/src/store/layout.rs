@@ -111,6 +111,9 @@ impl Database {
             return Ok(());
         }
         let started = std::time::Instant::now();
+        if work.sort {
+            self.checkpoint_before_sorting()?;
+        }
         let tx = self
             .conn
             .transaction()
@@ -154,6 +157,16 @@ impl Database {
 }
 
 impl Database {
+    /// Writes the rows to the file before a sort reads them all: committed rows not yet
+    /// checkpointed stay in DuckDB's memory, and sorting 7.6 M of them ran out of a 48 MB limit
+    /// ("failed to pin block") where the same sort of checkpointed rows did not. The unsorted
+    /// blocks it writes are freed by the sort; `WriteSession::publish` then compacts the file.
+    fn checkpoint_before_sorting(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("CHECKPOINT")
+            .map_err(super::failed(&self.path, "checkpointing before sorting"))
+    }
+
     /// Re-sorts `daily_trading` by date when this handle's trading writes reached more than
     /// `SORT_SLACK_DAYS` before the newest day (a backfill): a universe then reads the row
     /// groups of its window only (~1 of 7 for 6 years) instead of all. A daily update's rows
@@ -170,6 +183,7 @@ impl Database {
             .query_row("SELECT max(date) FROM daily_trading", [], |r| r.get(0))
             .map_err(super::failed(&path, "reading the trading layout"))?;
         if newest.is_some_and(|n| from < n - Duration::days(SORT_SLACK_DAYS)) {
+            self.checkpoint_before_sorting()?;
             let tx = self
                 .conn
                 .transaction()

@@ -148,9 +148,9 @@ impl Database {
         }
         // Memory is bounded: without indexes (ADR 0010) everything a writer holds can spill to
         // `<file>.tmp`, so a first load of any size stays under the limit plus what the
-        // collection itself holds. Writers checkpoint once, when they close: rows a first load
-        // appends out of order and `layout` sorts before publishing then never reach the file,
-        // which is written once, compact (DuckDB does not shrink a file whose blocks were freed).
+        // collection itself holds. Writers checkpoint when they close, and before a sort of the
+        // whole table (`layout`: committed rows not yet in the file stay in memory); a copy
+        // left mostly free by that sort is rewritten compact before it is published (`session`).
         utf8(path)?;
         let config = hardened(Config::default())
             .and_then(|c| c.max_memory(WRITE_MEMORY))
@@ -195,6 +195,23 @@ impl Database {
         self.committed_batches
     }
 
+    /// Checkpoints, and tells whether more than a quarter of the file's blocks are free: DuckDB
+    /// reuses freed blocks but never gives them back, so a file whose rows were sorted after a
+    /// checkpoint (a first load, `layout`) stays up to 3× its size until it is rewritten.
+    pub(crate) fn mostly_free(&self) -> Result<bool, StoreError> {
+        self.conn
+            .execute_batch("CHECKPOINT")
+            .and_then(|()| {
+                self.conn.query_row(
+                    "SELECT free_blocks * 4 > total_blocks FROM pragma_database_size()
+                     WHERE database_name = current_database()",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .map_err(self.err("measuring the file's free blocks"))
+    }
+
     /// Checkpoints (folding the write-ahead log into the file) and closes.
     pub fn close(self) -> Result<(), StoreError> {
         let path = self.path;
@@ -212,7 +229,7 @@ impl Database {
 }
 
 /// What DuckDB may hold while writing; beyond it, rows and sorts spill to disk.
-const WRITE_MEMORY: &str = "96MB";
+const WRITE_MEMORY: &str = "48MB";
 
 /// What to do with a file of an older schema version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
