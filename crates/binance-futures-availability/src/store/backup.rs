@@ -125,8 +125,9 @@ impl Database {
     }
 }
 
-/// Rewrites the closed private copy at `work` without its freed blocks, through
-/// `<work>.compact`, and puts the result in its place once it holds the same rows and symbols.
+/// Rewrites the closed database at `work` (a writer's private copy) without its freed blocks,
+/// through `compacted`, and puts the result in its place once it holds the same rows and
+/// symbols.
 /// DuckDB's `COPY FROM DATABASE` copies every table, view and sequence (with its next value)
 /// under the writers' memory limit; a run killed during it leaves `work` as it was.
 pub(crate) fn compact(work: &Path, compacted: &Path) -> Result<(), StoreError> {

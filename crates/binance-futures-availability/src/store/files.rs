@@ -69,9 +69,9 @@ impl Beside {
     pub fn writing_origin_tmp(&self) -> PathBuf {
         self.with(".writing.origin.tmp")
     }
-    /// `.writing.compact`: the private copy rewritten without its freed blocks (`compact`).
-    pub fn writing_compact(&self) -> PathBuf {
-        self.with(".writing.compact")
+    /// `.compact`: this file rewritten without its freed blocks (`Database::close`).
+    pub fn compacting(&self) -> PathBuf {
+        self.with(".compact")
     }
     /// `.partial`: a copy being made to this path (`backup`, `restore`), checked before rename.
     pub fn partial(&self) -> PathBuf {
@@ -91,7 +91,7 @@ impl Beside {
         [
             self.writing(),
             self.writing_wal(),
-            self.writing_compact(),
+            self.with(".writing.compact"),
             self.with(".writing.compact.wal"),
             self.copying(),
             self.writing_origin(),

@@ -198,7 +198,7 @@ impl Database {
     /// Checkpoints, and tells whether more than a quarter of the file's blocks are free: DuckDB
     /// reuses freed blocks but never gives them back, so a file whose rows were sorted after a
     /// checkpoint (a first load, `layout`) stays up to 3× its size until it is rewritten.
-    pub(crate) fn mostly_free(&self) -> Result<bool, StoreError> {
+    fn mostly_free(&self) -> Result<bool, StoreError> {
         self.conn
             .execute_batch("CHECKPOINT")
             .and_then(|()| {
@@ -212,15 +212,19 @@ impl Database {
             .map_err(self.err("measuring the file's free blocks"))
     }
 
-    /// Checkpoints (folding the write-ahead log into the file) and closes.
+    /// Checkpoints (folding the write-ahead log into the file) and closes; a file left with
+    /// more than a quarter of its blocks free (a first load's sort) is then rewritten compact
+    /// through `<file>.compact` (see `backup::compact`).
     pub fn close(self) -> Result<(), StoreError> {
+        let compact = self.mostly_free()?;
         let path = self.path;
         self.conn
-            .execute_batch("CHECKPOINT")
-            .map_err(failed(&path, "checkpointing"))?;
-        self.conn
             .close()
-            .map_err(|(_, source)| duck(&path, "closing the file", source))
+            .map_err(|(_, source)| duck(&path, "closing the file", source))?;
+        if compact {
+            backup::compact(&path, &Beside::of(&path).compacting())?;
+        }
+        Ok(())
     }
 
     fn err(&self, action: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError + '_ {

@@ -190,16 +190,12 @@ impl WriteSession {
     pub fn publish(self) -> Result<(), StoreError> {
         let mut db = self.db;
         db.tidy()?;
-        let compact = db.mostly_free()?;
         let work = db.path().to_path_buf();
         db.close()?;
         let wal = Beside::of(&self.target).writing_wal();
         if wal.exists() {
             // Publishing without the WAL would drop committed batches; keep the copy to resume.
             return Err(StoreError::WalLeft { path: wal });
-        }
-        if compact {
-            super::backup::compact(&work, &Beside::of(&self.target).writing_compact())?;
         }
         remove_spill(&self.target);
         let now = Identity::of(&self.target)?;
