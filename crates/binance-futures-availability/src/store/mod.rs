@@ -156,7 +156,7 @@ impl Database {
             .and_then(|c| c.max_memory(WRITE_MEMORY))
             .and_then(|c| c.with("wal_autocheckpoint", "4GB"))
             // One thread: with two, a backfill spent ~8 % of its CPU in DuckDB's task-queue
-            // locks, 4.7 CPU-seconds against 3.8, and was no faster (ADR 0015).
+            // locks, 4.9 CPU-seconds against 3.8, and was no faster (ADR 0015).
             .and_then(|c| c.threads(1))
             .map_err(|source| duck(path, "configuring the write connection", source))?;
         let conn = Connection::open_with_flags(path, config)
