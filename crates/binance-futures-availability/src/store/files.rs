@@ -91,8 +91,8 @@ impl Beside {
         [
             self.writing(),
             self.writing_wal(),
-            self.with(".writing.compact"),
-            self.with(".writing.compact.wal"),
+            Beside::of(&self.writing()).compacting(),
+            Beside::of(&Beside::of(&self.writing()).compacting()).wal(),
             self.copying(),
             self.writing_origin(),
             self.writing_origin_tmp(),

@@ -280,5 +280,18 @@ mod tests {
             )
             .unwrap();
         assert_eq!(kept, AVAILABILITY_VIEW_SQL);
+        // `Database::close` compacts with `COPY FROM DATABASE`, which re-creates the view from
+        // that text: the copy must keep the same text, or its next write would refuse it.
+        conn.execute_batch("ATTACH ':memory:' AS copied; COPY FROM DATABASE memory TO copied;")
+            .unwrap();
+        let copied: String = conn
+            .query_row(
+                "SELECT sql FROM duckdb_views() WHERE database_name = 'copied'
+                   AND view_name = 'daily_availability'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(copied, AVAILABILITY_VIEW_SQL);
     }
 }

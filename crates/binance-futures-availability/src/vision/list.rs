@@ -117,14 +117,18 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, String> {
                 }
                 (Place::Root, b"NextContinuationToken") => page.next_token = Some(text()?),
                 (Place::Root, b"EncodingType") => url_encoded = text()? == "url",
-                (Place::Root, b"Contents") if !empty => {
+                (Place::Root, b"Contents") if empty => return Err("an entry has no Key".into()),
+                (Place::Root, b"Contents") => {
                     place = Place::Contents {
                         key: None,
                         size: 0,
                         last_modified: None,
                     }
                 }
-                (Place::Root, b"CommonPrefixes") if !empty => place = Place::Prefixes(None),
+                (Place::Root, b"CommonPrefixes") if empty => {
+                    return Err("a CommonPrefixes has no Prefix".into());
+                }
+                (Place::Root, b"CommonPrefixes") => place = Place::Prefixes(None),
                 (Place::Contents { key, .. }, b"Key") => *key = Some(text()?),
                 (Place::Contents { size, .. }, b"Size") => {
                     let t = text()?;
@@ -440,6 +444,11 @@ mod tests {
                 "<ListBucketResult><CommonPrefixes></CommonPrefixes></ListBucketResult>",
                 "no Prefix",
             ),
+            (
+                "<ListBucketResult><CommonPrefixes/></ListBucketResult>",
+                "no Prefix",
+            ),
+            ("<ListBucketResult><Contents/></ListBucketResult>", "no Key"),
         ] {
             let err = parse_page(xml).map(|p| p.objects.len()).unwrap_err();
             assert!(err.contains(why), "{xml}: {err}");
