@@ -935,6 +935,14 @@ fn default_db_path() -> PathBuf {
     config::default_db_path()
 }
 
+/// The `binance-futures-availability` command, run in this process: what the wheel's console
+/// script and `python -m binance_futures_availability` call (ADR 0016). `argv` starts with the
+/// program name. Returns the exit code; the GIL is released while the command runs.
+#[pyfunction]
+fn main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> u8 {
+    py.detach(|| binance_futures_availability::cli::main(argv))
+}
+
 /// The Rust core of binance_futures_availability; import the package, not this module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -947,5 +955,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_DATA_URL", config::DEFAULT_DATA_URL)?;
     m.add("DEFAULT_LOOKBACK", collect::DEFAULT_LOOKBACK)?;
     m.add_function(wrap_pyfunction!(default_db_path, m)?)?;
+    m.add_function(wrap_pyfunction!(main, m)?)?;
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! The command line: clap definitions, input checks that turn into exit code 2, dispatch to
 //! `collect` (writes) and `store` (queries), and output rendering (`render`). `serve` is the
 //! second front end on the same queries and the same rendering, over HTTP. Clap stays in
-//! this module: the library's types know nothing of flags. Its public face is `Cli`, `run` and
-//! `CliError`, for the binary.
+//! this module: the library's types know nothing of flags. Its public face is `main` (arguments in, exit
+//! code out: the binary and the wheel's console script), `Cli`, `run` and `CliError`.
 
 mod args;
+mod entry;
 mod ops;
 mod render;
 mod report;
@@ -30,6 +31,7 @@ use crate::store::{
 use crate::validate::ValidateError;
 use crate::vision::{VisionClient, VisionError};
 pub use args::Cli;
+pub use entry::main;
 use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ServeArgs, ValidateArgs};
 pub use render::{Format, ReportFormat};
 

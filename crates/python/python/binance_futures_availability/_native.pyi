@@ -92,3 +92,7 @@ def update(
     request_timeout: int,
     progress: Optional[Callable[[str, int, int], object]] = None,
 ) -> dict[str, Any]: ...
+
+def main(argv: List[str]) -> int:
+    """Runs the ``binance-futures-availability`` command (``argv`` starts with the program
+    name) in this process and returns its exit code."""
