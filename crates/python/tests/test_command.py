@@ -47,8 +47,8 @@ def test_refusals_exit_as_the_binary_does(sim, db_path, tmp_path):
 
 
 def test_ctrl_c_stops_an_update_as_the_binary_does(slow_sim, tmp_path):
-    """Ctrl-C during a run: the command commits what it gathered and exits 0 — no Python
-    KeyboardInterrupt traceback after it."""
+    """Ctrl-C during a run: the command commits what it gathered and exits 1 with the binary's
+    sentence — no Python KeyboardInterrupt traceback after it."""
     cli = Cli(tmp_path / "availability.duckdb", slow_sim)
     proc = subprocess.Popen(
         [sys.executable, "-m", "binance_futures_availability", "update"],
@@ -63,5 +63,6 @@ def test_ctrl_c_stops_an_update_as_the_binary_does(slow_sim, tmp_path):
     assert first, "the update printed nothing"
     proc.send_signal(signal.SIGINT)
     _, rest = proc.communicate(timeout=120)
-    assert proc.returncode == 0, first + rest
+    assert proc.returncode == 1, first + rest
+    assert "What was collected is committed; run again to finish" in rest, rest
     assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
