@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// How the tool introduces itself to Binance's servers.
-pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+pub const USER_AGENT: &str = concat!("binance-futures-availability/", env!("CARGO_PKG_VERSION"));
 
 /// Path-style S3 URL of the bucket, for listing. Override with `--s3-url` / `BFA_S3_URL`.
 pub const DEFAULT_S3_URL: &str = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision";
