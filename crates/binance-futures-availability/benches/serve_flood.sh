@@ -4,19 +4,23 @@
 # the flooded file was replaced.
 #
 # wrk asks /v1/events?symbol=BTCUSDT&since=DAY&delisted_after=N with a new (DAY, N) each time
-# (2,520 days x 3,650 rules: no question repeats), each answered "[]" or one event, so every
-# answer is kept and the cache's bookkeeping, not its bodies, is what fills it. Then, with the
-# cache full and the flood still running, a copy of the file is renamed over it (a publish, as
-# writers do it) while a client asks /healthz every 5 ms and records the longest wait.
+# (2,520 days x 3,650 rules: no question repeats), each answered "[]" or an event or two, so
+# every answer is kept and the cache's bookkeeping, not its bodies, is what fills it. Then, with
+# the cache full and the flood still running, a copy of the file is renamed over it (a publish,
+# as writers do it) while a client asks /healthz every 5 ms and records the longest wait.
 #
 #   cargo build --release --workspace --bins
-#   bash crates/binance-futures-availability/benches/serve_flood.sh [SECONDS] [SERVE_BINARY]
+#   bash crates/binance-futures-availability/benches/serve_flood.sh [SECONDS] [SERVE_BINARY...]
 #
-# SERVE_ARGS is passed to serve (e.g. "--cache-mb 16"). Needs wrk, curl and python3.
+# Each SERVE_BINARY (default: the one built) is measured in turn on copies of the same
+# database, e.g. a build from before a change and one after. SERVE_ARGS is passed to serve
+# (e.g. "--cache-mb 8"). Needs wrk, curl and python3.
 set -euo pipefail
 secs="${1:-60}"
 bin="${CARGO_TARGET_DIR:-$HOME/.cache/bfa-target}/release"
-bfa="${2:-$bin/binance-futures-availability}"
+shift || true
+binaries=("$@")
+[ ${#binaries[@]} -gt 0 ] || binaries=("$bin/binance-futures-availability")
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 "$bin/vision-sim" --addr 127.0.0.1:0 >"$work/sim.log" 2>&1 &
@@ -26,11 +30,7 @@ export BFA_DB="$work/availability.duckdb"
 export BFA_S3_URL="http://127.0.0.1:$sim_port/data.binance.vision" BFA_DATA_URL="http://127.0.0.1:$sim_port"
 until curl -sf "http://127.0.0.1:$sim_port/data.binance.vision?list-type=2&max-keys=1" >/dev/null; do sleep 0.1; done
 "$bin/binance-futures-availability" update --quiet
-"$bfa" serve --addr 127.0.0.1:0 ${SERVE_ARGS:-} 2>"$work/serve.log" &
-serve_pid=$!
-until grep -qo 'http://127.0.0.1:[0-9]*' "$work/serve.log"; do sleep 0.1; done
-port=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | head -1 | cut -d: -f3)
-until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
+cp "$BFA_DB" "$work/built.duckdb"
 
 cat >"$work/flood.lua" <<'LUA'
 local days = {}
@@ -60,22 +60,34 @@ while time.monotonic() < end:
     time.sleep(0.005)
 print(f"{n} /healthz requests during the publish, the longest {worst * 1000:.1f} ms")
 PY
-rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$serve_pid/status"; }
-curl -s "http://127.0.0.1:$port/v1/events?symbol=BTCUSDT" >/dev/null
-echo "serve: $("$bfa" --version) ${SERVE_ARGS:-}"
-echo "RSS before the flood: $(rss)"
-wrk -t1 -c8 -d"${secs}s" -s "$work/flood.lua" "http://127.0.0.1:$port" | grep -E 'requests in|Non-2xx|Requests/sec'
-echo "RSS after the flood: $(rss)"
-cp "$BFA_DB" "$work/next.duckdb"
-FLOOD_FROM=50000000 wrk -t1 -c8 -d6s --latency -s "$work/flood.lua" "http://127.0.0.1:$port" >"$work/during.txt" &
-flood=$!
-python3 "$work/poll.py" "$port" 5 &
-poller=$!
-sleep 1.5
-mv "$work/next.duckdb" "$BFA_DB"
-wait "$poller"
-wait "$flood"
-echo "the flood during the publish:"
-grep -E 'Latency |99%|requests in|Non-2xx' "$work/during.txt"
-grep -c 'serving ' "$work/serve.log" | xargs echo "files served (2 = the publish was picked up):"
-echo "RSS at the end: $(rss)"
+
+for bfa in "${binaries[@]}"; do
+  cp "$work/built.duckdb" "$BFA_DB"
+  "$bfa" serve --addr 127.0.0.1:0 ${SERVE_ARGS:-} 2>"$work/serve.log" &
+  serve_pid=$!
+  until grep -qo 'http://127.0.0.1:[0-9]*' "$work/serve.log"; do sleep 0.1; done
+  port=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | head -1 | cut -d: -f3)
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
+  rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$serve_pid/status"; }
+  curl -s "http://127.0.0.1:$port/v1/events?symbol=BTCUSDT" >/dev/null
+  echo "== $bfa serve ${SERVE_ARGS:-}"
+  echo "RSS before the flood: $(rss)"
+  wrk -t1 -c8 -d"${secs}s" -s "$work/flood.lua" "http://127.0.0.1:$port" | grep -E 'requests in|Non-2xx|Requests/sec'
+  echo "RSS after the flood: $(rss)"
+  etag() { curl -s -D - -o /dev/null "http://127.0.0.1:$port/v1/symbols" | grep -i '^etag' | tr -d '\r'; }
+  echo "before the publish: $(etag)"
+  cp "$BFA_DB" "$work/next.duckdb"
+  FLOOD_FROM=50000000 wrk -t1 -c8 -d6s --latency -s "$work/flood.lua" "http://127.0.0.1:$port" >"$work/during.txt" &
+  flood=$!
+  python3 "$work/poll.py" "$port" 5 &
+  poller=$!
+  sleep 1.5
+  mv "$work/next.duckdb" "$BFA_DB"
+  wait "$poller"
+  wait "$flood"
+  echo "the flood during the publish:"
+  grep -E 'Latency |99%|requests in|Non-2xx' "$work/during.txt"
+  echo "after the publish: $(etag) (another file's: the publish was served)"
+  echo "RSS at the end: $(rss)"
+  kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+done

@@ -216,11 +216,6 @@ impl Published {
         published
     }
 
-    /// The file served, as given.
-    pub(super) fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub(super) fn current(&self) -> Current {
         self.read().1.clone()
     }
