@@ -775,21 +775,29 @@ fn healthz_is_unhealthy_while_queries_fail_on_the_file_served() {
         path
     };
 
-    // A file that opens, answers a snapshot, and fails a timeline (its trading table is gone).
-    let no_trading = broken("no-trading.duckdb", "DROP TABLE daily_trading");
-    let served = Served::start(&env, &["--db", no_trading.to_str().unwrap()]);
+    // A file that opens and answers the queries tried before serving it, and fails `status`
+    // (a table only it reads is gone).
+    let damaged = broken("damaged.duckdb", "DROP TABLE trading_disagreements");
+    let served = Served::start(&env, &["--db", damaged.to_str().unwrap()]);
     let at = |path: &str| rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
     assert_eq!(at("/v1/snapshot/2024-01-15").status, 200);
-    let timeline = at("/v1/timeline/BTCUSDT");
-    assert_eq!(timeline.status, 500);
+    assert_eq!(at("/healthz").status, 200, "no query has failed yet");
+    let status = at("/v1/status");
+    assert_eq!(status.status, 500);
     let health = at("/healthz");
     assert_eq!(health.status, 503, "{}", String::from_utf8_lossy(&health.body));
     let sentence = health.json()["error"].as_str().unwrap().to_string();
     assert!(
         sentence.starts_with("queries fail on the file served: ")
-            && sentence.contains(timeline.json()["error"].as_str().unwrap()),
+            && sentence.contains(status.json()["error"].as_str().unwrap()),
         "{sentence}"
     );
+    // Bad input is no failure of the file.
+    let served = Served::start(&env, &[]);
+    let at = |path: &str| rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
+    assert_eq!(at("/v1/snapshot/yesterday").status, 400);
+    assert_eq!(at("/v1/timeline/BTCUSDX").status, 404);
+    assert_eq!(at("/healthz").status, 200);
     drop(served);
 
     // A file whose availability rows cannot be read is not served at all: 503, with why.

@@ -13,8 +13,9 @@
 //! (`/healthz` too) that long. The watcher keeps it in `retiring` and frees it on its own thread
 //! once no request holds it.
 //!
-//! A file is served only after a query ran on it (`probe`): one that opens but cannot be
-//! queried is reported, not swapped in. A query that fails on the file served later marks
+//! A file is served only after questions ran on each of its handles (`warm`): one that opens
+//! but cannot be queried is reported, not swapped in, and the first requests after a publish
+//! do not pay for each handle's first question. A query that fails on the file served later marks
 //! it (`failure`), and `/healthz` says so until the next publish.
 //!
 //! What must not be known here: routes, formats, HTTP. This is handles and files.
@@ -28,7 +29,7 @@ use tokio::sync::Semaphore;
 
 use super::answers::Answers;
 use crate::facts::ContractFilter;
-use crate::store::{Database, Identity, StoreError};
+use crate::store::{DEFAULT_DELISTED_AFTER, Database, EventFilter, Identity, StoreError};
 
 /// How often the watcher looks at the published file: a publish is served within this (plus
 /// the ~10 ms per handle it takes to open one), well inside the second the API promises.
@@ -78,9 +79,7 @@ impl Generation {
         let Identity::File { len, .. } = after else {
             return Err(OpenError::Moved);
         };
-        if let Some(db) = handles.first() {
-            probe(db)?;
-        }
+        let handles = warm(handles)?;
         let last_modified =
             std::fs::metadata(path)
                 .and_then(|m| m.modified())
@@ -153,12 +152,42 @@ impl Generation {
     }
 }
 
-/// A query of each kind the API answers most, on a file about to be served: the coverage
-/// (the symbols) and the newest day's snapshot (the availability rows). ~1 ms.
+/// Runs `probe` on every handle at once (a thread each), before any request can use them:
+/// the first question on a handle reads every symbol's gaps and runs of trading days (~0.2 s
+/// on the realistic bucket, BENCHMARKS.md), and after a publish every request waited for that
+/// instead (up to 472 ms under a flood). Fails with the first handle's failure.
+fn warm(handles: Vec<Database>) -> Result<Vec<Database>, StoreError> {
+    std::thread::scope(|scope| {
+        let running: Vec<_> = handles
+            .into_iter()
+            .map(|db| {
+                scope.spawn(move || {
+                    let probed = probe(&db);
+                    (db, probed)
+                })
+            })
+            .collect();
+        let mut ready = Vec::with_capacity(running.len());
+        for thread in running {
+            match thread.join() {
+                Ok((db, Ok(()))) => ready.push(db),
+                Ok((_, Err(e))) => return Err(e),
+                // As a panic while opening: the watcher's task reports it.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(ready)
+    })
+}
+
+/// A question of each kind the API answers, on a handle about to serve: the coverage (the
+/// symbols), the newest day's snapshot (the availability rows) and the events (every symbol's
+/// gaps and trading runs, which the handle keeps).
 fn probe(db: &Database) -> Result<(), StoreError> {
     if let Some((_, last)) = db.coverage()? {
         db.snapshot(last, ContractFilter::All)?;
     }
+    db.events(&EventFilter::default(), DEFAULT_DELISTED_AFTER)?;
     Ok(())
 }
 
