@@ -305,6 +305,10 @@ async fn the_page_draws_the_history_and_shows_a_symbols_calendar() {
              return window.injected === 1;",
         )
         .await;
-    assert_eq!(injected, json!(false), "an inline script ran: no CSP in force");
+    assert_eq!(
+        injected,
+        json!(false),
+        "an inline script ran: no CSP in force"
+    );
     browser.call("DELETE", "", json!({})).await;
 }

@@ -672,7 +672,10 @@ fn only_requests_for_this_servers_names_are_answered() {
     let out = env.run(&["serve", "--addr", "127.0.0.1:0", "--allow-host", "a/b"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--allow-host \"a/b\" is not a host name"), "{stderr}");
+    assert!(
+        stderr.contains("--allow-host \"a/b\" is not a host name"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -702,7 +705,11 @@ fn every_answer_carries_the_security_headers() {
     ] {
         let answer = rt.block_on(get(&client, &format!("{}{path}", served.url), &headers));
         assert_eq!(answer.status, status, "{path}");
-        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(
+            answer.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
         assert_eq!(answer.header("x-frame-options"), Some("DENY"), "{path}");
         let csp = answer.header("content-security-policy").unwrap_or_default();
         assert!(
@@ -785,7 +792,12 @@ fn healthz_is_unhealthy_while_queries_fail_on_the_file_served() {
     let status = at("/v1/status");
     assert_eq!(status.status, 500);
     let health = at("/healthz");
-    assert_eq!(health.status, 503, "{}", String::from_utf8_lossy(&health.body));
+    assert_eq!(
+        health.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&health.body)
+    );
     let sentence = health.json()["error"].as_str().unwrap().to_string();
     assert!(
         sentence.starts_with("queries fail on the file served: ")
@@ -808,6 +820,9 @@ fn healthz_is_unhealthy_while_queries_fail_on_the_file_served() {
         let answer = at(path);
         assert_eq!(answer.status, 503, "{path}");
         let sentence = answer.json()["error"].as_str().unwrap().to_string();
-        assert!(sentence.contains("daily_availability_facts"), "{path}: {sentence}");
+        assert!(
+            sentence.contains("daily_availability_facts"),
+            "{path}: {sentence}"
+        );
     }
 }

@@ -219,7 +219,10 @@ mod tests {
             }
             let real = held() - before;
             let counted = cache.counted();
-            assert!(counted <= limit, "{size} B answers: counted {counted} > {limit}");
+            assert!(
+                counted <= limit,
+                "{size} B answers: counted {counted} > {limit}"
+            );
             assert!(
                 real <= counted as isize,
                 "{size} B answers: the cache holds {real} B but counts {counted} B"

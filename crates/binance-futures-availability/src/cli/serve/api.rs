@@ -396,7 +396,12 @@ fn unlocate(view: &mut report::StatusView) {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .into_iter()
-        .flat_map(|p| [p.to_path_buf(), std::fs::canonicalize(p).unwrap_or_default()])
+        .flat_map(|p| {
+            [
+                p.to_path_buf(),
+                std::fs::canonicalize(p).unwrap_or_default(),
+            ]
+        })
         .filter(|p| !p.as_os_str().is_empty())
         .map(|p| format!("{}/", p.display()))
         .collect();

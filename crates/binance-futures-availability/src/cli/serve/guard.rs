@@ -147,7 +147,11 @@ fn is_host_name(host: &str) -> bool {
 }
 
 /// Refuses a request for another name (421), and adds the security headers to every answer.
-pub(super) async fn guard(State(hosts): State<Arc<Hosts>>, request: Request, next: Next) -> Response {
+pub(super) async fn guard(
+    State(hosts): State<Arc<Hosts>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let host = request
         .headers()
         .get(header::HOST)
@@ -189,8 +193,12 @@ mod tests {
 
     #[test]
     fn only_this_servers_names_are_answered() {
-        let hosts = Hosts::new(8080, &["Proxy.Example.com".into(), "10.0.0.5:9000".into()], false)
-            .unwrap();
+        let hosts = Hosts::new(
+            8080,
+            &["Proxy.Example.com".into(), "10.0.0.5:9000".into()],
+            false,
+        )
+        .unwrap();
         for (host, admitted) in [
             ("127.0.0.1:8080", true),
             ("localhost:8080", true),
@@ -216,18 +224,38 @@ mod tests {
         let on_80 = Hosts::new(80, &[], false).unwrap();
         assert!(on_80.admits(Some("localhost")) && on_80.admits(Some("localhost:80")));
         // A public address without --allow-host: any name (they are not known).
-        assert!(Hosts::new(8080, &[], true).unwrap().admits(Some("anything:1")));
+        assert!(
+            Hosts::new(8080, &[], true)
+                .unwrap()
+                .admits(Some("anything:1"))
+        );
         // With --allow-host the rule holds there too.
-        assert!(!Hosts::new(8080, &["a.example".into()], true).unwrap().admits(Some("b:1")));
+        assert!(
+            !Hosts::new(8080, &["a.example".into()], true)
+                .unwrap()
+                .admits(Some("b:1"))
+        );
     }
 
     #[test]
     fn an_allowed_host_must_be_a_host_name() {
-        for bad in ["", "a b", "a/b", "a:port", "a:99999", "[zz]", "*.example.com", "a:"] {
+        for bad in [
+            "",
+            "a b",
+            "a/b",
+            "a:port",
+            "a:99999",
+            "[zz]",
+            "*.example.com",
+            "a:",
+        ] {
             assert!(Hosts::new(1, &[bad.to_string()], false).is_err(), "{bad:?}");
         }
         for good in ["a.example", "a.example:8443", "[::1]:9", "10.1.2.3"] {
-            assert!(Hosts::new(1, &[good.to_string()], false).is_ok(), "{good:?}");
+            assert!(
+                Hosts::new(1, &[good.to_string()], false).is_ok(),
+                "{good:?}"
+            );
         }
     }
 }

@@ -439,7 +439,10 @@ mod tests {
         let in_flight = ready(&published);
         publish(dir.path(), &path);
         published.refresh();
-        assert!(freed.lock().unwrap().is_none(), "freed while a request held it");
+        assert!(
+            freed.lock().unwrap().is_none(),
+            "freed while a request held it"
+        );
         std::thread::spawn(move || drop(in_flight)).join().unwrap();
         assert!(
             freed.lock().unwrap().is_none(),
