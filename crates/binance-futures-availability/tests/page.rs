@@ -1,7 +1,8 @@
 //! The page at `/` in a real browser: Debian's Chromium, driven through ChromeDriver's W3C
 //! WebDriver protocol (plain JSON over HTTP, so reqwest is the whole client). It loads without
 //! a console error, the chart draws the whole history, and typing a symbol as a person would
-//! (`币安人生USDT`, `btcusdt`) shows its calendar with exactly its days with a file.
+//! (`币安人生USDT`, `btcusdt`) shows its calendar with exactly its days with a file; all under
+//! the page's `default-src 'self'` policy, which refuses an injected script.
 //!
 //! Debian's `chromium` and `chromium-driver` are installed with apt-get when missing (as
 //! `.ci/run` does), like the Python tests install their packages into a venv.
@@ -294,5 +295,20 @@ async fn the_page_draws_the_history_and_shows_a_symbols_calendar() {
 
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
+    // All of that ran under the page's policy, which is in force: a script put into the page
+    // (as an injection would) does not run.
+    let injected = browser
+        .script(
+            "const s = document.createElement('script');
+             s.textContent = 'window.injected = 1';
+             document.body.appendChild(s);
+             return window.injected === 1;",
+        )
+        .await;
+    assert_eq!(
+        injected,
+        json!(false),
+        "an inline script ran: no CSP in force"
+    );
     browser.call("DELETE", "", json!({})).await;
 }

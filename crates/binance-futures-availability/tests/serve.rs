@@ -210,10 +210,12 @@ fn every_endpoint_answers_what_the_command_line_prints() {
         status.header("etag").is_none(),
         "status changes without a publish"
     );
-    assert_eq!(
-        String::from_utf8(status.body).unwrap(),
-        env.ok(&["status", "--format", "json"])
+    // The command line's, except that the file is named without its folder.
+    let cli = env.ok(&["status", "--format", "json"]).replace(
+        &format!("\"path\": {:?}", env.db.display().to_string()),
+        "\"path\": \"availability.duckdb\"",
     );
+    assert_eq!(String::from_utf8(status.body).unwrap(), cli);
 }
 
 #[test]
@@ -579,4 +581,248 @@ fn a_client_that_never_finishes_its_headers_is_cut_off_and_others_are_served() {
             .status,
         200
     );
+}
+
+/// One request naming `host`, over a plain socket (an HTTP client takes Host from the URL, as
+/// a browser under DNS rebinding does: the attacker's name, the loopback address). Returns the
+/// status, the head and the body.
+fn with_host(url: &str, path: &str, host: &str) -> (u16, String, String) {
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    let reply = String::from_utf8_lossy(&reply).to_string();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, head.to_lowercase(), body.to_string())
+}
+
+#[test]
+fn only_requests_for_this_servers_names_are_answered() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let served = Served::start(&env, &[]);
+    let port = served.url.rsplit(':').next().unwrap().to_string();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("LocalHost:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        for path in ["/healthz", "/v1/status", "/"] {
+            let (status, _, body) = with_host(&served.url, path, &host);
+            assert_eq!(status, 200, "{host} {path}: {body}");
+        }
+    }
+    // DNS rebinding: the attacker's name, resolved to 127.0.0.1. Refused, with a sentence
+    // that names what is answered and the flag that admits a name.
+    for host in [
+        format!("rebind.attacker.example:{port}"),
+        "rebind.attacker.example".to_string(),
+        format!("127.0.0.1.attacker.example:{port}"),
+        format!("localhost:{}", port.parse::<u16>().unwrap() ^ 1),
+    ] {
+        for path in ["/v1/status", "/", "/healthz", "/v1/snapshot/2024-01-15"] {
+            let (status, head, body) = with_host(&served.url, path, &host);
+            assert_eq!(status, 421, "{host} {path}: {body}");
+            assert!(head.contains("content-type: application/json"), "{head}");
+            let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let sentence = error["error"].as_str().unwrap();
+            assert!(
+                sentence.contains(&format!("localhost:{port}"))
+                    && sentence.contains("--allow-host")
+                    && sentence.contains(&format!("{host:?}")),
+                "{sentence}"
+            );
+            assert!(!body.contains("availability.duckdb"), "{body}");
+        }
+    }
+
+    // A reverse proxy's name, admitted by the flag (with any port, or the one given).
+    let proxied = Served::start(
+        &env,
+        &[
+            "--allow-host",
+            "Availability.Example.com",
+            "--allow-host",
+            "10.0.0.5:8443",
+        ],
+    );
+    for (host, expected) in [
+        ("availability.example.com", 200),
+        ("availability.example.com:443", 200),
+        ("10.0.0.5:8443", 200),
+        ("10.0.0.5:8444", 421),
+        ("other.example.com", 421),
+    ] {
+        let (status, _, body) = with_host(&proxied.url, "/v1/status", host);
+        assert_eq!(status, expected, "{host}: {body}");
+    }
+    // A value that is no host name is bad usage, before anything is opened.
+    let out = env.run(&["serve", "--addr", "127.0.0.1:0", "--allow-host", "a/b"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--allow-host \"a/b\" is not a host name"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_answer_carries_the_security_headers() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let served = Served::start(&env, &[]);
+    let client = reqwest::Client::new();
+    let rt = runtime();
+    let summary = rt.block_on(get(&client, &format!("{}/v1/summary", served.url), &[]));
+    let etag = summary.header("etag").unwrap().to_string();
+    let page = rt.block_on(get(&client, &format!("{}/", served.url), &[]));
+    let page_etag = page.header("etag").unwrap().to_string();
+    for (path, headers, status) in [
+        ("/", vec![], 200),
+        ("/", vec![("if-none-match", page_etag.as_str())], 304),
+        ("/assets/app.js", vec![], 200),
+        ("/assets/style.css", vec![], 200),
+        ("/v1/summary", vec![], 200),
+        ("/v1/summary?format=csv", vec![], 200),
+        ("/v1/summary", vec![("if-none-match", etag.as_str())], 304),
+        ("/v1/status", vec![], 200),
+        ("/healthz", vec![], 200),
+        ("/v1/snapshot/yesterday", vec![], 400),
+        ("/v1/timeline/BTCUSDX", vec![], 404),
+        ("/nothing", vec![], 404),
+    ] {
+        let answer = rt.block_on(get(&client, &format!("{}{path}", served.url), &headers));
+        assert_eq!(answer.status, status, "{path}");
+        assert_eq!(
+            answer.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(answer.header("x-frame-options"), Some("DENY"), "{path}");
+        let csp = answer.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.split(';').any(|d| d.trim() == "default-src 'self'")
+                && csp.split(';').any(|d| d.trim() == "frame-ancestors 'none'"),
+            "{path}: {csp:?}"
+        );
+    }
+    // The refusal of another host carries them too.
+    let port = served.url.rsplit(':').next().unwrap();
+    let (status, head, _) = with_host(&served.url, "/", &format!("evil.example:{port}"));
+    assert_eq!(status, 421);
+    assert!(
+        head.contains("x-content-type-options: nosniff")
+            && head.contains("content-security-policy: default-src 'self'"),
+        "{head}"
+    );
+}
+
+#[test]
+fn status_names_the_file_not_its_folder_and_answers_while_the_path_is_briefly_absent() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let served = Served::start(&env, &[]);
+    let client = reqwest::Client::new();
+    let rt = runtime();
+    let url = format!("{}/v1/status", served.url);
+    let status = rt.block_on(get(&client, &url, &[]));
+    assert_eq!(status.status, 200);
+    let body = String::from_utf8(status.body.clone()).unwrap();
+    assert_eq!(status.json()["path"], "availability.duckdb");
+    let folder = env.dir.path().display().to_string();
+    assert!(!body.contains(&folder), "{body}");
+    let size = status.json()["size_bytes"].clone();
+    assert_eq!(
+        size,
+        serde_json::json!(std::fs::metadata(&env.db).unwrap().len())
+    );
+
+    // Mid-publish, the path names no file for a moment; the file served still answers.
+    let aside = env.dir.path().join("aside.duckdb");
+    std::fs::rename(&env.db, &aside).unwrap();
+    for _ in 0..3 {
+        let during = rt.block_on(get(&client, &url, &[]));
+        assert_eq!(
+            during.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&during.body)
+        );
+        assert_eq!(during.json()["path"], "availability.duckdb");
+        assert_eq!(during.json()["size_bytes"], size);
+    }
+    std::fs::rename(&aside, &env.db).unwrap();
+}
+
+#[test]
+fn healthz_is_unhealthy_while_queries_fail_on_the_file_served() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let client = reqwest::Client::new();
+    let rt = runtime();
+    let broken = |name: &str, sql: &str| {
+        let path = env.dir.path().join(name);
+        std::fs::copy(&env.db, &path).unwrap();
+        duckdb::Connection::open(&path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+        path
+    };
+
+    // A file that opens and answers the queries tried before serving it, and fails `status`
+    // (a table only it reads is gone).
+    let damaged = broken("damaged.duckdb", "DROP TABLE trading_disagreements");
+    let served = Served::start(&env, &["--db", damaged.to_str().unwrap()]);
+    let at = |path: &str| rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
+    assert_eq!(at("/v1/snapshot/2024-01-15").status, 200);
+    assert_eq!(at("/healthz").status, 200, "no query has failed yet");
+    let status = at("/v1/status");
+    assert_eq!(status.status, 500);
+    let health = at("/healthz");
+    assert_eq!(
+        health.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&health.body)
+    );
+    let sentence = health.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        sentence.starts_with("queries fail on the file served: ")
+            && sentence.contains(status.json()["error"].as_str().unwrap()),
+        "{sentence}"
+    );
+    // Bad input is no failure of the file.
+    let served = Served::start(&env, &[]);
+    let at = |path: &str| rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
+    assert_eq!(at("/v1/snapshot/yesterday").status, 400);
+    assert_eq!(at("/v1/timeline/BTCUSDX").status, 404);
+    assert_eq!(at("/healthz").status, 200);
+    drop(served);
+
+    // A file whose availability rows cannot be read is not served at all: 503, with why.
+    let no_rows = broken("no-rows.duckdb", "DROP TABLE daily_availability_facts");
+    let served = Served::start(&env, &["--db", no_rows.to_str().unwrap()]);
+    let at = |path: &str| rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
+    for path in ["/healthz", "/v1/snapshot/2024-01-15"] {
+        let answer = at(path);
+        assert_eq!(answer.status, 503, "{path}");
+        let sentence = answer.json()["error"].as_str().unwrap().to_string();
+        assert!(
+            sentence.contains("daily_availability_facts"),
+            "{path}: {sentence}"
+        );
+    }
 }

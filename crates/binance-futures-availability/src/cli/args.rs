@@ -37,15 +37,16 @@ Endpoints (docs/api.md has an example of each):
   GET /v1/summary                ?start=&end= (both or neither)
   GET /v1/symbols
   GET /v1/status
-  GET /healthz                   200 while a database is served, 503 before
+  GET /healthz                   200 while a database is served and queries on it succeed
   ?format=csv (or Accept: text/csv) for CSV. Answers carry ETag/Last-Modified (304 on
   If-None-Match) and are gzipped when asked. A publish by the scheduler is served within a
-  second, without a failed request.
+  second, without a failed request. Only requests for 127.0.0.1, [::1] or localhost with
+  the port (and --allow-host names) are answered; others get 421 (DNS rebinding).
 
 Exit codes:
   0  stopped by SIGTERM or Ctrl-C
   1  could not listen (address in use, permission)
-  2  bad usage (a non-loopback --addr without --public)";
+  2  bad usage (a non-loopback --addr without --public, an --allow-host that is no name)";
 
 #[derive(Debug, Parser)]
 #[command(name = "binance-futures-availability", version, after_help = EXIT_CODES)]
@@ -198,6 +199,12 @@ pub(crate) struct ServeArgs {
     /// reaches the port reads the whole database.
     #[arg(long)]
     pub public: bool,
+    /// Also answer requests for this host name (as a browser sends it in Host; NAME or
+    /// NAME:PORT), e.g. a reverse proxy's. Otherwise only 127.0.0.1, [::1] and localhost with
+    /// the port are answered (421 for others), so that a web page cannot read the API through
+    /// DNS rebinding. Repeatable.
+    #[arg(long, value_name = "NAME[:PORT]")]
+    pub allow_host: Vec<String>,
     /// Connections open at once at most; more wait in the kernel's backlog.
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub max_connections: u32,

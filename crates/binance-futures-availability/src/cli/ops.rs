@@ -36,15 +36,27 @@ pub(super) fn status(
 /// lock, the scheduler's pid file).
 pub(super) fn status_view(db: &Database, now: DateTime<Utc>) -> Result<StatusView, CliError> {
     let db_path = db.path();
+    let size_bytes = std::fs::metadata(db_path)
+        .map_err(|source| CliError::Size {
+            path: db_path.to_path_buf(),
+            source,
+        })?
+        .len();
+    status_view_sized(db, size_bytes, now)
+}
+
+/// `status_view` for a file whose size is known: `serve` knows the size of the file it
+/// answers from, and the path may be briefly absent during a publish.
+pub(super) fn status_view_sized(
+    db: &Database,
+    size_bytes: u64,
+    now: DateTime<Utc>,
+) -> Result<StatusView, CliError> {
+    let db_path = db.path();
     let contents = db.status()?;
     Ok(StatusView {
         path: db_path.to_path_buf(),
-        size_bytes: std::fs::metadata(db_path)
-            .map_err(|source| CliError::Size {
-                path: db_path.to_path_buf(),
-                source,
-            })?
-            .len(),
+        size_bytes,
         stale: stale(contents.checked_through, now),
         writer: WriterLock::holder(db_path),
         scheduler: PidFile::inspect(db_path)?,

@@ -5,12 +5,40 @@
 //! with it. A snapshot costs DuckDB ~0.5 ms and the answer is ~32 KB, so a cached one is served
 //! ~10x faster (BENCHMARKS.md). Bounded in bytes: the oldest answers leave first.
 //!
+//! The bound counts what an answer really costs, not only its body: a flood of distinct
+//! questions with 3-byte answers cost ~530 B each while 3 B were counted, so 2.4 M of them took
+//! the server from 398 MB to 1.5 GB under a 64 MB limit. Each entry is counted as its key, its
+//! body and `ENTRY_OVERHEAD` (the table slots, the allocator's blocks), an upper bound a test
+//! checks against the bytes actually allocated.
+//!
 //! What must not be known here: what the keys mean, HTTP.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::mem::size_of;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
+
+/// What glibc's malloc adds to a block at most: 8 bytes of header, and rounding up to 16.
+const MALLOC_SLACK: usize = 8 + 15;
+
+/// What one kept answer costs besides the bytes of its key and body (359 B on x86-64):
+/// - its slot in the map, key and body handle plus a control byte, times 32/7: hashbrown fills
+///   at most 7/8 of its buckets, and under a cache's churn (an insert, an eviction) removals
+///   leave tombstones, so a table grows (doubles) once more than half its capacity is in use
+///   and free slots run out: as few as 7/32 of its buckets may hold entries (a test measured
+///   ~190 B a slot with 1,058 entries in 4,096 buckets);
+/// - its slot in the eviction order, times 2: a `VecDeque` doubles too;
+/// - the key's block: `Arc<str>`'s two counts and the malloc slack;
+/// - the body's block: its slack, or the 32 B a block takes at least (a 3 B body);
+/// - the header `bytes` allocates for a body once it is shared (the copy sent to the client
+///   and the one kept), 24 B in a 32 B block.
+const ENTRY_OVERHEAD: usize = (size_of::<(Arc<str>, Bytes)>() + 1) * 32 / 7
+    + size_of::<Arc<str>>() * 2
+    + 2 * size_of::<usize>()
+    + MALLOC_SLACK
+    + 32
+    + 32;
 
 pub(super) struct Answers {
     limit: usize,
@@ -19,14 +47,21 @@ pub(super) struct Answers {
 
 #[derive(Default)]
 struct Inner {
-    by_key: HashMap<String, Bytes>,
+    /// One allocation per key, shared with `order`.
+    by_key: HashMap<Arc<str>, Bytes>,
     /// Keys oldest first, for eviction.
-    order: VecDeque<String>,
+    order: VecDeque<Arc<str>>,
+    /// What the entries cost, as `cost` counts it.
     bytes: usize,
 }
 
+/// What keeping `body` under `key` costs.
+fn cost(key: &str, body: &Bytes) -> usize {
+    key.len() + body.len() + ENTRY_OVERHEAD
+}
+
 impl Answers {
-    /// A cache of at most `limit` bytes of answers (0: none is kept).
+    /// A cache of at most `limit` bytes of answers, keys and bookkeeping (0: none is kept).
     pub(super) fn new(limit: usize) -> Answers {
         Answers {
             limit,
@@ -39,26 +74,40 @@ impl Answers {
     }
 
     /// Keeps `body` under `key`, dropping the oldest answers to stay within the limit. An
-    /// answer larger than the whole limit is not kept.
+    /// answer costing more than the whole limit is not kept.
     pub(super) fn put(&self, key: String, body: Bytes) {
-        if body.len() > self.limit {
+        let needed = cost(&key, &body);
+        if needed > self.limit {
             return;
         }
-        let mut inner = self.lock();
-        if inner.by_key.contains_key(&key) {
-            return;
-        }
-        while inner.bytes + body.len() > self.limit {
-            let Some(oldest) = inner.order.pop_front() else {
-                break;
-            };
-            if let Some(gone) = inner.by_key.remove(&oldest) {
-                inner.bytes -= gone.len();
+        let key: Arc<str> = key.into();
+        let mut gone = Vec::new();
+        {
+            let mut inner = self.lock();
+            if inner.by_key.contains_key(&key) {
+                return;
             }
+            while inner.bytes + needed > self.limit {
+                let Some(oldest) = inner.order.pop_front() else {
+                    break;
+                };
+                if let Some(body) = inner.by_key.remove(&oldest) {
+                    inner.bytes -= cost(&oldest, &body);
+                    gone.push((oldest, body));
+                }
+            }
+            inner.bytes += needed;
+            inner.order.push_back(Arc::clone(&key));
+            inner.by_key.insert(key, body);
         }
-        inner.bytes += body.len();
-        inner.order.push_back(key.clone());
-        inner.by_key.insert(key, body);
+        // Freed after the lock: other requests need not wait for it.
+        drop(gone);
+    }
+
+    /// What the kept answers cost, as counted against the limit.
+    #[cfg(test)]
+    fn counted(&self) -> usize {
+        self.lock().bytes
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -70,6 +119,62 @@ impl Answers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    /// Counts, per thread, the bytes of the blocks it holds as glibc's malloc lays them out
+    /// (size plus 8, rounded up to 16, at least 32), so a test can compare what a cache
+    /// counts with what it really holds.
+    struct Counting;
+
+    thread_local! {
+        static HELD: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn block(size: usize) -> isize {
+        ((size + 8).div_ceil(16) * 16).max(32) as isize
+    }
+
+    fn note(delta: isize) {
+        let _ = HELD.try_with(|h| h.set(h.get() + delta));
+    }
+
+    fn held() -> isize {
+        HELD.with(Cell::get)
+    }
+
+    // SAFETY: every call is passed to `System` unchanged; the counting touches only a
+    // thread-local integer, which allocates nothing.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc(layout) };
+            if !p.is_null() {
+                note(block(layout.size()));
+            }
+            p
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc_zeroed(layout) };
+            if !p.is_null() {
+                note(block(layout.size()));
+            }
+            p
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) };
+            note(-block(layout.size()));
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let p = unsafe { System.realloc(ptr, layout, new_size) };
+            if !p.is_null() {
+                note(block(new_size) - block(layout.size()));
+            }
+            p
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
 
     fn body(n: usize) -> Bytes {
         Bytes::from(vec![b'x'; n])
@@ -77,20 +182,57 @@ mod tests {
 
     #[test]
     fn the_oldest_answers_leave_first_and_the_limit_holds() {
-        let cache = Answers::new(10);
+        let each = cost("a", &body(4));
+        let cache = Answers::new(2 * each + 1);
         cache.put("a".into(), body(4));
         cache.put("b".into(), body(4));
         assert!(cache.get("a").is_some() && cache.get("b").is_some());
         cache.put("c".into(), body(4));
         assert!(cache.get("a").is_none(), "a was the oldest");
         assert_eq!(cache.get("c").map(|b| b.len()), Some(4));
-        assert!(cache.lock().bytes <= 10);
+        assert!(cache.counted() <= 2 * each + 1);
         // Too large for the whole cache: not kept, and nothing else is dropped for it.
-        cache.put("huge".into(), body(11));
+        cache.put("huge".into(), body(2 * each));
         assert!(cache.get("huge").is_none() && cache.get("b").is_some());
         // Off: nothing kept.
         let none = Answers::new(0);
         none.put("a".into(), body(1));
         assert!(none.get("a").is_none());
+    }
+
+    /// A flood of distinct questions, as the API puts them (the body shared with the reply):
+    /// the count stays within the limit, and what the cache really holds stays within the
+    /// count, for tiny answers (where the bookkeeping is most of the cost) and large ones.
+    #[test]
+    fn a_flood_of_distinct_answers_is_counted_at_what_it_really_holds() {
+        let limit = 1 << 20;
+        for size in [3, 40, 700, 32_000] {
+            let before = held();
+            let cache = Answers::new(limit);
+            for i in 0..40_000u32 {
+                let key = format!("snapshot 2024-01-15 Perpetual Json {i:08}");
+                let mut out = vec![b'x'; size];
+                out.shrink_to_fit();
+                let answer = Bytes::from(out);
+                cache.put(key, answer.clone());
+                drop(answer);
+            }
+            let real = held() - before;
+            let counted = cache.counted();
+            assert!(
+                counted <= limit,
+                "{size} B answers: counted {counted} > {limit}"
+            );
+            assert!(
+                real <= counted as isize,
+                "{size} B answers: the cache holds {real} B but counts {counted} B"
+            );
+            // The bound is not so loose that the cache keeps far fewer answers than it could.
+            assert!(
+                counted as isize <= real * 3,
+                "{size} B answers: counted {counted} B for {real} B held"
+            );
+            drop(cache);
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! to say so. Input is checked with the command line's own checks, before any query runs, and
 //! refused with its sentence: 400 for bad input, 404 for an unknown symbol (with suggestions),
 //! 503 while there is no database to answer from, or when the query did not finish in time.
+//! Every request passes `guard` first (the Host rule, the security headers).
 //!
 //! What must not be known here: SQL, how files are watched (`published`), sockets (`mod`).
 
@@ -24,6 +25,7 @@ use axum::routing::get;
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
+use super::guard::{self, Hosts};
 use super::page;
 use super::published::{Current, Generation, Published, RunError};
 use crate::cli::render::{self, Format, ReportFormat};
@@ -44,7 +46,7 @@ pub(super) struct App {
 /// Bodies smaller than this go out as they are: gzip's header and the CPU are not worth it.
 const GZIP_FROM_BYTES: usize = 1024;
 
-pub(super) fn router(app: Arc<App>) -> Router {
+pub(super) fn router(app: Arc<App>, hosts: Arc<Hosts>) -> Router {
     Router::new()
         .route("/v1/snapshot/{date}", get(snapshot))
         .route("/v1/timeline/{symbol}", get(timeline))
@@ -57,6 +59,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .merge(page::routes())
         .fallback(unknown_route)
+        .layer(axum::middleware::from_fn_with_state(hosts, guard::guard))
         .with_state(app)
 }
 
@@ -78,7 +81,7 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, sentence: impl Into<String>) -> ApiError {
+    pub(super) fn new(status: StatusCode, sentence: impl Into<String>) -> ApiError {
         ApiError {
             status,
             sentence: sentence.into(),
@@ -354,18 +357,22 @@ async fn symbols(
     .await
 }
 
-/// `status --format json`. Not cached: staleness and the writer's lock change without a
-/// publish. Stale data is still a 200 (the body says `"stale": true`); `/healthz` is for
-/// liveness.
+/// `status --format json`, naming the file but not where it is (a client has no use for the
+/// server's folders, which name its user). Not cached: staleness and the writer's lock change
+/// without a publish. Stale data is still a 200 (the body says `"stale": true`); `/healthz` is
+/// for liveness. The size is the served file's, so a publish that briefly leaves the path
+/// absent does not fail it.
 async fn status(
     State(app): State<Arc<App>>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     Params::parse(query, &[])?;
     let generation = app.generation()?;
+    let size = generation.size_bytes;
     let body = app
-        .run(&generation, |db| {
-            let view = ops::status_view(db, Utc::now())?;
+        .run(&generation, move |db| {
+            let mut view = ops::status_view_sized(db, size, Utc::now())?;
+            unlocate(&mut view);
             let mut out = Vec::new();
             report::status(&mut out, ReportFormat::Json, &view)?;
             Ok(out)
@@ -381,15 +388,61 @@ async fn status(
         .into_response())
 }
 
-/// 200 while a database is being served, 503 (with why) while none is.
+/// `view` without the server's folders: the database and the scheduler's log by file name, and
+/// the runs' error sentences without the database's folder.
+fn unlocate(view: &mut report::StatusView) {
+    let folders: Vec<String> = view
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .into_iter()
+        .flat_map(|p| {
+            [
+                p.to_path_buf(),
+                std::fs::canonicalize(p).unwrap_or_default(),
+            ]
+        })
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| format!("{}/", p.display()))
+        .collect();
+    let name_only = |p: &std::path::Path| p.file_name().map(std::path::PathBuf::from);
+    view.path = name_only(&view.path).unwrap_or_default();
+    if let crate::schedule::State::Running(Some(info)) = &mut view.scheduler {
+        info.log = info.log.as_deref().and_then(name_only);
+    }
+    let contents = &mut view.contents;
+    for run in [&mut contents.last_run, &mut contents.last_successful_update]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(error) = &mut run.error {
+            for folder in &folders {
+                *error = error.replace(folder.as_str(), "");
+            }
+        }
+    }
+}
+
+/// 200 while a database is being served and queries on it succeed; 503 (with why) while none
+/// is, or once a query failed on the file served (until the next publish).
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     match app.published.current() {
-        Current::Ready(_) => (
-            StatusCode::OK,
-            [(header::CACHE_CONTROL, "no-store")],
-            "ok\n",
-        )
+        Current::Ready(generation) => match generation.failure() {
+            None => (
+                StatusCode::OK,
+                [(header::CACHE_CONTROL, "no-store")],
+                "ok\n",
+            )
+                .into_response(),
+            Some(sentence) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "queries fail on the file served: {sentence}; this is reported until \
+                     a new file is published (or serve restarts)"
+                ),
+            )
             .into_response(),
+        },
         Current::Unavailable(why) => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why.to_string()).into_response()
         }
@@ -526,7 +579,14 @@ impl App {
     ) -> Result<T, ApiError> {
         match tokio::time::timeout(self.timeout, generation.run(query)).await {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(RunError::Query(e))) => Err(e.into()),
+            Ok(Err(RunError::Query(e))) => {
+                let e = ApiError::from(e);
+                // A database failure, not the client's input: `/healthz` reports it.
+                if e.status == StatusCode::INTERNAL_SERVER_ERROR {
+                    generation.failed(&e.sentence);
+                }
+                Err(e)
+            }
             Ok(Err(RunError::Lost)) => Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "a query failed unexpectedly and lost its handle; the server keeps answering \

@@ -4,12 +4,14 @@
 //!
 //! The parts: `published` (which file, the handles on it, swapping them on a publish),
 //! `answers` (what was already answered from that file), `api`
-//! (routes, parameters, validators, errors), `page` (the page's files, built into the binary).
+//! (routes, parameters, validators, errors), `page` (the page's files, built into the binary),
+//! `guard` (which Host names are answered, the security headers).
 //! This file owns the socket: loopback unless asked, bounded connections, a deadline for
 //! headers, and a graceful stop on SIGTERM/Ctrl-C.
 
 mod answers;
 mod api;
+mod guard;
 mod page;
 mod published;
 
@@ -55,6 +57,10 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
         .or_else(|| std::thread::available_parallelism().ok())
         .unwrap_or(NonZeroUsize::MIN);
     let timeout = Duration::from_secs(args.request_timeout);
+    let loopback = args.addr.ip().is_loopback();
+    // Checked before anything is opened (exit 2); the port is known once listening.
+    guard::Hosts::new(args.addr.port(), &args.allow_host, !loopback)
+        .map_err(|e| CliError::BadInput(e.to_string()))?;
     super::runtime()?.block_on(async {
         let listener = TcpListener::bind(args.addr)
             .await
@@ -66,10 +72,18 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
             addr: args.addr,
             source,
         })?;
+        let hosts = guard::Hosts::new(local.port(), &args.allow_host, !loopback)
+            .map_err(|e| CliError::BadInput(e.to_string()))?;
         if args.public {
             tracing::warn!(
                 "serving on {local}, reachable from other machines, without authentication"
             );
+            if args.allow_host.is_empty() {
+                tracing::warn!(
+                    "answering requests for any host name: name this server's with --allow-host \
+                     so that a web page cannot read it through DNS rebinding"
+                );
+            }
         }
         let limits = published::Limits {
             handles,
@@ -78,7 +92,7 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
         // Blocking on the runtime's thread is fine here: nothing is served yet.
         let published = Arc::new(published::Published::new(db_path, limits));
         tokio::spawn(Arc::clone(&published).watch());
-        let router = api::router(Arc::new(api::App { published, timeout }));
+        let router = api::router(Arc::new(api::App { published, timeout }), Arc::new(hosts));
         if !quiet {
             say!(
                 "serving {} at http://{local}/ with {handles} handle{} (Ctrl-C to stop)",

@@ -1,6 +1,7 @@
 //! The page at `/`: plain HTML, CSS and JavaScript (no build step) and the vendored charting
 //! library (`page/vendor/README.md`), all built into the binary. It reads the same API as
-//! everyone else; nothing here knows the database.
+//! everyone else; nothing here knows the database. No inline script, style or `data:` URL:
+//! the page lives under `default-src 'self'` (`guard::CSP`), so every part is a file here.
 
 use std::sync::Arc;
 
@@ -28,6 +29,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "/assets/style.css",
         "text/css; charset=utf-8",
         include_str!("page/style.css"),
+    ),
+    (
+        "/assets/icon.svg",
+        "image/svg+xml",
+        include_str!("page/icon.svg"),
     ),
     (
         "/assets/uPlot.iife.min.js",
