@@ -5,6 +5,7 @@
 //! `CliError`, for the binary.
 
 mod args;
+mod logging;
 mod ops;
 mod render;
 mod report;
@@ -30,6 +31,7 @@ use crate::store::{
 use crate::validate::ValidateError;
 use crate::vision::{VisionClient, VisionError};
 pub use args::Cli;
+pub use logging::{LogFilterError, log_filter};
 use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ServeArgs, ValidateArgs};
 pub use render::{Format, ReportFormat};
 
