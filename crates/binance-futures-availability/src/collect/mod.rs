@@ -452,8 +452,9 @@ async fn execute(
             .iter()
             .map(|t| (t.to - t.from).num_days().max(-1) + 1)
             .sum::<i64>(),
-        from = ?state.covered.map(|c| c.0),
-        to = ?state.covered.map(|c| c.1),
+        covered = %state
+            .covered
+            .map_or("no day".to_string(), |(from, to)| format!("{from} to {to}")),
         "stage: planned the 1m listings"
     );
     let listing = Instant::now();

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 use super::files::{self, Beside, copy_new};
 use super::{Database, DbStatus, StoreError, WriterLock, io_failed};
 
+/// What the block check may hold in memory: blocks are read, hashed and let go, one at a
+/// time per table; beyond this DuckDB evicts them instead of keeping the whole file cached.
+const SCAN_MEMORY: &str = "32MB";
+
 /// The tables an export writes, each ordered so the files diff and compress well.
 const EXPORTED: [(&str, &str); 6] = [
     ("daily_availability", "date, symbol"),
@@ -119,12 +123,27 @@ impl Database {
     /// all, to fail later in `timeline`. Hashing every column of every row is what makes the
     /// scan read every segment, strings' overflow blocks included. Memory is one aggregate per
     /// table, whatever its size. Returns the number of tables read.
+    ///
+    /// On a connection of its own, limited to `SCAN_MEMORY`: DuckDB keeps the blocks it read
+    /// cached up to its memory limit (by default most of the machine's memory), and reading
+    /// the 61 MB file of the realistic bucket through the query handle left `backup` 45 MB
+    /// larger (160 → 205 MB peak); a file ten times larger would have stayed in memory whole.
     pub fn read_every_block(&self) -> Result<usize, StoreError> {
         const READING: &str = "reading every block of every table";
+        let path = &self.path;
+        let file = super::files::resolve(path)?;
+        let config = super::hardened(duckdb::Config::default())
+            .and_then(|c| c.access_mode(duckdb::AccessMode::ReadOnly))
+            .and_then(|c| c.max_memory(SCAN_MEMORY))
+            .and_then(|c| c.threads(1))
+            .and_then(|c| c.with("lock_configuration", "true"))
+            .map_err(|source| super::duck(path, "configuring the block check", source))?;
+        let conn = duckdb::Connection::open_with_flags(&file, config)
+            .map_err(|source| super::duck(path, "opening the file for the block check", source))?;
+        let err = |source| super::duck(path, READING, source);
         // Names come from the file, which may come from anyone: quoted, never spliced raw.
         let tables: Vec<(String, String, String)> = {
-            let mut statement = self
-                .conn
+            let mut statement = conn
                 .prepare(
                     "SELECT t.schema_name, t.table_name,
                             string_agg('\"' || replace(c.column_name, '\"', '\"\"') || '\"', ', '
@@ -134,15 +153,14 @@ impl Database {
                      WHERE t.database_name = current_database() AND NOT t.internal
                      GROUP BY ALL ORDER BY ALL",
                 )
-                .map_err(self.err(READING))?;
+                .map_err(err)?;
             statement
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(self.err(READING))?
+                .map_err(err)?
         };
         for (schema, table, columns) in &tables {
-            self.conn
-                .query_row(
+            conn.query_row(
                     &format!(
                         "SELECT max(hash({columns})) FROM {}.{}",
                         quoted(schema),
@@ -151,7 +169,7 @@ impl Database {
                     [],
                     |_| Ok(()),
                 )
-                .map_err(self.err(READING))?;
+                .map_err(err)?;
         }
         Ok(tables.len())
     }
