@@ -270,7 +270,9 @@ fn validate_fetches_exchange_info_over_http_and_skips_a_geo_block() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("ok   uniqueness")
-            && text.contains(&format!("FAIL exchangeInfo: could not fetch exchangeInfo from {blocked}"))
+            && text.contains(&format!(
+                "FAIL exchangeInfo: could not fetch exchangeInfo from {blocked}"
+            ))
             && text.contains("500"),
         "{text}"
     );
@@ -433,10 +435,7 @@ fn a_file_with_one_damaged_block_is_refused_by_restore_and_backup_and_failed_by_
     env.ok(&["backfill", "--quiet"]);
     let original = db_rows(&env.db);
     let good = env.ok(&["validate", "--exchange-info", "none"]);
-    assert!(
-        good.contains("ok   integrity: every block of"),
-        "{good}"
-    );
+    assert!(good.contains("ok   integrity: every block of"), "{good}");
     let backup = env.dir.path().join("backup.duckdb");
     env.ok(&["backup", backup.to_str().unwrap()]);
     flip_a_block_of(&backup, "daily_trading");
@@ -536,7 +535,12 @@ fn a_database_path_that_is_a_symlink_is_read_through_by_every_reader() {
 
     // Writes through the link still replace the file behind it, and the link stays a link.
     env.ok(&["update", "--quiet"]);
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     env.ok(&["status"]);
 }
 

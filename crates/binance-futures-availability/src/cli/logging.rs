@@ -55,7 +55,10 @@ mod tests {
     #[test]
     fn a_bare_level_is_the_tools_own_and_named_targets_stay_as_given() {
         let debug = shown("debug");
-        assert!(debug.contains("binance_futures_availability=debug"), "{debug}");
+        assert!(
+            debug.contains("binance_futures_availability=debug"),
+            "{debug}"
+        );
         assert!(!debug.split(',').any(|d| d == "debug"), "{debug}");
         let named = shown("info,reqwest=debug");
         assert!(

@@ -31,8 +31,8 @@ use crate::store::{
 use crate::validate::ValidateError;
 use crate::vision::{VisionClient, VisionError};
 pub use args::Cli;
-pub use logging::{LogFilterError, log_filter};
 use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ServeArgs, ValidateArgs};
+pub use logging::{LogFilterError, log_filter};
 pub use render::{Format, ReportFormat};
 
 /// A failure of the command, with its exit code.

@@ -161,15 +161,15 @@ impl Database {
         };
         for (schema, table, columns) in &tables {
             conn.query_row(
-                    &format!(
-                        "SELECT max(hash({columns})) FROM {}.{}",
-                        quoted(schema),
-                        quoted(table)
-                    ),
-                    [],
-                    |_| Ok(()),
-                )
-                .map_err(err)?;
+                &format!(
+                    "SELECT max(hash({columns})) FROM {}.{}",
+                    quoted(schema),
+                    quoted(table)
+                ),
+                [],
+                |_| Ok(()),
+            )
+            .map_err(err)?;
         }
         Ok(tables.len())
     }
