@@ -6,8 +6,12 @@
 //!   verified absence, and every day of the covered range has files;
 //! - completeness: no day whose count of symbols with a file drops sharply against its
 //!   neighbours;
+//! - integrity: every block of every table reads back with its checksum (first: on a damaged
+//!   file the other checks are not run);
 //! - the original's SLO: exchangeInfo's trading perpetuals against the perpetuals with a file on
-//!   the latest complete day, compared like for like, as a match percentage.
+//!   the latest complete day, compared like for like, as a match percentage. The checks of the
+//!   file never depend on it: exchangeInfo unreachable is this check's failed line, and
+//!   `--exchange-info none` skips it.
 //!
 //! exchangeInfo is a snapshot of now, while the archive lags by a day or two; the comparison
 //! uses the latest day whose count is not still growing, and lists both differences so a human
@@ -34,14 +38,18 @@ const NEIGHBOURS: usize = 7;
 /// Where exchangeInfo comes from.
 #[derive(Debug, Clone)]
 pub enum Source {
+    /// `--exchange-info none`: no comparison (no network, no saved response).
+    None,
     File(PathBuf),
     Url(String),
 }
 
 impl Source {
-    /// `http(s)://…` is a URL, anything else a file.
+    /// `none` is no source, `http(s)://…` a URL, anything else a file (`./none` names a file).
     pub fn parse(text: &str) -> Source {
-        if text.starts_with("http://") || text.starts_with("https://") {
+        if text == "none" {
+            Source::None
+        } else if text.starts_with("http://") || text.starts_with("https://") {
             Source::Url(text.to_string())
         } else {
             Source::File(PathBuf::from(text))
@@ -52,25 +60,36 @@ impl Source {
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Source::None => f.write_str("none"),
             Source::File(p) => write!(f, "{}", p.display()),
             Source::Url(u) => f.write_str(u),
         }
     }
 }
 
+/// Why exchangeInfo could not be had. `validate` reports it as the comparison's failed line,
+/// after the checks of the file, which never wait on the network.
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("could not read exchangeInfo from {path}: {source}")]
+    #[error("could not read exchangeInfo from {}: {source}", .path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("could not fetch exchangeInfo from {url}: {cause}")]
-    Fetch { url: String, cause: String },
-    #[error("exchangeInfo from {source_name} is not the expected JSON: {cause}")]
-    Parse { source_name: String, cause: String },
+    #[error("could not set up an HTTP client to fetch exchangeInfo: {}", crate::vision::chain(.source))]
+    Client { source: reqwest::Error },
+    #[error("could not fetch exchangeInfo from {url}: {}", crate::vision::chain(.source))]
+    Fetch { url: String, source: reqwest::Error },
+    #[error("could not fetch exchangeInfo from {url}: it answered HTTP {status}")]
+    Status {
+        url: String,
+        status: reqwest::StatusCode,
+    },
+    #[error("exchangeInfo from {source_name} is not the expected JSON: {source}")]
+    Parse {
+        source_name: String,
+        source: serde_json::Error,
+    },
 }
 
 /// The part of an exchangeInfo response the comparison needs.
@@ -95,11 +114,14 @@ pub enum Fetched {
     GeoBlocked {
         url: String,
     },
+    /// `--exchange-info none`.
+    NotAsked,
 }
 
 /// Reads exchangeInfo from a file or fetches it.
 pub async fn exchange_info(source: &Source) -> Result<Fetched, ValidateError> {
     let (text, name) = match source {
+        Source::None => return Ok(Fetched::NotAsked),
         Source::File(path) => (
             std::fs::read_to_string(path).map_err(|e| ValidateError::Read {
                 path: path.clone(),
@@ -108,44 +130,52 @@ pub async fn exchange_info(source: &Source) -> Result<Fetched, ValidateError> {
             path.display().to_string(),
         ),
         Source::Url(url) => {
-            let fetch = |cause: String| ValidateError::Fetch {
+            let fetch = |source| ValidateError::Fetch {
                 url: url.clone(),
-                cause,
+                source,
             };
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .user_agent(crate::config::USER_AGENT)
                 .build()
-                .map_err(|e| fetch(e.to_string()))?;
-            let response = client
-                .get(url)
-                .send()
-                .await
-                .map_err(|e| fetch(e.to_string()))?;
+                .map_err(|source| ValidateError::Client { source })?;
+            let response = client.get(url).send().await.map_err(fetch)?;
             let status = response.status();
             if status.as_u16() == 451 {
                 return Ok(Fetched::GeoBlocked { url: url.clone() });
             }
             if !status.is_success() {
-                return Err(fetch(format!("HTTP {status}")));
+                return Err(ValidateError::Status {
+                    url: url.clone(),
+                    status,
+                });
             }
-            (
-                response.text().await.map_err(|e| fetch(e.to_string()))?,
-                url.clone(),
-            )
+            (response.text().await.map_err(fetch)?, url.clone())
         }
     };
     serde_json::from_str(&text)
         .map(Fetched::Info)
-        .map_err(|e| ValidateError::Parse {
+        .map_err(|source| ValidateError::Parse {
             source_name: name,
-            cause: e.to_string(),
+            source,
         })
+}
+
+/// What the comparison with exchangeInfo has to work with.
+pub enum Exchange<'a> {
+    Info(&'a ExchangeInfo),
+    /// Not compared, and not a failure (asked not to, or refused to this country): why.
+    Skip(String),
+    /// Asked for and not had (unreachable, an HTTP error, not JSON): a failure, with why.
+    Unavailable(String),
 }
 
 /// What `validate` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Whether every block of every table read back with its checksum; when not, no other
+    /// check ran (they would read the same blocks) and their lists are empty.
+    pub integrity: Integrity,
     /// Days of a symbol stored more than once (the first 20).
     pub duplicates: Vec<Duplicate>,
     /// Days of the covered range on which no symbol has a file.
@@ -159,6 +189,16 @@ pub struct Report {
     /// The newest day whose count is no longer growing (files arrive a day or two late).
     pub latest_complete_day: Option<NaiveDate>,
     pub slo: Slo,
+}
+
+/// The block check (`Database::read_every_block`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Integrity {
+    /// Every block of `tables` tables read back.
+    Read { tables: usize },
+    /// A block does not match its checksum: the sentence saying where and what to do.
+    Damaged { error: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -218,6 +258,10 @@ pub enum Slo {
     Skipped {
         reason: String,
     },
+    /// exchangeInfo was asked for and could not be had: a failure, but of the comparison only.
+    Unavailable {
+        error: String,
+    },
     /// exchangeInfo and the database share no trading perpetual's quote asset (or exchangeInfo
     /// lists none): a comparison of nothing proves nothing, so this fails.
     NothingCompared {
@@ -228,10 +272,12 @@ pub enum Slo {
 }
 
 impl Report {
-    /// Whether every check passed: a complete day exists, no day stored twice, no unchecked or empty day, no sharp
-    /// drop, and the SLO met or skipped (exchangeInfo unavailable).
+    /// Whether every check passed: every block reads back, a complete day exists, no day
+    /// stored twice, no unchecked or empty day, no sharp drop, and the SLO met or skipped
+    /// (`--exchange-info none`, or refused to this country; an unreachable one fails).
     pub fn passed(&self) -> bool {
-        self.latest_complete_day.is_some()
+        matches!(self.integrity, Integrity::Read { .. })
+            && self.latest_complete_day.is_some()
             && self.duplicates.is_empty()
             && self.empty_days.is_empty()
             && self.unchecked.is_empty()
@@ -240,13 +286,35 @@ impl Report {
             && match &self.slo {
                 Slo::Compared { percent, .. } => *percent >= SLO_PERCENT,
                 Slo::Skipped { .. } => true,
-                Slo::NothingCompared { .. } => false,
+                Slo::Unavailable { .. } | Slo::NothingCompared { .. } => false,
             }
     }
 }
 
-/// Runs every check; `info` is exchangeInfo, or why there is none (the comparison is skipped).
-pub fn check(db: &Database, info: Result<&ExchangeInfo, String>) -> Result<Report, StoreError> {
+/// Runs every check; `exchange` is exchangeInfo, or why there is none.
+pub fn check(db: &Database, exchange: Exchange<'_>) -> Result<Report, StoreError> {
+    // First: on a damaged file every other check would stop at the same block, as an error
+    // instead of a line of the report.
+    let tables = match db.read_every_block() {
+        Ok(tables) => tables,
+        Err(e @ StoreError::Damaged { .. }) => {
+            return Ok(Report {
+                integrity: Integrity::Damaged {
+                    error: e.to_string(),
+                },
+                duplicates: Vec::new(),
+                empty_days: Vec::new(),
+                unchecked: Vec::new(),
+                drops: Vec::new(),
+                trading_mismatches: Vec::new(),
+                latest_complete_day: None,
+                slo: Slo::Skipped {
+                    reason: "the file is damaged".into(),
+                },
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let counts = match db.coverage()? {
         Some((first, last)) => db.daily_counts(first, last)?,
         None => Vec::new(),
@@ -297,12 +365,13 @@ pub fn check(db: &Database, info: Result<&ExchangeInfo, String>) -> Result<Repor
             }),
         }
     }
-    let slo = match (info, latest_complete_day) {
-        (Err(reason), _) => Slo::Skipped { reason },
-        (Ok(_), None) => Slo::Skipped {
+    let slo = match (exchange, latest_complete_day) {
+        (Exchange::Skip(reason), _) => Slo::Skipped { reason },
+        (Exchange::Unavailable(error), _) => Slo::Unavailable { error },
+        (Exchange::Info(_), None) => Slo::Skipped {
             reason: "the database has no day with files yet; run `update` first".into(),
         },
-        (Ok(info), Some(day)) => compare(db, info, day)?,
+        (Exchange::Info(info), Some(day)) => compare(db, info, day)?,
     };
     let duplicates = db
         .duplicate_days(20)?
@@ -310,6 +379,7 @@ pub fn check(db: &Database, info: Result<&ExchangeInfo, String>) -> Result<Repor
         .map(|(symbol, date, rows)| Duplicate { symbol, date, rows })
         .collect();
     Ok(Report {
+        integrity: Integrity::Read { tables },
         duplicates,
         empty_days,
         unchecked,

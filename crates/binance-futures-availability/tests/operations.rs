@@ -257,7 +257,8 @@ fn validate_fetches_exchange_info_over_http_and_skips_a_geo_block() {
         "{text}"
     );
 
-    // Any other failure of the endpoint is an error naming the URL and status.
+    // Any other failure of the endpoint fails the comparison, in a line naming the URL and
+    // status, after the checks of the file.
     env.sim.clear_faults();
     env.sim.add_fault(FaultRule {
         pattern: "exchangeInfo".into(),
@@ -266,10 +267,84 @@ fn validate_fetches_exchange_info_over_http_and_skips_a_geo_block() {
     });
     let out = env.run(&["validate", "--exchange-info", &blocked]);
     assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stderr(&out).contains(&blocked) && stderr(&out).contains("500"),
-        "{}",
-        stderr(&out)
+        text.contains("ok   uniqueness")
+            && text.contains(&format!(
+                "FAIL exchangeInfo: could not fetch exchangeInfo from {blocked}"
+            ))
+            && text.contains("500"),
+        "{text}"
+    );
+}
+
+/// A URL on 127.0.0.1 where nothing listens (the port was just free).
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/fapi/v1/exchangeInfo",
+        listener.local_addr().unwrap()
+    );
+    drop(listener);
+    url
+}
+
+#[test]
+fn validate_checks_the_file_when_exchange_info_is_unreachable_and_none_skips_it() {
+    let file = fixture("fapi_exchangeInfo_2024-10-02.json");
+    let trading: Vec<String> = trading_perpetuals(&file)
+        .into_iter()
+        .filter(|(_, q)| q == "USDT" || q == "USDC")
+        .map(|(s, _)| s)
+        .collect();
+    let days: Vec<NaiveDate> = day("2024-09-24").iter_days().take(8).collect();
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    database_with(&env.db, &trading, &days, None);
+
+    // Nothing listens where exchangeInfo is said to be (by flag, and as the scheduler's
+    // environment would say it): every check of the file still runs and prints, the
+    // comparison is its own failed line naming the URL, and the exit is 1.
+    let url = closed_port_url();
+    for out in [
+        env.run(&["validate", "--exchange-info", &url]),
+        env.cmd()
+            .env("BFA_EXCHANGE_INFO_URL", &url)
+            .arg("validate")
+            .output()
+            .unwrap(),
+    ] {
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in [
+            "ok   integrity:",
+            "ok   uniqueness:",
+            "ok   continuity:",
+            "ok   trading:",
+            "ok   completeness:",
+            &format!("FAIL exchangeInfo: could not fetch exchangeInfo from {url}"),
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+        assert!(
+            stderr(&out).contains("validation failed"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = env.run(&["validate", "--format", "json", "--exchange-info", &url]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["slo"]["outcome"], "unavailable");
+    assert_eq!(report["integrity"]["outcome"], "read");
+
+    // `--exchange-info none`: no comparison, no network, and a good file passes.
+    let out = env.run(&["validate", "--exchange-info", "none"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ok   uniqueness") && text.contains("skip exchangeInfo: not compared"),
+        "{text}"
     );
 }
 
@@ -321,6 +396,152 @@ fn backup_then_restore_gives_a_database_with_equal_content() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("junk.duckdb"), "{}", stderr(&out));
     assert!(db_rows(&env.db) == original);
+}
+
+/// Inverts 4 KiB in the middle of the last block holding `table`'s rows, as a bad sector or a
+/// bad copy would. DuckDB's file: three 4 KiB headers, then blocks of `block_size`, each
+/// starting with its checksum.
+fn flip_a_block_of(db: &Path, table: &str) {
+    use std::io::Seek;
+    let (block, block_size): (i64, i64) = read_only(db)
+        .query_row(
+            &format!(
+                "SELECT max(block_id), (SELECT any_value(block_size) FROM pragma_database_size())
+                 FROM pragma_storage_info('{table}') WHERE block_id >= 0"
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let at = (3 * 4096 + block * block_size + 4096) as u64;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(db)
+        .unwrap();
+    assert!(file.metadata().unwrap().len() >= at + 4096);
+    let mut bytes = vec![0u8; 4096];
+    file.seek(std::io::SeekFrom::Start(at)).unwrap();
+    file.read_exact(&mut bytes).unwrap();
+    bytes.iter_mut().for_each(|b| *b = !*b);
+    file.seek(std::io::SeekFrom::Start(at)).unwrap();
+    file.write_all(&bytes).unwrap();
+    file.sync_all().unwrap();
+}
+
+#[test]
+fn a_file_with_one_damaged_block_is_refused_by_restore_and_backup_and_failed_by_validate() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let original = db_rows(&env.db);
+    let good = env.ok(&["validate", "--exchange-info", "none"]);
+    assert!(good.contains("ok   integrity: every block of"), "{good}");
+    let backup = env.dir.path().join("backup.duckdb");
+    env.ok(&["backup", backup.to_str().unwrap()]);
+    flip_a_block_of(&backup, "daily_trading");
+
+    // restore: refused with a sentence, the database in place untouched.
+    let out = env.run(&["restore", "--force", backup.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!("{} is damaged", backup.display()))
+            && said.contains("does not match its checksum")
+            && said.contains("never backed up or restored"),
+        "{said}"
+    );
+    assert!(db_rows(&env.db) == original);
+
+    // The damaged file as the database: `backup` refuses it and writes nothing, `validate`
+    // fails it in its first line.
+    let damaged = env.dir.path().join("damaged.duckdb");
+    std::fs::copy(&backup, &damaged).unwrap();
+    let on_damaged = |args: &[&str]| {
+        env.cmd()
+            .env("BFA_DB", &damaged)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let second = env.dir.path().join("second.duckdb");
+    let out = on_damaged(&["backup", second.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{} is damaged", damaged.display())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!second.exists() && !sibling(&second, ".partial").exists());
+    let out = on_damaged(&["validate", "--exchange-info", "none"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!("FAIL integrity: {} is damaged", damaged.display())),
+        "{text}"
+    );
+}
+
+/// A GET to `serve` at `base` (`http://127.0.0.1:PORT`): the status line and body.
+fn http_get(base: &str, path: &str) -> String {
+    let host = base.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn a_database_path_that_is_a_symlink_is_read_through_by_every_reader() {
+    let mut env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    let original = db_rows(&env.db);
+    // The file elsewhere, the path everyone uses a relative link to it.
+    std::fs::create_dir(env.dir.path().join("data")).unwrap();
+    let real = env.dir.path().join("data/real.duckdb");
+    std::fs::rename(&env.db, &real).unwrap();
+    let link = env.dir.path().join("link.duckdb");
+    std::os::unix::fs::symlink("data/real.duckdb", &link).unwrap();
+    env.db = link.clone();
+
+    let snapshot = env.ok(&["query", "snapshot", "2024-01-15", "--format", "csv"]);
+    assert!(snapshot.lines().count() > 1, "{snapshot}");
+    env.ok(&["query", "symbols"]);
+    let status = env.ok(&["status", "--format", "json"]);
+    assert!(status.contains("\"rows\""), "{status}");
+    let validated = env.ok(&["validate", "--exchange-info", "none"]);
+    assert!(validated.contains("ok   integrity"), "{validated}");
+    let backup = env.dir.path().join("backup.duckdb");
+    env.ok(&["backup", backup.to_str().unwrap()]);
+    assert!(db_rows(&backup) == original);
+    let export = env.dir.path().join("export");
+    env.ok(&["export", export.to_str().unwrap()]);
+    assert!(export.join("daily_availability.parquet").is_file());
+
+    // serve answers from the file behind the link (it answered 503 until stopped).
+    let served = Served::start(&env, &[]);
+    let mut answer = String::new();
+    wait_until(10, "serve to answer through the link", || {
+        answer = http_get(&served.url, "/v1/symbols");
+        !answer.starts_with("HTTP/1.1 503")
+    });
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("BTCUSDT"), "{answer}");
+    drop(served);
+
+    // Writes through the link still replace the file behind it, and the link stays a link.
+    env.ok(&["update", "--quiet"]);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    env.ok(&["status"]);
 }
 
 #[test]
@@ -379,6 +600,76 @@ fn parquet_and_csv_exports_read_back_equal_to_the_tables() {
     // Exporting over existing files needs --force.
     let out = env.run(&["export", out_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bfa_log_debug_shows_the_tools_stages_and_http_internals_only_when_named() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    let out = env
+        .cmd()
+        .env("BFA_LOG", "debug")
+        .args(["backfill", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = stderr(&out);
+    for stage in [
+        "stage: opened the private copy",
+        "stage: discovered the bucket's folders",
+        "stage: planned the 1m listings",
+        "stage: listed the 1m folders",
+        "stage: read the 1d klines files",
+        "stage: published the run's copy",
+    ] {
+        assert!(log.contains(stage), "{stage:?} missing from:\n{log}");
+    }
+    // With their counts and timings.
+    assert!(
+        log.lines().any(|l| l.contains("stage: discovered")
+            && l.contains("folders=")
+            && l.contains("elapsed_ms=")),
+        "{log}"
+    );
+    // Every line is the tool's own: no connection pool, no HTTP client internals.
+    let targets: BTreeSet<&str> = log
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .filter(|t| t.ends_with(':'))
+        .collect();
+    assert!(
+        targets
+            .iter()
+            .all(|t| t.starts_with("binance_futures_availability")),
+        "{targets:?}"
+    );
+    assert!(
+        !log.contains("hyper") && !log.contains("reqwest::"),
+        "{log}"
+    );
+
+    // A dependency's internals when asked for by name.
+    let out = env
+        .cmd()
+        .env("BFA_LOG", "debug,hyper_util=debug")
+        .args(["update", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(" hyper_util::"), "{}", stderr(&out));
+
+    // Not a filter: exit 2 with a sentence, before anything runs.
+    let out = env
+        .cmd()
+        .env("BFA_LOG", "reqwest=loudly")
+        .args(["status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("BFA_LOG=\"reqwest=loudly\" is not a log filter"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The crontab line as shipped, run by a shell on a machine where the log's folder does not

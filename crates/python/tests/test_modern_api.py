@@ -7,6 +7,7 @@ import concurrent.futures
 import datetime as dt
 import hashlib
 import os
+import pathlib
 import re
 import signal
 import subprocess
@@ -197,6 +198,17 @@ def test_a_missing_database_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(f"there is no database at {missing}")):
         bfa.open(missing)
     assert not missing.exists()
+
+
+def test_a_path_that_is_a_symlink_opens_the_file_behind_it(db_path, tmp_path):
+    # DuckDB refused the target's .wal when opened through a link (issue 24, point 10).
+    (tmp_path / "elsewhere").mkdir()
+    real = tmp_path / "elsewhere" / "real.duckdb"
+    db_path.rename(real)
+    db_path.symlink_to(pathlib.Path("elsewhere") / "real.duckdb")
+    with bfa.open(db_path) as through_link, bfa.open(real) as direct:
+        assert through_link.snapshot(DAY).to_pylist() == direct.snapshot(DAY).to_pylist()
+        assert len(through_link.snapshot(DAY).to_pylist()) > 0
 
 
 def test_a_closed_handle_raises_the_package_error(db_path):

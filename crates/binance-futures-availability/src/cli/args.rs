@@ -223,12 +223,13 @@ pub(crate) struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
-    /// exchangeInfo to compare with: a URL, or a file holding a saved response.
+    /// exchangeInfo to compare with: a URL, a file holding a saved response, or `none` to skip
+    /// the comparison (the checks of the file run either way).
     #[arg(
         long,
         env = "BFA_EXCHANGE_INFO_URL",
         default_value = config::DEFAULT_EXCHANGE_INFO_URL,
-        value_name = "FILE|URL"
+        value_name = "FILE|URL|none"
     )]
     pub exchange_info: String,
     #[arg(long, value_enum, default_value_t)]

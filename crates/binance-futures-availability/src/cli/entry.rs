@@ -44,9 +44,15 @@ where
             libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
         }
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BFA_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if cli.quiet() { "error" } else { "warn" })
-    });
+    // A bare level in BFA_LOG is the tool's own events; dependencies only when named.
+    let spec = std::env::var("BFA_LOG").ok();
+    let filter = match super::log_filter(spec.as_deref(), cli.quiet()) {
+        Ok(filter) => filter,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            return 2;
+        }
+    };
     // Colour only for a person at a terminal; logs (the daemon's, journald) get plain text.
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

@@ -6,6 +6,7 @@
 
 mod args;
 mod entry;
+mod logging;
 mod ops;
 mod render;
 mod report;
@@ -33,6 +34,7 @@ use crate::vision::{VisionClient, VisionError};
 pub use args::Cli;
 pub use entry::main;
 use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ServeArgs, ValidateArgs};
+pub use logging::{LogFilterError, log_filter};
 pub use render::{Format, ReportFormat};
 
 /// A failure of the command, with its exit code.

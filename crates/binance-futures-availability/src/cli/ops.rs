@@ -10,7 +10,7 @@ use super::report::{self, StatusView};
 use super::{CliError, ValidateArgs, runtime};
 use crate::schedule::PidFile;
 use crate::store::{self, Database, ExportFormat, WriterLock};
-use crate::validate::{self, Fetched, Source};
+use crate::validate::{self, Exchange, Fetched, Source};
 
 /// Data is stale when not every folder was checked through `schedule::fresh_through`.
 pub(super) fn stale(checked_through: Option<NaiveDate>, now: DateTime<Utc>) -> bool {
@@ -70,18 +70,19 @@ pub(super) fn validate(
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let db = Database::open(db_path)?;
-    let source = Source::parse(&args.exchange_info);
-    let fetched = runtime()?.block_on(validate::exchange_info(&source))?;
-    let report = match &fetched {
-        Fetched::Info(info) => validate::check(&db, Ok(info))?,
-        Fetched::GeoBlocked { url } => validate::check(
-            &db,
-            Err(format!(
-                "{url} answered HTTP 451 (not available from this country); pass a saved \
-                 response with --exchange-info FILE to compare"
-            )),
-        )?,
+    // exchangeInfo's failure is the comparison's own failed line: the checks of the file run
+    // and print whatever the network does.
+    let fetched = runtime()?.block_on(validate::exchange_info(&Source::parse(&args.exchange_info)));
+    let exchange = match &fetched {
+        Ok(Fetched::Info(info)) => Exchange::Info(info),
+        Ok(Fetched::GeoBlocked { url }) => Exchange::Skip(format!(
+            "{url} answered HTTP 451 (not available from this country); pass a saved response \
+             with --exchange-info FILE to compare"
+        )),
+        Ok(Fetched::NotAsked) => Exchange::Skip("not compared (--exchange-info none)".into()),
+        Err(e) => Exchange::Unavailable(e.to_string()),
     };
+    let report = validate::check(&db, exchange)?;
     report::validation(out, args.format, &report)?;
     if report.passed() {
         Ok(())

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::render::{ReportFormat, json, opt, printable};
 use crate::schedule::State;
 use crate::store::{DbStatus, RunRecord};
-use crate::validate::{Report, SLO_PERCENT, Slo};
+use crate::validate::{Integrity, Report, SLO_PERCENT, Slo};
 
 /// Everything `status` shows.
 #[derive(Debug, Serialize)]
@@ -191,6 +191,19 @@ pub fn validation(out: &mut impl Write, format: ReportFormat, r: &Report) -> io:
         );
     }
     let mark = |ok: bool| if ok { "ok  " } else { "FAIL" };
+    match &r.integrity {
+        Integrity::Read { tables } => writeln!(
+            out,
+            "ok   integrity: every block of {tables} tables read back, checksums match"
+        )?,
+        Integrity::Damaged { error } => {
+            writeln!(out, "FAIL integrity: {}", printable(error))?;
+            return writeln!(
+                out,
+                "skip the other checks: they would read the same damaged blocks"
+            );
+        }
+    }
     writeln!(
         out,
         "{} uniqueness: {} day(s) of a symbol stored more than once",
@@ -260,6 +273,7 @@ pub fn validation(out: &mut impl Write, format: ReportFormat, r: &Report) -> io:
     }
     match &r.slo {
         Slo::Skipped { reason } => writeln!(out, "skip exchangeInfo: {reason}")?,
+        Slo::Unavailable { error } => writeln!(out, "FAIL exchangeInfo: {}", printable(error))?,
         Slo::NothingCompared {
             day,
             exchange_quotes,

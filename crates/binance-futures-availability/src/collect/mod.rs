@@ -267,7 +267,13 @@ pub async fn run(
     goal: &Goal,
     opts: &Options,
 ) -> Result<Summary, CollectError> {
+    let opened = Instant::now();
     let mut session = WriteSession::begin(db_path, goal.kind().as_str())?;
+    tracing::debug!(
+        elapsed_ms = opened.elapsed().as_millis() as u64,
+        "stage: opened the private copy of {}",
+        db_path.display()
+    );
     let db = session.db();
     let range = match goal {
         Goal::Backfill { start, end, .. } => Some((*start, *end)),
@@ -336,7 +342,14 @@ pub async fn run(
         rows_written: state.summary.rows_written,
     };
     db.finish_run(run, &outcome)?;
+    let publishing = Instant::now();
     session.publish()?;
+    tracing::debug!(
+        elapsed_ms = publishing.elapsed().as_millis() as u64,
+        rows_written = state.summary.rows_written,
+        "stage: published the run's copy in place of {}",
+        db_path.display()
+    );
     result
 }
 
@@ -379,6 +392,15 @@ async fn execute(
         .collect();
     // A signal ends discovery too, not only the listing of folders after it.
     let client = &client.with_cancel(opts.cancel.clone());
+    tracing::debug!(known = priors.len(), "stage: read the known symbols");
+    let discovering = Instant::now();
+    let discovered = |folders: &[String]| {
+        tracing::debug!(
+            folders = folders.len(),
+            elapsed_ms = discovering.elapsed().as_millis() as u64,
+            "stage: discovered the bucket's folders"
+        )
+    };
     let tasks = match goal {
         Goal::Backfill {
             start,
@@ -388,6 +410,7 @@ async fn execute(
             let Some(folders) = plan::discover(client).await? else {
                 return Ok(());
             };
+            discovered(&folders);
             plan::check_clock(client, *end)?;
             let chosen = plan::choose(&folders, symbols.as_deref())?;
             chosen
@@ -403,6 +426,7 @@ async fn execute(
             let Some(mut folders) = plan::discover(client).await? else {
                 return Ok(());
             };
+            discovered(&folders);
             plan::check_clock(client, *end)?;
             // Folders never disappear from the bucket, but a symbol known here and missing from
             // the listing is still checked rather than silently dropped.
@@ -422,7 +446,26 @@ async fn execute(
         .zip(tasks.iter().map(|t| t.to).max());
     let listed: std::collections::HashSet<String> =
         tasks.iter().map(|t| t.symbol.clone()).collect();
+    tracing::debug!(
+        folders = tasks.len(),
+        days = tasks
+            .iter()
+            .map(|t| (t.to - t.from).num_days().max(-1) + 1)
+            .sum::<i64>(),
+        covered = %state
+            .covered
+            .map_or("no day".to_string(), |(from, to)| format!("{from} to {to}")),
+        "stage: planned the 1m listings"
+    );
+    let listing = Instant::now();
     listing::list_all(db, client, tasks, &priors, opts, state).await?;
+    tracing::debug!(
+        elapsed_ms = listing.elapsed().as_millis() as u64,
+        files = state.summary.files,
+        rows_written = state.summary.rows_written,
+        failures = state.failures.len(),
+        "stage: listed the 1m folders"
+    );
     if opts.trading == Trading::Skip || opts.cancel.is_cancelled() {
         return Ok(());
     }
@@ -442,7 +485,17 @@ async fn execute(
         .into_iter()
         .filter(|r| listed.contains(&r.symbol))
         .collect();
-    trading::collect_all(db, client, scope, &records, opts, state).await
+    let reading = Instant::now();
+    let read = trading::collect_all(db, client, scope, &records, opts, state).await;
+    tracing::debug!(
+        elapsed_ms = reading.elapsed().as_millis() as u64,
+        symbols = records.len(),
+        files = state.summary.trading_files,
+        rows_written = state.summary.rows_written,
+        failures = state.failures.len(),
+        "stage: read the 1d klines files"
+    );
+    read
 }
 
 /// Records the folders this run will list that the database does not know yet, before

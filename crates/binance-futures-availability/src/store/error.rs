@@ -96,6 +96,17 @@ pub enum StoreError {
     )]
     PendingWal { path: PathBuf },
     #[error(
+        "{path} is damaged: a block DuckDB read while {action} does not match its checksum \
+         ({source}); a damaged file is never backed up or restored. Use another copy (an \
+         earlier backup), or move it aside and run `binance-futures-availability backfill` to \
+         rebuild it"
+    )]
+    Damaged {
+        path: PathBuf,
+        action: &'static str,
+        source: duckdb::Error,
+    },
+    #[error(
         "a batch for {path} holds {symbol} on {date} twice; write each day of a symbol once per \
          batch"
     )]

@@ -75,9 +75,13 @@ impl WriterLock {
     }
 
     /// Who holds the writer lock of `db` right now, if anyone. Looks without taking it for
-    /// longer than an instant.
+    /// longer than an instant. A `db` that is a symlink is resolved as writers resolve it, so
+    /// the lock looked at is the one beside the real file, the one writers take.
     pub fn holder(db: &Path) -> Option<String> {
-        let mut file = File::open(Beside::of(db).lock()).ok()?;
+        // `resolve` fails only when an existing link cannot be read; then there is no lock
+        // beside its target to find either.
+        let db = super::files::resolve(db).ok()?;
+        let mut file = File::open(Beside::of(&db).lock()).ok()?;
         match file.try_lock_shared() {
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();

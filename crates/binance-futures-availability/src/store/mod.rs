@@ -81,8 +81,12 @@ pub struct Database {
 
 impl Database {
     /// Opens an existing database read-only. Never creates, migrates or otherwise changes it.
+    /// A path that is a symlink is resolved as writers resolve it (`files::resolve`): DuckDB,
+    /// with external access off, allows only the named file and its `.wal` beside the *link*,
+    /// then refuses the target's `.wal` when it opens the file, so every read through a link
+    /// failed while writes (which resolve) succeeded. `path()` still answers the path as given.
     pub fn open(path: &Path) -> Result<Database, StoreError> {
-        let conn = connect_read_only(path)?;
+        let conn = connect_read_only(&files::resolve(path)?)?;
         check_version(&conn, path, Older::Refuse)?;
         Ok(Database::wrap(conn, path))
     }
@@ -102,7 +106,7 @@ impl Database {
             .access_mode(AccessMode::ReadOnly)
             .and_then(|c| c.enable_autoload_extension(false))
             .map_err(|source| duck(path, "configuring a read-only connection", source))?;
-        let conn = Connection::open_with_flags(path, config)
+        let conn = Connection::open_with_flags(files::resolve(path)?, config)
             .map_err(|source| duck(path, "opening the file read-only", source))?;
         conn.execute_batch(&format!(
             "SET allowed_directories = ['{dir}']; SET enable_external_access = false;
@@ -350,6 +354,16 @@ fn io_failed<'a>(
 }
 
 fn duck(path: &Path, action: &'static str, source: duckdb::Error) -> StoreError {
+    // DuckDB checks a block's checksum each time it reads the block from disk, and says only
+    // this in its message (its C API gives no code for it): wherever a read meets a damaged
+    // block, the sentence says the file is damaged rather than that a query failed.
+    if source.to_string().contains("Corrupt database file") {
+        return StoreError::Damaged {
+            path: path.to_path_buf(),
+            action,
+            source,
+        };
+    }
     StoreError::DuckDb {
         path: path.to_path_buf(),
         action,

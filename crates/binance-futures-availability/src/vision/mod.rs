@@ -78,7 +78,7 @@ impl SetupError {
 
 /// The message of `e` followed by those of its sources: reqwest's own says "error sending
 /// request", the cause ("connection refused", "operation timed out") is further down.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
