@@ -247,8 +247,10 @@ impl Report {
 
 /// Runs every check; `info` is exchangeInfo, or why there is none (the comparison is skipped).
 pub fn check(db: &Database, info: Result<&ExchangeInfo, String>) -> Result<Report, StoreError> {
+    // Every covered day, the unchecked ones too: the checks below look for the latest
+    // complete day themselves.
     let counts = match db.coverage()? {
-        Some((first, last)) => db.daily_counts(first, last)?,
+        Some((first, last)) => db.answering_unchecked(|db| db.daily_counts(first, last))?,
         None => Vec::new(),
     };
     let totals: Vec<(NaiveDate, i64)> = counts
@@ -328,8 +330,9 @@ fn compare(db: &Database, info: &ExchangeInfo, day: NaiveDate) -> Result<Slo, St
         .iter()
         .filter(|s| s.status == "TRADING" && s.contract_type.ends_with("PERPETUAL"))
         .collect();
+    // `day` is the latest day that looks complete by its counts, checked or not.
     let on_day: BTreeSet<String> = db
-        .snapshot(day, ContractFilter::Perpetual)?
+        .answering_unchecked(|db| db.snapshot(day, ContractFilter::Perpetual))?
         .into_iter()
         .map(|r| r.symbol)
         .collect();

@@ -285,6 +285,10 @@ pub(crate) enum Query {
         /// Only this symbol folder (case-insensitive).
         #[arg(long, value_parser = symbol_name)]
         symbol: Option<String>,
+        /// Only perpetual or only delivery contracts (a delivery contract's delisting is its
+        /// delivery).
+        #[arg(long, default_value = "all", value_parser = contract_filter())]
+        contract: ContractFilter,
         #[command(flatten)]
         rule: LifeRule,
         #[command(flatten)]
@@ -303,9 +307,13 @@ pub(crate) enum Query {
         date: NaiveDate,
         #[arg(long, default_value = "perpetual", value_parser = contract_filter())]
         contract: ContractFilter,
-        /// Only symbols of this quote asset, e.g. USDT [default: every quote].
+        /// Only symbols of this quote asset, e.g. USDT, case-insensitive [default: every quote].
         #[arg(long, value_parser = symbol_name)]
         quote: Option<String>,
+        /// Rank settled folders (ICPUSDT_SETTLED) beside their live symbols too; by default
+        /// each symbol is ranked once, under the name it trades under.
+        #[arg(long)]
+        include_settled: bool,
         /// Days from the first trade of the current life to DATE, at least (0 to 3650).
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=3650))]
         min_age: u32,

@@ -243,6 +243,7 @@ fn run_query(
             until,
             kind,
             symbol,
+            contract,
             rule,
             output,
         } => {
@@ -251,6 +252,7 @@ fn run_query(
                 until,
                 kind,
                 symbol,
+                contracts: contract,
             };
             render::events(
                 out,
@@ -262,6 +264,7 @@ fn run_query(
             date,
             contract,
             quote,
+            include_settled,
             min_age,
             recent,
             top,
@@ -280,6 +283,7 @@ fn run_query(
                 top,
                 by,
                 delisted_after: rule.delisted_after,
+                include_settled,
             };
             render::universe(out, output.format, &q, &db.universe(&q)?)
         }
@@ -302,7 +306,7 @@ fn run_query(
         Query::Summary { start, end, output } => {
             let (start, end) = match (start, end) {
                 (Some(s), Some(e)) => (s, e),
-                _ => match db.coverage()? {
+                _ => match db.summary_days()? {
                     Some(c) => c,
                     // A database with no file yet: nothing to count.
                     None => {
