@@ -15,13 +15,17 @@
 //!   delivery contract ends on its delivery day. Without trading facts for a symbol
 //!   (`--no-trading`), its files stand for its trades.
 //! - A settled folder (`ICPUSDT_SETTLED`) is a contract of its own whose events name their base
-//!   symbol; the base's first file after a settled folder ended is a relisting.
+//!   symbol (`base_symbol`); the base's first file after a settled folder ended is a relisting.
+//!   A universe leaves settled folders out unless asked (`include_settled`): one symbol ranked
+//!   twice, under its live and its settled name, is a false answer to "what was tradable".
 //!
 //! The universe of DATE is decided from facts dated before DATE only (no lookahead): a symbol
 //! is a member when its current life (since its last relisting before DATE) began with a trade
 //! at least `min_age` days before DATE and it traded within the `recent` days before DATE; it
 //! is ranked by its mean over the `window` days before DATE (days with a 1d row; zero-trade
-//! days count as 0). What must not be known here: HTTP, files, the CLI.
+//! days count as 0). A universe whose DATE−1 is after "complete through" is refused
+//! (`StoreError::NotCheckedYet`): members would be missing for days no run has checked. What
+//! must not be known here: HTTP, files, the CLI.
 
 use std::collections::HashMap;
 
@@ -326,14 +330,14 @@ impl Database {
     /// The universe of `q.date` by the rules in the module doc, by rank.
     pub fn universe(&self, q: &UniverseQuery) -> Result<Vec<Member>, StoreError> {
         let date = q.date;
-        // Decided from the days before DATE, so those must be checked; DATE itself need not
-        // be (`traded_on_date` says "not checked" then).
         // A mistyped quote first: it is the question's fault whatever the day.
         let known = self.known()?;
         let quote = match &q.quote {
             None => None,
             Some(asked) => Some(known_quote(known, asked)?),
         };
+        // Decided from the days before DATE, so those must be checked; DATE itself need not
+        // be (`traded_on_date` says "not checked" then).
         if let Some(before) = date.pred_opt() {
             self.require_checked(before)?;
         }

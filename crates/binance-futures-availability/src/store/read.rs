@@ -1,5 +1,9 @@
 //! Reads: the questions users ask — which symbols had a file on a day, a symbol's timeline with
 //! its gaps, what was available in a range, counts per day — answered with typed rows.
+//!
+//! A question about a day after "complete through" (`complete_through`, the one place it is
+//! decided) is refused with `StoreError::NotCheckedYet` rather than answered from the partial
+//! or absent rows stored for it: an unchecked day would read as symbols without a file.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::{Row, params};
