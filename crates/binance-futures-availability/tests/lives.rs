@@ -414,7 +414,14 @@ fn events_filter_by_contract_and_name_the_base_symbol() {
     let kinds = |contract: &str| -> Vec<(String, String, String)> {
         json(
             &env,
-            &["query", "events", "--kind", "delisting", "--contract", contract],
+            &[
+                "query",
+                "events",
+                "--kind",
+                "delisting",
+                "--contract",
+                contract,
+            ],
         )
         .iter()
         .map(|e| {
@@ -438,14 +445,31 @@ fn events_filter_by_contract_and_name_the_base_symbol() {
         )]
     );
     assert!(!perpetual.is_empty());
-    assert!(perpetual.iter().all(|(s, _, d)| s != "BTCUSDT_220225" && d != "delivered"));
+    assert!(
+        perpetual
+            .iter()
+            .all(|(s, _, d)| s != "BTCUSDT_220225" && d != "delivered")
+    );
     assert_eq!(all.len(), perpetual.len() + delivery.len());
     // The default is every contract.
-    assert_eq!(json(&env, &["query", "events", "--kind", "delisting"]).len(), all.len());
+    assert_eq!(
+        json(&env, &["query", "events", "--kind", "delisting"]).len(),
+        all.len()
+    );
     // The settled folder's events name the symbol it was renamed from.
     let icp = json(&env, &["query", "events", "--symbol", "ICPUSDT_SETTLED"]);
     assert!(!icp.is_empty());
     assert!(icp.iter().all(|e| e["base_symbol"] == "ICPUSDT"), "{icp:?}");
-    let csv = env.ok(&["query", "events", "--symbol", "ICPUSDT_SETTLED", "--format", "csv"]);
-    assert!(csv.starts_with("date,symbol,base_symbol,kind,detail"), "{csv}");
+    let csv = env.ok(&[
+        "query",
+        "events",
+        "--symbol",
+        "ICPUSDT_SETTLED",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        csv.starts_with("date,symbol,base_symbol,kind,detail"),
+        "{csv}"
+    );
 }

@@ -603,8 +603,14 @@ fn a_day_after_complete_through_is_refused_with_a_sentence_not_answered_empty() 
             "2024-03-02",
         ),
         // A range partly beyond complete-through: its counts would be short.
-        (&["query", "range", "2024-02-01", "2024-03-05"], "2024-03-05"),
-        (&["query", "summary", "2024-02-28", "2024-03-02"], "2024-03-02"),
+        (
+            &["query", "range", "2024-02-01", "2024-03-05"],
+            "2024-03-05",
+        ),
+        (
+            &["query", "summary", "2024-02-28", "2024-03-02"],
+            "2024-03-02",
+        ),
         // A universe is decided from the days before DATE: DATE−1 must be checked.
         (&["query", "universe", "2024-03-03"], "2024-03-02"),
     ] {
@@ -746,7 +752,10 @@ fn the_universe_leaves_settled_folders_out_unless_asked_and_names_each_base() {
     };
     let plain = universe(&[]);
     assert!(!plain.is_empty());
-    assert!(plain.iter().all(|(s, b)| s == b && !s.contains("SETTLED")), "{plain:?}");
+    assert!(
+        plain.iter().all(|(s, b)| s == b && !s.contains("SETTLED")),
+        "{plain:?}"
+    );
     let with = universe(&["--include-settled"]);
     assert!(
         with.contains(&("AERGOUSDTSETTLEDSETTLED".into(), "AERGOUSDT".into())),

@@ -243,7 +243,9 @@ impl Database {
                 return (Err(Failure::Closed), None);
             };
             match f(db) {
-                Err(Failure::Store(e @ StoreError::NotCheckedYet { .. })) if self.warn_unchecked => {
+                Err(Failure::Store(e @ StoreError::NotCheckedYet { .. }))
+                    if self.warn_unchecked =>
+                {
                     (db.answering_unchecked(&f), Some(e.to_string()))
                 }
                 answer => (answer, None),

@@ -422,9 +422,7 @@ impl Database {
                 RankBy::QuoteVolume => quote,
                 RankBy::Trades => trades,
             };
-            let base_symbol = known
-                .get(&symbol)
-                .map_or_else(|| symbol.clone(), base_of);
+            let base_symbol = known.get(&symbol).map_or_else(|| symbol.clone(), base_of);
             members.push((
                 Member {
                     symbol,
