@@ -18,10 +18,10 @@ use crate::vision::{ClientConfig, Endpoints, RetryPolicy};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  runtime failure (network, bucket, database; `status`: data is stale; `validate`: a check
-     failed); what was collected before it is kept
-  2  bad usage or input (unknown flag, malformed or out-of-range date, unknown symbol, a file
-     that exists without --force)";
+  1  runtime failure (network, bucket, database, a day after complete-through; `status`: data
+     is stale; `validate`: a check failed); what was collected before it is kept
+  2  bad usage or input (unknown flag, malformed or out-of-range date, unknown symbol or
+     quote, a file that exists without --force)";
 
 /// Which Binance USD-M futures had a daily 1m-klines file on Binance Vision, day by day since
 /// 2019-09-25 — kept in a local DuckDB database and answered in about a millisecond.
@@ -336,7 +336,7 @@ pub(crate) enum Query {
         #[command(flatten)]
         output: Output,
     },
-    /// Symbols with a file per day (all covered days, or [START, END]).
+    /// Symbols with a file per day (every covered day through complete-through, or [START, END]).
     Summary {
         #[arg(value_parser = parse_day, requires = "end")]
         start: Option<NaiveDate>,
