@@ -315,8 +315,10 @@ pub fn check(db: &Database, exchange: Exchange<'_>) -> Result<Report, StoreError
         }
         Err(e) => return Err(e),
     };
+    // Every covered day, the unchecked ones too: the checks below look for the latest
+    // complete day themselves.
     let counts = match db.coverage()? {
-        Some((first, last)) => db.daily_counts(first, last)?,
+        Some((first, last)) => db.answering_unchecked(|db| db.daily_counts(first, last))?,
         None => Vec::new(),
     };
     let totals: Vec<(NaiveDate, i64)> = counts
@@ -398,8 +400,9 @@ fn compare(db: &Database, info: &ExchangeInfo, day: NaiveDate) -> Result<Slo, St
         .iter()
         .filter(|s| s.status == "TRADING" && s.contract_type.ends_with("PERPETUAL"))
         .collect();
+    // `day` is the latest day that looks complete by its counts, checked or not.
     let on_day: BTreeSet<String> = db
-        .snapshot(day, ContractFilter::Perpetual)?
+        .answering_unchecked(|db| db.snapshot(day, ContractFilter::Perpetual))?
         .into_iter()
         .map(|r| r.symbol)
         .collect();

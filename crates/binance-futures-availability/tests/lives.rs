@@ -218,6 +218,9 @@ fn expected_universe(
         if s.name.contains("_22") {
             continue; // delivery
         }
+        if s.name.ends_with("SETTLED") {
+            continue; // the old life of a symbol that trades on under its base name
+        }
         // The current life starts after the last gap of 7 days or more that ended before DATE.
         let life_from = s
             .gaps
@@ -329,6 +332,15 @@ fn universes_equal_an_independent_computation() {
     assert!(!young.iter().any(|m| m.0 == "XRPUSDT"));
     let (all, _) = universe(&env, day("2021-12-25"), &[]);
     assert_eq!(all.iter().find(|m| m.0 == "XRPUSDT").unwrap().3, 4);
+    // A settled folder is ranked only when asked for, under its base's name.
+    let (_, rows) = universe(&env, day("2021-12-05"), &["--include-settled"]);
+    let settled = rows
+        .iter()
+        .find(|m| m["symbol"] == "ICPUSDT_SETTLED")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(settled["base_symbol"], "ICPUSDT");
+    let (plain, _) = universe(&env, day("2021-12-05"), &[]);
+    assert_eq!(plain.len() + 1, rows.len());
     // USDT only, and the table people read.
     let (usdt, _) = universe(&env, day("2022-03-10"), &["--quote", "USDT"]);
     assert_eq!(usdt.len(), all_members(&env, "2022-03-10"));
@@ -392,4 +404,72 @@ fn later_data_never_changes_a_days_universe() {
 fn full_last_trade(spec: &CorpusSpec, name: &str) -> NaiveDate {
     let s = spec.symbols.iter().find(|s| s.name == name).unwrap();
     s.last - Duration::days(i64::from(s.zero_trade_tail))
+}
+
+/// `events --contract` separates the delistings of perpetuals (a life that ended) from those
+/// of delivery contracts (a delivery); every event names its base symbol.
+#[test]
+fn events_filter_by_contract_and_name_the_base_symbol() {
+    let env = backfilled(&spec(), END);
+    let kinds = |contract: &str| -> Vec<(String, String, String)> {
+        json(
+            &env,
+            &[
+                "query",
+                "events",
+                "--kind",
+                "delisting",
+                "--contract",
+                contract,
+            ],
+        )
+        .iter()
+        .map(|e| {
+            (
+                e["symbol"].as_str().unwrap().to_string(),
+                e["base_symbol"].as_str().unwrap().to_string(),
+                e["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+    };
+    let all = kinds("all");
+    let perpetual = kinds("perpetual");
+    let delivery = kinds("delivery");
+    assert_eq!(
+        delivery,
+        [(
+            "BTCUSDT_220225".to_string(),
+            "BTCUSDT_220225".to_string(),
+            "delivered".to_string()
+        )]
+    );
+    assert!(!perpetual.is_empty());
+    assert!(
+        perpetual
+            .iter()
+            .all(|(s, _, d)| s != "BTCUSDT_220225" && d != "delivered")
+    );
+    assert_eq!(all.len(), perpetual.len() + delivery.len());
+    // The default is every contract.
+    assert_eq!(
+        json(&env, &["query", "events", "--kind", "delisting"]).len(),
+        all.len()
+    );
+    // The settled folder's events name the symbol it was renamed from.
+    let icp = json(&env, &["query", "events", "--symbol", "ICPUSDT_SETTLED"]);
+    assert!(!icp.is_empty());
+    assert!(icp.iter().all(|e| e["base_symbol"] == "ICPUSDT"), "{icp:?}");
+    let csv = env.ok(&[
+        "query",
+        "events",
+        "--symbol",
+        "ICPUSDT_SETTLED",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        csv.starts_with("date,symbol,base_symbol,kind,detail"),
+        "{csv}"
+    );
 }

@@ -585,3 +585,192 @@ fn a_timeline_is_the_symbols_stored_rows_before_and_after_tidying() {
         check(&format!("after writing {from}..{to}, tidied"));
     }
 }
+
+/// The database here is complete through 2024-03-01 (the backfill's end). A day after that
+/// was never checked: answering it would give symbols "without a file" where nothing was
+/// looked at. Each such question is exit 1 with one sentence, and nothing on stdout.
+#[test]
+fn a_day_after_complete_through_is_refused_with_a_sentence_not_answered_empty() {
+    let not_checked = |day: &str| {
+        format!(
+            "{day} is not checked yet: the database is complete through 2024-03-01; run `update`"
+        )
+    };
+    for (args, day) in [
+        (&["query", "snapshot", "2024-03-02"][..], "2024-03-02"),
+        (
+            &["query", "snapshot", "2024-03-02", "--contract", "all"],
+            "2024-03-02",
+        ),
+        // A range partly beyond complete-through: its counts would be short.
+        (
+            &["query", "range", "2024-02-01", "2024-03-05"],
+            "2024-03-05",
+        ),
+        (
+            &["query", "summary", "2024-02-28", "2024-03-02"],
+            "2024-03-02",
+        ),
+        // A universe is decided from the days before DATE: DATE−1 must be checked.
+        (&["query", "universe", "2024-03-03"], "2024-03-02"),
+    ] {
+        for format in ["table", "json"] {
+            let out = env().0.run(&[args, &["--format", format]].concat());
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+            assert_eq!(stderr.trim_end(), format!("error: {}", not_checked(day)));
+            assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+        }
+    }
+    // The last checked day is answered, and a universe of the day after it (decided from the
+    // checked days before it) too, its day's trades "not checked".
+    assert_eq!(
+        json(&["query", "snapshot", "2024-03-01", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let members = json(&["query", "universe", "2024-03-02", "--format", "json"]);
+    assert!(!members.as_array().unwrap().is_empty());
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["traded_on_date"].is_null()),
+        "{members}"
+    );
+    // A summary without bounds stops at complete-through.
+    let all = json(&["query", "summary", "--format", "json"]);
+    assert_eq!(
+        all.as_array().unwrap().last().unwrap()["date"],
+        "2024-03-01"
+    );
+}
+
+/// A database whose folders were never all checked (here: a run's symbols known, none
+/// checked) is complete through no day: every question about a day says so.
+#[test]
+fn a_database_complete_through_no_day_refuses_every_day() {
+    use binance_futures_availability::store::{Batch, Database, SymbolUpdate};
+    use binance_futures_availability::vision::classify;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.duckdb");
+    let mut db = Database::open_for_write(&path).unwrap();
+    db.write_batch(&Batch {
+        rows: vec![],
+        symbols: vec![SymbolUpdate {
+            symbol: "BTCUSDT".into(),
+            class: classify("BTCUSDT"),
+            first_file_date: None,
+            last_file_date: None,
+            checked: None,
+        }],
+    })
+    .unwrap();
+    db.close().unwrap();
+    let out = env()
+        .0
+        .cmd()
+        .env("BFA_DB", &path)
+        .args(["query", "snapshot", "2024-01-15"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "error: 2024-01-15 is not checked yet: the database is complete through no day yet; \
+         run `update`"
+    );
+}
+
+/// `--quote` is case-insensitive as symbols are; a quote the database does not know is a
+/// mistyped question (exit 2 naming the known ones), not a universe without members.
+#[test]
+fn quotes_are_case_insensitive_and_an_unknown_one_is_exit_2_naming_the_known() {
+    let upper = json(&[
+        "query",
+        "universe",
+        "2024-01-15",
+        "--quote",
+        "USDT",
+        "--format",
+        "json",
+    ]);
+    assert!(!upper.as_array().unwrap().is_empty());
+    for spelled in ["usdt", "Usdt"] {
+        assert_eq!(
+            json(&[
+                "query",
+                "universe",
+                "2024-01-15",
+                "--quote",
+                spelled,
+                "--format",
+                "json"
+            ]),
+            upper
+        );
+    }
+    for unknown in ["XYZ", "usdc"] {
+        let out = env()
+            .0
+            .run(&["query", "universe", "2024-01-15", "--quote", unknown]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{unknown}: {stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            format!("error: unknown quote asset {unknown:?}; the database knows BUSD, USDT")
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// A settled folder is the old life of a symbol that trades on under its base name: ranked
+/// beside it, one symbol would count twice. Left out unless asked for; every row names its
+/// base.
+#[test]
+fn the_universe_leaves_settled_folders_out_unless_asked_and_names_each_base() {
+    let universe = |extra: &[&str]| -> Vec<(String, String)> {
+        let args = [
+            &["query", "universe", "2023-06-20", "--format", "json"][..],
+            extra,
+        ]
+        .concat();
+        json(&args)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["symbol"].as_str().unwrap().to_string(),
+                    m["base_symbol"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let plain = universe(&[]);
+    assert!(!plain.is_empty());
+    assert!(
+        plain.iter().all(|(s, b)| s == b && !s.contains("SETTLED")),
+        "{plain:?}"
+    );
+    let with = universe(&["--include-settled"]);
+    assert!(
+        with.contains(&("AERGOUSDTSETTLEDSETTLED".into(), "AERGOUSDT".into())),
+        "{with:?}"
+    );
+    assert_eq!(with.len(), plain.len() + 1);
+    // CSV carries the base too.
+    let csv = env().0.ok(&[
+        "query",
+        "universe",
+        "2023-06-20",
+        "--include-settled",
+        "--format",
+        "csv",
+    ]);
+    assert!(csv.starts_with("symbol,base_symbol,rank,"), "{csv}");
+    assert!(csv.contains("AERGOUSDTSETTLEDSETTLED,AERGOUSDT,"), "{csv}");
+}

@@ -324,6 +324,98 @@ fn refusals_carry_the_command_lines_sentences() {
     assert!(sentence.contains("/v1/snapshot/{date}"), "{sentence}");
 }
 
+/// A day after "complete through" is 409 with the command line's sentence (the question is
+/// fine, the database cannot answer it yet); an unknown quote is 400 with its sentence; the
+/// new filters (`contract` on events, `include_settled` on universes, a quote in any case)
+/// answer what the command line prints.
+#[test]
+fn unchecked_days_are_409_and_unknown_quotes_400_with_the_command_lines_sentences() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--end", "2024-03-01", "--quiet"]);
+    let served = Served::start(&env, &[]);
+    let client = reqwest::Client::new();
+    let rt = runtime();
+    let at = |path: &str| rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
+    let cli_error = |args: &[&str], code: i32| {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        stderr.trim_end().trim_start_matches("error: ").to_string()
+    };
+    for (path, args, status, code) in [
+        (
+            "/v1/snapshot/2024-03-02",
+            &["query", "snapshot", "2024-03-02"][..],
+            409,
+            1,
+        ),
+        (
+            "/v1/range?start=2024-02-01&end=2024-03-05",
+            &["query", "range", "2024-02-01", "2024-03-05"],
+            409,
+            1,
+        ),
+        (
+            "/v1/summary?start=2024-02-28&end=2024-03-02",
+            &["query", "summary", "2024-02-28", "2024-03-02"],
+            409,
+            1,
+        ),
+        (
+            "/v1/universe/2024-03-03",
+            &["query", "universe", "2024-03-03"],
+            409,
+            1,
+        ),
+        (
+            "/v1/universe/2024-01-15?quote=XYZ",
+            &["query", "universe", "2024-01-15", "--quote", "XYZ"],
+            400,
+            2,
+        ),
+    ] {
+        let answer = at(path);
+        assert_eq!(answer.status, status, "{path}");
+        assert_eq!(answer.header("cache-control"), Some("no-store"), "{path}");
+        let body = answer.json();
+        assert_eq!(body["error"], cli_error(args, code), "{path}");
+    }
+    assert_eq!(
+        at("/v1/snapshot/2024-03-02").json()["error"],
+        "2024-03-02 is not checked yet: the database is complete through 2024-03-01; run `update`"
+    );
+    assert!(
+        at("/v1/universe/2024-01-15?include_settled=maybe").json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("use true or false")
+    );
+    for (path, args) in [
+        (
+            "/v1/universe/2024-01-15?quote=usdt",
+            &["query", "universe", "2024-01-15", "--quote", "USDT"][..],
+        ),
+        (
+            "/v1/universe/2023-06-20?include_settled=true",
+            &["query", "universe", "2023-06-20", "--include-settled"],
+        ),
+        (
+            "/v1/events?contract=delivery",
+            &["query", "events", "--contract", "delivery"],
+        ),
+        ("/v1/events", &["query", "events", "--contract", "all"]),
+        ("/v1/summary", &["query", "summary"]),
+    ] {
+        let answer = at(path);
+        assert_eq!(answer.status, 200, "{path}");
+        assert_eq!(
+            String::from_utf8(answer.body).unwrap(),
+            env.ok(&[args, &["--format", "json"][..]].concat()),
+            "{path}"
+        );
+    }
+}
+
 #[test]
 fn before_the_first_update_it_answers_503_then_serves_the_new_file() {
     let env = Env::new(Corpus::from_spec(&small_spec()));

@@ -8,10 +8,12 @@
 //! objects. What it must not know: SQL, the schema, how a query is answered — that is
 //! `store::Database`, exactly as the CLI uses it, so Python and the CLI cannot disagree.
 //!
-//! Errors: input the library refuses → `ValueError`; no database → `FileNotFoundError`;
-//! everything else → `AvailabilityError` (a `RuntimeError`). The message is the library's
-//! sentence, the same the CLI prints.
+//! Errors: input the library refuses → `ValueError` (a number of any size or sign included);
+//! no database → `FileNotFoundError`; a day after "complete through" → `NotCheckedError`;
+//! everything else → `AvailabilityError` (a `RuntimeError`, `NotCheckedError`'s base). The
+//! message is the library's sentence, the same the CLI prints.
 
+use std::ffi::CString;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -33,7 +35,9 @@ use duckdb::arrow::array::{
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::ffi_stream::FFI_ArrowArrayStream;
-use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyOverflowError, PyRuntimeError, PyTypeError, PyUserWarning, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyList};
 
@@ -43,6 +47,15 @@ pyo3::create_exception!(
     PyRuntimeError,
     "A runtime failure of binance-futures-availability: the database file, DuckDB, the network. \
      The message is the sentence the command line prints."
+);
+
+pyo3::create_exception!(
+    binance_futures_availability,
+    NotCheckedError,
+    AvailabilityError,
+    "A question about a day after the day the database is complete through: no run has \
+     checked it yet, so an answer would read unchecked days as days without a file. Run \
+     `update`. The message is the sentence the command line prints."
 );
 
 /// Every failure the library can report, mapped to the exception a Python user expects.
@@ -65,6 +78,9 @@ impl From<Failure> for PyErr {
                  `binance-futures-availability update` (or pass the path of an existing file, \
                  or set BFA_DB)"
                 ))
+            }
+            Failure::Store(e @ StoreError::NotCheckedYet { .. }) => {
+                NotCheckedError::new_err(e.to_string())
             }
             Failure::Store(e) if e.is_bad_input() => PyValueError::new_err(e.to_string()),
             Failure::Store(e) => AvailabilityError::new_err(e.to_string()),
@@ -99,6 +115,21 @@ fn day(arg: &Bound<'_, PyAny>, name: &str) -> PyResult<NaiveDate> {
     if let Ok(text) = arg.extract::<String>() {
         return Ok(facts::parse_day(&text, today).map_err(Failure::Day)?);
     }
+    // A datetime with a zone (a pandas Timestamp is one) names an instant: its day is the UTC
+    // one, as every day here is (2024-01-03 01:00+14:00 is 2024-01-02), not the calendar
+    // date printed on it. A naive datetime is taken as UTC already.
+    let utc;
+    let arg = if arg.hasattr("tzinfo")? && !arg.getattr("tzinfo")?.is_none() {
+        let zone = arg
+            .py()
+            .import("datetime")?
+            .getattr("timezone")?
+            .getattr("utc")?;
+        utc = arg.call_method1("astimezone", (zone,))?;
+        &utc
+    } else {
+        arg
+    };
     if let Ok(date) = arg.extract::<NaiveDate>() {
         return Ok(facts::check_day(date, today).map_err(Failure::Day)?);
     }
@@ -115,17 +146,67 @@ fn symbol_name(name: &str) -> PyResult<()> {
     check_symbol(name).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
-/// A count of days for `universe` and the life rule, within the CLI's bounds.
-fn days_arg(value: u32, name: &str) -> PyResult<u32> {
-    if UNIVERSE_DAYS.contains(&value) {
-        Ok(value)
-    } else {
-        Err(PyValueError::new_err(format!(
-            "{name} is {value}, outside {} to {}",
-            UNIVERSE_DAYS.start(),
-            UNIVERSE_DAYS.end()
-        )))
+/// A Python int of any size or sign: one outside a Rust integer's range is out of every
+/// bound here, a `ValueError` with the bounds, not the `OverflowError` a plain `u32` gives.
+struct Whole {
+    /// `None` when it does not fit an `i64`.
+    value: Option<i64>,
+    /// As Python prints it, at most 40 characters.
+    text: String,
+}
+
+impl Whole {
+    fn of(value: i64) -> Whole {
+        Whole {
+            value: Some(value),
+            text: value.to_string(),
+        }
     }
+
+    /// The value if it lies in `range`, else `ValueError`: "{name} is {value}, outside A to B"
+    /// (the sentence of `collect::OutOfRange` and of the CLI's bounds).
+    fn within(&self, name: &str, range: std::ops::RangeInclusive<i64>) -> PyResult<i64> {
+        match self.value {
+            Some(v) if range.contains(&v) => Ok(v),
+            _ => Err(PyValueError::new_err(format!(
+                "{name} is {}, outside {} to {}",
+                self.text,
+                range.start(),
+                range.end()
+            ))),
+        }
+    }
+
+    /// `within`, as a `u32`.
+    fn days(&self, name: &str, range: std::ops::RangeInclusive<u32>) -> PyResult<u32> {
+        let wide = i64::from(*range.start())..=i64::from(*range.end());
+        // Within a u32 range, so it fits.
+        Ok(self.within(name, wide)? as u32)
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Whole {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Whole> {
+        match obj.extract::<i64>() {
+            Ok(v) => Ok(Whole::of(v)),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+                let text = obj.str()?.to_string();
+                let text = match text.char_indices().nth(40) {
+                    Some((i, _)) => format!("{}…", &text[..i]),
+                    None => text,
+                };
+                Ok(Whole { value: None, text })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A count of days for `universe` and the life rule, within the CLI's bounds.
+fn days_arg(value: &Whole, name: &str) -> PyResult<u32> {
+    value.days(name, UNIVERSE_DAYS)
 }
 
 fn contract_filter(text: &str) -> PyResult<ContractFilter> {
@@ -143,6 +224,10 @@ fn contract_filter(text: &str) -> PyResult<ContractFilter> {
 struct Database {
     path: PathBuf,
     inner: Mutex<Option<store::Database>>,
+    /// `unchecked_days="warn"`: a question about a day after "complete through" is answered
+    /// from what is stored, with a `UserWarning` carrying the sentence (the original tool's
+    /// answer, for its compatible API) instead of raising `NotCheckedError`.
+    warn_unchecked: bool,
 }
 
 impl Database {
@@ -150,16 +235,30 @@ impl Database {
     fn with<T: Send>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&store::Database) -> Result<T, Failure> + Send,
+        f: impl Fn(&store::Database) -> Result<T, Failure> + Sync,
     ) -> PyResult<T> {
-        py.detach(|| {
+        let (answer, warning) = py.detach(|| {
             let guard = self.lock();
-            match guard.as_ref() {
-                Some(db) => f(db),
-                None => Err(Failure::Closed),
+            let Some(db) = guard.as_ref() else {
+                return (Err(Failure::Closed), None);
+            };
+            match f(db) {
+                Err(Failure::Store(e @ StoreError::NotCheckedYet { .. }))
+                    if self.warn_unchecked =>
+                {
+                    (db.answering_unchecked(&f), Some(e.to_string()))
+                }
+                answer => (answer, None),
             }
-        })
-        .map_err(PyErr::from)
+        });
+        let answer = answer.map_err(PyErr::from)?;
+        if let Some(sentence) = warning {
+            // Dates and digits: never a NUL.
+            let message = CString::new(sentence).unwrap_or_default();
+            // Level 2: the line that called the compatible method, not the method itself.
+            PyErr::warn(py, py.get_type::<PyUserWarning>().as_any(), &message, 2)?;
+        }
+        Ok(answer)
     }
 
     /// A question about one day whose answer is symbol names.
@@ -185,14 +284,28 @@ impl Database {
 
 #[pymethods]
 impl Database {
-    /// Opens the database at `path` read-only (it must exist).
+    /// Opens the database at `path` read-only (it must exist). `unchecked_days`: 'raise'
+    /// (`NotCheckedError` for a day after the day the database is complete through), or
+    /// 'warn' (answer from what is stored, with a `UserWarning`: the original tool's answer,
+    /// which its compatible classes keep).
     #[new]
-    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, *, unchecked_days = "raise"))]
+    fn new(py: Python<'_>, path: PathBuf, unchecked_days: &str) -> PyResult<Self> {
+        let warn_unchecked = match unchecked_days {
+            "raise" => false,
+            "warn" => true,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "{other:?} is not a way to treat unchecked days; use 'raise' or 'warn'"
+                )));
+            }
+        };
         let opened = py.detach(|| store::Database::open(&path));
         let db = opened.map_err(|e| PyErr::from(Failure::Store(e)))?;
         Ok(Database {
             path,
             inner: Mutex::new(Some(db)),
+            warn_unchecked,
         })
     }
 
@@ -274,7 +387,7 @@ impl Database {
         };
         let counts = self.with(py, |db| {
             Ok(
-                match asked.map_or_else(|| db.coverage(), |r| Ok(Some(r)))? {
+                match asked.map_or_else(|| db.summary_days(), |r| Ok(Some(r)))? {
                     Some((s, e)) => db.daily_counts(s, e)?,
                     None => Vec::new(),
                 },
@@ -287,8 +400,10 @@ impl Database {
     /// it, by rank: `symbol`, `rank`, `mean_quote_volume`, `days_listed`, `traded_on_date`
     /// (known only after the fact; `None` while `date` is not checked). The rules and defaults
     /// are `query universe`'s (docs/queries.md).
-    #[pyo3(signature = (date, *, contract = "perpetual", quote = None, min_age = 0, recent = 1,
-                        top = None, by = "quote-volume", window = 30, delisted_after = 7))]
+    #[pyo3(signature = (date, *, contract = "perpetual", quote = None, min_age = Whole::of(0),
+                        recent = Whole::of(1), top = None, by = "quote-volume",
+                        window = Whole::of(30), delisted_after = Whole::of(7),
+                        include_settled = false))]
     #[allow(clippy::too_many_arguments)]
     fn universe(
         &self,
@@ -296,29 +411,29 @@ impl Database {
         date: &Bound<'_, PyAny>,
         contract: &str,
         quote: Option<String>,
-        min_age: u32,
-        recent: u32,
-        top: Option<u32>,
+        min_age: Whole,
+        recent: Whole,
+        top: Option<Whole>,
         by: &str,
-        window: u32,
-        delisted_after: u32,
+        window: Whole,
+        delisted_after: Whole,
+        include_settled: bool,
     ) -> PyResult<Table> {
         let by = RankBy::parse(by).ok_or_else(|| {
             PyValueError::new_err(format!(
                 "{by:?} is not a ranking; use 'quote-volume' or 'trades'"
             ))
         })?;
-        if min_age > *UNIVERSE_DAYS.end() {
-            return Err(PyValueError::new_err(format!(
-                "min_age is {min_age}, outside 0 to {}",
-                UNIVERSE_DAYS.end()
-            )));
-        }
-        if top == Some(0) {
-            return Err(PyValueError::new_err(
-                "top is 0; ask for at least 1, or None for every member",
-            ));
-        }
+        let min_age = min_age.days("min_age", 0..=*UNIVERSE_DAYS.end())?;
+        let top = match top {
+            Some(Whole { value: Some(0), .. }) => {
+                return Err(PyValueError::new_err(
+                    "top is 0; ask for at least 1, or None for every member",
+                ));
+            }
+            Some(n) => Some(n.days("top", 1..=u32::MAX)?),
+            None => None,
+        };
         if let Some(q) = &quote {
             symbol_name(q)?;
         }
@@ -327,20 +442,24 @@ impl Database {
             contracts: contract_filter(contract)?,
             quote,
             min_age,
-            recent: days_arg(recent, "recent")?,
-            window: days_arg(window, "window")?,
+            recent: days_arg(&recent, "recent")?,
+            window: days_arg(&window, "window")?,
             top,
             by,
-            delisted_after: days_arg(delisted_after, "delisted_after")?,
+            delisted_after: days_arg(&delisted_after, "delisted_after")?,
+            include_settled,
         };
         let members = self.with(py, |db| Ok(db.universe(&q)?))?;
         Ok(Table::new(Rows::Universe(members)))
     }
 
     /// Listings, gaps, delistings and relistings by date then symbol: `date`, `symbol`,
-    /// `kind`, `detail`. `since`/`until` are inclusive; `kind` one of 'listing', 'delisting',
-    /// 'gap', 'relisting'.
-    #[pyo3(signature = (*, since = None, until = None, kind = None, symbol = None, delisted_after = 7))]
+    /// `base_symbol`, `kind`, `detail`. `since`/`until` are inclusive; `kind` one of
+    /// 'listing', 'delisting', 'gap', 'relisting'; `contract` 'all' (default), 'perpetual' or
+    /// 'delivery'.
+    #[pyo3(signature = (*, since = None, until = None, kind = None, symbol = None,
+                        delisted_after = Whole::of(7), contract = "all"))]
+    #[allow(clippy::too_many_arguments)]
     fn events(
         &self,
         py: Python<'_>,
@@ -348,7 +467,8 @@ impl Database {
         until: Option<&Bound<'_, PyAny>>,
         kind: Option<&str>,
         symbol: Option<String>,
-        delisted_after: u32,
+        delisted_after: Whole,
+        contract: &str,
     ) -> PyResult<Table> {
         let since = since.map(|d| day(d, "since")).transpose()?;
         let until = until.map(|d| day(d, "until")).transpose()?;
@@ -367,12 +487,13 @@ impl Database {
         if let Some(s) = &symbol {
             symbol_name(s)?;
         }
-        let rule = days_arg(delisted_after, "delisted_after")?;
+        let rule = days_arg(&delisted_after, "delisted_after")?;
         let filter = EventFilter {
             since,
             until,
             kind,
             symbol,
+            contracts: contract_filter(contract)?,
         };
         let events = self.with(py, |db| Ok(db.events(&filter, rule)?))?;
         Ok(Table::new(Rows::Events(events)))
@@ -540,6 +661,7 @@ impl Rows {
             ],
             Rows::Universe(_) => vec![
                 Field::new("symbol", DataType::Utf8, false),
+                Field::new("base_symbol", DataType::Utf8, false),
                 Field::new("rank", DataType::UInt32, false),
                 Field::new("mean_quote_volume", DataType::Float64, false),
                 Field::new("days_listed", DataType::Int64, false),
@@ -548,6 +670,7 @@ impl Rows {
             Rows::Events(_) => vec![
                 Field::new("date", DataType::Date32, false),
                 Field::new("symbol", DataType::Utf8, false),
+                Field::new("base_symbol", DataType::Utf8, false),
                 Field::new("kind", DataType::Utf8, false),
                 Field::new("detail", DataType::Utf8, false),
             ],
@@ -630,6 +753,9 @@ impl Rows {
                 Arc::new(StringArray::from_iter_values(
                     members.iter().map(|m| &m.symbol),
                 )),
+                Arc::new(StringArray::from_iter_values(
+                    members.iter().map(|m| &m.base_symbol),
+                )),
                 Arc::new(UInt32Array::from_iter_values(
                     members.iter().map(|m| m.rank),
                 )),
@@ -649,6 +775,9 @@ impl Rows {
                 )),
                 Arc::new(StringArray::from_iter_values(
                     events.iter().map(|e| &e.symbol),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    events.iter().map(|e| &e.base_symbol),
                 )),
                 Arc::new(StringArray::from_iter_values(
                     events.iter().map(|e| e.kind.as_str()),
@@ -719,6 +848,7 @@ impl Rows {
             }),
             Rows::Universe(members) => dicts!(members, |r| {
                 "symbol" => &r.symbol,
+                "base_symbol" => &r.base_symbol,
                 "rank" => r.rank,
                 "mean_quote_volume" => r.mean_quote_volume,
                 "days_listed" => r.days_listed,
@@ -727,6 +857,7 @@ impl Rows {
             Rows::Events(events) => dicts!(events, |r| {
                 "date" => r.date,
                 "symbol" => &r.symbol,
+                "base_symbol" => &r.base_symbol,
                 "kind" => r.kind.as_str(),
                 "detail" => &r.detail,
             }),
@@ -836,14 +967,22 @@ fn arrow_failed(e: duckdb::arrow::error::ArrowError) -> PyErr {
 fn update<'py>(
     py: Python<'py>,
     path: PathBuf,
-    lookback: u32,
+    lookback: Whole,
     s3_url: String,
     data_url: String,
-    concurrency: usize,
-    attempts: u32,
-    request_timeout: u64,
+    concurrency: Whole,
+    attempts: Whole,
+    request_timeout: Whole,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    use collect::limits;
+    let timeout = limits::REQUEST_TIMEOUT_SECS;
+    let timeout = *timeout.start() as i64..=*timeout.end() as i64;
+    // Each within its limit, so each fits its type.
+    let lookback = lookback.within("lookback", limits::LOOKBACK_DAYS)? as u32;
+    let concurrency = concurrency.within("concurrency", limits::CONCURRENCY)? as usize;
+    let attempts = attempts.within("attempts", limits::ATTEMPTS)? as u32;
+    let request_timeout = request_timeout.within("request_timeout", timeout)? as u64;
     collect::check_options(lookback, concurrency, attempts, request_timeout)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let mut config = ClientConfig::new(Endpoints { s3_url, data_url });
@@ -950,6 +1089,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Table>()?;
     m.add_function(wrap_pyfunction!(update, m)?)?;
     m.add("AvailabilityError", m.py().get_type::<AvailabilityError>())?;
+    m.add("NotCheckedError", m.py().get_type::<NotCheckedError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("DEFAULT_S3_URL", config::DEFAULT_S3_URL)?;
     m.add("DEFAULT_DATA_URL", config::DEFAULT_DATA_URL)?;

@@ -117,6 +117,7 @@ def test_universe_events_and_trading_reach_polars_with_their_types(cli, db_path)
     assert universe.schema == pl.Schema(
         {
             "symbol": pl.String,
+            "base_symbol": pl.String,
             "rank": pl.UInt32,
             "mean_quote_volume": pl.Float64,
             "days_listed": pl.Int64,
@@ -125,7 +126,7 @@ def test_universe_events_and_trading_reach_polars_with_their_types(cli, db_path)
     )
     assert universe["rank"].to_list() == list(range(1, 11))
     events = pl.DataFrame(db.events(symbol="ICPUSDT"))
-    assert events.columns == ["date", "symbol", "kind", "detail"]
+    assert events.columns == ["date", "symbol", "base_symbol", "kind", "detail"]
     trading = pl.DataFrame(db.trading("BTCUSDT", "2024-01-01", "2024-01-31"))
     assert trading.height == 31 and trading["trades"].dtype == pl.UInt64
     assert trading.columns[:2] == ["date", "open"]
@@ -336,6 +337,11 @@ except KeyboardInterrupt:
     [
         ({"lookback": 5000}, "lookback is 5000, outside 0 to 3650"),
         ({"concurrency": 0}, "concurrency is 0, outside 1 to 512"),
+        # Negative and huge numbers are out of range too, not an OverflowError.
+        ({"lookback": -1}, "lookback is -1, outside 0 to 3650"),
+        ({"concurrency": -4}, "concurrency is -4, outside 1 to 512"),
+        ({"attempts": 2**64}, f"attempts is {2**64}, outside 1 to 20"),
+        ({"request_timeout": -1}, "request_timeout is -1, outside 1 to 3600"),
         ({"s3_url": "ftp://example.invalid/x"}, "is not an http(s) URL"),
     ],
 )
@@ -351,3 +357,101 @@ def test_import_is_cheap_and_needs_no_dataframe_library():
     code = "import sys, binance_futures_availability; print(sorted(m for m in ('polars', 'pyarrow', 'pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_day_after_complete_through_raises_not_checked_with_the_cli_sentence(cli, db_path):
+    # The database is complete through yesterday (UTC): today is not checked yet.
+    db = bfa.open(db_path)
+    for call, args in [
+        (lambda: db.snapshot(TODAY), ("query", "snapshot", str(TODAY))),
+        (lambda: db.snapshot(TODAY, "all"), ("query", "snapshot", str(TODAY), "--contract", "all")),
+        (lambda: db.range("2024-01-01", TODAY), ("query", "range", "2024-01-01", str(TODAY))),
+        (lambda: db.summary("2024-01-01", TODAY), ("query", "summary", "2024-01-01", str(TODAY))),
+    ]:
+        with pytest.raises(bfa.NotCheckedError) as raised:
+            call()
+        assert isinstance(raised.value, bfa.AvailabilityError)
+        out = cli.run(*args)
+        assert out.returncode == 1 and out.stdout == ""
+        assert out.stderr.strip() == f"error: {raised.value}"
+    yesterday = TODAY - dt.timedelta(days=1)
+    assert str(raised.value) == (
+        f"{TODAY} is not checked yet: the database is complete through {yesterday}; run `update`"
+    )
+    for call in (lambda: db.new_listings(TODAY), lambda: db.delistings(TODAY)):
+        with pytest.raises(bfa.NotCheckedError, match="is not checked yet"):
+            call()
+    # The last checked day is answered; a summary without bounds ends there.
+    assert len(db.snapshot(yesterday)) > 0
+    assert db.summary().to_pylist()[-1]["date"] == yesterday
+
+
+@pytest.mark.parametrize(
+    "call, sentence",
+    [
+        (lambda db: db.universe(DAY, min_age=-1), "min_age is -1, outside 0 to 3650"),
+        (lambda db: db.universe(DAY, recent=-1), "recent is -1, outside 1 to 3650"),
+        (lambda db: db.universe(DAY, window=-30), "window is -30, outside 1 to 3650"),
+        (lambda db: db.universe(DAY, top=-1), "top is -1, outside 1 to 4294967295"),
+        (lambda db: db.universe(DAY, delisted_after=2**70), f"delisted_after is {2**70}, outside 1 to 3650"),
+        (lambda db: db.events(delisted_after=-7), "delisted_after is -7, outside 1 to 3650"),
+    ],
+)
+def test_negative_and_huge_numbers_are_value_errors(db_path, call, sentence):
+    db = bfa.open(db_path)
+    with pytest.raises(ValueError) as raised:
+        call(db)
+    assert type(raised.value) is ValueError and str(raised.value) == sentence
+
+
+def test_an_aware_datetime_is_asked_as_its_utc_day(db_path):
+    import pandas as pd
+
+    db = bfa.open(db_path)
+
+    def day_of(when):
+        rows = db.summary(when, when).to_pylist()
+        assert len(rows) == 1
+        return rows[0]["date"]
+
+    plus14 = dt.timezone(dt.timedelta(hours=14))
+    minus5 = dt.timezone(dt.timedelta(hours=-5))
+    assert day_of(dt.datetime(2024, 1, 3, 1, 0, tzinfo=plus14)) == dt.date(2024, 1, 2)
+    assert day_of(dt.datetime(2024, 1, 2, 23, 0, tzinfo=minus5)) == dt.date(2024, 1, 3)
+    assert day_of(dt.datetime(2024, 1, 3, 1, 0, tzinfo=UTC)) == dt.date(2024, 1, 3)
+    # A naive datetime is UTC already; a date is itself.
+    assert day_of(dt.datetime(2024, 1, 3, 1, 0)) == dt.date(2024, 1, 3)
+    assert day_of(dt.date(2024, 1, 3)) == dt.date(2024, 1, 3)
+    # pandas Timestamps are datetimes: with a zone, their UTC day.
+    assert day_of(pd.Timestamp("2024-01-03T01:00:00+14:00")) == dt.date(2024, 1, 2)
+    assert day_of(pd.Timestamp("2024-01-03 01:00", tz="Pacific/Kiritimati")) == dt.date(2024, 1, 2)
+    assert day_of(pd.Timestamp("2024-01-03 01:00")) == dt.date(2024, 1, 3)
+    aware = dt.datetime(2024, 1, 16, 1, 0, tzinfo=plus14)
+    assert db.snapshot(aware).to_pylist() == db.snapshot("2024-01-15").to_pylist()
+
+
+def test_quotes_are_case_insensitive_and_an_unknown_one_is_a_value_error_naming_the_known(cli, db_path):
+    db = bfa.open(db_path)
+    upper = db.universe(DAY, quote="USDT").to_pylist()
+    assert upper and db.universe(DAY, quote="usdt").to_pylist() == upper
+    for unknown in ("XYZ", "usdx"):
+        with pytest.raises(ValueError) as raised:
+            db.universe(DAY, quote=unknown)
+        out = cli.run("query", "universe", DAY, "--quote", unknown)
+        assert out.returncode == 2 and out.stderr.strip() == f"error: {raised.value}"
+        assert str(raised.value).startswith(f'unknown quote asset "{unknown}"; the database knows ')
+        assert "USDT" in str(raised.value)
+
+
+def test_settled_folders_leave_the_universe_unless_asked_and_rows_name_their_base(cli, db_path):
+    db = bfa.open(db_path)
+    for kwargs, flags in [({}, ()), ({"include_settled": True}, ("--include-settled",))]:
+        assert as_cli(db.universe(DAY, **kwargs).to_pylist()) == cli.json("query", "universe", DAY, *flags)
+    plain = db.universe(DAY).to_pylist()
+    assert all(m["base_symbol"] == m["symbol"] for m in plain)
+    events = db.events(kind="delisting", contract="perpetual").to_pylist()
+    assert events and all(e["detail"] != "delivered" for e in events)
+    delivered = db.events(kind="delisting", contract="delivery").to_pylist()
+    assert delivered and all(e["detail"] == "delivered" for e in delivered)
+    assert len(db.events(kind="delisting")) == len(events) + len(delivered)
+    assert as_cli(db.events(contract="delivery").to_pylist()) == cli.json("query", "events", "--contract", "delivery")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
+import warnings
 
 import duckdb
 import pytest
@@ -132,7 +134,36 @@ def test_a_day_not_checked_yet_is_not_a_delisting(db_path):
     today = dt.datetime.now(dt.timezone.utc).date()
     with AvailabilityQueries(db_path) as q:
         assert q.get_available_symbols_on_date(today - dt.timedelta(days=1))
-        assert q.detect_delistings(today) == []
+        with pytest.warns(UserWarning, match="is not checked yet"):
+            assert q.detect_delistings(today) == []
+
+
+def test_an_unchecked_day_is_answered_as_the_original_did_with_a_warning(db_path):
+    # Complete through yesterday: the original answered today from what was stored (nothing),
+    # and so do its classes here, with a UserWarning carrying the modern API's sentence.
+    today = dt.datetime.now(dt.timezone.utc).date()
+    yesterday = today - dt.timedelta(days=1)
+    sentence = (
+        f"{today} is not checked yet: the database is complete through {yesterday}; run `update`"
+    )
+    with AvailabilityQueries(db_path) as q:
+        with pytest.warns(UserWarning, match=re.escape(sentence)) as caught:
+            assert q.get_available_symbols_on_date(today) == []
+        # The warning points at the caller's line, not into the package.
+        assert [w.filename for w in caught] == [__file__]
+        with pytest.warns(UserWarning, match=re.escape(sentence)):
+            counts = q.get_symbol_count_by_date_range(yesterday, today)
+        assert [c["date"] for c in counts] == [yesterday.isoformat(), today.isoformat()]
+        assert counts[0]["available_count"] > 0 and counts[1]["available_count"] == 0
+        with pytest.warns(UserWarning, match=re.escape(sentence)):
+            assert q.get_symbols_in_date_range(yesterday, today)
+        with pytest.warns(UserWarning, match=re.escape(sentence)):
+            assert q.detect_new_listings(today) == []
+        # A checked day warns nothing.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert q.get_available_symbols_on_date(yesterday)
+            assert q.get_availability_summary()[-1]["date"] == yesterday.isoformat()
 
 
 def test_availability_queries_has_every_method_of_the_three_classes():

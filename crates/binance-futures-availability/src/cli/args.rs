@@ -18,10 +18,10 @@ use crate::vision::{ClientConfig, Endpoints, RetryPolicy};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  runtime failure (network, bucket, database; `status`: data is stale; `validate`: a check
-     failed); what was collected before it is kept
-  2  bad usage or input (unknown flag, malformed or out-of-range date, unknown symbol, a file
-     that exists without --force)";
+  1  runtime failure (network, bucket, database, a day after complete-through; `status`: data
+     is stale; `validate`: a check failed); what was collected before it is kept
+  2  bad usage or input (unknown flag, malformed or out-of-range date, unknown symbol or
+     quote, a file that exists without --force)";
 
 /// Which Binance USD-M futures had a daily 1m-klines file on Binance Vision, day by day since
 /// 2019-09-25 — kept in a local DuckDB database and answered in about a millisecond.
@@ -293,6 +293,10 @@ pub(crate) enum Query {
         /// Only this symbol folder (case-insensitive).
         #[arg(long, value_parser = symbol_name)]
         symbol: Option<String>,
+        /// Only perpetual or only delivery contracts (a delivery contract's delisting is its
+        /// delivery).
+        #[arg(long, default_value = "all", value_parser = contract_filter())]
+        contract: ContractFilter,
         #[command(flatten)]
         rule: LifeRule,
         #[command(flatten)]
@@ -311,9 +315,13 @@ pub(crate) enum Query {
         date: NaiveDate,
         #[arg(long, default_value = "perpetual", value_parser = contract_filter())]
         contract: ContractFilter,
-        /// Only symbols of this quote asset, e.g. USDT [default: every quote].
+        /// Only symbols of this quote asset, e.g. USDT, case-insensitive [default: every quote].
         #[arg(long, value_parser = symbol_name)]
         quote: Option<String>,
+        /// Rank settled folders (ICPUSDT_SETTLED) beside their live symbols too; by default
+        /// each symbol is ranked once, under the name it trades under.
+        #[arg(long)]
+        include_settled: bool,
         /// Days from the first trade of the current life to DATE, at least (0 to 3650).
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=3650))]
         min_age: u32,
@@ -336,7 +344,7 @@ pub(crate) enum Query {
         #[command(flatten)]
         output: Output,
     },
-    /// Symbols with a file per day (all covered days, or [START, END]).
+    /// Symbols with a file per day (every covered day through complete-through, or [START, END]).
     Summary {
         #[arg(value_parser = parse_day, requires = "end")]
         start: Option<NaiveDate>,

@@ -247,6 +247,7 @@ fn run_query(
             until,
             kind,
             symbol,
+            contract,
             rule,
             output,
         } => {
@@ -255,6 +256,7 @@ fn run_query(
                 until,
                 kind,
                 symbol,
+                contracts: contract,
             };
             render::events(
                 out,
@@ -266,6 +268,7 @@ fn run_query(
             date,
             contract,
             quote,
+            include_settled,
             min_age,
             recent,
             top,
@@ -284,6 +287,7 @@ fn run_query(
                 top,
                 by,
                 delisted_after: rule.delisted_after,
+                include_settled,
             };
             render::universe(out, output.format, &q, &db.universe(&q)?)
         }
@@ -306,7 +310,7 @@ fn run_query(
         Query::Summary { start, end, output } => {
             let (start, end) = match (start, end) {
                 (Some(s), Some(e)) => (s, e),
-                _ => match db.coverage()? {
+                _ => match db.summary_days()? {
                     Some(c) => c,
                     // A database with no file yet: nothing to count.
                     None => {

@@ -68,7 +68,27 @@ macro_rules! csv_row_with_symbol {
         }
     )*};
 }
-csv_row_with_symbol!(SnapshotRow, RangeRow, SymbolRecord, Event, Member);
+csv_row_with_symbol!(SnapshotRow, RangeRow, SymbolRecord);
+/// The rows that also carry `base_symbol`, a part of the same name.
+macro_rules! csv_row_with_base_symbol {
+    ($($row:ty),*) => {$(
+        impl CsvRow for $row {
+            fn csv_safe(&self) -> std::borrow::Cow<'_, Self> {
+                match (csv_cell(&self.symbol), csv_cell(&self.base_symbol)) {
+                    (std::borrow::Cow::Borrowed(_), std::borrow::Cow::Borrowed(_)) => {
+                        std::borrow::Cow::Borrowed(self)
+                    }
+                    (symbol, base_symbol) => std::borrow::Cow::Owned(Self {
+                        symbol: symbol.into_owned(),
+                        base_symbol: base_symbol.into_owned(),
+                        ..self.clone()
+                    }),
+                }
+            }
+        }
+    )*};
+}
+csv_row_with_base_symbol!(Event, Member);
 
 /// A text cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, CR first)
 /// gets a leading `'`, as OWASP advises: such a name can only come from a hostile file.

@@ -124,11 +124,35 @@ pub enum StoreError {
         symbol: String,
         span: String,
     },
+    /// A question about a day after "complete through": answering it would state what is not
+    /// known yet (a day no run has checked reads as "no file").
+    #[error(
+        "{day} is not checked yet: the database is complete through {}; run `update`",
+        through(*complete_through)
+    )]
+    NotCheckedYet {
+        day: chrono::NaiveDate,
+        complete_through: Option<chrono::NaiveDate>,
+    },
+    #[error("unknown quote asset {quote:?}; the database knows {}", quotes(known))]
+    UnknownQuote { quote: String, known: Vec<String> },
     #[error("unknown symbol {symbol:?}; {}", suggest(suggestions))]
     UnknownSymbol {
         symbol: String,
         suggestions: Vec<String>,
     },
+}
+
+fn through(day: Option<chrono::NaiveDate>) -> String {
+    day.map_or_else(|| "no day yet".to_string(), |d| d.to_string())
+}
+
+fn quotes(known: &[String]) -> String {
+    if known.is_empty() {
+        "none yet".to_string()
+    } else {
+        known.join(", ")
+    }
 }
 
 fn suggest(suggestions: &[String]) -> String {
@@ -145,6 +169,7 @@ impl StoreError {
         matches!(
             self,
             StoreError::UnknownSymbol { .. }
+                | StoreError::UnknownQuote { .. }
                 | StoreError::Exists { .. }
                 | StoreError::NoBackup { .. }
                 | StoreError::PathNotUtf8 { .. }

@@ -15,13 +15,17 @@
 //!   delivery contract ends on its delivery day. Without trading facts for a symbol
 //!   (`--no-trading`), its files stand for its trades.
 //! - A settled folder (`ICPUSDT_SETTLED`) is a contract of its own whose events name their base
-//!   symbol; the base's first file after a settled folder ended is a relisting.
+//!   symbol (`base_symbol`); the base's first file after a settled folder ended is a relisting.
+//!   A universe leaves settled folders out unless asked (`include_settled`): one symbol ranked
+//!   twice, under its live and its settled name, is a false answer to "what was tradable".
 //!
 //! The universe of DATE is decided from facts dated before DATE only (no lookahead): a symbol
 //! is a member when its current life (since its last relisting before DATE) began with a trade
 //! at least `min_age` days before DATE and it traded within the `recent` days before DATE; it
 //! is ranked by its mean over the `window` days before DATE (days with a 1d row; zero-trade
-//! days count as 0). What must not be known here: HTTP, files, the CLI.
+//! days count as 0). A universe whose DATE−1 is after "complete through" is refused
+//! (`StoreError::NotCheckedYet`): members would be missing for days no run has checked. What
+//! must not be known here: HTTP, files, the CLI.
 
 use std::collections::HashMap;
 
@@ -74,18 +78,35 @@ impl EventKind {
 pub struct Event {
     pub date: NaiveDate,
     pub symbol: String,
+    /// The symbol a settled folder was renamed from (`ICPUSDT` for `ICPUSDT_SETTLED`); the
+    /// symbol itself otherwise.
+    pub base_symbol: String,
     pub kind: EventKind,
     pub detail: String,
 }
 
-/// Which events to give.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which events to give; `EventFilter::default()` gives every event of every contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFilter {
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
     pub kind: Option<EventKind>,
     /// One symbol folder (resolved as `timeline` resolves it).
     pub symbol: Option<String>,
+    /// Perpetual, delivery (whose delisting is its delivery) or both.
+    pub contracts: ContractFilter,
+}
+
+impl Default for EventFilter {
+    fn default() -> EventFilter {
+        EventFilter {
+            since: None,
+            until: None,
+            kind: None,
+            symbol: None,
+            contracts: ContractFilter::All,
+        }
+    }
 }
 
 /// How members of a universe are ranked.
@@ -124,6 +145,9 @@ pub struct UniverseQuery {
     pub top: Option<u32>,
     pub by: RankBy,
     pub delisted_after: u32,
+    /// Rank settled folders (`ICPUSDT_SETTLED`) too; by default a universe holds each
+    /// tradable symbol once, under its live name.
+    pub include_settled: bool,
 }
 
 /// The bounds of a universe's day counts: ten years reach back before trading began.
@@ -141,6 +165,7 @@ impl UniverseQuery {
             top: None,
             by: RankBy::QuoteVolume,
             delisted_after: DEFAULT_DELISTED_AFTER,
+            include_settled: false,
         }
     }
 }
@@ -149,6 +174,8 @@ impl UniverseQuery {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Member {
     pub symbol: String,
+    /// The symbol a settled folder was renamed from; the symbol itself otherwise.
+    pub base_symbol: String,
     /// 1 for the most liquid.
     pub rank: u32,
     pub mean_quote_volume: f64,
@@ -229,7 +256,9 @@ impl Database {
         let mut events = Vec::new();
         let none = Facts::default();
         for record in known.values() {
-            if only.as_ref().is_some_and(|o| *o != record.symbol) {
+            if only.as_ref().is_some_and(|o| *o != record.symbol)
+                || !filter.contracts.admits(record.contract)
+            {
                 continue;
             }
             let f = facts.get(&record.symbol).unwrap_or(&none);
@@ -301,9 +330,19 @@ impl Database {
     /// The universe of `q.date` by the rules in the module doc, by rank.
     pub fn universe(&self, q: &UniverseQuery) -> Result<Vec<Member>, StoreError> {
         let date = q.date;
+        // A mistyped quote first: it is the question's fault whatever the day.
+        let known = self.known()?;
+        let quote = match &q.quote {
+            None => None,
+            Some(asked) => Some(known_quote(known, asked)?),
+        };
+        // Decided from the days before DATE, so those must be checked; DATE itself need not
+        // be (`traded_on_date` says "not checked" then).
+        if let Some(before) = date.pred_opt() {
+            self.require_checked(before)?;
+        }
         let day = |n: u32| date - Duration::days(i64::from(n));
         let lives = self.lives()?;
-        let known = self.known()?;
         let published = published_through(known);
         // Who is a member, from the runs of trading days before DATE alone.
         let mut candidates: HashMap<&str, i64> = HashMap::new();
@@ -312,9 +351,8 @@ impl Database {
                 continue;
             };
             if !q.contracts.admits(record.contract)
-                || q.quote
-                    .as_deref()
-                    .is_some_and(|want| record.quote_asset.as_deref() != Some(want))
+                || (record.settled && !q.include_settled)
+                || quote.is_some_and(|want| record.quote_asset.as_deref() != Some(want))
             {
                 continue;
             }
@@ -384,9 +422,11 @@ impl Database {
                 RankBy::QuoteVolume => quote,
                 RankBy::Trades => trades,
             };
+            let base_symbol = known.get(&symbol).map_or_else(|| symbol.clone(), base_of);
             members.push((
                 Member {
                     symbol,
+                    base_symbol,
                     rank: 0,
                     mean_quote_volume: quote,
                     days_listed,
@@ -409,6 +449,41 @@ impl Database {
     }
 }
 
+/// The quote asset `asked` names, as the database spells it (case-insensitive, as symbols
+/// are), or `StoreError::UnknownQuote` naming the known ones: an unknown quote is a mistyped
+/// question, not a universe without members.
+fn known_quote<'k>(
+    known: &'k HashMap<String, SymbolRecord>,
+    asked: &str,
+) -> Result<&'k str, StoreError> {
+    let folded = asked.to_lowercase();
+    let mut quotes: Vec<&str> = known
+        .values()
+        .filter_map(|r| r.quote_asset.as_deref())
+        .collect();
+    quotes.sort_unstable();
+    quotes.dedup();
+    if let Some(exact) = quotes.iter().find(|q| **q == asked) {
+        return Ok(exact);
+    }
+    match quotes.iter().find(|q| q.to_lowercase() == folded) {
+        Some(found) => Ok(found),
+        None => Err(StoreError::UnknownQuote {
+            quote: asked.to_string(),
+            known: quotes.into_iter().map(str::to_string).collect(),
+        }),
+    }
+}
+
+/// The symbol a settled folder was renamed from (`ICPUSDT` for `ICPUSDT_SETTLED`, also for
+/// `…SETTLEDSETTLED`); the symbol itself for every other folder.
+fn base_of(record: &SymbolRecord) -> String {
+    crate::vision::settled_base(&record.symbol)
+        .filter(|_| record.settled)
+        .unwrap_or(&record.symbol)
+        .to_string()
+}
+
 /// The newest day any symbol has a file: how far the bucket has published. A folder "checked"
 /// past it only saw days Vision has not written yet.
 fn published_through(known: &HashMap<String, SymbolRecord>) -> Option<NaiveDate> {
@@ -428,6 +503,7 @@ fn life_events(
         return;
     };
     let symbol = &record.symbol;
+    let base = base_of(record);
     let settled_of = crate::vision::settled_base(symbol)
         .filter(|_| record.settled)
         .map(|base| format!("; settled folder of {base}"))
@@ -436,6 +512,7 @@ fn life_events(
         out.push(Event {
             date,
             symbol: symbol.clone(),
+            base_symbol: base.clone(),
             kind,
             detail: format!("{detail}{settled_of}"),
         })

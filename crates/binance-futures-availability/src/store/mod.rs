@@ -58,7 +58,8 @@ pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
 /// Database::open_for_write(&path)?; // creates the file with the current schema
 /// let db = Database::open(&path)?; // read-only
 /// let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 15).unwrap();
-/// assert!(db.snapshot(day, ContractFilter::Perpetual)?.is_empty());
+/// // Nothing is checked yet: a question about a day is refused, not answered "none".
+/// assert!(db.snapshot(day, ContractFilter::Perpetual).is_err());
 /// # Ok(()) }
 /// ```
 pub struct Database {
@@ -77,6 +78,9 @@ pub struct Database {
     trading_unsorted_from: Option<chrono::NaiveDate>,
     /// Batches this handle committed.
     committed_batches: u64,
+    /// Whether questions about days after "complete through" are answered from what is stored
+    /// (`answering_unchecked`) instead of refused.
+    answer_unchecked: std::cell::Cell<bool>,
 }
 
 impl Database {
@@ -187,6 +191,7 @@ impl Database {
             trading_unsorted_from: None,
             split: Default::default(),
             committed_batches: 0,
+            answer_unchecked: std::cell::Cell::new(false),
         }
     }
 

@@ -1,5 +1,9 @@
 //! Reads: the questions users ask — which symbols had a file on a day, a symbol's timeline with
 //! its gaps, what was available in a range, counts per day — answered with typed rows.
+//!
+//! A question about a day after "complete through" (`complete_through`, the one place it is
+//! decided) is refused with `StoreError::NotCheckedYet` rather than answered from the partial
+//! or absent rows stored for it: an unchecked day would read as symbols without a file.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::{Row, params};
@@ -143,6 +147,71 @@ fn symbol_record(r: &Row) -> duckdb::Result<SymbolRecord> {
 }
 
 impl Database {
+    /// The day through which every known folder has been checked ("complete through", as
+    /// `status` says it); `None` while any folder was never checked, or none is known. The one
+    /// place this is decided: every question about a day is held to it (`require_checked`).
+    pub fn complete_through(&self) -> Result<Option<NaiveDate>, StoreError> {
+        let mut through: Option<NaiveDate> = None;
+        for record in self.known()?.values() {
+            let Some(checked) = record.checked_through else {
+                return Ok(None);
+            };
+            through = Some(through.map_or(checked, |t| t.min(checked)));
+        }
+        Ok(through)
+    }
+
+    /// Refuses (`StoreError::NotCheckedYet`) a question whose answer depends on `day` when
+    /// `day` is after "complete through": stored rows there are partial or absent, and would
+    /// read as symbols without a file. Inside `answering_unchecked`, lets it through.
+    pub fn require_checked(&self, day: NaiveDate) -> Result<(), StoreError> {
+        if self.answer_unchecked.get() {
+            return Ok(());
+        }
+        let through = self.complete_through()?;
+        if through.is_some_and(|c| day <= c) {
+            Ok(())
+        } else {
+            Err(StoreError::NotCheckedYet {
+                day,
+                complete_through: through,
+            })
+        }
+    }
+
+    /// Runs `f` with questions about unchecked days answered from whatever is stored, as the
+    /// original tool answered them (its compatible Python API does, with a warning). Everything
+    /// else refuses them.
+    pub fn answering_unchecked<T>(&self, f: impl FnOnce(&Database) -> T) -> T {
+        /// Restores the flag even if `f` panics (Python's handle outlives a panic).
+        struct Restore<'a>(&'a std::cell::Cell<bool>, bool);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.1);
+            }
+        }
+        let _restore = Restore(&self.answer_unchecked, self.answer_unchecked.replace(true));
+        f(self)
+    }
+
+    /// The days a summary without bounds covers: the first day with a file through the last,
+    /// but no further than "complete through"; `None` while no day has a file.
+    pub fn summary_days(&self) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
+        let Some((first, last)) = self.coverage()? else {
+            return Ok(None);
+        };
+        if self.answer_unchecked.get() {
+            return Ok(Some((first, last)));
+        }
+        match self.complete_through()? {
+            Some(through) if through >= first => Ok(Some((first, last.min(through)))),
+            through => Err(StoreError::NotCheckedYet {
+                day: first,
+                complete_through: through,
+            }),
+        }
+    }
+
     /// Runs a cached statement and maps its rows; `what` names the query in errors.
     pub(super) fn rows<T>(
         &self,
@@ -186,6 +255,7 @@ impl Database {
         date: NaiveDate,
         contracts: ContractFilter,
     ) -> Result<Vec<SnapshotRow>, StoreError> {
+        self.require_checked(date)?;
         // `available` and the contract are filtered here, not in SQL: pushed into the scan, the
         // `available` filter alone took ~0.3 ms, a day has a handful of absences among ~800
         // files, and each statement or subquery that reads a table costs DuckDB ~0.3 ms here
@@ -254,6 +324,9 @@ impl Database {
         end: NaiveDate,
         contracts: ContractFilter,
     ) -> Result<Vec<RangeRow>, StoreError> {
+        // A range partly beyond "complete through" is refused as a whole: its counts would
+        // be short by the unchecked days.
+        self.require_checked(end)?;
         // Filtered aggregates rather than `WHERE available`, and the contract in Rust: see
         // `snapshot`.
         let counted: Vec<RangeRow> = self.rows(
@@ -290,6 +363,7 @@ impl Database {
         date: NaiveDate,
         contracts: ContractFilter,
     ) -> Result<Vec<String>, StoreError> {
+        self.require_checked(date)?;
         let mut found: Vec<String> = self
             .known()?
             .values()
@@ -309,6 +383,7 @@ impl Database {
         date: NaiveDate,
         contracts: ContractFilter,
     ) -> Result<Vec<String>, StoreError> {
+        self.require_checked(date)?;
         let Some(before) = date.pred_opt() else {
             return Ok(Vec::new());
         };
@@ -338,6 +413,7 @@ impl Database {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<Vec<DayCount>, StoreError> {
+        self.require_checked(end)?;
         // Files and trades in one statement: each one DuckDB plans costs ~0.3 ms here.
         let counted: std::collections::HashMap<NaiveDate, [i64; 4]> = self
             .rows(
@@ -508,10 +584,6 @@ impl Database {
                         count(*) FILTER (WHERE contract_type = 'perpetual'),
                         count(*) FILTER (WHERE contract_type = 'delivery'),
                         count(*) FILTER (WHERE settled),
-                        -- A folder never checked (a run stopped before reaching it) means no
-                        -- day is complete for every folder.
-                        CASE WHEN bool_or(checked_through IS NULL) THEN NULL
-                             ELSE min(checked_through) END,
                         count(*) FILTER (WHERE checked_through IS NULL)
                  FROM symbols",
                 [],
@@ -524,7 +596,6 @@ impl Database {
                             settled: r.get(3)?,
                         },
                         r.get(4)?,
-                        r.get(5)?,
                     ))
                 },
             )
@@ -569,8 +640,8 @@ impl Database {
             rows,
             available_rows: available,
             symbols: symbols.0,
-            checked_through: symbols.1,
-            never_checked: symbols.2,
+            checked_through: self.complete_through()?,
+            never_checked: symbols.1,
             coverage: self.coverage()?,
             recent_counts: latest_day_counts,
             last_run: self.last_run()?,

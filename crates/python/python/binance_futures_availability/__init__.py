@@ -17,8 +17,10 @@ The original tool's API, unchanged (``binance_futures_availability.queries``)::
     print(q.get_available_symbols_on_date('2024-01-15'))
 
 Errors: ``ValueError`` for bad input (a malformed date, an unknown symbol — with the closest
-names suggested), ``FileNotFoundError`` when there is no database, ``AvailabilityError`` for
-everything that fails at run time. Messages are the command line's sentences.
+names suggested, an unknown quote asset, a number out of range), ``FileNotFoundError`` when
+there is no database, ``NotCheckedError`` (an ``AvailabilityError``) for a day after the day
+the database is complete through, ``AvailabilityError`` for everything else that fails at run
+time. Messages are the command line's sentences.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import os
 from typing import Callable, Optional, Union
 
 from . import _native
-from ._native import AvailabilityError, Database, Table
+from ._native import AvailabilityError, Database, NotCheckedError, Table
 
 __version__ = _native.__version__
 
@@ -35,6 +37,7 @@ __all__ = [
     "AvailabilityError",
     "AvailabilityDatabase",
     "Database",
+    "NotCheckedError",
     "SnapshotQueries",
     "Table",
     "TimelineQueries",

@@ -14,6 +14,9 @@ DEFAULT_LOOKBACK: int
 class AvailabilityError(RuntimeError):
     """A runtime failure: the database file, DuckDB, the network."""
 
+class NotCheckedError(AvailabilityError):
+    """A day after the day the database is complete through: run ``update``."""
+
 def default_db_path() -> str: ...
 
 class Table:
@@ -32,7 +35,9 @@ class Table:
 class Database:
     """A read-only handle on a database file; safe to share between threads."""
 
-    def __init__(self, path: Union[str, os.PathLike[str]]) -> None: ...
+    def __init__(
+        self, path: Union[str, os.PathLike[str]], *, unchecked_days: str = "raise"
+    ) -> None: ...
     @property
     def path(self) -> str: ...
     def close(self) -> None: ...
@@ -62,9 +67,11 @@ class Database:
         by: str = "quote-volume",
         window: int = 30,
         delisted_after: int = 7,
+        include_settled: bool = False,
     ) -> Table:
         """Symbols tradable as of the start of ``date``, from facts before it only, by rank:
-        symbol, rank, mean_quote_volume, days_listed, traded_on_date (None while unchecked)."""
+        symbol, base_symbol, rank, mean_quote_volume, days_listed, traded_on_date (None while
+        unchecked)."""
     def events(
         self,
         *,
@@ -73,8 +80,10 @@ class Database:
         kind: Optional[str] = None,
         symbol: Optional[str] = None,
         delisted_after: int = 7,
+        contract: str = "all",
     ) -> Table:
-        """Listings, gaps, delistings, relistings by date then symbol: date, symbol, kind, detail."""
+        """Listings, gaps, delistings, relistings by date then symbol: date, symbol,
+        base_symbol, kind, detail."""
     def trading(
         self, symbol: str, start: Optional[DateLike] = None, end: Optional[DateLike] = None
     ) -> Table:

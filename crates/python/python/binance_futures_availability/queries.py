@@ -7,6 +7,9 @@ Differences, all deliberate:
   DDL on open).
 - ``AvailabilityQueries`` exists: the original README's first example imports it, but the
   published package never had it. Here it has every method of the three classes.
+- A question about a day after the day the database is complete through (no run has checked
+  it yet) is answered as the original answered it, from whatever is stored, with a
+  ``UserWarning`` carrying the sentence the modern API raises ``NotCheckedError`` with.
 - ``detect_delistings(date)`` lists only symbols whose folder was checked through ``date``: a
   day not yet published is not a delisting (the original returned every symbol for it).
 - An unknown symbol raises ``ValueError`` naming the closest known ones, instead of answering
@@ -34,7 +37,8 @@ class AvailabilityDatabase:
 
     def __init__(self, db_path: Optional[Union[str, "os.PathLike[str]"]] = None) -> None:
         self.db_path = os.fspath(db_path) if db_path is not None else default_db_path()
-        self._db = _native.Database(self.db_path)
+        # Unchecked days answered as the original did, with a warning (see the module doc).
+        self._db = _native.Database(self.db_path, unchecked_days="warn")
 
     def close(self) -> None:
         """Closes the handle; closing twice is fine."""

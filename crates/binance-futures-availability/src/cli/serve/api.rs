@@ -5,7 +5,8 @@
 //! so a client that sends it back gets 304 until the next publish; nothing needs the database
 //! to say so. Input is checked with the command line's own checks, before any query runs, and
 //! refused with its sentence: 400 for bad input, 404 for an unknown symbol (with suggestions),
-//! 503 while there is no database to answer from, or when the query did not finish in time.
+//! 409 for a day after "complete through" (not checked yet), 503 while there is no database
+//! to answer from, or when the query did not finish in time.
 //! Every request passes `guard` first (the Host rule, the security headers).
 //!
 //! What must not be known here: SQL, how files are watched (`published`), sockets (`mod`).
@@ -105,6 +106,8 @@ impl From<CliError> for ApiError {
                 };
             }
             CliError::Store(StoreError::Missing { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            // The question is fine; the database cannot answer it until an update checks the day.
+            CliError::Store(StoreError::NotCheckedYet { .. }) => StatusCode::CONFLICT,
             e if e.exit_code() == 2 => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -179,8 +182,12 @@ impl Params {
     }
 
     fn contract(&self) -> Result<ContractFilter, ApiError> {
+        self.contract_or(ContractFilter::Perpetual)
+    }
+
+    fn contract_or(&self, default: ContractFilter) -> Result<ContractFilter, ApiError> {
         match self.get("contract") {
-            None => Ok(ContractFilter::Perpetual),
+            None => Ok(default),
             Some(name) => ContractFilter::parse(name).ok_or_else(|| {
                 ApiError::bad(format!(
                     "{:?} is not a contract filter; use one of {}",
@@ -335,7 +342,7 @@ async fn summary(
     let format = params.format(&headers)?;
     let key = format!("summary {bounds:?} {format:?}");
     app.answer(&headers, format, key, move |db, out| {
-        let Some((start, end)) = bounds.map_or_else(|| db.coverage(), |b| Ok(Some(b)))? else {
+        let Some((start, end)) = bounds.map_or_else(|| db.summary_days(), |b| Ok(Some(b)))? else {
             return Ok(render::summary(out, format, &[])?);
         };
         Ok(render::summary(out, format, &db.daily_counts(start, end)?)?)
@@ -461,6 +468,7 @@ async fn events(
             "until",
             "kind",
             "symbol",
+            "contract",
             "delisted_after",
             "format",
         ],
@@ -492,6 +500,7 @@ async fn events(
         until,
         kind,
         symbol,
+        contracts: params.contract_or(ContractFilter::All)?,
     };
     let key = format!("events {filter:?} {rule} {format:?}");
     app.answer(&headers, format, key, move |db, out| {
@@ -511,6 +520,7 @@ async fn universe(
         &[
             "contract",
             "quote",
+            "include_settled",
             "min_age",
             "recent",
             "top",
@@ -535,6 +545,16 @@ async fn universe(
     q.delisted_after = params
         .days("delisted_after", UNIVERSE_DAYS)?
         .unwrap_or(q.delisted_after);
+    q.include_settled = match params.get("include_settled") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad(format!(
+                "include_settled is {:?}; use true or false",
+                truncated(other)
+            )));
+        }
+    };
     if let Some(by) = params.get("by") {
         q.by = RankBy::parse(by).ok_or_else(|| {
             ApiError::bad(format!(
