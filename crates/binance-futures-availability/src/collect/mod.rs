@@ -485,7 +485,7 @@ fn settle_checked(
         };
         flush(db, &mut batch)?;
     }
-    tokio::task::block_in_place(|| db.limit_checked(reach.published))
+    tokio::task::block_in_place(|| db.limit_checked(reach.published)).map(|_| ())
 }
 
 /// Records the folders this run will list that the database does not know yet, before
