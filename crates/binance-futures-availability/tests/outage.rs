@@ -85,10 +85,7 @@ fn a_long_outage_leaves_no_false_absence_delisting_or_complete_through() {
         .with_corpus(|c| *c = Corpus::from_spec(&spec(today())));
     env.ok(&["update", "--quiet"]);
     let rows = db_rows(&env.db);
-    let false_absences: Vec<&Row> = rows
-        .iter()
-        .filter(|r| !r.2 && r.0 >= outage_from)
-        .collect();
+    let false_absences: Vec<&Row> = rows.iter().filter(|r| !r.2 && r.0 >= outage_from).collect();
     assert!(false_absences.is_empty(), "{false_absences:?}");
     let expected = env
         .sim

@@ -144,7 +144,16 @@ mod tests {
     }
 
     fn observe(t: &Task, files: &[FileFact], p: Option<&SymbolRecord>) -> Vec<(String, bool)> {
-        days(&observations(t, files, p, Some(d("2024-12-31")), chrono::DateTime::UNIX_EPOCH).0)
+        days(
+            &observations(
+                t,
+                files,
+                p,
+                Some(d("2024-12-31")),
+                chrono::DateTime::UNIX_EPOCH,
+            )
+            .0,
+        )
     }
 
     #[test]

@@ -81,10 +81,12 @@ pub(super) fn resolve(
 /// replaced file older than the lookback is seen within this many runs (a week of daily runs).
 pub const RELIST_RUNS: u64 = 7;
 
-/// Whether run number `run` of `update` re-lists `symbol`'s whole history: a seventh of the
-/// folders each run, chosen by a fixed hash of the name so that any `RELIST_RUNS` consecutive
-/// runs cover every folder. On the realistic bucket a full re-list of the 1m folders is ~2,100
-/// listing requests, so this adds ~300 to a daily update's ~1,000 (BENCHMARKS.md).
+/// Whether run number `run` (its id in the run log) of `update` re-lists `symbol`'s whole
+/// history: a seventh of the folders each run, chosen by a fixed hash of the name so that any
+/// `RELIST_RUNS` consecutive run ids cover every folder (the scheduler runs only updates; a
+/// backfill or probe in between takes an id, delaying some folders by a run). On the realistic
+/// bucket a full re-list (1m and 1d) is ~2,300 requests, so a daily update makes ~330 more than
+/// its ~1,830 (BENCHMARKS.md, session 10).
 pub(super) fn relists_whole(symbol: &str, run: u64) -> bool {
     // FNV-1a: stable across builds and platforms, unlike std's hasher.
     let hash = symbol.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -206,7 +208,11 @@ mod tests {
         let folders: Vec<String> = ["NEW", "OLD", "BEHIND", "DONE"].map(String::from).into();
         // A run in which none of the known folders is due for its whole re-list.
         let run = (0..RELIST_RUNS)
-            .find(|r| ["OLD", "BEHIND", "DONE"].iter().all(|s| !relists_whole(s, *r)))
+            .find(|r| {
+                ["OLD", "BEHIND", "DONE"]
+                    .iter()
+                    .all(|s| !relists_whole(s, *r))
+            })
             .unwrap();
         let plan = update_plan(&folders, &priors, d("2024-01-31"), 5, run);
         let windows: Vec<(&str, NaiveDate)> =
@@ -227,7 +233,9 @@ mod tests {
         let long = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 3650, run);
         assert_eq!(long[0].from, TRADING_START);
         // In its turn a known folder is listed whole, lookback or not.
-        let turn = (0..RELIST_RUNS).find(|r| relists_whole("DONE", *r)).unwrap();
+        let turn = (0..RELIST_RUNS)
+            .find(|r| relists_whole("DONE", *r))
+            .unwrap();
         let whole = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 0, turn);
         assert_eq!(whole[0].from, TRADING_START);
     }

@@ -46,7 +46,10 @@ pub const MONTHLY_PATIENCE: i64 = 35;
 /// What a run asks of the trading dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Scope {
-    Backfill { start: NaiveDate, end: NaiveDate },
+    Backfill {
+        start: NaiveDate,
+        end: NaiveDate,
+    },
     /// `run`: the run's number, which decides whose whole history is re-listed.
     Update {
         end: NaiveDate,
