@@ -386,7 +386,7 @@ async fn execute(
     let priors = plan::honest(stored, published);
     // A signal ends discovery too, not only the listing of folders after it.
     let client = &client.with_cancel(opts.cancel.clone());
-    let tasks = match goal {
+    let (covered, tasks) = match goal {
         Goal::Backfill {
             start,
             end,
@@ -397,14 +397,15 @@ async fn execute(
             };
             plan::check_clock(client, *end)?;
             let chosen = plan::choose(&folders, symbols.as_deref())?;
-            chosen
+            let tasks: Vec<plan::Task> = chosen
                 .into_iter()
                 .map(|symbol| plan::Task {
                     symbol,
                     from: *start,
                     to: *end,
                 })
-                .collect()
+                .collect();
+            (plan::span(&tasks), tasks)
         }
         Goal::Update { end, lookback } => {
             let Some(mut folders) = plan::discover(client).await? else {
@@ -415,18 +416,17 @@ async fn execute(
             // the listing is still checked rather than silently dropped.
             let listed: std::collections::HashSet<String> = folders.iter().cloned().collect();
             folders.extend(priors.keys().filter(|k| !listed.contains(*k)).cloned());
-            plan::update_plan(&folders, &priors, *end, *lookback, run)
+            // The run log records the days the update had to check, not the re-list's.
+            let due = plan::update_plan(&folders, &priors, *end, *lookback, None);
+            let tasks = plan::update_plan(&folders, &priors, *end, *lookback, Some(run));
+            (plan::span(&due), tasks)
         }
         Goal::Probe { date, symbols } => {
             return probe::probe(db, client, *date, symbols.as_deref(), &priors, opts, state).await;
         }
     };
     record_discovered(db, &tasks, &priors)?;
-    state.covered = tasks
-        .iter()
-        .map(|t| t.from)
-        .min()
-        .zip(tasks.iter().map(|t| t.to).max());
+    state.covered = covered;
     let listed: std::collections::HashSet<String> =
         tasks.iter().map(|t| t.symbol.clone()).collect();
     let mut reach = listing::Reach {

@@ -130,14 +130,15 @@ pub(super) fn clamp_checked(
 }
 
 /// Windows for `update`: whole history for new folders, and for the folders whose turn it is
-/// to be re-listed whole (`relists_whole`, by the run's number); for the other known ones,
-/// from the day after the last checked day or the start of the lookback, whichever is earlier.
+/// to be re-listed whole (`relists_whole`, by the run's number; `None`: no re-list); for the
+/// other known ones, from the day after the last checked day or the start of the lookback,
+/// whichever is earlier.
 pub(super) fn update_plan(
     folders: &[String],
     priors: &HashMap<String, SymbolRecord>,
     end: NaiveDate,
     lookback: u32,
-    run: u64,
+    run: Option<u64>,
 ) -> Vec<Task> {
     // The first day of the lookback window; with no lookback, nothing before the unchecked days;
     // never before trading began, however long the lookback.
@@ -148,7 +149,7 @@ pub(super) fn update_plan(
         .iter()
         .filter_map(|symbol| {
             let from = match priors.get(symbol).and_then(|p| p.checked_through) {
-                Some(_) if relists_whole(symbol, run) => TRADING_START,
+                Some(_) if run.is_some_and(|r| relists_whole(symbol, r)) => TRADING_START,
                 Some(checked) => (checked + chrono::Duration::days(1)).min(lookback_start),
                 None => TRADING_START,
             };
@@ -159,6 +160,12 @@ pub(super) fn update_plan(
             })
         })
         .collect()
+}
+
+/// The days the tasks cover, first to last.
+pub(super) fn span(tasks: &[Task]) -> Option<(NaiveDate, NaiveDate)> {
+    let from = tasks.iter().map(|t| t.from).min();
+    from.zip(tasks.iter().map(|t| t.to).max())
 }
 
 /// `[from, to]` cut into windows of one listing page each, for listing in parallel.
@@ -214,7 +221,7 @@ mod tests {
                     .all(|s| !relists_whole(s, *r))
             })
             .unwrap();
-        let plan = update_plan(&folders, &priors, d("2024-01-31"), 5, run);
+        let plan = update_plan(&folders, &priors, d("2024-01-31"), 5, Some(run));
         let windows: Vec<(&str, NaiveDate)> =
             plan.iter().map(|t| (t.symbol.as_str(), t.from)).collect();
         assert_eq!(
@@ -228,15 +235,15 @@ mod tests {
         );
         assert!(plan.iter().all(|t| t.to == d("2024-01-31")));
         // No lookback and nothing unchecked: nothing to do.
-        assert!(update_plan(&["DONE".into()], &priors, d("2024-01-31"), 0, run).is_empty());
+        assert!(update_plan(&["DONE".into()], &priors, d("2024-01-31"), 0, Some(run)).is_empty());
         // A lookback longer than history starts at trading's first day, not before.
-        let long = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 3650, run);
+        let long = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 3650, Some(run));
         assert_eq!(long[0].from, TRADING_START);
         // In its turn a known folder is listed whole, lookback or not.
         let turn = (0..RELIST_RUNS)
             .find(|r| relists_whole("DONE", *r))
             .unwrap();
-        let whole = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 0, turn);
+        let whole = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 0, Some(turn));
         assert_eq!(whole[0].from, TRADING_START);
     }
 
