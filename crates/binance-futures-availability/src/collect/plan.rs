@@ -92,7 +92,7 @@ pub(super) fn relists_whole(symbol: &str, run: u64) -> bool {
     let hash = symbol.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
-    (hash % RELIST_RUNS + run % RELIST_RUNS) % RELIST_RUNS == 0
+    (hash % RELIST_RUNS + run % RELIST_RUNS).is_multiple_of(RELIST_RUNS)
 }
 
 /// The last day the bucket has published as far as `priors` know: the latest day any folder has
