@@ -69,7 +69,10 @@ pub enum CliError {
          until the bucket catches up (outages are reported at \
          https://github.com/binance/binance-public-data/issues)"
     )]
-    Outage { after: NaiveDate, through: NaiveDate },
+    Outage {
+        after: NaiveDate,
+        through: NaiveDate,
+    },
     #[error("validation failed; see the report above")]
     ValidationFailed,
     #[error("could not read the size of {}: {source}", .path.display())]
