@@ -196,3 +196,31 @@ fn an_old_replaced_1d_file_is_read_again_within_seven_updates() {
     let runs = updates_until(&env, || db_trading(&env.db) == expected);
     assert!(runs.is_some(), "not read again within 7 updates");
 }
+
+#[test]
+fn a_database_that_recorded_an_outage_as_checked_is_mended() {
+    let outage_from = days_ago(OUTAGE_DAYS);
+    let published = outage_from - Duration::days(1);
+    let env = Env::new(Corpus::from_spec(&spec(outage_from)));
+    env.ok(&["update", "--quiet"]);
+    // What a binary before the rule recorded during the outage: every folder checked through
+    // yesterday, though no folder has a file after `published`.
+    duckdb::Connection::open(&env.db)
+        .unwrap()
+        .execute(
+            "UPDATE symbols SET checked_through = ?::DATE WHERE checked_through IS NOT NULL",
+            [days_ago(1).to_string()],
+        )
+        .unwrap();
+    // `status` does not repeat the claim, before any update.
+    let s = json(&stdout(&env.run(&["status", "--format", "json"])));
+    assert_eq!(s["checked_through"], published.to_string());
+    // The bucket catches up: the next update lists the outage again, and stores no absence.
+    env.sim
+        .with_corpus(|c| *c = Corpus::from_spec(&spec(today())));
+    env.ok(&["update", "--quiet"]);
+    let expected = env
+        .sim
+        .with_corpus(|c| expected_rows(c, day("2019-09-25"), days_ago(1)));
+    assert_eq!(db_rows(&env.db), expected);
+}

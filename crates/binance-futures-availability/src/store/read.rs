@@ -509,9 +509,11 @@ impl Database {
                         count(*) FILTER (WHERE contract_type = 'delivery'),
                         count(*) FILTER (WHERE settled),
                         -- A folder never checked (a run stopped before reaching it) means no
-                        -- day is complete for every folder.
+                        -- day is complete for every folder. No day after the last one any
+                        -- folder has a file for is checked (`checked`), whatever a file written
+                        -- before that rule says.
                         CASE WHEN bool_or(checked_through IS NULL) THEN NULL
-                             ELSE min(checked_through) END,
+                             ELSE least(min(checked_through), max(last_file_date)) END,
                         count(*) FILTER (WHERE checked_through IS NULL)
                  FROM symbols",
                 [],
@@ -598,7 +600,8 @@ pub struct DbStatus {
     pub symbols: SymbolCounts,
     /// First and last day with a file.
     pub coverage: Option<(NaiveDate, NaiveDate)>,
-    /// Every known folder has been checked through this day ("complete through"); `None` while
+    /// Every known folder has been checked through this day ("complete through"), and the
+    /// bucket has published it (some folder has a file for it or a later day); `None` while
     /// any folder was never checked.
     pub checked_through: Option<NaiveDate>,
     /// Folders known (discovered) but never checked: a run was stopped before reaching them.
