@@ -65,6 +65,18 @@ pub enum CliError {
         )
     )]
     Stale { checked_through: Option<NaiveDate> },
+    /// The last successful update found no file after `after` in any folder, through `through`.
+    #[error(
+        "Vision has published nothing after {after} (the update through {through} found no \
+         later file in any folder): those days are not checked yet and no update can check \
+         them before the bucket publishes them; let the daily update run, it lists them again \
+         until the bucket catches up (outages are reported at \
+         https://github.com/binance/binance-public-data/issues)"
+    )]
+    Outage {
+        after: NaiveDate,
+        through: NaiveDate,
+    },
     #[error("validation failed; see the report above")]
     ValidationFailed,
     #[error("could not read the size of {}: {source}", .path.display())]

@@ -17,6 +17,19 @@ pub(super) fn stale(checked_through: Option<NaiveDate>, now: DateTime<Utc>) -> b
     checked_through.is_none_or(|c| c < crate::schedule::fresh_through(now))
 }
 
+/// Days the bucket may publish nothing before `status` calls it an outage: a day's files appear
+/// the next morning (06:50–08:40 UTC), so an update at 02:00 finds the day before yesterday's
+/// latest; a third day without any file is not a delay of the upload.
+pub(super) const OUTAGE_DAYS: i64 = 2;
+
+/// The last day the bucket published, when the last successful update asked for more than
+/// `OUTAGE_DAYS` days after it and found no file of any of them in any folder.
+pub(super) fn silent_after(contents: &crate::store::DbStatus) -> Option<NaiveDate> {
+    let published = contents.coverage.map(|(_, last)| last)?;
+    let asked = contents.last_successful_update.as_ref()?.end_date?;
+    ((asked - published).num_days() > OUTAGE_DAYS).then_some(published)
+}
+
 pub(super) fn status(
     db_path: &Path,
     format: ReportFormat,
@@ -24,6 +37,18 @@ pub(super) fn status(
 ) -> Result<(), CliError> {
     let view = status_view(&Database::open(db_path)?, Utc::now())?;
     report::status(out, format, &view)?;
+    // An outage explains the staleness, and `update` cannot mend it: said instead.
+    if let Some(after) = view.published_nothing_after {
+        return Err(CliError::Outage {
+            after,
+            through: view
+                .contents
+                .last_successful_update
+                .as_ref()
+                .and_then(|r| r.end_date)
+                .unwrap_or(after),
+        });
+    }
     if view.stale {
         return Err(CliError::Stale {
             checked_through: view.contents.checked_through,
@@ -58,6 +83,7 @@ pub(super) fn status_view_sized(
         path: db_path.to_path_buf(),
         size_bytes,
         stale: stale(contents.checked_through, now),
+        published_nothing_after: silent_after(&contents),
         writer: WriterLock::holder(db_path),
         scheduler: PidFile::inspect(db_path)?,
         contents,

@@ -17,6 +17,9 @@ pub struct StatusView {
     pub size_bytes: u64,
     /// Not every folder checked through the day before yesterday.
     pub stale: bool,
+    /// The last day Vision published, when the last successful update found nothing in any
+    /// folder for more than two days after it (an outage of the bucket); `null` otherwise.
+    pub published_nothing_after: Option<chrono::NaiveDate>,
     /// Who is writing now, if anyone (queries see the state before that run).
     pub writer: Option<String>,
     /// The running scheduler's pid file (`null` when none runs or it cannot be read).
@@ -164,7 +167,13 @@ pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io:
             State::Stale { .. } | State::NotRunning => "not running".into(),
         }
     )?;
-    if v.stale {
+    if let Some(after) = v.published_nothing_after {
+        writeln!(
+            out,
+            "warning           Vision has published nothing after {after}: the days after it \
+             are not checked yet, and every update lists them again until it catches up"
+        )?;
+    } else if v.stale {
         writeln!(
             out,
             "warning           stale: expected every folder checked through at least {}",

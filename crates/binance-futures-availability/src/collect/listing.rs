@@ -4,12 +4,16 @@
 //! A symbol's window is listed from its first day; when that first page is truncated, the rest
 //! of the window is split into 500-day chunks (one page each) listed in parallel, so a symbol
 //! costs the minimum ⌈keys/1000⌉ pages without waiting for them one after another.
+//!
+//! Each symbol's checked window is cut at the last day the bucket is known to have published
+//! so far (stored, or seen by this run before the symbol finished): a kill leaves only true
+//! claims. Once every folder is listed, `run` raises the windows to what the whole run saw.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -36,6 +40,18 @@ impl From<VisionError> for Failure {
     }
 }
 
+/// What the listing learnt beyond rows: how far the bucket has published, and which tasks
+/// completed.
+#[derive(Debug, Default)]
+pub(super) struct Reach {
+    /// Starts as the last day the bucket was known to have published; ends as the last day
+    /// any folder has a file for, those listed by this run included.
+    pub published: Option<NaiveDate>,
+    /// The tasks whose listing completed.
+    pub done: Vec<Task>,
+}
+
+/// Lists every task, storing rows and symbols in batches as symbols complete.
 pub(super) async fn list_all(
     db: &mut Database,
     client: &VisionClient,
@@ -43,6 +59,7 @@ pub(super) async fn list_all(
     priors: &HashMap<String, SymbolRecord>,
     opts: &Options,
     state: &mut RunState,
+    reach: &mut Reach,
 ) -> Result<(), Stop> {
     let progress = Reporter::new(
         &opts.progress,
@@ -84,10 +101,18 @@ pub(super) async fn list_all(
             Ok(files) => {
                 state.summary.symbols += 1;
                 state.summary.files += files.len() as u64;
-                let (rows, update) =
-                    observations(&task, &files, priors.get(&task.symbol), Utc::now());
+                // `files` is in date order (a map by day).
+                reach.published = reach.published.max(files.last().map(|f| f.date));
+                let (rows, update) = observations(
+                    &task,
+                    &files,
+                    priors.get(&task.symbol),
+                    reach.published,
+                    Utc::now(),
+                );
                 batch.rows.extend(rows);
                 batch.symbols.push(update);
+                reach.done.push(task);
                 if batch.symbols.len() >= opts.batch_symbols || batch.rows.len() >= opts.batch_rows
                 {
                     state.summary.rows_written += flush(db, &mut batch)?;

@@ -296,7 +296,7 @@ pub async fn run(
         failures: Vec::new(),
         covered: None,
     };
-    let result = execute(db, client, goal, opts, &mut state).await;
+    let result = execute(db, client, goal, opts, run.0.unsigned_abs(), &mut state).await;
     let stats = client.stats();
     state.summary.requests = stats.requests.load(Ordering::Relaxed);
     state.summary.retries = stats.retries.load(Ordering::Relaxed);
@@ -378,18 +378,25 @@ impl From<StoreError> for Stop {
     }
 }
 
+/// `run` is the run's number in the log: `update` re-lists a seventh of the folders whole by it.
 async fn execute(
     db: &mut Database,
     client: &VisionClient,
     goal: &Goal,
     opts: &Options,
+    run: u64,
     state: &mut RunState,
 ) -> Result<(), Stop> {
-    let priors: HashMap<String, SymbolRecord> = db
+    let stored: HashMap<String, SymbolRecord> = db
         .symbols()?
         .into_iter()
         .map(|s| (s.symbol.clone(), s))
         .collect();
+    // A day counts as checked only once the bucket has published it: some folder has a file
+    // for it or for a later day. Ranges recorded past that (by a binary before this rule,
+    // during an outage) are read as ending there, so their days are listed again.
+    let published = plan::published_through(&stored);
+    let priors = plan::honest(stored, published);
     // A signal ends discovery too, not only the listing of folders after it.
     let client = &client.with_cancel(opts.cancel.clone());
     tracing::debug!(known = priors.len(), "stage: read the known symbols");
@@ -401,7 +408,7 @@ async fn execute(
             "stage: discovered the bucket's folders"
         )
     };
-    let tasks = match goal {
+    let (covered, tasks) = match goal {
         Goal::Backfill {
             start,
             end,
@@ -413,14 +420,15 @@ async fn execute(
             discovered(&folders);
             plan::check_clock(client, *end)?;
             let chosen = plan::choose(&folders, symbols.as_deref())?;
-            chosen
+            let tasks: Vec<plan::Task> = chosen
                 .into_iter()
                 .map(|symbol| plan::Task {
                     symbol,
                     from: *start,
                     to: *end,
                 })
-                .collect()
+                .collect();
+            (plan::span(&tasks), tasks)
         }
         Goal::Update { end, lookback } => {
             let Some(mut folders) = plan::discover(client).await? else {
@@ -432,18 +440,17 @@ async fn execute(
             // the listing is still checked rather than silently dropped.
             let listed: std::collections::HashSet<String> = folders.iter().cloned().collect();
             folders.extend(priors.keys().filter(|k| !listed.contains(*k)).cloned());
-            plan::update_plan(&folders, &priors, *end, *lookback)
+            // The run log records the days the update had to check, not the re-list's.
+            let due = plan::update_plan(&folders, &priors, *end, *lookback, None);
+            let tasks = plan::update_plan(&folders, &priors, *end, *lookback, Some(run));
+            (plan::span(&due), tasks)
         }
         Goal::Probe { date, symbols } => {
             return probe::probe(db, client, *date, symbols.as_deref(), &priors, opts, state).await;
         }
     };
     record_discovered(db, &tasks, &priors)?;
-    state.covered = tasks
-        .iter()
-        .map(|t| t.from)
-        .min()
-        .zip(tasks.iter().map(|t| t.to).max());
+    state.covered = covered;
     let listed: std::collections::HashSet<String> =
         tasks.iter().map(|t| t.symbol.clone()).collect();
     tracing::debug!(
@@ -458,7 +465,12 @@ async fn execute(
         "stage: planned the 1m listings"
     );
     let listing = Instant::now();
-    listing::list_all(db, client, tasks, &priors, opts, state).await?;
+    let mut reach = listing::Reach {
+        published,
+        done: Vec::new(),
+    };
+    listing::list_all(db, client, tasks, &priors, opts, state, &mut reach).await?;
+    settle_checked(db, &reach, opts)?;
     tracing::debug!(
         elapsed_ms = listing.elapsed().as_millis() as u64,
         files = state.summary.files,
@@ -477,6 +489,7 @@ async fn execute(
         Goal::Update { end, lookback } => trading::Scope::Update {
             end: *end,
             lookback: *lookback,
+            run,
         },
         Goal::Probe { .. } => return Ok(()),
     };
@@ -496,6 +509,36 @@ async fn execute(
         "stage: read the 1d klines files"
     );
     read
+}
+
+/// Once every folder is listed: each listed window counts as checked through the last day any
+/// folder has a file for (a symbol listed before that file was seen was recorded through an
+/// earlier day), and no stored range runs past that day. Bounded by `batch_symbols` per write.
+fn settle_checked(
+    db: &mut Database,
+    reach: &listing::Reach,
+    opts: &Options,
+) -> Result<(), StoreError> {
+    for chunk in reach.done.chunks(opts.batch_symbols.max(1)) {
+        let symbols = chunk
+            .iter()
+            .filter_map(|t| {
+                observe::checked_window(t, reach.published).map(|checked| SymbolUpdate {
+                    symbol: t.symbol.clone(),
+                    class: vision::classify(&t.symbol),
+                    first_file_date: None,
+                    last_file_date: None,
+                    checked: Some(checked),
+                })
+            })
+            .collect();
+        let mut batch = Batch {
+            rows: Vec::new(),
+            symbols,
+        };
+        flush(db, &mut batch)?;
+    }
+    tokio::task::block_in_place(|| db.limit_checked(reach.published)).map(|_| ())
 }
 
 /// Records the folders this run will list that the database does not know yet, before

@@ -1,6 +1,8 @@
 //! Where facts become rows: a finished listing of a window turns into the files it found, the
 //! verified absences between a symbol's first and last file, and the window recorded as
-//! checked. Pure, so the bridging rules are tested directly.
+//! checked — only through the last day the bucket has published (a day no folder has a file
+//! for, or for a later day, is an outage or not uploaded yet, not a day without a file). Pure,
+//! so the bridging rules are tested directly.
 
 use std::collections::HashMap;
 
@@ -13,11 +15,13 @@ use crate::vision;
 
 /// The rows a finished listing yields: every file, and every day without one strictly between
 /// the symbol's first and last file (a verified absence). Days before the first file, after the
-/// last, or never checked get no row; the checked window is recorded on the symbol.
+/// last, or never checked get no row; the checked window is recorded on the symbol, cut at
+/// `published`, the last day the bucket is known to have published (these files included).
 pub(super) fn observations(
     task: &Task,
     files: &[FileFact],
     prior: Option<&SymbolRecord>,
+    published: Option<NaiveDate>,
     now: chrono::DateTime<Utc>,
 ) -> (Vec<AvailabilityRow>, SymbolUpdate) {
     let first_seen = files.first().map(|f| f.date);
@@ -63,9 +67,20 @@ pub(super) fn observations(
         class: vision::classify(&task.symbol),
         first_file_date: first_seen,
         last_file_date: last_seen,
-        checked: Some((task.from, task.to)),
+        checked: checked_window(task, published),
     };
     (rows, update)
+}
+
+/// The part of the task's window the bucket has published: through `published` at most.
+pub(super) fn checked_window(
+    task: &Task,
+    published: Option<NaiveDate>,
+) -> Option<(NaiveDate, NaiveDate)> {
+    match super::plan::clamp_checked(Some(task.from), Some(task.to), published) {
+        (Some(from), Some(to)) => Some((from, to)),
+        _ => None,
+    }
 }
 
 fn min_opt(a: Option<NaiveDate>, b: Option<NaiveDate>) -> Option<NaiveDate> {
@@ -129,7 +144,16 @@ mod tests {
     }
 
     fn observe(t: &Task, files: &[FileFact], p: Option<&SymbolRecord>) -> Vec<(String, bool)> {
-        days(&observations(t, files, p, chrono::DateTime::UNIX_EPOCH).0)
+        days(
+            &observations(
+                t,
+                files,
+                p,
+                Some(d("2024-12-31")),
+                chrono::DateTime::UNIX_EPOCH,
+            )
+            .0,
+        )
     }
 
     #[test]
@@ -179,6 +203,7 @@ mod tests {
             &task("2024-01-01", "2024-01-08"),
             &[file("2024-01-03")],
             None,
+            Some(d("2024-01-08")),
             chrono::DateTime::UNIX_EPOCH,
         );
         assert_eq!(
@@ -193,5 +218,28 @@ mod tests {
                 Some((d("2024-01-01"), d("2024-01-08")))
             )
         );
+    }
+
+    #[test]
+    fn days_the_bucket_has_not_published_are_not_recorded_as_checked() {
+        // Nothing anywhere after 01-05: the window counts as checked through 01-05 only.
+        let window = task("2024-01-01", "2024-01-20");
+        let (_, update) = observations(
+            &window,
+            &[file("2024-01-03")],
+            None,
+            Some(d("2024-01-05")),
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        assert_eq!(update.checked, Some((d("2024-01-01"), d("2024-01-05"))));
+        // A window wholly after the last published day checks nothing.
+        let (rows, update) = observations(
+            &task("2024-01-06", "2024-01-20"),
+            &[],
+            Some(&prior("2024-01-05", "2024-01-05")),
+            Some(d("2024-01-05")),
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        assert_eq!((rows.len(), update.checked), (0, None));
     }
 }

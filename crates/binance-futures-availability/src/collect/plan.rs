@@ -77,13 +77,68 @@ pub(super) fn resolve(
     Ok((chosen, unknown))
 }
 
-/// Windows for `update`: whole history for new folders; for known ones, from the day after the
-/// last checked day or the start of the lookback, whichever is earlier.
+/// How many runs of `update` it takes to re-list every folder's whole history once: a late or
+/// replaced file older than the lookback is seen within this many runs (a week of daily runs).
+pub const RELIST_RUNS: u64 = 7;
+
+/// Whether run number `run` (its id in the run log) of `update` re-lists `symbol`'s whole
+/// history: a seventh of the folders each run, chosen by a fixed hash of the name so that any
+/// `RELIST_RUNS` consecutive run ids cover every folder (the scheduler runs only updates; a
+/// backfill or probe in between takes an id, delaying some folders by a run). On the realistic
+/// bucket a full re-list (1m and 1d) is ~2,300 requests, so a daily update makes ~330 more than
+/// its ~1,830 (BENCHMARKS.md, session 10).
+pub(super) fn relists_whole(symbol: &str, run: u64) -> bool {
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let hash = symbol.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % RELIST_RUNS + run % RELIST_RUNS).is_multiple_of(RELIST_RUNS)
+}
+
+/// The last day the bucket has published as far as `priors` know: the latest day any folder has
+/// a 1m file for. A day after it is not checked for anyone, whatever a run listed.
+pub(super) fn published_through(priors: &HashMap<String, SymbolRecord>) -> Option<NaiveDate> {
+    priors.values().filter_map(|p| p.last_file_date).max()
+}
+
+/// The priors as the plan must read them: a checked range that runs past the last day the
+/// bucket has published (recorded by a run before this rule, during an outage) counts only up
+/// to that day, so the days after it are listed again.
+pub(super) fn honest(
+    mut priors: HashMap<String, SymbolRecord>,
+    published: Option<NaiveDate>,
+) -> HashMap<String, SymbolRecord> {
+    for p in priors.values_mut() {
+        let (from, through) = clamp_checked(p.checked_from, p.checked_through, published);
+        p.checked_from = from;
+        p.checked_through = through;
+    }
+    priors
+}
+
+/// `[from, through]` cut at `published`; nothing when no published day is in it.
+pub(super) fn clamp_checked(
+    from: Option<NaiveDate>,
+    through: Option<NaiveDate>,
+    published: Option<NaiveDate>,
+) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    match (from, through, published) {
+        (Some(f), Some(t), Some(p)) if f <= p => (Some(f), Some(t.min(p))),
+        (f, None, _) => (f, None),
+        _ => (None, None),
+    }
+}
+
+/// Windows for `update`: whole history for new folders, and for the folders whose turn it is
+/// to be re-listed whole (`relists_whole`, by the run's number; `None`: no re-list); for the
+/// other known ones, from the day after the last checked day or the start of the lookback,
+/// whichever is earlier.
 pub(super) fn update_plan(
     folders: &[String],
     priors: &HashMap<String, SymbolRecord>,
     end: NaiveDate,
     lookback: u32,
+    run: Option<u64>,
 ) -> Vec<Task> {
     // The first day of the lookback window; with no lookback, nothing before the unchecked days;
     // never before trading began, however long the lookback.
@@ -94,6 +149,7 @@ pub(super) fn update_plan(
         .iter()
         .filter_map(|symbol| {
             let from = match priors.get(symbol).and_then(|p| p.checked_through) {
+                Some(_) if run.is_some_and(|r| relists_whole(symbol, r)) => TRADING_START,
                 Some(checked) => (checked + chrono::Duration::days(1)).min(lookback_start),
                 None => TRADING_START,
             };
@@ -104,6 +160,12 @@ pub(super) fn update_plan(
             })
         })
         .collect()
+}
+
+/// The days the tasks cover, first to last.
+pub(super) fn span(tasks: &[Task]) -> Option<(NaiveDate, NaiveDate)> {
+    let from = tasks.iter().map(|t| t.from).min();
+    from.zip(tasks.iter().map(|t| t.to).max())
 }
 
 /// `[from, to]` cut into windows of one listing page each, for listing in parallel.
@@ -151,7 +213,15 @@ mod tests {
         ]
         .into();
         let folders: Vec<String> = ["NEW", "OLD", "BEHIND", "DONE"].map(String::from).into();
-        let plan = update_plan(&folders, &priors, d("2024-01-31"), 5);
+        // A run in which none of the known folders is due for its whole re-list.
+        let run = (0..RELIST_RUNS)
+            .find(|r| {
+                ["OLD", "BEHIND", "DONE"]
+                    .iter()
+                    .all(|s| !relists_whole(s, *r))
+            })
+            .unwrap();
+        let plan = update_plan(&folders, &priors, d("2024-01-31"), 5, Some(run));
         let windows: Vec<(&str, NaiveDate)> =
             plan.iter().map(|t| (t.symbol.as_str(), t.from)).collect();
         assert_eq!(
@@ -165,10 +235,54 @@ mod tests {
         );
         assert!(plan.iter().all(|t| t.to == d("2024-01-31")));
         // No lookback and nothing unchecked: nothing to do.
-        assert!(update_plan(&["DONE".into()], &priors, d("2024-01-31"), 0).is_empty());
+        assert!(update_plan(&["DONE".into()], &priors, d("2024-01-31"), 0, Some(run)).is_empty());
         // A lookback longer than history starts at trading's first day, not before.
-        let long = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 3650);
+        let long = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 3650, Some(run));
         assert_eq!(long[0].from, TRADING_START);
+        // In its turn a known folder is listed whole, lookback or not.
+        let turn = (0..RELIST_RUNS)
+            .find(|r| relists_whole("DONE", *r))
+            .unwrap();
+        let whole = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 0, Some(turn));
+        assert_eq!(whole[0].from, TRADING_START);
+    }
+
+    #[test]
+    fn any_seven_consecutive_runs_relist_every_folder_once() {
+        let names: Vec<String> = (0..1000).map(|i| format!("S{i}USDT")).collect();
+        for start in [0, 5, 1_000_003] {
+            for name in &names {
+                let turns = (start..start + RELIST_RUNS)
+                    .filter(|r| relists_whole(name, *r))
+                    .count();
+                assert_eq!(turns, 1, "{name} from run {start}");
+            }
+        }
+        // About a seventh of the folders each run.
+        let one_run = names.iter().filter(|n| relists_whole(n, 3)).count();
+        assert!((100..190).contains(&one_run), "{one_run}");
+    }
+
+    #[test]
+    fn a_checked_range_counts_only_through_the_last_published_day() {
+        let p = |s: &str| Some(d(s));
+        assert_eq!(
+            clamp_checked(p("2024-01-01"), p("2024-02-10"), p("2024-01-20")),
+            (p("2024-01-01"), p("2024-01-20"))
+        );
+        assert_eq!(
+            clamp_checked(p("2024-01-01"), p("2024-01-10"), p("2024-01-20")),
+            (p("2024-01-01"), p("2024-01-10"))
+        );
+        // Nothing published in the range, or nothing published at all: nothing checked.
+        assert_eq!(
+            clamp_checked(p("2024-01-21"), p("2024-02-10"), p("2024-01-20")),
+            (None, None)
+        );
+        assert_eq!(
+            clamp_checked(p("2024-01-01"), p("2024-02-10"), None),
+            (None, None)
+        );
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //!   while a complete month of the symbol's life is unread: one that ended within
 //!   `MONTHLY_PATIENCE` days (its file appears 1–5 days after), or one with days still missing.
 //!   A symbol with no 1m file since the lookback began and nothing unread is not listed at all.
+//!   Besides, in its turn (a seventh of the folders each run, as for the 1m listing:
+//!   `plan::relists_whole`) a symbol's monthly folder and its daily folder over its whole life
+//!   (where no monthly file covers it) are listed, so that a late or replaced file older than
+//!   the lookback is read within a week.
 //! - A listed file is fetched when it was never read or its size or Last-Modified changed; a
 //!   daily file of a month read from its monthly file is not fetched.
 //!
@@ -42,8 +46,16 @@ pub const MONTHLY_PATIENCE: i64 = 35;
 /// What a run asks of the trading dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Scope {
-    Backfill { start: NaiveDate, end: NaiveDate },
-    Update { end: NaiveDate, lookback: u32 },
+    Backfill {
+        start: NaiveDate,
+        end: NaiveDate,
+    },
+    /// `run`: the run's number, which decides whose whole history is re-listed.
+    Update {
+        end: NaiveDate,
+        lookback: u32,
+        run: u64,
+    },
 }
 
 /// One symbol's share of the plan.
@@ -78,7 +90,14 @@ pub(super) fn plan_symbol(
             }
             (Some((from, end)), Some(from))
         }
-        Scope::Update { end, lookback } => {
+        Scope::Update { end, .. } if super::plan::relists_whole(&record.symbol, run_of(scope)) => {
+            let from = first_file.max(ARCHIVE_START);
+            if from > end {
+                return None;
+            }
+            (Some((from, end)), Some(ARCHIVE_START))
+        }
+        Scope::Update { end, lookback, .. } => {
             let first_missing = state.map_or(Some(first_file), |s| s.first_missing);
             let lookback_start = end + Duration::days(1) - Duration::days(i64::from(lookback));
             let from = first_missing
@@ -99,6 +118,13 @@ pub(super) fn plan_symbol(
         monthly_from,
         read,
     })
+}
+
+fn run_of(scope: Scope) -> u64 {
+    match scope {
+        Scope::Update { run, .. } => run,
+        Scope::Backfill { .. } => 0,
+    }
 }
 
 /// The months of `[first, last]` over before `end` that have no monthly file read.
@@ -347,17 +373,25 @@ mod tests {
         }
     }
 
-    const UPDATE: Scope = Scope::Update {
-        end: match NaiveDate::from_ymd_opt(2024, 3, 20) {
-            Some(d) => d,
-            None => panic!(),
-        },
-        lookback: 20,
-    };
+    /// A run in which BTCUSDT's whole history is not due (`plan::relists_whole`).
+    fn quiet_run() -> u64 {
+        (0..super::super::plan::RELIST_RUNS)
+            .find(|r| !super::super::plan::relists_whole("BTCUSDT", *r))
+            .unwrap()
+    }
+
+    /// An update ending 2024-03-20 with a 20-day lookback, in a run without BTCUSDT's re-list.
+    fn update() -> Scope {
+        Scope::Update {
+            end: d("2024-03-20"),
+            lookback: 20,
+            run: quiet_run(),
+        }
+    }
 
     #[test]
     fn a_symbol_never_read_gets_its_whole_life_and_the_monthly_folder() {
-        let task = plan_symbol(UPDATE, &record("2023-05-10", "2024-03-20"), None).unwrap();
+        let task = plan_symbol(update(), &record("2023-05-10", "2024-03-20"), None).unwrap();
         assert_eq!(task.daily, Some((d("2023-05-10"), d("2024-03-20"))));
         assert_eq!(task.monthly_from, Some(ARCHIVE_START));
     }
@@ -368,7 +402,7 @@ mod tests {
         // lookback's first day (2024-03-01), and the monthly folder is not listed.
         let months = ["2023-12", "2024-01", "2024-02"];
         let s = state(&months, &[], None);
-        let task = plan_symbol(UPDATE, &record("2023-12-01", "2024-03-20"), Some(&s)).unwrap();
+        let task = plan_symbol(update(), &record("2023-12-01", "2024-03-20"), Some(&s)).unwrap();
         assert_eq!(task.daily, Some((d("2024-03-01"), d("2024-03-20"))));
         assert_eq!(task.monthly_from, None);
     }
@@ -377,12 +411,13 @@ mod tests {
     fn a_month_just_over_is_waited_for_and_then_not_after_the_patience() {
         // February unread on 03-20: listed (it ended 20 days ago, within 35).
         let s = state(&["2024-01"], &["2024-02-29"], None);
-        let task = plan_symbol(UPDATE, &record("2024-01-01", "2024-03-20"), Some(&s)).unwrap();
+        let task = plan_symbol(update(), &record("2024-01-01", "2024-03-20"), Some(&s)).unwrap();
         assert_eq!(task.monthly_from, Some(ARCHIVE_START));
         // On 04-10 February ended 41 days ago and none of its days is missing: not any more.
         let later = Scope::Update {
             end: d("2024-04-10"),
             lookback: 20,
+            run: quiet_run(),
         };
         let s = state(&["2024-01", "2024-03"], &[], None);
         let task = plan_symbol(later, &record("2024-01-01", "2024-04-10"), Some(&s)).unwrap();
@@ -398,13 +433,31 @@ mod tests {
     fn a_long_dead_symbol_with_everything_read_costs_nothing() {
         let s = state(&["2022-01", "2022-02"], &[], None);
         assert_eq!(
-            plan_symbol(UPDATE, &record("2022-01-01", "2022-02-10"), Some(&s)),
+            plan_symbol(update(), &record("2022-01-01", "2022-02-10"), Some(&s)),
             None
         );
         // A symbol without any 1m file has no life to read.
         let mut none = record("2022-01-01", "2022-02-10");
         none.first_file_date = None;
-        assert_eq!(plan_symbol(UPDATE, &none, None), None);
+        assert_eq!(plan_symbol(update(), &none, None), None);
+    }
+
+    #[test]
+    fn in_its_turn_a_symbol_lists_its_whole_life_and_the_monthly_folder() {
+        // Everything read, nothing missing: normally no request at all (the test above); in
+        // its turn the monthly folder and the daily folder over its whole life.
+        let s = state(&["2022-01", "2022-02"], &[], None);
+        let turn = (0..super::super::plan::RELIST_RUNS)
+            .find(|r| super::super::plan::relists_whole("BTCUSDT", *r))
+            .unwrap();
+        let scope = Scope::Update {
+            end: d("2024-03-20"),
+            lookback: 20,
+            run: turn,
+        };
+        let task = plan_symbol(scope, &record("2022-01-01", "2022-02-10"), Some(&s)).unwrap();
+        assert_eq!(task.daily, Some((d("2022-01-01"), d("2024-03-20"))));
+        assert_eq!(task.monthly_from, Some(ARCHIVE_START));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! every write, `restore`, `backup` and `export`.
 
 mod backup;
+mod checked;
 mod error;
 mod files;
 mod layout;

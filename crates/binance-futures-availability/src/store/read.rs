@@ -150,15 +150,19 @@ impl Database {
     /// The day through which every known folder has been checked ("complete through", as
     /// `status` says it); `None` while any folder was never checked, or none is known. The one
     /// place this is decided: every question about a day is held to it (`require_checked`).
+    /// No day after the last one any folder has a file for counts (`checked`): the bucket has
+    /// not published it, whatever a file written before that rule recorded.
     pub fn complete_through(&self) -> Result<Option<NaiveDate>, StoreError> {
         let mut through: Option<NaiveDate> = None;
+        let mut published: Option<NaiveDate> = None;
         for record in self.known()?.values() {
             let Some(checked) = record.checked_through else {
                 return Ok(None);
             };
             through = Some(through.map_or(checked, |t| t.min(checked)));
+            published = published.max(record.last_file_date);
         }
-        Ok(through)
+        Ok(through.zip(published).map(|(t, p)| t.min(p)))
     }
 
     /// Refuses (`StoreError::NotCheckedYet`) a question whose answer depends on `day` when
@@ -669,7 +673,8 @@ pub struct DbStatus {
     pub symbols: SymbolCounts,
     /// First and last day with a file.
     pub coverage: Option<(NaiveDate, NaiveDate)>,
-    /// Every known folder has been checked through this day ("complete through"); `None` while
+    /// Every known folder has been checked through this day ("complete through"), and the
+    /// bucket has published it (some folder has a file for it or a later day); `None` while
     /// any folder was never checked.
     pub checked_through: Option<NaiveDate>,
     /// Folders known (discovered) but never checked: a run was stopped before reaching them.
