@@ -206,7 +206,15 @@ fn every_command_line_in_the_docs_parses() {
                     checked += 1;
                     let argv = std::iter::once("binance-futures-availability".to_string())
                         .chain(args.iter().cloned());
-                    if let Err(e) = binance_futures_availability::cli::Cli::try_parse_from(argv) {
+                    use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+                    let refused = match binance_futures_availability::cli::Cli::try_parse_from(argv)
+                    {
+                        Ok(_) => None,
+                        // `--help` and `--version` parse: clap reports them as what to print.
+                        Err(e) if matches!(e.kind(), DisplayHelp | DisplayVersion) => None,
+                        Err(e) => Some(e),
+                    };
+                    if let Some(e) = refused {
                         wrong.push(format!(
                             "{}:{}: `{}` does not parse: {}",
                             file.display(),

@@ -69,6 +69,24 @@ fn a_schema_2_file_migrates_on_the_next_write_keeping_every_row_and_answer() {
             .iter()
             .map(|a| a.as_str().unwrap())
             .collect();
+        // Days after 2024-03-01, the last the bucket published, are not checked: schema 2
+        // answered them with zeros, and now they are refused with a sentence (issue 24).
+        let last_published = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        if args
+            .iter()
+            .filter_map(|a| a.parse::<chrono::NaiveDate>().ok())
+            .any(|day| day > last_published)
+        {
+            let out = env.run(&args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                said.contains("is not checked yet: the database is complete through 2024-03-01"),
+                "{args:?}: {said}"
+            );
+            asked += 1;
+            continue;
+        }
         let mut got = env.ok(&args);
         if args[1] == "summary" {
             // Schema 4's summary adds the traded counts after the file counts the v2 tool gave.
