@@ -421,3 +421,38 @@ fn a_month_not_over_by_the_end_is_read_from_its_daily_files_only() {
         .unwrap();
     assert_eq!(monthly_march, 0);
 }
+
+/// Issue 24.14 as found: a bucket already holding the running month's monthly file (and daily
+/// files dated after today). `update` ends yesterday and stores no later day. (On the 1st of a
+/// month the running month starts after the end, so this holds without the fix too; the
+/// backfill test above fails without it on any day.)
+#[test]
+fn an_update_stores_no_day_after_its_end_whatever_the_bucket_holds() {
+    let yesterday = days_ago(1);
+    let env = Env::new(Corpus::from_spec(&CorpusSpec {
+        symbols: vec![spec_symbol(
+            "BTCUSDT",
+            days_ago(70),
+            today() + Duration::days(39),
+            &[],
+        )],
+        stray_keys: vec![],
+        as_of: Some(today() + Duration::days(40)),
+    }));
+    let running = monthly_key("BTCUSDT", &today().format("%Y-%m").to_string());
+    assert!(
+        env.sim.with_corpus(|c| c.get(&running).is_some()),
+        "{running}"
+    );
+    env.ok(&["update"]);
+    let stored = db_trading(&env.db);
+    let late: Vec<_> = stored.keys().filter(|(_, d)| *d > yesterday).collect();
+    assert!(
+        late.is_empty(),
+        "days after {yesterday} are stored: {late:?}"
+    );
+    assert!(
+        stored.contains_key(&("BTCUSDT".to_string(), yesterday)),
+        "yesterday is read from its daily file"
+    );
+}
