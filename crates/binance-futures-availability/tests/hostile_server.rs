@@ -303,7 +303,7 @@ impl Listener {
 
 /// Issue 24.11: a file host that redirects to another host (here another port of 127.0.0.1,
 /// standing for a metadata service or a loopback admin port) is not followed, and nothing that
-/// host holds reaches the log, the run record or `status`.
+/// host holds reaches the log, the run record, `status` or `/v1/status`.
 #[test]
 fn a_file_redirect_to_another_host_is_not_followed_and_its_answer_never_shown() {
     const SECRET: &str = "SECRET-hunter2";
@@ -363,7 +363,20 @@ fn a_file_redirect_to_another_host_is_not_followed_and_its_answer_never_shown() 
         run_errors.iter().any(|e| e.contains("refused a redirect")),
         "{run_errors:?}"
     );
+    let served = Served::start(&env, &[]);
+    let v1_status = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async {
+            reqwest::get(format!("{}/v1/status", served.url))
+                .await?
+                .text()
+                .await
+        })
+        .unwrap();
+    served.stop();
+    assert!(v1_status.contains("refused a redirect"), "{v1_status}");
     for (what, text) in [
+        ("/v1/status", v1_status),
         ("the log", stderr.to_string()),
         ("the run record", run_errors.join("\n")),
         (
