@@ -264,3 +264,133 @@ fn a_clock_ahead_of_the_bucket_records_nothing() {
     // Nothing was collected, so nothing was created.
     assert!(!env.db.exists());
 }
+
+/// A bare HTTP/1.1 listener on 127.0.0.1 answering every request with `answer` and closing the
+/// connection; it counts the requests it was sent. Its thread ends with the test process.
+struct Listener {
+    port: u16,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Listener {
+    fn start(answer: String) -> Listener {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (mut head, mut buf) = (Vec::new(), [0u8; 4096]);
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        Listener { port, hits }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Issue 24.11: a file host that redirects to another host (here another port of 127.0.0.1,
+/// standing for a metadata service or a loopback admin port) is not followed, and nothing that
+/// host holds reaches the log, the run record, `status` or `/v1/status`.
+#[test]
+fn a_file_redirect_to_another_host_is_not_followed_and_its_answer_never_shown() {
+    const SECRET: &str = "SECRET-hunter2";
+    let body = format!("{SECRET} aws_secret_access_key=wJalrXUtnFEMI/K7MDENG\n");
+    let internal = Listener::start(format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    let redirector = Listener::start(format!(
+        "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{}/latest/meta-data/{SECRET}\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n",
+        internal.port
+    ));
+    let env = Env::new(Corpus::from_spec(&vision_sim::CorpusSpec {
+        symbols: vec![spec_symbol(
+            "BTCUSDT",
+            day("2024-02-01"),
+            day("2024-03-01"),
+            &[],
+        )],
+        stray_keys: vec![],
+        as_of: Some(day("2024-03-02")),
+    }));
+    let out = env
+        .cmd()
+        .env(
+            "BFA_DATA_URL",
+            format!("http://127.0.0.1:{}", redirector.port),
+        )
+        .args(["backfill", "--start", "2024-02-25", "--end", "2024-03-01"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(redirector.hits() > 0, "no file was asked for: {stderr}");
+    assert_eq!(internal.hits(), 0, "the redirect was followed: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "refused a redirect to another host (127.0.0.1:{})",
+            internal.port
+        )),
+        "{stderr}"
+    );
+    let status = env.run(&["status"]);
+    let status_json = env.run(&["status", "--format", "json"]);
+    let run_errors: Vec<String> = {
+        let conn = read_only(&env.db);
+        let mut stmt = conn
+            .prepare("SELECT coalesce(error, '') FROM collection_runs")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(
+        run_errors.iter().any(|e| e.contains("refused a redirect")),
+        "{run_errors:?}"
+    );
+    let served = Served::start(&env, &[]);
+    let v1_status = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async {
+            reqwest::get(format!("{}/v1/status", served.url))
+                .await?
+                .text()
+                .await
+        })
+        .unwrap();
+    served.stop();
+    assert!(v1_status.contains("refused a redirect"), "{v1_status}");
+    for (what, text) in [
+        ("/v1/status", v1_status),
+        ("the log", stderr.to_string()),
+        ("the run record", run_errors.join("\n")),
+        (
+            "status",
+            String::from_utf8_lossy(&status.stdout).to_string(),
+        ),
+        (
+            "status --format json",
+            String::from_utf8_lossy(&status_json.stdout).to_string(),
+        ),
+    ] {
+        assert!(
+            !text.contains(SECRET) && !text.contains("wJalrXUtnFEMI"),
+            "{what} shows what the other host holds: {text}"
+        );
+    }
+}

@@ -224,3 +224,62 @@ fn the_realistic_bucket_has_zero_trade_tails_inside_its_files() {
         }
     }
 }
+
+/// Issue 24.14, the fetch's own guard: whatever a listing let through, a file stating a day
+/// after the run's last is refused with its key, and one within it is read. Issue 24.8, its
+/// size: a listing whose size the download does not have is refused too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fetched_file_stating_a_day_after_the_end_or_another_size_is_refused() {
+    use binance_futures_availability::vision::{
+        ClientConfig, Endpoints, Listed1d, Problem, VisionClient, fetch_1d_file,
+    };
+    let sim = SimServer::start(Corpus::from_spec(&spec()), SimOptions::default()).unwrap();
+    let client = VisionClient::new(ClientConfig::new(Endpoints {
+        s3_url: sim.s3_url(),
+        data_url: sim.data_url(),
+    }))
+    .unwrap();
+    let permits = tokio::sync::Semaphore::new(4);
+    let date = day("2022-02-15");
+    let span = Span::Day(date);
+    let object = sim
+        .with_corpus(|c| c.get(&kline_1d_key("BTCUSDT", span)).cloned())
+        .unwrap();
+    let listed = Listed1d {
+        span,
+        size: object.size,
+        last_modified: object.last_modified,
+    };
+    let days = fetch_1d_file(&client, &permits, "BTCUSDT", &listed, date)
+        .await
+        .unwrap();
+    assert_eq!(days.len(), 1);
+    let refused = |e: binance_futures_availability::vision::FetchError| match e {
+        binance_futures_availability::vision::FetchError::File(f) => f,
+        other => panic!("{other}"),
+    };
+    let e = refused(
+        fetch_1d_file(&client, &permits, "BTCUSDT", &listed, day("2022-02-14"))
+            .await
+            .unwrap_err(),
+    );
+    assert!(matches!(e.problem, Problem::AfterEnd { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: it states 2022-02-15, after 2022-02-14, the last day this run checks; nothing \
+             of it is stored",
+            kline_1d_key("BTCUSDT", span)
+        )
+    );
+    let larger = Listed1d {
+        size: object.size + 1,
+        ..listed
+    };
+    let e = refused(
+        fetch_1d_file(&client, &permits, "BTCUSDT", &larger, date)
+            .await
+            .unwrap_err(),
+    );
+    assert!(matches!(e.problem, Problem::NotAsListed { .. }), "{e}");
+}

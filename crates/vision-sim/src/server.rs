@@ -56,6 +56,11 @@ pub enum Fault {
     CorruptZip,
     /// Objects: a CHECKSUM whose digest is not the file's (the file itself is healthy).
     WrongChecksum,
+    /// Objects: a CDN's stale copy, served for a key the listing shows in a newer version:
+    /// this older object's bytes, `Content-Length`, `Last-Modified` and `ETag`, and for its
+    /// `.CHECKSUM` the digest of those bytes (so the pair verifies). Match the zip's key to
+    /// serve both.
+    StaleCopy(Box<crate::Object>),
 }
 
 /// Broken pagination. The first page is the healthy one, made to claim more follows; its
@@ -403,7 +408,7 @@ async fn faulted(fault: Fault, resource: &str, body: impl FnOnce() -> String) ->
         // Handled by `list` before any page is rendered.
         Fault::Paging(_) => return None,
         // Handled by `object`, which damages the bytes; a listing is not affected.
-        Fault::CorruptZip | Fault::WrongChecksum => return None,
+        Fault::CorruptZip | Fault::WrongChecksum | Fault::StaleCopy(_) => return None,
         Fault::Trickle(interval) => {
             let bytes = body().into_bytes();
             let drip = futures_util::stream::unfold(0, move |i| {
@@ -583,9 +588,12 @@ async fn list(sim: &Sim, query: &HashMap<String, String>) -> Response {
 async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
     let fault = fault_for(sim, key);
     // These two change the bytes served, below; every other fault replaces the answer.
-    let damage = fault
-        .clone()
-        .filter(|f| matches!(f, Fault::CorruptZip | Fault::WrongChecksum));
+    let damage = fault.clone().filter(|f| {
+        matches!(
+            f,
+            Fault::CorruptZip | Fault::WrongChecksum | Fault::StaleCopy(_)
+        )
+    });
     if damage.is_none()
         && let Some(fault) = fault
         && let Some(response) = faulted(fault, key, String::new).await
@@ -598,6 +606,13 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
         .unwrap_or_else(PoisonError::into_inner)
         .get(key)
         .cloned();
+    // A stale copy stands in for the zip itself; its CHECKSUM is answered below.
+    let found = match &damage {
+        Some(Fault::StaleCopy(old)) if !key.ends_with(".CHECKSUM") && found.is_some() => {
+            Some((**old).clone())
+        }
+        _ => found,
+    };
     let Some(o) = found else {
         if head_only {
             return StatusCode::NOT_FOUND.into_response();
@@ -621,6 +636,7 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
         Body::from(match (zip, damage) {
             (Some(z), Some(Fault::CorruptZip)) => digest_line(&z.key, &garbage(z.size)),
             (Some(z), Some(Fault::WrongChecksum)) => digest_line(&z.key, b"not this file"),
+            (Some(_), Some(Fault::StaleCopy(old))) => checksum_body(&old),
             (Some(z), _) => checksum_body(&z),
             (None, _) => String::new(),
         })

@@ -310,7 +310,7 @@ async fn gather(
         }
     }
     let fetched = futures_util::future::join_all(wanted_files.iter().map(|listed| async move {
-        let days = vision::fetch_1d_file(client, permits, &task.symbol, listed.span).await?;
+        let days = vision::fetch_1d_file(client, permits, &task.symbol, listed, end).await?;
         Ok::<_, FetchError>(TradingFile {
             symbol: task.symbol.clone(),
             span: listed.span,

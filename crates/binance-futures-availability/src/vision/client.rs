@@ -6,6 +6,11 @@
 //! deadline besides the read timeout, bodies read against a cap, `Retry-After` obeyed up to a
 //! limit, no redirect from https to http, and every wait cancellable. URLs are built from the
 //! parsed endpoints and shown with their credentials hidden.
+//!
+//! Files (HEAD and GET of a key) go through a client of their own that follows a redirect only
+//! within the data URL's authority: a file host redirecting to another host (a metadata
+//! service, a loopback port) would otherwise have that host's answer read as the file, and a
+//! malformed one described in the log, the run record and `status`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,7 +22,7 @@ use reqwest::{StatusCode, Url, header};
 use tokio_util::sync::CancellationToken;
 
 pub use super::urls::Endpoints;
-use super::urls::{Bases, MAX_REDIRECTS, may_redirect, redact};
+use super::urls::{Bases, MAX_REDIRECTS, may_redirect, redact, same_authority};
 use super::{Cause, SetupError, VisionError};
 
 /// The largest listing body read: a page of 1000 keys is ~0.3 MB (330 bytes an entry), so 4 MiB
@@ -113,7 +118,10 @@ pub struct ObjectMeta {
 /// A client for the bucket; cheap to clone (the connection pool and counters are shared).
 #[derive(Debug, Clone)]
 pub struct VisionClient {
+    /// Listings: S3 may redirect to the bucket's region, another host.
     http: reqwest::Client,
+    /// Files: redirects within the data URL's authority only.
+    files: reqwest::Client,
     config: Arc<ClientConfig>,
     bases: Arc<Bases>,
     stats: Arc<Stats>,
@@ -142,12 +150,9 @@ impl Failure {
 impl VisionClient {
     pub fn new(config: ClientConfig) -> Result<VisionClient, SetupError> {
         let bases = Bases::parse(&config.endpoints)?;
-        let http = reqwest::Client::builder()
-            .user_agent(crate::config::USER_AGENT)
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
-            .timeout(config.request_timeout)
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+        let http = build(
+            &config,
+            reqwest::redirect::Policy::custom(|attempt| {
                 let from = attempt.previous().last().cloned();
                 if attempt.previous().len() > MAX_REDIRECTS {
                     attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
@@ -159,12 +164,36 @@ impl VisionClient {
                 } else {
                     attempt.follow()
                 }
-            }))
-            .pool_max_idle_per_host(256)
-            .build()
-            .map_err(SetupError::Client)?;
+            }),
+        )?;
+        let files = build(
+            &config,
+            reqwest::redirect::Policy::custom(|attempt| {
+                let origin = attempt.previous().first().cloned();
+                if attempt.previous().len() > MAX_REDIRECTS {
+                    attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+                } else if let Some(origin) = origin
+                    && !same_authority(&origin, attempt.url())
+                {
+                    // Only the authority is named: the rest of the target is the server's text.
+                    let to = authority(attempt.url());
+                    attempt.error(format!(
+                        "refused a redirect to another host ({to}): a file is read only from \
+                         the data URL's host"
+                    ))
+                } else if let Some(from) = attempt.previous().last().cloned()
+                    && !may_redirect(&from, attempt.url())
+                {
+                    let to = redact(attempt.url());
+                    attempt.error(format!("refused a redirect from https to {to}"))
+                } else {
+                    attempt.follow()
+                }
+            }),
+        )?;
         Ok(VisionClient {
             http,
+            files,
             config: Arc::new(config),
             bases: Arc::new(bases),
             stats: Arc::new(Stats::default()),
@@ -215,7 +244,7 @@ impl VisionClient {
         let url = self.bases.file(key);
         self.with_retries(format!("HEAD {key}"), &url, || async {
             let resp = self
-                .http
+                .files
                 .head(url.clone())
                 .send()
                 .await
@@ -223,20 +252,13 @@ impl VisionClient {
             self.note_date(&resp);
             match resp.status() {
                 StatusCode::OK => {
-                    let h = resp.headers();
-                    let text = |name| {
-                        h.get(name)
-                            .and_then(|v: &header::HeaderValue| v.to_str().ok())
-                    };
-                    Ok(Some(ObjectMeta {
-                        size: text(header::CONTENT_LENGTH)
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(0),
-                        last_modified: text(header::LAST_MODIFIED)
-                            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
-                            .map(|t| t.with_timezone(&Utc)),
-                        etag: text(header::ETAG).map(|e| e.trim_matches('"').to_string()),
-                    }))
+                    let size = resp
+                        .headers()
+                        .get(header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    Ok(Some(meta(&resp, size)))
                 }
                 StatusCode::NOT_FOUND => Ok(None),
                 _ => Err(status_failure_parts(
@@ -249,19 +271,30 @@ impl VisionClient {
         .await
     }
 
-    /// GET of one file's bytes: `Some` when it exists (200), `None` when it does not (404).
+    /// GET of one file's bytes: `Some` when it exists (200), `None` when it does not (404), with
+    /// the version the server says they are (`size` is the body's length as read).
     /// A body past `limit` bytes is refused, read no further.
     pub async fn get_object(
         &self,
         key: &str,
         limit: usize,
-    ) -> Result<Option<Vec<u8>>, VisionError> {
+    ) -> Result<Option<(Vec<u8>, ObjectMeta)>, VisionError> {
         let url = self.bases.file(key);
         self.with_retries(format!("GET {key}"), &url, || async {
-            let resp = self.http.get(url.clone()).send().await.map_err(transport)?;
+            let resp = self
+                .files
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(transport)?;
             self.note_date(&resp);
             match resp.status() {
-                StatusCode::OK => read_capped(resp, limit).await.map(Some),
+                StatusCode::OK => {
+                    let mut meta = meta(&resp, 0);
+                    let body = read_capped(resp, limit).await?;
+                    meta.size = body.len() as u64;
+                    Ok(Some((body, meta)))
+                }
                 StatusCode::NOT_FOUND => Ok(None),
                 status => {
                     let retry_after = retry_after(&resp);
@@ -378,6 +411,47 @@ impl VisionClient {
     }
 }
 
+/// The reqwest client both of ours are: the same settings, their own redirect rule.
+fn build(
+    config: &ClientConfig,
+    redirect: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, SetupError> {
+    reqwest::Client::builder()
+        .user_agent(crate::config::USER_AGENT)
+        .connect_timeout(config.connect_timeout)
+        .read_timeout(config.read_timeout)
+        .timeout(config.request_timeout)
+        .redirect(redirect)
+        .pool_max_idle_per_host(256)
+        .build()
+        .map_err(SetupError::Client)
+}
+
+/// `host:port` of a URL, all of it that a refused redirect shows.
+fn authority(url: &Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        (None, _) => "no host".to_string(),
+    }
+}
+
+/// What a 200's headers say of the object; `size` as the caller knows it.
+fn meta(resp: &reqwest::Response, size: u64) -> ObjectMeta {
+    let h = resp.headers();
+    let text = |name| {
+        h.get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+    };
+    ObjectMeta {
+        size,
+        last_modified: text(header::LAST_MODIFIED)
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+            .map(|t| t.with_timezone(&Utc)),
+        etag: text(header::ETAG).map(|e| e.trim_matches('"').to_string()),
+    }
+}
+
 /// Reads a body chunk by chunk, refusing it as soon as it passes `limit` bytes (or announces
 /// more), so a hostile server costs at most `limit` bytes of memory per request.
 async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, Failure> {
@@ -411,8 +485,9 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
 }
 
 fn transport(e: reqwest::Error) -> Failure {
-    // Builder errors (a malformed URL) will not get better by trying again.
-    let transient = !e.is_builder();
+    // Builder errors (a malformed URL) will not get better by trying again, nor will a redirect
+    // the policy refused: the same server sends the same one.
+    let transient = !e.is_builder() && !e.is_redirect();
     Failure {
         // The URL is already part of `VisionError`; reqwest would repeat it.
         cause: Cause::Transport(e.without_url()),
@@ -443,13 +518,18 @@ fn status_failure_parts(
 }
 
 /// The `<Code>` of an S3 error document (`SlowDown`, `AccessDenied`, …), if the body is one.
+/// Real codes are a word of at most ~40 letters; anything else is the server's own text, which
+/// is not repeated into the log and the run record.
 fn s3_error_code(body: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Error {
         #[serde(rename = "Code")]
         code: String,
     }
-    quick_xml::de::from_str::<Error>(body).ok().map(|e| e.code)
+    quick_xml::de::from_str::<Error>(body)
+        .ok()
+        .map(|e| e.code)
+        .filter(|c| !c.is_empty() && c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use std::io::Read;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use super::keys::parse_kline_1d_key;
@@ -46,10 +46,19 @@ pub enum Problem {
     Vanished,
     #[error("it has no .CHECKSUM beside it (404), so it cannot be verified")]
     ChecksumMissing,
-    #[error("its CHECKSUM is not `<sha256>  <file name>`: {found:?}")]
-    ChecksumMalformed { found: String },
-    #[error("its CHECKSUM is for {named:?}, another file")]
-    ChecksumForAnother { named: String },
+    /// Described, never quoted: a CHECKSUM is whatever the server sent, and its text would go
+    /// on into the log, the run record, `status` and `/v1/status`.
+    #[error("its CHECKSUM ({bytes} bytes) is not `<sha256>  <file name>`: {defect}")]
+    ChecksumMalformed {
+        bytes: usize,
+        defect: ChecksumDefect,
+    },
+    #[error("its CHECKSUM is for {}, another file", shown_name(.named, *.bytes))]
+    ChecksumForAnother {
+        /// The name, when it is one a klines file could have; else only its length is shown.
+        named: Option<String>,
+        bytes: usize,
+    },
     #[error("its sha256 is {actual}, but its CHECKSUM says {expected}")]
     ChecksumMismatch { expected: String, actual: String },
     #[error("it is not a readable zip")]
@@ -68,6 +77,64 @@ pub enum Problem {
     Empty,
     #[error("line {line}: {what}")]
     Row { line: usize, what: String },
+    /// The body fetched is not the version the listing shows (its size, or its Last-Modified
+    /// where the server sends one): a CDN's cached copy of an earlier upload, or a re-upload
+    /// since the listing. Storing it would record old rows under the new version, never read
+    /// again.
+    #[error(
+        "the listing shows {listed_size} bytes last modified {}, but the download is \
+         {got_size} bytes{}: a copy other than the one listed (a CDN cache not yet refreshed, or \
+         a re-upload since the listing); nothing of it is stored, and the next run that lists it \
+         fetches it again",
+        stamp(*.listed_modified),
+        .got_modified.map(|t| format!(" last modified {}", stamp(t))).unwrap_or_default()
+    )]
+    NotAsListed {
+        listed_size: u64,
+        listed_modified: DateTime<Utc>,
+        got_size: u64,
+        got_modified: Option<DateTime<Utc>>,
+    },
+    /// A day after the run's last: not over when the run started, or not one it checks.
+    #[error("it states {date}, after {end}, the last day this run checks; nothing of it is stored")]
+    AfterEnd { date: NaiveDate, end: NaiveDate },
+}
+
+/// What is wrong with a CHECKSUM's text, said without repeating it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChecksumDefect {
+    #[error("it is not UTF-8 text")]
+    NotUtf8,
+    #[error("its line ends in CR without LF")]
+    LineEndsInCr,
+    #[error("it holds a control character (a second line, a tab or a CR)")]
+    Control,
+    #[error("no space separates a digest from a file name")]
+    NoSpace,
+    #[error("it begins with {chars} characters before a space, where a sha256 is 64 hex digits")]
+    Digest { chars: usize },
+    #[error("no file name follows the digest")]
+    NoName,
+}
+
+/// A file name a CHECKSUM gives, quoted when it could be a klines file's (letters of any
+/// script, digits, `-`, `_`, `.`, at most 100), else only its length.
+fn shown_name(named: &Option<String>, bytes: usize) -> String {
+    match named {
+        Some(name) => format!("{name:?}"),
+        None => format!("a name of {bytes} bytes that no klines file has"),
+    }
+}
+
+fn plausible_name(name: &str) -> bool {
+    name.chars().count() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// One row of a klines CSV, as written (any interval).
@@ -104,29 +171,47 @@ pub fn read_1d_file(
     daily(&rows, span).map_err(fail)
 }
 
-/// Checks `zip` against its CHECKSUM: `<64 hex digits><spaces><file name>`, a trailing newline
-/// allowed (real copies have it or not), the name that of `key`'s file.
+/// Checks `zip` against its CHECKSUM: `<64 hex digits><spaces><file name>`, one line ending
+/// in LF, CRLF or nothing (real copies have a newline or not; CRLF is a copy saved on Windows,
+/// still verifiable), the name that of `key`'s file.
 pub fn verify_checksum(key: &str, zip: &[u8], checksum: &str) -> Result<(), KlineFileError> {
     let fail = |problem| KlineFileError {
         key: key.to_string(),
         problem,
     };
-    let malformed = || {
+    let malformed = |defect| {
         fail(Problem::ChecksumMalformed {
-            found: checksum.chars().take(120).collect(),
+            bytes: checksum.len(),
+            defect,
         })
     };
-    let line = checksum.strip_suffix('\n').unwrap_or(checksum);
-    let (expected, named) = line.split_once(' ').ok_or_else(malformed)?;
+    let line = checksum
+        .strip_suffix("\r\n")
+        .or_else(|| checksum.strip_suffix('\n'))
+        .unwrap_or(checksum);
+    if line.ends_with('\r') {
+        return Err(malformed(ChecksumDefect::LineEndsInCr));
+    }
+    if line.chars().any(char::is_control) {
+        return Err(malformed(ChecksumDefect::Control));
+    }
+    let (expected, named) = line
+        .split_once(' ')
+        .ok_or_else(|| malformed(ChecksumDefect::NoSpace))?;
     let named = named.trim_start_matches(' ');
-    if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) || named.is_empty()
-    {
-        return Err(malformed());
+    if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(malformed(ChecksumDefect::Digest {
+            chars: expected.chars().count(),
+        }));
+    }
+    if named.is_empty() {
+        return Err(malformed(ChecksumDefect::NoName));
     }
     let file = key.rsplit('/').next().unwrap_or(key);
     if named != file {
         return Err(fail(Problem::ChecksumForAnother {
-            named: named.chars().take(120).collect(),
+            named: plausible_name(named).then(|| named.to_string()),
+            bytes: named.len(),
         }));
     }
     let actual: String = Sha256::digest(zip)
@@ -260,15 +345,27 @@ fn millis(text: &str) -> Result<i64, String> {
 }
 
 /// A non-negative decimal as the files write it (`7195.24000000`, `0`): digits and at most one
-/// point, nothing else (no sign, exponent, `NaN` or `inf`, which `f64::from_str` would take).
+/// point, nothing else (no sign, exponent, `NaN` or `inf`, which `f64::from_str` would take),
+/// and finite: a number past f64's largest (~1.8·10^308, 309 digits before the point) parses to
+/// `inf`, which would be stored and rank its symbol first for ever.
 fn decimal(text: &str) -> Result<f64, String> {
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
     let points = text.bytes().filter(|b| *b == b'.').count();
     if digits == 0 || digits + points != text.len() || points > 1 {
-        return Err(format!("{text:?} is not a decimal number"));
+        return Err(format!(
+            "{:?} is not a decimal number",
+            text.chars().take(40).collect::<String>()
+        ));
     }
-    text.parse()
-        .map_err(|_| format!("{text:?} is not a decimal number"))
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a decimal number"))?;
+    if !value.is_finite() {
+        return Err(format!(
+            "has {digits} digits, too large for a 64-bit float (at most ~1.8e308)"
+        ));
+    }
+    Ok(value)
 }
 
 /// The rows of a 1d file as days: each a whole UTC day inside `span`, in order, once; a daily
@@ -449,6 +546,16 @@ mod tests {
             (with(2, "inf"), "high \"inf\" is not a decimal"),
             (with(3, "-1"), "low \"-1\" is not a decimal"),
             (with(5, "1e5"), "volume \"1e5\" is not a decimal"),
+            (with(5, "1e400"), "volume \"1e400\" is not a decimal"),
+            // Parses to `inf` as f64: a malformed row, not a first rank for ever.
+            (
+                with(7, &"9".repeat(400)),
+                "quote_volume has 400 digits, too large for a 64-bit float",
+            ),
+            (
+                with(1, &format!("{}.5", "9".repeat(309))),
+                "open has 310 digits, too large",
+            ),
             (with(5, "1.2.3"), "volume \"1.2.3\""),
             (with(7, ""), "quote_volume \"\""),
             (with(8, "-3"), "count \"-3\" is not a number of trades"),
@@ -511,13 +618,28 @@ mod tests {
         let (zip, sum) = file(&key, &csv);
         let hex = &sum[..64];
         for (checksum, says) in [
-            (String::new(), "is not `<sha256>  <file name>`"),
-            (hex.to_string(), "is not `<sha256>"),
+            (
+                String::new(),
+                "its CHECKSUM (0 bytes) is not `<sha256>  <file name>`: no space",
+            ),
+            (hex.to_string(), "(64 bytes) is not `<sha256>"),
             (
                 format!("{}  BTCUSDT-1d-2024-02-10.zip", &hex[..63]),
-                "is not `<sha256>",
+                "begins with 63 characters before a space",
             ),
-            (format!("{hex}  ETHUSDT-1d-2024-02-10.zip"), "another file"),
+            (format!("{hex}  "), "no file name follows the digest"),
+            (
+                format!("{hex}  ETHUSDT-1d-2024-02-10.zip"),
+                "is for \"ETHUSDT-1d-2024-02-10.zip\", another file",
+            ),
+            (
+                format!("{hex}  BTCUSDT-1d-2024-02-10.zip\r"),
+                "its line ends in CR without LF",
+            ),
+            (
+                format!("{hex}  BTCUSDT-1d-2024-02-10.zip\n{hex}  x.zip\n"),
+                "holds a control character",
+            ),
             (
                 format!("{}  BTCUSDT-1d-2024-02-10.zip", "0".repeat(64)),
                 "but its CHECKSUM says 0000",
@@ -526,9 +648,30 @@ mod tests {
             let e = read_1d_file(&key, &zip, &checksum).unwrap_err().to_string();
             assert!(e.contains(says), "{checksum:?}: {e}");
         }
-        // No trailing newline, one space, upper-case hex: all as real copies write them.
+        // Whatever a CHECKSUM holds that is not a klines name is described, never repeated: it
+        // may be any server's answer (issue 24.11).
+        for attacker in [
+            "aws_secret_access_key=SECRETSECRET hunter2".to_string(),
+            format!("{hex}  SECRET{{\"token\":\"hunter2\"}}"),
+            format!("{hex}  {}", "SECRET".repeat(30)),
+            format!("SECRET\u{1b}[31m {hex}"),
+        ] {
+            let e = read_1d_file(&key, &zip, &attacker).unwrap_err().to_string();
+            assert!(
+                !e.contains("SECRET") && !e.contains("hunter2"),
+                "{attacker:?}: {e}"
+            );
+            assert!(
+                e.contains(&format!("({} bytes)", attacker.len()))
+                    || e.contains("bytes that no klines file has"),
+                "{attacker:?}: {e}"
+            );
+        }
+        // No trailing newline, one space, upper-case hex, a CRLF line end: all as real copies
+        // (or a copy saved on Windows) write them.
         for checksum in [
             sum.trim_end().to_string(),
+            sum.replace('\n', "\r\n"),
             sum.replacen("  ", " ", 1),
             sum.to_uppercase()
                 .replace("BTCUSDT-1D-2024-02-10.ZIP", "BTCUSDT-1d-2024-02-10.zip"),

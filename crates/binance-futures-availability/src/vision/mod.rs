@@ -22,7 +22,7 @@ pub use keys::{
     daily_1m_key, folder_symbol, kline_1d_folder, kline_1d_key, parse_daily_1m_key,
     parse_kline_1d_key, settled_base, start_after_1d_day, start_after_day,
 };
-pub use klines::{KlineFileError, Problem, read_1d_file};
+pub use klines::{ChecksumDefect, KlineFileError, Problem, read_1d_file};
 pub use list::{DISCOVERY_MAX_PAGES, ListPage, ListedObject, Lister, Stall};
 pub use oned::{
     FetchError, Listed1d, MAX_1D_ZIP_BYTES, OneDayFolder, fetch_1d_file, list_1d_files,

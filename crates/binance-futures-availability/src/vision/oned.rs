@@ -2,13 +2,19 @@
 //! folder becomes the files it holds (span, size, Last-Modified), and one file is fetched with
 //! its `.CHECKSUM` and read by `klines` into days. `collect` decides which folders to list and
 //! which files to fetch; it knows nothing of keys, siblings or zips.
+//!
+//! Nothing from after the run's end is read: a monthly file is listed only for a month that is
+//! over by then (one for the month in progress would state days not over yet), and a file that
+//! states a later day is refused. A download that is not the version listed (another size, or
+//! another Last-Modified where the server sends one: a stale CDN copy) is refused too, so old
+//! rows are never stored under a new version; the next run fetches it again.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::Semaphore;
 
-use super::klines::{KlineFileError, Problem, read_1d_file};
+use super::klines::{ChecksumDefect, KlineFileError, Problem, read_1d_file};
 use super::{Cause, VisionClient, VisionError, keys};
 use crate::facts::{DailyTrading, Span};
 
@@ -51,7 +57,8 @@ impl FetchError {
 
 /// Lists `symbol`'s 1d files of `folder`: the monthly folder whole (a symbol has at most a few
 /// dozen months, one page), the daily folder over `[from, to]` only, from its first day.
-/// Each listing page takes a `permits` permit.
+/// A span is kept only when it ends by `to`: a month not over by then is left to its daily
+/// files. Each listing page takes a `permits` permit.
 pub async fn list_1d_files(
     client: &VisionClient,
     permits: &Semaphore,
@@ -100,7 +107,7 @@ pub async fn list_1d_files(
                 past_end = true;
                 break;
             }
-            if span.last_day() >= from {
+            if span.last_day() >= from && span.last_day() <= to {
                 files.insert(
                     span,
                     Listed1d {
@@ -119,16 +126,18 @@ pub async fn list_1d_files(
     }
 }
 
-/// Fetches one listed 1d file and its `.CHECKSUM`, and reads it: every day it states.
-/// A file gone since the listing, a missing CHECKSUM, a mismatch, a bad zip or a malformed row
-/// is an error naming the key.
+/// Fetches one listed 1d file and its `.CHECKSUM`, and reads it: every day it states, none
+/// after `through` (the run's last day). A file gone since the listing, a download that is not
+/// the version `listed`, a missing CHECKSUM, a mismatch, a bad zip, a malformed row or a day
+/// after `through` is an error naming the key.
 pub async fn fetch_1d_file(
     client: &VisionClient,
     permits: &Semaphore,
     symbol: &str,
-    span: Span,
+    listed: &Listed1d,
+    through: NaiveDate,
 ) -> Result<Vec<DailyTrading>, FetchError> {
-    let key = keys::kline_1d_key(symbol, span);
+    let key = keys::kline_1d_key(symbol, listed.span);
     let checksum_key = format!("{key}.CHECKSUM");
     let fail = |problem| KlineFileError {
         key: key.clone(),
@@ -146,12 +155,36 @@ pub async fn fetch_1d_file(
             client.get_object(&checksum_key, MAX_CHECKSUM_BYTES)
         )?
     };
-    let zip = zip.ok_or_else(|| fail(Problem::Vanished))?;
-    let checksum = checksum.ok_or_else(|| fail(Problem::ChecksumMissing))?;
+    let (zip, meta) = zip.ok_or_else(|| fail(Problem::Vanished))?;
+    // Listings carry milliseconds, `Last-Modified` whole seconds.
+    let modified_differs = meta
+        .last_modified
+        .is_some_and(|t| t.timestamp() != listed.last_modified.timestamp());
+    if meta.size != listed.size || modified_differs {
+        return Err(fail(Problem::NotAsListed {
+            listed_size: listed.size,
+            listed_modified: listed.last_modified,
+            got_size: meta.size,
+            got_modified: meta.last_modified,
+        })
+        .into());
+    }
+    let (checksum, _) = checksum.ok_or_else(|| fail(Problem::ChecksumMissing))?;
+    let bytes = checksum.len();
     let checksum = String::from_utf8(checksum).map_err(|_| {
         fail(Problem::ChecksumMalformed {
-            found: "(not UTF-8)".into(),
+            bytes,
+            defect: ChecksumDefect::NotUtf8,
         })
     })?;
-    Ok(read_1d_file(&key, &zip, &checksum)?)
+    let days = read_1d_file(&key, &zip, &checksum)?;
+    // Rows are in order: the last is the latest.
+    if let Some(late) = days.last().filter(|d| d.date > through) {
+        return Err(fail(Problem::AfterEnd {
+            date: late.date,
+            end: through,
+        })
+        .into());
+    }
+    Ok(days)
 }

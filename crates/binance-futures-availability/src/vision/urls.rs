@@ -115,6 +115,14 @@ pub(super) fn may_redirect(from: &Url, to: &Url) -> bool {
     !(from.scheme() == "https" && to.scheme() != "https")
 }
 
+/// Whether `to` is on the same scheme, host and port as `origin`: the only redirects a file
+/// request follows ("another host" is any other authority, another port of 127.0.0.1 included).
+pub(super) fn same_authority(origin: &Url, to: &Url) -> bool {
+    origin.scheme() == to.scheme()
+        && origin.host() == to.host()
+        && origin.port_or_known_default() == to.port_or_known_default()
+}
+
 /// Redirects followed at most per request: S3 sends one (to the bucket's region), CloudFront none.
 pub(super) const MAX_REDIRECTS: usize = 5;
 
@@ -162,5 +170,21 @@ mod tests {
         assert!(may_redirect(&u("https://a/x"), &u("https://b/x")));
         assert!(may_redirect(&u("http://a/x"), &u("http://b/x")));
         assert!(may_redirect(&u("http://a/x"), &u("https://a/x")));
+    }
+
+    #[test]
+    fn a_file_redirect_stays_on_its_authority() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let data = u("http://127.0.0.1:8080/data/k.zip");
+        assert!(same_authority(&data, &u("http://127.0.0.1:8080/other")));
+        assert!(same_authority(&u("https://h/x"), &u("https://h:443/y")));
+        for other in [
+            "http://127.0.0.1:8081/data/k.zip",
+            "http://localhost:8080/data/k.zip",
+            "https://127.0.0.1:8080/data/k.zip",
+            "http://169.254.169.254/latest/meta-data/",
+        ] {
+            assert!(!same_authority(&data, &u(other)), "{other}");
+        }
     }
 }
