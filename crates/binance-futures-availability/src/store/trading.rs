@@ -349,14 +349,14 @@ fn record_files(
     // The files' versions, set-based: one statement per batch rather than two per file
     // (a backfill reads ~40,000 files).
     tx.execute_batch(FILES_STAGING).map_err(super::failed(
-        &path,
+        path,
         "preparing the trading files staging table",
     ))?;
     {
         let mut app = tx
             .appender_to_catalog_and_db("trading_files_staging", "temp", "main")
             .map_err(super::failed(
-                &path,
+                path,
                 "preparing the trading files staging table",
             ))?;
         for f in files {
@@ -453,19 +453,17 @@ impl Database {
                 states.entry(symbol).or_default().read.push(file);
             }
         }
+        // Not `FILE_WITHOUT_TRADING`'s anti-join, which builds a hash table of every trading
+        // row and ran out of memory at 7.6 M rows (issue 24): an aggregate over both tables by
+        // (symbol, date), which DuckDB partitions and spills under its memory limit.
         let missing: Vec<(String, NaiveDate)> = self.rows(
-            &format!(
-                // Not `FILE_WITHOUT_TRADING`'s anti-join, which builds a hash table of every trading
-                // row and ran out of memory at 7.6 M rows (issue 24): an aggregate over both tables
-                // by (symbol, date), which DuckDB partitions and spills under any memory limit.
-                "SELECT symbol, min(date) FROM (
+            "SELECT symbol, min(date) FROM (
                  SELECT symbol, date FROM (
                      SELECT symbol, date, 1 AS seen FROM daily_availability_facts WHERE available
                      UNION ALL
                      SELECT symbol, date, 2 AS seen FROM daily_trading)
                   GROUP BY symbol, date HAVING bit_or(seen) = 1)
-              GROUP BY symbol"
-            ),
+              GROUP BY symbol",
             [],
             "finding days without trading rows",
             |r| Ok((r.get(0)?, r.get(1)?)),
