@@ -137,6 +137,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     if db_path.to_str().is_none() {
         return Err(StoreError::PathNotUtf8 { path: db_path }.into());
     }
+    // A bad BFA_MEMORY_LIMIT is input: refused (exit 2) before any file is opened.
+    crate::store::MemoryLimit::from_env()?;
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Query(query) => run_query(&db_path, query, &mut out),
@@ -392,6 +394,10 @@ async fn collect_once(
         progress,
         cancel,
         trading,
+        // Batches sized to the writer's memory limit (checked at start, so this is its value).
+        batch_rows: crate::store::MemoryLimit::from_env()
+            .unwrap_or(crate::store::DEFAULT_MEMORY_LIMIT)
+            .batch_rows(),
         ..collect::Options::default()
     };
     let client = VisionClient::new(remote.client_config())?;

@@ -201,10 +201,11 @@ pub(crate) fn compact(work: &Path, compacted: &Path) -> Result<(), StoreError> {
         files::remove_if_present(&leftover).map_err(io_failed("removing a leftover", &leftover))?;
     }
     let dest = super::utf8(compacted)?.replace('\'', "''");
+    let memory = super::MemoryLimit::from_env()?;
     let config = duckdb::Config::default()
         .access_mode(duckdb::AccessMode::ReadOnly)
         .and_then(|c| c.enable_autoload_extension(false))
-        .and_then(|c| c.max_memory(super::WRITE_MEMORY))
+        .and_then(|c| c.max_memory(&memory.duckdb()))
         .and_then(|c| c.threads(1))
         .map_err(|source| super::duck(work, "configuring the compaction", source))?;
     let conn = duckdb::Connection::open_with_flags(work, config)

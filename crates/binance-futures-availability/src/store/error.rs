@@ -136,6 +136,21 @@ pub enum StoreError {
     },
     #[error("unknown quote asset {quote:?}; the database knows {}", quotes(known))]
     UnknownQuote { quote: String, known: Vec<String> },
+    #[error(
+        "BFA_MEMORY_LIMIT={value:?} is not a memory size from 8MB to 1TB; write it like 16MB, \
+         512MiB or 2GB"
+    )]
+    BadMemoryLimit { value: String },
+    #[error(
+        "not enough free space in {dir} to write the database: {free} MB free, and writing it \
+         needs about {needed} MB ({why}); free some space or point --db / BFA_DB at a larger disk"
+    )]
+    NoRoom {
+        dir: PathBuf,
+        free: u64,
+        needed: u64,
+        why: String,
+    },
     #[error("unknown symbol {symbol:?}; {}", suggest(suggestions))]
     UnknownSymbol {
         symbol: String,
@@ -174,6 +189,7 @@ impl StoreError {
                 | StoreError::NoBackup { .. }
                 | StoreError::PathNotUtf8 { .. }
                 | StoreError::NotLocal { .. }
+                | StoreError::BadMemoryLimit { .. }
         )
     }
 }

@@ -236,6 +236,37 @@ pub(crate) fn copy_new(from: &Path, to: &Path) -> Result<(), StoreError> {
     })
 }
 
+/// Bytes an unprivileged process may still write in the folder holding `path`, or the
+/// nearest folder above it that exists (`statvfs`).
+pub(crate) fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    // The nearest folder that exists: a first write creates the database's folder.
+    let dir = path
+        .ancestors()
+        .skip(1)
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .find(|d| d.is_dir())
+        .unwrap_or(Path::new("/"));
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` a buffer of the right type, which
+    // `statvfs` fills completely when it returns 0.
+    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: filled by the successful call above.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
 /// Flushes a file or folder to disk (a folder: so that a rename in it survives a power cut).
 pub(crate) fn sync(path: &Path) -> Result<(), StoreError> {
     File::open(path)

@@ -82,6 +82,9 @@ pub struct Database {
     /// Whether questions about days after "complete through" are answered from what is stored
     /// (`answering_unchecked`) instead of refused.
     answer_unchecked: std::cell::Cell<bool>,
+    /// What DuckDB may hold: a writer checkpoints by it (`MemoryLimit::wal_limit`) and sizes
+    /// the chunks of its sorts by it (`layout`).
+    memory: MemoryLimit,
 }
 
 impl Database {
@@ -161,8 +164,11 @@ impl Database {
         // whole table (`layout`: committed rows not yet in the file stay in memory); a copy
         // left mostly free by that sort is rewritten compact before it is published (`session`).
         utf8(path)?;
+        let memory = MemoryLimit::from_env()?;
         let config = hardened(Config::default())
-            .and_then(|c| c.max_memory(WRITE_MEMORY))
+            .and_then(|c| c.max_memory(&memory.duckdb()))
+            // Checkpoints are ours (`checkpoint_if_grown`, after each batch), measured on the
+            // log's size on disk, so both their timing and the disk they bound are known.
             .and_then(|c| c.with("wal_autocheckpoint", "4GB"))
             // One thread: with two, a backfill spent ~8 % of its CPU in DuckDB's task-queue
             // locks, 4.9 CPU-seconds against 3.8, and was no faster (ADR 0015).
@@ -171,6 +177,7 @@ impl Database {
         let conn = Connection::open_with_flags(path, config)
             .map_err(|source| duck(path, "opening the file for writing", source))?;
         let mut db = Database::wrap(conn, path);
+        db.memory = memory;
         schema::migrate(&mut db)?;
         check_no_code(&db.conn, path)?;
         Ok(db)
@@ -193,6 +200,7 @@ impl Database {
             split: Default::default(),
             committed_batches: 0,
             answer_unchecked: std::cell::Cell::new(false),
+            memory: DEFAULT_MEMORY_LIMIT,
         }
     }
 
@@ -238,13 +246,120 @@ impl Database {
         Ok(())
     }
 
+    /// Folds the write-ahead log into the file once it has grown past `MemoryLimit::wal_limit`: called after
+    /// every committed batch, so the log beside a writer's copy stays within an eighth of the
+    /// memory limit plus one batch, and so do the committed rows DuckDB holds in memory.
+    pub(crate) fn checkpoint_if_grown(&self) -> Result<(), StoreError> {
+        let wal = Beside::of(&self.path).wal();
+        let size = match std::fs::metadata(&wal) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_failed("reading the size of", &wal)(e)),
+        };
+        if size > self.memory.wal_limit() {
+            self.conn
+                .execute_batch("CHECKPOINT")
+                .map_err(self.err("checkpointing the write-ahead log"))?;
+        }
+        Ok(())
+    }
+
     fn err(&self, action: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError + '_ {
         failed(&self.path, action)
     }
 }
 
-/// What DuckDB may hold while writing; beyond it, rows and sorts spill to disk.
-const WRITE_MEMORY: &str = "48MB";
+/// The environment variable that sets what DuckDB may hold while writing (`BFA_MEMORY_LIMIT=16MB`).
+pub const MEMORY_LIMIT_ENV: &str = "BFA_MEMORY_LIMIT";
+
+/// What DuckDB may hold while writing unless `BFA_MEMORY_LIMIT` says otherwise; beyond it,
+/// rows and sorts spill to disk. Every write path is bounded under it (and under 16 MB, which
+/// CI runs a realistic backfill with): 48 MB is a speed setting, not a requirement.
+pub const DEFAULT_MEMORY_LIMIT: MemoryLimit = MemoryLimit(48_000_000);
+
+/// The bounds of `BFA_MEMORY_LIMIT`: DuckDB needs a few MB to run a statement at all, and past
+/// 1 TB the setting is surely a typo.
+const MEMORY_LIMIT_BOUNDS: std::ops::RangeInclusive<u64> = 8_000_000..=1_000_000_000_000;
+
+/// What DuckDB may hold while writing, in bytes (units of 1000, as DuckDB counts `MB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryLimit(u64);
+
+impl MemoryLimit {
+    /// Parses `16MB`, `512 MiB`, `2GB` (KB, MB, GB, TB and KiB, MiB, GiB, TiB; any case).
+    pub fn parse(text: &str) -> Result<MemoryLimit, StoreError> {
+        let bad = || StoreError::BadMemoryLimit {
+            value: text.chars().take(40).collect(),
+        };
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            "tb" => 1_000_000_000_000,
+            "kib" => 1 << 10,
+            "mib" => 1 << 20,
+            "gib" => 1 << 30,
+            "tib" => 1 << 40,
+            _ => return Err(bad()),
+        };
+        let bytes = n.checked_mul(scale).ok_or_else(bad)?;
+        if !MEMORY_LIMIT_BOUNDS.contains(&bytes) {
+            return Err(bad());
+        }
+        Ok(MemoryLimit(bytes))
+    }
+
+    /// `BFA_MEMORY_LIMIT` if set, else [`DEFAULT_MEMORY_LIMIT`]; a value that does not parse is
+    /// an error (exit 2), never silently the default.
+    pub fn from_env() -> Result<MemoryLimit, StoreError> {
+        match std::env::var(MEMORY_LIMIT_ENV) {
+            Ok(text) => MemoryLimit::parse(&text),
+            Err(std::env::VarError::NotPresent) => Ok(DEFAULT_MEMORY_LIMIT),
+            Err(std::env::VarError::NotUnicode(_)) => Err(StoreError::BadMemoryLimit {
+                value: "(not UTF-8)".into(),
+            }),
+        }
+    }
+
+    pub fn bytes(self) -> u64 {
+        self.0
+    }
+
+    /// As DuckDB's `memory_limit` setting reads it.
+    fn duckdb(self) -> String {
+        format!("{}KB", self.0 / 1_000)
+    }
+
+    /// How large a writer lets its write-ahead log grow before folding it into the file: an
+    /// eighth of the memory limit (6 MB at the default). Rows committed but not checkpointed stay in DuckDB's memory
+    /// (ADR 0015's note in `layout`), and the log is disk beside the copy (issue 24: 85–118 MB
+    /// of log beside a 50 MB copy when it was folded only at close).
+    pub(crate) fn wal_limit(self) -> u64 {
+        self.0 / 8
+    }
+
+    /// The most rows a collection commits in one batch: a batch's rows sit in DuckDB's memory
+    /// about three times over while it commits (staged, compared, inserted: ~6 MB for 50,000
+    /// rows, measured with `duckdb_memory()`), so a thousandth of the limit in rows keeps a
+    /// batch within a fifth of it. 48,000 at the default 48 MB, 16,000 at 16 MB.
+    pub fn batch_rows(self) -> usize {
+        usize::try_from(self.0 / 1_000)
+            .unwrap_or(usize::MAX)
+            .clamp(1_000, 50_000)
+    }
+
+    /// The most rows one statement of a re-sort orders (`layout`): 200,000 at the default
+    /// 48 MB, 100,000 at 24 MB. Measured on the realistic bucket: chunks of a fortieth of the
+    /// limit in rows (800,000 at 32 MB) ran out of memory sorting the trading rows (~100 bytes
+    /// a row), 100,000 at 24 MB did not.
+    pub(crate) fn sort_chunk_rows(self) -> i64 {
+        i64::try_from(self.0 / 240).unwrap_or(i64::MAX)
+    }
+}
 
 /// What to do with a file of an older schema version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -152,14 +152,16 @@ INSERT INTO derived_state VALUES (DATE '1970-01-01');
 "#,
 ];
 
-/// Version 2 → 3: the facts copied into the new shape in date order; the old table (its key
-/// and indexes with it), `day_files` and `derived_state` dropped. Rows whose url was the
-/// collecting endpoint's now show the public one.
+/// Version 2 → 3: the facts copied into the new shape; the old table (its key and indexes
+/// with it), `day_files` and `derived_state` dropped. Rows whose url was the collecting
+/// endpoint's now show the public one. The copy streams in the stored order, with no sort of
+/// the whole table (issue 24): the layout row marks every day unsorted, so the first write's
+/// `tidy` puts the rows in date order in bounded chunks before it publishes.
 fn to_v3() -> String {
     format!(
         "{new}
 INSERT INTO daily_availability_v3 ({STORED_COLUMNS})
-  SELECT {STORED_COLUMNS} FROM daily_availability ORDER BY date, symbol;
+  SELECT {STORED_COLUMNS} FROM daily_availability;
 DROP TABLE daily_availability;
 ALTER TABLE daily_availability_v3 RENAME TO daily_availability;
 DROP TABLE day_files;
@@ -258,6 +260,13 @@ pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
         .map_err(super::failed(&path, "recording the schema version"))?;
         tx.commit()
             .map_err(super::failed(&path, "committing a migration"))?;
+    }
+    // The migrated rows go to the file now rather than staying in memory and in the log for
+    // the rest of the run (`Database::checkpoint_if_grown`).
+    if current < SCHEMA_VERSION {
+        db.conn
+            .execute_batch("CHECKPOINT")
+            .map_err(super::failed(&path, "checkpointing the migrated file"))?;
     }
     Ok(())
 }

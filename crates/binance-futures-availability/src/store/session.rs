@@ -87,6 +87,55 @@ fn remove_spill(target: &Path) {
     }
 }
 
+/// Free space a write needs beside the database, as a multiple of the published file, in
+/// halves: 5 = 2.5×. Measured (BENCHMARKS.md, issue 24): the private copy, its write-ahead log
+/// (folded at an eighth of the memory limit), DuckDB's spill folder and the compacted copy
+/// together peaked at 2.0× the result for an update of the realistic database (124 MB beside
+/// 62 MB). A first load, which also sorts both tables, peaked at 2.8× its result (172 MB for
+/// 61 MB; 1.53 GB for 544 MB at 3000 folders): it has no file to measure and asks for
+/// `FIRST_LOAD_ROOM`.
+const HEADROOM_HALVES: u64 = 5;
+
+/// What a write needs free when there is no database yet: a first load of today's whole
+/// bucket peaked at 172 MB beside the database.
+const FIRST_LOAD_ROOM: u64 = 200_000_000;
+
+/// Refuses to start a write on a disk that cannot hold it: better a sentence now than DuckDB
+/// failing on a full disk an hour in. A resumed copy's files already take their share.
+fn check_room(target: &Path) -> Result<(), StoreError> {
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let published = size(target);
+    let beside = Beside::of(target);
+    let taken = size(&beside.writing()) + size(&beside.writing_wal());
+    let (needed, why) = if published == 0 {
+        (FIRST_LOAD_ROOM, "a first load".to_string())
+    } else {
+        (
+            published.saturating_mul(HEADROOM_HALVES) / 2,
+            format!(
+                "2.5 times the database's {} MB, for its working copy, log and compaction",
+                published.div_ceil(1_000_000)
+            ),
+        )
+    };
+    let needed = needed.saturating_sub(taken);
+    let free =
+        files::free_bytes(target).map_err(io_failed("measuring the free space for", target))?;
+    if free < needed {
+        return Err(StoreError::NoRoom {
+            dir: target
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+            free: free / 1_000_000,
+            needed: needed.div_ceil(1_000_000),
+            why,
+        });
+    }
+    Ok(())
+}
+
 impl WriteSession {
     /// Takes the writer lock (naming `what` as its holder) and opens the private copy: resumed
     /// when a killed run left one copied from the file that is still published, otherwise
@@ -94,6 +143,7 @@ impl WriteSession {
     pub fn begin(target: &Path, what: &str) -> Result<WriteSession, StoreError> {
         let target = &files::resolve(target)?;
         let lock = WriterLock::acquire(target, what)?;
+        check_room(target)?;
         // A file last written in place (before this design) may still have a WAL: fold it in
         // so the copy holds everything.
         let beside = Beside::of(target);

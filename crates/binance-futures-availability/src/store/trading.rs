@@ -41,14 +41,11 @@ macro_rules! daily_trading_columns {
     };
 }
 
-/// `daily_trading`'s rows again, in date order, under the same name and shape.
-pub(super) const SORT_TRADING: &str = concat!(
+/// The empty table `daily_trading` is re-sorted into (`layout`), in its shape.
+pub(super) const SORTED_TRADING: &str = concat!(
     "CREATE TABLE daily_trading_sorted ",
     daily_trading_columns!(),
-    ";
-INSERT INTO daily_trading_sorted SELECT * FROM daily_trading ORDER BY date, symbol;
-DROP TABLE daily_trading;
-ALTER TABLE daily_trading_sorted RENAME TO daily_trading;"
+    ";"
 );
 
 /// Version 3 → 4: the trading tables, empty.
@@ -167,154 +164,12 @@ impl Database {
             .conn
             .transaction()
             .map_err(super::failed(&path, "starting a trading write"))?;
-        tx.execute_batch(STAGING)
-            .map_err(super::failed(&path, "preparing the trading staging table"))?;
-        {
-            let mut app = tx
-                .appender_to_catalog_and_db("trading_staging", "temp", "main")
-                .map_err(super::failed(&path, "preparing the trading staging table"))?;
-            for f in files {
-                for d in &f.days {
-                    app.append_row(params![
-                        date_value(d.date),
-                        f.symbol,
-                        d.open,
-                        d.high,
-                        d.low,
-                        d.close,
-                        d.volume,
-                        d.quote_volume,
-                        // Within i64 by `DailyTrading::trades`'s contract.
-                        i64::try_from(d.trades).unwrap_or(i64::MAX),
-                        d.taker_buy_volume,
-                        d.taker_buy_quote_volume,
-                        kind(f.span),
-                        timestamp_value(f.last_modified),
-                    ])
-                    .map_err(super::failed(&path, "staging trading rows"))?;
-                }
-            }
-            app.flush()
-                .map_err(super::failed(&path, "staging trading rows"))?;
-        }
-        let differ = |a: &str, b: &str| {
-            DIFFER
-                .replace("a.", &format!("{a}."))
-                .replace("b.", &format!("{b}."))
-        };
-        // `unless_staged`: skip the days for which a file of that kind is staged too.
-        let record = |daily: &str, monthly: &str, from: &str, unless_staged: Option<&str>| {
-            let unless = unless_staged.map_or(String::new(), |kind| {
-                format!(
-                    "AND NOT EXISTS (SELECT 1 FROM trading_staging x
-                                      WHERE x.date = {daily}.date AND x.symbol = {daily}.symbol
-                                        AND x.source = '{kind}')"
-                )
-            });
-            format!(
-                "INSERT INTO trading_disagreements
-                 SELECT {daily}.date, {daily}.symbol, {daily}.quote_volume, {monthly}.quote_volume,
-                        {daily}.trades, {monthly}.trades, ?
-                   FROM {from} USING (date, symbol)
-                  WHERE {daily}.source = 'daily' AND {monthly}.source = 'monthly' AND {} {unless}",
-                differ(daily, monthly)
-            )
-        };
-        // Each disagreement once: a day staged from both kinds of file is compared within the
-        // batch, and only then with nothing stored.
-        let disagreements = [
-            record("d", "m", "trading_staging d JOIN trading_staging m", None),
-            // A staged monthly row against a stored daily one (unless a daily file is staged).
-            record(
-                "d",
-                "m",
-                "trading_staging m JOIN daily_trading d",
-                Some("daily"),
-            ),
-            // A staged daily row against a stored monthly one (unless a monthly file is staged).
-            record(
-                "d",
-                "m",
-                "trading_staging d JOIN daily_trading m",
-                Some("monthly"),
-            ),
-        ];
-        for sql in &disagreements {
-            tx.execute(sql, params![now])
-                .map_err(super::failed(&path, "recording disagreements"))?;
-        }
-        let steps: [(&str, &str); 4] = [
-            // A monthly row never replaces a daily one, staged or stored.
-            (
-                "keeping daily rows over monthly ones",
-                "DELETE FROM trading_staging m
-                  WHERE m.source = 'monthly'
-                    AND (EXISTS (SELECT 1 FROM trading_staging d WHERE d.source = 'daily'
-                                  AND d.date = m.date AND d.symbol = m.symbol)
-                         OR EXISTS (SELECT 1 FROM daily_trading d WHERE d.source = 'daily'
-                                  AND d.date = m.date AND d.symbol = m.symbol))",
-            ),
-            (
-                "replacing stored days",
-                "DELETE FROM daily_trading d USING trading_staging s
-                  WHERE d.date = s.date AND d.symbol = s.symbol",
-            ),
-            (
-                "storing days",
-                "INSERT INTO daily_trading SELECT * FROM trading_staging ORDER BY date, symbol",
-            ),
-            ("dropping the staging table", "DROP TABLE trading_staging"),
-        ];
-        let mut written = 0;
-        for (action, sql) in steps {
-            let changed = tx.execute(sql, []).map_err(super::failed(&path, action))?;
-            if action == "storing days" {
-                written = changed as u64;
-            }
-        }
-        // The files' versions, set-based: one statement per batch rather than two per file
-        // (a backfill reads ~40,000 files).
-        tx.execute_batch(FILES_STAGING).map_err(super::failed(
-            &path,
-            "preparing the trading files staging table",
-        ))?;
-        {
-            let mut app = tx
-                .appender_to_catalog_and_db("trading_files_staging", "temp", "main")
-                .map_err(super::failed(
-                    &path,
-                    "preparing the trading files staging table",
-                ))?;
-            for f in files {
-                app.append_row(params![
-                    f.symbol,
-                    kind(f.span),
-                    date_value(f.span.first_day()),
-                    i64::try_from(f.size).unwrap_or(i64::MAX),
-                    timestamp_value(f.last_modified),
-                ])
-                .map_err(super::failed(&path, "staging trading files"))?;
-            }
-            app.flush()
-                .map_err(super::failed(&path, "staging trading files"))?;
-        }
-        tx.execute(
-            "DELETE FROM trading_files f USING trading_files_staging s
-              WHERE f.symbol = s.symbol AND f.kind = s.kind AND f.first_day = s.first_day",
-            [],
-        )
-        .and_then(|_| {
-            tx.execute(
-                "INSERT INTO trading_files
-                 SELECT symbol, kind, first_day, size, last_modified, ? FROM trading_files_staging",
-                params![now],
-            )
-        })
-        .and_then(|_| tx.execute("DROP TABLE trading_files_staging", []))
-        .map_err(super::failed(&path, "recording trading files"))?;
+        let written = store_days(&tx, &path, files, &now)?;
+        record_files(&tx, &path, files, &now)?;
         tx.commit()
             .map_err(super::failed(&path, "committing a trading write"))?;
         self.committed_batches += 1;
+        self.checkpoint_if_grown()?;
         self.lives.take();
         if let Some(first) = files.iter().map(|f| f.span.first_day()).min() {
             self.trading_unsorted_from =
@@ -322,7 +177,219 @@ impl Database {
         }
         Ok(written)
     }
+}
 
+/// Stages a batch's rows and stores them by the rule in the module doc, in the write's
+/// transaction; returns how many days were stored.
+fn store_days(
+    tx: &duckdb::Transaction<'_>,
+    path: &std::path::Path,
+    files: &[TradingFile],
+    now: &duckdb::types::Value,
+) -> Result<u64, StoreError> {
+    tx.execute_batch(STAGING)
+        .map_err(super::failed(path, "preparing the trading staging table"))?;
+    {
+        let mut app = tx
+            .appender_to_catalog_and_db("trading_staging", "temp", "main")
+            .map_err(super::failed(path, "preparing the trading staging table"))?;
+        for f in files {
+            for d in &f.days {
+                app.append_row(params![
+                    date_value(d.date),
+                    f.symbol,
+                    d.open,
+                    d.high,
+                    d.low,
+                    d.close,
+                    d.volume,
+                    d.quote_volume,
+                    // Within i64 by `DailyTrading::trades`'s contract.
+                    i64::try_from(d.trades).unwrap_or(i64::MAX),
+                    d.taker_buy_volume,
+                    d.taker_buy_quote_volume,
+                    kind(f.span),
+                    timestamp_value(f.last_modified),
+                ])
+                .map_err(super::failed(path, "staging trading rows"))?;
+            }
+        }
+        app.flush()
+            .map_err(super::failed(path, "staging trading rows"))?;
+    }
+    // The batch's window: every statement that reads `daily_trading` is bounded by it, so
+    // DuckDB skips the row groups of other days (an update: the table lies in date order)
+    // or of other symbols (a backfill, appended symbol by symbol before its sort), instead
+    // of joining the batch with the whole table (issue 24: "recording disagreements" ran
+    // out of memory at 7.6 M rows).
+    let days = files.iter().flat_map(|f| f.days.iter().map(|d| d.date));
+    let names = files.iter().map(|f| f.symbol.as_str());
+    let (Some(first), Some(last), Some(low), Some(high)) = (
+        days.clone().min(),
+        days.max(),
+        names.clone().min(),
+        names.max(),
+    ) else {
+        // No day in any file: only the files' versions are recorded.
+        tx.execute_batch("DROP TABLE trading_staging")
+            .map_err(super::failed(path, "dropping the staging table"))?;
+        return Ok(0);
+    };
+    let window = |t: &str| format!("{t}.date BETWEEN ?2 AND ?3 AND {t}.symbol BETWEEN ?4 AND ?5",);
+    let bounds = params![now, date_value(first), date_value(last), low, high];
+    let differ = |a: &str, b: &str| {
+        DIFFER
+            .replace("a.", &format!("{a}."))
+            .replace("b.", &format!("{b}."))
+    };
+    // `unless_staged`: skip the days for which a file of that kind is staged too.
+    let record = |daily: &str,
+                  monthly: &str,
+                  from: &str,
+                  stored: Option<&str>,
+                  unless_staged: Option<&str>| {
+        let within = stored.map_or(String::new(), |t| format!("AND {}", window(t)));
+        let unless = unless_staged.map_or(String::new(), |kind| {
+            format!(
+                "AND NOT EXISTS (SELECT 1 FROM trading_staging x
+                                      WHERE x.date = {daily}.date AND x.symbol = {daily}.symbol
+                                        AND x.source = '{kind}')"
+            )
+        });
+        format!(
+            "INSERT INTO trading_disagreements
+                 SELECT {daily}.date, {daily}.symbol, {daily}.quote_volume, {monthly}.quote_volume,
+                        {daily}.trades, {monthly}.trades, ?1
+                   FROM {from} USING (date, symbol)
+                  WHERE {daily}.source = 'daily' AND {monthly}.source = 'monthly' AND {}
+                        {within} {unless}",
+            differ(daily, monthly)
+        )
+    };
+    // Each disagreement once: a day staged from both kinds of file is compared within the
+    // batch, and only then with nothing stored.
+    let disagreements = [
+        record(
+            "d",
+            "m",
+            "trading_staging d JOIN trading_staging m",
+            None,
+            None,
+        ),
+        // A staged monthly row against a stored daily one (unless a daily file is staged).
+        record(
+            "d",
+            "m",
+            "trading_staging m JOIN daily_trading d",
+            Some("d"),
+            Some("daily"),
+        ),
+        // A staged daily row against a stored monthly one (unless a monthly file is staged).
+        record(
+            "d",
+            "m",
+            "trading_staging d JOIN daily_trading m",
+            Some("m"),
+            Some("monthly"),
+        ),
+    ];
+    for sql in &disagreements {
+        // Every statement takes the five parameters; the first skips the unused ones.
+        let sql = if sql.contains("?2") {
+            sql.clone()
+        } else {
+            format!(
+                "{sql} AND ?2 IS NOT NULL AND ?3 IS NOT NULL AND ?4 IS NOT NULL AND ?5 IS NOT NULL"
+            )
+        };
+        tx.execute(&sql, bounds)
+            .map_err(super::failed(path, "recording disagreements"))?;
+    }
+    let window_d = window("d");
+    // A monthly row never replaces a daily one, staged or stored.
+    tx.execute(
+        &format!(
+            "DELETE FROM trading_staging m
+                  WHERE m.source = 'monthly'
+                    AND (EXISTS (SELECT 1 FROM trading_staging d WHERE d.source = 'daily'
+                                  AND d.date = m.date AND d.symbol = m.symbol)
+                         OR EXISTS (SELECT 1 FROM daily_trading d WHERE d.source = 'daily'
+                                  AND {window_d} AND d.date = m.date AND d.symbol = m.symbol))
+                    AND ?1 IS NOT NULL"
+        ),
+        bounds,
+    )
+    .map_err(super::failed(path, "keeping daily rows over monthly ones"))?;
+    tx.execute(
+        &format!(
+            "DELETE FROM daily_trading d USING trading_staging s
+                  WHERE {window_d} AND d.date = s.date AND d.symbol = s.symbol AND ?1 IS NOT NULL"
+        ),
+        bounds,
+    )
+    .map_err(super::failed(path, "replacing stored days"))?;
+    let written = tx
+        .execute(
+            "INSERT INTO daily_trading SELECT * FROM trading_staging ORDER BY date, symbol",
+            [],
+        )
+        .map_err(super::failed(path, "storing days"))? as u64;
+    tx.execute_batch("DROP TABLE trading_staging")
+        .map_err(super::failed(path, "dropping the staging table"))?;
+    Ok(written)
+}
+
+/// Records the versions of the files read, in the write's transaction.
+fn record_files(
+    tx: &duckdb::Transaction<'_>,
+    path: &std::path::Path,
+    files: &[TradingFile],
+    now: &duckdb::types::Value,
+) -> Result<(), StoreError> {
+    // The files' versions, set-based: one statement per batch rather than two per file
+    // (a backfill reads ~40,000 files).
+    tx.execute_batch(FILES_STAGING).map_err(super::failed(
+        path,
+        "preparing the trading files staging table",
+    ))?;
+    {
+        let mut app = tx
+            .appender_to_catalog_and_db("trading_files_staging", "temp", "main")
+            .map_err(super::failed(
+                path,
+                "preparing the trading files staging table",
+            ))?;
+        for f in files {
+            app.append_row(params![
+                f.symbol,
+                kind(f.span),
+                date_value(f.span.first_day()),
+                i64::try_from(f.size).unwrap_or(i64::MAX),
+                timestamp_value(f.last_modified),
+            ])
+            .map_err(super::failed(path, "staging trading files"))?;
+        }
+        app.flush()
+            .map_err(super::failed(path, "staging trading files"))?;
+    }
+    tx.execute(
+        "DELETE FROM trading_files f USING trading_files_staging s
+              WHERE f.symbol = s.symbol AND f.kind = s.kind AND f.first_day = s.first_day",
+        [],
+    )
+    .and_then(|_| {
+        tx.execute(
+            "INSERT INTO trading_files
+                 SELECT symbol, kind, first_day, size, last_modified, ? FROM trading_files_staging",
+            params![now],
+        )
+    })
+    .and_then(|_| tx.execute("DROP TABLE trading_files_staging", []))
+    .map_err(super::failed(path, "recording trading files"))?;
+    Ok(())
+}
+
+impl Database {
     /// A symbol's stored days in `start ..= end`, by date.
     pub fn trading(
         &self,
@@ -386,11 +453,17 @@ impl Database {
                 states.entry(symbol).or_default().read.push(file);
             }
         }
+        // Not `FILE_WITHOUT_TRADING`'s anti-join, which builds a hash table of every trading
+        // row and ran out of memory at 7.6 M rows (issue 24): an aggregate over both tables by
+        // (symbol, date), which DuckDB partitions and spills under its memory limit.
         let missing: Vec<(String, NaiveDate)> = self.rows(
-            &format!(
-                "SELECT a.symbol, min(a.date) FROM daily_availability_facts a
-                  WHERE {FILE_WITHOUT_TRADING} GROUP BY a.symbol"
-            ),
+            "SELECT symbol, min(date) FROM (
+                 SELECT symbol, date FROM (
+                     SELECT symbol, date, 1 AS seen FROM daily_availability_facts WHERE available
+                     UNION ALL
+                     SELECT symbol, date, 2 AS seen FROM daily_trading)
+                  GROUP BY symbol, date HAVING bit_or(seen) = 1)
+              GROUP BY symbol",
             [],
             "finding days without trading rows",
             |r| Ok((r.get(0)?, r.get(1)?)),

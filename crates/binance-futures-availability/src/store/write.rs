@@ -159,7 +159,9 @@ impl Database {
                     [],
                 )
                 .map_err(super::failed(&path, "inserting rows"))?;
-            tx.execute_batch("DELETE FROM staging")
+            // Dropped, not emptied: a temporary table lives in memory, and the row groups of
+            // deleted rows stay allocated until the table goes, ~2 MB a batch.
+            tx.execute_batch("DROP TABLE staging")
                 .map_err(super::failed(&path, "clearing the staging table"))?;
             if written > 0 {
                 Database::mark_unsorted(&tx, first)
@@ -201,12 +203,13 @@ impl Database {
                  last_file_date = greatest(symbols.last_file_date, excluded.last_file_date),
                  checked_from = least(symbols.checked_from, excluded.checked_from),
                  checked_through = greatest(symbols.checked_through, excluded.checked_through);
-             DELETE FROM symbol_staging;",
+             DROP TABLE symbol_staging;",
         )
         .map_err(super::failed(&path, "upserting symbols"))?;
         tx.commit()
             .map_err(super::failed(&path, "committing a batch"))?;
         self.committed_batches += 1;
+        self.checkpoint_if_grown()?;
         self.known_symbols.take();
         self.lives.take();
         self.split.take();
@@ -215,13 +218,13 @@ impl Database {
 }
 
 /// The rows of a batch before they are compared and inserted, in `STORED_COLUMNS` order. Batches
-/// leave it empty when they commit (and a rolled-back batch leaves nothing either).
+/// drop it when they commit (and a rolled-back batch leaves nothing either).
 const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS staging (
     date DATE, symbol VARCHAR, available BOOLEAN, file_size_bytes BIGINT,
     last_modified TIMESTAMP, probe_timestamp TIMESTAMP)";
 
 /// An appender into the temporary table `table`, shaped like `like` and created on first use.
-/// Batches leave it empty when they commit (and a rolled-back batch leaves nothing either).
+/// Batches drop it when they commit (and a rolled-back batch leaves nothing either).
 fn staging<'a>(
     tx: &'a duckdb::Transaction,
     table: &str,
