@@ -32,8 +32,8 @@ use crate::store::{
 use crate::validate::ValidateError;
 use crate::vision::{VisionClient, VisionError};
 pub use args::Cli;
-pub use entry::main;
 use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ServeArgs, ValidateArgs};
+pub use entry::main;
 pub use logging::{LogFilterError, log_filter};
 pub use render::{Format, ReportFormat};
 
