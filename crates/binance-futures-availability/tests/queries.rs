@@ -774,3 +774,26 @@ fn the_universe_leaves_settled_folders_out_unless_asked_and_names_each_base() {
     assert!(csv.starts_with("symbol,base_symbol,rank,"), "{csv}");
     assert!(csv.contains("AERGOUSDTSETTLEDSETTLED,AERGOUSDT,"), "{csv}");
 }
+
+#[test]
+fn a_day_before_a_backfills_start_is_refused_not_answered_empty() {
+    // Every folder is checked from 2024-01-01 on: the days before were never looked at.
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet", "--start", "2024-01-01"]);
+    let not_checked = "error: 2023-06-01 is not checked: the database is checked from \
+                       2024-01-01; run `backfill --start 2023-06-01` to check the days before";
+    for args in [
+        &["query", "snapshot", "2023-06-01"][..],
+        &["query", "range", "2023-06-01", "2024-01-31"],
+        &["query", "summary", "2023-06-01", "2024-01-31"],
+    ] {
+        let out = env.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end(), not_checked, "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+    // The checked days are answered.
+    let snapshot = env.ok(&["query", "snapshot", "2024-01-15", "--format", "csv"]);
+    assert!(snapshot.contains("BTCUSDT"), "{snapshot}");
+}

@@ -921,3 +921,41 @@ fn healthz_is_unhealthy_while_queries_fail_on_the_file_served() {
         );
     }
 }
+
+#[test]
+fn a_file_whose_newest_day_is_not_checked_for_every_folder_is_still_served() {
+    // One folder checked a month less than the others (a listing that failed, a run stopped):
+    // the newest day with a file is after "complete through", and the file must be served all
+    // the same, answering the checked days and refusing the others.
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["backfill", "--quiet"]);
+    duckdb::Connection::open(&env.db)
+        .unwrap()
+        .execute_batch(
+            "UPDATE symbols SET checked_through = DATE '2024-02-01' WHERE symbol = 'ETHUSDT'",
+        )
+        .unwrap();
+    let served = Served::start(&env, &[]);
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    let at = |path: &str| rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
+    let mut health = at("/healthz");
+    wait_until(10, "the file to be served", || {
+        health = at("/healthz");
+        health.status != 503
+    });
+    assert_eq!(
+        health.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&health.body)
+    );
+    assert_eq!(at("/v1/snapshot/2024-01-15").status, 200);
+    let refused = at("/v1/snapshot/2024-03-01");
+    assert_eq!(refused.status, 409);
+    assert!(
+        refused.json()["error"].as_str().unwrap().starts_with(
+            "2024-03-01 is not checked yet: the database is complete through 2024-02-01"
+        )
+    );
+}

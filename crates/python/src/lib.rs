@@ -79,9 +79,9 @@ impl From<Failure> for PyErr {
                  or set BFA_DB)"
                 ))
             }
-            Failure::Store(e @ StoreError::NotCheckedYet { .. }) => {
-                NotCheckedError::new_err(e.to_string())
-            }
+            Failure::Store(
+                e @ (StoreError::NotCheckedYet { .. } | StoreError::NotCheckedBefore { .. }),
+            ) => NotCheckedError::new_err(e.to_string()),
             Failure::Store(e) if e.is_bad_input() => PyValueError::new_err(e.to_string()),
             Failure::Store(e) => AvailabilityError::new_err(e.to_string()),
             Failure::Collect(e) if e.is_bad_input() => PyValueError::new_err(e.to_string()),
@@ -243,11 +243,9 @@ impl Database {
                 return (Err(Failure::Closed), None);
             };
             match f(db) {
-                Err(Failure::Store(e @ StoreError::NotCheckedYet { .. }))
-                    if self.warn_unchecked =>
-                {
-                    (db.answering_unchecked(&f), Some(e.to_string()))
-                }
+                Err(Failure::Store(
+                    e @ (StoreError::NotCheckedYet { .. } | StoreError::NotCheckedBefore { .. }),
+                )) if self.warn_unchecked => (db.answering_unchecked(&f), Some(e.to_string())),
                 answer => (answer, None),
             }
         });

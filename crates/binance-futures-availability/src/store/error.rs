@@ -134,6 +134,16 @@ pub enum StoreError {
         day: chrono::NaiveDate,
         complete_through: Option<chrono::NaiveDate>,
     },
+    /// A question about a day before the first day every folder was checked from (a backfill
+    /// that started later): no run has looked at it.
+    #[error(
+        "{day} is not checked: the database is checked from {checked_from}; run `backfill \
+         --start {day}` to check the days before"
+    )]
+    NotCheckedBefore {
+        day: chrono::NaiveDate,
+        checked_from: chrono::NaiveDate,
+    },
     #[error("unknown quote asset {quote:?}; the database knows {}", quotes(known))]
     UnknownQuote { quote: String, known: Vec<String> },
     #[error(
@@ -149,7 +159,7 @@ pub enum StoreError {
         dir: PathBuf,
         free: u64,
         needed: u64,
-        why: String,
+        why: RoomFor,
     },
     #[error("unknown symbol {symbol:?}; {}", suggest(suggestions))]
     UnknownSymbol {
@@ -191,5 +201,27 @@ impl StoreError {
                 | StoreError::NotLocal { .. }
                 | StoreError::BadMemoryLimit { .. }
         )
+    }
+}
+
+/// What a write needs free disk for (`StoreError::NoRoom`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomFor {
+    /// A database that does not exist yet.
+    FirstLoad,
+    /// 2.5 times the database (of this many MB): its working copy, log and compaction.
+    Update { database_mb: u64 },
+}
+
+impl std::fmt::Display for RoomFor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RoomFor::FirstLoad => f.write_str("a first load"),
+            RoomFor::Update { database_mb } => write!(
+                f,
+                "2.5 times the database's {database_mb} MB, for its working copy, log and \
+                 compaction"
+            ),
+        }
     }
 }

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use duckdb::{AccessMode, Config, Connection, OptionalExt};
 
 pub use backup::{ExportFormat, backup, export, restore};
-pub use error::StoreError;
+pub use error::{RoomFor, StoreError};
 pub use files::{Beside, resolve};
 pub(crate) use files::{Claim, Identity, claim, still_named_by};
 pub use layout::SORT_SLACK_DAYS;

@@ -165,12 +165,31 @@ impl Database {
         Ok(through.zip(published).map(|(t, p)| t.min(p)))
     }
 
-    /// Refuses (`StoreError::NotCheckedYet`) a question whose answer depends on `day` when
-    /// `day` is after "complete through": stored rows there are partial or absent, and would
-    /// read as symbols without a file. Inside `answering_unchecked`, lets it through.
+    /// The first day from which every known folder has been checked: a `backfill --start D`
+    /// leaves the days before D unchecked. `None` while no folder was checked.
+    pub fn checked_since(&self) -> Result<Option<NaiveDate>, StoreError> {
+        Ok(self
+            .known()?
+            .values()
+            .filter_map(|record| record.checked_from)
+            .max())
+    }
+
+    /// Refuses a question whose answer depends on `day` when `day` is after "complete
+    /// through" (`StoreError::NotCheckedYet`) or before the first day every folder was checked
+    /// from (`StoreError::NotCheckedBefore`): stored rows there are partial or absent, and
+    /// would read as symbols without a file. Inside `answering_unchecked`, lets it through.
     pub fn require_checked(&self, day: NaiveDate) -> Result<(), StoreError> {
         if self.answer_unchecked.get() {
             return Ok(());
+        }
+        if let Some(since) = self.checked_since()?
+            && day < since
+        {
+            return Err(StoreError::NotCheckedBefore {
+                day,
+                checked_from: since,
+            });
         }
         let through = self.complete_through()?;
         if through.is_some_and(|c| day <= c) {
@@ -207,6 +226,7 @@ impl Database {
         if self.answer_unchecked.get() {
             return Ok(Some((first, last)));
         }
+        let first = first.max(self.checked_since()?.unwrap_or(first));
         match self.complete_through()? {
             Some(through) if through >= first => Ok(Some((first, last.min(through)))),
             through => Err(StoreError::NotCheckedYet {
@@ -328,8 +348,9 @@ impl Database {
         end: NaiveDate,
         contracts: ContractFilter,
     ) -> Result<Vec<RangeRow>, StoreError> {
-        // A range partly beyond "complete through" is refused as a whole: its counts would
-        // be short by the unchecked days.
+        // A range partly beyond "complete through" (or before the first checked day) is refused
+        // as a whole: its counts would be short by the unchecked days.
+        self.require_checked(start)?;
         self.require_checked(end)?;
         // Filtered aggregates rather than `WHERE available`, and the contract in Rust: see
         // `snapshot`.
@@ -417,6 +438,7 @@ impl Database {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<Vec<DayCount>, StoreError> {
+        self.require_checked(start)?;
         self.require_checked(end)?;
         // Files and trades in one statement: each one DuckDB plans costs ~0.3 ms here.
         let counted: std::collections::HashMap<NaiveDate, [i64; 4]> = self

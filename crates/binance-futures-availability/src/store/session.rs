@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::files::{self, Beside, Identity};
-use super::{Database, StoreError, WriterLock, io_failed};
+use super::{Database, RoomFor, StoreError, WriterLock, io_failed};
 
 /// A write in progress: the writer lock, and the private copy being written.
 pub struct WriteSession {
@@ -108,14 +108,13 @@ fn check_room(target: &Path) -> Result<(), StoreError> {
     let beside = Beside::of(target);
     let taken = size(&beside.writing()) + size(&beside.writing_wal());
     let (needed, why) = if published == 0 {
-        (FIRST_LOAD_ROOM, "a first load".to_string())
+        (FIRST_LOAD_ROOM, RoomFor::FirstLoad)
     } else {
         (
             published.saturating_mul(HEADROOM_HALVES) / 2,
-            format!(
-                "2.5 times the database's {} MB, for its working copy, log and compaction",
-                published.div_ceil(1_000_000)
-            ),
+            RoomFor::Update {
+                database_mb: published.div_ceil(1_000_000),
+            },
         )
     };
     let needed = needed.saturating_sub(taken);

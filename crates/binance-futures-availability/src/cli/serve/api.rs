@@ -107,7 +107,9 @@ impl From<CliError> for ApiError {
             }
             CliError::Store(StoreError::Missing { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             // The question is fine; the database cannot answer it until an update checks the day.
-            CliError::Store(StoreError::NotCheckedYet { .. }) => StatusCode::CONFLICT,
+            CliError::Store(
+                StoreError::NotCheckedYet { .. } | StoreError::NotCheckedBefore { .. },
+            ) => StatusCode::CONFLICT,
             e if e.exit_code() == 2 => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
