@@ -395,7 +395,7 @@ async fn execute(
     // A day counts as checked only once the bucket has published it: some folder has a file
     // for it or for a later day. Ranges recorded past that (by a binary before this rule,
     // during an outage) are read as ending there, so their days are listed again.
-    let published = plan::published_through(&stored);
+    let published = crate::store::published_through(&stored);
     let priors = plan::honest(stored, published);
     // A signal ends discovery too, not only the listing of folders after it.
     let client = &client.with_cancel(opts.cancel.clone());

@@ -95,12 +95,6 @@ pub(super) fn relists_whole(symbol: &str, run: u64) -> bool {
     (hash % RELIST_RUNS + run % RELIST_RUNS).is_multiple_of(RELIST_RUNS)
 }
 
-/// The last day the bucket has published as far as `priors` know: the latest day any folder has
-/// a 1m file for. A day after it is not checked for anyone, whatever a run listed.
-pub(super) fn published_through(priors: &HashMap<String, SymbolRecord>) -> Option<NaiveDate> {
-    priors.values().filter_map(|p| p.last_file_date).max()
-}
-
 /// The priors as the plan must read them: a checked range that runs past the last day the
 /// bucket has published (recorded by a run before this rule, during an outage) counts only up
 /// to that day, so the days after it are listed again.

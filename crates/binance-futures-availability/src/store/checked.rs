@@ -4,10 +4,19 @@
 //! #244, #336, #414) saw nothing, so it proves nothing; recording it as checked turned a
 //! 34-day outage into 14 days of false absences for every symbol (issue 24).
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use duckdb::params;
 
-use super::{Database, StoreError, date_value};
+use super::{Database, StoreError, SymbolRecord, date_value};
+
+/// The last day the bucket has published as far as `known` shows: the newest day any folder
+/// has a 1m file for. No day after it counts as checked, whatever a run listed; the one
+/// definition for planning (`collect`), "complete through" and lives.
+pub fn published_through(known: &HashMap<String, SymbolRecord>) -> Option<NaiveDate> {
+    known.values().filter_map(|r| r.last_file_date).max()
+}
 
 impl Database {
     /// Cuts every stored checked range at `published`, the last day any folder has a file for

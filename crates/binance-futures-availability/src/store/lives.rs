@@ -33,6 +33,7 @@ use chrono::{Duration, NaiveDate};
 use duckdb::params;
 use serde::Serialize;
 
+use super::checked::published_through;
 use super::{Database, StoreError, SymbolRecord, date_value};
 use crate::facts::{ARCHIVE_START, Contract, ContractFilter};
 
@@ -482,12 +483,6 @@ fn base_of(record: &SymbolRecord) -> String {
         .filter(|_| record.settled)
         .unwrap_or(&record.symbol)
         .to_string()
-}
-
-/// The newest day any symbol has a file: how far the bucket has published. A folder "checked"
-/// past it only saw days Vision has not written yet.
-fn published_through(known: &HashMap<String, SymbolRecord>) -> Option<NaiveDate> {
-    known.values().filter_map(|r| r.last_file_date).max()
 }
 
 /// The events of one symbol's life (see the module doc).

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use duckdb::{AccessMode, Config, Connection, OptionalExt};
 
 pub use backup::{ExportFormat, backup, export, restore};
+pub use checked::published_through;
 pub use error::{RoomFor, StoreError};
 pub use files::{Beside, resolve};
 pub(crate) use files::{Claim, Identity, claim, still_named_by};

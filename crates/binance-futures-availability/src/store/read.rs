@@ -153,16 +153,17 @@ impl Database {
     /// No day after the last one any folder has a file for counts (`checked`): the bucket has
     /// not published it, whatever a file written before that rule recorded.
     pub fn complete_through(&self) -> Result<Option<NaiveDate>, StoreError> {
+        let known = self.known()?;
         let mut through: Option<NaiveDate> = None;
-        let mut published: Option<NaiveDate> = None;
-        for record in self.known()?.values() {
+        for record in known.values() {
             let Some(checked) = record.checked_through else {
                 return Ok(None);
             };
             through = Some(through.map_or(checked, |t| t.min(checked)));
-            published = published.max(record.last_file_date);
         }
-        Ok(through.zip(published).map(|(t, p)| t.min(p)))
+        Ok(through
+            .zip(super::published_through(known))
+            .map(|(t, p)| t.min(p)))
     }
 
     /// The first day from which every known folder has been checked: a `backfill --start D`

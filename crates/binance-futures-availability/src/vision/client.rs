@@ -147,50 +147,49 @@ impl Failure {
     }
 }
 
+/// Where a client's redirects may lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    /// Listings: S3 may send a request to the bucket's region.
+    Anywhere,
+    /// Files: only the first request's scheme, host and port, so a redirect cannot make us
+    /// fetch (and report) what another host holds.
+    SameHost,
+}
+
+/// At most `MAX_REDIRECTS` redirects, never from https to plain http, and within `follow`.
+fn redirect_policy(follow: Follow) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let origin = attempt.previous().first().cloned();
+        let from = attempt.previous().last().cloned();
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else if follow == Follow::SameHost
+            && let Some(origin) = origin
+            && !same_authority(&origin, attempt.url())
+        {
+            // Only the authority is named: the rest of the target is the server's text.
+            let to = authority(attempt.url());
+            attempt.error(format!(
+                "refused a redirect to another host ({to}): a file is read only from the data \
+                 URL's host"
+            ))
+        } else if let Some(from) = from
+            && !may_redirect(&from, attempt.url())
+        {
+            let to = redact(attempt.url());
+            attempt.error(format!("refused a redirect from https to {to}"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 impl VisionClient {
     pub fn new(config: ClientConfig) -> Result<VisionClient, SetupError> {
         let bases = Bases::parse(&config.endpoints)?;
-        let http = build(
-            &config,
-            reqwest::redirect::Policy::custom(|attempt| {
-                let from = attempt.previous().last().cloned();
-                if attempt.previous().len() > MAX_REDIRECTS {
-                    attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-                } else if let Some(from) = from
-                    && !may_redirect(&from, attempt.url())
-                {
-                    let to = redact(attempt.url());
-                    attempt.error(format!("refused a redirect from https to {to}"))
-                } else {
-                    attempt.follow()
-                }
-            }),
-        )?;
-        let files = build(
-            &config,
-            reqwest::redirect::Policy::custom(|attempt| {
-                let origin = attempt.previous().first().cloned();
-                if attempt.previous().len() > MAX_REDIRECTS {
-                    attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-                } else if let Some(origin) = origin
-                    && !same_authority(&origin, attempt.url())
-                {
-                    // Only the authority is named: the rest of the target is the server's text.
-                    let to = authority(attempt.url());
-                    attempt.error(format!(
-                        "refused a redirect to another host ({to}): a file is read only from \
-                         the data URL's host"
-                    ))
-                } else if let Some(from) = attempt.previous().last().cloned()
-                    && !may_redirect(&from, attempt.url())
-                {
-                    let to = redact(attempt.url());
-                    attempt.error(format!("refused a redirect from https to {to}"))
-                } else {
-                    attempt.follow()
-                }
-            }),
-        )?;
+        let http = build(&config, redirect_policy(Follow::Anywhere))?;
+        let files = build(&config, redirect_policy(Follow::SameHost))?;
         Ok(VisionClient {
             http,
             files,
