@@ -192,10 +192,14 @@ impl Database {
 
 /// Rewrites the closed database at `work` (a writer's private copy) without its freed blocks,
 /// through `compacted`, and puts the result in its place once it holds the same rows and
-/// symbols.
+/// symbols. With a layout `plan`, the rows are laid out as it says on the way (`Plan::copy_into`).
 /// DuckDB's `COPY FROM DATABASE` copies every table, view and sequence (with its next value)
 /// under the writers' memory limit; a run killed during it leaves `work` as it was.
-pub(crate) fn compact(work: &Path, compacted: &Path) -> Result<(), StoreError> {
+pub(crate) fn compact(
+    work: &Path,
+    compacted: &Path,
+    plan: Option<super::layout::Plan>,
+) -> Result<(), StoreError> {
     let expect = Database::open(work)?.counts()?;
     for leftover in [compacted.to_path_buf(), Beside::of(compacted).wal()] {
         files::remove_if_present(&leftover).map_err(io_failed("removing a leftover", &leftover))?;
@@ -216,9 +220,19 @@ pub(crate) fn compact(work: &Path, compacted: &Path) -> Result<(), StoreError> {
     conn.execute_batch(&format!(
         "SET allowed_paths = ['{dest}', '{dest}.wal', '{dest}.wal.checkpoint']; SET enable_external_access = false;
          SET lock_configuration = true;
-         ATTACH '{dest}' AS compacted (READ_WRITE); COPY FROM DATABASE \"{name}\" TO compacted; DETACH compacted;",
-        name = name.replace('"', "\"\"")
+         ATTACH '{dest}' AS compacted (READ_WRITE);"
     ))
+    .map_err(|source| super::duck(work, "compacting the copy", source))?;
+    let name = name.replace('"', "\"\"");
+    match plan {
+        None => conn.execute_batch(&format!("COPY FROM DATABASE \"{name}\" TO compacted;")),
+        Some(plan) => conn
+            .execute_batch(&format!(
+                "COPY FROM DATABASE \"{name}\" TO compacted (SCHEMA);"
+            ))
+            .and_then(|()| plan.copy_into(&conn, "compacted", memory)),
+    }
+    .and_then(|()| conn.execute_batch("DETACH compacted;"))
     .map_err(|source| super::duck(work, "compacting the copy", source))?;
     drop(conn);
     let copy = Database::open(compacted)?.counts()?;

@@ -92,134 +92,213 @@ impl Database {
         Ok(*self.split.get_or_init(|| split.unwrap_or(NaiveDate::MIN)))
     }
 
-    /// Re-sorts the rows and rebuilds the timeline companion where the writes since the last
-    /// call require it (see the module doc): new tables filled in bounded chunks, swapped in
-    /// by one transaction. Writers call it before publishing.
-    pub fn tidy(&mut self) -> Result<(), StoreError> {
-        self.tidy_trading()?;
-        let path = self.path.clone();
-        let (unsorted_from, split, newest) = self
+    /// What the writes since the last `tidy` require (see the module doc), from the marks in
+    /// the file and, for the trading rows, in this handle.
+    pub(super) fn layout_plan(&self) -> Result<Plan, StoreError> {
+        let (unsorted_from, split, newest, newest_trading): (
+            Option<NaiveDate>,
+            Option<NaiveDate>,
+            Option<NaiveDate>,
+            Option<NaiveDate>,
+        ) = self
             .conn
             .query_row(
-                "SELECT unsorted_from, split, (SELECT max(date) FROM daily_availability_facts) FROM layout",
+                "SELECT unsorted_from, split, (SELECT max(date) FROM daily_availability_facts),
+                        (SELECT max(date) FROM daily_trading)
+                   FROM layout",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
-            .map_err(super::failed(&path, "reading the layout"))?;
-        let work = work(unsorted_from, split, newest);
-        if !work.sort && work.split.is_none() && unsorted_from.is_none() {
+            .map_err(self.err("reading the layout"))?;
+        Ok(Plan {
+            facts: work(unsorted_from, split, newest),
+            sort_trading: self.trading_unsorted_from.is_some_and(|from| {
+                newest_trading.is_some_and(|n| from < n - Duration::days(SORT_SLACK_DAYS))
+            }),
+            // With no rows yet the mark stays: the first load still has everything to do.
+            clear_mark: unsorted_from.is_some() && newest.is_some(),
+        })
+    }
+
+    /// Re-sorts the rows and rebuilds the timeline companion where the writes since the last
+    /// call require it (see the module doc), in place: new tables filled in bounded chunks,
+    /// swapped in by one transaction. The old and new tables lie in the file together until
+    /// the swap, so a sort of everything needs about twice the file; `WriteSession::publish`
+    /// instead makes its sorts while it rewrites the copy compact (`Plan::copy_into`).
+    pub fn tidy(&mut self) -> Result<(), StoreError> {
+        let plan = self.layout_plan()?;
+        self.tidy_in_place(plan)
+    }
+
+    /// Carries out `plan` inside this file (see `tidy`).
+    pub(super) fn tidy_in_place(&mut self, plan: Plan) -> Result<(), StoreError> {
+        if plan.is_nothing() {
+            self.trading_unsorted_from = None;
             return Ok(());
         }
+        let path = self.path.clone();
         let started = std::time::Instant::now();
         let limit = self.memory.sort_chunk_rows();
         // The new tables are filled a bounded chunk at a time, each chunk committed and
         // checkpointed on its own (one transaction around all of them ran out of a 16 MB limit
         // at 780k rows), and only swapped in by the transaction below: a run stopped before it
         // leaves the tables as they were, and the next `tidy` starts the copies over.
-        if work.sort {
-            self.checkpoint_before_sorting()?;
-            self.copy_in_chunks(
-                &facts_table("daily_availability_sorted"),
+        if plan.sorts() {
+            // Committed rows not yet checkpointed stay in DuckDB's memory, and sorting 7.6 M
+            // of them ran out of a 48 MB limit ("failed to pin block") where the same sort of
+            // checkpointed rows did not.
+            self.conn
+                .execute_batch("CHECKPOINT")
+                .map_err(super::failed(&path, "checkpointing before sorting"))?;
+        }
+        // (wanted, the new table's CREATE, read from, written to, the name it takes, order)
+        let split = plan.facts.split;
+        let copies = [
+            (
+                plan.facts.sort,
+                facts_table("daily_availability_sorted"),
                 "daily_availability_facts",
                 "daily_availability_sorted",
+                "daily_availability_facts",
                 Chunking::ByDate,
-                limit,
-            )
-            .map_err(super::failed(&path, "sorting the rows by date"))?;
-        }
-        if let Some(split) = work.split {
-            self.copy_in_chunks(
-                &SYMBOL_DAYS.replacen("symbol_days", "symbol_days_new", 1),
+            ),
+            (
+                plan.sort_trading,
+                super::trading::SORTED_TRADING.to_owned(),
+                "daily_trading",
+                "daily_trading_sorted",
+                "daily_trading",
+                Chunking::ByDate,
+            ),
+            (
+                split.is_some(),
+                SYMBOL_DAYS.replacen("symbol_days", "symbol_days_new", 1),
                 "daily_availability_facts",
                 "symbol_days_new",
-                Chunking::BySymbolBefore(split),
-                limit,
-            )
-            .map_err(super::failed(&path, "rebuilding symbol_days"))?;
+                "symbol_days",
+                Chunking::BySymbolBefore(split.unwrap_or(NaiveDate::MIN)),
+            ),
+        ];
+        let copies = copies.iter().filter(|c| c.0);
+        for (_, create, from, to, _, how) in copies.clone() {
+            self.conn
+                .execute_batch(&create.replacen("CREATE TABLE", "CREATE OR REPLACE TABLE", 1))
+                .and_then(|()| copy_in_chunks(&self.conn, from, to, *how, limit, "CHECKPOINT"))
+                .map_err(super::failed(&path, "laying out the rows"))?;
         }
         let tx = self
             .conn
             .transaction()
             .map_err(super::failed(&path, "starting to lay out the rows"))?;
-        if work.sort {
-            // The view `daily_availability` names the table and is bound when read, so it
-            // reads the sorted table once that has the name.
-            tx.execute_batch(
-                "DROP TABLE daily_availability_facts;
-                 ALTER TABLE daily_availability_sorted RENAME TO daily_availability_facts;",
-            )
-            .map_err(super::failed(&path, "sorting the rows by date"))?;
+        // The view `daily_availability` names the table and is bound when read, so it reads
+        // the sorted table once that has the name.
+        for (_, _, _, new, name, _) in copies {
+            tx.execute_batch(&format!(
+                "DROP TABLE {name}; ALTER TABLE {new} RENAME TO {name};"
+            ))
+            .map_err(super::failed(&path, "laying out the rows"))?;
         }
-        if let Some(split) = work.split {
-            tx.execute_batch(
-                "DROP TABLE symbol_days; ALTER TABLE symbol_days_new RENAME TO symbol_days;",
-            )
-            .and_then(|()| tx.execute("UPDATE layout SET split = ?1", params![date_value(split)]))
-            .map_err(super::failed(&path, "rebuilding symbol_days"))?;
-        }
-        // With no rows yet the mark stays: the first load still has everything to do.
-        if newest.is_some() {
-            tx.execute_batch("UPDATE layout SET unsorted_from = NULL")
-                .map_err(super::failed(&path, "recording the layout"))?;
-        }
+        plan.record(&tx, "")
+            .map_err(super::failed(&path, "recording the layout"))?;
         tx.commit()
             .map_err(super::failed(&path, "committing the layout"))?;
         self.split.take();
-        tracing::debug!(?work, "laid out the rows in {:.2?}", started.elapsed());
+        self.trading_unsorted_from = None;
+        tracing::debug!(?plan, "laid out the rows in {:.2?}", started.elapsed());
         Ok(())
     }
 }
 
-impl Database {
-    /// Writes the rows to the file before a sort reads them all: committed rows not yet
-    /// checkpointed stay in DuckDB's memory, and sorting 7.6 M of them ran out of a 48 MB limit
-    /// ("failed to pin block") where the same sort of checkpointed rows did not. The unsorted
-    /// blocks it writes are freed by the sort; `WriteSession::publish` then compacts the file.
-    fn checkpoint_before_sorting(&mut self) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch("CHECKPOINT")
-            .map_err(super::failed(&self.path, "checkpointing before sorting"))
+/// Everything a copy needs before it is published, decided from the marks alone: the
+/// availability table's `Work`, and whether the trading rows are re-sorted by date — when this
+/// handle's trading writes reached more than `SORT_SLACK_DAYS` before the newest day (a
+/// backfill): a universe then reads the row groups of its window only (~1 of 7 for 6 years)
+/// instead of all. The trading mark lives in the handle: a run killed before publishing leaves
+/// the table unsorted until the next long write, which is slower, not wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Plan {
+    facts: Work,
+    sort_trading: bool,
+    clear_mark: bool,
+}
+
+impl Plan {
+    fn is_nothing(&self) -> bool {
+        !self.sorts() && self.facts.split.is_none() && !self.clear_mark
     }
 
-    /// Re-sorts `daily_trading` by date when this handle's trading writes reached more than
-    /// `SORT_SLACK_DAYS` before the newest day (a backfill): a universe then reads the row
-    /// groups of its window only (~1 of 7 for 6 years) instead of all. A daily update's rows
-    /// land at the end and cost nothing. The mark lives in the handle: a run killed before
-    /// publishing leaves the table unsorted until the next long write, which is slower, not
-    /// wrong.
-    fn tidy_trading(&mut self) -> Result<(), StoreError> {
-        let Some(from) = self.trading_unsorted_from else {
-            return Ok(());
-        };
-        let path = self.path.clone();
-        let newest: Option<NaiveDate> = self
-            .conn
-            .query_row("SELECT max(date) FROM daily_trading", [], |r| r.get(0))
-            .map_err(super::failed(&path, "reading the trading layout"))?;
-        if newest.is_some_and(|n| from < n - Duration::days(SORT_SLACK_DAYS)) {
-            self.checkpoint_before_sorting()?;
-            self.copy_in_chunks(
-                super::trading::SORTED_TRADING,
-                "daily_trading",
-                "daily_trading_sorted",
-                Chunking::ByDate,
-                self.memory.sort_chunk_rows(),
-            )
-            .map_err(super::failed(&path, "sorting the trading rows by date"))?;
-            let tx = self
-                .conn
-                .transaction()
-                .map_err(super::failed(&path, "starting to sort the trading rows"))?;
-            tx.execute_batch(
-                "DROP TABLE daily_trading;
-                 ALTER TABLE daily_trading_sorted RENAME TO daily_trading;",
-            )
-            .map_err(super::failed(&path, "sorting the trading rows by date"))?;
-            tx.commit()
-                .map_err(super::failed(&path, "committing the trading layout"))?;
+    /// Whether a whole table is re-sorted: a first load or a backfill of old history.
+    pub(super) fn sorts(&self) -> bool {
+        self.facts.sort || self.sort_trading
+    }
+
+    /// Records the new layout in the `layout` row of the database `prefix` names ("" for the
+    /// connection's own, `"compacted."` for an attached one).
+    fn record(&self, tx: &duckdb::Connection, prefix: &str) -> duckdb::Result<()> {
+        if let Some(split) = self.facts.split {
+            tx.execute(
+                &format!("UPDATE {prefix}layout SET split = ?1"),
+                params![date_value(split)],
+            )?;
         }
-        self.trading_unsorted_from = None;
+        if self.clear_mark {
+            tx.execute_batch(&format!("UPDATE {prefix}layout SET unsorted_from = NULL"))?;
+        }
         Ok(())
+    }
+
+    /// Fills the database attached as `dest`, which holds this file's schema and no rows
+    /// (`COPY FROM DATABASE … (SCHEMA)`), with every table of the connection's own, laid out
+    /// as the plan says: the sorted tables in date order and the companion rebuilt, each a
+    /// bounded chunk per statement with `dest` checkpointed after each, the rest copied as
+    /// they are. The unsorted tables are never copied beside themselves inside one file, so
+    /// a first load's disk peak is the unsorted copy plus the result (issue 24, point 15: it was
+    /// the copy, its sorted tables and the result, 2.8× the result).
+    pub(super) fn copy_into(
+        &self,
+        conn: &duckdb::Connection,
+        dest: &str,
+        memory: super::MemoryLimit,
+    ) -> duckdb::Result<()> {
+        let limit = memory.sort_chunk_rows();
+        let checkpoint = format!("CHECKPOINT {dest}");
+        let tables: Vec<String> = conn
+            .prepare(
+                "SELECT table_name FROM duckdb_tables()
+                  WHERE database_name = current_database() AND schema_name = 'main'
+                  ORDER BY table_name",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<duckdb::Result<_>>()?;
+        for table in &tables {
+            // The names are the file's own: quoted, whatever they are.
+            let table = format!("\"{}\"", table.replace('"', "\"\""));
+            let to = format!("{dest}.main.{table}");
+            let sorted = match table.as_str() {
+                "\"daily_availability_facts\"" => self.facts.sort,
+                "\"daily_trading\"" => self.sort_trading,
+                _ => false,
+            };
+            if sorted {
+                copy_in_chunks(conn, &table, &to, Chunking::ByDate, limit, &checkpoint)?;
+            } else if table == "\"symbol_days\""
+                && let Some(split) = self.facts.split
+            {
+                copy_in_chunks(
+                    conn,
+                    "daily_availability_facts",
+                    &to,
+                    Chunking::BySymbolBefore(split),
+                    limit,
+                    &checkpoint,
+                )?;
+            } else {
+                conn.execute_batch(&format!("INSERT INTO {to} SELECT * FROM main.{table}"))?;
+                conn.execute_batch(&checkpoint)?;
+            }
+        }
+        self.record(conn, &format!("{dest}."))?;
+        conn.execute_batch(&checkpoint)
     }
 }
 
@@ -233,65 +312,61 @@ enum Chunking {
     BySymbolBefore(NaiveDate),
 }
 
-impl Database {
-    /// Creates `to` with `create` (replacing a copy a stopped run left) and copies `from` into
-    /// it in the order `how` says, one chunk of at most `limit` rows per statement, each
-    /// committed and checkpointed: no statement sorts more than a chunk, and committed rows do
-    /// not pile up in memory (issue 24: every write path bounded at 10× today's rows). A chunk
-    /// costs one scan of `from`, filtered (~30 ms per 7.6 M rows).
-    fn copy_in_chunks(
-        &self,
-        create: &str,
-        from: &str,
-        to: &str,
-        how: Chunking,
-        limit: i64,
-    ) -> duckdb::Result<()> {
-        let conn = &self.conn;
-        conn.execute_batch(&create.replacen("CREATE TABLE", "CREATE OR REPLACE TABLE", 1))?;
-        match how {
-            Chunking::ByDate => {
-                let counts: Vec<(NaiveDate, i64)> = conn
-                    .prepare(&format!(
-                        "SELECT date, count(*) FROM {from} GROUP BY date ORDER BY date"
-                    ))?
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<duckdb::Result<_>>()?;
-                for (first, last) in chunks(counts, limit) {
-                    conn.execute(
-                        &format!(
-                            "INSERT INTO {to} SELECT * FROM {from} WHERE date BETWEEN ?1 AND ?2
-                              ORDER BY date, symbol"
-                        ),
-                        params![date_value(first), date_value(last)],
-                    )?;
-                    conn.execute_batch("CHECKPOINT")?;
-                }
-            }
-            Chunking::BySymbolBefore(split) => {
-                let counts: Vec<(String, i64)> = conn
-                    .prepare(&format!(
-                        "SELECT symbol, count(*) FROM {from} WHERE date < ?1
-                          GROUP BY symbol ORDER BY symbol"
-                    ))?
-                    .query_map(params![date_value(split)], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<duckdb::Result<_>>()?;
-                for (low, high) in chunks(counts, limit) {
-                    conn.execute(
-                        &format!(
-                            "INSERT INTO {to}
-                               SELECT symbol, date, available, file_size_bytes FROM {from}
-                                WHERE date < ?1 AND symbol BETWEEN ?2 AND ?3
-                                ORDER BY symbol, date"
-                        ),
-                        params![date_value(split), low, high],
-                    )?;
-                    conn.execute_batch("CHECKPOINT")?;
-                }
+/// Copies the table `from` into the existing table `to` (of this database or an attached one)
+/// in the order `how` says, one chunk of at most `limit` rows per statement, each followed by
+/// `checkpoint`: no statement sorts more than a chunk, and committed rows do not pile up in
+/// memory (issue 24: every write path bounded at 10× today's rows). A chunk costs one scan of
+/// `from`, filtered (~30 ms per 7.6 M rows).
+fn copy_in_chunks(
+    conn: &duckdb::Connection,
+    from: &str,
+    to: &str,
+    how: Chunking,
+    limit: i64,
+    checkpoint: &str,
+) -> duckdb::Result<()> {
+    match how {
+        Chunking::ByDate => {
+            let counts: Vec<(NaiveDate, i64)> = conn
+                .prepare(&format!(
+                    "SELECT date, count(*) FROM {from} GROUP BY date ORDER BY date"
+                ))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<duckdb::Result<_>>()?;
+            for (first, last) in chunks(counts, limit) {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO {to} SELECT * FROM {from} WHERE date BETWEEN ?1 AND ?2
+                          ORDER BY date, symbol"
+                    ),
+                    params![date_value(first), date_value(last)],
+                )?;
+                conn.execute_batch(checkpoint)?;
             }
         }
-        Ok(())
+        Chunking::BySymbolBefore(split) => {
+            let counts: Vec<(String, i64)> = conn
+                .prepare(&format!(
+                    "SELECT symbol, count(*) FROM {from} WHERE date < ?1
+                      GROUP BY symbol ORDER BY symbol"
+                ))?
+                .query_map(params![date_value(split)], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<duckdb::Result<_>>()?;
+            for (low, high) in chunks(counts, limit) {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO {to}
+                           SELECT symbol, date, available, file_size_bytes FROM {from}
+                            WHERE date < ?1 AND symbol BETWEEN ?2 AND ?3
+                            ORDER BY symbol, date"
+                    ),
+                    params![date_value(split), low, high],
+                )?;
+                conn.execute_batch(checkpoint)?;
+            }
+        }
     }
+    Ok(())
 }
 
 /// Consecutive runs of `counts`' keys (in order) whose counts sum to at most `limit`, as the

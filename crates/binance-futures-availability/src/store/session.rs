@@ -88,16 +88,16 @@ fn remove_spill(target: &Path) {
 }
 
 /// Free space a write needs beside the database, as a multiple of the published file, in
-/// halves: 5 = 2.5×. Measured (BENCHMARKS.md, issue 24): the private copy, its write-ahead log
-/// (folded at an eighth of the memory limit), DuckDB's spill folder and the compacted copy
-/// together peaked at 2.0× the result for an update of the realistic database (124 MB beside
-/// 62 MB). A first load, which also sorts both tables, peaked at 2.8× its result (172 MB for
-/// 61 MB; 1.53 GB for 544 MB at 3000 folders): it has no file to measure and asks for
-/// `FIRST_LOAD_ROOM`.
+/// halves: 5 = 2.5×. Measured (BENCHMARKS.md, issue 24; `benches/disk_peak.sh`): the private
+/// copy, its write-ahead log (folded at an eighth of the memory limit), DuckDB's spill folder
+/// and the compacted copy together peaked at 2.05× the result for an update of the realistic
+/// database (128 MB beside 62 MB) and for a first load (127 MB for 62 MB), whose sorts are
+/// made while the copy is rewritten compact (`Database::lay_out_and_close`); a backfill of the
+/// whole history over 20 days fits a disk of 2.5× its result (`tests/scale.rs`).
 const HEADROOM_HALVES: u64 = 5;
 
 /// What a write needs free when there is no database yet: a first load of today's whole
-/// bucket peaked at 172 MB beside the database.
+/// bucket peaked at 127 MB beside the database, with room to spare for a bucket that grows.
 const FIRST_LOAD_ROOM: u64 = 200_000_000;
 
 /// Refuses to start a write on a disk that cannot hold it: better a sentence now than DuckDB
@@ -237,10 +237,9 @@ impl WriteSession {
     /// the published file in one rename — unless that file was replaced since the copy was
     /// taken. Readers that already opened the old file keep reading it undisturbed.
     pub fn publish(self) -> Result<(), StoreError> {
-        let mut db = self.db;
-        db.tidy()?;
+        let db = self.db;
         let work = db.path().to_path_buf();
-        db.close()?;
+        db.lay_out_and_close()?;
         let wal = Beside::of(&self.target).writing_wal();
         if wal.exists() {
             // Publishing without the WAL would drop committed batches; keep the copy to resume.
