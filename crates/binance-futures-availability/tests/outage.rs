@@ -69,6 +69,20 @@ fn a_long_outage_leaves_no_false_absence_delisting_or_complete_through() {
         "{}",
         stderr(&out)
     );
+    // A question about a day of the outage is refused with what it waits for: the bucket, not
+    // an `update` (which would change nothing).
+    let silent = published + Duration::days(3);
+    let out = env.run(&["query", "snapshot", &silent.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{silent} is not checked yet: the database is complete through {published}, the \
+             last day Vision has published: the last update asked for every day through {}",
+            days_ago(1)
+        )) && !stderr(&out).contains("run `update`"),
+        "{}",
+        stderr(&out)
+    );
     let symbols = json(&env.ok(&["query", "symbols", "--format", "json"]));
     for s in symbols.as_array().unwrap() {
         assert!(

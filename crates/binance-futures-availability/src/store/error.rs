@@ -127,12 +127,22 @@ pub enum StoreError {
     /// A question about a day after "complete through": answering it would state what is not
     /// known yet (a day no run has checked reads as "no file").
     #[error(
-        "{day} is not checked yet: the database is complete through {}; run `update`",
-        through(*complete_through)
+        "{day} is not checked yet: the database is complete through {}{}",
+        through(*complete_through),
+        match awaiting {
+            Awaiting::Update => "; run `update`".to_string(),
+            Awaiting::Publication { asked_through } => format!(
+                ", the last day Vision has published: the last update asked for every day \
+                 through {asked_through} and no folder had a file after it. The first update \
+                 after Vision publishes the day checks it (outages are reported at \
+                 https://github.com/binance/binance-public-data/issues)"
+            ),
+        }
     )]
     NotCheckedYet {
         day: chrono::NaiveDate,
         complete_through: Option<chrono::NaiveDate>,
+        awaiting: Awaiting,
     },
     /// A question about a day before the first day every folder was checked from (a backfill
     /// that started later): no run has looked at it.
@@ -166,6 +176,17 @@ pub enum StoreError {
         symbol: String,
         suggestions: Vec<String>,
     },
+}
+
+/// What a day after "complete through" waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Awaiting {
+    /// No update has asked for the day yet.
+    Update,
+    /// The last successful update asked for every day through `asked_through`, the day
+    /// included, and no folder had a file after "complete through": Vision has not published
+    /// it (an outage, or the day's upload is late), and running `update` now changes nothing.
+    Publication { asked_through: chrono::NaiveDate },
 }
 
 fn through(day: Option<chrono::NaiveDate>) -> String {

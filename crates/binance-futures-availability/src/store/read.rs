@@ -196,10 +196,7 @@ impl Database {
         if through.is_some_and(|c| day <= c) {
             Ok(())
         } else {
-            Err(StoreError::NotCheckedYet {
-                day,
-                complete_through: through,
-            })
+            Err(self.not_checked_yet(day, through)?)
         }
     }
 
@@ -230,11 +227,34 @@ impl Database {
         let first = first.max(self.checked_since()?.unwrap_or(first));
         match self.complete_through()? {
             Some(through) if through >= first => Ok(Some((first, last.min(through)))),
-            through => Err(StoreError::NotCheckedYet {
-                day: first,
-                complete_through: through,
-            }),
+            through => Err(self.not_checked_yet(first, through)?),
         }
+    }
+
+    /// The refusal of a question about `day`, after `through`: it awaits the bucket when the
+    /// last successful update already asked for it and `through` is the last day any folder
+    /// has a file for (read only when refusing: the run log is one more query).
+    fn not_checked_yet(
+        &self,
+        day: NaiveDate,
+        through: Option<NaiveDate>,
+    ) -> Result<StoreError, StoreError> {
+        let published = super::published_through(self.known()?);
+        let asked = self
+            .last_successful_update()?
+            .and_then(|run| run.end_date)
+            .filter(|asked| {
+                through.is_some_and(|t| Some(t) == published && t < *asked) && day <= *asked
+            });
+        let awaiting = match asked {
+            Some(asked_through) => super::Awaiting::Publication { asked_through },
+            None => super::Awaiting::Update,
+        };
+        Ok(StoreError::NotCheckedYet {
+            day,
+            complete_through: through,
+            awaiting,
+        })
     }
 
     /// Runs a cached statement and maps its rows; `what` names the query in errors.
