@@ -4,6 +4,7 @@
 //! - `BTCUSD_240628`, a quarterly whose files start ~6 months before its delivery day;
 //! - `ADAUSD_PERP_SETTLED`, a settled folder. Its name follows UM's `_SETTLED` convention; no
 //!   COIN-M settled folder name is known from the bucket, so the name is a stand-in;
+//!
 //! and the pair folder `BTCUSD` where the bucket files it: under `indexPriceKlines` (daily 1m
 //! files), not under `klines`.
 //!

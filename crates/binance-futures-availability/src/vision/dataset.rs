@@ -406,7 +406,7 @@ impl Dataset {
     /// this dataset: CHECKSUM siblings, other intervals or types, the other partition's period,
     /// stray files, impossible or unpadded periods and another symbol's name inside the folder
     /// all give `None`.
-    pub fn parse<'k>(self, key: &'k str) -> Option<(&'k str, Span)> {
+    pub fn parse(self, key: &str) -> Option<(&str, Span)> {
         let rest = key.strip_prefix(self.prefix().as_str())?;
         let (symbol, rest) = rest.split_once('/')?;
         if symbol.is_empty() {
@@ -451,7 +451,7 @@ impl Dataset {
     }
 
     /// Reads a `CommonPrefixes` entry of `prefix()`; `None` when it is not one at all.
-    pub fn folder_of<'p>(self, common_prefix: &'p str) -> Option<Folder<'p>> {
+    pub fn folder_of(self, common_prefix: &str) -> Option<Folder<'_>> {
         let name = common_prefix
             .strip_prefix(self.prefix().as_str())?
             .strip_suffix('/')?;

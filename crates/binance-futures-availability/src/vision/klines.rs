@@ -587,7 +587,10 @@ mod tests {
             (rows[0].open_time.unit, rows[1].open_time.unit),
             (TimeUnit::Millis, TimeUnit::Micros)
         );
-        assert_eq!(rows[0].close_time.micros() + 1000, rows[1].open_time.micros());
+        assert_eq!(
+            rows[0].close_time.micros() + 1000,
+            rows[1].open_time.micros()
+        );
 
         let key = spot("spot/daily/klines/1d").key("BTCUSDT", d("2025-01-01"));
         let with = |i: usize, value: &str| {
