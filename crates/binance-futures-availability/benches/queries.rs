@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use binance_futures_availability::facts::ContractFilter;
 use binance_futures_availability::store::{AvailabilityRow, Batch, Database, Seen, SymbolUpdate};
-use binance_futures_availability::vision::classify;
+use binance_futures_availability::vision::Market;
 use chrono::{Duration as Days, NaiveDate, TimeZone, Utc};
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
@@ -100,7 +100,7 @@ impl History {
             }
             batch.symbols.push(SymbolUpdate {
                 symbol: symbol.clone(),
-                class: classify(symbol),
+                class: Market::Um.classify(symbol),
                 first_file_date: Some(first),
                 last_file_date: Some(last),
                 checked: Some((self.start, self.end)),

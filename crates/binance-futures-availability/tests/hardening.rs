@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use binance_futures_availability::store::{
     AvailabilityRow, Batch, Database, RunEnd, RunKind, RunOutcome, Seen, SymbolUpdate, WriteSession,
 };
-use binance_futures_availability::vision::classify;
+use binance_futures_availability::vision::Market;
 use common::*;
 use vision_sim::Corpus;
 
@@ -336,7 +336,7 @@ fn names_cannot_act_on_a_terminal_or_a_spreadsheet() {
                 .iter()
                 .map(|s| SymbolUpdate {
                     symbol: s.to_string(),
-                    class: classify(s),
+                    class: Market::Um.classify(s),
                     first_file_date: Some(day),
                     last_file_date: Some(day),
                     checked: Some((day, day)),

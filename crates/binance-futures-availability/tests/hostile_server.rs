@@ -69,9 +69,12 @@ async fn pagination_that_makes_no_progress_is_abandoned_with_a_sentence() {
         (Paging::Endless, "did not end within 100 pages"),
     ] {
         let sim = sim_with(Fault::Paging(paging), ROOT);
-        let err = bounded("discovery", client(&sim).discover_symbols())
-            .await
-            .unwrap_err();
+        let err = bounded(
+            "discovery",
+            client(&sim).discover_symbols(vision::Dataset::UM_DAILY_1M),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err.cause, Cause::Stalled(_)), "{paging:?}: {err}");
         let text = err.to_string();
         assert!(
@@ -86,9 +89,9 @@ async fn pagination_that_makes_no_progress_is_abandoned_with_a_sentence() {
     // A symbol's window is capped by the plan: one day of keys needs one page.
     let sim = sim_with(Fault::Paging(Paging::Endless), "BTCUSDT/1m/");
     let mut lister = client(&sim).lister(
-        &vision::daily_1m_folder("BTCUSDT"),
+        &vision::Dataset::UM_DAILY_1M.folder("BTCUSDT"),
         None,
-        Some(vision::start_after_day("BTCUSDT", day("2024-01-01"))),
+        Some(vision::Dataset::UM_DAILY_1M.start_after("BTCUSDT", day("2024-01-01"))),
         3,
     );
     let mut result = Ok(None);
@@ -121,7 +124,7 @@ async fn an_hour_of_retry_after_is_cut_to_the_policy_and_any_wait_can_be_cancell
         "a HEAD told to wait an hour",
         VisionClient::new(config)
             .unwrap()
-            .head(&vision::daily_1m_key("ETHUSDT", day("2020-01-01"))),
+            .head(&vision::Dataset::UM_DAILY_1M.key("ETHUSDT", day("2020-01-01"))),
     )
     .await
     .unwrap();
@@ -139,7 +142,7 @@ async fn an_hour_of_retry_after_is_cut_to_the_policy_and_any_wait_can_be_cancell
     let waiting = client(&sim).with_cancel(cancel.clone());
     let head = tokio::spawn(async move {
         waiting
-            .head(&vision::daily_1m_key("BTCUSDT", day("2020-01-01")))
+            .head(&vision::Dataset::UM_DAILY_1M.key("BTCUSDT", day("2020-01-01")))
             .await
     });
     let faults = sim.stats().faults;
@@ -164,7 +167,9 @@ async fn a_trickling_server_meets_the_total_deadline() {
     config.request_timeout = Duration::from_millis(500);
     let err = bounded(
         "a listing served a byte at a time",
-        VisionClient::new(config).unwrap().discover_symbols(),
+        VisionClient::new(config)
+            .unwrap()
+            .discover_symbols(vision::Dataset::UM_DAILY_1M),
     )
     .await
     .unwrap_err();
@@ -176,9 +181,12 @@ async fn a_trickling_server_meets_the_total_deadline() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_huge_body_is_refused_once_it_passes_the_cap() {
     let sim = sim_with(Fault::Huge(1 << 30), ROOT);
-    let err = bounded("a 1 GB listing", client(&sim).discover_symbols())
-        .await
-        .unwrap_err();
+    let err = bounded(
+        "a 1 GB listing",
+        client(&sim).discover_symbols(vision::Dataset::UM_DAILY_1M),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(err.cause, Cause::TooLarge { limit } if limit == vision::MAX_LISTING_BYTES),
         "{err}"
@@ -194,7 +202,7 @@ async fn credentials_in_an_endpoint_are_never_shown() {
     config.endpoints.s3_url = sim.s3_url().replace("http://", "http://user:secret@");
     let err = VisionClient::new(config)
         .unwrap()
-        .discover_symbols()
+        .discover_symbols(vision::Dataset::UM_DAILY_1M)
         .await
         .unwrap_err();
     let text = err.to_string();

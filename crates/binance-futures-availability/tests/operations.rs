@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use binance_futures_availability::store::{AvailabilityRow, Batch, Database, Seen, SymbolUpdate};
-use binance_futures_availability::vision::classify;
+use binance_futures_availability::vision::Market;
 use chrono::{NaiveDate, Utc};
 use common::*;
 use vision_sim::{Corpus, Fault, FaultRule};
@@ -133,7 +133,7 @@ fn database_with(
         }
         batch.symbols.push(SymbolUpdate {
             symbol: s.clone(),
-            class: classify(s),
+            class: Market::Um.classify(s),
             first_file_date: days.first().copied(),
             last_file_date: days.last().copied(),
             checked: Some((days[0], *days.last().unwrap())),

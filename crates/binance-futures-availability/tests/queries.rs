@@ -424,13 +424,13 @@ fn a_foreign_or_newer_file_is_refused_and_left_alone() {
 #[test]
 fn one_batch_may_report_a_symbol_twice() {
     use binance_futures_availability::store::{Batch, Database, SymbolUpdate};
-    use binance_futures_availability::vision::classify;
+    use binance_futures_availability::vision::Market;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.duckdb");
     let mut db = Database::open_for_write(&path).unwrap();
     let update = |first: &str, last: &str| SymbolUpdate {
         symbol: "BTCUSDT".into(),
-        class: classify("BTCUSDT"),
+        class: Market::Um.classify("BTCUSDT"),
         first_file_date: Some(day(first)),
         last_file_date: Some(day(last)),
         checked: Some((day(first), day(last))),
@@ -551,7 +551,7 @@ fn a_timeline_is_the_symbols_stored_rows_before_and_after_tidying() {
         db.write_batch(&Batch {
             symbols: vec![binance_futures_availability::store::SymbolUpdate {
                 symbol: s.into(),
-                class: binance_futures_availability::vision::classify(s),
+                class: binance_futures_availability::vision::Market::Um.classify(s),
                 first_file_date: Some(day("2022-01-01")),
                 last_file_date: Some(day("2024-06-30")),
                 checked: Some((day("2022-01-01"), day("2024-06-30"))),
@@ -654,7 +654,7 @@ fn a_day_after_complete_through_is_refused_with_a_sentence_not_answered_empty() 
 #[test]
 fn a_database_complete_through_no_day_refuses_every_day() {
     use binance_futures_availability::store::{Batch, Database, SymbolUpdate};
-    use binance_futures_availability::vision::classify;
+    use binance_futures_availability::vision::Market;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.duckdb");
     let mut db = Database::open_for_write(&path).unwrap();
@@ -662,7 +662,7 @@ fn a_database_complete_through_no_day_refuses_every_day() {
         rows: vec![],
         symbols: vec![SymbolUpdate {
             symbol: "BTCUSDT".into(),
-            class: classify("BTCUSDT"),
+            class: Market::Um.classify("BTCUSDT"),
             first_file_date: None,
             last_file_date: None,
             checked: None,

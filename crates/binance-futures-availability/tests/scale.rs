@@ -102,7 +102,7 @@ fn batch(symbols: std::ops::Range<usize>, days: i64) -> Batch {
         }
         b.symbols.push(SymbolUpdate {
             symbol: symbol.clone(),
-            class: binance_futures_availability::vision::classify(&symbol),
+            class: binance_futures_availability::vision::Market::Um.classify(&symbol),
             first_file_date: Some(first),
             last_file_date: Some(first + Duration::days(days - 1)),
             checked: Some((first, first + Duration::days(days - 1))),

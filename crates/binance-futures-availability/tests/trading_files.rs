@@ -6,7 +6,16 @@
 mod common;
 
 use binance_futures_availability::facts::{Month, Span};
-use binance_futures_availability::vision::{kline_1d_key, read_1d_file};
+use binance_futures_availability::vision::{Dataset, read_1d_file};
+
+/// The key of `symbol`'s USD-M 1d file of `span`: daily or monthly, as the span is.
+fn kline_1d_key(symbol: &str, span: Span) -> String {
+    let dataset = match span {
+        Span::Day(_) => Dataset::UM_DAILY_1D,
+        Span::Month(_) => Dataset::UM_MONTHLY_1D,
+    };
+    dataset.key(symbol, span.first_day())
+}
 use chrono::{Datelike, NaiveDate};
 use common::*;
 use vision_sim::{Corpus, CorpusSpec, SimOptions, SimServer, trading};
@@ -231,7 +240,7 @@ fn the_realistic_bucket_has_zero_trade_tails_inside_its_files() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fetched_file_stating_a_day_after_the_end_or_another_size_is_refused() {
     use binance_futures_availability::vision::{
-        ClientConfig, Endpoints, Listed1d, Problem, VisionClient, fetch_1d_file,
+        ClientConfig, Endpoints, ListedFile, Problem, VisionClient, fetch_1d_file,
     };
     let sim = SimServer::start(Corpus::from_spec(&spec()), SimOptions::default()).unwrap();
     let client = VisionClient::new(ClientConfig::new(Endpoints {
@@ -245,7 +254,7 @@ async fn a_fetched_file_stating_a_day_after_the_end_or_another_size_is_refused()
     let object = sim
         .with_corpus(|c| c.get(&kline_1d_key("BTCUSDT", span)).cloned())
         .unwrap();
-    let listed = Listed1d {
+    let listed = ListedFile {
         span,
         size: object.size,
         last_modified: object.last_modified,
@@ -272,7 +281,7 @@ async fn a_fetched_file_stating_a_day_after_the_end_or_another_size_is_refused()
             kline_1d_key("BTCUSDT", span)
         )
     );
-    let larger = Listed1d {
+    let larger = ListedFile {
         size: object.size + 1,
         ..listed
     };

@@ -189,7 +189,7 @@ fn availability_and_trading_writes_never_touch_each_others_rows() {
         })],
         symbols: vec![SymbolUpdate {
             symbol: "BTCUSDT".into(),
-            class: binance_futures_availability::vision::classify("BTCUSDT"),
+            class: binance_futures_availability::vision::Market::Um.classify("BTCUSDT"),
             first_file_date: Some(day("2024-02-10")),
             last_file_date: Some(day("2024-02-10")),
             checked: Some((day("2024-02-10"), day("2024-02-10"))),

@@ -57,7 +57,10 @@ fn corpus_keys(corpus: &Corpus, prefix: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn discovery_pages_through_more_than_1000_folders() {
     let sim = SimServer::start(realistic().clone(), SimOptions::default()).unwrap();
-    let symbols = client(&sim).discover_symbols().await.unwrap();
+    let symbols = client(&sim)
+        .discover_symbols(vision::Dataset::UM_DAILY_1M)
+        .await
+        .unwrap();
     let mut expected: Vec<String> = realistic()
         .objects()
         .iter()
@@ -88,7 +91,7 @@ async fn discovery_pages_through_more_than_1000_folders() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_symbol_with_more_than_1000_keys_is_listed_completely_in_minimum_pages() {
     let sim = SimServer::start(realistic().clone(), SimOptions::default()).unwrap();
-    let prefix = vision::daily_1m_folder("BTCUSDT");
+    let prefix = vision::Dataset::UM_DAILY_1M.folder("BTCUSDT");
     let (keys, pages) = list_all(&client(&sim), &prefix).await.unwrap();
     let expected = corpus_keys(realistic(), &prefix);
     assert!(expected.len() > 4000);
@@ -97,7 +100,7 @@ async fn a_symbol_with_more_than_1000_keys_is_listed_completely_in_minimum_pages
     // CHECKSUM siblings and stray keys are listed, but only exact daily keys are data days.
     let days = keys
         .iter()
-        .filter(|k| vision::parse_daily_1m_key(k).is_some())
+        .filter(|k| vision::Dataset::UM_DAILY_1M.parse(k).is_some())
         .count();
     assert_eq!(
         days,
@@ -113,13 +116,14 @@ async fn unicode_and_settled_names_round_trip_through_listing_and_head() {
     let sim = SimServer::start(realistic().clone(), SimOptions::default()).unwrap();
     let client = client(&sim);
     for symbol in ["币安人生USDT", "ICPUSDT_SETTLED", "AERGOUSDTSETTLEDSETTLED"] {
-        let prefix = vision::daily_1m_folder(symbol);
+        let prefix = vision::Dataset::UM_DAILY_1M.folder(symbol);
         let (keys, _) = list_all(&client, &prefix).await.unwrap();
         assert!(!keys.is_empty(), "{symbol}");
         assert_eq!(keys, corpus_keys(realistic(), &prefix));
-        let (_, date) = vision::parse_daily_1m_key(&keys[0]).unwrap();
+        let (_, span) = vision::Dataset::UM_DAILY_1M.parse(&keys[0]).unwrap();
+        let date = span.first_day();
         let meta = client
-            .head(&vision::daily_1m_key(symbol, date))
+            .head(&vision::Dataset::UM_DAILY_1M.key(symbol, date))
             .await
             .unwrap()
             .unwrap();
@@ -134,7 +138,7 @@ async fn unicode_and_settled_names_round_trip_through_listing_and_head() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_transient_fault_is_recovered_within_the_retry_bound() {
     let corpus = Corpus::from_spec(&small_spec());
-    let prefix = vision::daily_1m_folder("ETHUSDT");
+    let prefix = vision::Dataset::UM_DAILY_1M.folder("ETHUSDT");
     let expected = corpus_keys(&corpus, &prefix);
     for fault in [
         Fault::Status(500),
@@ -180,9 +184,12 @@ async fn faults_beyond_the_bound_are_typed_errors_naming_key_and_status() {
         fault: Fault::SlowDown,
         times: None,
     });
-    let err = list_all(&client(&sim), &vision::daily_1m_folder("ETHUSDT"))
-        .await
-        .unwrap_err();
+    let err = list_all(
+        &client(&sim),
+        &vision::Dataset::UM_DAILY_1M.folder("ETHUSDT"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert_eq!(err.attempts, 4);
     let text = err.to_string();
@@ -203,7 +210,7 @@ async fn forbidden_is_an_error_at_once_and_never_no_file() {
         times: None,
     });
     let client = client(&sim);
-    let key = vision::daily_1m_key("ICPUSDT", day("2023-01-01"));
+    let key = vision::Dataset::UM_DAILY_1M.key("ICPUSDT", day("2023-01-01"));
     let err = client.head(&key).await.unwrap_err();
     assert_eq!((err.status(), err.attempts), (Some(403), 1));
     assert!(err.to_string().contains(&format!("HEAD {key}")), "{err}");
@@ -211,7 +218,7 @@ async fn forbidden_is_an_error_at_once_and_never_no_file() {
         err.to_string().contains("403 means an outage or a block"),
         "{err}"
     );
-    let err = list_all(&client, &vision::daily_1m_folder("ICPUSDT"))
+    let err = list_all(&client, &vision::Dataset::UM_DAILY_1M.folder("ICPUSDT"))
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(403));
@@ -219,14 +226,14 @@ async fn forbidden_is_an_error_at_once_and_never_no_file() {
     // A missing file is a 404: an answer, not an error.
     assert_eq!(
         client
-            .head(&vision::daily_1m_key("ETHUSDT", day("2019-12-30")))
+            .head(&vision::Dataset::UM_DAILY_1M.key("ETHUSDT", day("2019-12-30")))
             .await
             .unwrap(),
         None
     );
     assert!(
         client
-            .head(&vision::daily_1m_key("ETHUSDT", day("2020-01-01")))
+            .head(&vision::Dataset::UM_DAILY_1M.key("ETHUSDT", day("2020-01-01")))
             .await
             .unwrap()
             .is_some()
@@ -245,7 +252,7 @@ async fn retry_after_is_honoured() {
     });
     let started = Instant::now();
     let meta = client(&sim)
-        .head(&vision::daily_1m_key("ETHUSDT", day("2020-01-01")))
+        .head(&vision::Dataset::UM_DAILY_1M.key("ETHUSDT", day("2020-01-01")))
         .await
         .unwrap();
     assert!(meta.is_some());
@@ -296,13 +303,16 @@ async fn listing_works_against_moto() {
     });
     config.retry.base_delay = Duration::from_millis(1);
     let client = VisionClient::new(config).unwrap();
-    let symbols = client.discover_symbols().await;
-    let (btc, pages) = list_all(&client, &vision::daily_1m_folder("BTCUSDT"))
+    let symbols = client.discover_symbols(vision::Dataset::UM_DAILY_1M).await;
+    let (btc, pages) = list_all(&client, &vision::Dataset::UM_DAILY_1M.folder("BTCUSDT"))
         .await
         .unwrap();
-    let (unicode, _) = list_all(&client, &vision::daily_1m_folder("币安人生USDT"))
-        .await
-        .unwrap();
+    let (unicode, _) = list_all(
+        &client,
+        &vision::Dataset::UM_DAILY_1M.folder("币安人生USDT"),
+    )
+    .await
+    .unwrap();
     let _ = server.kill();
     let _ = server.wait();
     assert_eq!(symbols.unwrap(), ["BTCUSDT", "币安人生USDT"]);
@@ -310,8 +320,11 @@ async fn listing_works_against_moto() {
     assert!(btc.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(unicode.len(), 6);
     assert_eq!(
-        vision::parse_daily_1m_key(&unicode[0]),
-        Some(("币安人生USDT", day("2021-01-01")))
+        vision::Dataset::UM_DAILY_1M.parse(&unicode[0]),
+        Some((
+            "币安人生USDT",
+            binance_futures_availability::facts::Span::Day(day("2021-01-01"))
+        ))
     );
 }
 
@@ -320,7 +333,7 @@ async fn listing_works_against_moto() {
 fn aws_cli_lists_the_simulated_bucket() {
     let python = python();
     let sim = SimServer::start(realistic().clone(), SimOptions::default()).unwrap();
-    let prefix = vision::daily_1m_folder("BTCUSDT");
+    let prefix = vision::Dataset::UM_DAILY_1M.folder("BTCUSDT");
     let out = std::process::Command::new(python.with_file_name("aws"))
         .args([
             "s3",
@@ -376,7 +389,7 @@ fn aws_cli_lists_the_simulated_bucket() {
 async fn simulated_files_match_their_checksums() {
     let sim = SimServer::start(Corpus::from_spec(&small_spec()), SimOptions::default()).unwrap();
     let http = reqwest::Client::new();
-    let key = vision::daily_1m_key("币安人生USDT", day("2024-01-10"));
+    let key = vision::Dataset::UM_DAILY_1M.key("币安人生USDT", day("2024-01-10"));
     let url = format!(
         "{}/{}",
         sim.data_url(),
@@ -409,7 +422,7 @@ async fn simulated_files_match_their_checksums() {
         .get(format!(
             "{}/{}",
             sim.s3_url(),
-            vision::daily_1m_key("BTCUSDT", day("2019-12-30"))
+            vision::Dataset::UM_DAILY_1M.key("BTCUSDT", day("2019-12-30"))
         ))
         .send()
         .await
@@ -422,4 +435,107 @@ async fn simulated_files_match_their_checksums() {
             .unwrap()
             .contains("<Code>NoSuchKey</Code>")
     );
+}
+
+/// The seam, proven by a second market: the same lister, grammar and file reader serve COIN-M
+/// folders (perpetual, quarterly, settled, and the pair under `indexPriceKlines`), with every
+/// answer checked against the simulator's own corpus.
+#[tokio::test(flavor = "multi_thread")]
+async fn coin_m_folders_list_and_read_through_the_same_seam() {
+    use binance_futures_availability::facts::Span;
+    use vision::{Dataset, Extent, Instrument, Market};
+    let corpus = vision_sim::coin_m(day("2024-07-02"));
+    let sim = SimServer::start(corpus.clone(), SimOptions::default()).unwrap();
+    let client = client(&sim);
+    let permits = tokio::sync::Semaphore::new(4);
+    let cm = |text: &str| text.parse::<Dataset>().unwrap();
+
+    let symbols = client
+        .discover_symbols(cm("cm/daily/klines/1m"))
+        .await
+        .unwrap();
+    assert_eq!(
+        symbols,
+        ["ADAUSD_PERP_SETTLED", "BTCUSD_240628", "BTCUSD_PERP"]
+    );
+    let kinds: Vec<(Instrument, bool)> = symbols
+        .iter()
+        .map(|s| Market::Cm.symbol(s))
+        .map(|n| (n.instrument, n.settled))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (Instrument::Perpetual, true),
+            (Instrument::Delivery(day("2024-06-28")), false),
+            (Instrument::Perpetual, false)
+        ]
+    );
+    let pairs = client
+        .discover_symbols(cm("cm/daily/indexPriceKlines/1m"))
+        .await
+        .unwrap();
+    assert_eq!(pairs, ["BTCUSD"]);
+    assert_eq!(Market::Cm.symbol(&pairs[0]).instrument, Instrument::Pair);
+
+    // A window of daily 1m files, over more than one page, is the corpus's days exactly.
+    let window = (day("2020-08-01"), day("2024-07-01"));
+    for (dataset, symbol) in [
+        (cm("cm/daily/klines/1m"), "BTCUSD_PERP"),
+        (cm("cm/daily/klines/1m"), "BTCUSD_240628"),
+        (cm("cm/daily/klines/1d"), "ADAUSD_PERP_SETTLED"),
+        (cm("cm/monthly/klines/1d"), "BTCUSD_240628"),
+        (cm("cm/daily/indexPriceKlines/1m"), "BTCUSD"),
+    ] {
+        let listed = vision::list_window(&client, &permits, dataset, symbol, window, Extent::Whole)
+            .await
+            .unwrap();
+        let expected: Vec<Span> = corpus
+            .objects()
+            .iter()
+            .filter_map(|o| dataset.parse(&o.key))
+            .filter(|(s, span)| *s == symbol && span.last_day() <= window.1)
+            .map(|(_, span)| span)
+            .collect();
+        assert!(!expected.is_empty(), "{dataset} {symbol}");
+        assert_eq!(
+            listed.files.keys().copied().collect::<Vec<_>>(),
+            expected,
+            "{dataset} {symbol}"
+        );
+        for (span, file) in &listed.files {
+            let object = corpus.get(&dataset.key(symbol, span.first_day())).unwrap();
+            assert_eq!(
+                (file.size, file.last_modified),
+                (object.size, object.last_modified)
+            );
+        }
+    }
+
+    // A COIN-M 1d file goes through the same fetch, CHECKSUM and unzip as a USD-M one.
+    let monthly = cm("cm/monthly/klines/1d");
+    let listed = vision::list_window(
+        &client,
+        &permits,
+        monthly,
+        "BTCUSD_PERP",
+        (day("2024-01-01"), day("2024-01-31")),
+        Extent::Whole,
+    )
+    .await
+    .unwrap();
+    let file = listed.files.values().next().unwrap();
+    let rows = vision::fetch_file(
+        &client,
+        &permits,
+        monthly,
+        "BTCUSD_PERP",
+        file,
+        vision::MAX_1D_ZIP_BYTES,
+        vision::parse_csv,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 31);
+    assert_eq!(rows[0].open_time.value, 1_704_067_200_000);
 }

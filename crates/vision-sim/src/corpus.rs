@@ -144,8 +144,13 @@ fn kline_size(key: &str, kind: ObjectKind) -> u64 {
 
 /// `data/futures/um/monthly/klines/{S}/1d/{S}-1d-{YYYY-MM}.zip`
 pub fn monthly_1d_key(symbol: &str, first: NaiveDate) -> String {
+    monthly_1d_key_in(MONTHLY_ROOT, symbol, first)
+}
+
+/// `{monthly_root}{S}/1d/{S}-1d-{YYYY-MM}.zip`, for any market's monthly klines root.
+pub fn monthly_1d_key_in(monthly_root: &str, symbol: &str, first: NaiveDate) -> String {
     format!(
-        "{MONTHLY_ROOT}{symbol}/1d/{symbol}-1d-{}.zip",
+        "{monthly_root}{symbol}/1d/{symbol}-1d-{}.zip",
         first.format("%Y-%m")
     )
 }
@@ -162,9 +167,30 @@ pub fn push_1d_files(
     as_of: NaiveDate,
     uploaded: impl Fn(NaiveDate) -> DateTime<Utc>,
 ) {
+    push_1d_files_in(
+        (ROOT, MONTHLY_ROOT),
+        objects,
+        symbol,
+        days,
+        last_trade,
+        as_of,
+        uploaded,
+    );
+}
+
+/// `push_1d_files` under any market's daily and monthly klines roots.
+pub fn push_1d_files_in(
+    (root, monthly_root): (&str, &str),
+    objects: &mut Vec<Object>,
+    symbol: &str,
+    days: &[NaiveDate],
+    last_trade: Option<NaiveDate>,
+    as_of: NaiveDate,
+    uploaded: impl Fn(NaiveDate) -> DateTime<Utc>,
+) {
     let mut months: Vec<(NaiveDate, u32)> = Vec::new();
     for &day in days {
-        let key = daily_key(symbol, "1d", day);
+        let key = daily_key_in(root, symbol, "1d", day);
         let kind = ObjectKind::Daily1d {
             date: day,
             last_trade,
@@ -187,7 +213,7 @@ pub fn push_1d_files(
         if appears >= as_of {
             continue;
         }
-        let key = monthly_1d_key(symbol, first);
+        let key = monthly_1d_key_in(monthly_root, symbol, first);
         let kind = ObjectKind::Monthly1d {
             first,
             days: mask,
@@ -371,8 +397,13 @@ impl Corpus {
 }
 
 pub fn daily_key(symbol: &str, interval: &str, date: NaiveDate) -> String {
+    daily_key_in(ROOT, symbol, interval, date)
+}
+
+/// `{root}{S}/{interval}/{S}-{interval}-{YYYY-MM-DD}.zip`, for any market's daily kline-type root.
+pub fn daily_key_in(root: &str, symbol: &str, interval: &str, date: NaiveDate) -> String {
     format!(
-        "{ROOT}{symbol}/{interval}/{symbol}-{interval}-{}.zip",
+        "{root}{symbol}/{interval}/{symbol}-{interval}-{}.zip",
         date.format("%Y-%m-%d")
     )
 }

@@ -9,15 +9,17 @@
 //!
 //! It shares no code with the client it tests, on purpose: a shared key grammar would hide bugs.
 
+mod coin_m;
 mod corpus;
 mod realistic;
 mod s3;
 mod server;
 pub mod trading;
 
+pub use coin_m::{CM_INDEX_ROOT, CM_MONTHLY_ROOT, CM_ROOT, coin_m};
 pub use corpus::{
     Corpus, CorpusSpec, MONTHLY_ROOT, Object, ObjectKind, ROOT, SymbolSpec, checksum_body,
-    monthly_1d_key, object_bytes,
+    daily_key_in, monthly_1d_key, monthly_1d_key_in, object_bytes,
 };
 pub use realistic::realistic;
 pub use server::{Fault, FaultRule, Paging, SimOptions, SimServer, SimStats};

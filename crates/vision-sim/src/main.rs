@@ -17,10 +17,11 @@ struct Args {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:9900")]
     addr: SocketAddr,
-    /// `realistic` (every real folder name, ~1000 folders, 600k+ daily files) or a JSON corpus spec file.
+    /// `realistic` (every real folder name, ~1000 folders, 600k+ daily files), `coin-m` (a
+    /// COIN-M perpetual, quarterly, settled folder and pair) or a JSON corpus spec file.
     #[arg(long, default_value = "realistic")]
     corpus: String,
-    /// For `realistic`: the day whose morning the bucket shows (files through the day before). Default: today, UTC.
+    /// For `realistic` and `coin-m`: the day whose morning the bucket shows (files through the day before). Default: today, UTC.
     #[arg(long)]
     as_of: Option<chrono::NaiveDate>,
     /// Latency added to every request, in milliseconds.
@@ -33,11 +34,13 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
     let corpus = if args.corpus == "realistic" {
-        vision_sim::realistic(
-            args.as_of
-                .unwrap_or_else(|| chrono::Utc::now().date_naive()),
-        )
+        vision_sim::realistic(as_of)
+    } else if args.corpus == "coin-m" {
+        vision_sim::coin_m(as_of)
     } else {
         let spec: Result<CorpusSpec, String> = std::fs::read_to_string(&args.corpus)
             .map_err(|e| e.to_string())

@@ -23,7 +23,7 @@ use super::progress::Reporter;
 use super::{CollectError, Options, RunState, Stop, flush};
 use crate::facts::{ARCHIVE_START, FileFact};
 use crate::store::{Batch, Database, SymbolRecord};
-use crate::vision::{self, Extent, VisionClient, VisionError};
+use crate::vision::{self, Dataset, Extent, VisionClient, VisionError};
 
 enum Failure {
     Vision(VisionError),
@@ -148,9 +148,10 @@ async fn list_symbol(
     if from > task.to {
         return Ok(Vec::new());
     }
-    let first = vision::list_daily_files(
+    let first = vision::list_window(
         client,
         permits,
+        Dataset::UM_DAILY_1M,
         &task.symbol,
         (from, task.to),
         Extent::FirstPage,
@@ -160,12 +161,19 @@ async fn list_symbol(
     if let Some(reached) = first.reached.filter(|r| *r < task.to) {
         let chunks = super::plan::chunks(reached + chrono::Duration::days(1), task.to);
         let parts = futures_util::future::try_join_all(chunks.into_iter().map(|window| {
-            vision::list_daily_files(client, permits, &task.symbol, window, Extent::Whole)
+            vision::list_window(
+                client,
+                permits,
+                Dataset::UM_DAILY_1M,
+                &task.symbol,
+                window,
+                Extent::Whole,
+            )
         }))
         .await?;
         for part in parts {
             files.extend(part.files);
         }
     }
-    Ok(files.into_values().collect())
+    Ok(files.values().map(|f| f.fact(&task.symbol)).collect())
 }

@@ -4,7 +4,7 @@
 //! A run, in the order its files take it:
 //! - `plan` — which symbol folders, over which days (pure: the update windows, `--symbols`).
 //! - `listing` — lists the windows with bounded concurrency and the circuit breaker; `vision`
-//!   turns each page into facts about daily files (`vision::list_daily_files`).
+//!   turns each page into facts about daily files (`vision::list_window`).
 //! - `observe` — where facts become rows: files, verified absences, the checked window (pure).
 //! - `trading` — the second dataset, after the listing: 1d klines files, daily and monthly,
 //!   planned against what is read, fetched with their CHECKSUMs, stored by `store::trading`.
@@ -525,7 +525,7 @@ fn settle_checked(
             .filter_map(|t| {
                 observe::checked_window(t, reach.published).map(|checked| SymbolUpdate {
                     symbol: t.symbol.clone(),
-                    class: vision::classify(&t.symbol),
+                    class: vision::Market::Um.classify(&t.symbol),
                     first_file_date: None,
                     last_file_date: None,
                     checked: Some(checked),
@@ -554,7 +554,7 @@ fn record_discovered(
         .filter(|t| !priors.contains_key(&t.symbol))
         .map(|t| SymbolUpdate {
             symbol: t.symbol.clone(),
-            class: vision::classify(&t.symbol),
+            class: vision::Market::Um.classify(&t.symbol),
             first_file_date: None,
             last_file_date: None,
             checked: None,

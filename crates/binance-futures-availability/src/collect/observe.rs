@@ -64,7 +64,7 @@ pub(super) fn observations(
     }
     let update = SymbolUpdate {
         symbol: task.symbol.clone(),
-        class: vision::classify(&task.symbol),
+        class: vision::Market::Um.classify(&task.symbol),
         first_file_date: first_seen,
         last_file_date: last_seen,
         checked: checked_window(task, published),

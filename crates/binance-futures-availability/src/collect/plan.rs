@@ -20,7 +20,7 @@ pub(super) struct Task {
 
 /// Every symbol folder, or `None` when the run was stopped while listing them.
 pub(super) async fn discover(client: &VisionClient) -> Result<Option<Vec<String>>, Stop> {
-    match client.discover_symbols().await {
+    match client.discover_symbols(vision::Dataset::UM_DAILY_1M).await {
         Ok(folders) => Ok(Some(folders)),
         Err(e) if e.is_cancelled() => Ok(None),
         Err(e) => Err(CollectError::Discover(e).into()),

@@ -49,7 +49,9 @@ pub(super) async fn probe(
         let (client, sem) = (client.clone(), sem.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let result = client.head(&vision::daily_1m_key(&symbol, date)).await;
+            let result = client
+                .head(&vision::Dataset::UM_DAILY_1M.key(&symbol, date))
+                .await;
             (symbol, result)
         });
     }
@@ -77,7 +79,7 @@ pub(super) async fn probe(
                     },
                 ));
                 batch.symbols.push(SymbolUpdate {
-                    class: vision::classify(&symbol),
+                    class: vision::Market::Um.classify(&symbol),
                     symbol,
                     first_file_date: Some(date),
                     last_file_date: Some(date),

@@ -36,7 +36,7 @@ use super::progress::Reporter;
 use super::{CollectError, Options, RunState, Stop};
 use crate::facts::{ARCHIVE_START, Month, Span};
 use crate::store::{Database, ReadFile, StoreError, SymbolRecord, TradingFile, TradingState};
-use crate::vision::{self, FetchError, Listed1d, OneDayFolder, VisionClient};
+use crate::vision::{self, Dataset, Extent, FetchError, ListedFile, VisionClient};
 
 /// Days after a month's end during which `update` lists the monthly folder for it: Vision
 /// publishes a monthly file 1–5 days after the month (binance-public-data); past this, a month
@@ -160,7 +160,7 @@ pub(super) fn uncovered_runs(
 }
 
 /// A listed file that needs fetching: never read, or read in another version.
-fn wanted(listed: &Listed1d, read: &HashMap<Span, ReadFile>) -> bool {
+fn wanted(listed: &ListedFile, read: &HashMap<Span, ReadFile>) -> bool {
     read.get(&listed.span)
         .is_none_or(|r| r.size != listed.size || r.last_modified != listed.last_modified)
 }
@@ -268,19 +268,20 @@ async fn gather(
         files: Vec::new(),
         failures: Vec::new(),
     };
-    let mut wanted_files: Vec<Listed1d> = Vec::new();
-    let mut monthly: BTreeMap<Span, Listed1d> = BTreeMap::new();
+    let mut wanted_files: Vec<ListedFile> = Vec::new();
+    let mut monthly: BTreeMap<Span, ListedFile> = BTreeMap::new();
     if let Some(from) = task.monthly_from {
-        match vision::list_1d_files(
+        match vision::list_window(
             client,
             permits,
+            Dataset::UM_MONTHLY_1D,
             &task.symbol,
-            OneDayFolder::Monthly,
             (ARCHIVE_START, end),
+            Extent::Whole,
         )
         .await
         {
-            Ok(listed) => monthly = listed,
+            Ok(listed) => monthly = listed.files,
             Err(e) => {
                 // Without the monthly listing the daily one cannot know what it need not read.
                 gathered.failures.push(e.into());
@@ -299,11 +300,18 @@ async fn gather(
             monthly.contains_key(&span) || task.read.contains_key(&span)
         };
         for run in uncovered_runs(window, covered) {
-            match vision::list_1d_files(client, permits, &task.symbol, OneDayFolder::Daily, run)
-                .await
-            {
+            let listed = vision::list_window(
+                client,
+                permits,
+                Dataset::UM_DAILY_1D,
+                &task.symbol,
+                run,
+                Extent::Whole,
+            )
+            .await;
+            match listed {
                 Ok(listed) => {
-                    wanted_files.extend(listed.values().filter(|l| wanted(l, &task.read)))
+                    wanted_files.extend(listed.files.values().filter(|l| wanted(l, &task.read)))
                 }
                 Err(e) => gathered.failures.push(e.into()),
             }
@@ -509,7 +517,7 @@ mod tests {
             },
         )]
         .into();
-        let listed = |size, secs| Listed1d {
+        let listed = |size, secs| ListedFile {
             span: month("2024-01"),
             size,
             last_modified: DateTime::from_timestamp(secs, 0).unwrap(),
@@ -517,7 +525,7 @@ mod tests {
         assert!(!wanted(&listed(10, 0), &read));
         assert!(wanted(&listed(11, 0), &read));
         assert!(wanted(&listed(10, 60), &read));
-        let new = Listed1d {
+        let new = ListedFile {
             span: month("2024-02"),
             ..listed(10, 0)
         };

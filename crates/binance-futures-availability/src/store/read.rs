@@ -287,7 +287,7 @@ impl Database {
     ///         probe_timestamp: Utc::now(),
     ///     }],
     ///     symbols: vec![SymbolUpdate {
-    ///         symbol: "BTCUSDT".into(), class: binance_futures_availability::vision::classify("BTCUSDT"),
+    ///         symbol: "BTCUSDT".into(), class: binance_futures_availability::vision::Market::Um.classify("BTCUSDT"),
     ///         first_file_date: Some(day), last_file_date: Some(day), checked: Some((day, day)),
     ///     }],
     /// })?;

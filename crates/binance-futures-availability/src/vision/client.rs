@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use super::urls::Endpoints;
 use super::urls::{Bases, MAX_REDIRECTS, may_redirect, redact, same_authority};
-use super::{Cause, SetupError, VisionError};
+use super::{Cause, PageError, SetupError, VisionError};
 
 /// The largest listing body read: a page of 1000 keys is ~0.3 MB (330 bytes an entry), so 4 MiB
 /// is 12× that, and 64 requests in flight hold at most 256 MiB even against a hostile server.
@@ -137,7 +137,7 @@ struct Failure {
 }
 
 impl Failure {
-    fn bad_listing(detail: String) -> Failure {
+    fn bad_listing(detail: PageError) -> Failure {
         // A body that does not parse is most often a response cut short: worth another try.
         Failure {
             cause: Cause::BadListing(detail),
@@ -314,7 +314,7 @@ impl VisionClient {
         &self,
         what: String,
         params: &[(&str, &str)],
-        parse: impl Fn(&str) -> Result<T, String>,
+        parse: impl Fn(&str) -> Result<T, PageError>,
     ) -> Result<T, VisionError> {
         let url = self.bases.list(params);
         self.with_retries(what, &url, || async {
@@ -333,7 +333,7 @@ impl VisionClient {
             let body = read_capped(resp, self.config.max_body_bytes).await?;
             // Strictly UTF-8: `text()` would replace bad bytes and quietly change a name.
             let body = std::str::from_utf8(&body)
-                .map_err(|e| Failure::bad_listing(format!("the listing is not UTF-8: {e}")))?;
+                .map_err(|e| Failure::bad_listing(PageError::NotUtf8(e)))?;
             parse(body).map_err(Failure::bad_listing)
         })
         .await

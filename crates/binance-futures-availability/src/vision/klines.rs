@@ -1,265 +1,249 @@
-//! What a klines file holds once fetched, read strictly: the `.CHECKSUM` beside it (sha256 and
-//! file name), the zip (exactly one CSV, named after the zip, bounded in size), and the CSV rows
+//! The klines format: the CSV rows of a klines file of any market and interval
 //! (`open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,
-//! taker_buy_quote_volume,ignore`, times in milliseconds, the header line present from 2022 on
-//! and absent before). A 1d file becomes `DailyTrading` rows only when every row is a whole UTC
-//! day inside the file's span, in order, once.
+//! taker_buy_quote_volume,ignore`, the header line present in futures files from 2022 on and
+//! absent before and in spot files), read strictly, and the 1d reader on top of it: a 1d file
+//! becomes `DailyTrading` rows only when every row is a whole UTC day inside the file's span, in
+//! order, once. Fetching, the CHECKSUM and the zip are the seam's (`file`).
 //!
-//! Anything else is an error naming the key and, for a row, its line: such a file is never
+//! Times come in milliseconds (futures; spot before 2025-01-01) or microseconds (spot from
+//! 2025-01-01), decided by each value's magnitude: milliseconds between 2017 and 2100 have 13
+//! digits (1.48·10¹² to 4.10·10¹²), microseconds 16 (1.48·10¹⁵ to 4.10·10¹⁵), so the two
+//! ranges are three orders of magnitude apart and a value names its unit. The file's era
+//! (spot, from 2025-01-01) would be a second rule to keep in step with Binance's and says
+//! nothing about futures; the magnitude holds for every market. A row whose two times differ in
+//! unit is refused.
+//!
+//! Anything else is an error naming the key, the line and the field: such a file is never
 //! stored, and the next run fetches it again. What must not be known here: HTTP, DuckDB.
 
-use std::io::Read;
+use chrono::{DateTime, NaiveDate};
+use tokio::sync::Semaphore;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use sha2::{Digest, Sha256};
-
-use super::keys::parse_kline_1d_key;
+use super::VisionClient;
+use super::dataset::{DataType, Dataset, Interval};
+use super::file::{FetchError, FileError, Problem, fetch_file, read_file};
+use super::window::ListedFile;
 use crate::facts::{DailyTrading, Span};
 
-/// The header line of files from 2022 on.
+/// The header line of futures files from 2022 on.
 const HEADER: &str = "open_time,open,high,low,close,volume,close_time,quote_volume,count,\
                       taker_buy_volume,taker_buy_quote_volume,ignore";
 
-/// The largest CSV accepted once unpacked. A real 1m day is ~205 KB (1,440 rows); a monthly 1d
-/// file ~31 rows of ~150 bytes. The bound keeps a hostile zip (a few KB that unpack to
-/// gigabytes) from filling memory.
-pub const MAX_CSV_BYTES: u64 = 4 * 1024 * 1024;
+/// Microseconds in a day.
+const DAY_US: i64 = 86_400_000_000;
 
-/// Milliseconds in a day.
-const DAY_MS: i64 = 86_400_000;
+/// The largest 1d zip fetched. A monthly file of 31 rows is ~2 KB and a daily one ~0.4 KB, so
+/// 1 MiB is hundreds of times that, and 64 in flight hold at most 64 MiB.
+pub const MAX_1D_ZIP_BYTES: usize = 1 << 20;
 
-/// A klines file that cannot be used, and why.
-#[derive(Debug, thiserror::Error)]
-#[error("{key}: {problem}")]
-pub struct KlineFileError {
-    pub key: String,
-    #[source]
-    pub problem: Problem,
+/// The unit a kline file writes its times in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Millis,
+    Micros,
 }
 
-/// Why a klines file cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum Problem {
-    #[error("this is not the key of a daily or monthly 1d klines file")]
-    NotA1dKey,
-    #[error("it was listed, but fetching it answered 404: it is gone since")]
-    Vanished,
-    #[error("it has no .CHECKSUM beside it (404), so it cannot be verified")]
-    ChecksumMissing,
-    /// Described, never quoted: a CHECKSUM is whatever the server sent, and its text would go
-    /// on into the log, the run record, `status` and `/v1/status`.
-    #[error("its CHECKSUM ({bytes} bytes) is not `<sha256>  <file name>`: {defect}")]
-    ChecksumMalformed {
-        bytes: usize,
-        defect: ChecksumDefect,
-    },
-    #[error("its CHECKSUM is for {}, another file", shown_name(.named, *.bytes))]
-    ChecksumForAnother {
-        /// The name, when it is one a klines file could have; else only its length is shown.
-        named: Option<String>,
-        bytes: usize,
-    },
-    #[error("its sha256 is {actual}, but its CHECKSUM says {expected}")]
-    ChecksumMismatch { expected: String, actual: String },
-    #[error("it is not a readable zip")]
-    BadZip(#[source] zip::result::ZipError),
-    #[error("it holds {entries} files, where a klines zip holds exactly one, {expected:?}")]
-    Entries { entries: usize, expected: String },
-    #[error("it holds {found:?}, where a klines zip holds {expected:?}")]
-    EntryName { found: String, expected: String },
-    #[error("its CSV is larger than {MAX_CSV_BYTES} bytes once unpacked")]
-    TooLarge,
-    #[error("its CSV could not be unpacked")]
-    Unpack(#[source] std::io::Error),
-    #[error("its CSV is not UTF-8")]
-    NotUtf8,
-    #[error("its CSV holds no rows")]
-    Empty,
-    #[error("line {line}: {what}")]
-    Row { line: usize, what: String },
-    /// The body fetched is not the version the listing shows (its size, or its Last-Modified
-    /// where the server sends one): a CDN's cached copy of an earlier upload, or a re-upload
-    /// since the listing. Storing it would record old rows under the new version, never read
-    /// again.
-    #[error(
-        "the listing shows {listed_size} bytes last modified {}, but the download is \
-         {got_size} bytes{}: a copy other than the one listed (a CDN cache not yet refreshed, or \
-         a re-upload since the listing); nothing of it is stored, and the next run that lists it \
-         fetches it again",
-        stamp(*.listed_modified),
-        .got_modified.map(|t| format!(" last modified {}", stamp(t))).unwrap_or_default()
-    )]
-    NotAsListed {
-        listed_size: u64,
-        listed_modified: DateTime<Utc>,
-        got_size: u64,
-        got_modified: Option<DateTime<Utc>>,
-    },
-    /// A day after the run's last: not over when the run started, or not one it checks.
-    #[error("it states {date}, after {end}, the last day this run checks; nothing of it is stored")]
-    AfterEnd { date: NaiveDate, end: NaiveDate },
-}
+impl TimeUnit {
+    fn micros(self) -> i64 {
+        match self {
+            TimeUnit::Millis => 1000,
+            TimeUnit::Micros => 1,
+        }
+    }
 
-/// What is wrong with a CHECKSUM's text, said without repeating it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ChecksumDefect {
-    #[error("it is not UTF-8 text")]
-    NotUtf8,
-    #[error("its line ends in CR without LF")]
-    LineEndsInCr,
-    #[error("it holds a control character (a second line, a tab or a CR)")]
-    Control,
-    #[error("no space separates a digest from a file name")]
-    NoSpace,
-    #[error("it begins with {chars} characters before a space, where a sha256 is 64 hex digits")]
-    Digest { chars: usize },
-    #[error("no file name follows the digest")]
-    NoName,
-}
-
-/// A file name a CHECKSUM gives, quoted when it could be a klines file's (letters of any
-/// script, digits, `-`, `_`, `.`, at most 100), else only its length.
-fn shown_name(named: &Option<String>, bytes: usize) -> String {
-    match named {
-        Some(name) => format!("{name:?}"),
-        None => format!("a name of {bytes} bytes that no klines file has"),
+    /// The last instant of a UTC day as this unit writes it.
+    fn day_end(self) -> &'static str {
+        match self {
+            TimeUnit::Millis => "23:59:59.999",
+            TimeUnit::Micros => "23:59:59.999999",
+        }
     }
 }
 
-fn plausible_name(name: &str) -> bool {
-    name.chars().count() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+impl std::fmt::Display for TimeUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TimeUnit::Millis => "milliseconds",
+            TimeUnit::Micros => "microseconds",
+        })
+    }
 }
 
-fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+/// A time as a kline file writes it: the value and the unit its magnitude says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Time {
+    pub value: i64,
+    pub unit: TimeUnit,
+}
+
+impl Time {
+    /// Microseconds since the epoch (no overflow: at most 4.1·10¹⁵).
+    pub fn micros(self) -> i64 {
+        self.value * self.unit.micros()
+    }
 }
 
 /// One row of a klines CSV, as written (any interval).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Kline {
-    pub open_time_ms: i64,
+    pub open_time: Time,
     pub open: f64,
     pub high: f64,
     pub low: f64,
     pub close: f64,
     pub volume: f64,
-    pub close_time_ms: i64,
+    pub close_time: Time,
     pub quote_volume: f64,
     pub trades: u64,
     pub taker_buy_volume: f64,
     pub taker_buy_quote_volume: f64,
 }
 
-/// Reads a daily or monthly 1d klines file: `zip` as fetched from `key`, `checksum` as fetched
-/// from `key.CHECKSUM`. Every day it states, in order.
-pub fn read_1d_file(
-    key: &str,
-    zip: &[u8],
-    checksum: &str,
-) -> Result<Vec<DailyTrading>, KlineFileError> {
-    let fail = |problem| KlineFileError {
-        key: key.to_string(),
-        problem,
-    };
-    let (_, span) = parse_kline_1d_key(key).ok_or_else(|| fail(Problem::NotA1dKey))?;
-    verify_checksum(key, zip, checksum)?;
-    let csv = unzip_csv(key, zip)?;
-    let rows = parse_csv(&csv).map_err(fail)?;
-    daily(&rows, span).map_err(fail)
+/// A column of a klines CSV, named as its header names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    OpenTime,
+    Open,
+    High,
+    Low,
+    Close,
+    Volume,
+    CloseTime,
+    QuoteVolume,
+    Count,
+    TakerBuyVolume,
+    TakerBuyQuoteVolume,
+    Ignore,
 }
 
-/// Checks `zip` against its CHECKSUM: `<64 hex digits><spaces><file name>`, one line ending
-/// in LF, CRLF or nothing (real copies have a newline or not; CRLF is a copy saved on Windows,
-/// still verifiable), the name that of `key`'s file.
-pub fn verify_checksum(key: &str, zip: &[u8], checksum: &str) -> Result<(), KlineFileError> {
-    let fail = |problem| KlineFileError {
-        key: key.to_string(),
-        problem,
-    };
-    let malformed = |defect| {
-        fail(Problem::ChecksumMalformed {
-            bytes: checksum.len(),
-            defect,
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Field::OpenTime => "open_time",
+            Field::Open => "open",
+            Field::High => "high",
+            Field::Low => "low",
+            Field::Close => "close",
+            Field::Volume => "volume",
+            Field::CloseTime => "close_time",
+            Field::QuoteVolume => "quote_volume",
+            Field::Count => "count",
+            Field::TakerBuyVolume => "taker_buy_volume",
+            Field::TakerBuyQuoteVolume => "taker_buy_quote_volume",
+            Field::Ignore => "ignore",
         })
-    };
-    let line = checksum
-        .strip_suffix("\r\n")
-        .or_else(|| checksum.strip_suffix('\n'))
-        .unwrap_or(checksum);
-    if line.ends_with('\r') {
-        return Err(malformed(ChecksumDefect::LineEndsInCr));
     }
-    if line.chars().any(char::is_control) {
-        return Err(malformed(ChecksumDefect::Control));
-    }
-    let (expected, named) = line
-        .split_once(' ')
-        .ok_or_else(|| malformed(ChecksumDefect::NoSpace))?;
-    let named = named.trim_start_matches(' ');
-    if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(malformed(ChecksumDefect::Digest {
-            chars: expected.chars().count(),
-        }));
-    }
-    if named.is_empty() {
-        return Err(malformed(ChecksumDefect::NoName));
-    }
-    let file = key.rsplit('/').next().unwrap_or(key);
-    if named != file {
-        return Err(fail(Problem::ChecksumForAnother {
-            named: plausible_name(named).then(|| named.to_string()),
-            bytes: named.len(),
-        }));
-    }
-    let actual: String = Sha256::digest(zip)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    if !actual.eq_ignore_ascii_case(expected) {
-        return Err(fail(Problem::ChecksumMismatch {
-            expected: expected.to_string(),
-            actual,
-        }));
-    }
-    Ok(())
 }
 
-/// The one CSV of a klines zip, named as the zip is (`X.zip` holds `X.csv`).
-pub fn unzip_csv(key: &str, zip: &[u8]) -> Result<String, KlineFileError> {
-    let fail = |problem| KlineFileError {
-        key: key.to_string(),
-        problem,
+/// Why one field's text is not a value of its column. The text is kept (cut to 40
+/// characters), so the sentence can show it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{text:?} is not a time in milliseconds or microseconds")]
+    NotATime { text: String },
+    #[error("{value} is not a time in milliseconds or microseconds between 2017 and 2100")]
+    TimeOutOfRange { value: i64 },
+    #[error("{text:?} is not a decimal number")]
+    NotDecimal { text: String },
+    /// A number past f64's largest parses to `inf`, which would be stored and rank its symbol
+    /// first for ever.
+    #[error("has {digits} digits, too large for a 64-bit float (at most ~1.8e308)")]
+    TooLarge { digits: usize },
+    #[error("{text:?} is not a number of trades")]
+    NotACount { text: String },
+}
+
+/// Why a row of a klines file is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RowError {
+    #[error("{found} fields where a kline has 12: {line:?}")]
+    FieldCount { found: usize, line: String },
+    #[error("{field} {error}")]
+    Value { field: Field, error: ValueError },
+    #[error("open_time is in {open}, close_time in {close}: one file writes one unit")]
+    MixedUnits { open: TimeUnit, close: TimeUnit },
+    #[error("high {high} is below low {low}")]
+    HighBelowLow { high: f64, low: f64 },
+    #[error("close_time is not after open_time")]
+    CloseNotAfterOpen,
+    #[error("open_time {open_time} is not the start of a UTC day")]
+    NotDayStart { open_time: i64 },
+    #[error(
+        "close_time {close_time} does not end the day {date} (a 1d kline closes at {})",
+        .unit.day_end()
+    )]
+    NotDayEnd {
+        close_time: i64,
+        date: NaiveDate,
+        unit: TimeUnit,
+    },
+    #[error("{date} is outside the file's span")]
+    OutsideSpan { date: NaiveDate },
+    #[error("{date} is out of order or repeated")]
+    OutOfOrder { date: NaiveDate },
+    #[error("a daily 1d file holds one row, this one {rows}")]
+    RowsInDaily { rows: usize },
+}
+
+/// Reads a daily or monthly 1d klines file of any market: `zip` as fetched from `key`,
+/// `checksum` as fetched from `key.CHECKSUM`. Every day it states, in order.
+pub fn read_1d_file(key: &str, zip: &[u8], checksum: &str) -> Result<Vec<DailyTrading>, FileError> {
+    let span = Dataset::read_key(key)
+        .filter(|(ds, _, _)| {
+            ds.data_type() == DataType::Klines && ds.interval() == Some(Interval::D1)
+        })
+        .map(|(_, _, span)| span)
+        .ok_or_else(|| FileError {
+            key: key.to_string(),
+            problem: Problem::NotAKeyOf {
+                data_type: DataType::Klines,
+                interval: Some(Interval::D1),
+            },
+        })?;
+    read_file(key, zip, checksum, |csv| read_1d(csv, span))
+}
+
+/// Fetches one listed USD-M 1d file (daily or monthly, as its span says) and its `.CHECKSUM`
+/// through the seam, and reads it: every day it states, none after `through` (the run's last
+/// day).
+pub async fn fetch_1d_file(
+    client: &VisionClient,
+    permits: &Semaphore,
+    symbol: &str,
+    listed: &ListedFile,
+    through: NaiveDate,
+) -> Result<Vec<DailyTrading>, FetchError> {
+    let dataset = match listed.span {
+        Span::Day(_) => Dataset::UM_DAILY_1D,
+        Span::Month(_) => Dataset::UM_MONTHLY_1D,
     };
-    let file = key.rsplit('/').next().unwrap_or(key);
-    let expected = format!("{}.csv", file.strip_suffix(".zip").unwrap_or(file));
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|e| fail(Problem::BadZip(e)))?;
-    if archive.len() != 1 {
-        return Err(fail(Problem::Entries {
-            entries: archive.len(),
-            expected,
-        }));
-    }
-    let entry = archive.by_index(0).map_err(|e| fail(Problem::BadZip(e)))?;
-    if entry.name() != expected {
-        return Err(fail(Problem::EntryName {
-            found: entry.name().chars().take(120).collect(),
-            expected,
-        }));
-    }
-    let mut bytes = Vec::new();
-    // One byte past the limit tells "too large" from "exactly at it".
-    entry
-        .take(MAX_CSV_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(Problem::Unpack(e)))?;
-    if bytes.len() as u64 > MAX_CSV_BYTES {
-        return Err(fail(Problem::TooLarge));
-    }
-    String::from_utf8(bytes).map_err(|_| fail(Problem::NotUtf8))
+    let span = listed.span;
+    let read = |csv: &str| {
+        let days = read_1d(csv, span)?;
+        // Rows are in order: the last is the latest.
+        match days.last().filter(|d| d.date > through) {
+            Some(late) => Err(Problem::AfterEnd {
+                date: late.date,
+                end: through,
+            }),
+            None => Ok(days),
+        }
+    };
+    fetch_file(
+        client,
+        permits,
+        dataset,
+        symbol,
+        listed,
+        MAX_1D_ZIP_BYTES,
+        read,
+    )
+    .await
+}
+
+/// The 1d reader: the rows of a 1d file of `span` as days.
+fn read_1d(csv: &str, span: Span) -> Result<Vec<DailyTrading>, Problem> {
+    daily(&parse_csv(csv)?, span)
 }
 
 /// Every row of a klines CSV. Lines end in `\n` (the last one may not); no blank lines.
@@ -273,7 +257,7 @@ pub fn parse_csv(csv: &str) -> Result<Vec<Kline>, Problem> {
         if i == 0 && line == HEADER {
             continue;
         }
-        rows.push(parse_row(line).map_err(|what| Problem::Row { line: i + 1, what })?);
+        rows.push(parse_row(line).map_err(|error| Problem::Row { line: i + 1, error })?);
     }
     if rows.is_empty() {
         return Err(Problem::Empty);
@@ -281,89 +265,100 @@ pub fn parse_csv(csv: &str) -> Result<Vec<Kline>, Problem> {
     Ok(rows)
 }
 
-fn parse_row(line: &str) -> Result<Kline, String> {
+fn parse_row(line: &str) -> Result<Kline, RowError> {
     let fields: Vec<&str> = line.split(',').collect();
     if fields.len() != 12 {
-        return Err(format!(
-            "{} fields where a kline has 12: {:?}",
-            fields.len(),
-            line.chars().take(80).collect::<String>()
-        ));
+        return Err(RowError::FieldCount {
+            found: fields.len(),
+            line: line.chars().take(80).collect(),
+        });
     }
-    let time = |i: usize, name: &str| millis(fields[i]).map_err(|e| format!("{name} {e}"));
-    let number = |i: usize, name: &str| decimal(fields[i]).map_err(|e| format!("{name} {e}"));
+    let at = |field: Field| move |error: ValueError| RowError::Value { field, error };
+    let stamp = |i: usize, field: Field| time(fields[i]).map_err(at(field));
+    let number = |i: usize, field: Field| decimal(fields[i]).map_err(at(field));
     let row = Kline {
-        open_time_ms: time(0, "open_time")?,
-        open: number(1, "open")?,
-        high: number(2, "high")?,
-        low: number(3, "low")?,
-        close: number(4, "close")?,
-        volume: number(5, "volume")?,
-        close_time_ms: time(6, "close_time")?,
-        quote_volume: number(7, "quote_volume")?,
+        open_time: stamp(0, Field::OpenTime)?,
+        open: number(1, Field::Open)?,
+        high: number(2, Field::High)?,
+        low: number(3, Field::Low)?,
+        close: number(4, Field::Close)?,
+        volume: number(5, Field::Volume)?,
+        close_time: stamp(6, Field::CloseTime)?,
+        quote_volume: number(7, Field::QuoteVolume)?,
         // At most i64::MAX, which the store's BIGINT holds.
         trades: fields[8]
             .parse::<i64>()
             .ok()
             .filter(|_| fields[8].bytes().all(|b| b.is_ascii_digit()))
             .map(i64::unsigned_abs)
-            .ok_or_else(|| format!("count {:?} is not a number of trades", fields[8]))?,
-        taker_buy_volume: number(9, "taker_buy_volume")?,
-        taker_buy_quote_volume: number(10, "taker_buy_quote_volume")?,
+            .ok_or_else(|| {
+                at(Field::Count)(ValueError::NotACount {
+                    text: cut(fields[8]),
+                })
+            })?,
+        taker_buy_volume: number(9, Field::TakerBuyVolume)?,
+        taker_buy_quote_volume: number(10, Field::TakerBuyQuoteVolume)?,
     };
     // Unused ("0" in every file seen), but still a number: anything else means a shifted or
     // damaged row, a carriage return left by an editor among them.
-    number(11, "ignore")?;
-    if row.high < row.low {
-        return Err(format!("high {} is below low {}", row.high, row.low));
+    number(11, Field::Ignore)?;
+    if row.open_time.unit != row.close_time.unit {
+        return Err(RowError::MixedUnits {
+            open: row.open_time.unit,
+            close: row.close_time.unit,
+        });
     }
-    if row.close_time_ms <= row.open_time_ms {
-        return Err("close_time is not after open_time".to_string());
+    if row.high < row.low {
+        return Err(RowError::HighBelowLow {
+            high: row.high,
+            low: row.low,
+        });
+    }
+    if row.close_time.value <= row.open_time.value {
+        return Err(RowError::CloseNotAfterOpen);
     }
     Ok(row)
 }
 
-/// A time in milliseconds since the epoch, between 2017 and 2100: 13 digits. Microseconds (16
-/// digits, which Binance's spot files adopted in 2025) are named as such.
-fn millis(text: &str) -> Result<i64, String> {
-    const FROM: i64 = 1_483_228_800_000; // 2017-01-01
+/// At most 40 characters of a field, as an error shows it.
+fn cut(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+/// A time since the epoch between 2017 and 2100, in milliseconds (13 digits) or microseconds
+/// (16 digits): the magnitude names the unit (see the module's comment).
+fn time(text: &str) -> Result<Time, ValueError> {
+    const FROM: i64 = 1_483_228_800_000; // 2017-01-01, in milliseconds
     const TO: i64 = 4_102_444_800_000; // 2100-01-01
     let value: i64 = text
         .parse()
         .ok()
         .filter(|_| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| format!("{text:?} is not a time in milliseconds"))?;
-    if (FROM * 1000..TO * 1000).contains(&value) {
-        return Err(format!("{text} is in microseconds, not milliseconds"));
-    }
-    if !(FROM..TO).contains(&value) {
-        return Err(format!(
-            "{text} is not a time in milliseconds between 2017 and 2100"
-        ));
-    }
-    Ok(value)
+        .ok_or_else(|| ValueError::NotATime { text: cut(text) })?;
+    let unit = if (FROM..TO).contains(&value) {
+        TimeUnit::Millis
+    } else if (FROM * 1000..TO * 1000).contains(&value) {
+        TimeUnit::Micros
+    } else {
+        return Err(ValueError::TimeOutOfRange { value });
+    };
+    Ok(Time { value, unit })
 }
 
 /// A non-negative decimal as the files write it (`7195.24000000`, `0`): digits and at most one
 /// point, nothing else (no sign, exponent, `NaN` or `inf`, which `f64::from_str` would take),
 /// and finite: a number past f64's largest (~1.8·10^308, 309 digits before the point) parses to
-/// `inf`, which would be stored and rank its symbol first for ever.
-fn decimal(text: &str) -> Result<f64, String> {
+/// `inf`.
+fn decimal(text: &str) -> Result<f64, ValueError> {
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
     let points = text.bytes().filter(|b| *b == b'.').count();
+    let not_decimal = || ValueError::NotDecimal { text: cut(text) };
     if digits == 0 || digits + points != text.len() || points > 1 {
-        return Err(format!(
-            "{:?} is not a decimal number",
-            text.chars().take(40).collect::<String>()
-        ));
+        return Err(not_decimal());
     }
-    let value: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a decimal number"))?;
+    let value: f64 = text.parse().map_err(|_| not_decimal())?;
     if !value.is_finite() {
-        return Err(format!(
-            "has {digits} digits, too large for a 64-bit float (at most ~1.8e308)"
-        ));
+        return Err(ValueError::TooLarge { digits });
     }
     Ok(value)
 }
@@ -374,29 +369,30 @@ fn daily(rows: &[Kline], span: Span) -> Result<Vec<DailyTrading>, Problem> {
     if matches!(span, Span::Day(_)) && rows.len() != 1 {
         return Err(Problem::Row {
             line: rows.len().min(2),
-            what: format!("a daily 1d file holds one row, this one {}", rows.len()),
+            error: RowError::RowsInDaily { rows: rows.len() },
         });
     }
     let mut days: Vec<DailyTrading> = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
-        let at = |what: String| Problem::Row { line: i + 1, what };
-        let date = day_of(r.open_time_ms).ok_or_else(|| {
-            at(format!(
-                "open_time {} is not the start of a UTC day",
-                r.open_time_ms
-            ))
+        let at = |error| Problem::Row { line: i + 1, error };
+        let date = day_of(r.open_time).ok_or_else(|| {
+            at(RowError::NotDayStart {
+                open_time: r.open_time.value,
+            })
         })?;
-        if r.close_time_ms != r.open_time_ms + DAY_MS - 1 {
-            return Err(at(format!(
-                "close_time {} does not end the day {date} (a 1d kline closes at 23:59:59.999)",
-                r.close_time_ms
-            )));
+        // One tick of the file's unit before the next day: .999 ms or .999999 µs.
+        if r.close_time.micros() != r.open_time.micros() + DAY_US - r.close_time.unit.micros() {
+            return Err(at(RowError::NotDayEnd {
+                close_time: r.close_time.value,
+                date,
+                unit: r.close_time.unit,
+            }));
         }
         if !span.contains(date) {
-            return Err(at(format!("{date} is outside the file's span")));
+            return Err(at(RowError::OutsideSpan { date }));
         }
         if days.last().is_some_and(|d| d.date >= date) {
-            return Err(at(format!("{date} is out of order or repeated")));
+            return Err(at(RowError::OutOfOrder { date }));
         }
         days.push(DailyTrading {
             date,
@@ -414,9 +410,10 @@ fn daily(rows: &[Kline], span: Span) -> Result<Vec<DailyTrading>, Problem> {
     Ok(days)
 }
 
-fn day_of(ms: i64) -> Option<NaiveDate> {
-    (ms % DAY_MS == 0)
-        .then(|| DateTime::from_timestamp_millis(ms).map(|t| t.date_naive()))
+fn day_of(t: Time) -> Option<NaiveDate> {
+    let us = t.micros();
+    (us % DAY_US == 0)
+        .then(|| DateTime::from_timestamp_micros(us).map(|t| t.date_naive()))
         .flatten()
 }
 
@@ -424,9 +421,22 @@ fn day_of(ms: i64) -> Option<NaiveDate> {
 mod tests {
     use std::io::Write;
 
+    use sha2::{Digest, Sha256};
+
     use super::*;
     use crate::facts::Month;
-    use crate::vision::kline_1d_key;
+    use crate::vision::{MAX_CSV_BYTES, unzip_csv, verify_checksum};
+
+    /// Milliseconds in a day.
+    const DAY_MS: i64 = 86_400_000;
+
+    fn kline_1d_key(symbol: &str, span: Span) -> String {
+        let dataset = match span {
+            Span::Day(_) => Dataset::UM_DAILY_1D,
+            Span::Month(_) => Dataset::UM_MONTHLY_1D,
+        };
+        dataset.key(symbol, span.first_day())
+    }
 
     const REAL_ZIP: &[u8] = include_bytes!("../../../../fixtures/files/BTCUSDT-1m-2020-01-01.zip");
     const REAL_CHECKSUM: &str =
@@ -482,8 +492,14 @@ mod tests {
         let csv = unzip_csv(REAL_KEY, REAL_ZIP).unwrap();
         let rows = parse_csv(&csv).unwrap();
         assert_eq!(rows.len(), 1440, "one row a minute");
-        assert_eq!(rows[0].open_time_ms, 1_577_836_800_000);
-        assert_eq!(rows[0].close_time_ms, 1_577_836_859_999);
+        assert_eq!(
+            rows[0].open_time,
+            Time {
+                value: 1_577_836_800_000,
+                unit: TimeUnit::Millis
+            }
+        );
+        assert_eq!(rows[0].close_time.value, 1_577_836_859_999);
         assert_eq!(rows[0].open, 7195.24);
         assert_eq!(rows[0].trades, 493);
         assert_eq!(rows[0].quote_volume, 371_233.518_355_35);
@@ -523,6 +539,86 @@ mod tests {
                 (d("2024-02-29"), true)
             ]
         );
+    }
+
+    /// BTCUSDT spot 1d klines, as the bucket's spot files write them: no header, and from
+    /// 2025-01-01 microseconds (`vision-layout.md`). Of 2025-01-01, both times and
+    /// open/high/low/close/volume are the values a public Binance Vision loader's test quotes
+    /// from `BTCUSDT-1d-2025-01.csv`; every other value here, and the rows of 2025-01-02 and
+    /// 2024-12-31 (the last millisecond day), have the real shape (8 decimals, trade counts,
+    /// times), not values checked against the bucket.
+    const SPOT_2025_01_01: &str = "1735689600000000,93576.00000000,95151.15000000,\
+        92888.00000000,94591.79000000,10373.30000000,1735775999999999,975444194.49530180,\
+        1467889,4951.44380000,465531069.70318000,0";
+    const SPOT_2025_01_02: &str = "1735776000000000,94591.78000000,97839.50000000,\
+        94392.00000000,96984.79000000,21970.48948000,1735862399999999,2118372186.79213000,\
+        3199468,11077.10525000,1068113454.90735000,0";
+    const SPOT_2024_12_31: &str = "1735603200000,92792.05000000,96250.00000000,\
+        92033.73000000,93576.00000000,19612.03387000,1735689599999,1849718962.13425000,\
+        2996478,9367.84766000,883582219.04815000,0";
+
+    #[test]
+    fn spot_files_in_microseconds_since_2025_are_read_like_millisecond_ones() {
+        let spot = |text: &str| text.parse::<Dataset>().unwrap();
+        let key = spot("spot/monthly/klines/1d").key("BTCUSDT", d("2025-01-01"));
+        assert_eq!(
+            key,
+            "data/spot/monthly/klines/BTCUSDT/1d/BTCUSDT-1d-2025-01.zip"
+        );
+        let (zip, sum) = file(&key, &format!("{SPOT_2025_01_01}\n{SPOT_2025_01_02}\n"));
+        let days = read_1d_file(&key, &zip, &sum).unwrap();
+        let got: Vec<(NaiveDate, f64, u64)> =
+            days.iter().map(|t| (t.date, t.close, t.trades)).collect();
+        assert_eq!(
+            got,
+            [
+                (d("2025-01-01"), 94591.79, 1_467_889),
+                (d("2025-01-02"), 96984.79, 3_199_468)
+            ]
+        );
+        // The day before, in milliseconds, reads to the same shape.
+        let key = spot("spot/daily/klines/1d").key("BTCUSDT", d("2024-12-31"));
+        let (zip, sum) = file(&key, SPOT_2024_12_31);
+        let days = read_1d_file(&key, &zip, &sum).unwrap();
+        assert_eq!((days[0].date, days[0].open), (d("2024-12-31"), 92792.05));
+        // The units are told apart by magnitude, value by value.
+        let rows = parse_csv(&format!("{SPOT_2024_12_31}\n{SPOT_2025_01_01}")).unwrap();
+        assert_eq!(
+            (rows[0].open_time.unit, rows[1].open_time.unit),
+            (TimeUnit::Millis, TimeUnit::Micros)
+        );
+        assert_eq!(
+            rows[0].close_time.micros() + 1000,
+            rows[1].open_time.micros()
+        );
+
+        let key = spot("spot/daily/klines/1d").key("BTCUSDT", d("2025-01-01"));
+        let with = |i: usize, value: &str| {
+            let mut f: Vec<&str> = SPOT_2025_01_01.split(',').collect();
+            f[i] = value;
+            f.join(",")
+        };
+        for (csv, says) in [
+            // A microsecond day ends at .999999, not at .999 as a millisecond one does.
+            (
+                with(6, "1735775999999000"),
+                "does not end the day 2025-01-01 (a 1d kline closes at 23:59:59.999999)",
+            ),
+            (with(0, "1735689600000001"), "is not the start of a UTC day"),
+            (
+                with(6, "1735775999999"),
+                "open_time is in microseconds, close_time in milliseconds",
+            ),
+            (
+                with(0, "17356896000000000"),
+                "17356896000000000 is not a time in milliseconds or microseconds between 2017 and 2100",
+            ),
+        ] {
+            let (zip, sum) = file(&key, &csv);
+            let e = read_1d_file(&key, &zip, &sum).unwrap_err();
+            assert!(matches!(e.problem, Problem::Row { line: 1, .. }), "{e}");
+            assert!(e.to_string().contains(says), "{csv}: {e}");
+        }
     }
 
     #[test]
@@ -716,6 +812,11 @@ mod tests {
             &sum,
         )
         .unwrap_err();
-        assert!(matches!(e.problem, Problem::NotA1dKey), "{e}");
+        assert!(matches!(e.problem, Problem::NotAKeyOf { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("this is not the key of a daily or monthly 1d klines file"),
+            "{e}"
+        );
     }
 }

@@ -8,10 +8,11 @@
 use chrono::{DateTime, Utc};
 use percent_encoding::percent_decode_str;
 
-use super::{Cause, VisionClient, VisionError, keys};
+use super::dataset::{Dataset, Folder};
+use super::{Cause, VisionClient, VisionError};
 
-/// Pages a discovery of the klines root may take: 100,000 folders at 1000 a page, ~90× the
-/// 1,1xx the bucket holds.
+/// Pages a discovery of a dataset's symbol folders may take: 100,000 folders at 1000 a page,
+/// ~90× the 1,1xx the UM klines root holds and ~28× spot's ~3,600.
 pub const DISCOVERY_MAX_PAGES: u32 = 100;
 
 /// How a listing failed to progress.
@@ -25,6 +26,45 @@ pub enum Stall {
     TooManyPages { max: u32 },
     #[error("page {page} is truncated but lists nothing")]
     EmptyPage { page: u32 },
+}
+
+/// Why a body is not a ListBucketResult page. Element names and values are kept as found (cut
+/// to 200 characters where a server chooses them).
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("the listing is not UTF-8: {0}")]
+    NotUtf8(std::str::Utf8Error),
+    #[error("{0}")]
+    Xml(quick_xml::Error),
+    #[error("{0}")]
+    Escape(quick_xml::escape::EscapeError),
+    #[error("<{element}> holds markup where text belongs")]
+    Markup { element: String },
+    #[error("the document is a <{element}>, not a ListBucketResult")]
+    NotAListing { element: String },
+    #[error("IsTruncated is {text:?}")]
+    IsTruncated { text: String },
+    #[error("an entry has no Key")]
+    NoKey,
+    #[error("a CommonPrefixes has no Prefix")]
+    NoPrefix,
+    #[error("Size is {text:?}")]
+    Size { text: String },
+    #[error("the entry {key} has no valid LastModified")]
+    LastModified { key: String },
+    #[error("an unexpected end tag")]
+    UnexpectedEnd,
+    #[error("the page ends before </ListBucketResult>")]
+    Unfinished,
+    #[error("a url-encoded name is not UTF-8: {0}")]
+    NameNotUtf8(std::str::Utf8Error),
+    #[error("the page is truncated but carries no NextContinuationToken")]
+    NoToken,
+}
+
+/// An element's name as an error shows it.
+fn element_name(element: &[u8]) -> String {
+    String::from_utf8_lossy(element).chars().take(200).collect()
 }
 
 /// One object of a listing page.
@@ -67,7 +107,7 @@ enum Place {
 /// backfill reads ~1.6 M of them, and deserialising each into owned strings (the ETag and
 /// storage class included) was 32 % of a backfill's CPU (BENCHMARKS.md, session 9). Only the
 /// fields a listing needs are kept; every other element is skipped whole.
-pub(super) fn parse_page(xml: &str) -> Result<ListPage, String> {
+pub(super) fn parse_page(xml: &str) -> Result<ListPage, PageError> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut place = Place::Outside;
@@ -76,7 +116,7 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, String> {
     // Names are decoded once the whole page is read: `EncodingType` may come after them.
     let mut raw_prefixes = Vec::new();
     loop {
-        let event = reader.read_event().map_err(|e| e.to_string())?;
+        let event = reader.read_event().map_err(PageError::Xml)?;
         let (start, empty) = match &event {
             Event::Start(e) => (Some(e.name()), false),
             Event::Empty(e) => (Some(e.name()), true),
@@ -85,39 +125,41 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, String> {
         if let Some(name) = start {
             let element = name.as_ref();
             // The text of a leaf element (empty for `<X/>`), unescaped.
-            let mut text = || -> Result<String, String> {
+            let mut text = || -> Result<String, PageError> {
                 if empty {
                     return Ok(String::new());
                 }
-                let raw = reader.read_text(name).map_err(|e| e.to_string())?;
+                let raw = reader.read_text(name).map_err(PageError::Xml)?;
                 if raw.contains('<') {
-                    return Err(format!(
-                        "<{}> holds markup where text belongs",
-                        String::from_utf8_lossy(element)
-                    ));
+                    return Err(PageError::Markup {
+                        element: element_name(element),
+                    });
                 }
                 quick_xml::escape::unescape(&raw)
                     .map(|t| t.into_owned())
-                    .map_err(|e| e.to_string())
+                    .map_err(PageError::Escape)
             };
             match (&mut place, element) {
                 (Place::Outside, b"ListBucketResult") => place = Place::Root,
                 (Place::Outside, _) => {
-                    return Err(format!(
-                        "the document is a <{}>, not a ListBucketResult",
-                        String::from_utf8_lossy(element)
-                    ));
+                    return Err(PageError::NotAListing {
+                        element: element_name(element),
+                    });
                 }
                 (Place::Root, b"IsTruncated") => {
                     truncated = match text()?.as_str() {
                         "true" => true,
                         "false" => false,
-                        other => return Err(format!("IsTruncated is {other:?}")),
+                        other => {
+                            return Err(PageError::IsTruncated {
+                                text: other.chars().take(200).collect(),
+                            });
+                        }
                     }
                 }
                 (Place::Root, b"NextContinuationToken") => page.next_token = Some(text()?),
                 (Place::Root, b"EncodingType") => url_encoded = text()? == "url",
-                (Place::Root, b"Contents") if empty => return Err("an entry has no Key".into()),
+                (Place::Root, b"Contents") if empty => return Err(PageError::NoKey),
                 (Place::Root, b"Contents") => {
                     place = Place::Contents {
                         key: None,
@@ -126,13 +168,15 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, String> {
                     }
                 }
                 (Place::Root, b"CommonPrefixes") if empty => {
-                    return Err("a CommonPrefixes has no Prefix".into());
+                    return Err(PageError::NoPrefix);
                 }
                 (Place::Root, b"CommonPrefixes") => place = Place::Prefixes(None),
                 (Place::Contents { key, .. }, b"Key") => *key = Some(text()?),
                 (Place::Contents { size, .. }, b"Size") => {
                     let t = text()?;
-                    *size = t.parse().map_err(|_| format!("Size is {t:?}"))?;
+                    *size = t.parse().map_err(|_| PageError::Size {
+                        text: t.chars().take(200).collect(),
+                    })?;
                 }
                 (Place::Contents { last_modified, .. }, b"LastModified") => {
                     *last_modified = DateTime::parse_from_rfc3339(&text()?)
@@ -142,7 +186,7 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, String> {
                 (Place::Prefixes(prefix), b"Prefix") => *prefix = Some(text()?),
                 // Anything else (Name, Prefix, MaxKeys, ETag, StorageClass, …) is read past.
                 _ if !empty => {
-                    reader.read_to_end(name).map_err(|e| e.to_string())?;
+                    reader.read_to_end(name).map_err(PageError::Xml)?;
                 }
                 _ => {}
             }
@@ -155,34 +199,33 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, String> {
                     size,
                     last_modified,
                 } => {
-                    let key = key.ok_or("an entry has no Key")?;
-                    let last_modified = last_modified
-                        .ok_or_else(|| format!("the entry {key} has no valid LastModified"))?;
+                    let key = key.ok_or(PageError::NoKey)?;
+                    let Some(last_modified) = last_modified else {
+                        return Err(PageError::LastModified { key });
+                    };
                     page.objects.push(ListedObject {
                         key,
                         size,
                         last_modified,
                     });
                 }
-                Place::Prefixes(prefix) => {
-                    raw_prefixes.push(prefix.ok_or("a CommonPrefixes has no Prefix")?)
-                }
+                Place::Prefixes(prefix) => raw_prefixes.push(prefix.ok_or(PageError::NoPrefix)?),
                 Place::Root => place = Place::Done,
-                Place::Outside | Place::Done => return Err("an unexpected end tag".into()),
+                Place::Outside | Place::Done => return Err(PageError::UnexpectedEnd),
             },
             Event::Eof => break,
             _ => {}
         }
     }
     if !matches!(place, Place::Done) {
-        return Err("the page ends before </ListBucketResult>".into());
+        return Err(PageError::Unfinished);
     }
-    let name = |s: String| -> Result<String, String> {
+    let name = |s: String| -> Result<String, PageError> {
         if url_encoded {
             percent_decode_str(&s.replace('+', " "))
                 .decode_utf8()
                 .map(|c| c.into_owned())
-                .map_err(|e| format!("a url-encoded name is not UTF-8: {e}"))
+                .map_err(PageError::NameNotUtf8)
         } else {
             Ok(s)
         }
@@ -197,7 +240,7 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, String> {
         .map(name)
         .collect::<Result<_, _>>()?;
     match (truncated, &page.next_token) {
-        (true, None) => Err("the page is truncated but carries no NextContinuationToken".into()),
+        (true, None) => Err(PageError::NoToken),
         (false, Some(_)) => {
             page.next_token = None;
             Ok(page)
@@ -333,19 +376,21 @@ impl VisionClient {
         }
     }
 
-    /// Every symbol folder under the UM daily klines root (over 1000, so paged), in bucket order.
-    /// A folder whose name cannot be a symbol (`..`, control characters) is skipped with a warning.
-    pub async fn discover_symbols(&self) -> Result<Vec<String>, VisionError> {
-        let mut lister = self.lister(keys::KLINES_ROOT, Some("/"), None, DISCOVERY_MAX_PAGES);
+    /// Every symbol folder of `dataset` (`Dataset::UM_DAILY_1M`: the UM daily klines root, over
+    /// 1000 folders, so paged), in bucket order. A folder whose name cannot be a symbol (`..`,
+    /// control characters) is skipped with a warning.
+    pub async fn discover_symbols(&self, dataset: Dataset) -> Result<Vec<String>, VisionError> {
+        let prefix = dataset.prefix();
+        let mut lister = self.lister(&prefix, Some("/"), None, DISCOVERY_MAX_PAGES);
         let mut symbols = Vec::new();
         while let Some(page) = lister.next_page().await? {
             for prefix in &page.common_prefixes {
-                match keys::folder_symbol(prefix) {
-                    Some(keys::Folder::Symbol(name)) => symbols.push(name.to_string()),
-                    Some(keys::Folder::Refused(why)) => {
+                match dataset.folder_of(prefix) {
+                    Some(Folder::Symbol(name)) => symbols.push(name.to_string()),
+                    Some(Folder::Refused(why)) => {
                         tracing::warn!("skipping a folder of the listing: {why}")
                     }
-                    Some(keys::Folder::Empty) | None => {}
+                    Some(Folder::Empty) | None => {}
                 }
             }
         }
@@ -451,6 +496,7 @@ mod tests {
             ("<ListBucketResult><Contents/></ListBucketResult>", "no Key"),
         ] {
             let err = parse_page(xml).map(|p| p.objects.len()).unwrap_err();
+            let err = err.to_string();
             assert!(err.contains(why), "{xml}: {err}");
         }
         // The listing's own <Prefix> and unknown elements are read past, nested or not.

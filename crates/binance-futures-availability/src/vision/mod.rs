@@ -1,32 +1,36 @@
-//! Everything that speaks to Binance Vision: the key grammar (`keys`), S3 listing with paging
-//! (`list`), where listing pages become facts about daily files (`daily`), what a klines file
-//! holds once fetched (`klines`: CHECKSUM, zip, CSV), the 1d folders' listings and fetches
-//! (`oned`), HEAD probes, and the
-//! HTTP client with its retry policy and typed errors (`client`). It returns facts and knows
-//! nothing of DuckDB.
+//! Everything that speaks to Binance Vision: markets and datasets as values (`market`,
+//! `dataset`: each dataset owns its key grammar), symbol names and key days (`keys`), S3
+//! listing with paging (`list`), the one window lister for any dataset (`window`), the
+//! file-reader seam (`file`: fetch, CHECKSUM, unzip) and the klines format on it (`klines`),
+//! HEAD probes, and the HTTP client with its retry policy and typed errors (`client`). It
+//! returns facts and knows nothing of DuckDB.
 
 mod client;
-mod daily;
+mod dataset;
+mod file;
 mod keys;
 mod klines;
 mod list;
-mod oned;
+mod market;
 mod urls;
+mod window;
 
 pub use client::{
     ClientConfig, Endpoints, MAX_LISTING_BYTES, ObjectMeta, RetryPolicy, Stats, VisionClient,
 };
-pub use daily::{DAYS_PER_PAGE, Extent, Listed, list_daily_files};
-pub use keys::{
-    BadSymbol, Folder, KLINES_ROOT, MONTHLY_KLINES_ROOT, check_symbol, classify, daily_1m_folder,
-    daily_1m_key, folder_symbol, kline_1d_folder, kline_1d_key, parse_daily_1m_key,
-    parse_kline_1d_key, settled_base, start_after_1d_day, start_after_day,
+pub use dataset::{DataType, Dataset, DatasetError, Folder, Interval, Partition};
+pub use file::{
+    ChecksumDefect, FetchError, FileError, MAX_CSV_BYTES, Problem, fetch_file, read_file,
+    unzip_csv, verify_checksum,
 };
-pub use klines::{ChecksumDefect, KlineFileError, Problem, read_1d_file};
-pub use list::{DISCOVERY_MAX_PAGES, ListPage, ListedObject, Lister, Stall};
-pub use oned::{
-    FetchError, Listed1d, MAX_1D_ZIP_BYTES, OneDayFolder, fetch_1d_file, list_1d_files,
+pub use keys::{BadSymbol, check_symbol};
+pub use klines::{
+    Field, Kline, MAX_1D_ZIP_BYTES, RowError, Time, TimeUnit, ValueError, fetch_1d_file, parse_csv,
+    read_1d_file,
 };
+pub use list::{DISCOVERY_MAX_PAGES, ListPage, ListedObject, Lister, PageError, Stall};
+pub use market::{Instrument, Market, SymbolName, UnknownMarket, settled_base};
+pub use window::{DAYS_PER_PAGE, Extent, ListedFile, Window, list_window};
 
 /// Why a request to Vision did not give an answer, after the retries the policy allows.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +102,7 @@ pub enum Cause {
     #[error("{}", chain(.0))]
     Transport(#[source] reqwest::Error),
     #[error("the listing could not be read: {0}")]
-    BadListing(String),
+    BadListing(PageError),
     /// A body past its cap: read no further (a real listing page is ~0.3 MB, a 1d klines zip
     /// under 10 KB).
     #[error(
@@ -108,9 +112,6 @@ pub enum Cause {
     /// Paging that would never end: the listing is abandoned rather than followed forever.
     #[error("the listing does not progress: {0}")]
     Stalled(Stall),
-    /// The server redirected somewhere the client will not follow.
-    #[error("{0}")]
-    Redirect(String),
     #[error("stopped on request")]
     Cancelled,
 }

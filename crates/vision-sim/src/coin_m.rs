@@ -1,0 +1,123 @@
+//! A COIN-M corpus (`data/futures/cm/`), groundwork for collecting a second market with the
+//! same code: daily 1m and 1d klines, and monthly 1d klines, for
+//! - `BTCUSD_PERP`, the perpetual, from 2020-08-11 (its first day on Vision);
+//! - `BTCUSD_240628`, a quarterly whose files start ~6 months before its delivery day;
+//! - `ADAUSD_PERP_SETTLED`, a settled folder. Its name follows UM's `_SETTLED` convention; no
+//!   COIN-M settled folder name is known from the bucket, so the name is a stand-in;
+//!
+//! and the pair folder `BTCUSD` where the bucket files it: under `indexPriceKlines` (daily 1m
+//! files), not under `klines`.
+//!
+//! Keys and listings are the point; the 1d zips hold the same deterministic rows as USD-M ones
+//! (`trading`), in milliseconds, with USD-M's column meanings (COIN-M's `volume` is in
+//! contracts, which nothing here models).
+
+use chrono::{Duration, NaiveDate};
+
+use crate::corpus::{
+    Corpus, Object, ObjectKind, daily_key_in, hash, push_1d_files_in, push_file, upload_time,
+};
+
+/// The folder of COIN-M daily klines, one sub-folder per contract.
+pub const CM_ROOT: &str = "data/futures/cm/daily/klines/";
+/// The same for monthly files.
+pub const CM_MONTHLY_ROOT: &str = "data/futures/cm/monthly/klines/";
+/// Daily index price klines: one sub-folder per pair (`BTCUSD`).
+pub const CM_INDEX_ROOT: &str = "data/futures/cm/daily/indexPriceKlines/";
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+}
+
+/// The COIN-M corpus as the bucket would be on the morning of `as_of` (files through the day
+/// before).
+pub fn coin_m(as_of: NaiveDate) -> Corpus {
+    let last_day = as_of.pred_opt().unwrap_or(as_of);
+    let contracts = [
+        ("BTCUSD_PERP", day(2020, 8, 11), last_day),
+        ("BTCUSD_240628", day(2023, 12, 29), day(2024, 6, 28)),
+        ("ADAUSD_PERP_SETTLED", day(2021, 3, 1), day(2023, 6, 14)),
+    ];
+    let mut objects: Vec<Object> = Vec::new();
+    for (name, first, last) in contracts {
+        let last = last.min(last_day);
+        let salt = hash(name);
+        let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+        for &d in &days {
+            push_file(
+                &mut objects,
+                daily_key_in(CM_ROOT, name, "1m", d),
+                40_000 + hash(&format!("{name}{d}")) % 20_000,
+                upload_time(d, salt),
+                ObjectKind::Daily1m { date: d },
+            );
+        }
+        push_1d_files_in(
+            (CM_ROOT, CM_MONTHLY_ROOT),
+            &mut objects,
+            name,
+            &days,
+            None,
+            as_of,
+            |d| upload_time(d, salt),
+        );
+    }
+    let pair_from = day(2020, 8, 11);
+    let mut d = pair_from;
+    while d <= last_day {
+        push_file(
+            &mut objects,
+            daily_key_in(CM_INDEX_ROOT, "BTCUSD", "1m", d),
+            30_000,
+            upload_time(d, 11),
+            ObjectKind::Other,
+        );
+        d += Duration::days(1);
+    }
+    Corpus::from_objects(objects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_coin_m_corpus_has_its_four_folders_and_nothing_under_usd_m() {
+        let c = coin_m(day(2024, 7, 2));
+        let count = |prefix: &str| {
+            c.objects()
+                .iter()
+                .filter(|o| o.key.starts_with(prefix))
+                .count()
+        };
+        // 2 keys a day: the zip and its CHECKSUM.
+        let perp_days = (day(2024, 7, 1) - day(2020, 8, 11)).num_days() + 1;
+        assert_eq!(
+            count(&format!("{CM_ROOT}BTCUSD_PERP/1m/")) as i64,
+            2 * perp_days
+        );
+        let quarterly_days = (day(2024, 6, 28) - day(2023, 12, 29)).num_days() + 1;
+        assert_eq!(
+            count(&format!("{CM_ROOT}BTCUSD_240628/1m/")) as i64,
+            2 * quarterly_days
+        );
+        assert!(count(&format!("{CM_ROOT}ADAUSD_PERP_SETTLED/1d/")) > 0);
+        assert!(count(&format!("{CM_MONTHLY_ROOT}BTCUSD_240628/1d/")) > 0);
+        assert_eq!(
+            count(&format!("{CM_INDEX_ROOT}BTCUSD/1m/")) as i64,
+            2 * perp_days
+        );
+        assert_eq!(
+            count(&format!("{CM_ROOT}BTCUSD/")),
+            0,
+            "a pair is no klines folder"
+        );
+        assert_eq!(count("data/futures/um/"), 0);
+        assert_eq!(c.daily_1m_files().count(), 0, "daily_1m_files are USD-M's");
+        // 1d files are real zips whose CHECKSUM is their sha256, as USD-M's.
+        let key = format!("{CM_ROOT}BTCUSD_PERP/1d/BTCUSD_PERP-1d-2024-01-15.zip");
+        let zip = c.get(&key).unwrap();
+        assert_eq!(crate::object_bytes(zip).len() as u64, zip.size);
+        assert!(crate::checksum_body(zip).ends_with("  BTCUSD_PERP-1d-2024-01-15.zip"));
+    }
+}
