@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | [`facts`] | the types that flow between the others: a daily file seen, a contract kind | HTTP, DuckDB, flags |
 //! | [`vision`] | the bucket: markets and datasets as values, each dataset owning its key grammar (`market`, `dataset`), symbol names (`keys`), paged listing (`list`), the one window lister (`window`), the file-reader seam and the klines format on it (`file`, `klines`), HEAD, the HTTP client and its retry and resource bounds (`client`) | DuckDB, the plan of a run |
-//! | [`collect`] | a run: the plan (`plan`), bounded concurrency and the breaker (`listing`), where facts become rows (`observe`), the HEAD path (`probe`), progress; where a run's state is decided (`run`) | keys and pages, SQL |
+//! | [`collect`] | a run: the plan (`plan`), the one run driver with bounded concurrency and the breaker (`driver`), its stages (`listing`, `trading`, `probe`), where facts become rows (`observe`), progress; where a run's state is decided (`run`) | keys and pages, SQL |
 //! | [`store`] | DuckDB: schema and migrations, batches (`write`), queries (`read`), how rows lie for both query shapes (`layout`), the run log (`runs`), the copy-and-publish protocol (`session`), the files beside the database (`files`), backup/restore/export | HTTP, flags |
 //! | [`schedule`] | the daily loop with an injected clock, the pid file | flags, rendering |
 //! | [`validate`] | the database against itself and exchangeInfo | flags, rendering |

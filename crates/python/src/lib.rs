@@ -957,8 +957,10 @@ fn arrow_failed(e: duckdb::arrow::error::ArrowError) -> PyErr {
 
 /// Brings the database at `path` to yesterday (UTC), as `binance-futures-availability update`
 /// does; returns the run's summary as a dict. `progress`, if given, is called as
-/// `progress(kind, done, total)` after each symbol folder; if it raises, or Ctrl-C arrives,
-/// the run stops, commits what it gathered, and the exception is raised here.
+/// `progress(kind, stage, done, total)` after each symbol folder (`stage`: the step's name,
+/// `1m listings` or `1d klines`; the package's `update` makes a `Stage` of the first two); if
+/// it raises, or Ctrl-C arrives, the run stops, commits what it gathered, and the exception is
+/// raised here.
 #[pyfunction]
 #[pyo3(signature = (path, *, lookback, s3_url, data_url, concurrency, attempts, request_timeout, progress = None))]
 #[allow(clippy::too_many_arguments)]
@@ -996,9 +998,10 @@ fn update<'py>(
         None => Progress::Quiet,
         Some(callback) => {
             let (raised, cancel) = (raised.clone(), cancel.clone());
-            Progress::Callback(Arc::new(move |kind, done, total| {
+            Progress::Callback(Arc::new(move |stage: collect::Stage, done, total| {
                 Python::attach(|py| {
-                    if let Err(e) = callback.call1(py, (kind.as_str(), done, total)) {
+                    let args = (stage.run.as_str(), stage.step.as_str(), done, total);
+                    if let Err(e) = callback.call1(py, args) {
                         let mut first = raised.lock().unwrap_or_else(|p| p.into_inner());
                         first.get_or_insert(e);
                         cancel.cancel();

@@ -289,6 +289,26 @@ def test_update_from_python_builds_what_the_cli_builds(sim, built, tmp_path):
     assert mine.summary().to_pylist() == cli.summary().to_pylist()
 
 
+def test_the_progress_callback_is_told_each_stage(sim, tmp_path):
+    """Issue 25: the 1d stage counted from zero again under the same first argument, so a
+    progress bar restarted with no label. The first argument names its stage."""
+    calls = []
+
+    def progress(stage, done, total):
+        calls.append((stage, stage.kind, stage.name, done, total))
+
+    bfa.update(tmp_path / "staged.duckdb", s3_url=sim.s3_url, data_url=sim.data_url, progress=progress)
+    names = [name for _, _, name, _, _ in calls]
+    # One stage after the other, each counting its own symbols from 1 to its total.
+    assert names == ["1m listings"] * names.count("1m listings") + ["1d klines"] * names.count("1d klines")
+    for name in ("1m listings", "1d klines"):
+        counts = [(done, total) for _, _, n, done, total in calls if n == name]
+        assert counts == [(i, len(counts)) for i in range(1, len(counts) + 1)], name
+    # Still the run's kind as text, as the first argument always was.
+    assert all(isinstance(s, bfa.Stage) and s == "update" and kind == "update" for s, kind, *_ in calls)
+    assert repr(calls[-1][0]) == "Stage(kind='update', name='1d klines')"
+
+
 def test_a_progress_callback_that_raises_stops_the_run_and_raises(sim, tmp_path):
     path = tmp_path / "stopped.duckdb"
 

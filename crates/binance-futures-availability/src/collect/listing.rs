@@ -1,5 +1,5 @@
-//! Runs the listing plan: every window with bounded concurrency, a circuit breaker over the
-//! failure rate, and batches handed to `store` as symbols complete.
+//! The 1m stage: what listing one symbol's window is, and how its files join a batch; the
+//! driver (`driver`) runs the plan with bounded concurrency and the breaker.
 //!
 //! A symbol's window is listed from its first day; when that first page is truncated, the rest
 //! of the window is split into 500-day chunks (one page each) listed in parallel, so a symbol
@@ -11,34 +11,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use chrono::{NaiveDate, Utc};
+use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
+use super::Summary;
+use super::driver::Work;
 use super::observe::observations;
 use super::plan::Task;
-use super::progress::Reporter;
-use super::{CollectError, Options, RunState, Stop, flush};
 use crate::facts::{ARCHIVE_START, FileFact};
-use crate::store::{Batch, Database, SymbolRecord};
-use crate::vision::{self, Dataset, Extent, VisionClient, VisionError};
-
-enum Failure {
-    Vision(VisionError),
-    Cancelled,
-}
-
-impl From<VisionError> for Failure {
-    fn from(e: VisionError) -> Self {
-        if e.is_cancelled() {
-            Failure::Cancelled
-        } else {
-            Failure::Vision(e)
-        }
-    }
-}
+use crate::store::{Batch, SymbolRecord};
+use crate::vision::{self, Dataset, Extent, FetchError, VisionClient, VisionError};
 
 /// What the listing learnt beyond rows: how far the bucket has published, and which tasks
 /// completed.
@@ -51,90 +35,60 @@ pub(super) struct Reach {
     pub done: Vec<Task>,
 }
 
-/// Lists every task, storing rows and symbols in batches as symbols complete.
-pub(super) async fn list_all(
-    db: &mut Database,
-    client: &VisionClient,
-    tasks: Vec<Task>,
-    priors: &HashMap<String, SymbolRecord>,
-    opts: &Options,
-    state: &mut RunState,
-    reach: &mut Reach,
-) -> Result<(), Stop> {
-    let progress = Reporter::new(
-        &opts.progress,
-        state.summary.kind,
-        "1m listings",
-        tasks.len() as u64,
-    );
-    let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
-    // Cancelled by the caller, or by the circuit breaker below; either ends requests in flight.
-    let stop = opts.cancel.child_token();
-    let client = &client.with_cancel(stop.clone());
-    let mut set: JoinSet<(Task, Result<Vec<FileFact>, Failure>)> = JoinSet::new();
-    let mut pending = tasks.into_iter();
-    let mut batch = Batch::default();
-    let max_in_flight = opts.concurrency.max(1) * 2;
-    let mut tripped = false;
-    loop {
-        while set.len() < max_in_flight && !stop.is_cancelled() {
-            let Some(task) = pending.next() else { break };
-            let (client, sem) = (client.clone(), sem.clone());
-            set.spawn(async move {
-                let result = list_symbol(&client, &sem, &task).await;
-                (task, result)
-            });
-        }
-        let Some(joined) = set.join_next().await else {
-            break;
-        };
-        let (task, result) = match joined {
-            Ok(done) => done,
-            Err(e) => {
-                // Keep what the other symbols gave before reporting the broken task.
-                state.summary.rows_written += flush(db, &mut batch)?;
-                return Err(Stop::Error(CollectError::Task(e.to_string())));
-            }
-        };
-        progress.tick();
-        match result {
-            Ok(files) => {
-                state.summary.symbols += 1;
-                state.summary.files += files.len() as u64;
-                // `files` is in date order (a map by day).
-                reach.published = reach.published.max(files.last().map(|f| f.date));
-                let (rows, update) = observations(
-                    &task,
-                    &files,
-                    priors.get(&task.symbol),
-                    reach.published,
-                    Utc::now(),
-                );
-                batch.rows.extend(rows);
-                batch.symbols.push(update);
-                reach.done.push(task);
-                if batch.symbols.len() >= opts.batch_symbols || batch.rows.len() >= opts.batch_rows
-                {
-                    state.summary.rows_written += flush(db, &mut batch)?;
-                }
-            }
-            Err(Failure::Cancelled) => {}
-            Err(Failure::Vision(e)) => {
-                tracing::warn!(symbol = %task.symbol, "{e}");
-                state.failures.push((task.symbol.clone(), e.into()));
-                let requests = client.stats().requests.load(Ordering::Relaxed);
-                if requests >= opts.breaker_min_requests
-                    && state.failures.len() as f64 > opts.max_error_rate * requests as f64
-                {
-                    stop.cancel();
-                    tripped = true;
-                }
-            }
-        }
+/// The 1m stage for the driver: a task lists one symbol's window; its files join the batch
+/// as rows and the symbol's facts.
+pub(super) struct Listing<'a> {
+    pub priors: &'a HashMap<String, SymbolRecord>,
+    pub reach: &'a mut Reach,
+}
+
+impl Work for Listing<'_> {
+    type Task = Task;
+    type Output = (Task, Result<Vec<FileFact>, VisionError>);
+    type Batch = Batch;
+
+    fn symbol(task: &Task) -> &str {
+        &task.symbol
     }
-    state.summary.rows_written += flush(db, &mut batch)?;
-    progress.finish();
-    if tripped { Err(Stop::Breaker) } else { Ok(()) }
+
+    fn work(
+        &self,
+        client: VisionClient,
+        permits: Arc<Semaphore>,
+        task: Task,
+    ) -> BoxFuture<'static, Self::Output> {
+        Box::pin(async move {
+            let result = list_symbol(&client, &permits, &task).await;
+            (task, result)
+        })
+    }
+
+    fn join(
+        &mut self,
+        (task, result): Self::Output,
+        batch: &mut Batch,
+        summary: &mut Summary,
+    ) -> Vec<FetchError> {
+        let files = match result {
+            Ok(files) => files,
+            Err(e) => return vec![e.into()],
+        };
+        summary.symbols += 1;
+        summary.files += files.len() as u64;
+        // `files` is in date order (a map by day).
+        self.reach.published = self.reach.published.max(files.last().map(|f| f.date));
+        let (rows, update) = observations(
+            &task,
+            &files,
+            self.priors.get(&task.symbol),
+            self.reach.published,
+            Utc::now(),
+        );
+        batch.rows.extend(rows);
+        batch.symbols.push(update);
+        self.reach.done.push(task);
+        Vec::new()
+    }
 }
 
 /// Lists one symbol's window: the first page from the window's start, then the rest in
@@ -143,7 +97,7 @@ async fn list_symbol(
     client: &VisionClient,
     permits: &Semaphore,
     task: &Task,
-) -> Result<Vec<FileFact>, Failure> {
+) -> Result<Vec<FileFact>, VisionError> {
     let from = task.from.max(ARCHIVE_START);
     if from > task.to {
         return Ok(Vec::new());

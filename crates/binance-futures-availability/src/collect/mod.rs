@@ -3,8 +3,10 @@
 //!
 //! A run, in the order its files take it:
 //! - `plan` — which symbol folders, over which days (pure: the update windows, `--symbols`).
-//! - `listing` — lists the windows with bounded concurrency and the circuit breaker; `vision`
-//!   turns each page into facts about daily files (`vision::list_window`).
+//! - `driver` — the one run driver every stage below goes through: bounded concurrency, the
+//!   circuit breaker, tasks that panic, cancellation, batches, progress.
+//! - `listing` — the 1m stage: lists each symbol's window; `vision` turns each page into facts
+//!   about daily files (`vision::list_window`).
 //! - `observe` — where facts become rows: files, verified absences, the checked window (pure).
 //! - `trading` — the second dataset, after the listing: 1d klines files, daily and monthly,
 //!   planned against what is read, fetched with their CHECKSUMs, stored by `store::trading`.
@@ -13,6 +15,7 @@
 //!
 //! This file holds the goal, the options, the outcome and `run`, which decides a run's state.
 
+mod driver;
 mod listing;
 mod observe;
 mod plan;
@@ -28,7 +31,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use tokio_util::sync::CancellationToken;
 
-pub use progress::{Progress, ProgressFn};
+pub use progress::{Progress, ProgressFn, Stage, Step};
 pub use trading::MONTHLY_PATIENCE;
 
 use crate::store::{
@@ -198,8 +201,6 @@ pub enum CollectError {
     Store(#[from] StoreError),
     #[error("interrupted: {summary}. What was collected is committed; run again to finish")]
     Interrupted { summary: Box<Summary> },
-    #[error("a collection task failed unexpectedly: {0}")]
-    Task(String),
     /// The HTTP client could not be set up (a malformed endpoint URL, no TLS roots).
     #[error(transparent)]
     Client(#[from] vision::SetupError),
@@ -221,24 +222,43 @@ pub enum CollectError {
     },
     #[error(
         "{} symbol(s) failed ({}); first: {}: {}. {summary}. Everything else is committed; run again to finish",
-        failures.len(), failures.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", "), failures[0].0, failures[0].1
+        failures.len(), failures.iter().map(|f| f.symbol.as_str()).collect::<Vec<_>>().join(", "), failures[0].symbol, failures[0].cause
     )]
     Symbols {
-        failures: Vec<(String, FetchError)>,
+        failures: Vec<SymbolFailure>,
         summary: Box<Summary>,
     },
     #[error(
         "stopped early: {failed} of {requests} requests failed, over the {threshold}% limit; first: {}: {}. \
          {summary}. What succeeded is committed; run again to finish",
-        failures[0].0, failures[0].1
+        failures[0].symbol, failures[0].cause
     )]
     CircuitOpen {
         failed: usize,
         requests: u64,
         threshold: f64,
-        failures: Vec<(String, FetchError)>,
+        failures: Vec<SymbolFailure>,
         summary: Box<Summary>,
     },
+}
+
+/// One failure of one symbol's share of a run: a listing, a request or a file, or its task.
+#[derive(Debug)]
+pub struct SymbolFailure {
+    pub symbol: String,
+    pub cause: TaskFailure,
+}
+
+/// Why a symbol's task failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskFailure {
+    /// A listing, a request or a file (its key and status in the sentence).
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The task ended without a result: it panicked (a bug). Its symbol is reported like any
+    /// other failure, and what the other tasks gave is kept.
+    #[error("a collection task failed unexpectedly: {0}")]
+    Task(tokio::task::JoinError),
 }
 
 impl CollectError {
@@ -282,20 +302,7 @@ pub async fn run(
     };
     let run = db.begin_run(goal.kind(), range)?;
     let started = Instant::now();
-    let mut state = RunState {
-        summary: Summary {
-            kind: goal.kind(),
-            symbols: 0,
-            files: 0,
-            trading_files: 0,
-            requests: 0,
-            retries: 0,
-            rows_written: 0,
-            elapsed: Duration::ZERO,
-        },
-        failures: Vec::new(),
-        covered: None,
-    };
+    let mut state = RunState::new(goal.kind());
     let result = execute(db, client, goal, opts, run.0.unsigned_abs(), &mut state).await;
     let stats = client.stats();
     state.summary.requests = stats.requests.load(Ordering::Relaxed);
@@ -357,8 +364,27 @@ pub(super) struct RunState {
     summary: Summary,
     /// The days the plan covers, once it is known.
     covered: Option<(NaiveDate, NaiveDate)>,
-    /// By symbol: a listing, a request or a file that failed.
-    failures: Vec<(String, FetchError)>,
+    /// By symbol: a listing, a request, a file or a task that failed.
+    failures: Vec<SymbolFailure>,
+}
+
+impl RunState {
+    fn new(kind: RunKind) -> RunState {
+        RunState {
+            summary: Summary {
+                kind,
+                symbols: 0,
+                files: 0,
+                trading_files: 0,
+                requests: 0,
+                retries: 0,
+                rows_written: 0,
+                elapsed: Duration::ZERO,
+            },
+            failures: Vec::new(),
+            covered: None,
+        }
+    }
 }
 
 pub(super) enum Stop {
@@ -469,7 +495,15 @@ async fn execute(
         published,
         done: Vec::new(),
     };
-    listing::list_all(db, client, tasks, &priors, opts, state, &mut reach).await?;
+    let stage = Stage {
+        run: goal.kind(),
+        step: Step::Listing1m,
+    };
+    let mut work = listing::Listing {
+        priors: &priors,
+        reach: &mut reach,
+    };
+    driver::drive(db, client, opts, stage, &mut work, tasks, state).await?;
     settle_checked(db, &reach, opts)?;
     tracing::debug!(
         elapsed_ms = listing.elapsed().as_millis() as u64,

@@ -1,16 +1,17 @@
-//! The HEAD path: one day's file per symbol, as the original tool's daily job did.
+//! The HEAD stage: one day's file per symbol, as the original tool's daily job did. The plan
+//! is the symbols; the driver (`driver`) runs it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
-use super::progress::Reporter;
-use super::{Options, RunState, Stop, flush};
+use super::driver::Work;
+use super::{Options, RunState, Stage, Step, Stop, Summary};
 use crate::store::{AvailabilityRow, Batch, Database, RunKind, Seen, SymbolRecord, SymbolUpdate};
-use crate::vision::{self, VisionClient};
+use crate::vision::{self, FetchError, ObjectMeta, VisionClient, VisionError};
 
 /// HEAD-probes one day for the given (or every known) symbol and upserts what it finds.
 pub(super) async fn probe(
@@ -41,27 +42,59 @@ pub(super) async fn probe(
             s
         }
     };
-    let progress = Reporter::new(&opts.progress, RunKind::Probe, "HEAD", symbols.len() as u64);
-    let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
-    let mut set = JoinSet::new();
-    let client = &client.with_cancel(opts.cancel.clone());
-    for symbol in symbols {
-        let (client, sem) = (client.clone(), sem.clone());
-        set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            let result = client
-                .head(&vision::Dataset::UM_DAILY_1M.key(&symbol, date))
-                .await;
-            (symbol, result)
-        });
+    let stage = Stage {
+        run: RunKind::Probe,
+        step: Step::Head,
+    };
+    let mut head = Head {
+        date,
+        priors,
+        now: Utc::now(),
+    };
+    super::driver::drive(db, client, opts, stage, &mut head, symbols, state).await
+}
+
+/// The HEAD stage for the driver: a task asks for one symbol's file of `date`; a file joins
+/// the batch as a row and the symbol's facts, a 404 inside the symbol's known life as a
+/// verified absence.
+pub(super) struct Head<'a> {
+    pub date: NaiveDate,
+    pub priors: &'a HashMap<String, SymbolRecord>,
+    /// The probe time every row records.
+    pub now: DateTime<Utc>,
+}
+
+impl Work for Head<'_> {
+    type Task = String;
+    type Output = (String, Result<Option<ObjectMeta>, VisionError>);
+    type Batch = Batch;
+
+    fn symbol(task: &String) -> &str {
+        task
     }
-    let now = Utc::now();
-    let mut batch = Batch::default();
-    while let Some(joined) = set.join_next().await {
-        let Ok((symbol, result)) = joined else {
-            continue;
-        };
-        progress.tick();
+
+    fn work(
+        &self,
+        client: VisionClient,
+        permits: Arc<Semaphore>,
+        symbol: String,
+    ) -> BoxFuture<'static, Self::Output> {
+        let key = vision::Dataset::UM_DAILY_1M.key(&symbol, self.date);
+        Box::pin(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = client.head(&key).await;
+            (symbol, result)
+        })
+    }
+
+    fn join(
+        &mut self,
+        (symbol, result): Self::Output,
+        batch: &mut Batch,
+        summary: &mut Summary,
+    ) -> Vec<FetchError> {
+        summary.symbols += 1;
+        let (date, now) = (self.date, self.now);
         let row = |symbol: &str, seen| AvailabilityRow {
             date,
             symbol: symbol.to_string(),
@@ -70,7 +103,7 @@ pub(super) async fn probe(
         };
         match result {
             Ok(Some(meta)) => {
-                state.summary.files += 1;
+                summary.files += 1;
                 batch.rows.push(row(
                     &symbol,
                     Seen::File {
@@ -89,7 +122,7 @@ pub(super) async fn probe(
             Ok(None) => {
                 // Only a day inside the symbol's known life is a verified absence; outside it
                 // a 404 is the expected state and is not stored as filler.
-                let inside = priors.get(&symbol).is_some_and(|p| {
+                let inside = self.priors.get(&symbol).is_some_and(|p| {
                     p.first_file_date.is_some_and(|f| f < date)
                         && p.last_file_date.is_some_and(|l| date < l)
                 });
@@ -97,12 +130,8 @@ pub(super) async fn probe(
                     batch.rows.push(row(&symbol, Seen::Absent));
                 }
             }
-            Err(e) if e.is_cancelled() => {}
-            Err(e) => state.failures.push((symbol, e.into())),
+            Err(e) => return vec![e.into()],
         }
-        state.summary.symbols += 1;
+        Vec::new()
     }
-    state.summary.rows_written += flush(db, &mut batch)?;
-    progress.finish();
-    Ok(())
 }

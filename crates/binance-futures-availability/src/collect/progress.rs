@@ -1,6 +1,7 @@
 //! Progress: a bar on a terminal, a line per tenth of the work in logs, a callback for a
 //! program that embeds the library (the Python package), or nothing. A run has stages (the 1m
-//! listings, then the 1d klines files); each counts its symbols from zero, under its name.
+//! listings, then the 1d klines files; or the HEAD probes); each counts its symbols from zero,
+//! under its name, and every output (bar, log line, callback) names it from one `Stage`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,9 +10,42 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::store::RunKind;
 
-/// Called after each symbol folder with `(kind, done, total)`; `done` starts again from zero
-/// at each stage of a run.
-pub type ProgressFn = Arc<dyn Fn(RunKind, u64, u64) + Send + Sync>;
+/// Called after each symbol folder with `(stage, done, total)`; `done` starts again from zero
+/// at each stage of a run, and `stage` says which one it is.
+pub type ProgressFn = Arc<dyn Fn(Stage, u64, u64) + Send + Sync>;
+
+/// Which pass of a run is under way: the run's kind and its step, shown as `update (1d klines)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    pub run: RunKind,
+    pub step: Step,
+}
+
+/// The passes a run makes over its symbols; `backfill` and `update` list the 1m folders, then
+/// read the 1d klines files; `probe` sends one HEAD per symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    Listing1m,
+    Klines1d,
+    Head,
+}
+
+impl Step {
+    /// The step's name in progress output (and Python's `stage.name`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Listing1m => "1m listings",
+            Step::Klines1d => "1d klines",
+            Step::Head => "HEAD",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.run, self.step.as_str())
+    }
+}
 
 /// How progress is shown.
 #[derive(Clone)]
@@ -20,7 +54,7 @@ pub enum Progress {
     Bar,
     /// A plain line on stderr per tenth of the work (for logs).
     Log,
-    /// Called after each symbol folder is done with `(kind, done, total)`, from the run's
+    /// Called after each symbol folder is done with `(stage, done, total)`, from the run's
     /// worker threads; it should return quickly.
     Callback(ProgressFn),
     Quiet,
@@ -41,13 +75,13 @@ impl std::fmt::Debug for Progress {
 pub(super) struct Reporter {
     bar: Option<ProgressBar>,
     log: Option<(String, u64)>,
-    callback: Option<(ProgressFn, RunKind, u64)>,
+    callback: Option<(ProgressFn, Stage, u64)>,
     /// Folders done so far, for the log lines and the callback.
     done: std::sync::atomic::AtomicU64,
 }
 
 impl Reporter {
-    pub(super) fn new(mode: &Progress, kind: RunKind, stage: &str, total: u64) -> Reporter {
+    pub(super) fn new(mode: &Progress, stage: Stage, total: u64) -> Reporter {
         let mut reporter = Reporter {
             bar: None,
             log: None,
@@ -62,13 +96,13 @@ impl Reporter {
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
-                bar.set_prefix(format!("{kind} ({stage})"));
+                bar.set_prefix(stage.to_string());
                 reporter.bar = Some(bar);
             }
             Progress::Log => {
-                reporter.log = Some((format!("{kind} ({stage})"), total));
+                reporter.log = Some((stage.to_string(), total));
             }
-            Progress::Callback(f) => reporter.callback = Some((f.clone(), kind, total)),
+            Progress::Callback(f) => reporter.callback = Some((f.clone(), stage, total)),
             Progress::Quiet => {}
         }
         reporter
@@ -85,8 +119,8 @@ impl Reporter {
                 say!("{label}: {n}/{total} symbols");
             }
         }
-        if let Some((f, kind, total)) = &self.callback {
-            f(*kind, n, *total);
+        if let Some((f, stage, total)) = &self.callback {
+            f(*stage, n, *total);
         }
     }
 

@@ -26,14 +26,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use chrono::{Duration, NaiveDate};
+use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
-use super::progress::Reporter;
-use super::{CollectError, Options, RunState, Stop};
+use super::driver::{Pending, Work};
+use super::{Options, RunState, Stage, Step, Stop, Summary};
 use crate::facts::{ARCHIVE_START, Month, Span};
 use crate::store::{Database, ReadFile, StoreError, SymbolRecord, TradingFile, TradingState};
 use crate::vision::{self, Dataset, Extent, FetchError, ListedFile, VisionClient};
@@ -166,12 +165,12 @@ fn wanted(listed: &ListedFile, read: &HashMap<Span, ReadFile>) -> bool {
 }
 
 /// What one symbol gave: the files read whole, and the failures (a listing or a file).
-struct Gathered {
+pub(super) struct Gathered {
     files: Vec<TradingFile>,
     failures: Vec<FetchError>,
 }
 
-/// Runs the trading plan for every symbol of `records`, storing files in batches.
+/// Runs the trading plan for every symbol of `records` through the driver.
 pub(super) async fn collect_all(
     db: &mut Database,
     client: &VisionClient,
@@ -185,76 +184,85 @@ pub(super) async fn collect_all(
         .iter()
         .filter_map(|r| plan_symbol(scope, r, states.get(&r.symbol)))
         .collect();
-    let progress = Reporter::new(
-        &opts.progress,
-        state.summary.kind,
-        "1d klines",
-        tasks.len() as u64,
-    );
-    let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
-    let stop = opts.cancel.child_token();
-    let client = &client.with_cancel(stop.clone());
+    let stage = Stage {
+        run: state.summary.kind,
+        step: Step::Klines1d,
+    };
     let end = match scope {
         Scope::Backfill { end, .. } | Scope::Update { end, .. } => end,
     };
-    let mut set: JoinSet<(String, Gathered)> = JoinSet::new();
-    let mut pending = tasks.into_iter();
-    let mut batch: Vec<TradingFile> = Vec::new();
-    let mut batch_days = 0;
-    let mut tripped = false;
-    loop {
-        while set.len() < opts.concurrency.max(1) * 2 && !stop.is_cancelled() {
-            let Some(task) = pending.next() else { break };
-            let (client, sem) = (client.clone(), sem.clone());
-            set.spawn(async move {
-                let gathered = gather(&client, &sem, &task, end).await;
-                (task.symbol, gathered)
-            });
-        }
-        let Some(joined) = set.join_next().await else {
-            break;
-        };
-        let (symbol, gathered) = match joined {
-            Ok(done) => done,
-            Err(e) => {
-                state.summary.rows_written += write(db, &mut batch)?;
-                return Err(Stop::Error(CollectError::Task(e.to_string())));
-            }
-        };
-        progress.tick();
-        state.summary.trading_files += gathered.files.len() as u64;
-        batch_days += gathered.files.iter().map(|f| f.days.len()).sum::<usize>();
-        batch.extend(gathered.files);
-        for e in gathered.failures.into_iter().filter(|e| !e.is_cancelled()) {
-            tracing::warn!(symbol = %symbol, "{e}");
-            state.failures.push((symbol.clone(), e));
-        }
-        let requests = client.stats().requests.load(Ordering::Relaxed);
-        if !stop.is_cancelled()
-            && requests >= opts.breaker_min_requests
-            && state.failures.len() as f64 > opts.max_error_rate * requests as f64
-        {
-            stop.cancel();
-            tripped = true;
-        }
-        // Every file holds at least one day, so this bounds the files held too.
-        if batch_days >= opts.batch_rows {
-            state.summary.rows_written += write(db, &mut batch)?;
-            batch_days = 0;
-        }
-    }
-    state.summary.rows_written += write(db, &mut batch)?;
-    progress.finish();
-    if tripped { Err(Stop::Breaker) } else { Ok(()) }
+    let mut work = OneDay { end };
+    super::driver::drive(db, client, opts, stage, &mut work, tasks, state).await
 }
 
-fn write(db: &mut Database, batch: &mut Vec<TradingFile>) -> Result<u64, StoreError> {
-    if batch.is_empty() {
-        return Ok(0);
+/// The 1d stage for the driver: a task lists and fetches one symbol's files; the files read
+/// whole join the batch.
+pub(super) struct OneDay {
+    /// The run's last day: no file past it is read.
+    pub end: NaiveDate,
+}
+
+impl Work for OneDay {
+    type Task = TradingTask;
+    type Output = Gathered;
+    type Batch = TradingBatch;
+
+    fn symbol(task: &TradingTask) -> &str {
+        &task.symbol
     }
-    let written = tokio::task::block_in_place(|| db.write_trading(batch))?;
-    batch.clear();
-    Ok(written)
+
+    fn work(
+        &self,
+        client: VisionClient,
+        permits: Arc<Semaphore>,
+        task: TradingTask,
+    ) -> BoxFuture<'static, Gathered> {
+        let end = self.end;
+        Box::pin(async move { gather(&client, &permits, &task, end).await })
+    }
+
+    fn join(
+        &mut self,
+        gathered: Gathered,
+        batch: &mut TradingBatch,
+        summary: &mut Summary,
+    ) -> Vec<FetchError> {
+        summary.trading_files += gathered.files.len() as u64;
+        if !gathered.files.is_empty() {
+            batch.symbols += 1;
+        }
+        batch.days += gathered.files.iter().map(|f| f.days.len()).sum::<usize>();
+        batch.files.extend(gathered.files);
+        gathered.failures
+    }
+}
+
+/// 1d files read whole, waiting to be written.
+#[derive(Default)]
+pub(super) struct TradingBatch {
+    files: Vec<TradingFile>,
+    symbols: usize,
+    /// Every file holds at least one day, so counting days bounds the files held too.
+    days: usize,
+}
+
+impl Pending for TradingBatch {
+    fn symbols(&self) -> usize {
+        self.symbols
+    }
+
+    fn rows(&self) -> usize {
+        self.days
+    }
+
+    fn write(&mut self, db: &mut Database) -> Result<u64, StoreError> {
+        if self.files.is_empty() {
+            return Ok(0);
+        }
+        let written = tokio::task::block_in_place(|| db.write_trading(&self.files))?;
+        *self = TradingBatch::default();
+        Ok(written)
+    }
 }
 
 /// Lists and fetches one symbol's files by its task.

@@ -39,6 +39,7 @@ __all__ = [
     "Database",
     "NotCheckedError",
     "SnapshotQueries",
+    "Stage",
     "Table",
     "TimelineQueries",
     "AnalyticsQueries",
@@ -70,6 +71,29 @@ def open(path: Optional[PathLike] = None) -> Database:  # noqa: A001 - the packa
     return Database(_path(path))
 
 
+class Stage(str):
+    """Which stage of a run a progress call counts, given as its first argument.
+
+    It is the run's kind as text (``"update"``), as that argument always was, so
+    ``progress(kind, done, total)`` callbacks written for it keep working; besides, it names the
+    stage: ``stage.name`` is ``"1m listings"`` (every symbol folder listed), then
+    ``"1d klines"`` (the 1d klines files read), and ``done`` counts from zero again at each.
+    ``stage.kind`` is the run's kind, ``str(stage)`` too.
+    """
+
+    kind: str
+    name: str
+
+    def __new__(cls, kind: str, name: str) -> "Stage":
+        stage = super().__new__(cls, kind)
+        stage.kind = kind
+        stage.name = name
+        return stage
+
+    def __repr__(self) -> str:
+        return f"Stage(kind={self.kind!r}, name={self.name!r})"
+
+
 def update(
     path: Optional[PathLike] = None,
     *,
@@ -79,17 +103,18 @@ def update(
     concurrency: int = 64,
     attempts: int = 5,
     request_timeout: int = 120,
-    progress: Optional[Callable[[str, int, int], object]] = None,
+    progress: Optional[Callable[[Stage, int, int], object]] = None,
 ) -> dict:
     """Brings the database to yesterday (UTC), as ``binance-futures-availability update`` does:
     the first run lists the whole bucket, later ones the days since the last run plus the last
     ``lookback`` days again (files arrive late and get replaced).
 
     ``s3_url`` / ``data_url`` default to ``BFA_S3_URL`` / ``BFA_DATA_URL``, else the real
-    bucket. ``progress(kind, done, total)`` is called after each symbol folder; if it raises,
-    or Ctrl-C arrives, the run stops, keeps what it gathered, and the exception propagates
-    (``KeyboardInterrupt`` for Ctrl-C). Returns the run's
-    summary: ``kind``, ``symbols``, ``files``, ``requests``, ``retries``, ``rows_written``,
+    bucket. ``progress(stage, done, total)`` is called after each symbol folder; ``stage`` is a
+    :class:`Stage`, the run's kind as text that names its stage (``stage.name``: ``"1m
+    listings"``, then ``"1d klines"``; ``done`` counts from zero at each). If it raises, or
+    Ctrl-C arrives, the run stops, keeps what it gathered, and the exception propagates
+    (``KeyboardInterrupt`` for Ctrl-C). Returns the run's summary: ``kind``, ``symbols``, ``files``, ``requests``, ``retries``, ``rows_written``,
     ``elapsed_seconds``. Runs with the GIL released.
     """
     return _native.update(
@@ -100,8 +125,24 @@ def update(
         concurrency=concurrency,
         attempts=attempts,
         request_timeout=request_timeout,
-        progress=progress,
+        progress=None if progress is None else _staged(progress),
     )
+
+
+def _staged(
+    progress: Callable[[Stage, int, int], object],
+) -> Callable[[str, str, int, int], object]:
+    """The native run calls ``(kind, stage name, done, total)``; the user's callback gets a
+    :class:`Stage`. One ``Stage`` a stage, not one a call."""
+    stages: dict[tuple[str, str], Stage] = {}
+
+    def call(kind: str, name: str, done: int, total: int) -> object:
+        stage = stages.get((kind, name))
+        if stage is None:
+            stage = stages[(kind, name)] = Stage(kind, name)
+        return progress(stage, done, total)
+
+    return call
 
 
 # The original package's names, after the modern ones they rest on.

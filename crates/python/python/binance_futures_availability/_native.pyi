@@ -99,7 +99,7 @@ def update(
     concurrency: int,
     attempts: int,
     request_timeout: int,
-    progress: Optional[Callable[[str, int, int], object]] = None,
+    progress: Optional[Callable[[str, str, int, int], object]] = None,
 ) -> dict[str, Any]: ...
 
 def main(argv: List[str]) -> int:
