@@ -89,8 +89,8 @@ def update(
     bucket. ``progress(kind, done, total)`` is called after each symbol folder; if it raises,
     or Ctrl-C arrives, the run stops, keeps what it gathered, and the exception propagates
     (``KeyboardInterrupt`` for Ctrl-C). Returns the run's
-    summary: ``kind``, ``symbols``, ``files``, ``requests``, ``retries``, ``rows_written``,
-    ``elapsed_seconds``. Runs with the GIL released.
+    summary: ``kind``, ``symbols``, ``files``, ``trading_files`` (1d files read), ``requests``,
+    ``retries``, ``rows_written``, ``elapsed_seconds``. Runs with the GIL released.
     """
     return _native.update(
         _path(path),
