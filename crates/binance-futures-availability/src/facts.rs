@@ -20,14 +20,34 @@ pub const ARCHIVE_START: NaiveDate = match NaiveDate::from_ymd_opt(2019, 12, 31)
 /// Why a day given by a user cannot be asked about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DayError {
+    /// Not exactly `YYYY-MM-DD`.
     #[error("{text:?} is not a date of the form YYYY-MM-DD")]
-    Malformed { text: String },
+    Malformed {
+        /// The text given.
+        text: String,
+    },
+    /// Before Binance USD-M futures began trading.
     #[error("{day} is before {TRADING_START}, the first day of Binance USD-M futures")]
-    BeforeTrading { day: NaiveDate },
+    BeforeTrading {
+        /// The day given.
+        day: NaiveDate,
+    },
+    /// After today (UTC).
     #[error("{day} is after today ({today}, UTC)")]
-    AfterToday { day: NaiveDate, today: NaiveDate },
+    AfterToday {
+        /// The day given.
+        day: NaiveDate,
+        /// Today (UTC).
+        today: NaiveDate,
+    },
+    /// A range whose start is after its end.
     #[error("the start {start} is after the end {end}")]
-    Reversed { start: NaiveDate, end: NaiveDate },
+    Reversed {
+        /// The range's start.
+        start: NaiveDate,
+        /// The range's end.
+        end: NaiveDate,
+    },
 }
 
 /// The one grammar of a day a user asks about, for every front end (the CLI, the Python
@@ -74,9 +94,13 @@ pub fn check_order(start: NaiveDate, end: NaiveDate) -> Result<(), DayError> {
 /// One daily 1m-klines file that was seen in the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFact {
+    /// The symbol folder the file is in.
     pub symbol: String,
+    /// The day the file covers.
     pub date: NaiveDate,
+    /// Its size in bytes, as listed.
     pub size: u64,
+    /// When it was last written, as listed.
     pub last_modified: DateTime<Utc>,
 }
 
@@ -84,50 +108,37 @@ pub struct FileFact {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Contract {
+    /// No expiry (TradFi perpetuals and settled folders included).
     Perpetual,
+    /// A dated contract, delivered on its day.
     Delivery,
 }
 
-impl Contract {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Contract::Perpetual => "perpetual",
-            Contract::Delivery => "delivery",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Contract> {
-        match s {
-            "perpetual" => Some(Contract::Perpetual),
-            "delivery" => Some(Contract::Delivery),
-            _ => None,
-        }
-    }
-}
+named!(Contract {
+    Perpetual = "perpetual",
+    Delivery = "delivery",
+});
 
 /// Which contracts a query covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ContractFilter {
+    /// Perpetual contracts only.
     #[default]
     Perpetual,
+    /// Delivery contracts only.
     Delivery,
+    /// Both.
     All,
 }
 
+// The names every front end accepts (`--contract`, Python's `contract=`).
+named!(ContractFilter {
+    Perpetual = "perpetual",
+    Delivery = "delivery",
+    All = "all",
+});
+
 impl ContractFilter {
-    /// The names every front end accepts (`--contract`, Python's `contract=`).
-    pub const NAMES: [&'static str; 3] = ["perpetual", "delivery", "all"];
-
-    /// One of `NAMES`.
-    pub fn parse(name: &str) -> Option<ContractFilter> {
-        match name {
-            "perpetual" => Some(ContractFilter::Perpetual),
-            "delivery" => Some(ContractFilter::Delivery),
-            "all" => Some(ContractFilter::All),
-            _ => None,
-        }
-    }
-
     /// Whether a symbol of `contract` is among the contracts asked for.
     pub fn admits(self, contract: Contract) -> bool {
         self.contract().is_none_or(|want| want == contract)
@@ -146,6 +157,7 @@ impl ContractFilter {
 /// What a symbol folder's name says about the contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolClass {
+    /// Perpetual or delivery.
     pub contract: Contract,
     /// The quote asset (USDT, USDC, BUSD, USD1, …), if the name ends in a known one.
     pub quote_asset: Option<String>,
@@ -175,10 +187,12 @@ impl Month {
         }
     }
 
+    /// Its first day.
     pub fn first_day(self) -> NaiveDate {
         self.first
     }
 
+    /// Its last day.
     pub fn last_day(self) -> NaiveDate {
         self.next().first.pred_opt().unwrap_or(self.first)
     }
@@ -193,6 +207,7 @@ impl Month {
         }
     }
 
+    /// Whether `day` falls in it.
     pub fn contains(self, day: NaiveDate) -> bool {
         Month::of(day) == self
     }
@@ -204,14 +219,119 @@ impl std::fmt::Display for Month {
     }
 }
 
+/// Days `first ..= last`, never reversed: the one shape of a range of days. Serialized as
+/// `[first, last]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DayRange {
+    first: NaiveDate,
+    last: NaiveDate,
+}
+
+impl DayRange {
+    /// `first ..= last`, or `DayError::Reversed` when `first` is after `last`.
+    pub fn new(first: NaiveDate, last: NaiveDate) -> Result<DayRange, DayError> {
+        check_order(first, last)?;
+        Ok(DayRange { first, last })
+    }
+
+    /// The range of one day.
+    pub fn day(day: NaiveDate) -> DayRange {
+        DayRange {
+            first: day,
+            last: day,
+        }
+    }
+
+    /// The first day, inclusive.
+    pub fn first(self) -> NaiveDate {
+        self.first
+    }
+
+    /// The last day, inclusive.
+    pub fn last(self) -> NaiveDate {
+        self.last
+    }
+
+    /// How many days it holds (at least 1).
+    pub fn days(self) -> i64 {
+        (self.last - self.first).num_days() + 1
+    }
+
+    /// Whether `day` is in it.
+    pub fn contains(self, day: NaiveDate) -> bool {
+        self.first <= day && day <= self.last
+    }
+
+    /// Whether `next` starts on the day after this range ends (so the two make one run).
+    fn followed_by(self, next: DayRange) -> bool {
+        self.last.succ_opt() == Some(next.first)
+    }
+}
+
+impl Serialize for DayRange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.first, self.last).serialize(s)
+    }
+}
+
+/// Consecutive days of one `key`, merged: what [`runs`] gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run<K> {
+    /// What the days have in common (a symbol, a kind of gap, …).
+    pub key: K,
+    /// The days, `first ..= last`.
+    pub days: DayRange,
+}
+
+/// Merges ranges in order into runs: a range joins the run before it when it has the same key
+/// and starts the day after that run ends; otherwise it starts a new run. The one "merge
+/// consecutive days" of the library (gaps, unchecked days, mismatches).
+///
+/// ```
+/// # use binance_futures_availability::facts::{runs, DayRange};
+/// # use chrono::NaiveDate;
+/// let d = |day| DayRange::day(NaiveDate::from_ymd_opt(2024, 1, day).unwrap());
+/// let merged = runs([("a", d(1)), ("a", d(2)), ("b", d(3)), ("b", d(5))]);
+/// assert_eq!(merged.iter().map(|r| (r.key, r.days.days())).collect::<Vec<_>>(),
+///            [("a", 2), ("b", 1), ("b", 1)]);
+/// ```
+pub fn runs<K: PartialEq>(ranges: impl IntoIterator<Item = (K, DayRange)>) -> Vec<Run<K>> {
+    let mut merged: Vec<Run<K>> = Vec::new();
+    for (key, days) in ranges {
+        match merged.last_mut() {
+            Some(run) if run.key == key && run.days.followed_by(days) => run.days.last = days.last,
+            _ => merged.push(Run { key, days }),
+        }
+    }
+    merged
+}
+
+/// Which folder a klines file lies in: one file per day, or one per month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Partition {
+    /// `daily/`: one file per day.
+    Daily,
+    /// `monthly/`: one file per month.
+    Monthly,
+}
+
+// As the bucket spells the folders, and as `trading_files.kind` stores them.
+named!(Partition {
+    Daily = "daily",
+    Monthly = "monthly",
+});
+
 /// What a klines file covers: one day (a daily file) or one month (a monthly file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Span {
+    /// A daily file's day.
     Day(NaiveDate),
+    /// A monthly file's month.
     Month(Month),
 }
 
 impl Span {
+    /// The first day the file covers.
     pub fn first_day(self) -> NaiveDate {
         match self {
             Span::Day(d) => d,
@@ -219,6 +339,7 @@ impl Span {
         }
     }
 
+    /// The last day the file covers.
     pub fn last_day(self) -> NaiveDate {
         match self {
             Span::Day(d) => d,
@@ -226,8 +347,25 @@ impl Span {
         }
     }
 
+    /// Whether the file covers `day`.
     pub fn contains(self, day: NaiveDate) -> bool {
         self.first_day() <= day && day <= self.last_day()
+    }
+
+    /// The folder a file of this span lies in.
+    pub fn partition(self) -> Partition {
+        match self {
+            Span::Day(_) => Partition::Daily,
+            Span::Month(_) => Partition::Monthly,
+        }
+    }
+
+    /// The span of the `partition` file whose first day is `first`.
+    pub fn of(partition: Partition, first: NaiveDate) -> Span {
+        match partition {
+            Partition::Daily => Span::Day(first),
+            Partition::Monthly => Span::Month(Month::of(first)),
+        }
     }
 }
 
@@ -236,10 +374,15 @@ impl Span {
 /// on values below 10^10, so ranking and means are unaffected).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DailyTrading {
+    /// The day (UTC).
     pub date: NaiveDate,
+    /// The first trade's price.
     pub open: f64,
+    /// The highest price.
     pub high: f64,
+    /// The lowest price.
     pub low: f64,
+    /// The last trade's price.
     pub close: f64,
     /// Base-asset volume.
     pub volume: f64,
@@ -248,7 +391,9 @@ pub struct DailyTrading {
     /// Trades in the day; 0 on the days a delisted pair's file carries the price forward. At
     /// most `i64::MAX`, as `vision::read_1d_file` accepts and the store keeps.
     pub trades: u64,
+    /// Base-asset volume bought by takers.
     pub taker_buy_volume: f64,
+    /// Quote-asset volume bought by takers.
     pub taker_buy_quote_volume: f64,
 }
 
@@ -265,6 +410,67 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn runs_merge_only_consecutive_days_of_one_key() {
+        let one = |s| DayRange::day(d(s));
+        let merged = runs([
+            ("a", one("2024-02-28")),
+            ("a", one("2024-02-29")),
+            ("a", one("2024-03-01")),
+            // A day skipped: a new run.
+            ("a", one("2024-03-03")),
+            // Another key on the next day: a new run.
+            ("b", one("2024-03-04")),
+            (
+                "b",
+                DayRange::new(d("2024-03-05"), d("2024-03-31")).unwrap(),
+            ),
+        ]);
+        let shown: Vec<(&str, NaiveDate, NaiveDate)> = merged
+            .iter()
+            .map(|r| (r.key, r.days.first(), r.days.last()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("a", d("2024-02-28"), d("2024-03-01")),
+                ("a", d("2024-03-03"), d("2024-03-03")),
+                ("b", d("2024-03-04"), d("2024-03-31")),
+            ]
+        );
+        assert!(runs(Vec::<((), DayRange)>::new()).is_empty());
+        assert_eq!(
+            DayRange::new(d("2024-01-02"), d("2024-01-01")),
+            Err(DayError::Reversed {
+                start: d("2024-01-02"),
+                end: d("2024-01-01")
+            })
+        );
+        assert_eq!(
+            DayRange::new(d("2024-01-01"), d("2024-01-31"))
+                .unwrap()
+                .days(),
+            31
+        );
+        assert_eq!(
+            serde_json::to_string(&one("2024-01-05")).unwrap(),
+            r#"["2024-01-05","2024-01-05"]"#
+        );
+    }
+
+    #[test]
+    fn partitions_and_spans_agree() {
+        for p in [Partition::Daily, Partition::Monthly] {
+            assert_eq!(Partition::parse(p.as_str()), Some(p));
+            assert_eq!(Span::of(p, d("2024-02-01")).partition(), p);
+        }
+        assert_eq!(Partition::parse("weekly"), None);
+        assert_eq!(
+            Span::of(Partition::Monthly, d("2024-02-10")),
+            Span::Month(Month::new(2024, 2).unwrap())
+        );
     }
 
     #[test]

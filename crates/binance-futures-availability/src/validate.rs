@@ -24,7 +24,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::facts::{Contract, ContractFilter};
+use crate::facts::{Contract, ContractFilter, DayRange, runs};
 use crate::store::{Database, StoreError};
 
 /// The share of agreeing symbols below which `validate` fails, as the original's SLO says.
@@ -40,7 +40,9 @@ const NEIGHBOURS: usize = 7;
 pub enum Source {
     /// `--exchange-info none`: no comparison (no network, no saved response).
     None,
+    /// A saved response.
     File(PathBuf),
+    /// An HTTP(S) URL to fetch.
     Url(String),
 }
 
@@ -71,23 +73,42 @@ impl std::fmt::Display for Source {
 /// after the checks of the file, which never wait on the network.
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
+    /// The saved response could not be read.
     #[error("could not read exchangeInfo from {}: {source}", .path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// What failed underneath.
         source: std::io::Error,
     },
+    /// No HTTP client.
     #[error("could not set up an HTTP client to fetch exchangeInfo: {}", crate::vision::chain(.source))]
-    Client { source: reqwest::Error },
+    Client {
+        /// What failed underneath.
+        source: reqwest::Error,
+    },
+    /// The request failed.
     #[error("could not fetch exchangeInfo from {url}: {}", crate::vision::chain(.source))]
-    Fetch { url: String, source: reqwest::Error },
+    Fetch {
+        /// The URL.
+        url: String,
+        /// What failed underneath.
+        source: reqwest::Error,
+    },
+    /// An answer other than 200 (or 451).
     #[error("could not fetch exchangeInfo from {url}: it answered HTTP {status}")]
     Status {
+        /// The URL.
         url: String,
+        /// The HTTP status.
         status: reqwest::StatusCode,
     },
+    /// Not the expected JSON.
     #[error("exchangeInfo from {source_name} is not the expected JSON: {source}")]
     Parse {
+        /// The file or URL it came from.
         source_name: String,
+        /// What failed underneath.
         source: serde_json::Error,
     },
 }
@@ -95,23 +116,31 @@ pub enum ValidateError {
 /// The part of an exchangeInfo response the comparison needs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ExchangeInfo {
+    /// Every symbol exchangeInfo lists.
     pub symbols: Vec<ExchangeSymbol>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
+/// One symbol of exchangeInfo, as far as the comparison reads it.
 pub struct ExchangeSymbol {
+    /// Its name.
     pub symbol: String,
+    /// The contract type, e.g. `PERPETUAL` or `CURRENT_QUARTER`.
     pub contract_type: String,
+    /// The trading state; the comparison takes `TRADING` only.
     pub status: String,
+    /// Its quote asset.
     pub quote_asset: String,
 }
 
 /// exchangeInfo, or why it could not be had.
 pub enum Fetched {
+    /// The response.
     Info(ExchangeInfo),
     /// HTTP 451: the endpoint refuses this country. Not a failure of the database.
     GeoBlocked {
+        /// The URL that refused.
         url: String,
     },
     /// `--exchange-info none`.
@@ -163,11 +192,12 @@ pub async fn exchange_info(source: &Source) -> Result<Fetched, ValidateError> {
 
 /// What the comparison with exchangeInfo has to work with.
 pub enum Exchange<'a> {
+    /// exchangeInfo, to compare with.
     Info(&'a ExchangeInfo),
     /// Not compared, and not a failure (asked not to, or refused to this country): why.
     Skip(String),
-    /// Asked for and not had (unreachable, an HTTP error, not JSON): a failure, with why.
-    Unavailable(String),
+    /// Asked for and not had (unreachable, an HTTP error, not JSON): a failure, and why.
+    Unavailable(&'a ValidateError),
 }
 
 /// What `validate` found.
@@ -188,6 +218,7 @@ pub struct Report {
     pub trading_mismatches: Vec<TradingMismatch>,
     /// The newest day whose count is no longer growing (files arrive a day or two late).
     pub latest_complete_day: Option<NaiveDate>,
+    /// The exchangeInfo comparison.
     pub slo: Slo,
 }
 
@@ -196,47 +227,62 @@ pub struct Report {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Integrity {
     /// Every block of `tables` tables read back.
-    Read { tables: usize },
+    Read {
+        /// How many tables.
+        tables: usize,
+    },
     /// A block does not match its checksum: the sentence saying where and what to do.
-    Damaged { error: String },
+    Damaged {
+        /// The sentence.
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// A day of a symbol stored more than once.
 pub struct Duplicate {
+    /// The symbol folder.
     pub symbol: String,
+    /// The day.
     pub date: NaiveDate,
+    /// How many rows it has.
     pub rows: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// Days of a symbol's life without a row: never checked.
 pub struct Unchecked {
+    /// The symbol folder.
     pub symbol: String,
+    /// The first day, inclusive.
     pub from: NaiveDate,
+    /// The last day, inclusive.
     pub to: NaiveDate,
 }
 
 /// Days `from ..= to` of a symbol on which its 1d rows and its 1m files disagree.
 #[derive(Debug, Clone, Serialize)]
 pub struct TradingMismatch {
+    /// The symbol folder.
     pub symbol: String,
+    /// The first day, inclusive.
     pub from: NaiveDate,
+    /// The last day, inclusive.
     pub to: NaiveDate,
+    /// How the two disagree.
     pub kind: MismatchKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MismatchKind {
-    /// Trades on days without a 1m file.
-    TradesWithoutFile,
-    /// 1m files without a 1d row (not read yet, or failed: the next run reads them).
-    FileWithoutTrading,
-}
+pub use crate::store::MismatchKind;
 
 #[derive(Debug, Clone, Serialize)]
+/// A day whose count of symbols with a file drops sharply against its neighbours'.
 pub struct DayDrop {
+    /// The day.
     pub date: NaiveDate,
+    /// Symbols with a file that day.
     pub symbols: i64,
+    /// The median of its neighbours' counts.
     pub neighbours_median: i64,
 }
 
@@ -244,29 +290,39 @@ pub struct DayDrop {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Slo {
+    /// Compared on the latest complete day.
     Compared {
+        /// The day compared.
         day: NaiveDate,
         /// Quote assets compared (those both sides have).
         quote_assets: Vec<String>,
+        /// Symbols on both sides.
         matched: usize,
         /// Trading perpetuals in exchangeInfo without a file on `day`.
         only_exchange: Vec<String>,
         /// Perpetuals with a file on `day` that exchangeInfo does not list as trading.
         only_vision: Vec<String>,
+        /// Matched, as a share of the union of both sides.
         percent: f64,
     },
+    /// Not compared, and not a failure.
     Skipped {
+        /// Why.
         reason: String,
     },
     /// exchangeInfo was asked for and could not be had: a failure, but of the comparison only.
     Unavailable {
+        /// Why exchangeInfo could not be had.
         error: String,
     },
     /// exchangeInfo and the database share no trading perpetual's quote asset (or exchangeInfo
     /// lists none): a comparison of nothing proves nothing, so this fails.
     NothingCompared {
+        /// The day compared.
         day: NaiveDate,
+        /// exchangeInfo's quote assets.
         exchange_quotes: Vec<String>,
+        /// The database's quote assets on that day.
         vision_quotes: Vec<String>,
     },
 }
@@ -318,7 +374,7 @@ pub fn check(db: &Database, exchange: Exchange<'_>) -> Result<Report, StoreError
     // Every covered day, the unchecked ones too: the checks below look for the latest
     // complete day themselves.
     let counts = match db.coverage()? {
-        Some((first, last)) => db.answering_unchecked(|db| db.daily_counts(first, last))?,
+        Some(days) => db.answering_unchecked(|db| db.daily_counts(days.first(), days.last()))?,
         None => Vec::new(),
     };
     let totals: Vec<(NaiveDate, i64)> = counts
@@ -337,39 +393,36 @@ pub fn check(db: &Database, exchange: Exchange<'_>) -> Result<Report, StoreError
         .map(|(d, _)| *d)
         .collect();
     let drops = sharp_drops(&settled_days);
-    let mut unchecked: Vec<Unchecked> = Vec::new();
-    for (symbol, date) in db.unchecked_days()? {
-        match unchecked.last_mut() {
-            Some(u) if u.symbol == symbol && u.to.succ_opt() == Some(date) => u.to = date,
-            _ => unchecked.push(Unchecked {
-                symbol,
-                from: date,
-                to: date,
-            }),
-        }
-    }
-    let mut trading_mismatches: Vec<TradingMismatch> = Vec::new();
-    for (symbol, date, trades) in db.trading_mismatches()? {
-        let kind = if trades {
-            MismatchKind::TradesWithoutFile
-        } else {
-            MismatchKind::FileWithoutTrading
-        };
-        match trading_mismatches.last_mut() {
-            Some(m) if m.symbol == symbol && m.kind == kind && m.to.succ_opt() == Some(date) => {
-                m.to = date
-            }
-            _ => trading_mismatches.push(TradingMismatch {
-                symbol,
-                from: date,
-                to: date,
-                kind,
-            }),
-        }
-    }
+    let unchecked = runs(
+        db.unchecked_days()?
+            .into_iter()
+            .map(|d| (d.symbol, DayRange::day(d.date))),
+    )
+    .into_iter()
+    .map(|run| Unchecked {
+        symbol: run.key,
+        from: run.days.first(),
+        to: run.days.last(),
+    })
+    .collect();
+    let trading_mismatches = runs(
+        db.trading_mismatches()?
+            .into_iter()
+            .map(|m| ((m.symbol, m.kind), DayRange::day(m.date))),
+    )
+    .into_iter()
+    .map(|run| TradingMismatch {
+        symbol: run.key.0,
+        from: run.days.first(),
+        to: run.days.last(),
+        kind: run.key.1,
+    })
+    .collect();
     let slo = match (exchange, latest_complete_day) {
         (Exchange::Skip(reason), _) => Slo::Skipped { reason },
-        (Exchange::Unavailable(error), _) => Slo::Unavailable { error },
+        (Exchange::Unavailable(error), _) => Slo::Unavailable {
+            error: error.to_string(),
+        },
         (Exchange::Info(_), None) => Slo::Skipped {
             reason: "the database has no day with files yet; run `update` first".into(),
         },
@@ -378,7 +431,11 @@ pub fn check(db: &Database, exchange: Exchange<'_>) -> Result<Report, StoreError
     let duplicates = db
         .duplicate_days(20)?
         .into_iter()
-        .map(|(symbol, date, rows)| Duplicate { symbol, date, rows })
+        .map(|d| Duplicate {
+            symbol: d.symbol,
+            date: d.date,
+            rows: d.rows,
+        })
         .collect();
     Ok(Report {
         integrity: Integrity::Read { tables },

@@ -135,6 +135,8 @@ fn console_examples_print_what_the_docs_show() {
             .env("BFA_DATA_URL", env.sim.data_url())
             .env("BFA_RETRY_BASE_MS", "1")
             .env("NO_COLOR", "1")
+            // `--help` wraps to the terminal's width, else COLUMNS', else 100.
+            .env("COLUMNS", "100")
             .env("TZ", "UTC")
             .insert_var("[DB]", db.display().to_string())
             .unwrap()

@@ -563,14 +563,36 @@ fn parquet_and_csv_exports_read_back_equal_to_the_tables() {
     conn.execute_batch(&format!("ATTACH '{}' AS db (READ_ONLY)", env.db.display()))
         .unwrap();
     let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
-    for table in [
-        "daily_availability",
-        "symbols",
-        "collection_runs",
-        "daily_trading",
-        "trading_files",
-        "trading_disagreements",
-    ] {
+    let tables: Vec<&str> = binance_futures_availability::store::exported_tables().collect();
+    assert_eq!(
+        tables,
+        [
+            "daily_availability",
+            "symbols",
+            "collection_runs",
+            "daily_trading",
+            "trading_files",
+            "trading_disagreements",
+        ]
+    );
+    // What `export --help` says it writes is what it writes.
+    let help = env.ok(&["export", "--help"]);
+    for table in &tables {
+        assert!(
+            help.contains(table),
+            "export --help does not name {table}:\n{help}"
+        );
+    }
+    let written: BTreeSet<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let expected: BTreeSet<String> = tables
+        .iter()
+        .flat_map(|t| [format!("{t}.parquet"), format!("{t}.csv")])
+        .collect();
+    assert_eq!(written, expected);
+    for table in tables {
         let parquet = out_dir.join(format!("{table}.parquet"));
         let csv = out_dir.join(format!("{table}.csv"));
         let rows = count(&format!("SELECT count(*) FROM db.{table}"));

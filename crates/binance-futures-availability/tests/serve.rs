@@ -959,3 +959,48 @@ fn a_file_whose_newest_day_is_not_checked_for_every_folder_is_still_served() {
         )
     );
 }
+
+/// The endpoints `serve --help` lists are docs/api.md's, each is routed, and the 404 for any
+/// other path names every one of them (all three come from the router's table).
+#[test]
+fn help_and_the_404_name_every_endpoint_the_api_guide_lists() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    let help = env.ok(&["serve", "--help"]);
+    let mut listed: Vec<String> = help
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("GET "))
+        .map(|rest| rest.split_whitespace().next().unwrap().to_string())
+        .collect();
+    let guide = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api.md"),
+    )
+    .unwrap();
+    let mut documented: Vec<String> = guide
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `GET "))
+        .map(|rest| rest[..rest.find('`').unwrap()].to_string())
+        .collect();
+    listed.sort();
+    documented.sort();
+    assert_eq!(listed, documented, "serve --help:\n{help}");
+    // No database yet: the endpoints answer 503, the page 200, an unknown path 404.
+    let served = Served::start(&env, &[]);
+    let client = reqwest::Client::new();
+    let rt = runtime();
+    let missing = rt.block_on(get(&client, &format!("{}/v2/snapshot", served.url), &[]));
+    assert_eq!(missing.status, 404);
+    let sentence = missing.json()["error"].as_str().unwrap().to_string();
+    for path in &listed {
+        let concrete = path
+            .replace("{date}", "2024-01-15")
+            .replace("{symbol}", "BTCUSDT");
+        let answer = rt.block_on(get(&client, &format!("{}{concrete}", served.url), &[]));
+        assert_ne!(answer.status, 404, "{path} is not routed");
+        if path != "/" {
+            assert!(
+                sentence.contains(path.as_str()),
+                "the 404 does not name {path}: {sentence}"
+            );
+        }
+    }
+}

@@ -373,8 +373,7 @@ impl Database {
         let asked = match (start, end) {
             (Some(s), Some(e)) => {
                 let (s, e) = (day(s, "start")?, day(e, "end")?);
-                facts::check_order(s, e).map_err(Failure::Day)?;
-                Some((s, e))
+                Some(facts::DayRange::new(s, e).map_err(Failure::Day)?)
             }
             (None, None) => None,
             _ => {
@@ -386,7 +385,7 @@ impl Database {
         let counts = self.with(py, |db| {
             Ok(
                 match asked.map_or_else(|| db.summary_days(), |r| Ok(Some(r)))? {
-                    Some((s, e)) => db.daily_counts(s, e)?,
+                    Some(days) => db.daily_counts(days.first(), days.last())?,
                     None => Vec::new(),
                 },
             )
@@ -1062,6 +1061,7 @@ fn update<'py>(
     d.set_item("kind", summary.kind.as_str())?;
     d.set_item("symbols", summary.symbols)?;
     d.set_item("files", summary.files)?;
+    d.set_item("trading_files", summary.trading_files)?;
     d.set_item("requests", summary.requests)?;
     d.set_item("retries", summary.retries)?;
     d.set_item("rows_written", summary.rows_written)?;

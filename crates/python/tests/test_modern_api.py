@@ -281,6 +281,12 @@ def test_update_from_python_builds_what_the_cli_builds(sim, built, tmp_path):
         progress=lambda kind, done, total: calls.append((kind, done, total)),
     )
     assert summary["kind"] == "update" and summary["symbols"] > 900
+    # Every count of the command line's summary line, the 1d files read too.
+    assert set(summary) == {
+        "kind", "symbols", "files", "trading_files", "requests", "retries", "rows_written",
+        "elapsed_seconds",
+    }
+    assert summary["trading_files"] > 0
     assert calls and calls[-1][1] == calls[-1][2] == summary["symbols"]
     assert {kind for kind, _, _ in calls} == {"update"}
     mine, cli = bfa.open(path), bfa.open(built)

@@ -23,22 +23,11 @@ Exit codes:
   2  bad usage or input (unknown flag, malformed or out-of-range date, unknown symbol or
      quote, a file that exists without --force)";
 
-/// Which Binance USD-M futures had a daily 1m-klines file on Binance Vision, day by day since
-/// 2019-09-25 — kept in a local DuckDB database and answered in about a millisecond.
-///
-/// Build or refresh the database with `update` (the first run lists the whole bucket), then ask
-/// it with `query snapshot DATE`, `query timeline SYMBOL`, `query range START END`.
-const SERVE_HELP: &str = "\
-Endpoints (docs/api.md has an example of each):
-  GET /                          the page: symbols per day, a symbol's calendar, a day's snapshot
-  GET /v1/snapshot/{date}        ?contract=perpetual|delivery|all
-  GET /v1/timeline/{symbol}
-  GET /v1/range                  ?start=&end=&contract=
-  GET /v1/summary                ?start=&end= (both or neither)
-  GET /v1/symbols
-  GET /v1/status
-  GET /healthz                   200 while a database is served and queries on it succeed
-  ?format=csv (or Accept: text/csv) for CSV. Answers carry ETag/Last-Modified (304 on
+/// What `serve --help` says after the endpoints (which come from the router's own table,
+/// `serve::help`).
+// No `\` after the opening quote: it would swallow the first line's indent.
+pub(super) const SERVE_NOTES: &str =
+    "  ?format=csv (or Accept: text/csv) for CSV. Answers carry ETag/Last-Modified (304 on
   If-None-Match) and are gzipped when asked. A publish by the scheduler is served within a
   second, without a failed request. Only requests for 127.0.0.1, [::1] or localhost with
   the port (and --allow-host names) are answered; others get 421 (DNS rebinding).
@@ -48,6 +37,11 @@ Exit codes:
   1  could not listen (address in use, permission)
   2  bad usage (a non-loopback --addr without --public, an --allow-host that is no name)";
 
+/// Which Binance USD-M futures had a daily 1m-klines file on Binance Vision, day by day since
+/// 2019-09-25 — kept in a local DuckDB database and answered in about a millisecond.
+///
+/// Build or refresh the database with `update` (the first run lists the whole bucket), then ask
+/// it with `query snapshot DATE`, `query timeline SYMBOL`, `query range START END`.
 #[derive(Debug, Parser)]
 #[command(name = "binance-futures-availability", version, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -99,7 +93,7 @@ pub(crate) enum Command {
     Scheduler(SchedulerCommand),
     /// Answer queries over HTTP (JSON and CSV, exactly as `query` prints them) and show a page
     /// to look at the history, read-only, from the file the scheduler publishes.
-    #[command(after_help = SERVE_HELP)]
+    #[command(after_help = super::serve::help())]
     Serve(ServeArgs),
     /// What the database holds, how fresh it is, and how the last run went. Exits 1 when the
     /// data is stale (not checked through the day before yesterday), so it serves as a check.
@@ -130,10 +124,8 @@ pub(crate) enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Write daily_availability, symbols and collection_runs to DEST/<table>.parquet (or .csv)
-    /// for pandas, polars, duckdb, Spark.
-    /// Timestamps are UTC.
-    #[command(after_help = EXIT_CODES)]
+    /// Write every table to DEST/<table>.parquet (or .csv) for pandas, polars, duckdb, Spark.
+    #[command(after_help = EXIT_CODES, long_about = export_about())]
     Export {
         /// The folder to write into (created if needed).
         dest: PathBuf,
@@ -463,30 +455,47 @@ fn contract_filter() -> impl TypedValueParser<Value = ContractFilter> {
         .map(|s| ContractFilter::parse(&s).unwrap_or_default())
 }
 
+/// `export --help`: the tables it writes, from the list `export` writes them from.
+fn export_about() -> String {
+    let tables: Vec<&str> = crate::store::exported_tables().collect();
+    let (last, rest) = tables.split_last().unwrap_or((&"", &[]));
+    format!(
+        "Write {} and {last} to DEST/<table>.parquet (or .csv) for pandas, polars, duckdb, \
+         Spark. Timestamps are UTC.",
+        rest.join(", ")
+    )
+}
+
 /// `--format parquet|csv` for `export`.
 fn export_format() -> impl TypedValueParser<Value = ExportFormat> {
-    clap::builder::PossibleValuesParser::new(["parquet", "csv"]).map(|s| match s.as_str() {
-        "csv" => ExportFormat::Csv,
-        _ => ExportFormat::Parquet,
-    })
+    // The parser admits only `NAMES`, so `parse` always finds one.
+    clap::builder::PossibleValuesParser::new(ExportFormat::NAMES)
+        .map(|s| ExportFormat::parse(&s).unwrap_or(ExportFormat::Parquet))
+}
+
+/// A `--lookback` that is not a number of days within the limits.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{text:?} is not a number of days from 0 to 3650 (ten years reach back before trading \
+     began on {TRADING_START})"
+)]
+struct BadLookback {
+    text: String,
 }
 
 /// `--lookback`: a whole number of days, at most ten years (more is before trading began).
-fn lookback_days(text: &str) -> Result<u32, String> {
+fn lookback_days(text: &str) -> Result<u32, BadLookback> {
     match text.parse::<u32>() {
         Ok(days) if collect::limits::LOOKBACK_DAYS.contains(&i64::from(days)) => Ok(days),
-        _ => Err(format!(
-            "{text:?} is not a number of days from 0 to 3650 (ten years reach back before \
-             trading began on {TRADING_START})"
-        )),
+        _ => Err(BadLookback {
+            text: text.to_string(),
+        }),
     }
 }
 
 /// `--symbols A,B`: each a name a symbol folder can have (see `vision::check_symbol`).
-fn symbol_name(text: &str) -> Result<String, String> {
-    crate::vision::check_symbol(text)
-        .map(|()| text.to_string())
-        .map_err(|e| e.to_string())
+fn symbol_name(text: &str) -> Result<String, crate::vision::BadSymbol> {
+    crate::vision::check_symbol(text).map(|()| text.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -531,8 +540,8 @@ pub(crate) struct ProbeArgs {
 }
 
 /// `YYYY-MM-DD` within 2019-09-25 ..= today (UTC): the library's one grammar of a day.
-fn parse_day(text: &str) -> Result<NaiveDate, String> {
-    crate::facts::parse_day(text, Utc::now().date_naive()).map_err(|e| e.to_string())
+fn parse_day(text: &str) -> Result<NaiveDate, crate::facts::DayError> {
+    crate::facts::parse_day(text, Utc::now().date_naive())
 }
 
 #[cfg(test)]

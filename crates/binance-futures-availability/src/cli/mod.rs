@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::collect::{self, CollectError, Goal, Progress, Summary, Trading};
 use crate::config;
-use crate::facts::TRADING_START;
+use crate::facts::{DayError, TRADING_START};
 
 use crate::facts::DailyTrading;
 use crate::schedule::PidFileError;
@@ -30,7 +30,7 @@ use crate::store::{
     DEFAULT_DELISTED_AFTER, Database, Event, EventFilter, StoreError, Timeline, UniverseQuery,
 };
 use crate::validate::ValidateError;
-use crate::vision::{VisionClient, VisionError};
+use crate::vision::{BadSymbol, VisionClient, VisionError};
 pub use args::Cli;
 use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ServeArgs, ValidateArgs};
 pub use entry::main;
@@ -40,22 +40,34 @@ pub use render::{Format, ReportFormat};
 /// A failure of the command, with its exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("{0}")]
-    BadInput(String),
+    /// A day the question cannot have, or a range whose start is after its end.
+    #[error(transparent)]
+    Day(#[from] DayError),
+    /// A name no symbol folder can have.
+    #[error(transparent)]
+    Symbol(#[from] BadSymbol),
+    /// The database.
     #[error("{e}{hint}", e = .0, hint = store_hint(.0))]
     Store(#[from] StoreError),
+    /// A collection run.
     #[error(transparent)]
     Collect(Box<CollectError>),
+    /// The bucket.
     #[error(transparent)]
     Vision(#[from] VisionError),
+    /// exchangeInfo could not be had.
     #[error(transparent)]
     Validate(#[from] ValidateError),
+    /// The scheduler's pid file.
     #[error(transparent)]
     PidFile(#[from] PidFileError),
+    /// A scheduler command.
     #[error(transparent)]
     Scheduler(#[from] scheduler::SchedulerError),
+    /// `serve` could not start.
     #[error(transparent)]
     Serve(#[from] serve::ServeError),
+    /// `status`: the data is stale.
     #[error(
         "the data is stale: {}; run `binance-futures-availability update`, or see \
          `scheduler status`",
@@ -64,7 +76,10 @@ pub enum CliError {
             |d| format!("every folder is checked only through {d}")
         )
     )]
-    Stale { checked_through: Option<NaiveDate> },
+    Stale {
+        /// The day every folder is checked through, if any.
+        checked_through: Option<NaiveDate>,
+    },
     /// The last successful update found no file after `after` in any folder, through `through`.
     #[error(
         "Vision has published nothing after {after} (the update through {through} found no \
@@ -74,18 +89,26 @@ pub enum CliError {
          https://github.com/binance/binance-public-data/issues)"
     )]
     Outage {
+        /// The last day the bucket published.
         after: NaiveDate,
+        /// The day the last successful update asked through.
         through: NaiveDate,
     },
+    /// `validate`: a check failed.
     #[error("validation failed; see the report above")]
     ValidationFailed,
+    /// The database's size could not be read.
     #[error("could not read the size of {}: {source}", .path.display())]
     Size {
+        /// The file.
         path: PathBuf,
+        /// What failed underneath.
         source: std::io::Error,
     },
+    /// Writing the output failed.
     #[error("could not write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// No async runtime.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -118,7 +141,8 @@ impl CliError {
     /// 2 for bad usage or input, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         let bad_input = match self {
-            CliError::BadInput(_) => true,
+            CliError::Day(_) | CliError::Symbol(_) => true,
+            CliError::Serve(e) => e.is_bad_input(),
             CliError::Store(e) => e.is_bad_input(),
             CliError::Collect(e) => e.is_bad_input(),
             _ => false,
@@ -128,7 +152,7 @@ impl CliError {
 }
 
 fn ordered(start: NaiveDate, end: NaiveDate) -> Result<(), CliError> {
-    crate::facts::check_order(start, end).map_err(|e| CliError::BadInput(e.to_string()))
+    Ok(crate::facts::check_order(start, end)?)
 }
 
 /// Runs a parsed command line.
@@ -229,9 +253,7 @@ fn run_query(
             end: Some(end),
             ..
         } => ordered(*start, *end)?,
-        Query::Timeline { symbol, .. } => {
-            crate::vision::check_symbol(symbol).map_err(|e| CliError::BadInput(e.to_string()))?
-        }
+        Query::Timeline { symbol, .. } => crate::vision::check_symbol(symbol)?,
         Query::Events {
             since: Some(since),
             until: Some(until),
@@ -325,7 +347,7 @@ fn run_query(
             let (start, end) = match (start, end) {
                 (Some(s), Some(e)) => (s, e),
                 _ => match db.summary_days()? {
-                    Some(c) => c,
+                    Some(c) => (c.first(), c.last()),
                     // A database with no file yet: nothing to count.
                     None => {
                         return render::summary(out, output.format, &[]).map_err(CliError::Output);

@@ -25,7 +25,7 @@ pub(super) const OUTAGE_DAYS: i64 = 2;
 /// The last day the bucket published, when the last successful update asked for more than
 /// `OUTAGE_DAYS` days after it and found no file of any of them in any folder.
 pub(super) fn silent_after(contents: &crate::store::DbStatus) -> Option<NaiveDate> {
-    let published = contents.coverage.map(|(_, last)| last)?;
+    let published = contents.coverage.map(|c| c.last())?;
     let asked = contents.last_successful_update.as_ref()?.end_date?;
     ((asked - published).num_days() > OUTAGE_DAYS).then_some(published)
 }
@@ -106,7 +106,7 @@ pub(super) fn validate(
              with --exchange-info FILE to compare"
         )),
         Ok(Fetched::NotAsked) => Exchange::Skip("not compared (--exchange-info none)".into()),
-        Err(e) => Exchange::Unavailable(e.to_string()),
+        Err(e) => Exchange::Unavailable(e),
     };
     let report = validate::check(&db, exchange)?;
     report::validation(out, args.format, &report)?;

@@ -107,8 +107,11 @@ pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io:
     writeln!(
         out,
         "files from        {}",
-        c.coverage
-            .map_or("no file yet".into(), |(a, b)| format!("{a} to {b}"))
+        c.coverage.map_or("no file yet".into(), |c| format!(
+            "{} to {}",
+            c.first(),
+            c.last()
+        ))
     )?;
     match c.checked_through {
         Some(day) => writeln!(

@@ -19,11 +19,13 @@ pub use pidfile::{PidFile, PidFileError, SchedulerInfo, State, log_path, pid_nam
 /// How long to wait before trying again after a failed update, or one that found the writer
 /// lock taken. Never later than the next daily run.
 pub const RETRY_AFTER_FAILURE: TimeDelta = TimeDelta::minutes(30);
+/// How long to wait before trying again when another writer holds the lock.
 pub const RETRY_AFTER_LOCKED: TimeDelta = TimeDelta::minutes(10);
 
 /// The daily time (UTC) at which `update` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schedule {
+    /// The time of day, UTC.
     pub at: NaiveTime,
 }
 
@@ -42,6 +44,13 @@ impl std::fmt::Display for Schedule {
     }
 }
 
+/// A daily time that is not `HH:MM`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a time of day of the form HH:MM (UTC)")]
+pub struct BadSchedule {
+    text: String,
+}
+
 /// Stored and shown as `HH:MM`, as typed.
 impl serde::Serialize for Schedule {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -58,10 +67,12 @@ impl<'de> serde::Deserialize<'de> for Schedule {
 
 impl Schedule {
     /// Parses `HH:MM` (24-hour, UTC).
-    pub fn parse(text: &str) -> Result<Schedule, String> {
+    pub fn parse(text: &str) -> Result<Schedule, BadSchedule> {
         NaiveTime::parse_from_str(text, "%H:%M")
             .map(|at| Schedule { at })
-            .map_err(|_| format!("{text:?} is not a time of day of the form HH:MM (UTC)"))
+            .map_err(|_| BadSchedule {
+                text: text.to_string(),
+            })
     }
 
     /// The first scheduled moment strictly after `now`.
@@ -95,7 +106,9 @@ pub fn catch_up_due(last_success_end: Option<NaiveDate>, now: DateTime<Utc>) -> 
 
 /// Where the loop gets the time and how it waits.
 pub trait Clock {
+    /// The time now.
     fn now(&self) -> DateTime<Utc>;
+    /// Returns at `when` (at once when it has passed).
     fn sleep_until(&self, when: DateTime<Utc>) -> impl Future<Output = ()> + Send;
 }
 

@@ -31,9 +31,11 @@ pub fn log_path(db: &Path) -> PathBuf {
 /// What a running scheduler says about itself, in its pid file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchedulerInfo {
+    /// Its process id (in its pid namespace).
     pub pid: u32,
     /// The daily time, UTC.
     pub at: super::Schedule,
+    /// When it started.
     pub started_at: DateTime<Utc>,
     /// Where its output goes, when detached.
     pub log: Option<PathBuf>,
@@ -52,13 +54,17 @@ pub fn pid_namespace() -> Option<u64> {
 /// file), `stale_pid_removed` and, for another user, `stale_pid_left`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
+    /// A scheduler holds the lock, with what its pid file says (if readable).
     Running(Option<SchedulerInfo>),
     /// A pid file without a living holder was found: removed, or left where this user may
     /// not remove it (the next scheduler claims it).
     Stale {
+        /// The pid the file named, if readable.
         pid: Option<u32>,
+        /// Whether it was removed.
         removed: bool,
     },
+    /// No scheduler, and no pid file left.
     NotRunning,
 }
 
@@ -101,21 +107,36 @@ impl State {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the pid file could not be claimed, read or removed.
 pub enum PidFileError {
+    /// Another scheduler holds the pid file.
     #[error(
         "a scheduler already runs for this database (pid {}; pid file {path}); stop it with \
          `binance-futures-availability scheduler stop`",
         pid.map_or("unknown".to_string(), |p| p.to_string())
     )]
-    AlreadyRunning { pid: Option<u32>, path: PathBuf },
+    AlreadyRunning {
+        /// Its pid, if the file says.
+        pid: Option<u32>,
+        /// The pid file.
+        path: PathBuf,
+    },
+    /// The pid file was replaced each time it was locked.
     #[error(
         "the pid file {path} was replaced each time it was locked; something else is removing it"
     )]
-    KeptReplaced { path: PathBuf },
+    KeptReplaced {
+        /// The pid file.
+        path: PathBuf,
+    },
+    /// A file operation on the pid file failed.
     #[error("could not {action} the pid file {path}: {source}")]
     Io {
+        /// What was being done.
         action: &'static str,
+        /// The pid file.
         path: PathBuf,
+        /// What failed underneath.
         source: std::io::Error,
     },
 }

@@ -23,21 +23,25 @@ const EXPORTED: [(&str, &str); 6] = [
     ("trading_disagreements", "date, symbol"),
 ];
 
+/// The tables `export` writes, in the order it writes them (what `export --help` names).
+pub fn exported_tables() -> impl Iterator<Item = &'static str> {
+    EXPORTED.iter().map(|(table, _)| *table)
+}
+
 /// File formats for `export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
+    /// Parquet, zstd-compressed.
     Parquet,
+    /// CSV with a header line.
     Csv,
 }
 
-impl ExportFormat {
-    fn extension(self) -> &'static str {
-        match self {
-            ExportFormat::Parquet => "parquet",
-            ExportFormat::Csv => "csv",
-        }
-    }
-}
+// Each also the files' extension.
+named!(ExportFormat {
+    Parquet = "parquet",
+    Csv = "csv",
+});
 
 fn refuse_overwrite(path: &Path, force: bool) -> Result<(), StoreError> {
     if path.exists() && !force {
@@ -263,7 +267,7 @@ pub fn export(
     let db = Database::open_for_export(db, dest)?;
     let files: Vec<PathBuf> = EXPORTED
         .iter()
-        .map(|(table, _)| dest.join(format!("{table}.{}", format.extension())))
+        .map(|(table, _)| dest.join(format!("{table}.{}", format.as_str())))
         .collect();
     for f in &files {
         refuse_overwrite(f, force)?;

@@ -8,93 +8,160 @@ use super::LockError;
 /// Everything that can go wrong between the tool and its database file.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No file at the path.
     #[error("there is no database at {path}")]
-    Missing { path: PathBuf },
+    Missing {
+        /// The file (or folder) concerned.
+        path: PathBuf,
+    },
+    /// A DuckDB file without this tool's schema.
     #[error(
         "{path} is not a binance-futures-availability database: it has no schema_version table"
     )]
-    NotOurs { path: PathBuf },
+    NotOurs {
+        /// The file (or folder) concerned.
+        path: PathBuf,
+    },
+    /// A schema newer than this binary's.
     #[error(
         "{path} has schema version {found}, newer than the {supported} this binary understands; \
          upgrade binance-futures-availability to read it"
     )]
     TooNew {
+        /// The file (or folder) concerned.
         path: PathBuf,
+        /// The file's schema version.
         found: i32,
+        /// The newest version this binary understands.
         supported: i32,
     },
+    /// A schema older than this binary's, for a command that does not migrate.
     #[error(
         "{path} has schema version {found}, older than {supported}; run `binance-futures-availability \
          update` once to migrate it"
     )]
     TooOld {
+        /// The file (or folder) concerned.
         path: PathBuf,
+        /// The file's schema version.
         found: i32,
+        /// The version this binary needs.
         supported: i32,
     },
+    /// The database's folder could not be created.
     #[error("could not create the folder {dir}: {source}")]
     CreateDir {
+        /// The folder.
         dir: PathBuf,
+        /// What failed underneath.
         source: std::io::Error,
     },
+    /// DuckDB failed.
     #[error("DuckDB failed while {action} in {path}: {source}")]
     DuckDb {
+        /// The file (or folder) concerned.
         path: PathBuf,
+        /// What was being done.
         action: &'static str,
+        /// What failed underneath.
         source: duckdb::Error,
     },
+    /// A file operation failed.
     #[error("could not finish {action} at {path}: {source}")]
     Io {
+        /// What was being done.
         action: &'static str,
+        /// The file (or folder) concerned.
         path: PathBuf,
+        /// What failed underneath.
         source: std::io::Error,
     },
+    /// The writer lock could not be had.
     #[error(transparent)]
     Locked(#[from] LockError),
+    /// A destination that exists, without `--force`.
     #[error("{path} already exists")]
-    Exists { path: PathBuf },
+    Exists {
+        /// The file (or folder) concerned.
+        path: PathBuf,
+    },
+    /// No file to restore from.
     #[error("there is no file at {path} to restore from")]
-    NoBackup { path: PathBuf },
+    NoBackup {
+        /// The file (or folder) concerned.
+        path: PathBuf,
+    },
+    /// A copy whose contents differ from the original's.
     #[error(
         "the copy at {path} holds {} rows and {} symbols, the original {} and {}; nothing was \
          replaced",
         .copy.0, .copy.1, .original.0, .original.1
     )]
     CopyDiffers {
+        /// The file (or folder) concerned.
         path: PathBuf,
+        /// The copy's rows and symbols.
         copy: (i64, i64),
+        /// The original's rows and symbols.
         original: (i64, i64),
     },
+    /// A write-ahead log left after closing a copy.
     #[error(
         "{path} is still there after closing the copy, so publishing would drop committed \
          batches; the copy is kept and the next run resumes it"
     )]
-    WalLeft { path: PathBuf },
+    WalLeft {
+        /// The file (or folder) concerned.
+        path: PathBuf,
+    },
+    /// A file holding a view or macro this tool never writes.
     #[error(
         "{path} holds {what}, which no binance-futures-availability database has; a view or \
          macro runs code when it is read, so the file is refused"
     )]
-    Untrusted { path: PathBuf, what: String },
+    Untrusted {
+        /// The file (or folder) concerned.
+        path: PathBuf,
+        /// What it holds.
+        what: String,
+    },
+    /// The database was replaced while a run wrote its copy.
     #[error(
         "{path} was replaced while this run was writing (it was {was}, it is now {now}); the \
          run's copy was discarded so it cannot overwrite the new file. Run again to update it"
     )]
     Replaced {
+        /// The file (or folder) concerned.
         path: PathBuf,
+        /// The file it was (size and inode).
         was: String,
+        /// The file it is now.
         now: String,
     },
+    /// A path DuckDB cannot open.
     #[error("the database path {} is not UTF-8, which DuckDB cannot open; rename it", .path.display())]
-    PathNotUtf8 { path: PathBuf },
+    PathNotUtf8 {
+        /// The file (or folder) concerned.
+        path: PathBuf,
+    },
+    /// An export destination that is not a local folder.
     #[error(
         "{path} is not a local folder; export writes files here (copy them elsewhere afterwards)"
     )]
-    NotLocal { path: PathBuf },
+    NotLocal {
+        /// The file (or folder) concerned.
+        path: PathBuf,
+    },
+    /// A write-ahead log never folded into the file.
     #[error(
         "{path} has a write-ahead log that was never folded in (written in place and stopped); \
          run `binance-futures-availability update` once, then try again"
     )]
-    PendingWal { path: PathBuf },
+    PendingWal {
+        /// The file (or folder) concerned.
+        path: PathBuf,
+    },
+    /// A block that does not match its checksum.
     #[error(
         "{path} is damaged: a block DuckDB read while {action} does not match its checksum \
          ({source}); a damaged file is never backed up or restored. Use another copy (an \
@@ -102,26 +169,37 @@ pub enum StoreError {
          rebuild it"
     )]
     Damaged {
+        /// The file (or folder) concerned.
         path: PathBuf,
+        /// What was being done.
         action: &'static str,
+        /// What failed underneath.
         source: duckdb::Error,
     },
+    /// A batch holding a day of a symbol twice.
     #[error(
         "a batch for {path} holds {symbol} on {date} twice; write each day of a symbol once per \
          batch"
     )]
     DuplicateRow {
+        /// The file (or folder) concerned.
         path: PathBuf,
+        /// The symbol.
         symbol: String,
+        /// The day.
         date: chrono::NaiveDate,
     },
+    /// A trading batch holding a file twice.
     #[error(
         "a trading batch for {path} holds {symbol}'s file for {span} twice; write each file \
          once per batch"
     )]
     DuplicateTradingFile {
+        /// The file (or folder) concerned.
         path: PathBuf,
+        /// The symbol.
         symbol: String,
+        /// The file's day or month.
         span: String,
     },
     /// A question about a day after "complete through": answering it would state what is not
@@ -140,8 +218,11 @@ pub enum StoreError {
         }
     )]
     NotCheckedYet {
+        /// The day asked about.
         day: chrono::NaiveDate,
+        /// The day every folder is checked through, if any.
         complete_through: Option<chrono::NaiveDate>,
+        /// What the day waits for: an update, or Vision publishing it.
         awaiting: Awaiting,
     },
     /// A question about a day before the first day every folder was checked from (a backfill
@@ -151,29 +232,49 @@ pub enum StoreError {
          --start {day}` to check the days before"
     )]
     NotCheckedBefore {
+        /// The day asked about.
         day: chrono::NaiveDate,
+        /// The first day every folder is checked from.
         checked_from: chrono::NaiveDate,
     },
+    /// A quote asset the database does not know.
     #[error("unknown quote asset {quote:?}; the database knows {}", quotes(known))]
-    UnknownQuote { quote: String, known: Vec<String> },
+    UnknownQuote {
+        /// The quote asked for.
+        quote: String,
+        /// The quote assets the database knows.
+        known: Vec<String>,
+    },
+    /// A `BFA_MEMORY_LIMIT` that is not a memory size within the bounds.
     #[error(
         "BFA_MEMORY_LIMIT={value:?} is not a memory size from 8MB to 1TB; write it like 16MB, \
          512MiB or 2GB"
     )]
-    BadMemoryLimit { value: String },
+    BadMemoryLimit {
+        /// The value given.
+        value: String,
+    },
+    /// Not enough free space to write the database.
     #[error(
         "not enough free space in {dir} to write the database: {free} MB free, and writing it \
          needs about {needed} MB ({why}); free some space or point --db / BFA_DB at a larger disk"
     )]
     NoRoom {
+        /// The folder.
         dir: PathBuf,
+        /// Megabytes free.
         free: u64,
+        /// Megabytes the write needs.
         needed: u64,
+        /// What the space is for.
         why: RoomFor,
     },
+    /// A symbol the database does not know.
     #[error("unknown symbol {symbol:?}; {}", suggest(suggestions))]
     UnknownSymbol {
+        /// The symbol.
         symbol: String,
+        /// Known names close to it.
         suggestions: Vec<String>,
     },
 }
@@ -186,7 +287,10 @@ pub enum Awaiting {
     /// The last successful update asked for every day through `asked_through`, the day
     /// included, and no folder had a file after "complete through": Vision has not published
     /// it (an outage, or the day's upload is late), and running `update` now changes nothing.
-    Publication { asked_through: chrono::NaiveDate },
+    Publication {
+        /// The last day the last successful update asked for.
+        asked_through: chrono::NaiveDate,
+    },
 }
 
 fn through(day: Option<chrono::NaiveDate>) -> String {
@@ -211,6 +315,7 @@ fn suggest(suggestions: &[String]) -> String {
 
 /// Whether a store error is the caller's input (exit 2) rather than a runtime failure (exit 1).
 impl StoreError {
+    /// Whether it is the caller's input (exit 2).
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
@@ -231,7 +336,10 @@ pub enum RoomFor {
     /// A database that does not exist yet.
     FirstLoad,
     /// 2.5 times the database (of this many MB): its working copy, log and compaction.
-    Update { database_mb: u64 },
+    Update {
+        /// The database's size, in MB.
+        database_mb: u64,
+    },
 }
 
 impl std::fmt::Display for RoomFor {

@@ -25,6 +25,7 @@ pub struct Beside {
 }
 
 impl Beside {
+    /// The files beside the database at `db`.
     pub fn of(db: &Path) -> Beside {
         Beside {
             db: db.to_path_buf(),

@@ -35,7 +35,7 @@ use serde::Serialize;
 
 use super::checked::published_through;
 use super::{Database, StoreError, SymbolRecord, date_value};
-use crate::facts::{ARCHIVE_START, Contract, ContractFilter};
+use crate::facts::{ARCHIVE_START, Contract, ContractFilter, DayRange};
 
 /// Days past the last trade a folder must have been checked before its end is asserted, and
 /// the shortest gap that ends a life: a week covers Vision's late uploads (hours to days).
@@ -45,52 +45,47 @@ pub const DEFAULT_DELISTED_AFTER: u32 = 7;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
+    /// The first trade (or file) of a symbol.
     Listing,
+    /// Verified-absent days inside a life, shorter than a delisting.
     Gap,
+    /// The last trade of a life that ended.
     Delisting,
+    /// The first trade after a life ended.
     Relisting,
 }
 
-impl EventKind {
-    pub const NAMES: [&'static str; 4] = ["listing", "delisting", "gap", "relisting"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Listing => "listing",
-            EventKind::Gap => "gap",
-            EventKind::Delisting => "delisting",
-            EventKind::Relisting => "relisting",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<EventKind> {
-        match name {
-            "listing" => Some(EventKind::Listing),
-            "gap" => Some(EventKind::Gap),
-            "delisting" => Some(EventKind::Delisting),
-            "relisting" => Some(EventKind::Relisting),
-            _ => None,
-        }
-    }
-}
+named!(EventKind {
+    Listing = "listing",
+    Delisting = "delisting",
+    Gap = "gap",
+    Relisting = "relisting",
+});
 
 /// One event of a symbol's life.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
+    /// The day it happened.
     pub date: NaiveDate,
+    /// The symbol folder.
     pub symbol: String,
     /// The symbol a settled folder was renamed from (`ICPUSDT` for `ICPUSDT_SETTLED`); the
     /// symbol itself otherwise.
     pub base_symbol: String,
+    /// What happened.
     pub kind: EventKind,
+    /// The evidence, in words (the files and trades that decided it).
     pub detail: String,
 }
 
 /// Which events to give; `EventFilter::default()` gives every event of every contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFilter {
+    /// Only events on or after this day.
     pub since: Option<NaiveDate>,
+    /// Only events on or before this day.
     pub until: Option<NaiveDate>,
+    /// Only events of this kind.
     pub kind: Option<EventKind>,
     /// One symbol folder (resolved as `timeline` resolves it).
     pub symbol: Option<String>,
@@ -113,27 +108,24 @@ impl Default for EventFilter {
 /// How members of a universe are ranked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RankBy {
+    /// The mean quote volume.
     #[default]
     QuoteVolume,
+    /// The mean number of trades.
     Trades,
 }
 
-impl RankBy {
-    pub const NAMES: [&'static str; 2] = ["quote-volume", "trades"];
-
-    pub fn parse(name: &str) -> Option<RankBy> {
-        match name {
-            "quote-volume" => Some(RankBy::QuoteVolume),
-            "trades" => Some(RankBy::Trades),
-            _ => None,
-        }
-    }
-}
+named!(RankBy {
+    QuoteVolume = "quote-volume",
+    Trades = "trades",
+});
 
 /// The question a universe answers; `UniverseQuery::new` gives the documented defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UniverseQuery {
+    /// The day whose universe is asked for; decided from the days before it.
     pub date: NaiveDate,
+    /// Perpetual, delivery or both.
     pub contracts: ContractFilter,
     /// Only symbols of this quote asset (`USDT`); `None`: every quote.
     pub quote: Option<String>,
@@ -143,8 +135,11 @@ pub struct UniverseQuery {
     pub recent: u32,
     /// Days before DATE whose mean ranks the members.
     pub window: u32,
+    /// The most liquid N only; `None`: every member.
     pub top: Option<u32>,
+    /// What ranks the members.
     pub by: RankBy,
+    /// Days a folder must be checked past its last trade before its end is asserted, and the shortest gap that ends a life.
     pub delisted_after: u32,
     /// Rank settled folders (`ICPUSDT_SETTLED`) too; by default a universe holds each
     /// tradable symbol once, under its live name.
@@ -155,6 +150,7 @@ pub struct UniverseQuery {
 pub const UNIVERSE_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
 
 impl UniverseQuery {
+    /// The question for `date` with the documented defaults (those of `query universe`).
     pub fn new(date: NaiveDate) -> UniverseQuery {
         UniverseQuery {
             date,
@@ -174,11 +170,13 @@ impl UniverseQuery {
 /// A member of a day's universe.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Member {
+    /// The symbol folder.
     pub symbol: String,
     /// The symbol a settled folder was renamed from; the symbol itself otherwise.
     pub base_symbol: String,
     /// 1 for the most liquid.
     pub rank: u32,
+    /// Its mean quote volume over the window's days with a 1d row.
     pub mean_quote_volume: f64,
     /// Calendar days from the first trade of the current life to DATE.
     pub days_listed: i64,
@@ -188,19 +186,11 @@ pub struct Member {
 }
 
 /// A symbol's window: mean quote volume and trades before DATE, and DATE's trades.
-type WindowRow = (String, Option<f64>, Option<f64>, Option<i64>);
-
-/// One life-ending or plain gap of a symbol: verified-absent days `first ..= last`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct AbsentRun {
-    first: NaiveDate,
-    last: NaiveDate,
-}
-
-impl AbsentRun {
-    fn days(self) -> i64 {
-        (self.last - self.first).num_days() + 1
-    }
+struct WindowRow {
+    symbol: String,
+    quote_volume: Option<f64>,
+    trades: Option<f64>,
+    trades_on_date: Option<i64>,
 }
 
 /// Every symbol's facts of its life, read once per handle (a published file never changes
@@ -210,10 +200,11 @@ pub(super) type Lives = HashMap<String, Facts>;
 /// What events and universes are computed from, per symbol.
 #[derive(Debug, Default)]
 pub(super) struct Facts {
-    gaps: Vec<AbsentRun>,
+    /// Runs of verified-absent days, in order: gaps, some long enough to end a life.
+    gaps: Vec<DayRange>,
     /// Runs of consecutive days with trades, in order; `None` when the symbol has no trading
     /// row at all (its trades were never collected).
-    traded: Option<Vec<(NaiveDate, NaiveDate)>>,
+    traded: Option<Vec<DayRange>>,
 }
 
 impl Facts {
@@ -224,8 +215,8 @@ impl Facts {
             Some(runs) => runs
                 .iter()
                 .rev()
-                .find(|(first, _)| *first < day)
-                .map(|(_, last)| (*last).min(day - Duration::days(1))),
+                .find(|run| run.first() < day)
+                .map(|run| run.last().min(day - Duration::days(1))),
         }
     }
 
@@ -234,8 +225,8 @@ impl Facts {
         self.traded
             .as_ref()?
             .iter()
-            .find(|(_, last)| *last >= day)
-            .map(|(first, _)| (*first).max(day))
+            .find(|run| run.last() >= day)
+            .map(|run| run.first().max(day))
     }
 }
 
@@ -293,11 +284,10 @@ impl Database {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         for (symbol, first, last) in gaps {
-            facts
-                .entry(symbol)
-                .or_default()
-                .gaps
-                .push(AbsentRun { first, last });
+            // min <= max of the same rows: never reversed.
+            if let Ok(gap) = DayRange::new(first, last) {
+                facts.entry(symbol).or_default().gaps.push(gap);
+            }
         }
         // Runs of consecutive trading days; a symbol with rows but no trade has an empty list.
         let traded: Vec<(String, Option<NaiveDate>, Option<NaiveDate>)> = self.rows(
@@ -316,8 +306,9 @@ impl Database {
                 .or_default()
                 .traded
                 .get_or_insert_with(Vec::new);
-            if let (Some(first), Some(last)) = (first, last) {
-                runs.push((first, last));
+            // min <= max of the same rows: never reversed.
+            if let Some(run) = first.zip(last).and_then(|(f, l)| DayRange::new(f, l).ok()) {
+                runs.push(run);
             }
         }
         for f in facts.values_mut() {
@@ -362,13 +353,15 @@ impl Database {
             let life_from = f
                 .gaps
                 .iter()
-                .filter(|g| g.days() >= i64::from(q.delisted_after) && g.last < date)
-                .map(|g| g.last)
+                .filter(|g| g.days() >= i64::from(q.delisted_after) && g.last() < date)
+                .map(|g| g.last())
                 .max();
             let Some(first_trade) = runs
                 .iter()
-                .find(|(_, last)| life_from.is_none_or(|l| *last > l))
-                .map(|(first, _)| life_from.map_or(*first, |l| (*first).max(l + Duration::days(1))))
+                .find(|run| life_from.is_none_or(|l| run.last() > l))
+                .map(|run| {
+                    life_from.map_or(run.first(), |l| run.first().max(l + Duration::days(1)))
+                })
                 .filter(|first| *first < date)
             else {
                 continue;
@@ -388,7 +381,14 @@ impl Database {
                FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
             params![date_value(date), date_value(day(q.window))],
             "running the universe query",
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| {
+                Ok(WindowRow {
+                    symbol: r.get(0)?,
+                    quote_volume: r.get(1)?,
+                    trades: r.get(2)?,
+                    trades_on_date: r.get(3)?,
+                })
+            },
         )?;
         let files_on_date: HashMap<String, bool> = self
             .rows(
@@ -400,7 +400,13 @@ impl Database {
             .into_iter()
             .collect();
         let mut members: Vec<(Member, f64)> = Vec::with_capacity(candidates.len());
-        for (symbol, quote, trades, on_date) in means {
+        for WindowRow {
+            symbol,
+            quote_volume: quote,
+            trades,
+            trades_on_date: on_date,
+        } in means
+        {
             let (Some(&days_listed), Some(quote), Some(trades)) =
                 (candidates.get(symbol.as_str()), quote, trades)
             else {
@@ -555,26 +561,26 @@ fn life_events(
     for gap in &f.gaps {
         let days = gap.days();
         push(
-            gap.first,
+            gap.first(),
             EventKind::Gap,
             format!(
                 "{days} day{} without a file, {} to {}",
                 if days == 1 { "" } else { "s" },
-                gap.first,
-                gap.last
+                gap.first(),
+                gap.last()
             ),
         );
         if days >= rule {
-            let before = gap.first - Duration::days(1);
+            let before = gap.first() - Duration::days(1);
             let last = f
-                .last_trade_before(gap.first, Some(before))
+                .last_trade_before(gap.first(), Some(before))
                 .unwrap_or(before);
             push(
                 last,
                 EventKind::Delisting,
                 format!("last trade before a gap of {days} days"),
             );
-            let back = gap.last + Duration::days(1);
+            let back = gap.last() + Duration::days(1);
             let traded = f
                 .first_trade_from(back)
                 .map(|d| format!(", first trade {d}"))
@@ -603,7 +609,7 @@ fn life_events(
         return;
     };
     // A life already ended by a gap after its last trade is not ended twice.
-    let ended_by_gap = f.gaps.iter().any(|g| g.days() >= rule && g.first > last);
+    let ended_by_gap = f.gaps.iter().any(|g| g.days() >= rule && g.first() > last);
     if !ended_by_gap && (checked - last).num_days() >= rule {
         let detail = if last < last_file {
             format!("last trade; files without trades until {last_file}")

@@ -15,26 +15,39 @@ pub struct WriterLock {
 }
 
 /// Why the lock could not be taken.
+/// Why the writer lock could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    /// Another process holds the lock.
     #[error(
         "another collection is writing {db}: {holder} (lock file {lock}); wait for it to finish"
     )]
     Held {
+        /// The database.
         db: PathBuf,
+        /// The lock file.
         lock: PathBuf,
+        /// What the holder wrote in it (who and since when).
         holder: String,
     },
+    /// The lock file was replaced each time it was locked.
     #[error(
         "the lock file {lock} was replaced each of {} times it was locked; something else is \
          removing it",
         super::files::CLAIM_TRIES
     )]
-    KeptReplaced { lock: PathBuf },
+    KeptReplaced {
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// A file operation on the lock file failed.
     #[error("could not {action} the lock file {lock}: {source}")]
     Io {
+        /// What was being done.
         action: &'static str,
+        /// The lock file.
         lock: PathBuf,
+        /// What failed underneath.
         source: std::io::Error,
     },
 }
@@ -70,6 +83,7 @@ impl WriterLock {
         }
     }
 
+    /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use duckdb::{AccessMode, Config, Connection, OptionalExt};
 
-pub use backup::{ExportFormat, backup, export, restore};
+pub use backup::{ExportFormat, backup, export, exported_tables, restore};
 pub use checked::published_through;
 pub use error::{Awaiting, RoomFor, StoreError};
 pub use files::{Beside, resolve};
@@ -40,13 +40,13 @@ pub use lives::{
 };
 pub use lock::{LockError, WriterLock};
 pub use read::{
-    DayCount, DbStatus, Gap, GapKind, RangeRow, SnapshotRow, SymbolCounts, SymbolRecord, Timeline,
-    TimelineDay, TradingStatus,
+    DayCount, DbStatus, DuplicateDay, Gap, GapKind, RangeRow, SnapshotRow, SymbolCounts, SymbolDay,
+    SymbolRecord, Timeline, TimelineDay, TradingStatus,
 };
 pub use runs::{RunEnd, RunId, RunKind, RunOutcome, RunRecord, RunStatus};
 pub use schema::SCHEMA_VERSION;
 pub use session::WriteSession;
-pub use trading::{Disagreement, ReadFile, TradingFile, TradingState};
+pub use trading::{Disagreement, MismatchDay, MismatchKind, ReadFile, TradingFile, TradingState};
 pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
 
 /// An open availability database.
@@ -205,6 +205,7 @@ impl Database {
         }
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -351,6 +352,7 @@ impl MemoryLimit {
         }
     }
 
+    /// The limit in bytes.
     pub fn bytes(self) -> u64 {
         self.0
     }
@@ -519,6 +521,23 @@ fn duck(path: &Path, action: &'static str, source: duckdb::Error) -> StoreError 
 }
 
 /// Days since 1970-01-01, DuckDB's DATE representation.
+/// Column `column` of `row`, text that names an enum value (`parse` is its table's, `named!`):
+/// any other text is an error naming the column, never a default.
+fn named<T>(
+    row: &duckdb::Row<'_>,
+    column: usize,
+    parse: fn(&str) -> Option<T>,
+) -> duckdb::Result<T> {
+    let text: String = row.get(column)?;
+    parse(&text).ok_or_else(|| {
+        duckdb::Error::FromSqlConversionFailure(
+            column,
+            duckdb::types::Type::Text,
+            format!("unknown value {text:?} in column {column}").into(),
+        )
+    })
+}
+
 fn date_value(date: chrono::NaiveDate) -> duckdb::types::Value {
     duckdb::types::Value::Date32((date - chrono::NaiveDate::default()).num_days() as i32)
 }

@@ -11,47 +11,66 @@ use serde::Serialize;
 
 use super::trading::FILE_WITHOUT_TRADING;
 use super::{Database, RunRecord, StoreError, date_value, schema};
-use crate::facts::{Contract, ContractFilter};
+use crate::facts::{Contract, ContractFilter, DayRange, runs};
 
 /// A symbol that had a file on the asked day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SnapshotRow {
+    /// The symbol folder's name.
     pub symbol: String,
+    /// The file's size, as listed.
     pub file_size_bytes: Option<i64>,
+    /// When the file was last written, as listed (UTC).
     pub last_modified: Option<DateTime<Utc>>,
 }
 
 /// One stored day of a symbol.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineDay {
+    /// The day.
     pub date: NaiveDate,
+    /// Whether it had a file (`false`: checked, and verified absent).
     pub available: bool,
+    /// The file's size, when it had one.
     pub file_size_bytes: Option<i64>,
+    /// 200 for a file, 404 for a verified absence, as the original tool recorded them.
     pub status_code: Option<i32>,
 }
 
 /// What the database knows of one symbol folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SymbolRecord {
+    /// The folder's name, as the bucket spells it.
     pub symbol: String,
+    /// Perpetual or delivery, by the folder's name.
     pub contract: Contract,
+    /// The quote asset the name ends in, if a known one.
     pub quote_asset: Option<String>,
+    /// A settled folder (`…_SETTLED`): the history of a contract settled and relisted.
     pub settled: bool,
+    /// The delivery day of a dated contract.
     pub delivery_date: Option<NaiveDate>,
+    /// The first day with a file.
     pub first_file_date: Option<NaiveDate>,
+    /// The last day with a file.
     pub last_file_date: Option<NaiveDate>,
+    /// The first day the folder was checked from.
     pub checked_from: Option<NaiveDate>,
+    /// The last day the folder was checked through.
     pub checked_through: Option<NaiveDate>,
 }
 
 /// A symbol's stored days, by date, and what is known about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeline {
+    /// The folder.
     pub symbol: SymbolRecord,
+    /// Its stored days, by date: files and verified absences.
     pub days: Vec<TimelineDay>,
 }
 
 impl Timeline {
+    /// How many of its stored days had a file.
     pub fn days_available(&self) -> usize {
         self.days.iter().filter(|d| d.available).count()
     }
@@ -64,31 +83,36 @@ impl Timeline {
         };
         let stored: std::collections::HashMap<NaiveDate, bool> =
             self.days.iter().map(|d| (d.date, d.available)).collect();
-        let mut gaps: Vec<Gap> = Vec::new();
-        for day in first.iter_days().take_while(|d| *d <= last) {
-            let kind = match stored.get(&day) {
-                Some(true) => continue,
-                Some(false) => GapKind::NoFile,
-                None => GapKind::NotChecked,
-            };
-            match gaps.last_mut() {
-                Some(g) if g.kind == kind && g.to.succ_opt() == Some(day) => g.to = day,
-                _ => gaps.push(Gap {
-                    from: day,
-                    to: day,
-                    kind,
-                }),
-            }
-        }
-        gaps
+        let missing = first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .filter_map(|day| {
+                let kind = match stored.get(&day) {
+                    Some(true) => return None,
+                    Some(false) => GapKind::NoFile,
+                    None => GapKind::NotChecked,
+                };
+                Some((kind, DayRange::day(day)))
+            });
+        runs(missing)
+            .into_iter()
+            .map(|run| Gap {
+                from: run.days.first(),
+                to: run.days.last(),
+                kind: run.key,
+            })
+            .collect()
     }
 }
 
 /// Days without a file inside a symbol's life, `from` to `to` inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gap {
+    /// The first day, inclusive.
     pub from: NaiveDate,
+    /// The last day, inclusive.
     pub to: NaiveDate,
+    /// Why the days have no file.
     pub kind: GapKind,
 }
 
@@ -104,20 +128,28 @@ pub enum GapKind {
 /// A symbol with at least one file in the asked range; first/last are inside the range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RangeRow {
+    /// The symbol folder's name.
     pub symbol: String,
+    /// Days in the range with a file.
     pub days_available: i64,
+    /// The first of them.
     pub first_date: NaiveDate,
+    /// The last of them.
     pub last_date: NaiveDate,
 }
 
 /// How many symbols had a file on one day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DayCount {
+    /// The day.
     pub date: NaiveDate,
+    /// Perpetual symbols with a file that day.
     pub perpetual: i64,
+    /// Delivery contracts with a file that day.
     pub delivery: i64,
     /// Of those, the symbols with trades that day (a 1d row with trades > 0).
     pub perpetual_traded: i64,
+    /// Delivery contracts with trades that day.
     pub delivery_traded: i64,
 }
 
@@ -217,16 +249,17 @@ impl Database {
 
     /// The days a summary without bounds covers: the first day with a file through the last,
     /// but no further than "complete through"; `None` while no day has a file.
-    pub fn summary_days(&self) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
-        let Some((first, last)) = self.coverage()? else {
+    pub fn summary_days(&self) -> Result<Option<DayRange>, StoreError> {
+        let Some(coverage) = self.coverage()? else {
             return Ok(None);
         };
         if self.answer_unchecked.get() {
-            return Ok(Some((first, last)));
+            return Ok(Some(coverage));
         }
+        let (first, last) = (coverage.first(), coverage.last());
         let first = first.max(self.checked_since()?.unwrap_or(first));
         match self.complete_through()? {
-            Some(through) if through >= first => Ok(Some((first, last.min(through)))),
+            Some(through) if through >= first => Ok(DayRange::new(first, last.min(through)).ok()),
             through => Err(self.not_checked_yet(first, through)?),
         }
     }
@@ -499,7 +532,7 @@ impl Database {
     }
 
     /// The first and last day that has a file, over all symbols.
-    pub fn coverage(&self) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
+    pub fn coverage(&self) -> Result<Option<DayRange>, StoreError> {
         let range: (Option<NaiveDate>, Option<NaiveDate>) = self
             .conn
             .query_row(
@@ -508,7 +541,11 @@ impl Database {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(self.err("reading the coverage"))?;
-        Ok(range.0.zip(range.1))
+        // Each symbol's first file is on or before its last, so the least first is too.
+        Ok(range
+            .0
+            .zip(range.1)
+            .and_then(|(first, last)| DayRange::new(first, last).ok()))
     }
 
     /// Every symbol folder the database knows, sorted by name.
@@ -585,22 +622,25 @@ impl Database {
     /// Days stored more than once for a symbol, with how many rows each has, at most `limit`,
     /// by symbol and date. Always none from this tool: `(date, symbol)` has no key (ADR 0010),
     /// so `validate` asks, in case something else wrote the file.
-    pub fn duplicate_days(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<(String, NaiveDate, i64)>, StoreError> {
+    pub fn duplicate_days(&self, limit: usize) -> Result<Vec<DuplicateDay>, StoreError> {
         self.rows(
             "SELECT symbol, date, count(*) FROM daily_availability_facts
              GROUP BY symbol, date HAVING count(*) > 1 ORDER BY symbol, date LIMIT ?",
             params![limit as i64],
             "looking for days stored twice",
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| {
+                Ok(DuplicateDay {
+                    symbol: r.get(0)?,
+                    date: r.get(1)?,
+                    rows: r.get(2)?,
+                })
+            },
         )
     }
 
     /// Days inside a symbol's life (between its first and last file) that have no row: never
     /// checked, neither a file nor a verified absence. A complete database has none.
-    pub fn unchecked_days(&self) -> Result<Vec<(String, NaiveDate)>, StoreError> {
+    pub fn unchecked_days(&self) -> Result<Vec<SymbolDay>, StoreError> {
         self.rows(
             "WITH life AS (
                  SELECT symbol,
@@ -610,7 +650,12 @@ impl Database {
              ORDER BY symbol, date",
             [],
             "looking for unchecked days",
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| {
+                Ok(SymbolDay {
+                    symbol: r.get(0)?,
+                    date: r.get(1)?,
+                })
+            },
         )
     }
 
@@ -697,11 +742,34 @@ impl Database {
     }
 }
 
+/// One day of one symbol folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolDay {
+    /// The symbol folder's name.
+    pub symbol: String,
+    /// The day.
+    pub date: NaiveDate,
+}
+
+/// A day of a symbol stored more than once, and how many rows it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateDay {
+    /// The symbol folder's name.
+    pub symbol: String,
+    /// The day.
+    pub date: NaiveDate,
+    /// How many rows it has (more than one).
+    pub rows: i64,
+}
+
 /// How many symbol folders of each kind the database knows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SymbolCounts {
+    /// Every folder.
     pub total: i64,
+    /// Perpetual folders, settled ones included.
     pub perpetual: i64,
+    /// Dated delivery contracts.
     pub delivery: i64,
     /// Folders whose name marks a settled (delisted and renamed) contract.
     pub settled: i64,
@@ -710,12 +778,16 @@ pub struct SymbolCounts {
 /// The contents of a database at a glance.
 #[derive(Debug, Clone, Serialize)]
 pub struct DbStatus {
+    /// The schema's version (`SCHEMA_VERSION` once migrated).
     pub schema_version: i32,
+    /// Availability rows: files and verified absences.
     pub rows: i64,
+    /// Availability rows with a file.
     pub available_rows: i64,
+    /// Symbol folders known, by kind.
     pub symbols: SymbolCounts,
     /// First and last day with a file.
-    pub coverage: Option<(NaiveDate, NaiveDate)>,
+    pub coverage: Option<DayRange>,
     /// Every known folder has been checked through this day ("complete through"), and the
     /// bucket has published it (some folder has a file for it or a later day); `None` while
     /// any folder was never checked.
@@ -724,8 +796,11 @@ pub struct DbStatus {
     pub never_checked: i64,
     /// Symbols with a file per day over the last two weeks of coverage.
     pub recent_counts: Vec<(NaiveDate, i64)>,
+    /// The newest run of any kind.
     pub last_run: Option<RunRecord>,
+    /// The newest `update` that succeeded.
     pub last_successful_update: Option<RunRecord>,
+    /// What the trading tables hold.
     pub trading: TradingStatus,
 }
 
@@ -734,11 +809,14 @@ pub struct DbStatus {
 pub struct TradingStatus {
     /// Days of symbols with a 1d row, and those with trades.
     pub rows: i64,
+    /// Of those, the days with trades.
     pub tradable_rows: i64,
     /// 1d files read (daily and monthly).
     pub files: i64,
+    /// Days whose monthly file disagrees with the daily one.
     pub disagreements: i64,
     /// Days with a 1m file but no 1d row: files not read yet, or failed (the next run reads them).
     pub missing_days: i64,
+    /// The newest day with a 1d row.
     pub latest_day: Option<NaiveDate>,
 }

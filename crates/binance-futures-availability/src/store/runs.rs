@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::{OptionalExt, params};
 
-use super::{Database, StoreError, date_value, timestamp_value};
+use super::{Database, StoreError, date_value, named, timestamp_value};
 
 /// The id of a `collection_runs` row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,8 +14,11 @@ pub struct RunId(pub i64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunKind {
+    /// `update`.
     Update,
+    /// `backfill`.
     Backfill,
+    /// `probe`.
     Probe,
 }
 
@@ -23,109 +26,86 @@ pub enum RunKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
+    /// Started, not finished (or killed before it could say).
     Running,
+    /// Finished and published.
     Ok,
+    /// Stopped by a failure.
     Failed,
     /// Stopped on request (a signal), or killed, before it finished or published.
     Interrupted,
 }
 
-/// The stored names, in one table for both directions.
-const KINDS: [(RunKind, &str); 3] = [
-    (RunKind::Update, "update"),
-    (RunKind::Backfill, "backfill"),
-    (RunKind::Probe, "probe"),
-];
-const STATUSES: [(RunStatus, &str); 4] = [
-    (RunStatus::Running, "running"),
-    (RunStatus::Ok, "ok"),
-    (RunStatus::Failed, "failed"),
-    (RunStatus::Interrupted, "interrupted"),
-];
-
-fn name_of<T: PartialEq + Copy>(table: &[(T, &'static str)], value: T) -> &'static str {
-    table
-        .iter()
-        .find(|(v, _)| *v == value)
-        .map_or("", |(_, name)| name)
-}
-
-fn parse_name<T: Copy>(
-    table: &[(T, &'static str)],
-    column: usize,
-    text: &str,
-) -> duckdb::Result<T> {
-    table
-        .iter()
-        .find(|(_, name)| *name == text)
-        .map(|(v, _)| *v)
-        .ok_or_else(|| {
-            duckdb::Error::FromSqlConversionFailure(
-                column,
-                duckdb::types::Type::Text,
-                format!("unknown value {text:?} in the run log").into(),
-            )
-        })
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        name_of(&KINDS, self)
-    }
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        name_of(&STATUSES, self)
-    }
-}
-
-impl std::fmt::Display for RunKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+// The stored names.
+named!(RunKind {
+    Update = "update",
+    Backfill = "backfill",
+    Probe = "probe",
+});
+named!(RunStatus {
+    Running = "running",
+    Ok = "ok",
+    Failed = "failed",
+    Interrupted = "interrupted",
+});
 
 /// How a finished run ended; a failure or an interruption always says why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEnd {
+    /// Finished.
     Ok,
-    Failed { error: String },
-    Interrupted { error: String },
+    /// Stopped by a failure.
+    Failed {
+        /// The sentence saying why.
+        error: String,
+    },
+    /// Stopped on request.
+    Interrupted {
+        /// The sentence saying why.
+        error: String,
+    },
 }
 
 /// A finished run's end and counts, for the run log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutcome {
+    /// How it ended.
     pub end: RunEnd,
     /// The days the run covered, once its plan knew them (an `update` starts at the earliest
     /// day any folder needed: all history on a first run); replaces the range `begin_run` had.
     pub covered: Option<(NaiveDate, NaiveDate)>,
+    /// Symbol folders it covered.
     pub symbols: u64,
+    /// HTTP requests it made.
     pub requests: u64,
+    /// Rows it wrote.
     pub rows_written: u64,
 }
 
 /// One row of the run log.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RunRecord {
+    /// The row's id, in order of start.
     pub id: i64,
+    /// Which command it was.
     pub kind: RunKind,
+    /// When it started.
     pub started_at: DateTime<Utc>,
+    /// When it finished; `None` while running (or killed).
     pub finished_at: Option<DateTime<Utc>>,
+    /// Where it is.
     pub status: RunStatus,
     /// The days the run covered (for `update`, the day it brought the database to).
     pub start_date: Option<NaiveDate>,
+    /// The last day it covered.
     pub end_date: Option<NaiveDate>,
+    /// Symbol folders it covered, once finished.
     pub symbols: Option<i64>,
+    /// HTTP requests it made, once finished.
     pub requests: Option<i64>,
+    /// Rows it wrote, once finished.
     pub rows_written: Option<i64>,
+    /// Why it failed or was interrupted.
     pub error: Option<String>,
 }
 
@@ -237,10 +217,10 @@ impl Database {
                 |r| {
                     Ok(RunRecord {
                         id: r.get(0)?,
-                        kind: parse_name(&KINDS, 1, &r.get::<_, String>(1)?)?,
+                        kind: named(r, 1, RunKind::parse)?,
                         started_at: r.get(2)?,
                         finished_at: r.get(3)?,
-                        status: parse_name(&STATUSES, 4, &r.get::<_, String>(4)?)?,
+                        status: named(r, 4, RunStatus::parse)?,
                         start_date: r.get(5)?,
                         end_date: r.get(6)?,
                         symbols: r.get(7)?,
@@ -261,14 +241,38 @@ mod tests {
 
     #[test]
     fn every_kind_and_status_round_trips_through_its_stored_name() {
-        for (kind, name) in KINDS {
-            assert_eq!(kind.as_str(), name);
-            assert_eq!(parse_name(&KINDS, 0, name).ok(), Some(kind));
+        for name in RunKind::NAMES {
+            assert_eq!(RunKind::parse(name).map(RunKind::as_str), Some(name));
         }
-        for (status, name) in STATUSES {
-            assert_eq!(status.as_str(), name);
-            assert_eq!(parse_name(&STATUSES, 0, name).ok(), Some(status));
+        for name in RunStatus::NAMES {
+            assert_eq!(RunStatus::parse(name).map(RunStatus::as_str), Some(name));
         }
-        assert!(parse_name(&STATUSES, 0, "OK").is_err());
+        assert_eq!(RunStatus::parse("OK"), None);
+    }
+
+    /// JSON (serde's names) and the tables say the same.
+    #[test]
+    fn serde_names_are_the_tables_names() {
+        fn same<T: serde::Serialize + Copy + std::fmt::Display>(values: &[T]) {
+            for v in values {
+                assert_eq!(serde_json::to_value(v).unwrap(), v.to_string());
+            }
+        }
+        same(&[RunKind::Update, RunKind::Backfill, RunKind::Probe]);
+        same(&[
+            RunStatus::Running,
+            RunStatus::Ok,
+            RunStatus::Failed,
+            RunStatus::Interrupted,
+        ]);
+        use crate::store::EventKind;
+        same(&[
+            EventKind::Listing,
+            EventKind::Gap,
+            EventKind::Delisting,
+            EventKind::Relisting,
+        ]);
+        use crate::facts::Contract;
+        same(&[Contract::Perpetual, Contract::Delivery]);
     }
 }

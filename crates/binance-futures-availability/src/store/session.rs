@@ -229,6 +229,7 @@ impl WriteSession {
         discard(&target)
     }
 
+    /// The private copy's database, to write.
     pub fn db(&mut self) -> &mut Database {
         &mut self.db
     }

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::params;
 
-use super::{Database, StoreError, date_value, timestamp_value};
-use crate::facts::{DailyTrading, Month, Span};
+use super::{Database, StoreError, date_value, named, timestamp_value};
+use crate::facts::{DailyTrading, Partition, Span};
 
 /// The columns of `daily_trading`, for its creation and its re-sorted copy (`layout`).
 macro_rules! daily_trading_columns {
@@ -104,18 +104,26 @@ const DIFFER: &str = "(a.open, a.high, a.low, a.close, a.volume, a.quote_volume,
 /// One 1d klines file, read whole: what it says and the version of it that was read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TradingFile {
+    /// The symbol folder.
     pub symbol: String,
+    /// The day or month the file covers.
     pub span: Span,
+    /// Its size in bytes, as listed.
     pub size: u64,
+    /// Its Last-Modified, as listed.
     pub last_modified: DateTime<Utc>,
+    /// Its days, in order.
     pub days: Vec<DailyTrading>,
 }
 
 /// A file read before: which, and the size and Last-Modified it had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadFile {
+    /// The day or month the file covers.
     pub span: Span,
+    /// Its size in bytes when read.
     pub size: u64,
+    /// Its Last-Modified when read.
     pub last_modified: DateTime<Utc>,
 }
 
@@ -128,22 +136,47 @@ pub struct TradingState {
     pub first_missing: Option<NaiveDate>,
 }
 
+/// A day of a symbol on which its 1d rows and its 1m files contradict each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MismatchDay {
+    /// The symbol folder.
+    pub symbol: String,
+    /// The day.
+    pub date: NaiveDate,
+    /// How the two disagree.
+    pub kind: MismatchKind,
+}
+
+/// How a symbol's 1d rows and its 1m files contradict each other on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MismatchKind {
+    /// Trades on days without a 1m file.
+    TradesWithoutFile,
+    /// 1m files without a 1d row (not read yet, or failed: the next run reads them).
+    FileWithoutTrading,
+}
+
 /// A day whose monthly file says otherwise than its daily file (the daily one is kept).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Disagreement {
+    /// The day.
     pub date: NaiveDate,
+    /// The symbol folder.
     pub symbol: String,
+    /// The daily file's quote volume (the one kept).
     pub daily_quote_volume: f64,
+    /// The monthly file's quote volume.
     pub monthly_quote_volume: f64,
+    /// The daily file's trades (the one kept).
     pub daily_trades: u64,
+    /// The monthly file's trades.
     pub monthly_trades: u64,
 }
 
+/// `trading_files.kind`: the partition's name.
 fn kind(span: Span) -> &'static str {
-    match span {
-        Span::Day(_) => "daily",
-        Span::Month(_) => "monthly",
-    }
+    span.partition().as_str()
 }
 
 impl Database {
@@ -282,7 +315,7 @@ fn store_days(
             "m",
             "trading_staging m JOIN daily_trading d",
             Some("d"),
-            Some("daily"),
+            Some(Partition::Daily.as_str()),
         ),
         // A staged daily row against a stored monthly one (unless a monthly file is staged).
         record(
@@ -290,7 +323,7 @@ fn store_days(
             "m",
             "trading_staging d JOIN daily_trading m",
             Some("m"),
-            Some("monthly"),
+            Some(Partition::Monthly.as_str()),
         ),
     ];
     for sql in &disagreements {
@@ -422,17 +455,24 @@ impl Database {
 
     /// The files read for `symbol`, with the version read: what a plan compares a listing with.
     pub fn trading_files(&self, symbol: &str) -> Result<Vec<ReadFile>, StoreError> {
-        let rows: Vec<(String, NaiveDate, i64, DateTime<Utc>)> = self.rows(
+        let rows: Vec<(Partition, NaiveDate, i64, DateTime<Utc>)> = self.rows(
             "SELECT kind, first_day, size, last_modified FROM trading_files
               WHERE symbol = ? ORDER BY first_day, kind",
             params![symbol],
             "reading trading files",
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| {
+                Ok((
+                    named(r, 0, Partition::parse)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            },
         )?;
         Ok(rows
             .into_iter()
             .filter_map(|(kind, first, size, last_modified)| {
-                read_file(&kind, first, size, last_modified)
+                read_file(kind, first, size, last_modified)
             })
             .collect())
     }
@@ -441,15 +481,23 @@ impl Database {
     /// day that has a 1m file but no trading row (a file never read, or one that failed).
     pub fn trading_states(&self) -> Result<HashMap<String, TradingState>, StoreError> {
         let mut states: HashMap<String, TradingState> = HashMap::new();
-        let files: Vec<(String, String, NaiveDate, i64, DateTime<Utc>)> = self.rows(
+        let files: Vec<(String, Partition, NaiveDate, i64, DateTime<Utc>)> = self.rows(
             "SELECT symbol, kind, first_day, size, last_modified FROM trading_files
               ORDER BY symbol, first_day, kind",
             [],
             "reading trading files",
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    named(r, 1, Partition::parse)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
+            },
         )?;
         for (symbol, kind, first, size, last_modified) in files {
-            if let Some(file) = read_file(&kind, first, size, last_modified) {
+            if let Some(file) = read_file(kind, first, size, last_modified) {
                 states.entry(symbol).or_default().read.push(file);
             }
         }
@@ -475,9 +523,9 @@ impl Database {
     }
 
     /// Days on which the two datasets contradict each other, by symbol and date: trades on a
-    /// day without a 1m file (`true`), and a 1m file without a 1d row (`false`) for symbols
-    /// whose trading facts were collected at all.
-    pub fn trading_mismatches(&self) -> Result<Vec<(String, NaiveDate, bool)>, StoreError> {
+    /// day without a 1m file, and a 1m file without a 1d row for symbols whose trading facts
+    /// were collected at all.
+    pub fn trading_mismatches(&self) -> Result<Vec<MismatchDay>, StoreError> {
         self.rows(
             &format!(
                 "SELECT t.symbol, t.date, true FROM daily_trading t
@@ -491,7 +539,17 @@ impl Database {
             ),
             [],
             "comparing trading days with files",
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| {
+                Ok(MismatchDay {
+                    symbol: r.get(0)?,
+                    date: r.get(1)?,
+                    kind: if r.get(2)? {
+                        MismatchKind::TradesWithoutFile
+                    } else {
+                        MismatchKind::FileWithoutTrading
+                    },
+                })
+            },
         )
     }
 
@@ -517,20 +575,15 @@ impl Database {
     }
 }
 
-/// A `trading_files` row; the table's CHECK allows only the two kinds, and sizes are written
-/// from `u64`s.
+/// A `trading_files` row; sizes are written from `u64`s.
 fn read_file(
-    kind: &str,
+    kind: Partition,
     first: NaiveDate,
     size: i64,
     last_modified: DateTime<Utc>,
 ) -> Option<ReadFile> {
-    let span = match kind {
-        "daily" => Span::Day(first),
-        _ => Span::Month(Month::of(first)),
-    };
     Some(ReadFile {
-        span,
+        span: Span::of(kind, first),
         size: u64::try_from(size).ok()?,
         last_modified,
     })

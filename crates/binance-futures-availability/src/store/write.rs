@@ -24,9 +24,13 @@ use crate::facts::SymbolClass;
 /// view `daily_availability`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AvailabilityRow {
+    /// The day.
     pub date: NaiveDate,
+    /// The symbol folder.
     pub symbol: String,
+    /// What was seen of its file.
     pub seen: Seen,
+    /// When it was seen.
     pub probe_timestamp: DateTime<Utc>,
 }
 
@@ -36,7 +40,9 @@ pub struct AvailabilityRow {
 pub enum Seen {
     /// The file exists (listed, or HEAD 200): stored `available`, status 200.
     File {
+        /// Its size in bytes.
         size: i64,
+        /// When it was last written, if the listing or the HEAD answer said.
         last_modified: Option<DateTime<Utc>>,
     },
     /// Verified absent (listed or probed and not there): stored not `available`, status 404.
@@ -67,9 +73,13 @@ impl Seen {
 /// first days take the earlier, last days and the checked range the wider.
 #[derive(Debug, Clone)]
 pub struct SymbolUpdate {
+    /// The symbol folder.
     pub symbol: String,
+    /// What its name says.
     pub class: SymbolClass,
+    /// The first day with a file this step saw.
     pub first_file_date: Option<NaiveDate>,
+    /// The last day with a file this step saw.
     pub last_file_date: Option<NaiveDate>,
     /// The days this step looked at completely, if any.
     pub checked: Option<(NaiveDate, NaiveDate)>,
@@ -78,7 +88,9 @@ pub struct SymbolUpdate {
 /// Rows and symbol updates that are committed together or not at all.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
+    /// The observed days.
     pub rows: Vec<AvailabilityRow>,
+    /// What was learnt of each folder.
     pub symbols: Vec<SymbolUpdate>,
 }
 

@@ -114,8 +114,9 @@ def update(
     :class:`Stage`, the run's kind as text that names its stage (``stage.name``: ``"1m
     listings"``, then ``"1d klines"``; ``done`` counts from zero at each). If it raises, or
     Ctrl-C arrives, the run stops, keeps what it gathered, and the exception propagates
-    (``KeyboardInterrupt`` for Ctrl-C). Returns the run's summary: ``kind``, ``symbols``, ``files``, ``requests``, ``retries``, ``rows_written``,
-    ``elapsed_seconds``. Runs with the GIL released.
+    (``KeyboardInterrupt`` for Ctrl-C). Returns the run's
+    summary: ``kind``, ``symbols``, ``files``, ``trading_files`` (1d files read), ``requests``,
+    ``retries``, ``rows_written``, ``elapsed_seconds``. Runs with the GIL released.
     """
     return _native.update(
         _path(path),

@@ -22,7 +22,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
@@ -31,7 +31,7 @@ use super::page;
 use super::published::{Current, Generation, Published, RunError};
 use crate::cli::render::{self, Format, ReportFormat};
 use crate::cli::{CliError, ops, report};
-use crate::facts::ContractFilter;
+use crate::facts::{ContractFilter, DayRange};
 use crate::store::{
     DEFAULT_DELISTED_AFTER, Database, EventFilter, EventKind, RankBy, StoreError, UNIVERSE_DAYS,
     UniverseQuery,
@@ -47,17 +47,69 @@ pub(super) struct App {
 /// Bodies smaller than this go out as they are: gzip's header and the CPU are not worth it.
 const GZIP_FROM_BYTES: usize = 1024;
 
+/// One endpoint: its path (axum's syntax), what `serve --help` says of it, its handler.
+pub(super) struct Endpoint {
+    pub path: &'static str,
+    pub about: &'static str,
+    handler: fn() -> MethodRouter<Arc<App>>,
+}
+
+/// Every endpoint of the API, in the order help and the 404 sentence list them: the one table
+/// the router, `serve --help` and "no such endpoint" are made from.
+pub(super) const ENDPOINTS: [Endpoint; 9] = [
+    Endpoint {
+        path: "/v1/snapshot/{date}",
+        about: "?contract=perpetual|delivery|all",
+        handler: || get(snapshot),
+    },
+    Endpoint {
+        path: "/v1/timeline/{symbol}",
+        about: "",
+        handler: || get(timeline),
+    },
+    Endpoint {
+        path: "/v1/range",
+        about: "?start=&end=&contract=",
+        handler: || get(range),
+    },
+    Endpoint {
+        path: "/v1/summary",
+        about: "?start=&end= (both or neither)",
+        handler: || get(summary),
+    },
+    Endpoint {
+        path: "/v1/events",
+        about: "?since=&until=&kind=&symbol=&contract=&delisted_after=",
+        handler: || get(events),
+    },
+    Endpoint {
+        path: "/v1/universe/{date}",
+        about: "?contract=&quote=&top=&by=&window= (more in docs/api.md)",
+        handler: || get(universe),
+    },
+    Endpoint {
+        path: "/v1/symbols",
+        about: "",
+        handler: || get(symbols),
+    },
+    Endpoint {
+        path: "/v1/status",
+        about: "",
+        handler: || get(status),
+    },
+    Endpoint {
+        path: "/healthz",
+        about: "200 while a database is served and queries on it succeed",
+        handler: || get(healthz),
+    },
+];
+
 pub(super) fn router(app: Arc<App>, hosts: Arc<Hosts>) -> Router {
-    Router::new()
-        .route("/v1/snapshot/{date}", get(snapshot))
-        .route("/v1/timeline/{symbol}", get(timeline))
-        .route("/v1/range", get(range))
-        .route("/v1/summary", get(summary))
-        .route("/v1/events", get(events))
-        .route("/v1/universe/{date}", get(universe))
-        .route("/v1/symbols", get(symbols))
-        .route("/v1/status", get(status))
-        .route("/healthz", get(healthz))
+    ENDPOINTS
+        .iter()
+        .fold(Router::new(), |router, e| {
+            router.route(e.path, (e.handler)())
+        })
         .merge(page::routes())
         .fallback(unknown_route)
         .layer(axum::middleware::from_fn_with_state(hosts, guard::guard))
@@ -331,8 +383,7 @@ async fn summary(
     let params = Params::parse(query, &["start", "end", "format"])?;
     let bounds = match (params.day("start")?, params.day("end")?) {
         (Some(start), Some(end)) => {
-            ordered(start, end)?;
-            Some((start, end))
+            Some(DayRange::new(start, end).map_err(|e| ApiError::bad(e.to_string()))?)
         }
         (None, None) => None,
         _ => {
@@ -344,10 +395,14 @@ async fn summary(
     let format = params.format(&headers)?;
     let key = format!("summary {bounds:?} {format:?}");
     app.answer(&headers, format, key, move |db, out| {
-        let Some((start, end)) = bounds.map_or_else(|| db.summary_days(), |b| Ok(Some(b)))? else {
+        let Some(days) = bounds.map_or_else(|| db.summary_days(), |b| Ok(Some(b)))? else {
             return Ok(render::summary(out, format, &[])?);
         };
-        Ok(render::summary(out, format, &db.daily_counts(start, end)?)?)
+        Ok(render::summary(
+            out,
+            format,
+            &db.daily_counts(days.first(), days.last())?,
+        )?)
     })
     .await
 }
@@ -575,11 +630,13 @@ async fn universe(
 }
 
 async fn unknown_route() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "no such endpoint; see /v1/snapshot/{date}, /v1/timeline/{symbol}, /v1/range, \
-         /v1/summary, /v1/symbols, /v1/status, /healthz (docs/api.md)",
-    )
+    ApiError::new(StatusCode::NOT_FOUND, no_such_endpoint())
+}
+
+/// The 404 sentence, naming every endpoint of `ENDPOINTS`.
+fn no_such_endpoint() -> String {
+    let paths: Vec<&str> = ENDPOINTS.iter().map(|e| e.path).collect();
+    format!("no such endpoint; see {} (docs/api.md)", paths.join(", "))
 }
 
 impl App {
@@ -807,6 +864,31 @@ mod tests {
                 fresh(&headers(&pairs), etag, modified),
                 expected,
                 "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn help_the_404_sentence_and_the_api_guide_name_every_endpoint() {
+        let help = super::super::help();
+        let missing = no_such_endpoint();
+        let guide = include_str!("../../../../../docs/api.md");
+        for e in &ENDPOINTS {
+            assert!(
+                help.contains(&format!("  GET {} ", e.path))
+                    || help.contains(&format!("  GET {}\n", e.path)),
+                "serve --help lacks {}:\n{help}",
+                e.path
+            );
+            assert!(
+                missing.contains(e.path),
+                "the 404 sentence lacks {}: {missing}",
+                e.path
+            );
+            assert!(
+                guide.contains(&format!("`GET {}`", e.path)),
+                "docs/api.md lacks {}",
+                e.path
             );
         }
     }

@@ -49,7 +49,7 @@ struct Allowed {
     "--allow-host {given:?} is not a host name: give a name or address as a browser sends it \
      in Host, optionally with :PORT (e.g. availability.example.com or 10.0.0.5:8080)"
 )]
-pub(super) struct BadHost {
+pub struct BadHost {
     given: String,
 }
 

@@ -33,23 +33,60 @@ use super::{CliError, ServeArgs};
 /// 16 KiB holds any URL of ours a thousand times over (hyper's floor is 8 KiB).
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 
+/// The page's one entry point, for `serve --help` (its other files are what it loads).
+const PAGE: (&str, &str) = (
+    "/",
+    "the page: symbols per day, a symbol's calendar, a day's snapshot",
+);
+
+/// `serve --help` after the options: the endpoints from the router's own table (so a route
+/// cannot be added without being listed), then the notes and exit codes.
+pub(super) fn help() -> String {
+    let mut text = String::from("Endpoints (docs/api.md has an example of each):\n");
+    let rows = std::iter::once(PAGE).chain(api::ENDPOINTS.iter().map(|e| (e.path, e.about)));
+    for (path, about) in rows {
+        // 27 columns: the longest path, `/v1/universe/{date}`, and room to spare.
+        let line = format!("  GET {path:<27}{about}");
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text.push_str(super::args::SERVE_NOTES);
+    text
+}
+
 /// A failure to start serving.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The socket could not be had (address in use, permission).
     #[error("could not listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// A non-loopback address without `--public`.
+    #[error(
+        "{addr} can be reached from other machines, and the API has no authentication; pass \
+         --public to serve it there, or listen on 127.0.0.1"
+    )]
+    NotLoopback { addr: SocketAddr },
+    /// An `--allow-host` that is no host name.
+    #[error(transparent)]
+    BadHost(#[from] guard::BadHost),
+}
+
+impl ServeError {
+    /// Whether the command line was at fault (exit 2), not the machine.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            ServeError::NotLoopback { .. } | ServeError::BadHost(_)
+        )
+    }
 }
 
 pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), CliError> {
     if !args.addr.ip().is_loopback() && !args.public {
-        return Err(CliError::BadInput(format!(
-            "{} can be reached from other machines, and the API has no authentication; pass \
-             --public to serve it there, or listen on 127.0.0.1",
-            args.addr
-        )));
+        return Err(ServeError::NotLoopback { addr: args.addr }.into());
     }
     let handles = args
         .handles
@@ -59,8 +96,7 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
     let timeout = Duration::from_secs(args.request_timeout);
     let loopback = args.addr.ip().is_loopback();
     // Checked before anything is opened (exit 2); the port is known once listening.
-    guard::Hosts::new(args.addr.port(), &args.allow_host, !loopback)
-        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    guard::Hosts::new(args.addr.port(), &args.allow_host, !loopback).map_err(ServeError::from)?;
     super::runtime()?.block_on(async {
         let listener = TcpListener::bind(args.addr)
             .await
@@ -73,7 +109,7 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
             source,
         })?;
         let hosts = guard::Hosts::new(local.port(), &args.allow_host, !loopback)
-            .map_err(|e| CliError::BadInput(e.to_string()))?;
+            .map_err(ServeError::from)?;
         if args.public {
             tracing::warn!(
                 "serving on {local}, reachable from other machines, without authentication"

@@ -184,7 +184,7 @@ fn warm(handles: Vec<Database>) -> Result<Vec<Database>, StoreError> {
 /// symbols), the newest day's snapshot (the availability rows) and the events (every symbol's
 /// gaps and trading runs, which the handle keeps).
 fn probe(db: &Database) -> Result<(), StoreError> {
-    if let Some((_, last)) = db.coverage()? {
+    if let Some(last) = db.coverage()?.map(|c| c.last()) {
         // The rows, whether or not the newest day is checked yet (a folder behind the others
         // leaves it unchecked, and the file must still be served).
         db.answering_unchecked(|db| db.snapshot(last, ContractFilter::All))?;
