@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use binance_futures_availability::facts::ContractFilter;
+use binance_futures_availability::facts::{ContractFilter, DayRange};
 use binance_futures_availability::store::{AvailabilityRow, Batch, Database, Seen, SymbolUpdate};
 use binance_futures_availability::vision::Market;
 use chrono::{Duration as Days, NaiveDate, TimeZone, Utc};
@@ -103,7 +103,7 @@ impl History {
                 class: Market::Um.classify(symbol),
                 first_file_date: Some(first),
                 last_file_date: Some(last),
-                checked: Some((self.start, self.end)),
+                checked: DayRange::new(self.start, self.end).ok(),
             });
         }
         batch

@@ -306,8 +306,9 @@ pub fn runs<K: PartialEq>(ranges: impl IntoIterator<Item = (K, DayRange)>) -> Ve
     merged
 }
 
-/// Which folder a klines file lies in: one file per day, or one per month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which folder a file lies in: one file per day, or one per month. No third value: text that
+/// is neither is refused where it is read (`parse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Partition {
     /// `daily/`: one file per day.
     Daily,
@@ -320,6 +321,11 @@ named!(Partition {
     Daily = "daily",
     Monthly = "monthly",
 });
+
+impl Partition {
+    /// Both, daily first.
+    pub const ALL: [Partition; 2] = [Partition::Daily, Partition::Monthly];
+}
 
 /// What a klines file covers: one day (a daily file) or one month (a monthly file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -490,5 +496,73 @@ mod tests {
         let span = Span::Month(feb);
         assert!(span.contains(d("2024-02-29")) && !span.contains(d("2024-03-01")));
         assert_eq!(Span::Day(d("2024-02-10")).last_day(), d("2024-02-10"));
+    }
+}
+
+/// One market of the bucket (its identity; `vision::market` holds its grammar and layout). UM
+/// is the default: the original tool's, and every answer's when
+/// none is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Market {
+    /// `data/spot/`.
+    Spot,
+    /// `data/futures/um/`: USD-M futures.
+    #[default]
+    Um,
+    /// `data/futures/cm/`: COIN-M futures.
+    Cm,
+    /// `data/option/`.
+    Option,
+}
+
+/// A text that names no market.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a market (one of spot, um, cm, option)")]
+pub struct UnknownMarket {
+    /// The text given.
+    pub text: String,
+}
+
+impl Market {
+    /// Every market, in the order the bucket lists them.
+    pub const ALL: [Market; 4] = [Market::Spot, Market::Um, Market::Cm, Market::Option];
+
+    /// The market's one text form, the first segment of a dataset's (`um/daily/klines/1m`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Market::Spot => "spot",
+            Market::Um => "um",
+            Market::Cm => "cm",
+            Market::Option => "option",
+        }
+    }
+
+    /// Where its partitions sit in the bucket: `data/futures/um/` and so on.
+    pub const fn root(self) -> &'static str {
+        match self {
+            Market::Spot => "data/spot/",
+            Market::Um => "data/futures/um/",
+            Market::Cm => "data/futures/cm/",
+            Market::Option => "data/option/",
+        }
+    }
+}
+
+impl std::fmt::Display for Market {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Market {
+    type Err = UnknownMarket;
+
+    fn from_str(text: &str) -> Result<Market, UnknownMarket> {
+        Market::ALL
+            .into_iter()
+            .find(|m| m.name() == text)
+            .ok_or_else(|| UnknownMarket {
+                text: text.to_string(),
+            })
     }
 }

@@ -430,3 +430,106 @@ fn unknown_backfill_symbols_are_bad_input() {
     );
     let _ = Days::days(0);
 }
+
+/// Issue 25's seam, proven by a second market: COIN-M's folders collected by the same code
+/// into the same file, in tables of their own, answered with `--market cm`; every USD-M answer
+/// the same as from a database that never saw COIN-M.
+#[test]
+fn coin_m_is_collected_beside_usd_m_and_answered_on_its_own() {
+    let um = Corpus::from_spec(&small_spec());
+    let both = um.clone().merged(vision_sim::coin_m(today()));
+    let alone = Env::new(um);
+    alone.ok(&["update", "-q"]);
+    let env = Env::new(both.clone());
+    env.ok(&["update", "-q"]);
+    env.ok(&["update", "-q", "--market", "cm"]);
+
+    // Every COIN-M file and verified absence, exactly; the url is COIN-M's.
+    let rows = db_rows_of(&env.db, "cm.daily_availability");
+    let expected = expected_rows_in(&both, vision_sim::CM_ROOT, day("2019-09-25"), yesterday());
+    assert!(expected.len() > 2_500, "{}", expected.len());
+    assert!(
+        rows == expected,
+        "{} rows against {}; first difference: {:?}",
+        rows.len(),
+        expected.len(),
+        rows.iter().zip(&expected).find(|(a, b)| a != b)
+    );
+    let trading: i64 = read_only(&env.db)
+        .query_row(
+            "SELECT count(*) FROM cm.daily_trading WHERE symbol = 'BTCUSD_PERP'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(trading, (yesterday() - day("2020-08-11")).num_days() + 1);
+
+    // USD-M: the same rows, the same answers, and the original's SQL sees USD-M alone.
+    assert_eq!(db_rows(&env.db), db_rows(&alone.db));
+    for q in [
+        &["query", "snapshot", "2024-01-15", "--format", "json"][..],
+        &["query", "timeline", "BTCUSDT", "--format", "csv"],
+        &[
+            "query",
+            "range",
+            "2023-06-01",
+            "2023-07-01",
+            "--contract",
+            "all",
+        ],
+        &["query", "summary", "2024-01-01", "2024-01-31"],
+        &["query", "symbols", "--format", "csv"],
+        &["query", "events", "--format", "csv"],
+        &["query", "universe", "2024-02-01", "--format", "csv"],
+    ] {
+        assert_eq!(env.ok(q), alone.ok(q), "{q:?}");
+    }
+
+    // COIN-M's answers.
+    let snapshot = env.ok(&[
+        "query",
+        "snapshot",
+        "2024-01-15",
+        "--market",
+        "cm",
+        "--contract",
+        "all",
+        "--format",
+        "csv",
+    ]);
+    let symbols: Vec<&str> = snapshot
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(symbols, ["BTCUSD_240628", "BTCUSD_PERP"], "{snapshot}");
+    let perpetuals = env.ok(&["query", "snapshot", "2024-01-15", "--market", "cm"]);
+    assert!(perpetuals.contains("BTCUSD_PERP") && !perpetuals.contains("BTCUSD_240628"));
+    let timeline = env.ok(&[
+        "query",
+        "timeline",
+        "BTCUSD_PERP",
+        "--market",
+        "cm",
+        "--format",
+        "csv",
+    ]);
+    let first = timeline.lines().nth(1).unwrap();
+    assert!(first.starts_with("2020-08-11,true,"), "{first}");
+    assert_eq!(
+        timeline.lines().count() as i64 - 1,
+        (yesterday() - day("2020-08-11")).num_days() + 1
+    );
+    let settled = env.ok(&["query", "events", "--market", "cm", "--format", "csv"]);
+    assert!(settled.contains("ADAUSD_PERP"), "{settled}");
+
+    // A name of one market is unknown in the other; a universe is not answered for COIN-M;
+    // a market not kept is refused before anything is opened.
+    let out = env.run(&["query", "timeline", "BTCUSD_PERP"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = env.run(&["query", "universe", "2024-02-01", "--market", "cm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no universe is answered for the cm market"));
+    let out = env.run(&["query", "snapshot", "2024-01-15", "--market", "spot"]);
+    assert_eq!(out.status.code(), Some(2));
+}

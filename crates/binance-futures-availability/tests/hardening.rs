@@ -9,6 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use binance_futures_availability::facts::DayRange;
 use binance_futures_availability::store::{
     AvailabilityRow, Batch, Database, RunEnd, RunKind, RunOutcome, Seen, SymbolUpdate, WriteSession,
 };
@@ -339,7 +340,7 @@ fn names_cannot_act_on_a_terminal_or_a_spreadsheet() {
                     class: Market::Um.classify(s),
                     first_file_date: Some(day),
                     last_file_date: Some(day),
-                    checked: Some((day, day)),
+                    checked: Some(DayRange::day(day)),
                 })
                 .collect(),
         })

@@ -1,7 +1,8 @@
-//! Schema 2 → 3 (ADR 0010): a file written by the schema-2 code (`tests/fixtures/v2`, see its
-//! README) migrates on the next write with every fact kept, answers every query exactly as
-//! schema 2 did, and the original's SQL gives in the stock Python client what it gave on the
-//! schema-2 file.
+//! Migrations: a file written by the schema-2 code (`tests/fixtures/v2`, see its README)
+//! migrates on the next write with every fact kept, answers every query exactly as schema 2
+//! did, and the original's SQL gives in the stock Python client what it gave on the schema-2
+//! file; a file written by the schema-5 code (`tests/fixtures/v5`) migrates to the schema of
+//! markets (ADR 0019) with every row of every table and every answer unchanged.
 
 mod common;
 
@@ -11,28 +12,38 @@ use std::path::{Path, PathBuf};
 use common::{Env, db_rows, python, read_only};
 use vision_sim::{Corpus, CorpusSpec};
 
-fn fixture(name: &str) -> PathBuf {
+fn fixture_of(version: &str, name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/v2")
+        .join("tests/fixtures")
+        .join(version)
         .join(name)
 }
 
 fn gunzip(name: &str) -> Vec<u8> {
+    gunzip_of("v2", name)
+}
+
+fn gunzip_of(version: &str, name: &str) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(fixture(name)).unwrap())
+    flate2::read::GzDecoder::new(std::fs::File::open(fixture_of(version, name)).unwrap())
         .read_to_end(&mut out)
         .unwrap();
     out
 }
 
-/// A simulated bucket holding what the schema-2 file was collected from, and that file as the
+/// A simulated bucket holding what the fixture's file was collected from, and that file as the
 /// database.
-fn v2_env() -> Env {
+fn env_of(version: &str) -> Env {
     let spec: CorpusSpec =
-        serde_json::from_str(&std::fs::read_to_string(fixture("spec.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixture_of(version, "spec.json")).unwrap())
+            .unwrap();
     let env = Env::new(Corpus::from_spec(&spec));
-    std::fs::write(&env.db, gunzip("availability.duckdb.gz")).unwrap();
+    std::fs::write(&env.db, gunzip_of(version, "availability.duckdb.gz")).unwrap();
     env
+}
+
+fn v2_env() -> Env {
+    env_of("v2")
 }
 
 fn schema_version(db: &Path) -> i32 {
@@ -54,8 +65,9 @@ fn a_schema_2_file_migrates_on_the_next_write_keeping_every_row_and_answer() {
 
     env.ok(&["update", "--quiet"]);
     // Through 3 and 4, which adds the trading tables beside the availability ones (this
-    // `update` then fills them), to 5, where `daily_availability` is a view of the facts.
-    assert_eq!(schema_version(&env.db), 5);
+    // `update` then fills them), 5, where `daily_availability` is a view of the facts, to 6,
+    // where COIN-M's tables stand beside them.
+    assert_eq!(schema_version(&env.db), 6);
     // Every row, url included (the schema-2 rows hold the public, percent-encoded urls that
     // schema 3 computes).
     assert!(db_rows(&env.db) == before, "rows changed in the migration");
@@ -184,4 +196,100 @@ con.execute("INSERT INTO daily_availability_facts (date, symbol, available, file
             && report.contains("ETHUSDT on 2024-01-15: 2 rows"),
         "{report}"
     );
+}
+
+/// Each table's rows, in a stable order, as text: what a migration must keep.
+fn table_rows(db: &Path, table: &str) -> Vec<String> {
+    let conn = read_only(db);
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT CAST(t AS VARCHAR) AS row FROM {table} t ORDER BY row"
+        ))
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Every answer the fixture recorded, asked again: (args, what the fixture's code printed, what
+/// the current code prints).
+fn answers_again(env: &Env, version: &str) -> Vec<(Vec<String>, String, String)> {
+    String::from_utf8(gunzip_of(version, "answers.jsonl.gz"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let answer: serde_json::Value = serde_json::from_str(line).unwrap();
+            let args: Vec<String> = answer["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let now = env.ok(&argv);
+            (args, answer["stdout"].as_str().unwrap().to_string(), now)
+        })
+        .collect()
+}
+
+#[test]
+fn a_schema_5_file_migrates_on_the_next_write_keeping_every_row_of_every_table() {
+    let env = env_of("v5");
+    assert_eq!(schema_version(&env.db), 5);
+    const KEPT: [&str; 6] = [
+        "daily_availability",
+        "daily_availability_facts",
+        "symbols",
+        "daily_trading",
+        "trading_files",
+        "trading_disagreements",
+    ];
+    let before: Vec<Vec<String>> = KEPT.iter().map(|t| table_rows(&env.db, t)).collect();
+    assert!(
+        before[0].len() > 4_000 && before[3].len() > 4_000,
+        "{}",
+        before[3].len()
+    );
+    let runs_before = table_rows(&env.db, "collection_runs");
+    assert_eq!(runs_before.len(), 1);
+
+    env.ok(&["update", "--quiet"]);
+    assert_eq!(schema_version(&env.db), 6);
+    for (table, rows) in KEPT.iter().zip(&before) {
+        assert!(
+            &table_rows(&env.db, table) == rows,
+            "{table} changed in the migration"
+        );
+    }
+    // The run log: the fixture's run, now marked USD-M's, and this update's.
+    let runs: Vec<(i64, String)> = {
+        let conn = read_only(&env.db);
+        let mut stmt = conn
+            .prepare("SELECT id, market FROM collection_runs ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(runs, [(1, "um".to_string()), (2, "um".to_string())]);
+    // COIN-M's tables, empty: asked about, it says nothing is checked, never "no symbol".
+    assert!(table_rows(&env.db, "cm.symbols").is_empty());
+    let out = env.run(&["query", "snapshot", "2024-01-15", "--market", "cm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not checked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every answer the schema-5 code gave, given again.
+    let answers = answers_again(&env, "v5");
+    assert!(answers.len() >= 15, "{}", answers.len());
+    for (args, then, now) in answers {
+        assert_eq!(
+            now, then,
+            "{args:?} answers differently after the migration"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use binance_futures_availability::facts::DayRange;
 use binance_futures_availability::store::{AvailabilityRow, Batch, Database, Seen, SymbolUpdate};
 use binance_futures_availability::vision::Market;
 use chrono::{NaiveDate, Utc};
@@ -136,7 +137,7 @@ fn database_with(
             class: Market::Um.classify(s),
             first_file_date: days.first().copied(),
             last_file_date: days.last().copied(),
-            checked: Some((days[0], *days.last().unwrap())),
+            checked: DayRange::new(days[0], *days.last().unwrap()).ok(),
         });
     }
     db.write_batch(&batch).unwrap();

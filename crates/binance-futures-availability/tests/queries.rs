@@ -5,6 +5,7 @@ mod common;
 
 use std::sync::OnceLock;
 
+use binance_futures_availability::facts::DayRange;
 use common::*;
 use serde_json::Value;
 use vision_sim::Corpus;
@@ -433,7 +434,7 @@ fn one_batch_may_report_a_symbol_twice() {
         class: Market::Um.classify("BTCUSDT"),
         first_file_date: Some(day(first)),
         last_file_date: Some(day(last)),
-        checked: Some((day(first), day(last))),
+        checked: DayRange::new(day(first), day(last)).ok(),
     };
     db.write_batch(&Batch {
         rows: vec![],
@@ -554,7 +555,7 @@ fn a_timeline_is_the_symbols_stored_rows_before_and_after_tidying() {
                 class: binance_futures_availability::vision::Market::Um.classify(s),
                 first_file_date: Some(day("2022-01-01")),
                 last_file_date: Some(day("2024-06-30")),
-                checked: Some((day("2022-01-01"), day("2024-06-30"))),
+                checked: DayRange::new(day("2022-01-01"), day("2024-06-30")).ok(),
             }],
             ..rows(s, "2022-01-01", "2024-06-30", 100)
         })

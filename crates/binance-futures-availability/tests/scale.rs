@@ -11,6 +11,7 @@
 
 mod common;
 
+use binance_futures_availability::facts::DayRange;
 use binance_futures_availability::store::{
     AvailabilityRow, Batch, Beside, Seen, SymbolUpdate, WriteSession,
 };
@@ -105,7 +106,7 @@ fn batch(symbols: std::ops::Range<usize>, days: i64) -> Batch {
             class: binance_futures_availability::vision::Market::Um.classify(&symbol),
             first_file_date: Some(first),
             last_file_date: Some(first + Duration::days(days - 1)),
-            checked: Some((first, first + Duration::days(days - 1))),
+            checked: DayRange::new(first, first + Duration::days(days - 1)).ok(),
         });
     }
     b

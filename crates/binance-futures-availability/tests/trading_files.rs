@@ -5,7 +5,7 @@
 
 mod common;
 
-use binance_futures_availability::facts::{Month, Span};
+use binance_futures_availability::facts::{Market, Month, Span};
 use binance_futures_availability::vision::{Dataset, read_1d_file};
 
 /// The key of `symbol`'s USD-M 1d file of `span`: daily or monthly, as the span is.
@@ -259,7 +259,7 @@ async fn a_fetched_file_stating_a_day_after_the_end_or_another_size_is_refused()
         size: object.size,
         last_modified: object.last_modified,
     };
-    let days = fetch_1d_file(&client, &permits, "BTCUSDT", &listed, date)
+    let days = fetch_1d_file(&client, &permits, Market::Um, "BTCUSDT", &listed, date)
         .await
         .unwrap();
     assert_eq!(days.len(), 1);
@@ -268,9 +268,16 @@ async fn a_fetched_file_stating_a_day_after_the_end_or_another_size_is_refused()
         other => panic!("{other}"),
     };
     let e = refused(
-        fetch_1d_file(&client, &permits, "BTCUSDT", &listed, day("2022-02-14"))
-            .await
-            .unwrap_err(),
+        fetch_1d_file(
+            &client,
+            &permits,
+            Market::Um,
+            "BTCUSDT",
+            &listed,
+            day("2022-02-14"),
+        )
+        .await
+        .unwrap_err(),
     );
     assert!(matches!(e.problem, Problem::AfterEnd { .. }), "{e}");
     assert_eq!(
@@ -286,7 +293,7 @@ async fn a_fetched_file_stating_a_day_after_the_end_or_another_size_is_refused()
         ..listed
     };
     let e = refused(
-        fetch_1d_file(&client, &permits, "BTCUSDT", &larger, date)
+        fetch_1d_file(&client, &permits, Market::Um, "BTCUSDT", &larger, date)
             .await
             .unwrap_err(),
     );

@@ -5,7 +5,7 @@
 
 mod common;
 
-use binance_futures_availability::facts::{DailyTrading, Month, Span};
+use binance_futures_availability::facts::{DailyTrading, DayRange, Month, Span};
 use binance_futures_availability::store::{
     AvailabilityRow, Batch, Database, ReadFile, Seen, StoreError, SymbolUpdate, TradingFile,
 };
@@ -192,7 +192,7 @@ fn availability_and_trading_writes_never_touch_each_others_rows() {
             class: binance_futures_availability::vision::Market::Um.classify("BTCUSDT"),
             first_file_date: Some(day("2024-02-10")),
             last_file_date: Some(day("2024-02-10")),
-            checked: Some((day("2024-02-10"), day("2024-02-10"))),
+            checked: Some(DayRange::day(day("2024-02-10"))),
         }],
     })
     .unwrap();

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use binance_futures_availability::collect::{self, CollectError, Goal, Progress};
 use binance_futures_availability::config;
 use binance_futures_availability::facts::DailyTrading;
-use binance_futures_availability::facts::{self, ContractFilter, DayError};
+use binance_futures_availability::facts::{self, ContractFilter, DayError, Market};
 use binance_futures_availability::store::{
     self, DayCount, Event, EventFilter, EventKind, Member, RangeRow, RankBy, SnapshotRow,
     StoreError, SymbolRecord, TimelineDay, UNIVERSE_DAYS, UniverseQuery,
@@ -106,6 +106,21 @@ impl From<DayError> for Failure {
     fn from(e: DayError) -> Self {
         Failure::Day(e)
     }
+}
+
+/// `market='um'|'cm'`: one of the markets a database keeps (a `ValueError` naming them else).
+fn market_arg(text: &str) -> PyResult<Market> {
+    let market: Market =
+        text.parse()
+            .map_err(|e: binance_futures_availability::facts::UnknownMarket| {
+                PyValueError::new_err(e.to_string())
+            })?;
+    if !store::KEPT_MARKETS.contains(&market) {
+        return Err(PyErr::from(Failure::Store(StoreError::MarketNotKept {
+            market,
+        })));
+    }
+    Ok(market)
 }
 
 /// A day as Python gives it: a `datetime.date` or `'YYYY-MM-DD'`, held to the CLI's grammar
@@ -287,8 +302,9 @@ impl Database {
     /// 'warn' (answer from what is stored, with a `UserWarning`: the original tool's answer,
     /// which its compatible classes keep).
     #[new]
-    #[pyo3(signature = (path, *, unchecked_days = "raise"))]
-    fn new(py: Python<'_>, path: PathBuf, unchecked_days: &str) -> PyResult<Self> {
+    #[pyo3(signature = (path, *, unchecked_days = "raise", market = "um"))]
+    fn new(py: Python<'_>, path: PathBuf, unchecked_days: &str, market: &str) -> PyResult<Self> {
+        let market = market_arg(market)?;
         let warn_unchecked = match unchecked_days {
             "raise" => false,
             "warn" => true,
@@ -298,7 +314,11 @@ impl Database {
                 )));
             }
         };
-        let opened = py.detach(|| store::Database::open(&path));
+        let opened = py.detach(|| {
+            let mut db = store::Database::open(&path)?;
+            db.select_market(market)?;
+            Ok::<_, StoreError>(db)
+        });
         let db = opened.map_err(|e| PyErr::from(Failure::Store(e)))?;
         Ok(Database {
             path,
@@ -961,7 +981,7 @@ fn arrow_failed(e: duckdb::arrow::error::ArrowError) -> PyErr {
 /// it raises, or Ctrl-C arrives, the run stops, commits what it gathered, and the exception is
 /// raised here.
 #[pyfunction]
-#[pyo3(signature = (path, *, lookback, s3_url, data_url, concurrency, attempts, request_timeout, progress = None))]
+#[pyo3(signature = (path, *, lookback, s3_url, data_url, concurrency, attempts, request_timeout, progress = None, market = "um"))]
 #[allow(clippy::too_many_arguments)]
 fn update<'py>(
     py: Python<'py>,
@@ -973,8 +993,10 @@ fn update<'py>(
     attempts: Whole,
     request_timeout: Whole,
     progress: Option<Py<PyAny>>,
+    market: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     use collect::limits;
+    let market = market_arg(market)?;
     let timeout = limits::REQUEST_TIMEOUT_SECS;
     let timeout = *timeout.start() as i64..=*timeout.end() as i64;
     // Each within its limit, so each fits its type.
@@ -1013,6 +1035,7 @@ fn update<'py>(
         concurrency,
         progress,
         cancel,
+        market,
         ..collect::Options::default()
     };
     let goal = Goal::Update {

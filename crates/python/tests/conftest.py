@@ -38,12 +38,12 @@ class Sim:
     """vision-sim on an ephemeral port; its address is read from the line it prints once it
     listens, so nothing waits on a timer."""
 
-    def __init__(self, latency_ms: int = 0) -> None:
+    def __init__(self, latency_ms: int = 0, corpus: str = "realistic") -> None:
         self.proc = subprocess.Popen(
             [
                 str(_binary("vision-sim")),
                 "--addr", "127.0.0.1:0",
-                "--corpus", "realistic",
+                "--corpus", corpus,
                 "--latency-ms", str(latency_ms),
             ],
             stdout=subprocess.PIPE,
@@ -101,6 +101,14 @@ def sim():
 def slow_sim():
     """A bucket that answers every request after 50 ms: a run against it takes seconds."""
     server = Sim(latency_ms=50)
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def coin_m_sim():
+    """A bucket of COIN-M folders (a perpetual, a quarterly, a settled folder, a pair)."""
+    server = Sim(corpus="coin-m")
     yield server
     server.stop()
 

@@ -481,3 +481,32 @@ def test_settled_folders_leave_the_universe_unless_asked_and_rows_name_their_bas
     assert delivered and all(e["detail"] == "delivered" for e in delivered)
     assert len(db.events(kind="delisting")) == len(events) + len(delivered)
     assert as_cli(db.events(contract="delivery").to_pylist()) == cli.json("query", "events", "--contract", "delivery")
+
+
+def test_coin_m_is_collected_and_asked_with_market_cm_as_the_cli_does(coin_m_sim, tmp_path):
+    """Issue 25: a second market through the same code; the handle is opened for it."""
+    path = tmp_path / "both.duckdb"
+    summary = bfa.update(
+        path, s3_url=coin_m_sim.s3_url, data_url=coin_m_sim.data_url, market="cm"
+    )
+    assert summary["symbols"] == 3
+    from conftest import Cli
+
+    cli = Cli(path, coin_m_sim)
+    cm = bfa.open(path, market="cm")
+    assert as_cli(cm.snapshot("2024-01-15", "all").to_pylist()) == cli.json(
+        "query", "snapshot", "2024-01-15", "--market", "cm", "--contract", "all"
+    )
+    assert [r["symbol"] for r in cm.snapshot("2024-01-15", "all").to_pylist()] == [
+        "BTCUSD_240628", "BTCUSD_PERP",
+    ]
+    assert cm.timeline("BTCUSD_PERP").to_pylist()[0]["date"] == dt.date(2020, 8, 11)
+    # USD-M's tables were not touched: asked about, they say nothing is checked yet.
+    with pytest.raises(bfa.NotCheckedError):
+        bfa.open(path).snapshot("2024-01-15")
+    with pytest.raises(ValueError, match="the spot market is not kept"):
+        bfa.open(path, market="spot")
+    with pytest.raises(ValueError, match="is not a market"):
+        bfa.open(path, market="coin-m")
+    with pytest.raises(ValueError, match="no universe is answered for the cm market"):
+        cm.universe("2024-02-01")

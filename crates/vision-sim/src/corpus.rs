@@ -245,6 +245,13 @@ pub fn hash(text: &str) -> u64 {
 }
 
 impl Corpus {
+    /// Both buckets' objects in one (a key in both is `self`'s): a bucket of two markets.
+    pub fn merged(self, other: Corpus) -> Corpus {
+        let mut objects = self.objects;
+        objects.extend(other.objects);
+        Corpus::from_objects(objects)
+    }
+
     pub fn from_objects(mut objects: Vec<Object>) -> Corpus {
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         objects.dedup_by(|a, b| a.key == b.key);
@@ -326,9 +333,17 @@ impl Corpus {
 
     /// Every daily 1m-klines file: `(symbol, object)`, in key order.
     pub fn daily_1m_files(&self) -> impl Iterator<Item = (&str, NaiveDate, &Object)> {
-        self.objects.iter().filter_map(|o| match o.kind {
+        self.daily_1m_files_in(ROOT)
+    }
+
+    /// The daily 1m files under another market's daily klines folder (`CM_ROOT`).
+    pub fn daily_1m_files_in<'a>(
+        &'a self,
+        root: &'a str,
+    ) -> impl Iterator<Item = (&'a str, NaiveDate, &'a Object)> {
+        self.objects.iter().filter_map(move |o| match o.kind {
             ObjectKind::Daily1m { date } => {
-                let symbol = o.key.strip_prefix(ROOT)?.split('/').next()?;
+                let symbol = o.key.strip_prefix(root)?.split('/').next()?;
                 Some((symbol, date, o))
             }
             ObjectKind::Daily1d { .. } | ObjectKind::Monthly1d { .. } | ObjectKind::Other => None,

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use super::render::{Format, ReportFormat};
 use crate::collect;
 use crate::config;
-use crate::facts::{ContractFilter, TRADING_START};
+use crate::facts::{ContractFilter, Market, TRADING_START};
 use crate::store::{DEFAULT_DELISTED_AFTER, EventKind, ExportFormat, RankBy, UNIVERSE_DAYS};
 use crate::vision::{ClientConfig, Endpoints, RetryPolicy};
 
@@ -74,8 +74,8 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Ask the database (read-only; never changes the file).
-    #[command(subcommand, after_help = EXIT_CODES)]
-    Query(Query),
+    #[command(after_help = EXIT_CODES)]
+    Query(QueryArgs),
     /// Bring the database to yesterday (UTC): new folders get their whole history, known ones
     /// are checked from their last checked day, and recent days without a file are checked
     /// again. The first run on an empty database is a full backfill.
@@ -226,6 +226,30 @@ pub(crate) struct ValidateArgs {
     pub exchange_info: String,
     #[arg(long, value_enum, default_value_t)]
     pub format: ReportFormat,
+}
+
+/// `query`: the market asked about, and the question.
+#[derive(Debug, Args)]
+pub(crate) struct QueryArgs {
+    #[command(flatten)]
+    pub market: MarketArg,
+    #[command(subcommand)]
+    pub question: Query,
+}
+
+/// `--market`: whose folders a command collects or asks about, one of the markets a database
+/// keeps (`store::KEPT_MARKETS`).
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct MarketArg {
+    /// The market: um (USD-M futures) or cm (COIN-M futures), each kept in tables of its own.
+    #[arg(long, global = true, default_value = "um", value_parser = kept_market())]
+    pub market: Market,
+}
+
+/// The markets `--market` accepts: those a database keeps.
+fn kept_market() -> impl clap::builder::TypedValueParser<Value = Market> {
+    clap::builder::PossibleValuesParser::new(crate::store::KEPT_MARKETS.map(|m| m.name()))
+        .map(|s| s.parse::<Market>().unwrap_or_default())
 }
 
 #[derive(Debug, Subcommand)]
@@ -507,12 +531,14 @@ pub(crate) struct UpdateArgs {
     #[arg(long)]
     pub no_trading: bool,
     #[command(flatten)]
+    pub market: MarketArg,
+    #[command(flatten)]
     pub remote: Remote,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct BackfillArgs {
-    /// First day [default: 2019-09-25]
+    /// First day [default: the market's first: 2019-09-25 for um, 2020-08-11 for cm]
     #[arg(long, value_parser = parse_day)]
     pub start: Option<NaiveDate>,
     /// Last day [default: yesterday, UTC]
@@ -525,6 +551,8 @@ pub(crate) struct BackfillArgs {
     #[arg(long)]
     pub no_trading: bool,
     #[command(flatten)]
+    pub market: MarketArg,
+    #[command(flatten)]
     pub remote: Remote,
 }
 
@@ -535,6 +563,8 @@ pub(crate) struct ProbeArgs {
     /// Only these symbols, comma-separated, case-insensitive (default: every known symbol).
     #[arg(long, value_delimiter = ',', value_parser = symbol_name)]
     pub symbols: Option<Vec<String>>,
+    #[command(flatten)]
+    pub market: MarketArg,
     #[command(flatten)]
     pub remote: Remote,
 }

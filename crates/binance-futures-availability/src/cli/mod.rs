@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::collect::{self, CollectError, Goal, Progress, Summary, Trading};
 use crate::config;
-use crate::facts::{DayError, TRADING_START};
+use crate::facts::{DayError, Market, TRADING_START};
 
 use crate::facts::DailyTrading;
 use crate::schedule::PidFileError;
@@ -165,7 +165,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     crate::store::MemoryLimit::from_env()?;
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Query(query) => run_query(&db_path, query, &mut out),
+        Command::Query(args) => run_query(&db_path, args.market.market, args.question, &mut out),
         Command::Update(args) => {
             let goal = Goal::Update {
                 end: yesterday(),
@@ -174,19 +174,19 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             collect_with(
                 &db_path,
                 &args.remote,
-                trading(args.no_trading),
+                (args.market.market, trading(args.no_trading)),
                 goal,
                 cli.quiet,
             )
         }
         Command::Backfill(args) => {
-            let start = args.start.unwrap_or(TRADING_START);
+            let start = args.start.unwrap_or(args.market.market.first_day());
             let end = args.end.unwrap_or_else(yesterday);
             ordered(start, end)?;
             collect_with(
                 &db_path,
                 &args.remote,
-                trading(args.no_trading),
+                (args.market.market, trading(args.no_trading)),
                 Goal::Backfill {
                     start,
                     end,
@@ -198,7 +198,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Probe(args) => collect_with(
             &db_path,
             &args.remote,
-            Trading::Skip,
+            (args.market.market, Trading::Skip),
             Goal::Probe {
                 date: args.date,
                 symbols: args.symbols,
@@ -242,6 +242,7 @@ fn yesterday() -> NaiveDate {
 
 fn run_query(
     db_path: &std::path::Path,
+    market: Market,
     query: Query,
     out: &mut impl std::io::Write,
 ) -> Result<(), CliError> {
@@ -261,7 +262,8 @@ fn run_query(
         } => ordered(*since, *until)?,
         _ => {}
     }
-    let db = Database::open(db_path)?;
+    let mut db = Database::open(db_path)?;
+    db.select_market(market)?;
     match query {
         Query::Snapshot {
             date,
@@ -373,7 +375,7 @@ pub(crate) fn trading(no_trading: bool) -> Trading {
 fn collect_with(
     db_path: &std::path::Path,
     remote: &Remote,
-    trading: Trading,
+    (market, trading): (Market, Trading),
     goal: Goal,
     quiet: bool,
 ) -> Result<(), CliError> {
@@ -387,7 +389,7 @@ fn collect_with(
     let summary = runtime()?.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(cancel_on_signal(cancel.clone()));
-        collect_once(db_path, remote, trading, &goal, progress, cancel).await
+        collect_once(db_path, remote, (market, trading), &goal, progress, cancel).await
     })?;
     if !quiet {
         say!("{summary}");
@@ -406,7 +408,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 async fn collect_once(
     db_path: &std::path::Path,
     remote: &Remote,
-    trading: Trading,
+    (market, trading): (Market, Trading),
     goal: &Goal,
     progress: Progress,
     cancel: CancellationToken,
@@ -416,6 +418,7 @@ async fn collect_once(
         progress,
         cancel,
         trading,
+        market,
         // Batches sized to the writer's memory limit (checked at start, so this is its value).
         batch_rows: crate::store::MemoryLimit::from_env()
             .unwrap_or(crate::store::DEFAULT_MEMORY_LIMIT)

@@ -112,7 +112,8 @@ fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
                     collect_once(
                         db_path,
                         &args.remote,
-                        trading,
+                        // The scheduler keeps USD-M current, as the original's job did.
+                        (crate::facts::Market::Um, trading),
                         &goal,
                         Progress::Quiet,
                         cancel,

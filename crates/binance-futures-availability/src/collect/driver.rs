@@ -253,8 +253,9 @@ mod tests {
         SYMBOLS
             .iter()
             .map(|s| TradingTask {
+                market: crate::facts::Market::Um,
                 symbol: (*s).into(),
-                daily: Some((d(FROM), d(TO))),
+                daily: crate::facts::DayRange::new(d(FROM), d(TO)).ok(),
                 monthly_from: Some(d(FROM)),
                 read: HashMap::new(),
             })
@@ -382,6 +383,7 @@ mod tests {
         let mut reach = Reach::default();
         let mut work = PanicsFor {
             inner: Listing {
+                dataset: crate::vision::Dataset::UM_DAILY_1M,
                 priors: &priors,
                 reach: &mut reach,
             },
@@ -409,6 +411,7 @@ mod tests {
         let priors = HashMap::new();
         let mut work = PanicsFor {
             inner: Head {
+                dataset: crate::vision::Dataset::UM_DAILY_1M,
                 date: d("2024-02-01"),
                 priors: &priors,
                 now: Utc::now(),
@@ -471,6 +474,7 @@ mod tests {
         let (result, state, _) = match step {
             Step::Listing1m => {
                 let mut work = Listing {
+                    dataset: crate::vision::Dataset::UM_DAILY_1M,
                     priors: &priors,
                     reach: &mut reach,
                 };
@@ -478,6 +482,7 @@ mod tests {
             }
             Step::Head => {
                 let mut work = Head {
+                    dataset: crate::vision::Dataset::UM_DAILY_1M,
                     date: d("2024-02-01"),
                     priors: &priors,
                     now: Utc::now(),

@@ -20,7 +20,7 @@ use super::Summary;
 use super::driver::Work;
 use super::observe::observations;
 use super::plan::Task;
-use crate::facts::{ARCHIVE_START, FileFact};
+use crate::facts::FileFact;
 use crate::store::{Batch, SymbolRecord};
 use crate::vision::{self, Dataset, Extent, FetchError, VisionClient, VisionError};
 
@@ -38,6 +38,8 @@ pub(super) struct Reach {
 /// The 1m stage for the driver: a task lists one symbol's window; its files join the batch
 /// as rows and the symbol's facts.
 pub(super) struct Listing<'a> {
+    /// What is listed: the market's daily 1m klines (`plan::availability`).
+    pub dataset: Dataset,
     pub priors: &'a HashMap<String, SymbolRecord>,
     pub reach: &'a mut Reach,
 }
@@ -57,8 +59,9 @@ impl Work for Listing<'_> {
         permits: Arc<Semaphore>,
         task: Task,
     ) -> BoxFuture<'static, Self::Output> {
+        let dataset = self.dataset;
         Box::pin(async move {
-            let result = list_symbol(&client, &permits, &task).await;
+            let result = list_symbol(&client, &permits, dataset, &task).await;
             (task, result)
         })
     }
@@ -78,6 +81,7 @@ impl Work for Listing<'_> {
         // `files` is in date order (a map by day).
         self.reach.published = self.reach.published.max(files.last().map(|f| f.date));
         let (rows, update) = observations(
+            self.dataset.market(),
             &task,
             &files,
             self.priors.get(&task.symbol),
@@ -96,16 +100,17 @@ impl Work for Listing<'_> {
 async fn list_symbol(
     client: &VisionClient,
     permits: &Semaphore,
+    dataset: Dataset,
     task: &Task,
 ) -> Result<Vec<FileFact>, VisionError> {
-    let from = task.from.max(ARCHIVE_START);
+    let from = task.from.max(dataset.market().archive_start());
     if from > task.to {
         return Ok(Vec::new());
     }
     let first = vision::list_window(
         client,
         permits,
-        Dataset::UM_DAILY_1M,
+        dataset,
         &task.symbol,
         (from, task.to),
         Extent::FirstPage,
@@ -118,7 +123,7 @@ async fn list_symbol(
             vision::list_window(
                 client,
                 permits,
-                Dataset::UM_DAILY_1M,
+                dataset,
                 &task.symbol,
                 window,
                 Extent::Whole,

@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 pub use progress::{Progress, ProgressFn, Stage, Step};
 pub use trading::MONTHLY_PATIENCE;
 
+use crate::facts::{DayRange, Market};
 use crate::store::{
     Batch, Database, LockError, RunEnd, RunKind, RunOutcome, StoreError, SymbolRecord,
     SymbolUpdate, WriteSession,
@@ -138,6 +139,9 @@ pub struct Options {
     pub cancel: CancellationToken,
     /// Whether `backfill` and `update` also read the 1d klines files (`--no-trading`: not).
     pub trading: Trading,
+    /// Which market's folders the run collects (`--market`; USD-M unless said): its daily 1m
+    /// klines for availability, its 1d klines for trading, into its own tables (ADR 0019).
+    pub market: Market,
 }
 
 /// Whether a run collects the trading dataset besides availability.
@@ -158,6 +162,7 @@ impl Default for Options {
             progress: Progress::Quiet,
             cancel: CancellationToken::new(),
             trading: Trading::Collect,
+            market: Market::Um,
         }
     }
 }
@@ -289,6 +294,7 @@ pub async fn run(
 ) -> Result<Summary, CollectError> {
     let opened = Instant::now();
     let mut session = WriteSession::begin(db_path, goal.kind().as_str())?;
+    session.db().select_market(opts.market)?;
     tracing::debug!(
         elapsed_ms = opened.elapsed().as_millis() as u64,
         "stage: opened the private copy of {}",
@@ -296,9 +302,9 @@ pub async fn run(
     );
     let db = session.db();
     let range = match goal {
-        Goal::Backfill { start, end, .. } => Some((*start, *end)),
-        Goal::Update { end, .. } => Some((*end, *end)),
-        Goal::Probe { date, .. } => Some((*date, *date)),
+        Goal::Backfill { start, end, .. } => DayRange::new(*start, *end).ok(),
+        Goal::Update { end, .. } => Some(DayRange::day(*end)),
+        Goal::Probe { date, .. } => Some(DayRange::day(*date)),
     };
     let run = db.begin_run(goal.kind(), range)?;
     let started = Instant::now();
@@ -363,7 +369,7 @@ pub async fn run(
 pub(super) struct RunState {
     summary: Summary,
     /// The days the plan covers, once it is known.
-    covered: Option<(NaiveDate, NaiveDate)>,
+    covered: Option<DayRange>,
     /// By symbol: a listing, a request, a file or a task that failed.
     failures: Vec<SymbolFailure>,
 }
@@ -440,7 +446,7 @@ async fn execute(
             end,
             symbols,
         } => {
-            let Some(folders) = plan::discover(client).await? else {
+            let Some(folders) = plan::discover(client, opts.market).await? else {
                 return Ok(());
             };
             discovered(&folders);
@@ -457,7 +463,7 @@ async fn execute(
             (plan::span(&tasks), tasks)
         }
         Goal::Update { end, lookback } => {
-            let Some(mut folders) = plan::discover(client).await? else {
+            let Some(mut folders) = plan::discover(client, opts.market).await? else {
                 return Ok(());
             };
             discovered(&folders);
@@ -467,15 +473,16 @@ async fn execute(
             let listed: std::collections::HashSet<String> = folders.iter().cloned().collect();
             folders.extend(priors.keys().filter(|k| !listed.contains(*k)).cloned());
             // The run log records the days the update had to check, not the re-list's.
-            let due = plan::update_plan(&folders, &priors, *end, *lookback, None);
-            let tasks = plan::update_plan(&folders, &priors, *end, *lookback, Some(run));
+            let due = plan::update_plan(opts.market, &folders, &priors, *end, *lookback, None);
+            let tasks =
+                plan::update_plan(opts.market, &folders, &priors, *end, *lookback, Some(run));
             (plan::span(&due), tasks)
         }
         Goal::Probe { date, symbols } => {
             return probe::probe(db, client, *date, symbols.as_deref(), &priors, opts, state).await;
         }
     };
-    record_discovered(db, &tasks, &priors)?;
+    record_discovered(db, opts.market, &tasks, &priors)?;
     state.covered = covered;
     let listed: std::collections::HashSet<String> =
         tasks.iter().map(|t| t.symbol.clone()).collect();
@@ -487,7 +494,7 @@ async fn execute(
             .sum::<i64>(),
         covered = %state
             .covered
-            .map_or("no day".to_string(), |(from, to)| format!("{from} to {to}")),
+            .map_or("no day".to_string(), |c| format!("{} to {}", c.first(), c.last())),
         "stage: planned the 1m listings"
     );
     let listing = Instant::now();
@@ -500,6 +507,7 @@ async fn execute(
         step: Step::Listing1m,
     };
     let mut work = listing::Listing {
+        dataset: plan::availability(opts.market),
         priors: &priors,
         reach: &mut reach,
     };
@@ -559,7 +567,7 @@ fn settle_checked(
             .filter_map(|t| {
                 observe::checked_window(t, reach.published).map(|checked| SymbolUpdate {
                     symbol: t.symbol.clone(),
-                    class: vision::Market::Um.classify(&t.symbol),
+                    class: opts.market.classify(&t.symbol),
                     first_file_date: None,
                     last_file_date: None,
                     checked: Some(checked),
@@ -580,6 +588,7 @@ fn settle_checked(
 /// database is not complete instead of counting only the folders it reached.
 fn record_discovered(
     db: &mut Database,
+    market: Market,
     tasks: &[plan::Task],
     priors: &HashMap<String, SymbolRecord>,
 ) -> Result<(), StoreError> {
@@ -588,7 +597,7 @@ fn record_discovered(
         .filter(|t| !priors.contains_key(&t.symbol))
         .map(|t| SymbolUpdate {
             symbol: t.symbol.clone(),
-            class: vision::Market::Um.classify(&t.symbol),
+            class: market.classify(&t.symbol),
             first_file_date: None,
             last_file_date: None,
             checked: None,

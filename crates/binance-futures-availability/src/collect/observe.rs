@@ -9,15 +9,15 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, Utc};
 
 use super::plan::Task;
-use crate::facts::FileFact;
+use crate::facts::{DayRange, FileFact, Market};
 use crate::store::{AvailabilityRow, Seen, SymbolRecord, SymbolUpdate};
-use crate::vision;
 
 /// The rows a finished listing yields: every file, and every day without one strictly between
 /// the symbol's first and last file (a verified absence). Days before the first file, after the
 /// last, or never checked get no row; the checked window is recorded on the symbol, cut at
 /// `published`, the last day the bucket is known to have published (these files included).
 pub(super) fn observations(
+    market: Market,
     task: &Task,
     files: &[FileFact],
     prior: Option<&SymbolRecord>,
@@ -64,7 +64,7 @@ pub(super) fn observations(
     }
     let update = SymbolUpdate {
         symbol: task.symbol.clone(),
-        class: vision::Market::Um.classify(&task.symbol),
+        class: market.classify(&task.symbol),
         first_file_date: first_seen,
         last_file_date: last_seen,
         checked: checked_window(task, published),
@@ -73,12 +73,9 @@ pub(super) fn observations(
 }
 
 /// The part of the task's window the bucket has published: through `published` at most.
-pub(super) fn checked_window(
-    task: &Task,
-    published: Option<NaiveDate>,
-) -> Option<(NaiveDate, NaiveDate)> {
+pub(super) fn checked_window(task: &Task, published: Option<NaiveDate>) -> Option<DayRange> {
     match super::plan::clamp_checked(Some(task.from), Some(task.to), published) {
-        (Some(from), Some(to)) => Some((from, to)),
+        (Some(from), Some(to)) => DayRange::new(from, to).ok(),
         _ => None,
     }
 }
@@ -146,6 +143,7 @@ mod tests {
     fn observe(t: &Task, files: &[FileFact], p: Option<&SymbolRecord>) -> Vec<(String, bool)> {
         days(
             &observations(
+                Market::Um,
                 t,
                 files,
                 p,
@@ -200,6 +198,7 @@ mod tests {
     #[test]
     fn the_checked_window_and_the_files_seen_are_recorded() {
         let (_, update) = observations(
+            Market::Um,
             &task("2024-01-01", "2024-01-08"),
             &[file("2024-01-03")],
             None,
@@ -215,7 +214,7 @@ mod tests {
             (
                 Some(d("2024-01-03")),
                 Some(d("2024-01-03")),
-                Some((d("2024-01-01"), d("2024-01-08")))
+                DayRange::new(d("2024-01-01"), d("2024-01-08")).ok()
             )
         );
     }
@@ -225,15 +224,20 @@ mod tests {
         // Nothing anywhere after 01-05: the window counts as checked through 01-05 only.
         let window = task("2024-01-01", "2024-01-20");
         let (_, update) = observations(
+            Market::Um,
             &window,
             &[file("2024-01-03")],
             None,
             Some(d("2024-01-05")),
             chrono::DateTime::UNIX_EPOCH,
         );
-        assert_eq!(update.checked, Some((d("2024-01-01"), d("2024-01-05"))));
+        assert_eq!(
+            update.checked,
+            DayRange::new(d("2024-01-01"), d("2024-01-05")).ok()
+        );
         // A window wholly after the last published day checks nothing.
         let (rows, update) = observations(
+            Market::Um,
             &task("2024-01-06", "2024-01-20"),
             &[],
             Some(&prior("2024-01-05", "2024-01-05")),

@@ -6,9 +6,15 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::{CollectError, Stop};
-use crate::facts::TRADING_START;
+use crate::facts::{DayRange, Market};
 use crate::store::SymbolRecord;
-use crate::vision::{self, VisionClient};
+use crate::vision::{self, Dataset, Interval, Partition, VisionClient};
+
+/// The dataset whose listings say which days a market's symbols have files: daily 1m klines,
+/// the original's (`um/daily/klines/1m`), in every market kept.
+pub(super) const fn availability(market: Market) -> Dataset {
+    Dataset::klines(market, Partition::Daily, Interval::M1)
+}
 
 /// One symbol's listing: the window to cover.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,9 +24,13 @@ pub(super) struct Task {
     pub to: NaiveDate,
 }
 
-/// Every symbol folder, or `None` when the run was stopped while listing them.
-pub(super) async fn discover(client: &VisionClient) -> Result<Option<Vec<String>>, Stop> {
-    match client.discover_symbols(vision::Dataset::UM_DAILY_1M).await {
+/// Every symbol folder of the market's availability dataset (its daily 1m klines), or `None`
+/// when the run was stopped while listing them.
+pub(super) async fn discover(
+    client: &VisionClient,
+    market: Market,
+) -> Result<Option<Vec<String>>, Stop> {
+    match client.discover_symbols(availability(market)).await {
         Ok(folders) => Ok(Some(folders)),
         Err(e) if e.is_cancelled() => Ok(None),
         Err(e) => Err(CollectError::Discover(e).into()),
@@ -128,6 +138,7 @@ pub(super) fn clamp_checked(
 /// other known ones, from the day after the last checked day or the start of the lookback,
 /// whichever is earlier.
 pub(super) fn update_plan(
+    market: Market,
     folders: &[String],
     priors: &HashMap<String, SymbolRecord>,
     end: NaiveDate,
@@ -135,17 +146,18 @@ pub(super) fn update_plan(
     run: Option<u64>,
 ) -> Vec<Task> {
     // The first day of the lookback window; with no lookback, nothing before the unchecked days;
-    // never before trading began, however long the lookback.
+    // never before the market's first day, however long the lookback.
+    let first_day = market.first_day();
     let lookback_start = (end + chrono::Duration::days(1)
         - chrono::Duration::days(i64::from(lookback)))
-    .max(TRADING_START);
+    .max(first_day);
     folders
         .iter()
         .filter_map(|symbol| {
             let from = match priors.get(symbol).and_then(|p| p.checked_through) {
-                Some(_) if run.is_some_and(|r| relists_whole(symbol, r)) => TRADING_START,
+                Some(_) if run.is_some_and(|r| relists_whole(symbol, r)) => first_day,
                 Some(checked) => (checked + chrono::Duration::days(1)).min(lookback_start),
-                None => TRADING_START,
+                None => first_day,
             };
             (from <= end).then(|| Task {
                 symbol: symbol.clone(),
@@ -157,9 +169,9 @@ pub(super) fn update_plan(
 }
 
 /// The days the tasks cover, first to last.
-pub(super) fn span(tasks: &[Task]) -> Option<(NaiveDate, NaiveDate)> {
-    let from = tasks.iter().map(|t| t.from).min();
-    from.zip(tasks.iter().map(|t| t.to).max())
+pub(super) fn span(tasks: &[Task]) -> Option<DayRange> {
+    let from = tasks.iter().map(|t| t.from).min()?;
+    DayRange::new(from, tasks.iter().map(|t| t.to).max()?).ok()
 }
 
 /// `[from, to]` cut into windows of one listing page each, for listing in parallel.
@@ -177,7 +189,7 @@ pub(super) fn chunks(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::Contract;
+    use crate::facts::{Contract, TRADING_START};
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -215,7 +227,7 @@ mod tests {
                     .all(|s| !relists_whole(s, *r))
             })
             .unwrap();
-        let plan = update_plan(&folders, &priors, d("2024-01-31"), 5, Some(run));
+        let plan = update_plan(Market::Um, &folders, &priors, d("2024-01-31"), 5, Some(run));
         let windows: Vec<(&str, NaiveDate)> =
             plan.iter().map(|t| (t.symbol.as_str(), t.from)).collect();
         assert_eq!(
@@ -229,15 +241,39 @@ mod tests {
         );
         assert!(plan.iter().all(|t| t.to == d("2024-01-31")));
         // No lookback and nothing unchecked: nothing to do.
-        assert!(update_plan(&["DONE".into()], &priors, d("2024-01-31"), 0, Some(run)).is_empty());
+        assert!(
+            update_plan(
+                Market::Um,
+                &["DONE".into()],
+                &priors,
+                d("2024-01-31"),
+                0,
+                Some(run)
+            )
+            .is_empty()
+        );
         // A lookback longer than history starts at trading's first day, not before.
-        let long = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 3650, Some(run));
+        let long = update_plan(
+            Market::Um,
+            &["DONE".into()],
+            &priors,
+            d("2024-01-31"),
+            3650,
+            Some(run),
+        );
         assert_eq!(long[0].from, TRADING_START);
         // In its turn a known folder is listed whole, lookback or not.
         let turn = (0..RELIST_RUNS)
             .find(|r| relists_whole("DONE", *r))
             .unwrap();
-        let whole = update_plan(&["DONE".into()], &priors, d("2024-01-31"), 0, Some(turn));
+        let whole = update_plan(
+            Market::Um,
+            &["DONE".into()],
+            &priors,
+            d("2024-01-31"),
+            0,
+            Some(turn),
+        );
         assert_eq!(whole[0].from, TRADING_START);
     }
 

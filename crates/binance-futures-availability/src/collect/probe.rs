@@ -32,7 +32,7 @@ pub(super) async fn probe(
             chosen.extend(unknown);
             chosen
         }
-        None if priors.is_empty() => match super::plan::discover(client).await? {
+        None if priors.is_empty() => match super::plan::discover(client, opts.market).await? {
             Some(folders) => folders,
             None => return Ok(()),
         },
@@ -47,6 +47,7 @@ pub(super) async fn probe(
         step: Step::Head,
     };
     let mut head = Head {
+        dataset: super::plan::availability(opts.market),
         date,
         priors,
         now: Utc::now(),
@@ -58,6 +59,8 @@ pub(super) async fn probe(
 /// the batch as a row and the symbol's facts, a 404 inside the symbol's known life as a
 /// verified absence.
 pub(super) struct Head<'a> {
+    /// The market's daily 1m klines.
+    pub dataset: vision::Dataset,
     pub date: NaiveDate,
     pub priors: &'a HashMap<String, SymbolRecord>,
     /// The probe time every row records.
@@ -79,7 +82,7 @@ impl Work for Head<'_> {
         permits: Arc<Semaphore>,
         symbol: String,
     ) -> BoxFuture<'static, Self::Output> {
-        let key = vision::Dataset::UM_DAILY_1M.key(&symbol, self.date);
+        let key = self.dataset.key(&symbol, self.date);
         Box::pin(async move {
             let _permit = permits.acquire_owned().await;
             let result = client.head(&key).await;
@@ -112,7 +115,7 @@ impl Work for Head<'_> {
                     },
                 ));
                 batch.symbols.push(SymbolUpdate {
-                    class: vision::Market::Um.classify(&symbol),
+                    class: self.dataset.market().classify(&symbol),
                     symbol,
                     first_file_date: Some(date),
                     last_file_date: Some(date),

@@ -33,9 +33,11 @@ use tokio::sync::Semaphore;
 
 use super::driver::{Pending, Work};
 use super::{Options, RunState, Stage, Step, Stop, Summary};
-use crate::facts::{ARCHIVE_START, Month, Span};
+use crate::facts::{DayRange, Market, Month, Span, runs};
 use crate::store::{Database, ReadFile, StoreError, SymbolRecord, TradingFile, TradingState};
-use crate::vision::{self, Dataset, Extent, FetchError, ListedFile, VisionClient};
+use crate::vision::{
+    self, Dataset, Extent, FetchError, Interval, ListedFile, Partition, VisionClient,
+};
 
 /// Days after a month's end during which `update` lists the monthly folder for it: Vision
 /// publishes a monthly file 1–5 days after the month (binance-public-data); past this, a month
@@ -60,10 +62,12 @@ pub(super) enum Scope {
 /// One symbol's share of the plan.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct TradingTask {
+    /// Whose 1d klines: the run's market.
+    pub market: Market,
     pub symbol: String,
     /// The days whose daily files are wanted, where no monthly file covers them; `None`: the
     /// daily folder is not listed.
-    pub daily: Option<(NaiveDate, NaiveDate)>,
+    pub daily: Option<DayRange>,
     /// List the monthly folder, and fetch the listed months that end on or after this day.
     pub monthly_from: Option<NaiveDate>,
     /// The files read before, by span.
@@ -73,28 +77,25 @@ pub(super) struct TradingTask {
 /// The plan for one symbol, from its 1m facts (`record`, after this run's listing) and its
 /// trading facts; `None` when nothing needs a request.
 pub(super) fn plan_symbol(
+    market: Market,
     scope: Scope,
     record: &SymbolRecord,
     state: Option<&TradingState>,
 ) -> Option<TradingTask> {
     let (first_file, last_file) = (record.first_file_date?, record.last_file_date?);
+    let archive_start = market.archive_start();
     let read: HashMap<Span, ReadFile> = state
         .map(|s| s.read.iter().map(|f| (f.span, *f)).collect())
         .unwrap_or_default();
     let (daily, monthly_from) = match scope {
         Scope::Backfill { start, end } => {
-            let from = start.max(first_file).max(ARCHIVE_START);
-            if from > end {
-                return None;
-            }
-            (Some((from, end)), Some(from))
+            let from = start.max(first_file).max(archive_start);
+            let window = DayRange::new(from, end).ok()?;
+            (Some(window), Some(from))
         }
         Scope::Update { end, .. } if super::plan::relists_whole(&record.symbol, run_of(scope)) => {
-            let from = first_file.max(ARCHIVE_START);
-            if from > end {
-                return None;
-            }
-            (Some((from, end)), Some(ARCHIVE_START))
+            let window = DayRange::new(first_file.max(archive_start), end).ok()?;
+            (Some(window), Some(archive_start))
         }
         Scope::Update { end, lookback, .. } => {
             let first_missing = state.map_or(Some(first_file), |s| s.first_missing);
@@ -102,16 +103,17 @@ pub(super) fn plan_symbol(
             let from = first_missing
                 .map_or(lookback_start, |m| m.min(lookback_start))
                 .max(first_file)
-                .max(ARCHIVE_START);
-            let daily = (from <= end && from <= last_file).then_some((from, end));
+                .max(archive_start);
+            let daily = DayRange::new(from, end).ok().filter(|_| from <= last_file);
             let pending = unread_months(first_file, last_file.min(end), end, &read).any(|m| {
                 m.last_day() + Duration::days(MONTHLY_PATIENCE) >= end
                     || first_missing.is_some_and(|d| d <= m.last_day())
             });
-            (daily, pending.then_some(ARCHIVE_START))
+            (daily, pending.then_some(archive_start))
         }
     };
     (daily.is_some() || monthly_from.is_some()).then(|| TradingTask {
+        market,
         symbol: record.symbol.clone(),
         daily,
         monthly_from,
@@ -139,23 +141,17 @@ fn unread_months(
 }
 
 /// The runs of days in `[from, to]` that no month of `covered` holds, in order.
-pub(super) fn uncovered_runs(
-    (from, to): (NaiveDate, NaiveDate),
-    covered: impl Fn(Month) -> bool,
-) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut runs: Vec<(NaiveDate, NaiveDate)> = Vec::new();
-    let mut month = Month::of(from);
-    while month.first_day() <= to {
-        if !covered(month) {
-            let (a, b) = (month.first_day().max(from), month.last_day().min(to));
-            match runs.last_mut() {
-                Some(run) if run.1 + Duration::days(1) == a => run.1 = b,
-                _ => runs.push((a, b)),
-            }
-        }
-        month = month.next();
-    }
-    runs
+pub(super) fn uncovered_runs(window: DayRange, covered: impl Fn(Month) -> bool) -> Vec<DayRange> {
+    let months = std::iter::successors(Some(Month::of(window.first())), |m| Some(m.next()))
+        .take_while(|m| m.first_day() <= window.last());
+    let uncovered = months.filter(|m| !covered(*m)).filter_map(|m| {
+        let days = DayRange::new(
+            m.first_day().max(window.first()),
+            m.last_day().min(window.last()),
+        );
+        days.ok().map(|days| ((), days))
+    });
+    runs(uncovered).into_iter().map(|run| run.days).collect()
 }
 
 /// A listed file that needs fetching: never read, or read in another version.
@@ -182,7 +178,7 @@ pub(super) async fn collect_all(
     let states = tokio::task::block_in_place(|| db.trading_states())?;
     let tasks: Vec<TradingTask> = records
         .iter()
-        .filter_map(|r| plan_symbol(scope, r, states.get(&r.symbol)))
+        .filter_map(|r| plan_symbol(opts.market, scope, r, states.get(&r.symbol)))
         .collect();
     let stage = Stage {
         run: state.summary.kind,
@@ -282,9 +278,9 @@ async fn gather(
         match vision::list_window(
             client,
             permits,
-            Dataset::UM_MONTHLY_1D,
+            Dataset::klines(task.market, Partition::Monthly, Interval::D1),
             &task.symbol,
-            (ARCHIVE_START, end),
+            (task.market.archive_start(), end),
             Extent::Whole,
         )
         .await
@@ -311,9 +307,9 @@ async fn gather(
             let listed = vision::list_window(
                 client,
                 permits,
-                Dataset::UM_DAILY_1D,
+                Dataset::klines(task.market, Partition::Daily, Interval::D1),
                 &task.symbol,
-                run,
+                (run.first(), run.last()),
                 Extent::Whole,
             )
             .await;
@@ -326,7 +322,8 @@ async fn gather(
         }
     }
     let fetched = futures_util::future::join_all(wanted_files.iter().map(|listed| async move {
-        let days = vision::fetch_1d_file(client, permits, &task.symbol, listed, end).await?;
+        let days =
+            vision::fetch_1d_file(client, permits, task.market, &task.symbol, listed, end).await?;
         Ok::<_, FetchError>(TradingFile {
             symbol: task.symbol.clone(),
             span: listed.span,
@@ -348,6 +345,11 @@ async fn gather(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::ARCHIVE_START;
+
+    fn range(first: &str, last: &str) -> DayRange {
+        DayRange::new(d(first), d(last)).unwrap()
+    }
     use crate::facts::Contract;
     use chrono::{DateTime, Utc};
 
@@ -407,8 +409,14 @@ mod tests {
 
     #[test]
     fn a_symbol_never_read_gets_its_whole_life_and_the_monthly_folder() {
-        let task = plan_symbol(update(), &record("2023-05-10", "2024-03-20"), None).unwrap();
-        assert_eq!(task.daily, Some((d("2023-05-10"), d("2024-03-20"))));
+        let task = plan_symbol(
+            Market::Um,
+            update(),
+            &record("2023-05-10", "2024-03-20"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(task.daily, Some(range("2023-05-10", "2024-03-20")));
         assert_eq!(task.monthly_from, Some(ARCHIVE_START));
     }
 
@@ -418,8 +426,14 @@ mod tests {
         // lookback's first day (2024-03-01), and the monthly folder is not listed.
         let months = ["2023-12", "2024-01", "2024-02"];
         let s = state(&months, &[], None);
-        let task = plan_symbol(update(), &record("2023-12-01", "2024-03-20"), Some(&s)).unwrap();
-        assert_eq!(task.daily, Some((d("2024-03-01"), d("2024-03-20"))));
+        let task = plan_symbol(
+            Market::Um,
+            update(),
+            &record("2023-12-01", "2024-03-20"),
+            Some(&s),
+        )
+        .unwrap();
+        assert_eq!(task.daily, Some(range("2024-03-01", "2024-03-20")));
         assert_eq!(task.monthly_from, None);
     }
 
@@ -427,7 +441,13 @@ mod tests {
     fn a_month_just_over_is_waited_for_and_then_not_after_the_patience() {
         // February unread on 03-20: listed (it ended 20 days ago, within 35).
         let s = state(&["2024-01"], &["2024-02-29"], None);
-        let task = plan_symbol(update(), &record("2024-01-01", "2024-03-20"), Some(&s)).unwrap();
+        let task = plan_symbol(
+            Market::Um,
+            update(),
+            &record("2024-01-01", "2024-03-20"),
+            Some(&s),
+        )
+        .unwrap();
         assert_eq!(task.monthly_from, Some(ARCHIVE_START));
         // On 04-10 February ended 41 days ago and none of its days is missing: not any more.
         let later = Scope::Update {
@@ -436,26 +456,43 @@ mod tests {
             run: quiet_run(),
         };
         let s = state(&["2024-01", "2024-03"], &[], None);
-        let task = plan_symbol(later, &record("2024-01-01", "2024-04-10"), Some(&s)).unwrap();
+        let task = plan_symbol(
+            Market::Um,
+            later,
+            &record("2024-01-01", "2024-04-10"),
+            Some(&s),
+        )
+        .unwrap();
         assert_eq!(task.monthly_from, None);
         // A missing day in an unread month keeps it listed, however old.
         let s = state(&["2024-01", "2024-03"], &[], Some("2024-02-10"));
-        let task = plan_symbol(later, &record("2024-01-01", "2024-04-10"), Some(&s)).unwrap();
+        let task = plan_symbol(
+            Market::Um,
+            later,
+            &record("2024-01-01", "2024-04-10"),
+            Some(&s),
+        )
+        .unwrap();
         assert_eq!(task.monthly_from, Some(ARCHIVE_START));
-        assert_eq!(task.daily, Some((d("2024-02-10"), d("2024-04-10"))));
+        assert_eq!(task.daily, Some(range("2024-02-10", "2024-04-10")));
     }
 
     #[test]
     fn a_long_dead_symbol_with_everything_read_costs_nothing() {
         let s = state(&["2022-01", "2022-02"], &[], None);
         assert_eq!(
-            plan_symbol(update(), &record("2022-01-01", "2022-02-10"), Some(&s)),
+            plan_symbol(
+                Market::Um,
+                update(),
+                &record("2022-01-01", "2022-02-10"),
+                Some(&s)
+            ),
             None
         );
         // A symbol without any 1m file has no life to read.
         let mut none = record("2022-01-01", "2022-02-10");
         none.first_file_date = None;
-        assert_eq!(plan_symbol(update(), &none, None), None);
+        assert_eq!(plan_symbol(Market::Um, update(), &none, None), None);
     }
 
     #[test]
@@ -471,8 +508,14 @@ mod tests {
             lookback: 20,
             run: turn,
         };
-        let task = plan_symbol(scope, &record("2022-01-01", "2022-02-10"), Some(&s)).unwrap();
-        assert_eq!(task.daily, Some((d("2022-01-01"), d("2024-03-20"))));
+        let task = plan_symbol(
+            Market::Um,
+            scope,
+            &record("2022-01-01", "2022-02-10"),
+            Some(&s),
+        )
+        .unwrap();
+        assert_eq!(task.daily, Some(range("2022-01-01", "2024-03-20")));
         assert_eq!(task.monthly_from, Some(ARCHIVE_START));
     }
 
@@ -483,15 +526,26 @@ mod tests {
             end: d("2024-03-20"),
         };
         let s = state(&["2024-01"], &[], None);
-        let task = plan_symbol(scope, &record("2023-05-10", "2024-03-20"), Some(&s)).unwrap();
-        assert_eq!(task.daily, Some((d("2023-05-10"), d("2024-03-20"))));
+        let task = plan_symbol(
+            Market::Um,
+            scope,
+            &record("2023-05-10", "2024-03-20"),
+            Some(&s),
+        )
+        .unwrap();
+        assert_eq!(task.daily, Some(range("2023-05-10", "2024-03-20")));
         assert_eq!(task.monthly_from, Some(d("2023-05-10")));
         let before = Scope::Backfill {
             start: d("2020-01-01"),
             end: d("2023-05-09"),
         };
         assert_eq!(
-            plan_symbol(before, &record("2023-05-10", "2024-03-20"), None),
+            plan_symbol(
+                Market::Um,
+                before,
+                &record("2023-05-10", "2024-03-20"),
+                None
+            ),
             None
         );
     }
@@ -500,18 +554,18 @@ mod tests {
     fn daily_listings_skip_covered_months_and_merge_the_rest() {
         let covered = |m: Month| m.to_string() == "2024-01" || m.to_string() == "2024-03";
         assert_eq!(
-            uncovered_runs((d("2023-12-15"), d("2024-04-10")), covered),
+            uncovered_runs(range("2023-12-15", "2024-04-10"), covered),
             [
-                (d("2023-12-15"), d("2023-12-31")),
-                (d("2024-02-01"), d("2024-02-29")),
-                (d("2024-04-01"), d("2024-04-10")),
+                range("2023-12-15", "2023-12-31"),
+                range("2024-02-01", "2024-02-29"),
+                range("2024-04-01", "2024-04-10"),
             ]
         );
         assert_eq!(
-            uncovered_runs((d("2024-02-03"), d("2024-05-02")), |_| false),
-            [(d("2024-02-03"), d("2024-05-02"))]
+            uncovered_runs(range("2024-02-03", "2024-05-02"), |_| false),
+            [range("2024-02-03", "2024-05-02")]
         );
-        assert!(uncovered_runs((d("2024-01-03"), d("2024-01-20")), covered).is_empty());
+        assert!(uncovered_runs(range("2024-01-03", "2024-01-20"), covered).is_empty());
     }
 
     #[test]

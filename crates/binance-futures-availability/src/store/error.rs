@@ -114,6 +114,26 @@ pub enum StoreError {
         /// The file (or folder) concerned.
         path: PathBuf,
     },
+    /// A market whose tables no database keeps yet (`Database::select_market`).
+    #[error(
+        "the {market} market is not kept by this version (it keeps {}); its files are not \
+         collected, so nothing about them can be answered",
+        crate::store::KEPT_MARKETS.map(|m| m.name()).join(", ")
+    )]
+    MarketNotKept {
+        /// The market asked about.
+        market: crate::facts::Market,
+    },
+    /// A universe asked of a market whose 1d files state no quote volume.
+    #[error(
+        "no universe is answered for the {market} market yet: its 1d files state volume in \
+         contracts and in the base asset, not in a quote asset, so no member's volume could be \
+         given or ranked; ask the um market, or ask this one for snapshots, timelines and events"
+    )]
+    NoUniverse {
+        /// The market asked about.
+        market: crate::facts::Market,
+    },
     /// A file holding a view or macro this tool never writes.
     #[error(
         "{path} holds {what}, which no binance-futures-availability database has; a view or \
@@ -326,6 +346,8 @@ impl StoreError {
                 | StoreError::PathNotUtf8 { .. }
                 | StoreError::NotLocal { .. }
                 | StoreError::BadMemoryLimit { .. }
+                | StoreError::MarketNotKept { .. }
+                | StoreError::NoUniverse { .. }
         )
     }
 }

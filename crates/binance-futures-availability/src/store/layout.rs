@@ -111,6 +111,7 @@ impl Database {
             )
             .map_err(self.err("reading the layout"))?;
         Ok(Plan {
+            schema: self.schema,
             facts: work(unsorted_from, split, newest),
             sort_trading: self.trading_unsorted_from.is_some_and(|from| {
                 newest_trading.is_some_and(|n| from < n - Duration::days(SORT_SLACK_DAYS))
@@ -217,6 +218,9 @@ impl Database {
 /// the table unsorted until the next long write, which is slower, not wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Plan {
+    /// The schema of the market whose tables the writes touched (one market per handle at a
+    /// time: `select_market` lays out before it switches).
+    schema: &'static str,
     facts: Work,
     sort_trading: bool,
     clear_mark: bool,
@@ -232,8 +236,8 @@ impl Plan {
         self.facts.sort || self.sort_trading
     }
 
-    /// Records the new layout in the `layout` row of the database `prefix` names ("" for the
-    /// connection's own, `"compacted."` for an attached one).
+    /// Records the new layout in the `layout` row `prefix` names ("" for the connection's
+    /// current schema, `"compacted.cm."` for a schema of an attached database).
     fn record(&self, tx: &duckdb::Connection, prefix: &str) -> duckdb::Result<()> {
         if let Some(split) = self.facts.split {
             tx.execute(
@@ -262,42 +266,46 @@ impl Plan {
     ) -> duckdb::Result<()> {
         let limit = memory.sort_chunk_rows();
         let checkpoint = format!("CHECKPOINT {dest}");
-        let tables: Vec<String> = conn
+        let tables: Vec<(String, String)> = conn
             .prepare(
-                "SELECT table_name FROM duckdb_tables()
-                  WHERE database_name = current_database() AND schema_name = 'main'
-                  ORDER BY table_name",
+                "SELECT schema_name, table_name FROM duckdb_tables()
+                  WHERE database_name = current_database()
+                  ORDER BY schema_name, table_name",
             )?
-            .query_map([], |r| r.get(0))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<duckdb::Result<_>>()?;
-        for table in &tables {
-            // The names are the file's own: quoted, whatever they are.
-            let table = format!("\"{}\"", table.replace('"', "\"\""));
-            let to = format!("{dest}.main.{table}");
-            let sorted = match table.as_str() {
-                "\"daily_availability_facts\"" => self.facts.sort,
-                "\"daily_trading\"" => self.sort_trading,
-                _ => false,
-            };
+        // The names are the file's own: quoted, whatever they are.
+        let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+        for (schema, table) in &tables {
+            let from = format!("{}.{}", quote(schema), quote(table));
+            let to = format!("{dest}.{from}");
+            let ours = schema == self.schema;
+            let sorted = ours
+                && match table.as_str() {
+                    "daily_availability_facts" => self.facts.sort,
+                    "daily_trading" => self.sort_trading,
+                    _ => false,
+                };
             if sorted {
-                copy_in_chunks(conn, &table, &to, Chunking::ByDate, limit, &checkpoint)?;
-            } else if table == "\"symbol_days\""
+                copy_in_chunks(conn, &from, &to, Chunking::ByDate, limit, &checkpoint)?;
+            } else if ours
+                && table == "symbol_days"
                 && let Some(split) = self.facts.split
             {
                 copy_in_chunks(
                     conn,
-                    "daily_availability_facts",
+                    &format!("{}.daily_availability_facts", quote(schema)),
                     &to,
                     Chunking::BySymbolBefore(split),
                     limit,
                     &checkpoint,
                 )?;
             } else {
-                conn.execute_batch(&format!("INSERT INTO {to} SELECT * FROM main.{table}"))?;
+                conn.execute_batch(&format!("INSERT INTO {to} SELECT * FROM {from}"))?;
                 conn.execute_batch(&checkpoint)?;
             }
         }
-        self.record(conn, &format!("{dest}."))?;
+        self.record(conn, &format!("{dest}.{}.", self.schema))?;
         conn.execute_batch(&checkpoint)
     }
 }

@@ -321,6 +321,14 @@ impl Database {
 
     /// The universe of `q.date` by the rules in the module doc, by rank.
     pub fn universe(&self, q: &UniverseQuery) -> Result<Vec<Member>, StoreError> {
+        // A universe ranks by quote volume, which only USD-M's 1d files state: COIN-M's 8th
+        // column is the base asset's volume (and `volume` counts contracts), so a ranking of
+        // them by it would be a false fact.
+        if self.market != crate::facts::Market::Um {
+            return Err(StoreError::NoUniverse {
+                market: self.market,
+            });
+        }
         let date = q.date;
         // A mistyped quote first: it is the question's fault whatever the day.
         let known = self.known()?;

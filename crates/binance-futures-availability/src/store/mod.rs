@@ -26,7 +26,9 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
-use duckdb::{AccessMode, Config, Connection, OptionalExt};
+use duckdb::{AccessMode, Config, Connection};
+
+use crate::facts::Market;
 
 pub use backup::{ExportFormat, backup, export, exported_tables, restore};
 pub use checked::published_through;
@@ -44,7 +46,7 @@ pub use read::{
     SymbolRecord, Timeline, TimelineDay, TradingStatus,
 };
 pub use runs::{RunEnd, RunId, RunKind, RunOutcome, RunRecord, RunStatus};
-pub use schema::SCHEMA_VERSION;
+pub use schema::{KEPT_MARKETS, SCHEMA_VERSION};
 pub use session::WriteSession;
 pub use trading::{Disagreement, MismatchDay, MismatchKind, ReadFile, TradingFile, TradingState};
 pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
@@ -67,6 +69,10 @@ pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
 pub struct Database {
     conn: Connection,
     path: PathBuf,
+    /// The market whose tables the connection's unqualified names reach (`select_market`),
+    /// and the schema they are in.
+    market: Market,
+    schema: &'static str,
     /// Every symbol by name, read on the first lookup: `timeline` looks its symbol up on every
     /// call, and the table is small and changes only through `write_batch`, which clears this.
     known_symbols: std::cell::OnceCell<std::collections::HashMap<String, SymbolRecord>>,
@@ -195,6 +201,8 @@ impl Database {
         Database {
             conn,
             path: path.to_path_buf(),
+            market: Market::Um,
+            schema: "main",
             known_symbols: Default::default(),
             lives: Default::default(),
             trading_unsorted_from: None,
@@ -203,6 +211,47 @@ impl Database {
             answer_unchecked: std::cell::Cell::new(false),
             memory: DEFAULT_MEMORY_LIMIT,
         }
+    }
+
+    /// Points every later question and write of this handle at `market`'s tables (USD-M's
+    /// until called). Each market's tables are the same, in a schema of its own (ADR 0019): the
+    /// store's SQL names them unqualified and DuckDB resolves the names in the schema this sets,
+    /// so no statement can mix two markets' rows. What the handle had read of the previous
+    /// market is forgotten.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use binance_futures_availability::{facts::Market, store::Database};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("availability.duckdb");
+    /// Database::open_for_write(&path)?;
+    /// let mut db = Database::open(&path)?;
+    /// db.select_market(Market::Cm)?;
+    /// assert!(db.symbols()?.is_empty());
+    /// // Spot is not kept yet: said, not answered empty.
+    /// assert!(db.select_market(Market::Spot).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn select_market(&mut self, market: Market) -> Result<(), StoreError> {
+        let schema = schema::schema_of(market).ok_or(StoreError::MarketNotKept { market })?;
+        if self.trading_unsorted_from.is_some() {
+            // The layout marks of one market's writes would be applied to another's tables.
+            self.tidy()?;
+        }
+        self.conn
+            .execute_batch(&format!("SET schema = '{schema}'"))
+            .map_err(self.err("choosing the market's tables"))?;
+        self.market = market;
+        self.schema = schema;
+        self.known_symbols = Default::default();
+        self.split = Default::default();
+        self.lives = Default::default();
+        Ok(())
+    }
+
+    /// The market this handle's questions and writes are about.
+    pub fn market(&self) -> Market {
+        self.market
     }
 
     /// The database file.
@@ -458,28 +507,50 @@ fn connect_read_only(path: &Path) -> Result<Connection, StoreError> {
 /// on every read: listing the catalog costs a cold process 10–20 ms (`duckdb_functions()` alone
 /// ~21 ms), and with external access off a read can be lied to but cannot reach outside.
 fn check_no_code(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    // The one view of ours (schema 5) is allowed exactly as DuckDB keeps it.
-    let found: Option<String> = conn
-        .query_row(
-            "SELECT 'a view named ' || view_name FROM duckdb_views()
-               WHERE NOT internal AND database_name = current_database()
-                 AND NOT (schema_name = 'main' AND view_name = 'daily_availability' AND sql = ?1)
+    // The views of ours (one per kept market, schema 6) are allowed exactly as DuckDB keeps
+    // them; any other view, and any macro, is code.
+    let allowed: Vec<(&str, String)> = KEPT_MARKETS
+        .iter()
+        .filter_map(|m| Some((schema::schema_of(*m)?, schema::availability_view_sql(*m)?)))
+        .collect();
+    let mut stmt = conn
+        .prepare(
+            "SELECT 'a view named ' || view_name, schema_name, view_name = 'daily_availability', sql
+               FROM duckdb_views() WHERE NOT internal AND database_name = current_database()
              UNION ALL
-             SELECT 'a macro named ' || function_name FROM duckdb_functions()
-               WHERE NOT internal AND database_name = current_database()
-             LIMIT 1",
-            [schema::AVAILABILITY_VIEW_SQL],
-            |r| r.get(0),
+             SELECT 'a macro named ' || function_name, NULL, false, NULL FROM duckdb_functions()
+               WHERE NOT internal AND database_name = current_database()",
         )
-        .optional()
         .map_err(|source| duck(path, "reading the catalog", source))?;
-    match found {
-        Some(what) => Err(StoreError::Untrusted {
-            path: path.to_path_buf(),
-            what,
-        }),
-        None => Ok(()),
+    let mut rows = stmt
+        .query([])
+        .map_err(|source| duck(path, "reading the catalog", source))?;
+    while let Some(row) = rows
+        .next()
+        .map_err(|source| duck(path, "reading the catalog", source))?
+    {
+        let read = |row: &duckdb::Row| -> duckdb::Result<_> {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<String>>(1)?,
+                row.get::<_, bool>(2)?,
+                row.get::<_, Option<String>>(3)?,
+            ))
+        };
+        let (what, schema, ours, sql) =
+            read(row).map_err(|source| duck(path, "reading the catalog", source))?;
+        let allowed = ours
+            && allowed
+                .iter()
+                .any(|(s, text)| schema.as_deref() == Some(*s) && sql.as_deref() == Some(text));
+        if !allowed {
+            return Err(StoreError::Untrusted {
+                path: path.to_path_buf(),
+                what,
+            });
+        }
     }
+    Ok(())
 }
 
 /// Maps a DuckDB error to one that says what was being done, and in which file.

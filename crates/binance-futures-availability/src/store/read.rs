@@ -321,7 +321,7 @@ impl Database {
     ///     }],
     ///     symbols: vec![SymbolUpdate {
     ///         symbol: "BTCUSDT".into(), class: binance_futures_availability::vision::Market::Um.classify("BTCUSDT"),
-    ///         first_file_date: Some(day), last_file_date: Some(day), checked: Some((day, day)),
+    ///         first_file_date: Some(day), last_file_date: Some(day), checked: Some(DayRange::day(day)),
     ///     }],
     /// })?;
     /// let rows = db.snapshot(day, ContractFilter::Perpetual)?;

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::{OptionalExt, params};
 
 use super::{Database, StoreError, date_value, named, timestamp_value};
+use crate::facts::DayRange;
 
 /// The id of a `collection_runs` row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +74,7 @@ pub struct RunOutcome {
     pub end: RunEnd,
     /// The days the run covered, once its plan knew them (an `update` starts at the earliest
     /// day any folder needed: all history on a first run); replaces the range `begin_run` had.
-    pub covered: Option<(NaiveDate, NaiveDate)>,
+    pub covered: Option<DayRange>,
     /// Symbol folders it covered.
     pub symbols: u64,
     /// HTTP requests it made.
@@ -115,7 +116,7 @@ impl Database {
     pub fn begin_run(
         &mut self,
         kind: RunKind,
-        range: Option<(NaiveDate, NaiveDate)>,
+        range: Option<DayRange>,
     ) -> Result<RunId, StoreError> {
         self.conn
             .execute(
@@ -126,14 +127,15 @@ impl Database {
         let id = self
             .conn
             .query_row(
-                "INSERT INTO collection_runs (kind, started_at, status, start_date, end_date)
-                 VALUES (?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO collection_runs (kind, started_at, status, start_date, end_date, market)
+                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 params![
                     kind.as_str(),
                     timestamp_value(Utc::now()),
                     RunStatus::Running.as_str(),
-                    range.map(|r| date_value(r.0)),
-                    range.map(|r| date_value(r.1))
+                    range.map(|r| date_value(r.first())),
+                    range.map(|r| date_value(r.last())),
+                    self.market.name()
                 ],
                 |r| r.get(0),
             )
@@ -160,8 +162,8 @@ impl Database {
                     outcome.requests as i64,
                     outcome.rows_written as i64,
                     error,
-                    outcome.covered.map(|c| date_value(c.0)),
-                    outcome.covered.map(|c| date_value(c.1)),
+                    outcome.covered.map(|c| date_value(c.first())),
+                    outcome.covered.map(|c| date_value(c.last())),
                     id.0
                 ],
             )
@@ -198,6 +200,7 @@ impl Database {
         self.newest_run(Some((RunKind::Update, RunStatus::Ok)))
     }
 
+    /// The newest run of this handle's market (`select_market`) that is `only` when given.
     fn newest_run(
         &self,
         only: Option<(RunKind, RunStatus)>,
@@ -207,9 +210,10 @@ impl Database {
                 "SELECT id, kind, started_at, finished_at, status, start_date, end_date,
                         symbols, requests, rows_written, error
                  FROM collection_runs
-                 WHERE ?::VARCHAR IS NULL OR (kind = ? AND status = ?)
+                 WHERE market = ? AND (?::VARCHAR IS NULL OR (kind = ? AND status = ?))
                  ORDER BY id DESC LIMIT 1",
                 params![
+                    self.market.name(),
                     only.map(|o| o.0.as_str()),
                     only.map(|o| o.0.as_str()),
                     only.map(|o| o.1.as_str())

@@ -9,13 +9,16 @@
 //! a view of it with `url` and `status_code` computed: DuckDB evaluates a generated column's
 //! expression for every inserted row (to check that it can be computed), which was 43 % of
 //! sorting a first load and 14 % of a backfill's CPU; a view computes them only when read.
+//! Version 6 (ADR 0019) keeps a second market: COIN-M's tables, the same as USD-M's, in the
+//! schema `cm`; the run log records each run's market.
 
 use duckdb::Connection;
 
 use super::{Database, StoreError};
+use crate::facts::Market;
 
 /// The newest schema this binary reads and writes.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// The public address of a day's file, whatever endpoint collected it: a function of symbol and
 /// date, so it is computed on read rather than stored. Percent-encoded like the v2 rows were
@@ -41,28 +44,115 @@ pub(super) fn facts_table(name: &str) -> String {
     )
 }
 
-/// The original's table as a view of the facts: its eight columns with their names, types and
-/// order, `url` and `status_code` computed as they are read.
-macro_rules! availability_view {
+/// Where a market's daily 1m files are, as the view's `url` column spells them.
+fn url_base(market: Market) -> String {
+    format!("https://data.binance.vision/{}daily/klines/", market.root())
+}
+
+/// The original's table as a view of a market's facts: its eight columns with their names,
+/// types and order, `url` and `status_code` computed as they are read. Created in the market's
+/// schema (the connection's current one), whose facts it reads.
+fn availability_view(market: Market) -> String {
+    format!(
+        "CREATE VIEW daily_availability AS SELECT date, symbol, available, file_size_bytes, \
+         last_modified, '{base}' || url_encode(symbol) || '/1m/' || url_encode(symbol) || '-1m-' \
+         || strftime(date, '%Y-%m-%d') || '.zip' AS url, \
+         CASE WHEN available THEN 200 ELSE 404 END AS status_code, probe_timestamp \
+         FROM daily_availability_facts;",
+        base = url_base(market)
+    )
+}
+
+/// How DuckDB keeps `availability_view(market)` in its catalog (`duckdb_views().sql`), which is
+/// re-rendered from the parsed statement and names a schema other than `main`: the views a file
+/// of ours may hold, one per kept market, so the check for code in a file (`check_no_code`)
+/// compares with them. A unit test keeps the two in step.
+pub(super) fn availability_view_sql(market: Market) -> Option<String> {
+    let schema = schema_of(market)?;
+    let qualified = if schema == "main" {
+        String::new()
+    } else {
+        format!("{schema}.")
+    };
+    Some(format!(
+        "CREATE VIEW {qualified}daily_availability AS SELECT date, symbol, available, \
+         file_size_bytes, last_modified, (((((('{base}' || url_encode(symbol)) || '/1m/') || \
+         url_encode(symbol)) || '-1m-') || strftime(date, '%Y-%m-%d')) || '.zip') AS url, CASE  \
+         WHEN (available) THEN (200) ELSE 404 END AS status_code, probe_timestamp FROM \
+         daily_availability_facts;",
+        base = url_base(market)
+    ))
+}
+
+/// The markets a database keeps, each in a schema of its own holding the same tables
+/// (`market_tables`): USD-M in `main`, where SQL written for the original finds it unchanged,
+/// COIN-M in `cm`. A symbol's identity is its market and its name: spot's `BTCUSDT` and USD-M's
+/// are two instruments in two schemas (ADR 0019). The run log and the schema version are the
+/// file's, in `main` only.
+pub const KEPT_MARKETS: [Market; 2] = [Market::Um, Market::Cm];
+
+/// The schema holding `market`'s tables, or `None` for a market no database keeps yet.
+pub(crate) fn schema_of(market: Market) -> Option<&'static str> {
+    match market {
+        Market::Um => Some("main"),
+        Market::Cm => Some("cm"),
+        Market::Spot | Market::Option => None,
+    }
+}
+
+/// The symbols' table, as version 1 made it.
+macro_rules! symbols_table {
     () => {
-        concat!(
-            "CREATE VIEW daily_availability AS SELECT date, symbol, available, file_size_bytes, \
-             last_modified, ",
-            public_url!(),
-            " AS url, CASE WHEN available THEN 200 ELSE 404 END AS status_code, probe_timestamp \
-             FROM daily_availability_facts;"
-        )
+        "CREATE TABLE symbols (
+    symbol VARCHAR PRIMARY KEY,
+    contract_type VARCHAR NOT NULL CHECK (contract_type IN ('perpetual', 'delivery')),
+    quote_asset VARCHAR,
+    settled BOOLEAN NOT NULL,
+    delivery_date DATE,
+    first_file_date DATE,
+    last_file_date DATE,
+    checked_from DATE,
+    checked_through DATE,
+    discovered_at TIMESTAMP NOT NULL
+);"
     };
 }
 
-/// How DuckDB keeps `availability_view!()` in its catalog (`duckdb_views().sql`), which is
-/// re-rendered from the parsed statement: the one view a file of ours may hold, so the check
-/// for code in a file (`check_no_code`) compares with it. A unit test keeps the two in step.
-pub(super) const AVAILABILITY_VIEW_SQL: &str = "CREATE VIEW daily_availability AS SELECT date, \
-symbol, available, file_size_bytes, last_modified, (((((('https://data.binance.vision/data/\
-futures/um/daily/klines/' || url_encode(symbol)) || '/1m/') || url_encode(symbol)) || '-1m-') \
-|| strftime(date, '%Y-%m-%d')) || '.zip') AS url, CASE  WHEN (available) THEN (200) ELSE 404 \
-END AS status_code, probe_timestamp FROM daily_availability_facts;";
+/// A market's tables in the current shape, empty, created in the connection's current schema:
+/// what version 6 adds for each kept market but USD-M (whose tables the history made in
+/// `main`). A test compares them with `main`'s, column by column.
+fn market_tables(market: Market) -> String {
+    format!(
+        "{facts}
+{view}
+{symbols}
+{SYMBOL_DAYS}
+CREATE TABLE layout (unsorted_from DATE, split DATE);
+INSERT INTO layout VALUES (DATE '0001-01-01', NULL);
+{trading}",
+        facts = facts_table("daily_availability_facts"),
+        view = availability_view(market),
+        symbols = symbols_table!(),
+        trading = super::trading::TO_V4,
+    )
+}
+
+/// Version 5 → 6: the run log says which market each run collected (the runs before were all
+/// USD-M's), and every kept market but USD-M gets its schema and its tables.
+fn to_v6() -> String {
+    let mut sql =
+        String::from("ALTER TABLE collection_runs ADD COLUMN market VARCHAR DEFAULT 'um';\n");
+    for market in KEPT_MARKETS {
+        match schema_of(market) {
+            Some("main") | None => {}
+            Some(schema) => sql.push_str(&format!(
+                "CREATE SCHEMA {schema};\nSET schema = '{schema}';\n{tables}\nSET schema = 'main';\n",
+                tables = market_tables(market)
+            )),
+        }
+    }
+    sql
+}
 
 /// `CREATE TABLE {name}` in version 3's shape (for the migration through version 3).
 fn daily_table(name: &str) -> String {
@@ -94,9 +184,10 @@ pub(super) const STORED_COLUMNS: &str =
     "date, symbol, available, file_size_bytes, last_modified, probe_timestamp";
 
 /// Each entry migrates from the previous version to `index + 1`; version 3 is written by
-/// `to_v3`, version 4 by `trading::TO_V4`, version 5 by `to_v5`. The history stays so that a file of any version migrates.
+/// `to_v3`, version 4 by `trading::TO_V4`, version 5 by `to_v5`, version 6 by `to_v6`. The history stays so that a file of any version migrates.
 const MIGRATIONS: &[&str] = &[
-    r#"
+    concat!(
+        r#"
 CREATE TABLE daily_availability (
     date DATE NOT NULL,
     symbol VARCHAR NOT NULL,
@@ -111,19 +202,9 @@ CREATE TABLE daily_availability (
 CREATE INDEX idx_symbol_date ON daily_availability (symbol, date);
 CREATE INDEX idx_available_date ON daily_availability (available, date);
 
-CREATE TABLE symbols (
-    symbol VARCHAR PRIMARY KEY,
-    contract_type VARCHAR NOT NULL CHECK (contract_type IN ('perpetual', 'delivery')),
-    quote_asset VARCHAR,
-    settled BOOLEAN NOT NULL,
-    delivery_date DATE,
-    first_file_date DATE,
-    last_file_date DATE,
-    checked_from DATE,
-    checked_through DATE,
-    discovered_at TIMESTAMP NOT NULL
-);
-
+"#,
+        symbols_table!(),
+        r#"
 CREATE SEQUENCE collection_runs_id START 1;
 CREATE TABLE collection_runs (
     id BIGINT PRIMARY KEY DEFAULT nextval('collection_runs_id'),
@@ -138,7 +219,8 @@ CREATE TABLE collection_runs (
     rows_written BIGINT,
     error VARCHAR
 );
-"#,
+"#
+    ),
     r#"
 CREATE TABLE day_files (
     date DATE NOT NULL,
@@ -185,7 +267,7 @@ INSERT INTO daily_availability_facts ({STORED_COLUMNS})
 DROP TABLE daily_availability;
 {view}",
         facts = facts_table("daily_availability_facts"),
-        view = availability_view!()
+        view = availability_view(Market::Um)
     )
 }
 
@@ -236,11 +318,13 @@ pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    let (v3, v5) = (to_v3(), to_v5());
-    let steps = MIGRATIONS
-        .iter()
-        .copied()
-        .chain([v3.as_str(), super::trading::TO_V4, v5.as_str()]);
+    let (v3, v5, v6) = (to_v3(), to_v5(), to_v6());
+    let steps = MIGRATIONS.iter().copied().chain([
+        v3.as_str(),
+        super::trading::TO_V4,
+        v5.as_str(),
+        v6.as_str(),
+    ]);
     for (index, sql) in steps.enumerate().skip(current as usize) {
         let to = index as i32 + 1;
         let tx = db
@@ -275,32 +359,101 @@ pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_catalog_keeps_the_view_as_check_no_code_expects() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(&facts_table("daily_availability_facts"))
-            .and_then(|()| conn.execute_batch(availability_view!()))
-            .unwrap();
-        let kept: String = conn
-            .query_row(
-                "SELECT sql FROM duckdb_views() WHERE view_name = 'daily_availability'",
-                [],
-                |r| r.get(0),
+    /// The view as version 5 files keep it: every file published before version 6 holds this
+    /// text, and refusing it would refuse every existing database.
+    const V5_VIEW_SQL: &str = "CREATE VIEW daily_availability AS SELECT date, symbol, available, \
+file_size_bytes, last_modified, (((((('https://data.binance.vision/data/futures/um/daily/klines/' \
+|| url_encode(symbol)) || '/1m/') || url_encode(symbol)) || '-1m-') || strftime(date, \
+'%Y-%m-%d')) || '.zip') AS url, CASE  WHEN (available) THEN (200) ELSE 404 END AS status_code, \
+probe_timestamp FROM daily_availability_facts;";
+
+    fn views(conn: &Connection, database: &str) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT schema_name, sql FROM duckdb_views()
+                  WHERE NOT internal AND database_name = ? ORDER BY schema_name",
             )
             .unwrap();
-        assert_eq!(kept, AVAILABILITY_VIEW_SQL);
-        // `Database::close` compacts with `COPY FROM DATABASE`, which re-creates the view from
+        stmt.query_map([database], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<duckdb::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_catalog_keeps_every_markets_view_as_check_no_code_expects() {
+        assert_eq!(availability_view_sql(Market::Um).unwrap(), V5_VIEW_SQL);
+        let conn = Connection::open_in_memory().unwrap();
+        for market in KEPT_MARKETS {
+            let schema = schema_of(market).unwrap();
+            conn.execute_batch(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}; SET schema = '{schema}';
+                 {facts} {view} SET schema = 'main';",
+                facts = facts_table("daily_availability_facts"),
+                view = availability_view(market)
+            ))
+            .unwrap();
+        }
+        let expected: Vec<(String, String)> = KEPT_MARKETS
+            .iter()
+            .map(|m| {
+                let schema = schema_of(*m).unwrap().to_string();
+                (schema, availability_view_sql(*m).unwrap())
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(views(&conn, "memory"), expected);
+        // `Database::close` compacts with `COPY FROM DATABASE`, which re-creates the views from
         // that text: the copy must keep the same text, or its next write would refuse it.
         conn.execute_batch("ATTACH ':memory:' AS copied; COPY FROM DATABASE memory TO copied;")
             .unwrap();
-        let copied: String = conn
-            .query_row(
-                "SELECT sql FROM duckdb_views() WHERE database_name = 'copied'
-                   AND view_name = 'daily_availability'",
-                [],
-                |r| r.get(0),
-            )
+        assert_eq!(views(&conn, "copied"), expected);
+        // Each view reads its own market's facts, whichever schema the reader is in.
+        conn.execute_batch(
+            "INSERT INTO cm.daily_availability_facts VALUES
+               (DATE '2024-01-15', 'BTCUSD_PERP', true, 1, NULL, NULL);",
+        )
+        .unwrap();
+        let url: String = conn
+            .query_row("SELECT url FROM cm.daily_availability", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(copied, AVAILABILITY_VIEW_SQL);
+        assert_eq!(
+            url,
+            "https://data.binance.vision/data/futures/cm/daily/klines/BTCUSD_PERP/1m/\
+             BTCUSD_PERP-1m-2024-01-15.zip"
+        );
+        let um: i64 = conn
+            .query_row("SELECT count(*) FROM daily_availability", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(um, 0);
+    }
+
+    /// Every kept market's schema holds USD-M's tables, column for column, once migrated.
+    #[test]
+    fn every_market_has_the_same_tables_as_usd_m() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.duckdb");
+        drop(Database::open_for_write(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let shape = |schema: &str| -> Vec<(String, String, String)> {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT table_name, column_name, data_type FROM duckdb_columns()
+                      WHERE database_name = current_database() AND schema_name = ?
+                        AND table_name NOT IN ('schema_version', 'collection_runs')
+                      ORDER BY table_name, column_index",
+                )
+                .unwrap();
+            stmt.query_map([schema], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<duckdb::Result<_>>()
+                .unwrap()
+        };
+        let um = shape("main");
+        assert!(um.len() > 20, "{um:?}");
+        for market in KEPT_MARKETS {
+            assert_eq!(shape(schema_of(market).unwrap()), um, "{market}");
+        }
     }
 }

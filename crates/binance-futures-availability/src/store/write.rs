@@ -18,7 +18,7 @@ use duckdb::params;
 
 use super::schema::STORED_COLUMNS;
 use super::{Database, StoreError, date_value, timestamp_value};
-use crate::facts::SymbolClass;
+use crate::facts::{DayRange, SymbolClass};
 
 /// One observed day of one symbol, as stored in `daily_availability_facts` (and shown by the
 /// view `daily_availability`).
@@ -82,7 +82,7 @@ pub struct SymbolUpdate {
     /// The last day with a file this step saw.
     pub last_file_date: Option<NaiveDate>,
     /// The days this step looked at completely, if any.
-    pub checked: Option<(NaiveDate, NaiveDate)>,
+    pub checked: Option<DayRange>,
 }
 
 /// Rows and symbol updates that are committed together or not at all.
@@ -195,8 +195,8 @@ impl Database {
                     s.class.delivery_date.map(date_value),
                     s.first_file_date.map(date_value),
                     s.last_file_date.map(date_value),
-                    s.checked.map(|c| date_value(c.0)),
-                    s.checked.map(|c| date_value(c.1)),
+                    s.checked.map(|c| date_value(c.first())),
+                    s.checked.map(|c| date_value(c.last())),
                     now,
                 ])
                 .map_err(super::failed(&path, "appending symbols"))?;

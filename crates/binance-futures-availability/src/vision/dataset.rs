@@ -18,41 +18,8 @@ use chrono::NaiveDate;
 
 use super::keys::{BadSymbol, check_symbol, iso_day};
 use super::market::{Market, UnknownMarket};
+pub use crate::facts::Partition;
 use crate::facts::{Month, Span};
-
-/// Daily or monthly files. No third value: text that is neither is refused where it is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Partition {
-    Daily,
-    Monthly,
-}
-
-impl Partition {
-    pub const ALL: [Partition; 2] = [Partition::Daily, Partition::Monthly];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Partition::Daily => "daily",
-            Partition::Monthly => "monthly",
-        }
-    }
-
-    /// The span of the file of this partition that holds `day`.
-    pub fn span(self, day: NaiveDate) -> Span {
-        match self {
-            Partition::Daily => Span::Day(day),
-            Partition::Monthly => Span::Month(Month::of(day)),
-        }
-    }
-
-    /// The partition whose files cover spans like `span`.
-    pub fn of(span: Span) -> Partition {
-        match span {
-            Span::Day(_) => Partition::Daily,
-            Span::Month(_) => Partition::Monthly,
-        }
-    }
-}
 
 /// A data type, spelled as the bucket's folder is (`aggTrades`, `BVOLIndex`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -209,7 +176,18 @@ macro_rules! text_form {
     };
 }
 
-text_form!(Partition, "partition (daily or monthly)");
+/// `Partition`'s text is `facts`'s table (`named!`, also what `trading_files.kind` stores).
+impl std::str::FromStr for Partition {
+    type Err = DatasetError;
+
+    fn from_str(text: &str) -> Result<Partition, DatasetError> {
+        Partition::parse(text).ok_or_else(|| DatasetError::Unknown {
+            what: "partition (daily or monthly)",
+            text: text.to_string(),
+        })
+    }
+}
+
 text_form!(DataType, "data type");
 text_form!(Interval, "kline interval");
 
@@ -265,9 +243,10 @@ impl Dataset {
     pub const UM_MONTHLY_1D: Dataset =
         Dataset::klines(Market::Um, Partition::Monthly, Interval::D1);
 
-    /// Klines of an interval every market with klines has in both partitions (`1m`, `1d`, …),
-    /// for the constants above; checked by a test, not at run time.
-    const fn klines(market: Market, partition: Partition, interval: Interval) -> Dataset {
+    /// Klines of an interval every market with klines (spot, UM, CM; not option) has in both
+    /// partitions (`1m`, `1d`, …), for the constants above and a kept market's datasets;
+    /// checked by a test, not at run time. `Dataset::new` checks any other combination.
+    pub const fn klines(market: Market, partition: Partition, interval: Interval) -> Dataset {
         Dataset {
             market,
             partition,
@@ -356,7 +335,7 @@ impl Dataset {
         format!(
             "{}{}/{}/",
             self.market.root(),
-            self.partition.name(),
+            self.partition.as_str(),
             self.data_type.name()
         )
     }
@@ -376,7 +355,7 @@ impl Dataset {
 
     /// The span of the file that holds `day`: the day, or its month.
     pub fn span(self, day: NaiveDate) -> Span {
-        self.partition.span(day)
+        Span::of(self.partition, day)
     }
 
     /// `{folder}{S}-{tag}-{period}`: a key without `.zip`, which sorts just before the file's

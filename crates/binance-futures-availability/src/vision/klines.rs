@@ -23,7 +23,7 @@ use super::VisionClient;
 use super::dataset::{DataType, Dataset, Interval};
 use super::file::{FetchError, FileError, Problem, fetch_file, read_file};
 use super::window::ListedFile;
-use crate::facts::{DailyTrading, Span};
+use crate::facts::{DailyTrading, Market, Span};
 
 /// The header line of futures files from 2022 on.
 const HEADER: &str = "open_time,open,high,low,close,volume,close_time,quote_volume,count,\
@@ -203,20 +203,18 @@ pub fn read_1d_file(key: &str, zip: &[u8], checksum: &str) -> Result<Vec<DailyTr
     read_file(key, zip, checksum, |csv| read_1d(csv, span))
 }
 
-/// Fetches one listed USD-M 1d file (daily or monthly, as its span says) and its `.CHECKSUM`
+/// Fetches one listed 1d klines file of `market` (daily or monthly, as its span says) and its `.CHECKSUM`
 /// through the seam, and reads it: every day it states, none after `through` (the run's last
 /// day).
 pub async fn fetch_1d_file(
     client: &VisionClient,
     permits: &Semaphore,
+    market: Market,
     symbol: &str,
     listed: &ListedFile,
     through: NaiveDate,
 ) -> Result<Vec<DailyTrading>, FetchError> {
-    let dataset = match listed.span {
-        Span::Day(_) => Dataset::UM_DAILY_1D,
-        Span::Month(_) => Dataset::UM_MONTHLY_1D,
-    };
+    let dataset = Dataset::klines(market, listed.span.partition(), Interval::D1);
     let span = listed.span;
     let read = |csv: &str| {
         let days = read_1d(csv, span)?;

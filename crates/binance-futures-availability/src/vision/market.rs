@@ -11,24 +11,7 @@ use chrono::NaiveDate;
 
 use super::dataset::{DataType, Partition};
 use crate::facts::{ARCHIVE_START, Contract, SymbolClass};
-
-/// One market of the bucket. UM is the default: the original tool's, and every answer's when
-/// none is named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub enum Market {
-    Spot,
-    #[default]
-    Um,
-    Cm,
-    Option,
-}
-
-/// A text that names no market.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{text:?} is not a market (one of spot, um, cm, option)")]
-pub struct UnknownMarket {
-    pub text: String,
-}
+pub use crate::facts::{Market, UnknownMarket};
 
 /// Quote assets of USD-M names, longest first where one ends another (`FDUSD` before `USD1`…).
 /// `U` is a real quote (`币安人生U`-style names were listed); it is tried last.
@@ -87,26 +70,12 @@ pub struct SymbolName {
 }
 
 impl Market {
-    /// Every market, in the order the bucket lists them.
-    pub const ALL: [Market; 4] = [Market::Spot, Market::Um, Market::Cm, Market::Option];
-
-    /// The market's one text form, the first segment of a dataset's (`um/daily/klines/1m`).
-    pub const fn name(self) -> &'static str {
+    /// The first day a question may name and a new folder's listing starts from: USD-M's
+    /// trading start (2019-09-25, before its archive's first file); the others' archive start.
+    pub const fn first_day(self) -> NaiveDate {
         match self {
-            Market::Spot => "spot",
-            Market::Um => "um",
-            Market::Cm => "cm",
-            Market::Option => "option",
-        }
-    }
-
-    /// Where its partitions sit in the bucket: `data/futures/um/` and so on.
-    pub const fn root(self) -> &'static str {
-        match self {
-            Market::Spot => "data/spot/",
-            Market::Um => "data/futures/um/",
-            Market::Cm => "data/futures/cm/",
-            Market::Option => "data/option/",
+            Market::Um => crate::facts::TRADING_START,
+            other => other.archive_start(),
         }
     }
 
@@ -241,25 +210,6 @@ impl Market {
             settled,
             delivery_date,
         }
-    }
-}
-
-impl std::fmt::Display for Market {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Market {
-    type Err = UnknownMarket;
-
-    fn from_str(text: &str) -> Result<Market, UnknownMarket> {
-        Market::ALL
-            .into_iter()
-            .find(|m| m.name() == text)
-            .ok_or_else(|| UnknownMarket {
-                text: text.to_string(),
-            })
     }
 }
 

@@ -192,12 +192,17 @@ pub fn catalog(db: &Path) -> Vec<String> {
 
 /// Every row of the database, by (symbol, date).
 pub fn db_rows(db: &Path) -> Vec<Row> {
+    db_rows_of(db, "daily_availability")
+}
+
+/// Every row of a view of the original's shape (`cm.daily_availability`), by (symbol, date).
+pub fn db_rows_of(db: &Path, view: &str) -> Vec<Row> {
     let conn = read_only(db);
     let mut stmt = conn
-        .prepare(
+        .prepare(&format!(
             "SELECT date::VARCHAR, symbol, available, file_size_bytes, strftime(last_modified, '%Y-%m-%dT%H:%M:%SZ'), url, status_code
-             FROM daily_availability ORDER BY symbol, date",
-        )
+             FROM {view} ORDER BY symbol, date"
+        ))
         .unwrap();
     stmt.query_map([], |r| {
         Ok((
@@ -218,8 +223,13 @@ pub fn db_rows(db: &Path) -> Vec<Row> {
 /// What the database must hold after listing `corpus` over `[start, end]`: each daily file, and
 /// each day without one strictly between a symbol's first and last file as a verified absence.
 pub fn expected_rows(corpus: &Corpus, start: NaiveDate, end: NaiveDate) -> Vec<Row> {
+    expected_rows_in(corpus, "data/futures/um/daily/klines/", start, end)
+}
+
+/// `expected_rows` of the market whose daily klines folder is `root` (`vision_sim::CM_ROOT`).
+pub fn expected_rows_in(corpus: &Corpus, root: &str, start: NaiveDate, end: NaiveDate) -> Vec<Row> {
     let mut by_symbol: BTreeMap<String, BTreeMap<NaiveDate, &vision_sim::Object>> = BTreeMap::new();
-    for (symbol, date, o) in corpus.daily_1m_files() {
+    for (symbol, date, o) in corpus.daily_1m_files_in(root) {
         if start <= date && date <= end {
             by_symbol
                 .entry(symbol.to_string())
@@ -229,7 +239,7 @@ pub fn expected_rows(corpus: &Corpus, start: NaiveDate, end: NaiveDate) -> Vec<R
     }
     // The public address, whichever endpoint was listed (schema 3 derives it).
     let url = |symbol: &str, date: NaiveDate| {
-        let key = format!("data/futures/um/daily/klines/{symbol}/1m/{symbol}-1m-{date}.zip");
+        let key = format!("{root}{symbol}/1m/{symbol}-1m-{date}.zip");
         format!(
             "https://data.binance.vision/{}",
             percent_encoding::utf8_percent_encode(&key, URL_KEEP)

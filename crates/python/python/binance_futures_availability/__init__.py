@@ -63,12 +63,17 @@ def _path(path: Optional[PathLike]) -> str:
     return os.fspath(path) if path is not None else default_db_path()
 
 
-def open(path: Optional[PathLike] = None) -> Database:  # noqa: A001 - the package's verb
-    """Opens the database read-only (default: :func:`default_db_path`).
+def open(  # noqa: A001 - the package's verb
+    path: Optional[PathLike] = None, *, market: str = "um"
+) -> Database:
+    """Opens the database read-only (default: :func:`default_db_path`), for questions about
+    ``market``: ``"um"`` (USD-M futures) or ``"cm"`` (COIN-M futures, collected with
+    ``update(market="cm")``; every question but ``universe`` is answered for it).
 
-    Raises ``FileNotFoundError`` when there is none; the file is never changed.
+    Raises ``FileNotFoundError`` when there is none, ``ValueError`` for a market the database
+    does not keep; the file is never changed.
     """
-    return Database(_path(path))
+    return Database(_path(path), market=market)
 
 
 class Stage(str):
@@ -104,6 +109,7 @@ def update(
     attempts: int = 5,
     request_timeout: int = 120,
     progress: Optional[Callable[[Stage, int, int], object]] = None,
+    market: str = "um",
 ) -> dict:
     """Brings the database to yesterday (UTC), as ``binance-futures-availability update`` does:
     the first run lists the whole bucket, later ones the days since the last run plus the last
@@ -117,6 +123,7 @@ def update(
     (``KeyboardInterrupt`` for Ctrl-C). Returns the run's
     summary: ``kind``, ``symbols``, ``files``, ``trading_files`` (1d files read), ``requests``,
     ``retries``, ``rows_written``, ``elapsed_seconds``. Runs with the GIL released.
+    ``market="cm"`` collects COIN-M futures instead, into tables of their own in the same file.
     """
     return _native.update(
         _path(path),
@@ -127,6 +134,7 @@ def update(
         attempts=attempts,
         request_timeout=request_timeout,
         progress=None if progress is None else _staged(progress),
+        market=market,
     )
 
 

@@ -36,7 +36,11 @@ class Database:
     """A read-only handle on a database file; safe to share between threads."""
 
     def __init__(
-        self, path: Union[str, os.PathLike[str]], *, unchecked_days: str = "raise"
+        self,
+        path: Union[str, os.PathLike[str]],
+        *,
+        unchecked_days: str = "raise",
+        market: str = "um",
     ) -> None: ...
     @property
     def path(self) -> str: ...
@@ -100,6 +104,7 @@ def update(
     attempts: int,
     request_timeout: int,
     progress: Optional[Callable[[str, str, int, int], object]] = None,
+    market: str = "um",
 ) -> dict[str, Any]: ...
 
 def main(argv: List[str]) -> int:
