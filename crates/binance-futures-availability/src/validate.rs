@@ -194,10 +194,33 @@ pub async fn exchange_info(source: &Source) -> Result<Fetched, ValidateError> {
 pub enum Exchange<'a> {
     /// exchangeInfo, to compare with.
     Info(&'a ExchangeInfo),
-    /// Not compared, and not a failure (asked not to, or refused to this country): why.
-    Skip(String),
+    /// Not compared, and not a failure: why.
+    Skip(Skipped),
     /// Asked for and not had (unreachable, an HTTP error, not JSON): a failure, and why.
     Unavailable(&'a ValidateError),
+}
+
+/// Why the comparison with exchangeInfo was not made, though that is no failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Skipped {
+    /// `--exchange-info none`.
+    #[error("not compared (--exchange-info none)")]
+    NotAsked,
+    /// exchangeInfo refuses this country.
+    #[error(
+        "{url} answered HTTP 451 (not available from this country); pass a saved response with \
+         --exchange-info FILE to compare"
+    )]
+    GeoBlocked {
+        /// The URL asked.
+        url: String,
+    },
+    /// The file's blocks did not read back: no check of its rows ran.
+    #[error("the file is damaged")]
+    Damaged,
+    /// Nothing to compare with yet.
+    #[error("the database has no day with files yet; run `update` first")]
+    NoDayYet,
 }
 
 /// What `validate` found.
@@ -365,7 +388,7 @@ pub fn check(db: &Database, exchange: Exchange<'_>) -> Result<Report, StoreError
                 trading_mismatches: Vec::new(),
                 latest_complete_day: None,
                 slo: Slo::Skipped {
-                    reason: "the file is damaged".into(),
+                    reason: Skipped::Damaged.to_string(),
                 },
             });
         }
@@ -419,12 +442,14 @@ pub fn check(db: &Database, exchange: Exchange<'_>) -> Result<Report, StoreError
     })
     .collect();
     let slo = match (exchange, latest_complete_day) {
-        (Exchange::Skip(reason), _) => Slo::Skipped { reason },
+        (Exchange::Skip(why), _) => Slo::Skipped {
+            reason: why.to_string(),
+        },
         (Exchange::Unavailable(error), _) => Slo::Unavailable {
             error: error.to_string(),
         },
         (Exchange::Info(_), None) => Slo::Skipped {
-            reason: "the database has no day with files yet; run `update` first".into(),
+            reason: Skipped::NoDayYet.to_string(),
         },
         (Exchange::Info(info), Some(day)) => compare(db, info, day)?,
     };

@@ -10,7 +10,7 @@ use super::report::{self, StatusView};
 use super::{CliError, ValidateArgs, runtime};
 use crate::schedule::PidFile;
 use crate::store::{self, Database, ExportFormat, WriterLock};
-use crate::validate::{self, Exchange, Fetched, Source};
+use crate::validate::{self, Exchange, Fetched, Skipped, Source};
 
 /// Data is stale when not every folder was checked through `schedule::fresh_through`.
 pub(super) fn stale(checked_through: Option<NaiveDate>, now: DateTime<Utc>) -> bool {
@@ -101,11 +101,8 @@ pub(super) fn validate(
     let fetched = runtime()?.block_on(validate::exchange_info(&Source::parse(&args.exchange_info)));
     let exchange = match &fetched {
         Ok(Fetched::Info(info)) => Exchange::Info(info),
-        Ok(Fetched::GeoBlocked { url }) => Exchange::Skip(format!(
-            "{url} answered HTTP 451 (not available from this country); pass a saved response \
-             with --exchange-info FILE to compare"
-        )),
-        Ok(Fetched::NotAsked) => Exchange::Skip("not compared (--exchange-info none)".into()),
+        Ok(Fetched::GeoBlocked { url }) => Exchange::Skip(Skipped::GeoBlocked { url: url.clone() }),
+        Ok(Fetched::NotAsked) => Exchange::Skip(Skipped::NotAsked),
         Err(e) => Exchange::Unavailable(e),
     };
     let report = validate::check(&db, exchange)?;
