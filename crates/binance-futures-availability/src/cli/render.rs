@@ -9,13 +9,14 @@ use serde::Serialize;
 
 use crate::facts::ContractFilter;
 use crate::facts::DailyTrading;
+use crate::question::{Answer, Question};
 use crate::store::{
     DayCount, Event, Gap, GapKind, Member, RangeRow, RankBy, SnapshotRow, SymbolRecord, Timeline,
     UniverseQuery,
 };
 
 /// How query results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
 pub enum Format {
     /// Aligned columns for people.
     #[default]
@@ -177,6 +178,43 @@ fn contract_name(c: ContractFilter) -> &'static str {
         ContractFilter::Perpetual => "perpetual",
         ContractFilter::Delivery => "delivery",
         ContractFilter::All => "perpetual and delivery",
+    }
+}
+
+/// A question's answer, printed as its question asks (the day of a snapshot, the days of a
+/// range, the query of a universe are in the headings).
+pub fn answer(
+    out: &mut impl Write,
+    format: Format,
+    question: &Question,
+    answer: &Answer,
+) -> io::Result<()> {
+    match (question, answer) {
+        (
+            Question::Snapshot {
+                date, contracts, ..
+            },
+            Answer::Snapshot(rows),
+        ) => snapshot(out, format, *date, *contracts, rows),
+        (
+            Question::Timeline { .. },
+            Answer::Timeline {
+                timeline: t,
+                events: e,
+                trading,
+            },
+        ) => timeline(out, format, t, e, trading),
+        (Question::Range { days, .. }, Answer::Range(rows)) => {
+            range(out, format, days.first(), days.last(), rows)
+        }
+        (Question::Summary { .. }, Answer::Summary(rows)) => summary(out, format, rows),
+        (Question::Symbols { .. }, Answer::Symbols(rows)) => symbols(out, format, rows),
+        (Question::Events { .. }, Answer::Events(rows)) => events(out, format, rows),
+        (Question::Universe { query, .. }, Answer::Universe(rows)) => {
+            universe(out, format, query, rows)
+        }
+        // `Database::answer` gives each question its own kind of answer.
+        _ => Err(io::Error::other("an answer to another question")),
     }
 }
 
