@@ -218,7 +218,7 @@ pub fn answer(
     }
 }
 
-pub fn snapshot(
+fn snapshot(
     out: &mut impl Write,
     format: Format,
     date: NaiveDate,
@@ -247,7 +247,7 @@ pub fn snapshot(
     })
 }
 
-pub fn timeline(
+fn timeline(
     out: &mut impl Write,
     format: Format,
     t: &Timeline,
@@ -338,7 +338,7 @@ pub fn timeline(
     })
 }
 
-pub fn range(
+fn range(
     out: &mut impl Write,
     format: Format,
     start: NaiveDate,
@@ -367,7 +367,7 @@ pub fn range(
     })
 }
 
-pub fn summary(out: &mut impl Write, format: Format, rows: &[DayCount]) -> io::Result<()> {
+fn summary(out: &mut impl Write, format: Format, rows: &[DayCount]) -> io::Result<()> {
     emit(out, format, rows, |out| {
         let mut t = table(
             &[
@@ -392,7 +392,7 @@ pub fn summary(out: &mut impl Write, format: Format, rows: &[DayCount]) -> io::R
     })
 }
 
-pub fn symbols(out: &mut impl Write, format: Format, rows: &[SymbolRecord]) -> io::Result<()> {
+fn symbols(out: &mut impl Write, format: Format, rows: &[SymbolRecord]) -> io::Result<()> {
     emit(out, format, rows, |out| {
         writeln!(out, "{} symbol folders", rows.len())?;
         let mut t = table(
@@ -427,7 +427,7 @@ pub fn symbols(out: &mut impl Write, format: Format, rows: &[SymbolRecord]) -> i
     })
 }
 
-pub fn events(out: &mut impl Write, format: Format, rows: &[Event]) -> io::Result<()> {
+fn events(out: &mut impl Write, format: Format, rows: &[Event]) -> io::Result<()> {
     emit(out, format, rows, |out| {
         writeln!(out, "{} events", rows.len())?;
         let mut t = table(&["date", "symbol", "kind", "detail"], &[]);
@@ -446,7 +446,7 @@ pub fn events(out: &mut impl Write, format: Format, rows: &[Event]) -> io::Resul
     })
 }
 
-pub fn universe(
+fn universe(
     out: &mut impl Write,
     format: Format,
     q: &UniverseQuery,
