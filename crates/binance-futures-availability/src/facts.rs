@@ -120,7 +120,7 @@ named!(Contract {
 });
 
 /// Which contracts a query covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ContractFilter {
     /// Perpetual contracts only.
     #[default]

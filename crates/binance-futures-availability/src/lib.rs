@@ -3,7 +3,7 @@
 //! were available on day X?" in well under a millisecond, in process or over HTTP.
 //!
 //! Data flows one way: [`cli`] → [`collect`] → [`vision`] → [`facts`] → [`store`]; queries go
-//! [`cli`] → [`store`]. Nothing reaches back up. The modules, what each is for and what it must
+//! [`cli`] → [`question`] → [`store`]. Nothing reaches back up. The modules, what each is for and what it must
 //! not know:
 //!
 //! | module | for | must not know |
@@ -12,6 +12,7 @@
 //! | [`vision`] | the bucket: markets and datasets as values, each dataset owning its key grammar (`market`, `dataset`), symbol names (`keys`), paged listing (`list`), the one window lister (`window`), the file-reader seam (`file`) and the klines format on it (`klines`), every URL built and shown (`urls`), HEAD, the HTTP client and its retry and resource bounds (`client`) | DuckDB, the plan of a run |
 //! | [`collect`] | a run (`collect::run`): the plan (`plan`), the one run driver with bounded concurrency and the breaker (`driver`), its stages (`listing`, `trading`, `probe`), where facts become rows (`observe`), progress (`progress`) | keys and pages, SQL |
 //! | [`store`] | DuckDB: schema and migrations (`schema`), batches (`write`), queries (`read`), lives, events and universes (`lives`), trading facts (`trading`), how rows lie for both query shapes (`layout`), what a checked range may claim (`checked`), the run log (`runs`), the copy-and-publish protocol (`session`), the writer's lock (`lock`), the files beside the database (`files`), backup/restore/export (`backup`), its errors (`error`) | HTTP, flags |
+//! | [`question`] | the questions every front end asks, as checked values (`Question`), their rows (`Answer`), and `Database::answer`, the one place one is answered | clap, axum, pyo3, SQL |
 //! | [`schedule`] | the daily loop with an injected clock, the pid file (`pidfile`) | flags, rendering |
 //! | [`validate`] | the database against itself and exchangeInfo | flags, rendering |
 //! | [`config`] | the defaults that name the outside world (endpoints, the default path) | everything else |
@@ -73,6 +74,8 @@ pub mod collect;
 pub mod config;
 /// The types that flow between the modules.
 pub mod facts;
+/// The questions every front end asks, and the one place they are answered.
+pub mod question;
 /// The daily scheduler.
 pub mod schedule;
 /// The DuckDB database: schema, writes, queries, backup.

@@ -21,9 +21,12 @@ use binance_futures_availability::collect::{self, CollectError, Goal, Progress};
 use binance_futures_availability::config;
 use binance_futures_availability::facts::DailyTrading;
 use binance_futures_availability::facts::{self, ContractFilter, DayError, Market};
+use binance_futures_availability::question::{
+    Answer, MIN_AGE_DAYS, Question, QuestionError, TOP_MEMBERS,
+};
 use binance_futures_availability::store::{
-    self, DayCount, Event, EventFilter, EventKind, Member, RangeRow, RankBy, SnapshotRow,
-    StoreError, SymbolRecord, TimelineDay, UNIVERSE_DAYS, UniverseQuery,
+    self, DEFAULT_DELISTED_AFTER, DayCount, Event, EventFilter, EventKind, Member, RangeRow,
+    RankBy, SnapshotRow, StoreError, SymbolRecord, TimelineDay, UNIVERSE_DAYS, UniverseQuery,
 };
 use binance_futures_availability::vision::{
     ClientConfig, Endpoints, RetryPolicy, SetupError, VisionClient, check_symbol,
@@ -219,9 +222,25 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Whole {
     }
 }
 
-/// A count of days for `universe` and the life rule, within the CLI's bounds.
-fn days_arg(value: &Whole, name: &str) -> PyResult<u32> {
-    value.days(name, UNIVERSE_DAYS)
+/// A count for `universe` or the life rule, if given: a Python int of any size is this
+/// module's to read; one outside `bounds` (the library's, `question`'s) gets the library's
+/// sentence, from `Question`'s constructors for a `u32` and from `Whole::days` for the rest.
+fn count(
+    value: Option<Whole>,
+    name: &'static str,
+    bounds: std::ops::RangeInclusive<u32>,
+) -> PyResult<Option<u32>> {
+    value
+        .map(|v| match v.value.and_then(|n| u32::try_from(n).ok()) {
+            Some(n) => Ok(n),
+            None => v.days(name, bounds),
+        })
+        .transpose()
+}
+
+/// A question the library refuses: `ValueError` with its sentence.
+fn refused(e: QuestionError) -> PyErr {
+    PyValueError::new_err(e.to_string())
 }
 
 fn contract_filter(text: &str) -> PyResult<ContractFilter> {
@@ -238,6 +257,8 @@ fn contract_filter(text: &str) -> PyResult<ContractFilter> {
 #[pyclass(frozen, module = "binance_futures_availability._native")]
 struct Database {
     path: PathBuf,
+    /// The market the handle was opened for: every question asked through it is about it.
+    market: Market,
     inner: Mutex<Option<store::Database>>,
     /// `unchecked_days="warn"`: a question about a day after "complete through" is answered
     /// from what is stored, with a `UserWarning` carrying the sentence (the original tool's
@@ -286,6 +307,13 @@ impl Database {
         self.with(py, |db| Ok(ask(db, date, contracts)?))
     }
 
+    /// Asks `question` (built from the arguments by the library's constructors) and hands
+    /// its rows back as a table: the one way a question is answered here, as everywhere.
+    fn ask(&self, py: Python<'_>, question: Question) -> PyResult<Table> {
+        let answer = self.with(py, |db| Ok(db.answer(&question)?))?;
+        Ok(Table::new(Rows::of(answer)?))
+    }
+
     fn lock(&self) -> MutexGuard<'_, Option<store::Database>> {
         // A panic while holding the lock leaves a handle whose last query did not finish; the
         // connection itself is still sound, so the next query may use it.
@@ -322,6 +350,7 @@ impl Database {
         let db = opened.map_err(|e| PyErr::from(Failure::Store(e)))?;
         Ok(Database {
             path,
+            market,
             inner: Mutex::new(Some(db)),
             warn_unchecked,
         })
@@ -343,16 +372,14 @@ impl Database {
     #[pyo3(signature = (date, contract = "perpetual"))]
     fn snapshot(&self, py: Python<'_>, date: &Bound<'_, PyAny>, contract: &str) -> PyResult<Table> {
         let (date, contracts) = (day(date, "date")?, contract_filter(contract)?);
-        let rows = self.with(py, |db| Ok(db.snapshot(date, contracts)?))?;
-        Ok(Table::new(Rows::Snapshot(rows)))
+        self.ask(py, Question::snapshot(self.market, date, contracts))
     }
 
     /// Every stored day of `symbol` by date (case-insensitive name): `date`, `available`,
     /// `file_size_bytes`, `status_code` (200 with a file, 404 for a verified absence).
     fn timeline(&self, py: Python<'_>, symbol: String) -> PyResult<Table> {
-        symbol_name(&symbol)?;
-        let days = self.with(py, |db| Ok(db.timeline(&symbol)?.days))?;
-        Ok(Table::new(Rows::Timeline(days)))
+        let question = Question::timeline(self.market, &symbol).map_err(refused)?;
+        self.ask(py, question)
     }
 
     /// What the database knows of one symbol folder, as a dict: contract, quote asset,
@@ -374,10 +401,9 @@ impl Database {
         contract: &str,
     ) -> PyResult<Table> {
         let (start, end) = (day(start, "start")?, day(end, "end")?);
-        facts::check_order(start, end).map_err(Failure::Day)?;
-        let contracts = contract_filter(contract)?;
-        let rows = self.with(py, |db| Ok(db.range(start, end, contracts)?))?;
-        Ok(Table::new(Rows::Range(rows)))
+        let question = Question::range(self.market, start, end, contract_filter(contract)?)
+            .map_err(refused)?;
+        self.ask(py, question)
     }
 
     /// Symbols with a file per day, every day of `[start, end]` listed (both or neither; by
@@ -390,84 +416,66 @@ impl Database {
         start: Option<&Bound<'_, PyAny>>,
         end: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Table> {
-        let asked = match (start, end) {
+        let question = match (start, end) {
             (Some(s), Some(e)) => {
                 let (s, e) = (day(s, "start")?, day(e, "end")?);
-                Some(facts::DayRange::new(s, e).map_err(Failure::Day)?)
+                Question::summary(self.market, Some(s), Some(e)).map_err(refused)?
             }
-            (None, None) => None,
+            (None, None) => Question::summary(self.market, None, None).map_err(refused)?,
             _ => {
                 return Err(PyValueError::new_err(
                     "summary takes both start and end, or neither (every day covered)",
                 ));
             }
         };
-        let counts = self.with(py, |db| {
-            Ok(
-                match asked.map_or_else(|| db.summary_days(), |r| Ok(Some(r)))? {
-                    Some(days) => db.daily_counts(days.first(), days.last())?,
-                    None => Vec::new(),
-                },
-            )
-        })?;
-        Ok(Table::new(Rows::Summary(counts)))
+        self.ask(py, question)
     }
 
     /// The symbols tradable as of the start of `date`, decided only from facts dated before
     /// it, by rank: `symbol`, `rank`, `mean_quote_volume`, `days_listed`, `traded_on_date`
     /// (known only after the fact; `None` while `date` is not checked). The rules and defaults
     /// are `query universe`'s (docs/queries.md).
-    #[pyo3(signature = (date, *, contract = "perpetual", quote = None, min_age = Whole::of(0),
-                        recent = Whole::of(1), top = None, by = "quote-volume",
-                        window = Whole::of(30), delisted_after = Whole::of(7),
+    /// Every argument left out (`None`) is the library's default (`UniverseQuery::new`, the
+    /// one place the defaults are written).
+    #[pyo3(signature = (date, *, contract = None, quote = None, min_age = None, recent = None,
+                        top = None, by = None, window = None, delisted_after = None,
                         include_settled = false))]
     #[allow(clippy::too_many_arguments)]
     fn universe(
         &self,
         py: Python<'_>,
         date: &Bound<'_, PyAny>,
-        contract: &str,
+        contract: Option<&str>,
         quote: Option<String>,
-        min_age: Whole,
-        recent: Whole,
+        min_age: Option<Whole>,
+        recent: Option<Whole>,
         top: Option<Whole>,
-        by: &str,
-        window: Whole,
-        delisted_after: Whole,
+        by: Option<&str>,
+        window: Option<Whole>,
+        delisted_after: Option<Whole>,
         include_settled: bool,
     ) -> PyResult<Table> {
-        let by = RankBy::parse(by).ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "{by:?} is not a ranking; use 'quote-volume' or 'trades'"
-            ))
-        })?;
-        let min_age = min_age.days("min_age", 0..=*UNIVERSE_DAYS.end())?;
-        let top = match top {
-            Some(Whole { value: Some(0), .. }) => {
-                return Err(PyValueError::new_err(
-                    "top is 0; ask for at least 1, or None for every member",
-                ));
-            }
-            Some(n) => Some(n.days("top", 1..=u32::MAX)?),
-            None => None,
-        };
-        if let Some(q) = &quote {
-            symbol_name(q)?;
+        let mut q = UniverseQuery::new(day(date, "date")?);
+        if let Some(by) = by {
+            q.by = RankBy::parse(by).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "{by:?} is not a ranking; use 'quote-volume' or 'trades'"
+                ))
+            })?;
         }
-        let q = UniverseQuery {
-            date: day(date, "date")?,
-            contracts: contract_filter(contract)?,
-            quote,
-            min_age,
-            recent: days_arg(&recent, "recent")?,
-            window: days_arg(&window, "window")?,
-            top,
-            by,
-            delisted_after: days_arg(&delisted_after, "delisted_after")?,
-            include_settled,
-        };
-        let members = self.with(py, |db| Ok(db.universe(&q)?))?;
-        Ok(Table::new(Rows::Universe(members)))
+        if let Some(contract) = contract {
+            q.contracts = contract_filter(contract)?;
+        }
+        q.quote = quote;
+        q.min_age = count(min_age, "min_age", MIN_AGE_DAYS)?.unwrap_or(q.min_age);
+        q.recent = count(recent, "recent", UNIVERSE_DAYS)?.unwrap_or(q.recent);
+        q.window = count(window, "window", UNIVERSE_DAYS)?.unwrap_or(q.window);
+        q.top = count(top, "top", TOP_MEMBERS)?;
+        q.delisted_after =
+            count(delisted_after, "delisted_after", UNIVERSE_DAYS)?.unwrap_or(q.delisted_after);
+        q.include_settled = include_settled;
+        let question = Question::universe(self.market, q).map_err(refused)?;
+        self.ask(py, question)
     }
 
     /// Listings, gaps, delistings and relistings by date then symbol: `date`, `symbol`,
@@ -475,7 +483,7 @@ impl Database {
     /// 'listing', 'delisting', 'gap', 'relisting'; `contract` 'all' (default), 'perpetual' or
     /// 'delivery'.
     #[pyo3(signature = (*, since = None, until = None, kind = None, symbol = None,
-                        delisted_after = Whole::of(7), contract = "all"))]
+                        delisted_after = None, contract = None))]
     #[allow(clippy::too_many_arguments)]
     fn events(
         &self,
@@ -484,8 +492,8 @@ impl Database {
         until: Option<&Bound<'_, PyAny>>,
         kind: Option<&str>,
         symbol: Option<String>,
-        delisted_after: Whole,
-        contract: &str,
+        delisted_after: Option<Whole>,
+        contract: Option<&str>,
     ) -> PyResult<Table> {
         let since = since.map(|d| day(d, "since")).transpose()?;
         let until = until.map(|d| day(d, "until")).transpose()?;
@@ -501,19 +509,20 @@ impl Database {
                 })
             })
             .transpose()?;
-        if let Some(s) = &symbol {
-            symbol_name(s)?;
-        }
-        let rule = days_arg(&delisted_after, "delisted_after")?;
-        let filter = EventFilter {
+        let rule = count(delisted_after, "delisted_after", UNIVERSE_DAYS)?
+            .unwrap_or(DEFAULT_DELISTED_AFTER);
+        let mut filter = EventFilter {
             since,
             until,
             kind,
             symbol,
-            contracts: contract_filter(contract)?,
+            ..EventFilter::default()
         };
-        let events = self.with(py, |db| Ok(db.events(&filter, rule)?))?;
-        Ok(Table::new(Rows::Events(events)))
+        if let Some(contract) = contract {
+            filter.contracts = contract_filter(contract)?;
+        }
+        let question = Question::events(self.market, filter, rule).map_err(refused)?;
+        self.ask(py, question)
     }
 
     /// A symbol's 1d rows in `[start, end]` (by default every day), by date: `date`, `open`,
@@ -610,6 +619,26 @@ enum Rows {
     Universe(Vec<Member>),
     Events(Vec<Event>),
     Trading(Vec<DailyTrading>),
+}
+
+impl Rows {
+    /// An answer's rows; a timeline's table is its stored days. No method here asks for every
+    /// symbol folder as a table (`symbol` gives one as a dict), so that answer has none.
+    fn of(answer: Answer) -> PyResult<Rows> {
+        Ok(match answer {
+            Answer::Snapshot(rows) => Rows::Snapshot(rows),
+            Answer::Timeline { timeline, .. } => Rows::Timeline(timeline.days),
+            Answer::Range(rows) => Rows::Range(rows),
+            Answer::Summary(rows) => Rows::Summary(rows),
+            Answer::Events(rows) => Rows::Events(rows),
+            Answer::Universe(rows) => Rows::Universe(rows),
+            Answer::Symbols(_) => {
+                return Err(AvailabilityError::new_err(
+                    "every symbol folder has no table here; ask symbol() for one",
+                ));
+            }
+        })
+    }
 }
 
 /// The decimal columns of a 1d row before `trades`, and after it.

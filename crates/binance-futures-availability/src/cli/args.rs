@@ -12,7 +12,10 @@ use super::render::{Format, ReportFormat};
 use crate::collect;
 use crate::config;
 use crate::facts::{ContractFilter, Market, TRADING_START};
-use crate::store::{DEFAULT_DELISTED_AFTER, EventKind, ExportFormat, RankBy, UNIVERSE_DAYS};
+use crate::question::{MIN_AGE_DAYS, TOP_MEMBERS};
+use crate::store::{
+    DEFAULT_DELISTED_AFTER, EventKind, ExportFormat, RankBy, UNIVERSE_DAYS, UniverseQuery,
+};
 use crate::vision::{ClientConfig, Endpoints, RetryPolicy};
 
 const EXIT_CODES: &str = "\
@@ -329,7 +332,7 @@ pub(crate) enum Query {
         /// The day, YYYY-MM-DD (UTC).
         #[arg(value_parser = parse_day)]
         date: NaiveDate,
-        #[arg(long, default_value = "perpetual", value_parser = contract_filter())]
+        #[arg(long, default_value_t = UniverseQuery::DEFAULT_CONTRACTS, value_parser = contract_filter())]
         contract: ContractFilter,
         /// Only symbols of this quote asset, e.g. USDT, case-insensitive [default: every quote].
         #[arg(long, value_parser = symbol_name)]
@@ -339,21 +342,21 @@ pub(crate) enum Query {
         #[arg(long)]
         include_settled: bool,
         /// Days from the first trade of the current life to DATE, at least (0 to 3650).
-        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=3650))]
+        #[arg(long, default_value_t = UniverseQuery::DEFAULT_MIN_AGE, value_parser = days_in(MIN_AGE_DAYS))]
         min_age: u32,
         /// A trade within this many days before DATE (1: on the day before; 1 to 3650).
-        #[arg(long, default_value_t = 1, value_parser = universe_days())]
+        #[arg(long, default_value_t = UniverseQuery::DEFAULT_RECENT, value_parser = universe_days())]
         recent: u32,
         /// The most liquid N only [default: every member].
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(i64::from(*TOP_MEMBERS.start())..))]
         top: Option<u32>,
         /// What ranks them.
-        #[arg(long, default_value = "quote-volume",
+        #[arg(long, default_value_t = UniverseQuery::DEFAULT_BY,
               value_parser = clap::builder::PossibleValuesParser::new(RankBy::NAMES)
               .map(|s| RankBy::parse(&s).unwrap_or_default()))]
         by: RankBy,
         /// Days before DATE whose mean ranks the members (1 to 3650).
-        #[arg(long, default_value_t = 30, value_parser = universe_days())]
+        #[arg(long, default_value_t = UniverseQuery::DEFAULT_WINDOW, value_parser = universe_days())]
         window: u32,
         #[command(flatten)]
         rule: LifeRule,
@@ -382,8 +385,12 @@ pub(crate) struct LifeRule {
 
 /// A count of days for `universe` and the life rule.
 fn universe_days() -> clap::builder::RangedI64ValueParser<u32> {
-    clap::value_parser!(u32)
-        .range(i64::from(*UNIVERSE_DAYS.start())..=i64::from(*UNIVERSE_DAYS.end()))
+    days_in(UNIVERSE_DAYS)
+}
+
+/// A count within the library's `bounds` (`question`'s), as clap checks it.
+fn days_in(bounds: std::ops::RangeInclusive<u32>) -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(i64::from(*bounds.start())..=i64::from(*bounds.end()))
 }
 
 #[derive(Debug, Args)]

@@ -22,13 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::collect::{self, CollectError, Goal, Progress, Summary, Trading};
 use crate::config;
-use crate::facts::{DayError, Market, TRADING_START};
-
-use crate::facts::DailyTrading;
+use crate::facts::{DayError, Market};
+use crate::question::{Question, QuestionError};
 use crate::schedule::PidFileError;
-use crate::store::{
-    DEFAULT_DELISTED_AFTER, Database, Event, EventFilter, StoreError, Timeline, UniverseQuery,
-};
+use crate::store::{Database, EventFilter, StoreError, UniverseQuery};
 use crate::validate::ValidateError;
 use crate::vision::{BadSymbol, VisionClient, VisionError};
 pub use args::Cli;
@@ -46,6 +43,9 @@ pub enum CliError {
     /// A name no symbol folder can have.
     #[error(transparent)]
     Symbol(#[from] BadSymbol),
+    /// A question the library refuses (a reversed range, a count out of bounds, …).
+    #[error(transparent)]
+    Question(#[from] QuestionError),
     /// The database.
     #[error("{e}{hint}", e = .0, hint = store_hint(.0))]
     Store(#[from] StoreError),
@@ -141,7 +141,7 @@ impl CliError {
     /// 2 for bad usage or input, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         let bad_input = match self {
-            CliError::Day(_) | CliError::Symbol(_) => true,
+            CliError::Day(_) | CliError::Symbol(_) | CliError::Question(_) => true,
             CliError::Serve(e) => e.is_bad_input(),
             CliError::Store(e) => e.is_bad_input(),
             CliError::Collect(e) => e.is_bad_input(),
@@ -219,67 +219,34 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-/// What a timeline shows (`query timeline`, `/v1/timeline`): the symbol's days, its events by
-/// the default rule, and its trading days.
-pub(crate) fn timeline_facts(
-    db: &Database,
-    symbol: &str,
-) -> Result<(Timeline, Vec<Event>, Vec<DailyTrading>), StoreError> {
-    let timeline = db.timeline(symbol)?;
-    let name = timeline.symbol.symbol.clone();
-    let filter = EventFilter {
-        symbol: Some(name.clone()),
-        ..EventFilter::default()
-    };
-    let events = db.events(&filter, DEFAULT_DELISTED_AFTER)?;
-    let trading = db.trading(&name, TRADING_START, Utc::now().date_naive())?;
-    Ok((timeline, events, trading))
-}
-
 fn yesterday() -> NaiveDate {
     crate::schedule::update_end(Utc::now())
 }
 
-fn run_query(
-    db_path: &std::path::Path,
-    market: Market,
-    query: Query,
-    out: &mut impl std::io::Write,
-) -> Result<(), CliError> {
-    // Input first: a bad question is exit 2 whether or not the database exists.
-    match &query {
-        Query::Range { start, end, .. } => ordered(*start, *end)?,
-        Query::Summary {
-            start: Some(start),
-            end: Some(end),
-            ..
-        } => ordered(*start, *end)?,
-        Query::Timeline { symbol, .. } => crate::vision::check_symbol(symbol)?,
-        Query::Events {
-            since: Some(since),
-            until: Some(until),
-            ..
-        } => ordered(*since, *until)?,
-        _ => {}
-    }
-    let mut db = Database::open(db_path)?;
-    db.select_market(market)?;
-    match query {
+/// A `query` as the library's question and the format to print it in: the one place the
+/// command line's syntax becomes a `Question` (a bad one is exit 2, whether or not the
+/// database exists).
+pub(crate) fn question(market: Market, query: Query) -> Result<(Question, Format), CliError> {
+    Ok(match query {
         Query::Snapshot {
             date,
             contract,
             output,
-        } => render::snapshot(
-            out,
-            output.format,
-            date,
+        } => (Question::snapshot(market, date, contract), output.format),
+        Query::Timeline { symbol, output } => (Question::timeline(market, &symbol)?, output.format),
+        Query::Range {
+            start,
+            end,
             contract,
-            &db.snapshot(date, contract)?,
+            output,
+        } => (
+            Question::range(market, start, end, contract)?,
+            output.format,
         ),
-        Query::Timeline { symbol, output } => {
-            let (timeline, events, trading) = timeline_facts(&db, &symbol)?;
-            render::timeline(out, output.format, &timeline, &events, &trading)
+        Query::Summary { start, end, output } => {
+            (Question::summary(market, start, end)?, output.format)
         }
+        Query::Symbols { output } => (Question::symbols(market), output.format),
         Query::Events {
             since,
             until,
@@ -296,10 +263,9 @@ fn run_query(
                 symbol,
                 contracts: contract,
             };
-            render::events(
-                out,
+            (
+                Question::events(market, filter, rule.delisted_after)?,
                 output.format,
-                &db.events(&filter, rule.delisted_after)?,
             )
         }
         Query::Universe {
@@ -327,40 +293,23 @@ fn run_query(
                 delisted_after: rule.delisted_after,
                 include_settled,
             };
-            render::universe(out, output.format, &q, &db.universe(&q)?)
+            (Question::universe(market, q)?, output.format)
         }
-        Query::Symbols { output } => render::symbols(out, output.format, &db.symbols()?),
-        Query::Range {
-            start,
-            end,
-            contract,
-            output,
-        } => {
-            ordered(start, end)?;
-            render::range(
-                out,
-                output.format,
-                start,
-                end,
-                &db.range(start, end, contract)?,
-            )
-        }
-        Query::Summary { start, end, output } => {
-            let (start, end) = match (start, end) {
-                (Some(s), Some(e)) => (s, e),
-                _ => match db.summary_days()? {
-                    Some(c) => (c.first(), c.last()),
-                    // A database with no file yet: nothing to count.
-                    None => {
-                        return render::summary(out, output.format, &[]).map_err(CliError::Output);
-                    }
-                },
-            };
-            ordered(start, end)?;
-            render::summary(out, output.format, &db.daily_counts(start, end)?)
-        }
-    }
-    .map_err(CliError::Output)
+    })
+}
+
+/// `query`: syntax → `Question` → `Database::answer` → `render`.
+fn run_query(
+    db_path: &std::path::Path,
+    market: Market,
+    query: Query,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
+    let (question, format) = question(market, query)?;
+    let mut db = Database::open(db_path)?;
+    db.select_market(question.market())?;
+    let answer = db.answer(&question)?;
+    render::answer(out, format, &question, &answer).map_err(CliError::Output)
 }
 
 /// `--no-trading` as the run option it stands for.

@@ -9,13 +9,14 @@ use serde::Serialize;
 
 use crate::facts::ContractFilter;
 use crate::facts::DailyTrading;
+use crate::question::{Answer, Question};
 use crate::store::{
     DayCount, Event, Gap, GapKind, Member, RangeRow, RankBy, SnapshotRow, SymbolRecord, Timeline,
     UniverseQuery,
 };
 
 /// How query results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
 pub enum Format {
     /// Aligned columns for people.
     #[default]
@@ -180,7 +181,44 @@ fn contract_name(c: ContractFilter) -> &'static str {
     }
 }
 
-pub fn snapshot(
+/// A question's answer, printed as its question asks (the day of a snapshot, the days of a
+/// range, the query of a universe are in the headings).
+pub fn answer(
+    out: &mut impl Write,
+    format: Format,
+    question: &Question,
+    answer: &Answer,
+) -> io::Result<()> {
+    match (question, answer) {
+        (
+            Question::Snapshot {
+                date, contracts, ..
+            },
+            Answer::Snapshot(rows),
+        ) => snapshot(out, format, *date, *contracts, rows),
+        (
+            Question::Timeline { .. },
+            Answer::Timeline {
+                timeline: t,
+                events: e,
+                trading,
+            },
+        ) => timeline(out, format, t, e, trading),
+        (Question::Range { days, .. }, Answer::Range(rows)) => {
+            range(out, format, days.first(), days.last(), rows)
+        }
+        (Question::Summary { .. }, Answer::Summary(rows)) => summary(out, format, rows),
+        (Question::Symbols { .. }, Answer::Symbols(rows)) => symbols(out, format, rows),
+        (Question::Events { .. }, Answer::Events(rows)) => events(out, format, rows),
+        (Question::Universe { query, .. }, Answer::Universe(rows)) => {
+            universe(out, format, query, rows)
+        }
+        // `Database::answer` gives each question its own kind of answer.
+        _ => Err(io::Error::other("an answer to another question")),
+    }
+}
+
+fn snapshot(
     out: &mut impl Write,
     format: Format,
     date: NaiveDate,
@@ -209,7 +247,7 @@ pub fn snapshot(
     })
 }
 
-pub fn timeline(
+fn timeline(
     out: &mut impl Write,
     format: Format,
     t: &Timeline,
@@ -300,7 +338,7 @@ pub fn timeline(
     })
 }
 
-pub fn range(
+fn range(
     out: &mut impl Write,
     format: Format,
     start: NaiveDate,
@@ -329,7 +367,7 @@ pub fn range(
     })
 }
 
-pub fn summary(out: &mut impl Write, format: Format, rows: &[DayCount]) -> io::Result<()> {
+fn summary(out: &mut impl Write, format: Format, rows: &[DayCount]) -> io::Result<()> {
     emit(out, format, rows, |out| {
         let mut t = table(
             &[
@@ -354,7 +392,7 @@ pub fn summary(out: &mut impl Write, format: Format, rows: &[DayCount]) -> io::R
     })
 }
 
-pub fn symbols(out: &mut impl Write, format: Format, rows: &[SymbolRecord]) -> io::Result<()> {
+fn symbols(out: &mut impl Write, format: Format, rows: &[SymbolRecord]) -> io::Result<()> {
     emit(out, format, rows, |out| {
         writeln!(out, "{} symbol folders", rows.len())?;
         let mut t = table(
@@ -389,7 +427,7 @@ pub fn symbols(out: &mut impl Write, format: Format, rows: &[SymbolRecord]) -> i
     })
 }
 
-pub fn events(out: &mut impl Write, format: Format, rows: &[Event]) -> io::Result<()> {
+fn events(out: &mut impl Write, format: Format, rows: &[Event]) -> io::Result<()> {
     emit(out, format, rows, |out| {
         writeln!(out, "{} events", rows.len())?;
         let mut t = table(&["date", "symbol", "kind", "detail"], &[]);
@@ -408,7 +446,7 @@ pub fn events(out: &mut impl Write, format: Format, rows: &[Event]) -> io::Resul
     })
 }
 
-pub fn universe(
+fn universe(
     out: &mut impl Write,
     format: Format,
     q: &UniverseQuery,

@@ -124,6 +124,17 @@ pub enum StoreError {
         /// The market asked about.
         market: crate::facts::Market,
     },
+    /// A question (`question::Question`) about another market than the handle's tables.
+    #[error(
+        "a question about the {asked} market was asked of a handle on the {handle} market's \
+         tables; select the question's market first (Database::select_market)"
+    )]
+    OtherMarket {
+        /// The question's market.
+        asked: crate::facts::Market,
+        /// The handle's.
+        handle: crate::facts::Market,
+    },
     /// A universe asked of a market whose 1d files state no quote volume.
     #[error(
         "no universe is answered for the {market} market yet: its 1d files state volume in \

@@ -79,7 +79,7 @@ pub struct Event {
 }
 
 /// Which events to give; `EventFilter::default()` gives every event of every contract.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EventFilter {
     /// Only events on or after this day.
     pub since: Option<NaiveDate>,
@@ -106,7 +106,7 @@ impl Default for EventFilter {
 }
 
 /// How members of a universe are ranked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum RankBy {
     /// The mean quote volume.
     #[default]
@@ -120,8 +120,10 @@ named!(RankBy {
     Trades = "trades",
 });
 
-/// The question a universe answers; `UniverseQuery::new` gives the documented defaults.
-#[derive(Debug, Clone, PartialEq)]
+/// The question a universe answers; `UniverseQuery::new` gives the documented defaults, the
+/// one place they are written (the command line's flags, `serve`'s parameters and the Python
+/// package's arguments all take theirs from here).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UniverseQuery {
     /// The day whose universe is asked for; decided from the days before it.
     pub date: NaiveDate,
@@ -150,17 +152,28 @@ pub struct UniverseQuery {
 pub const UNIVERSE_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
 
 impl UniverseQuery {
+    /// `contracts` unless asked otherwise.
+    pub const DEFAULT_CONTRACTS: ContractFilter = ContractFilter::Perpetual;
+    /// `min_age` unless asked otherwise: a symbol listed the day before is a member.
+    pub const DEFAULT_MIN_AGE: u32 = 0;
+    /// `recent` unless asked otherwise: a trade on DATE−1.
+    pub const DEFAULT_RECENT: u32 = 1;
+    /// `window` unless asked otherwise: a month.
+    pub const DEFAULT_WINDOW: u32 = 30;
+    /// `by` unless asked otherwise.
+    pub const DEFAULT_BY: RankBy = RankBy::QuoteVolume;
+
     /// The question for `date` with the documented defaults (those of `query universe`).
     pub fn new(date: NaiveDate) -> UniverseQuery {
         UniverseQuery {
             date,
-            contracts: ContractFilter::Perpetual,
+            contracts: UniverseQuery::DEFAULT_CONTRACTS,
             quote: None,
-            min_age: 0,
-            recent: 1,
-            window: 30,
+            min_age: UniverseQuery::DEFAULT_MIN_AGE,
+            recent: UniverseQuery::DEFAULT_RECENT,
+            window: UniverseQuery::DEFAULT_WINDOW,
             top: None,
-            by: RankBy::QuoteVolume,
+            by: UniverseQuery::DEFAULT_BY,
             delisted_after: DEFAULT_DELISTED_AFTER,
             include_settled: false,
         }

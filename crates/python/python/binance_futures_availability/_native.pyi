@@ -63,19 +63,21 @@ class Database:
         self,
         date: DateLike,
         *,
-        contract: str = "perpetual",
+        contract: Optional[str] = None,
         quote: Optional[str] = None,
-        min_age: int = 0,
-        recent: int = 1,
+        min_age: Optional[int] = None,
+        recent: Optional[int] = None,
         top: Optional[int] = None,
-        by: str = "quote-volume",
-        window: int = 30,
-        delisted_after: int = 7,
+        by: Optional[str] = None,
+        window: Optional[int] = None,
+        delisted_after: Optional[int] = None,
         include_settled: bool = False,
     ) -> Table:
         """Symbols tradable as of the start of ``date``, from facts before it only, by rank:
         symbol, base_symbol, rank, mean_quote_volume, days_listed, traded_on_date (None while
-        unchecked)."""
+        unchecked). An option left at None is ``query universe``'s default (contract
+        'perpetual', min_age 0, recent 1, by 'quote-volume', window 30, delisted_after 7,
+        every member), which the library holds in one place."""
     def events(
         self,
         *,
@@ -83,11 +85,12 @@ class Database:
         until: Optional[DateLike] = None,
         kind: Optional[str] = None,
         symbol: Optional[str] = None,
-        delisted_after: int = 7,
-        contract: str = "all",
+        delisted_after: Optional[int] = None,
+        contract: Optional[str] = None,
     ) -> Table:
         """Listings, gaps, delistings, relistings by date then symbol: date, symbol,
-        base_symbol, kind, detail."""
+        base_symbol, kind, detail. None is the library's default: delisted_after 7, contract
+        'all'."""
     def trading(
         self, symbol: str, start: Optional[DateLike] = None, end: Optional[DateLike] = None
     ) -> Table:

@@ -7,13 +7,18 @@
 //!
 //! The bound counts what an answer really costs, not only its body: a flood of distinct
 //! questions with 3-byte answers cost ~530 B each while 3 B were counted, so 2.4 M of them took
-//! the server from 398 MB to 1.5 GB under a 64 MB limit. Each entry is counted as its key, its
-//! body and `ENTRY_OVERHEAD` (the table slots, the allocator's blocks), an upper bound a test
-//! checks against the bytes actually allocated.
+//! the server from 398 MB to 1.5 GB under a 64 MB limit. Each entry is counted as its key (its
+//! size and what it holds on the heap, `Key::heap_bytes`), its body and `entry_overhead` (the
+//! table slots, the allocator's blocks), an upper bound a test checks against the bytes
+//! actually allocated.
+//!
+//! The keys are typed (the API keeps answers under the question and its format): two
+//! spellings of one question are one key, and no text has to name a question fully.
 //!
 //! What must not be known here: what the keys mean, HTTP.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::mem::size_of;
 use std::sync::{Arc, Mutex};
 
@@ -22,65 +27,84 @@ use axum::body::Bytes;
 /// What glibc's malloc adds to a block at most: 8 bytes of header, and rounding up to 16.
 const MALLOC_SLACK: usize = 8 + 15;
 
-/// What one kept answer costs besides the bytes of its key and body (359 B on x86-64):
+/// A key answers are kept under.
+pub(super) trait Key: Hash + Eq {
+    /// The bytes it holds outside itself (its texts), each block counted as glibc's malloc
+    /// lays it out.
+    fn heap_bytes(&self) -> usize;
+}
+
+/// What one kept answer costs besides its key's own bytes and its body's (about 330 B on
+/// x86-64):
 /// - its slot in the map, key and body handle plus a control byte, times 32/7: hashbrown fills
 ///   at most 7/8 of its buckets, and under a cache's churn (an insert, an eviction) removals
 ///   leave tombstones, so a table grows (doubles) once more than half its capacity is in use
 ///   and free slots run out: as few as 7/32 of its buckets may hold entries (a test measured
 ///   ~190 B a slot with 1,058 entries in 4,096 buckets);
 /// - its slot in the eviction order, times 2: a `VecDeque` doubles too;
-/// - the key's block: `Arc<str>`'s two counts and the malloc slack;
+/// - the key's block: `Arc`'s two counts and the malloc slack;
 /// - the body's block: its slack, or the 32 B a block takes at least (a 3 B body);
 /// - the header `bytes` allocates for a body once it is shared (the copy sent to the client
 ///   and the one kept), 24 B in a 32 B block.
-const ENTRY_OVERHEAD: usize = (size_of::<(Arc<str>, Bytes)>() + 1) * 32 / 7
-    + size_of::<Arc<str>>() * 2
-    + 2 * size_of::<usize>()
-    + MALLOC_SLACK
-    + 32
-    + 32;
-
-pub(super) struct Answers {
-    limit: usize,
-    inner: Mutex<Inner>,
+const fn entry_overhead<K>() -> usize {
+    (size_of::<(Arc<K>, Bytes)>() + 1) * 32 / 7
+        + size_of::<Arc<K>>() * 2
+        + 2 * size_of::<usize>()
+        + MALLOC_SLACK
+        + 32
+        + 32
 }
 
-#[derive(Default)]
-struct Inner {
+pub(super) struct Answers<K> {
+    limit: usize,
+    inner: Mutex<Inner<K>>,
+}
+
+struct Inner<K> {
     /// One allocation per key, shared with `order`.
-    by_key: HashMap<Arc<str>, Bytes>,
+    by_key: HashMap<Arc<K>, Bytes>,
     /// Keys oldest first, for eviction.
-    order: VecDeque<Arc<str>>,
+    order: VecDeque<Arc<K>>,
     /// What the entries cost, as `cost` counts it.
     bytes: usize,
 }
 
-/// What keeping `body` under `key` costs.
-fn cost(key: &str, body: &Bytes) -> usize {
-    key.len() + body.len() + ENTRY_OVERHEAD
+impl<K> Default for Inner<K> {
+    fn default() -> Self {
+        Inner {
+            by_key: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+        }
+    }
 }
 
-impl Answers {
+/// What keeping `body` under `key` costs.
+fn cost<K: Key>(key: &K, body: &Bytes) -> usize {
+    size_of::<K>() + key.heap_bytes() + body.len() + entry_overhead::<K>()
+}
+
+impl<K: Key> Answers<K> {
     /// A cache of at most `limit` bytes of answers, keys and bookkeeping (0: none is kept).
-    pub(super) fn new(limit: usize) -> Answers {
+    pub(super) fn new(limit: usize) -> Answers<K> {
         Answers {
             limit,
             inner: Mutex::default(),
         }
     }
 
-    pub(super) fn get(&self, key: &str) -> Option<Bytes> {
+    pub(super) fn get(&self, key: &K) -> Option<Bytes> {
         self.lock().by_key.get(key).cloned()
     }
 
     /// Keeps `body` under `key`, dropping the oldest answers to stay within the limit. An
     /// answer costing more than the whole limit is not kept.
-    pub(super) fn put(&self, key: String, body: Bytes) {
+    pub(super) fn put(&self, key: K, body: Bytes) {
         let needed = cost(&key, &body);
         if needed > self.limit {
             return;
         }
-        let key: Arc<str> = key.into();
+        let key = Arc::new(key);
         let mut gone = Vec::new();
         {
             let mut inner = self.lock();
@@ -92,7 +116,7 @@ impl Answers {
                     break;
                 };
                 if let Some(body) = inner.by_key.remove(&oldest) {
-                    inner.bytes -= cost(&oldest, &body);
+                    inner.bytes -= cost(oldest.as_ref(), &body);
                     gone.push((oldest, body));
                 }
             }
@@ -110,7 +134,7 @@ impl Answers {
         self.lock().bytes
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K>> {
         // Every change above leaves the three fields consistent before it can panic.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -180,37 +204,50 @@ mod tests {
         Bytes::from(vec![b'x'; n])
     }
 
-    #[test]
-    fn the_oldest_answers_leave_first_and_the_limit_holds() {
-        let each = cost("a", &body(4));
-        let cache = Answers::new(2 * each + 1);
-        cache.put("a".into(), body(4));
-        cache.put("b".into(), body(4));
-        assert!(cache.get("a").is_some() && cache.get("b").is_some());
-        cache.put("c".into(), body(4));
-        assert!(cache.get("a").is_none(), "a was the oldest");
-        assert_eq!(cache.get("c").map(|b| b.len()), Some(4));
-        assert!(cache.counted() <= 2 * each + 1);
-        // Too large for the whole cache: not kept, and nothing else is dropped for it.
-        cache.put("huge".into(), body(2 * each));
-        assert!(cache.get("huge").is_none() && cache.get("b").is_some());
-        // Off: nothing kept.
-        let none = Answers::new(0);
-        none.put("a".into(), body(1));
-        assert!(none.get("a").is_none());
+    impl Key for String {
+        fn heap_bytes(&self) -> usize {
+            match self.capacity() {
+                0 => 0,
+                n => block(n) as usize,
+            }
+        }
     }
 
-    /// A flood of distinct questions, as the API puts them (the body shared with the reply):
-    /// the count stays within the limit, and what the cache really holds stays within the
-    /// count, for tiny answers (where the bookkeeping is most of the cost) and large ones.
+    fn k(text: &str) -> String {
+        text.to_string()
+    }
+
     #[test]
-    fn a_flood_of_distinct_answers_is_counted_at_what_it_really_holds() {
+    fn the_oldest_answers_leave_first_and_the_limit_holds() {
+        let each = cost(&k("a"), &body(4));
+        let cache = Answers::new(2 * each + 1);
+        cache.put(k("a"), body(4));
+        cache.put(k("b"), body(4));
+        assert!(cache.get(&k("a")).is_some() && cache.get(&k("b")).is_some());
+        cache.put(k("c"), body(4));
+        assert!(cache.get(&k("a")).is_none(), "a was the oldest");
+        assert_eq!(cache.get(&k("c")).map(|b| b.len()), Some(4));
+        assert!(cache.counted() <= 2 * each + 1);
+        // Too large for the whole cache: not kept, and nothing else is dropped for it.
+        cache.put(k("huge"), body(2 * each));
+        assert!(cache.get(&k("huge")).is_none() && cache.get(&k("b")).is_some());
+        // Off: nothing kept.
+        let none = Answers::new(0);
+        none.put(k("a"), body(1));
+        assert!(none.get(&k("a")).is_none());
+    }
+
+    /// A flood of `count` distinct questions made by `key`, as the API puts them (the body
+    /// shared with the reply): the count stays within the limit, and what the cache really
+    /// holds stays within the count, for tiny answers (where the bookkeeping is most of the
+    /// cost) and large ones.
+    fn flood<K: Key>(key: impl Fn(u32) -> K) {
         let limit = 1 << 20;
         for size in [3, 40, 700, 32_000] {
             let before = held();
             let cache = Answers::new(limit);
             for i in 0..40_000u32 {
-                let key = format!("snapshot 2024-01-15 Perpetual Json {i:08}");
+                let key = key(i);
                 let mut out = vec![b'x'; size];
                 out.shrink_to_fit();
                 let answer = Bytes::from(out);
@@ -234,5 +271,28 @@ mod tests {
             );
             drop(cache);
         }
+    }
+
+    #[test]
+    fn a_flood_of_distinct_answers_is_counted_at_what_it_really_holds() {
+        flood(|i| format!("snapshot 2024-01-15 Perpetual Json {i:08}"));
+    }
+
+    /// The API's own keys: a question and a format, some holding a symbol's name.
+    #[test]
+    fn a_flood_of_distinct_questions_is_counted_at_what_it_really_holds() {
+        use crate::cli::render::Format;
+        use crate::facts::{ContractFilter, Market, TRADING_START};
+        use crate::question::Question;
+        flood(|i| {
+            let question = if i % 2 == 0 {
+                Question::timeline(Market::Um, &format!("S{i:08}USDT")).unwrap()
+            } else {
+                let first = TRADING_START + chrono::Days::new(u64::from(i % 2000));
+                let last = first + chrono::Days::new(u64::from(i / 2000));
+                Question::range(Market::Um, first, last, ContractFilter::All).unwrap()
+            };
+            (question, Format::Json)
+        });
     }
 }

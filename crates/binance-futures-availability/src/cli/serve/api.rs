@@ -31,11 +31,28 @@ use super::page;
 use super::published::{Current, Generation, Published, RunError};
 use crate::cli::render::{self, Format, ReportFormat};
 use crate::cli::{CliError, ops, report};
-use crate::facts::{ContractFilter, DayRange};
+use crate::facts::{ContractFilter, Market};
+use crate::question::{MIN_AGE_DAYS, Question, QuestionError, TOP_MEMBERS};
 use crate::store::{
     DEFAULT_DELISTED_AFTER, Database, EventFilter, EventKind, RankBy, StoreError, UNIVERSE_DAYS,
     UniverseQuery,
 };
+
+/// The market every question here is about: the handles of a published file are opened on
+/// USD-M's tables (`Database::open`). `?market=` is not offered yet: a generation opens its
+/// handles read-only once and shares them between requests, and `select_market` needs `&mut`
+/// and forgets what a handle read, so COIN-M would need a second pool of handles per
+/// generation (opened, warmed and counted against `--handles`), not a parameter.
+const MARKET: Market = Market::Um;
+
+/// What an answer is kept under: the question and the format it was written in.
+pub(super) type AnswerKey = (Question, Format);
+
+impl super::answers::Key for AnswerKey {
+    fn heap_bytes(&self) -> usize {
+        self.0.heap_bytes()
+    }
+}
 
 /// What every handler shares.
 pub(super) struct App {
@@ -304,8 +321,9 @@ fn day(text: &str) -> Result<NaiveDate, ApiError> {
     crate::facts::parse_day(text, Utc::now().date_naive()).map_err(|e| ApiError::bad(e.to_string()))
 }
 
-fn ordered(start: NaiveDate, end: NaiveDate) -> Result<(), ApiError> {
-    crate::facts::check_order(start, end).map_err(|e| ApiError::bad(e.to_string()))
+/// A question the library refuses: the client's input, 400 with the library's sentence.
+fn refused(e: QuestionError) -> ApiError {
+    ApiError::bad(e.to_string())
 }
 
 fn path_text(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
@@ -325,14 +343,9 @@ async fn snapshot(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query, &["contract", "format"])?;
     let date = day(&path_text(date)?)?;
-    let contract = params.contract()?;
+    let question = Question::snapshot(MARKET, date, params.contract()?);
     let format = params.format(&headers)?;
-    let key = format!("snapshot {date} {contract:?} {format:?}");
-    app.answer(&headers, format, key, move |db, out| {
-        let rows = db.snapshot(date, contract)?;
-        Ok(render::snapshot(out, format, date, contract, &rows)?)
-    })
-    .await
+    app.answer(&headers, format, question).await
 }
 
 async fn timeline(
@@ -342,15 +355,9 @@ async fn timeline(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query, &["format"])?;
-    let symbol = path_text(symbol)?;
-    crate::vision::check_symbol(&symbol).map_err(|e| ApiError::bad(e.to_string()))?;
+    let question = Question::timeline(MARKET, &path_text(symbol)?).map_err(refused)?;
     let format = params.format(&headers)?;
-    let key = format!("timeline {symbol} {format:?}");
-    app.answer(&headers, format, key, move |db, out| {
-        let (timeline, events, trading) = crate::cli::timeline_facts(db, &symbol)?;
-        Ok(render::timeline(out, format, &timeline, &events, &trading)?)
-    })
-    .await
+    app.answer(&headers, format, question).await
 }
 
 async fn range(
@@ -364,15 +371,9 @@ async fn range(
             "a range needs both start and end, e.g. ?start=2024-01-01&end=2024-01-31",
         ));
     };
-    ordered(start, end)?;
-    let contract = params.contract()?;
+    let question = Question::range(MARKET, start, end, params.contract()?).map_err(refused)?;
     let format = params.format(&headers)?;
-    let key = format!("range {start} {end} {contract:?} {format:?}");
-    app.answer(&headers, format, key, move |db, out| {
-        let rows = db.range(start, end, contract)?;
-        Ok(render::range(out, format, start, end, &rows)?)
-    })
-    .await
+    app.answer(&headers, format, question).await
 }
 
 async fn summary(
@@ -381,11 +382,10 @@ async fn summary(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query, &["start", "end", "format"])?;
-    let bounds = match (params.day("start")?, params.day("end")?) {
-        (Some(start), Some(end)) => {
-            Some(DayRange::new(start, end).map_err(|e| ApiError::bad(e.to_string()))?)
+    let question = match (params.day("start")?, params.day("end")?) {
+        (start @ Some(_), end @ Some(_)) | (start @ None, end @ None) => {
+            Question::summary(MARKET, start, end).map_err(refused)?
         }
-        (None, None) => None,
         _ => {
             return Err(ApiError::bad(
                 "give both start and end, or neither for the whole history",
@@ -393,18 +393,7 @@ async fn summary(
         }
     };
     let format = params.format(&headers)?;
-    let key = format!("summary {bounds:?} {format:?}");
-    app.answer(&headers, format, key, move |db, out| {
-        let Some(days) = bounds.map_or_else(|| db.summary_days(), |b| Ok(Some(b)))? else {
-            return Ok(render::summary(out, format, &[])?);
-        };
-        Ok(render::summary(
-            out,
-            format,
-            &db.daily_counts(days.first(), days.last())?,
-        )?)
-    })
-    .await
+    app.answer(&headers, format, question).await
 }
 
 async fn symbols(
@@ -414,11 +403,8 @@ async fn symbols(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query, &["format"])?;
     let format = params.format(&headers)?;
-    let key = format!("symbols {format:?}");
-    app.answer(&headers, format, key, move |db, out| {
-        Ok(render::symbols(out, format, &db.symbols()?)?)
-    })
-    .await
+    app.answer(&headers, format, Question::symbols(MARKET))
+        .await
 }
 
 /// `status --format json`, naming the file but not where it is (a client has no use for the
@@ -530,10 +516,14 @@ async fn events(
             "format",
         ],
     )?;
+    let question = events_question(&params)?;
+    let format = params.format(&headers)?;
+    app.answer(&headers, format, question).await
+}
+
+/// `/v1/events`'s parameters as the question they ask.
+fn events_question(params: &Params) -> Result<Question, ApiError> {
     let (since, until) = (params.day("since")?, params.day("until")?);
-    if let (Some(since), Some(until)) = (since, until) {
-        ordered(since, until)?;
-    }
     let kind = match params.get("kind") {
         None => None,
         Some(name) => Some(EventKind::parse(name).ok_or_else(|| {
@@ -544,26 +534,17 @@ async fn events(
             ))
         })?),
     };
-    let symbol = params.get("symbol").map(str::to_string);
-    if let Some(s) = &symbol {
-        crate::vision::check_symbol(s).map_err(|e| ApiError::bad(e.to_string()))?;
-    }
     let rule = params
         .days("delisted_after", UNIVERSE_DAYS)?
         .unwrap_or(DEFAULT_DELISTED_AFTER);
-    let format = params.format(&headers)?;
     let filter = EventFilter {
         since,
         until,
         kind,
-        symbol,
-        contracts: params.contract_or(ContractFilter::All)?,
+        symbol: params.get("symbol").map(str::to_string),
+        contracts: params.contract_or(EventFilter::default().contracts)?,
     };
-    let key = format!("events {filter:?} {rule} {format:?}");
-    app.answer(&headers, format, key, move |db, out| {
-        Ok(render::events(out, format, &db.events(&filter, rule)?)?)
-    })
-    .await
+    Question::events(MARKET, filter, rule).map_err(refused)
 }
 
 async fn universe(
@@ -587,18 +568,22 @@ async fn universe(
             "format",
         ],
     )?;
-    let mut q = UniverseQuery::new(day(&path_text(date)?)?);
-    q.contracts = params.contract()?;
-    if let Some(quote) = params.get("quote") {
-        crate::vision::check_symbol(quote).map_err(|e| ApiError::bad(e.to_string()))?;
-        q.quote = Some(quote.to_string());
-    }
-    q.min_age = params
-        .days("min_age", 0..=*UNIVERSE_DAYS.end())?
-        .unwrap_or(q.min_age);
+    let question = universe_question(&path_text(date)?, &params)?;
+    let format = params.format(&headers)?;
+    app.answer(&headers, format, question).await
+}
+
+/// `/v1/universe/{date}`'s path and parameters as the question they ask; what is not given
+/// is `UniverseQuery::new`'s default. The counts are read with this API's sentence for a
+/// text that is no number in the library's bounds; `Question::universe` checks the rest.
+fn universe_question(date: &str, params: &Params) -> Result<Question, ApiError> {
+    let mut q = UniverseQuery::new(day(date)?);
+    q.contracts = params.contract_or(q.contracts)?;
+    q.quote = params.get("quote").map(str::to_string);
+    q.min_age = params.days("min_age", MIN_AGE_DAYS)?.unwrap_or(q.min_age);
     q.recent = params.days("recent", UNIVERSE_DAYS)?.unwrap_or(q.recent);
     q.window = params.days("window", UNIVERSE_DAYS)?.unwrap_or(q.window);
-    q.top = params.days("top", 1..=u32::MAX)?;
+    q.top = params.days("top", TOP_MEMBERS)?;
     q.delisted_after = params
         .days("delisted_after", UNIVERSE_DAYS)?
         .unwrap_or(q.delisted_after);
@@ -621,12 +606,7 @@ async fn universe(
             ))
         })?;
     }
-    let format = params.format(&headers)?;
-    let key = format!("universe {q:?} {format:?}");
-    app.answer(&headers, format, key, move |db, out| {
-        Ok(render::universe(out, format, &q, &db.universe(&q)?)?)
-    })
-    .await
+    Question::universe(MARKET, q).map_err(refused)
 }
 
 async fn unknown_route() -> ApiError {
@@ -681,15 +661,14 @@ impl App {
         }
     }
 
-    /// A query's answer in `format`, with validators from the file it was read from: 304 when
-    /// the client already has it, kept under `key` (which names the question fully) for the
-    /// next client, gzip when it accepts that.
+    /// A question's answer in `format`, with validators from the file it was read from: 304
+    /// when the client already has it, kept under the question and the format for the next
+    /// client, gzip when it accepts that.
     async fn answer(
         &self,
         headers: &HeaderMap,
         format: Format,
-        key: String,
-        query: impl FnOnce(&Database, &mut Vec<u8>) -> Result<(), CliError> + Send + 'static,
+        question: Question,
     ) -> Result<Response, ApiError> {
         let generation = self.generation()?;
         let kind = match format {
@@ -712,13 +691,16 @@ impl App {
         if fresh(headers, &etag, generation.last_modified) {
             return Ok((StatusCode::NOT_MODIFIED, validators).into_response());
         }
+        let key = (question, format);
         let body = match generation.answers.get(&key) {
             Some(body) => body,
             None => {
+                let (question, format) = key.clone();
                 let body = Bytes::from(
                     self.run(&generation, move |db| {
                         let mut out = Vec::new();
-                        query(db, &mut out)?;
+                        let answer = db.answer(&question)?;
+                        render::answer(&mut out, format, &question, &answer)?;
                         // Kept in the cache: without the slack of its doubling growth (up
                         // to 2x), so the cache's limit is what it holds.
                         out.shrink_to_fit();
@@ -891,6 +873,159 @@ mod tests {
                 e.path
             );
         }
+    }
+
+    /// The command line's question for `args` (after `query`).
+    fn cli_question(args: &[&str]) -> (Question, Format) {
+        use clap::Parser as _;
+        let argv = ["bfa", "query"].iter().chain(args);
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let crate::cli::args::Command::Query(query) = cli.command else {
+            panic!("not a query: {args:?}");
+        };
+        crate::cli::question(query.market.market, query.question).unwrap()
+    }
+
+    fn params(pairs: &[(&str, &str)], allowed: &[&str]) -> Params {
+        let pairs = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Params::parse(Ok(Query(pairs)), allowed).unwrap()
+    }
+
+    fn hash(key: &impl std::hash::Hash) -> u64 {
+        use std::hash::{BuildHasher as _, RandomState};
+        // One state for every key: equal keys hash equal.
+        thread_local!(static STATE: RandomState = RandomState::new());
+        STATE.with(|s| s.hash_one(key))
+    }
+
+    const UNIVERSE: &[&str] = &[
+        "contract",
+        "quote",
+        "include_settled",
+        "min_age",
+        "recent",
+        "top",
+        "by",
+        "window",
+        "delisted_after",
+        "format",
+    ];
+
+    /// The same universe asked through the command line and through the API, with every
+    /// default and spelled out: one question, one hash (one cache entry), and the library's
+    /// defaults (`UniverseQuery::new`), which the Python package takes too.
+    #[test]
+    fn the_command_line_and_the_api_ask_one_universe() {
+        let date = NaiveDate::from_ymd_opt(2024, 1, 15).unwrap();
+        let library = Question::universe(Market::Um, UniverseQuery::new(date)).unwrap();
+        let (cli, format) = cli_question(&["universe", "2024-01-15", "--format", "json"]);
+        let api = universe_question("2024-01-15", &params(&[], UNIVERSE)).unwrap();
+        assert_eq!(cli, library);
+        assert_eq!(api, library);
+        assert_eq!(hash(&(cli, format)), hash(&(api, Format::Json)));
+        // The defaults spelled out are the same question.
+        let (spelled, _) = cli_question(&[
+            "universe",
+            "2024-01-15",
+            "--contract",
+            "perpetual",
+            "--min-age",
+            "0",
+            "--recent",
+            "1",
+            "--window",
+            "30",
+            "--by",
+            "quote-volume",
+            "--delisted-after",
+            "7",
+        ]);
+        let api_spelled = universe_question(
+            "2024-01-15",
+            &params(
+                &[
+                    ("contract", "perpetual"),
+                    ("min_age", "0"),
+                    ("recent", "1"),
+                    ("window", "30"),
+                    ("by", "quote-volume"),
+                    ("delisted_after", "7"),
+                    ("include_settled", "false"),
+                ],
+                UNIVERSE,
+            ),
+        )
+        .unwrap();
+        assert_eq!(spelled, library);
+        assert_eq!(api_spelled, library);
+        // And a question that differs is another key.
+        let (other, _) = cli_question(&["universe", "2024-01-15", "--window", "7"]);
+        assert_ne!(other, library);
+        let api_other =
+            universe_question("2024-01-15", &params(&[("window", "7")], UNIVERSE)).unwrap();
+        assert_eq!(other, api_other);
+    }
+
+    #[test]
+    fn the_command_line_and_the_api_ask_the_same_events() {
+        let allowed = &[
+            "since",
+            "until",
+            "kind",
+            "symbol",
+            "contract",
+            "delisted_after",
+        ];
+        let (cli, _) = cli_question(&["events", "--symbol", "BTCUSDT", "--since", "2024-01-01"]);
+        let api = events_question(&params(
+            &[
+                ("symbol", "BTCUSDT"),
+                ("since", "2024-01-01"),
+                ("contract", "all"),
+            ],
+            allowed,
+        ))
+        .unwrap();
+        assert_eq!(cli, api);
+        assert_eq!(hash(&cli), hash(&api));
+        // Refused by the library with its sentence, whichever front end asked.
+        let reversed = events_question(&params(
+            &[("since", "2024-01-02"), ("until", "2024-01-01")],
+            allowed,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            reversed.sentence,
+            "the start 2024-01-02 is after the end 2024-01-01"
+        );
+    }
+
+    /// `?contract=perpetual` and no contract are one question: the answer computed for one is
+    /// served from the cache for the other.
+    #[test]
+    fn two_spellings_of_a_snapshot_share_one_cached_answer() {
+        let date = NaiveDate::from_ymd_opt(2024, 1, 15).unwrap();
+        let spelled = params(&[("contract", "perpetual")], &["contract"]);
+        let unspelled = params(&[], &["contract"]);
+        let key = |p: &Params| {
+            (
+                Question::snapshot(MARKET, date, p.contract().unwrap()),
+                Format::Csv,
+            )
+        };
+        let cache = super::super::answers::Answers::new(1 << 20);
+        cache.put(key(&spelled), Bytes::from_static(b"symbol\nBTCUSDT\n"));
+        assert_eq!(
+            cache.get(&key(&unspelled)).as_deref(),
+            Some(&b"symbol\nBTCUSDT\n"[..])
+        );
+        let (cli, _) = cli_question(&["snapshot", "2024-01-15", "--format", "csv"]);
+        assert_eq!(cli, key(&unspelled).0);
+        // Another format is another answer.
+        assert!(cache.get(&(key(&spelled).0, Format::Json)).is_none());
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub(super) struct Generation {
     /// be briefly absent during a publish while the file is still served.
     pub size_bytes: u64,
     /// Answers given from this file, for the next client who asks the same.
-    pub answers: Answers,
+    pub answers: Answers<super::api::AnswerKey>,
     handles: Mutex<Vec<Database>>,
     /// One permit per handle: a request waits here for a free handle, so at most `handles`
     /// queries run at once and a burst queues instead of opening more.
@@ -411,7 +411,11 @@ mod tests {
             published: Arc::downgrade(published),
             freed: Arc::clone(&freed),
         });
-        ready(published).answers.put("key".into(), body);
+        let key = (
+            crate::question::Question::symbols(crate::facts::Market::Um),
+            crate::cli::Format::Json,
+        );
+        ready(published).answers.put(key, body);
         freed
     }
 
