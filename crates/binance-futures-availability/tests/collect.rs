@@ -442,6 +442,17 @@ fn coin_m_is_collected_beside_usd_m_and_answered_on_its_own() {
     alone.ok(&["update", "-q"]);
     let env = Env::new(both.clone());
     env.ok(&["update", "-q"]);
+    // Asked before it is collected, COIN-M says so, and how to collect it.
+    let out = env.run(&["query", "snapshot", "2024-01-15", "--market", "cm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "2024-01-15 is not checked yet: the database's cm market is complete through no day \
+             yet; run `update --market cm`"
+        ),
+        "{}",
+        stderr(&out)
+    );
     env.ok(&["update", "-q", "--market", "cm"]);
 
     // Every COIN-M file and verified absence, exactly; the url is COIN-M's.

@@ -236,10 +236,11 @@ pub enum StoreError {
     /// A question about a day after "complete through": answering it would state what is not
     /// known yet (a day no run has checked reads as "no file").
     #[error(
-        "{day} is not checked yet: the database is complete through {}{}",
+        "{day} is not checked yet: {} complete through {}{}",
+        whose(*market),
         through(*complete_through),
         match awaiting {
-            Awaiting::Update => "; run `update`".to_string(),
+            Awaiting::Update => format!("; run `update{}`", market_flag(*market)),
             Awaiting::Publication { asked_through } => format!(
                 ", the last day Vision has published: the last update asked for every day \
                  through {asked_through} and no folder had a file after it. The first update \
@@ -249,6 +250,8 @@ pub enum StoreError {
         }
     )]
     NotCheckedYet {
+        /// The market asked about.
+        market: crate::facts::Market,
         /// The day asked about.
         day: chrono::NaiveDate,
         /// The day every folder is checked through, if any.
@@ -322,6 +325,23 @@ pub enum Awaiting {
         /// The last day the last successful update asked for.
         asked_through: chrono::NaiveDate,
     },
+}
+
+/// Whose tables a sentence is about: the database's (USD-M's, as every sentence said before
+/// there was a second market), or one other market's.
+fn whose(market: crate::facts::Market) -> String {
+    match market {
+        crate::facts::Market::Um => "the database is".to_string(),
+        other => format!("the database's {other} market is"),
+    }
+}
+
+/// The flag that names a market on the command line, empty for USD-M (the default).
+fn market_flag(market: crate::facts::Market) -> String {
+    match market {
+        crate::facts::Market::Um => String::new(),
+        other => format!(" --market {other}"),
+    }
 }
 
 fn through(day: Option<chrono::NaiveDate>) -> String {

@@ -284,6 +284,7 @@ impl Database {
             None => super::Awaiting::Update,
         };
         Ok(StoreError::NotCheckedYet {
+            market: self.market,
             day,
             complete_through: through,
             awaiting,
