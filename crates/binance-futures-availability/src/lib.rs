@@ -80,8 +80,6 @@ pub mod store;
 /// The database checked against itself and exchangeInfo.
 pub mod validate;
 /// Binance Vision: keys, listing, files, the HTTP client.
-// Being reworked (issue 25's datasets): its items are documented there, then this goes.
-#[allow(missing_docs)]
 pub mod vision;
 
 #[cfg(test)]
