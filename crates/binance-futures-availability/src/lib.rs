@@ -67,8 +67,6 @@ macro_rules! named {
 /// The command line and `serve` (see the table above).
 pub mod cli;
 /// A collection run: plan, bounded concurrency, facts into rows.
-// Being reworked (issue 25's run driver): its items are documented there, then this goes.
-#[allow(missing_docs)]
 pub mod collect;
 /// The defaults that name the outside world.
 pub mod config;
@@ -83,8 +81,6 @@ pub mod store;
 /// The database checked against itself and exchangeInfo.
 pub mod validate;
 /// Binance Vision: keys, listing, files, the HTTP client.
-// Being reworked (issue 25's datasets): its items are documented there, then this goes.
-#[allow(missing_docs)]
 pub mod vision;
 
 #[cfg(test)]

@@ -64,8 +64,12 @@ pub mod limits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{name} is {value}, outside {} to {}", .range.start(), .range.end())]
 pub struct OutOfRange {
+    /// The option, named as the Python package's argument is (`lookback`, `concurrency`,
+    /// `attempts`, `request_timeout`).
     pub name: &'static str,
+    /// The value given.
     pub value: i64,
+    /// The bounds from `limits`, both included.
     pub range: std::ops::RangeInclusive<i64>,
 }
 
@@ -97,16 +101,30 @@ pub fn check_options(
 pub enum Goal {
     /// List every (or the given) symbol folder over `[start, end]`.
     Backfill {
+        /// The first day listed.
         start: NaiveDate,
+        /// The last day listed; the run is refused if the bucket's clock has not reached it.
         end: NaiveDate,
+        /// Folder names to list, matched case-insensitively; `None` for every folder of the
+        /// market.
         symbols: Option<Vec<String>>,
     },
     /// Bring every folder to `end`: new folders get their whole history; known ones are listed
     /// from the day after their last checked day, and the last `lookback` days again.
-    Update { end: NaiveDate, lookback: u32 },
+    Update {
+        /// The day every folder is brought to; the run is refused if the bucket's clock has
+        /// not reached it.
+        end: NaiveDate,
+        /// Days through `end` listed again although already checked (`DEFAULT_LOOKBACK`, 20):
+        /// files arrive late and get replaced.
+        lookback: u32,
+    },
     /// HEAD one day's file of every known (or the given) symbol.
     Probe {
+        /// The day whose 1m file is asked for.
         date: NaiveDate,
+        /// Folder names to probe, a known one by its stored spelling and an unknown one as
+        /// given; `None` for every symbol the database knows (every folder, if it knows none).
         symbols: Option<Vec<String>>,
     },
 }
@@ -129,10 +147,15 @@ pub struct Options {
     /// A transaction commits after this many symbols or `batch_rows` rows, whichever comes
     /// first: larger batches write faster, smaller ones lose less to a kill.
     pub batch_symbols: usize,
+    /// Rows a batch holds at most before it commits (see `batch_symbols`): what bounds the
+    /// writer's memory (50,000 by default).
     pub batch_rows: usize,
     /// Stop early when more than this share of requests failed (after `breaker_min_requests`).
     pub max_error_rate: f64,
+    /// Requests made before the breaker may stop a run (40 by default), so that the first few
+    /// failures are not taken for a rate.
     pub breaker_min_requests: u64,
+    /// How progress is shown: a bar, log lines, a callback, or nothing (the default).
     pub progress: Progress,
     /// Cancelled (e.g. on SIGTERM): start no new request, let in-flight ones finish, commit
     /// what was gathered, publish, and end the run as `interrupted`.
@@ -147,7 +170,10 @@ pub struct Options {
 /// Whether a run collects the trading dataset besides availability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trading {
+    /// After the 1m listings, list the 1d klines folders (daily and monthly) and read the
+    /// files not stored yet: the default.
     Collect,
+    /// Availability only (`--no-trading`): no 1d klines file is listed or read.
     Skip,
 }
 
@@ -170,14 +196,21 @@ impl Default for Options {
 /// What a finished run did.
 #[derive(Debug, Clone)]
 pub struct Summary {
+    /// Which run: `backfill`, `update` or `probe`.
     pub kind: RunKind,
+    /// Symbol folders done: those whose 1m listing succeeded, or every one a probe asked for.
     pub symbols: u64,
+    /// Daily 1m files seen: listed, or found by HEAD.
     pub files: u64,
     /// 1d klines files read (daily and monthly).
     pub trading_files: u64,
+    /// HTTP requests sent, retries included.
     pub requests: u64,
+    /// Of `requests`, those that retried a transient failure.
     pub retries: u64,
+    /// Rows the run's batches wrote to the database.
     pub rows_written: u64,
+    /// Wall time of the run itself, opening the private copy and publishing it excluded.
     pub elapsed: Duration,
 }
 
@@ -202,17 +235,28 @@ impl std::fmt::Display for Summary {
 /// Why a collection did not complete. What succeeded before it is committed.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
+    /// The database could not be opened, written or published; another run holding the
+    /// writer's lock is one case (`is_lock_held`).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The run was stopped (SIGTERM, Ctrl-C, the caller's token) before it finished.
     #[error("interrupted: {summary}. What was collected is committed; run again to finish")]
-    Interrupted { summary: Box<Summary> },
+    Interrupted {
+        /// What it did until then, all of it committed.
+        summary: Box<Summary>,
+    },
     /// The HTTP client could not be set up (a malformed endpoint URL, no TLS roots).
     #[error(transparent)]
     Client(#[from] vision::SetupError),
+    /// Listing the market's symbol folders failed, so there was no plan and nothing was
+    /// collected.
     #[error("could not list the symbol folders: {0}")]
     Discover(VisionError),
+    /// Names given to `--symbols` (as given) that no folder of the listing has, even ignoring
+    /// case: bad input (exit 2).
     #[error("unknown symbol folder(s) {}: not in the bucket's listing", .0.join(", "))]
     UnknownSymbols(Vec<String>),
+    /// A name given to `--symbols` that cannot be a symbol folder at all: bad input (exit 2).
     #[error(transparent)]
     BadSymbol(#[from] vision::BadSymbol),
     /// The window ends after the bucket's today: this machine's clock is ahead, and what it
@@ -222,27 +266,40 @@ pub enum CollectError {
          this machine's clock is ahead (fix it, e.g. with NTP), so nothing was collected"
     )]
     ClockAhead {
+        /// The run's last day.
         end: NaiveDate,
+        /// Today by the `Date` header of the bucket's answers.
         server_today: NaiveDate,
     },
+    /// The run went through its whole plan, but some symbols failed; what the others gave is
+    /// committed.
     #[error(
         "{} symbol(s) failed ({}); first: {}: {}. {summary}. Everything else is committed; run again to finish",
         failures.len(), failures.iter().map(|f| f.symbol.as_str()).collect::<Vec<_>>().join(", "), failures[0].symbol, failures[0].cause
     )]
     Symbols {
+        /// Each failure, with its symbol, in the order they happened.
         failures: Vec<SymbolFailure>,
+        /// What the run did, all of it committed.
         summary: Box<Summary>,
     },
+    /// The circuit breaker stopped the run: so many requests failed (Vision down, a block, a
+    /// bad endpoint) that going on would only add failures.
     #[error(
         "stopped early: {failed} of {requests} requests failed, over the {threshold}% limit; first: {}: {}. \
          {summary}. What succeeded is committed; run again to finish",
         failures[0].symbol, failures[0].cause
     )]
     CircuitOpen {
+        /// Failures when it stopped (a symbol may have more than one: a listing and a file).
         failed: usize,
+        /// Requests the run had sent by then, retries included.
         requests: u64,
+        /// `max_error_rate` as a percentage (5 by default).
         threshold: f64,
+        /// Each failure, with its symbol, in the order they happened.
         failures: Vec<SymbolFailure>,
+        /// What the run did until it stopped, all of it committed.
         summary: Box<Summary>,
     },
 }
@@ -250,7 +307,9 @@ pub enum CollectError {
 /// One failure of one symbol's share of a run: a listing, a request or a file, or its task.
 #[derive(Debug)]
 pub struct SymbolFailure {
+    /// The symbol folder, as the bucket spells it.
     pub symbol: String,
+    /// What failed.
     pub cause: TaskFailure,
 }
 

@@ -17,7 +17,10 @@ pub type ProgressFn = Arc<dyn Fn(Stage, u64, u64) + Send + Sync>;
 /// Which pass of a run is under way: the run's kind and its step, shown as `update (1d klines)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stage {
+    /// The run's kind, `backfill`, `update` or `probe`: what the Python callback's `stage`
+    /// equals.
     pub run: RunKind,
+    /// Which pass of that run.
     pub step: Step,
 }
 
@@ -25,8 +28,11 @@ pub struct Stage {
 /// read the 1d klines files; `probe` sends one HEAD per symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
+    /// `1m listings`: each symbol's daily 1m folder listed over the run's window.
     Listing1m,
+    /// `1d klines`: each listed symbol's 1d klines files, daily and monthly, listed and read.
     Klines1d,
+    /// `HEAD`: one HEAD per symbol, for the probed day's file.
     Head,
 }
 
@@ -57,6 +63,7 @@ pub enum Progress {
     /// Called after each symbol folder is done with `(stage, done, total)`, from the run's
     /// worker threads; it should return quickly.
     Callback(ProgressFn),
+    /// Nothing: the default for a library caller.
     Quiet,
 }
 

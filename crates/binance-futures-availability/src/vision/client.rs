@@ -39,6 +39,7 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// The backoff before the second attempt; it doubles per attempt, capped at `max_delay`.
     pub base_delay: Duration,
+    /// The longest backoff between two attempts, however many came before (20 s by default).
     pub max_delay: Duration,
     /// The longest a server's `Retry-After` is obeyed; a longer ask is cut to this and logged.
     pub max_retry_after: Duration,
@@ -71,8 +72,11 @@ impl RetryPolicy {
 /// Client settings; endpoints are always configuration, never constants.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
+    /// Where the bucket is listed and its files are served.
     pub endpoints: Endpoints,
+    /// Which failures are retried, how often and how long apart.
     pub retry: RetryPolicy,
+    /// Longest wait for a connection (TCP and TLS) to be set up; 10 s by default.
     pub connect_timeout: Duration,
     /// Longest wait for the next bytes of a response.
     pub read_timeout: Duration,
@@ -84,6 +88,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// The settings a run uses for `endpoints`: 5 attempts, a 10 s connect, 30 s read and
+    /// 120 s request timeout, listing bodies up to `MAX_LISTING_BYTES`.
     pub fn new(endpoints: Endpoints) -> Self {
         ClientConfig {
             endpoints,
@@ -100,7 +106,9 @@ impl ClientConfig {
 /// Request counters, shared by every clone of a client.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Attempts sent, retries included (a HEAD, a GET, a listing page each count one).
     pub requests: AtomicU64,
+    /// Of `requests`, those that retried a transient failure.
     pub retries: AtomicU64,
     /// The server's clock (`Date` header of its latest answer), seconds since the epoch; 0
     /// until one answered with a date.
@@ -110,8 +118,12 @@ pub struct Stats {
 /// What a HEAD of an existing file tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
+    /// Bytes: the `Content-Length` of a HEAD (0 when absent), the body's length of a GET.
     pub size: u64,
+    /// When the file was last uploaded, as `Last-Modified` says (whole seconds); `None` when
+    /// the server sent none.
     pub last_modified: Option<DateTime<Utc>>,
+    /// The `ETag`, without its quotes: it changes when the file is uploaded again.
     pub etag: Option<String>,
 }
 
@@ -186,6 +198,7 @@ fn redirect_policy(follow: Follow) -> reqwest::redirect::Policy {
 }
 
 impl VisionClient {
+    /// A client with `config`'s settings; a bad endpoint is refused here, before any request.
     pub fn new(config: ClientConfig) -> Result<VisionClient, SetupError> {
         let bases = Bases::parse(&config.endpoints)?;
         let http = build(&config, redirect_policy(Follow::Anywhere))?;
@@ -209,6 +222,7 @@ impl VisionClient {
         }
     }
 
+    /// The endpoints this client was built with, as given: credentials in them are not hidden.
     pub fn endpoints(&self) -> &Endpoints {
         &self.config.endpoints
     }
@@ -234,6 +248,7 @@ impl VisionClient {
         }
     }
 
+    /// The counters of this client and every clone of it, a run's so far.
     pub fn stats(&self) -> &Stats {
         &self.stats
     }

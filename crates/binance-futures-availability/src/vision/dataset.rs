@@ -24,18 +24,36 @@ use crate::facts::{Month, Span};
 /// A data type, spelled as the bucket's folder is (`aggTrades`, `BVOLIndex`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DataType {
+    /// `klines`: candlesticks of the traded price, one folder per interval. Spot and futures.
     Klines,
+    /// `markPriceKlines`: candlesticks of the mark price, the one liquidations are judged by.
+    /// Futures only.
     MarkPriceKlines,
+    /// `indexPriceKlines`: candlesticks of the index price a contract tracks. Futures only;
+    /// COIN-M files them under the pair (`BTCUSD`), not a contract.
     IndexPriceKlines,
+    /// `premiumIndexKlines`: candlesticks of the premium of a contract over its index, which
+    /// sets funding. Futures only.
     PremiumIndexKlines,
+    /// `aggTrades`: trades of one taker order at one price, merged into one row.
     AggTrades,
+    /// `trades`: every trade.
     Trades,
+    /// `fundingRate`: the rate at each funding time. Futures, monthly files only.
     FundingRate,
+    /// `metrics`: open interest and long/short ratios. Futures, daily files only.
     Metrics,
+    /// `bookDepth`: order-book depth at distances from the price. Futures, daily files only.
     BookDepth,
+    /// `bookTicker`: the best bid and ask. Futures only.
     BookTicker,
+    /// `liquidationSnapshot`: liquidation orders. COIN-M, daily files only.
     LiquidationSnapshot,
+    /// `BVOLIndex`: the options' volatility index, filed under the index (`BTCBVOLUSDT`).
+    /// Option, daily files only.
     BvolIndex,
+    /// `EOHSummary`: end-of-hour summaries of the options on an underlying, filed under it
+    /// (`BTCUSDT`). Option, daily files only.
     EohSummary,
 }
 
@@ -57,6 +75,8 @@ impl DataType {
         DataType::EohSummary,
     ];
 
+    /// The type's folder, as the bucket spells it and the text form writes it (`aggTrades`,
+    /// `BVOLIndex`).
     pub const fn name(self) -> &'static str {
         match self {
             DataType::Klines => "klines",
@@ -92,25 +112,42 @@ impl DataType {
 /// systems); `1s` exists for spot only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Interval {
+    /// `1s`: a second. Spot only.
     S1,
+    /// `1m`: a minute, 1,440 rows a day; availability is kept from these files.
     M1,
+    /// `3m`: three minutes.
     M3,
+    /// `5m`: five minutes.
     M5,
+    /// `15m`: fifteen minutes.
     M15,
+    /// `30m`: thirty minutes.
     M30,
+    /// `1h`: an hour.
     H1,
+    /// `2h`: two hours.
     H2,
+    /// `4h`: four hours.
     H4,
+    /// `6h`: six hours.
     H6,
+    /// `8h`: eight hours.
     H8,
+    /// `12h`: twelve hours.
     H12,
+    /// `1d`: a UTC day; a day's trading is read from these.
     D1,
+    /// `3d`: three days. Not in spot's daily folders.
     D3,
+    /// `1w`: a week. Not in spot's daily folders.
     W1,
+    /// `1mo`: a calendar month (the folder was `1M` before). Not in spot's daily folders.
     Mo1,
 }
 
 impl Interval {
+    /// The 16 intervals of the bucket, shortest first.
     pub const ALL: [Interval; 16] = [
         Interval::S1,
         Interval::M1,
@@ -130,6 +167,7 @@ impl Interval {
         Interval::Mo1,
     ];
 
+    /// The interval's folder, as file names and the text form carry it too (`1m`, `1mo`).
     pub const fn name(self) -> &'static str {
         match self {
             Interval::S1 => "1s",
@@ -194,32 +232,62 @@ text_form!(Interval, "kline interval");
 /// Why a text or a combination is not a dataset of the bucket.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DatasetError {
+    /// The text is not three or four parts separated by `/` (`futures/um/daily/klines/1m`
+    /// has five).
     #[error(
         "{text:?} is not a dataset: it is written MARKET/PARTITION/TYPE[/INTERVAL], \
          e.g. um/daily/klines/1m or spot/monthly/aggTrades"
     )]
-    Shape { text: String },
+    Shape {
+        /// The whole text as given.
+        text: String,
+    },
+    /// The first part names no market.
     #[error(transparent)]
     Market(#[from] UnknownMarket),
+    /// A later part names no partition, data type or interval (they are case-sensitive:
+    /// `Klines`, `1M` are refused).
     #[error("{text:?} is not a {what}")]
-    Unknown { what: &'static str, text: String },
+    Unknown {
+        /// Which part: `partition (daily or monthly)`, `data type` or `kline interval`.
+        what: &'static str,
+        /// That part as given.
+        text: String,
+    },
+    /// Each part is valid, but the market does not publish that type in that partition
+    /// (`um/daily/fundingRate`, `option/monthly/BVOLIndex`).
     #[error("the bucket has no {market}/{partition}/{data_type} folder")]
     NotOffered {
+        /// The market named.
         market: Market,
+        /// The partition it lacks the type in.
         partition: Partition,
+        /// The type it has no folder of there.
         data_type: DataType,
     },
+    /// A kline type named without its interval (`um/daily/klines`).
     #[error("{data_type} files are filed by interval: name one (e.g. {data_type}/1m)")]
-    NoInterval { data_type: DataType },
+    NoInterval {
+        /// The kline type, whose files lie in one folder per interval.
+        data_type: DataType,
+    },
+    /// An interval given to a type whose files have none (`um/daily/aggTrades/1m`).
     #[error("{data_type} files have no interval, so {interval} names none of them")]
     NeedlessInterval {
+        /// The type, one of the nine that are not klines.
         data_type: DataType,
+        /// The interval given to it.
         interval: Interval,
     },
+    /// Klines of an interval the market does not publish in that partition: `1s` outside spot,
+    /// `3d`, `1w` and `1mo` in spot's daily folders.
     #[error("{market}/{partition} has no {interval} klines")]
     IntervalNotOffered {
+        /// The market named.
         market: Market,
+        /// The partition named.
         partition: Partition,
+        /// The interval it has no klines folder of.
         interval: Interval,
     },
 }
@@ -308,18 +376,22 @@ impl Dataset {
         })
     }
 
+    /// The market, whose root every key starts with (`data/futures/um/`).
     pub fn market(self) -> Market {
         self.market
     }
 
+    /// Daily or monthly: whether one file holds a day or a month.
     pub fn partition(self) -> Partition {
         self.partition
     }
 
+    /// The data type, the folder under the partition.
     pub fn data_type(self) -> DataType {
         self.data_type
     }
 
+    /// The interval of a kline type's files; `None` for every other type.
     pub fn interval(self) -> Option<Interval> {
         self.interval
     }
@@ -447,6 +519,7 @@ impl Dataset {
 /// What a `CommonPrefixes` entry of a dataset's prefix names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Folder<'a> {
+    /// A symbol's folder, by its name (which `check_symbol` accepts).
     Symbol(&'a str),
     /// The real bucket has an empty-named folder (`…/klines//`): not a symbol, and expected.
     Empty,

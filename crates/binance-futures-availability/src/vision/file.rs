@@ -29,7 +29,9 @@ pub const MAX_CSV_BYTES: u64 = 4 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[error("{key}: {problem}")]
 pub struct FileError {
+    /// The file's key (`data/futures/um/daily/klines/BTCUSDT/1d/BTCUSDT-1d-2024-01-01.zip`).
     pub key: String,
+    /// What is wrong with it.
     #[source]
     pub problem: Problem,
 }
@@ -44,45 +46,84 @@ pub enum Problem {
         .interval.map(|i| format!("{i} ")).unwrap_or_default()
     )]
     NotAKeyOf {
+        /// The type the reader reads (`klines`).
         data_type: DataType,
+        /// Its interval (`1d`), for a kline type.
         interval: Option<Interval>,
     },
+    /// The listing named the file, but a GET of it answered 404: deleted (or moved) between
+    /// the listing and the fetch.
     #[error("it was listed, but fetching it answered 404: it is gone since")]
     Vanished,
+    /// A GET of `KEY.CHECKSUM` answered 404. The file is not read unverified.
     #[error("it has no .CHECKSUM beside it (404), so it cannot be verified")]
     ChecksumMissing,
     /// Described, never quoted: a CHECKSUM is whatever the server sent, and its text would go
     /// on into the log, the run record, `status` and `/v1/status`.
     #[error("its CHECKSUM ({bytes} bytes) is not `<sha256>  <file name>`: {defect}")]
     ChecksumMalformed {
+        /// The CHECKSUM's length in bytes, all that is shown of it.
         bytes: usize,
+        /// What is wrong with its text.
         defect: ChecksumDefect,
     },
+    /// The CHECKSUM is well-formed, but names a file other than the zip beside it.
     #[error("its CHECKSUM is for {}, another file", shown_name(.named, *.bytes))]
     ChecksumForAnother {
         /// The name, when it is one a klines file could have; else only its length is shown.
         named: Option<String>,
+        /// The length in bytes of the name it gives.
         bytes: usize,
     },
+    /// The zip's bytes are not the ones its CHECKSUM vouches for: damaged on the way or at
+    /// rest, or a CHECKSUM of another upload.
     #[error("its sha256 is {actual}, but its CHECKSUM says {expected}")]
-    ChecksumMismatch { expected: String, actual: String },
+    ChecksumMismatch {
+        /// The digest the CHECKSUM states, 64 hex digits as written there.
+        expected: String,
+        /// The sha256 of the zip as downloaded, 64 lower-case hex digits.
+        actual: String,
+    },
+    /// The bytes passed their CHECKSUM, but the zip reader cannot open them as an archive.
     #[error("it is not a readable zip")]
     BadZip(#[source] zip::result::ZipError),
+    /// The zip holds no file, or more than one.
     #[error("it holds {entries} files, where a klines zip holds exactly one, {expected:?}")]
-    Entries { entries: usize, expected: String },
+    Entries {
+        /// Files in the zip.
+        entries: usize,
+        /// The name of the one CSV it should hold: `X.csv` for `X.zip`.
+        expected: String,
+    },
+    /// The zip's one file is not named after the zip.
     #[error("it holds {found:?}, where a klines zip holds {expected:?}")]
-    EntryName { found: String, expected: String },
+    EntryName {
+        /// The name it holds, cut to 120 characters.
+        found: String,
+        /// `X.csv`, for `X.zip`.
+        expected: String,
+    },
+    /// The CSV unpacks past `MAX_CSV_BYTES` (4 MiB, some 20 times a 1m day): unpacking stops
+    /// there, so a zip bomb costs no more memory than that.
     #[error("its CSV is larger than {MAX_CSV_BYTES} bytes once unpacked")]
     TooLarge,
+    /// Inflating the CSV failed part-way: a damaged stream, or a compression the reader lacks.
     #[error("its CSV could not be unpacked")]
     Unpack(#[source] std::io::Error),
+    /// The CSV's bytes are not UTF-8 text.
     #[error("its CSV is not UTF-8")]
     NotUtf8,
+    /// The CSV is empty, or holds a header line only.
     #[error("its CSV holds no rows")]
     Empty,
     /// A row the format's reader refuses, with its line (1-based, the header counted).
     #[error("line {line}: {error}")]
-    Row { line: usize, error: RowError },
+    Row {
+        /// The line the row is on, 1-based, the header line counted.
+        line: usize,
+        /// Why the row is refused.
+        error: RowError,
+    },
     /// The body fetched is not the version the listing shows (its size, or its Last-Modified
     /// where the server sends one): a CDN's cached copy of an earlier upload, or a re-upload
     /// since the listing. Storing it would record old rows under the new version, never read
@@ -96,29 +137,47 @@ pub enum Problem {
         .got_modified.map(|t| format!(" last modified {}", stamp(t))).unwrap_or_default()
     )]
     NotAsListed {
+        /// Bytes, as the listing states them.
         listed_size: u64,
+        /// The upload time the listing states.
         listed_modified: DateTime<Utc>,
+        /// Bytes of the body downloaded.
         got_size: u64,
+        /// The download's `Last-Modified`, when the server sent one.
         got_modified: Option<DateTime<Utc>>,
     },
     /// A day after the run's last: not over when the run started, or not one it checks.
     #[error("it states {date}, after {end}, the last day this run checks; nothing of it is stored")]
-    AfterEnd { date: NaiveDate, end: NaiveDate },
+    AfterEnd {
+        /// The latest day the file states.
+        date: NaiveDate,
+        /// The run's last day.
+        end: NaiveDate,
+    },
 }
 
 /// What is wrong with a CHECKSUM's text, said without repeating it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ChecksumDefect {
+    /// Its bytes are not UTF-8.
     #[error("it is not UTF-8 text")]
     NotUtf8,
+    /// A bare CR at the end, where LF, CRLF or nothing is accepted.
     #[error("its line ends in CR without LF")]
     LineEndsInCr,
+    /// A control character before the line's end: more than one line, or a tab.
     #[error("it holds a control character (a second line, a tab or a CR)")]
     Control,
+    /// One word, or nothing: no digest and name to tell apart.
     #[error("no space separates a digest from a file name")]
     NoSpace,
+    /// What comes before the first space is not 64 hex digits.
     #[error("it begins with {chars} characters before a space, where a sha256 is 64 hex digits")]
-    Digest { chars: usize },
+    Digest {
+        /// Its length, in characters.
+        chars: usize,
+    },
+    /// Spaces follow the digest, and nothing else.
     #[error("no file name follows the digest")]
     NoName,
 }
@@ -253,13 +312,19 @@ pub fn read_file<R>(
 /// Why a listed file gave nothing: the request failed, or what came back is not a file.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// A GET of the zip or its CHECKSUM failed after the retries the policy allows, or the run
+    /// was stopped while it waited or ran.
     #[error(transparent)]
     Request(#[from] VisionError),
+    /// The server answered, but with no file that can be used: gone, not the version listed,
+    /// failing its CHECKSUM, or refused by the format's reader.
     #[error(transparent)]
     File(#[from] FileError),
 }
 
 impl FetchError {
+    /// The run was stopped (SIGTERM, the circuit breaker) while the file was fetched: no fault
+    /// of the file, and a run's driver does not count it as a failure.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, FetchError::Request(e) if e.is_cancelled())
     }

@@ -11,15 +11,26 @@ pub const MAX_SYMBOL_BYTES: usize = 64;
 /// Why a name cannot be a symbol folder of the bucket.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BadSymbol {
+    /// An empty name.
     #[error("a symbol name cannot be empty")]
     Empty,
+    /// More than `MAX_SYMBOL_BYTES` (64) bytes.
     #[error("{name:?} is longer than {MAX_SYMBOL_BYTES} bytes, longer than any symbol folder")]
-    TooLong { name: String },
+    TooLong {
+        /// The name's first 16 characters and `…`: no more of it is kept.
+        name: String,
+    },
+    /// A character other than a letter, a digit or `_`.
     #[error(
         "{name:?} is not a symbol name: {found:?} is not allowed (a symbol folder is made of \
          letters, digits and `_`, e.g. BTCUSDT, ICPUSDT_SETTLED, BTCUSDT_260925, 币安人生USDT)"
     )]
-    Character { name: String, found: char },
+    Character {
+        /// The whole name.
+        name: String,
+        /// The first character refused.
+        found: char,
+    },
 }
 
 /// Checks that `name` is what a UM symbol folder can be called: 1 to 64 bytes of letters (any

@@ -39,7 +39,9 @@ pub const MAX_1D_ZIP_BYTES: usize = 1 << 20;
 /// The unit a kline file writes its times in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeUnit {
+    /// Milliseconds since the epoch, 13 digits: futures files, and spot's before 2025-01-01.
     Millis,
+    /// Microseconds since the epoch, 16 digits: spot files from 2025-01-01.
     Micros,
 }
 
@@ -72,7 +74,9 @@ impl std::fmt::Display for TimeUnit {
 /// A time as a kline file writes it: the value and the unit its magnitude says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Time {
+    /// The number as written: `unit`s since 1970-01-01 UTC.
     pub value: i64,
+    /// The unit its magnitude says.
     pub unit: TimeUnit,
 }
 
@@ -86,33 +90,58 @@ impl Time {
 /// One row of a klines CSV, as written (any interval).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Kline {
+    /// When the interval begins.
     pub open_time: Time,
+    /// The first price of the interval.
     pub open: f64,
+    /// The highest price.
     pub high: f64,
+    /// The lowest price.
     pub low: f64,
+    /// The last price of the interval.
     pub close: f64,
+    /// Base-asset volume.
     pub volume: f64,
+    /// The interval's last instant, in the same unit as `open_time`: one tick before the
+    /// next interval begins (`…59.999`, or `…59.999999` in microseconds).
     pub close_time: Time,
+    /// Quote-asset volume (USDT for …USDT).
     pub quote_volume: f64,
+    /// Trades in the interval (the `count` column); at most `i64::MAX`.
     pub trades: u64,
+    /// Base-asset volume bought by takers.
     pub taker_buy_volume: f64,
+    /// Quote-asset volume bought by takers.
     pub taker_buy_quote_volume: f64,
 }
 
 /// A column of a klines CSV, named as its header names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// `open_time`, the 1st column.
     OpenTime,
+    /// `open`, the 2nd column.
     Open,
+    /// `high`, the 3rd column.
     High,
+    /// `low`, the 4th column.
     Low,
+    /// `close`, the 5th column.
     Close,
+    /// `volume`, the 6th column.
     Volume,
+    /// `close_time`, the 7th column.
     CloseTime,
+    /// `quote_volume`, the 8th column.
     QuoteVolume,
+    /// `count`, the 9th column: the number of trades.
     Count,
+    /// `taker_buy_volume`, the 10th column.
     TakerBuyVolume,
+    /// `taker_buy_quote_volume`, the 11th column.
     TakerBuyQuoteVolume,
+    /// `ignore`, the 12th and last column: `0` in every file seen, and not kept, but it must
+    /// still be a number (anything else means a shifted or damaged row).
     Ignore,
 }
 
@@ -139,50 +168,116 @@ impl std::fmt::Display for Field {
 /// characters), so the sentence can show it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
+    /// A time that is not a string of digits.
     #[error("{text:?} is not a time in milliseconds or microseconds")]
-    NotATime { text: String },
+    NotATime {
+        /// The field as written, cut to 40 characters.
+        text: String,
+    },
+    /// A whole number whose magnitude is neither 13 digits (milliseconds) nor 16
+    /// (microseconds) of a time in 2017..2100, so it names no unit.
     #[error("{value} is not a time in milliseconds or microseconds between 2017 and 2100")]
-    TimeOutOfRange { value: i64 },
+    TimeOutOfRange {
+        /// The number as read.
+        value: i64,
+    },
+    /// A price or volume that is not digits with at most one point: a sign, an exponent,
+    /// `NaN` or `inf` are refused too.
     #[error("{text:?} is not a decimal number")]
-    NotDecimal { text: String },
+    NotDecimal {
+        /// The field as written, cut to 40 characters.
+        text: String,
+    },
     /// A number past f64's largest parses to `inf`, which would be stored and rank its symbol
     /// first for ever.
     #[error("has {digits} digits, too large for a 64-bit float (at most ~1.8e308)")]
-    TooLarge { digits: usize },
+    TooLarge {
+        /// The field's digits, before and after the point.
+        digits: usize,
+    },
+    /// A trade count that is not a whole number from 0 to `i64::MAX`.
     #[error("{text:?} is not a number of trades")]
-    NotACount { text: String },
+    NotACount {
+        /// The field as written, cut to 40 characters.
+        text: String,
+    },
 }
 
 /// Why a row of a klines file is refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RowError {
+    /// A line of other than 12 comma-separated fields: cut short, shifted, or another format.
     #[error("{found} fields where a kline has 12: {line:?}")]
-    FieldCount { found: usize, line: String },
+    FieldCount {
+        /// Fields on the line.
+        found: usize,
+        /// The line as written, cut to 80 characters.
+        line: String,
+    },
+    /// A field whose text is no value of its column.
     #[error("{field} {error}")]
-    Value { field: Field, error: ValueError },
+    Value {
+        /// The column.
+        field: Field,
+        /// What is wrong with its text.
+        error: ValueError,
+    },
+    /// The two times of a row are in different units.
     #[error("open_time is in {open}, close_time in {close}: one file writes one unit")]
-    MixedUnits { open: TimeUnit, close: TimeUnit },
+    MixedUnits {
+        /// The unit of `open_time`.
+        open: TimeUnit,
+        /// The unit of `close_time`.
+        close: TimeUnit,
+    },
+    /// The highest price is below the lowest: swapped or damaged columns.
     #[error("high {high} is below low {low}")]
-    HighBelowLow { high: f64, low: f64 },
+    HighBelowLow {
+        /// The row's highest price, as read.
+        high: f64,
+        /// The row's lowest price, as read.
+        low: f64,
+    },
+    /// The interval ends at or before it begins.
     #[error("close_time is not after open_time")]
     CloseNotAfterOpen,
+    /// A 1d row that does not begin at 00:00 UTC.
     #[error("open_time {open_time} is not the start of a UTC day")]
-    NotDayStart { open_time: i64 },
+    NotDayStart {
+        /// The `open_time` as written, in its unit.
+        open_time: i64,
+    },
+    /// A 1d row that does not close one tick of its unit before the next day.
     #[error(
         "close_time {close_time} does not end the day {date} (a 1d kline closes at {})",
         .unit.day_end()
     )]
     NotDayEnd {
+        /// The `close_time` as written, in `unit`.
         close_time: i64,
+        /// The day the row's `open_time` begins.
         date: NaiveDate,
+        /// The unit both times are written in.
         unit: TimeUnit,
     },
+    /// A 1d row of a day outside the file's day or month (its key says which).
     #[error("{date} is outside the file's span")]
-    OutsideSpan { date: NaiveDate },
+    OutsideSpan {
+        /// The day the row states.
+        date: NaiveDate,
+    },
+    /// A 1d row not later than the row before it: each day comes once, in order.
     #[error("{date} is out of order or repeated")]
-    OutOfOrder { date: NaiveDate },
+    OutOfOrder {
+        /// The day the row states.
+        date: NaiveDate,
+    },
+    /// A daily 1d file of more than one row (an empty one is `Problem::Empty`).
     #[error("a daily 1d file holds one row, this one {rows}")]
-    RowsInDaily { rows: usize },
+    RowsInDaily {
+        /// Rows the file holds.
+        rows: usize,
+    },
 }
 
 /// Reads a daily or monthly 1d klines file of any market: `zip` as fetched from `key`,

@@ -18,46 +18,99 @@ pub const DISCOVERY_MAX_PAGES: u32 = 100;
 /// How a listing failed to progress.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Stall {
+    /// The server sent a token it had sent before: following it would list the same pages
+    /// again, for ever.
     #[error("page {page} hands back a continuation token an earlier page gave")]
-    RepeatedToken { page: u32 },
+    RepeatedToken {
+        /// The page that repeated it, counted from 1.
+        page: u32,
+    },
+    /// S3 lists in ascending order, so a name at or before the greatest one so far means the
+    /// listing went back.
     #[error("page {page} goes back to {key:?}, at or before where the listing already was")]
-    KeysNotIncreasing { page: u32, key: String },
+    KeysNotIncreasing {
+        /// The page it is on, counted from 1.
+        page: u32,
+        /// The key or folder that went back, cut to 200 characters.
+        key: String,
+    },
+    /// Pages kept coming past the number the caller's window or discovery can need.
     #[error("it did not end within {max} pages, more than the plan allows")]
-    TooManyPages { max: u32 },
+    TooManyPages {
+        /// The caller's bound, in pages.
+        max: u32,
+    },
+    /// A page that says more follow but lists no key and no folder: nothing moved forward.
     #[error("page {page} is truncated but lists nothing")]
-    EmptyPage { page: u32 },
+    EmptyPage {
+        /// The page, counted from 1.
+        page: u32,
+    },
 }
 
 /// Why a body is not a ListBucketResult page. Element names and values are kept as found (cut
 /// to 200 characters where a server chooses them).
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
+    /// The body is not UTF-8. It is read strictly: replacing bad bytes would quietly change a
+    /// name.
     #[error("the listing is not UTF-8: {0}")]
     NotUtf8(std::str::Utf8Error),
+    /// The body is not well-formed XML (quick-xml's reason).
     #[error("{0}")]
     Xml(quick_xml::Error),
+    /// An entity or character reference that does not unescape (`&nosuch;`).
     #[error("{0}")]
     Escape(quick_xml::escape::EscapeError),
+    /// An element that holds text in a listing (`Key`, `Size`, …) holds elements instead.
     #[error("<{element}> holds markup where text belongs")]
-    Markup { element: String },
+    Markup {
+        /// The element's name, cut to 200 characters.
+        element: String,
+    },
+    /// The root element is another: the body is no listing at all (a proxy's page, another
+    /// XML document).
     #[error("the document is a <{element}>, not a ListBucketResult")]
-    NotAListing { element: String },
+    NotAListing {
+        /// The root element's name, cut to 200 characters.
+        element: String,
+    },
+    /// `IsTruncated` is neither `true` nor `false`, so whether more pages follow is unknown.
     #[error("IsTruncated is {text:?}")]
-    IsTruncated { text: String },
+    IsTruncated {
+        /// Its text, cut to 200 characters.
+        text: String,
+    },
+    /// A `Contents` entry without a `Key`.
     #[error("an entry has no Key")]
     NoKey,
+    /// A `CommonPrefixes` entry without a `Prefix`.
     #[error("a CommonPrefixes has no Prefix")]
     NoPrefix,
+    /// A `Size` that is not a whole number of bytes.
     #[error("Size is {text:?}")]
-    Size { text: String },
+    Size {
+        /// Its text, cut to 200 characters.
+        text: String,
+    },
+    /// An entry whose `LastModified` is missing or not an RFC 3339 time: without it, which
+    /// upload of the file was listed is unknown.
     #[error("the entry {key} has no valid LastModified")]
-    LastModified { key: String },
+    LastModified {
+        /// The entry's key, as listed.
+        key: String,
+    },
+    /// An end tag with no element open: after `</ListBucketResult>`, or before it began.
     #[error("an unexpected end tag")]
     UnexpectedEnd,
+    /// The body ends inside the document: most often a response cut short, so retried.
     #[error("the page ends before </ListBucketResult>")]
     Unfinished,
+    /// A name sent percent-encoded (`encoding-type=url`) decodes to bytes that are not UTF-8.
     #[error("a url-encoded name is not UTF-8: {0}")]
     NameNotUtf8(std::str::Utf8Error),
+    /// `IsTruncated` is `true`, but no `NextContinuationToken` says where the next page
+    /// starts.
     #[error("the page is truncated but carries no NextContinuationToken")]
     NoToken,
 }
@@ -70,16 +123,23 @@ fn element_name(element: &[u8]) -> String {
 /// One object of a listing page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedObject {
+    /// The key, decoded (`data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip`).
     pub key: String,
+    /// Bytes, as the listing states them.
     pub size: u64,
+    /// When the object was last uploaded, to the millisecond, as the listing states it.
     pub last_modified: DateTime<Utc>,
 }
 
 /// One page: its objects, its folders (`CommonPrefixes`), and the token of the next page.
 #[derive(Debug, Clone, Default)]
 pub struct ListPage {
+    /// The page's keys, in ascending order (a page holds at most 1000 keys and folders).
     pub objects: Vec<ListedObject>,
+    /// The folders the delimiter groups keys into (`data/futures/um/daily/klines/BTCUSDT/`),
+    /// decoded, in ascending order; none when the listing has no delimiter.
     pub common_prefixes: Vec<String>,
+    /// Where the next page starts; `None` on the last page.
     pub next_token: Option<String>,
 }
 

@@ -53,7 +53,10 @@ pub enum Instrument {
     /// A COIN-M pair (`BTCUSD`): `indexPriceKlines` are filed under it, not under a contract.
     Pair,
     /// A spot pair; `leveraged` for the `…UP`/`…DOWN`/`…BULL`/`…BEAR` tokens.
-    SpotPair { leveraged: bool },
+    SpotPair {
+        /// The base is a leveraged token (`BTCUP`, `ETHBEAR`), not `JUP` or `SYRUP`.
+        leveraged: bool,
+    },
     /// An option volatility index (`BTCBVOLUSDT`).
     VolatilityIndex,
     /// An option underlying (`BTCUSDT`), the folder of `EOHSummary` files.
@@ -64,8 +67,12 @@ pub enum Instrument {
 /// and whether it is a settled folder (`…SETTLED`, `…_SETTLED`, repeated).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolName {
+    /// What kind of folder the name is in its market: perpetual, delivery, pair, index, ….
     pub instrument: Instrument,
+    /// The quote asset the name ends in (`USDT` of `BTCUSDT_260925`), `None` when it ends in
+    /// none the market lists.
     pub quote_asset: Option<String>,
+    /// A settled folder: the earlier history of the symbol `settled_base` gives.
     pub settled: bool,
 }
 

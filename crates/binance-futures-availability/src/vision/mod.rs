@@ -38,8 +38,12 @@ pub use window::{DAYS_PER_PAGE, Extent, ListedFile, Window, list_window};
 pub struct VisionError {
     /// What was asked, naming the key or prefix (`HEAD data/…/BTCUSDT-1m-2024-01-01.zip`).
     pub what: String,
+    /// The URL of the last attempt, credentials shown as `***`.
     pub url: String,
+    /// Attempts made, the first included: 1 when the failure was not worth retrying, up to the
+    /// policy's `max_attempts` when it was.
     pub attempts: u32,
+    /// What went wrong on the last attempt.
     #[source]
     pub cause: Cause,
 }
@@ -62,13 +66,23 @@ impl VisionError {
 /// Why a client could not be set up: a bad endpoint (the caller's input) or no HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// `--s3-url` or `--data-url` (or `BFA_S3_URL`, `BFA_DATA_URL`) does not parse.
     #[error("the endpoint {url} is not a valid URL: {source}")]
     BadUrl {
+        /// The endpoint as given, anything between `//` and `@` shown as `***`.
         url: String,
+        /// The URL parser's reason.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// An endpoint parses, but is not one a request can be sent to: another scheme
+    /// (`ftp:`, `file:`) or no host (`mailto:`).
     #[error("the endpoint {url} is not an http(s) URL")]
-    NotHttp { url: String },
+    NotHttp {
+        /// The endpoint as given, credentials shown as `***`.
+        url: String,
+    },
+    /// The TLS backend or the system would not give reqwest a client: the machine's fault,
+    /// not the caller's.
     #[error("the HTTP client could not be built: {0}")]
     Client(#[source] reqwest::Error),
 }
@@ -96,11 +110,21 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
 /// The last failure behind a `VisionError`.
 #[derive(Debug, thiserror::Error)]
 pub enum Cause {
+    /// The server answered with an error status (for a file's HEAD or GET, 404 is no error: it
+    /// says the file does not exist). 5xx and 429 are retried, others are not.
     #[error("HTTP {status}{}{}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(), hint(*status))]
-    Status { status: u16, code: Option<String> },
+    Status {
+        /// The HTTP status of the last attempt.
+        status: u16,
+        /// The S3 error document's `<Code>` (`SlowDown`, `AccessDenied`), when the body was
+        /// one and the code a plain word.
+        code: Option<String>,
+    },
     /// The request did not get an answer: connection, TLS, timeout. Shown with its sources.
     #[error("{}", chain(.0))]
     Transport(#[source] reqwest::Error),
+    /// A listing page's body could not be read as one (not UTF-8, not a ListBucketResult, a
+    /// field missing); retried, since most often it is a body cut short.
     #[error("the listing could not be read: {0}")]
     BadListing(PageError),
     /// A body past its cap: read no further (a real listing page is ~0.3 MB, a 1d klines zip
@@ -108,10 +132,16 @@ pub enum Cause {
     #[error(
         "the response is larger than {limit} bytes, far more than any listing page or klines file"
     )]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The cap in bytes: `MAX_LISTING_BYTES` for a listing page, the caller's limit for a
+        /// file.
+        limit: usize,
+    },
     /// Paging that would never end: the listing is abandoned rather than followed forever.
     #[error("the listing does not progress: {0}")]
     Stalled(Stall),
+    /// The run was stopped (SIGTERM, the circuit breaker) while the request waited or ran;
+    /// not a failure of Vision.
     #[error("stopped on request")]
     Cancelled,
 }

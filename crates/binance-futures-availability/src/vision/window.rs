@@ -51,8 +51,12 @@ pub enum Extent {
 /// A file as listed: the span it states, and the version of it the bucket holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListedFile {
+    /// The day or month the file holds, as its key states it.
     pub span: Span,
+    /// Bytes, as the listing states them; a download of another size is refused.
     pub size: u64,
+    /// When it was last uploaded, as the listing states it; a download last modified at
+    /// another second is refused.
     pub last_modified: DateTime<Utc>,
 }
 
@@ -72,7 +76,10 @@ impl ListedFile {
 /// window's end, or with `Extent::FirstPage` possibly less).
 #[derive(Debug, Default)]
 pub struct Window {
+    /// The symbol's files in the window, by the span each holds, in order.
     pub files: BTreeMap<Span, ListedFile>,
+    /// The last day the listing covered: `to`, or with `Extent::FirstPage` the last day of a
+    /// file its first page lists. Always `Some` from `list_window`.
     pub reached: Option<NaiveDate>,
 }
 
