@@ -123,7 +123,8 @@ pub struct ObjectMeta {
     /// When the file was last uploaded, as `Last-Modified` says (whole seconds); `None` when
     /// the server sent none.
     pub last_modified: Option<DateTime<Utc>>,
-    /// The `ETag`, without its quotes: it changes when the file is uploaded again.
+    /// The `ETag`, without its quotes: S3's fingerprint of the content (for a file uploaded
+    /// whole, its MD5), so a replacement with other bytes has another.
     pub etag: Option<String>,
 }
 

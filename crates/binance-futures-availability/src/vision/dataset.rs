@@ -32,8 +32,8 @@ pub enum DataType {
     /// `indexPriceKlines`: candlesticks of the index price a contract tracks. Futures only;
     /// COIN-M files them under the pair (`BTCUSD`), not a contract.
     IndexPriceKlines,
-    /// `premiumIndexKlines`: candlesticks of the premium of a contract over its index, which
-    /// sets funding. Futures only.
+    /// `premiumIndexKlines`: candlesticks of the premium of a contract over its index, from
+    /// which the funding rate is computed. Futures only.
     PremiumIndexKlines,
     /// `aggTrades`: trades of one taker order at one price, merged into one row.
     AggTrades,
