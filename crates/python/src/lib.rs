@@ -362,6 +362,12 @@ impl Database {
         self.path.clone()
     }
 
+    /// The market this handle's questions are about: `'um'` or `'cm'`.
+    #[getter]
+    fn market(&self) -> &'static str {
+        self.market.name()
+    }
+
     /// Closes the handle; later queries raise `AvailabilityError`. Closing twice is fine.
     fn close(&self, py: Python<'_>) {
         py.detach(|| drop(self.lock().take()));
@@ -592,7 +598,10 @@ impl Database {
     }
 
     fn __repr__(&self) -> String {
-        format!("<binance_futures_availability.Database {:?}>", self.path)
+        format!(
+            "<binance_futures_availability.Database {:?} market={}>",
+            self.path, self.market
+        )
     }
 }
 

@@ -494,6 +494,8 @@ def test_coin_m_is_collected_and_asked_with_market_cm_as_the_cli_does(coin_m_sim
 
     cli = Cli(path, coin_m_sim)
     cm = bfa.open(path, market="cm")
+    assert cm.market == "cm" and repr(cm).endswith(' market=cm>')
+    assert bfa.open(path).market == "um"
     assert as_cli(cm.snapshot("2024-01-15", "all").to_pylist()) == cli.json(
         "query", "snapshot", "2024-01-15", "--market", "cm", "--contract", "all"
     )
