@@ -111,19 +111,13 @@ impl From<DayError> for Failure {
     }
 }
 
-/// `market='um'|'cm'`: one of the markets a database keeps (a `ValueError` naming them else).
+/// `market='um'|'cm'|…`: a market's name; one the database does not keep is refused where the
+/// handle or the run selects it (`Database::select_market`), a `ValueError` naming the kept ones.
 fn market_arg(text: &str) -> PyResult<Market> {
-    let market: Market =
-        text.parse()
-            .map_err(|e: binance_futures_availability::facts::UnknownMarket| {
-                PyValueError::new_err(e.to_string())
-            })?;
-    if !store::KEPT_MARKETS.contains(&market) {
-        return Err(PyErr::from(Failure::Store(StoreError::MarketNotKept {
-            market,
-        })));
-    }
-    Ok(market)
+    text.parse()
+        .map_err(|e: binance_futures_availability::facts::UnknownMarket| {
+            PyValueError::new_err(e.to_string())
+        })
 }
 
 /// A day as Python gives it: a `datetime.date` or `'YYYY-MM-DD'`, held to the CLI's grammar

@@ -510,5 +510,10 @@ def test_coin_m_is_collected_and_asked_with_market_cm_as_the_cli_does(coin_m_sim
         bfa.open(path, market="spot")
     with pytest.raises(ValueError, match="is not a market"):
         bfa.open(path, market="coin-m")
+    # A run for a market not kept is refused as bad input, leaving no database and no copy.
+    spot = tmp_path / "spot.duckdb"
+    with pytest.raises(ValueError, match="the spot market is not kept"):
+        bfa.update(spot, s3_url=coin_m_sim.s3_url, data_url=coin_m_sim.data_url, market="spot")
+    assert not spot.exists() and not list(tmp_path.glob("spot.duckdb.writing*"))
     with pytest.raises(ValueError, match="no universe is answered for the cm market"):
         cm.universe("2024-02-01")

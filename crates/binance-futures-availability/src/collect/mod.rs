@@ -330,6 +330,7 @@ impl CollectError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             CollectError::UnknownSymbols(_) | CollectError::BadSymbol(_) => true,
+            CollectError::Store(e) => e.is_bad_input(),
             CollectError::Client(e) => e.is_bad_input(),
             _ => false,
         }
@@ -353,7 +354,12 @@ pub async fn run(
 ) -> Result<Summary, CollectError> {
     let opened = Instant::now();
     let mut session = WriteSession::begin(db_path, goal.kind().as_str())?;
-    session.db().select_market(opts.market)?;
+    // A market no database keeps (a library caller's) is refused before anything is written,
+    // and the copy just made goes with it.
+    if let Err(e) = session.db().select_market(opts.market) {
+        session.abandon()?;
+        return Err(e.into());
+    }
     tracing::debug!(
         elapsed_ms = opened.elapsed().as_millis() as u64,
         "stage: opened the private copy of {}",
