@@ -12,6 +12,7 @@
 //! | [`vision`] | the bucket: markets and datasets as values, each dataset owning its key grammar (`market`, `dataset`), symbol names (`keys`), paged listing (`list`), the one window lister (`window`), the file-reader seam (`file`) and the klines format on it (`klines`), every URL built and shown (`urls`), HEAD, the HTTP client and its retry and resource bounds (`client`) | DuckDB, the plan of a run |
 //! | [`collect`] | a run (`collect::run`): the plan (`plan`), the one run driver with bounded concurrency and the breaker (`driver`), its stages (`listing`, `trading`, `probe`), where facts become rows (`observe`), progress (`progress`) | keys and pages, SQL |
 //! | [`store`] | DuckDB: schema and migrations (`schema`), batches (`write`), queries (`read`), lives, events and universes (`lives`), trading facts (`trading`), how rows lie for both query shapes (`layout`), what a checked range may claim (`checked`), the run log (`runs`), the copy-and-publish protocol (`session`), the writer's lock (`lock`), the files beside the database (`files`), backup/restore/export (`backup`), its errors (`error`) | HTTP, flags |
+//! | [`columns`] | every answer row's columns, defined once (names, order, types, emptiness): the `Serialize` behind JSON and CSV, the walk the Python package turns into Arrow and dicts | output formats, SQL, flags |
 //! | [`question`] | the questions every front end asks, as checked values (`Question`), their rows (`Answer`), and `Database::answer`, the one place one is answered | clap, axum, pyo3, SQL |
 //! | [`schedule`] | the daily loop with an injected clock, the pid file (`pidfile`) | flags, rendering |
 //! | [`validate`] | the database against itself and exchangeInfo | flags, rendering |
@@ -68,6 +69,8 @@ macro_rules! named {
 pub mod cli;
 /// A collection run: plan, bounded concurrency, facts into rows.
 pub mod collect;
+/// Every answer row's columns, defined once.
+pub mod columns;
 /// The defaults that name the outside world.
 pub mod config;
 /// The types that flow between the modules.

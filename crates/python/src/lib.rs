@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use binance_futures_availability::collect::{self, CollectError, Goal, Progress};
+use binance_futures_availability::columns::{Cell, Column, Row, Value};
 use binance_futures_availability::config;
 use binance_futures_availability::facts::DailyTrading;
 use binance_futures_availability::facts::{self, ContractFilter, DayError, Market};
@@ -26,7 +27,7 @@ use binance_futures_availability::question::{
 };
 use binance_futures_availability::store::{
     self, DEFAULT_DELISTED_AFTER, DayCount, Event, EventFilter, EventKind, Member, RangeRow,
-    RankBy, SnapshotRow, StoreError, SymbolRecord, TimelineDay, UNIVERSE_DAYS, UniverseQuery,
+    RankBy, SnapshotRow, StoreError, TimelineDay, UNIVERSE_DAYS, UniverseQuery,
 };
 use binance_futures_availability::vision::{
     ClientConfig, Endpoints, RetryPolicy, SetupError, VisionClient, check_symbol,
@@ -387,7 +388,7 @@ impl Database {
     fn symbol<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyDict>> {
         symbol_name(&symbol)?;
         let record = self.with(py, |db| Ok(db.symbol(&symbol)?))?;
-        symbol_dict(py, &record)
+        dict(py, &record)
     }
 
     /// Every symbol with a file on at least one day in `[start, end]`, sorted by symbol:
@@ -599,18 +600,82 @@ impl Database {
     }
 }
 
-fn symbol_dict<'py>(py: Python<'py>, r: &SymbolRecord) -> PyResult<Bound<'py, PyDict>> {
+/// One row as a dict, its columns' names as keys (the keys of the CLI's JSON); dates are
+/// `datetime.date`, times timezone-aware `datetime` in UTC, empty cells `None`.
+fn dict<'py, R: Row>(py: Python<'py>, row: &R) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("symbol", &r.symbol)?;
-    d.set_item("contract", r.contract.as_str())?;
-    d.set_item("quote_asset", &r.quote_asset)?;
-    d.set_item("settled", r.settled)?;
-    d.set_item("delivery_date", r.delivery_date)?;
-    d.set_item("first_file_date", r.first_file_date)?;
-    d.set_item("last_file_date", r.last_file_date)?;
-    d.set_item("checked_from", r.checked_from)?;
-    d.set_item("checked_through", r.checked_through)?;
+    for c in R::COLUMNS {
+        match c.cell.value(row) {
+            Value::Text(v) => d.set_item(c.name, v)?,
+            Value::Bool(v) => d.set_item(c.name, v)?,
+            Value::Int32(v) => d.set_item(c.name, v)?,
+            Value::Int64(v) => d.set_item(c.name, v)?,
+            Value::UInt32(v) => d.set_item(c.name, v)?,
+            Value::UInt64(v) => d.set_item(c.name, v)?,
+            Value::Float64(v) => d.set_item(c.name, v)?,
+            Value::Date(v) => d.set_item(c.name, v)?,
+            Value::Time(v) => d.set_item(c.name, v)?,
+        }
+    }
     Ok(d)
+}
+
+/// The Arrow schema of a row type: its columns, in order, typed and nullable as defined.
+fn schema<R: Row>() -> Schema {
+    let field = |c: &Column<R>| {
+        let ty = match c.cell {
+            Cell::Text(_) | Cell::OptText(_) => DataType::Utf8,
+            Cell::Bool(_) | Cell::OptBool(_) => DataType::Boolean,
+            Cell::OptInt32(_) => DataType::Int32,
+            Cell::Int64(_) | Cell::OptInt64(_) => DataType::Int64,
+            Cell::UInt32(_) => DataType::UInt32,
+            Cell::UInt64(_) => DataType::UInt64,
+            Cell::Float64(_) => DataType::Float64,
+            Cell::Date(_) | Cell::OptDate(_) => DataType::Date32,
+            Cell::OptTime(_) => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        };
+        Field::new(c.name, ty, c.cell.nullable())
+    };
+    Schema::new(R::COLUMNS.iter().map(field).collect::<Vec<_>>())
+}
+
+/// Rows as one Arrow batch of `schema::<R>()`, a column at a time.
+fn batch<R: Row>(rows: &[R]) -> Result<RecordBatch, duckdb::arrow::error::ArrowError> {
+    let column = |c: &Column<R>| -> ArrayRef {
+        match c.cell {
+            Cell::Text(f) => Arc::new(StringArray::from_iter_values(rows.iter().map(f))),
+            Cell::OptText(f) => Arc::new(StringArray::from_iter(rows.iter().map(f))),
+            Cell::Bool(f) => Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(f(r))))),
+            Cell::OptBool(f) => Arc::new(BooleanArray::from_iter(rows.iter().map(f))),
+            Cell::OptInt32(f) => Arc::new(Int32Array::from_iter(rows.iter().map(f))),
+            Cell::Int64(f) => Arc::new(Int64Array::from_iter_values(rows.iter().map(f))),
+            Cell::OptInt64(f) => Arc::new(Int64Array::from_iter(rows.iter().map(f))),
+            Cell::UInt32(f) => Arc::new(UInt32Array::from_iter_values(rows.iter().map(f))),
+            Cell::UInt64(f) => Arc::new(UInt64Array::from_iter_values(rows.iter().map(f))),
+            Cell::Float64(f) => Arc::new(Float64Array::from_iter_values(rows.iter().map(f))),
+            Cell::Date(f) => Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| date32(f(r))),
+            )),
+            Cell::OptDate(f) => Arc::new(Date32Array::from_iter(
+                rows.iter().map(|r| f(r).map(date32)),
+            )),
+            Cell::OptTime(f) => Arc::new(
+                TimestampMicrosecondArray::from_iter(
+                    rows.iter().map(|r| f(r).map(|t| t.timestamp_micros())),
+                )
+                .with_timezone("UTC"),
+            ),
+        }
+    };
+    RecordBatch::try_new(
+        Arc::new(schema::<R>()),
+        R::COLUMNS.iter().map(column).collect(),
+    )
+}
+
+/// Days since 1970-01-01, Arrow's date32.
+fn date32(d: NaiveDate) -> i32 {
+    (d - NaiveDate::default()).num_days() as i32
 }
 
 /// The rows of one answer, as the library typed them.
@@ -622,6 +687,26 @@ enum Rows {
     Universe(Vec<Member>),
     Events(Vec<Event>),
     Trading(Vec<DailyTrading>),
+}
+
+/// `$body` with `$rows` bound to the answer's rows, whatever their type (each is a `Row`).
+macro_rules! with_rows {
+    ($self:expr, |$rows:ident| $body:expr) => {
+        match $self {
+            Rows::Snapshot($rows) => $body,
+            Rows::Timeline($rows) => $body,
+            Rows::Range($rows) => $body,
+            Rows::Summary($rows) => $body,
+            Rows::Universe($rows) => $body,
+            Rows::Events($rows) => $body,
+            Rows::Trading($rows) => $body,
+        }
+    };
+}
+
+/// The column names of `R`, in order.
+fn names<R: Row>(_: &[R]) -> Vec<String> {
+    R::COLUMNS.iter().map(|c| c.name.to_string()).collect()
 }
 
 impl Rows {
@@ -642,287 +727,30 @@ impl Rows {
             }
         })
     }
-}
 
-/// The decimal columns of a 1d row before `trades`, and after it.
-const TRADING_PRICES: [&str; 6] = ["open", "high", "low", "close", "volume", "quote_volume"];
-const TRADING_TAKER: [&str; 2] = ["taker_buy_volume", "taker_buy_quote_volume"];
-
-/// The decimal values of a 1d row, in `TRADING_PRICES` then `TRADING_TAKER` order.
-fn trading_values(d: &DailyTrading) -> [f64; 8] {
-    [
-        d.open,
-        d.high,
-        d.low,
-        d.close,
-        d.volume,
-        d.quote_volume,
-        d.taker_buy_volume,
-        d.taker_buy_quote_volume,
-    ]
-}
-
-/// Days since 1970-01-01, Arrow's date32.
-fn date32(d: NaiveDate) -> i32 {
-    (d - NaiveDate::default()).num_days() as i32
-}
-
-impl Rows {
     fn len(&self) -> usize {
-        match self {
-            Rows::Snapshot(r) => r.len(),
-            Rows::Timeline(r) => r.len(),
-            Rows::Range(r) => r.len(),
-            Rows::Summary(r) => r.len(),
-            Rows::Universe(r) => r.len(),
-            Rows::Events(r) => r.len(),
-            Rows::Trading(r) => r.len(),
-        }
+        with_rows!(self, |rows| rows.len())
     }
 
-    /// The columns, named as the CLI's JSON keys, in order.
-    fn schema(&self) -> Schema {
-        let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-        Schema::new(match self {
-            Rows::Snapshot(_) => vec![
-                Field::new("symbol", DataType::Utf8, false),
-                Field::new("file_size_bytes", DataType::Int64, true),
-                Field::new("last_modified", utc, true),
-            ],
-            Rows::Timeline(_) => vec![
-                Field::new("date", DataType::Date32, false),
-                Field::new("available", DataType::Boolean, false),
-                Field::new("file_size_bytes", DataType::Int64, true),
-                Field::new("status_code", DataType::Int32, true),
-            ],
-            Rows::Range(_) => vec![
-                Field::new("symbol", DataType::Utf8, false),
-                Field::new("days_available", DataType::Int64, false),
-                Field::new("first_date", DataType::Date32, false),
-                Field::new("last_date", DataType::Date32, false),
-            ],
-            Rows::Summary(_) => vec![
-                Field::new("date", DataType::Date32, false),
-                Field::new("perpetual", DataType::Int64, false),
-                Field::new("delivery", DataType::Int64, false),
-                Field::new("perpetual_traded", DataType::Int64, false),
-                Field::new("delivery_traded", DataType::Int64, false),
-            ],
-            Rows::Universe(_) => vec![
-                Field::new("symbol", DataType::Utf8, false),
-                Field::new("base_symbol", DataType::Utf8, false),
-                Field::new("rank", DataType::UInt32, false),
-                Field::new("mean_quote_volume", DataType::Float64, false),
-                Field::new("days_listed", DataType::Int64, false),
-                Field::new("traded_on_date", DataType::Boolean, true),
-            ],
-            Rows::Events(_) => vec![
-                Field::new("date", DataType::Date32, false),
-                Field::new("symbol", DataType::Utf8, false),
-                Field::new("base_symbol", DataType::Utf8, false),
-                Field::new("kind", DataType::Utf8, false),
-                Field::new("detail", DataType::Utf8, false),
-            ],
-            Rows::Trading(_) => {
-                let mut fields = vec![Field::new("date", DataType::Date32, false)];
-                for name in TRADING_PRICES {
-                    fields.push(Field::new(name, DataType::Float64, false));
-                }
-                fields.push(Field::new("trades", DataType::UInt64, false));
-                for name in TRADING_TAKER {
-                    fields.push(Field::new(name, DataType::Float64, false));
-                }
-                fields
-            }
-        })
+    /// The column names, in order: the keys of the CLI's JSON.
+    fn columns(&self) -> Vec<String> {
+        with_rows!(self, |rows| names(rows))
     }
 
-    /// The answer as one Arrow batch of `schema`.
+    /// The answer as one Arrow batch.
     fn batch(&self) -> Result<RecordBatch, duckdb::arrow::error::ArrowError> {
-        let columns: Vec<ArrayRef> = match self {
-            Rows::Snapshot(rows) => vec![
-                Arc::new(StringArray::from_iter_values(
-                    rows.iter().map(|r| &r.symbol),
-                )),
-                Arc::new(Int64Array::from_iter(
-                    rows.iter().map(|r| r.file_size_bytes),
-                )),
-                Arc::new(
-                    TimestampMicrosecondArray::from_iter(
-                        rows.iter()
-                            .map(|r| r.last_modified.map(|t| t.timestamp_micros())),
-                    )
-                    .with_timezone("UTC"),
-                ),
-            ],
-            Rows::Timeline(days) => vec![
-                Arc::new(Date32Array::from_iter_values(
-                    days.iter().map(|d| date32(d.date)),
-                )),
-                Arc::new(BooleanArray::from_iter(
-                    days.iter().map(|d| Some(d.available)),
-                )),
-                Arc::new(Int64Array::from_iter(
-                    days.iter().map(|d| d.file_size_bytes),
-                )),
-                Arc::new(Int32Array::from_iter(days.iter().map(|d| d.status_code))),
-            ],
-            Rows::Range(rows) => vec![
-                Arc::new(StringArray::from_iter_values(
-                    rows.iter().map(|r| &r.symbol),
-                )),
-                Arc::new(Int64Array::from_iter_values(
-                    rows.iter().map(|r| r.days_available),
-                )),
-                Arc::new(Date32Array::from_iter_values(
-                    rows.iter().map(|r| date32(r.first_date)),
-                )),
-                Arc::new(Date32Array::from_iter_values(
-                    rows.iter().map(|r| date32(r.last_date)),
-                )),
-            ],
-            Rows::Summary(counts) => vec![
-                Arc::new(Date32Array::from_iter_values(
-                    counts.iter().map(|c| date32(c.date)),
-                )),
-                Arc::new(Int64Array::from_iter_values(
-                    counts.iter().map(|c| c.perpetual),
-                )),
-                Arc::new(Int64Array::from_iter_values(
-                    counts.iter().map(|c| c.delivery),
-                )),
-                Arc::new(Int64Array::from_iter_values(
-                    counts.iter().map(|c| c.perpetual_traded),
-                )),
-                Arc::new(Int64Array::from_iter_values(
-                    counts.iter().map(|c| c.delivery_traded),
-                )),
-            ],
-            Rows::Universe(members) => vec![
-                Arc::new(StringArray::from_iter_values(
-                    members.iter().map(|m| &m.symbol),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    members.iter().map(|m| &m.base_symbol),
-                )),
-                Arc::new(UInt32Array::from_iter_values(
-                    members.iter().map(|m| m.rank),
-                )),
-                Arc::new(Float64Array::from_iter_values(
-                    members.iter().map(|m| m.mean_quote_volume),
-                )),
-                Arc::new(Int64Array::from_iter_values(
-                    members.iter().map(|m| m.days_listed),
-                )),
-                Arc::new(BooleanArray::from_iter(
-                    members.iter().map(|m| m.traded_on_date),
-                )),
-            ],
-            Rows::Events(events) => vec![
-                Arc::new(Date32Array::from_iter_values(
-                    events.iter().map(|e| date32(e.date)),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    events.iter().map(|e| &e.symbol),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    events.iter().map(|e| &e.base_symbol),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    events.iter().map(|e| e.kind.as_str()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    events.iter().map(|e| &e.detail),
-                )),
-            ],
-            Rows::Trading(days) => {
-                let column = |i: usize| -> ArrayRef {
-                    Arc::new(Float64Array::from_iter_values(
-                        days.iter().map(|d| trading_values(d)[i]),
-                    ))
-                };
-                let mut columns: Vec<ArrayRef> = vec![Arc::new(Date32Array::from_iter_values(
-                    days.iter().map(|d| date32(d.date)),
-                ))];
-                columns.extend((0..6).map(column));
-                columns.push(Arc::new(UInt64Array::from_iter_values(
-                    days.iter().map(|d| d.trades),
-                )));
-                columns.extend((6..8).map(column));
-                columns
-            }
-        };
-        RecordBatch::try_new(Arc::new(self.schema()), columns)
+        with_rows!(self, |rows| batch(rows))
     }
 
-    /// The answer as Python dicts, keys as in the CLI's JSON; dates are `datetime.date`,
-    /// times timezone-aware `datetime` in UTC.
+    /// The answer as a list of dicts (`dict`).
     fn pylist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        /// A list of one dict per row, `key => value` for each column.
-        macro_rules! dicts {
-            ($rows:expr, |$r:ident| { $($key:literal => $value:expr),* $(,)? }) => {{
-                let list = PyList::empty(py);
-                for $r in $rows {
-                    let d = PyDict::new(py);
-                    $(d.set_item($key, $value)?;)*
-                    list.append(d)?;
-                }
-                list
-            }};
-        }
-        Ok(match self {
-            Rows::Snapshot(rows) => dicts!(rows, |r| {
-                "symbol" => &r.symbol,
-                "file_size_bytes" => r.file_size_bytes,
-                "last_modified" => r.last_modified,
-            }),
-            Rows::Timeline(days) => dicts!(days, |r| {
-                "date" => r.date,
-                "available" => r.available,
-                "file_size_bytes" => r.file_size_bytes,
-                "status_code" => r.status_code,
-            }),
-            Rows::Range(rows) => dicts!(rows, |r| {
-                "symbol" => &r.symbol,
-                "days_available" => r.days_available,
-                "first_date" => r.first_date,
-                "last_date" => r.last_date,
-            }),
-            Rows::Summary(counts) => dicts!(counts, |r| {
-                "date" => r.date,
-                "perpetual" => r.perpetual,
-                "delivery" => r.delivery,
-                "perpetual_traded" => r.perpetual_traded,
-                "delivery_traded" => r.delivery_traded,
-            }),
-            Rows::Universe(members) => dicts!(members, |r| {
-                "symbol" => &r.symbol,
-                "base_symbol" => &r.base_symbol,
-                "rank" => r.rank,
-                "mean_quote_volume" => r.mean_quote_volume,
-                "days_listed" => r.days_listed,
-                "traded_on_date" => r.traded_on_date,
-            }),
-            Rows::Events(events) => dicts!(events, |r| {
-                "date" => r.date,
-                "symbol" => &r.symbol,
-                "base_symbol" => &r.base_symbol,
-                "kind" => r.kind.as_str(),
-                "detail" => &r.detail,
-            }),
-            Rows::Trading(days) => dicts!(days, |r| {
-                "date" => r.date,
-                "open" => r.open,
-                "high" => r.high,
-                "low" => r.low,
-                "close" => r.close,
-                "volume" => r.volume,
-                "quote_volume" => r.quote_volume,
-                "trades" => r.trades,
-                "taker_buy_volume" => r.taker_buy_volume,
-                "taker_buy_quote_volume" => r.taker_buy_quote_volume,
-            }),
-        })
+        let list = PyList::empty(py);
+        with_rows!(self, |rows| {
+            for row in rows {
+                list.append(dict(py, row)?)?;
+            }
+        });
+        Ok(list)
     }
 }
 
@@ -944,12 +772,7 @@ impl Table {
     /// The column names, in order (the keys of the CLI's JSON).
     #[getter]
     fn columns(&self) -> Vec<String> {
-        self.rows
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect()
+        self.rows.columns()
     }
 
     /// The rows as a list of dicts.

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use comfy_table::{Cell, CellAlignment, Table, presets};
 use serde::Serialize;
 
+use crate::columns::{Mapped, Row, Value};
 use crate::facts::ContractFilter;
 use crate::facts::DailyTrading;
 use crate::question::{Answer, Question};
@@ -42,55 +43,6 @@ pub(super) fn json<T: Serialize>(out: &mut impl Write, rows: &T) -> io::Result<(
     writeln!(out)
 }
 
-/// A row as it goes into CSV: text that a spreadsheet would run as a formula is neutralised.
-trait CsvRow: Serialize + Sized {
-    fn csv_safe(&self) -> std::borrow::Cow<'_, Self>
-    where
-        Self: Clone,
-    {
-        std::borrow::Cow::Borrowed(self)
-    }
-}
-
-impl CsvRow for crate::store::TimelineDay {}
-impl CsvRow for DayCount {}
-/// The rows whose `symbol` text may come from a file from elsewhere.
-macro_rules! csv_row_with_symbol {
-    ($($row:ty),*) => {$(
-        impl CsvRow for $row {
-            fn csv_safe(&self) -> std::borrow::Cow<'_, Self> {
-                match csv_cell(&self.symbol) {
-                    std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(self),
-                    std::borrow::Cow::Owned(symbol) => {
-                        std::borrow::Cow::Owned(Self { symbol, ..self.clone() })
-                    }
-                }
-            }
-        }
-    )*};
-}
-csv_row_with_symbol!(SnapshotRow, RangeRow, SymbolRecord);
-/// The rows that also carry `base_symbol`, a part of the same name.
-macro_rules! csv_row_with_base_symbol {
-    ($($row:ty),*) => {$(
-        impl CsvRow for $row {
-            fn csv_safe(&self) -> std::borrow::Cow<'_, Self> {
-                match (csv_cell(&self.symbol), csv_cell(&self.base_symbol)) {
-                    (std::borrow::Cow::Borrowed(_), std::borrow::Cow::Borrowed(_)) => {
-                        std::borrow::Cow::Borrowed(self)
-                    }
-                    (symbol, base_symbol) => std::borrow::Cow::Owned(Self {
-                        symbol: symbol.into_owned(),
-                        base_symbol: base_symbol.into_owned(),
-                        ..self.clone()
-                    }),
-                }
-            }
-        }
-    )*};
-}
-csv_row_with_base_symbol!(Event, Member);
-
 /// A text cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, CR first)
 /// gets a leading `'`, as OWASP advises: such a name can only come from a hostile file.
 fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
@@ -125,10 +77,23 @@ pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
-fn csv<T: CsvRow + Clone>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {
+/// The rows as CSV: a header of the columns' names, then a record per row; every text cell
+/// (a symbol folder's name can come from a hostile listing) through `csv_cell`.
+fn csv<R: Row>(out: &mut impl Write, rows: &[R]) -> io::Result<()> {
+    /// A value as it goes into CSV.
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum CsvValue<'r> {
+        Text(std::borrow::Cow<'r, str>),
+        Other(Value<'r>),
+    }
     let mut w = csv::Writer::from_writer(out);
     for row in rows {
-        w.serialize(row.csv_safe().as_ref()).map_err(csv_io)?;
+        let safe = Mapped::new(row, |v| match v {
+            Value::Text(Some(text)) => CsvValue::Text(csv_cell(text)),
+            other => CsvValue::Other(other),
+        });
+        w.serialize(&safe).map_err(csv_io)?;
     }
     w.flush()
 }
@@ -142,7 +107,7 @@ fn csv_io(e: csv::Error) -> io::Error {
 }
 
 /// JSON and CSV straight from the rows; the table from `table`.
-fn emit<T: CsvRow + Clone, W: Write>(
+fn emit<T: Row, W: Write>(
     out: &mut W,
     format: Format,
     rows: &[T],

@@ -63,7 +63,7 @@ named!(EventKind {
 });
 
 /// One event of a symbol's life.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// The day it happened.
     pub date: NaiveDate,
@@ -181,7 +181,7 @@ impl UniverseQuery {
 }
 
 /// A member of a day's universe.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Member {
     /// The symbol folder.
     pub symbol: String,

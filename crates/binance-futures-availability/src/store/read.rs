@@ -14,7 +14,7 @@ use super::{Database, RunRecord, StoreError, date_value, schema};
 use crate::facts::{Contract, ContractFilter, DayRange, runs};
 
 /// A symbol that had a file on the asked day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotRow {
     /// The symbol folder's name.
     pub symbol: String,
@@ -25,7 +25,7 @@ pub struct SnapshotRow {
 }
 
 /// One stored day of a symbol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelineDay {
     /// The day.
     pub date: NaiveDate,
@@ -38,7 +38,7 @@ pub struct TimelineDay {
 }
 
 /// What the database knows of one symbol folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolRecord {
     /// The folder's name, as the bucket spells it.
     pub symbol: String,
@@ -126,7 +126,7 @@ pub enum GapKind {
 }
 
 /// A symbol with at least one file in the asked range; first/last are inside the range.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeRow {
     /// The symbol folder's name.
     pub symbol: String,
@@ -139,7 +139,7 @@ pub struct RangeRow {
 }
 
 /// How many symbols had a file on one day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayCount {
     /// The day.
     pub date: NaiveDate,

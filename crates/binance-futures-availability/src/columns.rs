@@ -1,0 +1,321 @@
+//! The columns of every answer row, defined once: each row type's names, order and types, from
+//! which every output is made — JSON and CSV (the command line and `serve`, through the
+//! `Serialize` this module gives each row), Arrow tables and Python dicts (the Python package,
+//! which walks `Row::COLUMNS`). A column added here appears in all four; none can drift.
+//!
+//! Must not know: any one output format (serde's data model is the common ground), SQL, flags.
+//!
+//! A column's type is the kind of its getter (`Cell`), so a column cannot claim one type and
+//! give another, and whether it can be empty is part of the same kind (`OptInt64`, not
+//! `Int64` plus a flag).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+use crate::facts::DailyTrading;
+use crate::store::{DayCount, Event, Member, RangeRow, SnapshotRow, SymbolRecord, TimelineDay};
+
+/// A row type of an answer, and its columns in output order. Its `Serialize` is
+/// `serialize_by_columns!`'s, written from the same columns.
+pub trait Row: Serialize + Sized + 'static {
+    /// The columns, in the order every output lists them.
+    const COLUMNS: &'static [Column<Self>];
+}
+
+/// One column: its name (a JSON key, a CSV header, an Arrow field, a dict key) and how a row
+/// gives its value.
+pub struct Column<R> {
+    /// The name every output uses.
+    pub name: &'static str,
+    /// The value's getter; its kind is the column's type.
+    pub cell: Cell<R>,
+}
+
+impl<R> Column<R> {
+    /// The column `name`, its values from `cell`.
+    pub const fn new(name: &'static str, cell: Cell<R>) -> Self {
+        Column { name, cell }
+    }
+}
+
+/// How a row gives one column's value; the variant is the column's type, `Opt…` the ones
+/// that may be empty (JSON `null`, an empty CSV field, an Arrow null, Python `None`).
+pub enum Cell<R> {
+    /// Text.
+    Text(fn(&R) -> &str),
+    /// Text or nothing.
+    OptText(fn(&R) -> Option<&str>),
+    /// Yes or no.
+    Bool(fn(&R) -> bool),
+    /// Yes, no, or not known.
+    OptBool(fn(&R) -> Option<bool>),
+    /// A 32-bit integer or nothing.
+    OptInt32(fn(&R) -> Option<i32>),
+    /// A 64-bit integer.
+    Int64(fn(&R) -> i64),
+    /// A 64-bit integer or nothing.
+    OptInt64(fn(&R) -> Option<i64>),
+    /// An unsigned 32-bit integer.
+    UInt32(fn(&R) -> u32),
+    /// An unsigned 64-bit integer.
+    UInt64(fn(&R) -> u64),
+    /// A 64-bit float.
+    Float64(fn(&R) -> f64),
+    /// A calendar day (UTC).
+    Date(fn(&R) -> NaiveDate),
+    /// A calendar day or nothing.
+    OptDate(fn(&R) -> Option<NaiveDate>),
+    /// An instant in UTC or nothing.
+    OptTime(fn(&R) -> Option<DateTime<Utc>>),
+}
+
+impl<R> Cell<R> {
+    /// Whether the column may be empty.
+    pub fn nullable(&self) -> bool {
+        matches!(
+            self,
+            Cell::OptText(_)
+                | Cell::OptBool(_)
+                | Cell::OptInt32(_)
+                | Cell::OptInt64(_)
+                | Cell::OptDate(_)
+                | Cell::OptTime(_)
+        )
+    }
+
+    /// The value `row` has in this column.
+    pub fn value<'r>(&self, row: &'r R) -> Value<'r> {
+        match self {
+            Cell::Text(f) => Value::Text(Some(f(row))),
+            Cell::OptText(f) => Value::Text(f(row)),
+            Cell::Bool(f) => Value::Bool(Some(f(row))),
+            Cell::OptBool(f) => Value::Bool(f(row)),
+            Cell::OptInt32(f) => Value::Int32(f(row)),
+            Cell::Int64(f) => Value::Int64(Some(f(row))),
+            Cell::OptInt64(f) => Value::Int64(f(row)),
+            Cell::UInt32(f) => Value::UInt32(f(row)),
+            Cell::UInt64(f) => Value::UInt64(f(row)),
+            Cell::Float64(f) => Value::Float64(f(row)),
+            Cell::Date(f) => Value::Date(Some(f(row))),
+            Cell::OptDate(f) => Value::Date(f(row)),
+            Cell::OptTime(f) => Value::Time(f(row)),
+        }
+    }
+}
+
+/// One cell's value, as serde writes it (`None` is an empty cell).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'r> {
+    /// Text.
+    Text(Option<&'r str>),
+    /// Yes or no.
+    Bool(Option<bool>),
+    /// A 32-bit integer.
+    Int32(Option<i32>),
+    /// A 64-bit integer.
+    Int64(Option<i64>),
+    /// An unsigned 32-bit integer.
+    UInt32(u32),
+    /// An unsigned 64-bit integer.
+    UInt64(u64),
+    /// A 64-bit float.
+    Float64(f64),
+    /// A calendar day, written `2024-01-15`.
+    Date(Option<NaiveDate>),
+    /// An instant in UTC, written RFC 3339 (`2024-01-15T08:00:00Z`).
+    Time(Option<DateTime<Utc>>),
+}
+
+impl Serialize for Value<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Text(v) => v.serialize(s),
+            Value::Bool(v) => v.serialize(s),
+            Value::Int32(v) => v.serialize(s),
+            Value::Int64(v) => v.serialize(s),
+            Value::UInt32(v) => v.serialize(s),
+            Value::UInt64(v) => v.serialize(s),
+            Value::Float64(v) => v.serialize(s),
+            Value::Date(v) => v.serialize(s),
+            Value::Time(v) => v.serialize(s),
+        }
+    }
+}
+
+/// A row written as its columns, each value passed through `map` first (the CSV writer
+/// neutralises formulas in text this way; JSON takes the values as they are).
+pub struct Mapped<'r, R, F> {
+    row: &'r R,
+    map: F,
+}
+
+impl<'r, R: Row, V: Serialize, F: Fn(Value<'r>) -> V> Mapped<'r, R, F> {
+    /// `row`, each of its values through `map`.
+    pub fn new(row: &'r R, map: F) -> Self {
+        Mapped { row, map }
+    }
+}
+
+impl<'r, R: Row, V: Serialize, F: Fn(Value<'r>) -> V> Serialize for Mapped<'r, R, F> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut row = s.serialize_struct("row", R::COLUMNS.len())?;
+        for c in R::COLUMNS {
+            row.serialize_field(c.name, &(self.map)(c.cell.value(self.row)))?;
+        }
+        row.end()
+    }
+}
+
+/// `Serialize` from the columns: a JSON object or a CSV record with the columns' names.
+macro_rules! serialize_by_columns {
+    ($($row:ty),+ $(,)?) => {$(
+        impl Serialize for $row {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                Mapped::new(self, |v| v).serialize(s)
+            }
+        }
+    )+};
+}
+serialize_by_columns!(
+    SnapshotRow,
+    TimelineDay,
+    RangeRow,
+    DayCount,
+    SymbolRecord,
+    Event,
+    Member,
+    DailyTrading,
+);
+
+impl Row for SnapshotRow {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("symbol", Cell::Text(|r| &r.symbol)),
+        Column::new("file_size_bytes", Cell::OptInt64(|r| r.file_size_bytes)),
+        Column::new("last_modified", Cell::OptTime(|r| r.last_modified)),
+    ];
+}
+
+impl Row for TimelineDay {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("date", Cell::Date(|r| r.date)),
+        Column::new("available", Cell::Bool(|r| r.available)),
+        Column::new("file_size_bytes", Cell::OptInt64(|r| r.file_size_bytes)),
+        Column::new("status_code", Cell::OptInt32(|r| r.status_code)),
+    ];
+}
+
+impl Row for RangeRow {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("symbol", Cell::Text(|r| &r.symbol)),
+        Column::new("days_available", Cell::Int64(|r| r.days_available)),
+        Column::new("first_date", Cell::Date(|r| r.first_date)),
+        Column::new("last_date", Cell::Date(|r| r.last_date)),
+    ];
+}
+
+impl Row for DayCount {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("date", Cell::Date(|r| r.date)),
+        Column::new("perpetual", Cell::Int64(|r| r.perpetual)),
+        Column::new("delivery", Cell::Int64(|r| r.delivery)),
+        Column::new("perpetual_traded", Cell::Int64(|r| r.perpetual_traded)),
+        Column::new("delivery_traded", Cell::Int64(|r| r.delivery_traded)),
+    ];
+}
+
+impl Row for SymbolRecord {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("symbol", Cell::Text(|r| &r.symbol)),
+        Column::new("contract", Cell::Text(|r| r.contract.as_str())),
+        Column::new("quote_asset", Cell::OptText(|r| r.quote_asset.as_deref())),
+        Column::new("settled", Cell::Bool(|r| r.settled)),
+        Column::new("delivery_date", Cell::OptDate(|r| r.delivery_date)),
+        Column::new("first_file_date", Cell::OptDate(|r| r.first_file_date)),
+        Column::new("last_file_date", Cell::OptDate(|r| r.last_file_date)),
+        Column::new("checked_from", Cell::OptDate(|r| r.checked_from)),
+        Column::new("checked_through", Cell::OptDate(|r| r.checked_through)),
+    ];
+}
+
+impl Row for Event {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("date", Cell::Date(|r| r.date)),
+        Column::new("symbol", Cell::Text(|r| &r.symbol)),
+        Column::new("base_symbol", Cell::Text(|r| &r.base_symbol)),
+        Column::new("kind", Cell::Text(|r| r.kind.as_str())),
+        Column::new("detail", Cell::Text(|r| &r.detail)),
+    ];
+}
+
+impl Row for Member {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("symbol", Cell::Text(|r| &r.symbol)),
+        Column::new("base_symbol", Cell::Text(|r| &r.base_symbol)),
+        Column::new("rank", Cell::UInt32(|r| r.rank)),
+        Column::new("mean_quote_volume", Cell::Float64(|r| r.mean_quote_volume)),
+        Column::new("days_listed", Cell::Int64(|r| r.days_listed)),
+        Column::new("traded_on_date", Cell::OptBool(|r| r.traded_on_date)),
+    ];
+}
+
+impl Row for DailyTrading {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("date", Cell::Date(|r| r.date)),
+        Column::new("open", Cell::Float64(|r| r.open)),
+        Column::new("high", Cell::Float64(|r| r.high)),
+        Column::new("low", Cell::Float64(|r| r.low)),
+        Column::new("close", Cell::Float64(|r| r.close)),
+        Column::new("volume", Cell::Float64(|r| r.volume)),
+        Column::new("quote_volume", Cell::Float64(|r| r.quote_volume)),
+        Column::new("trades", Cell::UInt64(|r| r.trades)),
+        Column::new("taker_buy_volume", Cell::Float64(|r| r.taker_buy_volume)),
+        Column::new(
+            "taker_buy_quote_volume",
+            Cell::Float64(|r| r.taker_buy_quote_volume),
+        ),
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names<R: Row>() -> Vec<&'static str> {
+        R::COLUMNS.iter().map(|c| c.name).collect()
+    }
+
+    /// A name twice would be one JSON key written twice, two Arrow fields no DataFrame takes,
+    /// and a dict that silently keeps the second.
+    #[test]
+    fn every_row_type_names_each_column_once() {
+        for (row, names) in [
+            ("SnapshotRow", names::<SnapshotRow>()),
+            ("TimelineDay", names::<TimelineDay>()),
+            ("RangeRow", names::<RangeRow>()),
+            ("DayCount", names::<DayCount>()),
+            ("SymbolRecord", names::<SymbolRecord>()),
+            ("Event", names::<Event>()),
+            ("Member", names::<Member>()),
+            ("DailyTrading", names::<DailyTrading>()),
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            for n in &names {
+                assert!(seen.insert(n), "{row} names {n:?} twice: {names:?}");
+            }
+        }
+    }
+
+    /// Empty cells are JSON nulls, days and instants keep the text they always had.
+    #[test]
+    fn a_row_is_written_as_its_columns() {
+        let row = SnapshotRow {
+            symbol: "BTCUSDT".into(),
+            file_size_bytes: None,
+            last_modified: "2024-01-16T08:00:01Z".parse().ok(),
+        };
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            r#"{"symbol":"BTCUSDT","file_size_bytes":null,"last_modified":"2024-01-16T08:00:01Z"}"#
+        );
+    }
+}
