@@ -2,7 +2,7 @@
 //! run ends in bounded time and memory, with a sentence naming the prefix or key. Each test
 //! fails (hangs or grows) without its fix; `bounded` turns a hang into a failure.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::time::Duration;
