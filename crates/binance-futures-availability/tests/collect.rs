@@ -1,7 +1,7 @@
 //! Collection end to end: the real binary against the simulated bucket, and the database it
 //! leaves compared row by row with what the corpus says must be there.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

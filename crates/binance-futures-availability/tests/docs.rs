@@ -7,7 +7,7 @@
 //!   docs): each `$ command` must print what follows it (stdout and stderr together) and exit as
 //!   its `? code` line says (0 when there is none). `[..]` elides part of a line, `...` lines,
 //!   `[DB]` stands for the database's path. After a deliberate change, `TRYCMD=overwrite cargo
-//!   test --release --test docs` rewrites the blocks; review the diff;
+//!   test --release --test integration docs::` rewrites the blocks; review the diff;
 //! - every `bfa …` / `binance-futures-availability …` / `cargo run --release -- …` line of a
 //!   ```` ```bash ```` block (examples too long-running, or with side effects, to execute here)
 //!   must parse with today's command line, synopsis brackets included: `[--format table|json]`
@@ -18,7 +18,7 @@
 //!   folder whose `availability.duckdb` is that database and whose `bfa-export/` is its
 //!   `export`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! A run that collected nothing (issue 17): the database stays byte-identical, or absent, and
 //! queries keep saying what they said before.
 
-mod common;
+use crate::common;
 
 use common::*;
 use vision_sim::{Corpus, Fault, FaultRule};

@@ -3,7 +3,7 @@
 //! print nothing that acts on a terminal or spreadsheet, and turn out-of-range input into a
 //! sentence and exit 2. Each test fails without its fix.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! run ends in bounded time and memory, with a sentence naming the prefix or key. Each test
 //! fails (hangs or grows) without its fix; `bounded` turns a hang into a failure.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::time::Duration;
@@ -140,12 +140,14 @@ async fn an_hour_of_retry_after_is_cut_to_the_policy_and_any_wait_can_be_cancell
     });
     let cancel = CancellationToken::new();
     let waiting = client(&sim).with_cancel(cancel.clone());
+    // Counted before the spawn: the HEAD runs on another worker at once, and a 429 it got
+    // before the count was taken would leave this loop waiting for the retry a minute later.
+    let faults = sim.stats().faults;
     let head = tokio::spawn(async move {
         waiting
             .head(&vision::Dataset::UM_DAILY_1M.key("BTCUSDT", day("2020-01-01")))
             .await
     });
-    let faults = sim.stats().faults;
     bounded("the first 429", async {
         while sim.stats().faults == faults {
             tokio::task::yield_now().await;

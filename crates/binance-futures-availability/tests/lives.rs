@@ -4,7 +4,7 @@
 //! delivery, a symbol whose files are merely late), and universes equal to a computation in
 //! this file from the corpus alone; appending later data never changes a day's universe.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

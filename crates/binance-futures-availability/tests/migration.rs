@@ -4,7 +4,7 @@
 //! file; a file written by the schema-5 code (`tests/fixtures/v5`) migrates to the schema of
 //! markets (ADR 0019) with every row of every table and every answer unchanged.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The operator's commands against real files: `status`, `validate` (with Binance's real
 //! exchangeInfo responses), `backup` → `restore`, and `export` read back by DuckDB.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

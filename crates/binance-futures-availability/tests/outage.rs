@@ -4,7 +4,7 @@
 //! a late or replaced file older than the lookback is seen within a week of daily updates, for
 //! the 1m and the 1d datasets alike.
 
-mod common;
+use crate::common;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use common::*;

@@ -7,7 +7,7 @@
 //! Debian's `chromium` and `chromium-driver` are installed with apt-get when missing (as
 //! `.ci/run` does), like the Python tests install their packages into a venv.
 
-mod common;
+use crate::common;
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,7 @@
 //! The query side, as a user meets it: answers, order and formats of every query against a real
 //! DuckDB file filled by a real backfill, bad input and exit codes, read-only behaviour, UTC.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

@@ -9,7 +9,7 @@
 //! below what DuckDB needs for one batch's statements (the symbols upsert alone asked for a
 //! 5.9 MiB block with 10.9 MiB in use), whatever the table's size.
 
-mod common;
+use crate::common;
 
 use binance_futures_availability::facts::DayRange;
 use binance_futures_availability::store::{

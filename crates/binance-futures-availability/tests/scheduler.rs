@@ -1,7 +1,7 @@
 //! Running unattended: the scheduler loop with injected time against the simulated bucket, the
 //! real process (one instance, SIGTERM, detached daemon), and queries while an update writes.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Stdio};
 use std::sync::Mutex;

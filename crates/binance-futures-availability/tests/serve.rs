@@ -2,7 +2,7 @@
 //! command line's, byte for byte; refusals carry its sentences; validators, gzip, a publish
 //! under load, the loopback rule and clients that misbehave.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

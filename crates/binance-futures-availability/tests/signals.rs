@@ -1,7 +1,7 @@
 //! Stopping by signal (issue 17): a second SIGTERM stops at once, with exit code 1 and never a
 //! crash, whatever DuckDB's threads are doing; nothing committed is lost.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;

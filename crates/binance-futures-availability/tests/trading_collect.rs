@@ -4,7 +4,7 @@
 //! completed by the next run; a day read from its daily file keeps that value when its monthly
 //! file later disagrees, and the disagreement is recorded.
 
-mod common;
+use crate::common;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use common::*;

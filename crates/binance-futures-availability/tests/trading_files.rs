@@ -3,7 +3,7 @@
 //! reader), daily and monthly agree except on the scripted disagreements, both header eras
 //! read, and a file that does not match its CHECKSUM is refused with its key.
 
-mod common;
+use crate::common;
 
 use binance_futures_availability::facts::{Market, Month, Span};
 use binance_futures_availability::vision::{Dataset, read_1d_file};

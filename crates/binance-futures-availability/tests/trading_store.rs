@@ -3,7 +3,7 @@
 //! monthly file fills the days without one; each file's version is kept for the next plan;
 //! availability writes and trading writes never touch each other's rows.
 
-mod common;
+use crate::common;
 
 use binance_futures_availability::facts::{DailyTrading, DayRange, Month, Span};
 use binance_futures_availability::store::{

@@ -1,7 +1,7 @@
 //! The Vision client against the simulated bucket (and an independent S3, moto; and the AWS CLI
 //! against the simulator): paging, names, faults, and the errors a user would read.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};

@@ -1,6 +1,5 @@
 //! Shared test support: a simulated bucket, a temporary database, the real binary, and the
 //! expected database computed from the corpus independently of the code under test.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
