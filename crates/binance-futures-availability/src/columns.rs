@@ -9,11 +9,16 @@
 //! give another, and whether it can be empty is part of the same kind (`OptInt64`, not
 //! `Int64` plus a flag).
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::facts::DailyTrading;
-use crate::store::{DayCount, Event, Member, RangeRow, SnapshotRow, SymbolRecord, TimelineDay};
+use crate::store::{
+    CatalogFile, DatasetSummary, DayCount, Event, Member, RangeRow, SnapshotRow, Stray,
+    SymbolRecord, TimelineDay,
+};
 
 /// A row type of an answer, and its columns in output order. Its `Serialize` is
 /// `serialize_by_columns!`'s, written from the same columns.
@@ -45,6 +50,8 @@ pub enum Cell<R> {
     Text(fn(&R) -> &str),
     /// Text or nothing.
     OptText(fn(&R) -> Option<&str>),
+    /// Text made from a value when written (a dataset's or a period's name).
+    Shown(fn(&R) -> String),
     /// Yes or no.
     Bool(fn(&R) -> bool),
     /// Yes, no, or not known.
@@ -65,6 +72,8 @@ pub enum Cell<R> {
     Date(fn(&R) -> NaiveDate),
     /// A calendar day or nothing.
     OptDate(fn(&R) -> Option<NaiveDate>),
+    /// An instant in UTC.
+    Time(fn(&R) -> DateTime<Utc>),
     /// An instant in UTC or nothing.
     OptTime(fn(&R) -> Option<DateTime<Utc>>),
 }
@@ -86,8 +95,9 @@ impl<R> Cell<R> {
     /// The value `row` has in this column.
     pub fn value<'r>(&self, row: &'r R) -> Value<'r> {
         match self {
-            Cell::Text(f) => Value::Text(Some(f(row))),
-            Cell::OptText(f) => Value::Text(f(row)),
+            Cell::Text(f) => Value::Text(Some(Cow::Borrowed(f(row)))),
+            Cell::OptText(f) => Value::Text(f(row).map(Cow::Borrowed)),
+            Cell::Shown(f) => Value::Text(Some(Cow::Owned(f(row)))),
             Cell::Bool(f) => Value::Bool(Some(f(row))),
             Cell::OptBool(f) => Value::Bool(f(row)),
             Cell::OptInt32(f) => Value::Int32(f(row)),
@@ -98,16 +108,17 @@ impl<R> Cell<R> {
             Cell::Float64(f) => Value::Float64(f(row)),
             Cell::Date(f) => Value::Date(Some(f(row))),
             Cell::OptDate(f) => Value::Date(f(row)),
+            Cell::Time(f) => Value::Time(Some(f(row))),
             Cell::OptTime(f) => Value::Time(f(row)),
         }
     }
 }
 
 /// One cell's value, as serde writes it (`None` is an empty cell).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value<'r> {
     /// Text.
-    Text(Option<&'r str>),
+    Text(Option<Cow<'r, str>>),
     /// Yes or no.
     Bool(Option<bool>),
     /// A 32-bit integer.
@@ -185,6 +196,9 @@ serialize_by_columns!(
     Event,
     Member,
     DailyTrading,
+    DatasetSummary,
+    CatalogFile,
+    Stray,
 );
 
 impl Row for SnapshotRow {
@@ -276,6 +290,38 @@ impl Row for DailyTrading {
     ];
 }
 
+impl Row for DatasetSummary {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("dataset", Cell::Shown(|r| r.dataset.to_string())),
+        Column::new("symbols", Cell::Int64(|r| r.symbols)),
+        Column::new("files", Cell::Int64(|r| r.files)),
+        Column::new("bytes", Cell::Int64(|r| r.bytes)),
+        Column::new("first", Cell::Shown(|r| r.first.to_string())),
+        Column::new("last", Cell::Shown(|r| r.last.to_string())),
+        Column::new("missing_checksums", Cell::Int64(|r| r.missing_checksums)),
+    ];
+}
+
+impl Row for CatalogFile {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("key", Cell::Text(|r| &r.key)),
+        Column::new("symbol", Cell::Text(|r| &r.symbol)),
+        Column::new("period", Cell::Shown(|r| r.span.to_string())),
+        Column::new("size", Cell::UInt64(|r| r.size)),
+        Column::new("last_modified", Cell::Time(|r| r.last_modified)),
+        Column::new("checksum", Cell::Bool(|r| r.checksum)),
+    ];
+}
+
+impl Row for Stray {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("key", Cell::Text(|r| &r.key)),
+        Column::new("size", Cell::UInt64(|r| r.size)),
+        Column::new("last_modified", Cell::Time(|r| r.last_modified)),
+        Column::new("reason", Cell::Text(|r| r.reason.as_str())),
+    ];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +343,9 @@ mod tests {
             ("Event", names::<Event>()),
             ("Member", names::<Member>()),
             ("DailyTrading", names::<DailyTrading>()),
+            ("DatasetSummary", names::<DatasetSummary>()),
+            ("CatalogFile", names::<CatalogFile>()),
+            ("Stray", names::<Stray>()),
         ] {
             let mut seen = std::collections::HashSet::new();
             for n in &names {

@@ -219,6 +219,16 @@ impl std::fmt::Display for Month {
     }
 }
 
+/// A period as the bucket's file names write it: `2024-01-15` for a day, `2024-01` for a month.
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Span::Day(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Span::Month(m) => m.fmt(f),
+        }
+    }
+}
+
 /// Days `first ..= last`, never reversed: the one shape of a range of days. Serialized as
 /// `[first, last]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -69,7 +69,7 @@ fn a_stale_copy_never_replaces_a_database_put_in_place_since() {
     env.ok(&ETH_ONLY);
     // What a killed run leaves: a private copy of the one-symbol database.
     {
-        let mut session = WriteSession::begin(&env.db, "killed").unwrap();
+        let mut session: WriteSession = WriteSession::begin(&env.db, "killed").unwrap();
         session.db().begin_run(RunKind::Update, None).unwrap();
     }
     assert!(sibling(&env.db, ".writing").exists());
@@ -89,7 +89,7 @@ fn a_stale_copy_never_replaces_a_database_put_in_place_since() {
 
     // A copy with no record of its origin (left by an older version) is not trusted either.
     {
-        WriteSession::begin(&env.db, "killed").unwrap();
+        WriteSession::<Database>::begin(&env.db, "killed").unwrap();
     }
     std::fs::remove_file(sibling(&env.db, ".writing.origin")).unwrap();
     env.ok(&ETH_ONLY);
@@ -220,7 +220,7 @@ fn a_run_stopped_while_publishing_is_not_logged_ok() {
     env.ok(&["backfill", "--end", "2024-03-01", "--quiet"]);
     // Everything up to the rename happened, then the process died.
     let stopped = {
-        let mut session = WriteSession::begin(&env.db, "update").unwrap();
+        let mut session: WriteSession = WriteSession::begin(&env.db, "update").unwrap();
         let db = session.db();
         let run = db.begin_run(RunKind::Update, None).unwrap();
         db.finish_run(

@@ -116,7 +116,7 @@ fn batch(symbols: std::ops::Range<usize>, days: i64) -> Batch {
 fn the_write_copys_log_is_folded_into_it_as_it_grows() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("availability.duckdb");
-    let mut session = WriteSession::begin(&db, "test").unwrap();
+    let mut session: WriteSession = WriteSession::begin(&db, "test").unwrap();
     let wal = Beside::of(&db).writing_wal();
     let mut largest = 0;
     // 60 batches of 40 folders × 2500 days: 6 M rows, ~100 MB of log if never folded.

@@ -6,6 +6,7 @@
 //! A file's tests are its module's: `cargo test --release --test integration docs::` runs the
 //! docs' tests, `cargo test --release --test integration scale::` the writes at scale.
 
+mod catalog;
 mod collect;
 mod common;
 mod docs;

@@ -624,7 +624,7 @@ fn dict<'py, R: Row>(py: Python<'py>, row: &R) -> PyResult<Bound<'py, PyDict>> {
 fn schema<R: Row>() -> Schema {
     let field = |c: &Column<R>| {
         let ty = match c.cell {
-            Cell::Text(_) | Cell::OptText(_) => DataType::Utf8,
+            Cell::Text(_) | Cell::OptText(_) | Cell::Shown(_) => DataType::Utf8,
             Cell::Bool(_) | Cell::OptBool(_) => DataType::Boolean,
             Cell::OptInt32(_) => DataType::Int32,
             Cell::Int64(_) | Cell::OptInt64(_) => DataType::Int64,
@@ -632,7 +632,9 @@ fn schema<R: Row>() -> Schema {
             Cell::UInt64(_) => DataType::UInt64,
             Cell::Float64(_) => DataType::Float64,
             Cell::Date(_) | Cell::OptDate(_) => DataType::Date32,
-            Cell::OptTime(_) => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            Cell::Time(_) | Cell::OptTime(_) => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
         };
         Field::new(c.name, ty, c.cell.nullable())
     };
@@ -645,6 +647,7 @@ fn batch<R: Row>(rows: &[R]) -> Result<RecordBatch, duckdb::arrow::error::ArrowE
         match c.cell {
             Cell::Text(f) => Arc::new(StringArray::from_iter_values(rows.iter().map(f))),
             Cell::OptText(f) => Arc::new(StringArray::from_iter(rows.iter().map(f))),
+            Cell::Shown(f) => Arc::new(StringArray::from_iter_values(rows.iter().map(f))),
             Cell::Bool(f) => Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(f(r))))),
             Cell::OptBool(f) => Arc::new(BooleanArray::from_iter(rows.iter().map(f))),
             Cell::OptInt32(f) => Arc::new(Int32Array::from_iter(rows.iter().map(f))),
@@ -659,6 +662,12 @@ fn batch<R: Row>(rows: &[R]) -> Result<RecordBatch, duckdb::arrow::error::ArrowE
             Cell::OptDate(f) => Arc::new(Date32Array::from_iter(
                 rows.iter().map(|r| f(r).map(date32)),
             )),
+            Cell::Time(f) => Arc::new(
+                TimestampMicrosecondArray::from_iter_values(
+                    rows.iter().map(|r| f(r).timestamp_micros()),
+                )
+                .with_timezone("UTC"),
+            ),
             Cell::OptTime(f) => Arc::new(
                 TimestampMicrosecondArray::from_iter(
                     rows.iter().map(|r| f(r).map(|t| t.timestamp_micros())),

@@ -69,7 +69,14 @@ impl Cli {
     pub fn collects(&self) -> bool {
         matches!(
             self.command,
-            Command::Update(_) | Command::Backfill(_) | Command::Probe(_) | Command::Scheduler(_)
+            Command::Update(_)
+                | Command::Backfill(_)
+                | Command::Probe(_)
+                | Command::Scheduler(_)
+                | Command::Catalog(super::catalog::CatalogArgs {
+                    command: super::catalog::CatalogCommand::Update { .. },
+                    ..
+                })
         )
     }
 }
@@ -98,6 +105,11 @@ pub(crate) enum Command {
     /// to look at the history, read-only, from the file the scheduler publishes.
     #[command(after_help = super::serve::help())]
     Serve(ServeArgs),
+    /// The catalog of every file of Binance Vision — every market, data type, symbol and
+    /// interval — in its own file beside the database: `catalog update` builds it, the other
+    /// commands ask it.
+    #[command(after_help = EXIT_CODES)]
+    Catalog(super::catalog::CatalogArgs),
     /// What the database holds, how fresh it is, and how the last run went. Exits 1 when the
     /// data is stale (not checked through the day before yesterday), so it serves as a check.
     #[command(after_help = EXIT_CODES)]

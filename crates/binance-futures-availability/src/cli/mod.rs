@@ -5,6 +5,7 @@
 //! code out: the binary and the wheel's console script), `Cli`, `run` and `CliError`.
 
 mod args;
+mod catalog;
 mod entry;
 mod logging;
 mod ops;
@@ -52,6 +53,9 @@ pub enum CliError {
     /// A collection run.
     #[error(transparent)]
     Collect(Box<CollectError>),
+    /// A crawl of the catalog.
+    #[error(transparent)]
+    Crawl(Box<collect::CrawlError>),
     /// The bucket.
     #[error(transparent)]
     Vision(#[from] VisionError),
@@ -131,6 +135,12 @@ pub(crate) fn store_sentence(e: &StoreError) -> String {
     format!("{e}{}", store_hint(e))
 }
 
+impl From<collect::CrawlError> for CliError {
+    fn from(e: collect::CrawlError) -> Self {
+        CliError::Crawl(Box::new(e))
+    }
+}
+
 impl From<CollectError> for CliError {
     fn from(e: CollectError) -> Self {
         CliError::Collect(Box::new(e))
@@ -145,6 +155,7 @@ impl CliError {
             CliError::Serve(e) => e.is_bad_input(),
             CliError::Store(e) => e.is_bad_input(),
             CliError::Collect(e) => e.is_bad_input(),
+            CliError::Crawl(e) => matches!(&**e, collect::CrawlError::Store(s) if s.is_bad_input()),
             _ => false,
         };
         if bad_input { 2 } else { 1 }
@@ -209,6 +220,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve::run(&db_path, &args, cli.quiet),
         Command::Status { format } => ops::status(&db_path, format, &mut out),
         Command::Validate(args) => ops::validate(&db_path, &args, &mut out),
+        Command::Catalog(args) => catalog::run(&db_path, args, cli.quiet, &mut out),
         Command::Backup { dest, force } => ops::backup(&db_path, &dest, force, cli.quiet),
         Command::Restore { src, force } => ops::restore(&src, &db_path, force, cli.quiet),
         Command::Export {
@@ -328,13 +340,7 @@ fn collect_with(
     goal: Goal,
     quiet: bool,
 ) -> Result<(), CliError> {
-    let progress = if quiet {
-        Progress::Quiet
-    } else if std::io::stderr().is_terminal() {
-        Progress::Bar
-    } else {
-        Progress::Log
-    };
+    let progress = progress(quiet);
     let summary = runtime()?.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(cancel_on_signal(cancel.clone()));
@@ -344,6 +350,18 @@ fn collect_with(
         say!("{summary}");
     }
     Ok(())
+}
+
+/// How a collecting command shows progress: nothing with `--quiet`, a bar on a terminal, log
+/// lines otherwise.
+fn progress(quiet: bool) -> Progress {
+    if quiet {
+        Progress::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Progress::Bar
+    } else {
+        Progress::Log
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {

@@ -90,7 +90,10 @@ fn csv<R: Row>(out: &mut impl Write, rows: &[R]) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     for row in rows {
         let safe = Mapped::new(row, |v| match v {
-            Value::Text(Some(text)) => CsvValue::Text(csv_cell(text)),
+            Value::Text(Some(std::borrow::Cow::Borrowed(text))) => CsvValue::Text(csv_cell(text)),
+            Value::Text(Some(std::borrow::Cow::Owned(text))) => {
+                CsvValue::Text(std::borrow::Cow::Owned(csv_cell(&text).into_owned()))
+            }
             other => CsvValue::Other(other),
         });
         w.serialize(&safe).map_err(csv_io)?;
@@ -107,7 +110,7 @@ fn csv_io(e: csv::Error) -> io::Error {
 }
 
 /// JSON and CSV straight from the rows; the table from `table`.
-fn emit<T: Row, W: Write>(
+pub(super) fn emit<T: Row, W: Write>(
     out: &mut W,
     format: Format,
     rows: &[T],
@@ -122,7 +125,7 @@ fn emit<T: Row, W: Write>(
 
 /// A borderless table. Written with `trim_fmt`: no trailing blanks on any line, so what the
 /// docs show (and test, see tests/docs.rs) survives editors that strip them.
-fn table(header: &[&str], right: &[usize]) -> Table {
+pub(super) fn table(header: &[&str], right: &[usize]) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING);
     t.set_header(header.iter().map(Cell::new));

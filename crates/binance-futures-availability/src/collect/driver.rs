@@ -27,7 +27,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::progress::{Reporter, Stage};
-use super::{Options, RunState, Stop, Summary, SymbolFailure, TaskFailure};
+use super::{Options, Stop, Summary, SymbolFailure, TaskFailure};
 use crate::store::{Batch, Database, StoreError};
 use crate::vision::{FetchError, VisionClient};
 
@@ -39,6 +39,8 @@ pub(super) trait Work {
     type Output: Send + 'static;
     /// Where joined results wait until they are written.
     type Batch: Pending;
+    /// What joined results are counted into: a run's `Summary`, a crawl's tally.
+    type Tally: Tally;
 
     /// The symbol a task is for: what its failures, a panic included, are reported under.
     fn symbol(task: &Self::Task) -> &str;
@@ -52,28 +54,44 @@ pub(super) trait Work {
         task: Self::Task,
     ) -> BoxFuture<'static, Self::Output>;
 
-    /// Joins one task's output to `batch`, counting what it saw in `summary`; returns its
+    /// Joins one task's output to `batch`, counting what it saw in `tally`; returns its
     /// failures (the driver drops those that are only the run being stopped).
     fn join(
         &mut self,
         output: Self::Output,
         batch: &mut Self::Batch,
-        summary: &mut Summary,
+        tally: &mut Self::Tally,
     ) -> Vec<FetchError>;
+}
+
+/// Counts of a stage's work; the driver adds the rows each batch wrote.
+pub(super) trait Tally {
+    /// `rows` more rows written.
+    fn written(&mut self, rows: u64);
+}
+
+impl Tally for Summary {
+    fn written(&mut self, rows: u64) {
+        self.rows_written += rows;
+    }
 }
 
 /// Joined results not written yet: how much they hold, and how they are written.
 pub(super) trait Pending: Default {
+    /// The database the batch is written to.
+    type Store;
     /// Symbols with something in the batch.
     fn symbols(&self) -> usize;
     /// Rows the batch will write.
     fn rows(&self) -> usize;
     /// Writes the batch in one transaction and empties it; the rows changed.
-    fn write(&mut self, db: &mut Database) -> Result<u64, StoreError>;
+    fn write(&mut self, db: &mut Self::Store) -> Result<u64, StoreError>;
 }
 
 /// Availability rows and symbol facts (the 1m listings, the HEAD probes).
 impl Pending for Batch {
+    type Store = Database;
+
     fn symbols(&self) -> usize {
         self.symbols.len()
     }
@@ -87,16 +105,19 @@ impl Pending for Batch {
     }
 }
 
-/// Runs `plan` through `work` as the module says, writing batches to `db`; the failures go to
-/// `state.failures`. `Err(Stop::Breaker)` when the breaker stopped it.
+/// Runs `plan` through `work` as the module says, writing batches to `db` and counting in
+/// `tally`; the failures go to `failures` (the run's, so the breaker sees every stage's).
+/// `Err(Stop::Breaker)` when the breaker stopped it.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn drive<W: Work>(
-    db: &mut Database,
+    db: &mut <W::Batch as Pending>::Store,
     client: &VisionClient,
     opts: &Options,
     stage: Stage,
     work: &mut W,
     plan: Vec<W::Task>,
-    state: &mut RunState,
+    tally: &mut W::Tally,
+    failures: &mut Vec<SymbolFailure>,
 ) -> Result<(), Stop> {
     let progress = Reporter::new(&opts.progress, stage, plan.len() as u64);
     let concurrency = opts.concurrency.max(1);
@@ -121,42 +142,41 @@ pub(super) async fn drive<W: Work>(
             break;
         };
         progress.tick();
-        let (id, failures) = match joined {
+        let (id, failed) = match joined {
             Ok((id, output)) => {
-                let failures = work.join(output, &mut batch, &mut state.summary);
-                let failures = failures.into_iter().filter(|e| !e.is_cancelled());
-                (id, failures.map(TaskFailure::Fetch).collect::<Vec<_>>())
+                let failed = work.join(output, &mut batch, tally);
+                let failed = failed.into_iter().filter(|e| !e.is_cancelled());
+                (id, failed.map(TaskFailure::Fetch).collect::<Vec<_>>())
             }
             Err(e) => (e.id(), vec![TaskFailure::Task(e)]),
         };
         let symbol = symbols.remove(&id).unwrap_or_default();
-        let failed = !failures.is_empty();
-        for cause in failures {
+        let any = !failed.is_empty();
+        for cause in failed {
             tracing::warn!(symbol = %symbol, "{cause}");
-            state.failures.push(SymbolFailure {
+            failures.push(SymbolFailure {
                 symbol: symbol.clone(),
                 cause,
             });
         }
-        if failed && !stop.is_cancelled() && breaker_open(opts, state, &client) {
+        if any && !stop.is_cancelled() && breaker_open(opts, failures.len(), &client) {
             stop.cancel();
             tripped = true;
         }
         if batch.symbols() >= opts.batch_symbols || batch.rows() >= opts.batch_rows {
-            state.summary.rows_written += batch.write(db)?;
+            tally.written(batch.write(db)?);
         }
     }
-    state.summary.rows_written += batch.write(db)?;
+    tally.written(batch.write(db)?);
     progress.finish();
     if tripped { Err(Stop::Breaker) } else { Ok(()) }
 }
 
 /// The breaker's rule: past `breaker_min_requests` requests, more than `max_error_rate` of
 /// them failed (the run's failures, one per failed listing, file or task).
-fn breaker_open(opts: &Options, state: &RunState, client: &VisionClient) -> bool {
+fn breaker_open(opts: &Options, failures: usize, client: &VisionClient) -> bool {
     let requests = client.stats().requests.load(Ordering::Relaxed);
-    requests >= opts.breaker_min_requests
-        && state.failures.len() as f64 > opts.max_error_rate * requests as f64
+    requests >= opts.breaker_min_requests && failures as f64 > opts.max_error_rate * requests as f64
 }
 
 #[cfg(test)]
@@ -170,11 +190,13 @@ mod tests {
     use vision_sim::{Corpus, CorpusSpec, Fault, FaultRule, SimOptions, SimServer, SymbolSpec};
 
     use super::*;
+    use crate::collect::RunState;
+    use crate::collect::crawl::{Crawl, FolderTask};
     use crate::collect::listing::{Listing, Reach};
     use crate::collect::plan::Task;
     use crate::collect::probe::Head;
     use crate::collect::trading::{OneDay, TradingTask};
-    use crate::collect::{Progress, Step};
+    use crate::collect::{Job, Progress, Step};
     use crate::store::RunKind;
     use crate::vision::{ClientConfig, Endpoints};
 
@@ -273,6 +295,7 @@ mod tests {
         type Task = W::Task;
         type Output = W::Output;
         type Batch = W::Batch;
+        type Tally = W::Tally;
 
         fn symbol(task: &W::Task) -> &str {
             W::symbol(task)
@@ -299,27 +322,31 @@ mod tests {
             &mut self,
             output: W::Output,
             batch: &mut W::Batch,
-            summary: &mut Summary,
+            tally: &mut W::Tally,
         ) -> Vec<FetchError> {
-            self.inner.join(output, batch, summary)
+            self.inner.join(output, batch, tally)
         }
     }
 
     /// Drives `plan` through `work` with `opts`, recording every progress call.
-    async fn run_stage<W: Work>(
+    async fn run_stage<W>(
         bench: &mut Bench,
         mut opts: Options,
         step: Step,
         work: &mut W,
         plan: Vec<W::Task>,
-    ) -> (Result<(), Stop>, RunState, Vec<(Stage, u64, u64)>) {
+    ) -> (Result<(), Stop>, RunState, Vec<(Stage, u64, u64)>)
+    where
+        W: Work<Tally = Summary>,
+        W::Batch: Pending<Store = Database>,
+    {
         let calls: Arc<Mutex<Vec<(Stage, u64, u64)>>> = Arc::default();
         let seen = calls.clone();
         opts.progress = Progress::Callback(Arc::new(move |stage, done, total| {
             seen.lock().unwrap().push((stage, done, total))
         }));
         let stage = Stage {
-            run: RunKind::Backfill,
+            run: Job::Run(RunKind::Backfill),
             step,
         };
         let mut state = RunState::new(RunKind::Backfill);
@@ -330,7 +357,8 @@ mod tests {
             stage,
             work,
             plan,
-            &mut state,
+            &mut state.summary,
+            &mut state.failures,
         )
         .await;
         let calls = calls.lock().unwrap().clone();
@@ -493,6 +521,37 @@ mod tests {
                 let mut work = OneDay { end: d(TO) };
                 run_stage(&mut bench, opts, step, &mut work, trading_plan()).await
             }
+            Step::Folders => {
+                // The crawl writes a catalog, not the availability database.
+                let dir = tempfile::tempdir().unwrap();
+                let mut catalog =
+                    crate::store::Catalog::open_for_write(&dir.path().join("c.duckdb")).unwrap();
+                let plan = SYMBOLS
+                    .iter()
+                    .map(|s| FolderTask::symbol("data/futures/um/daily/klines/", s))
+                    .collect();
+                let mut tally = crate::collect::CrawlSummary::default();
+                let mut state = RunState::new(RunKind::Update);
+                let stage = Stage {
+                    run: Job::Catalog,
+                    step,
+                };
+                let mut work = Crawl {
+                    listed_at: Utc::now(),
+                };
+                let result = drive(
+                    &mut catalog,
+                    &bench.client,
+                    &opts,
+                    stage,
+                    &mut work,
+                    plan,
+                    &mut tally,
+                    &mut state.failures,
+                )
+                .await;
+                (result, state, Vec::new())
+            }
         };
         let tripped = match result {
             Ok(()) => false,
@@ -503,7 +562,7 @@ mod tests {
         (tripped, state.failures.len(), requests)
     }
 
-    const STEPS: [Step; 3] = [Step::Listing1m, Step::Head, Step::Klines1d];
+    const STEPS: [Step; 4] = [Step::Listing1m, Step::Head, Step::Klines1d, Step::Folders];
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_breaker_stops_every_stage_alike() {

@@ -48,6 +48,7 @@ impl Work for Listing<'_> {
     type Task = Task;
     type Output = (Task, Result<Vec<FileFact>, VisionError>);
     type Batch = Batch;
+    type Tally = Summary;
 
     fn symbol(task: &Task) -> &str {
         &task.symbol

@@ -15,6 +15,7 @@
 //!
 //! This file holds the goal, the options, the outcome and `run`, which decides a run's state.
 
+mod crawl;
 mod driver;
 mod listing;
 mod observe;
@@ -31,7 +32,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use tokio_util::sync::CancellationToken;
 
-pub use progress::{Progress, ProgressFn, Stage, Step};
+pub use crawl::{CrawlError, CrawlSummary, update_catalog};
+pub use progress::{Job, Progress, ProgressFn, Stage, Step};
 pub use trading::MONTHLY_PATIENCE;
 
 use crate::facts::{DayRange, Market};
@@ -353,7 +355,7 @@ pub async fn run(
     opts: &Options,
 ) -> Result<Summary, CollectError> {
     let opened = Instant::now();
-    let mut session = WriteSession::begin(db_path, goal.kind().as_str())?;
+    let mut session: WriteSession = WriteSession::begin(db_path, goal.kind().as_str())?;
     // A market no database keeps (a library caller's) is refused before anything is written,
     // and the copy just made goes with it.
     if let Err(e) = session.db().select_market(opts.market) {
@@ -568,7 +570,7 @@ async fn execute(
         done: Vec::new(),
     };
     let stage = Stage {
-        run: goal.kind(),
+        run: Job::Run(goal.kind()),
         step: Step::Listing1m,
     };
     let mut work = listing::Listing {
@@ -576,7 +578,17 @@ async fn execute(
         priors: &priors,
         reach: &mut reach,
     };
-    driver::drive(db, client, opts, stage, &mut work, tasks, state).await?;
+    driver::drive(
+        db,
+        client,
+        opts,
+        stage,
+        &mut work,
+        tasks,
+        &mut state.summary,
+        &mut state.failures,
+    )
+    .await?;
     settle_checked(db, &reach, opts)?;
     tracing::debug!(
         elapsed_ms = listing.elapsed().as_millis() as u64,

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
 
 use super::driver::Work;
-use super::{Options, RunState, Stage, Step, Stop, Summary};
+use super::{Job, Options, RunState, Stage, Step, Stop, Summary};
 use crate::store::{AvailabilityRow, Batch, Database, RunKind, Seen, SymbolRecord, SymbolUpdate};
 use crate::vision::{self, FetchError, ObjectMeta, VisionClient, VisionError};
 
@@ -43,7 +43,7 @@ pub(super) async fn probe(
         }
     };
     let stage = Stage {
-        run: RunKind::Probe,
+        run: Job::Run(RunKind::Probe),
         step: Step::Head,
     };
     let mut head = Head {
@@ -52,7 +52,17 @@ pub(super) async fn probe(
         priors,
         now: Utc::now(),
     };
-    super::driver::drive(db, client, opts, stage, &mut head, symbols, state).await
+    super::driver::drive(
+        db,
+        client,
+        opts,
+        stage,
+        &mut head,
+        symbols,
+        &mut state.summary,
+        &mut state.failures,
+    )
+    .await
 }
 
 /// The HEAD stage for the driver: a task asks for one symbol's file of `date`; a file joins
@@ -71,6 +81,7 @@ impl Work for Head<'_> {
     type Task = String;
     type Output = (String, Result<Option<ObjectMeta>, VisionError>);
     type Batch = Batch;
+    type Tally = Summary;
 
     fn symbol(task: &String) -> &str {
         task

@@ -17,11 +17,37 @@ pub type ProgressFn = Arc<dyn Fn(Stage, u64, u64) + Send + Sync>;
 /// Which pass of a run is under way: the run's kind and its step, shown as `update (1d klines)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stage {
-    /// The run's kind, `backfill`, `update` or `probe`: what the Python callback's `stage`
-    /// equals.
-    pub run: RunKind,
+    /// The job, `backfill`, `update`, `probe` or `catalog update`: what the Python callback's
+    /// `stage` equals.
+    pub run: Job,
     /// Which pass of that run.
     pub step: Step,
+}
+
+/// What a stage belongs to: a run that writes the availability database, or a crawl that
+/// writes the catalog (ADR 0020).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// `backfill`, `update` or `probe`.
+    Run(RunKind),
+    /// `catalog update`.
+    Catalog,
+}
+
+impl Job {
+    /// The job's name in progress output and the Python callback.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Job::Run(kind) => kind.as_str(),
+            Job::Catalog => "catalog update",
+        }
+    }
+}
+
+impl std::fmt::Display for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The passes a run makes over its symbols; `backfill` and `update` list the 1m folders, then
@@ -34,15 +60,26 @@ pub enum Step {
     Klines1d,
     /// `HEAD`: one HEAD per symbol, for the probed day's file.
     Head,
+    /// `folders`: each symbol folder of the catalog listed (ADR 0020).
+    Folders,
 }
 
 impl Step {
+    /// What the step counts: symbols, or a crawl's folders.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Step::Folders => "folders",
+            Step::Listing1m | Step::Klines1d | Step::Head => "symbols",
+        }
+    }
+
     /// The step's name in progress output (and Python's `stage.name`).
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Listing1m => "1m listings",
             Step::Klines1d => "1d klines",
             Step::Head => "HEAD",
+            Step::Folders => "folders",
         }
     }
 }
@@ -81,7 +118,7 @@ impl std::fmt::Debug for Progress {
 /// Progress as `Progress` says: a bar, log lines, a callback, or nothing.
 pub(super) struct Reporter {
     bar: Option<ProgressBar>,
-    log: Option<(String, u64)>,
+    log: Option<(String, u64, &'static str)>,
     callback: Option<(ProgressFn, Stage, u64)>,
     /// Folders done so far, for the log lines and the callback.
     done: std::sync::atomic::AtomicU64,
@@ -99,7 +136,10 @@ impl Reporter {
             Progress::Bar => {
                 let bar = ProgressBar::new(total);
                 let style = ProgressStyle::with_template(
-                    "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} symbols ({per_sec}, ETA {eta})",
+                    &format!(
+                        "{{prefix}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {} ({{per_sec}}, ETA {{eta}})",
+                        stage.step.unit()
+                    ),
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
@@ -107,7 +147,7 @@ impl Reporter {
                 reporter.bar = Some(bar);
             }
             Progress::Log => {
-                reporter.log = Some((stage.to_string(), total));
+                reporter.log = Some((format!("{stage}"), total, stage.step.unit()));
             }
             Progress::Callback(f) => reporter.callback = Some((f.clone(), stage, total)),
             Progress::Quiet => {}
@@ -120,10 +160,10 @@ impl Reporter {
             bar.inc(1);
         }
         let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some((label, total)) = &self.log {
+        if let Some((label, total, unit)) = &self.log {
             let step = (*total / 10).max(1);
             if n.is_multiple_of(step) || n == *total {
-                say!("{label}: {n}/{total} symbols");
+                say!("{label}: {n}/{total} {unit}");
             }
         }
         if let Some((f, stage, total)) = &self.callback {

@@ -32,7 +32,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
 
 use super::driver::{Pending, Work};
-use super::{Options, RunState, Stage, Step, Stop, Summary};
+use super::{Job, Options, RunState, Stage, Step, Stop, Summary};
 use crate::facts::{DayRange, Market, Month, Span, runs};
 use crate::store::{Database, ReadFile, StoreError, SymbolRecord, TradingFile, TradingState};
 use crate::vision::{
@@ -181,14 +181,24 @@ pub(super) async fn collect_all(
         .filter_map(|r| plan_symbol(opts.market, scope, r, states.get(&r.symbol)))
         .collect();
     let stage = Stage {
-        run: state.summary.kind,
+        run: Job::Run(state.summary.kind),
         step: Step::Klines1d,
     };
     let end = match scope {
         Scope::Backfill { end, .. } | Scope::Update { end, .. } => end,
     };
     let mut work = OneDay { end };
-    super::driver::drive(db, client, opts, stage, &mut work, tasks, state).await
+    super::driver::drive(
+        db,
+        client,
+        opts,
+        stage,
+        &mut work,
+        tasks,
+        &mut state.summary,
+        &mut state.failures,
+    )
+    .await
 }
 
 /// The 1d stage for the driver: a task lists and fetches one symbol's files; the files read
@@ -202,6 +212,7 @@ impl Work for OneDay {
     type Task = TradingTask;
     type Output = Gathered;
     type Batch = TradingBatch;
+    type Tally = Summary;
 
     fn symbol(task: &TradingTask) -> &str {
         &task.symbol
@@ -243,6 +254,8 @@ pub(super) struct TradingBatch {
 }
 
 impl Pending for TradingBatch {
+    type Store = Database;
+
     fn symbols(&self) -> usize {
         self.symbols
     }

@@ -22,6 +22,46 @@ pub enum StoreError {
         /// The file (or folder) concerned.
         path: PathBuf,
     },
+    /// No catalog at the path: none was built there yet.
+    #[error(
+        "there is no catalog at {path}; build it with `binance-futures-availability catalog update`"
+    )]
+    NoCatalog {
+        /// The path asked for.
+        path: PathBuf,
+    },
+    /// A file that is not a catalog of this tool.
+    #[error(
+        "{path} is not a catalog of binance-futures-availability: it has no catalog_version table"
+    )]
+    NotACatalog {
+        /// The file concerned.
+        path: PathBuf,
+    },
+    /// A catalog naming a dataset this binary does not know.
+    #[error("{path} names a dataset this binary does not know: {source}")]
+    BadDataset {
+        /// The file concerned.
+        path: PathBuf,
+        /// Why the name was refused.
+        source: crate::vision::DatasetError,
+    },
+    /// A catalog holding a period number no date has.
+    #[error("{path} holds the period number {period}, which no date has")]
+    BadPeriod {
+        /// The file concerned.
+        path: PathBuf,
+        /// The number stored.
+        period: i32,
+    },
+    /// A catalog holding a stray reason this binary does not know.
+    #[error("{path} holds the stray reason {reason:?}, which this binary does not know")]
+    BadStrayReason {
+        /// The file concerned.
+        path: PathBuf,
+        /// The text stored.
+        reason: String,
+    },
     /// A schema newer than this binary's.
     #[error(
         "{path} has schema version {found}, newer than the {supported} this binary understands; \

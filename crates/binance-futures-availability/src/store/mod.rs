@@ -11,6 +11,7 @@
 //! every write, `restore`, `backup` and `export`.
 
 mod backup;
+mod catalog;
 mod checked;
 mod error;
 mod files;
@@ -31,6 +32,10 @@ use duckdb::{AccessMode, Config, Connection};
 use crate::facts::Market;
 
 pub use backup::{ExportFormat, backup, export, exported_tables, restore};
+pub use catalog::{
+    CATALOG_VERSION, Catalog, CatalogFile, DatasetSummary, FolderListing, LeafListing, ListedFile,
+    Stray, StrayReason, period_number, period_span,
+};
 pub use checked::published_through;
 pub use error::{Awaiting, RoomFor, StoreError};
 pub use files::{Beside, resolve};
@@ -47,7 +52,7 @@ pub use read::{
 };
 pub use runs::{RunEnd, RunId, RunKind, RunOutcome, RunRecord, RunStatus};
 pub use schema::{KEPT_MARKETS, SCHEMA_VERSION};
-pub use session::WriteSession;
+pub use session::{Published, WriteSession};
 pub use trading::{Disagreement, MismatchDay, MismatchKind, ReadFile, TradingFile, TradingState};
 pub use write::{AvailabilityRow, Batch, Seen, SymbolUpdate};
 
@@ -148,7 +153,7 @@ impl Database {
         let conn = connect_read_only(path)?;
         // An older version is fine: the write migrates the copy.
         check_version(&conn, path, Older::Migrate)?;
-        check_no_code(&conn, path)?;
+        check_no_code(&conn, path, &availability_views())?;
         conn.query_row(
             "SELECT coalesce(max(id), 0) FROM collection_runs",
             [],
@@ -159,41 +164,18 @@ impl Database {
 
     /// Opens (creating folders and file if needed) for writing, and runs forward migrations.
     pub fn open_for_write(path: &Path) -> Result<Database, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                dir: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        // Memory is bounded: without indexes (ADR 0010) everything a writer holds can spill to
-        // `<file>.tmp`, so a first load of any size stays under the limit plus what the
-        // collection itself holds. Writers checkpoint when they close, and before a sort of the
-        // whole table (`layout`: committed rows not yet in the file stay in memory); a copy
-        // left mostly free by that sort is rewritten compact before it is published (`session`).
-        utf8(path)?;
-        let memory = MemoryLimit::from_env()?;
-        let config = hardened(Config::default())
-            .and_then(|c| c.max_memory(&memory.duckdb()))
-            // Checkpoints are ours (`checkpoint_if_grown`, after each batch), measured on the
-            // log's size on disk, so both their timing and the disk they bound are known.
-            .and_then(|c| c.with("wal_autocheckpoint", "4GB"))
-            // One thread: with two, a backfill spent ~8 % of its CPU in DuckDB's task-queue
-            // locks, 4.9 CPU-seconds against 3.8, and was no faster (ADR 0015).
-            .and_then(|c| c.threads(1))
-            .map_err(|source| duck(path, "configuring the write connection", source))?;
-        let conn = Connection::open_with_flags(path, config)
-            .map_err(|source| duck(path, "opening the file for writing", source))?;
+        let (conn, memory) = connect_for_write(path)?;
         let mut db = Database::wrap(conn, path);
         db.memory = memory;
         schema::migrate(&mut db)?;
-        check_no_code(&db.conn, path)?;
+        check_no_code(&db.conn, path, &availability_views())?;
         Ok(db)
     }
 
     /// Refuses the file if it holds a view or a macro (see `check_no_code`); for files that
     /// enter: `restore`, `backup`, `export`.
     pub(crate) fn check_thoroughly(&self) -> Result<(), StoreError> {
-        check_no_code(&self.conn, &self.path)
+        check_no_code(&self.conn, &self.path, &availability_views())
     }
 
     /// A handle on an opened connection; nothing read yet.
@@ -470,6 +452,36 @@ fn check_version(conn: &Connection, path: &Path, older: Older) -> Result<(), Sto
     }
 }
 
+/// A writer's connection to `path` (folders and file created if needed), hardened, and the
+/// memory limit it was opened with; for both kinds of file (`Database`, `Catalog`).
+fn connect_for_write(path: &Path) -> Result<(Connection, MemoryLimit), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    // Memory is bounded: without indexes (ADR 0010) everything a writer holds can spill to
+    // `<file>.tmp`, so a first load of any size stays under the limit plus what the
+    // collection itself holds. Writers checkpoint when they close, and before a sort of the
+    // whole table (`layout`: committed rows not yet in the file stay in memory); a copy
+    // left mostly free by that sort is rewritten compact before it is published (`session`).
+    utf8(path)?;
+    let memory = MemoryLimit::from_env()?;
+    let config = hardened(Config::default())
+        .and_then(|c| c.max_memory(&memory.duckdb()))
+        // Checkpoints are ours (`checkpoint_if_grown`, after each batch), measured on the
+        // log's size on disk, so both their timing and the disk they bound are known.
+        .and_then(|c| c.with("wal_autocheckpoint", "4GB"))
+        // One thread: with two, a backfill spent ~8 % of its CPU in DuckDB's task-queue
+        // locks, 4.9 CPU-seconds against 3.8, and was no faster (ADR 0015).
+        .and_then(|c| c.threads(1))
+        .map_err(|source| duck(path, "configuring the write connection", source))?;
+    let conn = Connection::open_with_flags(path, config)
+        .map_err(|source| duck(path, "opening the file for writing", source))?;
+    Ok((conn, memory))
+}
+
 /// What every connection starts with: no file, URL or extension reachable from SQL, so that a
 /// view in a file from elsewhere cannot read `/etc/…` or fetch anything.
 fn hardened(config: Config) -> duckdb::Result<Config> {
@@ -501,18 +513,26 @@ fn connect_read_only(path: &Path) -> Result<Connection, StoreError> {
         .map_err(|source| duck(path, "opening the file read-only", source))
 }
 
-/// Refuses a file that holds a view or a macro other than our `daily_availability` view. A view
+/// The views an availability database of ours holds (one per kept market, schema 6), exactly
+/// as DuckDB keeps them: `check_no_code` allows these and nothing else there.
+fn availability_views() -> Vec<(&'static str, String)> {
+    KEPT_MARKETS
+        .iter()
+        .filter_map(|m| Some((schema::schema_of(*m)?, schema::availability_view_sql(*m)?)))
+        .collect()
+}
+
+/// Refuses a file that holds a view or a macro other than the `allowed` views (schema and
+/// text; for an availability database, `availability_views`; a catalog has none). A view
 /// in place of one of our tables runs on every query, and a macro can shadow a builtin our SQL calls (`lower`,
 /// `least`). Run where a file enters or is written (writes, `restore`, `backup`, `export`), not
 /// on every read: listing the catalog costs a cold process 10–20 ms (`duckdb_functions()` alone
 /// ~21 ms), and with external access off a read can be lied to but cannot reach outside.
-fn check_no_code(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    // The views of ours (one per kept market, schema 6) are allowed exactly as DuckDB keeps
-    // them; any other view, and any macro, is code.
-    let allowed: Vec<(&str, String)> = KEPT_MARKETS
-        .iter()
-        .filter_map(|m| Some((schema::schema_of(*m)?, schema::availability_view_sql(*m)?)))
-        .collect();
+fn check_no_code(
+    conn: &Connection,
+    path: &Path,
+    allowed: &[(&str, String)],
+) -> Result<(), StoreError> {
     let mut stmt = conn
         .prepare(
             "SELECT 'a view named ' || view_name, schema_name, view_name = 'daily_availability', sql

@@ -173,7 +173,7 @@ impl Database {
 
     /// Marks runs after `last_published` that the log calls `ok` as `interrupted`: in a resumed
     /// copy they finished collecting but were stopped before their work was published.
-    pub(super) fn mark_unpublished_runs(&mut self, last_published: i64) -> Result<(), StoreError> {
+    pub(crate) fn mark_unpublished_runs(&mut self, last_published: i64) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE collection_runs SET status = ?,

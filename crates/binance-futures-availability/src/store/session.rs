@@ -20,9 +20,56 @@ use serde::{Deserialize, Serialize};
 use super::files::{self, Beside, Identity};
 use super::{Database, RoomFor, StoreError, WriterLock, io_failed};
 
+/// A kind of database file written through a session: the availability `Database` and the
+/// `Catalog` (ADR 0020). The session needs of it only what this says; each kind keeps its own
+/// schema, run log and layout.
+pub trait Published: Sized {
+    /// Checks, read-only, that the file at `path` may be copied and written (absent, or a file
+    /// of this kind of any version up to this binary's, without code); the id of its newest
+    /// logged run, 0 when none.
+    fn check_writable(path: &Path) -> Result<i64, StoreError>;
+    /// Opens (creating if needed) for writing, migrating the schema forward.
+    fn open_for_write(path: &Path) -> Result<Self, StoreError>;
+    /// In a resumed copy, marks the runs logged after `last_published` that finished but were
+    /// never published.
+    fn mark_unpublished_runs(&mut self, last_published: i64) -> Result<(), StoreError>;
+    /// Batches this handle committed.
+    fn committed_batches(&self) -> u64;
+    /// The file.
+    fn path(&self) -> &Path;
+    /// Checkpoints and closes (folding a write-ahead log into the file).
+    fn close(self) -> Result<(), StoreError>;
+    /// Puts the rows in the order readers want, checkpoints and closes, before publishing.
+    fn lay_out_and_close(self) -> Result<(), StoreError>;
+}
+
+impl Published for Database {
+    fn check_writable(path: &Path) -> Result<i64, StoreError> {
+        Database::check_writable(path)
+    }
+    fn open_for_write(path: &Path) -> Result<Self, StoreError> {
+        Database::open_for_write(path)
+    }
+    fn mark_unpublished_runs(&mut self, last_published: i64) -> Result<(), StoreError> {
+        Database::mark_unpublished_runs(self, last_published)
+    }
+    fn committed_batches(&self) -> u64 {
+        Database::committed_batches(self)
+    }
+    fn path(&self) -> &Path {
+        Database::path(self)
+    }
+    fn close(self) -> Result<(), StoreError> {
+        Database::close(self)
+    }
+    fn lay_out_and_close(self) -> Result<(), StoreError> {
+        Database::lay_out_and_close(self)
+    }
+}
+
 /// A write in progress: the writer lock, and the private copy being written.
-pub struct WriteSession {
-    db: Database,
+pub struct WriteSession<D: Published = Database> {
+    db: D,
     target: PathBuf,
     origin: Identity,
     /// The copy holds batches of a stopped run (see `has_work`).
@@ -135,11 +182,11 @@ fn check_room(target: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl WriteSession {
+impl<D: Published> WriteSession<D> {
     /// Takes the writer lock (naming `what` as its holder) and opens the private copy: resumed
     /// when a killed run left one copied from the file that is still published, otherwise
     /// copied from the published file (or created).
-    pub fn begin(target: &Path, what: &str) -> Result<WriteSession, StoreError> {
+    pub fn begin(target: &Path, what: &str) -> Result<WriteSession<D>, StoreError> {
         let target = &files::resolve(target)?;
         let lock = WriterLock::acquire(target, what)?;
         check_room(target)?;
@@ -147,9 +194,9 @@ impl WriteSession {
         // so the copy holds everything.
         let beside = Beside::of(target);
         if target.exists() && beside.wal().exists() {
-            Database::open_for_write(target)?.close()?;
+            D::open_for_write(target)?.close()?;
         }
-        let last_published_run = Database::check_writable(target)?;
+        let last_published_run = D::check_writable(target)?;
         let identity = Identity::of(target)?;
         let work = beside.writing();
         let resumed = match (work.exists(), read_origin(target)) {
@@ -191,7 +238,7 @@ impl WriteSession {
                     })?;
             }
         }
-        let opened = Database::open_for_write(&work).and_then(|mut db| {
+        let opened = D::open_for_write(&work).and_then(|mut db| {
             if resumed {
                 // Runs the copy logged after the published file's newest were never published.
                 db.mark_unpublished_runs(last_published_run)?;
@@ -230,7 +277,7 @@ impl WriteSession {
     }
 
     /// The private copy's database, to write.
-    pub fn db(&mut self) -> &mut Database {
+    pub fn db(&mut self) -> &mut D {
         &mut self.db
     }
 

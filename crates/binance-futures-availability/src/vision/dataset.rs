@@ -208,6 +208,7 @@ macro_rules! text_form {
                     .ok_or_else(|| DatasetError::Unknown {
                         what: $what,
                         text: text.to_string(),
+                        accepted: <$t>::ALL.map(|v| v.name()).join(", "),
                     })
             }
         }
@@ -220,8 +221,9 @@ impl std::str::FromStr for Partition {
 
     fn from_str(text: &str) -> Result<Partition, DatasetError> {
         Partition::parse(text).ok_or_else(|| DatasetError::Unknown {
-            what: "partition (daily or monthly)",
+            what: "partition",
             text: text.to_string(),
+            accepted: Partition::NAMES.join(", "),
         })
     }
 }
@@ -247,12 +249,14 @@ pub enum DatasetError {
     Market(#[from] UnknownMarket),
     /// A later part names no partition, data type or interval (they are case-sensitive:
     /// `Klines`, `1M` are refused).
-    #[error("{text:?} is not a {what}")]
+    #[error("{text:?} is not a {what} (one of {accepted})")]
     Unknown {
-        /// Which part: `partition (daily or monthly)`, `data type` or `kline interval`.
+        /// Which part: `partition`, `data type` or `kline interval`.
         what: &'static str,
         /// That part as given.
         text: String,
+        /// Every name the part may have, as the bucket spells them.
+        accepted: String,
     },
     /// Each part is valid, but the market does not publish that type in that partition
     /// (`um/daily/fundingRate`, `option/monthly/BVOLIndex`).

@@ -342,7 +342,11 @@ impl Lister {
                 }
             }
         }
-        let what = format!("listing {}", self.prefix);
+        let what = if self.prefix.is_empty() {
+            "listing the bucket's root".to_string()
+        } else {
+            format!("listing {}", self.prefix)
+        };
         if self.client.is_cancelled() {
             return Err(self.client.error(what, &params, Cause::Cancelled));
         }
@@ -455,6 +459,57 @@ impl VisionClient {
             }
         }
         Ok(symbols)
+    }
+}
+
+/// Pages one level of a listing with a delimiter may take (`VisionClient::list_level`): the
+/// widest level of the bucket, spot's daily klines, holds ~3,600 symbol folders (4 pages).
+pub const LEVEL_MAX_PAGES: u32 = DISCOVERY_MAX_PAGES;
+
+/// Pages a flat listing of one folder may take (`VisionClient::list_all`): 5 × 10⁶ keys, ~25×
+/// the largest folder of the layout (spot BTCUSDT's klines: 16 intervals × ~3,000 days × 2 keys
+/// ≈ 10⁵), and ~35× the 137,212 keys of the `/data/…` tree outside it.
+pub const FOLDER_MAX_PAGES: u32 = 5_000;
+
+impl VisionClient {
+    /// One level of the bucket under `prefix` (`delimiter=/`): its sub-folders and the keys
+    /// directly in it, in bucket order.
+    pub async fn list_level(
+        &self,
+        prefix: &str,
+    ) -> Result<(Vec<String>, Vec<ListedObject>), VisionError> {
+        let mut lister = self.lister(prefix, Some("/"), None, LEVEL_MAX_PAGES);
+        let (mut folders, mut objects) = (Vec::new(), Vec::new());
+        while let Some(page) = lister.next_page().await? {
+            folders.extend(page.common_prefixes);
+            objects.extend(page.objects);
+        }
+        Ok((folders, objects))
+    }
+
+    /// Every key under `prefix`, flat (no delimiter), in bucket order; each page is requested
+    /// under a `permits` permit, so that every folder of a crawl shares one bound.
+    pub async fn list_all(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        prefix: &str,
+    ) -> Result<Vec<ListedObject>, VisionError> {
+        let mut lister = self.lister(prefix, None, None, FOLDER_MAX_PAGES);
+        let mut objects = Vec::new();
+        loop {
+            let page = {
+                // The crawl closes its permits only when it stops.
+                let _permit = permits
+                    .acquire()
+                    .await
+                    .map_err(|_| self.error(format!("listing {prefix}"), &[], Cause::Cancelled))?;
+                lister.next_page().await?
+            };
+            match page {
+                Some(page) => objects.extend(page.objects),
+                None => return Ok(objects),
+            }
+        }
     }
 }
 

@@ -28,8 +28,12 @@ pub use klines::{
     Field, Kline, MAX_1D_ZIP_BYTES, RowError, Time, TimeUnit, ValueError, fetch_1d_file, parse_csv,
     read_1d_file,
 };
-pub use list::{DISCOVERY_MAX_PAGES, ListPage, ListedObject, Lister, PageError, Stall};
+pub use list::{
+    DISCOVERY_MAX_PAGES, FOLDER_MAX_PAGES, LEVEL_MAX_PAGES, ListPage, ListedObject, Lister,
+    PageError, Stall,
+};
 pub use market::{Instrument, Market, SymbolName, UnknownMarket, settled_base};
+pub use urls::public_url;
 pub use window::{DAYS_PER_PAGE, Extent, ListedFile, Window, list_window};
 
 /// Why a request to Vision did not give an answer, after the retries the policy allows.

@@ -15,6 +15,17 @@ const KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+/// The public download address of `key` (`https://data.binance.vision/data/…`), its path
+/// percent-encoded, whatever endpoint listed it: what `catalog files --format urls` prints for
+/// `aria2c -i` and `wget -i`.
+pub fn public_url(key: &str) -> String {
+    format!(
+        "{}/{}",
+        crate::config::DEFAULT_DATA_URL.trim_end_matches('/'),
+        utf8_percent_encode(key, KEEP)
+    )
+}
+
 /// Where the bucket is listed and where its files are served, as configured (flags, env).
 #[derive(Debug, Clone)]
 pub struct Endpoints {

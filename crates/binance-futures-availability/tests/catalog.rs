@@ -1,0 +1,203 @@
+//! The catalog (ADR 0020) end to end: the real binary crawls the simulated bucket, and every
+//! key the bucket lists must be accounted for exactly once — a file (with its size and time),
+//! the `.CHECKSUM` flag of the file beside it, or a stray with its reason — never dropped,
+//! never invented. The oracle is the corpus's own key list, not the crawler's grammar.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use common::*;
+use serde_json::Value;
+use vision_sim::{Corpus, Object, ObjectKind};
+
+fn stray(corpus: &mut Corpus, key: &str) {
+    corpus.insert(Object {
+        key: key.into(),
+        size: 7,
+        last_modified: "2023-07-02T08:00:00Z".parse().unwrap(),
+        etag: "0123456789abcdef0123456789abcdef".into(),
+        kind: ObjectKind::Other,
+    });
+}
+
+/// A key with its size and last modified time, as listed.
+type Listed = (String, u64, DateTime<Utc>);
+
+/// The keys a catalog accounts for (a sidecar, known only by its file's flag, with size
+/// `u64::MAX`), and the strays' reasons by key.
+fn accounted(env: &Env) -> (Vec<Listed>, BTreeMap<String, String>) {
+    let json = |args: &[&str]| -> Vec<Value> {
+        serde_json::from_str(&env.ok(args)).expect("a JSON array")
+    };
+    let mut keys = Vec::new();
+    for dataset in json(&["catalog", "datasets", "--format", "json"]) {
+        let name = dataset["dataset"].as_str().unwrap();
+        for file in json(&["catalog", "files", name, "--format", "json"]) {
+            let key = file["key"].as_str().unwrap().to_string();
+            let size = file["size"].as_u64().unwrap();
+            let time: DateTime<Utc> = file["last_modified"].as_str().unwrap().parse().unwrap();
+            if file["checksum"].as_bool().unwrap() {
+                keys.push((format!("{key}.CHECKSUM"), u64::MAX, time));
+            }
+            keys.push((key, size, time));
+        }
+    }
+    let mut reasons = BTreeMap::new();
+    for s in json(&["catalog", "strays", "--format", "json"]) {
+        let key = s["key"].as_str().unwrap().to_string();
+        let time: DateTime<Utc> = s["last_modified"].as_str().unwrap().parse().unwrap();
+        keys.push((key.clone(), s["size"].as_u64().unwrap(), time));
+        reasons.insert(key, s["reason"].as_str().unwrap().to_string());
+    }
+    keys.sort();
+    (keys, reasons)
+}
+
+#[test]
+fn the_catalog_accounts_for_every_key_of_the_bucket_exactly_once() {
+    let mut corpus = Corpus::from_spec(&small_spec()).merged(vision_sim::coin_m(today()));
+    // Keys outside the layout, each where a real one is (../shared/vision-layout.md).
+    for key in [
+        "index.html",
+        "data2/2020-10/BTCUSDT.csv",
+        "data3/liquidationSnapshot/BTCUSDT/BTCUSDT-liquidationSnapshot-2023-07-01.zip",
+        "/data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-07.zip",
+        "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-8.zip",
+        "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-09.zip",
+        "data/spot/monthly/aggTrades/BTCUSDT/part-00000-0a1b-c000.zip",
+        "data/futures/um/daily/newType/BTCUSDT/BTCUSDT-newType-2024-01-01.zip",
+        "data/futures/um/daily/klines/ETHUSDT/1m/ETHUSDT-1m-2000-01-01.zip.CHECKSUM",
+        "data/option/daily/BVOLIndex/BTCBVOLUSDT/BTCBVOLUSDT-BVOLIndex-2023-06-20.zip",
+    ] {
+        stray(&mut corpus, key);
+    }
+    let env = Env::new(corpus.clone());
+    env.ok(&["catalog", "update", "-q"]);
+
+    let (keys, reasons) = accounted(&env);
+    let mut expected: Vec<Listed> = corpus
+        .objects()
+        .iter()
+        .map(|o| (o.key.clone(), o.size, o.last_modified))
+        .collect();
+    expected.sort();
+    // A sidecar is accounted for by its file's flag: its own size and time are not kept.
+    let sidecars: std::collections::HashSet<&str> = keys
+        .iter()
+        .filter(|(_, size, _)| *size == u64::MAX)
+        .map(|(k, _, _)| k.as_str())
+        .collect();
+    let unflagged = |list: &[Listed]| -> Vec<Listed> {
+        list.iter()
+            .filter(|(k, _, _)| !sidecars.contains(k.as_str()))
+            .cloned()
+            .collect()
+    };
+    assert!(expected.len() > 5_000, "{}", expected.len());
+    assert_eq!(
+        keys.iter().map(|(k, _, _)| k).collect::<Vec<_>>(),
+        expected.iter().map(|(k, _, _)| k).collect::<Vec<_>>(),
+        "every key once, none invented"
+    );
+    assert_eq!(
+        unflagged(&keys),
+        unflagged(&expected),
+        "sizes and times as listed"
+    );
+
+    let reason = |key: &str| reasons.get(key).map(String::as_str);
+    assert_eq!(reason("index.html"), Some("outside data/"));
+    assert_eq!(reason("data2/2020-10/BTCUSDT.csv"), Some("outside data/"));
+    assert_eq!(
+        reason("/data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-07.zip"),
+        Some("outside data/")
+    );
+    assert_eq!(
+        reason("data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-8.zip"),
+        Some("not a file name of its dataset")
+    );
+    assert_eq!(
+        reason("data/spot/monthly/aggTrades/BTCUSDT/part-00000-0a1b-c000.zip"),
+        Some("not a file name of its dataset")
+    );
+    assert_eq!(
+        reason("data/futures/um/daily/newType/BTCUSDT/BTCUSDT-newType-2024-01-01.zip"),
+        Some("a folder the layout does not name")
+    );
+    assert_eq!(
+        reason("data/futures/um/daily/klines/ETHUSDT/1m/ETHUSDT-1m-2000-01-01.zip.CHECKSUM"),
+        Some("sidecar without file")
+    );
+    assert_eq!(
+        reason("data/futures/um/daily/klines//"),
+        Some("a folder name that is not a symbol")
+    );
+    // Files of markets the availability database does not keep are catalogued all the same.
+    assert_eq!(
+        reason("data/option/daily/BVOLIndex/BTCBVOLUSDT/BTCBVOLUSDT-BVOLIndex-2023-06-20.zip"),
+        None
+    );
+    let datasets = env.ok(&[
+        "catalog", "datasets", "--market", "option", "--format", "csv",
+    ]);
+    assert_eq!(
+        datasets,
+        "dataset,symbols,files,bytes,first,last,missing_checksums\n\
+         option/daily/BVOLIndex,1,1,7,2023-06-20,2023-06-20,1\n"
+    );
+
+    // A second crawl finds every folder listed and writes nothing.
+    let out = env.run(&["catalog", "update"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("catalog update: 0 folders listed, 0 files"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The availability database was never created: the catalog is a file of its own.
+    assert!(!env.db.exists());
+}
+
+#[test]
+fn a_catalog_and_an_availability_database_are_not_taken_for_each_other() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    let out = env.run(&["catalog", "datasets"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("build it with `binance-futures-availability catalog update`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(&["update", "-q", "--no-trading"]);
+    env.ok(&["catalog", "update", "-q"]);
+    let catalog = sibling(&env.db, "").with_file_name("catalog.duckdb");
+    // The catalog given where a database is expected, and the other way round.
+    let out = env
+        .cmd()
+        .env("BFA_DB", &catalog)
+        .args(["query", "snapshot", "2024-01-15"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("is not a binance-futures-availability database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env
+        .cmd()
+        .args(["catalog", "--catalog"])
+        .arg(&env.db)
+        .args(["datasets"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("is not a catalog of binance-futures-availability"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
