@@ -201,3 +201,49 @@ fn a_catalog_and_an_availability_database_are_not_taken_for_each_other() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_crawl_killed_mid_way_resumes_and_ends_equal_to_an_uninterrupted_one() {
+    let corpus = vision_sim::realistic(day("2026-11-01"));
+    let reference = Env::new(corpus.clone());
+    reference.ok(&["catalog", "update", "-q"]);
+    let env = Env::with_options(
+        corpus,
+        vision_sim::SimOptions {
+            latency: std::time::Duration::from_millis(2),
+            jitter: std::time::Duration::ZERO,
+        },
+    );
+    let mut child = env
+        .cmd()
+        .args(["catalog", "update", "--quiet", "--concurrency", "4"])
+        .spawn()
+        .unwrap();
+    // Past the first batches (250 folders of ~2 pages each are written together).
+    wait_until(120, "the crawl to write batches", || {
+        env.sim.stats().lists > 1_500 || child.try_wait().unwrap().is_some()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let catalog = env.dir.path().join("catalog.duckdb");
+    assert!(!catalog.exists(), "a killed crawl publishes nothing");
+
+    let out = env.run(&["catalog", "update"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stderr);
+    let listed: u64 = summary
+        .split("catalog update: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary in {summary}"));
+    assert!(
+        (1..2015).contains(&listed),
+        "the rerun lists only what the killed crawl had not written: {summary}"
+    );
+    assert_eq!(accounted(&env), accounted(&reference));
+}
