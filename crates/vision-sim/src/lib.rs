@@ -15,6 +15,7 @@ mod realistic;
 mod s3;
 mod server;
 pub mod trading;
+mod vision;
 
 pub use coin_m::{CM_INDEX_ROOT, CM_MONTHLY_ROOT, CM_ROOT, coin_m};
 pub use corpus::{
@@ -22,7 +23,9 @@ pub use corpus::{
     daily_key_in, monthly_1d_key, monthly_1d_key_in, object_bytes,
 };
 pub use realistic::realistic;
+pub use s3::{Keys, ListQuery, Start, list};
 pub use server::{Fault, FaultRule, Paging, SimOptions, SimServer, SimStats};
+pub use vision::{Bucket, Change, ChangeKind, Event, Market, Scripted, Stray, Vision, VisionAt};
 
 /// The bucket name the real service uses; listing and objects live under `/{BUCKET}`.
 pub const BUCKET: &str = "data.binance.vision";
