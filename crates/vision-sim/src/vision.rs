@@ -867,15 +867,16 @@ impl Vision {
         self.changes_between_in("", t0, t1)
     }
 
-    /// Every key of the model as of `at`, built leaf by leaf in the model's own order (not the
-    /// listing's) and then sorted: the oracle the listing is checked against. Small scales only.
-    pub fn materialise(&self, at: DateTime<Utc>) -> Vec<Object> {
+    /// Every key under `prefix` as of `at`, built leaf by leaf in the model's own order (symbol
+    /// by symbol, not the listing's) and then sorted: the oracle the listing is checked against.
+    /// Small scales or narrow prefixes only: it holds every object.
+    pub fn materialise(&self, prefix: &str, at: DateTime<Utc>) -> Vec<Object> {
         let t = at.timestamp();
         let today = at.date_naive();
         let mut out: Vec<Object> = self
             .strays
             .iter()
-            .filter(|(o, _)| o.last_modified <= at)
+            .filter(|(o, _)| o.last_modified <= at && o.key.starts_with(prefix))
             .map(|(o, _)| o.clone())
             .collect();
         for (s, sym) in self.syms.iter().enumerate() {
@@ -887,8 +888,16 @@ impl Vision {
                     let Some(leaf) = self.leaf(d, s, iv, today) else {
                         continue;
                     };
+                    if !leaf.dir.starts_with(prefix) && !prefix.starts_with(&leaf.dir) {
+                        continue;
+                    }
                     for p in leaf.lo..=leaf.hi {
-                        out.extend(self.period(&leaf, p, When::At(t)).into_iter().flatten());
+                        out.extend(
+                            self.period(&leaf, p, When::At(t))
+                                .into_iter()
+                                .flatten()
+                                .filter(|o| o.key.starts_with(prefix)),
+                        );
                     }
                 }
             }
@@ -1762,4 +1771,36 @@ fn datasets(syms: &[Sym]) -> Vec<Dataset> {
     }
     out.sort_by(|a, b| a.prefix.cmp(&b.prefix));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_secs_is_upload_time() {
+        for (d, salt) in [
+            (ymd(2019, 12, 31), 0),
+            (ymd(2022, 3, 1), 12_345),
+            (ymd(2026, 12, 5), u64::MAX),
+        ] {
+            assert_eq!(
+                upload_secs(day_index(d), salt),
+                crate::corpus::upload_time(d, salt).timestamp()
+            );
+        }
+        assert_eq!(
+            name_day_hash("BTCUSDT", ymd(2024, 1, 5)),
+            hash("BTCUSDT2024-01-05")
+        );
+    }
+
+    #[test]
+    fn periods_round_trip() {
+        for d in [ymd(2017, 8, 17), ymd(2024, 2, 29), ymd(2099, 12, 31)] {
+            assert_eq!(index_day(day_index(d)), d);
+            assert_eq!(index_month(month_index(d)), d.with_day(1).unwrap());
+        }
+        assert_eq!(last_friday(2024, 6), ymd(2024, 6, 28));
+    }
 }
