@@ -1459,7 +1459,7 @@ fn um_symbols(scale: f64, syms: &mut Vec<Sym>) {
             last_trade: life.last_trade,
             old: life.name == "BTCUSDT"
                 || (life.first < ymd(2022, 1, 1) && mix(h ^ 0x01d) % 100 < 40),
-            data3: !dated && (life.name == "BTCUSDT" || mix(h ^ 0xda7a3) % 3 == 0),
+            data3: !dated && (life.name == "BTCUSDT" || mix(h ^ 0xda7a3).is_multiple_of(3)),
             name: life.name,
         });
     }
@@ -1508,7 +1508,7 @@ fn cm_symbols(scale: f64, syms: &mut Vec<Sym>) {
         } else {
             start + Duration::days((mix(h) % 1_500) as i64)
         };
-        let last = (i >= 2 && mix(h ^ 7) % 5 == 0)
+        let last = (i >= 2 && mix(h ^ 7).is_multiple_of(5))
             .then(|| first + Duration::days(200 + (mix(h ^ 8) % 700) as i64));
         if keep(&name, i == 0) {
             contracts.push(cm(name, Role::Perp, first, last));
@@ -1516,7 +1516,7 @@ fn cm_symbols(scale: f64, syms: &mut Vec<Sym>) {
         if i < 9 {
             for q in 0..28 {
                 let (y, m) = (2020 + (8 + 3 * q) / 12, (8 + 3 * q) % 12 + 1);
-                let expiry = last_friday(y as i32, m as u32);
+                let expiry = last_friday(y, m as u32);
                 let code = expiry.format("%y%m%d").to_string();
                 let name = format!("{base}USD_{code}");
                 if keep(&name, name == "BTCUSD_240628") {

@@ -929,9 +929,10 @@ fn scale_one_listing_memory_and_cpu() {
     for _ in 0..pages {
         let xml = list(&at, &q);
         bytes += xml.len();
-        let last = xml.rsplit("<Key>").next().unwrap();
-        let last = last.split("</Key>").next().unwrap().to_string();
-        n += xml.matches("<Contents>").count() as u64;
+        let count = &xml[xml.find("<KeyCount>").unwrap() + 10..];
+        n += count[..count.find('<').unwrap()].parse::<u64>().unwrap();
+        let last = &xml[xml.rfind("<Key>").unwrap() + 5..];
+        let last = last[..last.find("</Key>").unwrap()].to_string();
         q.continue_after = Some(last);
     }
     let (c1, w1) = (cpu(), w0.elapsed());
