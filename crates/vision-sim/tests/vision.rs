@@ -289,6 +289,17 @@ fn listings_in_byte_order_equal_a_sorted_materialisation_of_the_model() {
             "{head}"
         );
     }
+    // GET: a file's bytes are as long as listed, its sidecar is their digest line.
+    let zip = "data/spot/daily/klines/BTCUSDT/1d/BTCUSDT-1d-2020-10-01.zip";
+    let (status, body) = http_get(addr, &format!("/data.binance.vision/{zip}"));
+    assert_eq!(status, 200);
+    assert_eq!(body.len() as u64, at_bucket.get(zip).unwrap().size);
+    let (status, sum) = http_get(addr, &format!("/data.binance.vision/{zip}.CHECKSUM"));
+    assert_eq!(status, 200);
+    assert_eq!(sum, vision_sim::checksum_body(&at_bucket.get(zip).unwrap()));
+    assert!(sum.ends_with("  BTCUSDT-1d-2020-10-01.zip"));
+    let (status, _) = http_get(addr, &format!("/data.binance.vision/{zip}x"));
+    assert_eq!(status, 404);
     // Sizes, times and ETags on the page are the objects'.
     let (_, body) = http_get(
         addr,
@@ -799,10 +810,16 @@ fn strays_are_listed_with_their_reasons() {
         .unwrap();
     assert!(at.get(&sidecar.key).is_some());
     assert!(at.get(sidecar.key.trim_end_matches(".CHECKSUM")).is_none());
+    let server = serve(&model, at.at);
+    let (status, body) = http_get(
+        server.addr(),
+        &format!("/data.binance.vision/{}", enc(&sidecar.key)),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(body.len() as u64, at.get(&sidecar.key).unwrap().size);
     let unpadded = "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-8.zip";
     assert!(at.get(&format!("{unpadded}.CHECKSUM")).is_none());
     // Each is listed in its folder and found by HEAD, and has a reason.
-    let server = serve(&model, at.at);
     for s in &strays {
         assert!(!s.reason.is_empty());
         assert_eq!(model.stray_reason(&s.key), Some(s.reason));
