@@ -784,6 +784,30 @@ fn changes_between_two_instants_are_the_scripted_events_and_the_appearances() {
 }
 
 #[test]
+fn changes_between_looks_only_where_changes_can_be_and_misses_none() {
+    let model = Arc::new(Vision::new(0.001));
+    for (t0, t1) in [
+        ("2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z"),
+        ("2026-11-20T08:00:00Z", "2026-11-20T15:10:00Z"),
+        ("2022-03-20T12:00:00Z", "2022-03-22T00:00:00Z"),
+        ("2024-10-31T00:00:00Z", "2024-11-03T00:00:00Z"),
+        ("2022-11-14T00:00:00Z", "2022-11-16T00:00:00Z"),
+        ("2023-12-28T00:00:00Z", "2024-01-05T00:00:00Z"),
+    ] {
+        let (t0, t1) = (t(t0), t(t1));
+        let fast = model.changes_between(t0, t1);
+        assert!(!fast.is_empty());
+        assert_eq!(fast, model.diff_by_walking_in("", t0, t1), "{t0} {t1}");
+    }
+    let (t0, t1) = (t("2026-11-20T00:00:00Z"), t("2026-11-21T00:00:00Z"));
+    let cm = "data/futures/cm/daily/";
+    assert_eq!(
+        model.changes_between_in(cm, t0, t1),
+        model.diff_by_walking_in(cm, t0, t1)
+    );
+}
+
+#[test]
 fn strays_are_listed_with_their_reasons() {
     let model = Arc::new(Vision::new(0.001));
     let at = model.at(t("2026-12-06T09:00:00Z"));
@@ -961,6 +985,14 @@ fn scale_one_listing_memory_and_cpu() {
         c1 - c0,
         (c1 - c0) * 1e9 / n as f64,
         w1,
+        hwm()
+    );
+    let w = std::time::Instant::now();
+    let changes = model.changes_between(t("2026-11-20T00:00:00Z"), t("2026-11-21T00:00:00Z"));
+    println!(
+        "changes_between over one day of the scale-1.0 bucket: {} changes in {:.2?}; {}",
+        changes.len(),
+        w.elapsed(),
         hwm()
     );
 }
