@@ -7,6 +7,11 @@
 //! `/data.binance.vision`. Knobs add latency, scripted faults and files that appear or change
 //! later; counters and a peak-concurrency gauge let tests see what a client did.
 //!
+//! Besides sorted corpora it serves the whole bucket generated on demand (`Vision`, the
+//! `vision` corpus): every market, type and interval at any scale up to the real size, as of a
+//! clock a test moves (`SimServer::set_clock`), never materialised. Both answer the `Keys`
+//! trait, which listings and objects are served from.
+//!
 //! It shares no code with the client it tests, on purpose: a shared key grammar would hide bugs.
 
 mod coin_m;

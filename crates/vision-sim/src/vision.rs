@@ -8,13 +8,17 @@
 //! symbols with their lives, and per dataset its sorted folder list.
 //!
 //! The clock: day D's daily files appear on D+1 between 06:50 and 08:40 UTC, one in a hundred
-//! 1–7 days later; a month's files 2–6 days after it ends, at 03:00. A scripted few files are
-//! replaced or removed at scripted instants (`Vision::script`), and `changes_between` says what
-//! a catalog should record between two crawls.
+//! 1–7 days later; a month's files on day 1–5 of the next month at 03:00. A scripted few files
+//! are replaced or removed (with their sidecars) at scripted instants (`Vision::script`), and
+//! `changes_between` says what a catalog should record between two crawls. A file's first
+//! Last-Modified is when it appears.
 //!
-//! Where it overlaps the `realistic` corpus (USD-M klines), it holds the same folders (at scale
-//! 1.0; a sample of them below), lives, sizes and Last-Modified times, from realistic's own
-//! functions.
+//! Where it overlaps the `realistic` corpus (USD-M daily 1m, 1h and 1d klines, monthly 1d), it
+//! holds the same folders (all of realistic's at scale 1.0, a sample below), lives, sizes, ETags
+//! and Last-Modified times, from realistic's own functions — so USD-M daily klines before
+//! 2022-03-01 appear with realistic's bulk re-upload of 2022-03-21, and are never late.
+//! Realistic's tail rule for delisted perpetuals is evaluated once (not at each `as_of`), so a
+//! folder delisted less than 40 days before an `as_of` can differ from `realistic(as_of)`.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
