@@ -134,7 +134,7 @@ fn kline_file(o: &Object) -> Option<(String, String)> {
 /// be (a daily row is under 250 bytes, a month under 31 of them plus the header), and reached
 /// by padding the zip's comment (`trading::zip_bytes`). Building every zip to learn its length
 /// would quadruple the corpus's build time (1.2 s → 5 s for the realistic one).
-fn kline_size(key: &str, kind: ObjectKind) -> u64 {
+pub(crate) fn kline_size(key: &str, kind: ObjectKind) -> u64 {
     let h = hash(key);
     match kind {
         ObjectKind::Monthly1d { .. } => 9_000 + h % 1_000,
@@ -397,17 +397,6 @@ impl Corpus {
             Ok(i) => self.objects[i] = object,
             Err(i) => self.objects.insert(i, object),
         }
-    }
-
-    /// The position of the first key that is `>= key`.
-    pub(crate) fn lower_bound(&self, key: &str) -> usize {
-        self.objects.partition_point(|o| o.key.as_str() < key)
-    }
-
-    /// The position of the first key after every key that starts with `prefix`.
-    pub(crate) fn skip_prefix(&self, prefix: &str) -> usize {
-        self.objects
-            .partition_point(|o| o.key.as_str() < prefix || o.key.starts_with(prefix))
     }
 }
 

@@ -7,6 +7,11 @@
 //! `/data.binance.vision`. Knobs add latency, scripted faults and files that appear or change
 //! later; counters and a peak-concurrency gauge let tests see what a client did.
 //!
+//! Besides sorted corpora it serves the whole bucket generated on demand (`Vision`, the
+//! `vision` corpus): every market, type and interval at any scale up to the real size, as of a
+//! clock a test moves (`SimServer::set_clock`), never materialised. Both answer the `Keys`
+//! trait, which listings and objects are served from.
+//!
 //! It shares no code with the client it tests, on purpose: a shared key grammar would hide bugs.
 
 mod coin_m;
@@ -15,6 +20,7 @@ mod realistic;
 mod s3;
 mod server;
 pub mod trading;
+mod vision;
 
 pub use coin_m::{CM_INDEX_ROOT, CM_MONTHLY_ROOT, CM_ROOT, coin_m};
 pub use corpus::{
@@ -22,7 +28,9 @@ pub use corpus::{
     daily_key_in, monthly_1d_key, monthly_1d_key_in, object_bytes,
 };
 pub use realistic::realistic;
+pub use s3::{Keys, ListQuery, Start, list};
 pub use server::{Fault, FaultRule, Paging, SimOptions, SimServer, SimStats};
+pub use vision::{Bucket, Change, ChangeKind, Event, Market, Scripted, Stray, Vision, VisionAt};
 
 /// The bucket name the real service uses; listing and objects live under `/{BUCKET}`.
 pub const BUCKET: &str = "data.binance.vision";

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use vision_sim::{Corpus, CorpusSpec, SimOptions, SimServer};
+use vision_sim::{Bucket, Corpus, CorpusSpec, SimOptions, SimServer, Vision};
 
 /// Serve a simulated Binance Vision bucket (S3 listing, HEAD and GET) on a local port.
 ///
@@ -18,12 +19,25 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:9900")]
     addr: SocketAddr,
     /// `realistic` (every real folder name, ~1000 folders, 600k+ daily files), `coin-m` (a
-    /// COIN-M perpetual, quarterly, settled folder and pair) or a JSON corpus spec file.
+    /// COIN-M perpetual, quarterly, settled folder and pair), `vision` (the whole bucket: spot,
+    /// USD-M, COIN-M and option, daily and monthly, every data type and interval, sidecars and
+    /// strays, generated per request and never held in memory; size it with --scale) or a JSON
+    /// corpus spec file.
     #[arg(long, default_value = "realistic")]
     corpus: String,
-    /// For `realistic` and `coin-m`: the day whose morning the bucket shows (files through the day before). Default: today, UTC.
+    /// For `realistic` and `coin-m`: the day whose morning the bucket shows (files through the
+    /// day before). For `vision`: the clock is that day at 09:00 UTC. Default: today, UTC (for
+    /// `vision`: now).
     #[arg(long)]
     as_of: Option<chrono::NaiveDate>,
+    /// For `vision`: the instant the bucket shows (RFC 3339, e.g. 2026-12-06T07:30:00Z);
+    /// overrides --as-of.
+    #[arg(long)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    /// For `vision`: the fraction of the real bucket's symbol folders (1.0 ≈ 1.9e8 keys; a few
+    /// named real folders are kept at every scale).
+    #[arg(long, default_value_t = 0.01)]
+    scale: f64,
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -37,6 +51,46 @@ fn main() -> ExitCode {
     let as_of = args
         .as_of
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let options = SimOptions {
+        latency: Duration::from_millis(args.latency_ms),
+        jitter: Duration::from_millis(args.jitter_ms),
+    };
+    if args.corpus == "vision" {
+        if !(args.scale > 0.0 && args.scale <= 1.0) {
+            eprintln!(
+                "vision-sim: --scale {} is not a fraction in (0, 1]",
+                args.scale
+            );
+            return ExitCode::from(2);
+        }
+        let at = args.at.unwrap_or_else(|| match args.as_of {
+            Some(day) => day.and_hms_opt(9, 0, 0).unwrap_or_default().and_utc(),
+            None => chrono::Utc::now(),
+        });
+        let model = Arc::new(Vision::new(args.scale));
+        let keys: u64 = model.census(at).iter().map(|c| c.1).sum();
+        return match SimServer::start_bucket_on(args.addr, Bucket::Vision(model.at(at)), options) {
+            Ok(server) => {
+                println!(
+                    "vision-sim: serving the whole bucket at scale {} as of {} (~{keys} keys) on http://{}",
+                    args.scale,
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    server.addr()
+                );
+                println!(
+                    "  export BFA_S3_URL={} BFA_DATA_URL={}",
+                    server.s3_url(),
+                    server.data_url()
+                );
+                server.wait();
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vision-sim: could not listen on {}: {e}", args.addr);
+                ExitCode::from(1)
+            }
+        };
+    }
     let corpus = if args.corpus == "realistic" {
         vision_sim::realistic(as_of)
     } else if args.corpus == "coin-m" {
@@ -57,10 +111,6 @@ fn main() -> ExitCode {
         }
     };
     let keys = corpus.len();
-    let options = SimOptions {
-        latency: Duration::from_millis(args.latency_ms),
-        jitter: Duration::from_millis(args.jitter_ms),
-    };
     match SimServer::start_on(args.addr, corpus, options) {
         Ok(server) => {
             println!(

@@ -85,9 +85,20 @@ fn month_end(ym: &str) -> Option<NaiveDate> {
     next.pred_opt()
 }
 
-/// The realistic corpus as the bucket would be on the morning of `as_of` (files through the day before).
-pub fn realistic(as_of: NaiveDate) -> Corpus {
-    let last_day = as_of.pred_opt().unwrap_or(as_of);
+/// One folder's life in the realistic corpus: the days it has files for (`first..=last` less
+/// `gaps`), and the last day with trades when a delisted perpetual kept getting files.
+#[derive(Debug, Clone)]
+pub(crate) struct Life {
+    pub name: String,
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+    pub last_trade: Option<NaiveDate>,
+    pub gaps: Vec<(NaiveDate, NaiveDate)>,
+}
+
+/// Every folder of the realistic corpus with its life, for files through `last_day`, in the
+/// folder list's order (perpetuals, then delivery contracts).
+pub(crate) fn lives(last_day: NaiveDate) -> Vec<Life> {
     let prefixes: Prefixes = serde_json::from_str(PREFIXES).unwrap_or(Prefixes {
         perpetual_symbols: Vec::new(),
         delivery_symbols: Vec::new(),
@@ -109,7 +120,7 @@ pub fn realistic(as_of: NaiveDate) -> Corpus {
         })
         .collect();
 
-    let mut objects = Vec::with_capacity(1_500_000);
+    let mut lives = Vec::new();
     let names = prefixes
         .perpetual_symbols
         .iter()
@@ -144,6 +155,30 @@ pub fn realistic(as_of: NaiveDate) -> Corpus {
                 (missing, missing)
             }))
             .collect();
+        lives.push(Life {
+            name: name.clone(),
+            first,
+            last,
+            last_trade,
+            gaps,
+        });
+    }
+    lives
+}
+
+/// The realistic corpus as the bucket would be on the morning of `as_of` (files through the day before).
+pub fn realistic(as_of: NaiveDate) -> Corpus {
+    let last_day = as_of.pred_opt().unwrap_or(as_of);
+    let mut objects = Vec::with_capacity(1_500_000);
+    for life in lives(last_day) {
+        let Life {
+            name,
+            first,
+            last,
+            last_trade,
+            gaps,
+        } = life;
+        let name = &name;
         // 1d files are real ones for every symbol (`push_1d_files`); other intervals are filler.
         let other_intervals: &[&str] = if name == "BTCUSDT" || name == "ETHUSDT" {
             &["1h"]
@@ -209,7 +244,7 @@ fn is_dated(name: &str) -> bool {
 }
 
 /// Files of the first two years were re-uploaded in bulk on 2022-03-21, as the real bucket shows.
-fn uploaded(date: NaiveDate, salt: u64) -> DateTime<Utc> {
+pub(crate) fn uploaded(date: NaiveDate, salt: u64) -> DateTime<Utc> {
     if date < day("2022-03-01") {
         Utc.timestamp_opt(1_647_853_082 + (salt % 600) as i64, 0)
             .single()

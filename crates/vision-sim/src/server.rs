@@ -16,7 +16,8 @@ use percent_encoding::percent_decode_str;
 
 use crate::BUCKET;
 use crate::corpus::{Corpus, checksum_body, digest_line, object_bytes};
-use crate::s3::{self, ListQuery};
+use crate::s3::{self, Keys, ListQuery};
+use crate::vision::Bucket;
 
 /// Latency added to every request.
 #[derive(Debug, Clone, Default)]
@@ -109,7 +110,7 @@ struct Counters {
 }
 
 struct Sim {
-    corpus: RwLock<Corpus>,
+    corpus: RwLock<Bucket>,
     faults: Mutex<Vec<(FaultRule, HashMap<String, u32>)>>,
     options: SimOptions,
     counters: Counters,
@@ -139,8 +140,27 @@ impl SimServer {
         corpus: Corpus,
         options: SimOptions,
     ) -> std::io::Result<SimServer> {
+        Self::start_bucket_on(addr, Bucket::Corpus(corpus), options)
+    }
+
+    /// Starts serving any bucket, a generated one (`Bucket::Vision`) included, on an ephemeral
+    /// port of 127.0.0.1.
+    pub fn start_bucket(bucket: Bucket, options: SimOptions) -> std::io::Result<SimServer> {
+        Self::start_bucket_on(
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+            bucket,
+            options,
+        )
+    }
+
+    /// Starts serving any bucket on `addr`.
+    pub fn start_bucket_on(
+        addr: SocketAddr,
+        bucket: Bucket,
+        options: SimOptions,
+    ) -> std::io::Result<SimServer> {
         let sim = Arc::new(Sim {
-            corpus: RwLock::new(corpus),
+            corpus: RwLock::new(bucket),
             faults: Mutex::new(Vec::new()),
             options,
             counters: Counters::default(),
@@ -238,12 +258,39 @@ impl SimServer {
     }
 
     /// Changes the bucket while it serves: late uploads, replacements, new folders.
+    ///
+    /// # Panics
+    /// When the server serves a generated bucket, which has no corpus to change: move its clock
+    /// (`set_clock`) instead.
     pub fn with_corpus<R>(&self, f: impl FnOnce(&mut Corpus) -> R) -> R {
+        self.with_bucket(|bucket| match bucket {
+            Bucket::Corpus(corpus) => f(corpus),
+            Bucket::Vision(_) => panic!(
+                "with_corpus: this server serves a generated bucket; move its clock with set_clock"
+            ),
+        })
+    }
+
+    /// Reads or changes whatever bucket the server serves.
+    pub fn with_bucket<R>(&self, f: impl FnOnce(&mut Bucket) -> R) -> R {
         f(&mut self
             .sim
             .corpus
             .write()
             .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Moves a generated bucket's clock: it answers as of `at` from the next request on.
+    ///
+    /// # Panics
+    /// When the server serves a corpus, which has no clock.
+    pub fn set_clock(&self, at: chrono::DateTime<chrono::Utc>) {
+        self.with_bucket(|bucket| match bucket {
+            Bucket::Vision(v) => v.at = at,
+            Bucket::Corpus(_) => {
+                panic!("set_clock: this server serves a corpus, which has no clock")
+            }
+        })
     }
 
     /// Blocks until the server stops (for the binary).
@@ -471,7 +518,7 @@ fn paging_for(sim: &Sim, prefix: &str) -> Option<Paging> {
 }
 
 /// One page of broken pagination; `raw_token` is what the client sent (`loop-N`, or none).
-fn broken_page(corpus: &Corpus, mut q: ListQuery, how: Paging, raw_token: Option<&str>) -> String {
+fn broken_page(corpus: &Bucket, mut q: ListQuery, how: Paging, raw_token: Option<&str>) -> String {
     let n: u64 = raw_token
         .and_then(|t| t.strip_prefix("loop-"))
         .and_then(|n| n.parse().ok())
@@ -573,7 +620,7 @@ async fn list(sim: &Sim, query: &HashMap<String, String>) -> Response {
     );
     let render = || {
         s3::list(
-            &sim.corpus.read().unwrap_or_else(PoisonError::into_inner),
+            &*sim.corpus.read().unwrap_or_else(PoisonError::into_inner),
             &q,
         )
     };
@@ -604,8 +651,8 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
         .corpus
         .read()
         .unwrap_or_else(PoisonError::into_inner)
-        .get(key)
-        .cloned();
+        .get_object(key)
+        .map(std::borrow::Cow::into_owned);
     // A stale copy stands in for the zip itself; its CHECKSUM is answered below.
     let found = match &damage {
         Some(Fault::StaleCopy(old)) if !key.ends_with(".CHECKSUM") && found.is_some() => {
@@ -626,19 +673,21 @@ async fn object(sim: &Sim, key: &str, head_only: bool) -> Response {
     };
     let body = if head_only {
         Body::empty()
-    } else if let Some(zip) = key.strip_suffix(".CHECKSUM") {
+    } else if let Some(zip_key) = key.strip_suffix(".CHECKSUM") {
         let zip = sim
             .corpus
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(zip)
-            .cloned();
+            .get_object(zip_key)
+            .map(std::borrow::Cow::into_owned);
         Body::from(match (zip, damage) {
             (Some(z), Some(Fault::CorruptZip)) => digest_line(&z.key, &garbage(z.size)),
             (Some(z), Some(Fault::WrongChecksum)) => digest_line(&z.key, b"not this file"),
             (Some(_), Some(Fault::StaleCopy(old))) => checksum_body(&old),
             (Some(z), _) => checksum_body(&z),
-            (None, _) => String::new(),
+            // A sidecar whose file is missing (a stray of the generated bucket): a digest of
+            // nothing, as long as the size it is listed with.
+            (None, _) => digest_line(zip_key, b""),
         })
     } else if damage == Some(Fault::CorruptZip) {
         Body::from(garbage(o.size))
