@@ -247,3 +247,83 @@ fn a_crawl_killed_mid_way_resumes_and_ends_equal_to_an_uninterrupted_one() {
     );
     assert_eq!(accounted(&env), accounted(&reference));
 }
+
+#[test]
+fn the_catalog_equals_the_whole_bucket_for_every_market_type_partition_and_interval() {
+    use binance_futures_availability::store::Catalog;
+    let at: DateTime<Utc> = "2026-12-01T09:00:00Z".parse().unwrap();
+    let model = std::sync::Arc::new(vision_sim::Vision::new(0.001));
+    let env = Env::with_bucket(vision_sim::Bucket::Vision(model.at(at)));
+    env.ok(&["catalog", "update", "-q"]);
+
+    let catalog = Catalog::open(&env.dir.path().join("catalog.duckdb")).unwrap();
+    let datasets = catalog.datasets().unwrap();
+    let mut keys: Vec<Listed> = Vec::new();
+    for d in &datasets {
+        for f in catalog.files(d.dataset, None).unwrap() {
+            if f.checksum {
+                keys.push((format!("{}.CHECKSUM", f.key), u64::MAX, f.last_modified));
+            }
+            keys.push((f.key, f.size, f.last_modified));
+        }
+    }
+    let strays = catalog.strays().unwrap();
+    keys.extend(
+        strays
+            .iter()
+            .map(|s| (s.key.clone(), s.size, s.last_modified)),
+    );
+    keys.sort();
+    let mut expected: Vec<Listed> = model
+        .materialise("", at)
+        .into_iter()
+        .map(|o| (o.key, o.size, o.last_modified))
+        .collect();
+    expected.sort();
+    assert!(expected.len() > 1_000_000, "{}", expected.len());
+    assert!(
+        keys.iter().map(|k| &k.0).eq(expected.iter().map(|k| &k.0)),
+        "{} keys accounted for against {} listed; first difference: {:?}",
+        keys.len(),
+        expected.len(),
+        keys.iter()
+            .zip(&expected)
+            .find(|(a, b)| a.0 != b.0)
+            .map(|(a, b)| (&a.0, &b.0))
+    );
+    let by_key: std::collections::HashMap<&str, &Listed> =
+        expected.iter().map(|k| (k.0.as_str(), k)).collect();
+    for k in keys.iter().filter(|k| k.1 != u64::MAX) {
+        assert_eq!(
+            Some(&k),
+            by_key.get(k.0.as_str()),
+            "size and time of {}",
+            k.0
+        );
+    }
+    // The strays are exactly the keys the bucket's model says are outside the layout.
+    let stray_keys: Vec<&str> = strays.iter().map(|s| s.key.as_str()).collect();
+    let model_strays: Vec<&str> = expected
+        .iter()
+        .map(|k| k.0.as_str())
+        .filter(|k| model.stray_reason(k).is_some())
+        .collect();
+    assert_eq!(stray_keys, model_strays);
+    // Every market and both partitions are there, intervals and all.
+    let names: Vec<String> = datasets.iter().map(|d| d.dataset.to_string()).collect();
+    for name in [
+        "spot/daily/klines/1s",
+        "spot/monthly/klines/1mo",
+        "um/daily/metrics",
+        "um/monthly/fundingRate",
+        "cm/daily/indexPriceKlines/1m",
+        "cm/daily/liquidationSnapshot",
+        "option/daily/BVOLIndex",
+        "option/daily/EOHSummary",
+    ] {
+        assert!(
+            names.iter().any(|n| n == name),
+            "{name} missing from {names:?}"
+        );
+    }
+}

@@ -283,75 +283,94 @@ fn stray(o: ListedObject, reason: StrayReason) -> Stray {
     }
 }
 
-/// What a folder's keys are (pure): files by leaf, each `.CHECKSUM` a flag on the file just
-/// before it, anything else a stray with its reason.
-fn classify(
-    task: &FolderTask,
-    objects: Vec<ListedObject>,
-    listed_at: DateTime<Utc>,
-) -> FolderListing {
-    let mut listing = FolderListing {
-        prefix: task.prefix.clone(),
-        listed_at,
-        leaves: Vec::new(),
-        strays: Vec::new(),
-    };
-    let symbol = match &task.kind {
-        FolderKind::Stray(reason) => {
-            listing.strays = objects.into_iter().map(|o| stray(o, *reason)).collect();
-            return listing;
+/// What a folder's keys are (pure), read a page at a time as the listing goes: files by leaf,
+/// each `.CHECKSUM` a flag on the file just before it, anything else a stray with its reason.
+/// A big folder is held as its compact files (~32 bytes each), never as its listed keys.
+struct FolderReader<'t> {
+    task: &'t FolderTask,
+    listing: FolderListing,
+    /// The leaf and key of the last file read: a sidecar sorts right after its file.
+    last_file: Option<(usize, String)>,
+}
+
+impl<'t> FolderReader<'t> {
+    fn new(task: &'t FolderTask, listed_at: DateTime<Utc>) -> Self {
+        FolderReader {
+            task,
+            listing: FolderListing {
+                prefix: task.prefix.clone(),
+                listed_at,
+                leaves: Vec::new(),
+                strays: Vec::new(),
+            },
+            last_file: None,
         }
-        FolderKind::Symbol { symbol } => symbol,
-    };
-    // The leaf and key of the last file read: a sidecar sorts right after its file.
-    let mut last_file: Option<(usize, String)> = None;
-    for o in objects {
-        if let Some(zip) = o.key.strip_suffix(".CHECKSUM") {
-            if let Some((leaf, key)) = &last_file
-                && key == zip
-            {
-                let leaf = &mut listing.leaves[*leaf];
-                if let Some(file) = leaf.files.last_mut() {
-                    file.checksum = true;
+    }
+
+    /// Reads one page of the folder's keys, in bucket order.
+    fn read(&mut self, objects: Vec<ListedObject>) {
+        let symbol = match &self.task.kind {
+            FolderKind::Stray(reason) => {
+                let reason = *reason;
+                self.listing
+                    .strays
+                    .extend(objects.into_iter().map(|o| stray(o, reason)));
+                return;
+            }
+            FolderKind::Symbol { symbol } => symbol,
+        };
+        let listing = &mut self.listing;
+        for o in objects {
+            if let Some(zip) = o.key.strip_suffix(".CHECKSUM") {
+                if let Some((leaf, key)) = &self.last_file
+                    && key == zip
+                {
+                    let leaf = &mut listing.leaves[*leaf];
+                    if let Some(file) = leaf.files.last_mut() {
+                        file.checksum = true;
+                    }
+                    leaf.last_key = o.key;
+                    self.last_file = None;
+                    continue;
                 }
-                leaf.last_key = o.key;
-                last_file = None;
+                listing
+                    .strays
+                    .push(stray(o, StrayReason::SidecarWithoutFile));
                 continue;
             }
-            listing
-                .strays
-                .push(stray(o, StrayReason::SidecarWithoutFile));
-            continue;
+            let read = Dataset::read_key(&o.key)
+                .filter(|(_, s, _)| s == symbol)
+                .map(|(dataset, _, span)| (dataset, span));
+            let Some((dataset, span)) = read else {
+                listing.strays.push(stray(o, StrayReason::NotAFileName));
+                continue;
+            };
+            let leaf = match listing.leaves.iter().position(|l| l.dataset == dataset) {
+                Some(i) => i,
+                None => {
+                    listing.leaves.push(LeafListing {
+                        dataset,
+                        symbol: symbol.clone(),
+                        last_key: String::new(),
+                        files: Vec::new(),
+                    });
+                    listing.leaves.len() - 1
+                }
+            };
+            listing.leaves[leaf].files.push(ListedFile {
+                span,
+                size: o.size,
+                last_modified: o.last_modified,
+                checksum: false,
+            });
+            listing.leaves[leaf].last_key = o.key.clone();
+            self.last_file = Some((leaf, o.key));
         }
-        let read = Dataset::read_key(&o.key)
-            .filter(|(_, s, _)| s == symbol)
-            .map(|(dataset, _, span)| (dataset, span));
-        let Some((dataset, span)) = read else {
-            listing.strays.push(stray(o, StrayReason::NotAFileName));
-            continue;
-        };
-        let leaf = match listing.leaves.iter().position(|l| l.dataset == dataset) {
-            Some(i) => i,
-            None => {
-                listing.leaves.push(LeafListing {
-                    dataset,
-                    symbol: symbol.clone(),
-                    last_key: String::new(),
-                    files: Vec::new(),
-                });
-                listing.leaves.len() - 1
-            }
-        };
-        listing.leaves[leaf].files.push(ListedFile {
-            span,
-            size: o.size,
-            last_modified: o.last_modified,
-            checksum: false,
-        });
-        listing.leaves[leaf].last_key = o.key.clone();
-        last_file = Some((leaf, o.key));
     }
-    listing
+
+    fn finish(self) -> FolderListing {
+        self.listing
+    }
 }
 
 /// The crawl's stage for the driver: a task lists one folder flat; its listing joins the batch.
@@ -400,7 +419,7 @@ impl Pending for FolderBatch {
 
 impl Work for Crawl {
     type Task = FolderTask;
-    type Output = (FolderTask, Result<Vec<ListedObject>, VisionError>);
+    type Output = (FolderTask, Result<FolderListing, VisionError>);
     type Batch = FolderBatch;
     type Tally = CrawlSummary;
 
@@ -414,8 +433,13 @@ impl Work for Crawl {
         permits: Arc<Semaphore>,
         task: FolderTask,
     ) -> BoxFuture<'static, Self::Output> {
+        let listed_at = self.listed_at;
         Box::pin(async move {
-            let result = client.list_all(&permits, &task.prefix).await;
+            let mut reader = FolderReader::new(&task, listed_at);
+            let result = client
+                .list_all(&permits, &task.prefix, |page| reader.read(page))
+                .await
+                .map(|()| reader.finish());
             (task, result)
         })
     }
@@ -426,11 +450,11 @@ impl Work for Crawl {
         batch: &mut FolderBatch,
         tally: &mut CrawlSummary,
     ) -> Vec<FetchError> {
-        let objects = match result {
-            Ok(objects) => objects,
+        let listing = match result {
+            Ok(listing) => listing,
             Err(e) => return vec![e.into()],
         };
-        let listing = classify(&task, objects, self.listed_at);
+        debug_assert_eq!(listing.prefix, task.prefix);
         tally.folders += 1;
         tally.files += listing
             .leaves
@@ -564,20 +588,20 @@ mod tests {
                 symbol: "ADABKRW".into(),
             },
         };
-        let listing = classify(
-            &task,
-            [
-                "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-07.zip",
-                "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-07.zip.CHECKSUM",
-                "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-8.zip",
-                "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-09.zip",
-                "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-10.zip.CHECKSUM",
-                "data/spot/monthly/klines/ADABKRW/1h/ADABKRW-1h-2020-07.zip",
-            ]
-            .map(object)
-            .to_vec(),
-            Utc::now(),
-        );
+        let mut reader = FolderReader::new(&task, Utc::now());
+        // Two pages, the second starting with the first's last file's sidecar.
+        let keys = [
+            "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-07.zip",
+            "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-07.zip.CHECKSUM",
+            "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-8.zip",
+            "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-09.zip",
+            "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-10.zip.CHECKSUM",
+            "data/spot/monthly/klines/ADABKRW/1h/ADABKRW-1h-2020-07.zip",
+        ]
+        .map(object);
+        reader.read(keys[..1].to_vec());
+        reader.read(keys[1..].to_vec());
+        let listing = reader.finish();
         let leaves: Vec<(String, Vec<bool>)> = listing
             .leaves
             .iter()

@@ -487,17 +487,19 @@ impl VisionClient {
         Ok((folders, objects))
     }
 
-    /// Every key under `prefix`, flat (no delimiter), in bucket order; each page is requested
-    /// under a `permits` permit, so that every folder of a crawl shares one bound.
+    /// Every key under `prefix`, flat (no delimiter), in bucket order, handed to `page` a page
+    /// at a time (so a caller keeps what it needs of a big folder, not every key of it); each
+    /// page is requested under a `permits` permit, so that every folder of a crawl shares one
+    /// bound.
     pub async fn list_all(
         &self,
         permits: &tokio::sync::Semaphore,
         prefix: &str,
-    ) -> Result<Vec<ListedObject>, VisionError> {
+        mut page: impl FnMut(Vec<ListedObject>) + Send,
+    ) -> Result<(), VisionError> {
         let mut lister = self.lister(prefix, None, None, FOLDER_MAX_PAGES);
-        let mut objects = Vec::new();
         loop {
-            let page = {
+            let next = {
                 // The crawl closes its permits only when it stops.
                 let _permit = permits
                     .acquire()
@@ -505,9 +507,9 @@ impl VisionClient {
                     .map_err(|_| self.error(format!("listing {prefix}"), &[], Cause::Cancelled))?;
                 lister.next_page().await?
             };
-            match page {
-                Some(page) => objects.extend(page.objects),
-                None => return Ok(objects),
+            match next {
+                Some(next) => page(next.objects),
+                None => return Ok(()),
             }
         }
     }

@@ -91,6 +91,14 @@ impl Env {
         Env::with_options(corpus, SimOptions::default())
     }
 
+    /// The binary against any bucket vision-sim serves (the generated whole bucket too).
+    pub fn with_bucket(bucket: vision_sim::Bucket) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("availability.duckdb");
+        let sim = SimServer::start_bucket(bucket, SimOptions::default()).unwrap();
+        Env { dir, db, sim }
+    }
+
     pub fn with_options(corpus: Corpus, options: SimOptions) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("availability.duckdb");
