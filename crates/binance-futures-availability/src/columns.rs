@@ -17,7 +17,7 @@ use serde::ser::{Serialize, SerializeStruct, Serializer};
 use crate::facts::DailyTrading;
 use crate::store::{
     CatalogFile, DatasetSummary, DayCount, Event, Member, RangeRow, SnapshotRow, Stray,
-    SymbolRecord, TimelineDay,
+    SymbolRecord, SymbolSummary, TimelineDay,
 };
 
 /// A row type of an answer, and its columns in output order. Its `Serialize` is
@@ -199,6 +199,7 @@ serialize_by_columns!(
     DatasetSummary,
     CatalogFile,
     Stray,
+    SymbolSummary,
 );
 
 impl Row for SnapshotRow {
@@ -302,6 +303,17 @@ impl Row for DatasetSummary {
     ];
 }
 
+impl Row for SymbolSummary {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("symbol", Cell::Text(|r| &r.symbol)),
+        Column::new("files", Cell::Int64(|r| r.files)),
+        Column::new("bytes", Cell::Int64(|r| r.bytes)),
+        Column::new("first", Cell::Shown(|r| r.first.to_string())),
+        Column::new("last", Cell::Shown(|r| r.last.to_string())),
+        Column::new("gaps", Cell::Int64(|r| r.gaps)),
+    ];
+}
+
 impl Row for CatalogFile {
     const COLUMNS: &'static [Column<Self>] = &[
         Column::new("key", Cell::Text(|r| &r.key)),
@@ -346,6 +358,7 @@ mod tests {
             ("DatasetSummary", names::<DatasetSummary>()),
             ("CatalogFile", names::<CatalogFile>()),
             ("Stray", names::<Stray>()),
+            ("SymbolSummary", names::<SymbolSummary>()),
         ] {
             let mut seen = std::collections::HashSet::new();
             for n in &names {

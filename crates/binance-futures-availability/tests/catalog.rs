@@ -148,6 +148,36 @@ fn the_catalog_accounts_for_every_key_of_the_bucket_exactly_once() {
          option/daily/BVOLIndex,1,1,7,2023-06-20,2023-06-20,1\n"
     );
 
+    // A symbol's periods and the days missing inside them (BTCUSDT: 2021-02-22..26, 5 days).
+    let symbols = env.ok(&[
+        "catalog",
+        "symbols",
+        "um/daily/klines/1m",
+        "--format",
+        "csv",
+    ]);
+    let btc = symbols
+        .lines()
+        .find(|l| l.starts_with("BTCUSDT,"))
+        .unwrap_or_else(|| panic!("{symbols}"));
+    let days = (day("2024-03-01") - day("2019-12-31")).num_days() + 1;
+    assert_eq!(
+        btc,
+        format!("BTCUSDT,{},{},2019-12-31,2024-03-01,5", days - 5, {
+            let bytes: u64 = corpus
+                .objects()
+                .iter()
+                .filter(|o| {
+                    o.key
+                        .starts_with("data/futures/um/daily/klines/BTCUSDT/1m/")
+                        && o.key.ends_with(".zip")
+                })
+                .map(|o| o.size)
+                .sum();
+            bytes
+        })
+    );
+
     // A second crawl finds every folder listed and writes nothing.
     let out = env.run(&["catalog", "update"]);
     assert!(out.status.success());

@@ -44,6 +44,14 @@ pub(crate) enum CatalogCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Every symbol folder of DATASET with files: files, bytes, first and last period, and
+    /// the periods missing between them (gaps).
+    Symbols {
+        /// MARKET/PARTITION/TYPE[/INTERVAL], e.g. um/daily/klines/1m.
+        dataset: Dataset,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Every file of DATASET, by symbol then period.
     Files {
         /// MARKET/PARTITION/TYPE[/INTERVAL], as the bucket's folders spell it:
@@ -130,6 +138,31 @@ pub(super) fn run(
                     ]);
                 }
                 writeln!(out, "{} datasets", rows.len())?;
+                if !rows.is_empty() {
+                    writeln!(out, "{}", t.trim_fmt())?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        }
+        CatalogCommand::Symbols { dataset, format } => {
+            let rows = Catalog::open(&path)?.symbols(dataset)?;
+            render::emit(out, format, &rows, |out| {
+                let mut t = render::table(
+                    &["symbol", "files", "bytes", "first", "last", "gaps"],
+                    &[1, 2, 5],
+                );
+                for r in &rows {
+                    t.add_row(vec![
+                        printable(&r.symbol).into_owned(),
+                        r.files.to_string(),
+                        r.bytes.to_string(),
+                        r.first.to_string(),
+                        r.last.to_string(),
+                        r.gaps.to_string(),
+                    ]);
+                }
+                writeln!(out, "{} symbol folders of {dataset}", rows.len())?;
                 if !rows.is_empty() {
                     writeln!(out, "{}", t.trim_fmt())?;
                 }

@@ -195,6 +195,23 @@ pub struct DatasetSummary {
     pub missing_checksums: i64,
 }
 
+/// One symbol folder of a dataset, as `catalog symbols` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolSummary {
+    /// The symbol folder.
+    pub symbol: String,
+    /// Its files.
+    pub files: i64,
+    /// Their bytes.
+    pub bytes: i64,
+    /// Its first period with a file.
+    pub first: Span,
+    /// Its last period with a file.
+    pub last: Span,
+    /// Periods strictly between `first` and `last` without a file.
+    pub gaps: i64,
+}
+
 /// One file of the catalog, as `catalog files` answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogFile {
@@ -470,6 +487,54 @@ impl Catalog {
                 first: span(first)?,
                 last: span(last)?,
                 missing_checksums,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every symbol folder of `dataset` with files, by symbol: files, bytes, first and last
+    /// period, and the periods missing between them.
+    pub fn symbols(&self, dataset: Dataset) -> Result<Vec<SymbolSummary>, StoreError> {
+        let Some(&id) = self.datasets.get(&dataset) else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.symbol, count(*), sum(f.size)::BIGINT, min(f.period), max(f.period)
+                   FROM files f JOIN leaves l ON l.id = f.leaf
+                  WHERE l.dataset = ? GROUP BY l.symbol ORDER BY l.symbol",
+            )
+            .map_err(failed(&self.path, "summing the symbols"))?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i32>(3)?,
+                    r.get::<_, i32>(4)?,
+                ))
+            })
+            .map_err(failed(&self.path, "summing the symbols"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (symbol, files, bytes, first, last) =
+                row.map_err(failed(&self.path, "summing the symbols"))?;
+            let span = |n| {
+                period_span(dataset.partition(), n).ok_or_else(|| StoreError::BadPeriod {
+                    path: self.path.clone(),
+                    period: n,
+                })
+            };
+            out.push(SymbolSummary {
+                symbol,
+                files,
+                bytes,
+                first: span(first)?,
+                last: span(last)?,
+                // Periods are consecutive integers (days, or months), one file each at most.
+                gaps: i64::from(last) - i64::from(first) + 1 - files,
             });
         }
         Ok(out)

@@ -34,7 +34,7 @@ use crate::facts::Market;
 pub use backup::{ExportFormat, backup, export, exported_tables, restore};
 pub use catalog::{
     CATALOG_VERSION, Catalog, CatalogFile, DatasetSummary, FolderListing, LeafListing, ListedFile,
-    Stray, StrayReason, period_number, period_span,
+    Stray, StrayReason, SymbolSummary, period_number, period_span,
 };
 pub use checked::published_through;
 pub use error::{Awaiting, RoomFor, StoreError};
