@@ -185,6 +185,8 @@ impl Level {
     /// What a sub-folder named `folder` (the whole prefix) of this level is: a level to walk,
     /// a symbol folder, or a folder the layout does not name.
     fn child(&self, folder: &str) -> Child {
+        // The pager refuses a folder outside the prefix (`Stall::OutsidePrefix`); one without
+        // the delimiter at its end names nothing the layout has, and is listed as a stray.
         let name = folder
             .strip_prefix(self.prefix().as_str())
             .and_then(|n| n.strip_suffix('/'))

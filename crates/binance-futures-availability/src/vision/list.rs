@@ -40,6 +40,16 @@ pub enum Stall {
         /// The caller's bound, in pages.
         max: u32,
     },
+    /// A key or folder that does not start with the prefix asked for (or a folder that is the
+    /// prefix itself): S3 lists only what is under the prefix, so the server is not answering
+    /// the question asked, and the name would be filed in the wrong place.
+    #[error("page {page} lists {key:?}, which is not under the prefix asked for")]
+    OutsidePrefix {
+        /// The page it is on, counted from 1.
+        page: u32,
+        /// The key or folder, cut to 200 characters.
+        key: String,
+    },
     /// A page that says more follow but lists no key and no folder: nothing moved forward.
     #[error("page {page} is truncated but lists nothing")]
     EmptyPage {
@@ -361,7 +371,14 @@ impl Lister {
             .get_parsed(what.clone(), &params, parse_page)
             .await?;
         self.pages += 1;
-        if let Err(stall) = progress(&mut self.tokens, &mut self.last, self.pages, &page) {
+        let checked = progress(
+            &self.prefix,
+            &mut self.tokens,
+            &mut self.last,
+            self.pages,
+            &page,
+        );
+        if let Err(stall) = checked {
             return Err(self.client.error(what, &params, Cause::Stalled(stall)));
         }
         self.token = page.next_token.clone();
@@ -373,11 +390,29 @@ impl Lister {
 /// Checks that page `page_no` moved the listing forward: its token is new, its names come after
 /// `last`. Remembers both.
 fn progress(
+    prefix: &str,
     tokens: &mut std::collections::HashSet<String>,
     last: &mut Option<String>,
     page_no: u32,
     page: &ListPage,
 ) -> Result<(), Stall> {
+    let outside = page
+        .objects
+        .iter()
+        .map(|o| o.key.as_str())
+        .find(|k| !k.starts_with(prefix))
+        .or_else(|| {
+            page.common_prefixes
+                .iter()
+                .map(String::as_str)
+                .find(|f| !f.starts_with(prefix) || f.len() == prefix.len())
+        });
+    if let Some(name) = outside {
+        return Err(Stall::OutsidePrefix {
+            page: page_no,
+            key: name.chars().take(200).collect(),
+        });
+    }
     let greatest = page
         .objects
         .last()
@@ -518,6 +553,39 @@ impl VisionClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_outside_the_prefix_stops_the_listing() {
+        let listed = |objects: &[&str], folders: &[&str]| ListPage {
+            objects: objects
+                .iter()
+                .map(|k| ListedObject {
+                    key: (*k).into(),
+                    size: 1,
+                    last_modified: DateTime::default(),
+                })
+                .collect(),
+            common_prefixes: folders.iter().map(|f| (*f).into()).collect(),
+            next_token: None,
+        };
+        let check =
+            |page: &ListPage| progress("data/", &mut Default::default(), &mut None, 1, page);
+        assert_eq!(check(&listed(&["data/a.zip"], &["data/spot/"])), Ok(()));
+        for (page, name) in [
+            (listed(&["data/a.zip", "data2/b.zip"], &[]), "data2/b.zip"),
+            (listed(&[], &["data/spot/", "spot/"]), "spot/"),
+            // The prefix itself as a folder: walking it would list the same level again.
+            (listed(&[], &["data/"]), "data/"),
+        ] {
+            assert_eq!(
+                check(&page),
+                Err(Stall::OutsidePrefix {
+                    page: 1,
+                    key: name.into()
+                })
+            );
+        }
+    }
 
     #[test]
     fn a_real_delimiter_page_gives_folders_and_not_the_prefix_echo() {
