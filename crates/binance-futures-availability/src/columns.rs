@@ -16,7 +16,7 @@ use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::facts::DailyTrading;
 use crate::store::{
-    CatalogFile, DatasetSummary, DayCount, Event, Member, RangeRow, SnapshotRow, Stray,
+    CatalogFile, Change, DatasetSummary, DayCount, Event, Member, RangeRow, SnapshotRow, Stray,
     SymbolRecord, SymbolSummary, TimelineDay,
 };
 
@@ -198,6 +198,7 @@ serialize_by_columns!(
     DailyTrading,
     DatasetSummary,
     CatalogFile,
+    Change,
     Stray,
     SymbolSummary,
 );
@@ -325,6 +326,24 @@ impl Row for CatalogFile {
     ];
 }
 
+impl Row for Change {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("seen", Cell::Time(|r| r.seen)),
+        Column::new("key", Cell::Text(|r| &r.key)),
+        Column::new("kind", Cell::Text(|r| r.kind.as_str())),
+        Column::new("size", Cell::OptInt64(|r| r.size.map(|s| s as i64))),
+        Column::new("last_modified", Cell::OptTime(|r| r.last_modified)),
+        Column::new(
+            "previous_size",
+            Cell::OptInt64(|r| r.previous_size.map(|s| s as i64)),
+        ),
+        Column::new(
+            "previous_last_modified",
+            Cell::OptTime(|r| r.previous_last_modified),
+        ),
+    ];
+}
+
 impl Row for Stray {
     const COLUMNS: &'static [Column<Self>] = &[
         Column::new("key", Cell::Text(|r| &r.key)),
@@ -357,6 +376,7 @@ mod tests {
             ("DailyTrading", names::<DailyTrading>()),
             ("DatasetSummary", names::<DatasetSummary>()),
             ("CatalogFile", names::<CatalogFile>()),
+            ("Change", names::<Change>()),
             ("Stray", names::<Stray>()),
             ("SymbolSummary", names::<SymbolSummary>()),
         ] {

@@ -178,14 +178,16 @@ fn the_catalog_accounts_for_every_key_of_the_bucket_exactly_once() {
         })
     );
 
-    // A second crawl finds every folder listed and writes nothing.
+    // A second crawl of the same bucket lists each leaf from near its tip and the 1/30 of
+    // folders listed longest ago whole, finds nothing changed, and duplicates nothing.
     let out = env.run(&["catalog", "update"]);
     assert!(out.status.success());
+    let summary = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("catalog update: 0 folders listed, 0 files"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        summary.contains("0 added, 0 replaced, 0 removed"),
+        "{summary}"
     );
+    assert_eq!(accounted(&env), (keys, reasons));
     // The availability database was never created: the catalog is a file of its own.
     assert!(!env.db.exists());
 }
@@ -356,4 +358,162 @@ fn the_catalog_equals_the_whole_bucket_for_every_market_type_partition_and_inter
             "{name} missing from {names:?}"
         );
     }
+}
+
+/// The catalog's `changes` as (key, kind, size, last modified, previous size, previous last
+/// modified), by key then kind.
+type Recorded = (
+    String,
+    String,
+    Option<u64>,
+    Option<String>,
+    Option<u64>,
+    Option<String>,
+);
+
+fn recorded(env: &Env) -> Vec<Recorded> {
+    let rows: Vec<Value> =
+        serde_json::from_str(&env.ok(&["catalog", "changes", "--format", "json"])).unwrap();
+    let text = |v: &Value| {
+        v.as_str()
+            .map(|t| t.parse::<DateTime<Utc>>().unwrap().to_rfc3339())
+    };
+    let mut out: Vec<Recorded> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["kind"].as_str().unwrap().to_string(),
+                r["size"].as_u64(),
+                text(&r["last_modified"]),
+                r["previous_size"].as_u64(),
+                text(&r["previous_last_modified"]),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What the model says a catalog should record between `t0` and `t1`, files only (a sidecar
+/// is its file's flag; strays are not files).
+fn expected_changes(
+    model: &std::sync::Arc<vision_sim::Vision>,
+    t0: DateTime<Utc>,
+    t1: DateTime<Utc>,
+) -> Vec<Recorded> {
+    let time = |o: &Option<vision_sim::Object>| o.as_ref().map(|o| o.last_modified.to_rfc3339());
+    let size = |o: &Option<vision_sim::Object>| o.as_ref().map(|o| o.size);
+    let mut out: Vec<Recorded> = model
+        .changes_between(t0, t1)
+        .into_iter()
+        .filter(|c| c.key.ends_with(".zip") && model.stray_reason(&c.key).is_none())
+        .map(|c| {
+            let kind = match c.kind {
+                vision_sim::ChangeKind::Added => "added",
+                vision_sim::ChangeKind::Replaced => "replaced",
+                vision_sim::ChangeKind::Removed => "removed",
+            };
+            (
+                c.key.clone(),
+                kind.to_string(),
+                size(&c.after),
+                time(&c.after),
+                size(&c.before),
+                time(&c.before),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Fails naming how many changes differ and the first few of each side.
+fn assert_same(got: &[Recorded], want: &[Recorded], what: &str) {
+    let missing: Vec<&Recorded> = want.iter().filter(|c| !got.contains(c)).collect();
+    let extra: Vec<&Recorded> = got.iter().filter(|c| !want.contains(c)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty() && got.len() == want.len(),
+        "{what}: {} recorded against {} expected; {} missing, first {:?}; {} not expected, first {:?}",
+        got.len(),
+        want.len(),
+        missing.len(),
+        &missing[..missing.len().min(3)],
+        extra.len(),
+        &extra[..extra.len().min(3)],
+    );
+}
+
+#[test]
+fn after_the_clock_moves_the_catalog_records_exactly_what_changed() {
+    let t0: DateTime<Utc> = "2026-11-19T09:00:00Z".parse().unwrap();
+    let t1: DateTime<Utc> = "2026-11-26T09:00:00Z".parse().unwrap();
+    let model = std::sync::Arc::new(vision_sim::Vision::new(0.0005));
+    let expected = expected_changes(&model, t0, t1);
+    let count = |kind: &str| expected.iter().filter(|c| c.1 == kind).count();
+    // The window holds the model's scripted replacements and a removal, new days, late days
+    // and new month files.
+    assert!(
+        count("replaced") >= 3 && count("removed") >= 1 && count("added") > 1_000,
+        "{}/{}/{}",
+        count("added"),
+        count("replaced"),
+        count("removed")
+    );
+
+    // With --full: every folder listed whole, so every change is seen in one run.
+    let env = Env::with_bucket(vision_sim::Bucket::Vision(model.at(t0)));
+    env.ok(&["catalog", "update", "-q"]);
+    assert_eq!(
+        recorded(&env),
+        Vec::new(),
+        "a first crawl records no changes"
+    );
+    env.sim.set_clock(t1);
+    env.ok(&["catalog", "update", "-q", "--full"]);
+    assert_eq!(recorded(&env), expected);
+
+    // Without it: the first run sees every new and late file (each leaf from near its tip, new
+    // folders whole); replacements and removals deep in a folder's past within --recrawl-days
+    // runs, as the rolling re-crawl comes to their folders.
+    let env = Env::with_bucket(vision_sim::Bucket::Vision(model.at(t0)));
+    env.ok(&["catalog", "update", "-q"]);
+    env.sim.set_clock(t1);
+    env.ok(&["catalog", "update", "-q", "--recrawl-days", "3"]);
+    let added: Vec<Recorded> = expected
+        .iter()
+        .filter(|c| c.1 == "added")
+        .cloned()
+        .collect();
+    let first = recorded(&env);
+    assert_eq!(
+        first
+            .iter()
+            .filter(|c| c.1 == "added")
+            .cloned()
+            .collect::<Vec<_>>(),
+        added,
+        "every added file in the first run"
+    );
+    assert!(
+        first.len() < expected.len(),
+        "some replacement waits for its folder's turn"
+    );
+    env.ok(&["catalog", "update", "-q", "--recrawl-days", "3"]);
+    env.ok(&["catalog", "update", "-q", "--recrawl-days", "3"]);
+    assert_same(&recorded(&env), &expected, "every change within 3 runs");
+    // And the catalog is then the bucket at t1, key for key.
+    let (keys, _) = accounted(&env);
+    let mut now: Vec<String> = model
+        .materialise("", t1)
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    now.sort();
+    assert!(
+        keys.iter().map(|k| &k.0).eq(now.iter()),
+        "{} keys against {}",
+        keys.len(),
+        now.len()
+    );
 }

@@ -5,15 +5,17 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
+use clap::builder::TypedValueParser;
 use clap::{Args, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use super::args::Remote;
 use super::render::{self, Format, printable};
 use super::{CliError, cancel_on_signal, progress, runtime};
-use crate::collect::{self, CollectError, CrawlSummary};
-use crate::facts::Market;
-use crate::store::{Catalog, DEFAULT_MEMORY_LIMIT, MemoryLimit};
+use crate::collect::{self, CollectError, CrawlPlan, CrawlSummary};
+use crate::facts::{DayError, Market};
+use crate::store::{Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, MemoryLimit};
 use crate::vision::{Dataset, VisionClient, public_url};
 
 /// `catalog`: which catalog file, and the command.
@@ -28,10 +30,25 @@ pub(crate) struct CatalogArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CatalogCommand {
-    /// List the bucket into the catalog: every market, data type, symbol and interval folder
-    /// not listed yet — the whole bucket the first time, the rest after a stopped crawl. Keys
-    /// outside the layout are kept as strays with a reason.
+    /// List the bucket into the catalog and record what changed. The first time, every
+    /// market, data type, symbol and interval folder, whole. After that: each leaf from a
+    /// little before its last file (new and late files, one request a leaf), the 1/N of
+    /// folders listed longest ago whole (replaced and removed files anywhere), and new folders
+    /// whole. Keys outside the layout are kept as strays with a reason. A stopped crawl resumes
+    /// where it stopped.
     Update {
+        /// List every folder whole, from its start.
+        #[arg(long)]
+        full: bool,
+        /// Each run lists whole the 1/N of folders listed longest ago, so a replaced or removed
+        /// file anywhere is seen within N runs.
+        #[arg(long, value_name = "N", default_value_t = 30,
+              value_parser = clap::value_parser!(u32).range(1..=3650))]
+        recrawl_days: u32,
+        /// Only these markets (comma-separated: spot, um, cm, option) [default: the whole
+        /// bucket, strays outside data/ included].
+        #[arg(long, value_delimiter = ',', value_name = "MARKETS")]
+        market: Vec<Market>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -64,6 +81,25 @@ pub(crate) enum CatalogCommand {
         #[arg(long, value_enum, default_value_t)]
         format: FilesFormat,
     },
+    /// Files added, replaced or removed since the catalog's first whole crawl, each with when
+    /// the listing that showed it began, by that time then key.
+    Changes {
+        /// From this day (UTC, YYYY-MM-DD), inclusive.
+        #[arg(long, value_parser = calendar_day)]
+        since: Option<NaiveDate>,
+        /// Through this day (UTC, YYYY-MM-DD), inclusive.
+        #[arg(long, value_parser = calendar_day)]
+        until: Option<NaiveDate>,
+        /// Only this dataset's files, e.g. um/daily/klines/1m.
+        #[arg(long)]
+        dataset: Option<Dataset>,
+        /// Only this kind of change.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(ChangeKind::NAMES)
+              .map(|s| ChangeKind::parse(&s).unwrap_or(ChangeKind::Added)))]
+        kind: Option<ChangeKind>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Keys outside the layout, each with the reason it is not a file of a dataset.
     Strays {
         #[arg(long, value_enum, default_value_t)]
@@ -85,6 +121,16 @@ pub(crate) enum FilesFormat {
     Urls,
 }
 
+/// A calendar day, `YYYY-MM-DD` (any day: the catalog's dates are not the futures market's).
+fn calendar_day(text: &str) -> Result<NaiveDate, DayError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| d.format("%Y-%m-%d").to_string() == text)
+        .ok_or_else(|| DayError::Malformed {
+            text: text.to_string(),
+        })
+}
+
 fn symbol_name(text: &str) -> Result<String, crate::vision::BadSymbol> {
     crate::vision::check_symbol(text).map(|()| text.to_string())
 }
@@ -103,8 +149,18 @@ pub(super) fn run(
 ) -> Result<(), CliError> {
     let path = catalog_path(db_path, args.catalog);
     match args.command {
-        CatalogCommand::Update { remote } => {
-            let summary = update(&path, &remote, quiet)?;
+        CatalogCommand::Update {
+            full,
+            recrawl_days,
+            market,
+            remote,
+        } => {
+            let plan = CrawlPlan {
+                full,
+                recrawl_days,
+                markets: market,
+            };
+            let summary = update(&path, &remote, &plan, quiet)?;
             if !quiet {
                 say!("{summary}");
             }
@@ -220,6 +276,43 @@ pub(super) fn run(
             }
             Ok(())
         }
+        CatalogCommand::Changes {
+            since,
+            until,
+            dataset,
+            kind,
+            format,
+        } => {
+            if let (Some(since), Some(until)) = (since, until) {
+                crate::facts::check_order(since, until)?;
+            }
+            let rows = Catalog::open(&path)?.changes(since, until, dataset, kind)?;
+            render::emit(out, format, &rows, |out| {
+                let mut t = render::table(&["seen (UTC)", "kind", "key", "size", "was"], &[3, 4]);
+                let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                    t.map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                };
+                let size = |s: Option<u64>| s.map_or(String::new(), |s| s.to_string());
+                for r in &rows {
+                    t.add_row(vec![
+                        r.seen.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        r.kind.as_str().to_string(),
+                        printable(&r.key).into_owned(),
+                        size(r.size),
+                        match (r.previous_size, r.previous_last_modified) {
+                            (Some(s), t) => format!("{s} at {}", time(t)),
+                            _ => String::new(),
+                        },
+                    ]);
+                }
+                writeln!(out, "{} changes", rows.len())?;
+                if !rows.is_empty() {
+                    writeln!(out, "{}", t.trim_fmt())?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        }
         CatalogCommand::Strays { format } => {
             let rows = Catalog::open(&path)?.strays()?;
             render::emit(out, format, &rows, |out| {
@@ -244,9 +337,18 @@ pub(super) fn run(
 }
 
 /// One crawl with a fresh client, stopped cleanly by SIGTERM or Ctrl-C.
-fn update(path: &Path, remote: &Remote, quiet: bool) -> Result<CrawlSummary, CliError> {
+fn update(
+    path: &Path,
+    remote: &Remote,
+    plan: &CrawlPlan,
+    quiet: bool,
+) -> Result<CrawlSummary, CliError> {
     let options = collect::Options {
         concurrency: usize::from(remote.concurrency),
+        // A day's listings are ~2.6 × 10⁵ leaves of a few keys each: a batch of 20,000 keeps
+        // the writes (each one scan of `files` to diff against) to a dozen a run; big folders
+        // still commit every `batch_rows` rows.
+        batch_symbols: 20_000,
         progress: progress(quiet),
         batch_rows: MemoryLimit::from_env()
             .unwrap_or(DEFAULT_MEMORY_LIMIT)
@@ -258,7 +360,7 @@ fn update(path: &Path, remote: &Remote, quiet: bool) -> Result<CrawlSummary, Cli
         let cancel = CancellationToken::new();
         tokio::spawn(cancel_on_signal(cancel.clone()));
         let options = collect::Options { cancel, ..options };
-        collect::update_catalog(path, &client, &options).await
+        collect::update_catalog(path, &client, &options, plan).await
     })?;
     Ok(summary)
 }

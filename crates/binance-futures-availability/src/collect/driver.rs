@@ -536,9 +536,7 @@ mod tests {
                     run: Job::Catalog,
                     step,
                 };
-                let mut work = Crawl {
-                    listed_at: Utc::now(),
-                };
+                let mut work = Crawl;
                 let result = drive(
                     &mut catalog,
                     &bench.client,

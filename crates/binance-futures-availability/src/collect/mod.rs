@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use tokio_util::sync::CancellationToken;
 
-pub use crawl::{CrawlError, CrawlSummary, update_catalog};
+pub use crawl::{CrawlError, CrawlPlan, CrawlSummary, TAIL_DAYS, TAIL_MONTHS, update_catalog};
 pub use progress::{Job, Progress, ProgressFn, Stage, Step};
 pub use trading::MONTHLY_PATIENCE;
 

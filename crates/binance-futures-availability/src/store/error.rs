@@ -46,6 +46,22 @@ pub enum StoreError {
         /// Why the name was refused.
         source: crate::vision::DatasetError,
     },
+    /// A catalog whose leaves name a dataset id its `datasets` table does not have.
+    #[error("{path} has a leaf of dataset id {id}, which its datasets table does not name")]
+    BadDatasetId {
+        /// The file concerned.
+        path: PathBuf,
+        /// The id stored.
+        id: i16,
+    },
+    /// A catalog holding a change kind this binary does not know.
+    #[error("{path} holds the change kind {kind:?}, which this binary does not know")]
+    BadChangeKind {
+        /// The file concerned.
+        path: PathBuf,
+        /// The text stored.
+        kind: String,
+    },
     /// A catalog holding a period number no date has.
     #[error("{path} holds the period number {period}, which no date has")]
     BadPeriod {

@@ -465,13 +465,14 @@ impl VisionClient {
             client: self.clone(),
             prefix: prefix.to_string(),
             delimiter: delimiter.map(str::to_string),
+            // A name at or before `start-after` is the listing going back, as any other.
+            last: start_after.clone(),
             start_after,
             token: None,
             done: false,
             pages: 0,
             max_pages,
             tokens: Default::default(),
-            last: None,
         }
     }
 
@@ -522,17 +523,18 @@ impl VisionClient {
         Ok((folders, objects))
     }
 
-    /// Every key under `prefix`, flat (no delimiter), in bucket order, handed to `page` a page
-    /// at a time (so a caller keeps what it needs of a big folder, not every key of it); each
-    /// page is requested under a `permits` permit, so that every folder of a crawl shares one
-    /// bound.
+    /// Every key under `prefix` (after `start_after`, if given), flat (no delimiter), in bucket
+    /// order, handed to `page` a page at a time (so a caller keeps what it needs of a big
+    /// folder, not every key of it); each page is requested under a `permits` permit, so that
+    /// every folder of a crawl shares one bound.
     pub async fn list_all(
         &self,
         permits: &tokio::sync::Semaphore,
         prefix: &str,
+        start_after: Option<String>,
         mut page: impl FnMut(Vec<ListedObject>) + Send,
     ) -> Result<(), VisionError> {
-        let mut lister = self.lister(prefix, None, None, FOLDER_MAX_PAGES);
+        let mut lister = self.lister(prefix, None, start_after, FOLDER_MAX_PAGES);
         loop {
             let next = {
                 // The crawl closes its permits only when it stops.

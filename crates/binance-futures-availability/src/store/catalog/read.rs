@@ -1,0 +1,277 @@
+//! The catalog's answers: datasets, symbols, files, strays — each one query, rows by the order
+//! the command promises. Must not know: the crawl, HTTP, how answers are printed.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use duckdb::params;
+
+use super::{
+    Catalog, CatalogFile, Change, ChangeKind, DatasetSummary, Stray, StrayReason, SymbolSummary,
+    period_span, span_end,
+};
+use crate::store::{StoreError, failed};
+use crate::vision::Dataset;
+
+impl Catalog {
+    /// Every dataset with files, by name: its symbols, files, bytes, first and last period,
+    /// and files without a `.CHECKSUM`.
+    pub fn datasets(&self) -> Result<Vec<DatasetSummary>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT d.name, count(DISTINCT l.symbol), count(*), sum(f.size)::BIGINT,
+                        min(f.period), max(f.period), count(*) FILTER (WHERE NOT f.checksum)
+                   FROM files f JOIN leaves l ON l.id = f.leaf JOIN datasets d ON d.id = l.dataset
+                  GROUP BY d.name ORDER BY d.name",
+            )
+            .map_err(failed(&self.path, "summing the datasets"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i32>(4)?,
+                    r.get::<_, i32>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })
+            .map_err(failed(&self.path, "summing the datasets"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, symbols, files, bytes, first, last, missing_checksums) =
+                row.map_err(failed(&self.path, "summing the datasets"))?;
+            let dataset: Dataset = name.parse().map_err(|source| StoreError::BadDataset {
+                path: self.path.clone(),
+                source,
+            })?;
+            let span = |n| {
+                period_span(dataset.partition(), n).ok_or_else(|| StoreError::BadPeriod {
+                    path: self.path.clone(),
+                    period: n,
+                })
+            };
+            out.push(DatasetSummary {
+                dataset,
+                symbols,
+                files,
+                bytes,
+                first: span(first)?,
+                last: span(last)?,
+                missing_checksums,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every symbol folder of `dataset` with files, by symbol: files, bytes, first and last
+    /// period, and the periods missing between them.
+    pub fn symbols(&self, dataset: Dataset) -> Result<Vec<SymbolSummary>, StoreError> {
+        let Some(&id) = self.datasets.get(&dataset) else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.symbol, count(*), sum(f.size)::BIGINT, min(f.period), max(f.period)
+                   FROM files f JOIN leaves l ON l.id = f.leaf
+                  WHERE l.dataset = ? GROUP BY l.symbol ORDER BY l.symbol",
+            )
+            .map_err(failed(&self.path, "summing the symbols"))?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i32>(3)?,
+                    r.get::<_, i32>(4)?,
+                ))
+            })
+            .map_err(failed(&self.path, "summing the symbols"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (symbol, files, bytes, first, last) =
+                row.map_err(failed(&self.path, "summing the symbols"))?;
+            let span = |n| {
+                period_span(dataset.partition(), n).ok_or_else(|| StoreError::BadPeriod {
+                    path: self.path.clone(),
+                    period: n,
+                })
+            };
+            out.push(SymbolSummary {
+                symbol,
+                files,
+                bytes,
+                first: span(first)?,
+                last: span(last)?,
+                // Periods are consecutive integers (days, or months), one file each at most.
+                gaps: i64::from(last) - i64::from(first) + 1 - files,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every file of `dataset`, by symbol then period (`symbol` narrows it to one folder).
+    pub fn files(
+        &self,
+        dataset: Dataset,
+        symbol: Option<&str>,
+    ) -> Result<Vec<CatalogFile>, StoreError> {
+        let Some(&id) = self.datasets.get(&dataset) else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.symbol, f.period, f.size, f.modified, f.checksum
+                   FROM files f JOIN leaves l ON l.id = f.leaf
+                  WHERE l.dataset = ? AND (? IS NULL OR l.symbol = ?)
+                  ORDER BY l.symbol, f.period",
+            )
+            .map_err(failed(&self.path, "reading files"))?;
+        let rows = stmt
+            .query_map(params![id, symbol, symbol], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i32>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, bool>(4)?,
+                ))
+            })
+            .map_err(failed(&self.path, "reading files"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (symbol, period, size, modified, checksum) =
+                row.map_err(failed(&self.path, "reading files"))?;
+            let span =
+                period_span(dataset.partition(), period).ok_or_else(|| StoreError::BadPeriod {
+                    path: self.path.clone(),
+                    period,
+                })?;
+            out.push(CatalogFile {
+                key: dataset.key(&symbol, span.first_day()),
+                symbol,
+                span,
+                size: size.max(0) as u64,
+                last_modified: span_end(span) + chrono::Duration::milliseconds(modified),
+                checksum,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every stray, by key.
+    pub fn strays(&self) -> Result<Vec<Stray>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, size, last_modified, reason FROM strays ORDER BY key")
+            .map_err(failed(&self.path, "reading strays"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, chrono::NaiveDateTime>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(failed(&self.path, "reading strays"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, size, last_modified, reason) =
+                row.map_err(failed(&self.path, "reading strays"))?;
+            let reason = StrayReason::parse(&reason).ok_or_else(|| StoreError::BadStrayReason {
+                path: self.path.clone(),
+                reason: reason.clone(),
+            })?;
+            out.push(Stray {
+                key,
+                size: size.max(0) as u64,
+                last_modified: last_modified.and_utc(),
+                reason,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The changes seen from `since` through `until` (inclusive UTC dates of `seen`), of
+    /// `dataset` and `kind` if given, by seen then key.
+    pub fn changes(
+        &self,
+        since: Option<NaiveDate>,
+        until: Option<NaiveDate>,
+        dataset: Option<Dataset>,
+        kind: Option<ChangeKind>,
+    ) -> Result<Vec<Change>, StoreError> {
+        let id = match dataset {
+            Some(d) => match self.datasets.get(&d) {
+                Some(id) => Some(*id),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
+        let from = since.map(|d| d.and_time(NaiveTime::MIN));
+        let to = until
+            .and_then(|d| d.succ_opt())
+            .map(|d| d.and_time(NaiveTime::MIN));
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c.seen, d.name, l.symbol, c.period, c.kind, c.size, c.modified,
+                        c.previous_size, c.previous_modified
+                   FROM changes c JOIN leaves l ON l.id = c.leaf JOIN datasets d ON d.id = l.dataset
+                  WHERE (?1 IS NULL OR c.seen >= ?1) AND (?2 IS NULL OR c.seen < ?2)
+                    AND (?3 IS NULL OR l.dataset = ?3) AND (?4 IS NULL OR c.kind = ?4)
+                  ORDER BY c.seen",
+            )
+            .map_err(failed(&self.path, "reading changes"))?;
+        let rows = stmt
+            .query_map(params![from, to, id, kind.map(|k| k.as_str())], |r| {
+                Ok((
+                    r.get::<_, NaiveDateTime>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i32>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, Option<i64>>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                    r.get::<_, Option<i64>>(8)?,
+                ))
+            })
+            .map_err(failed(&self.path, "reading changes"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seen, name, symbol, period, kind, size, modified, previous_size, previous) =
+                row.map_err(failed(&self.path, "reading changes"))?;
+            let dataset: Dataset = name.parse().map_err(|source| StoreError::BadDataset {
+                path: self.path.clone(),
+                source,
+            })?;
+            let span =
+                period_span(dataset.partition(), period).ok_or_else(|| StoreError::BadPeriod {
+                    path: self.path.clone(),
+                    period,
+                })?;
+            let kind = ChangeKind::parse(&kind).ok_or_else(|| StoreError::BadChangeKind {
+                path: self.path.clone(),
+                kind: kind.clone(),
+            })?;
+            let at = |ms: i64| span_end(span) + chrono::Duration::milliseconds(ms);
+            out.push(Change {
+                seen: seen.and_utc(),
+                key: dataset.key(&symbol, span.first_day()),
+                kind,
+                size: size.map(|s| s.max(0) as u64),
+                last_modified: modified.map(at),
+                previous_size: previous_size.map(|s| s.max(0) as u64),
+                previous_last_modified: previous.map(at),
+            });
+        }
+        // Keys are rebuilt here, so the order within one instant is set here too.
+        out.sort_by(|a, b| a.seen.cmp(&b.seen).then_with(|| a.key.cmp(&b.key)));
+        Ok(out)
+    }
+}

@@ -1,0 +1,429 @@
+//! Writing listings into the catalog. A leaf never stored is appended as listed (a first crawl
+//! writes 10⁸ files this way, so it must not read what is stored). A stored leaf's listing is
+//! diffed, in SQL, against the stored files inside what the listing covered (`Scope`): only the
+//! differences are written — rows added, replaced or removed in `files`, and, once a whole crawl
+//! has finished, a row of `changes` each. Unchanged files are never rewritten, so the table does
+//! not churn when a folder is re-listed.
+//!
+//! Each batch is one transaction: its files, changes, strays, leaves and the folders' "listed"
+//! marks commit together, so a crawl killed at any point resumes with nothing half-written.
+//!
+//! Must not know: HTTP, pages, the crawl's plan.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use duckdb::params;
+
+use super::{Catalog, ChangeCounts, FolderListing, Scope, StoredLeaf, period_number, span_end};
+use crate::store::{StoreError, failed};
+use crate::vision::Dataset;
+
+/// The batch's scratch tables (temporary: never in the file), emptied at each batch.
+const STAGING: &str = "
+CREATE TEMP TABLE IF NOT EXISTS b_scope (leaf INTEGER, after INTEGER, seen TIMESTAMP);
+CREATE TEMP TABLE IF NOT EXISTS b_files (
+    leaf INTEGER, period INTEGER, size BIGINT, modified BIGINT, checksum BOOLEAN);
+CREATE TEMP TABLE IF NOT EXISTS b_folders (prefix VARCHAR, listed_at TIMESTAMP);
+CREATE TEMP TABLE IF NOT EXISTS b_tail_strays (
+    key VARCHAR, size BIGINT, last_modified TIMESTAMP, reason VARCHAR, folder VARCHAR);
+CREATE TEMP TABLE IF NOT EXISTS b_last (leaf INTEGER, last_period INTEGER);
+DELETE FROM b_scope; DELETE FROM b_files; DELETE FROM b_folders; DELETE FROM b_tail_strays;
+DELETE FROM b_last;
+";
+
+/// Every difference between the listed files of stored leaves (`b_files`) and the stored files
+/// inside what each listing covered (`b_scope`): one row per file added (no `previous_*`),
+/// removed (no new values), or changed (size, Last-Modified or `.CHECKSUM` flag). One scan of
+/// `files`, joined to the batch's leaves.
+const DIFF: &str = "
+CREATE OR REPLACE TEMP TABLE b_diff AS
+WITH cur AS (
+    SELECT f.leaf, f.period, f.size, f.modified, f.checksum
+      FROM files f JOIN b_scope s ON f.leaf = s.leaf AND f.period > s.after
+)
+SELECT coalesce(n.leaf, c.leaf) AS leaf, coalesce(n.period, c.period) AS period,
+       n.size, n.modified, n.checksum,
+       c.size AS previous_size, c.modified AS previous_modified
+  FROM b_files n FULL OUTER JOIN cur c ON n.leaf = c.leaf AND n.period = c.period
+ WHERE c.leaf IS NULL OR n.leaf IS NULL
+    OR n.size <> c.size OR n.modified <> c.modified OR n.checksum <> c.checksum;
+";
+
+/// The differences that are changes of a file (a `.CHECKSUM` flag alone is not one), with the
+/// time their listing began.
+const RECORD: &str = "
+INSERT INTO changes
+SELECT s.seen, d.leaf, d.period,
+       CASE WHEN d.previous_size IS NULL THEN 'added'
+            WHEN d.size IS NULL THEN 'removed'
+            ELSE 'replaced' END,
+       d.size, d.modified, d.previous_size, d.previous_modified
+  FROM b_diff d JOIN b_scope s ON s.leaf = d.leaf
+ WHERE d.previous_size IS NULL OR d.size IS NULL
+    OR d.size <> d.previous_size OR d.modified <> d.previous_modified
+ ORDER BY d.leaf, d.period;
+";
+
+/// The differences applied to `files`: a changed or removed file's row goes, a changed or added
+/// file's row comes, in leaf-then-period order.
+const APPLY_DIFF: &str = "
+DELETE FROM files USING b_diff d
+ WHERE files.leaf = d.leaf AND files.period = d.period AND d.previous_size IS NOT NULL;
+INSERT INTO files
+SELECT leaf, period, size, modified, checksum FROM b_diff WHERE size IS NOT NULL
+ ORDER BY leaf, period;
+";
+
+/// A tail's strays not known yet, the folders listed whole, and the leaves' new tips.
+const APPLY: &str = "
+INSERT INTO strays
+SELECT b.* FROM b_tail_strays b WHERE NOT EXISTS (SELECT 1 FROM strays s WHERE s.key = b.key);
+DELETE FROM folders WHERE prefix IN (SELECT prefix FROM b_folders);
+INSERT INTO folders SELECT prefix, listed_at FROM b_folders;
+UPDATE leaves SET last_period = b.last_period FROM b_last b WHERE leaves.id = b.leaf;
+";
+
+impl Catalog {
+    /// Every stored leaf, by the folder that holds it.
+    pub(super) fn read_leaves(&self) -> Result<HashMap<String, Vec<StoredLeaf>>, StoreError> {
+        let by_id: HashMap<i16, Dataset> = self.datasets.iter().map(|(d, id)| (*id, *d)).collect();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, dataset, symbol, last_period FROM leaves")
+            .map_err(failed(&self.path, "reading the leaves"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i32>(0)?,
+                    r.get::<_, i16>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i32>(3)?,
+                ))
+            })
+            .map_err(failed(&self.path, "reading the leaves"))?;
+        let mut out: HashMap<String, Vec<StoredLeaf>> = HashMap::new();
+        for row in rows {
+            let (id, dataset, symbol, last_period) =
+                row.map_err(failed(&self.path, "reading the leaves"))?;
+            let dataset = *by_id
+                .get(&dataset)
+                .ok_or_else(|| StoreError::BadDatasetId {
+                    path: self.path.clone(),
+                    id: dataset,
+                })?;
+            out.entry(symbol_folder(dataset, &symbol))
+                .or_default()
+                .push(StoredLeaf {
+                    dataset,
+                    id,
+                    last_period,
+                });
+        }
+        Ok(out)
+    }
+
+    /// Every stored leaf (the catalog opened for writing), with the folder that holds it and
+    /// its symbol.
+    pub fn stored_leaves(&self) -> impl Iterator<Item = (&str, &str, StoredLeaf)> {
+        self.leaves.iter().flat_map(|(folder, leaves)| {
+            leaves.iter().map(move |l| {
+                let symbol = folder
+                    .strip_prefix(l.dataset.prefix().as_str())
+                    .and_then(|s| s.strip_suffix('/'))
+                    .unwrap_or_default();
+                (folder.as_str(), symbol, *l)
+            })
+        })
+    }
+
+    /// Every folder the catalog knows, with when it was last listed whole (`None`: found by a
+    /// discovery, not listed whole yet).
+    pub fn folders(&self) -> Result<Vec<(String, Option<DateTime<Utc>>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT prefix, listed_at FROM folders")
+            .map_err(failed(&self.path, "reading the folders"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<chrono::NaiveDateTime>>(1)?,
+                ))
+            })
+            .map_err(failed(&self.path, "reading the folders"))?;
+        rows.map(|row| row.map(|(p, t)| (p, t.map(|t| t.and_utc()))))
+            .collect::<Result<_, _>>()
+            .map_err(failed(&self.path, "reading the folders"))
+    }
+
+    /// Records folders a discovery found, as not listed yet (`status` counts them until a
+    /// listing of each is written).
+    pub fn add_folders(&mut self, prefixes: &[String]) -> Result<(), StoreError> {
+        if prefixes.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(failed(&path, "starting a write transaction"))?;
+        {
+            let mut app = tx
+                .appender("folders")
+                .map_err(failed(&path, "appending folders"))?;
+            for p in prefixes {
+                app.append_row(params![p, None::<chrono::NaiveDateTime>])
+                    .map_err(failed(&path, "appending a folder"))?;
+            }
+            app.flush()
+                .map_err(failed(&path, "writing appended rows"))?;
+        }
+        tx.commit()
+            .map_err(failed(&path, "committing discovered folders"))
+    }
+
+    /// What the writes since this catalog was opened recorded as changes.
+    pub fn recorded(&self) -> ChangeCounts {
+        self.recorded
+    }
+
+    /// Writes listings, in one transaction: files of leaves never stored as listed; for stored
+    /// leaves, the differences inside what each listing covered (and, once a whole crawl has
+    /// finished, each as a change); strays; the folders listed whole, marked listed so that a
+    /// resumed crawl does not list them again. The rows written.
+    ///
+    /// A leaf is in at most one listing of a batch (the crawl plans each folder once, and a
+    /// folder's leaves either whole or from their tips).
+    pub fn write_folders(&mut self, folders: &[FolderListing]) -> Result<u64, StoreError> {
+        if folders.is_empty() {
+            return Ok(0);
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(failed(&path, "starting a write transaction"))?;
+        tx.execute_batch(STAGING)
+            .map_err(failed(&path, "preparing the staging tables"))?;
+        // Dataset ids; a dataset met for the first time is added first.
+        let mut ids = self.datasets.clone();
+        for leaf in folders.iter().flat_map(|f| &f.leaves) {
+            if !ids.contains_key(&leaf.dataset) {
+                let id = ids.values().max().map_or(1, |m| m + 1);
+                tx.execute(
+                    "INSERT INTO datasets VALUES (?, ?)",
+                    params![id, leaf.dataset.to_string()],
+                )
+                .map_err(failed(&path, "adding a dataset"))?;
+                ids.insert(leaf.dataset, id);
+            }
+        }
+        let mut next_leaf = self.next_leaf;
+        // Leaves stored by this batch, and stored leaves' new tips: applied to `self.leaves`
+        // once the transaction commits.
+        let mut new_leaves: Vec<(String, StoredLeaf)> = Vec::new();
+        let mut tips: Vec<(String, Dataset, i32)> = Vec::new();
+        let mut rows = 0u64;
+        let mut diffed = false;
+        {
+            let app = |table: &str| {
+                tx.appender(table)
+                    .map_err(failed(&path, "preparing an appender"))
+            };
+            let temp = |table: &str| {
+                tx.appender_to_catalog_and_db(table, "temp", "main")
+                    .map_err(failed(&path, "preparing an appender"))
+            };
+            let (mut leaves, mut files, mut strays) =
+                (app("leaves")?, app("files")?, app("strays")?);
+            let (mut scope, mut listed, mut listed_folders, mut tail_strays, mut last) = (
+                temp("b_scope")?,
+                temp("b_files")?,
+                temp("b_folders")?,
+                temp("b_tail_strays")?,
+                temp("b_last")?,
+            );
+            for folder in folders {
+                let seen = folder.listed_at.naive_utc();
+                let stored = self.leaves.get(&folder.prefix);
+                // What the listing covered of the stored leaves: each leaf of the folder whole,
+                // or the one leaf from after its listing's start.
+                match &folder.scope {
+                    Scope::Folder => {
+                        for l in stored.into_iter().flatten() {
+                            scope
+                                .append_row(params![l.id, i32::MIN, seen])
+                                .map_err(failed(&path, "staging a leaf"))?;
+                            diffed = true;
+                        }
+                        listed_folders
+                            .append_row(params![folder.prefix, seen])
+                            .map_err(failed(&path, "staging a folder"))?;
+                    }
+                    Scope::Tail { dataset, after, .. } => {
+                        if let Some(l) =
+                            stored.and_then(|s| s.iter().find(|l| l.dataset == *dataset))
+                        {
+                            scope
+                                .append_row(params![l.id, after, seen])
+                                .map_err(failed(&path, "staging a leaf"))?;
+                            diffed = true;
+                        }
+                    }
+                }
+                for leaf in &folder.leaves {
+                    let Some(last_listed) = leaf.files.last().map(|f| period_number(f.span)) else {
+                        continue;
+                    };
+                    let existing =
+                        stored.and_then(|s| s.iter().find(|l| l.dataset == leaf.dataset));
+                    let (id, target) = match existing {
+                        Some(l) => {
+                            if last_listed > l.last_period {
+                                last.append_row(params![l.id, last_listed])
+                                    .map_err(failed(&path, "staging a leaf"))?;
+                                tips.push((folder.prefix.clone(), leaf.dataset, last_listed));
+                            }
+                            (l.id, &mut listed)
+                        }
+                        None => {
+                            let id = next_leaf;
+                            next_leaf += 1;
+                            let dataset = ids.get(&leaf.dataset).copied().unwrap_or_default();
+                            leaves
+                                .append_row(params![id, dataset, leaf.symbol, last_listed])
+                                .map_err(failed(&path, "appending a leaf"))?;
+                            new_leaves.push((
+                                folder.prefix.clone(),
+                                StoredLeaf {
+                                    dataset: leaf.dataset,
+                                    id,
+                                    last_period: last_listed,
+                                },
+                            ));
+                            (id, &mut files)
+                        }
+                    };
+                    for f in &leaf.files {
+                        let modified = (f.last_modified - span_end(f.span)).num_milliseconds();
+                        target
+                            .append_row(params![
+                                id,
+                                period_number(f.span),
+                                f.size as i64,
+                                modified,
+                                f.checksum
+                            ])
+                            .map_err(failed(&path, "appending a file"))?;
+                        rows += 1;
+                    }
+                }
+                let stray_target = match folder.scope {
+                    Scope::Folder => &mut strays,
+                    Scope::Tail { .. } => &mut tail_strays,
+                };
+                for s in &folder.strays {
+                    stray_target
+                        .append_row(params![
+                            s.key,
+                            s.size as i64,
+                            s.last_modified.naive_utc(),
+                            s.reason.as_str(),
+                            folder.prefix
+                        ])
+                        .map_err(failed(&path, "appending a stray"))?;
+                    rows += 1;
+                }
+            }
+            for app in [
+                &mut scope,
+                &mut listed,
+                &mut listed_folders,
+                &mut tail_strays,
+                &mut last,
+            ] {
+                app.flush().map_err(failed(&path, "writing staged rows"))?;
+            }
+            // A folder listed whole replaces its strays: the old ones go before the new ones
+            // are appended.
+            tx.execute_batch("DELETE FROM strays WHERE folder IN (SELECT prefix FROM b_folders)")
+                .map_err(failed(&path, "replacing a folder's strays"))?;
+            for app in [&mut leaves, &mut files, &mut strays] {
+                app.flush()
+                    .map_err(failed(&path, "writing appended rows"))?;
+            }
+        }
+        let mut counts = ChangeCounts::default();
+        if diffed {
+            tx.execute_batch(DIFF)
+                .map_err(failed(&path, "comparing a listing with the stored files"))?;
+            let (added, replaced, removed): (i64, i64, i64) = tx
+                .query_row(
+                    "SELECT count(*) FILTER (WHERE previous_size IS NULL),
+                            count(*) FILTER (WHERE previous_size IS NOT NULL AND size IS NOT NULL
+                                AND (size <> previous_size OR modified <> previous_modified)),
+                            count(*) FILTER (WHERE size IS NULL)
+                       FROM b_diff",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .map_err(failed(&path, "counting changes"))?;
+            counts = ChangeCounts {
+                added: added as u64,
+                replaced: replaced as u64,
+                removed: removed as u64,
+            };
+            if self.record_changes {
+                tx.execute_batch(RECORD)
+                    .map_err(failed(&path, "recording changes"))?;
+            }
+            tx.execute_batch(APPLY_DIFF)
+                .map_err(failed(&path, "applying a listing"))?;
+        }
+        tx.execute_batch(APPLY)
+            .map_err(failed(&path, "applying a listing"))?;
+        tx.commit()
+            .map_err(failed(&path, "committing a batch of folders"))?;
+        self.datasets = ids;
+        self.next_leaf = next_leaf;
+        for (folder, leaf) in new_leaves {
+            self.leaves.entry(folder).or_default().push(leaf);
+        }
+        for (folder, dataset, tip) in tips {
+            if let Some(l) = self
+                .leaves
+                .get_mut(&folder)
+                .and_then(|s| s.iter_mut().find(|l| l.dataset == dataset))
+            {
+                l.last_period = tip;
+            }
+        }
+        if self.record_changes {
+            self.recorded.added += counts.added;
+            self.recorded.replaced += counts.replaced;
+            self.recorded.removed += counts.removed;
+        }
+        self.committed_batches += 1;
+        self.checkpoint_if_grown()?;
+        Ok(rows)
+    }
+
+    /// Folds the write-ahead log into the file once it has grown past the memory limit's
+    /// share (as the availability database does, `Database::checkpoint_if_grown`).
+    fn checkpoint_if_grown(&self) -> Result<(), StoreError> {
+        let wal = crate::store::Beside::of(&self.path).wal();
+        let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        if size > self.memory.wal_limit() {
+            self.conn
+                .execute_batch("CHECKPOINT")
+                .map_err(failed(&self.path, "checkpointing the write-ahead log"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The folder holding `symbol`'s leaf of `dataset`: `data/spot/daily/klines/BTCUSDT/`.
+pub fn symbol_folder(dataset: Dataset, symbol: &str) -> String {
+    format!("{}{symbol}/", dataset.prefix())
+}
