@@ -23,7 +23,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -38,7 +38,7 @@ use crate::store::{
     Stray, StrayReason, WriteSession, period_span,
 };
 use crate::vision::{
-    DataType, Dataset, FetchError, ListedObject, VisionClient, VisionError, check_symbol,
+    DataType, Dataset, FetchError, ListedObject, Stall, VisionClient, VisionError, check_symbol,
 };
 
 /// What a crawl did.
@@ -466,11 +466,72 @@ struct FolderReader<'t> {
     listing: FolderListing,
     /// The leaf and key of the last file read: a sidecar sorts right after its file.
     last_file: Option<(usize, String)>,
+    /// What it holds, counted against every folder in flight.
+    held: Held,
+}
+
+/// Bytes the folders being listed hold, shared by a crawl's tasks: a listing that would take
+/// them past `limit` stops (`Stall::TooMuchHeld`), so a server handing out folders far bigger
+/// than any of the layout, or keys far longer, fails those folders instead of exhausting
+/// memory.
+#[derive(Debug, Clone)]
+pub(super) struct Budget {
+    held: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl Budget {
+    /// 128 MiB for every folder in flight: the biggest folders of the layout (spot's klines of
+    /// a symbol listed since 2017: 13 intervals × ~3,000 days ≈ 4 × 10⁴ files of 40 bytes,
+    /// ~1.6 MB) sixty-four at a time (the default concurrency) hold ~100 MB.
+    pub(super) const DEFAULT_LIMIT: usize = 128 << 20;
+
+    pub(super) fn new(limit: usize) -> Budget {
+        Budget {
+            held: Arc::new(AtomicUsize::new(0)),
+            limit,
+        }
+    }
+}
+
+/// One listing's share of the `Budget`, given back when it is dropped.
+struct Held {
+    budget: Budget,
+    mine: usize,
+}
+
+impl Held {
+    fn take(&mut self, bytes: usize) -> Result<(), Stall> {
+        self.mine += bytes;
+        let held = self.budget.held.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if held > self.budget.limit {
+            return Err(Stall::TooMuchHeld {
+                held,
+                limit: self.budget.limit,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.budget.held.fetch_sub(self.mine, Ordering::Relaxed);
+    }
+}
+
+/// What a stray costs to hold.
+fn stray_bytes(s: &Stray) -> usize {
+    std::mem::size_of::<Stray>() + s.key.len()
 }
 
 impl<'t> FolderReader<'t> {
-    fn new(task: &'t FolderTask, listed_at: DateTime<Utc>) -> Self {
+    fn new(task: &'t FolderTask, listed_at: DateTime<Utc>, budget: &Budget) -> Self {
         FolderReader {
+            held: Held {
+                budget: budget.clone(),
+                mine: 0,
+            },
             task,
             listing: FolderListing {
                 prefix: task.folder.clone(),
@@ -483,8 +544,24 @@ impl<'t> FolderReader<'t> {
         }
     }
 
-    /// Reads one page of the folder's keys, in bucket order.
-    fn read(&mut self, objects: Vec<ListedObject>) {
+    /// Reads one page of the folder's keys, in bucket order; refuses it if holding it would
+    /// take the crawl's listings past their budget.
+    fn read(&mut self, objects: Vec<ListedObject>) -> Result<(), Stall> {
+        let (files, strays) = (self.files(), self.listing.strays.len());
+        self.read_page(objects);
+        let bytes = (self.files() - files) * std::mem::size_of::<ListedFile>()
+            + self.listing.strays[strays..]
+                .iter()
+                .map(stray_bytes)
+                .sum::<usize>();
+        self.held.take(bytes)
+    }
+
+    fn files(&self) -> usize {
+        self.listing.leaves.iter().map(|l| l.files.len()).sum()
+    }
+
+    fn read_page(&mut self, objects: Vec<ListedObject>) {
         let symbol = match &self.task.kind {
             FolderKind::Stray(reason) => {
                 let reason = *reason;
@@ -547,7 +624,10 @@ impl<'t> FolderReader<'t> {
 
 /// The crawl's stage for the driver: a task lists one folder or leaf flat; its listing joins
 /// the batch.
-pub(super) struct Crawl;
+pub(super) struct Crawl {
+    /// What the folders in flight may hold.
+    pub(super) budget: Budget,
+}
 
 impl FolderTask {
     /// The task of listing `symbol`'s folder of `family_prefix` (`data/spot/daily/klines/`).
@@ -604,9 +684,10 @@ impl Work for Crawl {
         permits: Arc<Semaphore>,
         task: FolderTask,
     ) -> BoxFuture<'static, Self::Output> {
+        let budget = self.budget.clone();
         Box::pin(async move {
             // When the listing began: when what it shows differently was seen.
-            let mut reader = FolderReader::new(&task, Utc::now());
+            let mut reader = FolderReader::new(&task, Utc::now(), &budget);
             let start = task.start_after.clone();
             let result = client
                 .list_all(&permits, &task.prefix, start, |page| reader.read(page))
@@ -687,7 +768,9 @@ pub async fn update_catalog(
             client,
             opts,
             stage,
-            &mut Crawl,
+            &mut Crawl {
+                budget: Budget::new(Budget::DEFAULT_LIMIT),
+            },
             work.tasks,
             &mut summary,
             &mut failures,
@@ -760,7 +843,8 @@ mod tests {
     #[test]
     fn a_folder_reads_into_leaves_sidecar_flags_and_strays() {
         let task = FolderTask::symbol("data/spot/monthly/klines/", "ADABKRW");
-        let mut reader = FolderReader::new(&task, Utc::now());
+        let budget = Budget::new(Budget::DEFAULT_LIMIT);
+        let mut reader = FolderReader::new(&task, Utc::now(), &budget);
         // Two pages, the second starting with the first's last file's sidecar.
         let keys = [
             "data/spot/monthly/klines/ADABKRW/1d/ADABKRW-1d-2020-07.zip",
@@ -771,8 +855,8 @@ mod tests {
             "data/spot/monthly/klines/ADABKRW/1h/ADABKRW-1h-2020-07.zip",
         ]
         .map(object);
-        reader.read(keys[..1].to_vec());
-        reader.read(keys[1..].to_vec());
+        reader.read(keys[..1].to_vec()).unwrap();
+        reader.read(keys[1..].to_vec()).unwrap();
         let listing = reader.finish();
         let leaves: Vec<(String, Vec<bool>)> = listing
             .leaves
@@ -806,5 +890,34 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn folders_in_flight_stop_at_the_budget_and_give_it_back() {
+        let budget = Budget::new(100_000);
+        let strays =
+            FolderTask::whole("data3/".into(), FolderKind::Stray(StrayReason::OutsideData));
+        // Keys of 10 kB: the second reader's page takes the two folders past 100 kB.
+        let page = |n: usize, c: char| -> Vec<ListedObject> {
+            (0..n)
+                .map(|i| object(&format!("data3/{i:04}{}", c.to_string().repeat(10_000))))
+                .collect()
+        };
+        let mut a = FolderReader::new(&strays, Utc::now(), &budget);
+        a.read(page(5, 'a')).unwrap();
+        let mut b = FolderReader::new(&strays, Utc::now(), &budget);
+        assert!(matches!(
+            b.read(page(5, 'b')),
+            Err(Stall::TooMuchHeld { limit: 100_000, .. })
+        ));
+        drop(b);
+        drop(a);
+        assert_eq!(
+            budget.held.load(Ordering::Relaxed),
+            0,
+            "every byte given back"
+        );
+        let mut c = FolderReader::new(&strays, Utc::now(), &budget);
+        c.read(page(5, 'c')).unwrap();
     }
 }

@@ -536,7 +536,11 @@ mod tests {
                     run: Job::Catalog,
                     step,
                 };
-                let mut work = Crawl;
+                let mut work = Crawl {
+                    budget: crate::collect::crawl::Budget::new(
+                        crate::collect::crawl::Budget::DEFAULT_LIMIT,
+                    ),
+                };
                 let result = drive(
                     &mut catalog,
                     &bench.client,

@@ -34,6 +34,19 @@ pub enum Stall {
         /// The key or folder that went back, cut to 200 characters.
         key: String,
     },
+    /// The caller could not hold what the listing gave: the folders a crawl lists at once,
+    /// with this page, would be held in more than the crawl's bound (a folder far bigger than
+    /// any of the layout, or keys far longer).
+    #[error(
+        "the folders being listed would hold {held} bytes with this page, over the {limit} \
+         the crawl keeps in memory"
+    )]
+    TooMuchHeld {
+        /// What the folders in flight would hold, in bytes.
+        held: usize,
+        /// The crawl's bound, in bytes.
+        limit: usize,
+    },
     /// Pages kept coming past the number the caller's window or discovery can need.
     #[error("it did not end within {max} pages, more than the plan allows")]
     TooManyPages {
@@ -525,14 +538,15 @@ impl VisionClient {
 
     /// Every key under `prefix` (after `start_after`, if given), flat (no delimiter), in bucket
     /// order, handed to `page` a page at a time (so a caller keeps what it needs of a big
-    /// folder, not every key of it); each page is requested under a `permits` permit, so that
-    /// every folder of a crawl shares one bound.
+    /// folder, not every key of it; it stops the listing with a `Stall` when it cannot hold
+    /// more); each page is requested under a `permits` permit, so that every folder of a crawl
+    /// shares one bound.
     pub async fn list_all(
         &self,
         permits: &tokio::sync::Semaphore,
         prefix: &str,
         start_after: Option<String>,
-        mut page: impl FnMut(Vec<ListedObject>) + Send,
+        mut page: impl FnMut(Vec<ListedObject>) -> Result<(), Stall> + Send,
     ) -> Result<(), VisionError> {
         let mut lister = self.lister(prefix, None, start_after, FOLDER_MAX_PAGES);
         loop {
@@ -545,7 +559,10 @@ impl VisionClient {
                 lister.next_page().await?
             };
             match next {
-                Some(next) => page(next.objects),
+                Some(next) => page(next.objects).map_err(|stall| {
+                    let params = [("list-type", "2"), ("prefix", prefix)];
+                    self.error(format!("listing {prefix}"), &params, Cause::Stalled(stall))
+                })?,
                 None => return Ok(()),
             }
         }
