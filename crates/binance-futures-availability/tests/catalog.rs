@@ -517,3 +517,123 @@ fn after_the_clock_moves_the_catalog_records_exactly_what_changed() {
         now.len()
     );
 }
+
+/// The changes between two states of a corpus, files only, as `recorded` gives them.
+fn corpus_changes(before: &Corpus, after: &Corpus, prefix: &str) -> Vec<Recorded> {
+    let files = |c: &Corpus| -> BTreeMap<String, (u64, String)> {
+        c.objects()
+            .iter()
+            .filter(|o| o.key.starts_with(prefix) && o.key.ends_with(".zip"))
+            .map(|o| (o.key.clone(), (o.size, o.last_modified.to_rfc3339())))
+            .collect()
+    };
+    let (b, a) = (files(before), files(after));
+    let mut out = Vec::new();
+    for (key, (size, time)) in &a {
+        match b.get(key) {
+            None => out.push((
+                key.clone(),
+                "added".into(),
+                Some(*size),
+                Some(time.clone()),
+                None,
+                None,
+            )),
+            Some((s, t)) if (s, t) != (size, time) => out.push((
+                key.clone(),
+                "replaced".into(),
+                Some(*size),
+                Some(time.clone()),
+                Some(*s),
+                Some(t.clone()),
+            )),
+            Some(_) => {}
+        }
+    }
+    for (key, (size, time)) in &b {
+        if !a.contains_key(key) {
+            out.push((
+                key.clone(),
+                "removed".into(),
+                None,
+                None,
+                Some(*size),
+                Some(time.clone()),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_folder_gone_from_the_bucket_is_recorded_removed_and_market_narrows_an_update() {
+    let before = Corpus::from_spec(&small_spec()).merged(vision_sim::coin_m(today()));
+    let env = Env::new(before.clone());
+    env.ok(&["catalog", "update", "-q"]);
+
+    let mut after = before.clone();
+    // A whole symbol folder gone, a new day's file, an old file removed deep in a folder, and
+    // a COIN-M file replaced.
+    let gone = "data/futures/um/daily/klines/ADABUSD/";
+    let gone_keys: Vec<String> = after
+        .objects()
+        .iter()
+        .filter(|o| o.key.starts_with(gone))
+        .map(|o| o.key.clone())
+        .collect();
+    assert!(gone_keys.len() > 100);
+    for k in &gone_keys {
+        after.remove(k);
+    }
+    let eth = "data/futures/um/daily/klines/ETHUSDT/1m/ETHUSDT-1m-";
+    let mut new_day = after.remove(&format!("{eth}2024-03-01.zip")).unwrap();
+    after.insert(new_day.clone());
+    new_day.key = format!("{eth}2024-03-02.zip");
+    new_day.last_modified = "2024-03-03T07:00:00Z".parse().unwrap();
+    after.insert(new_day);
+    after.remove(&format!("{eth}2020-06-01.zip")).unwrap();
+    let cm = after
+        .objects()
+        .iter()
+        .find(|o| o.key.starts_with("data/futures/cm/") && o.key.ends_with(".zip"))
+        .cloned()
+        .unwrap();
+    after.insert(vision_sim::Object {
+        size: cm.size + 1,
+        last_modified: cm.last_modified + chrono::Duration::days(400),
+        ..cm
+    });
+    env.sim.with_corpus(|c| *c = after.clone());
+
+    let um = corpus_changes(&before, &after, "data/futures/um/");
+    let all = corpus_changes(&before, &after, "");
+    assert!(um.len() > gone_keys.len() / 2 && all.len() == um.len() + 1);
+
+    // --market um, no --full: the gone folder and the new day now; nothing of COIN-M.
+    env.ok(&["catalog", "update", "-q", "--market", "um"]);
+    let first = recorded(&env);
+    assert!(
+        first.iter().all(|c| um.contains(c)),
+        "only true changes of um"
+    );
+    for c in &um {
+        if c.0.starts_with(gone) || c.0.ends_with("2024-03-02.zip") {
+            assert!(first.contains(c), "{c:?} recorded in the first run");
+        }
+    }
+    assert!(
+        !env.ok(&["catalog", "symbols", "um/daily/klines/1m"])
+            .contains("ADABUSD"),
+        "the gone folder has no files left"
+    );
+    env.ok(&["catalog", "update", "-q", "--market", "um", "--full"]);
+    assert_same(&recorded(&env), &um, "--market um --full");
+    env.ok(&["catalog", "update", "-q", "--full"]);
+    assert_same(&recorded(&env), &all, "--full");
+    // And the catalog is the bucket after, key for key.
+    let (keys, _) = accounted(&env);
+    let mut now: Vec<&str> = after.objects().iter().map(|o| o.key.as_str()).collect();
+    now.sort();
+    assert!(keys.iter().map(|k| k.0.as_str()).eq(now.iter().copied()));
+}
