@@ -15,6 +15,62 @@ use super::{Cause, VisionClient, VisionError};
 /// ~90× the 1,1xx the UM klines root holds and ~28× spot's ~3,600.
 pub const DISCOVERY_MAX_PAGES: u32 = 100;
 
+/// Keys and folders an S3 page holds at most (`max-keys` is 1000 by default and at most).
+pub const MAX_PAGE_NAMES: usize = 1000;
+
+/// Bytes a key (or a folder's prefix) of S3 can be: 1024 of UTF-8.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// Bytes of a continuation token this client follows. S3's are ~100-300 characters (MinIO's
+/// carry the key they resume after, so up to ~1.4 kB): a longer one is refused rather than
+/// sent back in a URL and kept with every token seen.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Bytes of names (keys and folders) one listing may hand out: 64 MiB, ~6× the ~10 MB of the
+/// widest folder of the bucket (spot BTCUSDT's klines, ~10⁵ keys; the ~137,000 keys of the
+/// `/data/…` tree). With `MAX_NAME_BYTES` and `MAX_PAGE_NAMES` it bounds what a caller that
+/// keeps every name (a folder of strays, a level's folders) can be made to hold, whatever the
+/// page bound: 5,000 pages of 1000 names of 1 kB would be 5 GB.
+pub const LISTING_MAX_NAME_BYTES: u64 = 64 << 20;
+
+/// A page no S3 server sends: more names than a page holds, a name or a token longer than S3
+/// makes them. Not retried: the same server sends the same page.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Oversize {
+    /// More keys and folders than `MAX_PAGE_NAMES`.
+    #[error("page {page} lists {names} keys and folders, more than the 1000 an S3 page holds")]
+    TooManyNames {
+        /// The page, counted from 1.
+        page: u32,
+        /// Its keys and folders.
+        names: usize,
+    },
+    /// A key or folder longer than `MAX_NAME_BYTES`.
+    #[error(
+        "page {page} lists a name of {bytes} bytes, longer than the 1024 an S3 key can be: {name:?}"
+    )]
+    NameTooLong {
+        /// The page, counted from 1.
+        page: u32,
+        /// The name's length in bytes.
+        bytes: usize,
+        /// The name, cut to 200 characters.
+        name: String,
+    },
+    /// A continuation token longer than `MAX_TOKEN_BYTES`.
+    #[error(
+        "page {page} hands out a continuation token of {bytes} bytes, longer than the {max} this client follows"
+    )]
+    TokenTooLong {
+        /// The page, counted from 1.
+        page: u32,
+        /// The token's length in bytes.
+        bytes: usize,
+        /// `MAX_TOKEN_BYTES`.
+        max: usize,
+    },
+}
+
 /// How a listing failed to progress.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Stall {
@@ -52,6 +108,17 @@ pub enum Stall {
     TooManyPages {
         /// The caller's bound, in pages.
         max: u32,
+    },
+    /// The listing handed out more bytes of names than the caller can be asked to keep: no
+    /// folder of the bucket holds that many.
+    #[error(
+        "its keys and folders passed {mib} MiB of names by page {page}, more than any folder of the bucket holds"
+    )]
+    TooManyNameBytes {
+        /// The page that passed it, counted from 1.
+        page: u32,
+        /// The bound, `LISTING_MAX_NAME_BYTES` in MiB.
+        mib: u64,
     },
     /// A key or folder that does not start with the prefix asked for (or a folder that is the
     /// prefix itself): S3 lists only what is under the prefix, so the server is not answering
@@ -120,7 +187,7 @@ pub enum PageError {
     /// upload of the file was listed is unknown.
     #[error("the entry {key} has no valid LastModified")]
     LastModified {
-        /// The entry's key, as listed.
+        /// The entry's key, as listed, cut to 200 characters.
         key: String,
     },
     /// An end tag with no element open: after `</ListBucketResult>`, or before it began.
@@ -284,7 +351,9 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, PageError> {
                 } => {
                     let key = key.ok_or(PageError::NoKey)?;
                     let Some(last_modified) = last_modified else {
-                        return Err(PageError::LastModified { key });
+                        return Err(PageError::LastModified {
+                            key: key.chars().take(200).collect(),
+                        });
                     };
                     page.objects.push(ListedObject {
                         key,
@@ -345,6 +414,8 @@ pub struct Lister {
     max_pages: u32,
     tokens: std::collections::HashSet<String>,
     last: Option<String>,
+    /// Bytes of names handed out so far, against `LISTING_MAX_NAME_BYTES`.
+    name_bytes: u64,
 }
 
 impl Lister {
@@ -384,6 +455,22 @@ impl Lister {
             .get_parsed(what.clone(), &params, parse_page)
             .await?;
         self.pages += 1;
+        if let Err(oversize) = within_bounds(self.pages, &page) {
+            return Err(self.client.error(what, &params, Cause::Oversize(oversize)));
+        }
+        self.name_bytes += page
+            .objects
+            .iter()
+            .map(|o| o.key.len())
+            .chain(page.common_prefixes.iter().map(String::len))
+            .sum::<usize>() as u64;
+        if self.name_bytes > LISTING_MAX_NAME_BYTES {
+            let stall = Stall::TooManyNameBytes {
+                page: self.pages,
+                mib: LISTING_MAX_NAME_BYTES >> 20,
+            };
+            return Err(self.client.error(what, &params, Cause::Stalled(stall)));
+        }
         let checked = progress(
             &self.prefix,
             &mut self.tokens,
@@ -397,6 +484,39 @@ impl Lister {
         self.token = page.next_token.clone();
         self.done = self.token.is_none();
         Ok(Some(page))
+    }
+}
+
+/// Checks that page `page_no` is one S3 could send: at most `MAX_PAGE_NAMES` names, none
+/// longer than `MAX_NAME_BYTES`, a token no longer than `MAX_TOKEN_BYTES`.
+fn within_bounds(page_no: u32, page: &ListPage) -> Result<(), Oversize> {
+    let names = page.objects.len() + page.common_prefixes.len();
+    if names > MAX_PAGE_NAMES {
+        return Err(Oversize::TooManyNames {
+            page: page_no,
+            names,
+        });
+    }
+    let long = page
+        .objects
+        .iter()
+        .map(|o| o.key.as_str())
+        .chain(page.common_prefixes.iter().map(String::as_str))
+        .find(|n| n.len() > MAX_NAME_BYTES);
+    if let Some(name) = long {
+        return Err(Oversize::NameTooLong {
+            page: page_no,
+            bytes: name.len(),
+            name: name.chars().take(200).collect(),
+        });
+    }
+    match &page.next_token {
+        Some(t) if t.len() > MAX_TOKEN_BYTES => Err(Oversize::TokenTooLong {
+            page: page_no,
+            bytes: t.len(),
+            max: MAX_TOKEN_BYTES,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -486,6 +606,7 @@ impl VisionClient {
             pages: 0,
             max_pages,
             tokens: Default::default(),
+            name_bytes: 0,
         }
     }
 
@@ -604,6 +725,45 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn a_page_s3_could_send_is_within_bounds_and_one_past_any_bound_is_not() {
+        let listed = |names: usize, bytes: usize, token: usize| ListPage {
+            objects: (0..names)
+                .map(|i| ListedObject {
+                    key: format!("{i:0bytes$}"),
+                    size: 1,
+                    last_modified: DateTime::default(),
+                })
+                .collect(),
+            common_prefixes: Vec::new(),
+            next_token: (token > 0).then(|| "t".repeat(token)),
+        };
+        let limits = (MAX_PAGE_NAMES, MAX_NAME_BYTES, MAX_TOKEN_BYTES);
+        assert_eq!(
+            within_bounds(1, &listed(limits.0, limits.1, limits.2)),
+            Ok(())
+        );
+        assert!(matches!(
+            within_bounds(2, &listed(limits.0 + 1, 8, 0)),
+            Err(Oversize::TooManyNames {
+                page: 2,
+                names: 1001
+            })
+        ));
+        assert!(matches!(
+            within_bounds(3, &listed(1, limits.1 + 1, 0)),
+            Err(Oversize::NameTooLong { page: 3, bytes: 1025, ref name }) if name.len() == 200
+        ));
+        assert!(matches!(
+            within_bounds(4, &listed(1, 8, limits.2 + 1)),
+            Err(Oversize::TokenTooLong {
+                page: 4,
+                bytes: 4097,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -29,8 +29,9 @@ pub use klines::{
     read_1d_file,
 };
 pub use list::{
-    DISCOVERY_MAX_PAGES, FOLDER_MAX_PAGES, LEVEL_MAX_PAGES, ListPage, ListedObject, Lister,
-    PageError, Stall,
+    DISCOVERY_MAX_PAGES, FOLDER_MAX_PAGES, LEVEL_MAX_PAGES, LISTING_MAX_NAME_BYTES, ListPage,
+    ListedObject, Lister, MAX_NAME_BYTES, MAX_PAGE_NAMES, MAX_TOKEN_BYTES, Oversize, PageError,
+    Stall,
 };
 pub use market::{Instrument, Market, SymbolName, UnknownMarket, settled_base};
 pub use urls::public_url;
@@ -144,6 +145,10 @@ pub enum Cause {
     /// Paging that would never end: the listing is abandoned rather than followed forever.
     #[error("the listing does not progress: {0}")]
     Stalled(Stall),
+    /// A page no S3 server sends (more names than a page holds, a key of 10 kB): refused, not
+    /// retried, and not kept.
+    #[error("the listing is not one S3 would send: {0}")]
+    Oversize(Oversize),
     /// The run was stopped (SIGTERM, the circuit breaker) while the request waited or ran;
     /// not a failure of Vision.
     #[error("stopped on request")]
