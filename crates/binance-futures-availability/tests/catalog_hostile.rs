@@ -394,7 +394,7 @@ fn endless_tokens_in_a_symbol_folder_end_bounded_and_the_rest_is_committed() {
             &ended,
             &[
                 &format!(
-                    "error: 1 folder(s) failed; first: {HOSTILE}: listing {HOSTILE} failed: \
+                    "error: 1 folder(s) failed; first: listing {HOSTILE} failed: \
                      {expected}"
                 ),
                 "Everything else is committed; run again to finish",

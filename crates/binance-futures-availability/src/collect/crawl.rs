@@ -104,6 +104,16 @@ pub enum CrawlError {
     /// Walking the layout's levels failed, so there was no plan and nothing was listed.
     #[error("could not list the bucket's folders: {0}")]
     Discover(VisionError),
+    /// The levels handed out more folders than the bucket has many times over: a server
+    /// inventing them. Nothing was listed.
+    #[error(
+        "the bucket's levels hand out more than {max} folders to list, ~15 times the real \
+         bucket's; nothing was listed (check --s3-url)"
+    )]
+    TooManyFolders {
+        /// The bound.
+        max: usize,
+    },
     /// The crawl was stopped (SIGTERM, Ctrl-C, the caller's token) before it finished.
     #[error("interrupted: {summary}. What was listed is committed; run again to finish")]
     Interrupted {
@@ -113,8 +123,8 @@ pub enum CrawlError {
     /// The crawl went through its whole plan, but some folders failed; what the others gave
     /// is committed.
     #[error(
-        "{} folder(s) failed; first: {}: {}. {summary}. Everything else is committed; run again to finish",
-        failures.len(), failures[0].symbol, failures[0].cause
+        "{} folder(s) failed; first: {}. {summary}. Everything else is committed; run again to finish",
+        failures.len(), failures[0].cause
     )]
     Folders {
         /// Each failure, with its folder, in the order they happened.
@@ -125,9 +135,9 @@ pub enum CrawlError {
     /// The breaker stopped the crawl: so many requests failed that going on would only add
     /// failures.
     #[error(
-        "stopped early: {failed} of {requests} requests failed, over the {threshold}% limit; first: {}: {}. \
+        "stopped early: {failed} of {requests} requests failed, over the {threshold}% limit; first: {}. \
          {summary}. What succeeded is committed; run again to finish",
-        failures[0].symbol, failures[0].cause
+        failures[0].cause
     )]
     CircuitOpen {
         /// Failures when it stopped.
@@ -226,6 +236,11 @@ pub const TAIL_DAYS: i32 = 10;
 /// Months before a monthly leaf's tip its next listing starts: a month's files appear in the
 /// first days of the next month, and a late one in the month after.
 pub const TAIL_MONTHS: i32 = 2;
+
+/// Folders a discovery may hand out to list: the real bucket has ~3 × 10⁴ symbol folders
+/// (vision-sim's whole bucket at scale 1.0 the same); a level may hold 10⁵ (`LEVEL_MAX_PAGES`),
+/// and ~50 levels are walked, so without this a server could plan 5 × 10⁶ tasks.
+const MAX_FOLDERS: usize = 500_000;
 
 /// Hours within which a stopped crawl's next run finishes its work rather than starting a new
 /// one.
@@ -420,13 +435,19 @@ enum Child {
 async fn discover(
     client: &VisionClient,
     listed_at: DateTime<Utc>,
-) -> Result<(Vec<FolderTask>, Vec<FolderListing>), VisionError> {
+) -> Result<(Vec<FolderTask>, Vec<FolderListing>), CrawlError> {
     let mut levels = vec![Level::Root];
     let mut tasks = Vec::new();
     let mut level_strays = Vec::new();
     while let Some(level) = levels.pop() {
         let prefix = level.prefix();
-        let (folders, objects) = client.list_level(&prefix).await?;
+        let (folders, objects) = client
+            .list_level(&prefix)
+            .await
+            .map_err(CrawlError::Discover)?;
+        if tasks.len() + folders.len() > MAX_FOLDERS {
+            return Err(CrawlError::TooManyFolders { max: MAX_FOLDERS });
+        }
         let reason = match level {
             Level::Root => StrayReason::OutsideData,
             _ => StrayReason::NotInASymbolFolder,
@@ -746,9 +767,7 @@ pub async fn update_catalog(
     let db = session.db();
     // `Ok(true)`: the breaker stopped the crawl.
     let result: Result<bool, CrawlError> = async {
-        let (tasks, levels) = discover(client, listed_at)
-            .await
-            .map_err(CrawlError::Discover)?;
+        let (tasks, levels) = discover(client, listed_at).await?;
         let levels: Vec<FolderListing> = levels
             .into_iter()
             .filter(|l| plan.covers(&l.prefix))
