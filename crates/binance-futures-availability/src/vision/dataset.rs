@@ -192,6 +192,13 @@ impl Interval {
 
 macro_rules! text_form {
     ($t:ty, $what:literal) => {
+        impl $t {
+            /// The value of this name, as the bucket spells it; `None` for any other text.
+            fn by_name(text: &str) -> Option<$t> {
+                <$t>::ALL.into_iter().find(|v| v.name() == text)
+            }
+        }
+
         impl std::fmt::Display for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.name())
@@ -462,7 +469,19 @@ impl Dataset {
     /// stray files, impossible or unpadded periods and another symbol's name inside the folder
     /// all give `None`.
     pub fn parse(self, key: &str) -> Option<(&str, Span)> {
-        let rest = key.strip_prefix(self.prefix().as_str())?;
+        // `prefix()`, piece by piece: a crawl reads ~10⁸ keys, and building the prefix for
+        // each was most of this function's cost.
+        let rest = key
+            .strip_prefix(self.market.root())?
+            .strip_prefix(self.partition.as_str())?
+            .strip_prefix('/')?
+            .strip_prefix(self.data_type.name())?
+            .strip_prefix('/')?;
+        self.parse_in_prefix(rest)
+    }
+
+    /// `parse` of what follows `prefix()` in a key (`BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip`).
+    fn parse_in_prefix(self, rest: &str) -> Option<(&str, Span)> {
         let (symbol, rest) = rest.split_once('/')?;
         if symbol.is_empty() {
             return None;
@@ -491,17 +510,21 @@ impl Dataset {
         let market = Market::ALL
             .into_iter()
             .find(|m| key.starts_with(m.root()))?;
-        let mut parts = key[market.root().len()..].splitn(4, '/');
-        let partition = parts.next()?.parse().ok()?;
-        let data_type: DataType = parts.next()?.parse().ok()?;
-        let _symbol = parts.next()?;
+        // By name, not `FromStr`, whose error for a stray's folder would build a message; and
+        // without building the dataset's prefix again: a crawl reads every key of the bucket.
+        let (partition, rest) = key[market.root().len()..].split_once('/')?;
+        let partition = Partition::parse(partition)?;
+        let (data_type, in_prefix) = rest.split_once('/')?;
+        let data_type = DataType::by_name(data_type)?;
         let interval = if data_type.has_interval() {
-            Some(parts.next()?.split_once('/')?.0.parse().ok()?)
+            let (_symbol, rest) = in_prefix.split_once('/')?;
+            Some(Interval::by_name(rest.split_once('/')?.0)?)
         } else {
             None
         };
         let dataset = Dataset::new(market, partition, data_type, interval).ok()?;
-        let (symbol, span) = dataset.parse(key)?;
+        // `key` is `prefix()` and `in_prefix`: `parse(key)`, without matching the prefix again.
+        let (symbol, span) = dataset.parse_in_prefix(in_prefix)?;
         Some((dataset, symbol, span))
     }
 

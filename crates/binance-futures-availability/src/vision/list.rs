@@ -251,20 +251,75 @@ enum Place {
     Done,
 }
 
+/// What a page says, its names not decoded yet: `EncodingType` may come after them.
+#[derive(Debug, Default, PartialEq)]
+struct RawPage {
+    objects: Vec<ListedObject>,
+    prefixes: Vec<String>,
+    next_token: Option<String>,
+    truncated: bool,
+    url_encoded: bool,
+}
+
 /// Reads one ListBucketResult document. With `encoding-type=url`, names come percent-encoded.
 ///
-/// Driven by quick-xml's event reader rather than serde: a page is 1000 objects and a
-/// backfill reads ~1.6 M of them, and deserialising each into owned strings (the ETag and
-/// storage class included) was 32 % of a backfill's CPU (BENCHMARKS.md, session 9). Only the
-/// fields a listing needs are kept; every other element is skipped whole.
+/// A page as S3 writes it (and vision-sim) is read by `scan`, a reader of that one plain
+/// shape which allocates nothing but each key and folder name; anything else in it (a comment,
+/// an attribute, `<X/>`, nested elements, an entity to check, a field that is not valid) sends
+/// the whole page to `read_events`, the general reader, which says what is wrong. What `scan`
+/// accepts, `read_events` reads the same (a test holds them to it), so only speed differs:
+/// `read_events` was ~45 % of a catalog crawl's CPU (BENCHMARKS.md, session 14).
 pub(super) fn parse_page(xml: &str) -> Result<ListPage, PageError> {
+    let raw = match scan(xml) {
+        Some(raw) => raw,
+        None => read_events(xml)?,
+    };
+    let RawPage {
+        mut objects,
+        prefixes,
+        next_token,
+        truncated,
+        url_encoded,
+    } = raw;
+    let name = |s: String| -> Result<String, PageError> {
+        if url_encoded {
+            percent_decode_str(&s.replace('+', " "))
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(PageError::NameNotUtf8)
+        } else {
+            Ok(s)
+        }
+    };
+    if url_encoded {
+        for o in &mut objects {
+            o.key = name(std::mem::take(&mut o.key))?;
+        }
+    }
+    let mut page = ListPage {
+        objects,
+        common_prefixes: prefixes.into_iter().map(name).collect::<Result<_, _>>()?,
+        next_token,
+    };
+    match (truncated, &page.next_token) {
+        (true, None) => Err(PageError::NoToken),
+        (false, Some(_)) => {
+            page.next_token = None;
+            Ok(page)
+        }
+        _ => Ok(page),
+    }
+}
+
+/// The general reader: any well-formed document, driven by quick-xml's event reader rather
+/// than serde (deserialising each entry into owned strings, the ETag and storage class
+/// included, was 32 % of a backfill's CPU, BENCHMARKS.md session 9). Only the fields a listing
+/// needs are kept; every other element is skipped whole.
+fn read_events(xml: &str) -> Result<RawPage, PageError> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut place = Place::Outside;
-    let mut page = ListPage::default();
-    let (mut truncated, mut url_encoded) = (false, false);
-    // Names are decoded once the whole page is read: `EncodingType` may come after them.
-    let mut raw_prefixes = Vec::new();
+    let mut page = RawPage::default();
     loop {
         let event = reader.read_event().map_err(PageError::Xml)?;
         let (start, empty) = match &event {
@@ -296,19 +351,9 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, PageError> {
                         element: element_name(element),
                     });
                 }
-                (Place::Root, b"IsTruncated") => {
-                    truncated = match text()?.as_str() {
-                        "true" => true,
-                        "false" => false,
-                        other => {
-                            return Err(PageError::IsTruncated {
-                                text: other.chars().take(200).collect(),
-                            });
-                        }
-                    }
-                }
+                (Place::Root, b"IsTruncated") => page.truncated = is_truncated(&text()?)?,
                 (Place::Root, b"NextContinuationToken") => page.next_token = Some(text()?),
-                (Place::Root, b"EncodingType") => url_encoded = text()? == "url",
+                (Place::Root, b"EncodingType") => page.url_encoded = text()? == "url",
                 (Place::Root, b"Contents") if empty => return Err(PageError::NoKey),
                 (Place::Root, b"Contents") => {
                     place = Place::Contents {
@@ -322,16 +367,9 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, PageError> {
                 }
                 (Place::Root, b"CommonPrefixes") => place = Place::Prefixes(None),
                 (Place::Contents { key, .. }, b"Key") => *key = Some(text()?),
-                (Place::Contents { size, .. }, b"Size") => {
-                    let t = text()?;
-                    *size = t.parse().map_err(|_| PageError::Size {
-                        text: t.chars().take(200).collect(),
-                    })?;
-                }
+                (Place::Contents { size, .. }, b"Size") => *size = parse_size(&text()?)?,
                 (Place::Contents { last_modified, .. }, b"LastModified") => {
-                    *last_modified = DateTime::parse_from_rfc3339(&text()?)
-                        .ok()
-                        .map(|t| t.with_timezone(&Utc));
+                    *last_modified = parse_last_modified(&text()?);
                 }
                 (Place::Prefixes(prefix), b"Prefix") => *prefix = Some(text()?),
                 // Anything else (Name, Prefix, MaxKeys, ETag, StorageClass, …) is read past.
@@ -348,20 +386,8 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, PageError> {
                     key,
                     size,
                     last_modified,
-                } => {
-                    let key = key.ok_or(PageError::NoKey)?;
-                    let Some(last_modified) = last_modified else {
-                        return Err(PageError::LastModified {
-                            key: key.chars().take(200).collect(),
-                        });
-                    };
-                    page.objects.push(ListedObject {
-                        key,
-                        size,
-                        last_modified,
-                    });
-                }
-                Place::Prefixes(prefix) => raw_prefixes.push(prefix.ok_or(PageError::NoPrefix)?),
+                } => page.objects.push(object(key, size, last_modified)?),
+                Place::Prefixes(prefix) => page.prefixes.push(prefix.ok_or(PageError::NoPrefix)?),
                 Place::Root => place = Place::Done,
                 Place::Outside | Place::Done => return Err(PageError::UnexpectedEnd),
             },
@@ -372,33 +398,275 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, PageError> {
     if !matches!(place, Place::Done) {
         return Err(PageError::Unfinished);
     }
-    let name = |s: String| -> Result<String, PageError> {
-        if url_encoded {
-            percent_decode_str(&s.replace('+', " "))
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(PageError::NameNotUtf8)
-        } else {
-            Ok(s)
+    Ok(page)
+}
+
+fn is_truncated(text: &str) -> Result<bool, PageError> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(PageError::IsTruncated {
+            text: other.chars().take(200).collect(),
+        }),
+    }
+}
+
+fn parse_size(text: &str) -> Result<u64, PageError> {
+    text.parse().map_err(|_| PageError::Size {
+        text: text.chars().take(200).collect(),
+    })
+}
+
+/// A `LastModified`; `None` when it is not an RFC 3339 time. S3's own spelling
+/// (`2024-01-16T07:00:00.000Z`) is read by hand, the same instant chrono reads from it; any
+/// other goes to chrono.
+fn parse_last_modified(text: &str) -> Option<DateTime<Utc>> {
+    s3_time(text).or_else(|| {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` exactly, a real day and a time without a leap second; `None`
+/// for anything else (which chrono then reads, or refuses).
+fn s3_time(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if b.len() != 24 || b[23] != b'Z' {
+        return None;
+    }
+    for (i, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ] {
+        if b[i] != c {
+            return None;
         }
+    }
+    let n = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
     };
-    if url_encoded {
-        for o in &mut page.objects {
-            o.key = name(std::mem::take(&mut o.key))?;
+    let (hour, minute, second) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    if second > 59 {
+        return None;
+    }
+    let day = chrono::NaiveDate::from_ymd_opt(n(0..4)? as i32, n(5..7)?, n(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_milli_opt(hour, minute, second, n(20..23)?)?;
+    Some(day.and_time(time).and_utc())
+}
+
+/// A `Contents` entry, once it ends.
+fn object(
+    key: Option<String>,
+    size: u64,
+    last_modified: Option<DateTime<Utc>>,
+) -> Result<ListedObject, PageError> {
+    let key = key.ok_or(PageError::NoKey)?;
+    let Some(last_modified) = last_modified else {
+        return Err(PageError::LastModified {
+            key: key.chars().take(200).collect(),
+        });
+    };
+    Ok(ListedObject {
+        key,
+        size,
+        last_modified,
+    })
+}
+
+/// Reads a page of the one shape S3 writes — an optional `<?xml …?>` declaration, then
+/// `<ListBucketResult>` (or with one `xmlns="…"`) holding only whitespace, leaf elements
+/// `<Name>text</Name>`, and `Contents` and `CommonPrefixes` that hold only whitespace and leaf
+/// elements — keeping what `read_events` keeps. `None` for anything else, and for a page
+/// `read_events` would refuse (a field that is not valid, an entry without a key): the caller
+/// then reads it with `read_events`, which says why.
+fn scan(xml: &str) -> Option<RawPage> {
+    let mut c = Scanner { s: xml, i: 0 };
+    if c.eat("<?xml ") {
+        let end = c.rest().find("?>")?;
+        if c.rest()[..end].contains(['<', '>']) {
+            return None;
+        }
+        c.i += end + 2;
+        c.skip_space();
+    }
+    if !c.eat("<ListBucketResult") {
+        return None;
+    }
+    if c.eat(" xmlns=\"") {
+        let end = c.rest().find('"')?;
+        if c.rest()[..end].contains(['<', '>', '&']) {
+            return None;
+        }
+        c.i += end + 1;
+    }
+    if !c.eat(">") {
+        return None;
+    }
+    let mut page = RawPage {
+        objects: Vec::with_capacity((xml.len() / 160).min(1000)),
+        ..RawPage::default()
+    };
+    loop {
+        c.skip_space();
+        if c.eat("</ListBucketResult>") {
+            break;
+        }
+        match c.start_tag()? {
+            b"Contents" => {
+                let (mut key, mut size, mut last_modified) = (None, 0, None);
+                while let Some(element) = c.child(b"Contents>")? {
+                    match element {
+                        b"Key" => key = Some(c.text(element)?),
+                        b"Size" => size = parse_size(&c.text(element)?).ok()?,
+                        b"LastModified" => {
+                            // An entity in a time is left to `read_events`, which unescapes.
+                            let (text, amp) = c.raw_text(element)?;
+                            if amp {
+                                return None;
+                            }
+                            last_modified = parse_last_modified(text);
+                        }
+                        _ => c.skip_text(element)?,
+                    }
+                }
+                page.objects.push(object(key, size, last_modified).ok()?);
+            }
+            b"CommonPrefixes" => {
+                let mut prefix = None;
+                while let Some(element) = c.child(b"CommonPrefixes>")? {
+                    match element {
+                        b"Prefix" => prefix = Some(c.text(element)?),
+                        _ => c.skip_text(element)?,
+                    }
+                }
+                page.prefixes.push(prefix?);
+            }
+            b"IsTruncated" => page.truncated = is_truncated(&c.text(b"IsTruncated")?).ok()?,
+            b"NextContinuationToken" => page.next_token = Some(c.text(b"NextContinuationToken")?),
+            b"EncodingType" => page.url_encoded = c.text(b"EncodingType")? == "url",
+            other => c.skip_text(other)?,
         }
     }
-    page.common_prefixes = raw_prefixes
-        .into_iter()
-        .map(name)
-        .collect::<Result<_, _>>()?;
-    match (truncated, &page.next_token) {
-        (true, None) => Err(PageError::NoToken),
-        (false, Some(_)) => {
-            page.next_token = None;
-            Ok(page)
-        }
-        _ => Ok(page),
+    c.skip_space();
+    (c.i == xml.len()).then_some(page)
+}
+
+/// `scan`'s place in the document.
+struct Scanner<'a> {
+    s: &'a str,
+    /// A byte offset, always at a character boundary (only ASCII bytes are stepped over).
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn rest(&self) -> &'a str {
+        &self.s[self.i..]
     }
+
+    fn eat(&mut self, literal: &str) -> bool {
+        let found = self.rest().starts_with(literal);
+        if found {
+            self.i += literal.len();
+        }
+        found
+    }
+
+    fn skip_space(&mut self) {
+        let b = self.s.as_bytes();
+        while b
+            .get(self.i)
+            .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            self.i += 1;
+        }
+    }
+
+    /// `<Name>`, a name of ASCII letters and no attribute: the name.
+    fn start_tag(&mut self) -> Option<&'a [u8]> {
+        let b = &self.s.as_bytes()[self.i..];
+        if b.first() != Some(&b'<') {
+            return None;
+        }
+        let len = b[1..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        if len == 0 || b.get(1 + len) != Some(&b'>') {
+            return None;
+        }
+        self.i += len + 2;
+        Some(&b[1..=len])
+    }
+
+    /// The next child of an entry: its name, or `None` (in `Some`) at the entry's end tag,
+    /// `</` and `end`.
+    fn child(&mut self, end: &[u8]) -> Option<Option<&'a [u8]>> {
+        self.skip_space();
+        let b = &self.s.as_bytes()[self.i..];
+        if b.get(1) == Some(&b'/') {
+            let n = end.len();
+            return (b.len() >= n + 2 && b[0] == b'<' && same(&b[2..n + 2], end)).then(|| {
+                self.i += n + 2;
+                None
+            });
+        }
+        self.start_tag().map(Some)
+    }
+
+    /// The text of the element just opened, as written, and past its end tag, which must
+    /// follow it directly; and whether it holds an `&`. `None` when markup comes first, or an
+    /// `&` does not end in `;` before the next `&` (quick-xml refuses such a document).
+    fn raw_text(&mut self, element: &[u8]) -> Option<(&'a str, bool)> {
+        let b = &self.s.as_bytes()[self.i..];
+        let mut len = memchr::memchr2(b'<', b'&', b)?;
+        let amp = b[len] == b'&';
+        if amp {
+            len += memchr::memchr(b'<', &b[len..])?;
+            let mut refs = b[..len].split(|c| *c == b'&').skip(1);
+            if !refs.all(|r| r.contains(&b';')) {
+                return None;
+            }
+        }
+        let n = element.len();
+        let end = &b[len..];
+        if !(end.len() >= n + 3
+            && end[1] == b'/'
+            && same(&end[2..n + 2], element)
+            && end[n + 2] == b'>')
+        {
+            return None;
+        }
+        let text = &self.s[self.i..self.i + len];
+        self.i += len + n + 3;
+        Some((text, amp))
+    }
+
+    /// The text, unescaped (`None` for an entity quick-xml does not know).
+    fn text(&mut self, element: &[u8]) -> Option<String> {
+        match self.raw_text(element)? {
+            (raw, true) => quick_xml::escape::unescape(raw)
+                .ok()
+                .map(|t| t.into_owned()),
+            (raw, false) => Some(raw.to_owned()),
+        }
+    }
+
+    fn skip_text(&mut self, element: &[u8]) -> Option<()> {
+        self.raw_text(element).map(|_| ())
+    }
+}
+
+/// Two short names are equal (a loop the compiler keeps inline: a tag name is a few bytes,
+/// and `memcmp` called for each was a tenth of `scan`'s time).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Pulls the pages of one listing in order, following continuation tokens to the end.
@@ -810,6 +1078,158 @@ mod tests {
             ),
             ("k/币安USDT", "d/币/")
         );
+    }
+
+    /// A page as vision-sim (and S3) writes it: `n` keys of one daily klines folder, each
+    /// file followed by its `.CHECKSUM`, with ETag and StorageClass.
+    fn s3_page(n: usize) -> String {
+        let mut xml = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>data.binance.vision</Name><Prefix>data/spot/daily/klines/BTCUSDT/</Prefix><KeyCount>1000</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated><NextContinuationToken>646174612f73706f74</NextContinuationToken>",
+        );
+        let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        for i in 0..n {
+            let d = day + chrono::Duration::days((i / 2) as i64);
+            let sidecar = if i % 2 == 1 { ".CHECKSUM" } else { "" };
+            xml.push_str(&format!(
+                "<Contents><Key>data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-{d}.zip{sidecar}</Key><LastModified>{}T08:13:46.{:03}Z</LastModified><ETag>&quot;3ccd78ce6e7c9ed8af19cdcf93db{i:04}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+                d.succ_opt().unwrap(),
+                i % 1000,
+                50_000 + i
+            ));
+        }
+        xml + "</ListBucketResult>"
+    }
+
+    /// Documents of every shape the tests know: S3's, the fixtures', entities, url encoding,
+    /// and the malformed ones.
+    fn documents() -> Vec<String> {
+        let fixtures = include_str!("../../../../fixtures/bucket/listbucket_examples.xml");
+        let mut docs: Vec<String> = fixtures
+            .split("<!--")
+            .filter_map(|d| d.split_once("-->").map(|(_, d)| d.trim().to_string()))
+            .filter(|d| d.contains("ListBucketResult"))
+            .collect();
+        docs.push(s3_page(6));
+        docs.push(r#"<ListBucketResult><Prefix>p/</Prefix><IsTruncated>true</IsTruncated><NextContinuationToken>t+1/=</NextContinuationToken>
+            <Contents><Key>k/币安人生USDT &amp; co</Key><LastModified>2022-03-21T08:58:02.000Z</LastModified><ETag>&quot;4c65&quot;</ETag><Size>1387</Size></Contents></ListBucketResult>"#.into());
+        docs.push(r#"<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>
+            <Contents><Key>k/%E5%B8%81%E5%AE%89USDT</Key><LastModified>2022-03-21T08:58:02+01:00</LastModified><Size>1</Size></Contents>
+            <CommonPrefixes><Prefix>d/%E5%B8%81/</Prefix></CommonPrefixes></ListBucketResult>"#.into());
+        docs.push("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key><LastModified>2024-02-29T23:59:59.999Z</LastModified></Contents><Contents><Key>l</Key><LastModified>2024-02-29T23:59:60.000Z</LastModified></Contents></ListBucketResult>".into());
+        docs
+    }
+
+    /// The plain reader (`scan`) must read whatever it accepts exactly as the general one
+    /// does: every document above and ~40,000 mutations of them (a character deleted,
+    /// inserted, or a piece doubled), deterministic.
+    #[test]
+    fn the_plain_reader_reads_what_it_accepts_as_the_general_reader_does() {
+        let docs = documents();
+        for doc in &docs {
+            if let Some(raw) = scan(doc) {
+                assert_eq!(read_events(doc).ok(), Some(raw), "{doc}");
+            }
+        }
+        assert!(
+            scan(&s3_page(6)).is_some(),
+            "S3's own shape is read by scan"
+        );
+        let alphabet: Vec<char> = "<>/&;:. \n\"?!-=TZ0189aKx币#".chars().collect();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut accepted, mut tried) = (0, 0);
+        for doc in &docs {
+            let chars: Vec<char> = doc.chars().collect();
+            for _ in 0..4000 {
+                let mut m = chars.clone();
+                for _ in 0..1 + next(2) {
+                    let at = next(m.len());
+                    match next(3) {
+                        0 => {
+                            m.remove(at);
+                        }
+                        1 => m.insert(at, alphabet[next(alphabet.len())]),
+                        _ => {
+                            let len = next(12).min(m.len() - at);
+                            let piece: Vec<char> = m[at..at + len].to_vec();
+                            m.splice(at..at, piece);
+                        }
+                    }
+                }
+                let m: String = m.into_iter().collect();
+                tried += 1;
+                if let Some(raw) = scan(&m) {
+                    accepted += 1;
+                    assert_eq!(read_events(&m).ok(), Some(raw), "{m}");
+                }
+            }
+        }
+        assert!(accepted > tried / 10, "{accepted} of {tried}");
+    }
+
+    #[test]
+    fn s3_times_read_by_hand_are_the_instants_chrono_reads() {
+        for text in [
+            "2022-03-21T08:58:02.000Z",
+            "2024-02-29T23:59:59.999Z",
+            "0000-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+            "2023-02-29T00:00:00.000Z",
+            "2024-13-01T00:00:00.000Z",
+            "2024-01-01T24:00:00.000Z",
+            "2024-01-01T23:60:00.000Z",
+            "2024-01-01T23:59:60.000Z",
+            "2024-01-01t23:59:59.000Z",
+            "2024-01-01T23:59:59.000z",
+            "2024-01-01T23:59:59,000Z",
+            "2024-01-01T23:59:5+.000Z",
+            "+024-01-01T23:59:59.000Z",
+            "2024-01-01T23:59:59.000+00:00",
+            "2024-01-01T23:59:59Z",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|t| t.with_timezone(&Utc));
+            if let Some(by_hand) = s3_time(text) {
+                assert_eq!(Some(by_hand), chrono, "{text}");
+            }
+            assert_eq!(parse_last_modified(text), chrono, "{text}");
+        }
+        assert!(s3_time("2022-03-21T08:58:02.000Z").is_some());
+    }
+
+    /// What reading a page costs a key: `cargo test --release --lib -- --ignored
+    /// a_page_costs --nocapture` (BENCHMARKS.md, session 14).
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn a_page_costs() {
+        let xml = s3_page(1000);
+        let rounds = 2000;
+        let time = |what: &str, f: &dyn Fn() -> usize| {
+            let t = std::time::Instant::now();
+            let mut n = 0;
+            for _ in 0..rounds {
+                n += f();
+            }
+            let ns = t.elapsed().as_nanos() as f64 / (rounds * 1000) as f64;
+            println!("{what}: {ns:.0} ns a key ({n})");
+        };
+        time("parse_page", &|| parse_page(&xml).unwrap().objects.len());
+        time("read_events (the general reader)", &|| {
+            read_events(&xml).unwrap().objects.len()
+        });
+        let page = parse_page(&xml).unwrap();
+        time("Dataset::read_key", &|| {
+            page.objects
+                .iter()
+                .filter(|o| Dataset::read_key(&o.key).is_some())
+                .count()
+        });
     }
 
     #[test]
