@@ -107,7 +107,7 @@ pub enum CrawlError {
     /// The levels handed out more folders than the bucket has many times over: a server
     /// inventing them. Nothing was listed.
     #[error(
-        "the bucket's levels hand out more than {max} folders to list, ~15 times the real \
+        "the bucket's levels hand out more than {max} folders to list, ~12 times the real \
          bucket's; nothing was listed (check --s3-url)"
     )]
     TooManyFolders {
@@ -237,8 +237,8 @@ pub const TAIL_DAYS: i32 = 10;
 /// first days of the next month, and a late one in the month after.
 pub const TAIL_MONTHS: i32 = 2;
 
-/// Folders a discovery may hand out to list: the real bucket has ~3 × 10⁴ symbol folders
-/// (vision-sim's whole bucket at scale 1.0 the same); a level may hold 10⁵ (`LEVEL_MAX_PAGES`),
+/// Folders a discovery may hand out to list: vision-sim's whole bucket at scale 1.0, sized on
+/// the real one, has 40,140; a level may hold 10⁵ (`LEVEL_MAX_PAGES`),
 /// and ~50 levels are walked, so without this a server could plan 5 × 10⁶ tasks.
 const MAX_FOLDERS: usize = 500_000;
 
