@@ -101,7 +101,10 @@ fn status_reports_the_catalog_and_says_how_to_build_one_when_there_is_none() {
     );
     let json = json_of(&stdout(&env.run(&["status", "--format", "json"])));
     assert_eq!(json["catalog"]["built"], Value::Bool(false), "{json}");
-    assert_eq!(json["rows"], json_of(&stdout(&env.run(&["status", "--format", "json"])))["rows"]);
+    assert_eq!(
+        json["rows"],
+        json_of(&stdout(&env.run(&["status", "--format", "json"])))["rows"]
+    );
     assert!(!catalog.exists(), "status never creates a catalog");
 
     // Built: its counts, as the catalog's own answers give them.
@@ -111,7 +114,11 @@ fn status_reports_the_catalog_and_says_how_to_build_one_when_there_is_none() {
     let sum = |field: &str| -> i64 { datasets.iter().map(|d| d[field].as_i64().unwrap()).sum() };
     let strays = json_of(&env.ok(&["catalog", "strays", "--format", "json"]));
     let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), before, "the catalog never changes the exit");
+    assert_eq!(
+        out.status.code(),
+        before,
+        "the catalog never changes the exit"
+    );
     let text = stdout(&out);
     for line in [
         format!(
@@ -164,7 +171,9 @@ fn status_reports_the_catalog_and_says_how_to_build_one_when_there_is_none() {
         .unwrap();
     let text = stdout(&out);
     assert!(
-        text.contains("(3 never listed whole: a crawl stopped before them; `catalog update` lists them)"),
+        text.contains(
+            "(3 never listed whole: a crawl stopped before them; `catalog update` lists them)"
+        ),
         "{text}"
     );
     assert!(
@@ -180,7 +189,10 @@ fn status_reports_the_catalog_and_says_how_to_build_one_when_there_is_none() {
     let elsewhere = env.dir.path().join("nowhere/catalog.duckdb");
     let out = env.run(&["status", "--catalog", elsewhere.to_str().unwrap()]);
     assert!(
-        stdout(&out).contains(&format!("catalog           none at {}", elsewhere.display())),
+        stdout(&out).contains(&format!(
+            "catalog           none at {}",
+            elsewhere.display()
+        )),
         "{}",
         stdout(&out)
     );
@@ -192,7 +204,11 @@ fn status_reports_the_catalog_and_says_how_to_build_one_when_there_is_none() {
         "{}",
         stdout(&out)
     );
-    assert!(stdout(&out).contains("symbols           "), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("symbols           "),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -201,8 +217,13 @@ fn a_catalog_backup_restores_equal_to_the_original_in_every_table() {
     let catalog = catalog_of(&env);
     let original = tables(&catalog);
     let rows = |name: &str| original.iter().find(|(t, _)| t == name).unwrap().1.len();
-    for table in ["datasets", "folders", "leaves", "files", "strays", "changes", "crawls"] {
-        assert!(rows(table) > 0, "{table} is empty: the test would prove nothing");
+    for table in [
+        "datasets", "folders", "leaves", "files", "strays", "changes", "crawls",
+    ] {
+        assert!(
+            rows(table) > 0,
+            "{table} is empty: the test would prove nothing"
+        );
     }
 
     let backup = env.dir.path().join("backups/catalog-1.duckdb");
@@ -210,7 +231,11 @@ fn a_catalog_backup_restores_equal_to_the_original_in_every_table() {
     let out = env.run(&["backup", "--catalog", backup.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains(&format!("backed up {} to {}", catalog.display(), backup.display())),
+        stderr(&out).contains(&format!(
+            "backed up {} to {}",
+            catalog.display(),
+            backup.display()
+        )),
         "{}",
         stderr(&out)
     );
@@ -234,14 +259,21 @@ fn a_catalog_backup_restores_equal_to_the_original_in_every_table() {
     // Restored over the catalog in place (which needs --force), and to another path.
     let out = env.run(&["restore", "--catalog", backup.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("pass --force to replace it"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pass --force to replace it"),
+        "{}",
+        stderr(&out)
+    );
     let datasets = env.ok(&["catalog", "datasets", "--format", "json"]);
     let changes = env.ok(&["catalog", "changes", "--format", "json"]);
     std::fs::remove_file(&catalog).unwrap();
     let out = env.run(&["restore", "--catalog", backup.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(tables(&catalog), original);
-    assert_eq!(env.ok(&["catalog", "datasets", "--format", "json"]), datasets);
+    assert_eq!(
+        env.ok(&["catalog", "datasets", "--format", "json"]),
+        datasets
+    );
     assert_eq!(env.ok(&["catalog", "changes", "--format", "json"]), changes);
     env.ok(&["restore", "--catalog", "--force", backup.to_str().unwrap()]);
     assert_eq!(tables(&catalog), original);
@@ -283,7 +315,11 @@ fn restore_refuses_a_file_that_is_not_a_catalog_or_holds_code_and_touches_nothin
     );
     // Not a DuckDB file at all.
     let junk = env.dir.path().join("junk.duckdb");
-    std::fs::write(&junk, b"not a database, only some bytes that look like nothing").unwrap();
+    std::fs::write(
+        &junk,
+        b"not a database, only some bytes that look like nothing",
+    )
+    .unwrap();
     let out = env.run(&["restore", "--catalog", "--force", junk.to_str().unwrap()]);
     assert!(!out.status.success());
 
@@ -313,14 +349,23 @@ fn restore_refuses_a_file_that_is_not_a_catalog_or_holds_code_and_touches_nothin
             vec!["backup", &format!("--catalog={hostile}"), "copy.duckdb"],
             vec!["export", &format!("--catalog={hostile}"), "exported"],
         ] {
-            let out = env.cmd().current_dir(env.dir.path()).args(&args).output().unwrap();
+            let out = env
+                .cmd()
+                .current_dir(env.dir.path())
+                .args(&args)
+                .output()
+                .unwrap();
             assert_eq!(out.status.code(), Some(1), "{args:?}");
             assert!(stderr(&out).contains(what), "{args:?}: {}", stderr(&out));
         }
         assert!(!env.dir.path().join("copy.duckdb").exists());
         assert!(!env.dir.path().join("exported").exists());
     }
-    assert_eq!(tables(&catalog), original, "the catalog in place is untouched");
+    assert_eq!(
+        tables(&catalog),
+        original,
+        "the catalog in place is untouched"
+    );
     assert!(db_rows(&env.db) == db_before, "and so is the database");
 
     // No catalog to back up: the sentence says how to build one.
@@ -348,14 +393,20 @@ fn a_catalog_export_reads_back_as_the_catalog_answers() {
         .collect();
     for name in &names {
         assert!(
-            stderr(&out).contains(&format!("wrote {}", dest.join(format!("{name}.parquet")).display())),
+            stderr(&out).contains(&format!(
+                "wrote {}",
+                dest.join(format!("{name}.parquet")).display()
+            )),
             "{}",
             stderr(&out)
         );
     }
     let help = env.ok(&["export", "--help"]);
     for name in &names {
-        assert!(help.contains(name), "export --help does not name {name}:\n{help}");
+        assert!(
+            help.contains(name),
+            "export --help does not name {name}:\n{help}"
+        );
     }
 
     // Files: exactly what `catalog files` answers for every dataset, keys rebuilt.
@@ -398,7 +449,10 @@ fn a_catalog_export_reads_back_as_the_catalog_answers() {
     let instant = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
-        assert_eq!((&g.0, g.1, instant(&g.2), g.3), (&w.0, w.1, instant(&w.2), w.3));
+        assert_eq!(
+            (&g.0, g.1, instant(&g.2), g.3),
+            (&w.0, w.1, instant(&w.2), w.3)
+        );
     }
 
     // Changes: what `catalog changes` answers.
@@ -437,14 +491,23 @@ fn a_catalog_export_reads_back_as_the_catalog_answers() {
         .unwrap()
     };
     let strays = json_of(&env.ok(&["catalog", "strays", "--format", "json"]));
-    assert_eq!(count("catalog_strays") as usize, strays.as_array().unwrap().len());
+    assert_eq!(
+        count("catalog_strays") as usize,
+        strays.as_array().unwrap().len()
+    );
     assert_eq!(count("catalog_crawls"), 2);
     assert!(count("catalog_folders") > 100);
 
     // Again needs --force; CSV beside it.
     let out = env.run(&["export", "--catalog", dest.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    env.ok(&["export", "--catalog", "--format", "csv", dest.to_str().unwrap()]);
+    env.ok(&[
+        "export",
+        "--catalog",
+        "--format",
+        "csv",
+        dest.to_str().unwrap(),
+    ]);
     let csv = std::fs::read_to_string(dest.join("catalog_files.csv")).unwrap();
     assert!(
         csv.starts_with("key,dataset,symbol,period,size,last_modified,checksum\n"),

@@ -181,11 +181,14 @@ impl WhichFile {
     /// catalog commands must not turn `backup` of the database into one of the catalog.
     pub(crate) fn catalog(&self, db: &std::path::Path) -> Option<PathBuf> {
         let named = self.catalog.as_ref()?;
-        Some(catalog_path(db, named.clone().or_else(|| {
-            std::env::var_os(CATALOG_ENV)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })))
+        Some(catalog_path(
+            db,
+            named.clone().or_else(|| {
+                std::env::var_os(CATALOG_ENV)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            }),
+        ))
     }
 }
 

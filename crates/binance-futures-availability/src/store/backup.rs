@@ -386,8 +386,14 @@ const CATALOG_EXPORTED: [(&str, &str); 5] = [
         "every change: seen, key, dataset, kind, size, last_modified, previous_size, \
          previous_last_modified",
     ),
-    ("catalog_strays", "every stray: key, size, last_modified, reason, folder"),
-    ("catalog_folders", "every folder: prefix, listed_at (null: never listed whole)"),
+    (
+        "catalog_strays",
+        "every stray: key, size, last_modified, reason, folder",
+    ),
+    (
+        "catalog_folders",
+        "every folder: prefix, listed_at (null: never listed whole)",
+    ),
     ("catalog_crawls", "the crawl log"),
 ];
 

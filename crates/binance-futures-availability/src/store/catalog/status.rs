@@ -90,10 +90,7 @@ pub struct CatalogStatus {
 impl CatalogStatus {
     /// Rows a copy must hold equally, and leaves: what `backup` and `restore` compare.
     pub(crate) fn counts(&self) -> (i64, i64) {
-        (
-            self.files + self.strays + self.changes.total(),
-            self.leaves,
-        )
+        (self.files + self.strays + self.changes.total(), self.leaves)
     }
 }
 
@@ -281,4 +278,3 @@ impl Catalog {
         )
     }
 }
-
