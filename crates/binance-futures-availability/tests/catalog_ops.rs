@@ -71,6 +71,9 @@ fn tables(path: &Path) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// A change as compared: key, kind, size, previous size.
+type ChangeRow = (String, String, Option<u64>, Option<u64>);
+
 fn json_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
@@ -465,12 +468,12 @@ fn a_catalog_export_reads_back_as_the_catalog_answers() {
             parquet("catalog_changes")
         ))
         .unwrap();
-    let got: Vec<(String, String, Option<u64>, Option<u64>)> = stmt
+    let got: Vec<ChangeRow> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    let want: Vec<(String, String, Option<u64>, Option<u64>)> = changes
+    let want: Vec<ChangeRow> = changes
         .iter()
         .map(|c| {
             (
