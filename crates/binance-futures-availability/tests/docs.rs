@@ -140,6 +140,11 @@ fn console_examples_print_what_the_docs_show() {
             .env("TZ", "UTC")
             .insert_var("[DB]", db.display().to_string())
             .unwrap()
+            .insert_var(
+                "[CATALOG]",
+                db.with_file_name("catalog.duckdb").display().to_string(),
+            )
+            .unwrap()
             .run();
     }
 }

@@ -8,6 +8,7 @@
 
 mod catalog;
 mod catalog_hostile;
+mod catalog_ops;
 mod collect;
 mod common;
 mod docs;

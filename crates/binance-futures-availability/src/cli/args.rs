@@ -116,12 +116,16 @@ pub(crate) enum Command {
     Status {
         #[arg(long, value_enum, default_value_t)]
         format: ReportFormat,
+        /// The catalog to report on too [default: catalog.duckdb beside the database]
+        #[arg(long, env = CATALOG_ENV, value_name = "PATH")]
+        catalog: Option<PathBuf>,
     },
     /// Check the database: every day of every symbol's life recorded, no day with a sharp drop,
     /// and exchangeInfo's trading perpetuals matched by the latest complete day (>= 95 %).
     #[command(after_help = EXIT_CODES)]
     Validate(ValidateArgs),
-    /// Write a consistent copy of the database (safe while an update runs).
+    /// Write a consistent copy of the database, or with --catalog of the catalog (safe while
+    /// an update runs).
     #[command(after_help = EXIT_CODES)]
     Backup {
         /// The copy to write.
@@ -129,15 +133,20 @@ pub(crate) enum Command {
         /// Replace DEST if it exists.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        which: WhichFile,
     },
-    /// Replace the database with a backup, after checking the backup is one.
+    /// Replace the database (or with --catalog the catalog) with a backup, after checking the
+    /// backup is one.
     #[command(after_help = EXIT_CODES)]
     Restore {
         /// The backup to restore.
         src: PathBuf,
-        /// Replace the existing database.
+        /// Replace the existing file.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        which: WhichFile,
     },
     /// Write every table to DEST/<table>.parquet (or .csv) for pandas, polars, duckdb, Spark.
     #[command(after_help = EXIT_CODES, long_about = export_about())]
@@ -149,7 +158,43 @@ pub(crate) enum Command {
         /// Replace files that exist.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        which: WhichFile,
     },
+}
+
+/// The environment variable that names the catalog, as `catalog --catalog` reads it.
+pub(crate) const CATALOG_ENV: &str = "BFA_CATALOG";
+
+/// Which file `backup`, `restore` and `export` copy: the database, or the catalog.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct WhichFile {
+    /// The catalog instead of the database: BFA_CATALOG's, else catalog.duckdb beside the
+    /// database; --catalog=PATH names another.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, require_equals = true)]
+    pub catalog: Option<Option<PathBuf>>,
+}
+
+impl WhichFile {
+    /// The catalog's path when --catalog was given: the one named, else `BFA_CATALOG`'s, else
+    /// `catalog.duckdb` beside `db`. Never the environment alone: a `BFA_CATALOG` set for the
+    /// catalog commands must not turn `backup` of the database into one of the catalog.
+    pub(crate) fn catalog(&self, db: &std::path::Path) -> Option<PathBuf> {
+        let named = self.catalog.as_ref()?;
+        Some(catalog_path(
+            db,
+            named.clone().or_else(|| {
+                std::env::var_os(CATALOG_ENV)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            }),
+        ))
+    }
+}
+
+/// The catalog's path: the one given, else `catalog.duckdb` beside the database.
+pub(crate) fn catalog_path(db: &std::path::Path, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| crate::store::Catalog::beside(db))
 }
 
 #[derive(Debug, Subcommand)]
@@ -502,10 +547,15 @@ fn contract_filter() -> impl TypedValueParser<Value = ContractFilter> {
 fn export_about() -> String {
     let tables: Vec<&str> = crate::store::exported_tables().collect();
     let (last, rest) = tables.split_last().unwrap_or((&"", &[]));
+    let catalog: Vec<String> = crate::store::catalog_exported_files()
+        .map(|(name, holds)| format!("  {name}: {holds}"))
+        .collect();
     format!(
         "Write {} and {last} to DEST/<table>.parquet (or .csv) for pandas, polars, duckdb, \
-         Spark. Timestamps are UTC.",
-        rest.join(", ")
+         Spark. Timestamps are UTC.\n\nWith --catalog, the catalog instead, to \
+         DEST/catalog_<table>.parquet (or .csv), keys rebuilt:\n{}",
+        rest.join(", "),
+        catalog.join("\n")
     )
 }
 

@@ -218,16 +218,29 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         ),
         Command::Scheduler(command) => scheduler::run(&db_path, command, cli.quiet, &mut out),
         Command::Serve(args) => serve::run(&db_path, &args, cli.quiet),
-        Command::Status { format } => ops::status(&db_path, format, &mut out),
+        Command::Status { format, catalog } => {
+            let catalog = args::catalog_path(&db_path, catalog);
+            ops::status(&db_path, &catalog, format, &mut out)
+        }
         Command::Validate(args) => ops::validate(&db_path, &args, &mut out),
         Command::Catalog(args) => catalog::run(&db_path, args, cli.quiet, &mut out),
-        Command::Backup { dest, force } => ops::backup(&db_path, &dest, force, cli.quiet),
-        Command::Restore { src, force } => ops::restore(&src, &db_path, force, cli.quiet),
+        Command::Backup { dest, force, which } => match which.catalog(&db_path) {
+            Some(catalog) => ops::backup_catalog(&catalog, &dest, force, cli.quiet),
+            None => ops::backup(&db_path, &dest, force, cli.quiet),
+        },
+        Command::Restore { src, force, which } => match which.catalog(&db_path) {
+            Some(catalog) => ops::restore_catalog(&src, &catalog, force, cli.quiet),
+            None => ops::restore(&src, &db_path, force, cli.quiet),
+        },
         Command::Export {
             dest,
             format,
             force,
-        } => ops::export(&db_path, &dest, format, force, cli.quiet),
+            which,
+        } => match which.catalog(&db_path) {
+            Some(catalog) => ops::export_catalog(&catalog, &dest, format, force, cli.quiet),
+            None => ops::export(&db_path, &dest, format, force, cli.quiet),
+        },
     }
 }
 

@@ -1,4 +1,5 @@
-//! The operator's commands: `status`, `validate`, `backup`, `restore`, `export`.
+//! The operator's commands: `status`, `validate`, `backup`, `restore`, `export` (of the
+//! database, and with `--catalog` of the catalog).
 
 use std::io::Write;
 use std::path::Path;
@@ -6,10 +7,10 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::render::ReportFormat;
-use super::report::{self, StatusView};
+use super::report::{self, CatalogView, StatusView};
 use super::{CliError, ValidateArgs, runtime};
 use crate::schedule::PidFile;
-use crate::store::{self, Database, ExportFormat, WriterLock};
+use crate::store::{self, Catalog, Database, ExportFormat, WriterLock};
 use crate::validate::{self, Exchange, Fetched, Skipped, Source};
 
 /// Data is stale when not every folder was checked through `schedule::fresh_through`.
@@ -32,10 +33,12 @@ pub(super) fn silent_after(contents: &crate::store::DbStatus) -> Option<NaiveDat
 
 pub(super) fn status(
     db_path: &Path,
+    catalog: &Path,
     format: ReportFormat,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let view = status_view(&Database::open(db_path)?, Utc::now())?;
+    let mut view = status_view(&Database::open(db_path)?, Utc::now())?;
+    view.catalog = Some(catalog_view(catalog));
     report::status(out, format, &view)?;
     // An outage explains the staleness, and `update` cannot mend it: said instead.
     if let Some(after) = view.published_nothing_after {
@@ -55,6 +58,32 @@ pub(super) fn status(
         });
     }
     Ok(())
+}
+
+/// What `status` shows of the catalog at `path`: opened read-only if there is a file (never
+/// created), its contents, its size and its writer; a catalog that cannot be read is reported
+/// with the sentence why, and changes nothing of what `status` says of the database or how it
+/// exits.
+pub(super) fn catalog_view(path: &Path) -> CatalogView {
+    let mut view = CatalogView {
+        path: path.to_path_buf(),
+        built: false,
+        size_bytes: None,
+        writer: WriterLock::holder(path),
+        error: None,
+        contents: None,
+    };
+    let file = store::resolve(path).unwrap_or_else(|_| path.to_path_buf());
+    if !file.exists() {
+        return view;
+    }
+    view.built = true;
+    view.size_bytes = std::fs::metadata(&file).ok().map(|m| m.len());
+    match Catalog::open(path).and_then(|c| c.status()) {
+        Ok(contents) => view.contents = Some(contents),
+        Err(e) => view.error = Some(super::store_sentence(&e)),
+    }
+    view
 }
 
 /// What `status` shows of `db` at `now`: its contents, and what is beside it (the writer's
@@ -87,6 +116,7 @@ pub(super) fn status_view_sized(
         writer: WriterLock::holder(db_path),
         scheduler: PidFile::inspect(db_path)?,
         contents,
+        catalog: None,
     })
 }
 
@@ -163,6 +193,62 @@ pub(super) fn export(
     quiet: bool,
 ) -> Result<(), CliError> {
     let files = store::export(db_path, dest, format, force)?;
+    if !quiet {
+        for f in files {
+            say!("wrote {}", f.display());
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn backup_catalog(
+    catalog: &Path,
+    dest: &Path,
+    force: bool,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let status = store::backup_catalog(catalog, dest, force)?;
+    if !quiet {
+        say!(
+            "backed up {} to {}: {} files, {} strays, {} changes",
+            catalog.display(),
+            dest.display(),
+            status.files,
+            status.strays,
+            status.changes.total()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn restore_catalog(
+    src: &Path,
+    catalog: &Path,
+    force: bool,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let status = store::restore_catalog(src, catalog, force)?;
+    if !quiet {
+        say!(
+            "restored {} from {}: {} files, {} strays, {} changes",
+            catalog.display(),
+            src.display(),
+            status.files,
+            status.strays,
+            status.changes.total()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn export_catalog(
+    catalog: &Path,
+    dest: &Path,
+    format: ExportFormat,
+    force: bool,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let files = store::export_catalog(catalog, dest, format, force)?;
     if !quiet {
         for f in files {
             say!("wrote {}", f.display());

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::render::{ReportFormat, json, opt, printable};
 use crate::schedule::State;
-use crate::store::{DbStatus, RunRecord};
+use crate::store::{CatalogStatus, CrawlRecord, DbStatus, RunRecord};
 use crate::validate::{Integrity, Report, SLO_PERCENT, Slo};
 
 /// Everything `status` shows.
@@ -27,6 +27,24 @@ pub struct StatusView {
     pub scheduler: State,
     #[serde(flatten)]
     pub contents: DbStatus,
+    /// The catalog beside the database (`status` only; `serve` leaves it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogView>,
+}
+
+/// What `status` shows of the catalog.
+#[derive(Debug, Serialize)]
+pub struct CatalogView {
+    pub path: std::path::PathBuf,
+    /// Whether there is a file at `path`.
+    pub built: bool,
+    pub size_bytes: Option<u64>,
+    /// Who is writing it now (a `catalog update`), if anyone.
+    pub writer: Option<String>,
+    /// Why it could not be read, when there is a file.
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub contents: Option<CatalogStatus>,
 }
 
 fn running_info<S: serde::Serializer>(state: &State, s: S) -> Result<S::Ok, S::Error> {
@@ -170,6 +188,9 @@ pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io:
             State::Stale { .. } | State::NotRunning => "not running".into(),
         }
     )?;
+    if let Some(c) = &v.catalog {
+        catalog(out, c)?;
+    }
     if let Some(after) = v.published_nothing_after {
         writeln!(
             out,
@@ -181,6 +202,106 @@ pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io:
             out,
             "warning           stale: expected every folder checked through at least {}",
             crate::schedule::fresh_through(chrono::Utc::now())
+        )?;
+    }
+    Ok(())
+}
+
+/// A crawl; `writing` when a `catalog update` holds the catalog's lock now (a crawl logged
+/// `running` without one was killed).
+fn crawl_line(r: &CrawlRecord, writing: bool) -> String {
+    let took = r
+        .finished
+        .map(|f| format!(" in {:.1} s", (f - r.started).as_seconds_f64()))
+        .unwrap_or_default();
+    let error = r
+        .error
+        .as_deref()
+        .map(|e| format!("\n{:<18}{e}", ""))
+        .unwrap_or_default();
+    let status = match r.status.as_str() {
+        "running" if !writing => "stopped without finishing (the next `catalog update` resumes it)",
+        s => s,
+    };
+    format!(
+        "{status}, started {}{took}: {} folders, {} files, {} strays, {} requests{error}",
+        r.started.format("%Y-%m-%d %H:%M:%S UTC"),
+        r.folders,
+        r.files,
+        r.strays,
+        r.requests
+    )
+}
+
+/// The catalog's lines of `status`.
+fn catalog(out: &mut impl Write, v: &CatalogView) -> io::Result<()> {
+    if !v.built {
+        return writeln!(
+            out,
+            "catalog           none at {} (build it with `binance-futures-availability catalog \
+             update`)",
+            v.path.display()
+        );
+    }
+    let size = v.size_bytes.map(|b| format!(", {}", megabytes(b)));
+    writeln!(
+        out,
+        "catalog           {}{}",
+        v.path.display(),
+        size.unwrap_or_default()
+    )?;
+    if let Some(e) = &v.error {
+        writeln!(out, "catalog unread    {e}")?;
+    }
+    if let Some(c) = &v.contents {
+        writeln!(
+            out,
+            "catalog files     {} in {} datasets, {} symbol folders: {} bytes ({} without a \
+             CHECKSUM)",
+            c.files, c.datasets, c.leaves, c.bytes, c.missing_checksums
+        )?;
+        writeln!(
+            out,
+            "catalog strays    {} keys outside the layout",
+            c.strays
+        )?;
+        writeln!(
+            out,
+            "catalog changes   {} ({} added, {} replaced, {} removed)",
+            c.changes.total(),
+            c.changes.added,
+            c.changes.replaced,
+            c.changes.removed
+        )?;
+        if c.folders_never_listed > 0 {
+            writeln!(
+                out,
+                "catalog folders   {} ({} never listed whole: a crawl stopped before them; \
+                 `catalog update` lists them)",
+                c.folders, c.folders_never_listed
+            )?;
+        } else {
+            writeln!(
+                out,
+                "catalog folders   {} (every one listed whole)",
+                c.folders
+            )?;
+        }
+        writeln!(
+            out,
+            "last crawl        {}",
+            c.last_crawl
+                .as_ref()
+                .map_or("none".into(), |r| crawl_line(r, v.writer.is_some()))
+        )?;
+        if let Some(ok) = &c.last_finished_crawl {
+            writeln!(out, "last good crawl   {}", crawl_line(ok, false))?;
+        }
+    }
+    if let Some(w) = &v.writer {
+        writeln!(
+            out,
+            "crawling now      {w}; the catalog's readers see the state before it"
         )?;
     }
     Ok(())

@@ -12,6 +12,7 @@
 //! - the rolling re-crawl lists whole, from the start, the 1/`recrawl_days` of folders listed
 //!   longest ago (every folder with `full`), so a change anywhere is seen within that many runs;
 //! - a folder the discovery no longer shows is written as listed empty: everything in it is gone.
+//!
 //! The store diffs each listing against what it holds (`Catalog::write_folders`) and, once a
 //! whole crawl has finished, records each difference as a change.
 //!

@@ -1,5 +1,7 @@
 //! Copies in and out: `backup` (a consistent copy of the file), `restore` (checked first, then
-//! swapped in like a finished write) and `export` (Parquet or CSV for other tools).
+//! swapped in like a finished write) and `export` (Parquet or CSV for other tools) — of the
+//! availability database and of the catalog (ADR 0020) alike: one protocol, two kinds of file
+//! (`Backed`).
 //!
 //! The published file is only ever replaced by a rename, never written in place (see
 //! `session`), so a plain file copy is a consistent snapshot even while an update runs.
@@ -7,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use super::files::{self, Beside, copy_new};
-use super::{Database, DbStatus, StoreError, WriterLock, io_failed};
+use super::{Catalog, CatalogStatus, Database, DbStatus, StoreError, WriterLock, io_failed};
 
 /// What the block check may hold in memory: blocks are read, hashed and let go, one at a
 /// time per table; beyond this DuckDB evicts them instead of keeping the whole file cached.
@@ -52,25 +54,65 @@ fn refuse_overwrite(path: &Path, force: bool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Copies `from` to `to` through a temporary sibling, checks the copy opens as a database of
-/// this schema with the same content counts, and only then puts it in place.
-fn checked_copy(from: &Path, to: &Path, expect: &DbStatus) -> Result<(), StoreError> {
+/// A kind of file `backup` and `restore` copy: the availability database, or the catalog.
+trait Backed {
+    /// What the file holds, as the commands report it.
+    type Summary;
+    /// Opens the file read-only (refusing one that is not of this kind, or too new) and says
+    /// what it holds.
+    fn summary(path: &Path) -> Result<Self::Summary, StoreError>;
+    /// Opens it as `summary` does and refuses it if it holds a view or a macro.
+    fn check_code(path: &Path) -> Result<(), StoreError>;
+    /// What a copy must hold equally: rows, and symbols (or leaves).
+    fn counts(summary: &Self::Summary) -> (i64, i64);
+}
+
+impl Backed for Database {
+    type Summary = DbStatus;
+    fn summary(path: &Path) -> Result<DbStatus, StoreError> {
+        Database::open(path)?.status()
+    }
+    fn check_code(path: &Path) -> Result<(), StoreError> {
+        Database::open(path)?.check_thoroughly()
+    }
+    fn counts(s: &DbStatus) -> (i64, i64) {
+        (s.rows, s.symbols.total)
+    }
+}
+
+impl Backed for Catalog {
+    type Summary = CatalogStatus;
+    fn summary(path: &Path) -> Result<CatalogStatus, StoreError> {
+        Catalog::open(path)?.status()
+    }
+    fn check_code(path: &Path) -> Result<(), StoreError> {
+        Catalog::open(path)?.check_thoroughly()
+    }
+    fn counts(s: &CatalogStatus) -> (i64, i64) {
+        s.counts()
+    }
+}
+
+/// Copies `from` to `to` through a temporary sibling, checks the copy opens as a file of this
+/// kind and schema with the same content counts, and only then puts it in place.
+fn checked_copy<K: Backed>(from: &Path, to: &Path, expect: &K::Summary) -> Result<(), StoreError> {
     let partial = Beside::of(to).partial();
     // Created exclusively: a link planted at `.partial` is removed, never written through.
     copy_new(from, &partial)?;
-    let copy = match Database::open(&partial).and_then(|db| db.status()) {
+    let copy = match K::summary(&partial) {
         Ok(copy) => copy,
         Err(e) => {
             let _ = files::remove_if_present(&partial);
             return Err(e);
         }
     };
-    if (copy.rows, copy.symbols.total) != (expect.rows, expect.symbols.total) {
+    let (copy, original) = (K::counts(&copy), K::counts(expect));
+    if copy != original {
         let _ = files::remove_if_present(&partial);
         return Err(StoreError::CopyDiffers {
             path: to.to_path_buf(),
-            copy: (copy.rows, copy.symbols.total),
-            original: (expect.rows, expect.symbols.total),
+            copy,
+            original,
         });
     }
     std::fs::rename(&partial, to).map_err(io_failed("putting the copy in place", to))?;
@@ -80,43 +122,72 @@ fn checked_copy(from: &Path, to: &Path, expect: &DbStatus) -> Result<(), StoreEr
 
 /// What the file at `path` holds, once it is known to carry no view or macro and every block
 /// of every table reads back with its checksum (`read_every_block`).
-fn thoroughly_checked(path: &Path) -> Result<DbStatus, StoreError> {
-    let db = Database::open(path)?;
-    db.check_thoroughly()?;
-    db.read_every_block()?;
-    db.status()
+fn thoroughly_checked<K: Backed>(path: &Path) -> Result<K::Summary, StoreError> {
+    K::check_code(path)?;
+    read_every_block(path)?;
+    K::summary(path)
 }
 
 /// Writes a consistent copy of the database at `db` to `dest`.
 pub fn backup(db: &Path, dest: &Path, force: bool) -> Result<DbStatus, StoreError> {
+    backup_of::<Database>(db, dest, force)
+}
+
+/// Writes a consistent copy of the catalog at `catalog` to `dest`, as `backup` does the
+/// database's: checked for code, every block read back, copied beside `dest`, the copy's
+/// counts compared, then renamed into place.
+pub fn backup_catalog(
+    catalog: &Path,
+    dest: &Path,
+    force: bool,
+) -> Result<CatalogStatus, StoreError> {
+    backup_of::<Catalog>(catalog, dest, force)
+}
+
+fn backup_of<K: Backed>(path: &Path, dest: &Path, force: bool) -> Result<K::Summary, StoreError> {
     // The `.wal` that matters is the real file's, as writers see it.
-    let db = &files::resolve(db)?;
-    let status = thoroughly_checked(db)?;
-    if Beside::of(db).wal().exists() {
+    let path = &files::resolve(path)?;
+    let status = thoroughly_checked::<K>(path)?;
+    if Beside::of(path).wal().exists() {
         return Err(StoreError::PendingWal {
-            path: db.to_path_buf(),
+            path: path.to_path_buf(),
         });
     }
     refuse_overwrite(dest, force)?;
-    checked_copy(db, dest, &status)?;
+    checked_copy::<K>(path, dest, &status)?;
     Ok(status)
 }
 
 /// Puts the database at `src` in place of the one at `db`, after checking it opens as a
 /// database of this schema. Waits for no one: if a collection is writing, it refuses.
 pub fn restore(src: &Path, db: &Path, force: bool) -> Result<DbStatus, StoreError> {
+    restore_of::<Database>(src, db, force)
+}
+
+/// Puts the catalog at `src` in place of the one at `catalog`, after checking it is a catalog
+/// this binary reads, without code, every block readable. Refuses while a `catalog update`
+/// holds the catalog's writer lock.
+pub fn restore_catalog(
+    src: &Path,
+    catalog: &Path,
+    force: bool,
+) -> Result<CatalogStatus, StoreError> {
+    restore_of::<Catalog>(src, catalog, force)
+}
+
+fn restore_of<K: Backed>(src: &Path, path: &Path, force: bool) -> Result<K::Summary, StoreError> {
     if !src.is_file() {
         return Err(StoreError::NoBackup {
             path: src.to_path_buf(),
         });
     }
-    let status = thoroughly_checked(src)?;
-    let db = &files::resolve(db)?;
-    refuse_overwrite(db, force)?;
-    let _lock = WriterLock::acquire(db, "restore")?;
-    // Work a killed run left behind belongs to the database being replaced.
-    super::session::discard(db)?;
-    checked_copy(src, db, &status)?;
+    let status = thoroughly_checked::<K>(src)?;
+    let path = &files::resolve(path)?;
+    refuse_overwrite(path, force)?;
+    let _lock = WriterLock::acquire(path, "restore")?;
+    // Work a killed run left behind belongs to the file being replaced.
+    super::session::discard(path)?;
+    checked_copy::<K>(src, path, &status)?;
     Ok(status)
 }
 
@@ -133,49 +204,7 @@ impl Database {
     /// the 61 MB file of the realistic bucket through the query handle left `backup` 45 MB
     /// larger (160 → 205 MB peak); a file ten times larger would have stayed in memory whole.
     pub fn read_every_block(&self) -> Result<usize, StoreError> {
-        const READING: &str = "reading every block of every table";
-        let path = &self.path;
-        let file = super::files::resolve(path)?;
-        let config = super::hardened(duckdb::Config::default())
-            .and_then(|c| c.access_mode(duckdb::AccessMode::ReadOnly))
-            .and_then(|c| c.max_memory(SCAN_MEMORY))
-            .and_then(|c| c.threads(1))
-            .and_then(|c| c.with("lock_configuration", "true"))
-            .map_err(|source| super::duck(path, "configuring the block check", source))?;
-        let conn = duckdb::Connection::open_with_flags(&file, config)
-            .map_err(|source| super::duck(path, "opening the file for the block check", source))?;
-        let err = |source| super::duck(path, READING, source);
-        // Names come from the file, which may come from anyone: quoted, never spliced raw.
-        let tables: Vec<(String, String, String)> = {
-            let mut statement = conn
-                .prepare(
-                    "SELECT t.schema_name, t.table_name,
-                            string_agg('\"' || replace(c.column_name, '\"', '\"\"') || '\"', ', '
-                                       ORDER BY c.column_index)
-                     FROM duckdb_tables() t
-                     JOIN duckdb_columns() c USING (database_name, schema_name, table_name)
-                     WHERE t.database_name = current_database() AND NOT t.internal
-                     GROUP BY ALL ORDER BY ALL",
-                )
-                .map_err(err)?;
-            statement
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(err)?
-        };
-        for (schema, table, columns) in &tables {
-            conn.query_row(
-                &format!(
-                    "SELECT max(hash({columns})) FROM {}.{}",
-                    quoted(schema),
-                    quoted(table)
-                ),
-                [],
-                |_| Ok(()),
-            )
-            .map_err(err)?;
-        }
-        Ok(tables.len())
+        read_every_block(&self.path)
     }
 
     /// Rows (availability and trading) and symbols: what a compacted copy must still hold.
@@ -204,6 +233,52 @@ impl Database {
             )
             .map_err(self.err("counting the rows"))
     }
+}
+
+/// `Database::read_every_block` of the file at `path`, whatever its kind.
+fn read_every_block(path: &Path) -> Result<usize, StoreError> {
+    const READING: &str = "reading every block of every table";
+    let file = super::files::resolve(path)?;
+    let config = super::hardened(duckdb::Config::default())
+        .and_then(|c| c.access_mode(duckdb::AccessMode::ReadOnly))
+        .and_then(|c| c.max_memory(SCAN_MEMORY))
+        .and_then(|c| c.threads(1))
+        .and_then(|c| c.with("lock_configuration", "true"))
+        .map_err(|source| super::duck(path, "configuring the block check", source))?;
+    let conn = duckdb::Connection::open_with_flags(&file, config)
+        .map_err(|source| super::duck(path, "opening the file for the block check", source))?;
+    let err = |source| super::duck(path, READING, source);
+    // Names come from the file, which may come from anyone: quoted, never spliced raw.
+    let tables: Vec<(String, String, String)> = {
+        let mut statement = conn
+            .prepare(
+                "SELECT t.schema_name, t.table_name,
+                        string_agg('\"' || replace(c.column_name, '\"', '\"\"') || '\"', ', '
+                                   ORDER BY c.column_index)
+                 FROM duckdb_tables() t
+                 JOIN duckdb_columns() c USING (database_name, schema_name, table_name)
+                 WHERE t.database_name = current_database() AND NOT t.internal
+                 GROUP BY ALL ORDER BY ALL",
+            )
+            .map_err(err)?;
+        statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(err)?
+    };
+    for (schema, table, columns) in &tables {
+        conn.query_row(
+            &format!(
+                "SELECT max(hash({columns})) FROM {}.{}",
+                quoted(schema),
+                quoted(table)
+            ),
+            [],
+            |_| Ok(()),
+        )
+        .map_err(err)?;
+    }
+    Ok(tables.len())
 }
 
 /// Rewrites the closed database at `work` (a writer's private copy) without its freed blocks,
@@ -296,6 +371,81 @@ pub fn export(
                 "COPY (SELECT * FROM {table} ORDER BY {order}) TO '{target}' ({options})"
             ))
             .map_err(db.err("exporting a table"))?;
+    }
+    Ok(files)
+}
+
+/// The files `export_catalog` writes, each `DEST/<name>.<format>`, and what each holds.
+const CATALOG_EXPORTED: [(&str, &str); 5] = [
+    (
+        "catalog_files",
+        "every file: key, dataset, symbol, period, size, last_modified, checksum",
+    ),
+    (
+        "catalog_changes",
+        "every change: seen, key, dataset, kind, size, last_modified, previous_size, \
+         previous_last_modified",
+    ),
+    (
+        "catalog_strays",
+        "every stray: key, size, last_modified, reason, folder",
+    ),
+    (
+        "catalog_folders",
+        "every folder: prefix, listed_at (null: never listed whole)",
+    ),
+    ("catalog_crawls", "the crawl log"),
+];
+
+/// The files `export --catalog` writes (without extension) and what each holds.
+pub fn catalog_exported_files() -> impl Iterator<Item = (&'static str, &'static str)> {
+    CATALOG_EXPORTED.iter().copied()
+}
+
+/// Writes the catalog at `catalog` to `DEST/catalog_<table>.<format>`: its files and changes
+/// with their keys rebuilt and times as timestamps (what `catalog files` and `catalog changes`
+/// answer), its strays, folders and crawl log as stored. Every query streams (a join with the
+/// two small tables, no sort), so memory stays flat whatever the catalog's size; rows are in
+/// the order stored (files leaf-clustered, changes and crawls by time, strays and folders by
+/// listing). Returns the files written.
+pub fn export_catalog(
+    catalog: &Path,
+    dest: &Path,
+    format: ExportFormat,
+    force: bool,
+) -> Result<Vec<PathBuf>, StoreError> {
+    if dest.to_string_lossy().contains("://") {
+        return Err(StoreError::NotLocal {
+            path: dest.to_path_buf(),
+        });
+    }
+    // Checked with the locked, hardened connection first: no code runs before the export.
+    let checked = Catalog::open(catalog)?;
+    checked.check_thoroughly()?;
+    let queries = [
+        checked.files_export_sql(),
+        checked.changes_export_sql(),
+        "SELECT * FROM strays".to_string(),
+        "SELECT * FROM folders".to_string(),
+        "SELECT * FROM crawls ORDER BY id".to_string(),
+    ];
+    drop(checked);
+    let files: Vec<PathBuf> = CATALOG_EXPORTED
+        .iter()
+        .map(|(name, _)| dest.join(format!("{name}.{}", format.as_str())))
+        .collect();
+    for f in &files {
+        refuse_overwrite(f, force)?;
+    }
+    let conn = super::connect_for_export(catalog, dest)?;
+    let options = match format {
+        ExportFormat::Parquet => "FORMAT parquet, COMPRESSION zstd",
+        ExportFormat::Csv => "FORMAT csv, HEADER true",
+    };
+    for (query, file) in queries.iter().zip(&files) {
+        let target = file.to_string_lossy().replace('\'', "''");
+        conn.execute_batch(&format!("COPY ({query}) TO '{target}' ({options})"))
+            .map_err(|source| super::duck(catalog, "exporting a table", source))?;
     }
     Ok(files)
 }

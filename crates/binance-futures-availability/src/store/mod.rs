@@ -31,7 +31,11 @@ use duckdb::{AccessMode, Config, Connection};
 
 use crate::facts::Market;
 
-pub use backup::{ExportFormat, backup, export, exported_tables, restore};
+pub use backup::{
+    ExportFormat, backup, backup_catalog, catalog_exported_files, export, export_catalog,
+    exported_tables, restore, restore_catalog,
+};
+pub use catalog::status::{CatalogStatus, CrawlRecord, DEFAULT_CATALOG_NAME, RecordedChanges};
 pub use catalog::{
     CATALOG_VERSION, Catalog, CatalogFile, Change, ChangeCounts, ChangeKind, DatasetSummary,
     FolderListing, LeafListing, ListedFile, Scope, StoredLeaf, Stray, StrayReason, SymbolSummary,
@@ -117,24 +121,7 @@ impl Database {
     pub(crate) fn open_for_export(path: &Path, dest: &Path) -> Result<Database, StoreError> {
         // Checked with the locked, hardened connection first: no code runs before the export.
         Database::open(path)?.check_thoroughly()?;
-        std::fs::create_dir_all(dest).map_err(|source| StoreError::CreateDir {
-            dir: dest.to_path_buf(),
-            source,
-        })?;
-        let dir = std::fs::canonicalize(dest).map_err(io_failed("resolving", dest))?;
-        let dir = utf8(&dir)?.replace('\'', "''");
-        let config = Config::default()
-            .access_mode(AccessMode::ReadOnly)
-            .and_then(|c| c.enable_autoload_extension(false))
-            .map_err(|source| duck(path, "configuring a read-only connection", source))?;
-        let conn = Connection::open_with_flags(files::resolve(path)?, config)
-            .map_err(|source| duck(path, "opening the file read-only", source))?;
-        conn.execute_batch(&format!(
-            "SET allowed_directories = ['{dir}']; SET enable_external_access = false;
-             SET lock_configuration = true;"
-        ))
-        .map_err(|source| duck(path, "limiting the export to its folder", source))?;
-        Ok(Database::wrap(conn, path))
+        Ok(Database::wrap(connect_for_export(path, dest)?, path))
     }
 
     /// Checks, read-only, that the file at `path` may be copied and written: absent, or a
@@ -495,6 +482,29 @@ fn utf8(path: &Path) -> Result<&str, StoreError> {
     path.to_str().ok_or_else(|| StoreError::PathNotUtf8 {
         path: path.to_path_buf(),
     })
+}
+
+/// A read-only connection to the file at `path` whose SQL may write files into `dest` (created
+/// if needed) and nowhere else: `export`'s. The file must have been checked for code first.
+fn connect_for_export(path: &Path, dest: &Path) -> Result<Connection, StoreError> {
+    std::fs::create_dir_all(dest).map_err(|source| StoreError::CreateDir {
+        dir: dest.to_path_buf(),
+        source,
+    })?;
+    let dir = std::fs::canonicalize(dest).map_err(io_failed("resolving", dest))?;
+    let dir = utf8(&dir)?.replace('\'', "''");
+    let config = Config::default()
+        .access_mode(AccessMode::ReadOnly)
+        .and_then(|c| c.enable_autoload_extension(false))
+        .map_err(|source| duck(path, "configuring a read-only connection", source))?;
+    let conn = Connection::open_with_flags(files::resolve(path)?, config)
+        .map_err(|source| duck(path, "opening the file read-only", source))?;
+    conn.execute_batch(&format!(
+        "SET allowed_directories = ['{dir}']; SET enable_external_access = false;
+         SET lock_configuration = true;"
+    ))
+    .map_err(|source| duck(path, "limiting the export to its folder", source))?;
+    Ok(conn)
 }
 
 /// A read-only, hardened connection with its configuration locked, to an existing file.

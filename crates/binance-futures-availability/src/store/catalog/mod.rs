@@ -12,6 +12,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use duckdb::{Connection, params};
 
 mod read;
+pub(crate) mod status;
 mod write;
 
 pub use write::symbol_folder;

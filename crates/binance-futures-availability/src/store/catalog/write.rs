@@ -139,7 +139,7 @@ impl Catalog {
 
     /// Every folder the catalog knows, with when it was last listed whole (`None`: found by a
     /// discovery, not listed whole yet).
-    pub fn folders(&self) -> Result<Vec<(String, Option<DateTime<Utc>>)>, StoreError> {
+    pub fn folders(&self) -> Result<Vec<KnownFolder>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT prefix, listed_at FROM folders")
@@ -422,6 +422,10 @@ impl Catalog {
         Ok(())
     }
 }
+
+/// A folder the catalog knows, and when it was last listed whole (`None`: found by a
+/// discovery, not listed whole yet).
+pub type KnownFolder = (String, Option<DateTime<Utc>>);
 
 /// The folder holding `symbol`'s leaf of `dataset`: `data/spot/daily/klines/BTCUSDT/`.
 pub fn symbol_folder(dataset: Dataset, symbol: &str) -> String {

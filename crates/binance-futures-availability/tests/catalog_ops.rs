@@ -1,0 +1,521 @@
+//! The catalog (ADR 0020) in the operator's commands: `status` reports it beside the database
+//! (or says how to build one, never creating it), and `backup`, `restore` and `export` take it
+//! with `--catalog` as they take the database — the same checks (a catalog of this binary, no
+//! view or macro, every block readable), the same atomic publish and writer lock. All against
+//! real files: catalogs crawled by the real binary from vision-sim.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use common::*;
+use serde_json::Value;
+use vision_sim::Corpus;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn catalog_of(env: &Env) -> PathBuf {
+    env.dir.path().join("catalog.duckdb")
+}
+
+/// A catalog with something in every table: a first crawl of the whole generated bucket, the
+/// clock moved a week, and a `--full` crawl that records the scripted changes.
+fn catalog_with_history() -> Env {
+    let t0: DateTime<Utc> = "2026-11-19T09:00:00Z".parse().unwrap();
+    let t1: DateTime<Utc> = "2026-11-26T09:00:00Z".parse().unwrap();
+    let model = std::sync::Arc::new(vision_sim::Vision::new(0.0005));
+    let env = Env::with_bucket(vision_sim::Bucket::Vision(model.at(t0)));
+    env.ok(&["catalog", "update", "-q"]);
+    env.sim.set_clock(t1);
+    env.ok(&["catalog", "update", "-q", "--full"]);
+    env
+}
+
+/// Every table of the catalog at `path`, each row as DuckDB prints it, rows sorted.
+fn tables(path: &Path) -> Vec<(String, Vec<String>)> {
+    let conn = read_only(path);
+    let names: Vec<String> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT table_name FROM duckdb_tables()
+                  WHERE database_name = current_database() ORDER BY ALL",
+            )
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    names
+        .into_iter()
+        .map(|t| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT CAST(x AS VARCHAR) AS r FROM \"{t}\" x ORDER BY r"
+                ))
+                .unwrap();
+            let rows: Vec<String> = stmt
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            (t, rows)
+        })
+        .collect()
+}
+
+/// A change as compared: key, kind, size, previous size.
+type ChangeRow = (String, String, Option<u64>, Option<u64>);
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn status_reports_the_catalog_and_says_how_to_build_one_when_there_is_none() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["update", "-q", "--no-trading"]);
+    let catalog = catalog_of(&env);
+
+    // No catalog: one line saying how to build it, nothing created, the exit code the
+    // database's (this bucket stopped in 2024: stale, 1).
+    let out = env.run(&["status"]);
+    let before = out.status.code();
+    assert_eq!(before, Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "catalog           none at {} (build it with `binance-futures-availability catalog update`)\n",
+            catalog.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("catalog")).count(),
+        1,
+        "{text}"
+    );
+    let json = json_of(&stdout(&env.run(&["status", "--format", "json"])));
+    assert_eq!(json["catalog"]["built"], Value::Bool(false), "{json}");
+    assert_eq!(
+        json["rows"],
+        json_of(&stdout(&env.run(&["status", "--format", "json"])))["rows"]
+    );
+    assert!(!catalog.exists(), "status never creates a catalog");
+
+    // Built: its counts, as the catalog's own answers give them.
+    env.ok(&["catalog", "update", "-q"]);
+    let datasets = json_of(&env.ok(&["catalog", "datasets", "--format", "json"]));
+    let datasets = datasets.as_array().unwrap();
+    let sum = |field: &str| -> i64 { datasets.iter().map(|d| d[field].as_i64().unwrap()).sum() };
+    let strays = json_of(&env.ok(&["catalog", "strays", "--format", "json"]));
+    let out = env.run(&["status"]);
+    assert_eq!(
+        out.status.code(),
+        before,
+        "the catalog never changes the exit"
+    );
+    let text = stdout(&out);
+    for line in [
+        format!(
+            "catalog files     {} in {} datasets, {} symbol folders: {} bytes ({} without a CHECKSUM)",
+            sum("files"),
+            datasets.len(),
+            sum("symbols"),
+            sum("bytes"),
+            sum("missing_checksums")
+        ),
+        format!(
+            "catalog strays    {} keys outside the layout",
+            strays.as_array().unwrap().len()
+        ),
+        "catalog changes   0 (0 added, 0 replaced, 0 removed)".to_string(),
+    ] {
+        assert!(text.contains(&line), "{line}\nnot in\n{text}");
+    }
+    assert!(text.contains("(every one listed whole)"), "{text}");
+    assert!(text.contains("last crawl        ok, started "), "{text}");
+    let json = json_of(&stdout(&env.run(&["status", "--format", "json"])));
+    let c = &json["catalog"];
+    assert_eq!(c["built"], Value::Bool(true));
+    assert_eq!(c["files"].as_i64(), Some(sum("files")));
+    assert_eq!(c["bytes"].as_i64(), Some(sum("bytes")));
+    assert_eq!(c["datasets"].as_i64(), Some(datasets.len() as i64));
+    assert_eq!(c["folders_never_listed"].as_i64(), Some(0));
+    assert_eq!(c["last_crawl"]["status"], "ok");
+    assert_eq!(c["last_crawl"]["error"], Value::Null);
+    assert!(c["last_crawl"]["finished"].is_string(), "{c}");
+
+    // Folders found and never listed whole, and a crawl killed while running, as a crawl
+    // stopped half-way leaves them.
+    let copy = env.dir.path().join("stopped.duckdb");
+    std::fs::copy(&catalog, &copy).unwrap();
+    {
+        let conn = duckdb::Connection::open(&copy).unwrap();
+        conn.execute_batch(
+            "UPDATE folders SET listed_at = NULL
+              WHERE prefix IN (SELECT prefix FROM folders ORDER BY prefix LIMIT 3);
+             INSERT INTO crawls (id, started, status) VALUES (2, TIMESTAMP '2026-12-01 02:00:00', 'running');",
+        )
+        .unwrap();
+    }
+    let out = env
+        .cmd()
+        .env("BFA_CATALOG", &copy)
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "(3 never listed whole: a crawl stopped before them; `catalog update` lists them)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "last crawl        stopped without finishing (the next `catalog update` resumes it), started 2026-12-01 02:00:00 UTC: 0 folders"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("last good crawl   ok, started "), "{text}");
+
+    // --catalog names another file; one that is not a catalog is reported, and the database's
+    // status (and exit) stay what they were.
+    let elsewhere = env.dir.path().join("nowhere/catalog.duckdb");
+    let out = env.run(&["status", "--catalog", elsewhere.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains(&format!(
+            "catalog           none at {}",
+            elsewhere.display()
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!elsewhere.exists() && !elsewhere.parent().unwrap().exists());
+    let out = env.run(&["status", "--catalog", env.db.to_str().unwrap()]);
+    assert_eq!(out.status.code(), before);
+    assert!(
+        stdout(&out).contains("is not a catalog of binance-futures-availability"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("symbols           "),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_catalog_backup_restores_equal_to_the_original_in_every_table() {
+    let env = catalog_with_history();
+    let catalog = catalog_of(&env);
+    let original = tables(&catalog);
+    let rows = |name: &str| original.iter().find(|(t, _)| t == name).unwrap().1.len();
+    for table in [
+        "datasets", "folders", "leaves", "files", "strays", "changes", "crawls",
+    ] {
+        assert!(
+            rows(table) > 0,
+            "{table} is empty: the test would prove nothing"
+        );
+    }
+
+    let backup = env.dir.path().join("backups/catalog-1.duckdb");
+    std::fs::create_dir_all(backup.parent().unwrap()).unwrap();
+    let out = env.run(&["backup", "--catalog", backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "backed up {} to {}",
+            catalog.display(),
+            backup.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(tables(&backup), original);
+    // Again needs --force.
+    let out = env.run(&["backup", "--catalog", backup.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    env.ok(&["backup", "--catalog", "--force", backup.to_str().unwrap()]);
+
+    // BFA_CATALOG alone never turns a backup of the database into one of the catalog: there
+    // is no database here, so that backup fails.
+    let out = env
+        .cmd()
+        .env("BFA_CATALOG", &catalog)
+        .args(["backup", env.dir.path().join("db-copy").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!env.dir.path().join("db-copy").exists());
+
+    // Restored over the catalog in place (which needs --force), and to another path.
+    let out = env.run(&["restore", "--catalog", backup.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pass --force to replace it"),
+        "{}",
+        stderr(&out)
+    );
+    let datasets = env.ok(&["catalog", "datasets", "--format", "json"]);
+    let changes = env.ok(&["catalog", "changes", "--format", "json"]);
+    std::fs::remove_file(&catalog).unwrap();
+    let out = env.run(&["restore", "--catalog", backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(tables(&catalog), original);
+    assert_eq!(
+        env.ok(&["catalog", "datasets", "--format", "json"]),
+        datasets
+    );
+    assert_eq!(env.ok(&["catalog", "changes", "--format", "json"]), changes);
+    env.ok(&["restore", "--catalog", "--force", backup.to_str().unwrap()]);
+    assert_eq!(tables(&catalog), original);
+    let other = env.dir.path().join("other.duckdb");
+    env.ok(&[
+        "restore",
+        &format!("--catalog={}", other.display()),
+        backup.to_str().unwrap(),
+    ]);
+    assert_eq!(tables(&other), original);
+    // A later crawl goes on from the restored catalog, recording nothing new.
+    env.ok(&["catalog", "update", "-q"]);
+    assert_eq!(env.ok(&["catalog", "changes", "--format", "json"]), changes);
+}
+
+#[test]
+fn restore_refuses_a_file_that_is_not_a_catalog_or_holds_code_and_touches_nothing() {
+    let env = Env::new(Corpus::from_spec(&small_spec()));
+    env.ok(&["update", "-q", "--no-trading"]);
+    env.ok(&["catalog", "update", "-q"]);
+    let catalog = catalog_of(&env);
+    let original = tables(&catalog);
+    let db_before = db_rows(&env.db);
+
+    // An availability database is not a catalog, and a catalog not a database.
+    let out = env.run(&["restore", "--catalog", "--force", env.db.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is not a catalog of binance-futures-availability"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["restore", "--force", catalog.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is not a binance-futures-availability database"),
+        "{}",
+        stderr(&out)
+    );
+    // Not a DuckDB file at all.
+    let junk = env.dir.path().join("junk.duckdb");
+    std::fs::write(
+        &junk,
+        b"not a database, only some bytes that look like nothing",
+    )
+    .unwrap();
+    let out = env.run(&["restore", "--catalog", "--force", junk.to_str().unwrap()]);
+    assert!(!out.status.success());
+
+    // A catalog carrying a view in place of a table, or a macro: refused by restore, backup
+    // and export before any of their SQL runs.
+    for (name, code, what) in [
+        (
+            "view.duckdb",
+            "DROP TABLE strays; CREATE VIEW strays AS SELECT * FROM read_csv('/etc/passwd');",
+            "a view named strays",
+        ),
+        (
+            "macro.duckdb",
+            "CREATE MACRO lower(x) AS x;",
+            "a macro named lower",
+        ),
+    ] {
+        let hostile = env.dir.path().join(name);
+        std::fs::copy(&catalog, &hostile).unwrap();
+        duckdb::Connection::open(&hostile)
+            .unwrap()
+            .execute_batch(code)
+            .unwrap();
+        let hostile = hostile.to_str().unwrap();
+        for args in [
+            vec!["restore", "--catalog", "--force", hostile],
+            vec!["backup", &format!("--catalog={hostile}"), "copy.duckdb"],
+            vec!["export", &format!("--catalog={hostile}"), "exported"],
+        ] {
+            let out = env
+                .cmd()
+                .current_dir(env.dir.path())
+                .args(&args)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert!(stderr(&out).contains(what), "{args:?}: {}", stderr(&out));
+        }
+        assert!(!env.dir.path().join("copy.duckdb").exists());
+        assert!(!env.dir.path().join("exported").exists());
+    }
+    assert_eq!(
+        tables(&catalog),
+        original,
+        "the catalog in place is untouched"
+    );
+    assert!(db_rows(&env.db) == db_before, "and so is the database");
+
+    // No catalog to back up: the sentence says how to build one.
+    let out = env.run(&[
+        "backup",
+        &format!("--catalog={}", env.dir.path().join("none.duckdb").display()),
+        "b.duckdb",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("build it with `binance-futures-availability catalog update`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_catalog_export_reads_back_as_the_catalog_answers() {
+    let env = catalog_with_history();
+    let dest = env.dir.path().join("export");
+    let out = env.run(&["export", "--catalog", dest.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let names: Vec<&str> = binance_futures_availability::store::catalog_exported_files()
+        .map(|(name, _)| name)
+        .collect();
+    for name in &names {
+        assert!(
+            stderr(&out).contains(&format!(
+                "wrote {}",
+                dest.join(format!("{name}.parquet")).display()
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let help = env.ok(&["export", "--help"]);
+    for name in &names {
+        assert!(
+            help.contains(name),
+            "export --help does not name {name}:\n{help}"
+        );
+    }
+
+    // Files: exactly what `catalog files` answers for every dataset, keys rebuilt.
+    let mut want: Vec<(String, u64, String, bool)> = Vec::new();
+    let datasets = json_of(&env.ok(&["catalog", "datasets", "--format", "json"]));
+    for d in datasets.as_array().unwrap() {
+        let files = json_of(&env.ok(&[
+            "catalog",
+            "files",
+            d["dataset"].as_str().unwrap(),
+            "--format",
+            "json",
+        ]));
+        for f in files.as_array().unwrap() {
+            want.push((
+                f["key"].as_str().unwrap().to_string(),
+                f["size"].as_u64().unwrap(),
+                f["last_modified"].as_str().unwrap().to_string(),
+                f["checksum"].as_bool().unwrap(),
+            ));
+        }
+    }
+    want.sort();
+    assert!(want.len() > 1_000, "{}", want.len());
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let parquet = |name: &str| dest.join(format!("{name}.parquet")).display().to_string();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT key, size, strftime(last_modified, '%Y-%m-%dT%H:%M:%S.%gZ'), checksum
+               FROM read_parquet('{}') ORDER BY key",
+            parquet("catalog_files")
+        ))
+        .unwrap();
+    let got: Vec<(String, u64, String, bool)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // The CLI prints whole seconds without a fraction; compare instants, not spellings.
+    let instant = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(
+            (&g.0, g.1, instant(&g.2), g.3),
+            (&w.0, w.1, instant(&w.2), w.3)
+        );
+    }
+
+    // Changes: what `catalog changes` answers.
+    let changes = json_of(&env.ok(&["catalog", "changes", "--format", "json"]));
+    let changes = changes.as_array().unwrap();
+    assert!(changes.len() > 100, "{}", changes.len());
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT key, kind, size, previous_size FROM read_parquet('{}') ORDER BY seen, key",
+            parquet("catalog_changes")
+        ))
+        .unwrap();
+    let got: Vec<ChangeRow> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let want: Vec<ChangeRow> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap().to_string(),
+                c["kind"].as_str().unwrap().to_string(),
+                c["size"].as_u64(),
+                c["previous_size"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    let count = |name: &str| -> i64 {
+        conn.query_row(
+            &format!("SELECT count(*) FROM read_parquet('{}')", parquet(name)),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let strays = json_of(&env.ok(&["catalog", "strays", "--format", "json"]));
+    assert_eq!(
+        count("catalog_strays") as usize,
+        strays.as_array().unwrap().len()
+    );
+    assert_eq!(count("catalog_crawls"), 2);
+    assert!(count("catalog_folders") > 100);
+
+    // Again needs --force; CSV beside it.
+    let out = env.run(&["export", "--catalog", dest.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    env.ok(&[
+        "export",
+        "--catalog",
+        "--format",
+        "csv",
+        dest.to_str().unwrap(),
+    ]);
+    let csv = std::fs::read_to_string(dest.join("catalog_files.csv")).unwrap();
+    assert!(
+        csv.starts_with("key,dataset,symbol,period,size,last_modified,checksum\n"),
+        "{}",
+        &csv[..200.min(csv.len())]
+    );
+    assert_eq!(csv.lines().count(), count("catalog_files") as usize + 1);
+}
