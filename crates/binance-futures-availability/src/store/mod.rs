@@ -33,9 +33,9 @@ use crate::facts::Market;
 
 pub use backup::{ExportFormat, backup, export, exported_tables, restore};
 pub use catalog::{
-    CATALOG_VERSION, Catalog, CatalogFile, Change, ChangeCounts, ChangeKind, DatasetSummary,
-    FolderListing, LeafListing, ListedFile, Scope, StoredLeaf, Stray, StrayReason, SymbolSummary,
-    period_number, period_span, symbol_folder,
+    CATALOG_VERSION, Catalog, CatalogFile, CatalogGap, Change, ChangeCounts, ChangeKind,
+    DatasetSummary, FileListing, FileQuery, FolderListing, Lag, LeafListing, ListedFile, Scope,
+    StoredLeaf, Stray, StrayReason, SymbolSummary, period_number, period_span, symbol_folder,
 };
 pub use checked::published_through;
 pub use error::{Awaiting, RoomFor, StoreError};

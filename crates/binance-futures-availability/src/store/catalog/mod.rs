@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use duckdb::{Connection, params};
 
+mod questions;
 mod read;
 mod write;
 
+pub use questions::{CatalogGap, FileListing, FileQuery, Lag};
 pub use write::symbol_folder;
 
 use super::session::Published;
