@@ -7,6 +7,7 @@
 //! docs' tests, `cargo test --release --test integration scale::` the writes at scale.
 
 mod catalog;
+mod catalog_questions;
 mod collect;
 mod common;
 mod docs;
