@@ -16,8 +16,8 @@ use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::facts::DailyTrading;
 use crate::store::{
-    CatalogFile, Change, DatasetSummary, DayCount, Event, Member, RangeRow, SnapshotRow, Stray,
-    SymbolRecord, SymbolSummary, TimelineDay,
+    CatalogFile, CatalogGap, Change, DatasetSummary, DayCount, Event, Lag, Member, RangeRow,
+    SnapshotRow, Stray, SymbolRecord, SymbolSummary, TimelineDay,
 };
 
 /// A row type of an answer, and its columns in output order. Its `Serialize` is
@@ -68,6 +68,8 @@ pub enum Cell<R> {
     UInt64(fn(&R) -> u64),
     /// A 64-bit float.
     Float64(fn(&R) -> f64),
+    /// A 64-bit float or nothing.
+    OptFloat64(fn(&R) -> Option<f64>),
     /// A calendar day (UTC).
     Date(fn(&R) -> NaiveDate),
     /// A calendar day or nothing.
@@ -87,6 +89,7 @@ impl<R> Cell<R> {
                 | Cell::OptBool(_)
                 | Cell::OptInt32(_)
                 | Cell::OptInt64(_)
+                | Cell::OptFloat64(_)
                 | Cell::OptDate(_)
                 | Cell::OptTime(_)
         )
@@ -105,7 +108,8 @@ impl<R> Cell<R> {
             Cell::OptInt64(f) => Value::Int64(f(row)),
             Cell::UInt32(f) => Value::UInt32(f(row)),
             Cell::UInt64(f) => Value::UInt64(f(row)),
-            Cell::Float64(f) => Value::Float64(f(row)),
+            Cell::Float64(f) => Value::Float64(Some(f(row))),
+            Cell::OptFloat64(f) => Value::Float64(f(row)),
             Cell::Date(f) => Value::Date(Some(f(row))),
             Cell::OptDate(f) => Value::Date(f(row)),
             Cell::Time(f) => Value::Time(Some(f(row))),
@@ -130,7 +134,7 @@ pub enum Value<'r> {
     /// An unsigned 64-bit integer.
     UInt64(u64),
     /// A 64-bit float.
-    Float64(f64),
+    Float64(Option<f64>),
     /// A calendar day, written `2024-01-15`.
     Date(Option<NaiveDate>),
     /// An instant in UTC, written RFC 3339 (`2024-01-15T08:00:00Z`).
@@ -201,6 +205,8 @@ serialize_by_columns!(
     Change,
     Stray,
     SymbolSummary,
+    CatalogGap,
+    Lag,
 );
 
 impl Row for SnapshotRow {
@@ -326,6 +332,30 @@ impl Row for CatalogFile {
     ];
 }
 
+impl Row for CatalogGap {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("symbol", Cell::Text(|r| &r.symbol)),
+        Column::new("from", Cell::Shown(|r| r.from.to_string())),
+        Column::new("to", Cell::Shown(|r| r.to.to_string())),
+        Column::new("periods", Cell::Int64(|r| r.periods)),
+        Column::new(
+            "covered_by",
+            Cell::OptText(|r| r.covered_by.map(|p| p.as_str())),
+        ),
+    ];
+}
+
+impl Row for Lag {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("files", Cell::Int64(|r| r.files)),
+        Column::new("p50_hours", Cell::OptFloat64(|r| r.p50_hours)),
+        Column::new("p90_hours", Cell::OptFloat64(|r| r.p90_hours)),
+        Column::new("p99_hours", Cell::OptFloat64(|r| r.p99_hours)),
+        Column::new("max_hours", Cell::OptFloat64(|r| r.max_hours)),
+        Column::new("replaced", Cell::Int64(|r| r.replaced)),
+    ];
+}
+
 impl Row for Change {
     const COLUMNS: &'static [Column<Self>] = &[
         Column::new("seen", Cell::Time(|r| r.seen)),
@@ -379,6 +409,8 @@ mod tests {
             ("Change", names::<Change>()),
             ("Stray", names::<Stray>()),
             ("SymbolSummary", names::<SymbolSummary>()),
+            ("CatalogGap", names::<CatalogGap>()),
+            ("Lag", names::<Lag>()),
         ] {
             let mut seen = std::collections::HashSet::new();
             for n in &names {

@@ -9,6 +9,7 @@
 mod catalog;
 mod catalog_hostile;
 mod catalog_ops;
+mod catalog_questions;
 mod collect;
 mod common;
 mod docs;

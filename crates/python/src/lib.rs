@@ -630,7 +630,7 @@ fn schema<R: Row>() -> Schema {
             Cell::Int64(_) | Cell::OptInt64(_) => DataType::Int64,
             Cell::UInt32(_) => DataType::UInt32,
             Cell::UInt64(_) => DataType::UInt64,
-            Cell::Float64(_) => DataType::Float64,
+            Cell::Float64(_) | Cell::OptFloat64(_) => DataType::Float64,
             Cell::Date(_) | Cell::OptDate(_) => DataType::Date32,
             Cell::Time(_) | Cell::OptTime(_) => {
                 DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -656,6 +656,7 @@ fn batch<R: Row>(rows: &[R]) -> Result<RecordBatch, duckdb::arrow::error::ArrowE
             Cell::UInt32(f) => Arc::new(UInt32Array::from_iter_values(rows.iter().map(f))),
             Cell::UInt64(f) => Arc::new(UInt64Array::from_iter_values(rows.iter().map(f))),
             Cell::Float64(f) => Arc::new(Float64Array::from_iter_values(rows.iter().map(f))),
+            Cell::OptFloat64(f) => Arc::new(Float64Array::from_iter(rows.iter().map(f))),
             Cell::Date(f) => Arc::new(Date32Array::from_iter_values(
                 rows.iter().map(|r| date32(f(r))),
             )),

@@ -14,8 +14,8 @@ use super::args::Remote;
 use super::render::{self, Format, printable};
 use super::{CliError, cancel_on_signal, progress, runtime};
 use crate::collect::{self, CollectError, CrawlPlan, CrawlSummary};
-use crate::facts::{DayError, Market};
-use crate::store::{Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, MemoryLimit};
+use crate::facts::{DayError, Market, Month, Partition, Span};
+use crate::store::{Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, FileQuery, MemoryLimit};
 use crate::vision::{Dataset, VisionClient, public_url};
 
 /// `catalog`: which catalog file, and the command.
@@ -69,7 +69,8 @@ pub(crate) enum CatalogCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
-    /// Every file of DATASET, by symbol then period.
+    /// Every file of DATASET, by symbol then period, printed as it is read (the totals first
+    /// known, so a dataset of millions of files takes no more memory than a folder).
     Files {
         /// MARKET/PARTITION/TYPE[/INTERVAL], as the bucket's folders spell it:
         /// um/daily/klines/1m, spot/monthly/aggTrades, option/daily/BVOLIndex.
@@ -77,9 +78,39 @@ pub(crate) enum CatalogCommand {
         /// Only this symbol folder.
         #[arg(long, value_parser = symbol_name)]
         symbol: Option<String>,
+        /// From this period on, inclusive: a day (YYYY-MM-DD) of a daily dataset, a month
+        /// (YYYY-MM) of a monthly one.
+        #[arg(long, value_parser = period, value_name = "PERIOD")]
+        since: Option<Span>,
+        /// Through this period, inclusive (a day or a month, as --since).
+        #[arg(long, value_parser = period, value_name = "PERIOD")]
+        until: Option<Span>,
         /// `urls`: one public download URL per line (for `aria2c -i`, `wget -i`).
         #[arg(long, value_enum, default_value_t)]
         format: FilesFormat,
+    },
+    /// Each run of periods missing inside a symbol folder's first..last period of DATASET, by
+    /// symbol then period, and whether the other partition's files cover it: "monthly" when
+    /// every missing day's month has a monthly file, "daily" when every day of the missing
+    /// months has a daily file.
+    Gaps {
+        /// MARKET/PARTITION/TYPE[/INTERVAL], e.g. um/daily/klines/1m.
+        dataset: Dataset,
+        /// Only this symbol folder.
+        #[arg(long, value_parser = symbol_name)]
+        symbol: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// How many hours after its period ends (the next day's or month's 00:00 UTC) each file of
+    /// DATASET was uploaded, as first seen by the catalog: the 50th, 90th and 99th percentile
+    /// (nearest rank) and the longest, over the files the catalog holds, and how many of them
+    /// were replaced since.
+    Lag {
+        /// MARKET/PARTITION/TYPE[/INTERVAL], e.g. um/daily/klines/1m.
+        dataset: Dataset,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// Files added, replaced or removed since the catalog's first whole crawl, each with when
     /// the listing that showed it began, by that time then key.
@@ -129,6 +160,96 @@ fn calendar_day(text: &str) -> Result<NaiveDate, DayError> {
         .ok_or_else(|| DayError::Malformed {
             text: text.to_string(),
         })
+}
+
+/// A period as given to `catalog files`: a day `YYYY-MM-DD` or a month `YYYY-MM`. Which one the
+/// dataset takes is checked against it before the catalog is opened (`check_periods`).
+fn period(text: &str) -> Result<Span, PeriodError> {
+    let malformed = || PeriodError::Malformed {
+        text: text.chars().take(40).collect(),
+    };
+    if text.len() == 10 {
+        calendar_day(text).map(Span::Day).map_err(|_| malformed())
+    } else {
+        calendar_day(&format!("{text}-01"))
+            .ok()
+            .filter(|_| text.len() == 7)
+            .map(|d| Span::Month(Month::of(d)))
+            .ok_or_else(malformed)
+    }
+}
+
+/// A period given to `catalog files` that it cannot take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    /// Neither a day nor a month.
+    #[error(
+        "{text:?} is not a period: a day YYYY-MM-DD (of a daily dataset) or a month YYYY-MM \
+         (of a monthly dataset)"
+    )]
+    Malformed {
+        /// The text given (its first 40 characters).
+        text: String,
+    },
+    /// A day for a monthly dataset, or a month for a daily one.
+    #[error(
+        "--{flag} {period} is a {given}, but {dataset} has one file a {wanted}: give a \
+         {wanted}, {form}"
+    )]
+    WrongPartition {
+        /// `since` or `until`.
+        flag: &'static str,
+        /// The period given.
+        period: Span,
+        /// What it is: "day" or "month".
+        given: &'static str,
+        /// The dataset.
+        dataset: Dataset,
+        /// What the dataset's periods are: "day" or "month".
+        wanted: &'static str,
+        /// How one is written.
+        form: &'static str,
+    },
+    /// `--since` after `--until`.
+    #[error("--since {since} is after --until {until}: no period is in between")]
+    Reversed {
+        /// The first period asked for.
+        since: Span,
+        /// The last.
+        until: Span,
+    },
+}
+
+/// Refuses periods of the other partition, and `since` after `until`.
+fn check_periods(
+    dataset: Dataset,
+    since: Option<Span>,
+    until: Option<Span>,
+) -> Result<(), PeriodError> {
+    let unit = |partition: Partition| match partition {
+        Partition::Daily => ("day", "YYYY-MM-DD"),
+        Partition::Monthly => ("month", "YYYY-MM"),
+    };
+    for (flag, given) in [("since", since), ("until", until)] {
+        let Some(given) = given else { continue };
+        if given.partition() != dataset.partition() {
+            let (wanted, form) = unit(dataset.partition());
+            return Err(PeriodError::WrongPartition {
+                flag,
+                period: given,
+                given: unit(given.partition()).0,
+                dataset,
+                wanted,
+                form,
+            });
+        }
+    }
+    if let (Some(since), Some(until)) = (since, until)
+        && since > until
+    {
+        return Err(PeriodError::Reversed { since, until });
+    }
+    Ok(())
 }
 
 fn symbol_name(text: &str) -> Result<String, crate::vision::BadSymbol> {
@@ -229,50 +350,69 @@ pub(super) fn run(
         CatalogCommand::Files {
             dataset,
             symbol,
+            since,
+            until,
             format,
         } => {
-            let rows = Catalog::open(&path)?.files(dataset, symbol.as_deref())?;
-            let bytes: u64 = rows.iter().map(|r| r.size).sum();
-            let total = format!("{} files, {bytes} bytes", rows.len());
-            let format = match format {
-                FilesFormat::Urls => {
-                    for r in &rows {
-                        writeln!(out, "{}", public_url(&r.key))?;
-                    }
-                    return Ok(());
-                }
-                FilesFormat::Table => Format::Table,
-                FilesFormat::Json => Format::Json,
-                FilesFormat::Csv => Format::Csv,
+            check_periods(dataset, since, until)?;
+            let catalog = Catalog::open(&path)?;
+            let query = FileQuery {
+                dataset,
+                symbol: symbol.as_deref(),
+                since,
+                until,
             };
+            files(out, &catalog, &query, format, quiet)
+        }
+        CatalogCommand::Gaps {
+            dataset,
+            symbol,
+            format,
+        } => {
+            let rows = Catalog::open(&path)?.gaps(dataset, symbol.as_deref())?;
             render::emit(out, format, &rows, |out| {
-                let mut t = render::table(
-                    &[
-                        "symbol",
-                        "period",
-                        "size",
-                        "last modified (UTC)",
-                        "CHECKSUM",
-                    ],
-                    &[2],
-                );
+                let mut t = render::table(&["symbol", "from", "to", "periods", "covered by"], &[3]);
                 for r in &rows {
                     t.add_row(vec![
                         printable(&r.symbol).into_owned(),
-                        r.span.to_string(),
-                        r.size.to_string(),
-                        r.last_modified.format("%Y-%m-%d %H:%M:%S").to_string(),
-                        if r.checksum { "yes" } else { "no" }.to_string(),
+                        r.from.to_string(),
+                        r.to.to_string(),
+                        r.periods.to_string(),
+                        r.covered_by.map_or("-", |p| p.as_str()).to_string(),
                     ]);
                 }
+                let missing: i64 = rows.iter().map(|r| r.periods).sum();
+                writeln!(
+                    out,
+                    "{} gaps of {dataset}, {missing} periods missing",
+                    rows.len()
+                )?;
                 if !rows.is_empty() {
                     writeln!(out, "{}", t.trim_fmt())?;
                 }
-                writeln!(out, "{total}")
+                Ok(())
             })?;
-            // CSV stays one header and its rows; the total goes beside it.
-            if format == Format::Csv && !quiet {
-                say!("{total}");
+            Ok(())
+        }
+        CatalogCommand::Lag { dataset, format } => {
+            let lag = Catalog::open(&path)?.lag(dataset)?;
+            match format {
+                Format::Json => render::json(out, &lag)?,
+                Format::Csv => {
+                    let mut w = render::CsvRows::new(&mut *out);
+                    w.row(&lag)?;
+                    w.finish()?;
+                }
+                Format::Table => {
+                    let h = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} h"));
+                    writeln!(out, "{dataset}: {} files", lag.files)?;
+                    writeln!(out, "  from the end of a file's period to its first upload")?;
+                    writeln!(out, "  median (p50)   {}", h(lag.p50_hours))?;
+                    writeln!(out, "  p90            {}", h(lag.p90_hours))?;
+                    writeln!(out, "  p99            {}", h(lag.p99_hours))?;
+                    writeln!(out, "  longest        {}", h(lag.max_hours))?;
+                    writeln!(out, "  replaced       {} files", lag.replaced)?;
+                }
             }
             Ok(())
         }
@@ -334,6 +474,95 @@ pub(super) fn run(
             Ok(())
         }
     }
+}
+
+/// `catalog files`: the totals from one aggregate, then each file as it is read, in the format
+/// asked for — never the whole answer in memory.
+fn files(
+    out: &mut impl Write,
+    catalog: &Catalog,
+    query: &FileQuery<'_>,
+    format: FilesFormat,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let listing = catalog.file_listing(query)?;
+    let total = format!("{} files, {} bytes", listing.files, listing.bytes);
+    match format {
+        FilesFormat::Urls => catalog.each_file(&listing, |r| -> Result<(), CliError> {
+            writeln!(out, "{}", public_url(&r.key))?;
+            Ok(())
+        })?,
+        FilesFormat::Json => {
+            let mut w = render::JsonRows::new(&mut *out);
+            catalog.each_file(&listing, |r| -> Result<(), CliError> { Ok(w.row(&r)?) })?;
+            w.finish()?;
+        }
+        FilesFormat::Csv => {
+            let mut w = render::CsvRows::new(&mut *out);
+            catalog.each_file(&listing, |r| -> Result<(), CliError> { Ok(w.row(&r)?) })?;
+            w.finish()?;
+            // CSV stays one header and its rows; the total goes beside it.
+            if !quiet {
+                say!("{total}");
+            }
+        }
+        FilesFormat::Table => {
+            if listing.files > 0 {
+                let symbol = listing
+                    .symbols()
+                    .map(|s| render::display_width(&printable(s)))
+                    .max()
+                    .unwrap_or(0);
+                let period = match query.dataset.partition() {
+                    Partition::Daily => "YYYY-MM-DD".len(),
+                    Partition::Monthly => "YYYY-MM".len(),
+                };
+                let size = listing.max_size.to_string().len();
+                let t = render::StreamTable::new(
+                    &[
+                        "symbol",
+                        "period",
+                        "size",
+                        "last modified (UTC)",
+                        "CHECKSUM",
+                    ],
+                    &[
+                        symbol,
+                        period,
+                        size,
+                        "YYYY-MM-DD HH:MM:SS".len(),
+                        "yes".len(),
+                    ],
+                    &[2],
+                );
+                t.line(
+                    out,
+                    &[
+                        "symbol",
+                        "period",
+                        "size",
+                        "last modified (UTC)",
+                        "CHECKSUM",
+                    ],
+                )?;
+                catalog.each_file(&listing, |r| -> Result<(), CliError> {
+                    t.line(
+                        out,
+                        &[
+                            &printable(&r.symbol),
+                            &r.span.to_string(),
+                            &r.size.to_string(),
+                            &r.last_modified.format("%Y-%m-%d %H:%M:%S").to_string(),
+                            if r.checksum { "yes" } else { "no" },
+                        ],
+                    )?;
+                    Ok(())
+                })?;
+            }
+            writeln!(out, "{total}")?;
+        }
+    }
+    Ok(())
 }
 
 /// One crawl with a fresh client, stopped cleanly by SIGTERM or Ctrl-C.

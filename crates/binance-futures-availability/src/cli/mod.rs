@@ -31,6 +31,7 @@ use crate::validate::ValidateError;
 use crate::vision::{BadSymbol, VisionClient, VisionError};
 pub use args::Cli;
 use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ServeArgs, ValidateArgs};
+pub use catalog::PeriodError;
 pub use entry::main;
 pub use logging::{LogFilterError, log_filter};
 pub use render::{Format, ReportFormat};
@@ -47,6 +48,9 @@ pub enum CliError {
     /// A question the library refuses (a reversed range, a count out of bounds, …).
     #[error(transparent)]
     Question(#[from] QuestionError),
+    /// A period `catalog files` cannot take.
+    #[error(transparent)]
+    Period(#[from] PeriodError),
     /// The database.
     #[error("{e}{hint}", e = .0, hint = store_hint(.0))]
     Store(#[from] StoreError),
@@ -151,7 +155,10 @@ impl CliError {
     /// 2 for bad usage or input, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         let bad_input = match self {
-            CliError::Day(_) | CliError::Symbol(_) | CliError::Question(_) => true,
+            CliError::Day(_)
+            | CliError::Symbol(_)
+            | CliError::Question(_)
+            | CliError::Period(_) => true,
             CliError::Serve(e) => e.is_bad_input(),
             CliError::Store(e) => e.is_bad_input(),
             CliError::Collect(e) => e.is_bad_input(),

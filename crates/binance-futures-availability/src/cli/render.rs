@@ -80,15 +80,34 @@ pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 /// The rows as CSV: a header of the columns' names, then a record per row; every text cell
 /// (a symbol folder's name can come from a hostile listing) through `csv_cell`.
 fn csv<R: Row>(out: &mut impl Write, rows: &[R]) -> io::Result<()> {
-    /// A value as it goes into CSV.
-    #[derive(Serialize)]
-    #[serde(untagged)]
-    enum CsvValue<'r> {
-        Text(std::borrow::Cow<'r, str>),
-        Other(Value<'r>),
-    }
-    let mut w = csv::Writer::from_writer(out);
+    let mut w = CsvRows::new(out);
     for row in rows {
+        w.row(row)?;
+    }
+    w.finish()
+}
+
+/// CSV written a row at a time, as `csv` writes it whole: the header with the first row
+/// (nothing at all for no rows).
+pub(super) struct CsvRows<W: Write> {
+    w: csv::Writer<W>,
+}
+
+impl<W: Write> CsvRows<W> {
+    pub(super) fn new(out: W) -> Self {
+        CsvRows {
+            w: csv::Writer::from_writer(out),
+        }
+    }
+
+    pub(super) fn row<R: Row>(&mut self, row: &R) -> io::Result<()> {
+        /// A value as it goes into CSV.
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum CsvValue<'r> {
+            Text(std::borrow::Cow<'r, str>),
+            Other(Value<'r>),
+        }
         let safe = Mapped::new(row, |v| match v {
             Value::Text(Some(std::borrow::Cow::Borrowed(text))) => CsvValue::Text(csv_cell(text)),
             Value::Text(Some(std::borrow::Cow::Owned(text))) => {
@@ -96,9 +115,93 @@ fn csv<R: Row>(out: &mut impl Write, rows: &[R]) -> io::Result<()> {
             }
             other => CsvValue::Other(other),
         });
-        w.serialize(&safe).map_err(csv_io)?;
+        self.w.serialize(&safe).map_err(csv_io)
     }
-    w.flush()
+
+    pub(super) fn finish(mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+/// A JSON array written a row at a time, byte for byte as `json` writes a whole one.
+pub(super) struct JsonRows<W: Write> {
+    out: W,
+    rows: u64,
+}
+
+impl<W: Write> JsonRows<W> {
+    pub(super) fn new(out: W) -> Self {
+        JsonRows { out, rows: 0 }
+    }
+
+    pub(super) fn row<R: Serialize>(&mut self, row: &R) -> io::Result<()> {
+        let text = serde_json::to_string_pretty(row)?;
+        self.out
+            .write_all(if self.rows == 0 { b"[\n" } else { b",\n" })?;
+        // A string's line breaks are escaped in JSON: every line here is the object's own.
+        for (i, line) in text.lines().enumerate() {
+            if i > 0 {
+                self.out.write_all(b"\n")?;
+            }
+            write!(self.out, "  {line}")?;
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    pub(super) fn finish(mut self) -> io::Result<()> {
+        if self.rows == 0 {
+            writeln!(self.out, "[]")
+        } else {
+            writeln!(self.out, "\n]")
+        }
+    }
+}
+
+/// A table written a row at a time, its column widths known before the first row: laid out as
+/// `table(header, right).trim_fmt()` lays out the same rows (one space before the first column,
+/// two between columns, none after the last).
+pub(super) struct StreamTable {
+    widths: Vec<usize>,
+    right: Vec<bool>,
+}
+
+impl StreamTable {
+    /// Columns `header`, each as wide as the widest of its header and `widths` (the widest
+    /// cell it will hold, in terminal columns), those in `right` aligned right.
+    pub(super) fn new(header: &[&str], widths: &[usize], right: &[usize]) -> Self {
+        StreamTable {
+            widths: header
+                .iter()
+                .zip(widths)
+                .map(|(h, w)| display_width(h).max(*w))
+                .collect(),
+            right: (0..header.len()).map(|i| right.contains(&i)).collect(),
+        }
+    }
+
+    /// One line: the header, or a row.
+    pub(super) fn line(&self, out: &mut impl Write, cells: &[&str]) -> io::Result<()> {
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let pad = self.widths[i].saturating_sub(display_width(cell));
+            line.push(' ');
+            if self.right[i] {
+                line.extend(std::iter::repeat_n(' ', pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+            line.push(' ');
+        }
+        writeln!(out, "{}", line.trim_end())
+    }
+}
+
+/// How many terminal columns `text` takes, as the tables measure it.
+pub(super) fn display_width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
 }
 
 /// Keeps the kind of an I/O error inside a CSV error, so a closed pipe stays a closed pipe.
@@ -461,4 +564,71 @@ fn universe(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A streamed table is laid out exactly as a whole one: CJK names two columns a character,
+    /// right-aligned numbers, a header narrower and wider than its cells, no trailing blanks.
+    #[test]
+    fn a_streamed_table_is_laid_out_as_a_whole_one() {
+        let header = [
+            "symbol",
+            "period",
+            "size",
+            "last modified (UTC)",
+            "CHECKSUM",
+        ];
+        let rows = [
+            ["BTCUSDT", "2024-01", "9585", "2024-02-05 03:00:00", "yes"],
+            ["币安人生USDT", "2024-01", "12", "2024-02-02 03:00:00", "no"],
+            ["A", "2024-02", "1234567", "2024-03-03 03:00:00", "yes"],
+        ];
+        let mut whole = table(&header, &[2]);
+        for r in &rows {
+            whole.add_row(r.to_vec());
+        }
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| rows.iter().map(|r| display_width(r[i])).max().unwrap())
+            .collect();
+        let t = StreamTable::new(&header, &widths, &[2]);
+        let mut streamed = Vec::new();
+        t.line(&mut streamed, &header).unwrap();
+        for r in &rows {
+            t.line(&mut streamed, r).unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(streamed).unwrap(),
+            format!("{}\n", whole.trim_fmt())
+        );
+    }
+
+    /// JSON and CSV written a row at a time are the text the whole answer gives.
+    #[test]
+    fn rows_streamed_are_the_text_of_the_whole_answer() {
+        let rows: Vec<crate::store::Stray> = ["=cmd", "data2/a.csv"]
+            .iter()
+            .map(|k| crate::store::Stray {
+                key: k.to_string(),
+                size: 3,
+                last_modified: "2024-01-16T08:00:01Z".parse().unwrap(),
+                reason: crate::store::StrayReason::OutsideData,
+            })
+            .collect();
+        for n in 0..=rows.len() {
+            let (mut whole, mut streamed) = (Vec::new(), Vec::new());
+            json(&mut whole, &&rows[..n]).unwrap();
+            let mut w = JsonRows::new(&mut streamed);
+            for r in &rows[..n] {
+                w.row(r).unwrap();
+            }
+            w.finish().unwrap();
+            assert_eq!(
+                String::from_utf8(streamed).unwrap(),
+                String::from_utf8(whole).unwrap()
+            );
+        }
+    }
 }

@@ -37,9 +37,9 @@ pub use backup::{
 };
 pub use catalog::status::{CatalogStatus, CrawlRecord, DEFAULT_CATALOG_NAME, RecordedChanges};
 pub use catalog::{
-    CATALOG_VERSION, Catalog, CatalogFile, Change, ChangeCounts, ChangeKind, DatasetSummary,
-    FolderListing, LeafListing, ListedFile, Scope, StoredLeaf, Stray, StrayReason, SymbolSummary,
-    period_number, period_span, symbol_folder,
+    CATALOG_VERSION, Catalog, CatalogFile, CatalogGap, Change, ChangeCounts, ChangeKind,
+    DatasetSummary, FileListing, FileQuery, FolderListing, Lag, LeafListing, ListedFile, Scope,
+    StoredLeaf, Stray, StrayReason, SymbolSummary, period_number, period_span, symbol_folder,
 };
 pub use checked::published_through;
 pub use error::{Awaiting, RoomFor, StoreError};

@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use duckdb::{Connection, params};
 
+mod questions;
 mod read;
 pub(crate) mod status;
 mod write;
 
+pub use questions::{CatalogGap, FileListing, FileQuery, Lag};
 pub use write::symbol_folder;
 
 use super::session::Published;

@@ -1,12 +1,13 @@
-//! The catalog's answers: datasets, symbols, files, strays — each one query, rows by the order
-//! the command promises. Must not know: the crawl, HTTP, how answers are printed.
+//! The catalog's answers: datasets, symbols, files, strays, changes — each one query, rows by
+//! the order the command promises (gaps, lag and the files streamed are `questions`). Must not
+//! know: the crawl, HTTP, how answers are printed.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use duckdb::params;
 
 use super::{
-    Catalog, CatalogFile, Change, ChangeKind, DatasetSummary, Stray, StrayReason, SymbolSummary,
-    period_span, span_end,
+    Catalog, CatalogFile, Change, ChangeKind, DatasetSummary, FileQuery, Stray, StrayReason,
+    SymbolSummary, period_span, span_end,
 };
 use crate::store::{StoreError, failed};
 use crate::vision::Dataset;
@@ -112,53 +113,22 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Every file of `dataset`, by symbol then period (`symbol` narrows it to one folder).
+    /// Every file of `dataset`, by symbol then period (`symbol` narrows it to one folder),
+    /// collected: for a folder or a small dataset. `file_listing` and `each_file` stream them.
     pub fn files(
         &self,
         dataset: Dataset,
         symbol: Option<&str>,
     ) -> Result<Vec<CatalogFile>, StoreError> {
-        let Some(&id) = self.datasets.get(&dataset) else {
-            return Ok(Vec::new());
-        };
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT l.symbol, f.period, f.size, f.modified, f.checksum
-                   FROM files f JOIN leaves l ON l.id = f.leaf
-                  WHERE l.dataset = ? AND (? IS NULL OR l.symbol = ?)
-                  ORDER BY l.symbol, f.period",
-            )
-            .map_err(failed(&self.path, "reading files"))?;
-        let rows = stmt
-            .query_map(params![id, symbol, symbol], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i32>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, bool>(4)?,
-                ))
-            })
-            .map_err(failed(&self.path, "reading files"))?;
+        let listing = self.file_listing(&FileQuery {
+            symbol,
+            ..FileQuery::all(dataset)
+        })?;
         let mut out = Vec::new();
-        for row in rows {
-            let (symbol, period, size, modified, checksum) =
-                row.map_err(failed(&self.path, "reading files"))?;
-            let span =
-                period_span(dataset.partition(), period).ok_or_else(|| StoreError::BadPeriod {
-                    path: self.path.clone(),
-                    period,
-                })?;
-            out.push(CatalogFile {
-                key: dataset.key(&symbol, span.first_day()),
-                symbol,
-                span,
-                size: size.max(0) as u64,
-                last_modified: span_end(span) + chrono::Duration::milliseconds(modified),
-                checksum,
-            });
-        }
+        self.each_file(&listing, |f| {
+            out.push(f);
+            Ok::<_, StoreError>(())
+        })?;
         Ok(out)
     }
 
