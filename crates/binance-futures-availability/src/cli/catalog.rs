@@ -406,7 +406,10 @@ pub(super) fn run(
                 Format::Table => {
                     let h = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} h"));
                     writeln!(out, "{dataset}: {} files", lag.files)?;
-                    writeln!(out, "  from the end of a file's period to its first upload")?;
+                    writeln!(
+                        out,
+                        "  from the end of a file's period to the first version the catalog saw"
+                    )?;
                     writeln!(out, "  median (p50)   {}", h(lag.p50_hours))?;
                     writeln!(out, "  p90            {}", h(lag.p90_hours))?;
                     writeln!(out, "  p99            {}", h(lag.p99_hours))?;

@@ -137,11 +137,18 @@ impl Reporter {
                 let bar = ProgressBar::new(total);
                 let style = ProgressStyle::with_template(
                     &format!(
-                        "{{prefix}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {} ({{per_sec}}, ETA {{eta}})",
+                        "{{prefix}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {} ({{rate}}, ETA {{eta}})",
                         stage.step.unit()
                     ),
                 )
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                // indicatif's `per_sec` prints four decimals ("361.6395/s"); whole units read.
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}/s", state.per_sec());
+                    },
+                );
                 bar.set_style(style);
                 bar.set_prefix(stage.to_string());
                 reporter.bar = Some(bar);
