@@ -516,6 +516,15 @@ impl Budget {
     }
 }
 
+impl Default for Crawl {
+    /// A crawl with the default budget for its folders in flight.
+    fn default() -> Self {
+        Crawl {
+            budget: Budget::new(Budget::DEFAULT_LIMIT),
+        }
+    }
+}
+
 /// One listing's share of the `Budget`, given back when it is dropped.
 struct Held {
     budget: Budget,
@@ -788,9 +797,7 @@ pub async fn update_catalog(
             client,
             opts,
             stage,
-            &mut Crawl {
-                budget: Budget::new(Budget::DEFAULT_LIMIT),
-            },
+            &mut Crawl::default(),
             work.tasks,
             &mut summary,
             &mut failures,

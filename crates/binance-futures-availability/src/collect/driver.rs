@@ -536,11 +536,7 @@ mod tests {
                     run: Job::Catalog,
                     step,
                 };
-                let mut work = Crawl {
-                    budget: crate::collect::crawl::Budget::new(
-                        crate::collect::crawl::Budget::DEFAULT_LIMIT,
-                    ),
-                };
+                let mut work = Crawl::default();
                 let result = drive(
                     &mut catalog,
                     &bench.client,

@@ -208,17 +208,25 @@ impl Catalog {
             .map_err(failed(&path, "preparing the staging tables"))?;
         // Dataset ids; a dataset met for the first time is added first.
         let mut ids = self.datasets.clone();
+        // Each leaf's dataset id, in the order the leaves are written below.
+        let mut leaf_ids = Vec::new();
         for leaf in folders.iter().flat_map(|f| &f.leaves) {
-            if !ids.contains_key(&leaf.dataset) {
-                let id = ids.values().max().map_or(1, |m| m + 1);
-                tx.execute(
-                    "INSERT INTO datasets VALUES (?, ?)",
-                    params![id, leaf.dataset.to_string()],
-                )
-                .map_err(failed(&path, "adding a dataset"))?;
-                ids.insert(leaf.dataset, id);
-            }
+            let id = match ids.get(&leaf.dataset) {
+                Some(id) => *id,
+                None => {
+                    let id = ids.values().max().map_or(1, |m| m + 1);
+                    tx.execute(
+                        "INSERT INTO datasets VALUES (?, ?)",
+                        params![id, leaf.dataset.to_string()],
+                    )
+                    .map_err(failed(&path, "adding a dataset"))?;
+                    ids.insert(leaf.dataset, id);
+                    id
+                }
+            };
+            leaf_ids.push(id);
         }
+        let mut leaf_ids = leaf_ids.into_iter();
         let mut next_leaf = self.next_leaf;
         // Leaves stored by this batch, and stored leaves' new tips: applied to `self.leaves`
         // once the transaction commits.
@@ -272,7 +280,7 @@ impl Catalog {
                         }
                     }
                 }
-                for leaf in &folder.leaves {
+                for (leaf, dataset) in folder.leaves.iter().zip(&mut leaf_ids) {
                     let Some(last_listed) = leaf.files.last().map(|f| period_number(f.span)) else {
                         continue;
                     };
@@ -290,7 +298,6 @@ impl Catalog {
                         None => {
                             let id = next_leaf;
                             next_leaf += 1;
-                            let dataset = ids.get(&leaf.dataset).copied().unwrap_or_default();
                             leaves
                                 .append_row(params![id, dataset, leaf.symbol, last_listed])
                                 .map_err(failed(&path, "appending a leaf"))?;
