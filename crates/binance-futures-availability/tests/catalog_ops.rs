@@ -519,3 +519,52 @@ fn a_catalog_export_reads_back_as_the_catalog_answers() {
     );
     assert_eq!(csv.lines().count(), count("catalog_files") as usize + 1);
 }
+
+/// A catalog of version 1 (Last-Modified in milliseconds, without `modified_ms`) is refused by
+/// the questions with the sentence that says what to run, and `catalog update` migrates it: every
+/// answer is what it was.
+#[test]
+fn a_version_1_catalog_is_refused_by_questions_and_migrated_by_the_next_update() {
+    let env = catalog_with_history();
+    let catalog = catalog_of(&env);
+    let answers = |env: &Env| {
+        [
+            vec!["catalog", "files", "um/daily/klines/1m", "--format", "json"],
+            vec!["catalog", "changes", "--format", "json"],
+            vec!["catalog", "lag", "um/daily/klines/1m", "--format", "json"],
+        ]
+        .map(|args| env.ok(&args))
+    };
+    let before = answers(&env);
+    assert!(
+        before[0].len() > 1000 && before[1].contains("replaced"),
+        "{before:?}"
+    );
+    {
+        let conn = duckdb::Connection::open(&catalog).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE v1 AS SELECT leaf, period, size, modified * 1000 + modified_ms AS modified,
+                    checksum FROM files;
+             DROP TABLE files; ALTER TABLE v1 RENAME TO files;
+             UPDATE catalog_version SET version = 1;",
+        )
+        .unwrap();
+    }
+    let out = env.run(&["catalog", "files", "um/daily/klines/1m"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{} is a catalog of version 1, older than 2; run `binance-futures-availability \
+             catalog update` once to migrate it",
+            catalog.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    env.ok(&["catalog", "update", "-q"]);
+    let version: i32 = read_only(&catalog)
+        .query_row("SELECT max(version) FROM catalog_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(answers(&env), before);
+}

@@ -91,6 +91,19 @@ pub enum StoreError {
         /// The newest version this binary understands.
         supported: i32,
     },
+    /// A catalog of an older version, for a command that does not migrate.
+    #[error(
+        "{path} is a catalog of version {found}, older than {supported}; run \
+         `binance-futures-availability catalog update` once to migrate it"
+    )]
+    CatalogTooOld {
+        /// The catalog.
+        path: PathBuf,
+        /// The file's version.
+        found: i32,
+        /// The version this binary needs.
+        supported: i32,
+    },
     /// A schema older than this binary's, for a command that does not migrate.
     #[error(
         "{path} has schema version {found}, older than {supported}; run `binance-futures-availability \

@@ -25,18 +25,22 @@ use crate::facts::{Month, Span};
 use crate::vision::{Dataset, Partition};
 
 /// The newest catalog schema this binary reads and writes.
-pub const CATALOG_VERSION: i32 = 1;
+pub const CATALOG_VERSION: i32 = 2;
 
-/// Version 1. No keys or indexes (ADR 0010's reasons hold: at 10⁸ rows an index costs more
+/// Version 2 (version 1 kept `files.modified` in milliseconds, without `modified_ms`). No keys or indexes (ADR 0010's reasons hold: at 10⁸ rows an index costs more
 /// memory than the cap); a leaf's periods are unique because the writer diffs every listing of
 /// a stored leaf against what it holds and writes only the differences.
 ///
 /// `folders.listed_at` is NULL for a folder discovered and not listed whole yet.
 /// `leaves.last_period` is the greatest period the leaf has listed: where its next listing
-/// looks back from. `files.modified` and `changes.*modified` are milliseconds after the end of
-/// the file's period. `strays.folder` is the folder whose listing owns the stray (a listing of
+/// looks back from. `files.modified` is whole seconds after the end of the file's period and
+/// `modified_ms` the milliseconds past them: a listing's Last-Modified has whole seconds (S3
+/// prints `.000`), and seconds vary ~20 bits less from one file to the next than milliseconds,
+/// which bit-packs the column from ~4 to ~2 bytes a file (8.7 → 6.7 B a file measured on a
+/// 1.5 × 10⁶-file catalog); `modified_ms` is constant, so it costs nothing.
+/// `changes.*modified` are milliseconds after the end of the period (a few rows a day). `strays.folder` is the folder whose listing owns the stray (a listing of
 /// that folder whole replaces them).
-const SCHEMA_V1: &str = "
+const SCHEMA_V2: &str = "
 CREATE TABLE catalog_version (version INTEGER NOT NULL);
 CREATE TABLE datasets (id SMALLINT NOT NULL, name VARCHAR NOT NULL);
 CREATE TABLE folders (prefix VARCHAR NOT NULL, listed_at TIMESTAMP);
@@ -51,6 +55,7 @@ CREATE TABLE files (
     period INTEGER NOT NULL,
     size BIGINT NOT NULL,
     modified BIGINT NOT NULL,
+    modified_ms SMALLINT NOT NULL,
     checksum BOOLEAN NOT NULL
 );
 CREATE TABLE changes (
@@ -372,7 +377,14 @@ impl Catalog {
             });
         }
         let conn = connect_read_only(&resolved)?;
-        check_catalog_version(&conn, path)?;
+        let found = catalog_version(&conn, path)?;
+        if found < CATALOG_VERSION {
+            return Err(StoreError::CatalogTooOld {
+                path: path.to_path_buf(),
+                found,
+                supported: CATALOG_VERSION,
+            });
+        }
         Catalog::wrap(conn, path)
     }
 
@@ -388,11 +400,14 @@ impl Catalog {
             .map_err(failed(path, "reading the file's tables"))?;
         if fresh == 0 {
             conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA_V1} INSERT INTO catalog_version VALUES ({CATALOG_VERSION}); COMMIT;"
+                "BEGIN; {SCHEMA_V2} INSERT INTO catalog_version VALUES ({CATALOG_VERSION}); COMMIT;"
             ))
             .map_err(failed(path, "creating the catalog's tables"))?;
         }
-        check_catalog_version(&conn, path)?;
+        if catalog_version(&conn, path)? == 1 {
+            conn.execute_batch(TO_V2)
+                .map_err(failed(path, "migrating the catalog to version 2"))?;
+        }
         check_no_code(&conn, path, &[])?;
         let mut catalog = Catalog::wrap(conn, path)?;
         catalog.memory = memory;
@@ -442,8 +457,9 @@ impl Catalog {
     }
 }
 
-/// Checks that the file is a catalog (it has `catalog_version`) this binary reads.
-fn check_catalog_version(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+/// The file's catalog version, checked: it is a catalog (it has `catalog_version`) and not
+/// newer than this binary. Older is the caller's to refuse (a read) or migrate (a write).
+fn catalog_version(conn: &Connection, path: &Path) -> Result<i32, StoreError> {
     let has: i64 = conn
         .query_row(
             "SELECT count(*) FROM duckdb_tables()
@@ -466,12 +482,35 @@ fn check_catalog_version(conn: &Connection, path: &Path) -> Result<(), StoreErro
             found: v,
             supported: CATALOG_VERSION,
         }),
-        Some(_) => Ok(()),
+        Some(v) => Ok(v),
         None => Err(StoreError::NotACatalog {
             path: path.to_path_buf(),
         }),
     }
 }
+
+/// Version 1 → 2: `files.modified` from milliseconds to seconds and `modified_ms`. The table
+/// is copied in its order by one streaming `INSERT … SELECT` (no sort, nothing held whole:
+/// DuckDB writes a large insert's blocks as it goes), then swapped in, in one transaction.
+const TO_V2: &str = "
+BEGIN;
+CREATE TABLE files_v2 (
+    leaf INTEGER NOT NULL,
+    period INTEGER NOT NULL,
+    size BIGINT NOT NULL,
+    modified BIGINT NOT NULL,
+    modified_ms SMALLINT NOT NULL,
+    checksum BOOLEAN NOT NULL
+);
+INSERT INTO files_v2
+SELECT leaf, period, size, floor(modified / 1000)::BIGINT,
+       (((modified % 1000) + 1000) % 1000)::SMALLINT, checksum
+  FROM files;
+DROP TABLE files;
+ALTER TABLE files_v2 RENAME TO files;
+UPDATE catalog_version SET version = 2;
+COMMIT;
+";
 
 impl Published for Catalog {
     fn check_writable(path: &Path) -> Result<i64, StoreError> {
@@ -484,7 +523,8 @@ impl Published for Catalog {
             });
         }
         let conn = connect_read_only(path)?;
-        check_catalog_version(&conn, path)?;
+        // An older version is fine: the write migrates the copy.
+        catalog_version(&conn, path)?;
         check_no_code(&conn, path, &[])?;
         conn.query_row("SELECT coalesce(max(id), 0) FROM crawls", [], |r| r.get(0))
             .map_err(failed(path, "reading the crawl log"))

@@ -219,7 +219,7 @@ impl Catalog {
                 let _ = write!(values, "({}, {rank})", leaf.id);
             }
             let sql = format!(
-                "SELECT r.rank, f.period, f.size, f.modified, f.checksum
+                "SELECT r.rank, f.period, f.size, f.modified * 1000 + f.modified_ms, f.checksum
                    FROM files f JOIN (VALUES {values}) AS r(leaf, rank) ON r.leaf = f.leaf
                   WHERE f.period BETWEEN ? AND ?
                   ORDER BY r.rank, f.period"
@@ -367,7 +367,8 @@ impl Catalog {
                 replaced: 0,
             });
         };
-        // `modified` counts milliseconds from the end of the file's period: it is the lag.
+        // Last-Modified counts from the end of the file's period: it is the lag (milliseconds
+        // in `changes`, seconds and milliseconds in `files`).
         let (files, p50, p90, p99, max, replaced) = self
             .conn
             .query_row(
@@ -381,7 +382,7 @@ impl Catalog {
                       GROUP BY c.leaf, c.period
                  ),
                  lags AS (
-                     SELECT coalesce(s.modified, f.modified) AS ms,
+                     SELECT coalesce(s.modified, f.modified * 1000 + f.modified_ms) AS ms,
                             coalesce(s.replaced, false) AS replaced
                        FROM files f JOIN leaves l ON l.id = f.leaf
                        LEFT JOIN first_seen s ON s.leaf = f.leaf AND s.period = f.period

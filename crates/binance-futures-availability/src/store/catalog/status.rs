@@ -209,7 +209,8 @@ impl Catalog {
         self.keyed(
             "files",
             "key, dataset, symbol, period, size,
-             period_end + to_milliseconds(modified) AS last_modified, checksum",
+             period_end + to_seconds(modified) + to_milliseconds(modified_ms) AS last_modified,
+             checksum",
         )
     }
 

@@ -23,7 +23,8 @@ use crate::vision::Dataset;
 const STAGING: &str = "
 CREATE TEMP TABLE IF NOT EXISTS b_scope (leaf INTEGER, after INTEGER, seen TIMESTAMP);
 CREATE TEMP TABLE IF NOT EXISTS b_files (
-    leaf INTEGER, period INTEGER, size BIGINT, modified BIGINT, checksum BOOLEAN);
+    leaf INTEGER, period INTEGER, size BIGINT, modified BIGINT, modified_ms SMALLINT,
+    checksum BOOLEAN);
 CREATE TEMP TABLE IF NOT EXISTS b_folders (prefix VARCHAR, listed_at TIMESTAMP);
 CREATE TEMP TABLE IF NOT EXISTS b_tail_strays (
     key VARCHAR, size BIGINT, last_modified TIMESTAMP, reason VARCHAR, folder VARCHAR);
@@ -39,29 +40,33 @@ DELETE FROM b_last;
 const DIFF: &str = "
 CREATE OR REPLACE TEMP TABLE b_diff AS
 WITH cur AS (
-    SELECT f.leaf, f.period, f.size, f.modified, f.checksum
+    SELECT f.leaf, f.period, f.size, f.modified, f.modified_ms, f.checksum
       FROM files f JOIN b_scope s ON f.leaf = s.leaf AND f.period > s.after
 )
 SELECT coalesce(n.leaf, c.leaf) AS leaf, coalesce(n.period, c.period) AS period,
-       n.size, n.modified, n.checksum,
-       c.size AS previous_size, c.modified AS previous_modified
+       n.size, n.modified, n.modified_ms, n.checksum,
+       c.size AS previous_size, c.modified AS previous_modified,
+       c.modified_ms AS previous_modified_ms
   FROM b_files n FULL OUTER JOIN cur c ON n.leaf = c.leaf AND n.period = c.period
  WHERE c.leaf IS NULL OR n.leaf IS NULL
-    OR n.size <> c.size OR n.modified <> c.modified OR n.checksum <> c.checksum;
+    OR n.size <> c.size OR n.modified <> c.modified OR n.modified_ms <> c.modified_ms
+    OR n.checksum <> c.checksum;
 ";
 
 /// The differences that are changes of a file (a `.CHECKSUM` flag alone is not one), with the
-/// time their listing began.
+/// time their listing began (`changes` keeps Last-Modified as milliseconds).
 const RECORD: &str = "
 INSERT INTO changes
 SELECT s.seen, d.leaf, d.period,
        CASE WHEN d.previous_size IS NULL THEN 'added'
             WHEN d.size IS NULL THEN 'removed'
             ELSE 'replaced' END,
-       d.size, d.modified, d.previous_size, d.previous_modified
+       d.size, d.modified * 1000 + d.modified_ms,
+       d.previous_size, d.previous_modified * 1000 + d.previous_modified_ms
   FROM b_diff d JOIN b_scope s ON s.leaf = d.leaf
  WHERE d.previous_size IS NULL OR d.size IS NULL
     OR d.size <> d.previous_size OR d.modified <> d.previous_modified
+    OR d.modified_ms <> d.previous_modified_ms
  ORDER BY d.leaf, d.period;
 ";
 
@@ -71,7 +76,7 @@ const APPLY_DIFF: &str = "
 DELETE FROM files USING b_diff d
  WHERE files.leaf = d.leaf AND files.period = d.period AND d.previous_size IS NOT NULL;
 INSERT INTO files
-SELECT leaf, period, size, modified, checksum FROM b_diff WHERE size IS NOT NULL
+SELECT leaf, period, size, modified, modified_ms, checksum FROM b_diff WHERE size IS NOT NULL
  ORDER BY leaf, period;
 ";
 
@@ -313,13 +318,14 @@ impl Catalog {
                         }
                     };
                     for f in &leaf.files {
-                        let modified = (f.last_modified - span_end(f.span)).num_milliseconds();
+                        let ms = (f.last_modified - span_end(f.span)).num_milliseconds();
                         target
                             .append_row(params![
                                 id,
                                 period_number(f.span),
                                 f.size as i64,
-                                modified,
+                                ms.div_euclid(1000),
+                                ms.rem_euclid(1000) as i16,
                                 f.checksum
                             ])
                             .map_err(failed(&path, "appending a file"))?;
@@ -369,7 +375,8 @@ impl Catalog {
                 .query_row(
                     "SELECT count(*) FILTER (WHERE previous_size IS NULL),
                             count(*) FILTER (WHERE previous_size IS NOT NULL AND size IS NOT NULL
-                                AND (size <> previous_size OR modified <> previous_modified)),
+                                AND (size <> previous_size OR modified <> previous_modified
+                                     OR modified_ms <> previous_modified_ms)),
                             count(*) FILTER (WHERE size IS NULL)
                        FROM b_diff",
                     [],
