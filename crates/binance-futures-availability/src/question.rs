@@ -12,6 +12,8 @@
 //! What it must not know: clap, axum, pyo3 (each front end's syntax and its sentences for
 //! it: a flag, a query parameter, a Python int of any size), SQL (that is `store`), rendering.
 
+pub mod catalog;
+
 use std::ops::RangeInclusive;
 
 use chrono::{NaiveDate, Utc};

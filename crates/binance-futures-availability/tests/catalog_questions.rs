@@ -628,7 +628,7 @@ fn a_period_the_dataset_cannot_take_is_refused_before_any_file_is_opened() {
                 "--since",
                 "2024-01",
             ],
-            "--since 2024-01 is a month, but um/daily/klines/1m has one file a day: give a day, \
+            "since 2024-01 is a month, but um/daily/klines/1m has one file a day: give a day, \
              YYYY-MM-DD",
         ),
         (
@@ -639,7 +639,7 @@ fn a_period_the_dataset_cannot_take_is_refused_before_any_file_is_opened() {
                 "--until",
                 "2024-01-31",
             ],
-            "--until 2024-01-31 is a day, but um/monthly/klines/1d has one file a month: give a \
+            "until 2024-01-31 is a day, but um/monthly/klines/1d has one file a month: give a \
              month, YYYY-MM",
         ),
         (
@@ -652,7 +652,7 @@ fn a_period_the_dataset_cannot_take_is_refused_before_any_file_is_opened() {
                 "--until",
                 "2024-01-31",
             ],
-            "--since 2024-02-01 is after --until 2024-01-31: no period is in between",
+            "since 2024-02-01 is after until 2024-01-31: no period is in between",
         ),
         (
             &["catalog", "gaps", "um/daily/klines/7m"],

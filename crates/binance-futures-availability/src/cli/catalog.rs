@@ -14,8 +14,11 @@ use super::args::Remote;
 use super::render::{self, Format, printable};
 use super::{CliError, cancel_on_signal, progress, runtime};
 use crate::collect::{self, CollectError, CrawlPlan, CrawlSummary};
-use crate::facts::{DayError, Market, Month, Partition, Span};
-use crate::store::{Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, FileQuery, MemoryLimit};
+use crate::facts::{DayError, Market, Partition, Span};
+use crate::question::catalog::{
+    CatalogAnswer, CatalogQuestion, FilesQuestion, PeriodError, parse_period,
+};
+use crate::store::{Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, FileListing, MemoryLimit};
 use crate::vision::{Dataset, VisionClient, public_url};
 
 /// `catalog`: which catalog file, and the command.
@@ -163,93 +166,9 @@ fn calendar_day(text: &str) -> Result<NaiveDate, DayError> {
 }
 
 /// A period as given to `catalog files`: a day `YYYY-MM-DD` or a month `YYYY-MM`. Which one the
-/// dataset takes is checked against it before the catalog is opened (`check_periods`).
+/// dataset takes is checked by `CatalogQuestion::files`, before the catalog is opened.
 fn period(text: &str) -> Result<Span, PeriodError> {
-    let malformed = || PeriodError::Malformed {
-        text: text.chars().take(40).collect(),
-    };
-    if text.len() == 10 {
-        calendar_day(text).map(Span::Day).map_err(|_| malformed())
-    } else {
-        calendar_day(&format!("{text}-01"))
-            .ok()
-            .filter(|_| text.len() == 7)
-            .map(|d| Span::Month(Month::of(d)))
-            .ok_or_else(malformed)
-    }
-}
-
-/// A period given to `catalog files` that it cannot take.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PeriodError {
-    /// Neither a day nor a month.
-    #[error(
-        "{text:?} is not a period: a day YYYY-MM-DD (of a daily dataset) or a month YYYY-MM \
-         (of a monthly dataset)"
-    )]
-    Malformed {
-        /// The text given (its first 40 characters).
-        text: String,
-    },
-    /// A day for a monthly dataset, or a month for a daily one.
-    #[error(
-        "--{flag} {period} is a {given}, but {dataset} has one file a {wanted}: give a \
-         {wanted}, {form}"
-    )]
-    WrongPartition {
-        /// `since` or `until`.
-        flag: &'static str,
-        /// The period given.
-        period: Span,
-        /// What it is: "day" or "month".
-        given: &'static str,
-        /// The dataset.
-        dataset: Dataset,
-        /// What the dataset's periods are: "day" or "month".
-        wanted: &'static str,
-        /// How one is written.
-        form: &'static str,
-    },
-    /// `--since` after `--until`.
-    #[error("--since {since} is after --until {until}: no period is in between")]
-    Reversed {
-        /// The first period asked for.
-        since: Span,
-        /// The last.
-        until: Span,
-    },
-}
-
-/// Refuses periods of the other partition, and `since` after `until`.
-fn check_periods(
-    dataset: Dataset,
-    since: Option<Span>,
-    until: Option<Span>,
-) -> Result<(), PeriodError> {
-    let unit = |partition: Partition| match partition {
-        Partition::Daily => ("day", "YYYY-MM-DD"),
-        Partition::Monthly => ("month", "YYYY-MM"),
-    };
-    for (flag, given) in [("since", since), ("until", until)] {
-        let Some(given) = given else { continue };
-        if given.partition() != dataset.partition() {
-            let (wanted, form) = unit(dataset.partition());
-            return Err(PeriodError::WrongPartition {
-                flag,
-                period: given,
-                given: unit(given.partition()).0,
-                dataset,
-                wanted,
-                form,
-            });
-        }
-    }
-    if let (Some(since), Some(until)) = (since, until)
-        && since > until
-    {
-        return Err(PeriodError::Reversed { since, until });
-    }
-    Ok(())
+    parse_period(text)
 }
 
 fn symbol_name(text: &str) -> Result<String, crate::vision::BadSymbol> {
@@ -261,6 +180,72 @@ fn catalog_path(db_path: &Path, given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(|| db_path.with_file_name("catalog.duckdb"))
 }
 
+/// A `catalog` command as the command line gave it: a crawl, or the library's question and how
+/// to print its answer.
+enum Asked {
+    /// `catalog update`: what to list, and where.
+    Crawl(CrawlPlan, Remote),
+    /// A question answered in rows.
+    Rows(CatalogQuestion, Format),
+    /// A dataset's files, streamed.
+    Files(FilesQuestion, FilesFormat),
+}
+
+/// The command line's syntax → the library's question (a bad one is exit 2, before the catalog
+/// is opened).
+fn ask(command: CatalogCommand) -> Result<Asked, CliError> {
+    Ok(match command {
+        CatalogCommand::Update {
+            full,
+            recrawl_days,
+            market,
+            remote,
+        } => Asked::Crawl(
+            CrawlPlan {
+                full,
+                recrawl_days,
+                markets: market,
+            },
+            remote,
+        ),
+        CatalogCommand::Datasets { market, format } => {
+            Asked::Rows(CatalogQuestion::Datasets { market }, format)
+        }
+        CatalogCommand::Symbols { dataset, format } => {
+            Asked::Rows(CatalogQuestion::Symbols { dataset }, format)
+        }
+        CatalogCommand::Files {
+            dataset,
+            symbol,
+            since,
+            until,
+            format,
+        } => Asked::Files(
+            FilesQuestion::new(dataset, symbol.as_deref(), since, until)?,
+            format,
+        ),
+        CatalogCommand::Gaps {
+            dataset,
+            symbol,
+            format,
+        } => Asked::Rows(CatalogQuestion::gaps(dataset, symbol.as_deref())?, format),
+        CatalogCommand::Lag { dataset, format } => {
+            Asked::Rows(CatalogQuestion::Lag { dataset }, format)
+        }
+        CatalogCommand::Changes {
+            since,
+            until,
+            dataset,
+            kind,
+            format,
+        } => Asked::Rows(
+            CatalogQuestion::changes(since, until, dataset, kind)?,
+            format,
+        ),
+        CatalogCommand::Strays { format } => Asked::Rows(CatalogQuestion::Strays, format),
+    })
+}
+
 /// Runs a `catalog` command.
 pub(super) fn run(
     db_path: &Path,
@@ -269,27 +254,30 @@ pub(super) fn run(
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let path = catalog_path(db_path, args.catalog);
-    match args.command {
-        CatalogCommand::Update {
-            full,
-            recrawl_days,
-            market,
-            remote,
-        } => {
-            let plan = CrawlPlan {
-                full,
-                recrawl_days,
-                markets: market,
-            };
+    match ask(args.command)? {
+        Asked::Crawl(plan, remote) => {
             let summary = update(&path, &remote, &plan, quiet)?;
             if !quiet {
                 say!("{summary}");
             }
             Ok(())
         }
-        CatalogCommand::Datasets { market, format } => {
-            let mut rows = Catalog::open(&path)?.datasets()?;
-            rows.retain(|r| market.is_none_or(|m| r.dataset.market() == m));
+        Asked::Files(question, format) => {
+            let catalog = Catalog::open(&path)?;
+            let listing = catalog.file_listing(&question.query())?;
+            files(out, &catalog, &listing, question.dataset(), format, quiet)
+        }
+        Asked::Rows(question, format) => {
+            let answer = Catalog::open(&path)?.answer(&question)?;
+            rows(out, answer, format)
+        }
+    }
+}
+
+/// Prints an answer in rows.
+fn rows(out: &mut impl Write, answer: CatalogAnswer, format: Format) -> Result<(), CliError> {
+    match answer {
+        CatalogAnswer::Datasets(rows) => {
             render::emit(out, format, &rows, |out| {
                 let mut t = render::table(
                     &[
@@ -322,8 +310,7 @@ pub(super) fn run(
             })?;
             Ok(())
         }
-        CatalogCommand::Symbols { dataset, format } => {
-            let rows = Catalog::open(&path)?.symbols(dataset)?;
+        CatalogAnswer::Symbols { dataset, rows } => {
             render::emit(out, format, &rows, |out| {
                 let mut t = render::table(
                     &["symbol", "files", "bytes", "first", "last", "gaps"],
@@ -347,29 +334,7 @@ pub(super) fn run(
             })?;
             Ok(())
         }
-        CatalogCommand::Files {
-            dataset,
-            symbol,
-            since,
-            until,
-            format,
-        } => {
-            check_periods(dataset, since, until)?;
-            let catalog = Catalog::open(&path)?;
-            let query = FileQuery {
-                dataset,
-                symbol: symbol.as_deref(),
-                since,
-                until,
-            };
-            files(out, &catalog, &query, format, quiet)
-        }
-        CatalogCommand::Gaps {
-            dataset,
-            symbol,
-            format,
-        } => {
-            let rows = Catalog::open(&path)?.gaps(dataset, symbol.as_deref())?;
+        CatalogAnswer::Gaps { dataset, rows } => {
             render::emit(out, format, &rows, |out| {
                 let mut t = render::table(&["symbol", "from", "to", "periods", "covered by"], &[3]);
                 for r in &rows {
@@ -394,8 +359,7 @@ pub(super) fn run(
             })?;
             Ok(())
         }
-        CatalogCommand::Lag { dataset, format } => {
-            let lag = Catalog::open(&path)?.lag(dataset)?;
+        CatalogAnswer::Lag { dataset, lag } => {
             match format {
                 Format::Json => render::json(out, &lag)?,
                 Format::Csv => {
@@ -419,17 +383,7 @@ pub(super) fn run(
             }
             Ok(())
         }
-        CatalogCommand::Changes {
-            since,
-            until,
-            dataset,
-            kind,
-            format,
-        } => {
-            if let (Some(since), Some(until)) = (since, until) {
-                crate::facts::check_order(since, until)?;
-            }
-            let rows = Catalog::open(&path)?.changes(since, until, dataset, kind)?;
+        CatalogAnswer::Changes(rows) => {
             render::emit(out, format, &rows, |out| {
                 let mut t = render::table(&["seen (UTC)", "kind", "key", "size", "was"], &[3, 4]);
                 let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -456,8 +410,7 @@ pub(super) fn run(
             })?;
             Ok(())
         }
-        CatalogCommand::Strays { format } => {
-            let rows = Catalog::open(&path)?.strays()?;
+        CatalogAnswer::Strays(rows) => {
             render::emit(out, format, &rows, |out| {
                 let mut t = render::table(&["key", "size", "last modified (UTC)", "reason"], &[1]);
                 for r in &rows {
@@ -484,25 +437,25 @@ pub(super) fn run(
 fn files(
     out: &mut impl Write,
     catalog: &Catalog,
-    query: &FileQuery<'_>,
+    listing: &FileListing,
+    dataset: Dataset,
     format: FilesFormat,
     quiet: bool,
 ) -> Result<(), CliError> {
-    let listing = catalog.file_listing(query)?;
     let total = format!("{} files, {} bytes", listing.files, listing.bytes);
     match format {
-        FilesFormat::Urls => catalog.each_file(&listing, |r| -> Result<(), CliError> {
+        FilesFormat::Urls => catalog.each_file(listing, |r| -> Result<(), CliError> {
             writeln!(out, "{}", public_url(&r.key))?;
             Ok(())
         })?,
         FilesFormat::Json => {
             let mut w = render::JsonRows::new(&mut *out);
-            catalog.each_file(&listing, |r| -> Result<(), CliError> { Ok(w.row(&r)?) })?;
+            catalog.each_file(listing, |r| -> Result<(), CliError> { Ok(w.row(&r)?) })?;
             w.finish()?;
         }
         FilesFormat::Csv => {
             let mut w = render::CsvRows::new(&mut *out);
-            catalog.each_file(&listing, |r| -> Result<(), CliError> { Ok(w.row(&r)?) })?;
+            catalog.each_file(listing, |r| -> Result<(), CliError> { Ok(w.row(&r)?) })?;
             w.finish()?;
             // CSV stays one header and its rows; the total goes beside it.
             if !quiet {
@@ -516,7 +469,7 @@ fn files(
                     .map(|s| render::display_width(&printable(s)))
                     .max()
                     .unwrap_or(0);
-                let period = match query.dataset.partition() {
+                let period = match dataset.partition() {
                     Partition::Daily => "YYYY-MM-DD".len(),
                     Partition::Monthly => "YYYY-MM".len(),
                 };
@@ -548,7 +501,7 @@ fn files(
                         "CHECKSUM",
                     ],
                 )?;
-                catalog.each_file(&listing, |r| -> Result<(), CliError> {
+                catalog.each_file(listing, |r| -> Result<(), CliError> {
                     t.line(
                         out,
                         &[

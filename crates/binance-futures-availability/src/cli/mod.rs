@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::collect::{self, CollectError, Goal, Progress, Summary, Trading};
 use crate::config;
 use crate::facts::{DayError, Market};
+use crate::question::catalog::CatalogQuestionError;
 use crate::question::{Question, QuestionError};
 use crate::schedule::PidFileError;
 use crate::store::{Database, EventFilter, StoreError, UniverseQuery};
@@ -31,7 +32,6 @@ use crate::validate::ValidateError;
 use crate::vision::{BadSymbol, VisionClient, VisionError};
 pub use args::Cli;
 use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ServeArgs, ValidateArgs};
-pub use catalog::PeriodError;
 pub use entry::main;
 pub use logging::{LogFilterError, log_filter};
 pub use render::{Format, ReportFormat};
@@ -48,9 +48,9 @@ pub enum CliError {
     /// A question the library refuses (a reversed range, a count out of bounds, …).
     #[error(transparent)]
     Question(#[from] QuestionError),
-    /// A period `catalog files` cannot take.
+    /// A catalog question the library refuses (a period of the other partition, …).
     #[error(transparent)]
-    Period(#[from] PeriodError),
+    CatalogQuestion(#[from] CatalogQuestionError),
     /// The database.
     #[error("{e}{hint}", e = .0, hint = store_hint(.0))]
     Store(#[from] StoreError),
@@ -158,7 +158,7 @@ impl CliError {
             CliError::Day(_)
             | CliError::Symbol(_)
             | CliError::Question(_)
-            | CliError::Period(_) => true,
+            | CliError::CatalogQuestion(_) => true,
             CliError::Serve(e) => e.is_bad_input(),
             CliError::Store(e) => e.is_bad_input(),
             CliError::Collect(e) => e.is_bad_input(),
