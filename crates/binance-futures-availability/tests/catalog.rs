@@ -637,3 +637,65 @@ fn a_folder_gone_from_the_bucket_is_recorded_removed_and_market_narrows_an_updat
     now.sort();
     assert!(keys.iter().map(|k| k.0.as_str()).eq(now.iter().copied()));
 }
+
+/// Across a month's turn, without `--full`: the first run sees every file added since the last
+/// (the new month's files included), though it leaves idle the leaves where nothing new can
+/// be; mid-month, the monthly leaves that hold last month are idle.
+#[test]
+fn idle_leaves_are_not_listed_and_a_new_months_files_are_seen_the_first_run() {
+    let t0: DateTime<Utc> = "2026-11-27T09:00:00Z".parse().unwrap();
+    let t1: DateTime<Utc> = "2026-12-04T09:00:00Z".parse().unwrap();
+    let t2: DateTime<Utc> = "2026-12-05T09:00:00Z".parse().unwrap();
+    let model = std::sync::Arc::new(vision_sim::Vision::new(0.0005));
+    let added = |from, to| -> Vec<Recorded> {
+        expected_changes(&model, from, to)
+            .into_iter()
+            .filter(|c| c.1 == "added")
+            .collect()
+    };
+    let env = Env::with_bucket(vision_sim::Bucket::Vision(model.at(t0)));
+    env.ok(&["catalog", "update", "-q"]);
+    let idle = |stderr: &str| -> u64 {
+        let (_, rest) = stderr.split_once(" leaves from their tips (").unwrap();
+        rest.split_once(' ').unwrap().0.parse().unwrap()
+    };
+
+    env.sim.set_clock(t1);
+    let out = env.run(&["catalog", "update"]);
+    assert!(out.status.success());
+    let want = added(t0, t1);
+    assert!(
+        want.iter().filter(|c| c.0.contains("/monthly/")).count() > 10,
+        "November's files appear in the window"
+    );
+    let got: Vec<Recorded> = recorded(&env)
+        .into_iter()
+        .filter(|c| c.1 == "added")
+        .collect();
+    assert_same(&got, &want, "every added file in the first run");
+    // Delisted symbols' daily leaves are idle even on the month's turn.
+    assert!(idle(&String::from_utf8_lossy(&out.stderr)) > 0);
+
+    // The next day, every monthly leaf holding November is idle too; the new day's files are
+    // still all seen.
+    env.sim.set_clock(t2);
+    let out = env.run(&["catalog", "update"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let monthly_leaves: u64 = read_only(&env.dir.path().join("catalog.duckdb"))
+        .query_row(
+            "SELECT count(*) FROM leaves l JOIN datasets d ON d.id = l.dataset
+              WHERE d.name LIKE '%/monthly/%'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap() as u64;
+    assert!(idle(&stderr) > monthly_leaves / 2, "{stderr}");
+    let got: Vec<Recorded> = recorded(&env)
+        .into_iter()
+        .filter(|c| c.1 == "added")
+        .collect();
+    let mut want = added(t0, t2);
+    want.sort();
+    assert_same(&got, &want, "every added file by the second run");
+}

@@ -33,10 +33,10 @@ use tokio::sync::Semaphore;
 
 use super::driver::{Pending, Tally, Work, drive};
 use super::{CollectError, Job, Options, Stage, Step, Stop, SymbolFailure};
-use crate::facts::{Market, Partition};
+use crate::facts::{Market, Month, Partition, Span};
 use crate::store::{
     Catalog, ChangeCounts, FolderListing, LeafListing, ListedFile, Scope, StoreError, StoredLeaf,
-    Stray, StrayReason, WriteSession, period_span,
+    Stray, StrayReason, WriteSession, period_number, period_span,
 };
 use crate::vision::{
     DataType, Dataset, FetchError, ListedObject, Stall, VisionClient, VisionError, check_symbol,
@@ -49,6 +49,9 @@ pub struct CrawlSummary {
     pub folders: u64,
     /// Leaves listed from a little before their tips.
     pub leaves: u64,
+    /// Stored leaves not listed, as nothing new can be in them yet (a delisted symbol's, a
+    /// monthly leaf holding last month): the rolling re-crawl lists their folders.
+    pub idle: u64,
     /// Files that appeared, were replaced or disappeared since the catalog last listed them
     /// (recorded once a whole crawl has finished; a first crawl records none).
     pub changes: ChangeCounts,
@@ -73,11 +76,12 @@ impl std::fmt::Display for CrawlSummary {
         } = self.changes;
         write!(
             f,
-            "catalog update: {} folders listed whole, {} leaves from their tips, {} files and {} \
-             strays seen; {added} added, {replaced} replaced, {removed} removed; {} requests in \
-             {:.1} s",
+            "catalog update: {} folders listed whole, {} leaves from their tips ({} idle ones \
+             not), {} files and {} strays seen; {added} added, {replaced} replaced, {removed} \
+             removed; {} requests in {:.1} s",
             self.folders,
             self.leaves,
+            self.idle,
             self.files,
             self.strays,
             self.requests,
@@ -289,6 +293,58 @@ enum FolderKind {
 struct Chosen {
     tasks: Vec<FolderTask>,
     gone: Vec<FolderListing>,
+    /// Stored leaves whose tails were not listed: nothing new can be there yet (`Tips::due`).
+    idle: u64,
+}
+
+/// Each dataset's tip — the newest period any of its stored leaves holds, never after the
+/// newest period that can have a file today — and what a leaf's tail can show against it.
+struct Tips {
+    tips: std::collections::HashMap<Dataset, i32>,
+    /// Today's month's period number.
+    this_month: i32,
+}
+
+impl Tips {
+    /// The tips of stored leaves given as (dataset, last period), on `today`.
+    fn of(leaves: impl Iterator<Item = (Dataset, i32)>, today: chrono::NaiveDate) -> Tips {
+        let this_month = period_number(Span::Month(Month::of(today)));
+        let yesterday = period_number(Span::Day(today)) - 1;
+        let mut tips = std::collections::HashMap::new();
+        for (dataset, last) in leaves {
+            // A period after the last that can be published (a server's typo, a clock ahead)
+            // must not make every other leaf look idle.
+            let newest = match dataset.partition() {
+                Partition::Daily => yesterday,
+                Partition::Monthly => this_month - 1,
+            };
+            let tip = tips.entry(dataset).or_insert(i32::MIN);
+            *tip = (*tip).max(last.min(newest));
+        }
+        Tips { tips, this_month }
+    }
+
+    /// Whether listing a leaf of `dataset` whose last period is `last` from its tip can show
+    /// anything new. A daily leaf can while its
+    /// last file is within `TAIL_DAYS` of its dataset's tip: a symbol that stopped longer ago
+    /// (delisted; ~1/5 of daily leaves) gets no new days, and its late files are all in. A
+    /// monthly leaf can while it is within `TAIL_MONTHS` of its tip and either lacks the tip's
+    /// month or the month after its last has ended (its file is published in the first days
+    /// of the next): a complete monthly leaf (~4/5 of them, a third of all leaves) has nothing
+    /// to show until the month turns. Measured against the dataset's tip, not the clock, so a
+    /// dataset whose publishing stalls is still listed every day and seen when it resumes.
+    /// What idle leaves may still gain — a relisted symbol, a backfilled day, a replaced file —
+    /// the rolling re-crawl lists within `recrawl_days` runs, as it does for any folder.
+    fn due(&self, dataset: Dataset, last: i32) -> bool {
+        let tip = self.tips.get(&dataset).copied().unwrap_or(i32::MIN);
+        match dataset.partition() {
+            Partition::Daily => last >= tip.saturating_sub(TAIL_DAYS),
+            Partition::Monthly => {
+                last >= tip.saturating_sub(TAIL_MONTHS)
+                    && (last < tip || self.this_month >= last.saturating_add(2))
+            }
+        }
+    }
 }
 
 /// Chooses the run's listings (pure but for reading the catalog's folders): each discovered
@@ -343,14 +399,30 @@ fn choose(
     let mut listed = listed.into_iter().map(|(_, t)| t);
     whole.extend(listed.by_ref().take(rolling));
     let rest: std::collections::HashSet<String> = listed.map(|t| t.prefix).collect();
-    let mut tails: Vec<FolderTask> = db
-        .stored_leaves()
-        .filter(|(folder, _, _)| rest.contains(*folder))
-        .map(|(folder, symbol, leaf)| FolderTask::tail(folder, symbol, leaf))
-        .collect();
+    let tips = Tips::of(
+        db.stored_leaves()
+            .map(|(_, _, l)| (l.dataset, l.last_period)),
+        now.date_naive(),
+    );
+    let mut idle = 0;
+    let mut tails: Vec<FolderTask> = Vec::new();
+    for (folder, symbol, leaf) in db.stored_leaves() {
+        if !rest.contains(folder) {
+            continue;
+        }
+        if tips.due(leaf.dataset, leaf.last_period) {
+            tails.push(FolderTask::tail(folder, symbol, leaf));
+        } else {
+            idle += 1;
+        }
+    }
     tails.sort_by(|a, b| a.prefix.cmp(&b.prefix));
     whole.extend(tails);
-    Ok(Chosen { tasks: whole, gone })
+    Ok(Chosen {
+        tasks: whole,
+        gone,
+        idle,
+    })
 }
 
 /// A level of the layout to list with `delimiter=/`.
@@ -787,6 +859,7 @@ pub async fn update_catalog(
             .filter(|t| plan.covers(&t.prefix))
             .collect();
         let work = tokio::task::block_in_place(|| choose(db, plan, tasks, &levels, listed_at))?;
+        summary.idle = work.idle;
         summary.strays += levels.iter().map(|f| f.strays.len() as u64).sum::<u64>();
         summary.rows_written += tokio::task::block_in_place(|| {
             db.write_folders(&levels)
@@ -865,6 +938,48 @@ mod tests {
             size: 100,
             last_modified: "2024-01-16T07:00:00Z".parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn a_tail_is_listed_only_where_something_new_can_be() {
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let d = |s: &str| period_number(Span::Day(day(s)));
+        let m = |s: &str| period_number(Span::Month(Month::of(day(&format!("{s}-01")))));
+        let daily: Dataset = "um/daily/klines/1m".parse().unwrap();
+        let monthly: Dataset = "um/monthly/klines/1m".parse().unwrap();
+        let stalled: Dataset = "um/daily/bookTicker".parse().unwrap();
+        let leaves = [
+            (daily, d("2026-12-05")),
+            (daily, d("2026-11-20")),
+            // A period after yesterday (a clock ahead) does not move the tip.
+            (daily, d("2027-06-01")),
+            (monthly, m("2026-11")),
+            (monthly, m("2026-10")),
+            (monthly, m("2026-08")),
+            (stalled, d("2024-03-30")),
+            (stalled, d("2024-03-01")),
+        ];
+        let tips = Tips::of(leaves.into_iter(), day("2026-12-06"));
+        // Daily: within TAIL_DAYS of the tip (2026-12-05) or not.
+        assert!(tips.due(daily, d("2026-12-05")));
+        assert!(tips.due(daily, d("2026-11-25")));
+        assert!(!tips.due(daily, d("2026-11-24")));
+        // A dataset that stopped publishing is measured against its own tip: when it
+        // resumes, its leaves are listed the next run.
+        assert!(tips.due(stalled, d("2024-03-30")));
+        assert!(!tips.due(stalled, d("2024-03-01")));
+        // Monthly, on 2026-12-06: November's file is in, so nothing until January; a leaf
+        // lacking November is listed; one two months behind is idle.
+        assert!(!tips.due(monthly, m("2026-11")));
+        assert!(tips.due(monthly, m("2026-10")));
+        assert!(tips.due(monthly, m("2026-09")));
+        assert!(!tips.due(monthly, m("2026-08")));
+        // On the 1st of January, December's files are due: every live leaf is listed.
+        let tips = Tips::of(leaves.into_iter(), day("2027-01-01"));
+        assert!(tips.due(monthly, m("2026-11")));
+        // A leaf of a dataset with no stored tip (never happens: it is its own) is listed.
+        let other: Dataset = "spot/daily/trades".parse().unwrap();
+        assert!(tips.due(other, d("2020-01-01")));
     }
 
     #[test]
