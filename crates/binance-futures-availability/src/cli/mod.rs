@@ -300,8 +300,18 @@ pub(crate) fn question(market: Market, query: Query) -> Result<(Question, Format
                 output.format,
             )
         }
+        Query::Lives {
+            symbol,
+            rule,
+            output,
+        } => (
+            Question::lives(market, symbol.as_deref(), rule.delisted_after)?,
+            output.format,
+        ),
         Query::Universe {
             date,
+            until,
+            every,
             contract,
             quote,
             include_settled,
@@ -325,7 +335,16 @@ pub(crate) fn question(market: Market, query: Query) -> Result<(Question, Format
                 delisted_after: rule.delisted_after,
                 include_settled,
             };
-            (Question::universe(market, q)?, output.format)
+            let question = match until {
+                Some(until) => Question::universe_panel(
+                    market,
+                    q,
+                    until,
+                    every.unwrap_or(crate::store::Every::DAILY),
+                )?,
+                None => Question::universe(market, q)?,
+            };
+            (question, output.format)
         }
     })
 }

@@ -18,6 +18,7 @@ mod files;
 mod layout;
 mod lives;
 mod lock;
+mod panel;
 mod read;
 mod runs;
 mod schema;
@@ -51,6 +52,8 @@ pub use lives::{
     UniverseQuery,
 };
 pub use lock::{LockError, WriterLock};
+pub use lives::LifeRow;
+pub use panel::{BadEvery, Every, PANEL_DATES, PanelQuery, PanelRow};
 pub use read::{
     DayCount, DbStatus, DuplicateDay, Gap, GapKind, RangeRow, SnapshotRow, SymbolCounts, SymbolDay,
     SymbolRecord, Timeline, TimelineDay, TradingStatus,
