@@ -191,7 +191,10 @@ fn main() {
 /// and a fresh one (open included).
 fn panel(path: &std::path::Path) {
     let db = Database::open(path).expect("open the database");
-    let through = db.complete_through().expect("complete through").expect("a checked day");
+    let through = db
+        .complete_through()
+        .expect("complete through")
+        .expect("a checked day");
     let start = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
     let end = NaiveDate::from_ymd_opt(2026, 11, 30)
         .unwrap()
@@ -213,18 +216,15 @@ fn panel(path: &std::path::Path) {
     let t = Instant::now();
     let daily = ask(&db, 100, Every::DAILY);
     let first_ms = ms(t);
-    let (daily_p50, daily_max) = p50(
-        (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(ask(&db, 100, Every::DAILY));
-                ms(t)
-            })
-            .collect(),
-    );
-    let dates = Every::DAILY.dates(
-        binance_futures_availability::facts::DayRange::new(start, end).unwrap(),
-    );
+    let (daily_p50, daily_max) = p50((0..5)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(ask(&db, 100, Every::DAILY));
+            ms(t)
+        })
+        .collect());
+    let dates =
+        Every::DAILY.dates(binance_futures_availability::facts::DayRange::new(start, end).unwrap());
     // The loop it replaces: one universe per date on the same warm handle.
     let t = Instant::now();
     let mut looped = Vec::with_capacity(daily.len());
@@ -244,25 +244,21 @@ fn panel(path: &std::path::Path) {
     }
     let loop_ms = ms(t);
     assert!(looped == daily, "the panel's rows are not the loop's");
-    let (monthly_p50, monthly_max) = p50(
-        (0..20)
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(ask(&db, 50, Every::Month));
-                ms(t)
-            })
-            .collect(),
-    );
-    let (fresh_p50, _) = p50(
-        (0..3)
-            .map(|_| {
-                let t = Instant::now();
-                let fresh = Database::open(path).expect("open the database");
-                std::hint::black_box(ask(&fresh, 100, Every::DAILY));
-                ms(t)
-            })
-            .collect(),
-    );
+    let (monthly_p50, monthly_max) = p50((0..20)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(ask(&db, 50, Every::Month));
+            ms(t)
+        })
+        .collect());
+    let (fresh_p50, _) = p50((0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let fresh = Database::open(path).expect("open the database");
+            std::hint::black_box(ask(&fresh, 100, Every::DAILY));
+            ms(t)
+        })
+        .collect());
     println!(
         "\n## universe panel (bench: trading)\n\n{start} … {end}, {} dates, top 100: {} rows, equal to the loop's.\n",
         dates.len(),
@@ -270,8 +266,15 @@ fn panel(path: &std::path::Path) {
     );
     println!("| | p50 | max |\n|---|---|---|");
     println!("| daily panel, warm handle (5 runs) | **{daily_p50:.0} ms** | {daily_max:.0} ms |");
-    println!("| daily panel, the handle's first question ({first_ms:.0} ms, lives read included) | | |");
+    println!(
+        "| daily panel, the handle's first question ({first_ms:.0} ms, lives read included) | | |"
+    );
     println!("| daily panel, fresh handle, open included (3 runs) | {fresh_p50:.0} ms | |");
-    println!("| the per-date loop it replaces: {} × `universe`, warm handle | **{loop_ms:.0} ms** | |", dates.len());
-    println!("| monthly panel, top 50, warm handle (20 runs) | **{monthly_p50:.1} ms** | {monthly_max:.1} ms |");
+    println!(
+        "| the per-date loop it replaces: {} × `universe`, warm handle | **{loop_ms:.0} ms** | |",
+        dates.len()
+    );
+    println!(
+        "| monthly panel, top 50, warm handle (20 runs) | **{monthly_p50:.1} ms** | {monthly_max:.1} ms |"
+    );
 }

@@ -287,7 +287,6 @@ impl Question {
         Ok(Question::UniversePanel { market, query })
     }
 
-
     /// Every folder's lives, or `symbol`'s (a symbol name), a life ending after
     /// `delisted_after` days (in [`UNIVERSE_DAYS`]).
     pub fn lives(

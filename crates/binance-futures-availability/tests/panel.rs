@@ -31,12 +31,27 @@ fn questions() -> Vec<(&'static str, UniverseQuery)> {
     };
     vec![
         ("defaults", base.clone()),
-        ("top 3, window 7", with(|q| (q.top, q.window) = (Some(3), 7))),
-        ("min-age 30, recent 10", with(|q| (q.min_age, q.recent) = (30, 10))),
-        ("recent 30, window 60", with(|q| (q.recent, q.window) = (30, 60))),
-        ("by trades, top 2", with(|q| (q.by, q.top) = (RankBy::Trades, Some(2)))),
+        (
+            "top 3, window 7",
+            with(|q| (q.top, q.window) = (Some(3), 7)),
+        ),
+        (
+            "min-age 30, recent 10",
+            with(|q| (q.min_age, q.recent) = (30, 10)),
+        ),
+        (
+            "recent 30, window 60",
+            with(|q| (q.recent, q.window) = (30, 60)),
+        ),
+        (
+            "by trades, top 2",
+            with(|q| (q.by, q.top) = (RankBy::Trades, Some(2))),
+        ),
         ("include settled", with(|q| q.include_settled = true)),
-        ("quote USDT, window 1", with(|q| (q.quote, q.window) = (Some("usdt".into()), 1))),
+        (
+            "quote USDT, window 1",
+            with(|q| (q.quote, q.window) = (Some("usdt".into()), 1)),
+        ),
         ("delisted-after 3", with(|q| q.delisted_after = 3)),
         ("all contracts", with(|q| q.contracts = ContractFilter::All)),
         ("window 3650", with(|q| q.window = 3650)),
@@ -118,9 +133,14 @@ fn every_period_picks_its_dates_and_their_rows() {
     let q = UniverseQuery::new(day(START));
     let daily = by_date(&panel(&db, &q, day(END), Every::DAILY));
     for (every, picked) in [
-        (Every::Week, &(|d: NaiveDate| d.weekday() == Weekday::Mon) as &dyn Fn(NaiveDate) -> bool),
+        (
+            Every::Week,
+            &(|d: NaiveDate| d.weekday() == Weekday::Mon) as &dyn Fn(NaiveDate) -> bool,
+        ),
         (Every::Month, &|d: NaiveDate| d.day() == 1),
-        (Every::Days(9), &|d: NaiveDate| (d - day(START)).num_days() % 9 == 0),
+        (Every::Days(9), &|d: NaiveDate| {
+            (d - day(START)).num_days() % 9 == 0
+        }),
     ] {
         let rows = by_date(&panel(&db, &q, day(END), every));
         let want: BTreeMap<NaiveDate, Vec<PanelRow>> = daily
@@ -159,12 +179,19 @@ fn later_data_never_changes_a_panels_rows() {
             let unknown = |rows: &[PanelRow]| -> Vec<PanelRow> {
                 rows.iter()
                     .map(|r| PanelRow {
-                        traded_on_date: if r.date == cut { None } else { r.traded_on_date },
+                        traded_on_date: if r.date == cut {
+                            None
+                        } else {
+                            r.traded_on_date
+                        },
                         ..r.clone()
                     })
                     .collect()
             };
-            assert!(before.iter().any(|r| r.date == cut) || q.top.is_some(), "{name}");
+            assert!(
+                before.iter().any(|r| r.date == cut) || q.top.is_some(),
+                "{name}"
+            );
             assert_eq!(unknown(before), unknown(&after), "{cut} {name}");
         }
     }
@@ -221,7 +248,10 @@ fn the_command_line_serve_and_the_library_give_one_panel() {
         served.url
     );
     assert_eq!(get(&url), (200, cli.clone()));
-    let url = format!("{}/v1/universe?start={START}&end={END}&every=2w", served.url);
+    let url = format!(
+        "{}/v1/universe?start={START}&end={END}&every=2w",
+        served.url
+    );
     let (status, refused) = get(&url);
     assert_eq!(status, 400, "{refused}");
     assert!(refused.contains("is not a rebalancing period"), "{refused}");
@@ -275,7 +305,10 @@ fn lives_are_the_lives_events_tell() {
     };
     for life in &lives {
         if life.life > 1 {
-            assert!(has(&life.symbol, life.first_file, EventKind::Relisting), "{life:?}");
+            assert!(
+                has(&life.symbol, life.first_file, EventKind::Relisting),
+                "{life:?}"
+            );
             assert!(life.gap_days_before.is_some_and(|g| g >= 7), "{life:?}");
         }
         if let Some(end) = life.end {
@@ -283,7 +316,10 @@ fn lives_are_the_lives_events_tell() {
         }
         assert!(life.first_file <= life.last_file, "{life:?}");
     }
-    let delistings = events.iter().filter(|e| e.kind == EventKind::Delisting).count();
+    let delistings = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Delisting)
+        .count();
     assert_eq!(lives.iter().filter(|l| l.end.is_some()).count(), delistings);
     let of = |name: &str| -> Vec<_> { lives.iter().filter(|l| l.symbol == name).collect() };
     // XRPUSDT: a gap of 20 days ended its first life; the second is open.
@@ -294,10 +330,38 @@ fn lives_are_the_lives_events_tell() {
     assert_eq!(xrp[1].gap_days_before, Some(20));
     assert_eq!(xrp[1].end, None);
     // ICPUSDT's first life follows its settled folder; 币安人生USDT's short gap ends nothing.
-    assert!(of("ICPUSDT")[0].gap_days_before.is_some(), "{:?}", of("ICPUSDT"));
+    assert!(
+        of("ICPUSDT")[0].gap_days_before.is_some(),
+        "{:?}",
+        of("ICPUSDT")
+    );
     assert_eq!(of("币安人生USDT").len(), 1);
     // A delivery contract's life ends on its delivery.
     assert_eq!(of("BTCUSDT_220225")[0].end, Some(day("2022-02-25")));
     // One symbol, through the command line, case-insensitive.
     assert_eq!(json(&env, &["lives", "--symbol", "xrpusdt"]), printed(&xrp));
+}
+
+/// `timeline --with-events --format json` is one object holding what `--format json` prints
+/// (the array of days, unchanged) beside the folder, its events and its 1d rows; in another
+/// format it is refused, exit 2.
+#[test]
+fn a_timeline_with_events_is_one_object_beside_the_unchanged_array() {
+    let env = backfilled(&spec(), END);
+    let parse = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
+    let text = json(&env, &["timeline", "XRPUSDT", "--with-events"]);
+    assert!(text.starts_with("{\n  \"symbol\": {"), "{text}");
+    let object = parse(text);
+    let keys: Vec<&String> = object.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["days", "events", "symbol", "trading"]);
+    assert_eq!(object["days"], parse(json(&env, &["timeline", "XRPUSDT"])));
+    assert_eq!(
+        object["events"],
+        parse(json(&env, &["events", "--symbol", "XRPUSDT"]))
+    );
+    assert_eq!(object["symbol"]["symbol"], "XRPUSDT");
+    assert!(object["trading"].as_array().unwrap().len() > 100);
+    let out = env.run(&["query", "timeline", "XRPUSDT", "--with-events"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--with-events prints one JSON object"));
 }

@@ -547,8 +547,7 @@ impl Database {
     ) -> PyResult<Table> {
         let rule = count(delisted_after, "delisted_after", UNIVERSE_DAYS)?
             .unwrap_or(DEFAULT_DELISTED_AFTER);
-        let question =
-            Question::lives(self.market, symbol.as_deref(), rule).map_err(refused)?;
+        let question = Question::lives(self.market, symbol.as_deref(), rule).map_err(refused)?;
         self.ask(py, question)
     }
 

@@ -13,10 +13,10 @@ use crate::collect;
 use crate::config;
 use crate::facts::{ContractFilter, Market, TRADING_START};
 use crate::question::{MIN_AGE_DAYS, TOP_MEMBERS};
+use crate::store::Every;
 use crate::store::{
     DEFAULT_DELISTED_AFTER, EventKind, ExportFormat, RankBy, UNIVERSE_DAYS, UniverseQuery,
 };
-use crate::store::Every;
 use crate::vision::{ClientConfig, Endpoints, RetryPolicy};
 
 const EXIT_CODES: &str = "\
@@ -329,6 +329,11 @@ pub(crate) enum Query {
     Timeline {
         /// The symbol folder name, e.g. BTCUSDT (case-insensitive).
         symbol: String,
+        /// With --format json: one object, {"symbol", "days", "events", "trading"}, instead of
+        /// the array of days (the folder as `query symbols` lists it, its days, its events by
+        /// the default rule, its 1d rows).
+        #[arg(long)]
+        with_events: bool,
         #[command(flatten)]
         output: Output,
     },

@@ -570,6 +570,35 @@ fn universe(
     })
 }
 
+/// `query timeline --with-events`: the folder, its days, its events and its 1d rows as one
+/// JSON object (the array of days alone stays `--format json`'s answer).
+pub(super) fn timeline_with_events(out: &mut impl Write, answer: &Answer) -> io::Result<()> {
+    let Answer::Timeline {
+        timeline,
+        events,
+        trading,
+    } = answer
+    else {
+        return Err(io::Error::other("an answer to another question"));
+    };
+    #[derive(Serialize)]
+    struct WithEvents<'a> {
+        symbol: &'a SymbolRecord,
+        days: &'a [crate::store::TimelineDay],
+        events: &'a [Event],
+        trading: &'a [DailyTrading],
+    }
+    json(
+        out,
+        &WithEvents {
+            symbol: &timeline.symbol,
+            days: &timeline.days,
+            events,
+            trading,
+        },
+    )
+}
+
 /// Whether a member traded on the day, in words.
 fn traded_on_date(traded: Option<bool>) -> String {
     match traded {

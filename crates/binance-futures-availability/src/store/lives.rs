@@ -523,7 +523,8 @@ pub(super) fn traded_on_date(
 
 /// The order of a universe: the larger ranking key first, then the symbol's bytes.
 pub(super) fn by_rank((a, ka): (&str, f64), (b, kb): (&str, f64)) -> std::cmp::Ordering {
-    kb.total_cmp(&ka).then_with(|| a.as_bytes().cmp(b.as_bytes()))
+    kb.total_cmp(&ka)
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 /// The symbol a settled folder was renamed from (`ICPUSDT` for `ICPUSDT_SETTLED`, also for
@@ -704,11 +705,16 @@ impl Database {
                 continue;
             }
             let f = facts.get(&record.symbol).unwrap_or(&none);
-            folder_lives(record, f, known, facts, (delisted_after, published), &mut rows);
+            folder_lives(
+                record,
+                f,
+                known,
+                facts,
+                (delisted_after, published),
+                &mut rows,
+            );
         }
-        rows.sort_by(|a, b| {
-            (a.symbol.as_bytes(), a.life).cmp(&(b.symbol.as_bytes(), b.life))
-        });
+        rows.sort_by(|a, b| (a.symbol.as_bytes(), a.life).cmp(&(b.symbol.as_bytes(), b.life)));
         Ok(rows)
     }
 }
@@ -765,7 +771,10 @@ fn folder_lives(
         });
         life = next;
     }
-    let last_file = record.last_file_date.unwrap_or(first_file).max(life.first_file);
+    let last_file = record
+        .last_file_date
+        .unwrap_or(first_file)
+        .max(life.first_file);
     let (first_trade, last_trade) = trades_in(life.first_file, last_file);
     life.first_trade = first_trade;
     life.last_trade = last_trade;

@@ -244,7 +244,11 @@ impl Database {
             );
             let (Some(symbol), Some(date), Some(quote_volume), Some(trades)) = columns else {
                 let types = format!("unexpected column types {:?}", batch.schema().fields());
-                let e = duckdb::Error::FromSqlConversionFailure(0, duckdb::types::Type::Any, types.into());
+                let e = duckdb::Error::FromSqlConversionFailure(
+                    0,
+                    duckdb::types::Type::Any,
+                    types.into(),
+                );
                 return Err(self.err(what)(e));
             };
             for row in 0..batch.num_rows() {
@@ -294,7 +298,13 @@ impl Database {
                 let quote_sum = in_window.iter().fold(0.0, |s, d| s + d.quote_volume);
                 let trades_sum: i64 = in_window.iter().map(|d| d.trades).sum();
                 let on_date = rows.get(to[i]).filter(|d| d.date == date).map(|d| d.trades);
-                members.push((i, quote_sum / n, trades_sum as f64 / n, days_listed, on_date));
+                members.push((
+                    i,
+                    quote_sum / n,
+                    trades_sum as f64 / n,
+                    days_listed,
+                    on_date,
+                ));
             }
             let key = |m: &(usize, f64, f64, i64, Option<i64>)| match q.by {
                 RankBy::QuoteVolume => m.1,
@@ -396,7 +406,9 @@ mod tests {
             assert_eq!(Every::parse(text), Ok(every));
             assert_eq!(every.to_string(), text);
         }
-        for bad in ["", "d", "0d", "3651d", "-1d", "+1d", "1 d", "2w", "1m", "1M", "1D", "x"] {
+        for bad in [
+            "", "d", "0d", "3651d", "-1d", "+1d", "1 d", "2w", "1m", "1M", "1D", "x",
+        ] {
             assert!(Every::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(

@@ -1054,7 +1054,14 @@ mod tests {
         assert_eq!(cli, library);
         assert_eq!(api, library);
         let (cli, _) = cli_question(&[
-            "universe", "2024-01-01", "--until", "2024-03-31", "--every", "1mo", "--top", "50",
+            "universe",
+            "2024-01-01",
+            "--until",
+            "2024-03-31",
+            "--every",
+            "1mo",
+            "--top",
+            "50",
         ]);
         let api = panel_question(&params(
             &[
@@ -1068,17 +1075,27 @@ mod tests {
         .unwrap();
         assert_eq!(cli, api);
         let bad = panel_question(&params(
-            &[("start", "2024-01-01"), ("end", "2024-03-31"), ("every", "2w")],
+            &[
+                ("start", "2024-01-01"),
+                ("end", "2024-03-31"),
+                ("every", "2w"),
+            ],
             &allowed,
         ))
         .unwrap_err();
-        assert!(bad.sentence.contains("is not a rebalancing period"), "{bad:?}");
+        assert!(
+            bad.sentence.contains("is not a rebalancing period"),
+            "{bad:?}"
+        );
         let reversed = panel_question(&params(
             &[("start", "2024-03-01"), ("end", "2024-01-31")],
             &allowed,
         ))
         .unwrap_err();
-        assert_eq!(reversed.sentence, "the start 2024-03-01 is after the end 2024-01-31");
+        assert_eq!(
+            reversed.sentence,
+            "the start 2024-03-01 is after the end 2024-01-31"
+        );
         assert!(panel_question(&params(&[("start", "2024-03-01")], &allowed)).is_err());
     }
 
