@@ -335,19 +335,20 @@ impl Database {
         let mut files: HashMap<NaiveDate, HashMap<String, bool>> = HashMap::new();
         for (row, i) in unknown {
             let date = panel[row].date;
-            if !files.contains_key(&date) {
-                let day: HashMap<String, bool> = self
-                    .rows(
+            let day = match files.entry(date) {
+                std::collections::hash_map::Entry::Occupied(day) => day.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => slot.insert(
+                    self.rows(
                         "SELECT symbol, available FROM daily_availability_facts WHERE date = ?",
                         params![date_value(date)],
                         "reading the day's files",
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )?
                     .into_iter()
-                    .collect();
-                files.insert(date, day);
-            }
-            let file = files[&date].get(symbols[i].0).copied().unwrap_or(false);
+                    .collect(),
+                ),
+            };
+            let file = day.get(symbols[i].0).copied().unwrap_or(false);
             panel[row].traded_on_date = traded_on_date(None, true, || file);
         }
         Ok(panel)
