@@ -1,19 +1,24 @@
 //! Trading collection against the realistic simulated bucket with injected latency: a full
 //! backfill with and without the 1d klines files (the difference is the trading part: wall
 //! time and requests against the minimum), peak RSS, the next day's `update` (requests per
-//! active symbol), and `universe --top 50 --window 30` in-process.
+//! active symbol), `universe --top 50 --window 30` in-process, and the universe panel
+//! (`panel`): a daily panel 2020-01-01 … 2026-11-30 `--top 100` against the per-date loop it
+//! replaces, and a monthly `--top 50` one.
 //!
 //! The minimum is what a client that knew the bucket would need: per symbol with 1d files, one
 //! listing of its monthly folder, ⌈keys/1000⌉ (at least one) listing pages of its daily folder
 //! over the days no monthly file covers, and two GETs (zip and CHECKSUM) per monthly file and
 //! per daily file of a month without one.
 //!
-//! Run: `cargo bench --bench trading`.
+//! Run: `cargo bench --bench trading`; `BFA_PANEL_DB=FILE cargo bench --bench trading` measures
+//! only the panel, on a database this bench built before (kept with `BFA_BENCH_DB`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use binance_futures_availability::store::{Database, UniverseQuery};
+use binance_futures_availability::facts::Market;
+use binance_futures_availability::question::{Answer, Question};
+use binance_futures_availability::store::{Database, Every, PanelRow, UniverseQuery};
 use chrono::{Datelike, NaiveDate};
 use vision_sim::{Corpus, ObjectKind, SimOptions, SimServer};
 
@@ -51,6 +56,10 @@ fn minimum(corpus: &Corpus) -> (u64, u64) {
 }
 
 fn main() {
+    if let Some(db) = std::env::var_os("BFA_PANEL_DB") {
+        panel(std::path::Path::new(&db));
+        return;
+    }
     let today = chrono::Utc::now().date_naive();
     let yesterday = today.pred_opt().unwrap();
     // The bucket of yesterday morning, backfilled; then this morning's, for one day's update.
@@ -152,6 +161,7 @@ fn main() {
         })
         .collect();
     firsts.sort_by(f64::total_cmp);
+    let db_path = db.clone();
     let db = Database::open(&db).expect("open the database");
     let members = db.universe(&q).expect("universe").len();
     let mut times: Vec<f64> = (0..200)
@@ -170,5 +180,101 @@ fn main() {
     println!(
         "A fresh handle's first universe (open included), 10 runs: p50 {:.1} ms, max {:.1} ms",
         firsts[5], firsts[9]
+    );
+    drop(db);
+    panel(&db_path);
+}
+
+/// The universe panel on `path`: a daily panel 2020-01-01 … 2026-11-30 (or the last day the
+/// database can answer) `--top 100`, against the loop of single-date universes it replaces
+/// (whose rows it must equal), and a monthly `--top 50` panel; warm handles (the lives read)
+/// and a fresh one (open included).
+fn panel(path: &std::path::Path) {
+    let db = Database::open(path).expect("open the database");
+    let through = db
+        .complete_through()
+        .expect("complete through")
+        .expect("a checked day");
+    let start = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+    let end = NaiveDate::from_ymd_opt(2026, 11, 30)
+        .unwrap()
+        .min(through + chrono::Duration::days(1));
+    let ask = |db: &Database, top: u32, every: Every| -> Vec<PanelRow> {
+        let mut q = UniverseQuery::new(start);
+        q.top = Some(top);
+        let question = Question::universe_panel(Market::Um, q, end, every).expect("a panel");
+        match db.answer(&question).expect("the panel") {
+            Answer::UniversePanel(rows) => rows,
+            _ => unreachable!(),
+        }
+    };
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+    let p50 = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[v.len() - 1])
+    };
+    let t = Instant::now();
+    let daily = ask(&db, 100, Every::DAILY);
+    let first_ms = ms(t);
+    let (daily_p50, daily_max) = p50((0..5)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(ask(&db, 100, Every::DAILY));
+            ms(t)
+        })
+        .collect());
+    let dates =
+        Every::DAILY.dates(binance_futures_availability::facts::DayRange::new(start, end).unwrap());
+    // The loop it replaces: one universe per date on the same warm handle.
+    let t = Instant::now();
+    let mut looped = Vec::with_capacity(daily.len());
+    for &date in &dates {
+        let mut q = UniverseQuery::new(date);
+        q.top = Some(100);
+        for m in db.universe(&q).expect("universe") {
+            looped.push(PanelRow {
+                date,
+                symbol: m.symbol,
+                rank: m.rank,
+                mean_quote_volume: m.mean_quote_volume,
+                days_listed: m.days_listed,
+                traded_on_date: m.traded_on_date,
+            });
+        }
+    }
+    let loop_ms = ms(t);
+    assert!(looped == daily, "the panel's rows are not the loop's");
+    let (monthly_p50, monthly_max) = p50((0..20)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(ask(&db, 50, Every::Month));
+            ms(t)
+        })
+        .collect());
+    let (fresh_p50, _) = p50((0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let fresh = Database::open(path).expect("open the database");
+            std::hint::black_box(ask(&fresh, 100, Every::DAILY));
+            ms(t)
+        })
+        .collect());
+    println!(
+        "\n## universe panel (bench: trading)\n\n{start} … {end}, {} dates, top 100: {} rows, equal to the loop's.\n",
+        dates.len(),
+        daily.len()
+    );
+    println!("| | p50 | max |\n|---|---|---|");
+    println!("| daily panel, warm handle (5 runs) | **{daily_p50:.0} ms** | {daily_max:.0} ms |");
+    println!(
+        "| daily panel, the handle's first question ({first_ms:.0} ms, lives read included) | | |"
+    );
+    println!("| daily panel, fresh handle, open included (3 runs) | {fresh_p50:.0} ms | |");
+    println!(
+        "| the per-date loop it replaces: {} × `universe`, warm handle | **{loop_ms:.0} ms** | |",
+        dates.len()
+    );
+    println!(
+        "| monthly panel, top 50, warm handle (20 runs) | **{monthly_p50:.1} ms** | {monthly_max:.1} ms |"
     );
 }

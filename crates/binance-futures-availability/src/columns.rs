@@ -19,6 +19,7 @@ use crate::store::{
     CatalogFile, CatalogGap, Change, DatasetSummary, DayCount, Event, Lag, Member, RangeRow,
     SnapshotRow, Stray, SymbolRecord, SymbolSummary, TimelineDay,
 };
+use crate::store::{LifeRow, PanelRow};
 
 /// A row type of an answer, and its columns in output order. Its `Serialize` is
 /// `serialize_by_columns!`'s, written from the same columns.
@@ -208,6 +209,31 @@ serialize_by_columns!(
     CatalogGap,
     Lag,
 );
+serialize_by_columns!(PanelRow, LifeRow);
+
+impl Row for PanelRow {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("date", Cell::Date(|r| r.date)),
+        Column::new("symbol", Cell::Text(|r| &r.symbol)),
+        Column::new("rank", Cell::UInt32(|r| r.rank)),
+        Column::new("mean_quote_volume", Cell::Float64(|r| r.mean_quote_volume)),
+        Column::new("days_listed", Cell::Int64(|r| r.days_listed)),
+        Column::new("traded_on_date", Cell::OptBool(|r| r.traded_on_date)),
+    ];
+}
+
+impl Row for LifeRow {
+    const COLUMNS: &'static [Column<Self>] = &[
+        Column::new("symbol", Cell::Text(|r| &r.symbol)),
+        Column::new("life", Cell::UInt32(|r| r.life)),
+        Column::new("first_file", Cell::Date(|r| r.first_file)),
+        Column::new("first_trade", Cell::OptDate(|r| r.first_trade)),
+        Column::new("last_trade", Cell::OptDate(|r| r.last_trade)),
+        Column::new("last_file", Cell::Date(|r| r.last_file)),
+        Column::new("end", Cell::OptDate(|r| r.end)),
+        Column::new("gap_days_before", Cell::OptInt64(|r| r.gap_days_before)),
+    ];
+}
 
 impl Row for SnapshotRow {
     const COLUMNS: &'static [Column<Self>] = &[
@@ -403,6 +429,8 @@ mod tests {
             ("SymbolRecord", names::<SymbolRecord>()),
             ("Event", names::<Event>()),
             ("Member", names::<Member>()),
+            ("PanelRow", names::<PanelRow>()),
+            ("LifeRow", names::<LifeRow>()),
             ("DailyTrading", names::<DailyTrading>()),
             ("DatasetSummary", names::<DatasetSummary>()),
             ("CatalogFile", names::<CatalogFile>()),

@@ -19,9 +19,10 @@ use std::ops::RangeInclusive;
 use chrono::{NaiveDate, Utc};
 
 use crate::facts::{ContractFilter, DailyTrading, DayError, DayRange, Market, TRADING_START};
+use crate::store::LifeRow;
 use crate::store::{
-    DayCount, Event, EventFilter, Member, RangeRow, SnapshotRow, StoreError, SymbolRecord,
-    Timeline, UNIVERSE_DAYS, UniverseQuery,
+    DayCount, Event, EventFilter, Every, Member, PANEL_DATES, PanelQuery, PanelRow, RangeRow,
+    SnapshotRow, StoreError, SymbolRecord, Timeline, UNIVERSE_DAYS, UniverseQuery,
 };
 use crate::vision::{BadSymbol, check_symbol};
 
@@ -49,6 +50,24 @@ pub enum QuestionError {
         value: u32,
         /// What it may be.
         bounds: RangeInclusive<u32>,
+    },
+    /// A panel with more rebalance dates than `PANEL_DATES`.
+    #[error(
+        "the panel from {start} to {end} every {every} has {dates} rebalance dates, more than \
+         the {max} a panel may have (ten years of days); ask for a shorter period or rebalance \
+         less often"
+    )]
+    TooManyDates {
+        /// The first day of the period.
+        start: NaiveDate,
+        /// The last day of the period.
+        end: NaiveDate,
+        /// How often it rebalances.
+        every: Every,
+        /// Its rebalance dates.
+        dates: usize,
+        /// `PANEL_DATES`.
+        max: usize,
     },
 }
 
@@ -108,6 +127,37 @@ pub enum Question {
         /// The question, with its defaults (`UniverseQuery::new`).
         query: UniverseQuery,
     },
+    /// The universe of every rebalance date of a period, as one long table.
+    UniversePanel {
+        /// Whose tables.
+        market: Market,
+        /// The universe question of each date, the period and its rebalance dates.
+        query: PanelQuery,
+    },
+    /// Every folder's lives (or one symbol's), as rows.
+    Lives {
+        /// Whose tables.
+        market: Market,
+        /// One symbol folder (resolved as `timeline` resolves it); `None`: every folder.
+        symbol: Option<String>,
+        /// When a life has ended (see `store::lives`).
+        delisted_after: u32,
+    },
+}
+
+/// A universe question's counts within their bounds and its quote a name: what a universe and
+/// a panel both check.
+fn check_universe(query: &UniverseQuery) -> Result<(), QuestionError> {
+    if let Some(quote) = &query.quote {
+        check_symbol(quote)?;
+    }
+    within("min_age", query.min_age, MIN_AGE_DAYS)?;
+    within("recent", query.recent, UNIVERSE_DAYS)?;
+    within("window", query.window, UNIVERSE_DAYS)?;
+    if let Some(top) = query.top {
+        within("top", top, TOP_MEMBERS)?;
+    }
+    within("delisted_after", query.delisted_after, UNIVERSE_DAYS)
 }
 
 /// What `count` may be as `name`, or the library's sentence.
@@ -203,17 +253,58 @@ impl Question {
 
     /// The universe `query` asks for, its counts within their bounds and its quote a name.
     pub fn universe(market: Market, query: UniverseQuery) -> Result<Question, QuestionError> {
-        if let Some(quote) = &query.quote {
-            check_symbol(quote)?;
-        }
-        within("min_age", query.min_age, MIN_AGE_DAYS)?;
-        within("recent", query.recent, UNIVERSE_DAYS)?;
-        within("window", query.window, UNIVERSE_DAYS)?;
-        if let Some(top) = query.top {
-            within("top", top, TOP_MEMBERS)?;
-        }
-        within("delisted_after", query.delisted_after, UNIVERSE_DAYS)?;
+        check_universe(&query)?;
         Ok(Question::Universe { market, query })
+    }
+
+    /// The universe `query` asks for on every rebalance date (`every`) from `query.date`
+    /// through `until`: `universe`'s checks, the period in order, at most [`PANEL_DATES`]
+    /// dates.
+    pub fn universe_panel(
+        market: Market,
+        query: UniverseQuery,
+        until: NaiveDate,
+        every: Every,
+    ) -> Result<Question, QuestionError> {
+        check_universe(&query)?;
+        crate::facts::check_order(query.date, until)?;
+        if let Every::Days(n) = every {
+            within("every", n, UNIVERSE_DAYS)?;
+        }
+        let query = PanelQuery {
+            universe: query,
+            until,
+            every,
+        };
+        let dates = query.dates().len();
+        if dates > PANEL_DATES {
+            return Err(QuestionError::TooManyDates {
+                start: query.universe.date,
+                end: until,
+                every,
+                dates,
+                max: PANEL_DATES,
+            });
+        }
+        Ok(Question::UniversePanel { market, query })
+    }
+
+    /// Every folder's lives, or `symbol`'s (a symbol name), a life ending after
+    /// `delisted_after` days (in [`UNIVERSE_DAYS`]).
+    pub fn lives(
+        market: Market,
+        symbol: Option<&str>,
+        delisted_after: u32,
+    ) -> Result<Question, QuestionError> {
+        if let Some(symbol) = symbol {
+            check_symbol(symbol)?;
+        }
+        within("delisted_after", delisted_after, UNIVERSE_DAYS)?;
+        Ok(Question::Lives {
+            market,
+            symbol: symbol.map(str::to_string),
+            delisted_after,
+        })
     }
 
     /// The market whose tables answer it.
@@ -225,7 +316,9 @@ impl Question {
             | Question::Summary { market, .. }
             | Question::Symbols { market }
             | Question::Events { market, .. }
-            | Question::Universe { market, .. } => *market,
+            | Question::Universe { market, .. }
+            | Question::UniversePanel { market, .. }
+            | Question::Lives { market, .. } => *market,
         }
     }
 
@@ -241,6 +334,8 @@ impl Question {
             Question::Timeline { symbol, .. } => text(symbol),
             Question::Events { filter, .. } => filter.symbol.as_ref().map_or(0, text),
             Question::Universe { query, .. } => query.quote.as_ref().map_or(0, text),
+            Question::UniversePanel { query, .. } => query.universe.quote.as_ref().map_or(0, text),
+            Question::Lives { symbol, .. } => symbol.as_ref().map_or(0, text),
             Question::Snapshot { .. }
             | Question::Range { .. }
             | Question::Summary { .. }
@@ -273,6 +368,10 @@ pub enum Answer {
     Events(Vec<Event>),
     /// `Question::Universe`'s, by rank.
     Universe(Vec<Member>),
+    /// `Question::UniversePanel`'s, by date then rank.
+    UniversePanel(Vec<PanelRow>),
+    /// `Question::Lives`'s, by symbol then life.
+    Lives(Vec<LifeRow>),
 }
 
 impl crate::store::Database {
@@ -344,6 +443,14 @@ impl crate::store::Database {
                 ..
             } => Answer::Events(self.events(filter, *delisted_after)?),
             Question::Universe { query, .. } => Answer::Universe(self.universe(query)?),
+            Question::UniversePanel { query, .. } => {
+                Answer::UniversePanel(self.universe_panel(query)?)
+            }
+            Question::Lives {
+                symbol,
+                delisted_after,
+                ..
+            } => Answer::Lives(self.life_rows(symbol.as_deref(), *delisted_after)?),
         })
     }
 }
@@ -400,6 +507,45 @@ mod tests {
             Question::summary(um, Some(d("2024-01-01")), None).unwrap(),
             Question::summary(um, None, None).unwrap()
         );
+    }
+
+    /// A panel takes the universe's checks, refuses a reversed period, and at most
+    /// `PANEL_DATES` rebalance dates: ten years of days, every daily panel of the archive.
+    #[test]
+    fn a_panel_is_refused_with_the_library_sentences() {
+        let um = Market::Um;
+        let q = UniverseQuery::new(d("2020-01-01"));
+        let daily = Question::universe_panel(um, q.clone(), d("2026-11-30"), Every::DAILY);
+        assert!(daily.is_ok());
+        assert_eq!(
+            Question::universe_panel(um, q.clone(), d("2019-12-31"), Every::DAILY)
+                .unwrap_err()
+                .to_string(),
+            "the start 2020-01-01 is after the end 2019-12-31"
+        );
+        let mut bad = q.clone();
+        bad.window = 0;
+        assert_eq!(
+            Question::universe_panel(um, bad, d("2020-02-01"), Every::Month)
+                .unwrap_err()
+                .to_string(),
+            "window is 0, outside 1 to 3650"
+        );
+        assert_eq!(
+            Question::universe_panel(um, q.clone(), d("2020-02-01"), Every::Days(0))
+                .unwrap_err()
+                .to_string(),
+            "every is 0, outside 1 to 3650"
+        );
+        let long = Question::universe_panel(um, q.clone(), d("2030-12-31"), Every::DAILY);
+        assert_eq!(
+            long.unwrap_err().to_string(),
+            "the panel from 2020-01-01 to 2030-12-31 every 1d has 4018 rebalance dates, more \
+             than the 3660 a panel may have (ten years of days); ask for a shorter period or \
+             rebalance less often"
+        );
+        // The same period rebalanced weekly is fine.
+        assert!(Question::universe_panel(um, q, d("2030-12-31"), Every::Week).is_ok());
     }
 
     #[test]

@@ -13,9 +13,9 @@ use common::*;
 use serde_json::Value;
 use vision_sim::{Corpus, CorpusSpec, SymbolSpec};
 
-const END: &str = "2022-03-10";
+pub(crate) const END: &str = "2022-03-10";
 
-fn spec() -> CorpusSpec {
+pub(crate) fn spec() -> CorpusSpec {
     CorpusSpec {
         symbols: vec![
             spec_symbol("ETHUSDT", day("2019-12-31"), day("2020-02-10"), &[]),
@@ -46,7 +46,7 @@ fn spec() -> CorpusSpec {
     }
 }
 
-fn backfilled(spec: &CorpusSpec, end: &str) -> Env {
+pub(crate) fn backfilled(spec: &CorpusSpec, end: &str) -> Env {
     let env = Env::new(Corpus::from_spec(spec));
     env.ok(&["backfill", "--end", end]);
     env
@@ -363,20 +363,7 @@ fn later_data_never_changes_a_days_universe() {
     for date in ["2021-12-10", "2022-02-12", "2022-03-01"] {
         let date = day(date);
         let before = date - Duration::days(1);
-        // The bucket as it was on DATE: every file up to DATE−1, and no monthly file of a
-        // month not over by then.
-        let mut early = full.clone();
-        early.as_of = Some(date);
-        early.symbols.retain(|s| s.first <= before);
-        for s in &mut early.symbols {
-            s.last = s.last.min(before);
-            s.gaps.retain(|(a, _)| *a <= before);
-            if s.zero_trade_tail > 0 {
-                // The tail is counted back from the symbol's last day: keep the same last trade.
-                let last_trade = full_last_trade(&full, &s.name);
-                s.zero_trade_tail = u32::try_from((s.last - last_trade).num_days().max(0)).unwrap();
-            }
-        }
+        let early = as_of(&full, date);
         let env = backfilled(&early, &before.to_string());
         let answers: BTreeMap<String, Vec<Ranked>> = QUESTIONS
             .iter()
@@ -399,6 +386,25 @@ fn later_data_never_changes_a_days_universe() {
             );
         }
     }
+}
+
+/// The bucket of `full` as it was on `date`: every file up to DATE−1, and no monthly file of a
+/// month not over by then.
+pub(crate) fn as_of(full: &CorpusSpec, date: NaiveDate) -> CorpusSpec {
+    let before = date - Duration::days(1);
+    let mut early = full.clone();
+    early.as_of = Some(date);
+    early.symbols.retain(|s| s.first <= before);
+    for s in &mut early.symbols {
+        s.last = s.last.min(before);
+        s.gaps.retain(|(a, _)| *a <= before);
+        if s.zero_trade_tail > 0 {
+            // The tail is counted back from the symbol's last day: keep the same last trade.
+            let last_trade = full_last_trade(full, &s.name);
+            s.zero_trade_tail = u32::try_from((s.last - last_trade).num_days().max(0)).unwrap();
+        }
+    }
+    early
 }
 
 fn full_last_trade(spec: &CorpusSpec, name: &str) -> NaiveDate {

@@ -22,6 +22,7 @@ mod migration;
 mod operations;
 mod outage;
 mod page;
+mod panel;
 mod queries;
 mod scale;
 mod scheduler;

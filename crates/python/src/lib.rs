@@ -238,6 +238,37 @@ fn refused(e: QuestionError) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
+/// The universe question of `date` the keyword arguments of `universe` and `universe_panel`
+/// ask: each left out (`None`) is the library's default (`UniverseQuery::new`, the one place
+/// the defaults are written).
+fn universe_query(
+    date: NaiveDate,
+    (contract, quote, by): (Option<&str>, Option<String>, Option<&str>),
+    [min_age, recent, top, window, delisted_after]: [Option<Whole>; 5],
+    include_settled: bool,
+) -> PyResult<UniverseQuery> {
+    let mut q = UniverseQuery::new(date);
+    if let Some(by) = by {
+        q.by = RankBy::parse(by).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "{by:?} is not a ranking; use 'quote-volume' or 'trades'"
+            ))
+        })?;
+    }
+    if let Some(contract) = contract {
+        q.contracts = contract_filter(contract)?;
+    }
+    q.quote = quote;
+    q.min_age = count(min_age, "min_age", MIN_AGE_DAYS)?.unwrap_or(q.min_age);
+    q.recent = count(recent, "recent", UNIVERSE_DAYS)?.unwrap_or(q.recent);
+    q.window = count(window, "window", UNIVERSE_DAYS)?.unwrap_or(q.window);
+    q.top = count(top, "top", TOP_MEMBERS)?;
+    q.delisted_after =
+        count(delisted_after, "delisted_after", UNIVERSE_DAYS)?.unwrap_or(q.delisted_after);
+    q.include_settled = include_settled;
+    Ok(q)
+}
+
 fn contract_filter(text: &str) -> PyResult<ContractFilter> {
     ContractFilter::parse(text).ok_or_else(|| {
         PyValueError::new_err(format!(
@@ -456,26 +487,67 @@ impl Database {
         delisted_after: Option<Whole>,
         include_settled: bool,
     ) -> PyResult<Table> {
-        let mut q = UniverseQuery::new(day(date, "date")?);
-        if let Some(by) = by {
-            q.by = RankBy::parse(by).ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "{by:?} is not a ranking; use 'quote-volume' or 'trades'"
-                ))
-            })?;
-        }
-        if let Some(contract) = contract {
-            q.contracts = contract_filter(contract)?;
-        }
-        q.quote = quote;
-        q.min_age = count(min_age, "min_age", MIN_AGE_DAYS)?.unwrap_or(q.min_age);
-        q.recent = count(recent, "recent", UNIVERSE_DAYS)?.unwrap_or(q.recent);
-        q.window = count(window, "window", UNIVERSE_DAYS)?.unwrap_or(q.window);
-        q.top = count(top, "top", TOP_MEMBERS)?;
-        q.delisted_after =
-            count(delisted_after, "delisted_after", UNIVERSE_DAYS)?.unwrap_or(q.delisted_after);
-        q.include_settled = include_settled;
+        let q = universe_query(
+            day(date, "date")?,
+            (contract, quote, by),
+            [min_age, recent, top, window, delisted_after],
+            include_settled,
+        )?;
         let question = Question::universe(self.market, q).map_err(refused)?;
+        self.ask(py, question)
+    }
+
+    /// The universe of every rebalance date from `start` through `end`, one row per date and
+    /// member by date then rank: `date`, `symbol`, `rank`, `mean_quote_volume`,
+    /// `days_listed`, `traded_on_date`; each date's rows are `universe(date, …)`'s with the
+    /// same arguments. `every`: '1d' (every day), '1w' (every Monday), '1mo' (the first day of
+    /// every month) or 'Nd' (every N days from `start`). The keyword arguments are
+    /// `universe`'s, with its defaults.
+    #[pyo3(signature = (start, end, every = "1d", *, contract = None, quote = None,
+                        min_age = None, recent = None, top = None, by = None, window = None,
+                        delisted_after = None, include_settled = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn universe_panel(
+        &self,
+        py: Python<'_>,
+        start: &Bound<'_, PyAny>,
+        end: &Bound<'_, PyAny>,
+        every: &str,
+        contract: Option<&str>,
+        quote: Option<String>,
+        min_age: Option<Whole>,
+        recent: Option<Whole>,
+        top: Option<Whole>,
+        by: Option<&str>,
+        window: Option<Whole>,
+        delisted_after: Option<Whole>,
+        include_settled: bool,
+    ) -> PyResult<Table> {
+        let (start, end) = (day(start, "start")?, day(end, "end")?);
+        let every = store::Every::parse(every).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let q = universe_query(
+            start,
+            (contract, quote, by),
+            [min_age, recent, top, window, delisted_after],
+            include_settled,
+        )?;
+        let question = Question::universe_panel(self.market, q, end, every).map_err(refused)?;
+        self.ask(py, question)
+    }
+
+    /// Every folder's lives (or `symbol`'s, case-insensitive), by symbol then life: `symbol`,
+    /// `life`, `first_file`, `first_trade`, `last_trade`, `last_file`, `end` (`None` while the
+    /// life is open), `gap_days_before`. The rules are `query lives`' (docs/queries.md).
+    #[pyo3(signature = (symbol = None, *, delisted_after = None))]
+    fn lives(
+        &self,
+        py: Python<'_>,
+        symbol: Option<String>,
+        delisted_after: Option<Whole>,
+    ) -> PyResult<Table> {
+        let rule = count(delisted_after, "delisted_after", UNIVERSE_DAYS)?
+            .unwrap_or(DEFAULT_DELISTED_AFTER);
+        let question = Question::lives(self.market, symbol.as_deref(), rule).map_err(refused)?;
         self.ask(py, question)
     }
 
@@ -697,6 +769,8 @@ enum Rows {
     Universe(Vec<Member>),
     Events(Vec<Event>),
     Trading(Vec<DailyTrading>),
+    UniversePanel(Vec<store::PanelRow>),
+    Lives(Vec<store::LifeRow>),
 }
 
 /// `$body` with `$rows` bound to the answer's rows, whatever their type (each is a `Row`).
@@ -710,6 +784,8 @@ macro_rules! with_rows {
             Rows::Universe($rows) => $body,
             Rows::Events($rows) => $body,
             Rows::Trading($rows) => $body,
+            Rows::UniversePanel($rows) => $body,
+            Rows::Lives($rows) => $body,
         }
     };
 }
@@ -730,6 +806,8 @@ impl Rows {
             Answer::Summary(rows) => Rows::Summary(rows),
             Answer::Events(rows) => Rows::Events(rows),
             Answer::Universe(rows) => Rows::Universe(rows),
+            Answer::UniversePanel(rows) => Rows::UniversePanel(rows),
+            Answer::Lives(rows) => Rows::Lives(rows),
             Answer::Symbols(_) => {
                 return Err(AvailabilityError::new_err(
                     "every symbol folder has no table here; ask symbol() for one",

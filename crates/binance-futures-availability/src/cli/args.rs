@@ -13,6 +13,7 @@ use crate::collect;
 use crate::config;
 use crate::facts::{ContractFilter, Market, TRADING_START};
 use crate::question::{MIN_AGE_DAYS, TOP_MEMBERS};
+use crate::store::Every;
 use crate::store::{
     DEFAULT_DELISTED_AFTER, EventKind, ExportFormat, RankBy, UNIVERSE_DAYS, UniverseQuery,
 };
@@ -328,6 +329,11 @@ pub(crate) enum Query {
     Timeline {
         /// The symbol folder name, e.g. BTCUSDT (case-insensitive).
         symbol: String,
+        /// With --format json: one object, {"symbol", "days", "events", "trading"}, instead of
+        /// the array of days (the folder as `query symbols` lists it, its days, its events by
+        /// the default rule, its 1d rows).
+        #[arg(long)]
+        with_events: bool,
         #[command(flatten)]
         output: Output,
     },
@@ -385,10 +391,22 @@ pub(crate) enum Query {
     /// traded within the --recent days before DATE. It is ranked by its mean over the --window
     /// days before DATE (the days with a 1d row; zero-trade days count as 0). traded_on_date
     /// is known only after the fact and decides nothing; it is empty while DATE is unchecked.
+    ///
+    /// With --until END: the universe of every rebalance date from DATE through END, one row
+    /// per date and member (date, symbol, rank, mean_quote_volume, days_listed,
+    /// traded_on_date) by date then rank, each date's rows those of `query universe` of that
+    /// date with the same flags.
     Universe {
-        /// The day, YYYY-MM-DD (UTC).
+        /// The day, YYYY-MM-DD (UTC); with --until, the first day of the panel.
         #[arg(value_parser = parse_day)]
         date: NaiveDate,
+        /// The last day of a panel, inclusive: every rebalance date from DATE through END.
+        #[arg(long, value_name = "END", value_parser = parse_day)]
+        until: Option<NaiveDate>,
+        /// Which days of a panel rebalance: 1d (every day), 1w (every Monday), 1mo (the first
+        /// day of every month), Nd (every N days from DATE) [default: 1d].
+        #[arg(long, requires = "until", value_parser = every)]
+        every: Option<Every>,
         #[arg(long, default_value_t = UniverseQuery::DEFAULT_CONTRACTS, value_parser = contract_filter())]
         contract: ContractFilter,
         /// Only symbols of this quote asset, e.g. USDT, case-insensitive [default: every quote].
@@ -420,6 +438,21 @@ pub(crate) enum Query {
         #[command(flatten)]
         output: Output,
     },
+    /// Every folder's lives (or one symbol's), one row per life by symbol then life: its first
+    /// and last file and trade, the day it ended (empty while open) and the gap before it.
+    ///
+    /// The lives `query events` tells: a gap of --delisted-after days or more ends a life and
+    /// the first file after it begins the next; the last life ends once checked
+    /// --delisted-after days past its last trade, a delivery contract on its delivery.
+    Lives {
+        /// Only this symbol folder (case-insensitive).
+        #[arg(long, value_parser = symbol_name)]
+        symbol: Option<String>,
+        #[command(flatten)]
+        rule: LifeRule,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Symbols with a file per day (every covered day through complete-through, or [START, END]).
     Summary {
         #[arg(value_parser = parse_day, requires = "end")]
@@ -429,6 +462,11 @@ pub(crate) enum Query {
         #[command(flatten)]
         output: Output,
     },
+}
+
+/// `--every 1d|1w|1mo|Nd`, the library's `Every`.
+fn every(text: &str) -> Result<Every, crate::store::BadEvery> {
+    Every::parse(text)
 }
 
 /// When a life has ended.

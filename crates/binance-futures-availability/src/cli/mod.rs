@@ -102,6 +102,12 @@ pub enum CliError {
         /// The day the last successful update asked through.
         through: NaiveDate,
     },
+    /// `query timeline --with-events` in another format than JSON.
+    #[error(
+        "--with-events prints one JSON object (symbol, days, events, trading); ask for it with \
+         --format json (the table shows the events already)"
+    )]
+    WithEventsNeedsJson,
     /// `validate`: a check failed.
     #[error("validation failed; see the report above")]
     ValidationFailed,
@@ -158,7 +164,8 @@ impl CliError {
             CliError::Day(_)
             | CliError::Symbol(_)
             | CliError::Question(_)
-            | CliError::CatalogQuestion(_) => true,
+            | CliError::CatalogQuestion(_)
+            | CliError::WithEventsNeedsJson => true,
             CliError::Serve(e) => e.is_bad_input(),
             CliError::Store(e) => e.is_bad_input(),
             CliError::Collect(e) => e.is_bad_input(),
@@ -265,7 +272,16 @@ pub(crate) fn question(market: Market, query: Query) -> Result<(Question, Format
             contract,
             output,
         } => (Question::snapshot(market, date, contract), output.format),
-        Query::Timeline { symbol, output } => (Question::timeline(market, &symbol)?, output.format),
+        Query::Timeline {
+            symbol,
+            with_events,
+            output,
+        } => {
+            if with_events && output.format != Format::Json {
+                return Err(CliError::WithEventsNeedsJson);
+            }
+            (Question::timeline(market, &symbol)?, output.format)
+        }
         Query::Range {
             start,
             end,
@@ -300,8 +316,18 @@ pub(crate) fn question(market: Market, query: Query) -> Result<(Question, Format
                 output.format,
             )
         }
+        Query::Lives {
+            symbol,
+            rule,
+            output,
+        } => (
+            Question::lives(market, symbol.as_deref(), rule.delisted_after)?,
+            output.format,
+        ),
         Query::Universe {
             date,
+            until,
+            every,
             contract,
             quote,
             include_settled,
@@ -325,7 +351,16 @@ pub(crate) fn question(market: Market, query: Query) -> Result<(Question, Format
                 delisted_after: rule.delisted_after,
                 include_settled,
             };
-            (Question::universe(market, q)?, output.format)
+            let question = match until {
+                Some(until) => Question::universe_panel(
+                    market,
+                    q,
+                    until,
+                    every.unwrap_or(crate::store::Every::DAILY),
+                )?,
+                None => Question::universe(market, q)?,
+            };
+            (question, output.format)
         }
     })
 }
@@ -337,10 +372,20 @@ fn run_query(
     query: Query,
     out: &mut impl std::io::Write,
 ) -> Result<(), CliError> {
+    let with_events = matches!(
+        query,
+        Query::Timeline {
+            with_events: true,
+            ..
+        }
+    );
     let (question, format) = question(market, query)?;
     let mut db = Database::open(db_path)?;
     db.select_market(question.market())?;
     let answer = db.answer(&question)?;
+    if with_events {
+        return render::timeline_with_events(out, &answer).map_err(CliError::Output);
+    }
     render::answer(out, format, &question, &answer).map_err(CliError::Output)
 }
 

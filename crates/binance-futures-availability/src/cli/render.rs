@@ -12,8 +12,8 @@ use crate::facts::ContractFilter;
 use crate::facts::DailyTrading;
 use crate::question::{Answer, Question};
 use crate::store::{
-    DayCount, Event, Gap, GapKind, Member, RangeRow, RankBy, SnapshotRow, SymbolRecord, Timeline,
-    UniverseQuery,
+    DayCount, Event, Gap, GapKind, Member, PanelQuery, PanelRow, RangeRow, RankBy, SnapshotRow,
+    SymbolRecord, Timeline, UniverseQuery,
 };
 
 /// How query results are printed.
@@ -284,6 +284,10 @@ pub fn answer(
         (Question::Universe { query, .. }, Answer::Universe(rows)) => {
             universe(out, format, query, rows)
         }
+        (Question::UniversePanel { query, .. }, Answer::UniversePanel(rows)) => {
+            universe_panel(out, format, query, rows)
+        }
+        (Question::Lives { .. }, Answer::Lives(rows)) => lives(out, format, rows),
         // `Database::answer` gives each question its own kind of answer.
         _ => Err(io::Error::other("an answer to another question")),
     }
@@ -557,6 +561,131 @@ fn universe(
                     Some(false) => "no".into(),
                     None => "not checked".into(),
                 },
+            ]);
+        }
+        if !rows.is_empty() {
+            writeln!(out, "{}", t.trim_fmt())?;
+        }
+        Ok(())
+    })
+}
+
+/// `query timeline --with-events`: the folder, its days, its events and its 1d rows as one
+/// JSON object (the array of days alone stays `--format json`'s answer).
+pub(super) fn timeline_with_events(out: &mut impl Write, answer: &Answer) -> io::Result<()> {
+    let Answer::Timeline {
+        timeline,
+        events,
+        trading,
+    } = answer
+    else {
+        return Err(io::Error::other("an answer to another question"));
+    };
+    #[derive(Serialize)]
+    struct WithEvents<'a> {
+        symbol: &'a SymbolRecord,
+        days: &'a [crate::store::TimelineDay],
+        events: &'a [Event],
+        trading: &'a [DailyTrading],
+    }
+    json(
+        out,
+        &WithEvents {
+            symbol: &timeline.symbol,
+            days: &timeline.days,
+            events,
+            trading,
+        },
+    )
+}
+
+/// Whether a member traded on the day, in words.
+fn traded_on_date(traded: Option<bool>) -> String {
+    match traded {
+        Some(true) => "yes".into(),
+        Some(false) => "no".into(),
+        None => "not checked".into(),
+    }
+}
+
+fn universe_panel(
+    out: &mut impl Write,
+    format: Format,
+    p: &PanelQuery,
+    rows: &[PanelRow],
+) -> io::Result<()> {
+    emit(out, format, rows, |out| {
+        let q = &p.universe;
+        let by = match q.by {
+            RankBy::QuoteVolume => "mean quote volume",
+            RankBy::Trades => "mean trades",
+        };
+        writeln!(
+            out,
+            "{} members of the {} symbols tradable as of the start of each of {} rebalance \
+             dates from {} to {} (every {}), by {by} over the {} days before each",
+            rows.len(),
+            contract_name(q.contracts),
+            p.dates().len(),
+            q.date,
+            p.until,
+            p.every,
+            q.window
+        )?;
+        let mut t = table(
+            &[
+                "date",
+                "rank",
+                "symbol",
+                "mean quote volume",
+                "days listed",
+                "traded on the day",
+            ],
+            &[1, 3, 4],
+        );
+        for m in rows {
+            t.add_row(vec![
+                m.date.to_string(),
+                m.rank.to_string(),
+                printable(&m.symbol).into_owned(),
+                format!("{:.0}", m.mean_quote_volume),
+                m.days_listed.to_string(),
+                traded_on_date(m.traded_on_date),
+            ]);
+        }
+        if !rows.is_empty() {
+            writeln!(out, "{}", t.trim_fmt())?;
+        }
+        Ok(())
+    })
+}
+
+fn lives(out: &mut impl Write, format: Format, rows: &[crate::store::LifeRow]) -> io::Result<()> {
+    emit(out, format, rows, |out| {
+        writeln!(out, "{} lives", rows.len())?;
+        let mut t = table(
+            &[
+                "symbol",
+                "life",
+                "first file",
+                "first trade",
+                "last trade",
+                "last file",
+                "end",
+                "gap before",
+            ],
+            &[1, 7],
+        );
+        for r in rows {
+            t.add_row(vec![
+                printable(&r.symbol).into_owned(),
+                r.life.to_string(),
+                r.first_file.to_string(),
+                opt(r.first_trade),
+                opt(r.last_trade),
+                r.last_file.to_string(),
+                r.end.map_or_else(|| "open".to_string(), |d| d.to_string()),
+                opt(r.gap_days_before),
             ]);
         }
         if !rows.is_empty() {

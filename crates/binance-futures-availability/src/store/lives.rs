@@ -233,6 +233,30 @@ impl Facts {
         }
     }
 
+    /// Calendar days from the first trade of the current life to `date` when the symbol is a
+    /// member of `q`'s universe of `date` by the runs of trading days before `date` alone (the
+    /// module doc's rules); `None` when it is not. The one definition `universe` and
+    /// `universe_panel` both apply.
+    pub(super) fn days_listed(&self, q: &UniverseQuery, date: NaiveDate) -> Option<i64> {
+        let runs = self.traded.as_ref()?;
+        let day = |n: u32| date - Duration::days(i64::from(n));
+        // The current life: after the last gap long enough to end one that ended before DATE.
+        let life_from = self
+            .gaps
+            .iter()
+            .filter(|g| g.days() >= i64::from(q.delisted_after) && g.last() < date)
+            .map(|g| g.last())
+            .max();
+        let first_trade = runs
+            .iter()
+            .find(|run| life_from.is_none_or(|l| run.last() > l))
+            .map(|run| life_from.map_or(run.first(), |l| run.first().max(l + Duration::days(1))))
+            .filter(|first| *first < date)?;
+        let last_trade = self.last_trade_before(date, None)?;
+        (last_trade >= day(q.recent) && first_trade <= day(q.min_age))
+            .then(|| (date - first_trade).num_days())
+    }
+
     /// The first trading day on or after `day`.
     fn first_trade_from(&self, day: NaiveDate) -> Option<NaiveDate> {
         self.traded
@@ -281,7 +305,7 @@ impl Database {
     }
 
     /// Every symbol's gaps and runs of trading days (see `Lives`).
-    fn lives(&self) -> Result<&Lives, StoreError> {
+    pub(super) fn lives(&self) -> Result<&Lives, StoreError> {
         if let Some(lives) = self.lives.get() {
             return Ok(lives);
         }
@@ -354,7 +378,6 @@ impl Database {
         if let Some(before) = date.pred_opt() {
             self.require_checked(before)?;
         }
-        let day = |n: u32| date - Duration::days(i64::from(n));
         let lives = self.lives()?;
         let published = published_through(known);
         // Who is a member, from the runs of trading days before DATE alone.
@@ -363,35 +386,11 @@ impl Database {
             let Some(record) = known.get(symbol) else {
                 continue;
             };
-            if !q.contracts.admits(record.contract)
-                || (record.settled && !q.include_settled)
-                || quote.is_some_and(|want| record.quote_asset.as_deref() != Some(want))
-            {
+            if !admitted(record, q, quote) {
                 continue;
             }
-            let Some(runs) = &f.traded else { continue };
-            // The current life: after the last gap long enough to end one that ended before DATE.
-            let life_from = f
-                .gaps
-                .iter()
-                .filter(|g| g.days() >= i64::from(q.delisted_after) && g.last() < date)
-                .map(|g| g.last())
-                .max();
-            let Some(first_trade) = runs
-                .iter()
-                .find(|run| life_from.is_none_or(|l| run.last() > l))
-                .map(|run| {
-                    life_from.map_or(run.first(), |l| run.first().max(l + Duration::days(1)))
-                })
-                .filter(|first| *first < date)
-            else {
-                continue;
-            };
-            let Some(last_trade) = f.last_trade_before(date, None) else {
-                continue;
-            };
-            if last_trade >= day(q.recent) && first_trade <= day(q.min_age) {
-                candidates.insert(symbol.as_str(), (date - first_trade).num_days());
+            if let Some(days_listed) = f.days_listed(q, date) {
+                candidates.insert(symbol.as_str(), days_listed);
             }
         }
         // Their means over the window, and DATE's trades (known only after the fact). The
@@ -400,7 +399,10 @@ impl Database {
             "SELECT symbol, avg(quote_volume) FILTER (WHERE date < ?1),
                     avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
                FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
-            params![date_value(date), date_value(day(q.window))],
+            params![
+                date_value(date),
+                date_value(date - Duration::days(i64::from(q.window)))
+            ],
             "running the universe query",
             |r| {
                 Ok(WindowRow {
@@ -438,14 +440,9 @@ impl Database {
                 .and_then(|r| r.checked_through)
                 .is_some_and(|c| c >= date)
                 && published.is_some_and(|p| p >= date);
-            let traded_on_date = match on_date {
-                Some(t) => Some(t > 0),
-                // Checked, and no file that day: no trade either.
-                None if checked && !files_on_date.get(&symbol).copied().unwrap_or(false) => {
-                    Some(false)
-                }
-                None => None,
-            };
+            let traded_on_date = traded_on_date(on_date, checked, || {
+                files_on_date.get(&symbol).copied().unwrap_or(false)
+            });
             let key = match q.by {
                 RankBy::QuoteVolume => quote,
                 RankBy::Trades => trades,
@@ -463,10 +460,7 @@ impl Database {
                 key,
             ));
         }
-        members.sort_by(|(a, ka), (b, kb)| {
-            kb.total_cmp(ka)
-                .then_with(|| a.symbol.as_bytes().cmp(b.symbol.as_bytes()))
-        });
+        members.sort_by(|(a, ka), (b, kb)| by_rank((&a.symbol, *ka), (&b.symbol, *kb)));
         let top = q.top.map_or(members.len(), |n| n as usize);
         Ok(members
             .into_iter()
@@ -480,7 +474,7 @@ impl Database {
 /// The quote asset `asked` names, as the database spells it (case-insensitive, as symbols
 /// are), or `StoreError::UnknownQuote` naming the known ones: an unknown quote is a mistyped
 /// question, not a universe without members.
-fn known_quote<'k>(
+pub(super) fn known_quote<'k>(
     known: &'k HashMap<String, SymbolRecord>,
     asked: &str,
 ) -> Result<&'k str, StoreError> {
@@ -501,6 +495,36 @@ fn known_quote<'k>(
             known: quotes.into_iter().map(str::to_string).collect(),
         }),
     }
+}
+
+/// Whether `record` is of the contracts, quote and settledness `q` asks for (`quote` is
+/// `q.quote` as the database spells it).
+pub(super) fn admitted(record: &SymbolRecord, q: &UniverseQuery, quote: Option<&str>) -> bool {
+    q.contracts.admits(record.contract)
+        && (!record.settled || q.include_settled)
+        && quote.is_none_or(|want| record.quote_asset.as_deref() == Some(want))
+}
+
+/// Whether a member traded on DATE: its 1d row says so (`on_date`, the day's trades); without
+/// one, a checked day with no file (`file_on_date`, asked only then) says it did not; else not
+/// known.
+pub(super) fn traded_on_date(
+    on_date: Option<i64>,
+    checked: bool,
+    file_on_date: impl FnOnce() -> bool,
+) -> Option<bool> {
+    match on_date {
+        Some(t) => Some(t > 0),
+        // Checked, and no file that day: no trade either.
+        None if checked && !file_on_date() => Some(false),
+        None => None,
+    }
+}
+
+/// The order of a universe: the larger ranking key first, then the symbol's bytes.
+pub(super) fn by_rank((a, ka): (&str, f64), (b, kb): (&str, f64)) -> std::cmp::Ordering {
+    kb.total_cmp(&ka)
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 /// The symbol a settled folder was renamed from (`ICPUSDT` for `ICPUSDT_SETTLED`, also for
@@ -544,17 +568,7 @@ fn life_events(
         .map(|d| format!(", first trade {d}"))
         .unwrap_or_default();
     // The base of a settled folder that ended before this folder's first file.
-    let earlier = known
-        .values()
-        .filter(|o| o.settled && crate::vision::settled_base(&o.symbol) == Some(symbol.as_str()))
-        .filter_map(|o| {
-            let end = facts
-                .get(&o.symbol)
-                .and_then(|of| of.last_trade_before(first_file, o.last_file_date))
-                .or(o.last_file_date)?;
-            (end < first_file).then(|| (end, o.symbol.clone()))
-        })
-        .max();
+    let earlier = earlier_life(record, known, facts, first_file);
     if let Some((end, settled)) = earlier {
         let days = (first_file - end).num_days() - 1;
         push(
@@ -641,4 +655,163 @@ fn life_events(
         };
         push(last, EventKind::Delisting, detail);
     }
+}
+
+/// One life of a symbol folder: from its first file (or the first file after a gap that ended
+/// the life before) to the day before the gap that ended it (or its last file), by the rules
+/// in the module doc, as `events` tells them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifeRow {
+    /// The symbol folder.
+    pub symbol: String,
+    /// 1 for the folder's first life, 2 after its first relisting, …
+    pub life: u32,
+    /// The life's first day with a file.
+    pub first_file: NaiveDate,
+    /// Its first day with trades; `None` without any (or without trading facts).
+    pub first_trade: Option<NaiveDate>,
+    /// Its last day with trades; `None` without any.
+    pub last_trade: Option<NaiveDate>,
+    /// Its last day with a file: the day before the gap that ended it, or the folder's last
+    /// file.
+    pub last_file: NaiveDate,
+    /// The day of its delisting event (its last trade, or the delivery of a delivery
+    /// contract); `None` while the life is open.
+    pub end: Option<NaiveDate>,
+    /// The days without a file before it: the gap that ended the life before, or for a first
+    /// life the days since a settled folder of the same symbol ended; `None` otherwise.
+    pub gap_days_before: Option<i64>,
+}
+
+impl Database {
+    /// Every folder's lives (or `symbol`'s, resolved as `timeline` resolves it), a life ending
+    /// after `delisted_after` days, by symbol then life.
+    pub fn life_rows(
+        &self,
+        symbol: Option<&str>,
+        delisted_after: u32,
+    ) -> Result<Vec<LifeRow>, StoreError> {
+        let only = match symbol {
+            Some(name) => Some(self.symbol(name)?.symbol),
+            None => None,
+        };
+        let facts = self.lives()?;
+        let known = self.known()?;
+        let published = published_through(known);
+        let none = Facts::default();
+        let mut rows = Vec::new();
+        for record in known.values() {
+            if only.as_ref().is_some_and(|o| *o != record.symbol) {
+                continue;
+            }
+            let f = facts.get(&record.symbol).unwrap_or(&none);
+            folder_lives(
+                record,
+                f,
+                known,
+                facts,
+                (delisted_after, published),
+                &mut rows,
+            );
+        }
+        rows.sort_by(|a, b| (a.symbol.as_bytes(), a.life).cmp(&(b.symbol.as_bytes(), b.life)));
+        Ok(rows)
+    }
+}
+
+/// The lives of one folder, as `life_events` tells them.
+fn folder_lives(
+    record: &SymbolRecord,
+    f: &Facts,
+    known: &HashMap<String, SymbolRecord>,
+    facts: &HashMap<String, Facts>,
+    (rule, published): (u32, Option<NaiveDate>),
+    out: &mut Vec<LifeRow>,
+) {
+    let Some(first_file) = record.first_file_date else {
+        return;
+    };
+    let rule = i64::from(rule);
+    let trades_in = |from: NaiveDate, to: NaiveDate| {
+        let first = f.first_trade_from(from).filter(|d| *d <= to);
+        let last = f
+            .last_trade_before(to + Duration::days(1), None)
+            .filter(|d| *d >= from);
+        (first, last)
+    };
+    let mut life = LifeRow {
+        symbol: record.symbol.clone(),
+        life: 1,
+        first_file,
+        first_trade: None,
+        last_trade: None,
+        last_file: first_file,
+        end: None,
+        gap_days_before: earlier_life(record, known, facts, first_file)
+            .map(|(end, _)| (first_file - end).num_days() - 1),
+    };
+    for gap in f.gaps.iter().filter(|g| g.days() >= rule) {
+        let before = gap.first() - Duration::days(1);
+        let (first_trade, last_trade) = trades_in(life.first_file, before);
+        let end = f
+            .last_trade_before(gap.first(), Some(before))
+            .unwrap_or(before);
+        let next = LifeRow {
+            life: life.life + 1,
+            first_file: gap.last() + Duration::days(1),
+            gap_days_before: Some(gap.days()),
+            ..life.clone()
+        };
+        out.push(LifeRow {
+            first_trade,
+            last_trade,
+            last_file: before,
+            end: Some(end),
+            ..life
+        });
+        life = next;
+    }
+    let last_file = record
+        .last_file_date
+        .unwrap_or(first_file)
+        .max(life.first_file);
+    let (first_trade, last_trade) = trades_in(life.first_file, last_file);
+    life.first_trade = first_trade;
+    life.last_trade = last_trade;
+    life.last_file = last_file;
+    // The end `life_events` asserts, on the same facts.
+    let checked = record.checked_through.zip(published).map(|(c, p)| c.min(p));
+    life.end = checked.and_then(|checked| {
+        if record.contract == Contract::Delivery {
+            return record.delivery_date.filter(|d| *d <= checked);
+        }
+        let after = last_file + Duration::days(1);
+        let last = f.last_trade_before(after, Some(last_file))?;
+        let ended_by_gap = f.gaps.iter().any(|g| g.days() >= rule && g.first() > last);
+        (!ended_by_gap && (checked - last).num_days() >= rule).then_some(last)
+    });
+    out.push(life);
+}
+
+/// The base of a settled folder that ended before `record`'s first file: its last trade (or
+/// file) and its name.
+fn earlier_life(
+    record: &SymbolRecord,
+    known: &HashMap<String, SymbolRecord>,
+    facts: &HashMap<String, Facts>,
+    first_file: NaiveDate,
+) -> Option<(NaiveDate, String)> {
+    known
+        .values()
+        .filter(|o| {
+            o.settled && crate::vision::settled_base(&o.symbol) == Some(record.symbol.as_str())
+        })
+        .filter_map(|o| {
+            let end = facts
+                .get(&o.symbol)
+                .and_then(|of| of.last_trade_before(first_file, o.last_file_date))
+                .or(o.last_file_date)?;
+            (end < first_file).then(|| (end, o.symbol.clone()))
+        })
+        .max()
 }

@@ -18,6 +18,7 @@ mod files;
 mod layout;
 mod lives;
 mod lock;
+mod panel;
 mod read;
 mod runs;
 mod schema;
@@ -46,11 +47,13 @@ pub use error::{Awaiting, RoomFor, StoreError};
 pub use files::{Beside, resolve};
 pub(crate) use files::{Claim, Identity, claim, still_named_by};
 pub use layout::SORT_SLACK_DAYS;
+pub use lives::LifeRow;
 pub use lives::{
     DEFAULT_DELISTED_AFTER, Event, EventFilter, EventKind, Member, RankBy, UNIVERSE_DAYS,
     UniverseQuery,
 };
 pub use lock::{LockError, WriterLock};
+pub use panel::{BadEvery, Every, PANEL_DATES, PanelQuery, PanelRow};
 pub use read::{
     DayCount, DbStatus, DuplicateDay, Gap, GapKind, RangeRow, SnapshotRow, SymbolCounts, SymbolDay,
     SymbolRecord, Timeline, TimelineDay, TradingStatus,

@@ -80,6 +80,30 @@ class Database:
         unchecked). An option left at None is ``query universe``'s default (contract
         'perpetual', min_age 0, recent 1, by 'quote-volume', window 30, delisted_after 7,
         every member), which the library holds in one place."""
+    def universe_panel(
+        self,
+        start: DateLike,
+        end: DateLike,
+        every: str = "1d",
+        *,
+        contract: Optional[str] = None,
+        quote: Optional[str] = None,
+        min_age: Optional[int] = None,
+        recent: Optional[int] = None,
+        top: Optional[int] = None,
+        by: Optional[str] = None,
+        window: Optional[int] = None,
+        delisted_after: Optional[int] = None,
+        include_settled: bool = False,
+    ) -> Table:
+        """The universe of every rebalance date from ``start`` through ``end``, by date then
+        rank: date, symbol, rank, mean_quote_volume, days_listed, traded_on_date; each date's
+        rows are ``universe(date, …)``'s. ``every``: '1d', '1w' (Mondays), '1mo' (the first
+        day of every month) or 'Nd' (every N days from ``start``)."""
+    def lives(self, symbol: Optional[str] = None, *, delisted_after: Optional[int] = None) -> Table:
+        """Every folder's lives (or one symbol's) by symbol then life: symbol, life,
+        first_file, first_trade, last_trade, last_file, end (None while open),
+        gap_days_before."""
     def events(
         self,
         *,

@@ -33,6 +33,7 @@ use crate::cli::render::{self, Format, ReportFormat};
 use crate::cli::{CliError, ops, report};
 use crate::facts::{ContractFilter, Market};
 use crate::question::{MIN_AGE_DAYS, Question, QuestionError, TOP_MEMBERS};
+use crate::store::Every;
 use crate::store::{
     DEFAULT_DELISTED_AFTER, Database, EventFilter, EventKind, RankBy, StoreError, UNIVERSE_DAYS,
     UniverseQuery,
@@ -73,7 +74,7 @@ pub(super) struct Endpoint {
 
 /// Every endpoint of the API, in the order help and the 404 sentence list them: the one table
 /// the router, `serve --help` and "no such endpoint" are made from.
-pub(super) const ENDPOINTS: [Endpoint; 9] = [
+pub(super) const ENDPOINTS: [Endpoint; 11] = [
     Endpoint {
         path: "/v1/snapshot/{date}",
         about: "?contract=perpetual|delivery|all",
@@ -103,6 +104,16 @@ pub(super) const ENDPOINTS: [Endpoint; 9] = [
         path: "/v1/universe/{date}",
         about: "?contract=&quote=&top=&by=&window= (more in docs/api.md)",
         handler: || get(universe),
+    },
+    Endpoint {
+        path: "/v1/universe",
+        about: "?start=&end=&every=1d|1w|1mo|Nd and /v1/universe/{date}'s (a panel)",
+        handler: || get(universe_panel),
+    },
+    Endpoint {
+        path: "/v1/lives",
+        about: "?symbol=&delisted_after=",
+        handler: || get(lives),
     },
     Endpoint {
         path: "/v1/symbols",
@@ -553,21 +564,7 @@ async fn universe(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(
-        query,
-        &[
-            "contract",
-            "quote",
-            "include_settled",
-            "min_age",
-            "recent",
-            "top",
-            "by",
-            "window",
-            "delisted_after",
-            "format",
-        ],
-    )?;
+    let params = Params::parse(query, &UNIVERSE_PARAMS)?;
     let question = universe_question(&path_text(date)?, &params)?;
     let format = params.format(&headers)?;
     app.answer(&headers, format, question).await
@@ -577,7 +574,13 @@ async fn universe(
 /// is `UniverseQuery::new`'s default. The counts are read with this API's sentence for a
 /// text that is no number in the library's bounds; `Question::universe` checks the rest.
 fn universe_question(date: &str, params: &Params) -> Result<Question, ApiError> {
-    let mut q = UniverseQuery::new(day(date)?);
+    let q = universe_query(day(date)?, params)?;
+    Question::universe(MARKET, q).map_err(refused)
+}
+
+/// The universe question of `date` the parameters ask, before the library's checks.
+fn universe_query(date: NaiveDate, params: &Params) -> Result<UniverseQuery, ApiError> {
+    let mut q = UniverseQuery::new(date);
     q.contracts = params.contract_or(q.contracts)?;
     q.quote = params.get("quote").map(str::to_string);
     q.min_age = params.days("min_age", MIN_AGE_DAYS)?.unwrap_or(q.min_age);
@@ -606,7 +609,65 @@ fn universe_question(date: &str, params: &Params) -> Result<Question, ApiError> 
             ))
         })?;
     }
-    Question::universe(MARKET, q).map_err(refused)
+    Ok(q)
+}
+
+/// The universe parameters `/v1/universe/{date}` and `/v1/universe` both take.
+const UNIVERSE_PARAMS: [&str; 10] = [
+    "contract",
+    "quote",
+    "include_settled",
+    "min_age",
+    "recent",
+    "top",
+    "by",
+    "window",
+    "delisted_after",
+    "format",
+];
+
+async fn universe_panel(
+    State(app): State<Arc<App>>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut allowed = vec!["start", "end", "every"];
+    allowed.extend(UNIVERSE_PARAMS);
+    let params = Params::parse(query, &allowed)?;
+    let question = panel_question(&params)?;
+    let format = params.format(&headers)?;
+    app.answer(&headers, format, question).await
+}
+
+/// `/v1/universe`'s parameters as the panel they ask: `/v1/universe/{date}`'s, with the
+/// period (`start`, `end`, both needed) and `every` (`1d` unless given).
+fn panel_question(params: &Params) -> Result<Question, ApiError> {
+    let (Some(start), Some(end)) = (params.day("start")?, params.day("end")?) else {
+        return Err(ApiError::bad(
+            "a universe panel needs both start and end, e.g. \
+             ?start=2024-01-01&end=2024-12-31&every=1mo (one day's universe is /v1/universe/{date})",
+        ));
+    };
+    let every = match params.get("every") {
+        None => Every::DAILY,
+        Some(text) => Every::parse(text).map_err(|e| ApiError::bad(e.to_string()))?,
+    };
+    let q = universe_query(start, params)?;
+    Question::universe_panel(MARKET, q, end, every).map_err(refused)
+}
+
+async fn lives(
+    State(app): State<Arc<App>>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &["symbol", "delisted_after", "format"])?;
+    let rule = params
+        .days("delisted_after", UNIVERSE_DAYS)?
+        .unwrap_or(DEFAULT_DELISTED_AFTER);
+    let question = Question::lives(MARKET, params.get("symbol"), rule).map_err(refused)?;
+    let format = params.format(&headers)?;
+    app.answer(&headers, format, question).await
 }
 
 async fn unknown_route() -> ApiError {
@@ -967,6 +1028,75 @@ mod tests {
         let api_other =
             universe_question("2024-01-15", &params(&[("window", "7")], UNIVERSE)).unwrap();
         assert_eq!(other, api_other);
+    }
+
+    /// A panel asked through the command line and through the API is one question, its
+    /// defaults (`every` 1d, the universe's) the library's; a bad `every` or a missing bound is
+    /// refused with a sentence.
+    #[test]
+    fn the_command_line_and_the_api_ask_one_panel() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let mut allowed = vec!["start", "end", "every"];
+        allowed.extend(UNIVERSE);
+        let library = Question::universe_panel(
+            Market::Um,
+            UniverseQuery::new(d("2024-01-01")),
+            d("2024-03-31"),
+            Every::DAILY,
+        )
+        .unwrap();
+        let (cli, _) = cli_question(&["universe", "2024-01-01", "--until", "2024-03-31"]);
+        let api = panel_question(&params(
+            &[("start", "2024-01-01"), ("end", "2024-03-31")],
+            &allowed,
+        ))
+        .unwrap();
+        assert_eq!(cli, library);
+        assert_eq!(api, library);
+        let (cli, _) = cli_question(&[
+            "universe",
+            "2024-01-01",
+            "--until",
+            "2024-03-31",
+            "--every",
+            "1mo",
+            "--top",
+            "50",
+        ]);
+        let api = panel_question(&params(
+            &[
+                ("start", "2024-01-01"),
+                ("end", "2024-03-31"),
+                ("every", "1mo"),
+                ("top", "50"),
+            ],
+            &allowed,
+        ))
+        .unwrap();
+        assert_eq!(cli, api);
+        let bad = panel_question(&params(
+            &[
+                ("start", "2024-01-01"),
+                ("end", "2024-03-31"),
+                ("every", "2w"),
+            ],
+            &allowed,
+        ))
+        .unwrap_err();
+        assert!(
+            bad.sentence.contains("is not a rebalancing period"),
+            "{bad:?}"
+        );
+        let reversed = panel_question(&params(
+            &[("start", "2024-03-01"), ("end", "2024-01-31")],
+            &allowed,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            reversed.sentence,
+            "the start 2024-03-01 is after the end 2024-01-31"
+        );
+        assert!(panel_question(&params(&[("start", "2024-03-01")], &allowed)).is_err());
     }
 
     #[test]
