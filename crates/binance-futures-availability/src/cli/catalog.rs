@@ -15,7 +15,10 @@ use super::render::{self, Format, printable};
 use super::{CliError, cancel_on_signal, progress, runtime};
 use crate::collect::{self, CollectError, CrawlPlan, CrawlSummary};
 use crate::facts::{DayError, Market, Month, Partition, Span};
-use crate::store::{Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, FileQuery, MemoryLimit};
+use crate::store::{
+    Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, ExportFormat, ExportSelection, FileQuery,
+    MemoryLimit,
+};
 use crate::vision::{Dataset, VisionClient, public_url};
 
 /// `catalog`: which catalog file, and the command.
@@ -135,6 +138,29 @@ pub(crate) enum CatalogCommand {
     Strays {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+    },
+    /// Write the catalog to the folder DEST for other engines: files/market=…/partition=…/
+    /// type=…/files.parquet, Hive-partitioned, that DuckDB, polars, Spark and Trino read as one
+    /// table (columns: key, symbol, period, size, last_modified, checksum, dataset, interval,
+    /// and market, partition, type from the folders), plus changes.parquet, strays.parquet and
+    /// _manifest.json. Written beside DEST and renamed into place: a failed or stopped export
+    /// leaves no DEST.
+    Export {
+        /// The folder to write: new or empty, or with --force an earlier export.
+        dest: PathBuf,
+        #[arg(long, default_value = "parquet",
+              value_parser = clap::builder::PossibleValuesParser::new(ExportFormat::NAMES)
+              .map(|s| ExportFormat::parse(&s).unwrap_or(ExportFormat::Parquet)))]
+        format: ExportFormat,
+        /// Only these markets' datasets (comma-separated: spot, um, cm, option).
+        #[arg(long, value_delimiter = ',', value_name = "MARKETS")]
+        market: Vec<Market>,
+        /// Only this dataset (repeat for more), e.g. um/daily/klines/1m.
+        #[arg(long, value_name = "DATASET")]
+        dataset: Vec<Dataset>,
+        /// Replace DEST whole if it is an earlier export.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -454,6 +480,31 @@ pub(super) fn run(
                 }
                 Ok(())
             })?;
+            Ok(())
+        }
+        CatalogCommand::Export {
+            dest,
+            format,
+            market,
+            dataset,
+            force,
+        } => {
+            let selection = ExportSelection {
+                markets: market,
+                datasets: dataset,
+            };
+            let done = crate::store::export_for_engines(&path, &dest, format, &selection, force)?;
+            if !quiet {
+                say!(
+                    "wrote {}: {} files of {} datasets in {} partitions, {} changes, {} strays",
+                    dest.display(),
+                    done.files,
+                    done.datasets.len(),
+                    done.partitions,
+                    done.changes,
+                    done.strays
+                );
+            }
             Ok(())
         }
         CatalogCommand::Strays { format } => {
