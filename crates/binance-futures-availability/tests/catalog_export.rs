@@ -237,7 +237,7 @@ fn an_export_reads_back_in_duckdb_and_polars_as_catalog_files_answers_every_data
         .map(|d| {
             let p: Vec<&str> = d.split('/').collect();
             format!(
-                "files/market={}/partition={}/type={}/files.parquet",
+                "files/market={}/partition={}/type={}/files-0000.parquet",
                 p[0], p[1], p[2]
             )
         })

@@ -140,7 +140,7 @@ pub(crate) enum CatalogCommand {
         format: Format,
     },
     /// Write the catalog to the folder DEST for other engines: files/market=…/partition=…/
-    /// type=…/files.parquet, Hive-partitioned, that DuckDB, polars, Spark and Trino read as one
+    /// type=…/files-NNNN.parquet, Hive-partitioned, that DuckDB, polars, Spark and Trino read as one
     /// table (columns: key, symbol, period, size, last_modified, checksum, dataset, interval,
     /// and market, partition, type from the folders), plus changes.parquet, strays.parquet and
     /// _manifest.json. Written beside DEST and renamed into place: a failed or stopped export
@@ -496,11 +496,12 @@ pub(super) fn run(
             let done = crate::store::export_for_engines(&path, &dest, format, &selection, force)?;
             if !quiet {
                 say!(
-                    "wrote {}: {} files of {} datasets in {} partitions, {} changes, {} strays",
+                    "wrote {}: {} files of {} datasets in {} {} files, {} changes, {} strays",
                     dest.display(),
                     done.files,
                     done.datasets.len(),
                     done.partitions,
+                    format.as_str(),
                     done.changes,
                     done.strays
                 );

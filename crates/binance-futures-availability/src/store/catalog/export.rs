@@ -1,7 +1,7 @@
 //! The catalog for other engines (issue 27, item 5): its files with their keys rebuilt in SQL
 //! (the key the listing showed, `Dataset::key`), defined once here for both exports —
 //! `catalog export`, Hive-partitioned folders (`files/market=um/partition=daily/type=klines/
-//! files.parquet`) that DuckDB, polars, Spark and Trino read as one table, and `export
+//! files-0000.parquet`) that DuckDB, polars, Spark and Trino read as one table, and `export
 //! --catalog`, one flat file a table (the partition columns as columns).
 //!
 //! Must not know: flags, how the command line prints.
@@ -107,7 +107,7 @@ impl Catalog {
             "files",
             &select(&[&FILE_SQL, &PARTITION_SQL]),
             &self.datasets_by_id(),
-            false,
+            None,
         )
     }
 
@@ -121,7 +121,7 @@ impl Catalog {
     fn changes_of(&self, datasets: &[(Dataset, i16)]) -> String {
         format!(
             "SELECT * FROM ({}) ORDER BY seen, key",
-            self.keyed("changes", &select(&[&CHANGE_SQL]), datasets, false)
+            self.keyed("changes", &select(&[&CHANGE_SQL]), datasets, None)
         )
     }
 
@@ -130,7 +130,8 @@ impl Catalog {
     /// which `modified` counts) and its dataset's `market_name`, `partition_name`, `type_name`
     /// and `interval_name`.
     ///
-    /// With `sorted`, by symbol, then dataset in `datasets`' order, then period: the rows are
+    /// With `sorted`, only the symbols from its first through its last, by symbol, then
+    /// dataset in `datasets`' order, then period: the rows are
     /// sorted while they are narrow (numbers and the symbol, which DuckDB keeps inline) and the
     /// strings are made after the sort, per row, by looking the dataset's up in a list by its
     /// position — no join after the sort, so its order is the output's. Sorting the finished
@@ -140,7 +141,7 @@ impl Catalog {
         table: &str,
         columns: &str,
         datasets: &[(Dataset, i16)],
-        sorted: bool,
+        sorted: Option<(&str, &str)>,
     ) -> String {
         let text = |s: &str| format!("'{}'", s.replace('\'', "''"));
         let list = |f: &dyn Fn(&Dataset) -> String| {
@@ -176,11 +177,13 @@ impl Catalog {
         } else {
             positions.join(", ")
         };
-        let order = if sorted {
-            "ORDER BY l.symbol, d.pos, x.period"
-        } else {
-            ""
-        };
+        let order = sorted.map_or(String::new(), |(first, last)| {
+            format!(
+                "WHERE l.symbol BETWEEN {} AND {} ORDER BY l.symbol, d.pos, x.period",
+                text(first),
+                text(last)
+            )
+        });
         format!(
             "WITH d(id, pos) AS (VALUES {positions}),
                   s AS (
@@ -317,7 +320,8 @@ pub struct CatalogExported {
     pub dest: PathBuf,
     /// The datasets written.
     pub datasets: Vec<String>,
-    /// Partition folders (`files/market=…/partition=…/type=…`), one file each.
+    /// Files written under `files/` (a partition's symbols are cut into files of at most
+    /// `chunk_rows` rows).
     pub partitions: usize,
     /// Files of the bucket written (rows).
     pub files: u64,
@@ -438,7 +442,7 @@ fn remove_any(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Writes the catalog at `catalog` to the folder `dest` for other engines:
-/// `files/market=…/partition=…/type=…/files.<format>` (Hive-partitioned: one table over every
+/// `files/market=…/partition=…/type=…/files-NNNN.<format>` (Hive-partitioned: one table over every
 /// dataset selected, each file one partition's rows by symbol, interval, then period — the
 /// order `catalog files` prints a dataset in), `changes.<format>` (the selected datasets'
 /// changes, by time seen then key), `strays.<format>` (every stray, by key) and
@@ -493,28 +497,66 @@ pub fn export_for_engines(
         datasets.sort_by_key(|(d, _)| d.interval().map(|i| i.name()));
     }
     let file_columns = select(&[&FILE_SQL]);
-    let partitions: Vec<(PathBuf, String)> = groups
-        .iter()
-        .map(|((market, partition, data_type), datasets)| {
-            (
-                Path::new("files")
-                    .join(format!("market={market}"))
-                    .join(format!("partition={partition}"))
-                    .join(format!("type={data_type}"))
-                    .join(format!("files.{ext}")),
-                checked.keyed("files", &file_columns, datasets, true),
-            )
-        })
-        .collect();
-    let changes = checked.changes_of(&chosen);
-    drop(checked);
-
+    let per_file = chunk_rows(MemoryLimit::from_env()?);
     let staging = Beside::of(&located).partial();
     remove_any(&staging)?;
     std::fs::create_dir_all(&staging).map_err(|source| StoreError::CreateDir {
         dir: staging.clone(),
         source,
     })?;
+    // Counted within the memory limit: the catalog's own connection has none, and would keep
+    // the blocks of its scan of `files` cached (255 MB peak at 10⁸ files).
+    let counts = match connect(catalog, &staging, &staging.join(".spill"))
+        .and_then(|conn| files_by_symbol(&conn, catalog, &chosen))
+    {
+        Ok(counts) => counts,
+        Err(e) => {
+            let _ = remove_any(&staging);
+            return Err(e);
+        }
+    };
+    let mut partitions: Vec<(PathBuf, String)> = Vec::new();
+    for ((market, partition, data_type), datasets) in &groups {
+        let folder = Path::new("files")
+            .join(format!("market={market}"))
+            .join(format!("partition={partition}"))
+            .join(format!("type={data_type}"));
+        // The partition's symbols, in order, with their files across its datasets.
+        let mut symbols: Vec<(&str, i64)> = Vec::new();
+        for (dataset, symbol, files) in &counts {
+            if datasets.iter().any(|(_, id)| id == dataset) {
+                match symbols.last_mut() {
+                    Some((last, n)) if *last == symbol.as_str() => *n += files,
+                    _ => symbols.push((symbol.as_str(), *files)),
+                }
+            }
+        }
+        let mut start = 0;
+        while start < symbols.len() {
+            let mut end = start;
+            let mut rows = 0;
+            while end < symbols.len() && (end == start || rows + symbols[end].1 <= per_file) {
+                rows += symbols[end].1;
+                end += 1;
+            }
+            let n = partitions
+                .iter()
+                .filter(|(f, _)| f.starts_with(&folder))
+                .count();
+            partitions.push((
+                folder.join(format!("files-{n:04}.{ext}")),
+                checked.keyed(
+                    "files",
+                    &file_columns,
+                    datasets,
+                    Some((symbols[start].0, symbols[end - 1].0)),
+                ),
+            ));
+            start = end;
+        }
+    }
+    let changes = checked.changes_of(&chosen);
+    drop(checked);
     let mut exported = CatalogExported {
         dest: dest.to_path_buf(),
         datasets: chosen.iter().map(|(d, _)| d.to_string()).collect(),
@@ -611,6 +653,38 @@ fn write_staged(
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     let path = staging.join(MANIFEST);
     std::fs::write(&path, text + "\n").map_err(io_failed("writing the manifest", &path))
+}
+
+/// Files of each symbol folder of `datasets`: (dataset id, symbol, files), by symbol. One
+/// aggregate over `files` (a row per leaf).
+fn files_by_symbol(
+    conn: &duckdb::Connection,
+    catalog: &Path,
+    datasets: &[(Dataset, i16)],
+) -> Result<Vec<(i16, String, i64)>, StoreError> {
+    let ids: Vec<String> = datasets.iter().map(|(_, id)| id.to_string()).collect();
+    let err = |source| duck(catalog, "counting the files to export", source);
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT l.dataset, l.symbol, count(*) FROM files f JOIN leaves l ON l.id = f.leaf
+              WHERE l.dataset IN ({}) GROUP BY ALL ORDER BY l.symbol, l.dataset",
+            ids.join(", ")
+        ))
+        .map_err(err)?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(err)
+}
+
+/// The most rows one file of a partition holds (its symbols cut where the next would pass it):
+/// each file is one sorted `COPY`, and DuckDB's sort pins a block for each run it merges, so
+/// the rows one sort may take grow with the memory limit — 10⁸ files in ~40 partitions ran
+/// out of 48 MB sorting whole partitions, and 3.5 × 10⁶ rows sorted in 40 MB but not 32.
+/// A 48th of the limit in bytes (10⁶ rows at the default 48 MB).
+fn chunk_rows(memory: MemoryLimit) -> i64 {
+    i64::try_from(memory.bytes() / 48)
+        .unwrap_or(i64::MAX)
+        .max(10_000)
 }
 
 /// Rows in a Parquet row group: the writer holds one whole before it writes it, and at DuckDB's
