@@ -513,7 +513,9 @@ fn a_catalog_export_reads_back_as_the_catalog_answers() {
     ]);
     let csv = std::fs::read_to_string(dest.join("catalog_files.csv")).unwrap();
     assert!(
-        csv.starts_with("key,dataset,symbol,period,size,last_modified,checksum\n"),
+        csv.starts_with(
+            "key,symbol,period,size,last_modified,checksum,dataset,interval,market,partition,type\n"
+        ),
         "{}",
         &csv[..200.min(csv.len())]
     );

@@ -16,7 +16,7 @@
 //!   what the doc shows after it;
 //! - every ```` ```python ```` block runs with the stock `duckdb`, pandas and polars, in a
 //!   folder whose `availability.duckdb` is that database and whose `bfa-export/` is its
-//!   `export`.
+//!   `export` (and `catalog-export/` the `catalog export` of its bucket's catalog).
 
 use crate::common;
 
@@ -100,6 +100,24 @@ fn built() -> &'static Env {
         let env = Env::new(vision_sim::realistic(day(AS_OF)));
         env.ok(&["update", "--quiet"]);
         env
+    })
+}
+
+/// The catalog of the docs' bucket (`catalog update` beside the built database), crawled once
+/// per test process for the examples that read its `catalog export`.
+fn built_catalog() -> &'static Path {
+    static CATALOG: OnceLock<PathBuf> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let env = built();
+        let catalog = env.dir.path().join("docs-catalog.duckdb");
+        env.ok(&[
+            "catalog",
+            "--catalog",
+            catalog.to_str().unwrap(),
+            "update",
+            "-q",
+        ]);
+        catalog
     })
 }
 
@@ -333,6 +351,11 @@ fn python_examples_run_with_the_stock_duckdb_client() {
             if block.text.contains("bfa-export") {
                 let export = dir.path().join("bfa-export").display().to_string();
                 built().ok(&["--db", &db.display().to_string(), "export", &export]);
+            }
+            if block.text.contains("catalog-export") {
+                let export = dir.path().join("catalog-export").display().to_string();
+                let catalog = built_catalog().display().to_string();
+                built().ok(&["catalog", "--catalog", &catalog, "export", "-q", &export]);
             }
             let out = Command::new(&python)
                 .arg("-c")

@@ -7,6 +7,7 @@
 //! docs' tests, `cargo test --release --test integration scale::` the writes at scale.
 
 mod catalog;
+mod catalog_export;
 mod catalog_hostile;
 mod catalog_ops;
 mod catalog_questions;

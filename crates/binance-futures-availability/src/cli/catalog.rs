@@ -18,7 +18,10 @@ use crate::facts::{DayError, Market, Partition, Span};
 use crate::question::catalog::{
     CatalogAnswer, CatalogQuestion, FilesQuestion, PeriodError, parse_period,
 };
-use crate::store::{Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, FileListing, MemoryLimit};
+use crate::store::{
+    Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, ExportFormat, ExportSelection, FileListing,
+    MemoryLimit,
+};
 use crate::vision::{Dataset, VisionClient, public_url};
 
 /// `catalog`: which catalog file, and the command.
@@ -144,6 +147,29 @@ pub(crate) enum CatalogCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Write the catalog to the folder DEST for other engines: files/market=…/partition=…/
+    /// type=…/files-NNNN.parquet, Hive-partitioned, that DuckDB, polars, Spark and Trino read as one
+    /// table (columns: key, symbol, period, size, last_modified, checksum, dataset, interval,
+    /// and market, partition, type from the folders), plus changes.parquet, strays.parquet and
+    /// _manifest.json. Written beside DEST and renamed into place: a failed or stopped export
+    /// leaves no DEST.
+    Export {
+        /// The folder to write: new or empty, or with --force an earlier export.
+        dest: PathBuf,
+        #[arg(long, default_value = "parquet",
+              value_parser = clap::builder::PossibleValuesParser::new(ExportFormat::NAMES)
+              .map(|s| ExportFormat::parse(&s).unwrap_or(ExportFormat::Parquet)))]
+        format: ExportFormat,
+        /// Only these markets' datasets (comma-separated: spot, um, cm, option).
+        #[arg(long, value_delimiter = ',', value_name = "MARKETS")]
+        market: Vec<Market>,
+        /// Only this dataset (repeat for more), e.g. um/daily/klines/1m.
+        #[arg(long, value_name = "DATASET")]
+        dataset: Vec<Dataset>,
+        /// Replace DEST whole if it is an earlier export.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `catalog update`'s requests in flight unless `--concurrency` says otherwise (`update`'s is
@@ -194,6 +220,14 @@ fn catalog_path(db_path: &Path, given: Option<PathBuf>) -> PathBuf {
 enum Asked {
     /// `catalog update`: what to list, and where.
     Crawl(CrawlPlan, Remote),
+    /// `catalog export`: where, in what format, which datasets, and whether to replace an
+    /// earlier export.
+    Export {
+        dest: PathBuf,
+        format: ExportFormat,
+        selection: ExportSelection,
+        force: bool,
+    },
     /// A question answered in rows.
     Rows(CatalogQuestion, Format),
     /// A dataset's files, streamed.
@@ -252,6 +286,21 @@ fn ask(command: CatalogCommand) -> Result<Asked, CliError> {
             format,
         ),
         CatalogCommand::Strays { format } => Asked::Rows(CatalogQuestion::Strays, format),
+        CatalogCommand::Export {
+            dest,
+            format,
+            market,
+            dataset,
+            force,
+        } => Asked::Export {
+            dest,
+            format,
+            selection: ExportSelection {
+                markets: market,
+                datasets: dataset,
+            },
+            force,
+        },
     })
 }
 
@@ -268,6 +317,27 @@ pub(super) fn run(
             let summary = update(&path, &remote, &plan, quiet)?;
             if !quiet {
                 say!("{summary}");
+            }
+            Ok(())
+        }
+        Asked::Export {
+            dest,
+            format,
+            selection,
+            force,
+        } => {
+            let done = crate::store::export_for_engines(&path, &dest, format, &selection, force)?;
+            if !quiet {
+                say!(
+                    "wrote {}: {} files of {} datasets in {} {} files, {} changes, {} strays",
+                    dest.display(),
+                    done.files,
+                    done.datasets.len(),
+                    done.partitions,
+                    format.as_str(),
+                    done.changes,
+                    done.strays
+                );
             }
             Ok(())
         }

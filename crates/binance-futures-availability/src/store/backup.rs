@@ -45,6 +45,16 @@ named!(ExportFormat {
     Csv = "csv",
 });
 
+impl ExportFormat {
+    /// The options of DuckDB's `COPY … TO` that write it.
+    pub(crate) fn copy_options(self) -> &'static str {
+        match self {
+            ExportFormat::Parquet => "FORMAT parquet, COMPRESSION zstd",
+            ExportFormat::Csv => "FORMAT csv, HEADER true",
+        }
+    }
+}
+
 fn refuse_overwrite(path: &Path, force: bool) -> Result<(), StoreError> {
     if path.exists() && !force {
         return Err(StoreError::Exists {
@@ -359,10 +369,7 @@ pub fn export(
     for f in &files {
         refuse_overwrite(f, force)?;
     }
-    let options = match format {
-        ExportFormat::Parquet => "FORMAT parquet, COMPRESSION zstd",
-        ExportFormat::Csv => "FORMAT csv, HEADER true",
-    };
+    let options = format.copy_options();
     for ((table, order), file) in EXPORTED.iter().zip(&files) {
         let target = file.to_string_lossy().replace('\'', "''");
         // COPY … TO writes an outside file, which a read-only connection may do.
@@ -379,7 +386,8 @@ pub fn export(
 const CATALOG_EXPORTED: [(&str, &str); 5] = [
     (
         "catalog_files",
-        "every file: key, dataset, symbol, period, size, last_modified, checksum",
+        "every file: key, symbol, period, size, last_modified, checksum, dataset, interval, \
+         market, partition, type (what `catalog export` partitions by market, partition and type)",
     ),
     (
         "catalog_changes",
@@ -438,10 +446,7 @@ pub fn export_catalog(
         refuse_overwrite(f, force)?;
     }
     let conn = super::connect_for_export(catalog, dest)?;
-    let options = match format {
-        ExportFormat::Parquet => "FORMAT parquet, COMPRESSION zstd",
-        ExportFormat::Csv => "FORMAT csv, HEADER true",
-    };
+    let options = format.copy_options();
     for (query, file) in queries.iter().zip(&files) {
         let target = file.to_string_lossy().replace('\'', "''");
         conn.execute_batch(&format!("COPY ({query}) TO '{target}' ({options})"))

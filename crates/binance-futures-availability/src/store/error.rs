@@ -380,6 +380,9 @@ pub enum StoreError {
         /// Known names close to it.
         suggestions: Vec<String>,
     },
+    /// A destination `catalog export` will not write, or a selection of no dataset.
+    #[error(transparent)]
+    ExportRefused(#[from] super::catalog::export::ExportRefused),
 }
 
 /// What a day after "complete through" waits for.
@@ -448,6 +451,7 @@ impl StoreError {
                 | StoreError::BadMemoryLimit { .. }
                 | StoreError::MarketNotKept { .. }
                 | StoreError::NoUniverse { .. }
+                | StoreError::ExportRefused(_)
         )
     }
 }

@@ -36,6 +36,10 @@ pub use backup::{
     ExportFormat, backup, backup_catalog, catalog_exported_files, export, export_catalog,
     exported_tables, restore, restore_catalog,
 };
+pub use catalog::export::{
+    CatalogExported, ExportRefused, ExportSelection, MANIFEST, check_export_destination,
+    export_for_engines, file_columns, partition_columns,
+};
 pub use catalog::status::{CatalogStatus, CrawlRecord, DEFAULT_CATALOG_NAME, RecordedChanges};
 pub use catalog::{
     CATALOG_VERSION, Catalog, CatalogFile, CatalogGap, Change, ChangeCounts, ChangeKind,

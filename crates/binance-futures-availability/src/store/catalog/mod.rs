@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use duckdb::{Connection, params};
 
+pub(crate) mod export;
 mod questions;
 mod read;
 pub(crate) mod status;

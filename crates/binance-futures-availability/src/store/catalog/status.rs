@@ -1,7 +1,7 @@
 //! The catalog at a glance (`status`), and what `backup`, `restore` and `export` need of it:
 //! the counts a copy must keep, the check that a file from elsewhere holds no code, and the
-//! export of its tables and of its files with their keys rebuilt. Must not know: the crawl,
-//! how the answers are printed.
+//! export of its tables (the keys rebuilt: `export`). Must not know: the crawl, how the answers
+//! are printed.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::Catalog;
 use crate::store::{StoreError, check_no_code, failed};
-use crate::vision::{Dataset, Partition};
 
 /// The file name a catalog has beside the availability database when none is named
 /// (`--catalog`, `BFA_CATALOG`).
@@ -198,84 +197,5 @@ impl Catalog {
     /// that enter (`restore`) or leave (`backup`, `export`).
     pub(crate) fn check_thoroughly(&self) -> Result<(), StoreError> {
         check_no_code(&self.conn, &self.path, &[])
-    }
-
-    /// The query of every file with its key rebuilt by its dataset's grammar (the key the
-    /// listing showed, `Dataset::key`): key, dataset, symbol, period (`YYYY-MM-DD` or
-    /// `YYYY-MM`), size, Last-Modified (UTC) and `.CHECKSUM` flag, in the order stored
-    /// (leaf-clustered). A join of `files` with two small tables, unordered: it streams,
-    /// whatever the catalog's size.
-    pub(crate) fn files_export_sql(&self) -> String {
-        self.keyed(
-            "files",
-            "key, dataset, symbol, period, size,
-             period_end + to_seconds(modified) + to_milliseconds(modified_ms) AS last_modified,
-             checksum",
-        )
-    }
-
-    /// The query of every change, as `catalog changes` answers it (key rebuilt, times UTC),
-    /// in the order recorded (by `seen`).
-    pub(crate) fn changes_export_sql(&self) -> String {
-        self.keyed(
-            "changes",
-            "seen, key, dataset, kind, size, period_end + to_milliseconds(modified) AS last_modified,
-             previous_size, period_end + to_milliseconds(previous_modified) AS previous_last_modified",
-        )
-    }
-
-    /// `columns` of `table` (one with `leaf` and `period`), each row with its `key`,
-    /// `dataset`, `symbol`, `period` as text and `period_end` (from which `modified` counts).
-    fn keyed(&self, table: &str, columns: &str) -> String {
-        let mut datasets: Vec<(&Dataset, &i16)> = self.datasets.iter().collect();
-        datasets.sort_by_key(|(_, id)| **id);
-        let text = |s: &str| format!("'{}'", s.replace('\'', "''"));
-        let values: Vec<String> = datasets
-            .iter()
-            .map(|(dataset, id)| {
-                let folder = dataset
-                    .interval()
-                    .map_or(String::new(), |i| format!("{}/", i.name()));
-                let tag = dataset
-                    .interval()
-                    .map_or(dataset.data_type().name(), |i| i.name());
-                format!(
-                    "({id}::SMALLINT, {}, {}, {}, {}, {})",
-                    text(&dataset.to_string()),
-                    text(&dataset.prefix()),
-                    text(&folder),
-                    text(tag),
-                    dataset.partition() == Partition::Daily
-                )
-            })
-            .collect();
-        // A catalog without datasets: one impossible row keeps the query's shape.
-        let values = if values.is_empty() {
-            "(NULL::SMALLINT, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, true)"
-                .to_string()
-        } else {
-            values.join(", ")
-        };
-        format!(
-            "WITH d(id, name, prefix, folder, tag, daily) AS (VALUES {values}),
-                  t AS (
-                    SELECT x.*, l.symbol, d.name AS dataset, d.prefix, d.folder, d.tag, d.daily,
-                           CASE WHEN d.daily THEN DATE '1970-01-01' + x.period
-                                ELSE make_date(x.period // 12, x.period % 12 + 1, 1) END AS first_day
-                      FROM {table} x JOIN leaves l ON l.id = x.leaf JOIN d ON d.id = l.dataset),
-                  p AS (
-                    SELECT t.*,
-                           CASE WHEN daily THEN strftime(first_day, '%Y-%m-%d')
-                                ELSE strftime(first_day, '%Y-%m') END AS period_text,
-                           CASE WHEN daily THEN first_day + INTERVAL 1 DAY
-                                ELSE first_day + INTERVAL 1 MONTH END AS period_end
-                      FROM t),
-                  q AS (
-                    SELECT * EXCLUDE (period, period_text), period_text AS period,
-                           prefix || symbol || '/' || folder || symbol || '-' || tag || '-'
-                             || period_text || '.zip' AS key
-                      FROM p)
-             SELECT {columns} FROM q"
-        )
     }
 }
