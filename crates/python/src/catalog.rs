@@ -22,16 +22,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use binance_futures_availability::columns::Row;
 use binance_futures_availability::facts::{DayError, Span};
 use binance_futures_availability::question::catalog::{
-    CatalogAnswer, CatalogQuestion, CatalogQuestionError, FilesQuestion, calendar_day,
-    parse_period,
+    CatalogAnswer, CatalogQuestion, CatalogQuestionError, FilesQuestion, calendar_day, parse_period,
 };
 use binance_futures_availability::store::{self, CatalogFile, ChangeKind, StoreError};
 use binance_futures_availability::vision::Dataset;
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::arrow::array::{
     Array, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-    RecordBatchReader, StringArray, TimestampMicrosecondArray, UInt32Array,
-    UInt64Array,
+    RecordBatchReader, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array,
 };
 use duckdb::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use duckdb::arrow::error::ArrowError;
@@ -82,7 +80,11 @@ impl Batches {
     }
 
     pub(crate) fn columns(&self) -> Vec<String> {
-        self.schema.fields().iter().map(|f| f.name().clone()).collect()
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
     }
 
     /// The batches, sharing their buffers (a clone of a batch copies no data).
@@ -120,16 +122,49 @@ fn cell<'py>(py: Python<'py>, column: &dyn Array, i: usize) -> PyResult<Bound<'p
     let any = column.as_any();
     let cast = || AvailabilityError::new_err(format!("no Python value for {}", column.data_type()));
     Ok(match column.data_type() {
-        DataType::Utf8 => any.downcast_ref::<StringArray>().ok_or_else(cast)?.value(i).into_pyobject(py)?.into_any(),
+        DataType::Utf8 => any
+            .downcast_ref::<StringArray>()
+            .ok_or_else(cast)?
+            .value(i)
+            .into_pyobject(py)?
+            .into_any(),
         DataType::Boolean => {
-            let v = any.downcast_ref::<BooleanArray>().ok_or_else(cast)?.value(i);
+            let v = any
+                .downcast_ref::<BooleanArray>()
+                .ok_or_else(cast)?
+                .value(i);
             v.into_pyobject(py)?.to_owned().into_any()
         }
-        DataType::Int32 => any.downcast_ref::<Int32Array>().ok_or_else(cast)?.value(i).into_pyobject(py)?.into_any(),
-        DataType::Int64 => any.downcast_ref::<Int64Array>().ok_or_else(cast)?.value(i).into_pyobject(py)?.into_any(),
-        DataType::UInt32 => any.downcast_ref::<UInt32Array>().ok_or_else(cast)?.value(i).into_pyobject(py)?.into_any(),
-        DataType::UInt64 => any.downcast_ref::<UInt64Array>().ok_or_else(cast)?.value(i).into_pyobject(py)?.into_any(),
-        DataType::Float64 => any.downcast_ref::<Float64Array>().ok_or_else(cast)?.value(i).into_pyobject(py)?.into_any(),
+        DataType::Int32 => any
+            .downcast_ref::<Int32Array>()
+            .ok_or_else(cast)?
+            .value(i)
+            .into_pyobject(py)?
+            .into_any(),
+        DataType::Int64 => any
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(cast)?
+            .value(i)
+            .into_pyobject(py)?
+            .into_any(),
+        DataType::UInt32 => any
+            .downcast_ref::<UInt32Array>()
+            .ok_or_else(cast)?
+            .value(i)
+            .into_pyobject(py)?
+            .into_any(),
+        DataType::UInt64 => any
+            .downcast_ref::<UInt64Array>()
+            .ok_or_else(cast)?
+            .value(i)
+            .into_pyobject(py)?
+            .into_any(),
+        DataType::Float64 => any
+            .downcast_ref::<Float64Array>()
+            .ok_or_else(cast)?
+            .value(i)
+            .into_pyobject(py)?
+            .into_any(),
         DataType::Date32 => {
             let days = any.downcast_ref::<Date32Array>().ok_or_else(cast)?.value(i);
             let date = NaiveDate::default() + chrono::Duration::days(i64::from(days));
@@ -255,7 +290,11 @@ fn file_batches<E: From<Fail> + From<StoreError>>(
 /// A read-only handle on a catalog file (`open_catalog()`): the seven questions of `catalog
 /// datasets|symbols|files|gaps|lag|changes|strays`, each answered as a `Table`. A handle may be
 /// shared by threads (they take turns on its one DuckDB connection).
-#[pyclass(frozen, name = "Catalog", module = "binance_futures_availability._native")]
+#[pyclass(
+    frozen,
+    name = "Catalog",
+    module = "binance_futures_availability._native"
+)]
 pub(crate) struct CatalogHandle {
     path: PathBuf,
     inner: Mutex<Option<store::Catalog>>,
