@@ -9,7 +9,7 @@
 //! `store::Database`, exactly as the CLI uses it, so Python and the CLI cannot disagree.
 //!
 //! Errors: input the library refuses → `ValueError` (a number of any size or sign included);
-//! no database → `FileNotFoundError`; a day after "complete through" → `NotCheckedError`;
+//! no database or catalog → `FileNotFoundError`; a day after "complete through" → `NotCheckedError`;
 //! everything else → `AvailabilityError` (a `RuntimeError`, `NotCheckedError`'s base). The
 //! message is the library's sentence, the same the CLI prints.
 
