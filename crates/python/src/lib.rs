@@ -9,9 +9,11 @@
 //! `store::Database`, exactly as the CLI uses it, so Python and the CLI cannot disagree.
 //!
 //! Errors: input the library refuses → `ValueError` (a number of any size or sign included);
-//! no database → `FileNotFoundError`; a day after "complete through" → `NotCheckedError`;
+//! no database or catalog → `FileNotFoundError`; a day after "complete through" → `NotCheckedError`;
 //! everything else → `AvailabilityError` (a `RuntimeError`, `NotCheckedError`'s base). The
 //! message is the library's sentence, the same the CLI prints.
+
+mod catalog;
 
 use std::ffi::CString;
 use std::path::PathBuf;
@@ -37,7 +39,7 @@ use duckdb::arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
     RecordBatchIterator, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array,
 };
-use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use duckdb::arrow::ffi_stream::FFI_ArrowArrayStream;
 use pyo3::exceptions::{
     PyFileNotFoundError, PyOverflowError, PyRuntimeError, PyTypeError, PyUserWarning, PyValueError,
@@ -76,6 +78,9 @@ impl From<Failure> for PyErr {
     fn from(f: Failure) -> PyErr {
         match f {
             Failure::Day(e) => PyValueError::new_err(e.to_string()),
+            Failure::Store(e @ StoreError::NoCatalog { .. }) => {
+                PyFileNotFoundError::new_err(e.to_string())
+            }
             Failure::Store(e @ StoreError::Missing { .. }) => {
                 PyFileNotFoundError::new_err(format!(
                     "{e}; create it with binance_futures_availability.update() or \
@@ -771,11 +776,14 @@ enum Rows {
     Trading(Vec<DailyTrading>),
     UniversePanel(Vec<store::PanelRow>),
     Lives(Vec<store::LifeRow>),
+    /// Arrow batches already made (the catalog's answers, `catalog.rs`).
+    Batches(catalog::Batches),
 }
 
-/// `$body` with `$rows` bound to the answer's rows, whatever their type (each is a `Row`).
+/// `$body` with `$rows` bound to the answer's rows, whatever their type (each is a `Row`);
+/// `$arrow` with `$batches` bound to an answer already in Arrow.
 macro_rules! with_rows {
-    ($self:expr, |$rows:ident| $body:expr) => {
+    ($self:expr, |$rows:ident| $body:expr, |$batches:ident| $arrow:expr) => {
         match $self {
             Rows::Snapshot($rows) => $body,
             Rows::Timeline($rows) => $body,
@@ -786,6 +794,7 @@ macro_rules! with_rows {
             Rows::Trading($rows) => $body,
             Rows::UniversePanel($rows) => $body,
             Rows::Lives($rows) => $body,
+            Rows::Batches($batches) => $arrow,
         }
     };
 }
@@ -817,27 +826,35 @@ impl Rows {
     }
 
     fn len(&self) -> usize {
-        with_rows!(self, |rows| rows.len())
+        with_rows!(self, |rows| rows.len(), |b| b.len())
     }
 
     /// The column names, in order: the keys of the CLI's JSON.
     fn columns(&self) -> Vec<String> {
-        with_rows!(self, |rows| names(rows))
+        with_rows!(self, |rows| names(rows), |b| b.columns())
     }
 
-    /// The answer as one Arrow batch.
-    fn batch(&self) -> Result<RecordBatch, duckdb::arrow::error::ArrowError> {
-        with_rows!(self, |rows| batch(rows))
+    /// The answer as Arrow batches (one, but for a catalog's files) and their schema.
+    fn batches(&self) -> Result<(SchemaRef, Vec<RecordBatch>), duckdb::arrow::error::ArrowError> {
+        with_rows!(
+            self,
+            |rows| batch(rows).map(|b| (b.schema(), vec![b])),
+            |b| Ok(b.batches())
+        )
     }
 
     /// The answer as a list of dicts (`dict`).
     fn pylist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
-        with_rows!(self, |rows| {
-            for row in rows {
-                list.append(dict(py, row)?)?;
-            }
-        });
+        with_rows!(
+            self,
+            |rows| {
+                for row in rows {
+                    list.append(dict(py, row)?)?;
+                }
+            },
+            |b| return b.pylist(py)
+        );
         Ok(list)
     }
 }
@@ -881,7 +898,8 @@ impl Table {
             .call_method0("to_pandas")
     }
 
-    /// The Arrow PyCapsule stream interface: one batch holding every row.
+    /// The Arrow PyCapsule stream interface: one batch holding every row (a catalog's files:
+    /// batches of at most 65,536 rows).
     #[pyo3(signature = (requested_schema = None))]
     fn __arrow_c_stream__<'py>(
         &self,
@@ -891,9 +909,8 @@ impl Table {
         // The schema is fixed; a consumer asking for another one casts on its side, as the
         // interface allows ("the producer may ignore it").
         let _ = requested_schema;
-        let batch = self.rows.batch().map_err(arrow_failed)?;
-        let schema = batch.schema();
-        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+        let (schema, batches) = self.rows.batches().map_err(arrow_failed)?;
+        let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
         let stream = FFI_ArrowArrayStream::new(Box::new(reader));
         // The consumer moves the stream out of the capsule (setting its `release` to null);
         // if none does, dropping the boxed stream releases it.
@@ -1041,6 +1058,13 @@ fn default_db_path() -> PathBuf {
     config::default_db_path()
 }
 
+/// `catalog.duckdb` beside the database at `db`: the CLI's catalog when neither `--catalog`
+/// nor `BFA_CATALOG` names one (`Catalog::beside`, the one definition).
+#[pyfunction]
+fn default_catalog_path(db: PathBuf) -> PathBuf {
+    store::Catalog::beside(&db)
+}
+
 /// The `binance-futures-availability` command, run in this process: what the wheel's console
 /// script and `python -m binance_futures_availability` call (ADR 0016). `argv` starts with the
 /// program name. Returns the exit code; the GIL is released while the command runs.
@@ -1054,6 +1078,9 @@ fn main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> u8 {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Database>()?;
     m.add_class::<Table>()?;
+    m.add_class::<catalog::CatalogHandle>()?;
+    m.add_class::<catalog::FileStream>()?;
+    m.add_function(wrap_pyfunction!(default_catalog_path, m)?)?;
     m.add_function(wrap_pyfunction!(update, m)?)?;
     m.add("AvailabilityError", m.py().get_type::<AvailabilityError>())?;
     m.add("NotCheckedError", m.py().get_type::<NotCheckedError>())?;

@@ -38,13 +38,14 @@ class Sim:
     """vision-sim on an ephemeral port; its address is read from the line it prints once it
     listens, so nothing waits on a timer."""
 
-    def __init__(self, latency_ms: int = 0, corpus: str = "realistic") -> None:
+    def __init__(self, latency_ms: int = 0, corpus: str = "realistic", *extra: str) -> None:
         self.proc = subprocess.Popen(
             [
                 str(_binary("vision-sim")),
                 "--addr", "127.0.0.1:0",
                 "--corpus", corpus,
                 "--latency-ms", str(latency_ms),
+                *extra,
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -132,3 +133,54 @@ def db_path(built, tmp_path) -> pathlib.Path:
 @pytest.fixture()
 def cli(db_path, sim) -> Cli:
     return Cli(db_path, sim)
+
+
+# The catalog (`catalog update`, ADR 0020): vision-sim's whole bucket at a small scale, crawled
+# twice a week apart, so it holds added, replaced and removed files.
+CATALOG_T0 = "2026-11-19T09:00:00Z"
+CATALOG_T1 = "2026-11-26T09:00:00Z"
+CATALOG_SCALE = "0.0005"
+
+
+class CatalogCli:
+    """The real command line's `catalog` commands against one catalog file."""
+
+    def __init__(self, catalog: pathlib.Path, sim: Sim | None = None) -> None:
+        self.exe = _binary("binance-futures-availability")
+        self.catalog = catalog
+        self.env = dict(
+            os.environ,
+            BFA_CATALOG=str(catalog),
+            BFA_DB=str(catalog.parent / "availability.duckdb"),
+            BFA_RETRY_BASE_MS="1",
+            TZ="UTC",
+        )
+        if sim is not None:
+            self.env.update(BFA_S3_URL=sim.s3_url, BFA_DATA_URL=sim.data_url)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(self.exe), "catalog", *args], env=self.env, capture_output=True, text=True
+        )
+
+    def ok(self, *args: str) -> str:
+        out = self.run(*args)
+        assert out.returncode == 0, f"{args} exited {out.returncode}: {out.stderr}"
+        return out.stdout
+
+    def json(self, *args: str):
+        return json.loads(self.ok(*args, "--format", "json"))
+
+
+@pytest.fixture(scope="session")
+def catalog_path(tmp_path_factory) -> pathlib.Path:
+    """A catalog of the whole simulated bucket at T0, updated by a whole crawl at T1 (files
+    added, replaced and removed in between), both by `catalog update`."""
+    path = tmp_path_factory.mktemp("catalog") / "catalog.duckdb"
+    for at, extra in [(CATALOG_T0, ()), (CATALOG_T1, ("--full",))]:
+        sim = Sim(0, "vision", "--scale", CATALOG_SCALE, "--at", at)
+        try:
+            CatalogCli(path, sim).ok("update", "-q", *extra)
+        finally:
+            sim.stop()
+    return path

@@ -1,5 +1,6 @@
 """The package's examples in README.md and docs/*.md (```` ```python package ```` blocks) run
-as written, with BFA_DB pointing at a copy of the realistic database and BFA_S3_URL /
+as written, with BFA_DB pointing at a copy of the realistic database, BFA_CATALOG at a catalog of
+the simulated whole bucket (conftest's `catalog_path`), and BFA_S3_URL /
 BFA_DATA_URL at the simulated bucket (an `update()` example collects from it). (Plain ```` ```python ```` blocks
 use the stock duckdb client; `tests/docs.rs` runs those.)"""
 
@@ -27,7 +28,7 @@ def package_blocks():
                 block.append(line)
 
 
-def test_the_package_examples_in_the_docs_run(db_path, sim, tmp_path):
+def test_the_package_examples_in_the_docs_run(db_path, catalog_path, sim, tmp_path):
     found = list(package_blocks())
     assert len(found) >= 5, f"the README shows the package: {found}"
     for path, line, code in found:
@@ -36,6 +37,7 @@ def test_the_package_examples_in_the_docs_run(db_path, sim, tmp_path):
             env=dict(
                 os.environ,
                 BFA_DB=str(db_path),
+                BFA_CATALOG=str(catalog_path),
                 BFA_S3_URL=sim.s3_url,
                 BFA_DATA_URL=sim.data_url,
             ),

@@ -14,9 +14,9 @@ use super::args::Remote;
 use super::render::{self, Format, printable};
 use super::{CliError, cancel_on_signal, progress, runtime};
 use crate::collect::{self, CollectError, CrawlPlan, CrawlSummary};
-use crate::facts::{DayError, Market, Partition, Span};
+use crate::facts::{Market, Partition, Span};
 use crate::question::catalog::{
-    CatalogAnswer, CatalogQuestion, FilesQuestion, PeriodError, parse_period,
+    CatalogAnswer, CatalogQuestion, FilesQuestion, PeriodError, calendar_day, parse_period,
 };
 use crate::store::{
     Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, ExportFormat, ExportSelection, FileListing,
@@ -190,16 +190,6 @@ pub(crate) enum FilesFormat {
     Urls,
 }
 
-/// A calendar day, `YYYY-MM-DD` (any day: the catalog's dates are not the futures market's).
-fn calendar_day(text: &str) -> Result<NaiveDate, DayError> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .filter(|d| d.format("%Y-%m-%d").to_string() == text)
-        .ok_or_else(|| DayError::Malformed {
-            text: text.to_string(),
-        })
-}
-
 /// A period as given to `catalog files`: a day `YYYY-MM-DD` or a month `YYYY-MM`. Which one the
 /// dataset takes is checked by `CatalogQuestion::files`, before the catalog is opened.
 fn period(text: &str) -> Result<Span, PeriodError> {
@@ -210,9 +200,10 @@ fn symbol_name(text: &str) -> Result<String, crate::vision::BadSymbol> {
     crate::vision::check_symbol(text).map(|()| text.to_string())
 }
 
-/// The catalog's path: `--catalog`/`BFA_CATALOG`, else `catalog.duckdb` beside the database.
+/// The catalog's path: `--catalog`/`BFA_CATALOG`, else `catalog.duckdb` beside the database
+/// (`Catalog::beside`, which Python's `open_catalog()` uses too).
 fn catalog_path(db_path: &Path, given: Option<PathBuf>) -> PathBuf {
-    given.unwrap_or_else(|| db_path.with_file_name("catalog.duckdb"))
+    given.unwrap_or_else(|| Catalog::beside(db_path))
 }
 
 /// A `catalog` command as the command line gave it: a crawl, or the library's question and how

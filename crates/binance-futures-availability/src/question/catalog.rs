@@ -95,6 +95,18 @@ pub fn parse_period(text: &str) -> Result<Span, PeriodError> {
     }
 }
 
+/// A calendar day as the catalog's questions take it: exactly `YYYY-MM-DD`, any day (the
+/// catalog's dates are the bucket's, not the futures market's, so no range is held to).
+/// `catalog changes --since/--until` and Python's `changes(since=…, until=…)` read it here.
+pub fn calendar_day(text: &str) -> Result<NaiveDate, DayError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| d.format("%Y-%m-%d").to_string() == text)
+        .ok_or_else(|| DayError::Malformed {
+            text: text.to_string(),
+        })
+}
+
 /// A question about the catalog, its values checked (see the constructors).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CatalogQuestion {

@@ -29,7 +29,7 @@ import os
 from typing import Callable, Optional, Union
 
 from . import _native
-from ._native import AvailabilityError, Database, NotCheckedError, Table
+from ._native import AvailabilityError, Catalog, Database, FileStream, NotCheckedError, Table
 
 __version__ = _native.__version__
 
@@ -44,8 +44,12 @@ __all__ = [
     "TimelineQueries",
     "AnalyticsQueries",
     "AvailabilityQueries",
+    "Catalog",
+    "FileStream",
+    "default_catalog_path",
     "default_db_path",
     "open",
+    "open_catalog",
     "update",
     "__version__",
 ]
@@ -74,6 +78,25 @@ def open(  # noqa: A001 - the package's verb
     does not keep; the file is never changed.
     """
     return Database(_path(path), market=market)
+
+
+def default_catalog_path() -> str:
+    """The catalog the command line's ``catalog`` commands use: ``BFA_CATALOG`` if set, else
+    ``catalog.duckdb`` beside :func:`default_db_path`."""
+    return os.environ.get("BFA_CATALOG") or str(_native.default_catalog_path(default_db_path()))
+
+
+def open_catalog(path: Optional[PathLike] = None) -> Catalog:
+    """Opens the catalog of every file of the bucket read-only (default:
+    :func:`default_catalog_path`), as ``binance-futures-availability catalog update`` keeps it.
+
+    Its questions are ``catalog datasets|symbols|files|gaps|lag|changes|strays``'s, each a
+    :class:`Table` whose columns and values are the command's ``--format json`` keys and
+    values; ``files`` comes in Arrow batches of at most 65,536 rows, and ``iter_files`` streams
+    them while they are read. Raises ``FileNotFoundError`` when there is none; the file is
+    never changed.
+    """
+    return Catalog(os.fspath(path) if path is not None else default_catalog_path())
 
 
 class Stage(str):

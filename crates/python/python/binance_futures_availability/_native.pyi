@@ -5,6 +5,8 @@ import os
 from typing import Any, Callable, List, Optional, Union
 
 DateLike = Union[str, datetime.date]
+# A period of a catalog dataset: a day (a date or 'YYYY-MM-DD') or a month ('YYYY-MM').
+PeriodLike = Union[str, datetime.date]
 
 __version__: str
 DEFAULT_S3_URL: str
@@ -18,6 +20,8 @@ class NotCheckedError(AvailabilityError):
     """A day after the day the database is complete through: run ``update``."""
 
 def default_db_path() -> str: ...
+def default_catalog_path(db: Union[str, os.PathLike[str]]) -> str:
+    """``catalog.duckdb`` beside the database at ``db`` (the CLI's catalog by default)."""
 
 class Table:
     """One answer: ``polars.DataFrame(t)``, ``pyarrow.table(t)`` (no copy) or ``t.to_pylist()``."""
@@ -122,6 +126,64 @@ class Database:
     ) -> Table:
         """A symbol's 1d rows by date: date, open, high, low, close, volume, quote_volume,
         trades, taker_buy_volume, taker_buy_quote_volume."""
+
+class FileStream:
+    """A dataset's files as a one-shot Arrow stream, read while consumed
+    (``pyarrow.RecordBatchReader.from_stream(s)``, ``polars.DataFrame(s)``)."""
+
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object: ...
+
+class Catalog:
+    """A read-only handle on a catalog file (``open_catalog()``); safe to share between
+    threads. Each answer's columns and values are ``catalog … --format json``'s."""
+
+    def __init__(self, path: Union[str, os.PathLike[str]]) -> None: ...
+    @property
+    def path(self) -> str: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> "Catalog": ...
+    def __exit__(self, *exc: object) -> None: ...
+    def datasets(self, market: Optional[str] = None) -> Table:
+        """Every dataset with files: dataset, symbols, files, bytes, first, last,
+        missing_checksums."""
+    def symbols(self, dataset: str) -> Table:
+        """Every symbol folder of ``dataset``: symbol, files, bytes, first, last, gaps."""
+    def files(
+        self,
+        dataset: str,
+        symbol: Optional[str] = None,
+        since: Optional[PeriodLike] = None,
+        until: Optional[PeriodLike] = None,
+        *,
+        batch_rows: Optional[int] = None,
+    ) -> Table:
+        """Every file by symbol then period: key, symbol, period, size, last_modified,
+        checksum; in Arrow batches of at most ``batch_rows`` (65,536) rows."""
+    def iter_files(
+        self,
+        dataset: str,
+        symbol: Optional[str] = None,
+        since: Optional[PeriodLike] = None,
+        until: Optional[PeriodLike] = None,
+        *,
+        batch_rows: Optional[int] = None,
+    ) -> FileStream:
+        """As ``files``, streamed while consumed: a few batches in memory at a time."""
+    def gaps(self, dataset: str, symbol: Optional[str] = None) -> Table:
+        """Runs of missing periods: symbol, from, to, periods, covered_by."""
+    def lag(self, dataset: str) -> Table:
+        """One row: files, p50_hours, p90_hours, p99_hours, max_hours, replaced."""
+    def changes(
+        self,
+        since: Optional[DateLike] = None,
+        until: Optional[DateLike] = None,
+        dataset: Optional[str] = None,
+        kind: Optional[str] = None,
+    ) -> Table:
+        """Files added, replaced or removed: seen, key, kind, size, last_modified,
+        previous_size, previous_last_modified."""
+    def strays(self) -> Table:
+        """Keys outside the layout: key, size, last_modified, reason."""
 
 def update(
     path: Union[str, os.PathLike[str]],
