@@ -636,7 +636,7 @@ async fn the_catalog_page_clicks_through_markets_datasets_symbols_and_prices_a_s
     browser
         .until(
             "the market alone",
-            "document.body.dataset.view === '#market=um' && document.body.dataset.ready === '1'",
+            "!location.hash.includes('dataset=') && document.body.dataset.view === location.hash && document.body.dataset.ready === '1'",
         )
         .await;
     let replaced = "data/futures/um/daily/trades/ETHUSDT/ETHUSDT-trades-2026-11-01.zip";
@@ -675,18 +675,34 @@ async fn the_catalog_page_clicks_through_markets_datasets_symbols_and_prices_a_s
         json!("period missing")
     );
 
-    // The picture for docs/catalog.md: a dataset, a symbol with its gap, the cost of a range.
+    // The picture for docs/catalog.md: a dataset, the symbol with its longest gap, the cost of
+    // a year of two symbols; the window tall enough for the whole calendar.
+    let longest = gaps
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|g| g["periods"].as_u64().unwrap())
+        .unwrap()["symbol"]
+        .as_str()
+        .unwrap();
+    browser
+        .call(
+            "POST",
+            "/window/rect",
+            json!({"width": 1280, "height": 2700}),
+        )
+        .await;
     browser
         .call(
             "POST",
             "/url",
             json!({"url": format!(
-                "{}/catalog#market=um&dataset={dataset}&symbol={symbol}&sel={symbol}&since=2024-01-01&until=2024-12-31",
+                "{}/catalog#market=um&dataset={dataset}&symbol={longest}&sel=BTCUSDT&sel={longest}&since=2024-01-01&until=2024-12-31",
                 served.url
             )}),
         )
         .await;
-    browser.catalog_view(&format!("symbol={symbol}")).await;
+    browser.catalog_view(&format!("symbol={longest}")).await;
     browser
         .until(
             "the cost",
