@@ -26,6 +26,7 @@ mod queries;
 mod scale;
 mod scheduler;
 mod serve;
+mod serve_catalog;
 mod signals;
 mod trading_collect;
 mod trading_files;

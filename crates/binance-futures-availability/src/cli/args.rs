@@ -197,6 +197,21 @@ pub(crate) fn catalog_path(db: &std::path::Path, given: Option<PathBuf>) -> Path
     given.unwrap_or_else(|| crate::store::Catalog::beside(db))
 }
 
+/// `--catalog PATH`: which catalog file, for `catalog` and `serve` alike.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CatalogLocation {
+    /// The catalog file [default: catalog.duckdb beside the database]
+    #[arg(long = "catalog", global = true, env = CATALOG_ENV, value_name = "PATH")]
+    pub given: Option<PathBuf>,
+}
+
+impl CatalogLocation {
+    /// `catalog_path` of what was given.
+    pub(crate) fn path(&self, db: &std::path::Path) -> PathBuf {
+        catalog_path(db, self.given.clone())
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum SchedulerCommand {
     /// Run in the foreground (for systemd or a container): catch up at once if the last
@@ -268,9 +283,17 @@ pub(crate) struct ServeArgs {
     /// never changes, so a kept answer is right until the next publish, which starts afresh.
     #[arg(long, default_value_t = 64, value_name = "MB", value_parser = clap::value_parser!(u32).range(0..=16_384))]
     pub cache_mb: u32,
-    /// Read-only handles on the database, i.e. queries running at once (default: one per core).
+    /// Read-only handles on the database, i.e. queries running at once (default: one per core);
+    /// as many again on the catalog.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub handles: Option<u16>,
+    #[command(flatten)]
+    pub catalog: CatalogLocation,
+    /// Files one /v1/catalog/files answer lists at most; a question matching more is refused
+    /// (400, before any file is read) with a sentence saying how to narrow it.
+    #[arg(long, default_value_t = super::serve::DEFAULT_MAX_FILES, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_files: u64,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@
 //! the answers `store::Catalog`. The availability database is never opened.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::NaiveDate;
 use clap::builder::TypedValueParser;
@@ -24,9 +24,8 @@ use crate::vision::{Dataset, VisionClient, public_url};
 /// `catalog`: which catalog file, and the command.
 #[derive(Debug, Args)]
 pub(crate) struct CatalogArgs {
-    /// The catalog file [default: catalog.duckdb beside the database]
-    #[arg(long, global = true, env = "BFA_CATALOG", value_name = "PATH")]
-    pub catalog: Option<PathBuf>,
+    #[command(flatten)]
+    pub catalog: super::args::CatalogLocation,
     #[command(subcommand)]
     pub command: CatalogCommand,
 }
@@ -156,7 +155,7 @@ pub(crate) enum FilesFormat {
 }
 
 /// A calendar day, `YYYY-MM-DD` (any day: the catalog's dates are not the futures market's).
-fn calendar_day(text: &str) -> Result<NaiveDate, DayError> {
+pub(super) fn calendar_day(text: &str) -> Result<NaiveDate, DayError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .filter(|d| d.format("%Y-%m-%d").to_string() == text)
@@ -173,11 +172,6 @@ fn period(text: &str) -> Result<Span, PeriodError> {
 
 fn symbol_name(text: &str) -> Result<String, crate::vision::BadSymbol> {
     crate::vision::check_symbol(text).map(|()| text.to_string())
-}
-
-/// The catalog's path: `--catalog`/`BFA_CATALOG`, else `catalog.duckdb` beside the database.
-fn catalog_path(db_path: &Path, given: Option<PathBuf>) -> PathBuf {
-    given.unwrap_or_else(|| db_path.with_file_name("catalog.duckdb"))
 }
 
 /// A `catalog` command as the command line gave it: a crawl, or the library's question and how
@@ -253,7 +247,7 @@ pub(super) fn run(
     quiet: bool,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let path = catalog_path(db_path, args.catalog);
+    let path = args.catalog.path(db_path);
     match ask(args.command)? {
         Asked::Crawl(plan, remote) => {
             let summary = update(&path, &remote, &plan, quiet)?;
@@ -274,8 +268,12 @@ pub(super) fn run(
     }
 }
 
-/// Prints an answer in rows.
-fn rows(out: &mut impl Write, answer: CatalogAnswer, format: Format) -> Result<(), CliError> {
+/// Prints an answer in rows (`serve` writes its JSON and CSV with this too).
+pub(super) fn rows(
+    out: &mut impl Write,
+    answer: CatalogAnswer,
+    format: Format,
+) -> Result<(), CliError> {
     match answer {
         CatalogAnswer::Datasets(rows) => {
             render::emit(out, format, &rows, |out| {
@@ -433,8 +431,8 @@ fn rows(out: &mut impl Write, answer: CatalogAnswer, format: Format) -> Result<(
 }
 
 /// `catalog files`: the totals from one aggregate, then each file as it is read, in the format
-/// asked for — never the whole answer in memory.
-fn files(
+/// asked for — never the whole answer in memory (`serve` streams its answer with this too).
+pub(super) fn files(
     out: &mut impl Write,
     catalog: &Catalog,
     listing: &FileListing,

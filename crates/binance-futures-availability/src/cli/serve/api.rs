@@ -9,7 +9,12 @@
 //! to answer from, or when the query did not finish in time.
 //! Every request passes `guard` first (the Host rule, the security headers).
 //!
+//! The catalog's routes (`/v1/catalog/…`) are `catalog`'s, answered the same way from the
+//! catalog's file.
+//!
 //! What must not be known here: SQL, how files are watched (`published`), sockets (`mod`).
+
+pub(super) mod catalog;
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -28,15 +33,17 @@ use serde::Serialize;
 
 use super::guard::{self, Hosts};
 use super::page;
-use super::published::{Current, Generation, Published, RunError};
+use super::published::{Current, Generation, Published, RunError, Served};
 use crate::cli::render::{self, Format, ReportFormat};
 use crate::cli::{CliError, ops, report};
 use crate::facts::{ContractFilter, Market};
 use crate::question::{MIN_AGE_DAYS, Question, QuestionError, TOP_MEMBERS};
 use crate::store::{
-    DEFAULT_DELISTED_AFTER, Database, EventFilter, EventKind, RankBy, StoreError, UNIVERSE_DAYS,
+    Catalog, DEFAULT_DELISTED_AFTER, EventFilter, EventKind, RankBy, StoreError, UNIVERSE_DAYS,
     UniverseQuery,
 };
+
+pub(crate) use catalog::{CatalogKey, DEFAULT_MAX_FILES};
 
 /// The market every question here is about: the handles of a published file are opened on
 /// USD-M's tables (`Database::open`). `?market=` is not offered yet: a generation opens its
@@ -57,6 +64,10 @@ impl super::answers::Key for AnswerKey {
 /// What every handler shares.
 pub(super) struct App {
     pub published: Arc<Published>,
+    /// The catalog's file, watched as the database's is.
+    pub catalog: Arc<Published<Catalog>>,
+    /// Files one `/v1/catalog/files` answer lists at most (`serve --max-files`).
+    pub max_files: u64,
     /// How long a request may wait for a handle and run its query.
     pub timeout: Duration,
 }
@@ -69,6 +80,19 @@ pub(super) struct Endpoint {
     pub path: &'static str,
     pub about: &'static str,
     handler: fn() -> MethodRouter<Arc<App>>,
+}
+
+impl Endpoint {
+    /// The path as help and the docs write it: `{*dataset}` (a dataset's slashes are its own)
+    /// as `{dataset}`.
+    pub(super) fn shown(&self) -> String {
+        self.path.replace("{*", "{")
+    }
+}
+
+/// Every endpoint: `ENDPOINTS`, then the catalog's.
+pub(super) fn endpoints() -> impl Iterator<Item = &'static Endpoint> {
+    ENDPOINTS.iter().chain(catalog::ENDPOINTS.iter())
 }
 
 /// Every endpoint of the API, in the order help and the 404 sentence list them: the one table
@@ -122,8 +146,7 @@ pub(super) const ENDPOINTS: [Endpoint; 9] = [
 ];
 
 pub(super) fn router(app: Arc<App>, hosts: Arc<Hosts>) -> Router {
-    ENDPOINTS
-        .iter()
+    endpoints()
         .fold(Router::new(), |router, e| {
             router.route(e.path, (e.handler)())
         })
@@ -615,50 +638,35 @@ async fn unknown_route() -> ApiError {
 
 /// The 404 sentence, naming every endpoint of `ENDPOINTS`.
 fn no_such_endpoint() -> String {
-    let paths: Vec<&str> = ENDPOINTS.iter().map(|e| e.path).collect();
+    let paths: Vec<String> = endpoints().map(Endpoint::shown).collect();
     format!("no such endpoint; see {} (docs/api.md)", paths.join(", "))
 }
 
 impl App {
     fn generation(&self) -> Result<Arc<Generation>, ApiError> {
-        match self.published.current() {
-            Current::Ready(generation) => Ok(generation),
-            Current::Unavailable(why) => Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                why.to_string(),
-            )),
-        }
+        ready(&self.published)
     }
 
     /// Runs `query` on a handle of `generation`, within the request timeout.
-    async fn run<T: Send + 'static>(
+    async fn run<S: Served, T: Send + 'static>(
         &self,
-        generation: &Arc<Generation>,
-        query: impl FnOnce(&Database) -> Result<T, CliError> + Send + 'static,
+        generation: &Arc<Generation<S>>,
+        query: impl FnOnce(&S) -> Result<T, CliError> + Send + 'static,
     ) -> Result<T, ApiError> {
         match tokio::time::timeout(self.timeout, generation.run(query)).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(RunError::Query(e))) => {
-                let e = ApiError::from(e);
-                // A database failure, not the client's input: `/healthz` reports it.
-                if e.status == StatusCode::INTERNAL_SERVER_ERROR {
-                    generation.failed(&e.sentence);
-                }
-                Err(e)
-            }
-            Ok(Err(RunError::Lost)) => Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "a query failed unexpectedly and lost its handle; the server keeps answering \
-                 with the others (see its log)",
-            )),
-            Err(_) => Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "the query did not finish within {} s (the server is busy); try again",
-                    self.timeout.as_secs()
-                ),
-            )),
+            Ok(ran) => ran.map_err(|e| ran_error(generation, e)),
+            Err(_) => Err(self.too_slow()),
         }
+    }
+
+    fn too_slow(&self) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the query did not finish within {} s (the server is busy); try again",
+                self.timeout.as_secs()
+            ),
+        )
     }
 
     /// A question's answer in `format`, with validators from the file it was read from: 304
@@ -671,36 +679,43 @@ impl App {
         question: Question,
     ) -> Result<Response, ApiError> {
         let generation = self.generation()?;
-        let kind = match format {
-            Format::Csv => "csv",
-            Format::Json | Format::Table => "json",
-        };
-        let etag = format!("W/\"{}-{kind}\"", generation.token);
-        let validators = [
-            (header::ETAG, header_value(&etag)),
-            (
-                header::LAST_MODIFIED,
-                header_value(&httpdate::fmt_http_date(generation.last_modified)),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (
-                header::VARY,
-                HeaderValue::from_static("Accept, Accept-Encoding"),
-            ),
-        ];
-        if fresh(headers, &etag, generation.last_modified) {
-            return Ok((StatusCode::NOT_MODIFIED, validators).into_response());
+        self.kept_answer(
+            &generation,
+            headers,
+            format,
+            (question, format),
+            |db, key| {
+                let (question, format) = key;
+                let mut out = Vec::new();
+                let answer = db.answer(question)?;
+                render::answer(&mut out, *format, question, &answer)?;
+                Ok(out)
+            },
+        )
+        .await
+    }
+
+    /// The answer kept under `key` in `generation`, or `write`'s (then kept), as `answer`
+    /// says: validators, 304, gzip. For any file served.
+    async fn kept_answer<S: Served>(
+        &self,
+        generation: &Arc<Generation<S>>,
+        headers: &HeaderMap,
+        format: Format,
+        key: S::Key,
+        write: fn(&S, &S::Key) -> Result<Vec<u8>, CliError>,
+    ) -> Result<Response, ApiError> {
+        let validators = validators(generation, format_name(format));
+        if fresh(headers, &validators.etag, generation.last_modified) {
+            return Ok((StatusCode::NOT_MODIFIED, validators.headers).into_response());
         }
-        let key = (question, format);
         let body = match generation.answers.get(&key) {
             Some(body) => body,
             None => {
-                let (question, format) = key.clone();
+                let asked = key.clone();
                 let body = Bytes::from(
-                    self.run(&generation, move |db| {
-                        let mut out = Vec::new();
-                        let answer = db.answer(&question)?;
-                        render::answer(&mut out, format, &question, &answer)?;
+                    self.run(generation, move |file| {
+                        let mut out = write(file, &asked)?;
                         // Kept in the cache: without the slack of its doubling growth (up
                         // to 2x), so the cache's limit is what it holds.
                         out.shrink_to_fit();
@@ -712,13 +727,12 @@ impl App {
                 body
             }
         };
-        let content_type = match format {
-            Format::Csv => "text/csv; charset=utf-8",
-            Format::Json | Format::Table => "application/json",
-        };
         let mut response = (
-            validators,
-            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            validators.headers,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(format)),
+            )],
         )
             .into_response();
         let body = if body.len() >= GZIP_FROM_BYTES && accepts_gzip(headers) {
@@ -731,6 +745,76 @@ impl App {
         };
         *response.body_mut() = body.into();
         Ok(response)
+    }
+}
+
+/// What a query that did not answer tells the client; a failure of the file (not of the
+/// client's input) is recorded for `/healthz`.
+fn ran_error<S: Served>(generation: &Generation<S>, e: RunError) -> ApiError {
+    match e {
+        RunError::Query(e) => {
+            let e = ApiError::from(e);
+            // A database failure, not the client's input: `/healthz` reports it.
+            if e.status == StatusCode::INTERNAL_SERVER_ERROR {
+                generation.failed(&e.sentence);
+            }
+            e
+        }
+        RunError::Lost => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a query failed unexpectedly and lost its handle; the server keeps answering \
+             with the others (see its log)",
+        ),
+    }
+}
+
+/// The file a request is answered from, or 503 with why there is none.
+fn ready<S: Served>(published: &Published<S>) -> Result<Arc<Generation<S>>, ApiError> {
+    match published.current() {
+        Current::Ready(generation) => Ok(generation),
+        Current::Unavailable(why) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            why.to_string(),
+        )),
+    }
+}
+
+/// An answer's validators: its ETag (the file's token and the format's name, so a publish or
+/// another format is another tag) and the headers sent with it and with a 304.
+struct Validators {
+    etag: String,
+    headers: [(header::HeaderName, HeaderValue); 4],
+}
+
+fn validators<S: Served>(generation: &Generation<S>, format: &str) -> Validators {
+    let etag = format!("W/\"{}-{format}\"", generation.token);
+    let headers = [
+        (header::ETAG, header_value(&etag)),
+        (
+            header::LAST_MODIFIED,
+            header_value(&httpdate::fmt_http_date(generation.last_modified)),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            header::VARY,
+            HeaderValue::from_static("Accept, Accept-Encoding"),
+        ),
+    ];
+    Validators { etag, headers }
+}
+
+/// A format's name in ETags.
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Csv => "csv",
+        Format::Json | Format::Table => "json",
+    }
+}
+
+fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Json | Format::Table => "application/json",
     }
 }
 
@@ -855,22 +939,20 @@ mod tests {
         let help = super::super::help();
         let missing = no_such_endpoint();
         let guide = include_str!("../../../../../docs/api.md");
-        for e in &ENDPOINTS {
+        for e in endpoints() {
+            let path = e.shown();
             assert!(
-                help.contains(&format!("  GET {} ", e.path))
-                    || help.contains(&format!("  GET {}\n", e.path)),
-                "serve --help lacks {}:\n{help}",
-                e.path
+                help.contains(&format!("  GET {path} "))
+                    || help.contains(&format!("  GET {path}\n")),
+                "serve --help lacks {path}:\n{help}"
             );
             assert!(
-                missing.contains(e.path),
-                "the 404 sentence lacks {}: {missing}",
-                e.path
+                missing.contains(&path),
+                "the 404 sentence lacks {path}: {missing}"
             );
             assert!(
-                guide.contains(&format!("`GET {}`", e.path)),
-                "docs/api.md lacks {}",
-                e.path
+                guide.contains(&format!("`GET {path}`")),
+                "docs/api.md lacks {path}"
             );
         }
     }

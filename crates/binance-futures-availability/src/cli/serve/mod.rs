@@ -11,6 +11,8 @@
 
 mod answers;
 mod api;
+
+pub(crate) use api::DEFAULT_MAX_FILES;
 mod guard;
 mod page;
 mod published;
@@ -33,14 +35,25 @@ use super::{CliError, ServeArgs};
 /// 16 KiB holds any URL of ours a thousand times over (hyper's floor is 8 KiB).
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 
-/// `serve --help` after the options: the endpoints from the router's own table (so a route
-/// cannot be added without being listed), then the notes and exit codes.
+/// `serve --help` after the options: the pages and endpoints from the router's own tables (so
+/// a route cannot be added without being listed), the database's then the catalog's, then the
+/// notes and exit codes.
 pub(super) fn help() -> String {
     let mut text = String::from("Endpoints (docs/api.md has an example of each):\n");
     let rows = page::pages().chain(api::ENDPOINTS.iter().map(|e| (e.path, e.about)));
     for (path, about) in rows {
         // 27 columns: the longest path, `/v1/universe/{date}`, and room to spare.
         let line = format!("  GET {path:<27}{about}");
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text.push_str(
+        "Catalog endpoints (--catalog's file; docs/catalog.md), {dataset} as \
+         um/daily/klines/1m:\n",
+    );
+    for e in &api::catalog::ENDPOINTS {
+        // 31 columns: the longest path, `/v1/catalog/symbols/{dataset}`, and two spaces.
+        let line = format!("  GET {:<31}{}", e.shown(), e.about);
         text.push_str(line.trim_end());
         text.push('\n');
     }
@@ -122,7 +135,19 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
         // Blocking on the runtime's thread is fine here: nothing is served yet.
         let published = Arc::new(published::Published::new(db_path, limits));
         tokio::spawn(Arc::clone(&published).watch());
-        let router = api::router(Arc::new(api::App { published, timeout }), Arc::new(hosts));
+        // The catalog is watched on its own: absent, or not servable, only its routes say so.
+        let catalog = Arc::new(published::Published::new(
+            &args.catalog.path(db_path),
+            limits,
+        ));
+        tokio::spawn(Arc::clone(&catalog).watch());
+        let app = api::App {
+            published,
+            catalog,
+            max_files: args.max_files,
+            timeout,
+        };
+        let router = api::router(Arc::new(app), Arc::new(hosts));
         if !quiet {
             say!(
                 "serving {} at http://{local}/ with {handles} handle{} (Ctrl-C to stop)",

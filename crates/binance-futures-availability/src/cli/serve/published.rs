@@ -18,6 +18,9 @@
 //! do not pay for each handle's first question. A query that fails on the file served later marks
 //! it (`failure`), and `/healthz` says so until the next publish.
 //!
+//! Two files are served this way, each watched on its own (`Served`): the availability database
+//! and the catalog (ADR 0020). Either may be absent or unservable while the other is answered.
+//!
 //! What must not be known here: routes, formats, HTTP. This is handles and files.
 
 use std::num::NonZeroUsize;
@@ -27,16 +30,78 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Semaphore;
 
-use super::answers::Answers;
+use super::answers::{Answers, Key};
 use crate::facts::ContractFilter;
-use crate::store::{DEFAULT_DELISTED_AFTER, Database, EventFilter, Identity, StoreError};
+use crate::store::{Catalog, DEFAULT_DELISTED_AFTER, Database, EventFilter, Identity, StoreError};
 
 /// How often the watcher looks at the published file: a publish is served within this (plus
 /// the ~10 ms per handle it takes to open one), well inside the second the API promises.
 pub(super) const POLL: Duration = Duration::from_millis(200);
 
+/// A kind of file `serve` answers from: how a read-only handle on it is opened and warmed, and
+/// what its answers are kept under.
+pub(super) trait Served: Send + 'static + Sized {
+    /// What an answer from this kind of file is kept under.
+    type Key: Key + Clone + Send + Sync + 'static;
+    /// A read-only handle on the file at `path`.
+    fn open(path: &Path) -> Result<Self, StoreError>;
+    /// Questions asked of a handle before it serves (see `warm`).
+    fn probe(&self) -> Result<(), StoreError>;
+    /// Why nothing is served while `path` does not exist: the sentence says what to run.
+    fn missing(path: &Path) -> StoreError;
+}
+
+impl Served for Database {
+    type Key = super::api::AnswerKey;
+
+    fn open(path: &Path) -> Result<Database, StoreError> {
+        Database::open(path)
+    }
+
+    /// A question of each kind the API answers: the coverage (the symbols), the newest day's
+    /// snapshot (the availability rows) and the events (every symbol's gaps and trading runs,
+    /// which the handle keeps).
+    fn probe(&self) -> Result<(), StoreError> {
+        if let Some(last) = self.coverage()?.map(|c| c.last()) {
+            // The rows, whether or not the newest day is checked yet (a folder behind the
+            // others leaves it unchecked, and the file must still be served).
+            self.answering_unchecked(|db| db.snapshot(last, ContractFilter::All))?;
+        }
+        self.events(&EventFilter::default(), DEFAULT_DELISTED_AFTER)?;
+        Ok(())
+    }
+
+    fn missing(path: &Path) -> StoreError {
+        StoreError::Missing {
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+impl Served for Catalog {
+    type Key = super::api::CatalogKey;
+
+    /// Refuses a file that is no catalog, or one too old or too new for this binary, with
+    /// its sentence.
+    fn open(path: &Path) -> Result<Catalog, StoreError> {
+        Catalog::open(path)
+    }
+
+    /// The datasets: one aggregate over every file, so a damaged block is found before the
+    /// file is served rather than by the first client.
+    fn probe(&self) -> Result<(), StoreError> {
+        self.datasets().map(drop)
+    }
+
+    fn missing(path: &Path) -> StoreError {
+        StoreError::NoCatalog {
+            path: path.to_path_buf(),
+        }
+    }
+}
+
 /// One published file and the handles open on it.
-pub(super) struct Generation {
+pub(super) struct Generation<S: Served = Database> {
     /// Names the file in every answer's ETag, so a publish changes them all.
     pub token: String,
     pub last_modified: SystemTime,
@@ -44,8 +109,8 @@ pub(super) struct Generation {
     /// be briefly absent during a publish while the file is still served.
     pub size_bytes: u64,
     /// Answers given from this file, for the next client who asks the same.
-    pub answers: Answers<super::api::AnswerKey>,
-    handles: Mutex<Vec<Database>>,
+    pub answers: Answers<S::Key>,
+    handles: Mutex<Vec<S>>,
     /// One permit per handle: a request waits here for a free handle, so at most `handles`
     /// queries run at once and a burst queues instead of opening more.
     permits: Semaphore,
@@ -64,13 +129,13 @@ pub(super) enum RunError {
     Lost,
 }
 
-impl Generation {
+impl<S: Served> Generation<S> {
     /// Opens `count` handles on `path`, and checks that the file did not change meanwhile, so
     /// the identity names exactly what the handles read.
-    fn open(path: &Path, limits: Limits) -> Result<(Identity, Generation), OpenError> {
+    fn open(path: &Path, limits: Limits) -> Result<(Identity, Generation<S>), OpenError> {
         let before = Identity::of(path)?;
         let handles = (0..limits.handles.get())
-            .map(|_| Database::open(path))
+            .map(|_| S::open(path))
             .collect::<Result<Vec<_>, _>>()?;
         let after = Identity::of(path)?;
         if before != after {
@@ -105,7 +170,7 @@ impl Generation {
     /// Runs `query` on a free handle, on the blocking pool (DuckDB calls block).
     pub(super) async fn run<T: Send + 'static>(
         self: &Arc<Self>,
-        query: impl FnOnce(&Database) -> Result<T, crate::cli::CliError> + Send + 'static,
+        query: impl FnOnce(&S) -> Result<T, crate::cli::CliError> + Send + 'static,
     ) -> Result<T, RunError> {
         // The semaphore is never closed, so acquiring only waits.
         let permit = self.permits.acquire().await.map_err(|_| RunError::Lost)?;
@@ -129,7 +194,7 @@ impl Generation {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Database>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<S>> {
         // A panic while holding this lock (a push or pop) leaves the list consistent.
         self.handles.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -156,13 +221,13 @@ impl Generation {
 /// the first question on a handle reads every symbol's gaps and runs of trading days (~0.2 s
 /// on the realistic bucket, BENCHMARKS.md), and after a publish every request waited for that
 /// instead (up to 472 ms under a flood). Fails with the first handle's failure.
-fn warm(handles: Vec<Database>) -> Result<Vec<Database>, StoreError> {
+fn warm<S: Served>(handles: Vec<S>) -> Result<Vec<S>, StoreError> {
     std::thread::scope(|scope| {
         let running: Vec<_> = handles
             .into_iter()
             .map(|db| {
                 scope.spawn(move || {
-                    let probed = probe(&db);
+                    let probed = db.probe();
                     (db, probed)
                 })
             })
@@ -180,19 +245,6 @@ fn warm(handles: Vec<Database>) -> Result<Vec<Database>, StoreError> {
     })
 }
 
-/// A question of each kind the API answers, on a handle about to serve: the coverage (the
-/// symbols), the newest day's snapshot (the availability rows) and the events (every symbol's
-/// gaps and trading runs, which the handle keeps).
-fn probe(db: &Database) -> Result<(), StoreError> {
-    if let Some(last) = db.coverage()?.map(|c| c.last()) {
-        // The rows, whether or not the newest day is checked yet (a folder behind the others
-        // leaves it unchecked, and the file must still be served).
-        db.answering_unchecked(|db| db.snapshot(last, ContractFilter::All))?;
-    }
-    db.events(&EventFilter::default(), DEFAULT_DELISTED_AFTER)?;
-    Ok(())
-}
-
 /// Why handles were not opened; never shown (a moved file is simply looked at again).
 enum OpenError {
     Store(StoreError),
@@ -207,9 +259,8 @@ impl From<StoreError> for OpenError {
 }
 
 /// What the server answers from right now.
-#[derive(Clone)]
-pub(super) enum Current {
-    Ready(Arc<Generation>),
+pub(super) enum Current<S: Served = Database> {
+    Ready(Arc<Generation<S>>),
     /// No file could be opened yet: the sentence says why and what to do (503).
     Unavailable(Arc<str>),
 }
@@ -223,20 +274,30 @@ pub(super) struct Limits {
     pub cache_bytes: usize,
 }
 
+// Derived, it would ask `S: Clone`.
+impl<S: Served> Clone for Current<S> {
+    fn clone(&self) -> Self {
+        match self {
+            Current::Ready(g) => Current::Ready(Arc::clone(g)),
+            Current::Unavailable(why) => Current::Unavailable(Arc::clone(why)),
+        }
+    }
+}
+
 /// The published file, watched.
-pub(super) struct Published {
+pub(super) struct Published<S: Served = Database> {
     path: PathBuf,
     limits: Limits,
     /// The identity last looked at (`None` before the first look), and what it gave.
-    current: RwLock<(Option<Identity>, Current)>,
+    current: RwLock<(Option<Identity>, Current<S>)>,
     /// Generations replaced by a publish, until no request holds them: freed by `retire`.
-    retiring: Mutex<Vec<Arc<Generation>>>,
+    retiring: Mutex<Vec<Arc<Generation<S>>>>,
 }
 
-impl Published {
+impl<S: Served> Published<S> {
     /// Opens what is at `path` now (or records why it cannot), without failing: a server
     /// started before the first `update` answers 503 until the file appears.
-    pub(super) fn new(path: &Path, limits: Limits) -> Published {
+    pub(super) fn new(path: &Path, limits: Limits) -> Published<S> {
         let published = Published {
             path: path.to_path_buf(),
             limits,
@@ -247,7 +308,7 @@ impl Published {
         published
     }
 
-    pub(super) fn current(&self) -> Current {
+    pub(super) fn current(&self) -> Current<S> {
         self.read().1.clone()
     }
 
@@ -264,15 +325,12 @@ impl Published {
             Err(e) => return self.unavailable(Identity::Absent, &e),
         };
         if seen == Identity::Absent {
-            let missing = StoreError::Missing {
-                path: self.path.clone(),
-            };
-            return self.unavailable(seen, &missing);
+            return self.unavailable(seen, &S::missing(&self.path));
         }
         if Some(seen) == self.read().0 {
             return;
         }
-        match Generation::open(&self.path, self.limits) {
+        match Generation::<S>::open(&self.path, self.limits) {
             Ok((identity, generation)) => {
                 let new = (Some(identity), Current::Ready(Arc::new(generation)));
                 let old = std::mem::replace(&mut *self.write(), new);
@@ -310,7 +368,7 @@ impl Published {
     /// Frees, on this thread and outside every lock, the replaced generations that no
     /// request holds: their handles and cached answers.
     fn retire(&self) {
-        let free: Vec<Arc<Generation>> = {
+        let free: Vec<Arc<Generation<S>>> = {
             let mut retiring = self.retiring();
             let (free, held) = retiring
                 .drain(..)
@@ -323,15 +381,15 @@ impl Published {
         drop(free);
     }
 
-    fn retiring(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Generation>>> {
+    fn retiring(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Generation<S>>>> {
         self.retiring.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, (Option<Identity>, Current)> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, (Option<Identity>, Current<S>)> {
         self.current.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, (Option<Identity>, Current)> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, (Option<Identity>, Current<S>)> {
         self.current.write().unwrap_or_else(|e| e.into_inner())
     }
 
