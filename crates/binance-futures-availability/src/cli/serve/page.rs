@@ -40,7 +40,7 @@ const FILES: &[File] = &[
         path: "/catalog",
         content_type: HTML,
         body: include_str!("page/catalog.html"),
-        about: Some("the catalog's page: datasets, symbols, periods, a download's cost, changes"),
+        about: Some("the catalog: datasets, symbols, a symbol's periods, download costs"),
     },
     File {
         path: "/assets/app.js",
