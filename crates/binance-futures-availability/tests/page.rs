@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
+use vision_sim::Corpus;
 
 /// ChromeDriver on a free port, and one browser session in it.
 struct Browser {
@@ -195,6 +196,57 @@ impl Browser {
         text.as_str().unwrap_or_default().to_string()
     }
 
+    /// Clicks the element `css` selects, as a person would.
+    async fn click(&self, css: &str) {
+        let element = self.element(css).await;
+        self.call("POST", &format!("/element/{element}/click"), json!({}))
+            .await;
+    }
+
+    /// Replaces what the field `css` holds with `text`, typed.
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.element(css).await;
+        self.call("POST", &format!("/element/{element}/clear"), json!({}))
+            .await;
+        self.call(
+            "POST",
+            &format!("/element/{element}/value"),
+            json!({"text": text}),
+        )
+        .await;
+    }
+
+    /// Waits until the catalog page has drawn a view whose hash holds `part`.
+    async fn catalog_view(&self, part: &str) {
+        self.until(
+            &format!("the view {part}"),
+            &format!(
+                "decodeURIComponent(location.hash).includes({part:?}) && \
+                 document.body.dataset.view === location.hash && \
+                 document.body.dataset.ready === '1'"
+            ),
+        )
+        .await;
+    }
+
+    /// The visible part of the page as PNG.
+    async fn screenshot(&self) -> Vec<u8> {
+        let png = self.call("GET", "/screenshot", json!({})).await;
+        base64(png.as_str().expect("a base64 screenshot"))
+    }
+
+    /// `element.innerText` of `css`.
+    async fn text(&self, css: &str) -> String {
+        let text = self
+            .script(&format!(
+                "const e = document.querySelector({css:?}); return e ? e.innerText : null;"
+            ))
+            .await;
+        text.as_str()
+            .unwrap_or_else(|| panic!("no element {css}"))
+            .to_string()
+    }
+
     /// What the page wrote to its console at level SEVERE (errors, failed loads, exceptions).
     async fn console_errors(&self) -> Vec<String> {
         let log = self
@@ -207,6 +259,26 @@ impl Browser {
             .map(|e| e["message"].as_str().unwrap_or_default().to_string())
             .collect()
     }
+}
+
+/// Standard base64 (the WebDriver screenshot's encoding), decoded.
+fn base64(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut bits, mut held) = (0u32, 0u32);
+    for c in text
+        .bytes()
+        .filter(|&c| c != b'=' && !c.is_ascii_whitespace())
+    {
+        let value = ALPHABET.iter().position(|&a| a == c).expect("base64") as u32;
+        bits = ((bits << 6) | value) & 0xffff;
+        held += 6;
+        if held >= 8 {
+            held -= 8;
+            out.push((bits >> held) as u8);
+        }
+    }
+    out
 }
 
 impl Drop for Browser {
@@ -311,4 +383,390 @@ async fn the_page_draws_the_history_and_shows_a_symbols_calendar() {
         "an inline script ran: no CSP in force"
     );
     browser.call("DELETE", "", json!({})).await;
+}
+
+/// A catalog with history: the generated bucket crawled on 2026-11-19, its clock moved a week
+/// (the scripted replacement of ETHUSDT's trades of 2026-11-01 among it), crawled again whole.
+fn catalog_env() -> Env {
+    let t0: chrono::DateTime<chrono::Utc> = "2026-11-19T09:00:00Z".parse().unwrap();
+    let t1: chrono::DateTime<chrono::Utc> = "2026-11-26T09:00:00Z".parse().unwrap();
+    let model = std::sync::Arc::new(vision_sim::Vision::new(0.0005));
+    let env = Env::with_bucket(vision_sim::Bucket::Vision(model.at(t0)));
+    env.ok(&["catalog", "update", "-q"]);
+    env.sim.set_clock(t1);
+    env.ok(&["catalog", "update", "-q", "--full"]);
+    env
+}
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// `catalog files …  --format json`: how many files, how many bytes.
+fn files_total(env: &Env, args: &[&str]) -> (u64, u64) {
+    let mut all = vec!["catalog", "files"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let files = json_of(&env.ok(&all));
+    let files = files.as_array().unwrap();
+    let bytes = files.iter().map(|f| f["size"].as_u64().unwrap()).sum();
+    (files.len() as u64, bytes)
+}
+
+/// The catalog's page at `/catalog`, clicked through as a person would: a market, a dataset,
+/// its symbols sorted, a symbol's calendar of periods (a gap the monthly files cover, a file
+/// missing in both partitions, a replaced file reached from the changes feed), and the cost of
+/// a selection, which is what `catalog files … --format json` lists, summed. Then the link
+/// from the availability page, and a server without a catalog: its sentence on the page.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_catalog_page_clicks_through_markets_datasets_symbols_and_prices_a_selection() {
+    let env = catalog_env();
+    let served = Served::start(&env, &[]);
+    let browser = Browser::start().await;
+    let dataset = "um/daily/klines/1m";
+
+    browser
+        .call(
+            "POST",
+            "/url",
+            json!({"url": format!("{}/catalog", served.url)}),
+        )
+        .await;
+    browser
+        .until("the page to load", "document.body.dataset.ready === '1'")
+        .await;
+    let datasets = json_of(&env.ok(&["catalog", "datasets", "--format", "json"]));
+    let datasets = datasets.as_array().unwrap();
+    let status = browser.text("#status").await;
+    let files: u64 = datasets.iter().map(|d| d["files"].as_u64().unwrap()).sum();
+    assert!(
+        status.starts_with(&format!("{} files", thousands(files))),
+        "{status}"
+    );
+
+    // A market: its datasets, as `catalog datasets` counts them.
+    browser.click("tr[data-market=um] a").await;
+    browser.catalog_view("market=um").await;
+    let shown = browser
+        .script(
+            "return [...document.querySelectorAll('#dataset-table tbody tr')]
+                .map((r) => r.dataset.dataset);",
+        )
+        .await;
+    let um: Vec<&str> = datasets
+        .iter()
+        .map(|d| d["dataset"].as_str().unwrap())
+        .filter(|d| d.starts_with("um/"))
+        .collect();
+    assert_eq!(shown, json!(um));
+
+    // A dataset: its symbols, then sorted by files (most first), as a click on the header does.
+    browser
+        .click(&format!("tr[data-dataset={dataset:?}] a"))
+        .await;
+    browser.catalog_view(&format!("dataset={dataset}")).await;
+    let symbols = json_of(&env.ok(&["catalog", "symbols", dataset, "--format", "json"]));
+    let symbols = symbols.as_array().unwrap();
+    let order = "return [...document.querySelectorAll('#symbol-table tbody tr')]
+                    .map((r) => r.dataset.symbol);";
+    let names = |rows: &[&Value]| -> Value {
+        json!(
+            rows.iter()
+                .map(|r| r["symbol"].as_str().unwrap())
+                .collect::<Vec<_>>()
+        )
+    };
+    let mut expected: Vec<&Value> = symbols.iter().collect();
+    assert_eq!(browser.script(order).await, names(&expected));
+    browser
+        .click("#symbol-table th[data-key=files] button")
+        .await;
+    browser.catalog_view("ssort=files:desc").await;
+    expected.sort_by_key(|r| std::cmp::Reverse(r["files"].as_u64().unwrap()));
+    assert_eq!(browser.script(order).await, names(&expected));
+    let sorted = browser
+        .script("return document.querySelector('#symbol-table th[data-key=files]').getAttribute('aria-sort');")
+        .await;
+    assert_eq!(sorted, json!("descending"));
+
+    // The whole dataset's cost is its files, listed.
+    let (all_files, all_bytes) = files_total(&env, &[dataset]);
+    let cost = "const t = document.getElementById('cost-total');
+                return [t.dataset.files, t.dataset.bytes];";
+    browser
+        .until(
+            "the cost",
+            "document.getElementById('cost-total').dataset.files",
+        )
+        .await;
+    assert_eq!(
+        browser.script(cost).await,
+        json!([all_files.to_string(), all_bytes.to_string()])
+    );
+
+    // A symbol with a gap: its calendar, each missing day marked for what covers it.
+    let gaps = json_of(&env.ok(&["catalog", "gaps", dataset, "--format", "json"]));
+    let gap = &gaps.as_array().unwrap()[0];
+    let symbol = gap["symbol"].as_str().unwrap();
+    browser
+        .click(&format!("#symbol-table tr[data-symbol={symbol:?}] a"))
+        .await;
+    browser.catalog_view(&format!("symbol={symbol}")).await;
+    let cell = |period: &str| {
+        format!(
+            "const c = document.querySelector('#periods [data-period=\"{period}\"]'); \
+             return c ? c.className : null;"
+        )
+    };
+    let marked = if gap["covered_by"].is_null() {
+        "period missing"
+    } else {
+        "period covered"
+    };
+    for end in ["from", "to"] {
+        let period = gap[end].as_str().unwrap();
+        assert_eq!(
+            browser.script(&cell(period)).await,
+            json!(marked),
+            "{period}"
+        );
+    }
+    let record = symbols.iter().find(|r| r["symbol"] == symbol).unwrap();
+    let with_file = browser
+        .script("return document.getElementById('periods').dataset.files;")
+        .await;
+    assert_eq!(with_file, json!(record["files"].to_string()));
+    let events = browser.text("#events").await;
+    assert!(
+        events.contains(&format!(
+            "{}: first file",
+            record["first"].as_str().unwrap()
+        )),
+        "{events}"
+    );
+
+    // The cost of two ticked symbols over a range, typed: `catalog files` of each, summed.
+    let other = symbols
+        .iter()
+        .map(|r| r["symbol"].as_str().unwrap())
+        .find(|&n| n != symbol)
+        .unwrap();
+    let picked = [other, symbol];
+    for name in picked {
+        browser
+            .click(&format!("#symbol-table tr[data-symbol={name:?}] input"))
+            .await;
+        browser.catalog_view(&format!("sel={name}")).await;
+    }
+    let (since, until) = ("2023-01-01", "2024-06-30");
+    browser.type_into("#since", since).await;
+    browser.type_into("#until", until).await;
+    browser.click("#cost-form button[type=submit]").await;
+    browser.catalog_view(&format!("until={until}")).await;
+    browser
+        .until(
+            "the cost",
+            "document.getElementById('cost-total').dataset.files",
+        )
+        .await;
+    let mut sum = (0, 0);
+    for name in picked {
+        let (f, b) = files_total(
+            &env,
+            &[
+                dataset, "--symbol", name, "--since", since, "--until", until,
+            ],
+        );
+        sum = (sum.0 + f, sum.1 + b);
+    }
+    assert!(sum.0 > 0, "the range holds files");
+    assert_eq!(
+        browser.script(cost).await,
+        json!([sum.0.to_string(), sum.1.to_string()])
+    );
+    // Its links are the URL lists `catalog files --format urls` prints.
+    let link = browser
+        .script("return document.querySelector('#cost-links a.urls').href;")
+        .await;
+    let listed = reqwest::get(link.as_str().unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let cli = env.ok(&[
+        "catalog", "files", dataset, "--symbol", picked[0], "--since", since, "--until", until,
+        "--format", "urls",
+    ]);
+    assert_eq!(listed, cli);
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    // A malformed range: the server's sentence where the total was.
+    browser.type_into("#since", "2023-01").await;
+    browser.click("#cost-form button[type=submit]").await;
+    browser.catalog_view("since=2023-01&").await;
+    browser
+        .until(
+            "the refusal",
+            "document.getElementById('cost-total').classList.contains('error')",
+        )
+        .await;
+    let refusal = browser.text("#cost-total").await;
+    assert!(refusal.contains("since 2023-01 is a month"), "{refusal}");
+    // The browser reports the refused loads, and nothing else.
+    let errors = browser.console_errors().await;
+    assert!(
+        errors.iter().all(|e| e.contains("400")),
+        "console errors: {errors:?}"
+    );
+
+    // The Clear button empties the selection.
+    browser.click("#cost-clear").await;
+    browser
+        .until(
+            "the selection cleared",
+            "!location.hash.includes('sel=') && document.body.dataset.view === location.hash",
+        )
+        .await;
+    assert_eq!(browser.text("#cost-symbols").await, "all symbols");
+
+    // The feed of recent changes (of every dataset when none is chosen): the scripted
+    // replacement, whose symbol link shows the file replaced on its calendar.
+    browser.click("tr[data-market=um] a").await;
+    browser
+        .until(
+            "the market alone",
+            "!location.hash.includes('dataset=') && document.body.dataset.view === location.hash && document.body.dataset.ready === '1'",
+        )
+        .await;
+    let replaced = "data/futures/um/daily/trades/ETHUSDT/ETHUSDT-trades-2026-11-01.zip";
+    browser
+        .until(
+            "the replacement in the feed",
+            &format!("document.querySelector('#changes-table tr[title=\"{replaced}\"]')"),
+        )
+        .await;
+    browser
+        .click(&format!(
+            "#changes-table tr[title=\"{replaced}\"] td:nth-child(4) a"
+        ))
+        .await;
+    browser.catalog_view("symbol=ETHUSDT").await;
+    browser.catalog_view("dataset=um/daily/trades").await;
+    assert_eq!(
+        browser.script(&cell("2026-11-01")).await,
+        json!("period replaced")
+    );
+    let events = browser.text("#events").await;
+    assert!(events.contains("2026-11-01: replaced"), "{events}");
+
+    // A file removed before the first crawl: missing in both partitions (metrics has no
+    // monthly files).
+    browser
+        .call(
+            "POST",
+            "/url",
+            json!({"url": format!("{}/catalog#market=um&dataset=um/daily/metrics&symbol=BTCUSDT", served.url)}),
+        )
+        .await;
+    browser.catalog_view("dataset=um/daily/metrics").await;
+    assert_eq!(
+        browser.script(&cell("2024-01-10")).await,
+        json!("period missing")
+    );
+
+    // The picture for docs/catalog.md: a dataset, the symbol with its longest gap, the cost of
+    // a year of two symbols; the window tall enough for the whole calendar.
+    let longest = gaps
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|g| g["periods"].as_u64().unwrap())
+        .unwrap()["symbol"]
+        .as_str()
+        .unwrap();
+    browser
+        .call(
+            "POST",
+            "/window/rect",
+            json!({"width": 1280, "height": 2700}),
+        )
+        .await;
+    browser
+        .call(
+            "POST",
+            "/url",
+            json!({"url": format!(
+                "{}/catalog#market=um&dataset={dataset}&symbol={longest}&sel=BTCUSDT&sel={longest}&since=2024-01-01&until=2024-12-31",
+                served.url
+            )}),
+        )
+        .await;
+    browser.catalog_view(&format!("symbol={longest}")).await;
+    browser
+        .until(
+            "the cost",
+            "document.getElementById('cost-total').dataset.files",
+        )
+        .await;
+    browser.script("window.scrollTo(0, 0); return 1;").await;
+    let png = browser.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    if std::env::var_os("BFA_UPDATE_SCREENSHOTS").is_some() {
+        let docs =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/catalog-page.png");
+        std::fs::write(docs, &png).unwrap();
+    }
+
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // The availability page links to it.
+    browser
+        .call("POST", "/url", json!({"url": format!("{}/", served.url)}))
+        .await;
+    browser.click("a[href='/catalog']").await;
+    browser
+        .until(
+            "the catalog page",
+            "document.body.dataset.ready === '1' && location.pathname === '/catalog'",
+        )
+        .await;
+
+    // No catalog: the server's sentence, on the page.
+    let bare = Env::new(Corpus::from_spec(&small_spec()));
+    let bare_served = Served::start(&bare, &[]);
+    let answer = reqwest::get(format!("{}/v1/catalog/datasets", bare_served.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sentence = json_of(&answer)["error"].as_str().unwrap().to_string();
+    browser
+        .call(
+            "POST",
+            "/url",
+            json!({"url": format!("{}/catalog", bare_served.url)}),
+        )
+        .await;
+    browser
+        .until("the page to load", "document.body.dataset.ready === '1'")
+        .await;
+    assert_eq!(browser.text("#error").await, sentence);
+    assert_eq!(browser.text("#status").await, "No catalog to show.");
+    browser.call("DELETE", "", json!({})).await;
+}
+
+/// `1234567` as the page writes it: `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -35,18 +35,12 @@ use super::{CliError, ServeArgs};
 /// 16 KiB holds any URL of ours a thousand times over (hyper's floor is 8 KiB).
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 
-/// The page's one entry point, for `serve --help` (its other files are what it loads).
-const PAGE: (&str, &str) = (
-    "/",
-    "the page: symbols per day, a symbol's calendar, a day's snapshot",
-);
-
-/// `serve --help` after the options: the endpoints from the router's own tables (so a route
-/// cannot be added without being listed), the database's then the catalog's, then the notes
-/// and exit codes.
+/// `serve --help` after the options: the pages and endpoints from the router's own tables (so
+/// a route cannot be added without being listed), the database's then the catalog's, then the
+/// notes and exit codes.
 pub(super) fn help() -> String {
     let mut text = String::from("Endpoints (docs/api.md has an example of each):\n");
-    let rows = std::iter::once(PAGE).chain(api::ENDPOINTS.iter().map(|e| (e.path, e.about)));
+    let rows = page::pages().chain(api::ENDPOINTS.iter().map(|e| (e.path, e.about)));
     for (path, about) in rows {
         // 27 columns: the longest path, `/v1/universe/{date}`, and room to spare.
         let line = format!("  GET {path:<27}{about}");
