@@ -3,7 +3,7 @@
 //! the answers `store::Catalog`. The availability database is never opened.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use clap::builder::TypedValueParser;

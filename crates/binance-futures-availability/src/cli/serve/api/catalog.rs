@@ -28,9 +28,9 @@ use super::{
 };
 use crate::cli::CliError;
 use crate::cli::catalog::{FilesFormat, files as write_files, rows as write_rows};
-use crate::question::catalog::calendar_day;
 use crate::cli::render::Format;
 use crate::facts::{Market, Span};
+use crate::question::catalog::calendar_day;
 use crate::question::catalog::{
     CatalogQuestion, CatalogQuestionError, FilesQuestion, parse_period,
 };
