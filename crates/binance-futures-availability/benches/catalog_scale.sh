@@ -4,6 +4,8 @@
 # minimum, the catalog's bytes per file — and the simulator's own CPU, measured apart (it runs
 # on the same 2 cores). Hold the build lock while it runs, so that no build shares the cores:
 #   flock /tmp/bfa-cargo.lock bash benches/catalog_scale.sh 0.1 BIN SIM MINIMUM [LATENCY_MS]
+# AS_OF=YYYY-MM-DD sets the first crawl's day, NEXT_DAY=1 adds the next day's update, KEEP=FILE
+# keeps the catalog.
 # BIN: binance-futures-availability; SIM: vision-sim; MINIMUM: the `catalog_minimum` example
 # (copies of target/release/… and target/release/examples/catalog_minimum).
 #
@@ -76,4 +78,10 @@ if [ "${NEXT_DAY:-0}" = 1 ]; then
   tv2() { grep -F "$1" $DIR/run2.err | awk -F': ' '{print $2}'; }
   echo "next day ($NEXT): $(grep "^catalog update:" $DIR/run2.err | tail -1)"
   echo "next day: wall $(tv2 "Elapsed (wall clock)"), CPU $(tv2 "User time") + $(tv2 "System time") s, peak RSS $(( $(tv2 "Maximum resident set size") / 1024 )) MB, simulator CPU $sim_cpu s, catalog $(stat -c %s $DIR/catalog.duckdb) bytes"
+fi
+
+# KEEP=FILE: keep the catalog (after the next day's update, with NEXT_DAY=1) for
+# `BFA_CATALOG_BENCH=FILE cargo bench --bench catalog_queries`.
+if [ -n "${KEEP:-}" ]; then
+  cp $DIR/catalog.duckdb "$KEEP" && echo "kept the catalog at $KEEP"
 fi

@@ -570,3 +570,92 @@ fn a_version_1_catalog_is_refused_by_questions_and_migrated_by_the_next_update()
     assert_eq!(version, 2);
     assert_eq!(answers(&env), before);
 }
+
+/// `datasets` and `symbols` answer from the sums kept at publish (`leaf_stats`), which must be
+/// the files' own after every update: checked against the files table itself, by SQL written
+/// here, after a first crawl and after a second that added, replaced and removed files.
+#[test]
+fn datasets_and_symbols_equal_the_files_after_every_update() {
+    let t0: DateTime<Utc> = "2026-11-19T09:00:00Z".parse().unwrap();
+    let t1: DateTime<Utc> = "2026-11-26T09:00:00Z".parse().unwrap();
+    let model = std::sync::Arc::new(vision_sim::Vision::new(0.0005));
+    let env = Env::with_bucket(vision_sim::Bucket::Vision(model.at(t0)));
+    let catalog = catalog_of(&env);
+    let check = |env: &Env| {
+        let conn = read_only(&catalog);
+        let mut stmt = conn
+            .prepare(
+                "SELECT d.name, count(DISTINCT l.symbol), count(*), sum(f.size)::BIGINT,
+                        count(*) FILTER (WHERE NOT f.checksum)
+                   FROM files f JOIN leaves l ON l.id = f.leaf JOIN datasets d ON d.id = l.dataset
+                  GROUP BY d.name ORDER BY d.name",
+            )
+            .unwrap();
+        let want: Vec<(String, i64, i64, i64, i64)> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let json = json_of(&env.ok(&["catalog", "datasets", "--format", "json"]));
+        let got: Vec<(String, i64, i64, i64, i64)> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["dataset"].as_str().unwrap().to_string(),
+                    d["symbols"].as_i64().unwrap(),
+                    d["files"].as_i64().unwrap(),
+                    d["bytes"].as_i64().unwrap(),
+                    d["missing_checksums"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+        let mut stmt = conn
+            .prepare(
+                "SELECT l.symbol, count(*), sum(f.size)::BIGINT, max(f.period) - min(f.period) + 1
+                   FROM files f JOIN leaves l ON l.id = f.leaf JOIN datasets d ON d.id = l.dataset
+                  WHERE d.name = 'um/daily/klines/1m' GROUP BY l.symbol ORDER BY l.symbol",
+            )
+            .unwrap();
+        let want: Vec<(String, i64, i64, i64)> = stmt
+            .query_map([], |r| {
+                let (files, span): (i64, i64) = (r.get(1)?, r.get(3)?);
+                Ok((r.get(0)?, files, r.get(2)?, span - files))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let json = json_of(&env.ok(&[
+            "catalog",
+            "symbols",
+            "um/daily/klines/1m",
+            "--format",
+            "json",
+        ]));
+        let got: Vec<(String, i64, i64, i64)> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["symbol"].as_str().unwrap().to_string(),
+                    s["files"].as_i64().unwrap(),
+                    s["bytes"].as_i64().unwrap(),
+                    s["gaps"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(got, want);
+    };
+    env.ok(&["catalog", "update", "-q"]);
+    check(&env);
+    env.sim.set_clock(t1);
+    env.ok(&["catalog", "update", "-q", "--full"]);
+    assert!(env.ok(&["catalog", "changes"]).contains("removed"));
+    check(&env);
+}

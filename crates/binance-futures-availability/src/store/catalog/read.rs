@@ -14,14 +14,16 @@ use crate::vision::Dataset;
 
 impl Catalog {
     /// Every dataset with files, by name: its symbols, files, bytes, first and last period,
-    /// and files without a `.CHECKSUM`.
+    /// and files without a `.CHECKSUM` — from `leaf_stats`, kept at publish.
     pub fn datasets(&self) -> Result<Vec<DatasetSummary>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT d.name, count(DISTINCT l.symbol), count(*), sum(f.size)::BIGINT,
-                        min(f.period), max(f.period), count(*) FILTER (WHERE NOT f.checksum)
-                   FROM files f JOIN leaves l ON l.id = f.leaf JOIN datasets d ON d.id = l.dataset
+                "SELECT d.name, count(DISTINCT l.symbol), sum(s.files)::BIGINT,
+                        sum(s.bytes)::BIGINT, min(s.first), max(s.last),
+                        sum(s.missing_checksums)::BIGINT
+                   FROM leaf_stats s JOIN leaves l ON l.id = s.leaf
+                   JOIN datasets d ON d.id = l.dataset
                   GROUP BY d.name ORDER BY d.name",
             )
             .map_err(failed(&self.path, "summing the datasets"))?;
@@ -74,8 +76,9 @@ impl Catalog {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT l.symbol, count(*), sum(f.size)::BIGINT, min(f.period), max(f.period)
-                   FROM files f JOIN leaves l ON l.id = f.leaf
+                "SELECT l.symbol, sum(s.files)::BIGINT, sum(s.bytes)::BIGINT, min(s.first),
+                        max(s.last)
+                   FROM leaf_stats s JOIN leaves l ON l.id = s.leaf
                   WHERE l.dataset = ? GROUP BY l.symbol ORDER BY l.symbol",
             )
             .map_err(failed(&self.path, "summing the symbols"))?;
