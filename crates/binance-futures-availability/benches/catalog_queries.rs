@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use binance_futures_availability::question::catalog::{
-    CatalogQuestion, FilesQuestion, parse_period,
+    CatalogAnswer, CatalogQuestion, FilesQuestion, parse_period,
 };
 use binance_futures_availability::store::Catalog;
 use chrono::Duration as Days;
@@ -77,7 +77,14 @@ fn main() {
         },
     );
     let ask = |q: &CatalogQuestion| -> usize {
-        format!("{:?}", catalog.answer(q).expect("an answer")).len()
+        match catalog.answer(q).expect("an answer") {
+            CatalogAnswer::Datasets(rows) => rows.len(),
+            CatalogAnswer::Symbols { rows, .. } => rows.len(),
+            CatalogAnswer::Gaps { rows, .. } => rows.len(),
+            CatalogAnswer::Lag { .. } => 1,
+            CatalogAnswer::Changes(rows) => rows.len(),
+            CatalogAnswer::Strays(rows) => rows.len(),
+        }
     };
     let symbols = CatalogQuestion::Symbols {
         dataset: ds("spot/daily/klines/1m"),
