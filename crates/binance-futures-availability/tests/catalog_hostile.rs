@@ -465,6 +465,15 @@ fn malformed_pages_end_with_what_is_wrong_with_them() {
             "the listing could not be read: Size is \"12 bytes\"".into(),
         ),
         (
+            "a Size no object has (S3's largest is 5 TiB)",
+            false,
+            format!(
+                "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>{key}</Key>\
+                 {lm}<Size>18446744073709551615</Size></Contents></ListBucketResult>"
+            ),
+            "the listing could not be read: Size is \"18446744073709551615\"".into(),
+        ),
+        (
             "a LastModified that is no time",
             false,
             bad_time(&key),

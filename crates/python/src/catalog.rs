@@ -22,9 +22,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use binance_futures_availability::columns::Row;
 use binance_futures_availability::facts::{DayError, Span};
 use binance_futures_availability::question::catalog::{
-    CatalogAnswer, CatalogQuestion, CatalogQuestionError, FilesQuestion, calendar_day, parse_period,
+    CatalogAnswer, CatalogQuestion, CatalogQuestionError, FilesQuestion, calendar_day, parse_kind,
+    parse_period,
 };
-use binance_futures_availability::store::{self, CatalogFile, ChangeKind, StoreError};
+use binance_futures_availability::store::{self, CatalogFile, StoreError};
 use binance_futures_availability::vision::Dataset;
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::arrow::array::{
@@ -464,15 +465,7 @@ impl CatalogHandle {
         let since = since.map(|d| calendar(d, "since")).transpose()?;
         let until = until.map(|d| calendar(d, "until")).transpose()?;
         let dataset = dataset.map(self::dataset).transpose()?;
-        let kind = kind
-            .map(|k| {
-                ChangeKind::parse(k).ok_or_else(|| {
-                    PyValueError::new_err(format!(
-                        "{k:?} is not a kind of change; use 'added', 'replaced' or 'removed'"
-                    ))
-                })
-            })
-            .transpose()?;
+        let kind = kind.map(parse_kind).transpose().map_err(refused)?;
         let question = CatalogQuestion::changes(since, until, dataset, kind).map_err(refused)?;
         self.ask(py, question)
     }

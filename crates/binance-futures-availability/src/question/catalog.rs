@@ -32,6 +32,19 @@ pub enum CatalogQuestionError {
     /// A name no symbol folder can have.
     #[error(transparent)]
     Symbol(#[from] BadSymbol),
+    /// A kind of change that is none.
+    #[error("{text:?} is not a kind of change; use one of added, replaced, removed")]
+    Kind {
+        /// The text given (its first 40 characters).
+        text: String,
+    },
+}
+
+/// Reads a kind of change by its name (`added`, `replaced`, `removed`).
+pub fn parse_kind(text: &str) -> Result<ChangeKind, CatalogQuestionError> {
+    ChangeKind::parse(text).ok_or_else(|| CatalogQuestionError::Kind {
+        text: text.chars().take(40).collect(),
+    })
 }
 
 /// A period a files question cannot take.

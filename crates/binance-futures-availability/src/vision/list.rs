@@ -177,7 +177,7 @@ pub enum PageError {
     /// A `CommonPrefixes` entry without a `Prefix`.
     #[error("a CommonPrefixes has no Prefix")]
     NoPrefix,
-    /// A `Size` that is not a whole number of bytes.
+    /// A `Size` that is not a whole number of bytes an object can have (at most 5 TiB).
     #[error("Size is {text:?}")]
     Size {
         /// Its text, cut to 200 characters.
@@ -411,10 +411,17 @@ fn is_truncated(text: &str) -> Result<bool, PageError> {
     }
 }
 
+/// The largest object S3 stores, 5 TiB: a listing stating more is not one S3 sent (and every
+/// size within it fits the `BIGINT` columns sizes are written to).
+const MAX_OBJECT_BYTES: u64 = 5 << 40;
+
 fn parse_size(text: &str) -> Result<u64, PageError> {
-    text.parse().map_err(|_| PageError::Size {
-        text: text.chars().take(200).collect(),
-    })
+    text.parse()
+        .ok()
+        .filter(|size| *size <= MAX_OBJECT_BYTES)
+        .ok_or_else(|| PageError::Size {
+            text: text.chars().take(200).collect(),
+        })
 }
 
 /// A `LastModified`; `None` when it is not an RFC 3339 time. S3's own spelling

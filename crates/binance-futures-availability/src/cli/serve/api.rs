@@ -1044,18 +1044,7 @@ mod tests {
         STATE.with(|s| s.hash_one(key))
     }
 
-    const UNIVERSE: &[&str] = &[
-        "contract",
-        "quote",
-        "include_settled",
-        "min_age",
-        "recent",
-        "top",
-        "by",
-        "window",
-        "delisted_after",
-        "format",
-    ];
+    const UNIVERSE: &[&str] = &UNIVERSE_PARAMS;
 
     /// The same universe asked through the command line and through the API, with every
     /// default and spelled out: one question, one hash (one cache entry), and the library's

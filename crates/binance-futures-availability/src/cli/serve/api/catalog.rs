@@ -30,11 +30,10 @@ use crate::cli::CliError;
 use crate::cli::catalog::{FilesFormat, files as write_files, rows as write_rows};
 use crate::cli::render::Format;
 use crate::facts::{Market, Span};
-use crate::question::catalog::calendar_day;
 use crate::question::catalog::{
-    CatalogQuestion, CatalogQuestionError, FilesQuestion, parse_period,
+    CatalogQuestion, CatalogQuestionError, FilesQuestion, calendar_day, parse_kind, parse_period,
 };
-use crate::store::{Catalog, ChangeKind};
+use crate::store::Catalog;
 use crate::vision::Dataset;
 
 /// What a catalog answer is kept under: the question and the format it was written in.
@@ -224,16 +223,9 @@ async fn changes(
 fn changes_question(params: &Params) -> Result<CatalogQuestion, ApiError> {
     let kind = params
         .get("kind")
-        .map(|name| {
-            ChangeKind::parse(name).ok_or_else(|| {
-                ApiError::bad(format!(
-                    "{:?} is not a kind of change; use one of {}",
-                    truncated(name),
-                    ChangeKind::NAMES.join(", ")
-                ))
-            })
-        })
-        .transpose()?;
+        .map(parse_kind)
+        .transpose()
+        .map_err(refused)?;
     CatalogQuestion::changes(
         calendar(params, "since")?,
         calendar(params, "until")?,
