@@ -286,9 +286,25 @@ fn the_catalog_equals_the_whole_bucket_for_every_market_type_partition_and_inter
     let at: DateTime<Utc> = "2026-12-01T09:00:00Z".parse().unwrap();
     let model = std::sync::Arc::new(vision_sim::Vision::new(0.001));
     let env = Env::with_bucket(vision_sim::Bucket::Vision(model.at(at)));
-    env.ok(&["catalog", "update", "-q"]);
+    let out = env
+        .cmd()
+        .env("BFA_MEMORY_LIMIT", "16MB")
+        .args(["catalog", "update", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let catalog = Catalog::open(&env.dir.path().join("catalog.duckdb")).unwrap();
+    let path = env.dir.path().join("catalog.duckdb");
+    // The published files lie in leaf then period order: a symbol's files are a row group or
+    // two, not a scan of every row group (issue 27's ≤ 5 ms for one symbol's files).
+    let (files, out_of_order) = files_out_of_order(&path);
+    assert!(files > 500_000, "{files}");
+    assert_eq!(out_of_order, 0, "files out of leaf and period order");
+    let catalog = Catalog::open(&path).unwrap();
     let datasets = catalog.datasets().unwrap();
     let mut keys: Vec<Listed> = Vec::new();
     for d in &datasets {
@@ -358,6 +374,65 @@ fn the_catalog_equals_the_whole_bucket_for_every_market_type_partition_and_inter
             "{name} missing from {names:?}"
         );
     }
+}
+
+/// The files of the catalog at `path`, and how many of them lie before a file of a smaller
+/// (leaf, period) in the table's order.
+fn files_out_of_order(path: &std::path::Path) -> (i64, i64) {
+    let conn = duckdb::Connection::open(path).unwrap();
+    conn.query_row(
+        "SELECT count(*), count(*) FILTER (WHERE pl IS NOT NULL AND (leaf, period) < (pl, pp))
+           FROM (SELECT leaf, period, lag(leaf) OVER (ORDER BY rowid) pl,
+                        lag(period) OVER (ORDER BY rowid) pp FROM files)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn files_appended_after_the_first_crawl_are_sorted_into_leaf_order_under_a_small_limit() {
+    let t0: DateTime<Utc> = "2026-10-01T09:00:00Z".parse().unwrap();
+    let t1: DateTime<Utc> = "2026-11-20T09:00:00Z".parse().unwrap();
+    let model = std::sync::Arc::new(vision_sim::Vision::new(0.0005));
+    let env = Env::with_bucket(vision_sim::Bucket::Vision(model.at(t0)));
+    let path = env.dir.path().join("catalog.duckdb");
+    env.ok(&["catalog", "update", "-q"]);
+    let (before, _) = files_out_of_order(&path);
+    env.sim.set_clock(t1);
+    // Under the smallest limit the writers take, the sort is made in several chunks (~1.7 ×
+    // 10⁵ files a chunk at 16 MB).
+    let out = env
+        .cmd()
+        .env("BFA_MEMORY_LIMIT", "16MB")
+        .args(["catalog", "update", "-q", "--full"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (after, out_of_order) = files_out_of_order(&path);
+    // Seven weeks of new files of stored leaves, each appended at the end of the table: past
+    // a 64th of it, so the publish sorts them in.
+    assert!(after - before > after / 64, "{before} → {after}");
+    assert!(after > 2 * 170_000, "{after}: more than two chunks");
+    assert_eq!(out_of_order, 0, "files out of leaf and period order");
+    // What the sort wrote is the bucket, key for key.
+    let (keys, _) = accounted(&env);
+    let mut now: Vec<String> = model
+        .materialise("", t1)
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    now.sort();
+    assert!(
+        keys.iter().map(|k| &k.0).eq(now.iter()),
+        "{} keys against {}",
+        keys.len(),
+        now.len()
+    );
 }
 
 /// The catalog's `changes` as (key, kind, size, last modified, previous size, previous last

@@ -65,7 +65,7 @@ fn refuse_overwrite(path: &Path, force: bool) -> Result<(), StoreError> {
 }
 
 /// A kind of file `backup` and `restore` copy: the availability database, or the catalog.
-trait Backed {
+pub(crate) trait Backed {
     /// What the file holds, as the commands report it.
     type Summary;
     /// Opens the file read-only (refusing one that is not of this kind, or too new) and says
@@ -75,6 +75,9 @@ trait Backed {
     fn check_code(path: &Path) -> Result<(), StoreError>;
     /// What a copy must hold equally: rows, and symbols (or leaves).
     fn counts(summary: &Self::Summary) -> (i64, i64);
+    /// The same counts, read from the file at `path` directly (no joins: a writer's copy is
+    /// checked under the writer's memory limit before and after it is rewritten).
+    fn rows(path: &Path) -> Result<(i64, i64), StoreError>;
 }
 
 impl Backed for Database {
@@ -88,6 +91,9 @@ impl Backed for Database {
     fn counts(s: &DbStatus) -> (i64, i64) {
         (s.rows, s.symbols.total)
     }
+    fn rows(path: &Path) -> Result<(i64, i64), StoreError> {
+        Database::open(path)?.counts()
+    }
 }
 
 impl Backed for Catalog {
@@ -100,6 +106,9 @@ impl Backed for Catalog {
     }
     fn counts(s: &CatalogStatus) -> (i64, i64) {
         s.counts()
+    }
+    fn rows(path: &Path) -> Result<(i64, i64), StoreError> {
+        Catalog::open(path)?.counts()
     }
 }
 
@@ -294,14 +303,31 @@ fn read_every_block(path: &Path) -> Result<usize, StoreError> {
 /// Rewrites the closed database at `work` (a writer's private copy) without its freed blocks,
 /// through `compacted`, and puts the result in its place once it holds the same rows and
 /// symbols. With a layout `plan`, the rows are laid out as it says on the way (`Plan::copy_into`).
-/// DuckDB's `COPY FROM DATABASE` copies every table, view and sequence (with its next value)
-/// under the writers' memory limit; a run killed during it leaves `work` as it was.
 pub(crate) fn compact(
     work: &Path,
     compacted: &Path,
     plan: Option<super::layout::Plan>,
 ) -> Result<(), StoreError> {
-    let expect = Database::open(work)?.counts()?;
+    let memory = super::MemoryLimit::from_env()?;
+    rewrite::<Database, _>(
+        work,
+        compacted,
+        plan.map(|plan| move |conn: &duckdb::Connection| plan.copy_into(conn, "compacted", memory)),
+    )
+}
+
+/// Rewrites the closed file at `work` — a database or a catalog, a writer's private copy —
+/// through `compacted`, and puts the result in its place once it holds the same rows (`K::rows`).
+/// Without `fill`, DuckDB's `COPY FROM DATABASE` copies every table, view and sequence (with its
+/// next value) as it is, without the freed blocks; with it, the schema is copied and `fill`
+/// fills the database attached as `compacted` from the connection's own. Under the writers'
+/// memory limit; a run killed during it leaves `work` as it was.
+pub(crate) fn rewrite<K: Backed, F: FnOnce(&duckdb::Connection) -> duckdb::Result<()>>(
+    work: &Path,
+    compacted: &Path,
+    fill: Option<F>,
+) -> Result<(), StoreError> {
+    let expect = K::rows(work)?;
     for leftover in [compacted.to_path_buf(), Beside::of(compacted).wal()] {
         files::remove_if_present(&leftover).map_err(io_failed("removing a leftover", &leftover))?;
     }
@@ -325,18 +351,18 @@ pub(crate) fn compact(
     ))
     .map_err(|source| super::duck(work, "compacting the copy", source))?;
     let name = name.replace('"', "\"\"");
-    match plan {
+    match fill {
         None => conn.execute_batch(&format!("COPY FROM DATABASE \"{name}\" TO compacted;")),
-        Some(plan) => conn
+        Some(fill) => conn
             .execute_batch(&format!(
                 "COPY FROM DATABASE \"{name}\" TO compacted (SCHEMA);"
             ))
-            .and_then(|()| plan.copy_into(&conn, "compacted", memory)),
+            .and_then(|()| fill(&conn)),
     }
     .and_then(|()| conn.execute_batch("DETACH compacted;"))
     .map_err(|source| super::duck(work, "compacting the copy", source))?;
     drop(conn);
-    let copy = Database::open(compacted)?.counts()?;
+    let copy = K::rows(compacted)?;
     if copy != expect {
         let _ = files::remove_if_present(compacted);
         return Err(StoreError::CopyDiffers {

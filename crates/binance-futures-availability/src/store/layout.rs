@@ -379,7 +379,7 @@ fn copy_in_chunks(
 
 /// Consecutive runs of `counts`' keys (in order) whose counts sum to at most `limit`, as the
 /// first and last key of each; a key above `limit` alone is a run of its own.
-fn chunks<K: Clone>(counts: Vec<(K, i64)>, limit: i64) -> Vec<(K, K)> {
+pub(super) fn chunks<K: Clone>(counts: Vec<(K, i64)>, limit: i64) -> Vec<(K, K)> {
     let mut runs: Vec<(K, K)> = Vec::new();
     let mut current: Option<(K, K, i64)> = None;
     for (key, n) in counts {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use duckdb::{Connection, params};
 
 pub(crate) mod export;
+mod layout;
 mod questions;
 mod read;
 pub(crate) mod status;
@@ -41,7 +42,9 @@ pub const CATALOG_VERSION: i32 = 2;
 /// 1.5 × 10⁶-file catalog); `modified_ms` is constant, so it costs nothing.
 /// `changes.*modified` are milliseconds after the end of the period (a few rows a day).
 /// `leaf_stats` sums each leaf's files (`LEAF_STATS`), kept at every publish, so that
-/// `datasets` and `symbols` read ~2.5 × 10⁵ rows instead of scanning 10⁸. `strays.folder` is the folder whose listing owns the stray (a listing of
+/// `datasets` and `symbols` read ~2.5 × 10⁵ rows instead of scanning 10⁸. `files` lies in leaf
+/// order, re-sorted at a publish once enough was appended since (`layout`, its mark
+/// `files_layout`, created by the first write of a binary that has it). `strays.folder` is the folder whose listing owns the stray (a listing of
 /// that folder whole replaces them).
 const SCHEMA_V2: &str = "
 CREATE TABLE catalog_version (version INTEGER NOT NULL);
@@ -419,6 +422,8 @@ impl Catalog {
             conn.execute_batch(TO_V2)
                 .map_err(failed(path, "migrating the catalog to version 2"))?;
         }
+        conn.execute_batch(layout::FILES_LAYOUT)
+            .map_err(failed(path, "creating the catalog's tables"))?;
         check_no_code(&conn, path, &[])?;
         let mut catalog = Catalog::wrap(conn, path)?;
         catalog.memory = memory;
@@ -597,13 +602,14 @@ impl Published for Catalog {
             .map_err(|(_, source)| duck(&path, "closing the file", source))
     }
 
-    /// Sums each leaf's files into `leaf_stats` before the file is published: one scan of
-    /// `files` grouped by leaf (memory by leaves, ~2.5 × 10⁵, not by files).
+    /// Sums each leaf's files into `leaf_stats` before the file is published — one scan of
+    /// `files` grouped by leaf (memory by leaves, ~2.5 × 10⁵, not by files) — and closes,
+    /// sorting `files` by leaf as the writes since the last sort require (`layout`).
     fn lay_out_and_close(self) -> Result<(), StoreError> {
         self.conn
             .execute_batch(LEAF_STATS)
             .map_err(failed(&self.path, "summing each leaf's files"))?;
-        Published::close(self)
+        self.close_laid_out()
     }
 }
 

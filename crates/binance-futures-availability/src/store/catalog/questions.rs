@@ -5,6 +5,7 @@
 //!
 //! Must not know: the crawl, HTTP, how answers are printed.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use duckdb::params;
@@ -145,8 +146,12 @@ fn first_day_of_month(x: &str) -> String {
 }
 
 impl Catalog {
-    /// What `query` matches: files, bytes, the largest file and the symbol folders, by one
-    /// aggregate over the dataset's files (a row per symbol folder).
+    /// What `query` matches: files, bytes, the largest file and the symbol folders. The leaves
+    /// are found first in the small `leaves` table (~2.6 × 10⁵ rows), then their files are
+    /// summed by leaf within the leaves' id range: a constant range lets DuckDB's zone maps
+    /// skip every row group of `files` outside it (the table lies in leaf order, see
+    /// `layout`), where a join to `leaves` read them all (11 ms for one symbol of a 10⁸-file
+    /// catalog).
     pub fn file_listing(&self, query: &FileQuery<'_>) -> Result<FileListing, StoreError> {
         let periods = query.periods();
         let mut listing = FileListing {
@@ -161,29 +166,42 @@ impl Catalog {
             return Ok(listing);
         };
         let action = "counting files";
-        let mut stmt = self
+        let leaves: Vec<(i32, String)> = self
             .conn
             .prepare(
-                "SELECT l.id, l.symbol, count(*), sum(f.size)::BIGINT, max(f.size)
-                   FROM files f JOIN leaves l ON l.id = f.leaf
-                  WHERE l.dataset = ?1 AND (?2 IS NULL OR l.symbol = ?2)
-                    AND f.period BETWEEN ?3 AND ?4
-                  GROUP BY l.id, l.symbol ORDER BY l.symbol",
+                "SELECT id, symbol FROM leaves
+                  WHERE dataset = ?1 AND (?2 IS NULL OR symbol = ?2) ORDER BY symbol",
             )
-            .map_err(failed(&self.path, action))?;
-        let rows = stmt
-            .query_map(params![id, query.symbol, periods.0, periods.1], |r| {
-                Ok((
-                    r.get::<_, i32>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
+            .and_then(|mut stmt| {
+                stmt.query_map(params![id, query.symbol], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
             })
             .map_err(failed(&self.path, action))?;
-        for row in rows {
-            let (id, symbol, files, bytes, max_size) = row.map_err(failed(&self.path, action))?;
+        let (Some(low), Some(high)) = (
+            leaves.iter().map(|l| l.0).min(),
+            leaves.iter().map(|l| l.0).max(),
+        ) else {
+            return Ok(listing);
+        };
+        // A row per leaf of the range, other datasets' leaves among them: bounded by leaves.
+        let sums: HashMap<i32, (i64, i64, i64)> = self
+            .conn
+            .prepare(
+                "SELECT leaf, count(*), sum(size)::BIGINT, max(size) FROM files
+                  WHERE leaf BETWEEN ?1 AND ?2 AND period BETWEEN ?3 AND ?4
+                  GROUP BY leaf",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![low, high, periods.0, periods.1], |r| {
+                    Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+                })?
+                .collect()
+            })
+            .map_err(failed(&self.path, action))?;
+        for (id, symbol) in leaves {
+            let Some(&(files, bytes, max_size)) = sums.get(&id) else {
+                continue;
+            };
             listing.files += files.max(0) as u64;
             listing.bytes += bytes.max(0) as u64;
             listing.max_size = listing.max_size.max(max_size.max(0) as u64);
@@ -212,7 +230,9 @@ impl Catalog {
             let run = &listing.leaves[start..end];
             // Leaf ids and ranks are integers this code made: nothing from outside is spliced.
             let mut values = String::new();
+            let (mut low, mut high) = (i32::MAX, i32::MIN);
             for (rank, leaf) in run.iter().enumerate() {
+                (low, high) = (low.min(leaf.id), high.max(leaf.id));
                 if rank > 0 {
                     values.push_str(", ");
                 }
@@ -221,7 +241,7 @@ impl Catalog {
             let sql = format!(
                 "SELECT r.rank, f.period, f.size, f.modified * 1000 + f.modified_ms, f.checksum
                    FROM files f JOIN (VALUES {values}) AS r(leaf, rank) ON r.leaf = f.leaf
-                  WHERE f.period BETWEEN ? AND ?
+                  WHERE f.leaf BETWEEN {low} AND {high} AND f.period BETWEEN ? AND ?
                   ORDER BY r.rank, f.period"
             );
             let mut stmt = self

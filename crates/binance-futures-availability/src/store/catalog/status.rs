@@ -99,6 +99,20 @@ impl Catalog {
         db.with_file_name(DEFAULT_CATALOG_NAME)
     }
 
+    /// Files, strays and changes, and leaves — `CatalogStatus::counts` — read without joins:
+    /// what a rewritten copy must still hold, checked under the writer's memory limit.
+    pub(crate) fn counts(&self) -> Result<(i64, i64), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM files) + (SELECT count(*) FROM strays)
+                          + (SELECT count(*) FROM changes),
+                        (SELECT count(*) FROM leaves)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(failed(&self.path, "counting the rows"))
+    }
+
     /// What the catalog holds: counts of every table, and the crawl log's newest entries.
     /// One scan of `files` (a count and two sums); the other tables are small.
     pub fn status(&self) -> Result<CatalogStatus, StoreError> {

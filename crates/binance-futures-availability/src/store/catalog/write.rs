@@ -77,13 +77,16 @@ SELECT s.seen, d.leaf, d.period,
 ";
 
 /// The differences applied to `files`: a changed or removed file's row goes, a changed or added
-/// file's row comes, in leaf-then-period order.
+/// file's row comes, in leaf-then-period order — at the end of the table, out of its leaf order,
+/// and counted so (`layout`). A new leaf's files need no count: its id is the highest yet.
 const APPLY_DIFF: &str = "
 DELETE FROM files USING b_diff d
  WHERE files.leaf = d.leaf AND files.period = d.period AND d.previous_size IS NOT NULL;
 INSERT INTO files
 SELECT leaf, period, size, modified, modified_ms, checksum FROM b_diff WHERE size IS NOT NULL
  ORDER BY leaf, period;
+UPDATE files_layout
+   SET unsorted_files = unsorted_files + (SELECT count(*) FROM b_diff WHERE size IS NOT NULL);
 ";
 
 /// A tail's strays not known yet, the folders listed whole, and the leaves' new tips.
