@@ -1,8 +1,9 @@
 //! The lives index stored in the file (schema 7): every symbol's runs of verified-absent days
 //! and runs of trading days — what `lives` decides events, lives and universes from — written
-//! at publish, so that a fresh handle reads a few thousand rows (~1 ms) instead of rebuilding
-//! them with two window queries over every availability and trading row (215 ms on the 780k
-//! rows of session 8's bench, 0.23 s of a 0.25 s `query universe` process).
+//! at publish, so that a fresh handle reads them (1,331 rows on the realistic database) instead
+//! of rebuilding them with two window queries over every availability and trading row: a first
+//! universe there costs 16 ms instead of 375 ms, a `query universe` process 44 ms instead of
+//! 310 ms (BENCHMARKS.md, session 16); the build costs the publish ~0.35 s.
 //!
 //! Why a stored index never states a stale fact:
 //! - It is one SQL statement's result (`runs_sql`), the same statement a reader runs when no

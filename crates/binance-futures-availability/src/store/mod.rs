@@ -132,8 +132,11 @@ impl Database {
     /// (created if needed) and nowhere else.
     pub(crate) fn open_for_export(path: &Path, dest: &Path) -> Result<Database, StoreError> {
         // Checked with the locked, hardened connection first: no code runs before the export.
-        Database::open(path)?.check_thoroughly()?;
-        Ok(Database::wrap(connect_for_export(path, dest)?, path))
+        let checked = Database::open(path)?;
+        checked.check_thoroughly()?;
+        let mut db = Database::wrap(connect_for_export(path, dest)?, path);
+        db.stored_lives = checked.stored_lives;
+        Ok(db)
     }
 
     /// Checks, read-only, that the file at `path` may be copied and written: absent, or a
