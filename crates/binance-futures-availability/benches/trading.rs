@@ -11,7 +11,10 @@
 //! per daily file of a month without one.
 //!
 //! Run: `cargo bench --bench trading`; `BFA_PANEL_DB=FILE cargo bench --bench trading` measures
-//! only the panel, on a database this bench built before (kept with `BFA_BENCH_DB`).
+//! only the panel, on a database this bench built before (kept with `BFA_BENCH_DB`);
+//! `BFA_LIVES_DB=FILE cargo bench --bench trading` only a fresh handle's first question with and
+//! without the stored lives index, and what building it costs at publish (`lives_first`;
+//! `BFA_LIVES_KEEP=FILE` keeps the copy with the index).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -58,6 +61,10 @@ fn minimum(corpus: &Corpus) -> (u64, u64) {
 fn main() {
     if let Some(db) = std::env::var_os("BFA_PANEL_DB") {
         panel(std::path::Path::new(&db));
+        return;
+    }
+    if let Some(db) = std::env::var_os("BFA_LIVES_DB") {
+        lives_first(std::path::Path::new(&db));
         return;
     }
     let today = chrono::Utc::now().date_naive();
@@ -276,5 +283,109 @@ fn panel(path: &std::path::Path) {
     );
     println!(
         "| monthly panel, top 50, warm handle (20 runs) | **{monthly_p50:.1} ms** | {monthly_max:.1} ms |"
+    );
+}
+
+/// A fresh handle's first universe and first events on `source` (left as it is), open
+/// included, from a copy without the stored lives index (a schema 6 file: the handle rebuilds
+/// it, as every handle did before schema 7) and from one with it, runs interleaved; and the
+/// publish of a copy that builds the index against one that has nothing to build.
+fn lives_first(source: &std::path::Path) {
+    use binance_futures_availability::store::{EventFilter, WriteSession};
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let old = dir.path().join("schema6.duckdb");
+    std::fs::copy(source, &old).expect("copy the database");
+    {
+        let conn = duckdb::Connection::open(&old).expect("open the copy");
+        let version: i32 = conn
+            .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+            .expect("the version");
+        if version == 7 {
+            conn.execute_batch(
+                "DROP TABLE main.lives_runs; DROP TABLE main.lives_built;
+                 DROP TABLE cm.lives_runs; DROP TABLE cm.lives_built;
+                 DELETE FROM schema_version WHERE version = 7; CHECKPOINT;",
+            )
+            .expect("strip the index");
+        }
+    }
+    let new = dir.path().join("schema7.duckdb");
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+    let publish = |path: &std::path::Path| {
+        let t = Instant::now();
+        let session = WriteSession::<Database>::begin(path, "bench").expect("begin");
+        session.publish().expect("publish");
+        ms(t)
+    };
+    // Each: copy the schema 6 file, then a session that migrates it and builds the index, then
+    // one that finds it built (the difference is the build).
+    let mut builds = Vec::new();
+    let mut nothing = Vec::new();
+    for _ in 0..5 {
+        let _ = std::fs::remove_file(&new);
+        std::fs::copy(&old, &new).expect("copy the database");
+        builds.push(publish(&new));
+        nothing.push(publish(&new));
+    }
+    let db = Database::open(&new).expect("open");
+    let through = db
+        .complete_through()
+        .expect("complete through")
+        .expect("a checked day");
+    drop(db);
+    let mut q = UniverseQuery::new(through + chrono::Duration::days(1));
+    q.top = Some(50);
+    // [file][open, first universe, first events (on a second fresh handle)]
+    let mut times: [[Vec<f64>; 3]; 2] = Default::default();
+    for _ in 0..20 {
+        for (i, path) in [&old, &new].into_iter().enumerate() {
+            let t = Instant::now();
+            let fresh = Database::open(path).expect("open the database");
+            times[i][0].push(ms(t));
+            let t = Instant::now();
+            std::hint::black_box(fresh.universe(&q).expect("universe"));
+            times[i][1].push(ms(t));
+            let fresh = Database::open(path).expect("open the database");
+            let t = Instant::now();
+            std::hint::black_box(fresh.events(&EventFilter::default(), 7).expect("events"));
+            times[i][2].push(ms(t));
+        }
+    }
+    let p50 = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        format!("{:.1} ms | {:.1} ms", v[v.len() / 2], v[v.len() - 1])
+    };
+    println!(
+        "\n## a fresh handle's first question (bench: trading, BFA_LIVES_DB)\n\n{} ({} MB), universe of {} --top 50; events of every symbol.\n",
+        source.display(),
+        std::fs::metadata(source).map_or(0, |m| m.len() / 1_000_000),
+        q.date
+    );
+    println!("| 20 runs each, the two files interleaved | p50 | max |\n|---|---|---|");
+    for (i, file) in ["rebuilt (schema 6 file)", "stored index"]
+        .iter()
+        .enumerate()
+    {
+        println!("| `Database::open`, {file} | {} |", p50(&mut times[i][0]));
+        println!(
+            "| first universe on a fresh handle, {file} | {} |",
+            p50(&mut times[i][1])
+        );
+        println!(
+            "| first events on a fresh handle, {file} | {} |",
+            p50(&mut times[i][2])
+        );
+    }
+    // BFA_LIVES_KEEP keeps the file with the index, for whole-process measurements.
+    if let Some(keep) = std::env::var_os("BFA_LIVES_KEEP") {
+        std::fs::copy(&new, keep).expect("keep the database");
+    }
+    println!(
+        "| publish of a copy: migrate + build the index (5 runs) | {} |",
+        p50(&mut builds)
+    );
+    println!(
+        "| publish of a copy: nothing to build (5 runs) | {} |",
+        p50(&mut nothing)
     );
 }

@@ -65,9 +65,9 @@ fn a_schema_2_file_migrates_on_the_next_write_keeping_every_row_and_answer() {
 
     env.ok(&["update", "--quiet"]);
     // Through 3 and 4, which adds the trading tables beside the availability ones (this
-    // `update` then fills them), 5, where `daily_availability` is a view of the facts, to 6,
-    // where COIN-M's tables stand beside them.
-    assert_eq!(schema_version(&env.db), 6);
+    // `update` then fills them), 5, where `daily_availability` is a view of the facts, 6,
+    // where COIN-M's tables stand beside them, to 7, which stores the lives index.
+    assert_eq!(schema_version(&env.db), 7);
     // Every row, url included (the schema-2 rows hold the public, percent-encoded urls that
     // schema 3 computes).
     assert!(db_rows(&env.db) == before, "rows changed in the migration");
@@ -255,7 +255,7 @@ fn a_schema_5_file_migrates_on_the_next_write_keeping_every_row_of_every_table()
     assert_eq!(runs_before.len(), 1);
 
     env.ok(&["update", "--quiet"]);
-    assert_eq!(schema_version(&env.db), 6);
+    assert_eq!(schema_version(&env.db), 7);
     for (table, rows) in KEPT.iter().zip(&before) {
         assert!(
             &table_rows(&env.db, table) == rows,

@@ -22,7 +22,7 @@ use common::*;
 const START: &str = "2021-10-02";
 
 /// The universe questions compared: the defaults and every flag moved at least once.
-fn questions() -> Vec<(&'static str, UniverseQuery)> {
+pub(crate) fn questions() -> Vec<(&'static str, UniverseQuery)> {
     let base = UniverseQuery::new(day(START));
     let with = |f: fn(&mut UniverseQuery)| {
         let mut q = base.clone();

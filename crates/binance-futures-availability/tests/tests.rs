@@ -19,6 +19,7 @@ mod failed_runs;
 mod hardening;
 mod hostile_server;
 mod lives;
+mod lives_index;
 mod migration;
 mod operations;
 mod outage;

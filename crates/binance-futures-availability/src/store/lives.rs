@@ -267,6 +267,33 @@ impl Facts {
     }
 }
 
+/// `Lives` from the rows of `lives_index::runs_sql`, in any order: `(symbol, false, first,
+/// last)` a gap, `(symbol, true, first, last)` a run of trading days, `(symbol, true, NULL,
+/// NULL)` only that the symbol has trading rows.
+pub(super) fn from_runs(
+    runs: impl IntoIterator<Item = (String, bool, Option<NaiveDate>, Option<NaiveDate>)>,
+) -> Lives {
+    let mut facts: Lives = HashMap::new();
+    for (symbol, traded, first, last) in runs {
+        let f = facts.entry(symbol).or_default();
+        // min <= max of the same rows: never reversed.
+        let run = first.zip(last).and_then(|(f, l)| DayRange::new(f, l).ok());
+        if traded {
+            // A symbol with rows but no trade has an empty list.
+            f.traded.get_or_insert_with(Vec::new).extend(run);
+        } else {
+            f.gaps.extend(run);
+        }
+    }
+    for f in facts.values_mut() {
+        f.gaps.sort();
+        if let Some(runs) = &mut f.traded {
+            runs.sort();
+        }
+    }
+    facts
+}
+
 impl Database {
     /// Every symbol's events by the rules in the module doc, filtered, by date then symbol.
     pub fn events(
@@ -304,55 +331,13 @@ impl Database {
         Ok(events)
     }
 
-    /// Every symbol's gaps and runs of trading days (see `Lives`).
+    /// Every symbol's gaps and runs of trading days (see `Lives`), stored or rebuilt
+    /// (`lives_index`).
     pub(super) fn lives(&self) -> Result<&Lives, StoreError> {
         if let Some(lives) = self.lives.get() {
             return Ok(lives);
         }
-        let mut facts: Lives = HashMap::new();
-        let gaps: Vec<(String, NaiveDate, NaiveDate)> = self.rows(
-            "SELECT symbol, min(date), max(date) FROM (
-                 SELECT symbol, date,
-                        date - CAST(row_number() OVER (PARTITION BY symbol ORDER BY date) AS INTEGER) AS run
-                   FROM daily_availability_facts WHERE NOT available)
-              GROUP BY symbol, run ORDER BY symbol, min(date)",
-            [],
-            "finding gaps",
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        for (symbol, first, last) in gaps {
-            // min <= max of the same rows: never reversed.
-            if let Ok(gap) = DayRange::new(first, last) {
-                facts.entry(symbol).or_default().gaps.push(gap);
-            }
-        }
-        // Runs of consecutive trading days; a symbol with rows but no trade has an empty list.
-        let traded: Vec<(String, Option<NaiveDate>, Option<NaiveDate>)> = self.rows(
-            "SELECT symbol, min(date) FILTER (WHERE trades > 0), max(date) FILTER (WHERE trades > 0)
-               FROM (SELECT symbol, date, trades,
-                            date - CAST(row_number() OVER (PARTITION BY symbol, trades > 0 ORDER BY date) AS INTEGER) AS run
-                       FROM daily_trading)
-              GROUP BY symbol, trades > 0, run ORDER BY symbol, min(date)",
-            [],
-            "finding trading days",
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        for (symbol, first, last) in traded {
-            let runs = facts
-                .entry(symbol)
-                .or_default()
-                .traded
-                .get_or_insert_with(Vec::new);
-            // min <= max of the same rows: never reversed.
-            if let Some(run) = first.zip(last).and_then(|(f, l)| DayRange::new(f, l).ok()) {
-                runs.push(run);
-            }
-        }
-        for f in facts.values_mut() {
-            if let Some(runs) = &mut f.traded {
-                runs.sort();
-            }
-        }
+        let facts = self.lives_runs()?;
         Ok(self.lives.get_or_init(|| facts))
     }
 

@@ -17,6 +17,7 @@ mod error;
 mod files;
 mod layout;
 mod lives;
+mod lives_index;
 mod lock;
 mod panel;
 mod read;
@@ -98,6 +99,8 @@ pub struct Database {
     /// Every symbol's gaps and runs of trading days, read on the first `events` or `universe`
     /// (see `lives`); the writes clear it.
     lives: std::cell::OnceCell<lives::Lives>,
+    /// Whether the file's schema has the stored lives index (`lives_index`; schema 7).
+    stored_lives: bool,
     /// The earliest day a trading write of this handle stored since the last `tidy`: a
     /// backfill's rows reach far back and are re-sorted by date before publishing (`layout`).
     trading_unsorted_from: Option<chrono::NaiveDate>,
@@ -119,16 +122,21 @@ impl Database {
     /// failed while writes (which resolve) succeeded. `path()` still answers the path as given.
     pub fn open(path: &Path) -> Result<Database, StoreError> {
         let conn = connect_read_only(&files::resolve(path)?)?;
-        check_version(&conn, path, Older::Refuse)?;
-        Ok(Database::wrap(conn, path))
+        let version = check_version(&conn, path, Older::Refuse)?;
+        let mut db = Database::wrap(conn, path);
+        db.stored_lives = version >= schema::LIVES_INDEX_SINCE;
+        Ok(db)
     }
 
     /// Opens read-only for `export`: like `open`, except that SQL may write files into `dest`
     /// (created if needed) and nowhere else.
     pub(crate) fn open_for_export(path: &Path, dest: &Path) -> Result<Database, StoreError> {
         // Checked with the locked, hardened connection first: no code runs before the export.
-        Database::open(path)?.check_thoroughly()?;
-        Ok(Database::wrap(connect_for_export(path, dest)?, path))
+        let checked = Database::open(path)?;
+        checked.check_thoroughly()?;
+        let mut db = Database::wrap(connect_for_export(path, dest)?, path);
+        db.stored_lives = checked.stored_lives;
+        Ok(db)
     }
 
     /// Checks, read-only, that the file at `path` may be copied and written: absent, or a
@@ -182,6 +190,7 @@ impl Database {
             schema: "main",
             known_symbols: Default::default(),
             lives: Default::default(),
+            stored_lives: true,
             trading_unsorted_from: None,
             split: Default::default(),
             committed_batches: 0,
@@ -289,6 +298,7 @@ impl Database {
     /// table lay side by side before the rewrite copied them (a first load's disk peak, issue
     /// 24 point 15: 2.8× the result).
     pub(crate) fn lay_out_and_close(mut self) -> Result<(), StoreError> {
+        self.build_lives()?;
         let plan = self.layout_plan()?;
         if !plan.sorts() {
             self.tidy_in_place(plan)?;
@@ -418,15 +428,15 @@ impl MemoryLimit {
 /// What to do with a file of an older schema version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Older {
-    /// Reads refuse it: only a write migrates.
+    /// Reads refuse it below `schema::READABLE_FROM`: only a write migrates.
     Refuse,
     /// A write migrates it.
     Migrate,
 }
 
 /// Checks the file's schema version: ours (it has one), not newer than this binary, and older
-/// only where `older` allows.
-fn check_version(conn: &Connection, path: &Path, older: Older) -> Result<(), StoreError> {
+/// only where `older` allows; returns it.
+fn check_version(conn: &Connection, path: &Path, older: Older) -> Result<i32, StoreError> {
     let found =
         schema::version(conn).map_err(|source| duck(path, "reading the schema version", source))?;
     match found {
@@ -438,12 +448,12 @@ fn check_version(conn: &Connection, path: &Path, older: Older) -> Result<(), Sto
             found: v,
             supported: SCHEMA_VERSION,
         }),
-        Some(v) if v < SCHEMA_VERSION && older == Older::Refuse => Err(StoreError::TooOld {
+        Some(v) if v < schema::READABLE_FROM && older == Older::Refuse => Err(StoreError::TooOld {
             path: path.to_path_buf(),
             found: v,
             supported: SCHEMA_VERSION,
         }),
-        Some(_) => Ok(()),
+        Some(v) => Ok(v),
     }
 }
 

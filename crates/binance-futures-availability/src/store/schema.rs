@@ -10,7 +10,11 @@
 //! expression for every inserted row (to check that it can be computed), which was 43 % of
 //! sorting a first load and 14 % of a backfill's CPU; a view computes them only when read.
 //! Version 6 (ADR 0019) keeps a second market: COIN-M's tables, the same as USD-M's, in the
-//! schema `cm`; the run log records each run's market.
+//! schema `cm`; the run log records each run's market. Version 7 stores each market's lives
+//! index beside its facts (`lives_index`): a file of version 6 is still read (the index is
+//! rebuilt by each reader, as version 6 did), and its first write migrates it; binaries of
+//! version 6 refuse a version 7 file, as they must, since their writes would leave the index
+//! describing facts that changed.
 
 use duckdb::Connection;
 
@@ -18,7 +22,14 @@ use super::{Database, StoreError};
 use crate::facts::Market;
 
 /// The newest schema this binary reads and writes.
-pub const SCHEMA_VERSION: i32 = 6;
+pub const SCHEMA_VERSION: i32 = 7;
+
+/// The oldest schema reads accept without a migration: version 7 only adds the stored lives
+/// index, which a reader of a version 6 file rebuilds.
+pub(super) const READABLE_FROM: i32 = 6;
+
+/// The schema that stores the lives index (`lives_index`).
+pub(super) const LIVES_INDEX_SINCE: i32 = 7;
 
 /// The public address of a day's file, whatever endpoint collected it: a function of symbol and
 /// date, so it is computed on read rather than stored. Percent-encoded like the v2 rows were
@@ -129,11 +140,13 @@ fn market_tables(market: Market) -> String {
 {SYMBOL_DAYS}
 CREATE TABLE layout (unsorted_from DATE, split DATE);
 INSERT INTO layout VALUES (DATE '0001-01-01', NULL);
-{trading}",
+{trading}
+{lives}",
         facts = facts_table("daily_availability_facts"),
         view = availability_view(market),
         symbols = symbols_table!(),
         trading = super::trading::TO_V4,
+        lives = super::lives_index::TABLES,
     )
 }
 
@@ -151,6 +164,21 @@ fn to_v6() -> String {
             )),
         }
     }
+    sql
+}
+
+/// Version 6 → 7: every kept market's lives index, empty and not built (`lives_index`): the
+/// first publish builds it. `IF NOT EXISTS`: a file migrated from before version 6 got the
+/// tables with the schema `cm` (`market_tables` is the current shape).
+fn to_v7() -> String {
+    let mut sql = String::new();
+    for schema in KEPT_MARKETS.iter().filter_map(|m| schema_of(*m)) {
+        sql.push_str(&format!(
+            "SET schema = '{schema}';\n{tables}\n",
+            tables = super::lives_index::TABLES
+        ));
+    }
+    sql.push_str("SET schema = 'main';\n");
     sql
 }
 
@@ -184,7 +212,8 @@ pub(super) const STORED_COLUMNS: &str =
     "date, symbol, available, file_size_bytes, last_modified, probe_timestamp";
 
 /// Each entry migrates from the previous version to `index + 1`; version 3 is written by
-/// `to_v3`, version 4 by `trading::TO_V4`, version 5 by `to_v5`, version 6 by `to_v6`. The history stays so that a file of any version migrates.
+/// `to_v3`, version 4 by `trading::TO_V4`, version 5 by `to_v5`, version 6 by `to_v6`, version 7
+/// by `to_v7`. The history stays so that a file of any version migrates.
 const MIGRATIONS: &[&str] = &[
     concat!(
         r#"
@@ -318,12 +347,13 @@ pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    let (v3, v5, v6) = (to_v3(), to_v5(), to_v6());
+    let (v3, v5, v6, v7) = (to_v3(), to_v5(), to_v6(), to_v7());
     let steps = MIGRATIONS.iter().copied().chain([
         v3.as_str(),
         super::trading::TO_V4,
         v5.as_str(),
         v6.as_str(),
+        v7.as_str(),
     ]);
     for (index, sql) in steps.enumerate().skip(current as usize) {
         let to = index as i32 + 1;

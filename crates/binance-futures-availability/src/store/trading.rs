@@ -198,6 +198,12 @@ impl Database {
             .transaction()
             .map_err(super::failed(&path, "starting a trading write"))?;
         let written = store_days(&tx, &path, files, &now)?;
+        if written > 0 {
+            // Days were replaced or added (each day deleted is stored again), so the stored
+            // lives index no longer describes the facts.
+            super::lives_index::forget(&tx)
+                .map_err(super::failed(&path, "marking the lives index out of date"))?;
+        }
         record_files(&tx, &path, files, &now)?;
         tx.commit()
             .map_err(super::failed(&path, "committing a trading write"))?;

@@ -178,6 +178,10 @@ impl Database {
             if written > 0 {
                 Database::mark_unsorted(&tx, first)
                     .map_err(super::failed(&path, "recording the layout"))?;
+                // Rows were replaced or added (and only then: each row deleted above is
+                // inserted again), so the stored lives index no longer describes the facts.
+                super::lives_index::forget(&tx)
+                    .map_err(super::failed(&path, "marking the lives index out of date"))?;
             }
         }
         // One statement for all symbols: DuckDB pays milliseconds per statement inside a large

@@ -219,8 +219,9 @@ impl<S: Served> Generation<S> {
 
 /// Runs `probe` on every handle at once (a thread each), before any request can use them:
 /// the first question on a handle reads every symbol's gaps and runs of trading days (~0.2 s
-/// on the realistic bucket, BENCHMARKS.md), and after a publish every request waited for that
-/// instead (up to 472 ms under a flood). Fails with the first handle's failure.
+/// on the realistic bucket when rebuilt, as for a schema 6 file; ~10 ms from the index stored
+/// at publish, BENCHMARKS.md), and after a publish every request waited for that instead (up
+/// to 472 ms under a flood). Fails with the first handle's failure.
 fn warm<S: Served>(handles: Vec<S>) -> Result<Vec<S>, StoreError> {
     std::thread::scope(|scope| {
         let running: Vec<_> = handles
