@@ -15,6 +15,7 @@ mod catalog;
 mod checked;
 mod error;
 mod files;
+mod index;
 mod layout;
 mod lives;
 mod lock;
@@ -49,6 +50,7 @@ pub use catalog::{
 pub use checked::published_through;
 pub use error::{Awaiting, RoomFor, StoreError};
 pub use files::{Beside, resolve};
+pub use index::MAX_INDEXED_ROWS;
 pub(crate) use files::{Claim, Identity, claim, still_named_by};
 pub use layout::SORT_SLACK_DAYS;
 pub use lives::LifeRow;
@@ -95,6 +97,14 @@ pub struct Database {
     known_symbols: std::cell::OnceCell<std::collections::HashMap<String, SymbolRecord>>,
     /// `layout`'s split as timelines use it, read on the first timeline (see `layout`).
     split: std::cell::OnceCell<chrono::NaiveDate>,
+    /// Which file `open` found at the path before opening it (`None` for a writer's handle):
+    /// `republished` compares the path's file with it.
+    opened: Option<Identity>,
+    /// Whether snapshots and ranges are answered from `read_index` (`keep_read_index`).
+    keep_index: bool,
+    /// Every row with a file, read on the first snapshot or range of a handle that keeps it
+    /// (see `index`); `None` inside when the file has too many to keep.
+    read_index: std::cell::OnceCell<Option<index::ReadIndex>>,
     /// Every symbol's gaps and runs of trading days, read on the first `events` or `universe`
     /// (see `lives`); the writes clear it.
     lives: std::cell::OnceCell<lives::Lives>,
@@ -118,9 +128,14 @@ impl Database {
     /// then refuses the target's `.wal` when it opens the file, so every read through a link
     /// failed while writes (which resolve) succeeded. `path()` still answers the path as given.
     pub fn open(path: &Path) -> Result<Database, StoreError> {
+        // Looked at before opening: a publish in between reads as one more republish, and the
+        // holder opens again, never keeping a handle on a file other than the one recorded.
+        let opened = Identity::of(path)?;
         let conn = connect_read_only(&files::resolve(path)?)?;
         check_version(&conn, path, Older::Refuse)?;
-        Ok(Database::wrap(conn, path))
+        let mut db = Database::wrap(conn, path);
+        db.opened = Some(opened);
+        Ok(db)
     }
 
     /// Opens read-only for `export`: like `open`, except that SQL may write files into `dest`
@@ -181,6 +196,9 @@ impl Database {
             market: Market::Um,
             schema: "main",
             known_symbols: Default::default(),
+            opened: None,
+            keep_index: false,
+            read_index: Default::default(),
             lives: Default::default(),
             trading_unsorted_from: None,
             split: Default::default(),
@@ -222,6 +240,7 @@ impl Database {
         self.schema = schema;
         self.known_symbols = Default::default();
         self.split = Default::default();
+        self.read_index = Default::default();
         self.lives = Default::default();
         Ok(())
     }

@@ -54,12 +54,16 @@ pub(super) trait Served: Send + 'static + Sized {
 impl Served for Database {
     type Key = super::api::AnswerKey;
 
+    /// With a read index (`Database::keep_read_index`): a handle serves many snapshots, and
+    /// a republish is a new generation of new handles, so none answers from a replaced file.
     fn open(path: &Path) -> Result<Database, StoreError> {
-        Database::open(path)
+        let mut db = Database::open(path)?;
+        db.keep_read_index();
+        Ok(db)
     }
 
     /// A question of each kind the API answers: the coverage (the symbols), the newest day's
-    /// snapshot (the availability rows) and the events (every symbol's gaps and trading runs,
+    /// snapshot (the availability rows, which build the read index) and the events (every symbol's gaps and trading runs,
     /// which the handle keeps).
     fn probe(&self) -> Result<(), StoreError> {
         if let Some(last) = self.coverage()?.map(|c| c.last()) {
