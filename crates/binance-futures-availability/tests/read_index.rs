@@ -45,7 +45,7 @@ fn spec() -> CorpusSpec {
 
 /// Every snapshot (each contract filter, checked days and not, refused or answered) and a few
 /// ranges, from a handle with a read index and one without, on the file at `db`.
-fn index_equals_scan(db: &std::path::Path, first: NaiveDate) {
+fn index_equals_scan(db: &std::path::Path, first: NaiveDate) -> Database {
     let scan = Database::open(db).unwrap();
     let mut indexed = Database::open(db).unwrap();
     indexed.keep_read_index();
@@ -94,6 +94,22 @@ fn index_equals_scan(db: &std::path::Path, first: NaiveDate) {
         "the index was never built"
     );
     assert_eq!(scan.read_index_bytes(), None);
+    // Another handle on the same file takes the index rather than building its own; one that
+    // keeps none does not.
+    let mut other = Database::open(db).unwrap();
+    other.keep_read_index();
+    assert!(indexed.share_read_index(&other).unwrap());
+    assert_eq!(other.read_index_bytes(), indexed.read_index_bytes());
+    let last = days_ago(1);
+    assert_eq!(
+        other
+            .answering_unchecked(|db| db.snapshot(last, ContractFilter::All))
+            .unwrap(),
+        scan.answering_unchecked(|db| db.snapshot(last, ContractFilter::All))
+            .unwrap()
+    );
+    assert!(!indexed.share_read_index(&scan).unwrap());
+    indexed
 }
 
 #[test]
@@ -103,7 +119,7 @@ fn index_answers_equal_scan_answers_after_every_publish_of_a_run_of_updates() {
     // The bucket as it was on each of the last days, then as it is: one update each.
     let env = Env::new(Corpus::from_spec(&crate::lives::as_of(&full, days_ago(6))));
     env.ok(&["update", "--quiet"]);
-    index_equals_scan(&env.db, first);
+    let mut previous = index_equals_scan(&env.db, first);
     for back in [4, 3, 1, 0] {
         let bucket = if back == 0 {
             full.clone()
@@ -112,7 +128,14 @@ fn index_answers_equal_scan_answers_after_every_publish_of_a_run_of_updates() {
         };
         env.sim.with_corpus(|c| *c = Corpus::from_spec(&bucket));
         env.ok(&["update", "--quiet"]);
-        index_equals_scan(&env.db, first);
+        // The previous file's handle knows it was replaced, and its index goes to no handle
+        // on the new one.
+        assert!(previous.republished());
+        let mut fresh = Database::open(&env.db).unwrap();
+        fresh.keep_read_index();
+        assert!(!fresh.republished());
+        assert!(!previous.share_read_index(&fresh).unwrap());
+        previous = index_equals_scan(&env.db, first);
     }
 }
 

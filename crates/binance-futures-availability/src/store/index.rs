@@ -18,6 +18,7 @@
 //! `read` refuses a day not checked yet before it looks here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::arrow::array::{Array, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray};
@@ -328,7 +329,7 @@ impl Database {
         self.read_index
             .get()
             .and_then(Option::as_ref)
-            .map(ReadIndex::heap_bytes)
+            .map(|index| index.heap_bytes())
     }
 
     /// Whether the path this handle was opened on now names another file than the one it
@@ -340,15 +341,47 @@ impl Database {
             .is_some_and(|opened| super::Identity::of(&self.path).is_ok_and(|now| now != opened))
     }
 
+    /// `checked_since` and `complete_through`, kept by a handle that keeps a read index: both
+    /// go over every known folder (~6 µs of the ~20 µs of an indexed snapshot with 1000
+    /// folders), and a read-only handle's folders never change.
+    pub(super) fn checked_span(
+        &self,
+    ) -> Result<(Option<NaiveDate>, Option<NaiveDate>), StoreError> {
+        if !self.keep_index {
+            return Ok((self.checked_since()?, self.complete_through()?));
+        }
+        if let Some(span) = self.checked_span.get() {
+            return Ok(*span);
+        }
+        let span = (self.checked_since()?, self.complete_through()?);
+        Ok(*self.checked_span.get_or_init(|| span))
+    }
+
     /// The read index, built on first use, when this handle keeps one.
     pub(super) fn read_index(&self) -> Result<Option<&ReadIndex>, StoreError> {
         if !self.keep_index {
             return Ok(None);
         }
         if let Some(index) = self.read_index.get() {
-            return Ok(index.as_ref());
+            return Ok(index.as_deref());
         }
-        let built = ReadIndex::build(self)?;
-        Ok(self.read_index.get_or_init(|| built).as_ref())
+        let built = ReadIndex::build(self)?.map(Arc::new);
+        Ok(self.read_index.get_or_init(|| built).as_deref())
+    }
+
+    /// Hands this handle's read index (built now if need be) to `other`, a handle on the same
+    /// file and market that keeps one and has not built its own: `serve`'s handles of one
+    /// file hold one index between them rather than one each (12.5 MB each on the realistic
+    /// bucket). Whether it was handed over.
+    pub fn share_read_index(&self, other: &Database) -> Result<bool, StoreError> {
+        let same = self.opened.is_some()
+            && self.opened == other.opened
+            && self.market == other.market
+            && other.keep_index;
+        if !same || self.read_index()?.is_none() {
+            return Ok(false);
+        }
+        let shared = self.read_index.get().cloned().flatten();
+        Ok(other.read_index.set(shared).is_ok())
     }
 }

@@ -104,7 +104,9 @@ pub struct Database {
     keep_index: bool,
     /// Every row with a file, read on the first snapshot or range of a handle that keeps it
     /// (see `index`); `None` inside when the file has too many to keep.
-    read_index: std::cell::OnceCell<Option<index::ReadIndex>>,
+    read_index: std::cell::OnceCell<Option<std::sync::Arc<index::ReadIndex>>>,
+    /// `checked_since` and `complete_through`, kept with the read index (`checked_span`).
+    checked_span: std::cell::OnceCell<(Option<chrono::NaiveDate>, Option<chrono::NaiveDate>)>,
     /// Every symbol's gaps and runs of trading days, read on the first `events` or `universe`
     /// (see `lives`); the writes clear it.
     lives: std::cell::OnceCell<lives::Lives>,
@@ -199,6 +201,7 @@ impl Database {
             opened: None,
             keep_index: false,
             read_index: Default::default(),
+            checked_span: Default::default(),
             lives: Default::default(),
             trading_unsorted_from: None,
             split: Default::default(),
@@ -241,6 +244,7 @@ impl Database {
         self.known_symbols = Default::default();
         self.split = Default::default();
         self.read_index = Default::default();
+        self.checked_span = Default::default();
         self.lives = Default::default();
         Ok(())
     }

@@ -216,7 +216,8 @@ impl Database {
         if self.answer_unchecked.get() {
             return Ok(());
         }
-        if let Some(since) = self.checked_since()?
+        let (since, through) = self.checked_span()?;
+        if let Some(since) = since
             && day < since
         {
             return Err(StoreError::NotCheckedBefore {
@@ -224,7 +225,6 @@ impl Database {
                 checked_from: since,
             });
         }
-        let through = self.complete_through()?;
         if through.is_some_and(|c| day <= c) {
             Ok(())
         } else {
