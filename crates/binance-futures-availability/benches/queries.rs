@@ -300,18 +300,17 @@ fn main() {
         .len();
     let index_built = t.elapsed();
     let index_bytes = indexed.read_index_bytes().expect("an index");
-    measure("snapshot (perpetual), read index", 30000, |i| {
-        n += indexed
-            .snapshot(day(i), ContractFilter::Perpetual)
-            .expect("snapshot")
-            .len()
-    });
-    measure("snapshot (all), read index", 30000, |i| {
-        n += indexed
-            .snapshot(day(i), ContractFilter::All)
-            .expect("snapshot")
-            .len()
-    });
+    for (name, contracts) in [
+        (
+            "snapshot (perpetual), read index",
+            ContractFilter::Perpetual,
+        ),
+        ("snapshot (all), read index", ContractFilter::All),
+    ] {
+        measure(name, 30000, |i| {
+            n += indexed.snapshot(day(i), contracts).expect("snapshot").len()
+        });
+    }
     measure("range (one month), read index", 10000, |i| {
         let s = day(i).min(end - Days::days(31));
         n += indexed

@@ -88,7 +88,10 @@ fn index_equals_scan(db: &std::path::Path, first: NaiveDate) -> Database {
         }
     }
     assert!(answered > 100, "hardly any rows compared ({answered})");
-    assert!(refused > 0, "no day was refused: the unchecked rule went untested");
+    assert!(
+        refused > 0,
+        "no day was refused: the unchecked rule went untested"
+    );
     assert!(
         indexed.read_index_bytes().is_some(),
         "the index was never built"
@@ -144,7 +147,11 @@ fn serve_answers_a_republished_files_rows_not_the_replaced_index() {
     let full = spec();
     // NEWUSDT's file of three days ago is late: checked, and absent, at the first update.
     let mut late = full.clone();
-    let new = late.symbols.iter_mut().find(|s| s.name == "NEWUSDT").unwrap();
+    let new = late
+        .symbols
+        .iter_mut()
+        .find(|s| s.name == "NEWUSDT")
+        .unwrap();
     new.gaps = vec![(days_ago(3), days_ago(3))];
     let env = Env::new(Corpus::from_spec(&late));
     env.ok(&["update", "--quiet"]);

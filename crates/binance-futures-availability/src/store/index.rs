@@ -21,7 +21,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use duckdb::arrow::array::{Array, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use duckdb::arrow::array::{
+    Array, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+};
 
 use super::read::{RangeRow, SnapshotRow};
 use super::{Database, StoreError};
@@ -106,13 +108,7 @@ impl ReadIndex {
                     .downcast_ref::<TimestampMicrosecondArray>(),
             );
             let (Some(symbol), Some(date), Some(size), Some(modified)) = columns else {
-                let types = format!("unexpected column types {:?}", batch.schema().fields());
-                let e = duckdb::Error::FromSqlConversionFailure(
-                    0,
-                    duckdb::types::Type::Any,
-                    types.into(),
-                );
-                return Err(db.err(what)(e));
+                return Err(db.err(what)(super::unexpected_columns(&batch)));
             };
             for row in 0..batch.num_rows() {
                 // The file is read-only, so no more rows come than were counted: positions stay

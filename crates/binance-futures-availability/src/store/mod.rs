@@ -50,8 +50,8 @@ pub use catalog::{
 pub use checked::published_through;
 pub use error::{Awaiting, RoomFor, StoreError};
 pub use files::{Beside, resolve};
-pub use index::MAX_INDEXED_ROWS;
 pub(crate) use files::{Claim, Identity, claim, still_named_by};
+pub use index::MAX_INDEXED_ROWS;
 pub use layout::SORT_SLACK_DAYS;
 pub use lives::LifeRow;
 pub use lives::{
@@ -620,6 +620,13 @@ fn failed<'a>(
     action: &'static str,
 ) -> impl FnOnce(duckdb::Error) -> StoreError + 'a {
     move |source| duck(path, action, source)
+}
+
+/// The error of an Arrow batch whose columns are not of the types its reader reads (`panel`,
+/// `index`): a file whose tables were changed by something else.
+fn unexpected_columns(batch: &duckdb::arrow::record_batch::RecordBatch) -> duckdb::Error {
+    let types = format!("unexpected column types {:?}", batch.schema().fields());
+    duckdb::Error::FromSqlConversionFailure(0, duckdb::types::Type::Any, types.into())
 }
 
 /// Maps an I/O error to one that says what was being done, to which file.
