@@ -87,6 +87,13 @@ fn index_equals_scan(db: &std::path::Path, first: NaiveDate) -> Database {
             assert_eq!(a, b, "{start}..{end} {contracts:?}");
         }
     }
+    // Far beyond the history either side, as the original API may ask (unchecked days answered).
+    let (start, end) = (common::day("1900-01-01"), common::day("2100-12-31"));
+    let wide = |db: &Database| {
+        db.answering_unchecked(|db| db.range(start, end, ContractFilter::All))
+            .unwrap()
+    };
+    assert_eq!(wide(&scan), wide(&indexed));
     assert!(answered > 100, "hardly any rows compared ({answered})");
     assert!(
         refused > 0,
