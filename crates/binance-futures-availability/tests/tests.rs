@@ -26,6 +26,7 @@ mod outage;
 mod page;
 mod panel;
 mod queries;
+mod read_index;
 mod scale;
 mod scheduler;
 mod serve;

@@ -20,6 +20,8 @@ import pyarrow as pa
 import pytest
 
 import binance_futures_availability as bfa
+from binance_futures_availability.queries import AvailabilityQueries
+from conftest import Cli
 
 DAY = "2024-01-15"
 UTC = dt.timezone.utc
@@ -531,3 +533,27 @@ def test_coin_m_is_collected_and_asked_with_market_cm_as_the_cli_does(coin_m_sim
     assert not spot.exists() and not list(tmp_path.glob("spot.duckdb.writing*"))
     with pytest.raises(ValueError, match="no universe is answered for the cm market"):
         cm.universe("2024-02-01")
+
+
+def test_a_handle_follows_a_republished_file_and_drops_its_read_index(sim, tmp_path):
+    # A session opened before an update publishes answers from the new file afterwards: its
+    # handle (and the read index built from the old file) is replaced on the next question.
+    path = tmp_path / "availability.duckdb"
+    cli = Cli(path, sim)
+    cli.ok("backfill", "--start", "2024-01-01", "--end", "2024-01-10", "--quiet")
+    db = bfa.open(path)
+    q = AvailabilityQueries(path)
+    assert as_cli(db.snapshot("2024-01-05").to_pylist()) == cli.json("query", "snapshot", "2024-01-05")
+    with pytest.raises(bfa.NotCheckedError):
+        db.snapshot("2024-01-15")
+    cli.ok("backfill", "--start", "2024-01-01", "--end", "2024-01-20", "--quiet")
+    for day in ("2024-01-05", "2024-01-15"):
+        assert as_cli(db.snapshot(day, "all").to_pylist()) == cli.json(
+            "query", "snapshot", day, "--contract", "all"
+        )
+    assert as_cli(db.range("2024-01-01", "2024-01-20").to_pylist()) == cli.json(
+        "query", "range", "2024-01-01", "2024-01-20"
+    )
+    # The original API's handle too, through the same package.
+    names = [r["symbol"] for r in q.get_available_symbols_on_date("2024-01-15")]
+    assert names == [r["symbol"] for r in cli.json("query", "snapshot", "2024-01-15")]

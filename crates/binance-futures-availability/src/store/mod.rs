@@ -15,6 +15,7 @@ mod catalog;
 mod checked;
 mod error;
 mod files;
+mod index;
 mod layout;
 mod lives;
 mod lives_index;
@@ -51,6 +52,7 @@ pub use checked::published_through;
 pub use error::{Awaiting, RoomFor, StoreError};
 pub use files::{Beside, resolve};
 pub(crate) use files::{Claim, Identity, claim, still_named_by};
+pub use index::MAX_INDEXED_ROWS;
 pub use layout::SORT_SLACK_DAYS;
 pub use lives::LifeRow;
 pub use lives::{
@@ -96,6 +98,16 @@ pub struct Database {
     known_symbols: std::cell::OnceCell<std::collections::HashMap<String, SymbolRecord>>,
     /// `layout`'s split as timelines use it, read on the first timeline (see `layout`).
     split: std::cell::OnceCell<chrono::NaiveDate>,
+    /// Which file `open` found at the path before opening it (`None` for a writer's handle):
+    /// `republished` compares the path's file with it.
+    opened: Option<Identity>,
+    /// Whether snapshots and ranges are answered from `read_index` (`keep_read_index`).
+    keep_index: bool,
+    /// Every row with a file, read on the first snapshot or range of a handle that keeps it
+    /// (see `index`); `None` inside when the file has too many to keep.
+    read_index: std::cell::OnceCell<Option<std::sync::Arc<index::ReadIndex>>>,
+    /// `checked_since` and `complete_through`, kept with the read index (`checked_span`).
+    checked_span: std::cell::OnceCell<(Option<chrono::NaiveDate>, Option<chrono::NaiveDate>)>,
     /// Every symbol's gaps and runs of trading days, read on the first `events` or `universe`
     /// (see `lives`); the writes clear it.
     lives: std::cell::OnceCell<lives::Lives>,
@@ -121,10 +133,14 @@ impl Database {
     /// then refuses the target's `.wal` when it opens the file, so every read through a link
     /// failed while writes (which resolve) succeeded. `path()` still answers the path as given.
     pub fn open(path: &Path) -> Result<Database, StoreError> {
+        // Looked at before opening: a publish in between reads as one more republish, and the
+        // holder opens again, never keeping a handle on a file other than the one recorded.
+        let opened = Identity::of(path)?;
         let conn = connect_read_only(&files::resolve(path)?)?;
         let version = check_version(&conn, path, Older::Refuse)?;
         let mut db = Database::wrap(conn, path);
         db.stored_lives = version >= schema::LIVES_INDEX_SINCE;
+        db.opened = Some(opened);
         Ok(db)
     }
 
@@ -189,6 +205,10 @@ impl Database {
             market: Market::Um,
             schema: "main",
             known_symbols: Default::default(),
+            opened: None,
+            keep_index: false,
+            read_index: Default::default(),
+            checked_span: Default::default(),
             lives: Default::default(),
             stored_lives: true,
             trading_unsorted_from: None,
@@ -231,6 +251,8 @@ impl Database {
         self.schema = schema;
         self.known_symbols = Default::default();
         self.split = Default::default();
+        self.read_index = Default::default();
+        self.checked_span = Default::default();
         self.lives = Default::default();
         Ok(())
     }
@@ -607,6 +629,13 @@ fn failed<'a>(
     action: &'static str,
 ) -> impl FnOnce(duckdb::Error) -> StoreError + 'a {
     move |source| duck(path, action, source)
+}
+
+/// The error of an Arrow batch whose columns are not of the types its reader reads (`panel`,
+/// `index`): a file whose tables were changed by something else.
+fn unexpected_columns(batch: &duckdb::arrow::record_batch::RecordBatch) -> duckdb::Error {
+    let types = format!("unexpected column types {:?}", batch.schema().fields());
+    duckdb::Error::FromSqlConversionFailure(0, duckdb::types::Type::Any, types.into())
 }
 
 /// Maps an I/O error to one that says what was being done, to which file.

@@ -243,13 +243,7 @@ impl Database {
                 batch.column(3).as_any().downcast_ref::<Int64Array>(),
             );
             let (Some(symbol), Some(date), Some(quote_volume), Some(trades)) = columns else {
-                let types = format!("unexpected column types {:?}", batch.schema().fields());
-                let e = duckdb::Error::FromSqlConversionFailure(
-                    0,
-                    duckdb::types::Type::Any,
-                    types.into(),
-                );
-                return Err(self.err(what)(e));
+                return Err(self.err(what)(super::unexpected_columns(&batch)));
             };
             for row in 0..batch.num_rows() {
                 let Some(&i) = index.get(symbol.value(row)) else {

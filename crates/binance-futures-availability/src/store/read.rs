@@ -216,7 +216,8 @@ impl Database {
         if self.answer_unchecked.get() {
             return Ok(());
         }
-        if let Some(since) = self.checked_since()?
+        let (since, through) = self.checked_span()?;
+        if let Some(since) = since
             && day < since
         {
             return Err(StoreError::NotCheckedBefore {
@@ -224,7 +225,6 @@ impl Database {
                 checked_from: since,
             });
         }
-        let through = self.complete_through()?;
         if through.is_some_and(|c| day <= c) {
             Ok(())
         } else {
@@ -335,6 +335,9 @@ impl Database {
         contracts: ContractFilter,
     ) -> Result<Vec<SnapshotRow>, StoreError> {
         self.require_checked(date)?;
+        if let Some(index) = self.read_index()? {
+            return Ok(index.snapshot(date, contracts));
+        }
         // `available` and the contract are filtered here, not in SQL: pushed into the scan, the
         // `available` filter alone took ~0.3 ms, a day has a handful of absences among ~800
         // files, and each statement or subquery that reads a table costs DuckDB ~0.3 ms here
@@ -407,6 +410,9 @@ impl Database {
         // as a whole: its counts would be short by the unchecked days.
         self.require_checked(start)?;
         self.require_checked(end)?;
+        if let Some(index) = self.read_index()? {
+            return Ok(index.range(start, end, contracts));
+        }
         // Filtered aggregates rather than `WHERE available`, and the contract in Rust: see
         // `snapshot`.
         let counted: Vec<RangeRow> = self.rows(

@@ -49,17 +49,27 @@ pub(super) trait Served: Send + 'static + Sized {
     fn probe(&self) -> Result<(), StoreError>;
     /// Why nothing is served while `path` does not exist: the sentence says what to run.
     fn missing(path: &Path) -> StoreError;
+    /// Shares what `self` keeps in memory of the file with `others`, handles on the same file,
+    /// before they are probed (nothing, unless the kind keeps something worth sharing).
+    fn share(&self, others: &[Self]) -> Result<(), StoreError> {
+        let _ = others;
+        Ok(())
+    }
 }
 
 impl Served for Database {
     type Key = super::api::AnswerKey;
 
+    /// With a read index (`Database::keep_read_index`): a handle serves many snapshots, and
+    /// a republish is a new generation of new handles, so none answers from a replaced file.
     fn open(path: &Path) -> Result<Database, StoreError> {
-        Database::open(path)
+        let mut db = Database::open(path)?;
+        db.keep_read_index();
+        Ok(db)
     }
 
     /// A question of each kind the API answers: the coverage (the symbols), the newest day's
-    /// snapshot (the availability rows) and the events (every symbol's gaps and trading runs,
+    /// snapshot (the availability rows, which build the read index) and the events (every symbol's gaps and trading runs,
     /// which the handle keeps).
     fn probe(&self) -> Result<(), StoreError> {
         if let Some(last) = self.coverage()?.map(|c| c.last()) {
@@ -68,6 +78,15 @@ impl Served for Database {
             self.answering_unchecked(|db| db.snapshot(last, ContractFilter::All))?;
         }
         self.events(&EventFilter::default(), DEFAULT_DELISTED_AFTER)?;
+        Ok(())
+    }
+
+    /// The read index: one per file, not one per handle (12.5 MB each on the realistic
+    /// bucket), built once, by the first handle.
+    fn share(&self, others: &[Database]) -> Result<(), StoreError> {
+        for other in others {
+            self.share_read_index(other)?;
+        }
         Ok(())
     }
 
@@ -217,12 +236,16 @@ impl<S: Served> Generation<S> {
     }
 }
 
-/// Runs `probe` on every handle at once (a thread each), before any request can use them:
+/// Shares what the first handle keeps with the others (`Served::share`), then runs `probe`
+/// on every handle at once (a thread each), before any request can use them:
 /// the first question on a handle reads every symbol's gaps and runs of trading days (~0.2 s
 /// on the realistic bucket when rebuilt, as for a schema 6 file; ~10 ms from the index stored
 /// at publish, BENCHMARKS.md), and after a publish every request waited for that instead (up
 /// to 472 ms under a flood). Fails with the first handle's failure.
 fn warm<S: Served>(handles: Vec<S>) -> Result<Vec<S>, StoreError> {
+    if let Some((first, others)) = handles.split_first() {
+        first.share(others)?;
+    }
     std::thread::scope(|scope| {
         let running: Vec<_> = handles
             .into_iter()
