@@ -376,6 +376,23 @@ fn the_catalog_equals_the_whole_bucket_for_every_market_type_partition_and_inter
     }
 }
 
+/// The catalog `env` keeps holds exactly the keys the model's bucket lists at `at`.
+fn assert_is_the_bucket(env: &Env, model: &vision_sim::Vision, at: DateTime<Utc>) {
+    let (keys, _) = accounted(env);
+    let mut now: Vec<String> = model
+        .materialise("", at)
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    now.sort();
+    assert!(
+        keys.iter().map(|k| &k.0).eq(now.iter()),
+        "{} keys against {}",
+        keys.len(),
+        now.len()
+    );
+}
+
 /// The files of the catalog at `path`, and how many of them lie before a file of a smaller
 /// (leaf, period) in the table's order.
 fn files_out_of_order(path: &std::path::Path) -> (i64, i64) {
@@ -420,19 +437,7 @@ fn files_appended_after_the_first_crawl_are_sorted_into_leaf_order_under_a_small
     assert!(after > 2 * 170_000, "{after}: more than two chunks");
     assert_eq!(out_of_order, 0, "files out of leaf and period order");
     // What the sort wrote is the bucket, key for key.
-    let (keys, _) = accounted(&env);
-    let mut now: Vec<String> = model
-        .materialise("", t1)
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    now.sort();
-    assert!(
-        keys.iter().map(|k| &k.0).eq(now.iter()),
-        "{} keys against {}",
-        keys.len(),
-        now.len()
-    );
+    assert_is_the_bucket(&env, &model, t1);
 }
 
 /// The catalog's `changes` as (key, kind, size, last modified, previous size, previous last
@@ -578,19 +583,7 @@ fn after_the_clock_moves_the_catalog_records_exactly_what_changed() {
     env.ok(&["catalog", "update", "-q", "--recrawl-days", "3"]);
     assert_same(&recorded(&env), &expected, "every change within 3 runs");
     // And the catalog is then the bucket at t1, key for key.
-    let (keys, _) = accounted(&env);
-    let mut now: Vec<String> = model
-        .materialise("", t1)
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    now.sort();
-    assert!(
-        keys.iter().map(|k| &k.0).eq(now.iter()),
-        "{} keys against {}",
-        keys.len(),
-        now.len()
-    );
+    assert_is_the_bucket(&env, &model, t1);
 }
 
 /// The changes between two states of a corpus, files only, as `recorded` gives them.

@@ -3,7 +3,7 @@
 //! (~123k rows) and skips the row groups a constant filter excludes; it has no other access
 //! path worth having here (ADR 0010). A new leaf's files are appended in order (its id is the
 //! highest yet, its files come by period), so a first crawl lies sorted as written; but every
-//! later `catalog update` appends each day's new files of stored leaves (~1.7 × 10⁵ at full
+//! later `catalog update` appends each day's new files of stored leaves (~1.05 × 10⁵ at full
 //! scale) at the end, across all leaves, and every lookup of a leaf reads those rows whole (~1
 //! ns a row). The writer counts them (`files_layout.unsorted_files`, in each batch's
 //! transaction), and a publish sorts them in once they pass `due`'s bound.
@@ -25,8 +25,8 @@ use crate::store::files::Beside;
 use crate::store::{MemoryLimit, StoreError, failed};
 
 /// Files appended out of leaf order past which a publish sorts them in: a lookup of one leaf
-/// reads every one of them (~1 ms a million), and ~6 days of next-day updates (~1.7 × 10⁵
-/// files a day at full scale) pass it, so a full-scale catalog is re-sorted about weekly.
+/// reads every one of them (~1 ms a million), and ~10 days of next-day updates (~1.05 × 10⁵
+/// files added a day at full scale) pass it; the sort of 10⁸ files then takes ~23 s.
 const SORT_AFTER_FILES: i64 = 1 << 20;
 
 /// Past this share of the table, fewer out-of-order files are enough: a small catalog is
