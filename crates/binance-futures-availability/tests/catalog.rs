@@ -286,17 +286,7 @@ fn the_catalog_equals_the_whole_bucket_for_every_market_type_partition_and_inter
     let at: DateTime<Utc> = "2026-12-01T09:00:00Z".parse().unwrap();
     let model = std::sync::Arc::new(vision_sim::Vision::new(0.001));
     let env = Env::with_bucket(vision_sim::Bucket::Vision(model.at(at)));
-    let out = env
-        .cmd()
-        .env("BFA_MEMORY_LIMIT", "16MB")
-        .args(["catalog", "update", "-q"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok_under_16mb(&env, &["catalog", "update", "-q"]);
 
     let path = env.dir.path().join("catalog.duckdb");
     // The published files lie in leaf then period order: a symbol's files are a row group or
@@ -376,6 +366,21 @@ fn the_catalog_equals_the_whole_bucket_for_every_market_type_partition_and_inter
     }
 }
 
+/// Runs `args` under the smallest memory limit the writers take, and insists on success.
+fn ok_under_16mb(env: &Env, args: &[&str]) {
+    let out = env
+        .cmd()
+        .env("BFA_MEMORY_LIMIT", "16MB")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The catalog `env` keeps holds exactly the keys the model's bucket lists at `at`.
 fn assert_is_the_bucket(env: &Env, model: &vision_sim::Vision, at: DateTime<Utc>) {
     let (keys, _) = accounted(env);
@@ -419,17 +424,7 @@ fn files_appended_after_the_first_crawl_are_sorted_into_leaf_order_under_a_small
     env.sim.set_clock(t1);
     // Under the smallest limit the writers take, the sort is made in several chunks (~1.7 ×
     // 10⁵ files a chunk at 16 MB).
-    let out = env
-        .cmd()
-        .env("BFA_MEMORY_LIMIT", "16MB")
-        .args(["catalog", "update", "-q", "--full"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok_under_16mb(&env, &["catalog", "update", "-q", "--full"]);
     let (after, out_of_order) = files_out_of_order(&path);
     // Seven weeks of new files of stored leaves, each appended at the end of the table: past
     // a 64th of it, so the publish sorts them in.
