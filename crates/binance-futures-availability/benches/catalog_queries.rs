@@ -7,9 +7,9 @@
 use std::time::{Duration, Instant};
 
 use binance_futures_availability::question::catalog::{
-    CatalogAnswer, CatalogQuestion, FilesQuestion, parse_period,
+    CatalogAnswer, CatalogQuestion, ChangesQuestion, FilesQuestion, parse_period,
 };
-use binance_futures_availability::store::Catalog;
+use binance_futures_availability::store::{Catalog, StoreError};
 use chrono::Duration as Days;
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
@@ -56,7 +56,7 @@ fn main() {
         catalog
             .each_file(&listing, |_| {
                 n += 1;
-                Ok::<_, binance_futures_availability::store::StoreError>(())
+                Ok::<_, StoreError>(())
             })
             .expect("files");
         n
@@ -82,7 +82,6 @@ fn main() {
             CatalogAnswer::Symbols { rows, .. } => rows.len(),
             CatalogAnswer::Gaps { rows, .. } => rows.len(),
             CatalogAnswer::Lag { .. } => 1,
-            CatalogAnswer::Changes(rows) => rows.len(),
             CatalogAnswer::Strays(rows) => rows.len(),
         }
     };
@@ -93,9 +92,32 @@ fn main() {
     let datasets = CatalogQuestion::Datasets { market: None };
     measure("datasets", 20, || ask(&datasets));
     let today = chrono::Utc::now().date_naive();
-    let changes = CatalogQuestion::changes(Some(today - Days::days(7)), None, None, None)
-        .expect("a question");
-    measure("changes --since 7 days ago", 20, || ask(&changes));
+    let changes =
+        ChangesQuestion::new(Some(today - Days::days(7)), None, None, None).expect("a question");
+    measure("changes --since 7 days ago", 20, || {
+        let listing = catalog.change_listing(changes.query()).expect("a listing");
+        let mut n = 0;
+        catalog
+            .each_change(&listing, |_| {
+                n += 1;
+                Ok::<_, StoreError>(())
+            })
+            .expect("changes");
+        n
+    });
+    // As `catalog changes --format json` writes them (the CLI's writer is serde_json's pretty
+    // printer a row at a time), into memory.
+    measure("changes --since 7 days ago, as JSON", 20, || {
+        let listing = catalog.change_listing(changes.query()).expect("a listing");
+        let mut out = Vec::new();
+        catalog
+            .each_change(&listing, |c| {
+                serde_json::to_writer_pretty(&mut out, &c).expect("JSON");
+                Ok::<_, StoreError>(())
+            })
+            .expect("changes");
+        out.len()
+    });
     let gaps = CatalogQuestion::gaps(ds("um/daily/klines/1m"), None).expect("a question");
     measure("gaps um/daily/klines/1m", 10, || ask(&gaps));
 }

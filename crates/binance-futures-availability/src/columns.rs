@@ -333,6 +333,7 @@ impl Row for DatasetSummary {
         Column::new("first", Cell::Shown(|r| r.first.to_string())),
         Column::new("last", Cell::Shown(|r| r.last.to_string())),
         Column::new("missing_checksums", Cell::Int64(|r| r.missing_checksums)),
+        Column::new("last_change", Cell::OptTime(|r| r.last_change)),
     ];
 }
 

@@ -459,6 +459,33 @@ async fn the_catalog_page_clicks_through_markets_datasets_symbols_and_prices_a_s
         .filter(|d| d.starts_with("um/"))
         .collect();
     assert_eq!(shown, json!(um));
+    // Each dataset's last change is `catalog datasets`' own (its day; the time in the title).
+    let last = browser
+        .script(
+            "return [...document.querySelectorAll('#dataset-table tbody tr')]
+                .map((r) => [r.cells[6].textContent, r.cells[6].title]);",
+        )
+        .await;
+    let want: Vec<Value> = datasets
+        .iter()
+        .filter(|d| d["dataset"].as_str().unwrap().starts_with("um/"))
+        .map(|d| match d["last_change"].as_str() {
+            Some(t) => {
+                let t = t.replace('T', " ");
+                let t = t.split('.').next().unwrap().trim_end_matches('Z');
+                json!([&t[..10], format!("{t} UTC")])
+            }
+            None => json!([
+                "-",
+                "no file added, replaced or removed since the catalog's first crawl"
+            ]),
+        })
+        .collect();
+    assert!(
+        want.iter().any(|w| w[0] != "-"),
+        "the second crawl changed um's files"
+    );
+    assert_eq!(last, json!(want));
 
     // A dataset: its symbols, then sorted by files (most first), as a click on the header does.
     browser

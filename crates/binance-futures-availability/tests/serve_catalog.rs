@@ -442,6 +442,50 @@ fn a_files_answer_past_the_cap_is_refused_with_how_to_narrow_it() {
     }
 }
 
+/// The history's changes are held to the same cap as files, with the same sentence naming how
+/// to narrow them; under it they are streamed with their count first (`X-Total-Changes`) and
+/// equal the command line's.
+#[test]
+fn a_changes_answer_past_the_cap_is_refused_with_how_to_narrow_it() {
+    let env = catalog_with_history();
+    let all = json(&env.ok(&["catalog", "changes", "--format", "json"]));
+    let all = all.as_array().unwrap().len();
+    let removed = json(&env.ok(&[
+        "catalog", "changes", "--kind", "removed", "--format", "json",
+    ]));
+    let removed = removed.as_array().unwrap().len();
+    assert!(0 < removed && removed < all, "{removed} {all}");
+    let served = Served::start(&env, &["--max-files", &removed.to_string()]);
+    let client = Client::new(&served);
+    for format in ["json", "csv"] {
+        let answer = client.get(&format!("/v1/catalog/changes?format={format}"), &[]);
+        assert_eq!(answer.status, 400, "{}", answer.text());
+        assert_eq!(
+            answer.error(),
+            format!(
+                "{all} changes match, more than the {removed} one answer lists; narrow the \
+                 question with since=, until=, dataset= or kind=, or run `catalog changes` on \
+                 the command line, which has no limit"
+            )
+        );
+        let narrowed = client.get(
+            &format!("/v1/catalog/changes?kind=removed&format={format}"),
+            &[],
+        );
+        assert_eq!(narrowed.status, 200);
+        assert_eq!(
+            narrowed.header("x-total-changes"),
+            Some(&*removed.to_string())
+        );
+        assert_eq!(
+            narrowed.text(),
+            env.ok(&[
+                "catalog", "changes", "--kind", "removed", "--format", format
+            ])
+        );
+    }
+}
+
 /// No catalog: the database's routes answer, the catalog's say how to build one; the catalog
 /// appears and is served within a second or so; a file that is no catalog is a sentence.
 #[test]

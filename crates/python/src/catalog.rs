@@ -11,7 +11,8 @@
 //! A dataset's files are streamed: `files()` reads them into Arrow batches of at most
 //! [`BATCH_ROWS`] rows as `each_file` yields them (never one giant batch, never the rows as Rust
 //! values), and `iter_files()` hands them to the consumer as they are read, on a thread of its
-//! own, so no more than two batches exist at once whatever the dataset's size.
+//! own, so no more than two batches exist at once whatever the dataset's size. `changes()`
+//! reads the history's changes as `each_change` yields them, into batches the same way.
 //!
 //! Must not know: SQL, the schema, how a question is answered (that is `store::Catalog`).
 
@@ -22,10 +23,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use binance_futures_availability::columns::Row;
 use binance_futures_availability::facts::{DayError, Span};
 use binance_futures_availability::question::catalog::{
-    CatalogAnswer, CatalogQuestion, CatalogQuestionError, FilesQuestion, calendar_day, parse_kind,
-    parse_period,
+    CatalogAnswer, CatalogQuestion, CatalogQuestionError, ChangesQuestion, FilesQuestion,
+    calendar_day, parse_kind, parse_period,
 };
-use binance_futures_availability::store::{self, CatalogFile, StoreError};
+use binance_futures_availability::store::{self, CatalogFile, Change, StoreError};
 use binance_futures_availability::vision::Dataset;
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::arrow::array::{
@@ -267,14 +268,40 @@ fn file_batches<E: From<Fail> + From<StoreError>>(
     catalog: &store::Catalog,
     question: &FilesQuestion,
     per_batch: usize,
-    mut each: impl FnMut(RecordBatch) -> Result<(), E>,
+    each: impl FnMut(RecordBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     let listing = catalog.file_listing(&question.query())?;
-    let cap = usize::try_from(listing.files).map_or(per_batch, |n| n.min(per_batch));
-    let mut rows: Vec<CatalogFile> = Vec::with_capacity(cap);
+    in_batches::<CatalogFile, E>(listing.files, per_batch, each, |row| {
+        catalog.each_file(&listing, row)
+    })
+}
+
+/// Reads the changes `question` asks for from `catalog`, in batches as `file_batches` does.
+fn change_batches<E: From<Fail> + From<StoreError>>(
+    catalog: &store::Catalog,
+    question: &ChangesQuestion,
+    per_batch: usize,
+    each: impl FnMut(RecordBatch) -> Result<(), E>,
+) -> Result<(), E> {
+    let listing = catalog.change_listing(question.query())?;
+    in_batches::<Change, E>(listing.changes, per_batch, each, |row| {
+        catalog.each_change(&listing, row)
+    })
+}
+
+/// The rows `read` yields (`total` of them), gathered into batches of at most `per_batch`
+/// handed to `each`; no rows is one empty batch (its schema still known).
+fn in_batches<R: Row, E: From<Fail>>(
+    total: u64,
+    per_batch: usize,
+    mut each: impl FnMut(RecordBatch) -> Result<(), E>,
+    read: impl FnOnce(&mut dyn FnMut(R) -> Result<(), E>) -> Result<(), E>,
+) -> Result<(), E> {
+    let cap = usize::try_from(total).map_or(per_batch, |n| n.min(per_batch));
+    let mut rows: Vec<R> = Vec::with_capacity(cap);
     let mut sent = false;
-    catalog.each_file(&listing, |file| -> Result<(), E> {
-        rows.push(file);
+    read(&mut |row| -> Result<(), E> {
+        rows.push(row);
         if rows.len() == per_batch {
             each(batch(&rows).map_err(Fail::Arrow)?)?;
             rows.clear();
@@ -328,6 +355,30 @@ impl CatalogHandle {
         })
     }
 
+    /// A streamed answer of `R`s gathered into a table: `read` hands its batches to `each`.
+    fn gathered<R: Row>(
+        &self,
+        py: Python<'_>,
+        read: impl FnOnce(
+            &store::Catalog,
+            &mut dyn FnMut(RecordBatch) -> Result<(), Fail>,
+        ) -> Result<(), Fail>
+        + Send,
+    ) -> PyResult<Table> {
+        let batches = self.with(py, |c| {
+            let mut batches = Vec::new();
+            read(c, &mut |b| {
+                batches.push(b);
+                Ok(())
+            })?;
+            Ok(batches)
+        })?;
+        Ok(Table::new(Rows::Batches(Batches {
+            schema: Arc::new(schema::<R>()),
+            batches,
+        })))
+    }
+
     /// Asks `question` and hands its rows back as a table.
     fn ask(&self, py: Python<'_>, question: CatalogQuestion) -> PyResult<Table> {
         let answer = self.with(py, |c| Ok(c.answer(&question)?))?;
@@ -336,7 +387,6 @@ impl CatalogHandle {
             CatalogAnswer::Symbols { rows, .. } => Batches::of(&rows),
             CatalogAnswer::Gaps { rows, .. } => Batches::of(&rows),
             CatalogAnswer::Lag { lag, .. } => Batches::of(&[lag]),
-            CatalogAnswer::Changes(rows) => Batches::of(&rows),
             CatalogAnswer::Strays(rows) => Batches::of(&rows),
         }?;
         Ok(Table::new(Rows::Batches(batches)))
@@ -398,18 +448,7 @@ impl CatalogHandle {
     ) -> PyResult<Table> {
         let question = files_question(dataset, symbol, since, until)?;
         let per_batch = self::batch_rows(batch_rows)?;
-        let batches = self.with(py, |c| {
-            let mut batches = Vec::new();
-            file_batches(c, &question, per_batch, |b| -> Result<(), Fail> {
-                batches.push(b);
-                Ok(())
-            })?;
-            Ok(batches)
-        })?;
-        Ok(Table::new(Rows::Batches(Batches {
-            schema: Arc::new(schema::<CatalogFile>()),
-            batches,
-        })))
+        self.gathered::<CatalogFile>(py, |c, each| file_batches(c, &question, per_batch, each))
     }
 
     /// As `files`, as a one-shot Arrow stream read while it is consumed: hand it to
@@ -452,8 +491,9 @@ impl CatalogHandle {
 
     /// Files added, replaced or removed, by `seen` then key: `seen`, `key`, `kind`, `size`,
     /// `last_modified`, `previous_size`, `previous_last_modified`. `since`/`until`: UTC days
-    /// of `seen`, inclusive; `kind`: 'added', 'replaced' or 'removed'.
-    #[pyo3(signature = (since = None, until = None, dataset = None, kind = None))]
+    /// of `seen`, inclusive; `kind`: 'added', 'replaced' or 'removed'. Read as the catalog
+    /// streams them, in Arrow batches of at most `batch_rows` rows (65,536 by default).
+    #[pyo3(signature = (since = None, until = None, dataset = None, kind = None, *, batch_rows = None))]
     fn changes(
         &self,
         py: Python<'_>,
@@ -461,13 +501,15 @@ impl CatalogHandle {
         until: Option<&Bound<'_, PyAny>>,
         dataset: Option<&str>,
         kind: Option<&str>,
+        batch_rows: Option<Whole>,
     ) -> PyResult<Table> {
         let since = since.map(|d| calendar(d, "since")).transpose()?;
         let until = until.map(|d| calendar(d, "until")).transpose()?;
         let dataset = dataset.map(self::dataset).transpose()?;
         let kind = kind.map(parse_kind).transpose().map_err(refused)?;
-        let question = CatalogQuestion::changes(since, until, dataset, kind).map_err(refused)?;
-        self.ask(py, question)
+        let question = ChangesQuestion::new(since, until, dataset, kind).map_err(refused)?;
+        let per_batch = self::batch_rows(batch_rows)?;
+        self.gathered::<Change>(py, |c, each| change_batches(c, &question, per_batch, each))
     }
 
     /// Keys outside the layout, by key: `key`, `size`, `last_modified`, `reason`.

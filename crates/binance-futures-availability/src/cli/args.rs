@@ -290,8 +290,9 @@ pub(crate) struct ServeArgs {
     pub handles: Option<u16>,
     #[command(flatten)]
     pub catalog: CatalogLocation,
-    /// Files one /v1/catalog/files answer lists at most; a question matching more is refused
-    /// (400, before any file is read) with a sentence saying how to narrow it.
+    /// Files one /v1/catalog/files answer lists at most, and changes one /v1/catalog/changes
+    /// answer lists; a question matching more is refused (400, before any is read) with a
+    /// sentence saying how to narrow it.
     #[arg(long, default_value_t = super::serve::DEFAULT_MAX_FILES, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_files: u64,

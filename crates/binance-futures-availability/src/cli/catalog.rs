@@ -16,11 +16,12 @@ use super::{CliError, cancel_on_signal, progress, runtime};
 use crate::collect::{self, CollectError, CrawlPlan, CrawlSummary};
 use crate::facts::{Market, Partition, Span};
 use crate::question::catalog::{
-    CatalogAnswer, CatalogQuestion, FilesQuestion, PeriodError, calendar_day, parse_period,
+    CatalogAnswer, CatalogQuestion, ChangesQuestion, FilesQuestion, PeriodError, calendar_day,
+    parse_period,
 };
 use crate::store::{
-    Catalog, ChangeKind, DEFAULT_MEMORY_LIMIT, ExportFormat, ExportSelection, FileListing,
-    MemoryLimit,
+    Catalog, Change, ChangeKind, ChangeListing, DEFAULT_MEMORY_LIMIT, ExportFormat,
+    ExportSelection, FileListing, MemoryLimit,
 };
 use crate::vision::{Dataset, VisionClient, public_url};
 
@@ -62,8 +63,9 @@ pub(crate) enum CatalogCommand {
         #[command(flatten)]
         remote: Remote,
     },
-    /// Every dataset with files: symbol folders, files, bytes, first and last period, and
-    /// files without a .CHECKSUM beside them.
+    /// Every dataset with files: symbol folders, files, bytes, first and last period, files
+    /// without a .CHECKSUM beside them, and when one of its files was last seen added,
+    /// replaced or removed.
     Datasets {
         /// Only this market's datasets: spot, um, cm or option.
         #[arg(long)]
@@ -123,7 +125,8 @@ pub(crate) enum CatalogCommand {
         format: Format,
     },
     /// Files added, replaced or removed since the catalog's first whole crawl, each with when
-    /// the listing that showed it began, by that time then key.
+    /// the listing that showed it began, by that time then key — printed as they are read, so
+    /// a history of years takes no more memory than a day.
     Changes {
         /// From this day (UTC, YYYY-MM-DD), inclusive.
         #[arg(long, value_parser = calendar_day)]
@@ -216,6 +219,8 @@ enum Asked {
     Rows(CatalogQuestion, Format),
     /// A dataset's files, streamed.
     Files(FilesQuestion, FilesFormat),
+    /// The history's changes, streamed.
+    Changes(ChangesQuestion, Format),
 }
 
 /// The command line's syntax → the library's question (a bad one is exit 2, before the catalog
@@ -265,10 +270,7 @@ fn ask(command: CatalogCommand) -> Result<Asked, CliError> {
             dataset,
             kind,
             format,
-        } => Asked::Rows(
-            CatalogQuestion::changes(since, until, dataset, kind)?,
-            format,
-        ),
+        } => Asked::Changes(ChangesQuestion::new(since, until, dataset, kind)?, format),
         CatalogCommand::Strays { format } => Asked::Rows(CatalogQuestion::Strays, format),
         CatalogCommand::Export {
             dest,
@@ -330,6 +332,11 @@ pub(super) fn run(
             let listing = catalog.file_listing(&question.query())?;
             files(out, &catalog, &listing, question.dataset(), format, quiet)
         }
+        Asked::Changes(question, format) => {
+            let catalog = Catalog::open(&path)?;
+            let listing = catalog.change_listing(question.query())?;
+            changes(out, &catalog, &listing, format)
+        }
         Asked::Rows(question, format) => {
             let answer = Catalog::open(&path)?.answer(&question)?;
             rows(out, answer, format)
@@ -355,6 +362,7 @@ pub(super) fn rows(
                         "first",
                         "last",
                         "no CHECKSUM",
+                        "last change (UTC)",
                     ],
                     &[1, 2, 3, 6],
                 );
@@ -367,6 +375,9 @@ pub(super) fn rows(
                         r.first.to_string(),
                         r.last.to_string(),
                         r.missing_checksums.to_string(),
+                        r.last_change.map_or("-".to_string(), |t| {
+                            t.format("%Y-%m-%d %H:%M:%S").to_string()
+                        }),
                     ]);
                 }
                 writeln!(out, "{} datasets", rows.len())?;
@@ -448,33 +459,6 @@ pub(super) fn rows(
                     writeln!(out, "  replaced       {} files", lag.replaced)?;
                 }
             }
-            Ok(())
-        }
-        CatalogAnswer::Changes(rows) => {
-            render::emit(out, format, &rows, |out| {
-                let mut t = render::table(&["seen (UTC)", "kind", "key", "size", "was"], &[3, 4]);
-                let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                    t.map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                };
-                let size = |s: Option<u64>| s.map_or(String::new(), |s| s.to_string());
-                for r in &rows {
-                    t.add_row(vec![
-                        r.seen.format("%Y-%m-%d %H:%M:%S").to_string(),
-                        r.kind.as_str().to_string(),
-                        printable(&r.key).into_owned(),
-                        size(r.size),
-                        match (r.previous_size, r.previous_last_modified) {
-                            (Some(s), t) => format!("{s} at {}", time(t)),
-                            _ => String::new(),
-                        },
-                    ]);
-                }
-                writeln!(out, "{} changes", rows.len())?;
-                if !rows.is_empty() {
-                    writeln!(out, "{}", t.trim_fmt())?;
-                }
-                Ok(())
-            })?;
             Ok(())
         }
         CatalogAnswer::Strays(rows) => {
@@ -583,6 +567,64 @@ pub(super) fn files(
                 })?;
             }
             writeln!(out, "{total}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `catalog changes`: the count from one aggregate, then each change as it is read, in the
+/// format asked for — never the whole answer in memory (`serve` streams its answer with this
+/// too). The table's columns are as wide as their widest cell, so it reads the changes twice:
+/// once for the widths, once to print (a table is for people; JSON and CSV read them once).
+pub(super) fn changes(
+    out: &mut impl Write,
+    catalog: &Catalog,
+    listing: &ChangeListing,
+    format: Format,
+) -> Result<(), CliError> {
+    match format {
+        Format::Json => {
+            let mut w = render::JsonRows::new(&mut *out);
+            catalog.each_change(listing, |r| -> Result<(), CliError> { Ok(w.row(&r)?) })?;
+            w.finish()?;
+        }
+        Format::Csv => {
+            let mut w = render::CsvRows::new(&mut *out);
+            catalog.each_change(listing, |r| -> Result<(), CliError> { Ok(w.row(&r)?) })?;
+            w.finish()?;
+        }
+        Format::Table => {
+            let header = ["seen (UTC)", "kind", "key", "size", "was"];
+            let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+            let cells = |r: &Change| {
+                [
+                    time(r.seen),
+                    r.kind.as_str().to_string(),
+                    printable(&r.key).into_owned(),
+                    r.size.map_or(String::new(), |s| s.to_string()),
+                    match (r.previous_size, r.previous_last_modified) {
+                        (Some(s), t) => format!("{s} at {}", t.map_or(String::new(), time)),
+                        _ => String::new(),
+                    },
+                ]
+            };
+            writeln!(out, "{} changes", listing.changes)?;
+            if listing.changes > 0 {
+                let mut widths = [0; 5];
+                catalog.each_change(listing, |r| -> Result<(), CliError> {
+                    for (w, cell) in widths.iter_mut().zip(cells(&r)) {
+                        *w = (*w).max(render::display_width(&cell));
+                    }
+                    Ok(())
+                })?;
+                let t = render::StreamTable::new(&header, &widths, &[3, 4]);
+                t.line(out, &header)?;
+                catalog.each_change(listing, |r| -> Result<(), CliError> {
+                    let cells = cells(&r);
+                    let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+                    Ok(t.line(out, &cells)?)
+                })?;
+            }
         }
     }
     Ok(())

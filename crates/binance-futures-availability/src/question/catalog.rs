@@ -7,7 +7,8 @@
 //! one sentence for each refusal ([`CatalogQuestionError`]): a period of the other partition or
 //! not a period at all ([`PeriodError`]), periods or days out of order, a symbol folder's name
 //! ([`BadSymbol`]). Front ends check before any file is opened (the command line exits 2).
-//! A dataset's files are their own question ([`FilesQuestion`]): their answer is streamed.
+//! A dataset's files and the history's changes are their own questions ([`FilesQuestion`],
+//! [`ChangesQuestion`]): their answers are streamed.
 //!
 //! What it must not know: clap, axum, pyo3, SQL (that is `store::catalog`), rendering.
 
@@ -15,8 +16,8 @@ use chrono::NaiveDate;
 
 use crate::facts::{DayError, Market, Month, Partition, Span, check_order};
 use crate::store::{
-    Catalog, CatalogGap, Change, ChangeKind, DatasetSummary, FileQuery, Lag, StoreError, Stray,
-    SymbolSummary,
+    Catalog, CatalogGap, ChangeKind, ChangeQuery, DatasetSummary, FileQuery, Lag, StoreError,
+    Stray, SymbolSummary,
 };
 use crate::vision::{BadSymbol, Dataset, check_symbol};
 
@@ -145,17 +146,6 @@ pub enum CatalogQuestion {
         /// The dataset.
         dataset: Dataset,
     },
-    /// The catalog's history.
-    Changes {
-        /// From this day (UTC) of `seen`, inclusive.
-        since: Option<NaiveDate>,
-        /// Through this day (UTC) of `seen`, inclusive.
-        until: Option<NaiveDate>,
-        /// Only this dataset's files.
-        dataset: Option<Dataset>,
-        /// Only this kind of change.
-        kind: Option<ChangeKind>,
-    },
     /// Keys outside the layout.
     Strays,
 }
@@ -169,24 +159,6 @@ impl CatalogQuestion {
         Ok(CatalogQuestion::Gaps {
             dataset,
             symbol: symbol_name(symbol)?,
-        })
-    }
-
-    /// The changes seen from `since` through `until` (UTC days, in order).
-    pub fn changes(
-        since: Option<NaiveDate>,
-        until: Option<NaiveDate>,
-        dataset: Option<Dataset>,
-        kind: Option<ChangeKind>,
-    ) -> Result<CatalogQuestion, CatalogQuestionError> {
-        if let (Some(since), Some(until)) = (since, until) {
-            check_order(since, until)?;
-        }
-        Ok(CatalogQuestion::Changes {
-            since,
-            until,
-            dataset,
-            kind,
         })
     }
 
@@ -273,6 +245,39 @@ impl FilesQuestion {
     }
 }
 
+/// Which changes of the catalog's history, by seen then key: its own question, because its
+/// answer is streamed — [`Catalog::change_listing`] counts them before the first is read,
+/// `Catalog::each_change` then reads them in bounded memory, so a history of years is never
+/// held whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChangesQuestion(ChangeQuery);
+
+impl ChangesQuestion {
+    /// The changes seen from `since` through `until` (UTC days, in order), of `dataset`'s files
+    /// and of `kind` if given.
+    pub fn new(
+        since: Option<NaiveDate>,
+        until: Option<NaiveDate>,
+        dataset: Option<Dataset>,
+        kind: Option<ChangeKind>,
+    ) -> Result<ChangesQuestion, CatalogQuestionError> {
+        if let (Some(since), Some(until)) = (since, until) {
+            check_order(since, until)?;
+        }
+        Ok(ChangesQuestion(ChangeQuery {
+            since,
+            until,
+            dataset,
+            kind,
+        }))
+    }
+
+    /// What the store reads.
+    pub fn query(&self) -> &ChangeQuery {
+        &self.0
+    }
+}
+
 fn symbol_name(symbol: Option<&str>) -> Result<Option<String>, BadSymbol> {
     symbol
         .map(|s| check_symbol(s).map(|()| s.to_string()))
@@ -305,8 +310,6 @@ pub enum CatalogAnswer {
         /// Its lag.
         lag: Lag,
     },
-    /// Changes, by seen then key.
-    Changes(Vec<Change>),
     /// Strays, by key.
     Strays(Vec<Stray>),
 }
@@ -345,12 +348,6 @@ impl Catalog {
                 dataset: *dataset,
                 lag: self.lag(*dataset)?,
             },
-            CatalogQuestion::Changes {
-                since,
-                until,
-                dataset,
-                kind,
-            } => CatalogAnswer::Changes(self.changes(*since, *until, *dataset, *kind)?),
             CatalogQuestion::Strays => CatalogAnswer::Strays(self.strays()?),
         })
     }
@@ -391,7 +388,7 @@ mod tests {
         ));
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert_eq!(
-            CatalogQuestion::changes(Some(d("2024-01-02")), Some(d("2024-01-01")), None, None)
+            ChangesQuestion::new(Some(d("2024-01-02")), Some(d("2024-01-01")), None, None)
                 .unwrap_err()
                 .to_string(),
             "the start 2024-01-02 is after the end 2024-01-01"

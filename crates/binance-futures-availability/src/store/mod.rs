@@ -45,7 +45,7 @@ pub use catalog::export::{
 pub use catalog::status::{CatalogStatus, CrawlRecord, DEFAULT_CATALOG_NAME, RecordedChanges};
 pub use catalog::{
     CATALOG_VERSION, Catalog, CatalogFile, CatalogGap, Change, ChangeCounts, ChangeKind,
-    DatasetSummary, FileListing, FileQuery, FolderListing, Lag, LeafListing, ListedFile, Scope,
+    ChangeListing, ChangeQuery, DatasetSummary, FileListing, FileQuery, FolderListing, Lag, LeafListing, ListedFile, Scope,
     StoredLeaf, Stray, StrayReason, SymbolSummary, period_number, period_span, symbol_folder,
 };
 pub use checked::published_through;

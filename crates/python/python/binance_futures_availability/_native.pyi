@@ -145,7 +145,7 @@ class Catalog:
     def __exit__(self, *exc: object) -> None: ...
     def datasets(self, market: Optional[str] = None) -> Table:
         """Every dataset with files: dataset, symbols, files, bytes, first, last,
-        missing_checksums."""
+        missing_checksums, last_change."""
     def symbols(self, dataset: str) -> Table:
         """Every symbol folder of ``dataset``: symbol, files, bytes, first, last, gaps."""
     def files(
@@ -179,9 +179,12 @@ class Catalog:
         until: Optional[DateLike] = None,
         dataset: Optional[str] = None,
         kind: Optional[str] = None,
+        *,
+        batch_rows: Optional[int] = None,
     ) -> Table:
         """Files added, replaced or removed: seen, key, kind, size, last_modified,
-        previous_size, previous_last_modified."""
+        previous_size, previous_last_modified; in Arrow batches of at most ``batch_rows``
+        (65,536) rows."""
     def strays(self) -> Table:
         """Keys outside the layout: key, size, last_modified, reason."""
 

@@ -92,7 +92,7 @@ fn select(columns: &[&[(&str, &str)]]) -> String {
 
 impl Catalog {
     /// Every dataset the catalog holds, with its id, by id.
-    fn datasets_by_id(&self) -> Vec<(Dataset, i16)> {
+    pub(super) fn datasets_by_id(&self) -> Vec<(Dataset, i16)> {
         let mut datasets: Vec<(Dataset, i16)> =
             self.datasets.iter().map(|(d, id)| (*d, *id)).collect();
         datasets.sort_by_key(|(_, id)| *id);

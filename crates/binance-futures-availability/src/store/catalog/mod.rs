@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use duckdb::{Connection, params};
 
+mod changes;
 pub(crate) mod export;
 mod layout;
 mod questions;
@@ -18,6 +19,7 @@ mod read;
 pub(crate) mod status;
 mod write;
 
+pub use changes::{ChangeListing, ChangeQuery};
 pub use questions::{CatalogGap, FileListing, FileQuery, Lag};
 pub use write::symbol_folder;
 
@@ -27,9 +29,9 @@ use crate::facts::{Month, Span};
 use crate::vision::{Dataset, Partition};
 
 /// The newest catalog schema this binary reads and writes.
-pub const CATALOG_VERSION: i32 = 2;
+pub const CATALOG_VERSION: i32 = 3;
 
-/// Version 2 (version 1 kept `files.modified` in milliseconds, without `modified_ms`). No keys or indexes (ADR 0010's reasons hold: at 10⁸ rows an index costs more
+/// Version 3 (version 2 had no `leaf_stats.last_change`; version 1 kept `files.modified` in milliseconds, without `modified_ms`). No keys or indexes (ADR 0010's reasons hold: at 10⁸ rows an index costs more
 /// memory than the cap); a leaf's periods are unique because the writer diffs every listing of
 /// a stored leaf against what it holds and writes only the differences.
 ///
@@ -42,11 +44,13 @@ pub const CATALOG_VERSION: i32 = 2;
 /// 1.5 × 10⁶-file catalog); `modified_ms` is constant, so it costs nothing.
 /// `changes.*modified` are milliseconds after the end of the period (a few rows a day).
 /// `leaf_stats` sums each leaf's files (`LEAF_STATS`), kept at every publish, so that
-/// `datasets` and `symbols` read ~2.5 × 10⁵ rows instead of scanning 10⁸. `files` lies in leaf
-/// order, re-sorted at a publish once enough was appended since (`layout`, its mark
-/// `files_layout`, created by the first write of a binary that has it). `strays.folder` is the folder whose listing owns the stray (a listing of
+/// `datasets` and `symbols` read ~2.5 × 10⁵ rows instead of scanning 10⁸; its `last_change` is
+/// the leaf's newest `changes.seen` (NULL for none), so `datasets` says when each dataset last
+/// changed without reading the history. `files` lies in leaf order, re-sorted at a publish once
+/// enough was appended since (`layout`, its mark `files_layout`, created by the first write of a
+/// binary that has it). `strays.folder` is the folder whose listing owns the stray (a listing of
 /// that folder whole replaces them).
-const SCHEMA_V2: &str = "
+const SCHEMA: &str = "
 CREATE TABLE catalog_version (version INTEGER NOT NULL);
 CREATE TABLE datasets (id SMALLINT NOT NULL, name VARCHAR NOT NULL);
 CREATE TABLE folders (prefix VARCHAR NOT NULL, listed_at TIMESTAMP);
@@ -70,7 +74,8 @@ CREATE TABLE leaf_stats (
     bytes BIGINT NOT NULL,
     first INTEGER NOT NULL,
     last INTEGER NOT NULL,
-    missing_checksums BIGINT NOT NULL
+    missing_checksums BIGINT NOT NULL,
+    last_change TIMESTAMP
 );
 CREATE TABLE changes (
     seen TIMESTAMP NOT NULL,
@@ -325,6 +330,9 @@ pub struct DatasetSummary {
     pub last: Span,
     /// Files without a `.CHECKSUM` beside them.
     pub missing_checksums: i64,
+    /// When the newest change of its files (added, replaced or removed) was seen; none when
+    /// none was recorded (the first crawl's files are not changes).
+    pub last_change: Option<DateTime<Utc>>,
 }
 
 /// One symbol folder of a dataset, as `catalog symbols` answers.
@@ -414,13 +422,17 @@ impl Catalog {
             .map_err(failed(path, "reading the file's tables"))?;
         if fresh == 0 {
             conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA_V2} INSERT INTO catalog_version VALUES ({CATALOG_VERSION}); COMMIT;"
+                "BEGIN; {SCHEMA} INSERT INTO catalog_version VALUES ({CATALOG_VERSION}); COMMIT;"
             ))
             .map_err(failed(path, "creating the catalog's tables"))?;
         }
         if catalog_version(&conn, path)? == 1 {
             conn.execute_batch(TO_V2)
                 .map_err(failed(path, "migrating the catalog to version 2"))?;
+        }
+        if catalog_version(&conn, path)? == 2 {
+            conn.execute_batch(TO_V3)
+                .map_err(failed(path, "migrating the catalog to version 3"))?;
         }
         conn.execute_batch(layout::FILES_LAYOUT)
             .map_err(failed(path, "creating the catalog's tables"))?;
@@ -536,17 +548,31 @@ CREATE TABLE IF NOT EXISTS leaf_stats (
 COMMIT;
 ";
 
-/// Each leaf's files, counts and bytes, first and last period, and files without a
-/// `.CHECKSUM`: what `datasets` and `symbols` answer from. Recomputed whole, in one
+/// Version 2 → 3: `leaf_stats.last_change`, filled at once from `changes` (one scan grouped by
+/// leaf), so the file answers rightly even before its next publish recomputes the sums.
+const TO_V3: &str = "
+BEGIN;
+ALTER TABLE leaf_stats ADD COLUMN last_change TIMESTAMP;
+UPDATE leaf_stats SET last_change = c.seen
+  FROM (SELECT leaf, max(seen) AS seen FROM changes GROUP BY leaf) c
+ WHERE c.leaf = leaf_stats.leaf;
+UPDATE catalog_version SET version = 3;
+COMMIT;
+";
+
+/// Each leaf's files, counts and bytes, first and last period, files without a `.CHECKSUM`,
+/// and its newest change: what `datasets` and `symbols` answer from. Recomputed whole, in one
 /// transaction, at every publish (a day's diffs touch most leaves, so keeping it in step
 /// batch by batch would cost as much and be easier to get wrong).
 const LEAF_STATS: &str = "
 BEGIN;
 DELETE FROM leaf_stats;
 INSERT INTO leaf_stats
-SELECT leaf, count(*), sum(size)::BIGINT, min(period), max(period),
-       count(*) FILTER (WHERE NOT checksum)
-  FROM files GROUP BY leaf;
+SELECT f.*, c.seen
+  FROM (SELECT leaf, count(*), sum(size)::BIGINT, min(period), max(period),
+               count(*) FILTER (WHERE NOT checksum)
+          FROM files GROUP BY leaf) f
+  LEFT JOIN (SELECT leaf, max(seen) AS seen FROM changes GROUP BY leaf) c ON c.leaf = f.leaf;
 COMMIT;
 ";
 

@@ -1,27 +1,26 @@
-//! The catalog's answers: datasets, symbols, files, strays, changes — each one query, rows by
-//! the order the command promises (gaps, lag and the files streamed are `questions`). Must not
-//! know: the crawl, HTTP, how answers are printed.
+//! The catalog's answers: datasets, symbols, files, strays — each one query, rows by the order
+//! the command promises (gaps, lag and the files streamed are `questions`, the changes
+//! `changes`). Must not know: the crawl, HTTP, how answers are printed.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use duckdb::params;
 
 use super::{
-    Catalog, CatalogFile, Change, ChangeKind, DatasetSummary, FileQuery, Stray, StrayReason,
-    SymbolSummary, period_span, span_end,
+    Catalog, CatalogFile, DatasetSummary, FileQuery, Stray, StrayReason, SymbolSummary, period_span,
 };
 use crate::store::{StoreError, failed};
 use crate::vision::Dataset;
 
 impl Catalog {
     /// Every dataset with files, by name: its symbols, files, bytes, first and last period,
-    /// and files without a `.CHECKSUM` — from `leaf_stats`, kept at publish.
+    /// files without a `.CHECKSUM`, and when a change of its files was last seen — from
+    /// `leaf_stats`, kept at publish.
     pub fn datasets(&self) -> Result<Vec<DatasetSummary>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT d.name, count(DISTINCT l.symbol), sum(s.files)::BIGINT,
                         sum(s.bytes)::BIGINT, min(s.first), max(s.last),
-                        sum(s.missing_checksums)::BIGINT
+                        sum(s.missing_checksums)::BIGINT, max(s.last_change)
                    FROM leaf_stats s JOIN leaves l ON l.id = s.leaf
                    JOIN datasets d ON d.id = l.dataset
                   GROUP BY d.name ORDER BY d.name",
@@ -37,12 +36,13 @@ impl Catalog {
                     r.get::<_, i32>(4)?,
                     r.get::<_, i32>(5)?,
                     r.get::<_, i64>(6)?,
+                    r.get::<_, Option<chrono::NaiveDateTime>>(7)?,
                 ))
             })
             .map_err(failed(&self.path, "summing the datasets"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (name, symbols, files, bytes, first, last, missing_checksums) =
+            let (name, symbols, files, bytes, first, last, missing_checksums, last_change) =
                 row.map_err(failed(&self.path, "summing the datasets"))?;
             let dataset: Dataset = name.parse().map_err(|source| StoreError::BadDataset {
                 path: self.path.clone(),
@@ -62,6 +62,7 @@ impl Catalog {
                 first: span(first)?,
                 last: span(last)?,
                 missing_checksums,
+                last_change: last_change.map(|t| t.and_utc()),
             });
         }
         Ok(out)
@@ -166,85 +167,6 @@ impl Catalog {
                 reason,
             });
         }
-        Ok(out)
-    }
-
-    /// The changes seen from `since` through `until` (inclusive UTC dates of `seen`), of
-    /// `dataset` and `kind` if given, by seen then key.
-    pub fn changes(
-        &self,
-        since: Option<NaiveDate>,
-        until: Option<NaiveDate>,
-        dataset: Option<Dataset>,
-        kind: Option<ChangeKind>,
-    ) -> Result<Vec<Change>, StoreError> {
-        let id = match dataset {
-            Some(d) => match self.datasets.get(&d) {
-                Some(id) => Some(*id),
-                None => return Ok(Vec::new()),
-            },
-            None => None,
-        };
-        let from = since.map(|d| d.and_time(NaiveTime::MIN));
-        let to = until
-            .and_then(|d| d.succ_opt())
-            .map(|d| d.and_time(NaiveTime::MIN));
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT c.seen, d.name, l.symbol, c.period, c.kind, c.size, c.modified,
-                        c.previous_size, c.previous_modified
-                   FROM changes c JOIN leaves l ON l.id = c.leaf JOIN datasets d ON d.id = l.dataset
-                  WHERE (?1 IS NULL OR c.seen >= ?1) AND (?2 IS NULL OR c.seen < ?2)
-                    AND (?3 IS NULL OR l.dataset = ?3) AND (?4 IS NULL OR c.kind = ?4)
-                  ORDER BY c.seen",
-            )
-            .map_err(failed(&self.path, "reading changes"))?;
-        let rows = stmt
-            .query_map(params![from, to, id, kind.map(|k| k.as_str())], |r| {
-                Ok((
-                    r.get::<_, NaiveDateTime>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i32>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, Option<i64>>(6)?,
-                    r.get::<_, Option<i64>>(7)?,
-                    r.get::<_, Option<i64>>(8)?,
-                ))
-            })
-            .map_err(failed(&self.path, "reading changes"))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seen, name, symbol, period, kind, size, modified, previous_size, previous) =
-                row.map_err(failed(&self.path, "reading changes"))?;
-            let dataset: Dataset = name.parse().map_err(|source| StoreError::BadDataset {
-                path: self.path.clone(),
-                source,
-            })?;
-            let span =
-                period_span(dataset.partition(), period).ok_or_else(|| StoreError::BadPeriod {
-                    path: self.path.clone(),
-                    period,
-                })?;
-            let kind = ChangeKind::parse(&kind).ok_or_else(|| StoreError::BadChangeKind {
-                path: self.path.clone(),
-                kind: kind.clone(),
-            })?;
-            let at = |ms: i64| span_end(span) + chrono::Duration::milliseconds(ms);
-            out.push(Change {
-                seen: seen.and_utc(),
-                key: dataset.key(&symbol, span.first_day()),
-                kind,
-                size: size.map(|s| s.max(0) as u64),
-                last_modified: modified.map(at),
-                previous_size: previous_size.map(|s| s.max(0) as u64),
-                previous_last_modified: previous.map(at),
-            });
-        }
-        // Keys are rebuilt here, so the order within one instant is set here too.
-        out.sort_by(|a, b| a.seen.cmp(&b.seen).then_with(|| a.key.cmp(&b.key)));
         Ok(out)
     }
 }

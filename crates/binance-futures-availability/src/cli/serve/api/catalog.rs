@@ -5,10 +5,11 @@
 //! write the answer.
 //!
 //! Answers in rows are kept like the database's, under the question and the format. A
-//! dataset's files are streamed instead: the listing's totals come first (one aggregate), a
-//! question matching more than `--max-files` is refused then, before any file is read, and
-//! otherwise the files are written into chunks as they are read, on the handle's thread, and
-//! sent as the client takes them — a few chunks in flight, never the whole answer.
+//! dataset's files and the history's changes are streamed instead: the listing's totals come
+//! first (one aggregate), a question matching more than `--max-files` rows is refused then,
+//! before any row is read, and otherwise the rows are written into chunks as they are read, on
+//! the handle's thread, and sent as the client takes them — a few chunks in flight, never the
+//! whole answer.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -27,13 +28,16 @@ use super::{
     path_text, ran_error, ready, truncated, validators,
 };
 use crate::cli::CliError;
-use crate::cli::catalog::{FilesFormat, files as write_files, rows as write_rows};
+use crate::cli::catalog::{
+    FilesFormat, changes as write_changes, files as write_files, rows as write_rows,
+};
 use crate::cli::render::Format;
 use crate::facts::{Market, Span};
 use crate::question::catalog::{
-    CatalogQuestion, CatalogQuestionError, FilesQuestion, calendar_day, parse_kind, parse_period,
+    CatalogQuestion, CatalogQuestionError, ChangesQuestion, FilesQuestion, calendar_day,
+    parse_kind, parse_period,
 };
-use crate::store::Catalog;
+use crate::store::{Catalog, ChangeListing, FileListing};
 use crate::vision::Dataset;
 
 /// What a catalog answer is kept under: the question and the format it was written in.
@@ -49,8 +53,9 @@ impl super::super::answers::Key for CatalogKey {
     }
 }
 
-/// Files one `/v1/catalog/files` answer lists at most, unless `serve --max-files` says
-/// otherwise: about 250 MB of JSON, 130 MB of CSV.
+/// Files one `/v1/catalog/files` or `/v1/catalog/changes` answer lists at most, unless `serve
+/// --max-files` says otherwise: about 250 MB of JSON, 130 MB of CSV (a change's row is about
+/// as long as a file's).
 pub(crate) const DEFAULT_MAX_FILES: u64 = 1_000_000;
 
 /// The catalog's endpoints, in the order help and the 404 sentence list them.
@@ -216,17 +221,32 @@ async fn changes(
     let params = Params::parse(query, &["since", "until", "dataset", "kind", "format"])?;
     let question = changes_question(&params)?;
     let format = params.format(&headers)?;
-    rows(&app, &headers, format, question).await
+    let content_type = match format {
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Json | Format::Table => "application/json",
+    };
+    let name = match format {
+        Format::Csv => "csv",
+        Format::Json | Format::Table => "json",
+    };
+    stream(
+        &app,
+        &headers,
+        Streamed::Changes(question, format),
+        name,
+        content_type,
+    )
+    .await
 }
 
 /// `/v1/catalog/changes`'s parameters as the question they ask.
-fn changes_question(params: &Params) -> Result<CatalogQuestion, ApiError> {
+fn changes_question(params: &Params) -> Result<ChangesQuestion, ApiError> {
     let kind = params
         .get("kind")
         .map(parse_kind)
         .transpose()
         .map_err(refused)?;
-    CatalogQuestion::changes(
+    ChangesQuestion::new(
         calendar(params, "since")?,
         calendar(params, "until")?,
         optional_dataset(params)?,
@@ -289,33 +309,122 @@ async fn files(
     let params = Params::parse(query, &["symbol", "since", "until", "format"])?;
     let question = files_question(path, &params)?;
     let format = files_format(&params, &headers)?;
-    let generation = ready(&app.catalog)?;
     let (name, content_type) = match format {
         FilesFormat::Json | FilesFormat::Table => ("json", "application/json"),
         FilesFormat::Csv => ("csv", "text/csv; charset=utf-8"),
         FilesFormat::Urls => ("urls", "text/plain; charset=utf-8"),
     };
-    let validators = validators(&generation, name);
-    if fresh(&headers, &validators.etag, generation.last_modified) {
-        return Ok((StatusCode::NOT_MODIFIED, validators.headers).into_response());
-    }
-    let gzip = accepts_gzip(&headers);
-    stream_files(
+    stream(
         &app,
-        generation,
-        question,
-        format,
-        gzip,
-        validators,
+        &headers,
+        Streamed::Files(question, format),
+        name,
         content_type,
     )
     .await
 }
 
+/// A question whose answer is streamed, and the format it is written in.
+enum Streamed {
+    Files(FilesQuestion, FilesFormat),
+    Changes(ChangesQuestion, Format),
+}
+
+/// What a streamed question matches, counted before its first row is read.
+enum Listed {
+    Files(FileListing),
+    Changes(ChangeListing),
+}
+
+impl Streamed {
+    fn list(&self, catalog: &Catalog) -> Result<Listed, CliError> {
+        Ok(match self {
+            Streamed::Files(q, _) => Listed::Files(catalog.file_listing(&q.query())?),
+            Streamed::Changes(q, _) => Listed::Changes(catalog.change_listing(q.query())?),
+        })
+    }
+
+    fn write(
+        &self,
+        out: &mut impl Write,
+        catalog: &Catalog,
+        listed: &Listed,
+    ) -> Result<(), CliError> {
+        match (self, listed) {
+            (Streamed::Files(q, format), Listed::Files(listing)) => {
+                write_files(out, catalog, listing, q.dataset(), *format, true)
+            }
+            (Streamed::Changes(_, format), Listed::Changes(listing)) => {
+                write_changes(out, catalog, listing, *format)
+            }
+            _ => unreachable!("a question is listed by its own kind"),
+        }
+    }
+
+    /// The refusal of a question matching more than `max` rows: the one sentence of both, with
+    /// how to narrow each.
+    fn too_many(&self, rows: u64, max: u64) -> ApiError {
+        let (what, narrow, command) = match self {
+            Streamed::Files(q, _) => (
+                format!("files of {}", q.dataset()),
+                "symbol=, since= or until=",
+                "files",
+            ),
+            Streamed::Changes(..) => (
+                "changes".to_string(),
+                "since=, until=, dataset= or kind=",
+                "changes",
+            ),
+        };
+        ApiError::bad(format!(
+            "{rows} {what} match, more than the {max} one answer lists; narrow the question \
+             with {narrow}, or run `catalog {command}` on the command line, which has no limit"
+        ))
+    }
+}
+
+impl Listed {
+    /// Rows it matches, held to `--max-files`.
+    fn rows(&self) -> u64 {
+        match self {
+            Listed::Files(l) => l.files,
+            Listed::Changes(l) => l.changes,
+        }
+    }
+
+    /// The totals sent as headers before the first row.
+    fn totals(&self) -> Vec<(&'static str, u64)> {
+        match self {
+            Listed::Files(l) => vec![("x-total-files", l.files), ("x-total-bytes", l.bytes)],
+            Listed::Changes(l) => vec![("x-total-changes", l.changes)],
+        }
+    }
+}
+
+/// A streamed answer from the catalog served now, validated like the kept ones.
+async fn stream(
+    app: &App,
+    headers: &HeaderMap,
+    streamed: Streamed,
+    name: &str,
+    content_type: &'static str,
+) -> Result<Response, ApiError> {
+    let generation = ready(&app.catalog)?;
+    let validators = validators(&generation, name);
+    if fresh(headers, &validators.etag, generation.last_modified) {
+        return Ok((StatusCode::NOT_MODIFIED, validators.headers).into_response());
+    }
+    let gzip = accepts_gzip(headers);
+    stream_rows(app, generation, streamed, gzip, validators, content_type).await
+}
+
 /// What the stream sends: its head (the totals, or the refusal) once the listing is known,
 /// then its body's chunks.
 enum Piece {
-    Head { files: u64, bytes: u64, gzip: bool },
+    Head {
+        totals: Vec<(&'static str, u64)>,
+        gzip: bool,
+    },
     Chunk(Bytes),
 }
 
@@ -326,13 +435,12 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 /// A chunk is sent once it holds this much.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// A dataset's files as a streamed response: 400 when the listing matches more than
-/// `app.max_files`, else the totals as headers and the files as they are read.
-async fn stream_files(
+/// A streamed question's answer: 400 when it matches more than `app.max_files` rows, else the
+/// totals as headers and the rows as they are read.
+async fn stream_rows(
     app: &App,
     generation: Arc<super::Generation<Catalog>>,
-    question: FilesQuestion,
-    format: FilesFormat,
+    streamed: Streamed,
     gzip: bool,
     validators: Validators,
     content_type: &'static str,
@@ -348,16 +456,15 @@ async fn stream_files(
                 if writer.is_closed() {
                     return Ok(());
                 }
-                let listing = catalog.file_listing(&question.query())?;
-                if listing.files > max {
-                    let _ = writer.blocking_send(Err(too_many(&question, listing.files, max)));
+                let listed = streamed.list(catalog)?;
+                if listed.rows() > max {
+                    let _ = writer.blocking_send(Err(streamed.too_many(listed.rows(), max)));
                     return Ok(());
                 }
-                let gzip = gzip && listing.files > 0;
+                let gzip = gzip && listed.rows() > 0;
                 let mut chunks = Chunks::new(writer, wait);
                 let head = Piece::Head {
-                    files: listing.files,
-                    bytes: listing.bytes,
+                    totals: listed.totals(),
                     gzip,
                 };
                 if chunks.send(Ok(head)).is_err() {
@@ -366,24 +473,11 @@ async fn stream_files(
                 let written = if gzip {
                     let mut encoder =
                         flate2::write::GzEncoder::new(&mut chunks, flate2::Compression::fast());
-                    write_files(
-                        &mut encoder,
-                        catalog,
-                        &listing,
-                        question.dataset(),
-                        format,
-                        true,
-                    )
-                    .and_then(|()| encoder.finish().map(drop).map_err(CliError::from))
+                    streamed
+                        .write(&mut encoder, catalog, &listed)
+                        .and_then(|()| encoder.finish().map(drop).map_err(CliError::from))
                 } else {
-                    write_files(
-                        &mut chunks,
-                        catalog,
-                        &listing,
-                        question.dataset(),
-                        format,
-                        true,
-                    )
+                    streamed.write(&mut chunks, catalog, &listed)
                 };
                 match written.and_then(|()| chunks.finish().map_err(CliError::from)) {
                     // The client stopped reading: not the file's failure.
@@ -396,7 +490,7 @@ async fn stream_files(
             // Before the head, the refusal; after it, the body ends in an error (the client
             // sees a truncated chunked answer, never a short one that looks whole).
             let e = ran_error(&reading, e);
-            tracing::warn!("a catalog files answer failed: {}", e.sentence);
+            tracing::warn!("a streamed catalog answer failed: {}", e.sentence);
             let _ = tx.send(Err(e)).await;
         }
     });
@@ -405,14 +499,14 @@ async fn stream_files(
         Ok(None) => {
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "the files were not read (see the server's log)",
+                "the answer was not read (see the server's log)",
             ));
         }
         Ok(Some(Err(e))) => return Err(e),
         Ok(Some(Ok(Piece::Chunk(_)))) => unreachable!("the head comes first"),
         Ok(Some(Ok(head))) => head,
     };
-    let Piece::Head { files, bytes, gzip } = head else {
+    let Piece::Head { totals, gzip } = head else {
         unreachable!("matched above")
     };
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -425,19 +519,15 @@ async fn stream_files(
     });
     let mut response = (
         validators.headers,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::HeaderName::from_static("x-total-files"),
-                header_value(&files.to_string()),
-            ),
-            (
-                header::HeaderName::from_static("x-total-bytes"),
-                header_value(&bytes.to_string()),
-            ),
-        ],
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
     )
         .into_response();
+    for (name, total) in totals {
+        response.headers_mut().insert(
+            header::HeaderName::from_static(name),
+            header_value(&total.to_string()),
+        );
+    }
     if gzip {
         response
             .headers_mut()
@@ -445,17 +535,6 @@ async fn stream_files(
     }
     *response.body_mut() = Body::from_stream(body);
     Ok(response)
-}
-
-/// The refusal of a question matching more files than one answer lists.
-fn too_many(question: &FilesQuestion, files: u64, max: u64) -> ApiError {
-    ApiError::bad(format!(
-        "{} files of {} match, more than the {max} one answer lists; narrow the question \
-         with symbol=, since= or until=, or run `catalog files` on the command line, which \
-         has no limit",
-        files,
-        question.dataset()
-    ))
 }
 
 /// Bytes written on the handle's thread, sent to the client in chunks of `CHUNK_BYTES`; a

@@ -20,9 +20,9 @@ const LATE_HOURS = { daily: 48, monthly: 7 * 24 };
 // Rows of the changes feed drawn (the count says how many there are).
 const FEED_ROWS = 200;
 
+// /v1/catalog/datasets: each with `last_change`, its newest change (added, replaced or
+// removed), which the catalog keeps at publish, so the history itself is never read whole.
 let datasets = [];
-// The newest replacement or removal per dataset, from /v1/catalog/changes.
-let lastChange = new Map();
 const cache = new Map();
 
 async function api(path) {
@@ -228,9 +228,7 @@ function drawDatasets(s) {
   section.hidden = !s.market;
   if (!s.market) return;
   $("datasets-title").textContent = `Datasets of ${s.market}`;
-  const rows = datasets
-    .filter((d) => d.dataset.split("/")[0] === s.market)
-    .map((d) => ({ ...d, last_change: lastChange.get(d.dataset) || null }));
+  const rows = datasets.filter((d) => d.dataset.split("/")[0] === s.market);
   rows.sort(sorter(s.dsort));
   const table = $("dataset-table");
   wireSort(table, s.dsort, "dsort");
@@ -244,7 +242,7 @@ function drawDatasets(s) {
       cell(d.first || "-"),
       cell(d.last || "-"),
       cell(d.last_change ? timeText(d.last_change).slice(0, 10) : "-", "",
-        d.last_change ? `${timeText(d.last_change)} UTC` : "no file replaced or removed since the catalog's first crawl"));
+        d.last_change ? `${timeText(d.last_change)} UTC` : "no file added, replaced or removed since the catalog's first crawl"));
     if (s.dataset === d.dataset) row.setAttribute("aria-current", "true");
     row.addEventListener("click", (e) => { if (e.target.tagName !== "A") link.click(); });
     return row;
@@ -642,28 +640,19 @@ $("changes-kind").addEventListener("change", (e) => go({ kind: e.target.value })
 window.addEventListener("hashchange", redraw);
 
 async function start() {
-  let replaced;
-  let removed;
   try {
-    [datasets, replaced, removed] = await Promise.all([
-      api("/v1/catalog/datasets"),
-      api("/v1/catalog/changes?kind=replaced"),
-      api("/v1/catalog/changes?kind=removed"),
-    ]);
+    datasets = await api("/v1/catalog/datasets");
   } catch (error) {
     $("status").textContent = "No catalog to show.";
     showError(error);
     document.body.dataset.ready = "1";
     return;
   }
-  for (const c of [...replaced, ...removed]) {
-    const k = parseKey(c.key);
-    if (k && !(lastChange.get(k.dataset) > c.seen)) lastChange.set(k.dataset, c.seen);
-  }
   const sum = (field) => datasets.reduce((t, d) => t + d[field], 0);
+  const newest = datasets.reduce((t, d) => (d.last_change && d.last_change > t ? d.last_change : t), "");
   $("status").textContent = `${plural(sum("files"), "file")}, ${size(sum("bytes"))}, in ` +
     `${plural(datasets.length, "dataset")} and ${plural(sum("symbols"), "symbol folder")}` +
-    `; ${plural(replaced.length, "file")} replaced and ${count(removed.length)} removed since the first crawl.`;
+    (newest ? `; the last change seen ${timeText(newest)} UTC.` : "; no change since the first crawl.");
   redraw();
 }
 
