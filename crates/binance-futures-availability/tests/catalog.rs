@@ -144,8 +144,8 @@ fn the_catalog_accounts_for_every_key_of_the_bucket_exactly_once() {
     ]);
     assert_eq!(
         datasets,
-        "dataset,symbols,files,bytes,first,last,missing_checksums\n\
-         option/daily/BVOLIndex,1,1,7,2023-06-20,2023-06-20,1\n"
+        "dataset,symbols,files,bytes,first,last,missing_checksums,last_change\n\
+         option/daily/BVOLIndex,1,1,7,2023-06-20,2023-06-20,1,\n"
     );
 
     // A symbol's periods and the days missing inside them (BTCUSDT: 2021-02-22..26, 5 days).

@@ -646,10 +646,12 @@ fn many_changes_stream_in_bounded_memory() {
         lines.next(),
         Some("seen,key,kind,size,last_modified,previous_size,previous_last_modified")
     );
-    let rows: Vec<(&str, &str)> = lines
+    // By the time, not its text: a whole second is printed without its `.000`.
+    let rows: Vec<(DateTime<Utc>, &str)> = lines
         .map(|l| {
             let mut cells = l.split(',');
-            (cells.next().unwrap(), cells.next().unwrap())
+            let seen = cells.next().unwrap().parse().unwrap();
+            (seen, cells.next().unwrap())
         })
         .collect();
     assert_eq!(rows.len(), 600_000);
@@ -661,21 +663,29 @@ fn many_changes_stream_in_bounded_memory() {
     assert!(peak_mb < 130, "peak RSS {peak_mb} MB");
 }
 
-/// Waits for `child`; its exit and its peak RSS in MB, as the kernel counted it for this child
-/// alone (`wait4`).
-fn wait_with_peak_rss(child: std::process::Child) -> (std::process::ExitStatus, u64) {
-    use std::os::unix::process::ExitStatusExt;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: `rusage` is plain data the call fills; `pid` is our own unwaited child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "{}", std::io::Error::last_os_error());
-    std::mem::forget(child);
-    (
-        std::process::ExitStatus::from_raw(status),
-        usage.ru_maxrss as u64 / 1024,
-    )
+/// Waits for `child`; its exit and its peak RSS in MB (`VmHWM` of its own memory), as last read
+/// before it exited.
+///
+/// Not `wait4`'s `ru_maxrss`: Linux carries the spawning process's high-water mark into the
+/// child's at `exec` (the child starts on a copy of, or under vfork the same, address space),
+/// so a child of this test binary counted the RSS other tests had reached in it — 406 MB once
+/// beside a run of ~87 MB. Reading every 5 ms can miss a last rise before the exit, never count
+/// another process's memory; the changes are read in runs of one size, so the first run shows it.
+fn wait_with_peak_rss(mut child: std::process::Child) -> (std::process::ExitStatus, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb: u64 = 0;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, peak_kb / 1024);
+        }
+        let read = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        });
+        peak_kb = peak_kb.max(read.unwrap_or(0));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// A dataset as `catalog datasets` answers and the files and changes tables sum it: name,

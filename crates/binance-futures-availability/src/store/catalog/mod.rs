@@ -552,7 +552,7 @@ COMMIT;
 /// leaf), so the file answers rightly even before its next publish recomputes the sums.
 const TO_V3: &str = "
 BEGIN;
-ALTER TABLE leaf_stats ADD COLUMN last_change TIMESTAMP;
+ALTER TABLE leaf_stats ADD COLUMN IF NOT EXISTS last_change TIMESTAMP;
 UPDATE leaf_stats SET last_change = c.seen
   FROM (SELECT leaf, max(seen) AS seen FROM changes GROUP BY leaf) c
  WHERE c.leaf = leaf_stats.leaf;
