@@ -13,6 +13,7 @@ use duckdb::{Connection, params};
 
 mod changes;
 pub(crate) mod export;
+mod key;
 mod layout;
 mod questions;
 mod read;
