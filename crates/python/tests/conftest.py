@@ -108,7 +108,7 @@ def slow_sim():
 
 @pytest.fixture()
 def coin_m_sim():
-    """A bucket of COIN-M folders (a perpetual, a quarterly, a settled folder, a pair)."""
+    """A bucket of COIN-M folders (perpetuals, a quarterly, a settled folder, a pair)."""
     server = Sim(corpus="coin-m")
     yield server
     server.stop()

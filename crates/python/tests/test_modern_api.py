@@ -505,7 +505,7 @@ def test_coin_m_is_collected_and_asked_with_market_cm_as_the_cli_does(coin_m_sim
     summary = bfa.update(
         path, s3_url=coin_m_sim.s3_url, data_url=coin_m_sim.data_url, market="cm"
     )
-    assert summary["symbols"] == 3
+    assert summary["symbols"] == 5
     from conftest import Cli
 
     cli = Cli(path, coin_m_sim)
@@ -516,7 +516,7 @@ def test_coin_m_is_collected_and_asked_with_market_cm_as_the_cli_does(coin_m_sim
         "query", "snapshot", "2024-01-15", "--market", "cm", "--contract", "all"
     )
     assert [r["symbol"] for r in cm.snapshot("2024-01-15", "all").to_pylist()] == [
-        "BTCUSD_240628", "BTCUSD_PERP",
+        "BTCUSD_240628", "BTCUSD_PERP", "ETHUSD_PERP",
     ]
     assert cm.timeline("BTCUSD_PERP").to_pylist()[0]["date"] == dt.date(2020, 8, 11)
     # USD-M's tables were not touched: asked about, they say nothing is checked yet.
@@ -531,8 +531,10 @@ def test_coin_m_is_collected_and_asked_with_market_cm_as_the_cli_does(coin_m_sim
     with pytest.raises(ValueError, match="the spot market is not kept"):
         bfa.update(spot, s3_url=coin_m_sim.s3_url, data_url=coin_m_sim.data_url, market="spot")
     assert not spot.exists() and not list(tmp_path.glob("spot.duckdb.writing*"))
-    with pytest.raises(ValueError, match="no universe is answered for the cm market"):
-        cm.universe("2024-02-01")
+    # Issue 28: COIN-M's universe ranks on USD notional, as the command line's does.
+    universe = cm.universe("2024-02-01").to_pylist()
+    assert sorted(m["symbol"] for m in universe) == ["BTCUSD_PERP", "ETHUSD_PERP"]
+    assert as_cli(universe) == cli.json("query", "universe", "2024-02-01", "--market", "cm")
 
 
 def test_a_handle_follows_a_republished_file_and_drops_its_read_index(sim, tmp_path):

@@ -25,7 +25,7 @@ mod vision;
 pub use coin_m::{CM_INDEX_ROOT, CM_MONTHLY_ROOT, CM_ROOT, coin_m};
 pub use corpus::{
     Corpus, CorpusSpec, MONTHLY_ROOT, Object, ObjectKind, ROOT, SymbolSpec, checksum_body,
-    daily_key_in, monthly_1d_key, monthly_1d_key_in, object_bytes,
+    daily_key_in, kline_rows, monthly_1d_key, monthly_1d_key_in, object_bytes,
 };
 pub use realistic::realistic;
 pub use s3::{Keys, ListQuery, Start, list};

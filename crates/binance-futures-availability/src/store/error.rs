@@ -204,16 +204,6 @@ pub enum StoreError {
         /// The handle's.
         handle: crate::facts::Market,
     },
-    /// A universe asked of a market whose 1d files state no quote volume.
-    #[error(
-        "no universe is answered for the {market} market yet: its 1d files state volume in \
-         contracts and in the base asset, not in a quote asset, so no member's volume could be \
-         given or ranked; ask the um market, or ask this one for snapshots, timelines and events"
-    )]
-    NoUniverse {
-        /// The market asked about.
-        market: crate::facts::Market,
-    },
     /// A file holding a view or macro this tool never writes.
     #[error(
         "{path} holds {what}, which no binance-futures-availability database has; a view or \
@@ -450,7 +440,6 @@ impl StoreError {
                 | StoreError::NotLocal { .. }
                 | StoreError::BadMemoryLimit { .. }
                 | StoreError::MarketNotKept { .. }
-                | StoreError::NoUniverse { .. }
                 | StoreError::ExportRefused(_)
         )
     }

@@ -343,14 +343,6 @@ impl Database {
 
     /// The universe of `q.date` by the rules in the module doc, by rank.
     pub fn universe(&self, q: &UniverseQuery) -> Result<Vec<Member>, StoreError> {
-        // A universe ranks by quote volume, which only USD-M's 1d files state: COIN-M's 8th
-        // column is the base asset's volume (and `volume` counts contracts), so a ranking of
-        // them by it would be a false fact.
-        if self.market != crate::facts::Market::Um {
-            return Err(StoreError::NoUniverse {
-                market: self.market,
-            });
-        }
         let date = q.date;
         // A mistyped quote first: it is the question's fault whatever the day.
         let known = self.known()?;
@@ -380,10 +372,16 @@ impl Database {
         }
         // Their means over the window, and DATE's trades (known only after the fact). The
         // rows lie in date order (`layout`), so this reads the window's row groups only.
+        let quote_value = QuoteValue(self.market);
         let means: Vec<WindowRow> = self.rows(
-            "SELECT symbol, avg(quote_volume) FILTER (WHERE date < ?1),
-                    avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
-               FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
+            quote_value.pick(
+                "SELECT symbol, avg(quote_volume) FILTER (WHERE date < ?1),
+                        avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
+                   FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
+                "SELECT symbol, avg(volume) FILTER (WHERE date < ?1),
+                        avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
+                   FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
+            ),
             params![
                 date_value(date),
                 date_value(date - Duration::days(i64::from(q.window)))
@@ -420,6 +418,7 @@ impl Database {
             else {
                 continue;
             };
+            let quote = quote * quote_value.scale(&symbol);
             let checked = known
                 .get(&symbol)
                 .and_then(|r| r.checked_through)
@@ -503,6 +502,32 @@ pub(super) fn traded_on_date(
         // Checked, and no file that day: no trade either.
         None if checked && !file_on_date() => Some(false),
         None => None,
+    }
+}
+
+/// What a universe ranks `--by quote-volume` and gives as `mean_quote_volume`: a day's
+/// volume in the quote asset. Spot's and USD-M's 1d files state it (`quote_volume`); COIN-M's
+/// count contracts in `volume` and give the base asset's volume in the 8th column, so there it
+/// is the USD notional, contracts × the contract's size in USD (`Market::contract_size_usd`:
+/// 100 for `BTCUSD`, 10 for every other). The notional is computed at read time from the
+/// contracts as stored, not kept: a size is one number per symbol, so the mean notional is the
+/// size times the mean of `volume`, and the stored rows stay what the files say (ADR 0021).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct QuoteValue(pub(super) crate::facts::Market);
+
+impl QuoteValue {
+    /// `quote` when the 1d column read is the quote volume, `contracts` when it is `volume`.
+    pub(super) fn pick(self, quote: &'static str, contracts: &'static str) -> &'static str {
+        if self.0.volume_counts_contracts() {
+            contracts
+        } else {
+            quote
+        }
+    }
+
+    /// What one unit of the column read is worth in the quote asset for `symbol`.
+    pub(super) fn scale(self, symbol: &str) -> f64 {
+        self.0.contract_size_usd(symbol).unwrap_or(1.0)
     }
 }
 

@@ -1,0 +1,321 @@
+//! Markets beside USD-M (issue 28), through the binary against vision-sim: COIN-M's universe,
+//! ranked on USD notional (contracts × contract size), equal to a computation in this file
+//! from the corpus's own numbers, and free of lookahead like USD-M's.
+//!
+//! The oracle here is the one `lives.rs` uses for USD-M, given each market's value of a day:
+//! the 1d file's quote volume, or for COIN-M its `volume` (contracts) times the contract's
+//! size as the issue states it (100 USD for `BTCUSD` contracts, 10 USD for every other).
+
+use crate::common;
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate};
+use common::*;
+use serde_json::Value;
+use vision_sim::Corpus;
+
+/// One member as compared: symbol, rank, mean quote volume, days listed.
+pub(crate) type Ranked = (String, u64, f64, i64);
+
+/// `--min-age`, `--recent`, `--window`, `--top` as the oracle takes them.
+pub(crate) type Params = (i64, i64, i64, Option<usize>);
+
+/// A folder the oracle may rank: its name and its gaps (first and last absent day).
+pub(crate) type Folder<'a> = (&'a str, &'a [(NaiveDate, NaiveDate)]);
+
+/// The universe of `date` from the corpus's trading rows alone: for each of `folders`, its
+/// current life (after the last gap of 7 days or more that ended before DATE), first and last
+/// trade before DATE, and the mean over the window of `value` (the day's quote volume in the
+/// market's terms) or, `by_trades`, of the trades.
+pub(crate) fn oracle_universe(
+    trading: &BTreeMap<(String, NaiveDate), TradeRow>,
+    folders: &[Folder],
+    value: impl Fn(&str, &TradeRow) -> f64,
+    date: NaiveDate,
+    (min_age, recent, window, top): Params,
+    by_trades: bool,
+) -> Vec<Ranked> {
+    let mut members: Vec<(String, f64, f64, i64)> = Vec::new();
+    for (name, gaps) in folders {
+        let life_from = gaps
+            .iter()
+            .filter(|(a, b)| (*b - *a).num_days() + 1 >= 7 && *b < date)
+            .map(|(_, b)| *b)
+            .max();
+        let rows: Vec<(NaiveDate, &TradeRow)> = trading
+            .range((name.to_string(), NaiveDate::MIN)..(name.to_string(), date))
+            .map(|((_, d), r)| (*d, r))
+            .collect();
+        let Some(first) = rows
+            .iter()
+            .filter(|(d, r)| r.3 > 0 && life_from.is_none_or(|l| *d > l))
+            .map(|r| r.0)
+            .min()
+        else {
+            continue;
+        };
+        let last = rows
+            .iter()
+            .filter(|r| r.1.3 > 0)
+            .map(|r| r.0)
+            .max()
+            .unwrap();
+        let in_window: Vec<&TradeRow> = rows
+            .iter()
+            .filter(|r| r.0 >= date - Duration::days(window))
+            .map(|r| r.1)
+            .collect();
+        if last < date - Duration::days(recent)
+            || (date - first).num_days() < min_age
+            || in_window.is_empty()
+        {
+            continue;
+        }
+        let n = in_window.len() as f64;
+        let mean = in_window.iter().map(|r| value(name, r)).sum::<f64>() / n;
+        let trades = in_window.iter().map(|r| r.3 as f64).sum::<f64>() / n;
+        members.push((name.to_string(), mean, trades, (date - first).num_days()));
+    }
+    let key = |m: &(String, f64, f64, i64)| if by_trades { m.2 } else { m.1 };
+    members.sort_by(|a, b| {
+        key(b)
+            .total_cmp(&key(a))
+            .then(a.0.as_bytes().cmp(b.0.as_bytes()))
+    });
+    members
+        .into_iter()
+        .take(top.unwrap_or(usize::MAX))
+        .zip(1..)
+        .map(|((s, m, _, d), rank)| (s, rank, m, d))
+        .collect()
+}
+
+/// `query universe DATE FLAGS --format json`, as compared, and its rows.
+pub(crate) fn universe(env: &Env, date: NaiveDate, flags: &[&str]) -> (Vec<Ranked>, Vec<Value>) {
+    let d = date.to_string();
+    let mut args = vec!["query", "universe", d.as_str()];
+    args.extend(flags);
+    args.extend(["--format", "json"]);
+    let rows: Vec<Value> = serde_json::from_str(&env.ok(&args)).unwrap();
+    let ranked = rows
+        .iter()
+        .map(|m| {
+            (
+                m["symbol"].as_str().unwrap().to_string(),
+                m["rank"].as_u64().unwrap(),
+                m["mean_quote_volume"].as_f64().unwrap(),
+                m["days_listed"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    (ranked, rows)
+}
+
+/// The same members, ranks and days, and means equal to 1e-9 of their size.
+pub(crate) fn same(got: &[Ranked], want: &[Ranked]) -> bool {
+    got.len() == want.len()
+        && got.iter().zip(want).all(|(g, w)| {
+            g.0 == w.0 && g.1 == w.1 && g.3 == w.3 && (g.2 - w.2).abs() <= 1e-9 * w.2.abs()
+        })
+}
+
+/// A COIN-M day's USD notional: contracts (the file's `volume`) × the contract's size.
+fn usd_notional(symbol: &str, row: &TradeRow) -> f64 {
+    let size = if symbol.starts_with("BTCUSD_") {
+        100.0
+    } else {
+        10.0
+    };
+    row.4 * size
+}
+
+/// The COIN-M corpus's folders, none with a gap: perpetuals, then the delivery contract and
+/// the settled folder, which only `--contract all` and `--include-settled` admit.
+const CM_PERPETUALS: [&str; 3] = ["BTCUSD_PERP", "ETHUSD_PERP", "LINKUSD_PERP"];
+const CM_DELIVERY: &str = "BTCUSD_240628";
+const CM_SETTLED: &str = "ADAUSD_PERP_SETTLED";
+
+/// Flags, the oracle's parameters, and whether delivery contracts, settled folders are asked
+/// for and trades rank.
+type CmQuestion = (&'static [&'static str], Params, bool, bool, bool);
+
+const CM_QUESTIONS: [CmQuestion; 5] = [
+    (&[], (0, 1, 30, None), false, false, false),
+    (
+        &["--top", "2", "--window", "7"],
+        (0, 1, 7, Some(2)),
+        false,
+        false,
+        false,
+    ),
+    (
+        &["--recent", "10", "--contract", "all", "--include-settled"],
+        (0, 10, 30, None),
+        true,
+        true,
+        false,
+    ),
+    (
+        &["--by", "trades", "--min-age", "30"],
+        (30, 1, 30, None),
+        false,
+        false,
+        true,
+    ),
+    (
+        &["--by", "trades", "--contract", "delivery", "--window", "60"],
+        (0, 1, 60, None),
+        true,
+        false,
+        true,
+    ),
+];
+
+fn cm_folders(delivery: bool, perpetual: bool, settled: bool) -> Vec<Folder<'static>> {
+    let mut folders: Vec<Folder> = Vec::new();
+    if perpetual {
+        folders.extend(CM_PERPETUALS.iter().map(|s| (*s, &[][..])));
+    }
+    if delivery {
+        folders.push((CM_DELIVERY, &[]));
+    }
+    if settled && perpetual {
+        folders.push((CM_SETTLED, &[]));
+    }
+    folders
+}
+
+fn cm_universe_is_the_oracles(env: &Env, corpus: &Corpus, date: NaiveDate) {
+    let trading = expected_trading(corpus);
+    for (flags, params, delivery, settled, by_trades) in CM_QUESTIONS {
+        let perpetual = !flags.contains(&"delivery");
+        let folders = cm_folders(delivery, perpetual, settled);
+        let (got, rows) = universe(env, date, &[&["--market", "cm"], flags].concat());
+        let want = oracle_universe(&trading, &folders, usd_notional, date, params, by_trades);
+        assert!(
+            same(&got, &want),
+            "{date} {flags:?}:\n got {got:?}\nwant {want:?}"
+        );
+        assert!(
+            rows.iter().all(|r| r["traded_on_date"].is_boolean()),
+            "{rows:?}"
+        );
+    }
+}
+
+/// COIN-M ranks on USD notional: on several dates and flag sets, the members, ranks, means and
+/// days listed are those computed here from the corpus's contracts and contract sizes. Its
+/// 8th column (base-asset volume) would rank BTCUSD_PERP below ETHUSD_PERP on some of these
+/// days and give means thousands of times smaller.
+#[test]
+fn coin_m_universes_equal_an_independent_computation_on_usd_notional() {
+    let corpus = vision_sim::coin_m(today());
+    let env = Env::new(corpus.clone());
+    env.ok(&["update", "-q", "--market", "cm"]);
+    // The trading rows are the files' own, in contracts.
+    let expected = expected_trading(&corpus);
+    let stored = db_trading_of(&env.db, "cm.daily_trading");
+    assert!(
+        stored == expected,
+        "{} rows against {}",
+        stored.len(),
+        expected.len()
+    );
+    for date in [
+        "2021-03-15",
+        "2021-09-01",
+        "2023-04-05",
+        "2023-04-20",
+        "2024-01-20",
+        "2024-06-29",
+    ] {
+        cm_universe_is_the_oracles(&env, &corpus, day(date));
+    }
+    // A panel's dates are those dates' universes, on the same notional.
+    let trading = expected_trading(&corpus);
+    let panel = env.ok(&[
+        "query",
+        "universe",
+        "2023-03-28",
+        "--until",
+        "2023-04-03",
+        "--market",
+        "cm",
+        "--format",
+        "json",
+    ]);
+    let panel: Vec<Value> = serde_json::from_str(&panel).unwrap();
+    for date in day("2023-03-28").iter_days().take(7) {
+        let got: Vec<Ranked> = panel
+            .iter()
+            .filter(|r| r["date"] == date.to_string())
+            .map(|m| {
+                let n = |k: &str| m[k].as_i64().unwrap();
+                let symbol = m["symbol"].as_str().unwrap().to_string();
+                (
+                    symbol,
+                    n("rank") as u64,
+                    m["mean_quote_volume"].as_f64().unwrap(),
+                    n("days_listed"),
+                )
+            })
+            .collect();
+        let folders = cm_folders(false, true, false);
+        let want = oracle_universe(
+            &trading,
+            &folders,
+            usd_notional,
+            date,
+            (0, 1, 30, None),
+            false,
+        );
+        assert!(
+            same(&got, &want),
+            "{date}:
+ got {got:?}
+want {want:?}"
+        );
+    }
+    // LINKUSD_PERP stopped trading on 2023-03-31: out with --recent 1 on 04-05, in with 10.
+    let (plain, _) = universe(&env, day("2023-04-05"), &["--market", "cm"]);
+    assert!(!plain.iter().any(|m| m.0 == "LINKUSD_PERP"), "{plain:?}");
+    let (recent, _) = universe(
+        &env,
+        day("2023-04-05"),
+        &["--market", "cm", "--recent", "10"],
+    );
+    assert!(recent.iter().any(|m| m.0 == "LINKUSD_PERP"), "{recent:?}");
+    // The table people read says what the mean is.
+    let table = env.ok(&["query", "universe", "2024-01-20", "--market", "cm"]);
+    assert!(
+        table.starts_with("2 perpetual symbols tradable as of the start of 2024-01-20"),
+        "{table}"
+    );
+}
+
+/// Nothing dated DATE or later changes COIN-M's universe of DATE: collected through DATE−1,
+/// then through today, the answers are the same.
+#[test]
+fn coin_m_universes_never_change_with_later_data() {
+    for date in ["2021-03-15", "2023-04-05", "2024-01-20"] {
+        let date = day(date);
+        let env = Env::new(vision_sim::coin_m(date));
+        let before = (date - Duration::days(1)).to_string();
+        env.ok(&["backfill", "--market", "cm", "--end", &before]);
+        let answers: Vec<Vec<Ranked>> = CM_QUESTIONS
+            .iter()
+            .map(|(flags, ..)| universe(&env, date, &[&["--market", "cm"], *flags].concat()).0)
+            .collect();
+        assert!(!answers[0].is_empty(), "{date}");
+        env.sim.with_corpus(|c| *c = vision_sim::coin_m(today()));
+        env.ok(&["update", "-q", "--market", "cm"]);
+        for ((flags, ..), before) in CM_QUESTIONS.iter().zip(&answers) {
+            let later = universe(&env, date, &[&["--market", "cm"], *flags].concat()).0;
+            assert!(
+                same(&later, before),
+                "{date} {flags:?} changed:\nbefore {before:?}\n after {later:?}"
+            );
+        }
+    }
+}
