@@ -319,3 +319,220 @@ fn coin_m_universes_never_change_with_later_data() {
         }
     }
 }
+
+/// A spot database of the spot corpus, collected by `update --market spot`.
+fn spot_env() -> (Corpus, Env) {
+    let corpus = vision_sim::spot(today());
+    let env = Env::new(corpus.clone());
+    env.ok(&["update", "-q", "--market", "spot"]);
+    (corpus, env)
+}
+
+/// Spot is kept as the futures markets are: every file and verified absence, every trading
+/// row, and the events of each pair's life as the corpus built it (a listing before the
+/// archive began, a delisting after a zero-trade tail, a pair that stopped and came back).
+#[test]
+fn spot_is_collected_and_its_events_are_the_lives_of_the_corpus() {
+    let (corpus, env) = spot_env();
+    let rows = db_rows_of(&env.db, "spot.daily_availability");
+    let expected = expected_rows_in(&corpus, vision_sim::SPOT_ROOT, day("2017-08-17"), today());
+    assert!(expected.len() > 10_000, "{}", expected.len());
+    assert!(
+        rows == expected,
+        "{} rows against {}; first difference: {:?}",
+        rows.len(),
+        expected.len(),
+        rows.iter().zip(&expected).find(|(a, b)| a != b)
+    );
+    // Microseconds from 2025 and milliseconds before: the rows are the files' own either way.
+    let stored = db_trading_of(&env.db, "spot.daily_trading");
+    let trading = expected_trading(&corpus);
+    assert!(
+        stored == trading,
+        "{} rows against {}",
+        stored.len(),
+        trading.len()
+    );
+    assert!(stored.contains_key(&("BTCUSDT".to_string(), day("2025-01-01"))));
+    // USD-M's tables were not touched.
+    assert!(db_rows(&env.db).is_empty());
+
+    // The events, from the corpus's construction (`vision_sim::spot_pairs`).
+    let mut want: Vec<(String, String, String)> = Vec::new();
+    for p in vision_sim::spot_pairs(today()) {
+        let mut push =
+            |d: NaiveDate, kind: &str| want.push((d.to_string(), p.name.into(), kind.into()));
+        push(p.first, "listing");
+        for (a, b) in p.gaps {
+            push(*a, "gap");
+            push(*a - Duration::days(1), "delisting");
+            push(*b + Duration::days(1), "relisting");
+        }
+        if let Some(last) = p.last_trade {
+            push(last, "delisting");
+        }
+    }
+    want.sort_by(|a, b| (&a.0, a.1.as_bytes(), &a.2).cmp(&(&b.0, b.1.as_bytes(), &b.2)));
+    let events: Vec<Value> =
+        serde_json::from_str(&env.ok(&["query", "events", "--market", "spot", "--format", "json"]))
+            .unwrap();
+    let got: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap().to_string();
+            (s("date"), s("symbol"), s("kind"))
+        })
+        .collect();
+    let kind_order = |k: &str| {
+        ["listing", "gap", "delisting", "relisting"]
+            .iter()
+            .position(|x| *x == k)
+    };
+    let mut want_sorted = want.clone();
+    want_sorted.sort_by_key(|w| (w.0.clone(), w.1.clone(), kind_order(&w.2)));
+    let mut got_sorted = got.clone();
+    got_sorted.sort_by_key(|w| (w.0.clone(), w.1.clone(), kind_order(&w.2)));
+    assert_eq!(got_sorted, want_sorted, "{events:#?}");
+    // A first file on spot's first day (not USD-M's) says the pair was listed earlier.
+    let btc = events.iter().find(|e| e["symbol"] == "BTCUSDT").unwrap();
+    assert!(
+        btc["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("first file on 2017-08-17, the archive's first day: listed earlier"),
+        "{btc}"
+    );
+}
+
+/// `--top` on spot without `--quote` (and any spot ranking by quote volume without one) is
+/// bad input, refused before a file is opened.
+#[test]
+fn a_spot_universe_by_quote_volume_without_a_quote_exits_2_before_opening_anything() {
+    let env = Env::new(vision_sim::spot(day("2018-01-01")));
+    for flags in [&["--top", "10"][..], &[]] {
+        let mut args = vec!["query", "universe", "2024-01-15", "--market", "spot"];
+        args.extend(flags);
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        assert!(
+            stderr(&out).contains(
+                "a spot universe ranks by quote volume within one quote asset, and this \
+                 question names none"
+            ),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!env.db.exists());
+    }
+}
+
+/// Spot universes, within one quote asset (and by trades across all), equal the oracle's on
+/// dates around the delisting, the gap, the return and the microsecond era.
+#[test]
+fn spot_universes_equal_an_independent_computation_within_one_quote() {
+    let (corpus, env) = spot_env();
+    let trading = expected_trading(&corpus);
+    let pairs = vision_sim::spot_pairs(today());
+    let folders = |quote: Option<&str>| -> Vec<Folder> {
+        pairs
+            .iter()
+            .filter(|p| quote.is_none_or(|q| p.name.ends_with(q)))
+            .map(|p| (p.name, p.gaps))
+            .collect()
+    };
+    let questions: [(&[&str], Option<&str>, Params, bool); 5] = [
+        (&["--quote", "USDT"], Some("USDT"), (0, 1, 30, None), false),
+        (
+            &["--quote", "usdt", "--top", "2", "--window", "7"],
+            Some("USDT"),
+            (0, 1, 7, Some(2)),
+            false,
+        ),
+        (&["--quote", "BTC"], Some("BTC"), (0, 1, 30, None), false),
+        (
+            &["--quote", "USDT", "--recent", "10", "--min-age", "5"],
+            Some("USDT"),
+            (5, 10, 30, None),
+            false,
+        ),
+        (
+            &["--by", "trades", "--top", "3"],
+            None,
+            (0, 1, 30, Some(3)),
+            true,
+        ),
+    ];
+    // Days before 2019-09-25 are refused by the one day grammar (USD-M's first day) in every
+    // market for now.
+    for date in [
+        "2019-10-01",
+        "2022-05-20",
+        "2022-06-10",
+        "2025-01-15",
+        "2025-02-01",
+    ] {
+        let date = day(date);
+        for (flags, quote, params, by_trades) in questions {
+            let (got, _) = universe(&env, date, &[&["--market", "spot"], flags].concat());
+            let want = oracle_universe(
+                &trading,
+                &folders(quote),
+                |_, r| r.2,
+                date,
+                params,
+                by_trades,
+            );
+            assert!(
+                same(&got, &want),
+                "{date} {flags:?}:\n got {got:?}\nwant {want:?}"
+            );
+        }
+    }
+    // LUNAUSDT back on 2022-05-31: 10 days listed on 06-10; gone during its gap.
+    let (back, _) = universe(
+        &env,
+        day("2022-06-10"),
+        &["--market", "spot", "--quote", "USDT"],
+    );
+    assert_eq!(
+        back.iter().find(|m| m.0 == "LUNAUSDT").map(|m| m.3),
+        Some(10)
+    );
+    let (gap, _) = universe(
+        &env,
+        day("2022-05-20"),
+        &["--market", "spot", "--quote", "USDT"],
+    );
+    assert!(!gap.iter().any(|m| m.0 == "LUNAUSDT"), "{gap:?}");
+}
+
+/// A microsecond file and a millisecond file of the same day are read into the same row.
+#[test]
+fn a_microsecond_file_and_a_millisecond_file_of_a_day_give_the_same_row() {
+    use binance_futures_availability::vision::read_1d_file;
+    use sha2::Digest;
+    let date = day("2025-01-15");
+    let row = vision_sim::trading::day_trade("BTCUSDT", date);
+    let read = |spot: bool| {
+        let csv = vision_sim::trading::csv_in(std::slice::from_ref(&row), spot);
+        let zip = vision_sim::trading::zip_bytes("BTCUSDT-1d-2025-01-15.csv", &csv, 0);
+        let sum = format!(
+            "{:x}  BTCUSDT-1d-2025-01-15.zip",
+            sha2::Sha256::digest(&zip)
+        );
+        let key = format!(
+            "{}BTCUSDT/1d/BTCUSDT-1d-2025-01-15.zip",
+            vision_sim::SPOT_ROOT
+        );
+        (csv, read_1d_file(&key, &zip, &sum).unwrap())
+    };
+    let ((micros_csv, micros), (millis_csv, millis)) = (read(true), read(false));
+    assert!(micros_csv.contains(",1736985599999999,"), "{micros_csv}");
+    assert!(millis_csv.contains(",1736985599999,"), "{millis_csv}");
+    assert_eq!(micros, millis);
+    assert_eq!(micros.len(), 1);
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -19,6 +19,7 @@ mod corpus;
 mod realistic;
 mod s3;
 mod server;
+mod spot;
 pub mod trading;
 mod vision;
 
@@ -30,6 +31,7 @@ pub use corpus::{
 pub use realistic::realistic;
 pub use s3::{Keys, ListQuery, Start, list};
 pub use server::{Fault, FaultRule, Paging, SimOptions, SimServer, SimStats};
+pub use spot::{SPOT_MONTHLY_ROOT, SPOT_ROOT, SpotPair, spot, spot_pairs};
 pub use vision::{Bucket, Change, ChangeKind, Event, Market, Scripted, Stray, Vision, VisionAt};
 
 /// The bucket name the real service uses; listing and objects live under `/{BUCKET}`.

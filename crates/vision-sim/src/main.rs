@@ -18,14 +18,15 @@ struct Args {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:9900")]
     addr: SocketAddr,
-    /// `realistic` (every real folder name, ~1000 folders, 600k+ daily files), `coin-m` (a
-    /// COIN-M perpetual, quarterly, settled folder and pair), `vision` (the whole bucket: spot,
+    /// `realistic` (every real folder name, ~1000 folders, 600k+ daily files), `coin-m` (COIN-M
+    /// perpetuals, a quarterly, a settled folder and a pair), `spot` (five spot pairs: a
+    /// delisting, a pair that came back, microseconds from 2025), `vision` (the whole bucket: spot,
     /// USD-M, COIN-M and option, daily and monthly, every data type and interval, sidecars and
     /// strays, generated per request and never held in memory; size it with --scale) or a JSON
     /// corpus spec file.
     #[arg(long, default_value = "realistic")]
     corpus: String,
-    /// For `realistic` and `coin-m`: the day whose morning the bucket shows (files through the
+    /// For `realistic`, `coin-m` and `spot`: the day whose morning the bucket shows (files through the
     /// day before). For `vision`: the clock is that day at 09:00 UTC. Default: today, UTC (for
     /// `vision`: now).
     #[arg(long)]
@@ -95,6 +96,8 @@ fn main() -> ExitCode {
         vision_sim::realistic(as_of)
     } else if args.corpus == "coin-m" {
         vision_sim::coin_m(as_of)
+    } else if args.corpus == "spot" {
+        vision_sim::spot(as_of)
     } else {
         let spec: Result<CorpusSpec, String> = std::fs::read_to_string(&args.corpus)
             .map_err(|e| e.to_string())

@@ -326,7 +326,8 @@ pub(crate) struct QueryArgs {
 /// keeps (`store::KEPT_MARKETS`).
 #[derive(Debug, Clone, Copy, Args)]
 pub(crate) struct MarketArg {
-    /// The market: um (USD-M futures) or cm (COIN-M futures), each kept in tables of its own.
+    /// The market: um (USD-M futures), cm (COIN-M futures) or spot, each kept in tables of its
+    /// own.
     #[arg(long, global = true, default_value = "um", value_parser = kept_market())]
     pub market: Market,
 }

@@ -3,8 +3,9 @@
 //! universe of a day.
 //!
 //! The rules, with `delisted_after` = R days (default 7):
-//! - A symbol is **listed** on its first file. A first file on 2019-12-31, the archive's first
-//!   day, says only that it was listed earlier, and the event's detail says so.
+//! - A symbol is **listed** on its first file. A first file on its market's archive's first day
+//!   (USD-M 2019-12-31, COIN-M 2020-08-11, spot 2017-08-17) says only that it was listed
+//!   earlier, and the event's detail says so.
 //! - A run of verified-absent days inside its life is one **gap**, dated its first absent day.
 //!   A gap of R days or more also ends a life: the last trading day before it is a
 //!   **delisting**, the first file after it a **relisting**.
@@ -35,7 +36,7 @@ use serde::Serialize;
 
 use super::checked::published_through;
 use super::{Database, StoreError, SymbolRecord, date_value};
-use crate::facts::{ARCHIVE_START, Contract, ContractFilter, DayRange};
+use crate::facts::{Contract, ContractFilter, DayRange};
 
 /// Days past the last trade a folder must have been checked before its end is asserted, and
 /// the shortest gap that ends a life: a week covers Vision's late uploads (hours to days).
@@ -318,7 +319,8 @@ impl Database {
                 continue;
             }
             let f = facts.get(&record.symbol).unwrap_or(&none);
-            life_events(record, f, known, facts, (rule, published), &mut events);
+            let context = (rule, published, self.market.archive_start());
+            life_events(record, f, known, facts, context, &mut events);
         }
         events.retain(|e| {
             filter.since.is_none_or(|d| e.date >= d)
@@ -552,7 +554,7 @@ fn life_events(
     f: &Facts,
     known: &HashMap<String, SymbolRecord>,
     facts: &HashMap<String, Facts>,
-    (rule, published): (i64, Option<NaiveDate>),
+    (rule, published, archive_start): (i64, Option<NaiveDate>, NaiveDate),
     out: &mut Vec<Event>,
 ) {
     let Some(first_file) = record.first_file_date else {
@@ -588,12 +590,13 @@ fn life_events(
                 "first file after {days} days; the earlier life is {settled}, ended {end}{first_trade}"
             ),
         );
-    } else if first_file == ARCHIVE_START {
+    } else if first_file == archive_start {
+        // The market's archive, not USD-M's: spot's begins 2017-08-17, COIN-M's 2020-08-11.
         push(
             first_file,
             EventKind::Listing,
             format!(
-                "first file on {ARCHIVE_START}, the archive's first day: listed earlier{first_trade}"
+                "first file on {archive_start}, the archive's first day: listed earlier{first_trade}"
             ),
         );
     } else {
