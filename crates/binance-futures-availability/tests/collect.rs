@@ -459,13 +459,7 @@ fn coin_m_is_collected_beside_usd_m_and_answered_on_its_own() {
     let rows = db_rows_of(&env.db, "cm.daily_availability");
     let expected = expected_rows_in(&both, vision_sim::CM_ROOT, day("2019-09-25"), yesterday());
     assert!(expected.len() > 2_500, "{}", expected.len());
-    assert!(
-        rows == expected,
-        "{} rows against {}; first difference: {:?}",
-        rows.len(),
-        expected.len(),
-        rows.iter().zip(&expected).find(|(a, b)| a != b)
-    );
+    assert_same_rows(&rows, &expected);
     let trading: i64 = read_only(&env.db)
         .query_row(
             "SELECT count(*) FROM cm.daily_trading WHERE symbol = 'BTCUSD_PERP'",
@@ -542,6 +536,6 @@ fn coin_m_is_collected_beside_usd_m_and_answered_on_its_own() {
     // anything is opened. (COIN-M's universe: `markets.rs`.)
     let out = env.run(&["query", "timeline", "BTCUSD_PERP"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let out = env.run(&["query", "snapshot", "2024-01-15", "--market", "spot"]);
+    let out = env.run(&["query", "snapshot", "2024-01-15", "--market", "option"]);
     assert_eq!(out.status.code(), Some(2));
 }

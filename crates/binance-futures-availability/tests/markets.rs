@@ -120,6 +120,15 @@ pub(crate) fn same(got: &[Ranked], want: &[Ranked]) -> bool {
         })
 }
 
+/// `got` is `want`, and every day is checked: whether each member traded that day is known.
+pub(crate) fn assert_checked_universe(got: &[Ranked], want: &[Ranked], rows: &[Value], what: &str) {
+    assert!(same(got, want), "{what}:\n got {got:?}\nwant {want:?}");
+    assert!(
+        rows.iter().all(|r| r["traded_on_date"].is_boolean()),
+        "{rows:?}"
+    );
+}
+
 /// A COIN-M day's USD notional: contracts (the file's `volume`) × the contract's size.
 fn usd_notional(symbol: &str, row: &TradeRow) -> f64 {
     let size = if symbol.starts_with("BTCUSD_") {
@@ -193,14 +202,7 @@ fn cm_universe_is_the_oracles(env: &Env, corpus: &Corpus, date: NaiveDate) {
         let folders = cm_folders(delivery, perpetual, settled);
         let (got, rows) = universe(env, date, &[&["--market", "cm"], flags].concat());
         let want = oracle_universe(&trading, &folders, usd_notional, date, params, by_trades);
-        assert!(
-            same(&got, &want),
-            "{date} {flags:?}:\n got {got:?}\nwant {want:?}"
-        );
-        assert!(
-            rows.iter().all(|r| r["traded_on_date"].is_boolean()),
-            "{rows:?}"
-        );
+        assert_checked_universe(&got, &want, &rows, &format!("{date} {flags:?}"));
     }
 }
 
@@ -337,13 +339,7 @@ fn spot_is_collected_and_its_events_are_the_lives_of_the_corpus() {
     let rows = db_rows_of(&env.db, "spot.daily_availability");
     let expected = expected_rows_in(&corpus, vision_sim::SPOT_ROOT, day("2017-08-17"), today());
     assert!(expected.len() > 10_000, "{}", expected.len());
-    assert!(
-        rows == expected,
-        "{} rows against {}; first difference: {:?}",
-        rows.len(),
-        expected.len(),
-        rows.iter().zip(&expected).find(|(a, b)| a != b)
-    );
+    assert_same_rows(&rows, &expected);
     // Microseconds from 2025 and milliseconds before: the rows are the files' own either way.
     let stored = db_trading_of(&env.db, "spot.daily_trading");
     let trading = expected_trading(&corpus);

@@ -115,6 +115,14 @@ def coin_m_sim():
 
 
 @pytest.fixture(scope="session")
+def spot_sim():
+    """A bucket of spot pairs (a delisting, a pair that came back, microseconds from 2025)."""
+    server = Sim(corpus="spot")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def built(sim, tmp_path_factory) -> pathlib.Path:
     """A database of the whole realistic bucket, made by `update` (the README's way)."""
     db = tmp_path_factory.mktemp("built") / "availability.duckdb"

@@ -281,6 +281,17 @@ pub fn expected_rows_in(corpus: &Corpus, root: &str, start: NaiveDate, end: Naiv
     rows
 }
 
+/// `rows` are `expected`, row for row, or the counts and the first difference are told.
+pub fn assert_same_rows(rows: &[Row], expected: &[Row]) {
+    assert!(
+        rows == expected,
+        "{} rows against {}; first difference: {:?}",
+        rows.len(),
+        expected.len(),
+        rows.iter().zip(expected).find(|(a, b)| a != b)
+    );
+}
+
 pub const URL_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
