@@ -368,7 +368,6 @@ fn spot_is_collected_and_its_events_are_the_lives_of_the_corpus() {
             push(last, "delisting");
         }
     }
-    want.sort_by(|a, b| (&a.0, a.1.as_bytes(), &a.2).cmp(&(&b.0, b.1.as_bytes(), &b.2)));
     let events: Vec<Value> =
         serde_json::from_str(&env.ok(&["query", "events", "--market", "spot", "--format", "json"]))
             .unwrap();
@@ -384,9 +383,9 @@ fn spot_is_collected_and_its_events_are_the_lives_of_the_corpus() {
             .iter()
             .position(|x| *x == k)
     };
-    let mut want_sorted = want.clone();
+    let mut want_sorted = want;
     want_sorted.sort_by_key(|w| (w.0.clone(), w.1.clone(), kind_order(&w.2)));
-    let mut got_sorted = got.clone();
+    let mut got_sorted = got;
     got_sorted.sort_by_key(|w| (w.0.clone(), w.1.clone(), kind_order(&w.2)));
     assert_eq!(got_sorted, want_sorted, "{events:#?}");
     // A first file on spot's first day (not USD-M's) says the pair was listed earlier.
