@@ -193,6 +193,23 @@ pub enum StoreError {
         /// The market asked about.
         market: crate::facts::Market,
     },
+    /// A market kept since a schema version newer than the file's, asked of a file read
+    /// without a migration (`Database::select_market`): no day of it is checked there.
+    #[error(
+        "{path} is of schema version {found}, older than the {market} market's tables (version \
+         {since}): nothing about {market} is checked in it; update --markets {market} migrates \
+         the file and collects them"
+    )]
+    MarketNotInFile {
+        /// The file concerned.
+        path: PathBuf,
+        /// The market asked about.
+        market: crate::facts::Market,
+        /// The file's schema version.
+        found: i32,
+        /// The version that made the market's tables.
+        since: i32,
+    },
     /// A question (`question::Question`) about another market than the handle's tables.
     #[error(
         "a question about the {asked} market was asked of a handle on the {handle} market's \

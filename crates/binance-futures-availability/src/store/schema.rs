@@ -114,6 +114,18 @@ pub(crate) fn schema_of(market: Market) -> Option<&'static str> {
     }
 }
 
+/// The schema version that made `market`'s tables: a file of an older version, read without a
+/// migration, has none.
+pub(super) fn kept_since(market: Market) -> i32 {
+    match market {
+        Market::Um => 1,
+        Market::Cm => 6,
+        Market::Spot => 8,
+        // No version keeps options (`schema_of` refuses them first).
+        Market::Option => i32::MAX,
+    }
+}
+
 /// The symbols' table, as version 1 made it.
 macro_rules! symbols_table {
     () => {
