@@ -531,3 +531,79 @@ fn a_microsecond_file_and_a_millisecond_file_of_a_day_give_the_same_row() {
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// The markets of the run log, in the order of their runs.
+fn run_markets(db: &std::path::Path) -> Vec<(String, String)> {
+    let conn = read_only(db);
+    let mut stmt = conn
+        .prepare("SELECT market, status FROM collection_runs ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// One `update --markets um,cm,spot` collects each market into its own tables, a run of its
+/// own in the run log; ten days later a plain `update` (what the scheduler runs) keeps every
+/// market collected before current: each market's rows and trading rows equal its corpus.
+#[test]
+fn one_update_collects_three_markets_and_a_plain_update_keeps_each_current() {
+    let earlier = today() - Duration::days(10);
+    let corpora = |as_of: NaiveDate| {
+        (
+            Corpus::from_spec(&small_spec()),
+            vision_sim::coin_m(as_of),
+            vision_sim::spot(as_of),
+        )
+    };
+    let merged = |(um, cm, spot): (Corpus, Corpus, Corpus)| um.merged(cm).merged(spot);
+    let env = Env::new(merged(corpora(earlier)));
+    env.ok(&["update", "-q", "--markets", "um,cm,spot"]);
+    let ok = |m: &str| (m.to_string(), "ok".to_string());
+    assert_eq!(run_markets(&env.db), [ok("um"), ok("cm"), ok("spot")]);
+    let spot_days = |db: &std::path::Path| -> i64 {
+        read_only(db)
+            .query_row(
+                "SELECT count(*) FROM spot.daily_availability WHERE symbol = 'BTCUSDT'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let before = spot_days(&env.db);
+
+    env.sim.with_corpus(|c| *c = merged(corpora(today())));
+    env.ok(&["update", "-q"]);
+    assert_eq!(
+        run_markets(&env.db),
+        [ok("um"), ok("cm"), ok("spot"), ok("um"), ok("cm"), ok("spot")]
+    );
+    // Ten more days of BTCUSDT's spot files: the plain update collected spot too.
+    assert_eq!(spot_days(&env.db), before + 10);
+    let (um, cm, spot) = corpora(today());
+    let start = day("2017-08-17");
+    for (table, corpus, root) in [
+        ("daily_availability", &um, vision_sim::ROOT),
+        ("cm.daily_availability", &cm, vision_sim::CM_ROOT),
+        ("spot.daily_availability", &spot, vision_sim::SPOT_ROOT),
+    ] {
+        let expected = expected_rows_in(corpus, root, start, today());
+        assert!(expected.len() > 1_000, "{table}: {}", expected.len());
+        assert_same_rows(&db_rows_of(&env.db, table), &expected);
+    }
+    for (table, corpus) in [
+        ("daily_trading", &um),
+        ("cm.daily_trading", &cm),
+        ("spot.daily_trading", &spot),
+    ] {
+        let (stored, expected) = (db_trading_of(&env.db, table), expected_trading(corpus));
+        assert!(!expected.is_empty(), "{table}");
+        assert!(
+            stored == expected,
+            "{table}: {} rows against {}",
+            stored.len(),
+            expected.len()
+        );
+    }
+}

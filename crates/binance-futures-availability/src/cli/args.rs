@@ -332,7 +332,18 @@ pub(crate) struct MarketArg {
     pub market: Market,
 }
 
-/// The markets `--market` accepts: those a database keeps.
+/// `--markets`: which markets `update` and `backfill` collect, each a run of its own in the
+/// run log, all published together. `--market` is the same flag (one market, as it was).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct MarketsArg {
+    /// The markets to collect, comma-separated: um (USD-M futures), cm (COIN-M futures), spot,
+    /// each into tables of its own [default: update: every market collected before (um for a
+    /// new database); backfill: um]
+    #[arg(long, alias = "market", value_delimiter = ',', value_parser = kept_market())]
+    pub markets: Option<Vec<Market>>,
+}
+
+/// The markets `--market` and `--markets` accept: those a database keeps.
 fn kept_market() -> impl clap::builder::TypedValueParser<Value = Market> {
     clap::builder::PossibleValuesParser::new(crate::store::KEPT_MARKETS.map(|m| m.name()))
         .map(|s| s.parse::<Market>().unwrap_or_default())
@@ -663,14 +674,15 @@ pub(crate) struct UpdateArgs {
     #[arg(long)]
     pub no_trading: bool,
     #[command(flatten)]
-    pub market: MarketArg,
+    pub markets: MarketsArg,
     #[command(flatten)]
     pub remote: Remote,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct BackfillArgs {
-    /// First day [default: the market's first: 2019-09-25 for um, 2020-08-11 for cm]
+    /// First day [default: each market's first: 2019-09-25 for um, 2020-08-11 for cm,
+    /// 2017-08-17 for spot]
     #[arg(long, value_parser = parse_day)]
     pub start: Option<NaiveDate>,
     /// Last day [default: yesterday, UTC]
@@ -683,7 +695,7 @@ pub(crate) struct BackfillArgs {
     #[arg(long)]
     pub no_trading: bool,
     #[command(flatten)]
-    pub market: MarketArg,
+    pub markets: MarketsArg,
     #[command(flatten)]
     pub remote: Remote,
 }
