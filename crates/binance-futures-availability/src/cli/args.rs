@@ -31,7 +31,8 @@ Exit codes:
 /// `serve::help`).
 // No `\` after the opening quote: it would swallow the first line's indent.
 pub(super) const SERVE_NOTES: &str =
-    "  ?format=csv (or Accept: text/csv) for CSV. Answers carry ETag/Last-Modified (304 on
+    "  ?market=cm|spot on the database's endpoints asks that market's tables (um unless
+  given). ?format=csv (or Accept: text/csv) for CSV. Answers carry ETag/Last-Modified (304 on
   If-None-Match) and are gzipped when asked. A publish by the scheduler is served within a
   second, without a failed request. Only requests for 127.0.0.1, [::1] or localhost with
   the port (and --allow-host names) are answered; others get 421 (DNS rebinding).
