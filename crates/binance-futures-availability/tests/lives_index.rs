@@ -272,7 +272,15 @@ fn a_file_without_the_index_is_read_and_migrated() {
         env.ok(&["query", "events", "--format", "json", "--db", old_db]),
         want
     );
-    let spot = ["query", "snapshot", "2024-01-15", "--market", "spot", "--db", old_db];
+    let spot = [
+        "query",
+        "snapshot",
+        "2024-01-15",
+        "--market",
+        "spot",
+        "--db",
+        old_db,
+    ];
     let refused = |want: &str| {
         let out = env.run(&spot);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();

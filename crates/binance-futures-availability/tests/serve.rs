@@ -1028,7 +1028,10 @@ fn market_parameters_answer_what_the_command_line_prints() {
     let client = reqwest::Client::new();
     let rt = runtime();
     let cases: &[(&str, &[&str])] = &[
-        ("/v1/snapshot/2024-01-15", &["query", "snapshot", "2024-01-15"]),
+        (
+            "/v1/snapshot/2024-01-15",
+            &["query", "snapshot", "2024-01-15"],
+        ),
         (
             "/v1/snapshot/2024-01-15?market=spot",
             &["query", "snapshot", "2024-01-15", "--market", "spot"],
@@ -1036,7 +1039,14 @@ fn market_parameters_answer_what_the_command_line_prints() {
         (
             "/v1/universe/2024-01-15?market=spot&quote=USDT&top=100",
             &[
-                "query", "universe", "2024-01-15", "--market", "spot", "--quote", "USDT", "--top",
+                "query",
+                "universe",
+                "2024-01-15",
+                "--market",
+                "spot",
+                "--quote",
+                "USDT",
+                "--top",
                 "100",
             ],
         ),
@@ -1048,14 +1058,24 @@ fn market_parameters_answer_what_the_command_line_prints() {
             "/v1/timeline/BTCUSD_PERP?market=cm",
             &["query", "timeline", "BTCUSD_PERP", "--market", "cm"],
         ),
-        ("/v1/events?market=spot", &["query", "events", "--market", "spot"]),
-        ("/v1/symbols?market=spot", &["query", "symbols", "--market", "spot"]),
+        (
+            "/v1/events?market=spot",
+            &["query", "events", "--market", "spot"],
+        ),
+        (
+            "/v1/symbols?market=spot",
+            &["query", "symbols", "--market", "spot"],
+        ),
     ];
     for (path, args) in cases {
         let answer = rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
         let body = String::from_utf8(answer.body).unwrap();
         assert_eq!(answer.status, 200, "{path}: {body}");
-        assert_eq!(body, env.ok(&[args, &["--format", "json"][..]].concat()), "{path}");
+        assert_eq!(
+            body,
+            env.ok(&[args, &["--format", "json"][..]].concat()),
+            "{path}"
+        );
     }
     let spot = rt.block_on(get(
         &client,

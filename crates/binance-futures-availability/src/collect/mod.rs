@@ -13,7 +13,8 @@
 //! - `probe` — the HEAD path: one day's file per symbol.
 //! - `progress` — the bar or log lines on stderr.
 //!
-//! This file holds the goal, the options, the outcome and `run`, which decides a run's state.
+//! This file holds the goal, the options, the outcome, `run_markets` (one private copy, a run per
+//! market, one publish) and `run_one`, which decides a market's run's state.
 
 mod crawl;
 mod driver;
@@ -373,7 +374,7 @@ pub async fn run(
 /// `update` and the scheduler), in one private copy published once: a reader sees all of the
 /// run's markets or none. Each market is a run of its own in the run log. A market whose
 /// folders failed does not stop the next; a stop (the breaker, a signal, a store error) does.
-/// Returns each market's summary, or the first market's error once the copy is published.
+/// Returns each market's summary, or the first error of a market once the copy is published.
 pub async fn run_markets(
     db_path: &Path,
     client: &VisionClient,
@@ -620,8 +621,7 @@ async fn execute(
             folders.extend(priors.keys().filter(|k| !listed.contains(*k)).cloned());
             // The run log records the days the update had to check, not the re-list's.
             let due = plan::update_plan(market, &folders, &priors, *end, *lookback, None);
-            let tasks =
-                plan::update_plan(market, &folders, &priors, *end, *lookback, Some(run));
+            let tasks = plan::update_plan(market, &folders, &priors, *end, *lookback, Some(run));
             (plan::span(&due), tasks)
         }
         Goal::Probe { date, symbols } => {

@@ -190,7 +190,10 @@ fn market_schema(market: Market) -> String {
 /// with version 8).
 fn to_v7() -> String {
     let mut sql = String::new();
-    for schema in [Market::Um, Market::Cm].iter().filter_map(|m| schema_of(*m)) {
+    for schema in [Market::Um, Market::Cm]
+        .iter()
+        .filter_map(|m| schema_of(*m))
+    {
         sql.push_str(&format!(
             "SET schema = '{schema}';\n{tables}\n",
             tables = super::lives_index::TABLES

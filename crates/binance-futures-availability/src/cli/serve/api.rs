@@ -46,7 +46,6 @@ use crate::store::{
 
 pub(crate) use catalog::{CatalogKey, DEFAULT_MAX_FILES};
 
-
 /// What an answer is kept under: the question and the format it was written in.
 pub(super) type AnswerKey = (Question, Format);
 
@@ -426,7 +425,8 @@ async fn range(
             "a range needs both start and end, e.g. ?start=2024-01-01&end=2024-01-31",
         ));
     };
-    let question = Question::range(params.market()?, start, end, params.contract()?).map_err(refused)?;
+    let question =
+        Question::range(params.market()?, start, end, params.contract()?).map_err(refused)?;
     let format = params.format(&headers)?;
     app.answer(&headers, format, question).await
 }
@@ -711,7 +711,8 @@ async fn lives(
     let rule = params
         .days("delisted_after", UNIVERSE_DAYS)?
         .unwrap_or(DEFAULT_DELISTED_AFTER);
-    let question = Question::lives(params.market()?, params.get("symbol"), rule).map_err(refused)?;
+    let question =
+        Question::lives(params.market()?, params.get("symbol"), rule).map_err(refused)?;
     let format = params.format(&headers)?;
     app.answer(&headers, format, question).await
 }
