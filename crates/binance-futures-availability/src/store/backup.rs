@@ -231,10 +231,14 @@ impl Database {
     /// writer's limit at the end of a first load.
     fn counts(&self) -> Result<(i64, i64), StoreError> {
         // Every kept market's: a copy must hold all of them.
+        let schemas = super::KEPT_MARKETS
+            .iter()
+            .filter_map(|m| super::schema::schema_of(*m))
+            .map(|schema| self.qualified(schema))
+            .collect::<Result<Vec<_>, _>>()?;
         let sum = |table: &str| {
-            super::KEPT_MARKETS
+            schemas
                 .iter()
-                .filter_map(|m| super::schema::schema_of(*m))
                 .map(|schema| format!("(SELECT count(*) FROM {schema}.{table})"))
                 .collect::<Vec<_>>()
                 .join(" + ")

@@ -45,8 +45,9 @@ pub use catalog::export::{
 pub use catalog::status::{CatalogStatus, CrawlRecord, DEFAULT_CATALOG_NAME, RecordedChanges};
 pub use catalog::{
     CATALOG_VERSION, Catalog, CatalogFile, CatalogGap, Change, ChangeCounts, ChangeKind,
-    ChangeListing, ChangeQuery, DatasetSummary, FileListing, FileQuery, FolderListing, Lag, LeafListing, ListedFile, Scope,
-    StoredLeaf, Stray, StrayReason, SymbolSummary, period_number, period_span, symbol_folder,
+    ChangeListing, ChangeQuery, DatasetSummary, FileListing, FileQuery, FolderListing, Lag,
+    LeafListing, ListedFile, Scope, StoredLeaf, Stray, StrayReason, SymbolSummary, period_number,
+    period_span, symbol_folder,
 };
 pub use checked::published_through;
 pub use error::{Awaiting, RoomFor, StoreError};
@@ -274,6 +275,18 @@ impl Database {
         self.checked_span = Default::default();
         self.lives = Default::default();
         Ok(())
+    }
+
+    /// `schema` qualified by the file's catalog, for SQL that names another market's tables:
+    /// DuckDB names a file's catalog after the file (`spot.duckdb` → `spot`), and `spot.symbols`
+    /// is then ambiguous between that catalog and the schema `spot` (a Python user's
+    /// `spot.duckdb` failed its first publish so).
+    pub(super) fn qualified(&self, schema: &str) -> Result<String, StoreError> {
+        let catalog: String = self
+            .conn
+            .query_row("SELECT current_database()", [], |r| r.get(0))
+            .map_err(self.err("reading the file's catalog name"))?;
+        Ok(format!("\"{}\".{schema}", catalog.replace('"', "\"\"")))
     }
 
     /// The market this handle's questions and writes are about.
