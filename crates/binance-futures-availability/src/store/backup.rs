@@ -289,10 +289,16 @@ fn read_every_block(path: &Path) -> Result<usize, StoreError> {
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(err)?
     };
+    // Qualified by the file's catalog too: DuckDB names it after the file, and in
+    // `spot.duckdb` `"spot"."symbols"` is ambiguous between the catalog and the schema.
+    let catalog: String = conn
+        .query_row("SELECT current_database()", [], |r| r.get(0))
+        .map_err(err)?;
     for (schema, table, columns) in &tables {
         conn.query_row(
             &format!(
-                "SELECT max(hash({columns})) FROM {}.{}",
+                "SELECT max(hash({columns})) FROM {}.{}.{}",
+                quoted(&catalog),
                 quoted(schema),
                 quoted(table)
             ),
