@@ -22,7 +22,7 @@ use crate::facts::{ContractFilter, DailyTrading, DayError, DayRange, Market, TRA
 use crate::store::LifeRow;
 use crate::store::{
     DayCount, Event, EventFilter, Every, Member, PANEL_DATES, PanelQuery, PanelRow, RangeRow,
-    SnapshotRow, StoreError, SymbolRecord, Timeline, UNIVERSE_DAYS, UniverseQuery,
+    RankBy, SnapshotRow, StoreError, SymbolRecord, Timeline, UNIVERSE_DAYS, UniverseQuery,
 };
 use crate::vision::{BadSymbol, check_symbol};
 
@@ -51,6 +51,13 @@ pub enum QuestionError {
         /// What it may be.
         bounds: RangeInclusive<u32>,
     },
+    /// A spot universe ranked by quote volume without one quote asset.
+    #[error(
+        "a spot universe ranks by quote volume within one quote asset, and this question names \
+         none: volumes in BTC and in USDT are not one scale; name one (--quote USDT, or \
+         quote=\"USDT\" in Python) or rank by trades"
+    )]
+    SpotWithoutQuote,
     /// A panel with more rebalance dates than `PANEL_DATES`.
     #[error(
         "the panel from {start} to {end} every {every} has {dates} rebalance dates, more than \
@@ -147,9 +154,14 @@ pub enum Question {
 
 /// A universe question's counts within their bounds and its quote a name: what a universe and
 /// a panel both check.
-fn check_universe(query: &UniverseQuery) -> Result<(), QuestionError> {
+fn check_universe(market: Market, query: &UniverseQuery) -> Result<(), QuestionError> {
     if let Some(quote) = &query.quote {
         check_symbol(quote)?;
+    }
+    // Spot pairs are quoted in ~40 assets: a volume in BTC and one in USDT are not one scale,
+    // so an order by quote volume is only true within one quote asset.
+    if market == Market::Spot && query.by == RankBy::QuoteVolume && query.quote.is_none() {
+        return Err(QuestionError::SpotWithoutQuote);
     }
     within("min_age", query.min_age, MIN_AGE_DAYS)?;
     within("recent", query.recent, UNIVERSE_DAYS)?;
@@ -253,7 +265,7 @@ impl Question {
 
     /// The universe `query` asks for, its counts within their bounds and its quote a name.
     pub fn universe(market: Market, query: UniverseQuery) -> Result<Question, QuestionError> {
-        check_universe(&query)?;
+        check_universe(market, &query)?;
         Ok(Question::Universe { market, query })
     }
 
@@ -266,7 +278,7 @@ impl Question {
         until: NaiveDate,
         every: Every,
     ) -> Result<Question, QuestionError> {
-        check_universe(&query)?;
+        check_universe(market, &query)?;
         crate::facts::check_order(query.date, until)?;
         if let Every::Days(n) = every {
             within("every", n, UNIVERSE_DAYS)?;

@@ -5,6 +5,9 @@
 //! this file from the corpus alone; appending later data never changes a day's universe.
 
 use crate::common;
+use crate::markets::{
+    Folder, Params, Ranked, assert_checked_universe, oracle_universe, same, universe,
+};
 
 use std::collections::BTreeMap;
 
@@ -202,97 +205,33 @@ fn bad_event_and_universe_questions_exit_2_before_opening_anything() {
     }
 }
 
-/// One member as compared: symbol, rank, mean quote volume, days listed.
-type Ranked = (String, u64, f64, i64);
-
 /// The universe of `date` computed from the corpus and its spec alone.
 fn expected_universe(
     corpus: &Corpus,
     spec: &CorpusSpec,
     date: NaiveDate,
-    (min_age, recent, window, top): Params,
+    params: Params,
 ) -> Vec<Ranked> {
     let trading = expected_trading(corpus);
-    let mut members: Vec<(String, f64, i64)> = Vec::new();
-    for s in &spec.symbols {
-        if s.name.contains("_22") {
-            continue; // delivery
-        }
-        if s.name.ends_with("SETTLED") {
-            continue; // the old life of a symbol that trades on under its base name
-        }
-        // The current life starts after the last gap of 7 days or more that ended before DATE.
-        let life_from = s
-            .gaps
-            .iter()
-            .filter(|(a, b)| (*b - *a).num_days() + 1 >= 7 && *b < date && *b < s.last)
-            .map(|(_, b)| *b)
-            .max();
-        let rows: Vec<(NaiveDate, f64, u64)> = trading
-            .iter()
-            .filter(|((sym, d), _)| *sym == s.name && *d < date)
-            .map(|((_, d), r)| (*d, r.2, r.3))
-            .collect();
-        let Some(first) = rows
-            .iter()
-            .filter(|(d, _, t)| *t > 0 && life_from.is_none_or(|l| *d > l))
-            .map(|r| r.0)
-            .min()
-        else {
-            continue;
-        };
-        let last = rows.iter().filter(|r| r.2 > 0).map(|r| r.0).max().unwrap();
-        let in_window: Vec<f64> = rows
-            .iter()
-            .filter(|r| r.0 >= date - Duration::days(window))
-            .map(|r| r.1)
-            .collect();
-        if last < date - Duration::days(recent)
-            || (date - first).num_days() < min_age
-            || in_window.is_empty()
-        {
-            continue;
-        }
-        let mean = in_window.iter().sum::<f64>() / in_window.len() as f64;
-        members.push((s.name.clone(), mean, (date - first).num_days()));
-    }
-    members.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.as_bytes().cmp(b.0.as_bytes())));
-    members
-        .into_iter()
-        .take(top.unwrap_or(usize::MAX))
-        .zip(1..)
-        .map(|((s, m, d), rank)| (s, rank, m, d))
-        .collect()
-}
-
-fn universe(env: &Env, date: NaiveDate, extra: &[&str]) -> (Vec<Ranked>, Vec<Value>) {
-    let d = date.to_string();
-    let mut args = vec!["query", "universe", d.as_str()];
-    args.extend(extra);
-    let rows = json(env, &args);
-    let ranked = rows
+    // Gaps that end before the symbol's last day (a gap after it is no gap of its life).
+    let gaps: Vec<(&str, Vec<(NaiveDate, NaiveDate)>)> = spec
+        .symbols
         .iter()
-        .map(|m| {
-            (
-                m["symbol"].as_str().unwrap().to_string(),
-                m["rank"].as_u64().unwrap(),
-                m["mean_quote_volume"].as_f64().unwrap(),
-                m["days_listed"].as_i64().unwrap(),
-            )
+        // Not delivery contracts; not the old life of a symbol that trades on under its base.
+        .filter(|s| !s.name.contains("_22") && !s.name.ends_with("SETTLED"))
+        .map(|s| {
+            let gaps = s
+                .gaps
+                .iter()
+                .copied()
+                .filter(|(_, b)| *b < s.last)
+                .collect();
+            (s.name.as_str(), gaps)
         })
         .collect();
-    (ranked, rows)
+    let folders: Vec<Folder> = gaps.iter().map(|(s, g)| (*s, g.as_slice())).collect();
+    oracle_universe(&trading, &folders, |_, r| r.2, date, params, false)
 }
-
-fn same(got: &[Ranked], want: &[Ranked]) -> bool {
-    got.len() == want.len()
-        && got.iter().zip(want).all(|(g, w)| {
-            g.0 == w.0 && g.1 == w.1 && g.3 == w.3 && (g.2 - w.2).abs() <= 1e-9 * w.2.abs()
-        })
-}
-
-/// `--min-age`, `--recent`, `--window`, `--top` as the oracle takes them.
-type Params = (i64, i64, i64, Option<usize>);
 
 const QUESTIONS: [(&[&str], Params); 4] = [
     (&[], (0, 1, 30, None)),
@@ -316,15 +255,7 @@ fn universes_equal_an_independent_computation() {
         for (flags, params) in QUESTIONS {
             let (got, rows) = universe(&env, day(date), flags);
             let want = expected_universe(&corpus, &spec, day(date), params);
-            assert!(
-                same(&got, &want),
-                "{date} {flags:?}:\n got {got:?}\nwant {want:?}"
-            );
-            // Every day here is checked: whether it traded that day is known.
-            assert!(
-                rows.iter().all(|r| r["traded_on_date"].is_boolean()),
-                "{rows:?}"
-            );
+            assert_checked_universe(&got, &want, &rows, &format!("{date} {flags:?}"));
         }
     }
     // XRPUSDT back for 4 days on 12-25: too young for --min-age 7, present without it.

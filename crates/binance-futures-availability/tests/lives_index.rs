@@ -24,7 +24,7 @@ use vision_sim::Corpus;
 const START: &str = "2021-10-02";
 
 /// `path` as a schema 6 file: the same facts without the lives index, which a reader then
-/// rebuilds (the copy is written; `path` is not).
+/// rebuilds, and without spot's tables (version 8; the copy is written; `path` is not).
 fn without_index(path: &Path, dir: &Path) -> PathBuf {
     let copy = dir.join(format!(
         "rebuilt-{}.duckdb",
@@ -35,8 +35,8 @@ fn without_index(path: &Path, dir: &Path) -> PathBuf {
     let conn = duckdb::Connection::open(&copy).unwrap();
     conn.execute_batch(
         "DROP TABLE main.lives_runs; DROP TABLE main.lives_built;
-         DROP TABLE cm.lives_runs; DROP TABLE cm.lives_built;
-         DELETE FROM schema_version WHERE version = 7; CHECKPOINT;",
+         DROP TABLE cm.lives_runs; DROP TABLE cm.lives_built; DROP SCHEMA spot CASCADE;
+         DELETE FROM schema_version WHERE version >= 7; CHECKPOINT;",
     )
     .unwrap();
     drop(conn);
@@ -251,8 +251,9 @@ fn an_unpublished_write_leaves_no_stale_index() {
     }
 }
 
-/// A schema 6 file (written before the index) is still read, by a rebuild, and its first
-/// write migrates it and publishes the index.
+/// A schema 6 file (written before the index and spot's tables) is still read, by a rebuild,
+/// a question about spot is told the file predates spot's tables, and its first write migrates
+/// it and publishes the index.
 #[test]
 fn a_file_without_the_index_is_read_and_migrated() {
     let env = Env::new(Corpus::from_spec(&spec()));
@@ -271,8 +272,25 @@ fn a_file_without_the_index_is_read_and_migrated() {
         env.ok(&["query", "events", "--format", "json", "--db", old_db]),
         want
     );
+    let spot = [
+        "query",
+        "snapshot",
+        "2024-01-15",
+        "--market",
+        "spot",
+        "--db",
+        old_db,
+    ];
+    let refused = |want: &str| {
+        let out = env.run(&spot);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(want), "{err}");
+    };
+    refused("is of schema version 6, older than the spot market's tables (version 8)");
     env.ok(&["backfill", "--end", crate::lives::END, "--db", old_db]);
-    assert_eq!(version(&old), 7);
+    assert_eq!(version(&old), 8);
+    refused("not checked");
     assert!(index_built(&old));
     assert_eq!(
         env.ok(&["query", "events", "--format", "json", "--db", old_db]),

@@ -66,8 +66,9 @@ fn a_schema_2_file_migrates_on_the_next_write_keeping_every_row_and_answer() {
     env.ok(&["update", "--quiet"]);
     // Through 3 and 4, which adds the trading tables beside the availability ones (this
     // `update` then fills them), 5, where `daily_availability` is a view of the facts, 6,
-    // where COIN-M's tables stand beside them, to 7, which stores the lives index.
-    assert_eq!(schema_version(&env.db), 7);
+    // where COIN-M's tables stand beside them, 7, which stores the lives index, to 8, where
+    // spot's tables stand beside them.
+    assert_eq!(schema_version(&env.db), 8);
     // Every row, url included (the schema-2 rows hold the public, percent-encoded urls that
     // schema 3 computes).
     assert!(db_rows(&env.db) == before, "rows changed in the migration");
@@ -255,7 +256,7 @@ fn a_schema_5_file_migrates_on_the_next_write_keeping_every_row_of_every_table()
     assert_eq!(runs_before.len(), 1);
 
     env.ok(&["update", "--quiet"]);
-    assert_eq!(schema_version(&env.db), 7);
+    assert_eq!(schema_version(&env.db), 8);
     for (table, rows) in KEPT.iter().zip(&before) {
         assert!(
             &table_rows(&env.db, table) == rows,
@@ -275,14 +276,17 @@ fn a_schema_5_file_migrates_on_the_next_write_keeping_every_row_of_every_table()
     };
     assert_eq!(runs, [(1, "um".to_string()), (2, "um".to_string())]);
     // COIN-M's tables, empty: asked about, it says nothing is checked, never "no symbol".
-    assert!(table_rows(&env.db, "cm.symbols").is_empty());
-    let out = env.run(&["query", "snapshot", "2024-01-15", "--market", "cm"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not checked"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Spot's too (version 8).
+    for market in ["cm", "spot"] {
+        assert!(table_rows(&env.db, &format!("{market}.symbols")).is_empty());
+        let out = env.run(&["query", "snapshot", "2024-01-15", "--market", market]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not checked"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // Every answer the schema-5 code gave, given again.
     let answers = answers_again(&env, "v5");
     assert!(answers.len() >= 15, "{}", answers.len());

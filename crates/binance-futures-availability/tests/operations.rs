@@ -45,7 +45,10 @@ fn status_reports_contents_and_exits_1_when_stale() {
     assert_eq!(s["symbols"]["delivery"], 1);
     assert_eq!(s["symbols"]["perpetual"], 7);
     assert_eq!(s["symbols"]["settled"], 2);
-    assert_eq!(s["schema_version"], 7);
+    assert_eq!(
+        s["schema_version"],
+        binance_futures_availability::store::SCHEMA_VERSION
+    );
     assert_eq!(
         s["coverage"],
         serde_json::json!(["2019-12-31", days_ago(1).to_string()])

@@ -1013,3 +1013,89 @@ fn help_and_the_404_name_every_endpoint_the_api_guide_lists() {
         }
     }
 }
+
+/// Issue 28: `?market=cm|spot` answers as `--market` does, byte for byte, from handles opened
+/// on the first question about that market; USD-M's answers stay USD-M's; a market not kept and
+/// a spot universe without a quote are 400 with the command line's sentences.
+#[test]
+fn market_parameters_answer_what_the_command_line_prints() {
+    let corpus = Corpus::from_spec(&small_spec())
+        .merged(vision_sim::coin_m(today()))
+        .merged(vision_sim::spot(today()));
+    let env = Env::new(corpus);
+    env.ok(&["update", "-q", "--markets", "um,cm,spot"]);
+    let served = Served::start(&env, &[]);
+    let client = reqwest::Client::new();
+    let rt = runtime();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "/v1/snapshot/2024-01-15",
+            &["query", "snapshot", "2024-01-15"],
+        ),
+        (
+            "/v1/snapshot/2024-01-15?market=spot",
+            &["query", "snapshot", "2024-01-15", "--market", "spot"],
+        ),
+        (
+            "/v1/universe/2024-01-15?market=spot&quote=USDT&top=100",
+            &[
+                "query",
+                "universe",
+                "2024-01-15",
+                "--market",
+                "spot",
+                "--quote",
+                "USDT",
+                "--top",
+                "100",
+            ],
+        ),
+        (
+            "/v1/universe/2024-01-15?market=cm",
+            &["query", "universe", "2024-01-15", "--market", "cm"],
+        ),
+        (
+            "/v1/timeline/BTCUSD_PERP?market=cm",
+            &["query", "timeline", "BTCUSD_PERP", "--market", "cm"],
+        ),
+        (
+            "/v1/events?market=spot",
+            &["query", "events", "--market", "spot"],
+        ),
+        (
+            "/v1/symbols?market=spot",
+            &["query", "symbols", "--market", "spot"],
+        ),
+    ];
+    for (path, args) in cases {
+        let answer = rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
+        let body = String::from_utf8(answer.body).unwrap();
+        assert_eq!(answer.status, 200, "{path}: {body}");
+        assert_eq!(
+            body,
+            env.ok(&[args, &["--format", "json"][..]].concat()),
+            "{path}"
+        );
+    }
+    let spot = rt.block_on(get(
+        &client,
+        &format!("{}/v1/snapshot/2024-01-15?market=spot", served.url),
+        &[],
+    ));
+    assert!(String::from_utf8_lossy(&spot.body).contains("ETHBTC"));
+    for (path, sentence) in [
+        (
+            "/v1/universe/2024-01-15?market=spot",
+            "a spot universe ranks by quote volume within one quote asset",
+        ),
+        (
+            "/v1/snapshot/2024-01-15?market=option",
+            "is not a market kept here; use one of um, cm, spot",
+        ),
+    ] {
+        let answer = rt.block_on(get(&client, &format!("{}{path}", served.url), &[]));
+        let body = String::from_utf8_lossy(&answer.body).into_owned();
+        assert_eq!(answer.status, 400, "{path}: {body}");
+        assert!(body.contains(sentence), "{path}: {body}");
+    }
+}

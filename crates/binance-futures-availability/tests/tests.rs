@@ -20,6 +20,7 @@ mod hardening;
 mod hostile_server;
 mod lives;
 mod lives_index;
+mod markets;
 mod migration;
 mod operations;
 mod outage;

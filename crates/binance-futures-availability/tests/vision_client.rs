@@ -456,7 +456,13 @@ async fn coin_m_folders_list_and_read_through_the_same_seam() {
         .unwrap();
     assert_eq!(
         symbols,
-        ["ADAUSD_PERP_SETTLED", "BTCUSD_240628", "BTCUSD_PERP"]
+        [
+            "ADAUSD_PERP_SETTLED",
+            "BTCUSD_240628",
+            "BTCUSD_PERP",
+            "ETHUSD_PERP",
+            "LINKUSD_PERP"
+        ]
     );
     let kinds: Vec<(Instrument, bool)> = symbols
         .iter()
@@ -468,6 +474,8 @@ async fn coin_m_folders_list_and_read_through_the_same_seam() {
         [
             (Instrument::Perpetual, true),
             (Instrument::Delivery(day("2024-06-28")), false),
+            (Instrument::Perpetual, false),
+            (Instrument::Perpetual, false),
             (Instrument::Perpetual, false)
         ]
     );

@@ -408,7 +408,7 @@ impl Database {
         self.path.clone()
     }
 
-    /// The market this handle's questions are about: `'um'` or `'cm'`.
+    /// The market this handle's questions are about: `'um'`, `'cm'` or `'spot'`.
     #[getter]
     fn market(&self) -> &'static str {
         self.market.name()

@@ -108,8 +108,16 @@ def slow_sim():
 
 @pytest.fixture()
 def coin_m_sim():
-    """A bucket of COIN-M folders (a perpetual, a quarterly, a settled folder, a pair)."""
+    """A bucket of COIN-M folders (perpetuals, a quarterly, a settled folder, a pair)."""
     server = Sim(corpus="coin-m")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def spot_sim():
+    """A bucket of spot pairs (a delisting, a pair that came back, microseconds from 2025)."""
+    server = Sim(corpus="spot")
     yield server
     server.stop()
 

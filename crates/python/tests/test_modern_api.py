@@ -505,7 +505,7 @@ def test_coin_m_is_collected_and_asked_with_market_cm_as_the_cli_does(coin_m_sim
     summary = bfa.update(
         path, s3_url=coin_m_sim.s3_url, data_url=coin_m_sim.data_url, market="cm"
     )
-    assert summary["symbols"] == 3
+    assert summary["symbols"] == 5
     from conftest import Cli
 
     cli = Cli(path, coin_m_sim)
@@ -516,23 +516,25 @@ def test_coin_m_is_collected_and_asked_with_market_cm_as_the_cli_does(coin_m_sim
         "query", "snapshot", "2024-01-15", "--market", "cm", "--contract", "all"
     )
     assert [r["symbol"] for r in cm.snapshot("2024-01-15", "all").to_pylist()] == [
-        "BTCUSD_240628", "BTCUSD_PERP",
+        "BTCUSD_240628", "BTCUSD_PERP", "ETHUSD_PERP",
     ]
     assert cm.timeline("BTCUSD_PERP").to_pylist()[0]["date"] == dt.date(2020, 8, 11)
     # USD-M's tables were not touched: asked about, they say nothing is checked yet.
     with pytest.raises(bfa.NotCheckedError):
         bfa.open(path).snapshot("2024-01-15")
-    with pytest.raises(ValueError, match="the spot market is not kept"):
-        bfa.open(path, market="spot")
+    with pytest.raises(ValueError, match="the option market is not kept"):
+        bfa.open(path, market="option")
     with pytest.raises(ValueError, match="is not a market"):
         bfa.open(path, market="coin-m")
     # A run for a market not kept is refused as bad input, leaving no database and no copy.
-    spot = tmp_path / "spot.duckdb"
-    with pytest.raises(ValueError, match="the spot market is not kept"):
-        bfa.update(spot, s3_url=coin_m_sim.s3_url, data_url=coin_m_sim.data_url, market="spot")
-    assert not spot.exists() and not list(tmp_path.glob("spot.duckdb.writing*"))
-    with pytest.raises(ValueError, match="no universe is answered for the cm market"):
-        cm.universe("2024-02-01")
+    option = tmp_path / "option.duckdb"
+    with pytest.raises(ValueError, match="the option market is not kept"):
+        bfa.update(option, s3_url=coin_m_sim.s3_url, data_url=coin_m_sim.data_url, market="option")
+    assert not option.exists() and not list(tmp_path.glob("option.duckdb.writing*"))
+    # Issue 28: COIN-M's universe ranks on USD notional, as the command line's does.
+    universe = cm.universe("2024-02-01").to_pylist()
+    assert sorted(m["symbol"] for m in universe) == ["BTCUSD_PERP", "ETHUSD_PERP"]
+    assert as_cli(universe) == cli.json("query", "universe", "2024-02-01", "--market", "cm")
 
 
 def test_a_handle_follows_a_republished_file_and_drops_its_read_index(sim, tmp_path):
@@ -557,3 +559,22 @@ def test_a_handle_follows_a_republished_file_and_drops_its_read_index(sim, tmp_p
     # The original API's handle too, through the same package.
     names = [r["symbol"] for r in q.get_available_symbols_on_date("2024-01-15")]
     assert names == [r["symbol"] for r in cli.json("query", "snapshot", "2024-01-15")]
+
+
+def test_spot_is_collected_and_asked_with_market_spot_as_the_cli_does(spot_sim, tmp_path):
+    """Issue 28: spot through the same code; its universe ranks within one quote asset."""
+    path = tmp_path / "spot.duckdb"
+    summary = bfa.update(path, s3_url=spot_sim.s3_url, data_url=spot_sim.data_url, market="spot")
+    assert summary["symbols"] == 5
+    from conftest import Cli
+
+    cli = Cli(path, spot_sim)
+    spot = bfa.open(path, market="spot")
+    assert spot.market == "spot"
+    universe = spot.universe("2024-01-15", quote="USDT")
+    assert as_cli(universe.to_pylist()) == cli.json(
+        "query", "universe", "2024-01-15", "--market", "spot", "--quote", "USDT"
+    )
+    assert sorted(m["symbol"] for m in universe.to_pylist()) == ["BNBUSDT", "BTCUSDT", "LUNAUSDT"]
+    with pytest.raises(ValueError, match="a spot universe ranks by quote volume within one quote asset"):
+        spot.universe("2024-01-15", top=10)

@@ -1,6 +1,9 @@
 //! A COIN-M corpus (`data/futures/cm/`), groundwork for collecting a second market with the
 //! same code: daily 1m and 1d klines, and monthly 1d klines, for
 //! - `BTCUSD_PERP`, the perpetual, from 2020-08-11 (its first day on Vision);
+//! - `ETHUSD_PERP`, a perpetual of 10 USD contracts, from 2020-08-14;
+//! - `LINKUSD_PERP`, a perpetual that stopped trading on 2023-03-31 and whose files went on with
+//!   zero trades through 2023-04-14 (as delisted USD-M symbols' did);
 //! - `BTCUSD_240628`, a quarterly whose files start ~6 months before its delivery day;
 //! - `ADAUSD_PERP_SETTLED`, a settled folder. Its name follows UM's `_SETTLED` convention; no
 //!   COIN-M settled folder name is known from the bucket, so the name is a stand-in;
@@ -8,9 +11,9 @@
 //! and the pair folder `BTCUSD` where the bucket files it: under `indexPriceKlines` (daily 1m
 //! files), not under `klines`.
 //!
-//! Keys and listings are the point; the 1d zips hold the same deterministic rows as USD-M ones
-//! (`trading`), in milliseconds, with USD-M's column meanings (COIN-M's `volume` is in
-//! contracts, which nothing here models).
+//! The 1d zips hold COIN-M's shape of the deterministic rows (`trading::in_contracts`): `volume`
+//! counts contracts (100 USD for `BTCUSD` ones, 10 USD for every other) and the 8th column is
+//! the base asset's volume, in milliseconds.
 
 use chrono::{Duration, NaiveDate};
 
@@ -33,13 +36,26 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 /// before).
 pub fn coin_m(as_of: NaiveDate) -> Corpus {
     let last_day = as_of.pred_opt().unwrap_or(as_of);
+    // Name, first and last file, last trade (`None`: every file's day traded).
     let contracts = [
-        ("BTCUSD_PERP", day(2020, 8, 11), last_day),
-        ("BTCUSD_240628", day(2023, 12, 29), day(2024, 6, 28)),
-        ("ADAUSD_PERP_SETTLED", day(2021, 3, 1), day(2023, 6, 14)),
+        ("BTCUSD_PERP", day(2020, 8, 11), last_day, None),
+        ("ETHUSD_PERP", day(2020, 8, 14), last_day, None),
+        (
+            "LINKUSD_PERP",
+            day(2021, 2, 1),
+            day(2023, 4, 14),
+            Some(day(2023, 3, 31)),
+        ),
+        ("BTCUSD_240628", day(2023, 12, 29), day(2024, 6, 28), None),
+        (
+            "ADAUSD_PERP_SETTLED",
+            day(2021, 3, 1),
+            day(2023, 6, 14),
+            None,
+        ),
     ];
     let mut objects: Vec<Object> = Vec::new();
-    for (name, first, last) in contracts {
+    for (name, first, last, last_trade) in contracts {
         let last = last.min(last_day);
         let salt = hash(name);
         let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
@@ -57,7 +73,7 @@ pub fn coin_m(as_of: NaiveDate) -> Corpus {
             &mut objects,
             name,
             &days,
-            None,
+            last_trade,
             as_of,
             |d| upload_time(d, salt),
         );
@@ -119,5 +135,23 @@ mod tests {
         let zip = c.get(&key).unwrap();
         assert_eq!(crate::object_bytes(zip).len() as u64, zip.size);
         assert!(crate::checksum_body(zip).ends_with("  BTCUSD_PERP-1d-2024-01-15.zip"));
+        // COIN-M's shape: `volume` counts contracts, the 8th column is base-asset volume.
+        let row = &crate::kline_rows(zip).unwrap()[0];
+        let usd = crate::trading::day_trade("BTCUSD_PERP", day(2024, 1, 15));
+        let num = |s: &str| s.parse::<f64>().unwrap();
+        assert_eq!(
+            num(&row.volume),
+            (num(&usd.quote_volume) / 100.0).round(),
+            "{row:?}"
+        );
+        let price = (num(&row.open) + num(&row.close)) / 2.0;
+        assert!((num(&row.quote_volume) - num(&row.volume) * 100.0 / price).abs() < 1e-6);
+        let eth = format!("{CM_ROOT}ETHUSD_PERP/1d/ETHUSD_PERP-1d-2024-01-15.zip");
+        let eth_row = &crate::kline_rows(c.get(&eth).unwrap()).unwrap()[0];
+        let eth_usd = crate::trading::day_trade("ETHUSD_PERP", day(2024, 1, 15));
+        assert_eq!(
+            num(&eth_row.volume),
+            (num(&eth_usd.quote_volume) / 10.0).round().max(1.0)
+        );
     }
 }

@@ -109,8 +109,17 @@ pub fn object_bytes(o: &Object) -> Vec<u8> {
 /// For a 1d-klines object: its CSV's name and its CSV.
 fn kline_file(o: &Object) -> Option<(String, String)> {
     let file = o.key.rsplit('/').next()?;
+    let rows = kline_rows(o)?;
+    let spot = o.key.starts_with(SPOT_PREFIX);
+    Some((file.replace(".zip", ".csv"), trading::csv_in(&rows, spot)))
+}
+
+/// The rows a 1d-klines object's file states, in its market's shape (COIN-M's in contracts,
+/// `trading::in_contracts`); `None` for any other object. What an oracle compares a database
+/// with: the corpus's own numbers.
+pub fn kline_rows(o: &Object) -> Option<Vec<trading::DayTrade>> {
     let symbol = o.key.rsplit('/').nth(2)?;
-    let rows = match o.kind {
+    let rows: Vec<trading::DayTrade> = match o.kind {
         ObjectKind::Daily1d { date, last_trade } => {
             vec![trading::file_day(symbol, last_trade, date)]
         }
@@ -127,8 +136,19 @@ fn kline_file(o: &Object) -> Option<(String, String)> {
             .collect(),
         ObjectKind::Daily1m { .. } | ObjectKind::Other => return None,
     };
-    Some((file.replace(".zip", ".csv"), trading::csv(&rows)))
+    Some(if o.key.starts_with(CM_PREFIX) {
+        rows.into_iter()
+            .map(|t| trading::in_contracts(symbol, t))
+            .collect()
+    } else {
+        rows
+    })
 }
+
+/// Every COIN-M key starts so; its 1d rows count contracts.
+const CM_PREFIX: &str = "data/futures/cm/";
+/// Every spot key starts so; its 1d rows from 2025 state microseconds.
+pub const SPOT_PREFIX: &str = "data/spot/";
 
 /// The size a 1d-klines object is listed with: chosen from its key, larger than its zip can
 /// be (a daily row is under 250 bytes, a month under 31 of them plus the header), and reached

@@ -19,17 +19,19 @@ mod corpus;
 mod realistic;
 mod s3;
 mod server;
+mod spot;
 pub mod trading;
 mod vision;
 
 pub use coin_m::{CM_INDEX_ROOT, CM_MONTHLY_ROOT, CM_ROOT, coin_m};
 pub use corpus::{
     Corpus, CorpusSpec, MONTHLY_ROOT, Object, ObjectKind, ROOT, SymbolSpec, checksum_body,
-    daily_key_in, monthly_1d_key, monthly_1d_key_in, object_bytes,
+    daily_key_in, kline_rows, monthly_1d_key, monthly_1d_key_in, object_bytes,
 };
 pub use realistic::realistic;
 pub use s3::{Keys, ListQuery, Start, list};
 pub use server::{Fault, FaultRule, Paging, SimOptions, SimServer, SimStats};
+pub use spot::{SPOT_MONTHLY_ROOT, SPOT_ROOT, SpotPair, spot, spot_pairs};
 pub use vision::{Bucket, Change, ChangeKind, Event, Market, Scripted, Stray, Vision, VisionAt};
 
 /// The bucket name the real service uses; listing and objects live under `/{BUCKET}`.

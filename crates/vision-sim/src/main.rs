@@ -18,14 +18,16 @@ struct Args {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:9900")]
     addr: SocketAddr,
-    /// `realistic` (every real folder name, ~1000 folders, 600k+ daily files), `coin-m` (a
-    /// COIN-M perpetual, quarterly, settled folder and pair), `vision` (the whole bucket: spot,
+    /// `realistic` (every real folder name, ~1000 folders, 600k+ daily files), `coin-m` (COIN-M
+    /// perpetuals, a quarterly, a settled folder and a pair), `spot` (five spot pairs: a
+    /// delisting, a pair that came back, microseconds from 2025), `vision` (the whole bucket: spot,
     /// USD-M, COIN-M and option, daily and monthly, every data type and interval, sidecars and
-    /// strays, generated per request and never held in memory; size it with --scale) or a JSON
-    /// corpus spec file.
+    /// strays, generated per request and never held in memory; size it with --scale), several of
+    /// realistic, coin-m and spot joined by commas (`realistic,coin-m,spot`: one bucket of
+    /// three markets), or a JSON corpus spec file.
     #[arg(long, default_value = "realistic")]
     corpus: String,
-    /// For `realistic` and `coin-m`: the day whose morning the bucket shows (files through the
+    /// For `realistic`, `coin-m` and `spot`: the day whose morning the bucket shows (files through the
     /// day before). For `vision`: the clock is that day at 09:00 UTC. Default: today, UTC (for
     /// `vision`: now).
     #[arg(long)]
@@ -91,22 +93,35 @@ fn main() -> ExitCode {
             }
         };
     }
-    let corpus = if args.corpus == "realistic" {
-        vision_sim::realistic(as_of)
-    } else if args.corpus == "coin-m" {
-        vision_sim::coin_m(as_of)
-    } else {
-        let spec: Result<CorpusSpec, String> = std::fs::read_to_string(&args.corpus)
-            .map_err(|e| e.to_string())
-            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
-        match spec {
-            Ok(spec) => Corpus::from_spec(&spec),
-            Err(e) => {
-                eprintln!(
-                    "vision-sim: could not read the corpus spec {}: {e}",
-                    args.corpus
-                );
-                return ExitCode::from(2);
+    let named = |name: &str| match name {
+        "realistic" => Some(vision_sim::realistic(as_of)),
+        "coin-m" => Some(vision_sim::coin_m(as_of)),
+        "spot" => Some(vision_sim::spot(as_of)),
+        _ => None,
+    };
+    let corpus = match args
+        .corpus
+        .split(',')
+        .map(named)
+        .collect::<Option<Vec<Corpus>>>()
+    {
+        Some(parts) => parts
+            .into_iter()
+            .reduce(Corpus::merged)
+            .unwrap_or_else(|| Corpus::from_objects(Vec::new())),
+        None => {
+            let spec: Result<CorpusSpec, String> = std::fs::read_to_string(&args.corpus)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
+            match spec {
+                Ok(spec) => Corpus::from_spec(&spec),
+                Err(e) => {
+                    eprintln!(
+                        "vision-sim: could not read the corpus spec {}: {e}",
+                        args.corpus
+                    );
+                    return ExitCode::from(2);
+                }
             }
         }
     };

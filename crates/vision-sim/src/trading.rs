@@ -129,17 +129,70 @@ pub fn monthly_trade(symbol: &str, last_trade: Option<NaiveDate>, date: NaiveDat
     t
 }
 
-fn write_row(out: &mut String, t: &DayTrade) {
-    let open_ms = (t.date - NaiveDate::default()).num_days() * DAY_MS;
+/// What one contract of a COIN-M symbol is worth in USD: 100 for `BTCUSD` contracts
+/// (`BTCUSD_PERP`, `BTCUSD_240628`), 10 for every other (Binance's contract specifications).
+pub fn cm_contract_usd(symbol: &str) -> f64 {
+    if symbol.starts_with("BTCUSD_") {
+        100.0
+    } else {
+        10.0
+    }
+}
+
+/// A day as COIN-M's 1d files state it: `volume` (and the taker's) counts contracts, and the
+/// 8th column (`quote_volume` in the header) is the base asset's volume, contracts × size ÷
+/// price. `t`'s quote volume is taken as the day's USD notional; a day with trades has at least
+/// one contract.
+pub fn in_contracts(symbol: &str, t: DayTrade) -> DayTrade {
+    let num = |s: &str| s.parse::<f64>().unwrap_or(0.0);
+    let size = cm_contract_usd(symbol);
+    let usd = num(&t.quote_volume);
+    let price = (num(&t.open) + num(&t.close)) / 2.0;
+    let mut contracts = (usd / size).round();
+    if t.trades > 0 {
+        contracts = contracts.max(1.0);
+    }
+    let taker_share = if usd > 0.0 {
+        num(&t.taker_buy_quote_volume) / usd
+    } else {
+        0.0
+    };
+    let taker = (contracts * taker_share).round();
+    DayTrade {
+        volume: format!("{contracts:.0}"),
+        quote_volume: format!("{:.8}", contracts * size / price),
+        taker_buy_volume: format!("{taker:.0}"),
+        taker_buy_quote_volume: format!("{:.8}", taker * size / price),
+        ..t
+    }
+}
+
+/// The first day spot's files state times in microseconds (milliseconds before).
+pub const SPOT_MICROS_FROM: NaiveDate = match NaiveDate::from_ymd_opt(2025, 1, 1) {
+    Some(d) => d,
+    None => panic!("valid date"),
+};
+
+/// Ticks of a file's time unit per millisecond: 1000 for spot rows from 2025-01-01, else 1.
+pub fn ticks_per_ms(spot: bool, date: NaiveDate) -> i64 {
+    if spot && date >= SPOT_MICROS_FROM {
+        1_000
+    } else {
+        1
+    }
+}
+
+fn write_row(out: &mut String, t: &DayTrade, per_ms: i64) {
+    let open = (t.date - NaiveDate::default()).num_days() * DAY_MS * per_ms;
     let _ = writeln!(
         out,
-        "{open_ms},{},{},{},{},{},{},{},{},{},{},0",
+        "{open},{},{},{},{},{},{},{},{},{},{},0",
         t.open,
         t.high,
         t.low,
         t.close,
         t.volume,
-        open_ms + DAY_MS - 1,
+        open + DAY_MS * per_ms - 1,
         t.quote_volume,
         t.trades,
         t.taker_buy_volume,
@@ -148,15 +201,20 @@ fn write_row(out: &mut String, t: &DayTrade) {
 }
 
 /// The CSV of a file whose rows are `trades` (in order), with the header when its first day is
-/// in the header era.
+/// in the header era, times in milliseconds.
 pub fn csv(trades: &[DayTrade]) -> String {
+    csv_in(trades, false)
+}
+
+/// `csv` for a market's file: a spot file's rows from 2025-01-01 state microseconds.
+pub fn csv_in(trades: &[DayTrade], spot: bool) -> String {
     let mut out = String::with_capacity(64 + trades.len() * 160);
     if trades.first().is_some_and(|t| t.date >= HEADER_FROM) {
         out.push_str(HEADER);
         out.push('\n');
     }
     for t in trades {
-        write_row(&mut out, t);
+        write_row(&mut out, t, ticks_per_ms(spot, t.date));
     }
     out
 }

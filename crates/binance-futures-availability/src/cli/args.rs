@@ -31,7 +31,8 @@ Exit codes:
 /// `serve::help`).
 // No `\` after the opening quote: it would swallow the first line's indent.
 pub(super) const SERVE_NOTES: &str =
-    "  ?format=csv (or Accept: text/csv) for CSV. Answers carry ETag/Last-Modified (304 on
+    "  ?market=cm|spot on the database's endpoints asks that market's tables (um unless
+  given). ?format=csv (or Accept: text/csv) for CSV. Answers carry ETag/Last-Modified (304 on
   If-None-Match) and are gzipped when asked. A publish by the scheduler is served within a
   second, without a failed request. Only requests for 127.0.0.1, [::1] or localhost with
   the port (and --allow-host names) are answered; others get 421 (DNS rebinding).
@@ -326,12 +327,24 @@ pub(crate) struct QueryArgs {
 /// keeps (`store::KEPT_MARKETS`).
 #[derive(Debug, Clone, Copy, Args)]
 pub(crate) struct MarketArg {
-    /// The market: um (USD-M futures) or cm (COIN-M futures), each kept in tables of its own.
+    /// The market: um (USD-M futures), cm (COIN-M futures) or spot, each kept in tables of its
+    /// own.
     #[arg(long, global = true, default_value = "um", value_parser = kept_market())]
     pub market: Market,
 }
 
-/// The markets `--market` accepts: those a database keeps.
+/// `--markets`: which markets `update` and `backfill` collect, each a run of its own in the
+/// run log, all published together. `--market` is the same flag (one market, as it was).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct MarketsArg {
+    /// The markets to collect, comma-separated: um (USD-M futures), cm (COIN-M futures), spot,
+    /// each into tables of its own [default: update: every market collected before (um for a
+    /// new database); backfill: um]
+    #[arg(long, alias = "market", value_delimiter = ',', value_parser = kept_market())]
+    pub markets: Option<Vec<Market>>,
+}
+
+/// The markets `--market` and `--markets` accept: those a database keeps.
 fn kept_market() -> impl clap::builder::TypedValueParser<Value = Market> {
     clap::builder::PossibleValuesParser::new(crate::store::KEPT_MARKETS.map(|m| m.name()))
         .map(|s| s.parse::<Market>().unwrap_or_default())
@@ -662,14 +675,15 @@ pub(crate) struct UpdateArgs {
     #[arg(long)]
     pub no_trading: bool,
     #[command(flatten)]
-    pub market: MarketArg,
+    pub markets: MarketsArg,
     #[command(flatten)]
     pub remote: Remote,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct BackfillArgs {
-    /// First day [default: the market's first: 2019-09-25 for um, 2020-08-11 for cm]
+    /// First day [default: each market's first: 2019-09-25 for um, 2020-08-11 for cm,
+    /// 2017-08-17 for spot]
     #[arg(long, value_parser = parse_day)]
     pub start: Option<NaiveDate>,
     /// Last day [default: yesterday, UTC]
@@ -682,7 +696,7 @@ pub(crate) struct BackfillArgs {
     #[arg(long)]
     pub no_trading: bool,
     #[command(flatten)]
-    pub market: MarketArg,
+    pub markets: MarketsArg,
     #[command(flatten)]
     pub remote: Remote,
 }

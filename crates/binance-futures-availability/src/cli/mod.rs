@@ -199,21 +199,23 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             collect_with(
                 &db_path,
                 &args.remote,
-                (args.market.market, trading(args.no_trading)),
+                (args.markets.markets.as_deref(), trading(args.no_trading)),
                 goal,
                 cli.quiet,
             )
         }
         Command::Backfill(args) => {
-            let start = args.start.unwrap_or(args.market.market.first_day());
+            let markets = args.markets.markets.unwrap_or_else(|| vec![Market::Um]);
             let end = args.end.unwrap_or_else(yesterday);
-            ordered(start, end)?;
+            for market in &markets {
+                ordered(args.start.unwrap_or(market.first_day()), end)?;
+            }
             collect_with(
                 &db_path,
                 &args.remote,
-                (args.market.market, trading(args.no_trading)),
+                (Some(&markets), trading(args.no_trading)),
                 Goal::Backfill {
-                    start,
+                    start: args.start,
                     end,
                     symbols: args.symbols,
                 },
@@ -223,7 +225,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Probe(args) => collect_with(
             &db_path,
             &args.remote,
-            (args.market.market, Trading::Skip),
+            (Some(&[args.market.market]), Trading::Skip),
             Goal::Probe {
                 date: args.date,
                 symbols: args.symbols,
@@ -398,21 +400,25 @@ pub(crate) fn trading(no_trading: bool) -> Trading {
     }
 }
 
+/// Collects `markets` (`None`: those collected before, `collect::run_markets`) and prints
+/// each market's summary.
 fn collect_with(
     db_path: &std::path::Path,
     remote: &Remote,
-    (market, trading): (Market, Trading),
+    (markets, trading): (Option<&[Market]>, Trading),
     goal: Goal,
     quiet: bool,
 ) -> Result<(), CliError> {
     let progress = progress(quiet);
-    let summary = runtime()?.block_on(async {
+    let summaries = runtime()?.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(cancel_on_signal(cancel.clone()));
-        collect_once(db_path, remote, (market, trading), &goal, progress, cancel).await
+        collect_once(db_path, remote, (markets, trading), &goal, progress, cancel).await
     })?;
     if !quiet {
-        say!("{summary}");
+        for summary in summaries {
+            say!("{summary}");
+        }
     }
     Ok(())
 }
@@ -436,21 +442,21 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(CliError::Runtime)
 }
 
-/// One collection run with a fresh client (so its request counts are the run's own).
+/// One collection with a fresh client (so its request counts are the run's own): each of
+/// `markets` (`None`: those collected before), in one published copy.
 async fn collect_once(
     db_path: &std::path::Path,
     remote: &Remote,
-    (market, trading): (Market, Trading),
+    (markets, trading): (Option<&[Market]>, Trading),
     goal: &Goal,
     progress: Progress,
     cancel: CancellationToken,
-) -> Result<Summary, CollectError> {
+) -> Result<Vec<Summary>, CollectError> {
     let options = collect::Options {
         concurrency: usize::from(remote.concurrency),
         progress,
         cancel,
         trading,
-        market,
         // Batches sized to the writer's memory limit (checked at start, so this is its value).
         batch_rows: crate::store::MemoryLimit::from_env()
             .unwrap_or(crate::store::DEFAULT_MEMORY_LIMIT)
@@ -458,7 +464,7 @@ async fn collect_once(
         ..collect::Options::default()
     };
     let client = VisionClient::new(remote.client_config())?;
-    collect::run(db_path, &client, goal, &options).await
+    collect::run_markets(db_path, &client, goal, &options, markets).await
 }
 
 /// Stop requests: SIGTERM (systemd, `docker stop`, `scheduler stop`) and Ctrl-C alike.

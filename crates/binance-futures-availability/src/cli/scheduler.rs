@@ -109,16 +109,25 @@ fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
                 let cancel = shutdown.child_token();
                 async move {
                     let trading = super::trading(args.no_trading);
-                    collect_once(
+                    // Every market collected before, as a plain `update` (USD-M for a new
+                    // database, as the original's job did); read again each day, so a market
+                    // added by hand is kept current from the next day on.
+                    let summaries = collect_once(
                         db_path,
                         &args.remote,
-                        // The scheduler keeps USD-M current, as the original's job did.
-                        (crate::facts::Market::Um, trading),
+                        (None, trading),
                         &goal,
                         Progress::Quiet,
                         cancel,
                     )
-                    .await
+                    .await?;
+                    Ok::<_, crate::collect::CollectError>(
+                        summaries
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
                 }
             },
             log_line,

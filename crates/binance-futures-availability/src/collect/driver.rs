@@ -349,7 +349,7 @@ mod tests {
             run: Job::Run(RunKind::Backfill),
             step,
         };
-        let mut state = RunState::new(RunKind::Backfill);
+        let mut state = RunState::new(RunKind::Backfill, crate::facts::Market::Um);
         let result = drive(
             &mut bench.db,
             &bench.client,
@@ -531,7 +531,7 @@ mod tests {
                     .map(|s| FolderTask::symbol("data/futures/um/daily/klines/", s))
                     .collect();
                 let mut tally = crate::collect::CrawlSummary::default();
-                let mut state = RunState::new(RunKind::Update);
+                let mut state = RunState::new(RunKind::Update, crate::facts::Market::Um);
                 let stage = Stage {
                     run: Job::Catalog,
                     step,

@@ -13,7 +13,8 @@
 //! - `probe` — the HEAD path: one day's file per symbol.
 //! - `progress` — the bar or log lines on stderr.
 //!
-//! This file holds the goal, the options, the outcome and `run`, which decides a run's state.
+//! This file holds the goal, the options, the outcome, `run_markets` (one private copy, a run per
+//! market, one publish) and `run_one`, which decides a market's run's state.
 
 mod crawl;
 mod driver;
@@ -103,8 +104,9 @@ pub fn check_options(
 pub enum Goal {
     /// List every (or the given) symbol folder over `[start, end]`.
     Backfill {
-        /// The first day listed.
-        start: NaiveDate,
+        /// The first day listed; `None` for each market's first day (`Market::first_day`:
+        /// 2019-09-25 for USD-M, 2020-08-11 for COIN-M, 2017-08-17 for spot).
+        start: Option<NaiveDate>,
         /// The last day listed; the run is refused if the bucket's clock has not reached it.
         end: NaiveDate,
         /// Folder names to list, matched case-insensitively; `None` for every folder of the
@@ -164,8 +166,9 @@ pub struct Options {
     pub cancel: CancellationToken,
     /// Whether `backfill` and `update` also read the 1d klines files (`--no-trading`: not).
     pub trading: Trading,
-    /// Which market's folders the run collects (`--market`; USD-M unless said): its daily 1m
+    /// Which market's folders `run` collects (`--markets`; USD-M unless said): its daily 1m
     /// klines for availability, its 1d klines for trading, into its own tables (ADR 0019).
+    /// `run_markets` takes its markets as an argument instead.
     pub market: Market,
 }
 
@@ -200,6 +203,8 @@ impl Default for Options {
 pub struct Summary {
     /// Which run: `backfill`, `update` or `probe`.
     pub kind: RunKind,
+    /// Which market's folders it collected.
+    pub market: Market,
     /// Symbol folders done: those whose 1m listing succeeded, or every one a probe asked for.
     pub symbols: u64,
     /// Daily 1m files seen: listed, or found by HEAD.
@@ -218,10 +223,15 @@ pub struct Summary {
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // USD-M's line is as it was before there were other markets.
+        let market = match self.market {
+            Market::Um => String::new(),
+            other => format!(" {other}"),
+        };
         write!(
             f,
-            "{}: {} symbols, {} files seen, {} 1d files read, {} requests ({} retries), {} rows \
-             written in {:.1} s",
+            "{}{market}: {} symbols, {} files seen, {} 1d files read, {} requests ({} retries), \
+             {} rows written in {:.1} s",
             self.kind,
             self.symbols,
             self.files,
@@ -347,40 +357,120 @@ impl CollectError {
     }
 }
 
-/// Runs `goal` against the bucket and the database at `db_path`, holding the writer lock.
+/// Runs `goal` for `opts.market` against the bucket and the database at `db_path`, holding
+/// the writer lock.
 pub async fn run(
     db_path: &Path,
     client: &VisionClient,
     goal: &Goal,
     opts: &Options,
 ) -> Result<Summary, CollectError> {
+    let mut summaries = run_markets(db_path, client, goal, opts, Some(&[opts.market])).await?;
+    Ok(summaries.remove(0))
+}
+
+/// Runs `goal` for each market of `markets` in turn (`None`: every market the file's run log
+/// names, USD-M when it names none — so a market collected once is kept current by a plain
+/// `update` and the scheduler), in one private copy published once: a reader sees all of the
+/// run's markets or none. Each market is a run of its own in the run log. A market whose
+/// folders failed does not stop the next; a stop (the breaker, a signal, a store error) does.
+/// Returns each market's summary, or the first error of a market once the copy is published.
+pub async fn run_markets(
+    db_path: &Path,
+    client: &VisionClient,
+    goal: &Goal,
+    opts: &Options,
+    markets: Option<&[Market]>,
+) -> Result<Vec<Summary>, CollectError> {
     let opened = Instant::now();
     let mut session: WriteSession = WriteSession::begin(db_path, goal.kind().as_str())?;
     // A market no database keeps (a library caller's) is refused before anything is written,
     // and the copy just made goes with it.
-    if let Err(e) = session.db().select_market(opts.market) {
-        session.abandon()?;
-        return Err(e.into());
-    }
+    let chosen = match markets {
+        Some(named) => named
+            .iter()
+            .try_for_each(|&market| session.db().select_market(market))
+            .map(|()| named.to_vec()),
+        None => session.db().collected_markets(),
+    };
+    let markets = match chosen {
+        Ok(markets) => markets,
+        Err(e) => {
+            session.abandon()?;
+            return Err(e.into());
+        }
+    };
     tracing::debug!(
         elapsed_ms = opened.elapsed().as_millis() as u64,
         "stage: opened the private copy of {}",
         db_path.display()
     );
+    let mut summaries = Vec::new();
+    let mut first_error = None;
+    for &market in &markets {
+        session.db().select_market(market)?;
+        let (result, stop) = run_one(&mut session, client, goal, opts).await?;
+        match result {
+            Ok(summary) => summaries.push(summary),
+            Err(e) if summaries.is_empty() && first_error.is_none() && !session.has_work() => {
+                // A run that failed before committing anything leaves the database as it was
+                // (or absent): no run log entry, no new bytes.
+                session.abandon()?;
+                return Err(e);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+        if stop {
+            break;
+        }
+    }
+    let publishing = Instant::now();
+    session.publish()?;
+    tracing::debug!(
+        elapsed_ms = publishing.elapsed().as_millis() as u64,
+        "stage: published the run's copy in place of {}",
+        db_path.display()
+    );
+    first_error.map_or(Ok(summaries), Err)
+}
+
+/// One market's run in the session's copy (the handle's market): planned, executed, logged.
+/// The outcome, and whether the markets after it must not run (it was stopped rather than
+/// missing some folders). An error of its own is the outer `Err`.
+async fn run_one(
+    session: &mut WriteSession,
+    client: &VisionClient,
+    goal: &Goal,
+    opts: &Options,
+) -> Result<(Result<Summary, CollectError>, bool), CollectError> {
     let db = session.db();
     let range = match goal {
-        Goal::Backfill { start, end, .. } => DayRange::new(*start, *end).ok(),
+        Goal::Backfill { start, end, .. } => {
+            DayRange::new(start.unwrap_or(db.market().first_day()), *end).ok()
+        }
         Goal::Update { end, .. } => Some(DayRange::day(*end)),
         Goal::Probe { date, .. } => Some(DayRange::day(*date)),
     };
     let run = db.begin_run(goal.kind(), range)?;
     let started = Instant::now();
-    let mut state = RunState::new(goal.kind());
-    let result = execute(db, client, goal, opts, run.0.unsigned_abs(), &mut state).await;
+    let mut state = RunState::new(goal.kind(), db.market());
+    // The client's counts are the whole session's: a market's are what it added.
     let stats = client.stats();
-    state.summary.requests = stats.requests.load(Ordering::Relaxed);
-    state.summary.retries = stats.retries.load(Ordering::Relaxed);
+    let count = || {
+        (
+            stats.requests.load(Ordering::Relaxed),
+            stats.retries.load(Ordering::Relaxed),
+        )
+    };
+    let before = count();
+    let result = execute(db, client, goal, opts, run.0.unsigned_abs(), &mut state).await;
+    let after = count();
+    state.summary.requests = after.0 - before.0;
+    state.summary.retries = after.1 - before.1;
     state.summary.elapsed = started.elapsed();
+    let stopped = opts.cancel.is_cancelled() || result.is_err();
     let result = match result {
         Ok(()) if opts.cancel.is_cancelled() => Err(CollectError::Interrupted {
             summary: Box::new(state.summary.clone()),
@@ -399,13 +489,9 @@ pub async fn run(
         }),
         Err(Stop::Error(e)) => Err(e),
     };
-    // A run that failed before committing anything leaves the database as it was (or absent):
-    // no run log entry, no new bytes. Its error goes to stderr (or the scheduler's log).
     if result.is_err() && !session.has_work() {
-        session.abandon()?;
-        return result;
+        return Ok((result, true));
     }
-    let db = session.db();
     let outcome = RunOutcome {
         end: match &result {
             Ok(_) => RunEnd::Ok,
@@ -421,16 +507,8 @@ pub async fn run(
         requests: state.summary.requests,
         rows_written: state.summary.rows_written,
     };
-    db.finish_run(run, &outcome)?;
-    let publishing = Instant::now();
-    session.publish()?;
-    tracing::debug!(
-        elapsed_ms = publishing.elapsed().as_millis() as u64,
-        rows_written = state.summary.rows_written,
-        "stage: published the run's copy in place of {}",
-        db_path.display()
-    );
-    result
+    session.db().finish_run(run, &outcome)?;
+    Ok((result, stopped))
 }
 
 pub(super) struct RunState {
@@ -442,10 +520,11 @@ pub(super) struct RunState {
 }
 
 impl RunState {
-    fn new(kind: RunKind) -> RunState {
+    fn new(kind: RunKind, market: Market) -> RunState {
         RunState {
             summary: Summary {
                 kind,
+                market,
                 symbols: 0,
                 files: 0,
                 trading_files: 0,
@@ -486,6 +565,7 @@ async fn execute(
     run: u64,
     state: &mut RunState,
 ) -> Result<(), Stop> {
+    let market = db.market();
     let stored: HashMap<String, SymbolRecord> = db
         .symbols()?
         .into_iter()
@@ -513,7 +593,7 @@ async fn execute(
             end,
             symbols,
         } => {
-            let Some(folders) = plan::discover(client, opts.market).await? else {
+            let Some(folders) = plan::discover(client, market).await? else {
                 return Ok(());
             };
             discovered(&folders);
@@ -523,14 +603,14 @@ async fn execute(
                 .into_iter()
                 .map(|symbol| plan::Task {
                     symbol,
-                    from: *start,
+                    from: start.unwrap_or(market.first_day()),
                     to: *end,
                 })
                 .collect();
             (plan::span(&tasks), tasks)
         }
         Goal::Update { end, lookback } => {
-            let Some(mut folders) = plan::discover(client, opts.market).await? else {
+            let Some(mut folders) = plan::discover(client, market).await? else {
                 return Ok(());
             };
             discovered(&folders);
@@ -540,16 +620,15 @@ async fn execute(
             let listed: std::collections::HashSet<String> = folders.iter().cloned().collect();
             folders.extend(priors.keys().filter(|k| !listed.contains(*k)).cloned());
             // The run log records the days the update had to check, not the re-list's.
-            let due = plan::update_plan(opts.market, &folders, &priors, *end, *lookback, None);
-            let tasks =
-                plan::update_plan(opts.market, &folders, &priors, *end, *lookback, Some(run));
+            let due = plan::update_plan(market, &folders, &priors, *end, *lookback, None);
+            let tasks = plan::update_plan(market, &folders, &priors, *end, *lookback, Some(run));
             (plan::span(&due), tasks)
         }
         Goal::Probe { date, symbols } => {
             return probe::probe(db, client, *date, symbols.as_deref(), &priors, opts, state).await;
         }
     };
-    record_discovered(db, opts.market, &tasks, &priors)?;
+    record_discovered(db, market, &tasks, &priors)?;
     state.covered = covered;
     let listed: std::collections::HashSet<String> =
         tasks.iter().map(|t| t.symbol.clone()).collect();
@@ -574,7 +653,7 @@ async fn execute(
         step: Step::Listing1m,
     };
     let mut work = listing::Listing {
-        dataset: plan::availability(opts.market),
+        dataset: plan::availability(market),
         priors: &priors,
         reach: &mut reach,
     };
@@ -602,7 +681,7 @@ async fn execute(
     }
     let scope = match goal {
         Goal::Backfill { start, end, .. } => trading::Scope::Backfill {
-            start: *start,
+            start: start.unwrap_or(market.first_day()),
             end: *end,
         },
         Goal::Update { end, lookback } => trading::Scope::Update {
@@ -638,13 +717,14 @@ fn settle_checked(
     reach: &listing::Reach,
     opts: &Options,
 ) -> Result<(), StoreError> {
+    let market = db.market();
     for chunk in reach.done.chunks(opts.batch_symbols.max(1)) {
         let symbols = chunk
             .iter()
             .filter_map(|t| {
                 observe::checked_window(t, reach.published).map(|checked| SymbolUpdate {
                     symbol: t.symbol.clone(),
-                    class: opts.market.classify(&t.symbol),
+                    class: market.classify(&t.symbol),
                     first_file_date: None,
                     last_file_date: None,
                     checked: Some(checked),

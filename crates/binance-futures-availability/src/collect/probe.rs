@@ -32,7 +32,7 @@ pub(super) async fn probe(
             chosen.extend(unknown);
             chosen
         }
-        None if priors.is_empty() => match super::plan::discover(client, opts.market).await? {
+        None if priors.is_empty() => match super::plan::discover(client, db.market()).await? {
             Some(folders) => folders,
             None => return Ok(()),
         },
@@ -47,7 +47,7 @@ pub(super) async fn probe(
         step: Step::Head,
     };
     let mut head = Head {
-        dataset: super::plan::availability(opts.market),
+        dataset: super::plan::availability(db.market()),
         date,
         priors,
         now: Utc::now(),

@@ -176,9 +176,10 @@ pub(super) async fn collect_all(
     state: &mut RunState,
 ) -> Result<(), Stop> {
     let states = tokio::task::block_in_place(|| db.trading_states())?;
+    let market = db.market();
     let tasks: Vec<TradingTask> = records
         .iter()
-        .filter_map(|r| plan_symbol(opts.market, scope, r, states.get(&r.symbol)))
+        .filter_map(|r| plan_symbol(market, scope, r, states.get(&r.symbol)))
         .collect();
     let stage = Stage {
         run: Job::Run(state.summary.kind),

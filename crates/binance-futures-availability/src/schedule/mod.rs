@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::collect::{CollectError, Summary};
+use crate::collect::CollectError;
 pub use pidfile::{PidFile, PidFileError, SchedulerInfo, State, log_path, pid_namespace, pid_path};
 
 /// How long to wait before trying again after a failed update, or one that found the writer
@@ -140,7 +140,7 @@ impl Clock for SystemClock {
 /// Runs updates: at once if [`catch_up_due`], then daily at `schedule`, until `shutdown` is
 /// cancelled. `update(end)` runs one update to `end` and must itself stop early when `shutdown`
 /// is cancelled (committing what it gathered). Writes one line per run through `log`.
-pub async fn run_loop<C, U, F>(
+pub async fn run_loop<C, U, F, S>(
     clock: &C,
     schedule: Schedule,
     last_success_end: Option<NaiveDate>,
@@ -150,7 +150,8 @@ pub async fn run_loop<C, U, F>(
 ) where
     C: Clock,
     U: FnMut(NaiveDate) -> F,
-    F: Future<Output = Result<Summary, CollectError>>,
+    F: Future<Output = Result<S, CollectError>>,
+    S: std::fmt::Display,
 {
     let start = clock.now();
     let mut due = if catch_up_due(last_success_end, start) {

@@ -231,10 +231,14 @@ impl Database {
     /// writer's limit at the end of a first load.
     fn counts(&self) -> Result<(i64, i64), StoreError> {
         // Every kept market's: a copy must hold all of them.
+        let schemas = super::KEPT_MARKETS
+            .iter()
+            .filter_map(|m| super::schema::schema_of(*m))
+            .map(|schema| self.qualified(schema))
+            .collect::<Result<Vec<_>, _>>()?;
         let sum = |table: &str| {
-            super::KEPT_MARKETS
+            schemas
                 .iter()
-                .filter_map(|m| super::schema::schema_of(*m))
                 .map(|schema| format!("(SELECT count(*) FROM {schema}.{table})"))
                 .collect::<Vec<_>>()
                 .join(" + ")
@@ -285,10 +289,16 @@ fn read_every_block(path: &Path) -> Result<usize, StoreError> {
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(err)?
     };
+    // Qualified by the file's catalog too: DuckDB names it after the file, and in
+    // `spot.duckdb` `"spot"."symbols"` is ambiguous between the catalog and the schema.
+    let catalog: String = conn
+        .query_row("SELECT current_database()", [], |r| r.get(0))
+        .map_err(err)?;
     for (schema, table, columns) in &tables {
         conn.query_row(
             &format!(
-                "SELECT max(hash({columns})) FROM {}.{}",
+                "SELECT max(hash({columns})) FROM {}.{}.{}",
+                quoted(&catalog),
                 quoted(schema),
                 quoted(table)
             ),

@@ -193,6 +193,23 @@ pub enum StoreError {
         /// The market asked about.
         market: crate::facts::Market,
     },
+    /// A market kept since a schema version newer than the file's, asked of a file read
+    /// without a migration (`Database::select_market`): no day of it is checked there.
+    #[error(
+        "{path} is of schema version {found}, older than the {market} market's tables (version \
+         {since}): nothing about {market} is checked in it; update --markets {market} migrates \
+         the file and collects them"
+    )]
+    MarketNotInFile {
+        /// The file concerned.
+        path: PathBuf,
+        /// The market asked about.
+        market: crate::facts::Market,
+        /// The file's schema version.
+        found: i32,
+        /// The version that made the market's tables.
+        since: i32,
+    },
     /// A question (`question::Question`) about another market than the handle's tables.
     #[error(
         "a question about the {asked} market was asked of a handle on the {handle} market's \
@@ -203,16 +220,6 @@ pub enum StoreError {
         asked: crate::facts::Market,
         /// The handle's.
         handle: crate::facts::Market,
-    },
-    /// A universe asked of a market whose 1d files state no quote volume.
-    #[error(
-        "no universe is answered for the {market} market yet: its 1d files state volume in \
-         contracts and in the base asset, not in a quote asset, so no member's volume could be \
-         given or ranked; ask the um market, or ask this one for snapshots, timelines and events"
-    )]
-    NoUniverse {
-        /// The market asked about.
-        market: crate::facts::Market,
     },
     /// A file holding a view or macro this tool never writes.
     #[error(
@@ -450,7 +457,6 @@ impl StoreError {
                 | StoreError::NotLocal { .. }
                 | StoreError::BadMemoryLimit { .. }
                 | StoreError::MarketNotKept { .. }
-                | StoreError::NoUniverse { .. }
                 | StoreError::ExportRefused(_)
         )
     }

@@ -274,11 +274,15 @@ impl Plan {
             )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<duckdb::Result<_>>()?;
-        // The names are the file's own: quoted, whatever they are.
+        // The names are the file's own: quoted, whatever they are, and qualified by the
+        // file's catalog, which DuckDB names after the file: in `spot.duckdb`, `"spot"."symbols"`
+        // is ambiguous between the catalog `spot` and the schema `spot`.
         let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+        let catalog: String = conn.query_row("SELECT current_database()", [], |r| r.get(0))?;
+        let catalog = quote(&catalog);
         for (schema, table) in &tables {
-            let from = format!("{}.{}", quote(schema), quote(table));
-            let to = format!("{dest}.{from}");
+            let from = format!("{catalog}.{}.{}", quote(schema), quote(table));
+            let to = format!("{dest}.{}.{}", quote(schema), quote(table));
             let ours = schema == self.schema;
             let sorted = ours
                 && match table.as_str() {
@@ -294,7 +298,7 @@ impl Plan {
             {
                 copy_in_chunks(
                     conn,
-                    &format!("{}.daily_availability_facts", quote(schema)),
+                    &format!("{catalog}.{}.daily_availability_facts", quote(schema)),
                     &to,
                     Chunking::BySymbolBefore(split),
                     limit,

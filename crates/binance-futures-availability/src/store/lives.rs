@@ -3,8 +3,9 @@
 //! universe of a day.
 //!
 //! The rules, with `delisted_after` = R days (default 7):
-//! - A symbol is **listed** on its first file. A first file on 2019-12-31, the archive's first
-//!   day, says only that it was listed earlier, and the event's detail says so.
+//! - A symbol is **listed** on its first file. A first file on its market's archive's first day
+//!   (USD-M 2019-12-31, COIN-M 2020-08-11, spot 2017-08-17) says only that it was listed
+//!   earlier, and the event's detail says so.
 //! - A run of verified-absent days inside its life is one **gap**, dated its first absent day.
 //!   A gap of R days or more also ends a life: the last trading day before it is a
 //!   **delisting**, the first file after it a **relisting**.
@@ -35,7 +36,7 @@ use serde::Serialize;
 
 use super::checked::published_through;
 use super::{Database, StoreError, SymbolRecord, date_value};
-use crate::facts::{ARCHIVE_START, Contract, ContractFilter, DayRange};
+use crate::facts::{Contract, ContractFilter, DayRange};
 
 /// Days past the last trade a folder must have been checked before its end is asserted, and
 /// the shortest gap that ends a life: a week covers Vision's late uploads (hours to days).
@@ -318,7 +319,8 @@ impl Database {
                 continue;
             }
             let f = facts.get(&record.symbol).unwrap_or(&none);
-            life_events(record, f, known, facts, (rule, published), &mut events);
+            let context = (rule, published, self.market.archive_start());
+            life_events(record, f, known, facts, context, &mut events);
         }
         events.retain(|e| {
             filter.since.is_none_or(|d| e.date >= d)
@@ -343,14 +345,6 @@ impl Database {
 
     /// The universe of `q.date` by the rules in the module doc, by rank.
     pub fn universe(&self, q: &UniverseQuery) -> Result<Vec<Member>, StoreError> {
-        // A universe ranks by quote volume, which only USD-M's 1d files state: COIN-M's 8th
-        // column is the base asset's volume (and `volume` counts contracts), so a ranking of
-        // them by it would be a false fact.
-        if self.market != crate::facts::Market::Um {
-            return Err(StoreError::NoUniverse {
-                market: self.market,
-            });
-        }
         let date = q.date;
         // A mistyped quote first: it is the question's fault whatever the day.
         let known = self.known()?;
@@ -380,10 +374,16 @@ impl Database {
         }
         // Their means over the window, and DATE's trades (known only after the fact). The
         // rows lie in date order (`layout`), so this reads the window's row groups only.
+        let quote_value = QuoteValue(self.market);
         let means: Vec<WindowRow> = self.rows(
-            "SELECT symbol, avg(quote_volume) FILTER (WHERE date < ?1),
-                    avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
-               FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
+            quote_value.pick(
+                "SELECT symbol, avg(quote_volume) FILTER (WHERE date < ?1),
+                        avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
+                   FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
+                "SELECT symbol, avg(volume) FILTER (WHERE date < ?1),
+                        avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
+                   FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
+            ),
             params![
                 date_value(date),
                 date_value(date - Duration::days(i64::from(q.window)))
@@ -420,6 +420,7 @@ impl Database {
             else {
                 continue;
             };
+            let quote = quote * quote_value.scale(&symbol);
             let checked = known
                 .get(&symbol)
                 .and_then(|r| r.checked_through)
@@ -506,6 +507,32 @@ pub(super) fn traded_on_date(
     }
 }
 
+/// What a universe ranks `--by quote-volume` and gives as `mean_quote_volume`: a day's
+/// volume in the quote asset. Spot's and USD-M's 1d files state it (`quote_volume`); COIN-M's
+/// count contracts in `volume` and give the base asset's volume in the 8th column, so there it
+/// is the USD notional, contracts × the contract's size in USD (`Market::contract_size_usd`:
+/// 100 for `BTCUSD`, 10 for every other). The notional is computed at read time from the
+/// contracts as stored, not kept: a size is one number per symbol, so the mean notional is the
+/// size times the mean of `volume`, and the stored rows stay what the files say (ADR 0021).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct QuoteValue(pub(super) crate::facts::Market);
+
+impl QuoteValue {
+    /// `quote` when the 1d column read is the quote volume, `contracts` when it is `volume`.
+    pub(super) fn pick(self, quote: &'static str, contracts: &'static str) -> &'static str {
+        if self.0.volume_counts_contracts() {
+            contracts
+        } else {
+            quote
+        }
+    }
+
+    /// What one unit of the column read is worth in the quote asset for `symbol`.
+    pub(super) fn scale(self, symbol: &str) -> f64 {
+        self.0.contract_size_usd(symbol).unwrap_or(1.0)
+    }
+}
+
 /// The order of a universe: the larger ranking key first, then the symbol's bytes.
 pub(super) fn by_rank((a, ka): (&str, f64), (b, kb): (&str, f64)) -> std::cmp::Ordering {
     kb.total_cmp(&ka)
@@ -527,7 +554,7 @@ fn life_events(
     f: &Facts,
     known: &HashMap<String, SymbolRecord>,
     facts: &HashMap<String, Facts>,
-    (rule, published): (i64, Option<NaiveDate>),
+    (rule, published, archive_start): (i64, Option<NaiveDate>, NaiveDate),
     out: &mut Vec<Event>,
 ) {
     let Some(first_file) = record.first_file_date else {
@@ -563,12 +590,13 @@ fn life_events(
                 "first file after {days} days; the earlier life is {settled}, ended {end}{first_trade}"
             ),
         );
-    } else if first_file == ARCHIVE_START {
+    } else if first_file == archive_start {
+        // The market's archive, not USD-M's: spot's begins 2017-08-17, COIN-M's 2020-08-11.
         push(
             first_file,
             EventKind::Listing,
             format!(
-                "first file on {ARCHIVE_START}, the archive's first day: listed earlier{first_trade}"
+                "first file on {archive_start}, the archive's first day: listed earlier{first_trade}"
             ),
         );
     } else {

@@ -100,6 +100,7 @@ impl Database {
             let Some(schema) = super::schema::schema_of(market) else {
                 continue;
             };
+            let schema = self.qualified(schema)?;
             let started = std::time::Instant::now();
             let fresh: bool = self
                 .conn

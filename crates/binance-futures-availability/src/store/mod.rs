@@ -114,6 +114,9 @@ pub struct Database {
     lives: std::cell::OnceCell<lives::Lives>,
     /// Whether the file's schema has the stored lives index (`lives_index`; schema 7).
     stored_lives: bool,
+    /// The file's schema version: `SCHEMA_VERSION` but for a read-only handle on an older
+    /// file (`schema::READABLE_FROM`), which has no tables of a market kept since.
+    version: i32,
     /// The earliest day a trading write of this handle stored since the last `tidy`: a
     /// backfill's rows reach far back and are re-sorted by date before publishing (`layout`).
     trading_unsorted_from: Option<chrono::NaiveDate>,
@@ -141,6 +144,7 @@ impl Database {
         let version = check_version(&conn, path, Older::Refuse)?;
         let mut db = Database::wrap(conn, path);
         db.stored_lives = version >= schema::LIVES_INDEX_SINCE;
+        db.version = version;
         db.opened = Some(opened);
         Ok(db)
     }
@@ -153,6 +157,7 @@ impl Database {
         checked.check_thoroughly()?;
         let mut db = Database::wrap(connect_for_export(path, dest)?, path);
         db.stored_lives = checked.stored_lives;
+        db.version = checked.version;
         Ok(db)
     }
 
@@ -212,6 +217,7 @@ impl Database {
             checked_span: Default::default(),
             lives: Default::default(),
             stored_lives: true,
+            version: SCHEMA_VERSION,
             trading_unsorted_from: None,
             split: Default::default(),
             committed_batches: 0,
@@ -235,12 +241,25 @@ impl Database {
     /// let mut db = Database::open(&path)?;
     /// db.select_market(Market::Cm)?;
     /// assert!(db.symbols()?.is_empty());
-    /// // Spot is not kept yet: said, not answered empty.
-    /// assert!(db.select_market(Market::Spot).is_err());
+    /// db.select_market(Market::Spot)?;
+    /// assert!(db.symbols()?.is_empty());
+    /// // Options are not kept: said, not answered empty.
+    /// assert!(db.select_market(Market::Option).is_err());
     /// # Ok(()) }
     /// ```
     pub fn select_market(&mut self, market: Market) -> Result<(), StoreError> {
         let schema = schema::schema_of(market).ok_or(StoreError::MarketNotKept { market })?;
+        let since = schema::kept_since(market);
+        if self.version < since {
+            // A version 6 or 7 file is read as it is (ADR 0021), and has no `spot` schema:
+            // said, rather than DuckDB's "schema not found".
+            return Err(StoreError::MarketNotInFile {
+                path: self.path.clone(),
+                market,
+                found: self.version,
+                since,
+            });
+        }
         if self.trading_unsorted_from.is_some() {
             // The layout marks of one market's writes would be applied to another's tables.
             self.tidy()?;
@@ -256,6 +275,18 @@ impl Database {
         self.checked_span = Default::default();
         self.lives = Default::default();
         Ok(())
+    }
+
+    /// `schema` qualified by the file's catalog, for SQL that names another market's tables:
+    /// DuckDB names a file's catalog after the file (`spot.duckdb` → `spot`), and `spot.symbols`
+    /// is then ambiguous between that catalog and the schema `spot` (a Python user's
+    /// `spot.duckdb` failed its first publish so).
+    pub(super) fn qualified(&self, schema: &str) -> Result<String, StoreError> {
+        let catalog: String = self
+            .conn
+            .query_row("SELECT current_database()", [], |r| r.get(0))
+            .map_err(self.err("reading the file's catalog name"))?;
+        Ok(format!("\"{}\".{schema}", catalog.replace('"', "\"\"")))
     }
 
     /// The market this handle's questions and writes are about.

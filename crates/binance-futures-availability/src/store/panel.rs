@@ -21,7 +21,7 @@ use duckdb::arrow::array::{Array, Date32Array, Float64Array, Int64Array, StringA
 use duckdb::params;
 
 use super::checked::published_through;
-use super::lives::{admitted, by_rank, known_quote, traded_on_date};
+use super::lives::{QuoteValue, admitted, by_rank, known_quote, traded_on_date};
 use super::{Database, RankBy, StoreError, UNIVERSE_DAYS, UniverseQuery, date_value};
 use crate::facts::DayRange;
 
@@ -183,11 +183,6 @@ impl Database {
     /// The universe of every rebalance date of `p`, by date then rank: each date's rows are
     /// `universe` of that date with `p.universe`'s rules (see the module doc).
     pub fn universe_panel(&self, p: &PanelQuery) -> Result<Vec<PanelRow>, StoreError> {
-        if self.market != crate::facts::Market::Um {
-            return Err(StoreError::NoUniverse {
-                market: self.market,
-            });
-        }
         let q = &p.universe;
         // A mistyped quote first, as `universe` refuses it.
         let known = self.known()?;
@@ -225,12 +220,15 @@ impl Database {
         // Read as Arrow batches: a column at a time, no conversion per value (a third of the
         // time of row-by-row reads on 780k rows).
         let what = "reading the panel's trading days";
+        let quote_value = QuoteValue(self.market);
         let mut stmt = self
             .conn
-            .prepare_cached(
+            .prepare_cached(quote_value.pick(
                 "SELECT symbol, date, quote_volume, trades FROM daily_trading
                   WHERE date >= ?1 AND date <= ?2",
-            )
+                "SELECT symbol, date, volume, trades FROM daily_trading
+                  WHERE date >= ?1 AND date <= ?2",
+            ))
             .map_err(self.err(what))?;
         let batches = stmt
             .query_arrow(params![date_value(first - window), date_value(last)])
@@ -292,9 +290,10 @@ impl Database {
                 let quote_sum = in_window.iter().fold(0.0, |s, d| s + d.quote_volume);
                 let trades_sum: i64 = in_window.iter().map(|d| d.trades).sum();
                 let on_date = rows.get(to[i]).filter(|d| d.date == date).map(|d| d.trades);
+                // Scaled after the mean, as `universe` scales DuckDB's `avg`.
                 members.push((
                     i,
-                    quote_sum / n,
+                    quote_sum / n * quote_value.scale(symbols[i].0),
                     trades_sum as f64 / n,
                     days_listed,
                     on_date,

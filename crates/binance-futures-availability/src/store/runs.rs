@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::{OptionalExt, params};
 
 use super::{Database, StoreError, date_value, named, timestamp_value};
-use crate::facts::DayRange;
+use crate::facts::{DayRange, Market};
 
 /// The id of a `collection_runs` row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +198,29 @@ impl Database {
     /// older than yesterday.
     pub fn last_successful_update(&self) -> Result<Option<RunRecord>, StoreError> {
         self.newest_run(Some((RunKind::Update, RunStatus::Ok)))
+    }
+
+    /// The markets the run log names (any run, whatever its end: a market someone began to
+    /// collect is one they want kept), in `KEPT_MARKETS`' order; USD-M when it names none,
+    /// as a plain `update` always collected. What a plain `update` and the scheduler collect.
+    pub fn collected_markets(&self) -> Result<Vec<Market>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT market FROM collection_runs")
+            .map_err(self.err("reading the run log's markets"))?;
+        let named: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("reading the run log's markets"))?;
+        let markets: Vec<Market> = super::KEPT_MARKETS
+            .into_iter()
+            .filter(|m| named.iter().any(|n| n == m.name()))
+            .collect();
+        Ok(if markets.is_empty() {
+            vec![Market::Um]
+        } else {
+            markets
+        })
     }
 
     /// The newest run of this handle's market (`select_market`) that is `only` when given.

@@ -14,7 +14,9 @@
 //! index beside its facts (`lives_index`): a file of version 6 is still read (the index is
 //! rebuilt by each reader, as version 6 did), and its first write migrates it; binaries of
 //! version 6 refuse a version 7 file, as they must, since their writes would leave the index
-//! describing facts that changed.
+//! describing facts that changed. Version 8 (issue 28) keeps spot in the schema `spot`; a
+//! file of version 6 or 7 is still read, and a question about spot in it is told that the file
+//! predates spot (`StoreError::MarketNotInFile`) until a write migrates it.
 
 use duckdb::Connection;
 
@@ -22,7 +24,7 @@ use super::{Database, StoreError};
 use crate::facts::Market;
 
 /// The newest schema this binary reads and writes.
-pub const SCHEMA_VERSION: i32 = 7;
+pub const SCHEMA_VERSION: i32 = 8;
 
 /// The oldest schema reads accept without a migration: version 7 only adds the stored lives
 /// index, which a reader of a version 6 file rebuilds.
@@ -97,17 +99,30 @@ pub(super) fn availability_view_sql(market: Market) -> Option<String> {
 
 /// The markets a database keeps, each in a schema of its own holding the same tables
 /// (`market_tables`): USD-M in `main`, where SQL written for the original finds it unchanged,
-/// COIN-M in `cm`. A symbol's identity is its market and its name: spot's `BTCUSDT` and USD-M's
-/// are two instruments in two schemas (ADR 0019). The run log and the schema version are the
-/// file's, in `main` only.
-pub const KEPT_MARKETS: [Market; 2] = [Market::Um, Market::Cm];
+/// COIN-M in `cm` (version 6), spot in `spot` (version 8). A symbol's identity is its market
+/// and its name: spot's `BTCUSDT` and USD-M's are two instruments in two schemas (ADR 0019).
+/// The run log and the schema version are the file's, in `main` only.
+pub const KEPT_MARKETS: [Market; 3] = [Market::Um, Market::Cm, Market::Spot];
 
 /// The schema holding `market`'s tables, or `None` for a market no database keeps yet.
 pub(crate) fn schema_of(market: Market) -> Option<&'static str> {
     match market {
         Market::Um => Some("main"),
         Market::Cm => Some("cm"),
-        Market::Spot | Market::Option => None,
+        Market::Spot => Some("spot"),
+        Market::Option => None,
+    }
+}
+
+/// The schema version that made `market`'s tables: a file of an older version, read without a
+/// migration, has none.
+pub(super) fn kept_since(market: Market) -> i32 {
+    match market {
+        Market::Um => 1,
+        Market::Cm => 6,
+        Market::Spot => 8,
+        // No version keeps options (`schema_of` refuses them first).
+        Market::Option => i32::MAX,
     }
 }
 
@@ -130,8 +145,8 @@ macro_rules! symbols_table {
 }
 
 /// A market's tables in the current shape, empty, created in the connection's current schema:
-/// what version 6 adds for each kept market but USD-M (whose tables the history made in
-/// `main`). A test compares them with `main`'s, column by column.
+/// what versions 6 and 8 add for COIN-M and spot (USD-M's tables the history made in `main`).
+/// A test compares them with `main`'s, column by column.
 fn market_tables(market: Market) -> String {
     format!(
         "{facts}
@@ -151,28 +166,34 @@ INSERT INTO layout VALUES (DATE '0001-01-01', NULL);
 }
 
 /// Version 5 → 6: the run log says which market each run collected (the runs before were all
-/// USD-M's), and every kept market but USD-M gets its schema and its tables.
+/// USD-M's), and COIN-M gets its schema and its tables.
 fn to_v6() -> String {
-    let mut sql =
-        String::from("ALTER TABLE collection_runs ADD COLUMN market VARCHAR DEFAULT 'um';\n");
-    for market in KEPT_MARKETS {
-        match schema_of(market) {
-            Some("main") | None => {}
-            Some(schema) => sql.push_str(&format!(
-                "CREATE SCHEMA {schema};\nSET schema = '{schema}';\n{tables}\nSET schema = 'main';\n",
-                tables = market_tables(market)
-            )),
-        }
-    }
-    sql
+    format!(
+        "ALTER TABLE collection_runs ADD COLUMN market VARCHAR DEFAULT 'um';\n{}",
+        market_schema(Market::Cm)
+    )
 }
 
-/// Version 6 → 7: every kept market's lives index, empty and not built (`lives_index`): the
+/// `market`'s schema and its tables, empty, the connection left in `main`.
+fn market_schema(market: Market) -> String {
+    let schema = schema_of(market).unwrap_or("main");
+    format!(
+        "CREATE SCHEMA {schema};\nSET schema = '{schema}';\n{tables}\nSET schema = 'main';\n",
+        tables = market_tables(market)
+    )
+}
+
+/// Version 6 → 7: USD-M's and COIN-M's lives index, empty and not built (`lives_index`): the
 /// first publish builds it. `IF NOT EXISTS`: a file migrated from before version 6 got the
-/// tables with the schema `cm` (`market_tables` is the current shape).
+/// tables with the schema `cm` (`market_tables` is the current shape). The markets are named,
+/// not `KEPT_MARKETS`: a migration's text must not change with the list (spot's schema comes
+/// with version 8).
 fn to_v7() -> String {
     let mut sql = String::new();
-    for schema in KEPT_MARKETS.iter().filter_map(|m| schema_of(*m)) {
+    for schema in [Market::Um, Market::Cm]
+        .iter()
+        .filter_map(|m| schema_of(*m))
+    {
         sql.push_str(&format!(
             "SET schema = '{schema}';\n{tables}\n",
             tables = super::lives_index::TABLES
@@ -180,6 +201,12 @@ fn to_v7() -> String {
     }
     sql.push_str("SET schema = 'main';\n");
     sql
+}
+
+/// Version 7 → 8: spot gets its schema and its tables (issue 28), the lives index included;
+/// no row of another market is touched.
+fn to_v8() -> String {
+    market_schema(Market::Spot)
 }
 
 /// `CREATE TABLE {name}` in version 3's shape (for the migration through version 3).
@@ -213,7 +240,7 @@ pub(super) const STORED_COLUMNS: &str =
 
 /// Each entry migrates from the previous version to `index + 1`; version 3 is written by
 /// `to_v3`, version 4 by `trading::TO_V4`, version 5 by `to_v5`, version 6 by `to_v6`, version 7
-/// by `to_v7`. The history stays so that a file of any version migrates.
+/// by `to_v7`, version 8 by `to_v8`. The history stays so that a file of any version migrates.
 const MIGRATIONS: &[&str] = &[
     concat!(
         r#"
@@ -347,13 +374,14 @@ pub(super) fn migrate(db: &mut Database) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    let (v3, v5, v6, v7) = (to_v3(), to_v5(), to_v6(), to_v7());
+    let (v3, v5, v6, v7, v8) = (to_v3(), to_v5(), to_v6(), to_v7(), to_v8());
     let steps = MIGRATIONS.iter().copied().chain([
         v3.as_str(),
         super::trading::TO_V4,
         v5.as_str(),
         v6.as_str(),
         v7.as_str(),
+        v8.as_str(),
     ]);
     for (index, sql) in steps.enumerate().skip(current as usize) {
         let to = index as i32 + 1;

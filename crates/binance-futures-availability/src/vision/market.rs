@@ -193,6 +193,25 @@ impl Market {
         }
     }
 
+    /// Whether a 1d file's `volume` counts contracts (COIN-M) rather than the base asset.
+    pub const fn volume_counts_contracts(self) -> bool {
+        matches!(self, Market::Cm)
+    }
+
+    /// What one contract of `name` is worth in USD, in a market whose 1d `volume` counts
+    /// contracts: COIN-M's, where a `BTCUSD` contract (`BTCUSD_PERP`, `BTCUSD_240628`, their
+    /// settled folders) is 100 USD and every other is 10 USD (Binance's contract
+    /// specifications). `None` in the markets whose `volume` is the base asset's (spot, USD-M,
+    /// option): their 8th column is already the quote asset's volume.
+    pub fn contract_size_usd(self, name: &str) -> Option<f64> {
+        if !self.volume_counts_contracts() {
+            return None;
+        }
+        let base = settled_base(name).unwrap_or(name);
+        let pair = base.split_once('_').map_or(base, |(pair, _)| pair);
+        Some(if pair == "BTCUSD" { 100.0 } else { 10.0 })
+    }
+
     /// A contract folder's class as the store keeps it: delivery (with its day) or perpetual,
     /// settled, quote asset. The store's contract column has those two values; a name that is
     /// no contract (a CM pair, a spot pair, an option index) is classed perpetual here, and
@@ -249,6 +268,23 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_coin_m_contract_is_100_usd_for_btcusd_and_10_for_every_other() {
+        for (name, size) in [
+            ("BTCUSD_PERP", 100.0),
+            ("BTCUSD_240628", 100.0),
+            ("BTCUSD_PERP_SETTLED", 100.0),
+            ("ETHUSD_PERP", 10.0),
+            ("ADAUSD_PERP_SETTLED", 10.0),
+            ("BTCDOMUSD_PERP", 10.0),
+        ] {
+            assert_eq!(Market::Cm.contract_size_usd(name), Some(size), "{name}");
+        }
+        for m in [Market::Spot, Market::Um, Market::Option] {
+            assert_eq!(m.contract_size_usd("BTCUSD_PERP"), None, "{m}");
+        }
     }
 
     #[test]

@@ -281,6 +281,17 @@ pub fn expected_rows_in(corpus: &Corpus, root: &str, start: NaiveDate, end: Naiv
     rows
 }
 
+/// `rows` are `expected`, row for row, or the counts and the first difference are told.
+pub fn assert_same_rows(rows: &[Row], expected: &[Row]) {
+    assert!(
+        rows == expected,
+        "{} rows against {}; first difference: {:?}",
+        rows.len(),
+        expected.len(),
+        rows.iter().zip(expected).find(|(a, b)| a != b)
+    );
+}
+
 pub const URL_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
@@ -427,12 +438,18 @@ impl Drop for Served {
     }
 }
 
-/// One stored trading day, as compared: (open, close, quote volume, trades).
-pub type TradeRow = (f64, f64, f64, u64);
+/// One stored trading day, as compared: (open, close, quote volume, trades, volume).
+pub type TradeRow = (f64, f64, f64, u64, f64);
 
 fn trade_row(t: &vision_sim::trading::DayTrade) -> TradeRow {
     let n = |s: &str| s.parse::<f64>().unwrap();
-    (n(&t.open), n(&t.close), n(&t.quote_volume), t.trades)
+    (
+        n(&t.open),
+        n(&t.close),
+        n(&t.quote_volume),
+        t.trades,
+        n(&t.volume),
+    )
 }
 
 /// What `daily_trading` must hold after a backfill of `corpus`, from its objects alone: a day
@@ -443,31 +460,25 @@ pub fn expected_trading(corpus: &Corpus) -> BTreeMap<(String, NaiveDate), TradeR
     use vision_sim::ObjectKind;
     let mut monthly: std::collections::HashSet<(String, NaiveDate)> = Default::default();
     let mut rows = BTreeMap::new();
-    let symbol_of = |key: &str| key.split('/').nth(5).unwrap().to_string();
+    let symbol_of = |key: &str| key.rsplit('/').nth(2).unwrap().to_string();
+    // The rows each file states, in its market's shape: a daily file's row wins over a
+    // monthly one's for its day.
     for o in corpus.objects() {
-        if let ObjectKind::Monthly1d {
-            first,
-            days,
-            last_trade,
-        } = o.kind
-        {
+        if let ObjectKind::Monthly1d { first, .. } = o.kind {
             let symbol = symbol_of(&o.key);
             monthly.insert((symbol.clone(), first));
-            for bit in 0..31 {
-                if days & (1 << bit) != 0 {
-                    let date = first + Duration::days(bit);
-                    let t = vision_sim::trading::monthly_trade(&symbol, last_trade, date);
-                    rows.insert((symbol.clone(), date), trade_row(&t));
-                }
+            for t in vision_sim::kline_rows(o).unwrap() {
+                rows.insert((symbol.clone(), t.date), trade_row(&t));
             }
         }
     }
     for o in corpus.objects() {
-        if let ObjectKind::Daily1d { date, last_trade } = o.kind {
+        if let ObjectKind::Daily1d { date, .. } = o.kind {
             let symbol = symbol_of(&o.key);
             if !monthly.contains(&(symbol.clone(), date.with_day(1).unwrap())) {
-                let t = vision_sim::trading::file_day(&symbol, last_trade, date);
-                rows.insert((symbol, date), trade_row(&t));
+                for t in vision_sim::kline_rows(o).unwrap() {
+                    rows.insert((symbol.clone(), t.date), trade_row(&t));
+                }
             }
         }
     }
@@ -476,16 +487,27 @@ pub fn expected_trading(corpus: &Corpus) -> BTreeMap<(String, NaiveDate), TradeR
 
 /// Every row of `daily_trading`, read with a connection of its own.
 pub fn db_trading(db: &Path) -> BTreeMap<(String, NaiveDate), TradeRow> {
+    db_trading_of(db, "daily_trading")
+}
+
+/// Every row of a market's trading table (`cm.daily_trading`), as `db_trading` reads USD-M's.
+pub fn db_trading_of(db: &Path, table: &str) -> BTreeMap<(String, NaiveDate), TradeRow> {
     let conn = read_only(db);
     let mut stmt = conn
-        .prepare(
-            "SELECT symbol, date::VARCHAR, open, close, quote_volume, trades FROM daily_trading",
-        )
+        .prepare(&format!(
+            "SELECT symbol, date::VARCHAR, open, close, quote_volume, trades, volume FROM {table}"
+        ))
         .unwrap();
     stmt.query_map([], |r| {
         Ok((
             (r.get::<_, String>(0)?, day(&r.get::<_, String>(1)?)),
-            (r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, i64>(5)? as u64),
+            (
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get::<_, i64>(5)? as u64,
+                r.get(6)?,
+            ),
         ))
     })
     .unwrap()

@@ -71,8 +71,9 @@ def open(  # noqa: A001 - the package's verb
     path: Optional[PathLike] = None, *, market: str = "um"
 ) -> Database:
     """Opens the database read-only (default: :func:`default_db_path`), for questions about
-    ``market``: ``"um"`` (USD-M futures) or ``"cm"`` (COIN-M futures, collected with
-    ``update(market="cm")``; every question but ``universe`` is answered for it).
+    ``market``: ``"um"`` (USD-M futures), ``"cm"`` (COIN-M futures, collected with
+    ``update(market="cm")``) or ``"spot"`` (``update(market="spot")``); every question is
+    answered for each.
 
     Raises ``FileNotFoundError`` when there is none, ``ValueError`` for a market the database
     does not keep; the file is never changed.
@@ -146,7 +147,8 @@ def update(
     (``KeyboardInterrupt`` for Ctrl-C). Returns the run's
     summary: ``kind``, ``symbols``, ``files``, ``trading_files`` (1d files read), ``requests``,
     ``retries``, ``rows_written``, ``elapsed_seconds``. Runs with the GIL released.
-    ``market="cm"`` collects COIN-M futures instead, into tables of their own in the same file.
+    ``market="cm"`` (or ``"spot"``) collects that market instead, into tables of its own in the
+    same file.
     """
     return _native.update(
         _path(path),

@@ -46,13 +46,6 @@ use crate::store::{
 
 pub(crate) use catalog::{CatalogKey, DEFAULT_MAX_FILES};
 
-/// The market every question here is about: the handles of a published file are opened on
-/// USD-M's tables (`Database::open`). `?market=` is not offered yet: a generation opens its
-/// handles read-only once and shares them between requests, and `select_market` needs `&mut`
-/// and forgets what a handle read, so COIN-M would need a second pool of handles per
-/// generation (opened, warmed and counted against `--handles`), not a parameter.
-const MARKET: Market = Market::Um;
-
 /// What an answer is kept under: the question and the format it was written in.
 pub(super) type AnswerKey = (Question, Format);
 
@@ -64,7 +57,16 @@ impl super::answers::Key for AnswerKey {
 
 /// What every handler shares.
 pub(super) struct App {
+    /// USD-M's handles on the published file: every question without `?market=`, the status.
     pub published: Arc<Published>,
+    /// The other kept markets' handles on the same file (`?market=cm|spot`), each opened on
+    /// the first question about it and then watched as USD-M's: a server asked only about
+    /// USD-M keeps one pool of handles, as before. `select_market` on a shared handle instead
+    /// would drop its read index and lives at each switch (hundreds of ms each to rebuild).
+    pub others: Vec<(Market, tokio::sync::OnceCell<Arc<Published>>)>,
+    /// What `others` are opened with.
+    pub db_path: std::path::PathBuf,
+    pub limits: super::published::Limits,
     /// The catalog's file, watched as the database's is.
     pub catalog: Arc<Published<Catalog>>,
     /// Files one `/v1/catalog/files` answer lists at most (`serve --max-files`).
@@ -323,6 +325,24 @@ impl Params {
         }
     }
 
+    /// `?market=`: whose tables are asked, one of the markets a database keeps; USD-M's
+    /// unless given, as before there was a second.
+    fn market(&self) -> Result<Market, ApiError> {
+        match self.get("market") {
+            None => Ok(Market::Um),
+            Some(name) => crate::store::KEPT_MARKETS
+                .into_iter()
+                .find(|m| m.name() == name)
+                .ok_or_else(|| {
+                    ApiError::bad(format!(
+                        "{:?} is not a market kept here; use one of {}",
+                        truncated(name),
+                        crate::store::KEPT_MARKETS.map(|m| m.name()).join(", ")
+                    ))
+                }),
+        }
+    }
+
     /// `?format=` first, then the Accept header; JSON when neither asks for CSV.
     fn format(&self, headers: &HeaderMap) -> Result<Format, ApiError> {
         match self.get("format") {
@@ -375,9 +395,9 @@ async fn snapshot(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(query, &["contract", "format"])?;
+    let params = Params::parse(query, &["contract", "format", "market"])?;
     let date = day(&path_text(date)?)?;
-    let question = Question::snapshot(MARKET, date, params.contract()?);
+    let question = Question::snapshot(params.market()?, date, params.contract()?);
     let format = params.format(&headers)?;
     app.answer(&headers, format, question).await
 }
@@ -388,8 +408,8 @@ async fn timeline(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(query, &["format"])?;
-    let question = Question::timeline(MARKET, &path_text(symbol)?).map_err(refused)?;
+    let params = Params::parse(query, &["format", "market"])?;
+    let question = Question::timeline(params.market()?, &path_text(symbol)?).map_err(refused)?;
     let format = params.format(&headers)?;
     app.answer(&headers, format, question).await
 }
@@ -399,13 +419,14 @@ async fn range(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(query, &["start", "end", "contract", "format"])?;
+    let params = Params::parse(query, &["start", "end", "contract", "format", "market"])?;
     let (Some(start), Some(end)) = (params.day("start")?, params.day("end")?) else {
         return Err(ApiError::bad(
             "a range needs both start and end, e.g. ?start=2024-01-01&end=2024-01-31",
         ));
     };
-    let question = Question::range(MARKET, start, end, params.contract()?).map_err(refused)?;
+    let question =
+        Question::range(params.market()?, start, end, params.contract()?).map_err(refused)?;
     let format = params.format(&headers)?;
     app.answer(&headers, format, question).await
 }
@@ -415,10 +436,10 @@ async fn summary(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(query, &["start", "end", "format"])?;
+    let params = Params::parse(query, &["start", "end", "format", "market"])?;
     let question = match (params.day("start")?, params.day("end")?) {
         (start @ Some(_), end @ Some(_)) | (start @ None, end @ None) => {
-            Question::summary(MARKET, start, end).map_err(refused)?
+            Question::summary(params.market()?, start, end).map_err(refused)?
         }
         _ => {
             return Err(ApiError::bad(
@@ -435,9 +456,9 @@ async fn symbols(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(query, &["format"])?;
+    let params = Params::parse(query, &["format", "market"])?;
     let format = params.format(&headers)?;
-    app.answer(&headers, format, Question::symbols(MARKET))
+    app.answer(&headers, format, Question::symbols(params.market()?))
         .await
 }
 
@@ -548,6 +569,7 @@ async fn events(
             "contract",
             "delisted_after",
             "format",
+            "market",
         ],
     )?;
     let question = events_question(&params)?;
@@ -578,7 +600,7 @@ fn events_question(params: &Params) -> Result<Question, ApiError> {
         symbol: params.get("symbol").map(str::to_string),
         contracts: params.contract_or(EventFilter::default().contracts)?,
     };
-    Question::events(MARKET, filter, rule).map_err(refused)
+    Question::events(params.market()?, filter, rule).map_err(refused)
 }
 
 async fn universe(
@@ -598,7 +620,7 @@ async fn universe(
 /// text that is no number in the library's bounds; `Question::universe` checks the rest.
 fn universe_question(date: &str, params: &Params) -> Result<Question, ApiError> {
     let q = universe_query(day(date)?, params)?;
-    Question::universe(MARKET, q).map_err(refused)
+    Question::universe(params.market()?, q).map_err(refused)
 }
 
 /// The universe question of `date` the parameters ask, before the library's checks.
@@ -636,7 +658,8 @@ fn universe_query(date: NaiveDate, params: &Params) -> Result<UniverseQuery, Api
 }
 
 /// The universe parameters `/v1/universe/{date}` and `/v1/universe` both take.
-const UNIVERSE_PARAMS: [&str; 10] = [
+const UNIVERSE_PARAMS: [&str; 11] = [
+    "market",
     "contract",
     "quote",
     "include_settled",
@@ -676,7 +699,7 @@ fn panel_question(params: &Params) -> Result<Question, ApiError> {
         Some(text) => Every::parse(text).map_err(|e| ApiError::bad(e.to_string()))?,
     };
     let q = universe_query(start, params)?;
-    Question::universe_panel(MARKET, q, end, every).map_err(refused)
+    Question::universe_panel(params.market()?, q, end, every).map_err(refused)
 }
 
 async fn lives(
@@ -684,11 +707,12 @@ async fn lives(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(query, &["symbol", "delisted_after", "format"])?;
+    let params = Params::parse(query, &["symbol", "delisted_after", "format", "market"])?;
     let rule = params
         .days("delisted_after", UNIVERSE_DAYS)?
         .unwrap_or(DEFAULT_DELISTED_AFTER);
-    let question = Question::lives(MARKET, params.get("symbol"), rule).map_err(refused)?;
+    let question =
+        Question::lives(params.market()?, params.get("symbol"), rule).map_err(refused)?;
     let format = params.format(&headers)?;
     app.answer(&headers, format, question).await
 }
@@ -706,6 +730,32 @@ fn no_such_endpoint() -> String {
 impl App {
     fn generation(&self) -> Result<Arc<Generation>, ApiError> {
         ready(&self.published)
+    }
+
+    /// `market`'s handles, opened (off the runtime's threads: it opens and warms them) and
+    /// watched on the first question about it.
+    async fn published_of(&self, market: Market) -> Result<Arc<Published>, ApiError> {
+        let Some((_, cell)) = self.others.iter().find(|(m, _)| *m == market) else {
+            return Ok(Arc::clone(&self.published));
+        };
+        let (path, limits) = (self.db_path.clone(), self.limits);
+        let published = cell
+            .get_or_try_init(|| async move {
+                let opened = tokio::task::spawn_blocking(move || {
+                    Arc::new(Published::for_market(&path, limits, market))
+                })
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "opening the market's handles panicked (see the log)",
+                    )
+                })?;
+                tokio::spawn(Arc::clone(&opened).watch());
+                Ok::<_, ApiError>(opened)
+            })
+            .await?;
+        Ok(Arc::clone(published))
     }
 
     /// Runs `query` on a handle of `generation`, within the request timeout.
@@ -739,7 +789,7 @@ impl App {
         format: Format,
         question: Question,
     ) -> Result<Response, ApiError> {
-        let generation = self.generation()?;
+        let generation = ready(&*self.published_of(question.market()).await?)?;
         self.kept_answer(
             &generation,
             headers,
@@ -1213,7 +1263,7 @@ mod tests {
         let unspelled = params(&[], &["contract"]);
         let key = |p: &Params| {
             (
-                Question::snapshot(MARKET, date, p.contract().unwrap()),
+                Question::snapshot(Market::Um, date, p.contract().unwrap()),
                 Format::Csv,
             )
         };

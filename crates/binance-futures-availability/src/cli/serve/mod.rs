@@ -141,8 +141,16 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
             limits,
         ));
         tokio::spawn(Arc::clone(&catalog).watch());
+        let others = crate::store::KEPT_MARKETS
+            .into_iter()
+            .filter(|m| *m != crate::facts::Market::Um)
+            .map(|m| (m, tokio::sync::OnceCell::new()))
+            .collect();
         let app = api::App {
             published,
+            others,
+            db_path: db_path.to_path_buf(),
+            limits,
             catalog,
             max_files: args.max_files,
             timeout,

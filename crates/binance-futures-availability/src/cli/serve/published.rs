@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
 
 use super::answers::{Answers, Key};
-use crate::facts::ContractFilter;
+use crate::facts::{ContractFilter, Market};
 use crate::store::{Catalog, DEFAULT_DELISTED_AFTER, Database, EventFilter, Identity, StoreError};
 
 /// How often the watcher looks at the published file: a publish is served within this (plus
@@ -43,8 +43,9 @@ pub(super) const POLL: Duration = Duration::from_millis(200);
 pub(super) trait Served: Send + 'static + Sized {
     /// What an answer from this kind of file is kept under.
     type Key: Key + Clone + Send + Sync + 'static;
-    /// A read-only handle on the file at `path`.
-    fn open(path: &Path) -> Result<Self, StoreError>;
+    /// A read-only handle on the file at `path`, on `market`'s tables (a catalog's handle
+    /// answers about every market, and takes none).
+    fn open(path: &Path, market: Market) -> Result<Self, StoreError>;
     /// Questions asked of a handle before it serves (see `warm`).
     fn probe(&self) -> Result<(), StoreError>;
     /// Why nothing is served while `path` does not exist: the sentence says what to run.
@@ -62,8 +63,9 @@ impl Served for Database {
 
     /// With a read index (`Database::keep_read_index`): a handle serves many snapshots, and
     /// a republish is a new generation of new handles, so none answers from a replaced file.
-    fn open(path: &Path) -> Result<Database, StoreError> {
+    fn open(path: &Path, market: Market) -> Result<Database, StoreError> {
         let mut db = Database::open(path)?;
+        db.select_market(market)?;
         db.keep_read_index();
         Ok(db)
     }
@@ -102,7 +104,7 @@ impl Served for Catalog {
 
     /// Refuses a file that is no catalog, or one too old or too new for this binary, with
     /// its sentence.
-    fn open(path: &Path) -> Result<Catalog, StoreError> {
+    fn open(path: &Path, _: Market) -> Result<Catalog, StoreError> {
         Catalog::open(path)
     }
 
@@ -151,10 +153,14 @@ pub(super) enum RunError {
 impl<S: Served> Generation<S> {
     /// Opens `count` handles on `path`, and checks that the file did not change meanwhile, so
     /// the identity names exactly what the handles read.
-    fn open(path: &Path, limits: Limits) -> Result<(Identity, Generation<S>), OpenError> {
+    fn open(
+        path: &Path,
+        limits: Limits,
+        market: Market,
+    ) -> Result<(Identity, Generation<S>), OpenError> {
         let before = Identity::of(path)?;
         let handles = (0..limits.handles.get())
-            .map(|_| S::open(path))
+            .map(|_| S::open(path, market))
             .collect::<Result<Vec<_>, _>>()?;
         let after = Identity::of(path)?;
         if before != after {
@@ -312,6 +318,8 @@ impl<S: Served> Clone for Current<S> {
 pub(super) struct Published<S: Served = Database> {
     path: PathBuf,
     limits: Limits,
+    /// Whose tables the handles answer from (`?market=`).
+    market: Market,
     /// The identity last looked at (`None` before the first look), and what it gave.
     current: RwLock<(Option<Identity>, Current<S>)>,
     /// Generations replaced by a publish, until no request holds them: freed by `retire`.
@@ -322,9 +330,15 @@ impl<S: Served> Published<S> {
     /// Opens what is at `path` now (or records why it cannot), without failing: a server
     /// started before the first `update` answers 503 until the file appears.
     pub(super) fn new(path: &Path, limits: Limits) -> Published<S> {
+        Published::for_market(path, limits, Market::Um)
+    }
+
+    /// As `new`, with handles on `market`'s tables.
+    pub(super) fn for_market(path: &Path, limits: Limits, market: Market) -> Published<S> {
         let published = Published {
             path: path.to_path_buf(),
             limits,
+            market,
             current: RwLock::new((None, Current::Unavailable("starting".into()))),
             retiring: Mutex::new(Vec::new()),
         };
@@ -354,7 +368,7 @@ impl<S: Served> Published<S> {
         if Some(seen) == self.read().0 {
             return;
         }
-        match Generation::<S>::open(&self.path, self.limits) {
+        match Generation::<S>::open(&self.path, self.limits, self.market) {
             Ok((identity, generation)) => {
                 let new = (Some(identity), Current::Ready(Arc::new(generation)));
                 let old = std::mem::replace(&mut *self.write(), new);
