@@ -15,7 +15,7 @@ use binance_futures_availability::store::Database;
 /// A bucket through yesterday: a gap, a listing and a delisting inside the last weeks, a
 /// delivery contract, a settled folder, a name outside ASCII (byte order), and sizes that do
 /// not fit the index's 32 bits (one exactly its "elsewhere" mark).
-fn spec() -> CorpusSpec {
+pub(crate) fn spec() -> CorpusSpec {
     let delivery = format!("BTCUSDT_{}", days_ago(6).format("%y%m%d"));
     let mut odd = spec_symbol("BIGUSDT", days_ago(70), days_ago(1), &[]);
     odd.size = Some(6_000_000_000);
