@@ -330,14 +330,7 @@ fn a_missing_damaged_stale_or_foreign_index_is_never_believed() {
 /// the second has it — an index of the first would answer the day without it.
 #[test]
 fn a_file_published_under_an_older_index_is_answered_by_the_scan() {
-    let full = crate::read_index::spec();
-    let mut late = full.clone();
-    let new = late
-        .symbols
-        .iter_mut()
-        .find(|s| s.name == "NEWUSDT")
-        .unwrap();
-    new.gaps = vec![(days_ago(3), days_ago(3))];
+    let (full, late) = crate::read_index::late_spec();
     let env = Env::new(Corpus::from_spec(&late));
     env.ok(&["update", "--quiet"]);
     let day = days_ago(3).to_string();

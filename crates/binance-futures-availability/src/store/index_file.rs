@@ -41,9 +41,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use duckdb::arrow::array::{
-    Array, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray,
-};
+use duckdb::arrow::array::Array;
 
 use super::read::{RangeRow, SnapshotRow, SymbolRecord};
 use super::{Database, KEPT_MARKETS, MAX_INDEXED_ROWS, MemoryLimit, StoreError, files, schema};
@@ -290,15 +288,7 @@ fn put_text(block: &mut Vec<u8>, text: Option<&str>) -> bool {
 fn section(db: &Database, w: &mut Out, tmp: &Path) -> Result<bool, StoreError> {
     let what = "reading the rows for the read index file";
     let io_tmp = |e| super::io_failed("writing the read index", tmp)(e);
-    let count: i64 = db
-        .conn
-        .query_row(
-            "SELECT count(*) FROM daily_availability_facts WHERE available",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db.err(what))?;
-    if usize::try_from(count).map_or(true, |n| n > MAX_INDEXED_ROWS) {
+    if super::index::indexable_rows(db, what)?.is_none() {
         return Ok(false);
     }
     let mut names: Vec<String> = db.rows(
@@ -365,18 +355,8 @@ fn section(db: &Database, w: &mut Out, tmp: &Path) -> Result<bool, StoreError> {
     let mut entries: u32 = 0;
     let mut last: Option<(i32, u32)> = None;
     for batch in stmt.query_arrow([]).map_err(db.err(what))? {
-        let columns = (
-            batch.column(0).as_any().downcast_ref::<StringArray>(),
-            batch.column(1).as_any().downcast_ref::<Date32Array>(),
-            batch.column(2).as_any().downcast_ref::<Int64Array>(),
-            batch
-                .column(3)
-                .as_any()
-                .downcast_ref::<TimestampMicrosecondArray>(),
-        );
-        let (Some(symbol), Some(date), Some(size), Some(modified)) = columns else {
-            return Err(db.err(what)(super::unexpected_columns(&batch)));
-        };
+        let (symbol, date, size, modified) =
+            super::index::file_columns(&batch).map_err(db.err(what))?;
         for row in 0..batch.num_rows() {
             let Ok(id) = names.binary_search_by(|n| n.as_str().cmp(symbol.value(row))) else {
                 // A row that appeared since the names were read: the file is read-only.
