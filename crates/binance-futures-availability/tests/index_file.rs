@@ -317,6 +317,11 @@ fn a_missing_damaged_stale_or_foreign_index_is_never_believed() {
     assert!(IndexFile::open(&env.db, Market::Um).is_none());
     db.set_modified(modified).unwrap();
     assert!(IndexFile::open(&env.db, Market::Um).is_some());
+    // A write-ahead log beside it: rows DuckDB would read with the file.
+    std::fs::write(sibling(&env.db, ".wal"), b"").unwrap();
+    assert!(IndexFile::open(&env.db, Market::Um).is_none());
+    std::fs::remove_file(sibling(&env.db, ".wal")).unwrap();
+    assert!(IndexFile::open(&env.db, Market::Um).is_some());
     let copy = sibling(&env.db, ".copy");
     std::fs::copy(&env.db, &copy).unwrap();
     std::fs::rename(&copy, &env.db).unwrap();

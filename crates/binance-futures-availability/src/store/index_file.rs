@@ -14,8 +14,9 @@
 //! meta block and block count). A rename keeps all of them; a republish is another file (a
 //! new inode from the copy, written later); a write in place changes the time and the
 //! headers. A reader opens the database file with `open(2)`, compares `fstat` and the bytes it
-//! reads through that same descriptor with the stamp, and answers only on equality, so the
-//! answer is about the file the path names at that instant. A crash between the index's rename
+//! reads through that same descriptor with the stamp, and answers only on equality and without
+//! a `<db>.wal` beside it (rows DuckDB would read with the file), so the answer is about the
+//! file the path names at that instant. A crash between the index's rename
 //! and the database's leaves an index stamped with the unpublished copy: it describes another
 //! file than the published one, and is ignored until the next publish replaces it.
 //!
@@ -555,6 +556,11 @@ impl IndexFile {
         if Stamp::of(&database).ok()? != stamp {
             return None;
         }
+        // A write in place not checkpointed (a library user's handle, killed) leaves the file as
+        // stamped and its rows in `<db>.wal`, which DuckDB reads with the file.
+        if files::Beside::of(&resolved).wal().exists() {
+            return None;
+        }
         let want = tag(schema::schema_of(market)?);
         let (offset, length) = (0..sections).find_map(|_| {
             let t: [u8; 8] = c.array()?;
@@ -715,7 +721,8 @@ impl IndexFile {
             return Some(Vec::new());
         };
         let day = *self.day_table(d, d)?.first()?;
-        let mut rows = Vec::with_capacity((day.1 - day.0) as usize);
+        // Sized by the day's entries, at most a chunk's: the count is the file's word.
+        let mut rows = Vec::with_capacity(((day.1 - day.0) as usize).min(RANGE_CHUNK));
         self.day_entries(day, |symbol, size, time| {
             if self.admits(symbol, contracts) {
                 rows.push(SnapshotRow {
@@ -747,7 +754,7 @@ impl IndexFile {
         if lo <= hi {
             let (lo, hi) = (u32::try_from(lo).ok()?, u32::try_from(hi).ok()?);
             for (i, day) in self.day_table(lo, hi)?.into_iter().enumerate() {
-                let n = self.first_day + (lo + i as u32) as i32;
+                let n = i32::try_from(i64::from(self.first_day) + i64::from(lo) + i as i64).ok()?;
                 self.day_entries(day, |symbol, _, _| {
                     let s = &mut seen[symbol];
                     *s = (s.0 + 1, s.1.min(n), s.2.max(n));
