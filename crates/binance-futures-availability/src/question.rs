@@ -386,6 +386,27 @@ pub enum Answer {
     Lives(Vec<LifeRow>),
 }
 
+/// The answer to `question` from the read index file beside the database at `db`
+/// (`store::IndexFile`, ADR 0022), without opening DuckDB: for a snapshot, a range or the
+/// symbols, when the index describes the file `db` names now and holds the answer exactly (a
+/// day not checked through is not answered: its refusal is the database's to say). `None`
+/// otherwise, and the caller asks the database.
+pub(crate) fn answer_from_index_file(db: &std::path::Path, question: &Question) -> Option<Answer> {
+    let index = || crate::store::IndexFile::open(db, question.market());
+    match question {
+        Question::Snapshot {
+            date, contracts, ..
+        } => index()?.snapshot(*date, *contracts).map(Answer::Snapshot),
+        Question::Range {
+            days, contracts, ..
+        } => index()?
+            .range(days.first(), days.last(), *contracts)
+            .map(Answer::Range),
+        Question::Symbols { .. } => index()?.symbols().map(Answer::Symbols),
+        _ => None,
+    }
+}
+
 impl crate::store::Database {
     /// The one place a question is answered.
     ///

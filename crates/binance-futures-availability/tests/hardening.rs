@@ -51,13 +51,14 @@ fn symbol_names(db: &Path) -> Vec<String> {
         .collect()
 }
 
-/// What sits beside the database, the lock file aside.
+/// What sits beside the database, the lock file and the published file's read index aside.
 fn beside(db: &Path) -> Vec<String> {
     let name = db.file_name().unwrap().to_string_lossy().into_owned();
     let mut found: Vec<String> = std::fs::read_dir(db.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(&name) && *n != name && !n.ends_with(".lock"))
+        .filter(|n| n.starts_with(&name) && *n != name)
+        .filter(|n| !n.ends_with(".lock") && !n.ends_with(".readidx"))
         .collect();
     found.sort();
     found

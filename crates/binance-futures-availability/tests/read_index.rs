@@ -15,7 +15,7 @@ use binance_futures_availability::store::Database;
 /// A bucket through yesterday: a gap, a listing and a delisting inside the last weeks, a
 /// delivery contract, a settled folder, a name outside ASCII (byte order), and sizes that do
 /// not fit the index's 32 bits (one exactly its "elsewhere" mark).
-fn spec() -> CorpusSpec {
+pub(crate) fn spec() -> CorpusSpec {
     let delivery = format!("BTCUSDT_{}", days_ago(6).format("%y%m%d"));
     let mut odd = spec_symbol("BIGUSDT", days_ago(70), days_ago(1), &[]);
     odd.size = Some(6_000_000_000);
@@ -149,10 +149,10 @@ fn index_answers_equal_scan_answers_after_every_publish_of_a_run_of_updates() {
     }
 }
 
-#[test]
-fn serve_answers_a_republished_files_rows_not_the_replaced_index() {
+/// `spec()`, and the same bucket with NEWUSDT's file of three days ago late: a first update of
+/// it has that day checked and absent, an update after the file arrives has it.
+pub(crate) fn late_spec() -> (CorpusSpec, CorpusSpec) {
     let full = spec();
-    // NEWUSDT's file of three days ago is late: checked, and absent, at the first update.
     let mut late = full.clone();
     let new = late
         .symbols
@@ -160,6 +160,12 @@ fn serve_answers_a_republished_files_rows_not_the_replaced_index() {
         .find(|s| s.name == "NEWUSDT")
         .unwrap();
     new.gaps = vec![(days_ago(3), days_ago(3))];
+    (full, late)
+}
+
+#[test]
+fn serve_answers_a_republished_files_rows_not_the_replaced_index() {
+    let (full, late) = late_spec();
     let env = Env::new(Corpus::from_spec(&late));
     env.ok(&["update", "--quiet"]);
     let served = Served::start(&env, &[]);

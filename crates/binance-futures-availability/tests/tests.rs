@@ -18,6 +18,7 @@ mod error_sentences;
 mod failed_runs;
 mod hardening;
 mod hostile_server;
+mod index_file;
 mod lives;
 mod lives_index;
 mod markets;

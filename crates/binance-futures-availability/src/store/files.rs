@@ -78,6 +78,14 @@ impl Beside {
     pub fn partial(&self) -> PathBuf {
         self.with(".partial")
     }
+    /// `.readidx`: the read index of the published file (`index_file`), stamped with it.
+    pub fn read_index(&self) -> PathBuf {
+        self.with(".readidx")
+    }
+    /// `.readidx.tmp`: the read index being written at publish, before its atomic rename.
+    pub fn read_index_tmp(&self) -> PathBuf {
+        self.with(".readidx.tmp")
+    }
     /// `.scheduler.pid`: the running scheduler's pid and settings.
     pub fn scheduler_pid(&self) -> PathBuf {
         self.with(".scheduler.pid")
@@ -88,7 +96,7 @@ impl Beside {
     }
 
     /// Every file an unpublished write leaves (the spill folder aside).
-    pub fn unpublished(&self) -> [PathBuf; 7] {
+    pub fn unpublished(&self) -> [PathBuf; 8] {
         [
             self.writing(),
             self.writing_wal(),
@@ -97,6 +105,7 @@ impl Beside {
             self.copying(),
             self.writing_origin(),
             self.writing_origin_tmp(),
+            self.read_index_tmp(),
         ]
     }
 }

@@ -26,6 +26,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::arrow::array::{
     Array, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray,
 };
+use duckdb::arrow::record_batch::RecordBatch;
 
 use super::read::{RangeRow, SnapshotRow};
 use super::{Database, StoreError};
@@ -79,20 +80,12 @@ impl ReadIndex {
     /// `MAX_INDEXED_ROWS`.
     pub(super) fn build(db: &Database) -> Result<Option<ReadIndex>, StoreError> {
         let what = "reading the rows for the read index";
-        let count: i64 = db
-            .conn
-            .query_row(
-                "SELECT count(*) FROM daily_availability_facts WHERE available",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db.err(what))?;
-        if usize::try_from(count).map_or(true, |n| n > MAX_INDEXED_ROWS) {
+        let Some(count) = indexable_rows(db, what)? else {
             return Ok(None);
-        }
+        };
         let mut ids: HashMap<String, u32> = HashMap::new();
         let mut seen: Vec<String> = Vec::new();
-        let mut read: Vec<Read> = Vec::with_capacity(count as usize);
+        let mut read: Vec<Read> = Vec::with_capacity(count);
         // The sizes that do not fit an entry, by position in `read`.
         let mut odd: HashMap<u32, Option<i64>> = HashMap::new();
         let mut stmt = db
@@ -105,18 +98,7 @@ impl ReadIndex {
         // As Arrow batches: a column at a time, as `panel` reads the trading rows (row by row
         // cost it 387 ms against 222 ms).
         for batch in stmt.query_arrow([]).map_err(db.err(what))? {
-            let columns = (
-                batch.column(0).as_any().downcast_ref::<StringArray>(),
-                batch.column(1).as_any().downcast_ref::<Date32Array>(),
-                batch.column(2).as_any().downcast_ref::<Int64Array>(),
-                batch
-                    .column(3)
-                    .as_any()
-                    .downcast_ref::<TimestampMicrosecondArray>(),
-            );
-            let (Some(symbol), Some(date), Some(size), Some(modified)) = columns else {
-                return Err(db.err(what)(super::unexpected_columns(&batch)));
-            };
+            let (symbol, date, size, modified) = file_columns(&batch).map_err(db.err(what))?;
             for row in 0..batch.num_rows() {
                 // The file is read-only, so no more rows come than were counted: positions stay
                 // under `MAX_INDEXED_ROWS`; were one more to come, it is not indexed wrong.
@@ -302,6 +284,53 @@ impl ReadIndex {
                 last_date: from_day_number(last),
             })
             .collect()
+    }
+}
+
+/// The rows with a file of `db`'s market, when at most `MAX_INDEXED_ROWS`: what both read
+/// indexes hold (this one and `index_file`'s). `what` names the read in errors.
+pub(super) fn indexable_rows(
+    db: &Database,
+    what: &'static str,
+) -> Result<Option<usize>, StoreError> {
+    let count: i64 = db
+        .conn
+        .query_row(
+            "SELECT count(*) FROM daily_availability_facts WHERE available",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db.err(what))?;
+    Ok(usize::try_from(count)
+        .ok()
+        .filter(|n| *n <= MAX_INDEXED_ROWS))
+}
+
+/// The columns of an Arrow batch of `SELECT symbol, date, file_size_bytes, last_modified`.
+pub(super) type FileColumns<'a> = (
+    &'a StringArray,
+    &'a Date32Array,
+    &'a Int64Array,
+    &'a TimestampMicrosecondArray,
+);
+
+/// A batch's columns as `FileColumns`; the error of a file whose table was changed by something
+/// else.
+pub(super) fn file_columns(batch: &RecordBatch) -> Result<FileColumns<'_>, duckdb::Error> {
+    let columns = (
+        batch.column(0).as_any().downcast_ref::<StringArray>(),
+        batch.column(1).as_any().downcast_ref::<Date32Array>(),
+        batch.column(2).as_any().downcast_ref::<Int64Array>(),
+        batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>(),
+    );
+    match columns {
+        (Some(symbol), Some(date), Some(size), Some(modified)) => {
+            Ok((symbol, date, size, modified))
+        }
+        _ => Err(super::unexpected_columns(batch)),
     }
 }
 

@@ -16,6 +16,7 @@ mod checked;
 mod error;
 mod files;
 mod index;
+mod index_file;
 mod layout;
 mod lives;
 mod lives_index;
@@ -54,6 +55,7 @@ pub use error::{Awaiting, RoomFor, StoreError};
 pub use files::{Beside, resolve};
 pub(crate) use files::{Claim, Identity, claim, still_named_by};
 pub use index::MAX_INDEXED_ROWS;
+pub use index_file::IndexFile;
 pub use layout::SORT_SLACK_DAYS;
 pub use lives::LifeRow;
 pub use lives::{
@@ -580,6 +582,15 @@ fn connect_for_export(path: &Path, dest: &Path) -> Result<Connection, StoreError
 
 /// A read-only, hardened connection with its configuration locked, to an existing file.
 fn connect_read_only(path: &Path) -> Result<Connection, StoreError> {
+    connect_read_only_with(path, None)
+}
+
+/// `connect_read_only`, with DuckDB held to `memory` when given (spilling past it): for a
+/// writer's read of its closed copy (`index_file`), bounded as its writes are.
+fn connect_read_only_with(
+    path: &Path,
+    memory: Option<MemoryLimit>,
+) -> Result<Connection, StoreError> {
     if !path.is_file() {
         return Err(StoreError::Missing {
             path: path.to_path_buf(),
@@ -589,6 +600,10 @@ fn connect_read_only(path: &Path) -> Result<Connection, StoreError> {
     let config = hardened(Config::default())
         .and_then(|c| c.access_mode(AccessMode::ReadOnly))
         .and_then(|c| c.threads(1))
+        .and_then(|c| match memory {
+            Some(memory) => c.max_memory(&memory.duckdb()),
+            None => Ok(c),
+        })
         .and_then(|c| c.with("lock_configuration", "true"))
         .map_err(|source| duck(path, "configuring a read-only connection", source))?;
     Connection::open_with_flags(path, config)

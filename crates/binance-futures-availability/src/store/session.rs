@@ -41,6 +41,11 @@ pub trait Published: Sized {
     fn close(self) -> Result<(), StoreError>;
     /// Puts the rows in the order readers want, checkpoints and closes, before publishing.
     fn lay_out_and_close(self) -> Result<(), StoreError>;
+    /// Writes, to `tmp`, the read index of the closed copy `work` that one-shot readers answer
+    /// from (`index_file`); whether one was written. None by default.
+    fn write_read_index(_work: &Path, _tmp: &Path) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 }
 
 impl Published for Database {
@@ -64,6 +69,19 @@ impl Published for Database {
     }
     fn lay_out_and_close(self) -> Result<(), StoreError> {
         Database::lay_out_and_close(self)
+    }
+    fn write_read_index(work: &Path, tmp: &Path) -> Result<bool, StoreError> {
+        let started = std::time::Instant::now();
+        let written = super::index_file::write(work, tmp)?;
+        if let Some(w) = written {
+            tracing::debug!(
+                "wrote the read index: {} bytes, {} markets, in {:.1} ms",
+                w.bytes,
+                w.sections,
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        Ok(written.is_some())
     }
 }
 
@@ -303,6 +321,7 @@ impl<D: Published> WriteSession<D> {
                 now: now.to_string(),
             });
         }
+        publish_read_index::<D>(&work, &self.target);
         files::sync(&work)?;
         std::fs::rename(&work, &self.target)
             .map_err(io_failed("publishing the database", &self.target))?;
@@ -312,5 +331,30 @@ impl<D: Published> WriteSession<D> {
             "removing",
             &Beside::of(&self.target).writing_origin(),
         ))
+    }
+}
+
+/// Puts the read index of the copy `work` in place beside `target`, just before the copy is
+/// renamed over it (ADR 0022). The index is stamped with the copy, so in between, or after a
+/// crash there, readers find an index describing another file than the published one and
+/// ignore it. It only spares readers DuckDB's start: a failure to write it is a warning, the
+/// old one is removed, and the file is published without one.
+fn publish_read_index<D: Published>(work: &Path, target: &Path) {
+    let beside = Beside::of(target);
+    let (tmp, index) = (beside.read_index_tmp(), beside.read_index());
+    let put = D::write_read_index(work, &tmp).and_then(|written| {
+        if written {
+            std::fs::rename(&tmp, &index).map_err(io_failed("publishing the read index", &index))
+        } else {
+            files::remove_if_present(&index).map_err(io_failed("removing", &index))
+        }
+    });
+    if let Err(e) = put {
+        tracing::warn!("publishing without a read index (queries ask DuckDB instead): {e}");
+        for path in [&tmp, &index] {
+            if let Err(e) = files::remove_if_present(path) {
+                tracing::warn!("could not remove {}: {e}", path.display());
+            }
+        }
     }
 }
