@@ -122,14 +122,13 @@ fn index_equals_scan(db: &std::path::Path, first: NaiveDate) -> Database {
     indexed
 }
 
-#[test]
-fn index_answers_equal_scan_answers_after_every_publish_of_a_run_of_updates() {
+/// The bucket as it was on each of the last days, then as it is: one update each, `after`
+/// called after every publish (five), on an `Env` collected from `spec()`.
+pub(crate) fn each_publish_of_a_run_of_updates(mut after: impl FnMut(&Env)) -> Env {
     let full = spec();
-    let first = days_ago(70);
-    // The bucket as it was on each of the last days, then as it is: one update each.
     let env = Env::new(Corpus::from_spec(&crate::lives::as_of(&full, days_ago(6))));
     env.ok(&["update", "--quiet"]);
-    let mut previous = index_equals_scan(&env.db, first);
+    after(&env);
     for back in [4, 3, 1, 0] {
         let bucket = if back == 0 {
             full.clone()
@@ -138,15 +137,27 @@ fn index_answers_equal_scan_answers_after_every_publish_of_a_run_of_updates() {
         };
         env.sim.with_corpus(|c| *c = Corpus::from_spec(&bucket));
         env.ok(&["update", "--quiet"]);
-        // The previous file's handle knows it was replaced, and its index goes to no handle
-        // on the new one.
-        assert!(previous.republished());
-        let mut fresh = Database::open(&env.db).unwrap();
-        fresh.keep_read_index();
-        assert!(!fresh.republished());
-        assert!(!previous.share_read_index(&fresh).unwrap());
-        previous = index_equals_scan(&env.db, first);
+        after(&env);
     }
+    env
+}
+
+#[test]
+fn index_answers_equal_scan_answers_after_every_publish_of_a_run_of_updates() {
+    let first = days_ago(70);
+    let mut previous: Option<Database> = None;
+    each_publish_of_a_run_of_updates(|env| {
+        if let Some(previous) = &previous {
+            // The previous file's handle knows it was replaced, and its index goes to no
+            // handle on the new one.
+            assert!(previous.republished());
+            let mut fresh = Database::open(&env.db).unwrap();
+            fresh.keep_read_index();
+            assert!(!fresh.republished());
+            assert!(!previous.share_read_index(&fresh).unwrap());
+        }
+        previous = Some(index_equals_scan(&env.db, first));
+    });
 }
 
 /// `spec()`, and the same bucket with NEWUSDT's file of three days ago late: a first update of
