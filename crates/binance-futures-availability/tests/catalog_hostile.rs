@@ -224,17 +224,12 @@ impl Crawl {
             let _ = pipe.read_to_string(&mut text);
             text
         });
-        let status_file = format!("/proc/{}/status", child.id());
         let mut peak_kb = 0;
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
-            if let Some(kb) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            }) {
+            if let Some(kb) = crate::common::peak_rss_kb(child.id()) {
                 peak_kb = kb;
             }
             // A run that grows without end is stopped before it takes the machine.

@@ -663,27 +663,17 @@ fn many_changes_stream_in_bounded_memory() {
     assert!(peak_mb < 130, "peak RSS {peak_mb} MB");
 }
 
-/// Waits for `child`; its exit and its peak RSS in MB (`VmHWM` of its own memory), as last read
-/// before it exited.
-///
-/// Not `wait4`'s `ru_maxrss`: Linux carries the spawning process's high-water mark into the
-/// child's at `exec` (the child starts on a copy of, or under vfork the same, address space),
-/// so a child of this test binary counted the RSS other tests had reached in it — 406 MB once
-/// beside a run of ~87 MB. Reading every 5 ms can miss a last rise before the exit, never count
-/// another process's memory; the changes are read in runs of one size, so the first run shows it.
+/// Waits for `child`; its exit and its peak RSS in MB (`common::peak_rss_kb`), as last read
+/// before it exited. Reading every 5 ms can miss a last rise before the exit, never count
+/// another process's memory (`wait4` counted 406 MB once beside a run of ~87 MB); the changes
+/// are read in runs of one size, so the first run shows it.
 fn wait_with_peak_rss(mut child: std::process::Child) -> (std::process::ExitStatus, u64) {
-    let status_file = format!("/proc/{}/status", child.id());
     let mut peak_kb: u64 = 0;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return (status, peak_kb / 1024);
         }
-        let read = std::fs::read_to_string(&status_file).ok().and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        });
-        peak_kb = peak_kb.max(read.unwrap_or(0));
+        peak_kb = peak_kb.max(crate::common::peak_rss_kb(child.id()).unwrap_or(0));
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }

@@ -167,6 +167,17 @@ pub type Row = (
     Option<i32>,
 );
 
+/// A running process's peak RSS in kB (`VmHWM` of its own address space), none once it has
+/// exited. Not `wait4`'s `ru_maxrss`: Linux carries the spawning process's high-water mark into
+/// the child's at `exec`, so a child of the test binary would count other tests' memory.
+pub fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// A read-only DuckDB connection to `db`, independent of the code under test.
 pub fn read_only(db: &Path) -> duckdb::Connection {
     duckdb::Connection::open_with_flags(
