@@ -351,3 +351,40 @@ fn a_stale_pid_file_is_recognised_and_removed() {
     );
     assert!(!schedule::pid_path(&env.db).exists());
 }
+
+/// A file that keeps spot alone, updated through yesterday, is not caught up at the scheduler's
+/// start: the catch-up reads every kept market's last update, not USD-M's (which this file has
+/// none of, so every start caught up).
+#[test]
+fn a_current_spot_only_file_is_not_caught_up_at_start() {
+    use std::io::BufRead as _;
+    let env = Env::new(vision_sim::spot(today()));
+    env.ok(&["update", "-q", "--markets", "spot"]);
+    let mut child = Reaped(
+        env.cmd()
+            .args(["scheduler", "run"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = std::io::BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let mut lines = Vec::new();
+    for line in stderr.by_ref() {
+        let line = line.unwrap();
+        let planned = line.contains("next update at");
+        lines.push(line);
+        if planned {
+            break;
+        }
+    }
+    sigterm(&child.0);
+    // Read to the end: the scheduler says it stopped, and a closed pipe would refuse it.
+    lines.extend(stderr.map(Result::unwrap));
+    let status = wait_exit(&mut child.0, 30);
+    assert!(status.success(), "{status:?} {lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("next update at"))
+            && !lines.iter().any(|l| l.contains("catching up")),
+        "{lines:#?}"
+    );
+}

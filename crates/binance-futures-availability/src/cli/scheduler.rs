@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::render::ReportFormat;
@@ -70,6 +70,27 @@ fn log_line(at: chrono::DateTime<Utc>, message: &str) {
     say!("{} scheduler: {message}", at.format("%Y-%m-%dT%H:%M:%SZ"));
 }
 
+/// How far the updates of every market the file keeps have succeeded: the oldest of their
+/// last successful updates' ends, `None` when one has none (or there is no file). The catch-up
+/// at start is due when any kept market is behind; USD-M's alone would catch up a spot-only
+/// file at every start and let a lagging spot wait for the daily run.
+fn last_success_end(db_path: &Path) -> Result<Option<NaiveDate>, CliError> {
+    let mut db = match Database::open(db_path) {
+        Ok(db) => db,
+        Err(crate::store::StoreError::Missing { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut oldest: Option<NaiveDate> = None;
+    for market in db.collected_markets()? {
+        db.select_market(market)?;
+        match db.last_successful_update()?.and_then(|r| r.end_date) {
+            Some(end) => oldest = Some(oldest.map_or(end, |o| o.min(end))),
+            None => return Ok(None),
+        }
+    }
+    Ok(oldest)
+}
+
 fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
     let info = SchedulerInfo {
         pid: std::process::id(),
@@ -79,11 +100,7 @@ fn foreground(db_path: &Path, args: &ScheduleArgs) -> Result<(), CliError> {
         pid_ns: schedule::pid_namespace(),
     };
     let _pid = PidFile::acquire(db_path, &info)?;
-    let last_success_end = match Database::open(db_path) {
-        Ok(db) => db.last_successful_update()?.and_then(|r| r.end_date),
-        Err(crate::store::StoreError::Missing { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let last_success_end = last_success_end(db_path)?;
     log_line(
         Utc::now(),
         &format!(
