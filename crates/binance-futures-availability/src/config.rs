@@ -2,6 +2,7 @@
 //! Everything else receives them as configuration (flags and environment), so tests point the
 //! tool at a local simulated bucket.
 
+use crate::facts::Market;
 use std::path::PathBuf;
 
 /// How the tool introduces itself to Binance's servers.
@@ -23,6 +24,14 @@ pub fn default_db_path() -> PathBuf {
         .join("availability.duckdb")
 }
 
-/// Binance's list of USD-M contracts, for `validate`. Override with `--exchange-info` /
-/// `BFA_EXCHANGE_INFO_URL` (a URL or a saved response file).
-pub const DEFAULT_EXCHANGE_INFO_URL: &str = "https://fapi.binance.com/fapi/v1/exchangeInfo";
+/// Binance's list of a market's instruments, for `validate`: USD-M's contracts (fapi), COIN-M's
+/// (dapi), spot's pairs. Override with `--exchange-info` / `BFA_EXCHANGE_INFO_URL` (a URL or a
+/// saved response file). `None` for options, which no database keeps.
+pub const fn exchange_info_url(market: Market) -> Option<&'static str> {
+    match market {
+        Market::Um => Some("https://fapi.binance.com/fapi/v1/exchangeInfo"),
+        Market::Cm => Some("https://dapi.binance.com/dapi/v1/exchangeInfo"),
+        Market::Spot => Some("https://api.binance.com/api/v3/exchangeInfo"),
+        Market::Option => None,
+    }
+}

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
 use serde::Serialize;
 
-/// The day Binance USD-M futures began trading; no query may ask about an earlier day.
+/// The day Binance USD-M futures began trading; no question about USD-M may name an earlier
+/// day (`Market::first_day` gives each market's).
 pub const TRADING_START: NaiveDate = match NaiveDate::from_ymd_opt(2019, 9, 25) {
     Some(d) => d,
     None => panic!("valid constant date"),
@@ -13,6 +14,14 @@ pub const TRADING_START: NaiveDate = match NaiveDate::from_ymd_opt(2019, 9, 25) 
 /// The first day any UM daily archive exists on Vision. Days between `TRADING_START` and this
 /// day have no files for any symbol, so collection never asks for them.
 pub const ARCHIVE_START: NaiveDate = match NaiveDate::from_ymd_opt(2019, 12, 31) {
+    Some(d) => d,
+    None => panic!("valid constant date"),
+};
+
+/// The first day of Binance Vision's archive: spot's first klines, 2017-08-17. No question
+/// about any market may name an earlier day; each market's own first day is later or the same
+/// (`Market::first_day`), checked where the question names its market.
+pub const VISION_START: NaiveDate = match NaiveDate::from_ymd_opt(2017, 8, 17) {
     Some(d) => d,
     None => panic!("valid constant date"),
 };
@@ -26,11 +35,22 @@ pub enum DayError {
         /// The text given.
         text: String,
     },
-    /// Before Binance USD-M futures began trading.
-    #[error("{day} is before {TRADING_START}, the first day of Binance USD-M futures")]
-    BeforeTrading {
+    /// Before the first day of the archive of any market.
+    #[error("{day} is before {VISION_START}, the first day of any market on Binance Vision")]
+    BeforeVision {
         /// The day given.
         day: NaiveDate,
+    },
+    /// Before the first day of the market the question is about: a spot day of 2018 is a day
+    /// of spot's history and none of USD-M's.
+    #[error("{day} is before {first}, the first day of {}", .market.title())]
+    BeforeMarket {
+        /// The day given.
+        day: NaiveDate,
+        /// The market asked about.
+        market: Market,
+        /// Its first day (`Market::first_day`).
+        first: NaiveDate,
     },
     /// After today (UTC).
     #[error("{day} is after today ({today}, UTC)")]
@@ -51,7 +71,9 @@ pub enum DayError {
 }
 
 /// The one grammar of a day a user asks about, for every front end (the CLI, the Python
-/// package): exactly `YYYY-MM-DD`, within `TRADING_START ..= today` (UTC).
+/// package): exactly `YYYY-MM-DD`, within `VISION_START ..= today` (UTC). Whether the day is
+/// in the history of the market asked about is the question's to check (`Market::check_day`),
+/// as the market is named apart from the day.
 ///
 /// ```
 /// # use binance_futures_availability::facts::{parse_day, DayError};
@@ -74,8 +96,8 @@ pub fn parse_day(text: &str, today: NaiveDate) -> Result<NaiveDate, DayError> {
 
 /// A day given as a date (not text) is held to the same range as `parse_day`.
 pub fn check_day(day: NaiveDate, today: NaiveDate) -> Result<NaiveDate, DayError> {
-    if day < TRADING_START {
-        return Err(DayError::BeforeTrading { day });
+    if day < VISION_START {
+        return Err(DayError::BeforeVision { day });
     }
     if day > today {
         return Err(DayError::AfterToday { day, today });
@@ -544,6 +566,16 @@ impl Market {
             Market::Um => "um",
             Market::Cm => "cm",
             Market::Option => "option",
+        }
+    }
+
+    /// What a sentence calls it: "Binance USD-M futures".
+    pub const fn title(self) -> &'static str {
+        match self {
+            Market::Spot => "Binance spot on Vision",
+            Market::Um => "Binance USD-M futures",
+            Market::Cm => "Binance COIN-M futures on Vision",
+            Market::Option => "Binance options on Vision",
         }
     }
 

@@ -18,7 +18,7 @@ use std::ops::RangeInclusive;
 
 use chrono::{NaiveDate, Utc};
 
-use crate::facts::{ContractFilter, DailyTrading, DayError, DayRange, Market, TRADING_START};
+use crate::facts::{ContractFilter, DailyTrading, DayError, DayRange, Market};
 use crate::store::LifeRow;
 use crate::store::{
     DayCount, Event, EventFilter, Every, Member, PANEL_DATES, PanelQuery, PanelRow, RangeRow,
@@ -152,9 +152,10 @@ pub enum Question {
     },
 }
 
-/// A universe question's counts within their bounds and its quote a name: what a universe and
-/// a panel both check.
+/// A universe question's date in its market's history, its counts within their bounds and
+/// its quote a name: what a universe and a panel both check.
 fn check_universe(market: Market, query: &UniverseQuery) -> Result<(), QuestionError> {
+    market.check_day(query.date)?;
     if let Some(quote) = &query.quote {
         check_symbol(quote)?;
     }
@@ -190,13 +191,17 @@ fn within(
 }
 
 impl Question {
-    /// Symbols of `contracts` with a file on `date`.
-    pub fn snapshot(market: Market, date: NaiveDate, contracts: ContractFilter) -> Question {
-        Question::Snapshot {
+    /// Symbols of `contracts` with a file on `date`, a day of the market's history.
+    pub fn snapshot(
+        market: Market,
+        date: NaiveDate,
+        contracts: ContractFilter,
+    ) -> Result<Question, QuestionError> {
+        Ok(Question::Snapshot {
             market,
-            date,
+            date: market.check_day(date)?,
             contracts,
-        }
+        })
     }
 
     /// `symbol`'s timeline; its name must be one a symbol folder can have.
@@ -208,13 +213,15 @@ impl Question {
         })
     }
 
-    /// Every symbol of `contracts` with a file in `start ..= end` (`start` not after `end`).
+    /// Every symbol of `contracts` with a file in `start ..= end` (`start` not after `end`,
+    /// nor before the market's first day).
     pub fn range(
         market: Market,
         start: NaiveDate,
         end: NaiveDate,
         contracts: ContractFilter,
     ) -> Result<Question, QuestionError> {
+        market.check_day(start)?;
         Ok(Question::Range {
             market,
             days: DayRange::new(start, end)?,
@@ -231,7 +238,7 @@ impl Question {
         end: Option<NaiveDate>,
     ) -> Result<Question, QuestionError> {
         let days = match (start, end) {
-            (Some(start), Some(end)) => Some(DayRange::new(start, end)?),
+            (Some(start), Some(end)) => Some(DayRange::new(market.check_day(start)?, end)?),
             _ => None,
         };
         Ok(Question::Summary { market, days })
@@ -448,7 +455,8 @@ impl crate::store::Database {
                     ..EventFilter::default()
                 };
                 let events = self.events(&filter, crate::store::DEFAULT_DELISTED_AFTER)?;
-                let trading = self.trading(&name, TRADING_START, Utc::now().date_naive())?;
+                let first = self.market().first_day();
+                let trading = self.trading(&name, first, Utc::now().date_naive())?;
                 Answer::Timeline {
                     timeline,
                     events,
@@ -591,7 +599,9 @@ mod tests {
         q.quote = Some("X".repeat(40));
         assert_eq!(Question::universe(um, q).unwrap().heap_bytes(), 48);
         assert_eq!(
-            Question::snapshot(um, d("2024-01-15"), ContractFilter::All).market(),
+            Question::snapshot(um, d("2024-01-15"), ContractFilter::All)
+                .unwrap()
+                .market(),
             um
         );
     }

@@ -126,9 +126,11 @@ pub struct ExchangeInfo {
 pub struct ExchangeSymbol {
     /// Its name.
     pub symbol: String,
-    /// The contract type, e.g. `PERPETUAL` or `CURRENT_QUARTER`.
-    pub contract_type: String,
-    /// The trading state; the comparison takes `TRADING` only.
+    /// The contract type, e.g. `PERPETUAL` or `CURRENT_QUARTER`; none for a spot pair.
+    #[serde(default)]
+    pub contract_type: Option<String>,
+    /// The trading state (COIN-M's `contractStatus`); the comparison takes `TRADING` only.
+    #[serde(alias = "contractStatus")]
     pub status: String,
     /// Its quote asset.
     pub quote_asset: String,
@@ -477,10 +479,16 @@ pub fn check(db: &Database, exchange: Exchange<'_>) -> Result<Report, StoreError
 /// exchangeInfo's trading perpetuals against the unsettled perpetual folders with a file on
 /// `day`, both limited to the quote assets both sides have.
 fn compare(db: &Database, info: &ExchangeInfo, day: NaiveDate) -> Result<Slo, StoreError> {
+    // A spot pair has no contract type and no expiry: it is the "perpetual" of its market
+    // (as `SymbolClass` files it), so every trading pair is compared.
+    let perpetual = |s: &ExchangeSymbol| match &s.contract_type {
+        Some(kind) => kind.ends_with("PERPETUAL"),
+        None => db.market() == crate::facts::Market::Spot,
+    };
     let trading: Vec<&ExchangeSymbol> = info
         .symbols
         .iter()
-        .filter(|s| s.status == "TRADING" && s.contract_type.ends_with("PERPETUAL"))
+        .filter(|s| s.status == "TRADING" && perpetual(s))
         .collect();
     // `day` is the latest day that looks complete by its counts, checked or not.
     let on_day: BTreeSet<String> = db

@@ -388,6 +388,78 @@ fn spot_is_collected_and_its_events_are_the_lives_of_the_corpus() {
     let mut got_sorted = got;
     got_sorted.sort_by_key(|w| (w.0.clone(), w.1.clone(), kind_order(&w.2)));
     assert_eq!(got_sorted, want_sorted, "{events:#?}");
+    // A day of spot's history before USD-M began is a spot day like any other: its snapshot
+    // is the corpus's files of the day; asked of USD-M it is refused with USD-M's first day.
+    let snapshot: Vec<Value> = serde_json::from_str(&env.ok(&[
+        "query",
+        "snapshot",
+        "2018-06-01",
+        "--market",
+        "spot",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let names: Vec<&str> = snapshot
+        .iter()
+        .map(|r| r["symbol"].as_str().unwrap())
+        .collect();
+    let mut want: Vec<&str> = expected
+        .iter()
+        .filter(|r| r.0 == day("2018-06-01") && r.2)
+        .map(|r| r.1.as_str())
+        .collect();
+    want.sort_unstable();
+    assert!(
+        names.contains(&"BCCUSDT") && names == want,
+        "{names:?} vs {want:?}"
+    );
+    for (market, sentence) in [
+        (
+            "um",
+            "2018-06-01 is before 2019-09-25, the first day of Binance USD-M futures",
+        ),
+        (
+            "cm",
+            "2018-06-01 is before 2020-08-11, the first day of Binance COIN-M futures",
+        ),
+    ] {
+        let out = env.run(&["query", "snapshot", "2018-06-01", "--market", market]);
+        assert_eq!(out.status.code(), Some(2), "{market}");
+        assert!(stderr(&out).contains(sentence), "{}", stderr(&out));
+    }
+    // A spot pair's timeline carries its trading days from spot's first day, not USD-M's.
+    let timeline: Value = serde_json::from_str(&env.ok(&[
+        "query",
+        "timeline",
+        "BCCUSDT",
+        "--market",
+        "spot",
+        "--format",
+        "json",
+        "--with-events",
+    ]))
+    .unwrap();
+    let traded: Vec<NaiveDate> = timeline["trading"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| day(r["date"].as_str().unwrap()))
+        .collect();
+    let want: Vec<NaiveDate> = trading
+        .keys()
+        .filter(|(s, _)| s == "BCCUSDT")
+        .map(|(_, d)| *d)
+        .collect();
+    assert!(!want.is_empty() && traded == want, "{traded:?}");
+    let out = env.run(&["query", "snapshot", "2017-08-16", "--market", "spot"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("2017-08-16 is before 2017-08-17, the first day of any market"),
+        "{}",
+        stderr(&out)
+    );
+
     // A first file on spot's first day (not USD-M's) says the pair was listed earlier.
     let btc = events.iter().find(|e| e["symbol"] == "BTCUSDT").unwrap();
     assert!(
@@ -457,9 +529,12 @@ fn spot_universes_equal_an_independent_computation_within_one_quote() {
             true,
         ),
     ];
-    // Days before 2019-09-25 are refused by the one day grammar (USD-M's first day) in every
-    // market for now.
+    // Spot's history began two years before USD-M's (2019-09-25): its days are asked as any
+    // other — BCCUSDT's zero-trade tail (2018-11-21 ..= 30) is in 2018.
     for date in [
+        "2017-09-15",
+        "2018-06-01",
+        "2018-11-25",
         "2019-10-01",
         "2022-05-20",
         "2022-06-10",
@@ -643,4 +718,57 @@ fn a_file_named_after_a_market_is_collected_published_and_backed_up() {
             assert!(universe.contains("BTCUSDT"), "{name}: {universe}");
         }
     }
+}
+
+/// `status`, `validate` and `export` answer for the market named: a spot-only file reports
+/// spot's rows and freshness with `--market spot`, exports spot's tables, and plain `status`
+/// (USD-M's, as always) says the file keeps spot.
+#[test]
+fn status_validate_and_export_answer_for_the_market_named() {
+    let (corpus, env) = spot_env();
+    let expected = expected_rows_in(&corpus, vision_sim::SPOT_ROOT, day("2017-08-17"), today());
+
+    let out = env.run(&["status", "--market", "spot", "--format", "json"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{status:#}\n{}", stderr(&out));
+    assert_eq!(status["market"], "spot");
+    assert_eq!(status["markets"], serde_json::json!(["spot"]));
+    assert_eq!(status["rows"], expected.len() as u64);
+    assert_eq!(status["stale"], false);
+
+    // USD-M's status of this file: nothing collected, stale, and it names what the file keeps.
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("market            um (the file also keeps spot: `status --market spot`)"),
+        "{text}"
+    );
+
+    let out = env.run(&[
+        "validate",
+        "--market",
+        "spot",
+        "--exchange-info",
+        "none",
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
+    assert_eq!(report["duplicates"], serde_json::json!([]));
+    assert_eq!(report["unchecked"], serde_json::json!([]));
+
+    let dest = env.dir.path().join("spot-export");
+    env.ok(&[
+        "export",
+        dest.to_str().unwrap(),
+        "--market",
+        "spot",
+        "--format",
+        "csv",
+    ]);
+    let csv = std::fs::read_to_string(dest.join("daily_availability.csv")).unwrap();
+    assert_eq!(csv.lines().count() - 1, expected.len());
+    assert!(csv.contains("BCCUSDT,2018-11-25") || csv.contains("2018-11-25,BCCUSDT"));
 }

@@ -285,8 +285,7 @@ fn contract_filter(text: &str) -> PyResult<ContractFilter> {
 /// A read-only handle on `path` for `market`'s questions, with a read index (a session asks
 /// many: its snapshots cost a few µs rather than ~0.45 ms).
 fn open_handle(path: &std::path::Path, market: Market) -> Result<store::Database, StoreError> {
-    let mut db = store::Database::open(path)?;
-    db.select_market(market)?;
+    let mut db = store::Database::open_market(path, market)?;
     db.keep_read_index();
     Ok(db)
 }
@@ -424,7 +423,8 @@ impl Database {
     #[pyo3(signature = (date, contract = "perpetual"))]
     fn snapshot(&self, py: Python<'_>, date: &Bound<'_, PyAny>, contract: &str) -> PyResult<Table> {
         let (date, contracts) = (day(date, "date")?, contract_filter(contract)?);
-        self.ask(py, Question::snapshot(self.market, date, contracts))
+        let question = Question::snapshot(self.market, date, contracts).map_err(refused)?;
+        self.ask(py, question)
     }
 
     /// Every stored day of `symbol` by date (case-insensitive name): `date`, `available`,

@@ -578,3 +578,10 @@ def test_spot_is_collected_and_asked_with_market_spot_as_the_cli_does(spot_sim, 
     assert sorted(m["symbol"] for m in universe.to_pylist()) == ["BNBUSDT", "BTCUSDT", "LUNAUSDT"]
     with pytest.raises(ValueError, match="a spot universe ranks by quote volume within one quote asset"):
         spot.universe("2024-01-15", top=10)
+    # Spot's history began in 2017, two years before USD-M's: its days are asked as any other,
+    # and the same day asked of USD-M is refused with USD-M's first day.
+    snapshot = spot.snapshot("2018-06-01")
+    assert as_cli(snapshot.to_pylist()) == cli.json("query", "snapshot", "2018-06-01", "--market", "spot")
+    assert "BCCUSDT" in [r["symbol"] for r in snapshot.to_pylist()]
+    with pytest.raises(ValueError, match="2018-06-01 is before 2019-09-25, the first day of Binance USD-M futures"):
+        bfa.open(path).snapshot("2018-06-01")

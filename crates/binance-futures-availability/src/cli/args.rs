@@ -121,6 +121,8 @@ pub(crate) enum Command {
         /// The catalog to report on too [default: catalog.duckdb beside the database]
         #[arg(long, env = CATALOG_ENV, value_name = "PATH")]
         catalog: Option<PathBuf>,
+        #[command(flatten)]
+        market: MarketArg,
     },
     /// Check the database: every day of every symbol's life recorded, no day with a sharp drop,
     /// and exchangeInfo's trading perpetuals matched by the latest complete day (>= 95 %).
@@ -162,6 +164,8 @@ pub(crate) enum Command {
         force: bool,
         #[command(flatten)]
         which: WhichFile,
+        #[command(flatten)]
+        market: MarketArg,
     },
 }
 
@@ -302,16 +306,15 @@ pub(crate) struct ServeArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
     /// exchangeInfo to compare with: a URL, a file holding a saved response, or `none` to skip
-    /// the comparison (the checks of the file run either way).
-    #[arg(
-        long,
-        env = "BFA_EXCHANGE_INFO_URL",
-        default_value = config::DEFAULT_EXCHANGE_INFO_URL,
-        value_name = "FILE|URL|none"
-    )]
-    pub exchange_info: String,
+    /// the comparison (the checks of the file run either way) [default: the market's:
+    /// https://fapi.binance.com/fapi/v1/exchangeInfo for um, https://dapi.binance.com/dapi/v1/exchangeInfo
+    /// for cm, https://api.binance.com/api/v3/exchangeInfo for spot]
+    #[arg(long, env = "BFA_EXCHANGE_INFO_URL", value_name = "FILE|URL|none")]
+    pub exchange_info: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: ReportFormat,
+    #[command(flatten)]
+    pub market: MarketArg,
 }
 
 /// `query`: the market asked about, and the question.
@@ -714,7 +717,8 @@ pub(crate) struct ProbeArgs {
     pub remote: Remote,
 }
 
-/// `YYYY-MM-DD` within 2019-09-25 ..= today (UTC): the library's one grammar of a day.
+/// `YYYY-MM-DD` within 2017-08-17 ..= today (UTC): the library's one grammar of a day (each
+/// market's first day is checked where the question names it: `Market::check_day`).
 fn parse_day(text: &str) -> Result<NaiveDate, crate::facts::DayError> {
     crate::facts::parse_day(text, Utc::now().date_naive())
 }

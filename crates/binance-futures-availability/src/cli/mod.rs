@@ -208,7 +208,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let markets = args.markets.markets.unwrap_or_else(|| vec![Market::Um]);
             let end = args.end.unwrap_or_else(yesterday);
             for market in &markets {
-                ordered(args.start.unwrap_or(market.first_day()), end)?;
+                // A start before a market's first day is refused, not moved: the run would
+                // say it covered days no file can be of.
+                let start = match args.start {
+                    Some(start) => market.check_day(start)?,
+                    None => market.first_day(),
+                };
+                ordered(start, end)?;
             }
             collect_with(
                 &db_path,
@@ -227,16 +233,20 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             &args.remote,
             (Some(&[args.market.market]), Trading::Skip),
             Goal::Probe {
-                date: args.date,
+                date: args.market.market.check_day(args.date)?,
                 symbols: args.symbols,
             },
             cli.quiet,
         ),
         Command::Scheduler(command) => scheduler::run(&db_path, command, cli.quiet, &mut out),
         Command::Serve(args) => serve::run(&db_path, &args, cli.quiet),
-        Command::Status { format, catalog } => {
+        Command::Status {
+            format,
+            catalog,
+            market,
+        } => {
             let catalog = args::catalog_path(&db_path, catalog);
-            ops::status(&db_path, &catalog, format, &mut out)
+            ops::status(&db_path, &catalog, market.market, format, &mut out)
         }
         Command::Validate(args) => ops::validate(&db_path, &args, &mut out),
         Command::Catalog(args) => catalog::run(&db_path, args, cli.quiet, &mut out),
@@ -253,9 +263,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             format,
             force,
             which,
+            market,
         } => match which.catalog(&db_path) {
             Some(catalog) => ops::export_catalog(&catalog, &dest, format, force, cli.quiet),
-            None => ops::export(&db_path, &dest, format, force, cli.quiet),
+            None => ops::export(&db_path, &dest, (format, market.market), force, cli.quiet),
         },
     }
 }
@@ -273,7 +284,7 @@ pub(crate) fn question(market: Market, query: Query) -> Result<(Question, Format
             date,
             contract,
             output,
-        } => (Question::snapshot(market, date, contract), output.format),
+        } => (Question::snapshot(market, date, contract)?, output.format),
         Query::Timeline {
             symbol,
             with_events,
@@ -391,8 +402,7 @@ fn run_query(
             .and_then(|()| std::io::Write::flush(&mut out))
             .map_err(CliError::Output);
     }
-    let mut db = Database::open(db_path)?;
-    db.select_market(question.market())?;
+    let db = Database::open_market(db_path, question.market())?;
     let answer = db.answer(&question)?;
     if with_events {
         return render::timeline_with_events(out, &answer).map_err(CliError::Output);

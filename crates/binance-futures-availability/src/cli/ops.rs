@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::render::ReportFormat;
 use super::report::{self, CatalogView, StatusView};
 use super::{CliError, ValidateArgs, runtime};
+use crate::facts::Market;
 use crate::schedule::PidFile;
 use crate::store::{self, Catalog, Database, ExportFormat, WriterLock};
 use crate::validate::{self, Exchange, Fetched, Skipped, Source};
@@ -34,10 +35,11 @@ pub(super) fn silent_after(contents: &crate::store::DbStatus) -> Option<NaiveDat
 pub(super) fn status(
     db_path: &Path,
     catalog: &Path,
+    market: Market,
     format: ReportFormat,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let mut view = status_view(&Database::open(db_path)?, Utc::now())?;
+    let mut view = status_view(&Database::open_market(db_path, market)?, Utc::now())?;
     view.catalog = Some(catalog_view(catalog));
     report::status(out, format, &view)?;
     // An outage explains the staleness, and `update` cannot mend it: said instead.
@@ -110,6 +112,12 @@ pub(super) fn status_view_sized(
     let contents = db.status()?;
     Ok(StatusView {
         path: db_path.to_path_buf(),
+        market: db.market().name(),
+        markets: db
+            .collected_markets()?
+            .into_iter()
+            .map(Market::name)
+            .collect(),
         size_bytes,
         stale: stale(contents.checked_through, now),
         published_nothing_after: silent_after(&contents),
@@ -125,10 +133,17 @@ pub(super) fn validate(
     args: &ValidateArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let db = Database::open(db_path)?;
+    let db = Database::open_market(db_path, args.market.market)?;
     // exchangeInfo's failure is the comparison's own failed line: the checks of the file run
     // and print whatever the network does.
-    let fetched = runtime()?.block_on(validate::exchange_info(&Source::parse(&args.exchange_info)));
+    let market = args.market.market;
+    let source = match &args.exchange_info {
+        Some(text) => Source::parse(text),
+        // Only kept markets reach here (`--market` takes no other), and each has one.
+        None => crate::config::exchange_info_url(market)
+            .map_or(Source::None, |url| Source::Url(url.into())),
+    };
+    let fetched = runtime()?.block_on(validate::exchange_info(&source));
     let exchange = match &fetched {
         Ok(Fetched::Info(info)) => Exchange::Info(info),
         Ok(Fetched::GeoBlocked { url }) => Exchange::Skip(Skipped::GeoBlocked { url: url.clone() }),
@@ -188,11 +203,11 @@ pub(super) fn restore(
 pub(super) fn export(
     db_path: &Path,
     dest: &Path,
-    format: ExportFormat,
+    (format, market): (ExportFormat, Market),
     force: bool,
     quiet: bool,
 ) -> Result<(), CliError> {
-    let files = store::export(db_path, dest, format, force)?;
+    let files = store::export(db_path, dest, format, market, force)?;
     if !quiet {
         for f in files {
             say!("wrote {}", f.display());

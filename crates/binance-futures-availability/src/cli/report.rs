@@ -14,6 +14,10 @@ use crate::validate::{Integrity, Report, SLO_PERCENT, Slo};
 #[derive(Debug, Serialize)]
 pub struct StatusView {
     pub path: std::path::PathBuf,
+    /// The market whose tables the rest describes (`--market`).
+    pub market: &'static str,
+    /// Every market the file keeps current (its run log's; what a plain `update` collects).
+    pub markets: Vec<&'static str>,
     pub size_bytes: u64,
     /// Not every folder checked through the day before yesterday.
     pub stale: bool,
@@ -108,6 +112,21 @@ pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io:
     }
     let c = &v.contents;
     writeln!(out, "database          {}", v.path.display())?;
+    let others: Vec<&str> = v
+        .markets
+        .iter()
+        .copied()
+        .filter(|m| *m != v.market)
+        .collect();
+    match others.first() {
+        None => writeln!(out, "market            {}", v.market)?,
+        Some(other) => writeln!(
+            out,
+            "market            {} (the file also keeps {}: `status --market {other}`)",
+            v.market,
+            others.join(", ")
+        )?,
+    }
     writeln!(out, "size              {}", megabytes(v.size_bytes))?;
     writeln!(out, "schema version    {}", c.schema_version)?;
     writeln!(

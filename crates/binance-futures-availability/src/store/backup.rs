@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::files::{self, Beside, copy_new};
 use super::{Catalog, CatalogStatus, Database, DbStatus, StoreError, WriterLock, io_failed};
+use crate::facts::Market;
 
 /// What the block check may hold in memory: blocks are read, hashed and let go, one at a
 /// time per table; beyond this DuckDB evicts them instead of keeping the whole file cached.
@@ -390,6 +391,7 @@ pub fn export(
     db: &Path,
     dest: &Path,
     format: ExportFormat,
+    market: Market,
     force: bool,
 ) -> Result<Vec<PathBuf>, StoreError> {
     if dest.to_string_lossy().contains("://") {
@@ -397,7 +399,10 @@ pub fn export(
             path: dest.to_path_buf(),
         });
     }
-    let db = Database::open_for_export(db, dest)?;
+    let mut db = Database::open_for_export(db, dest)?;
+    // The market's tables answer the unqualified names below; `collection_runs` is the file's
+    // one run log (every market's runs, with their `market`).
+    db.select_market(market)?;
     let files: Vec<PathBuf> = EXPORTED
         .iter()
         .map(|(table, _)| dest.join(format!("{table}.{}", format.as_str())))

@@ -133,6 +133,14 @@ pub struct Database {
 }
 
 impl Database {
+    /// `open`, with `market`'s tables selected (`select_market`): what every reader about one
+    /// market (a query, `status`, `validate`, serve's and Python's handles) opens.
+    pub fn open_market(path: &Path, market: Market) -> Result<Database, StoreError> {
+        let mut db = Database::open(path)?;
+        db.select_market(market)?;
+        Ok(db)
+    }
+
     /// Opens an existing database read-only. Never creates, migrates or otherwise changes it.
     /// A path that is a symlink is resolved as writers resolve it (`files::resolve`): DuckDB,
     /// with external access off, allows only the named file and its `.wal` beside the *link*,

@@ -86,12 +86,27 @@ impl Market {
         }
     }
 
+    /// `day` when it is not before the market's first day; the sentence naming both otherwise.
+    /// Every question naming a day of a market checks it here, after the day's grammar
+    /// (`facts::parse_day`, which admits any market's days).
+    pub fn check_day(self, day: NaiveDate) -> Result<NaiveDate, crate::facts::DayError> {
+        let first = self.first_day();
+        if day < first {
+            return Err(crate::facts::DayError::BeforeMarket {
+                day,
+                market: self,
+                first,
+            });
+        }
+        Ok(day)
+    }
+
     /// The first day its archive holds a file of any symbol: spot klines from 2017-08-17; UM
     /// from 2019-12-31 (nothing for 2019-09-25..12-30 although trading began on 2019-09-25);
     /// CM from 2020-08-11 (`BTCUSD_PERP`); option from 2023-05-18 (`EOHSummary`).
     pub const fn archive_start(self) -> NaiveDate {
         match self {
-            Market::Spot => day(2017, 8, 17),
+            Market::Spot => crate::facts::VISION_START,
             Market::Um => ARCHIVE_START,
             Market::Cm => day(2020, 8, 11),
             Market::Option => day(2023, 5, 18),

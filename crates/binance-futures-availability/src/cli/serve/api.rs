@@ -397,7 +397,8 @@ async fn snapshot(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query, &["contract", "format", "market"])?;
     let date = day(&path_text(date)?)?;
-    let question = Question::snapshot(params.market()?, date, params.contract()?);
+    let question =
+        Question::snapshot(params.market()?, date, params.contract()?).map_err(refused)?;
     let format = params.format(&headers)?;
     app.answer(&headers, format, question).await
 }
@@ -1263,7 +1264,7 @@ mod tests {
         let unspelled = params(&[], &["contract"]);
         let key = |p: &Params| {
             (
-                Question::snapshot(Market::Um, date, p.contract().unwrap()),
+                Question::snapshot(Market::Um, date, p.contract().unwrap()).unwrap(),
                 Format::Csv,
             )
         };

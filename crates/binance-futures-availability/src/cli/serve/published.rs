@@ -64,8 +64,7 @@ impl Served for Database {
     /// With a read index (`Database::keep_read_index`): a handle serves many snapshots, and
     /// a republish is a new generation of new handles, so none answers from a replaced file.
     fn open(path: &Path, market: Market) -> Result<Database, StoreError> {
-        let mut db = Database::open(path)?;
-        db.select_market(market)?;
+        let mut db = Database::open_market(path, market)?;
         db.keep_read_index();
         Ok(db)
     }
