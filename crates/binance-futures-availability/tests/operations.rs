@@ -223,7 +223,12 @@ fn validate_compares_spot_and_coin_m_with_their_own_exchange_info() {
         let r = json(&out);
         // 3 of COIN-M's 24 missing is below the SLO's 95 %: the exit says so, the lists why.
         let code = if r["passed"] == true { 0 } else { 1 };
-        assert_eq!(out.status.code(), Some(code), "{market}: {r:#}\n{}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{market}: {r:#}\n{}",
+            stderr(&out)
+        );
         assert_eq!(r["unchecked"], serde_json::json!([]), "{market}");
         let slo = &r["slo"];
         assert_eq!(slo["outcome"], "compared", "{market}: {slo:#}");

@@ -321,6 +321,13 @@ async fn the_page_draws_the_history_and_shows_a_symbols_calendar() {
         inked.as_u64().unwrap() > 5_000,
         "the chart is blank: {inked} pixels"
     );
+    // A file of one market offers no switch between markets.
+    assert_eq!(
+        browser
+            .script("return document.getElementById('market-form').offsetParent === null;")
+            .await,
+        json!(true)
+    );
     // The day picker showed the newest complete day's snapshot.
     let shown = browser
         .script("return document.getElementById('snapshot').dataset.day;")
@@ -382,6 +389,89 @@ async fn the_page_draws_the_history_and_shows_a_symbols_calendar() {
         json!(false),
         "an inline script ran: no CSP in force"
     );
+    browser.call("DELETE", "", json!({})).await;
+}
+
+/// A file keeping USD-M and spot: the page offers both markets; choosing spot (as a person
+/// would, in the switch) shows spot's title, its pairs and day range, the newest day's snapshot
+/// and a pair's calendar of 2017-2018 days (before USD-M began), each equal to what the
+/// command line answers with `--market spot`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_switches_to_spot_and_shows_its_days_before_usd_m_began() {
+    let env = Env::new(Corpus::from_spec(&small_spec()).merged(vision_sim::spot(today())));
+    env.ok(&["update", "--quiet", "--markets", "um,spot"]);
+    let served = Served::start(&env, &[]);
+    let browser = Browser::start().await;
+    browser
+        .call("POST", "/url", json!({"url": format!("{}/", served.url)}))
+        .await;
+    browser
+        .until("the page to load", "document.body.dataset.ready === '1'")
+        .await;
+    assert_eq!(
+        browser.text("#title").await,
+        "Binance USD-M futures on Binance Vision"
+    );
+    let markets = browser
+        .script("return [...document.querySelectorAll('#market option')].map(o => o.value);")
+        .await;
+    assert_eq!(markets, json!(["um", "spot"]));
+
+    browser.click("#market option[value=spot]").await;
+    browser
+        .until(
+            "the spot page",
+            "location.hash.startsWith('#market=spot') && document.body.dataset.ready === '1'",
+        )
+        .await;
+    assert_eq!(
+        browser.text("#title").await,
+        "Binance spot on Binance Vision"
+    );
+    let status: Value =
+        serde_json::from_str(&env.ok(&["status", "--market", "spot", "--format", "json"])).unwrap();
+    let shown = browser.text("#status").await;
+    assert!(shown.starts_with("5 pair folders, "), "{shown}");
+    assert_eq!(
+        browser
+            .script("return document.getElementById('day-input').min;")
+            .await,
+        json!("2017-08-17")
+    );
+    let newest = status["checked_through"].as_str().unwrap();
+    let snapshot: Value = serde_json::from_str(&env.ok(&[
+        "query", "snapshot", newest, "--market", "spot", "--format", "json",
+    ]))
+    .unwrap();
+    let rows = browser
+        .script("return [...document.querySelectorAll('#snapshot tbody tr td:first-child')].map(td => td.innerText);")
+        .await;
+    let want: Vec<&str> = snapshot
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(rows, json!(want));
+
+    browser.show_symbol("bccusdt", "BCCUSDT").await;
+    let timeline: Value = serde_json::from_str(&env.ok(&[
+        "query", "timeline", "BCCUSDT", "--market", "spot", "--format", "json",
+    ]))
+    .unwrap();
+    let with_file = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["available"] == true)
+        .count();
+    assert!(with_file > 300, "{with_file}");
+    let cells = browser
+        .script("return document.querySelectorAll('#calendar .day.file').length;")
+        .await;
+    assert_eq!(cells, json!(with_file));
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
     browser.call("DELETE", "", json!({})).await;
 }
 

@@ -113,6 +113,7 @@ pub(super) fn status_view_sized(
     Ok(StatusView {
         path: db_path.to_path_buf(),
         market: db.market().name(),
+        first_day: db.market().first_day(),
         markets: db
             .collected_markets()?
             .into_iter()

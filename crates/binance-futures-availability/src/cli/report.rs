@@ -18,6 +18,9 @@ pub struct StatusView {
     pub market: &'static str,
     /// Every market the file keeps current (its run log's; what a plain `update` collects).
     pub markets: Vec<&'static str>,
+    /// The first day a question about `market` may name (`Market::first_day`): the page's
+    /// day picker starts there.
+    pub first_day: chrono::NaiveDate,
     pub size_bytes: u64,
     /// Not every folder checked through the day before yesterday.
     pub stale: bool,

@@ -472,8 +472,8 @@ async fn status(
     State(app): State<Arc<App>>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    Params::parse(query, &[])?;
-    let generation = app.generation()?;
+    let params = Params::parse(query, &["market"])?;
+    let generation = ready(&*app.published_of(params.market()?).await?)?;
     let size = generation.size_bytes;
     let body = app
         .run(&generation, move |db| {
@@ -729,10 +729,6 @@ fn no_such_endpoint() -> String {
 }
 
 impl App {
-    fn generation(&self) -> Result<Arc<Generation>, ApiError> {
-        ready(&self.published)
-    }
-
     /// `market`'s handles, opened (off the runtime's threads: it opens and warms them) and
     /// watched on the first question about it.
     async fn published_of(&self, market: Market) -> Result<Arc<Published>, ApiError> {

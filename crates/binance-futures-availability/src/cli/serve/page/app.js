@@ -1,6 +1,6 @@
 // The page: reads the same read-only API as everyone else and draws it. No framework, no
-// build step. State lives in the URL's hash (#symbol=BTCUSDT&day=2024-01-15&contract=all), so
-// a view can be shared as a link.
+// build step. State lives in the URL's hash (#market=spot&symbol=BTCUSDT&day=2024-01-15&contract=all),
+// so a view can be shared as a link.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -9,8 +9,17 @@ const DAY_MS = 86400000;
 // All symbol records, from /v1/symbols, for the search.
 let symbols = [];
 
+// The market whose tables every answer comes from (`?market=`): the hash's, else USD-M's when
+// the file keeps it, else the first the file keeps (/v1/status names them).
+let market = "um";
+const MARKET_TITLES = { um: "USD-M futures", cm: "COIN-M futures", spot: "spot" };
+
+function withMarket(path) {
+  return market === "um" ? path : `${path}${path.includes("?") ? "&" : "?"}market=${encodeURIComponent(market)}`;
+}
+
 async function api(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const response = await fetch(withMarket(path), { headers: { Accept: "application/json" } });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const error = new Error(body && body.error ? body.error : `${path}: HTTP ${response.status}`);
@@ -290,7 +299,9 @@ async function showDay(text) {
     return;
   }
   writeHash({ day: text, contract: contract === "perpetual" ? "" : contract });
-  $("snapshot-count").textContent = `${plural(rows.length, contract === "all" ? "symbol" : contract + " symbol")} with a file on ${text}`;
+  // A spot pair has no contract type (every pair is filed as the market's "perpetual").
+  const noun = market === "spot" ? "pair" : contract === "all" ? "symbol" : contract + " symbol";
+  $("snapshot-count").textContent = `${plural(rows.length, noun)} with a file on ${text}`;
   const body = $("snapshot").querySelector("tbody");
   body.replaceChildren(...rows.map((r) => {
     const tr = document.createElement("tr");
@@ -318,20 +329,54 @@ $("search").addEventListener("input", (e) => showMatches(e.target.value));
 $("search-form").addEventListener("submit", (e) => { e.preventDefault(); showSymbol($("search").value); });
 $("day-form").addEventListener("submit", (e) => { e.preventDefault(); showDay($("day-input").value); });
 
+// The switch between the markets the file keeps; hidden when it keeps one. A switch starts the
+// page afresh on the other market (a symbol or day of one market means nothing in another).
+function drawMarkets(kept) {
+  const select = $("market");
+  select.replaceChildren(...kept.map((m) => {
+    const option = document.createElement("option");
+    option.value = m;
+    option.textContent = MARKET_TITLES[m] || m;
+    option.selected = m === market;
+    return option;
+  }));
+  $("market-form").hidden = kept.length < 2;
+  const title = `Binance ${MARKET_TITLES[market] || market} on Binance Vision`;
+  $("title").textContent = title;
+  document.title = title;
+}
+
+$("market").addEventListener("change", (e) => {
+  history.replaceState(null, "", "#" + new URLSearchParams({ market: e.target.value }).toString());
+  location.reload();
+});
+
 async function start() {
   let status;
+  market = readHash().get("market") || "um";
   try {
-    [status, symbols] = await Promise.all([api("/v1/status"), api("/v1/symbols")]);
+    status = await api("/v1/status");
+    if (!readHash().get("market") && !status.markets.includes(market) && status.markets.length) {
+      market = status.markets[0];
+      status = await api("/v1/status");
+    }
+    symbols = await api("/v1/symbols");
   } catch (error) {
     $("status").textContent = "No database to show.";
     showError(error);
     return;
   }
+  drawMarkets(status.markets.includes(market) ? status.markets : [...status.markets, market]);
   const c = status.symbols;
-  $("status").textContent = `${c.total.toLocaleString("en")} symbol folders (${c.perpetual} perpetual, ` +
-    `${c.delivery} delivery), ${status.rows.toLocaleString("en")} days recorded, ` +
+  $("status").textContent = (market === "spot"
+    ? `${c.total.toLocaleString("en")} pair folders, `
+    : `${c.total.toLocaleString("en")} symbol folders (${c.perpetual} perpetual, ${c.delivery} delivery), `) +
+    `${status.rows.toLocaleString("en")} days recorded, ` +
     (status.checked_through ? `complete through ${status.checked_through}` : "not yet complete") +
     (status.stale ? " — stale" : "") + ".";
+  $("day-input").min = status.first_day;
+  // Spot pairs are neither perpetual nor delivery contracts: no choice to offer.
+  for (const e of [$("contract"), document.querySelector("label[for=contract]")]) e.hidden = market === "spot";
   if (status.checked_through) $("day-input").max = status.checked_through;
   try {
     drawHistory(await api("/v1/summary"));
