@@ -175,8 +175,9 @@ pub(crate) enum CatalogCommand {
 // A first crawl at full scale and 50 ms (BENCHMARKS.md, session 17): 252 MB peak and 3 min 56 s
 // at 128, 227 MB and 3 min 43 s at 96 — each listing in flight holds a body of up to ~0.35 MB
 // and its page, and on 2 cores the CPU, not the wait, bounds a first crawl. A next day's
-// update is ~2 × 10⁵ one-page listings bound by requests in flight (scale 0.1: 26.9 s at 64,
-// 15.4 s at 128); 96 keeps it under two minutes at full scale (session 18).
+// update is ~1.9 × 10⁵ one-page listings bound by requests in flight (scale 0.1: 26.9 s at
+// 64, 15.4 s at 128): 1 min 56 s at 96 at full scale (session 18) against 1 min 30 s at 128,
+// under the two minutes issue 26 allows.
 const CATALOG_CONCURRENCY: &str = "96";
 
 /// How `catalog files` prints.

@@ -277,7 +277,7 @@ struct Entry {
 ///
 /// Every name of the page is held in one `String`, end to end, and handed out borrowed: a
 /// crawl reads ~2 × 10⁸ keys, and a `String` each (an allocation, its free, and the page's
-/// `Vec` of them) was ~15 % of its CPU (BENCHMARKS.md, sessions 15 and 18).
+/// `Vec` of them) was 8.6 % of its CPU (BENCHMARKS.md, session 18).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListPage {
     /// The keys and folders, decoded, end to end.

@@ -106,8 +106,8 @@ UPDATE leaves SET last_period = b.last_period FROM b_last b WHERE leaves.id = b.
 ";
 
 /// Which scratch tables a batch filled: only the statements that read them run, and only they
-/// are emptied. Every statement is parsed and planned anew, and that was 7 % of a first
-/// crawl's CPU at scale 0.1 when all sixteen ran for every batch (BENCHMARKS.md, session 18).
+/// are emptied. Every statement is parsed and planned anew, and that was ~8 % of a first
+/// crawl's CPU at scale 0.1 when all fifteen ran for every batch (BENCHMARKS.md, session 18).
 #[derive(Debug, Default)]
 struct Staged {
     scope: bool,
