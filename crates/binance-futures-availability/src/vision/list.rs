@@ -370,9 +370,10 @@ struct RawPage {
 /// Reads one ListBucketResult document. With `encoding-type=url`, names come percent-encoded.
 ///
 /// A page as S3 writes it (and vision-sim) is read by `scan`, a reader of that one plain
-/// shape which allocates nothing but each key and folder name; anything else in it (a comment,
-/// an attribute, `<X/>`, nested elements, an entity to check, a field that is not valid) sends
-/// the whole page to `read_events`, the general reader, which says what is wrong. What `scan`
+/// shape which copies each key and folder name into the page's one buffer (an entry allocates
+/// only for a name holding an entity); anything else in it (a comment, an attribute, `<X/>`,
+/// nested elements, an entity to check, a field that is not valid) sends the whole page to
+/// `read_events`, the general reader, which says what is wrong. What `scan`
 /// accepts, `read_events` reads the same (a test holds them to it), so only speed differs:
 /// `read_events` was ~45 % of a catalog crawl's CPU (BENCHMARKS.md, session 14).
 pub(super) fn parse_page(xml: &str) -> Result<ListPage, PageError> {
