@@ -584,7 +584,9 @@ pub(super) struct Budget {
 impl Budget {
     /// 128 MiB for every folder in flight: the biggest folders of the layout (spot's klines of
     /// a symbol listed since 2017: 13 intervals × ~3,000 days ≈ 4 × 10⁴ files of 40 bytes,
-    /// ~1.6 MB) sixty-four at a time (the default concurrency) hold ~100 MB.
+    /// ~1.6 MB) sixty-four at a time hold ~100 MB; full-scale crawls with 96 and 128 listings in
+    /// flight, most of them of smaller folders, stayed within it (BENCHMARKS.md, sessions 17
+    /// and 18).
     pub(super) const DEFAULT_LIMIT: usize = 128 << 20;
 
     pub(super) fn new(limit: usize) -> Budget {
