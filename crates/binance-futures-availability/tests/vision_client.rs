@@ -40,7 +40,7 @@ async fn list_all(
     let (mut keys, mut pages) = (Vec::new(), 0);
     while let Some(page) = lister.next_page().await? {
         pages += 1;
-        keys.extend(page.objects.into_iter().map(|o| o.key));
+        keys.extend(page.objects().map(|o| o.key.to_string()));
     }
     Ok((keys, pages))
 }

@@ -42,10 +42,6 @@ pub(crate) enum CatalogCommand {
     /// folders listed longest ago whole (replaced and removed files anywhere), and new folders
     /// whole. Keys outside the layout are kept as strays with a reason. A stopped crawl resumes
     /// where it stopped.
-    // A next day's update is ~2 × 10⁵ one-page listings of a few keys each: bound by requests
-    // in flight, not CPU (26 s of it at full scale). Measured at scale 0.1 and 50 ms: 26.9 s
-    // at 64, 15.4 s at 128, 9.8 s at 256; 128 brings full scale under two minutes and keeps
-    // one client under ~1,000 listings a second at S3's usual latency.
     #[command(mut_arg("concurrency", |a| a.default_value(CATALOG_CONCURRENCY)))]
     Update {
         /// List every folder whole, from its start.
@@ -176,7 +172,13 @@ pub(crate) enum CatalogCommand {
 
 /// `catalog update`'s requests in flight unless `--concurrency` says otherwise (`update`'s is
 /// 64: its requests are HEADs and whole-file downloads).
-const CATALOG_CONCURRENCY: &str = "128";
+// A first crawl at full scale and 50 ms (BENCHMARKS.md, session 17): 252 MB peak and 3 min 56 s
+// at 128, 227 MB and 3 min 43 s at 96 — each listing in flight holds a body of up to ~0.35 MB
+// and its page, and on 2 cores the CPU, not the wait, bounds a first crawl. A next day's
+// update is ~1.9 × 10⁵ one-page listings bound by requests in flight (scale 0.1: 26.9 s at
+// 64, 15.4 s at 128): 1 min 56 s at 96 at full scale (session 18) against 1 min 30 s at 128,
+// under the two minutes issue 26 allows.
+const CATALOG_CONCURRENCY: &str = "96";
 
 /// How `catalog files` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

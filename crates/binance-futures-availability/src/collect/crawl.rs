@@ -39,7 +39,8 @@ use crate::store::{
     Stray, StrayReason, WriteSession, period_number, period_span,
 };
 use crate::vision::{
-    DataType, Dataset, FetchError, ListedObject, Stall, VisionClient, VisionError, check_symbol,
+    DataType, Dataset, FetchError, KeyReader, ListPage, ListedObject, Stall, VisionClient,
+    VisionError, check_symbol,
 };
 
 /// What a crawl did.
@@ -558,8 +559,14 @@ fn stray(o: ListedObject, reason: StrayReason) -> Stray {
 struct FolderReader<'t> {
     task: &'t FolderTask,
     listing: FolderListing,
-    /// The leaf and key of the last file read: a sidecar sorts right after its file.
-    last_file: Option<(usize, String)>,
+    /// The leaf of the last file read, if no sidecar followed it yet: a sidecar sorts right
+    /// after its file.
+    last_file: Option<usize>,
+    /// That file's key: one buffer, rewritten for each file (a `String` a file was an
+    /// allocation for each of ~10⁸).
+    last_key: String,
+    /// Reads the keys, each leaf's grammar once.
+    keys: KeyReader,
     /// What it holds, counted against every folder in flight.
     held: Held,
 }
@@ -577,7 +584,9 @@ pub(super) struct Budget {
 impl Budget {
     /// 128 MiB for every folder in flight: the biggest folders of the layout (spot's klines of
     /// a symbol listed since 2017: 13 intervals × ~3,000 days ≈ 4 × 10⁴ files of 40 bytes,
-    /// ~1.6 MB) sixty-four at a time (the default concurrency) hold ~100 MB.
+    /// ~1.6 MB) sixty-four at a time hold ~100 MB; full-scale crawls with 96 and 128 listings in
+    /// flight, most of them of smaller folders, stayed within it (BENCHMARKS.md, sessions 17
+    /// and 18).
     pub(super) const DEFAULT_LIMIT: usize = 128 << 20;
 
     pub(super) fn new(limit: usize) -> Budget {
@@ -644,14 +653,16 @@ impl<'t> FolderReader<'t> {
                 strays: Vec::new(),
             },
             last_file: None,
+            last_key: String::new(),
+            keys: KeyReader::default(),
         }
     }
 
     /// Reads one page of the folder's keys, in bucket order; refuses it if holding it would
     /// take the crawl's listings past their budget.
-    fn read(&mut self, objects: Vec<ListedObject>) -> Result<(), Stall> {
+    fn read(&mut self, page: &ListPage) -> Result<(), Stall> {
         let (files, strays) = (self.files(), self.listing.strays.len());
-        self.read_page(objects);
+        self.read_page(page);
         let bytes = (self.files() - files) * std::mem::size_of::<ListedFile>()
             + self.listing.strays[strays..]
                 .iter()
@@ -664,24 +675,24 @@ impl<'t> FolderReader<'t> {
         self.listing.leaves.iter().map(|l| l.files.len()).sum()
     }
 
-    fn read_page(&mut self, objects: Vec<ListedObject>) {
+    fn read_page(&mut self, page: &ListPage) {
         let symbol = match &self.task.kind {
             FolderKind::Stray(reason) => {
                 let reason = *reason;
                 self.listing
                     .strays
-                    .extend(objects.into_iter().map(|o| stray(o, reason)));
+                    .extend(page.objects().map(|o| stray(o.into(), reason)));
                 return;
             }
             FolderKind::Symbol { symbol } => symbol,
         };
         let listing = &mut self.listing;
-        for o in objects {
+        for o in page.objects() {
             if let Some(zip) = o.key.strip_suffix(".CHECKSUM") {
-                if let Some((leaf, key)) = &self.last_file
-                    && key == zip
+                if let Some(leaf) = self.last_file
+                    && self.last_key == zip
                 {
-                    if let Some(file) = listing.leaves[*leaf].files.last_mut() {
+                    if let Some(file) = listing.leaves[leaf].files.last_mut() {
                         file.checksum = true;
                     }
                     self.last_file = None;
@@ -689,26 +700,34 @@ impl<'t> FolderReader<'t> {
                 }
                 listing
                     .strays
-                    .push(stray(o, StrayReason::SidecarWithoutFile));
+                    .push(stray(o.into(), StrayReason::SidecarWithoutFile));
                 continue;
             }
-            let read = Dataset::read_key(&o.key)
+            let read = self
+                .keys
+                .read(o.key)
                 .filter(|(_, s, _)| s == symbol)
                 .map(|(dataset, _, span)| (dataset, span));
             let Some((dataset, span)) = read else {
-                listing.strays.push(stray(o, StrayReason::NotAFileName));
+                listing
+                    .strays
+                    .push(stray(o.into(), StrayReason::NotAFileName));
                 continue;
             };
-            let leaf = match listing.leaves.iter().position(|l| l.dataset == dataset) {
-                Some(i) => i,
-                None => {
-                    listing.leaves.push(LeafListing {
-                        dataset,
-                        symbol: symbol.clone(),
-                        files: Vec::new(),
-                    });
-                    listing.leaves.len() - 1
-                }
+            // Keys come in bucket order, so a file is nearly always of the leaf just before.
+            let leaf = match listing.leaves.last() {
+                Some(l) if l.dataset == dataset => listing.leaves.len() - 1,
+                _ => match listing.leaves.iter().position(|l| l.dataset == dataset) {
+                    Some(i) => i,
+                    None => {
+                        listing.leaves.push(LeafListing {
+                            dataset,
+                            symbol: symbol.clone(),
+                            files: Vec::new(),
+                        });
+                        listing.leaves.len() - 1
+                    }
+                },
             };
             listing.leaves[leaf].files.push(ListedFile {
                 span,
@@ -716,7 +735,9 @@ impl<'t> FolderReader<'t> {
                 last_modified: o.last_modified,
                 checksum: false,
             });
-            self.last_file = Some((leaf, o.key));
+            self.last_file = Some(leaf);
+            self.last_key.clear();
+            self.last_key.push_str(o.key);
         }
     }
 
@@ -997,8 +1018,12 @@ mod tests {
             "data/spot/monthly/klines/ADABKRW/1h/ADABKRW-1h-2020-07.zip",
         ]
         .map(object);
-        reader.read(keys[..1].to_vec()).unwrap();
-        reader.read(keys[1..].to_vec()).unwrap();
+        reader
+            .read(&ListPage::of(keys[..1].to_vec(), &[], None))
+            .unwrap();
+        reader
+            .read(&ListPage::of(keys[1..].to_vec(), &[], None))
+            .unwrap();
         let listing = reader.finish();
         let leaves: Vec<(String, Vec<bool>)> = listing
             .leaves
@@ -1040,16 +1065,16 @@ mod tests {
         let strays =
             FolderTask::whole("data3/".into(), FolderKind::Stray(StrayReason::OutsideData));
         // Keys of 10 kB: the second reader's page takes the two folders past 100 kB.
-        let page = |n: usize, c: char| -> Vec<ListedObject> {
-            (0..n)
-                .map(|i| object(&format!("data3/{i:04}{}", c.to_string().repeat(10_000))))
-                .collect()
+        let page = |n: usize, c: char| -> ListPage {
+            let keys =
+                (0..n).map(|i| object(&format!("data3/{i:04}{}", c.to_string().repeat(10_000))));
+            ListPage::of(keys, &[], None)
         };
         let mut a = FolderReader::new(&strays, Utc::now(), &budget);
-        a.read(page(5, 'a')).unwrap();
+        a.read(&page(5, 'a')).unwrap();
         let mut b = FolderReader::new(&strays, Utc::now(), &budget);
         assert!(matches!(
-            b.read(page(5, 'b')),
+            b.read(&page(5, 'b')),
             Err(Stall::TooMuchHeld { limit: 100_000, .. })
         ));
         drop(b);
@@ -1060,6 +1085,6 @@ mod tests {
             "every byte given back"
         );
         let mut c = FolderReader::new(&strays, Utc::now(), &budget);
-        c.read(page(5, 'c')).unwrap();
+        c.read(&page(5, 'c')).unwrap();
     }
 }

@@ -221,16 +221,124 @@ pub struct ListedObject {
     pub last_modified: DateTime<Utc>,
 }
 
+/// One object of a listing page, its key borrowed from the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageObject<'a> {
+    /// The key, decoded.
+    pub key: &'a str,
+    /// Bytes, as the listing states them.
+    pub size: u64,
+    /// When the object was last uploaded, to the millisecond, as the listing states it.
+    pub last_modified: DateTime<Utc>,
+}
+
+impl From<PageObject<'_>> for ListedObject {
+    fn from(o: PageObject<'_>) -> ListedObject {
+        ListedObject {
+            key: o.key.to_string(),
+            size: o.size,
+            last_modified: o.last_modified,
+        }
+    }
+}
+
+/// Where one name lies in a page's `names`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Name {
+    start: usize,
+    end: usize,
+}
+
+impl Name {
+    /// Appends `text` to `names`: where it lies.
+    fn push(names: &mut String, text: &str) -> Name {
+        let start = names.len();
+        names.push_str(text);
+        Name {
+            start,
+            end: names.len(),
+        }
+    }
+
+    fn len(self) -> usize {
+        self.end - self.start
+    }
+}
+
+/// A `Contents` entry: its key in `names`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    key: Name,
+    size: u64,
+    last_modified: DateTime<Utc>,
+}
+
 /// One page: its objects, its folders (`CommonPrefixes`), and the token of the next page.
-#[derive(Debug, Clone, Default)]
+///
+/// Every name of the page is held in one `String`, end to end, and handed out borrowed: a
+/// crawl reads ~2 × 10⁸ keys, and a `String` each (an allocation, its free, and the page's
+/// `Vec` of them) was 8.6 % of its CPU (BENCHMARKS.md, session 18).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListPage {
-    /// The page's keys, in ascending order (a page holds at most 1000 keys and folders).
-    pub objects: Vec<ListedObject>,
-    /// The folders the delimiter groups keys into (`data/futures/um/daily/klines/BTCUSDT/`),
-    /// decoded, in ascending order; none when the listing has no delimiter.
-    pub common_prefixes: Vec<String>,
+    /// The keys and folders, decoded, end to end.
+    names: String,
+    objects: Vec<Entry>,
+    prefixes: Vec<Name>,
     /// Where the next page starts; `None` on the last page.
     pub next_token: Option<String>,
+}
+
+impl ListPage {
+    /// The page's keys, in ascending order (a page holds at most 1000 keys and folders).
+    pub fn objects(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = PageObject<'_>> + ExactSizeIterator + '_ {
+        self.objects.iter().map(|e| PageObject {
+            key: &self.names[e.key.start..e.key.end],
+            size: e.size,
+            last_modified: e.last_modified,
+        })
+    }
+
+    /// The folders the delimiter groups keys into (`data/futures/um/daily/klines/BTCUSDT/`),
+    /// decoded, in ascending order; none when the listing has no delimiter.
+    pub fn common_prefixes(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator + '_ {
+        self.prefixes.iter().map(|n| &self.names[n.start..n.end])
+    }
+
+    /// Bytes of its keys and folders.
+    fn name_bytes(&self) -> usize {
+        let keys = self.objects.iter().map(|e| e.key.len());
+        keys.chain(self.prefixes.iter().map(|n| n.len())).sum()
+    }
+
+    /// A page of these objects, folders and token, as a parsed one would hold them.
+    #[cfg(test)]
+    pub(crate) fn of(
+        objects: impl IntoIterator<Item = ListedObject>,
+        prefixes: &[&str],
+        next_token: Option<String>,
+    ) -> ListPage {
+        let mut page = ListPage {
+            next_token,
+            ..ListPage::default()
+        };
+        for o in objects {
+            let key = Name::push(&mut page.names, &o.key);
+            page.objects.push(Entry {
+                key,
+                size: o.size,
+                last_modified: o.last_modified,
+            });
+        }
+        for p in prefixes {
+            let name = Name::push(&mut page.names, p);
+            page.prefixes.push(name);
+        }
+        page
+    }
 }
 
 /// Where the reader is in a ListBucketResult document.
@@ -241,12 +349,12 @@ enum Place {
     Root,
     /// Inside one `Contents`, with what it said so far.
     Contents {
-        key: Option<String>,
+        key: Option<Name>,
         size: u64,
         last_modified: Option<DateTime<Utc>>,
     },
     /// Inside one `CommonPrefixes`.
-    Prefixes(Option<String>),
+    Prefixes(Option<Name>),
     /// After `</ListBucketResult>`.
     Done,
 }
@@ -254,9 +362,7 @@ enum Place {
 /// What a page says, its names not decoded yet: `EncodingType` may come after them.
 #[derive(Debug, Default, PartialEq)]
 struct RawPage {
-    objects: Vec<ListedObject>,
-    prefixes: Vec<String>,
-    next_token: Option<String>,
+    page: ListPage,
     truncated: bool,
     url_encoded: bool,
 }
@@ -264,9 +370,10 @@ struct RawPage {
 /// Reads one ListBucketResult document. With `encoding-type=url`, names come percent-encoded.
 ///
 /// A page as S3 writes it (and vision-sim) is read by `scan`, a reader of that one plain
-/// shape which allocates nothing but each key and folder name; anything else in it (a comment,
-/// an attribute, `<X/>`, nested elements, an entity to check, a field that is not valid) sends
-/// the whole page to `read_events`, the general reader, which says what is wrong. What `scan`
+/// shape which copies each key and folder name into the page's one buffer (an entry allocates
+/// only for a name holding an entity); anything else in it (a comment, an attribute, `<X/>`,
+/// nested elements, an entity to check, a field that is not valid) sends the whole page to
+/// `read_events`, the general reader, which says what is wrong. What `scan`
 /// accepts, `read_events` reads the same (a test holds them to it), so only speed differs:
 /// `read_events` was ~45 % of a catalog crawl's CPU (BENCHMARKS.md, session 14).
 pub(super) fn parse_page(xml: &str) -> Result<ListPage, PageError> {
@@ -275,32 +382,22 @@ pub(super) fn parse_page(xml: &str) -> Result<ListPage, PageError> {
         None => read_events(xml)?,
     };
     let RawPage {
-        mut objects,
-        prefixes,
-        next_token,
+        mut page,
         truncated,
         url_encoded,
     } = raw;
-    let name = |s: String| -> Result<String, PageError> {
-        if url_encoded {
-            percent_decode_str(&s.replace('+', " "))
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(PageError::NameNotUtf8)
-        } else {
-            Ok(s)
-        }
-    };
     if url_encoded {
-        for o in &mut objects {
-            o.key = name(std::mem::take(&mut o.key))?;
+        let mut decoded = String::with_capacity(page.names.len());
+        let names = page.objects.iter_mut().map(|e| &mut e.key);
+        for name in names.chain(page.prefixes.iter_mut()) {
+            let text = page.names[name.start..name.end].replace('+', " ");
+            let text = percent_decode_str(&text)
+                .decode_utf8()
+                .map_err(PageError::NameNotUtf8)?;
+            *name = Name::push(&mut decoded, &text);
         }
+        page.names = decoded;
     }
-    let mut page = ListPage {
-        objects,
-        common_prefixes: prefixes.into_iter().map(name).collect::<Result<_, _>>()?,
-        next_token,
-    };
     match (truncated, &page.next_token) {
         (true, None) => Err(PageError::NoToken),
         (false, Some(_)) => {
@@ -352,7 +449,9 @@ fn read_events(xml: &str) -> Result<RawPage, PageError> {
                     });
                 }
                 (Place::Root, b"IsTruncated") => page.truncated = is_truncated(&text()?)?,
-                (Place::Root, b"NextContinuationToken") => page.next_token = Some(text()?),
+                (Place::Root, b"NextContinuationToken") => {
+                    page.page.next_token = Some(text()?);
+                }
                 (Place::Root, b"EncodingType") => page.url_encoded = text()? == "url",
                 (Place::Root, b"Contents") if empty => return Err(PageError::NoKey),
                 (Place::Root, b"Contents") => {
@@ -366,12 +465,16 @@ fn read_events(xml: &str) -> Result<RawPage, PageError> {
                     return Err(PageError::NoPrefix);
                 }
                 (Place::Root, b"CommonPrefixes") => place = Place::Prefixes(None),
-                (Place::Contents { key, .. }, b"Key") => *key = Some(text()?),
+                (Place::Contents { key, .. }, b"Key") => {
+                    *key = Some(Name::push(&mut page.page.names, &text()?));
+                }
                 (Place::Contents { size, .. }, b"Size") => *size = parse_size(&text()?)?,
                 (Place::Contents { last_modified, .. }, b"LastModified") => {
                     *last_modified = parse_last_modified(&text()?);
                 }
-                (Place::Prefixes(prefix), b"Prefix") => *prefix = Some(text()?),
+                (Place::Prefixes(prefix), b"Prefix") => {
+                    *prefix = Some(Name::push(&mut page.page.names, &text()?));
+                }
                 // Anything else (Name, Prefix, MaxKeys, ETag, StorageClass, …) is read past.
                 _ if !empty => {
                     reader.read_to_end(name).map_err(PageError::Xml)?;
@@ -386,8 +489,14 @@ fn read_events(xml: &str) -> Result<RawPage, PageError> {
                     key,
                     size,
                     last_modified,
-                } => page.objects.push(object(key, size, last_modified)?),
-                Place::Prefixes(prefix) => page.prefixes.push(prefix.ok_or(PageError::NoPrefix)?),
+                } => {
+                    let entry = object(&page.page.names, key, size, last_modified)?;
+                    page.page.objects.push(entry);
+                }
+                Place::Prefixes(prefix) => {
+                    let prefix = prefix.ok_or(PageError::NoPrefix)?;
+                    page.page.prefixes.push(prefix);
+                }
                 Place::Root => place = Place::Done,
                 Place::Outside | Place::Done => return Err(PageError::UnexpectedEnd),
             },
@@ -468,19 +577,20 @@ fn s3_time(text: &str) -> Option<DateTime<Utc>> {
     Some(day.and_time(time).and_utc())
 }
 
-/// A `Contents` entry, once it ends.
+/// A `Contents` entry, once it ends (its key, if any, in `names`).
 fn object(
-    key: Option<String>,
+    names: &str,
+    key: Option<Name>,
     size: u64,
     last_modified: Option<DateTime<Utc>>,
-) -> Result<ListedObject, PageError> {
+) -> Result<Entry, PageError> {
     let key = key.ok_or(PageError::NoKey)?;
     let Some(last_modified) = last_modified else {
         return Err(PageError::LastModified {
-            key: key.chars().take(200).collect(),
+            key: names[key.start..key.end].chars().take(200).collect(),
         });
     };
-    Ok(ListedObject {
+    Ok(Entry {
         key,
         size,
         last_modified,
@@ -516,10 +626,12 @@ fn scan(xml: &str) -> Option<RawPage> {
     if !c.eat(">") {
         return None;
     }
-    let mut page = RawPage {
-        objects: Vec::with_capacity((xml.len() / 160).min(1000)),
-        ..RawPage::default()
-    };
+    // S3 writes ~330 bytes an entry, ~90 of them its key.
+    let mut page = RawPage::default();
+    page.page
+        .objects
+        .reserve((xml.len() / 160).min(MAX_PAGE_NAMES));
+    page.page.names.reserve(xml.len() / 3);
     loop {
         c.skip_space();
         if c.eat("</ListBucketResult>") {
@@ -530,8 +642,15 @@ fn scan(xml: &str) -> Option<RawPage> {
                 let (mut key, mut size, mut last_modified) = (None, 0, None);
                 while let Some(element) = c.child(b"Contents>")? {
                     match element {
-                        b"Key" => key = Some(c.text(element)?),
-                        b"Size" => size = parse_size(&c.text(element)?).ok()?,
+                        b"Key" => key = Some(c.name(element, &mut page.page.names)?),
+                        b"Size" => {
+                            // An entity in a size is left to `read_events`, which unescapes.
+                            let (text, amp) = c.raw_text(element)?;
+                            if amp {
+                                return None;
+                            }
+                            size = parse_size(text).ok()?;
+                        }
                         b"LastModified" => {
                             // An entity in a time is left to `read_events`, which unescapes.
                             let (text, amp) = c.raw_text(element)?;
@@ -543,20 +662,23 @@ fn scan(xml: &str) -> Option<RawPage> {
                         _ => c.skip_text(element)?,
                     }
                 }
-                page.objects.push(object(key, size, last_modified).ok()?);
+                let entry = object(&page.page.names, key, size, last_modified).ok()?;
+                page.page.objects.push(entry);
             }
             b"CommonPrefixes" => {
                 let mut prefix = None;
                 while let Some(element) = c.child(b"CommonPrefixes>")? {
                     match element {
-                        b"Prefix" => prefix = Some(c.text(element)?),
+                        b"Prefix" => prefix = Some(c.name(element, &mut page.page.names)?),
                         _ => c.skip_text(element)?,
                     }
                 }
-                page.prefixes.push(prefix?);
+                page.page.prefixes.push(prefix?);
             }
             b"IsTruncated" => page.truncated = is_truncated(&c.text(b"IsTruncated")?).ok()?,
-            b"NextContinuationToken" => page.next_token = Some(c.text(b"NextContinuationToken")?),
+            b"NextContinuationToken" => {
+                page.page.next_token = Some(c.text(b"NextContinuationToken")?);
+            }
             b"EncodingType" => page.url_encoded = c.text(b"EncodingType")? == "url",
             other => c.skip_text(other)?,
         }
@@ -665,6 +787,14 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// The text, unescaped, appended to `names`: where it lies.
+    fn name(&mut self, element: &[u8], names: &mut String) -> Option<Name> {
+        Some(match self.raw_text(element)? {
+            (raw, true) => Name::push(names, &quick_xml::escape::unescape(raw).ok()?),
+            (raw, false) => Name::push(names, raw),
+        })
+    }
+
     fn skip_text(&mut self, element: &[u8]) -> Option<()> {
         self.raw_text(element).map(|_| ())
     }
@@ -733,12 +863,7 @@ impl Lister {
         if let Err(oversize) = within_bounds(self.pages, &page) {
             return Err(self.client.error(what, &params, Cause::Oversize(oversize)));
         }
-        self.name_bytes += page
-            .objects
-            .iter()
-            .map(|o| o.key.len())
-            .chain(page.common_prefixes.iter().map(String::len))
-            .sum::<usize>() as u64;
+        self.name_bytes += page.name_bytes() as u64;
         if self.name_bytes > LISTING_MAX_NAME_BYTES {
             let stall = Stall::TooManyNameBytes {
                 page: self.pages,
@@ -765,7 +890,7 @@ impl Lister {
 /// Checks that page `page_no` is one S3 could send: at most `MAX_PAGE_NAMES` names, none
 /// longer than `MAX_NAME_BYTES`, a token no longer than `MAX_TOKEN_BYTES`.
 fn within_bounds(page_no: u32, page: &ListPage) -> Result<(), Oversize> {
-    let names = page.objects.len() + page.common_prefixes.len();
+    let names = page.objects.len() + page.prefixes.len();
     if names > MAX_PAGE_NAMES {
         return Err(Oversize::TooManyNames {
             page: page_no,
@@ -773,10 +898,9 @@ fn within_bounds(page_no: u32, page: &ListPage) -> Result<(), Oversize> {
         });
     }
     let long = page
-        .objects
-        .iter()
-        .map(|o| o.key.as_str())
-        .chain(page.common_prefixes.iter().map(String::as_str))
+        .objects()
+        .map(|o| o.key)
+        .chain(page.common_prefixes())
         .find(|n| n.len() > MAX_NAME_BYTES);
     if let Some(name) = long {
         return Err(Oversize::NameTooLong {
@@ -805,14 +929,11 @@ fn progress(
     page: &ListPage,
 ) -> Result<(), Stall> {
     let outside = page
-        .objects
-        .iter()
-        .map(|o| o.key.as_str())
+        .objects()
+        .map(|o| o.key)
         .find(|k| !k.starts_with(prefix))
         .or_else(|| {
-            page.common_prefixes
-                .iter()
-                .map(String::as_str)
+            page.common_prefixes()
                 .find(|f| !f.starts_with(prefix) || f.len() == prefix.len())
         });
     if let Some(name) = outside {
@@ -822,10 +943,10 @@ fn progress(
         });
     }
     let greatest = page
-        .objects
-        .last()
-        .map(|o| o.key.as_str())
-        .max(page.common_prefixes.last().map(String::as_str));
+        .objects()
+        .next_back()
+        .map(|o| o.key)
+        .max(page.common_prefixes().next_back());
     if let Some(token) = &page.next_token {
         if greatest.is_none() {
             return Err(Stall::EmptyPage { page: page_no });
@@ -835,13 +956,7 @@ fn progress(
         }
     }
     // Keys and folders each come sorted, interleaved in one order: both must only grow.
-    for names in [
-        page.objects
-            .iter()
-            .map(|o| o.key.as_str())
-            .collect::<Vec<_>>(),
-        page.common_prefixes.iter().map(String::as_str).collect(),
-    ] {
+    let increasing = |names: &mut dyn Iterator<Item = &str>| {
         let mut previous = last.as_deref();
         for name in names {
             if previous.is_some_and(|p| name <= p) {
@@ -852,7 +967,10 @@ fn progress(
             }
             previous = Some(name);
         }
-    }
+        Ok(())
+    };
+    increasing(&mut page.objects().map(|o| o.key))?;
+    increasing(&mut page.common_prefixes())?;
     if let Some(g) = greatest {
         *last = Some(g.to_string());
     }
@@ -893,7 +1011,7 @@ impl VisionClient {
         let mut lister = self.lister(&prefix, Some("/"), None, DISCOVERY_MAX_PAGES);
         let mut symbols = Vec::new();
         while let Some(page) = lister.next_page().await? {
-            for prefix in &page.common_prefixes {
+            for prefix in page.common_prefixes() {
                 match dataset.folder_of(prefix) {
                     Some(Folder::Symbol(name)) => symbols.push(name.to_string()),
                     Some(Folder::Refused(why)) => {
@@ -926,8 +1044,8 @@ impl VisionClient {
         let mut lister = self.lister(prefix, Some("/"), None, LEVEL_MAX_PAGES);
         let (mut folders, mut objects) = (Vec::new(), Vec::new());
         while let Some(page) = lister.next_page().await? {
-            folders.extend(page.common_prefixes);
-            objects.extend(page.objects);
+            folders.extend(page.common_prefixes().map(str::to_string));
+            objects.extend(page.objects().map(ListedObject::from));
         }
         Ok((folders, objects))
     }
@@ -942,7 +1060,7 @@ impl VisionClient {
         permits: &tokio::sync::Semaphore,
         prefix: &str,
         start_after: Option<String>,
-        mut page: impl FnMut(Vec<ListedObject>) -> Result<(), Stall> + Send,
+        mut page: impl FnMut(&ListPage) -> Result<(), Stall> + Send,
     ) -> Result<(), VisionError> {
         let mut lister = self.lister(prefix, None, start_after, FOLDER_MAX_PAGES);
         loop {
@@ -955,7 +1073,7 @@ impl VisionClient {
                 lister.next_page().await?
             };
             match next {
-                Some(next) => page(next.objects).map_err(|stall| {
+                Some(next) => page(&next).map_err(|stall| {
                     let params = [("list-type", "2"), ("prefix", prefix)];
                     self.error(format!("listing {prefix}"), &params, Cause::Stalled(stall))
                 })?,
@@ -971,17 +1089,13 @@ mod tests {
 
     #[test]
     fn a_name_outside_the_prefix_stops_the_listing() {
-        let listed = |objects: &[&str], folders: &[&str]| ListPage {
-            objects: objects
-                .iter()
-                .map(|k| ListedObject {
-                    key: (*k).into(),
-                    size: 1,
-                    last_modified: DateTime::default(),
-                })
-                .collect(),
-            common_prefixes: folders.iter().map(|f| (*f).into()).collect(),
-            next_token: None,
+        let listed = |objects: &[&str], folders: &[&str]| {
+            let objects = objects.iter().map(|k| ListedObject {
+                key: (*k).into(),
+                size: 1,
+                last_modified: DateTime::default(),
+            });
+            ListPage::of(objects, folders, None)
         };
         let check =
             |page: &ListPage| progress("data/", &mut Default::default(), &mut None, 1, page);
@@ -1004,16 +1118,13 @@ mod tests {
 
     #[test]
     fn a_page_s3_could_send_is_within_bounds_and_one_past_any_bound_is_not() {
-        let listed = |names: usize, bytes: usize, token: usize| ListPage {
-            objects: (0..names)
-                .map(|i| ListedObject {
-                    key: format!("{i:0bytes$}"),
-                    size: 1,
-                    last_modified: DateTime::default(),
-                })
-                .collect(),
-            common_prefixes: Vec::new(),
-            next_token: (token > 0).then(|| "t".repeat(token)),
+        let listed = |names: usize, bytes: usize, token: usize| {
+            let objects = (0..names).map(|i| ListedObject {
+                key: format!("{i:0bytes$}"),
+                size: 1,
+                last_modified: DateTime::default(),
+            });
+            ListPage::of(objects, &[], (token > 0).then(|| "t".repeat(token)))
         };
         let limits = (MAX_PAGE_NAMES, MAX_NAME_BYTES, MAX_TOKEN_BYTES);
         assert_eq!(
@@ -1052,9 +1163,9 @@ mod tests {
             .unwrap();
         let doc = doc.split("<!--").next().unwrap();
         let page = parse_page(doc).unwrap();
-        assert!(page.objects.is_empty() && page.next_token.is_none());
+        assert!(page.objects().next().is_none() && page.next_token.is_none());
         assert_eq!(
-            page.common_prefixes,
+            page.common_prefixes().collect::<Vec<_>>(),
             [
                 "data/futures/um/daily/klines/BTCUSDT//",
                 "data/futures/um/daily/klines/BTCUSDT/12h/",
@@ -1068,9 +1179,10 @@ mod tests {
         let xml = r#"<ListBucketResult><Prefix>p/</Prefix><IsTruncated>true</IsTruncated><NextContinuationToken>t+1/=</NextContinuationToken>
             <Contents><Key>k/币安人生USDT &amp; co</Key><LastModified>2022-03-21T08:58:02.000Z</LastModified><ETag>&quot;4c65&quot;</ETag><Size>1387</Size></Contents></ListBucketResult>"#;
         let page = parse_page(xml).unwrap();
-        assert_eq!(page.objects[0].key, "k/币安人生USDT & co");
+        let object = page.objects().next().unwrap();
+        assert_eq!(object.key, "k/币安人生USDT & co");
         assert_eq!(
-            page.objects[0].last_modified.to_rfc3339(),
+            object.last_modified.to_rfc3339(),
             "2022-03-21T08:58:02+00:00"
         );
         assert_eq!(page.next_token.as_deref(), Some("t+1/="));
@@ -1080,8 +1192,8 @@ mod tests {
         let page = parse_page(encoded).unwrap();
         assert_eq!(
             (
-                page.objects[0].key.as_str(),
-                page.common_prefixes[0].as_str()
+                page.objects().next().unwrap().key,
+                page.common_prefixes().next().unwrap()
             ),
             ("k/币安USDT", "d/币/")
         );
@@ -1226,15 +1338,14 @@ mod tests {
             let ns = t.elapsed().as_nanos() as f64 / (rounds * 1000) as f64;
             println!("{what}: {ns:.0} ns a key ({n})");
         };
-        time("parse_page", &|| parse_page(&xml).unwrap().objects.len());
+        time("parse_page", &|| parse_page(&xml).unwrap().objects().len());
         time("read_events (the general reader)", &|| {
-            read_events(&xml).unwrap().objects.len()
+            read_events(&xml).unwrap().page.objects().len()
         });
         let page = parse_page(&xml).unwrap();
         time("Dataset::read_key", &|| {
-            page.objects
-                .iter()
-                .filter(|o| Dataset::read_key(&o.key).is_some())
+            page.objects()
+                .filter(|o| Dataset::read_key(o.key).is_some())
                 .count()
         });
     }
@@ -1286,12 +1397,12 @@ mod tests {
             ),
             ("<ListBucketResult><Contents/></ListBucketResult>", "no Key"),
         ] {
-            let err = parse_page(xml).map(|p| p.objects.len()).unwrap_err();
+            let err = parse_page(xml).map(|p| p.objects().len()).unwrap_err();
             let err = err.to_string();
             assert!(err.contains(why), "{xml}: {err}");
         }
         // The listing's own <Prefix> and unknown elements are read past, nested or not.
         let page = parse_page("<ListBucketResult><Prefix>p/</Prefix><Owner><ID>x</ID><DisplayName/></Owner><IsTruncated>false</IsTruncated><KeyCount/></ListBucketResult>").unwrap();
-        assert!(page.objects.is_empty() && page.common_prefixes.is_empty());
+        assert!(page.objects().next().is_none() && page.common_prefixes().next().is_none());
     }
 }

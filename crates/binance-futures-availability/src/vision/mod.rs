@@ -18,7 +18,7 @@ mod window;
 pub use client::{
     ClientConfig, Endpoints, MAX_LISTING_BYTES, ObjectMeta, RetryPolicy, Stats, VisionClient,
 };
-pub use dataset::{DataType, Dataset, DatasetError, Folder, Interval, Partition};
+pub use dataset::{DataType, Dataset, DatasetError, Folder, Interval, KeyReader, Partition};
 pub use file::{
     ChecksumDefect, FetchError, FileError, MAX_CSV_BYTES, Problem, fetch_file, read_file,
     unzip_csv, verify_checksum,
@@ -31,7 +31,7 @@ pub use klines::{
 pub use list::{
     DISCOVERY_MAX_PAGES, FOLDER_MAX_PAGES, LEVEL_MAX_PAGES, LISTING_MAX_NAME_BYTES, ListPage,
     ListedObject, Lister, MAX_NAME_BYTES, MAX_PAGE_NAMES, MAX_TOKEN_BYTES, Oversize, PageError,
-    Stall,
+    PageObject, Stall,
 };
 pub use market::{Instrument, Market, SymbolName, UnknownMarket, settled_base};
 pub use urls::public_url;

@@ -118,8 +118,8 @@ pub async fn list_window(
             return Ok(window);
         };
         let mut last_day = None;
-        for o in &page.objects {
-            let key = o.key.strip_suffix(".CHECKSUM").unwrap_or(&o.key);
+        for o in page.objects() {
+            let key = o.key.strip_suffix(".CHECKSUM").unwrap_or(o.key);
             let Some((name, span)) = dataset.parse(key) else {
                 continue;
             };
@@ -142,7 +142,10 @@ pub async fn list_window(
         // Keys sort by period, so once the page reached `to` (or beyond) the window is
         // complete: the next page would only hold the CHECKSUM of `to`'s file or later files.
         let past_end = last_day.is_some_and(|d| d >= to)
-            || page.objects.last().is_some_and(|o| o.key >= beyond);
+            || page
+                .objects()
+                .next_back()
+                .is_some_and(|o| o.key >= beyond.as_str());
         if page.next_token.is_none() || past_end {
             window.reached = Some(to);
             return Ok(window);

@@ -25,7 +25,8 @@ use super::{
 use crate::store::{StoreError, failed};
 use crate::vision::Dataset;
 
-/// The batch's scratch tables (temporary: never in the file), emptied at each batch.
+/// The batch's scratch tables (temporary: never in the file). Each batch leaves them empty:
+/// it empties those it filled before it commits, and one that fails rolls back to empty.
 const STAGING: &str = "
 CREATE TEMP TABLE IF NOT EXISTS b_scope (leaf INTEGER, after INTEGER, seen TIMESTAMP);
 CREATE TEMP TABLE IF NOT EXISTS b_files (
@@ -35,8 +36,6 @@ CREATE TEMP TABLE IF NOT EXISTS b_folders (prefix VARCHAR, listed_at TIMESTAMP);
 CREATE TEMP TABLE IF NOT EXISTS b_tail_strays (
     key VARCHAR, size BIGINT, last_modified TIMESTAMP, reason VARCHAR, folder VARCHAR);
 CREATE TEMP TABLE IF NOT EXISTS b_last (leaf INTEGER, last_period INTEGER);
-DELETE FROM b_scope; DELETE FROM b_files; DELETE FROM b_folders; DELETE FROM b_tail_strays;
-DELETE FROM b_last;
 ";
 
 /// Every difference between the listed files of stored leaves (`b_files`) and the stored files
@@ -89,14 +88,34 @@ UPDATE files_layout
    SET unsorted_files = unsorted_files + (SELECT count(*) FROM b_diff WHERE size IS NOT NULL);
 ";
 
-/// A tail's strays not known yet, the folders listed whole, and the leaves' new tips.
-const APPLY: &str = "
+/// A tail's strays not known yet.
+const APPLY_TAIL_STRAYS: &str = "
 INSERT INTO strays
 SELECT b.* FROM b_tail_strays b WHERE NOT EXISTS (SELECT 1 FROM strays s WHERE s.key = b.key);
+";
+
+/// The folders listed whole, with when.
+const APPLY_FOLDERS: &str = "
 DELETE FROM folders WHERE prefix IN (SELECT prefix FROM b_folders);
 INSERT INTO folders SELECT prefix, listed_at FROM b_folders;
+";
+
+/// The stored leaves' new tips.
+const APPLY_TIPS: &str = "
 UPDATE leaves SET last_period = b.last_period FROM b_last b WHERE leaves.id = b.leaf;
 ";
+
+/// Which scratch tables a batch filled: only the statements that read them run, and only they
+/// are emptied. Every statement is parsed and planned anew, and that was ~8 % of a first
+/// crawl's CPU at scale 0.1 when all fifteen ran for every batch (BENCHMARKS.md, session 18).
+#[derive(Debug, Default)]
+struct Staged {
+    scope: bool,
+    files: bool,
+    folders: bool,
+    tail_strays: bool,
+    last: bool,
+}
 
 impl Catalog {
     /// Every stored leaf, by the folder that holds it.
@@ -247,7 +266,7 @@ impl Catalog {
         let mut new_leaves: Vec<(String, StoredLeaf)> = Vec::new();
         let mut tips: Vec<(String, Dataset, i32)> = Vec::new();
         let mut rows = 0u64;
-        let mut diffed = false;
+        let mut staged = Staged::default();
         {
             let app = |table: &str| {
                 tx.appender(table)
@@ -281,11 +300,12 @@ impl Catalog {
                             scope
                                 .append_row(params![l.id, i32::MIN, seen])
                                 .map_err(failed(&path, "staging a leaf"))?;
-                            diffed = true;
+                            staged.scope = true;
                         }
                         listed_folders
                             .append_row(params![folder.prefix, seen])
                             .map_err(failed(&path, "staging a folder"))?;
+                        staged.folders = true;
                     }
                     Scope::Tail { dataset, after, .. } => {
                         if let Some(l) =
@@ -294,7 +314,7 @@ impl Catalog {
                             scope
                                 .append_row(params![l.id, after, seen])
                                 .map_err(failed(&path, "staging a leaf"))?;
-                            diffed = true;
+                            staged.scope = true;
                         }
                     }
                 }
@@ -309,6 +329,7 @@ impl Catalog {
                             if last_listed > l.last_period {
                                 last.append_row(params![l.id, last_listed])
                                     .map_err(failed(&path, "staging a leaf"))?;
+                                staged.last = true;
                                 tips.push((folder.prefix.clone(), leaf.dataset, last_listed));
                             }
                             (l.id, &mut listed_files)
@@ -337,7 +358,10 @@ impl Catalog {
                 }
                 let stray_target = match folder.scope {
                     Scope::Folder => &mut strays,
-                    Scope::Tail { .. } => &mut tail_strays,
+                    Scope::Tail { .. } => {
+                        staged.tail_strays |= !folder.strays.is_empty();
+                        &mut tail_strays
+                    }
                 };
                 for s in &folder.strays {
                     stray_target
@@ -352,6 +376,7 @@ impl Catalog {
                     rows += 1;
                 }
             }
+            staged.files = !listed_files.leaf.is_empty();
             for (app, columns) in [(&mut files, new_files), (&mut listed, listed_files)] {
                 if !columns.leaf.is_empty() {
                     let batch = columns
@@ -373,15 +398,19 @@ impl Catalog {
             }
             // A folder listed whole replaces its strays: the old ones go before the new ones
             // are appended.
-            tx.execute_batch("DELETE FROM strays WHERE folder IN (SELECT prefix FROM b_folders)")
+            if staged.folders {
+                tx.execute_batch(
+                    "DELETE FROM strays WHERE folder IN (SELECT prefix FROM b_folders)",
+                )
                 .map_err(failed(&path, "replacing a folder's strays"))?;
+            }
             for app in [&mut leaves, &mut files, &mut strays] {
                 app.flush()
                     .map_err(failed(&path, "writing appended rows"))?;
             }
         }
         let mut counts = ChangeCounts::default();
-        if diffed {
+        if staged.scope {
             tx.execute_batch(DIFF)
                 .map_err(failed(&path, "comparing a listing with the stored files"))?;
             let (added, replaced, removed): (i64, i64, i64) = tx
@@ -408,8 +437,25 @@ impl Catalog {
             tx.execute_batch(APPLY_DIFF)
                 .map_err(failed(&path, "applying a listing"))?;
         }
-        tx.execute_batch(APPLY)
-            .map_err(failed(&path, "applying a listing"))?;
+        let mut apply = String::new();
+        for (filled, sql) in [
+            (staged.tail_strays, APPLY_TAIL_STRAYS),
+            (staged.folders, APPLY_FOLDERS),
+            (staged.last, APPLY_TIPS),
+            (staged.scope, "DELETE FROM b_scope;"),
+            (staged.files, "DELETE FROM b_files;"),
+            (staged.folders, "DELETE FROM b_folders;"),
+            (staged.tail_strays, "DELETE FROM b_tail_strays;"),
+            (staged.last, "DELETE FROM b_last;"),
+        ] {
+            if filled {
+                apply.push_str(sql);
+            }
+        }
+        if !apply.is_empty() {
+            tx.execute_batch(&apply)
+                .map_err(failed(&path, "applying a listing"))?;
+        }
         tx.commit()
             .map_err(failed(&path, "committing a batch of folders"))?;
         self.datasets = ids;
