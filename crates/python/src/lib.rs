@@ -954,9 +954,10 @@ fn arrow_failed(e: duckdb::arrow::error::ArrowError) -> PyErr {
 /// `progress(kind, stage, done, total)` after each symbol folder (`stage`: the step's name,
 /// `1m listings` or `1d klines`; the package's `update` makes a `Stage` of the first two); if
 /// it raises, or Ctrl-C arrives, the run stops, commits what it gathered, and the exception is
-/// raised here.
+/// raised here. `markets` (several market names) collects each in one published copy, a run
+/// of its own each, as `update --markets` does, and returns `{market: summary}`.
 #[pyfunction]
-#[pyo3(signature = (path, *, lookback, s3_url, data_url, concurrency, attempts, request_timeout, progress = None, market = "um"))]
+#[pyo3(signature = (path, *, lookback, s3_url, data_url, concurrency, attempts, request_timeout, progress = None, market = "um", markets = None))]
 #[allow(clippy::too_many_arguments)]
 fn update<'py>(
     py: Python<'py>,
@@ -969,9 +970,24 @@ fn update<'py>(
     request_timeout: Whole,
     progress: Option<Py<PyAny>>,
     market: &str,
+    markets: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     use collect::limits;
     let market = market_arg(market)?;
+    let several = match &markets {
+        None => None,
+        Some(names) if names.is_empty() => {
+            return Err(PyValueError::new_err(
+                "markets names no market; name one or more of um, cm, spot",
+            ));
+        }
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|name| market_arg(name))
+                .collect::<PyResult<Vec<Market>>>()?,
+        ),
+    };
     let timeout = limits::REQUEST_TIMEOUT_SECS;
     let timeout = *timeout.start() as i64..=*timeout.end() as i64;
     // Each within its limit, so each fits its type.
@@ -1026,9 +1042,19 @@ fn update<'py>(
     // commits what it gathered and publishes, and then KeyboardInterrupt is raised here.
     let stop = options.cancel.clone();
     let waiter = std::thread::current();
+    let asked = several.clone();
     let worker = std::thread::spawn(move || {
+        let markets = asked
+            .as_deref()
+            .unwrap_or(std::slice::from_ref(&options.market));
         let result = runtime
-            .block_on(collect::run(&path, &client, &goal, &options))
+            .block_on(collect::run_markets(
+                &path,
+                &client,
+                &goal,
+                &options,
+                Some(markets),
+            ))
             .map_err(Box::new);
         waiter.unpark();
         result
@@ -1054,17 +1080,32 @@ fn update<'py>(
     if let Some(e) = raised.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(e);
     }
-    let summary = result?;
-    let d = PyDict::new(py);
-    d.set_item("kind", summary.kind.as_str())?;
-    d.set_item("symbols", summary.symbols)?;
-    d.set_item("files", summary.files)?;
-    d.set_item("trading_files", summary.trading_files)?;
-    d.set_item("requests", summary.requests)?;
-    d.set_item("retries", summary.retries)?;
-    d.set_item("rows_written", summary.rows_written)?;
-    d.set_item("elapsed_seconds", summary.elapsed.as_secs_f64())?;
-    Ok(d)
+    let summaries = result?;
+    let as_dict = |summary: &collect::Summary| -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("kind", summary.kind.as_str())?;
+        d.set_item("symbols", summary.symbols)?;
+        d.set_item("files", summary.files)?;
+        d.set_item("trading_files", summary.trading_files)?;
+        d.set_item("requests", summary.requests)?;
+        d.set_item("retries", summary.retries)?;
+        d.set_item("rows_written", summary.rows_written)?;
+        d.set_item("elapsed_seconds", summary.elapsed.as_secs_f64())?;
+        Ok(d)
+    };
+    match several {
+        None => summaries
+            .first()
+            .map(as_dict)
+            .unwrap_or_else(|| Err(AvailabilityError::new_err("the run returned no summary"))),
+        Some(markets) => {
+            let all = PyDict::new(py);
+            for (market, summary) in markets.iter().zip(&summaries) {
+                all.set_item(market.name(), as_dict(summary)?)?;
+            }
+            Ok(all)
+        }
+    }
 }
 
 /// `~/.cache/binance-futures/availability.duckdb`, the CLI's default (before `BFA_DB`).

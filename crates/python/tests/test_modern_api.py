@@ -585,3 +585,27 @@ def test_spot_is_collected_and_asked_with_market_spot_as_the_cli_does(spot_sim, 
     assert "BCCUSDT" in [r["symbol"] for r in snapshot.to_pylist()]
     with pytest.raises(ValueError, match="2018-06-01 is before 2019-09-25, the first day of Binance USD-M futures"):
         bfa.open(path).snapshot("2018-06-01")
+
+
+def test_update_collects_several_markets_in_one_run_as_update_markets_does(tmp_path):
+    """`markets=` is `update --markets`: each market a run of its own, published together."""
+    from conftest import Sim
+
+    server = Sim(corpus="coin-m,spot")
+    try:
+        path = tmp_path / "two.duckdb"
+        summaries = bfa.update(
+            path, s3_url=server.s3_url, data_url=server.data_url, markets=["cm", "spot"]
+        )
+        assert sorted(summaries) == ["cm", "spot"]
+        assert summaries["spot"]["symbols"] == 5 and summaries["spot"]["kind"] == "update"
+        assert summaries["cm"]["symbols"] > 0
+        folders = lambda market: {r["symbol"] for r in bfa.open(path, market=market).lives().to_pylist()}
+        assert len(folders("spot")) == 5
+        assert len(folders("cm")) == summaries["cm"]["symbols"]
+        with pytest.raises(ValueError, match="not both"):
+            bfa.update(path, s3_url=server.s3_url, data_url=server.data_url, market="cm", markets=["spot"])
+        with pytest.raises(ValueError, match="is not a market"):
+            bfa.update(path, s3_url=server.s3_url, data_url=server.data_url, markets=["spot", "xx"])
+    finally:
+        server.stop()

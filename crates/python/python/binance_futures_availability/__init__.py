@@ -26,7 +26,7 @@ time. Messages are the command line's sentences.
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 from . import _native
 from ._native import AvailabilityError, Catalog, Database, FileStream, NotCheckedError, Table
@@ -133,7 +133,8 @@ def update(
     attempts: int = 5,
     request_timeout: int = 120,
     progress: Optional[Callable[[Stage, int, int], object]] = None,
-    market: str = "um",
+    market: Optional[str] = None,
+    markets: Optional[Sequence[str]] = None,
 ) -> dict:
     """Brings the database to yesterday (UTC), as ``binance-futures-availability update`` does:
     the first run lists the whole bucket, later ones the days since the last run plus the last
@@ -148,8 +149,11 @@ def update(
     summary: ``kind``, ``symbols``, ``files``, ``trading_files`` (1d files read), ``requests``,
     ``retries``, ``rows_written``, ``elapsed_seconds``. Runs with the GIL released.
     ``market="cm"`` (or ``"spot"``) collects that market instead, into tables of its own in the
-    same file.
+    same file. ``markets=["um", "spot"]`` collects several in one run, published together (as
+    ``update --markets um,spot``), and returns ``{market: summary}``.
     """
+    if market is not None and markets is not None:
+        raise ValueError("name the markets in one of market= or markets=, not both")
     return _native.update(
         _path(path),
         lookback=lookback,
@@ -159,7 +163,8 @@ def update(
         attempts=attempts,
         request_timeout=request_timeout,
         progress=None if progress is None else _staged(progress),
-        market=market,
+        market=market or "um",
+        markets=None if markets is None else list(markets),
     )
 
 
