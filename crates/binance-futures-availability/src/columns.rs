@@ -10,6 +10,7 @@
 //! `Int64` plus a flag).
 
 use std::borrow::Cow;
+use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
@@ -51,8 +52,9 @@ pub enum Cell<R> {
     Text(fn(&R) -> &str),
     /// Text or nothing.
     OptText(fn(&R) -> Option<&str>),
-    /// Text made from a value when written (a dataset's or a period's name).
-    Shown(fn(&R) -> String),
+    /// Text a value writes (`Display`) where it is written: a dataset's or a period's name, a
+    /// changed file's key — into the output's own buffer, no `String` a row.
+    Shown(fn(&R) -> &dyn fmt::Display),
     /// Yes or no.
     Bool(fn(&R) -> bool),
     /// Yes, no, or not known.
@@ -101,7 +103,7 @@ impl<R> Cell<R> {
         match self {
             Cell::Text(f) => Value::Text(Some(Cow::Borrowed(f(row)))),
             Cell::OptText(f) => Value::Text(f(row).map(Cow::Borrowed)),
-            Cell::Shown(f) => Value::Text(Some(Cow::Owned(f(row)))),
+            Cell::Shown(f) => Value::Shown(f(row)),
             Cell::Bool(f) => Value::Bool(Some(f(row))),
             Cell::OptBool(f) => Value::Bool(f(row)),
             Cell::OptInt32(f) => Value::Int32(f(row)),
@@ -120,10 +122,12 @@ impl<R> Cell<R> {
 }
 
 /// One cell's value, as serde writes it (`None` is an empty cell).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub enum Value<'r> {
     /// Text.
     Text(Option<Cow<'r, str>>),
+    /// Text a value writes where it goes (serde's `collect_str`).
+    Shown(&'r dyn fmt::Display),
     /// Yes or no.
     Bool(Option<bool>),
     /// A 32-bit integer.
@@ -142,10 +146,28 @@ pub enum Value<'r> {
     Time(Option<DateTime<Utc>>),
 }
 
+impl fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Text(v) => f.debug_tuple("Text").field(v).finish(),
+            Value::Shown(v) => f.debug_tuple("Shown").field(&format_args!("{v}")).finish(),
+            Value::Bool(v) => f.debug_tuple("Bool").field(v).finish(),
+            Value::Int32(v) => f.debug_tuple("Int32").field(v).finish(),
+            Value::Int64(v) => f.debug_tuple("Int64").field(v).finish(),
+            Value::UInt32(v) => f.debug_tuple("UInt32").field(v).finish(),
+            Value::UInt64(v) => f.debug_tuple("UInt64").field(v).finish(),
+            Value::Float64(v) => f.debug_tuple("Float64").field(v).finish(),
+            Value::Date(v) => f.debug_tuple("Date").field(v).finish(),
+            Value::Time(v) => f.debug_tuple("Time").field(v).finish(),
+        }
+    }
+}
+
 impl Serialize for Value<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Value::Text(v) => v.serialize(s),
+            Value::Shown(v) => s.collect_str(v),
             Value::Bool(v) => v.serialize(s),
             Value::Int32(v) => v.serialize(s),
             Value::Int64(v) => v.serialize(s),
@@ -326,12 +348,12 @@ impl Row for DailyTrading {
 
 impl Row for DatasetSummary {
     const COLUMNS: &'static [Column<Self>] = &[
-        Column::new("dataset", Cell::Shown(|r| r.dataset.to_string())),
+        Column::new("dataset", Cell::Shown(|r| &r.dataset)),
         Column::new("symbols", Cell::Int64(|r| r.symbols)),
         Column::new("files", Cell::Int64(|r| r.files)),
         Column::new("bytes", Cell::Int64(|r| r.bytes)),
-        Column::new("first", Cell::Shown(|r| r.first.to_string())),
-        Column::new("last", Cell::Shown(|r| r.last.to_string())),
+        Column::new("first", Cell::Shown(|r| &r.first)),
+        Column::new("last", Cell::Shown(|r| &r.last)),
         Column::new("missing_checksums", Cell::Int64(|r| r.missing_checksums)),
         Column::new("last_change", Cell::OptTime(|r| r.last_change)),
     ];
@@ -342,8 +364,8 @@ impl Row for SymbolSummary {
         Column::new("symbol", Cell::Text(|r| &r.symbol)),
         Column::new("files", Cell::Int64(|r| r.files)),
         Column::new("bytes", Cell::Int64(|r| r.bytes)),
-        Column::new("first", Cell::Shown(|r| r.first.to_string())),
-        Column::new("last", Cell::Shown(|r| r.last.to_string())),
+        Column::new("first", Cell::Shown(|r| &r.first)),
+        Column::new("last", Cell::Shown(|r| &r.last)),
         Column::new("gaps", Cell::Int64(|r| r.gaps)),
     ];
 }
@@ -352,7 +374,7 @@ impl Row for CatalogFile {
     const COLUMNS: &'static [Column<Self>] = &[
         Column::new("key", Cell::Text(|r| &r.key)),
         Column::new("symbol", Cell::Text(|r| &r.symbol)),
-        Column::new("period", Cell::Shown(|r| r.span.to_string())),
+        Column::new("period", Cell::Shown(|r| &r.span)),
         Column::new("size", Cell::UInt64(|r| r.size)),
         Column::new("last_modified", Cell::Time(|r| r.last_modified)),
         Column::new("checksum", Cell::Bool(|r| r.checksum)),
@@ -362,8 +384,8 @@ impl Row for CatalogFile {
 impl Row for CatalogGap {
     const COLUMNS: &'static [Column<Self>] = &[
         Column::new("symbol", Cell::Text(|r| &r.symbol)),
-        Column::new("from", Cell::Shown(|r| r.from.to_string())),
-        Column::new("to", Cell::Shown(|r| r.to.to_string())),
+        Column::new("from", Cell::Shown(|r| &r.from)),
+        Column::new("to", Cell::Shown(|r| &r.to)),
         Column::new("periods", Cell::Int64(|r| r.periods)),
         Column::new(
             "covered_by",
@@ -386,7 +408,7 @@ impl Row for Lag {
 impl Row for Change {
     const COLUMNS: &'static [Column<Self>] = &[
         Column::new("seen", Cell::Time(|r| r.seen)),
-        Column::new("key", Cell::Text(|r| &r.key)),
+        Column::new("key", Cell::Shown(|r| &r.file)),
         Column::new("kind", Cell::Text(|r| r.kind.as_str())),
         Column::new("size", Cell::OptInt64(|r| r.size.map(|s| s as i64))),
         Column::new("last_modified", Cell::OptTime(|r| r.last_modified)),

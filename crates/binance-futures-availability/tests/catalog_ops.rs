@@ -591,7 +591,9 @@ fn a_version_2_catalog_is_migrated_with_each_datasets_last_change() {
     }
     let out = env.run(&["catalog", "datasets"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("is a catalog of version 2, older than 3"));
+    assert!(stderr(&out).contains(&format!(
+        "is a catalog of version 2, older than {CATALOG_VERSION}"
+    )));
     // The next update migrates it (the bucket unchanged since, it records nothing new).
     env.ok(&["catalog", "update", "-q"]);
     assert_eq!(datasets(&env), before);
@@ -785,4 +787,77 @@ fn datasets_and_symbols_equal_the_files_after_every_update() {
     assert!(env.ok(&["catalog", "changes"]).contains("removed"));
     check(&env);
     assert!(changed[0] == 0 && changed[1] > 0, "{changed:?}");
+}
+
+/// A leaf whose every file was removed still counts in its dataset's last change: the removals
+/// are the dataset's newest event, so `catalog datasets` says when they were seen, not when
+/// the change before them was (a leaf without files had dropped out of `leaf_stats`, and its
+/// `last_change` with it). Its symbol is gone from `symbols`, and from the dataset's count.
+#[test]
+fn a_dataset_whose_last_change_removed_a_whole_leaf_shows_the_removal() {
+    let before = Corpus::from_spec(&small_spec());
+    let env = Env::new(before.clone());
+    env.ok(&["catalog", "update", "-q"]);
+    let dataset = "um/daily/klines/1m";
+    let summary = |env: &Env| -> Value {
+        let all = json_of(&env.ok(&["catalog", "datasets", "--format", "json"]));
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["dataset"] == dataset)
+            .cloned()
+            .unwrap()
+    };
+    // Next day: one file added to the dataset (BTCUSDT's next day).
+    let btc = "data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-";
+    let mut added = before
+        .get(&format!("{btc}2024-03-01.zip"))
+        .cloned()
+        .unwrap();
+    added.key = format!("{btc}2024-03-02.zip");
+    added.last_modified = "2024-03-03T07:00:00Z".parse().unwrap();
+    let mut next = before.clone();
+    next.insert(added);
+    env.sim.with_corpus(|c| *c = next.clone());
+    env.ok(&["catalog", "update", "-q", "--full"]);
+    let added_seen = summary(&env)["last_change"].as_str().unwrap().to_string();
+    // The day after: every file of ETHUSDT's folder removed, nothing else.
+    let gone = "data/futures/um/daily/klines/ETHUSDT/1m/";
+    let keys: Vec<String> = next
+        .objects()
+        .iter()
+        .filter(|o| o.key.starts_with(gone))
+        .map(|o| o.key.clone())
+        .collect();
+    assert!(keys.len() > 100, "{} files", keys.len());
+    for k in &keys {
+        next.remove(k);
+    }
+    let symbols_before = summary(&env)["symbols"].as_i64().unwrap();
+    env.sim.with_corpus(|c| *c = next.clone());
+    env.ok(&["catalog", "update", "-q", "--full"]);
+    let changes = json_of(&env.ok(&[
+        "catalog",
+        "changes",
+        "--dataset",
+        dataset,
+        "--format",
+        "json",
+    ]));
+    let newest = changes.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(newest["kind"], "removed", "{newest}");
+    assert!(
+        newest["key"].as_str().unwrap().starts_with(gone),
+        "{newest}"
+    );
+    let now = summary(&env);
+    assert_eq!(now["last_change"], newest["seen"], "{now}");
+    assert_ne!(now["last_change"].as_str().unwrap(), added_seen);
+    assert_eq!(
+        now["symbols"].as_i64().unwrap(),
+        symbols_before - 1,
+        "{now}"
+    );
+    let symbols = env.ok(&["catalog", "symbols", dataset]);
+    assert!(!symbols.contains("ETHUSDT"), "{symbols}");
 }

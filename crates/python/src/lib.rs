@@ -16,6 +16,7 @@
 mod catalog;
 
 use std::ffi::CString;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -37,9 +38,11 @@ use binance_futures_availability::vision::{
 use chrono::{NaiveDate, Utc};
 use duckdb::arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-    RecordBatchIterator, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array,
+    RecordBatchIterator, StringArray, StringBuilder, TimestampMicrosecondArray, UInt32Array,
+    UInt64Array,
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::ffi_stream::FFI_ArrowArrayStream;
 use pyo3::exceptions::{
     PyFileNotFoundError, PyOverflowError, PyRuntimeError, PyTypeError, PyUserWarning, PyValueError,
@@ -699,6 +702,7 @@ fn dict<'py, R: Row>(py: Python<'py>, row: &R) -> PyResult<Bound<'py, PyDict>> {
     for c in R::COLUMNS {
         match c.cell.value(row) {
             Value::Text(v) => d.set_item(c.name, v)?,
+            Value::Shown(v) => d.set_item(c.name, v.to_string())?,
             Value::Bool(v) => d.set_item(c.name, v)?,
             Value::Int32(v) => d.set_item(c.name, v)?,
             Value::Int64(v) => d.set_item(c.name, v)?,
@@ -734,12 +738,21 @@ fn schema<R: Row>() -> Schema {
 }
 
 /// Rows as one Arrow batch of `schema::<R>()`, a column at a time.
-fn batch<R: Row>(rows: &[R]) -> Result<RecordBatch, duckdb::arrow::error::ArrowError> {
-    let column = |c: &Column<R>| -> ArrayRef {
-        match c.cell {
+fn batch<R: Row>(rows: &[R]) -> Result<RecordBatch, ArrowError> {
+    let column = |c: &Column<R>| -> Result<ArrayRef, ArrowError> {
+        Ok(match c.cell {
             Cell::Text(f) => Arc::new(StringArray::from_iter_values(rows.iter().map(f))),
             Cell::OptText(f) => Arc::new(StringArray::from_iter(rows.iter().map(f))),
-            Cell::Shown(f) => Arc::new(StringArray::from_iter_values(rows.iter().map(f))),
+            Cell::Shown(f) => {
+                // Each value written into the column's one buffer: no `String` a row (a key a
+                // change, 10⁵–10⁶ a week).
+                let mut column = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+                for r in rows {
+                    write!(column, "{}", f(r)).map_err(|e| ArrowError::ExternalError(e.into()))?;
+                    column.append_value("");
+                }
+                Arc::new(column.finish())
+            }
             Cell::Bool(f) => Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(f(r))))),
             Cell::OptBool(f) => Arc::new(BooleanArray::from_iter(rows.iter().map(f))),
             Cell::OptInt32(f) => Arc::new(Int32Array::from_iter(rows.iter().map(f))),
@@ -767,11 +780,11 @@ fn batch<R: Row>(rows: &[R]) -> Result<RecordBatch, duckdb::arrow::error::ArrowE
                 )
                 .with_timezone("UTC"),
             ),
-        }
+        })
     };
     RecordBatch::try_new(
         Arc::new(schema::<R>()),
-        R::COLUMNS.iter().map(column).collect(),
+        R::COLUMNS.iter().map(column).collect::<Result<_, _>>()?,
     )
 }
 

@@ -602,7 +602,7 @@ pub(super) fn changes(
                 [
                     time(r.seen),
                     r.kind.as_str().to_string(),
-                    printable(&r.key).into_owned(),
+                    printable(&r.file.key()).into_owned(),
                     r.size.map_or(String::new(), |s| s.to_string()),
                     match (r.previous_size, r.previous_last_modified) {
                         (Some(s), t) => format!("{s} at {}", t.map_or(String::new(), time)),

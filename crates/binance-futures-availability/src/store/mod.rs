@@ -46,9 +46,9 @@ pub use catalog::export::{
 pub use catalog::status::{CatalogStatus, CrawlRecord, DEFAULT_CATALOG_NAME, RecordedChanges};
 pub use catalog::{
     CATALOG_VERSION, Catalog, CatalogFile, CatalogGap, Change, ChangeCounts, ChangeKind,
-    ChangeListing, ChangeQuery, DatasetSummary, FileListing, FileQuery, FolderListing, Lag,
-    LeafListing, ListedFile, Scope, StoredLeaf, Stray, StrayReason, SymbolSummary, period_number,
-    period_span, symbol_folder,
+    ChangeListing, ChangeQuery, ChangedFile, DatasetSummary, FileListing, FileQuery, FolderListing,
+    Lag, LeafListing, ListedFile, Scope, StoredLeaf, Stray, StrayReason, SymbolSummary,
+    period_number, period_span, symbol_folder,
 };
 pub use checked::published_through;
 pub use error::{Awaiting, RoomFor, StoreError};

@@ -3,6 +3,8 @@
 //!
 //! Must not know: where the rows come from, how answers are printed.
 
+use std::fmt;
+
 use chrono::{Datelike, NaiveDate};
 
 use crate::facts::Span;
@@ -12,7 +14,7 @@ use crate::vision::Dataset;
 /// symbol, which a key holds twice, and the period: a key is then five pieces pushed into one
 /// string, where `Dataset::key` formats four strings and a date (~0.6 µs a key; 104,385 keys
 /// were most of `catalog changes`' 191 ms before).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct KeyTemplate {
     /// The dataset whose keys it makes.
     pub(super) dataset: Dataset,
@@ -55,39 +57,60 @@ impl KeyTemplate {
         let mut key = String::with_capacity(
             self.before.len() + self.between.len() + self.after.len() + 2 * symbol.len() + 14,
         );
-        key.push_str(&self.before);
-        key.push_str(symbol);
-        key.push_str(&self.between);
-        key.push_str(symbol);
-        key.push_str(&self.after);
-        push_period(&mut key, span);
-        key.push_str(".zip");
+        // Writing into a `String` cannot fail.
+        let _ = self.write_key(&mut key, symbol, span);
         key
+    }
+
+    /// Writes the key of `symbol`'s file of `span` into `out` (an output's own buffer: a
+    /// change's key is written where it is printed, not kept a `String` a row).
+    pub(super) fn write_key(
+        &self,
+        out: &mut (impl fmt::Write + ?Sized),
+        symbol: &str,
+        span: Span,
+    ) -> fmt::Result {
+        out.write_str(&self.before)?;
+        out.write_str(symbol)?;
+        out.write_str(&self.between)?;
+        out.write_str(symbol)?;
+        out.write_str(&self.after)?;
+        write_period(out, span)?;
+        out.write_str(".zip")
     }
 }
 
 /// A period as file names write it: `2024-01-15`, `2024-01`.
 fn period_text(span: Span) -> String {
     let mut text = String::new();
-    push_period(&mut text, span);
+    let _ = write_period(&mut text, span);
     text
 }
 
-/// Pushes `span` as file names write it, digit by digit (years 0–9999, as the bucket's).
-fn push_period(out: &mut String, span: Span) {
+/// Writes `span` as file names write it, in fixed widths (years 0–9999, as the bucket's), so
+/// that one leaf's keys sort as its periods do.
+fn write_period(out: &mut (impl fmt::Write + ?Sized), span: Span) -> fmt::Result {
     let first = span.first_day();
-    let digits = |out: &mut String, n: u32, width: u32| {
-        for p in (0..width).rev() {
-            out.push(char::from(b'0' + ((n / 10u32.pow(p)) % 10) as u8));
+    let mut text = [b'0'; 10];
+    let digits = |text: &mut [u8], n: u32| {
+        let mut n = n;
+        for d in text.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
         }
     };
-    digits(out, first.year().clamp(0, 9999) as u32, 4);
-    out.push('-');
-    digits(out, first.month(), 2);
-    if let Span::Day(_) = span {
-        out.push('-');
-        digits(out, first.day(), 2);
-    }
+    digits(&mut text[0..4], first.year().clamp(0, 9999) as u32);
+    text[4] = b'-';
+    digits(&mut text[5..7], first.month());
+    let len = if let Span::Day(_) = span {
+        text[7] = b'-';
+        digits(&mut text[8..10], first.day());
+        10
+    } else {
+        7
+    };
+    // ASCII digits and dashes only.
+    out.write_str(std::str::from_utf8(&text[..len]).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod read;
 pub(crate) mod status;
 mod write;
 
-pub use changes::{ChangeListing, ChangeQuery};
+pub use changes::{ChangeListing, ChangeQuery, ChangedFile};
 pub use questions::{CatalogGap, FileListing, FileQuery, Lag};
 pub use write::symbol_folder;
 
@@ -30,9 +30,9 @@ use crate::facts::{Month, Span};
 use crate::vision::{Dataset, Partition};
 
 /// The newest catalog schema this binary reads and writes.
-pub const CATALOG_VERSION: i32 = 3;
+pub const CATALOG_VERSION: i32 = 4;
 
-/// Version 3 (version 2 had no `leaf_stats.last_change`; version 1 kept `files.modified` in milliseconds, without `modified_ms`). No keys or indexes (ADR 0010's reasons hold: at 10⁸ rows an index costs more
+/// Version 4 (version 3 kept no `leaf_stats` row for a leaf without files; version 2 had no `leaf_stats.last_change`; version 1 kept `files.modified` in milliseconds, without `modified_ms`). No keys or indexes (ADR 0010's reasons hold: at 10⁸ rows an index costs more
 /// memory than the cap); a leaf's periods are unique because the writer diffs every listing of
 /// a stored leaf against what it holds and writes only the differences.
 ///
@@ -47,7 +47,8 @@ pub const CATALOG_VERSION: i32 = 3;
 /// `leaf_stats` sums each leaf's files (`LEAF_STATS`), kept at every publish, so that
 /// `datasets` and `symbols` read ~2.5 × 10⁵ rows instead of scanning 10⁸; its `last_change` is
 /// the leaf's newest `changes.seen` (NULL for none), so `datasets` says when each dataset last
-/// changed without reading the history. `files` lies in leaf order, re-sorted at a publish once
+/// changed without reading the history. A leaf whose files were all removed keeps its row
+/// (0 files, `first` and `last` NULL) for its last change: the removals. `files` lies in leaf order, re-sorted at a publish once
 /// enough was appended since (`layout`, its mark `files_layout`, created by the first write of a
 /// binary that has it). `strays.folder` is the folder whose listing owns the stray (a listing of
 /// that folder whole replaces them).
@@ -73,8 +74,8 @@ CREATE TABLE leaf_stats (
     leaf INTEGER NOT NULL,
     files BIGINT NOT NULL,
     bytes BIGINT NOT NULL,
-    first INTEGER NOT NULL,
-    last INTEGER NOT NULL,
+    first INTEGER,
+    last INTEGER,
     missing_checksums BIGINT NOT NULL,
     last_change TIMESTAMP
 );
@@ -295,13 +296,17 @@ named!(ChangeKind {
     Removed = "removed",
 });
 
-/// One change of the catalog's history, as `catalog changes` answers.
+/// One change of the catalog's history, as `catalog changes` answers. It holds no key: its
+/// file is a leaf shared with the other changes of its read and a period
+/// ([`ChangedFile`]), and the key is written where it is printed or put in a column
+/// (`file.write_key`, or `Display`) — 10⁵–10⁶ changes a week would otherwise be as many
+/// `String`s made and freed (a fifth of `catalog changes`' time, session 17).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// When the listing that showed it began.
     pub seen: DateTime<Utc>,
-    /// The file's key.
-    pub key: String,
+    /// The file: its dataset, symbol and period, and its key.
+    pub file: ChangedFile,
     /// What happened.
     pub kind: ChangeKind,
     /// Its size after (none when removed).
@@ -435,6 +440,10 @@ impl Catalog {
             conn.execute_batch(TO_V3)
                 .map_err(failed(path, "migrating the catalog to version 3"))?;
         }
+        if catalog_version(&conn, path)? == 3 {
+            conn.execute_batch(TO_V4)
+                .map_err(failed(path, "migrating the catalog to version 4"))?;
+        }
         conn.execute_batch(layout::FILES_LAYOUT)
             .map_err(failed(path, "creating the catalog's tables"))?;
         check_no_code(&conn, path, &[])?;
@@ -561,19 +570,36 @@ UPDATE catalog_version SET version = 3;
 COMMIT;
 ";
 
+/// Version 3 → 4: a leaf without files keeps a row in `leaf_stats` for its last change (its
+/// files' removals), so `first` and `last` may be NULL; the rows are added at once from
+/// `changes` (one scan grouped by leaf), so the file answers rightly before its next publish.
+const TO_V4: &str = "
+BEGIN;
+ALTER TABLE leaf_stats ALTER COLUMN first DROP NOT NULL;
+ALTER TABLE leaf_stats ALTER COLUMN last DROP NOT NULL;
+INSERT INTO leaf_stats
+SELECT leaf, 0, 0, NULL, NULL, 0, max(seen) FROM changes
+ WHERE leaf NOT IN (SELECT leaf FROM leaf_stats) GROUP BY leaf;
+UPDATE catalog_version SET version = 4;
+COMMIT;
+";
+
 /// Each leaf's files, counts and bytes, first and last period, files without a `.CHECKSUM`,
 /// and its newest change: what `datasets` and `symbols` answer from. Recomputed whole, in one
 /// transaction, at every publish (a day's diffs touch most leaves, so keeping it in step
-/// batch by batch would cost as much and be easier to get wrong).
+/// batch by batch would cost as much and be easier to get wrong). A leaf with changes and no
+/// file left (every file removed) has a row of 0 files for its last change: without it, a
+/// dataset whose newest event is such a removal would show the change before it.
 const LEAF_STATS: &str = "
 BEGIN;
 DELETE FROM leaf_stats;
 INSERT INTO leaf_stats
-SELECT f.*, c.seen
-  FROM (SELECT leaf, count(*), sum(size)::BIGINT, min(period), max(period),
-               count(*) FILTER (WHERE NOT checksum)
+SELECT coalesce(f.leaf, c.leaf), coalesce(f.files, 0), coalesce(f.bytes, 0), f.first, f.last,
+       coalesce(f.missing_checksums, 0), c.seen
+  FROM (SELECT leaf, count(*) AS files, sum(size)::BIGINT AS bytes, min(period) AS first,
+               max(period) AS last, count(*) FILTER (WHERE NOT checksum) AS missing_checksums
           FROM files GROUP BY leaf) f
-  LEFT JOIN (SELECT leaf, max(seen) AS seen FROM changes GROUP BY leaf) c ON c.leaf = f.leaf;
+  FULL JOIN (SELECT leaf, max(seen) AS seen FROM changes GROUP BY leaf) c ON c.leaf = f.leaf;
 COMMIT;
 ";
 

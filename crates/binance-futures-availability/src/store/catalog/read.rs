@@ -13,17 +13,18 @@ use crate::vision::Dataset;
 impl Catalog {
     /// Every dataset with files, by name: its symbols, files, bytes, first and last period,
     /// files without a `.CHECKSUM`, and when a change of its files was last seen — from
-    /// `leaf_stats`, kept at publish.
+    /// `leaf_stats`, kept at publish (a leaf without files there counts only for the last
+    /// change: the removal of its files).
     pub fn datasets(&self) -> Result<Vec<DatasetSummary>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT d.name, count(DISTINCT l.symbol), sum(s.files)::BIGINT,
-                        sum(s.bytes)::BIGINT, min(s.first), max(s.last),
+                "SELECT d.name, count(DISTINCT l.symbol) FILTER (WHERE s.files > 0),
+                        sum(s.files)::BIGINT, sum(s.bytes)::BIGINT, min(s.first), max(s.last),
                         sum(s.missing_checksums)::BIGINT, max(s.last_change)
                    FROM leaf_stats s JOIN leaves l ON l.id = s.leaf
                    JOIN datasets d ON d.id = l.dataset
-                  GROUP BY d.name ORDER BY d.name",
+                  GROUP BY d.name HAVING sum(s.files) > 0 ORDER BY d.name",
             )
             .map_err(failed(&self.path, "summing the datasets"))?;
         let rows = stmt
@@ -80,7 +81,7 @@ impl Catalog {
                 "SELECT l.symbol, sum(s.files)::BIGINT, sum(s.bytes)::BIGINT, min(s.first),
                         max(s.last)
                    FROM leaf_stats s JOIN leaves l ON l.id = s.leaf
-                  WHERE l.dataset = ? GROUP BY l.symbol ORDER BY l.symbol",
+                  WHERE l.dataset = ? AND s.files > 0 GROUP BY l.symbol ORDER BY l.symbol",
             )
             .map_err(failed(&self.path, "summing the symbols"))?;
         let rows = stmt
