@@ -13,7 +13,12 @@
 //! covers, and two GETs (zip and CHECKSUM) per monthly file and per daily file of a month
 //! without one.
 //!
-//! Run: `cargo bench --bench markets`.
+//! Last, spot at Vision's size: `vision_sim::spot_wide` (2,500 generated pairs, ~2.5 × 10⁶
+//! daily files; `BFA_BENCH_SPOT_PAIRS` sets another count) collected without latency, and the
+//! same in-process universe on it — the five-pair corpus says nothing of a ranking over ~900
+//! USDT pairs.
+//!
+//! Run: `cargo bench --bench markets` (`BFA_BENCH_WIDE_ONLY=1`: the wide spot part alone).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -98,8 +103,46 @@ fn universe_p50(db: &std::path::Path, market: Market, day: NaiveDate) -> (f64, f
     (times[100], times[199], members)
 }
 
+/// Spot at Vision's size (see the crate doc): its collection and its universe.
+fn wide_spot(today: NaiveDate, dir: &std::path::Path) {
+    let pairs: usize = std::env::var("BFA_BENCH_SPOT_PAIRS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_500);
+    let corpus = vision_sim::spot_wide(today, pairs);
+    let files = corpus.daily_1m_files_in(vision_sim::SPOT_ROOT).count();
+    let usdt: BTreeSet<&str> = corpus
+        .daily_1m_files_in(vision_sim::SPOT_ROOT)
+        .map(|(symbol, ..)| symbol)
+        .filter(|s| s.ends_with("USDT"))
+        .collect();
+    let usdt = usdt.len();
+    let options = SimOptions {
+        latency: Duration::ZERO,
+        jitter: Duration::ZERO,
+    };
+    let sim = SimServer::start(corpus, options).expect("start the simulator");
+    let db = dir.join("wide-spot.duckdb");
+    let m = run(&sim, &db, &["update", "--markets", "spot"]);
+    println!(
+        "\nSpot at Vision's size: `vision_sim::spot_wide` as of {today}, {pairs} pairs ({usdt} \
+         in USDT), {files} daily 1m files; `update --markets spot` without latency: {:.1} s, \
+         {} requests, {:.0} MB peak RSS.\n",
+        m.seconds, m.requests, m.peak_rss_mb
+    );
+    let day = today - chrono::Duration::days(2);
+    println!("| market | members | p50 | max |\n|---|---|---|---|");
+    let (p50, max, members) = universe_p50(&db, Market::Spot, day);
+    println!("| spot ({pairs} pairs) | {members} | {p50:.2} ms | {max:.2} ms |");
+}
+
 fn main() {
     let today = chrono::Utc::now().date_naive();
+    if std::env::var_os("BFA_BENCH_WIDE_ONLY").is_some() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        wide_spot(today, dir.path());
+        return;
+    }
     let corpus = vision_sim::realistic(today)
         .merged(vision_sim::coin_m(today))
         .merged(vision_sim::spot(today));
@@ -172,4 +215,5 @@ fn main() {
         let (p50, max, members) = universe_p50(&db, market, day);
         println!("| {market} | {members} | {p50:.2} ms | {max:.2} ms |");
     }
+    wide_spot(today, dir.path());
 }

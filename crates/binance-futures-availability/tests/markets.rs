@@ -296,30 +296,63 @@ want {want:?}"
     );
 }
 
-/// Nothing dated DATE or later changes COIN-M's universe of DATE: collected through DATE−1,
-/// then through today, the answers are the same.
-#[test]
-fn coin_m_universes_never_change_with_later_data() {
-    for date in ["2021-03-15", "2023-04-05", "2024-01-20"] {
+/// Nothing dated DATE or later changes `market`'s universe of DATE: collected through DATE−1
+/// from `corpus(DATE)`, then through today from `corpus(today)`, every question's answer is
+/// the same.
+fn universes_never_change_with_later_data(
+    market: &str,
+    corpus: fn(NaiveDate) -> Corpus,
+    dates: &[&str],
+    questions: &[&[&str]],
+) {
+    for date in dates {
         let date = day(date);
-        let env = Env::new(vision_sim::coin_m(date));
+        let env = Env::new(corpus(date));
         let before = (date - Duration::days(1)).to_string();
-        env.ok(&["backfill", "--market", "cm", "--end", &before]);
-        let answers: Vec<Vec<Ranked>> = CM_QUESTIONS
-            .iter()
-            .map(|(flags, ..)| universe(&env, date, &[&["--market", "cm"], *flags].concat()).0)
-            .collect();
-        assert!(!answers[0].is_empty(), "{date}");
-        env.sim.with_corpus(|c| *c = vision_sim::coin_m(today()));
-        env.ok(&["update", "-q", "--market", "cm"]);
-        for ((flags, ..), before) in CM_QUESTIONS.iter().zip(&answers) {
-            let later = universe(&env, date, &[&["--market", "cm"], *flags].concat()).0;
+        env.ok(&["backfill", "--market", market, "--end", &before]);
+        let ask = |env: &Env, flags: &[&str]| {
+            universe(env, date, &[&["--market", market], flags].concat()).0
+        };
+        let answers: Vec<Vec<Ranked>> = questions.iter().map(|flags| ask(&env, flags)).collect();
+        assert!(!answers[0].is_empty(), "{market} {date}");
+        env.sim.with_corpus(|c| *c = corpus(today()));
+        env.ok(&["update", "-q", "--market", market]);
+        for (flags, before) in questions.iter().zip(&answers) {
+            let later = ask(&env, flags);
             assert!(
                 same(&later, before),
-                "{date} {flags:?} changed:\nbefore {before:?}\n after {later:?}"
+                "{market} {date} {flags:?} changed:\nbefore {before:?}\n after {later:?}"
             );
         }
     }
+}
+
+#[test]
+fn coin_m_universes_never_change_with_later_data() {
+    let questions: Vec<&[&str]> = CM_QUESTIONS.iter().map(|(flags, ..)| *flags).collect();
+    universes_never_change_with_later_data(
+        "cm",
+        vision_sim::coin_m,
+        &["2021-03-15", "2023-04-05", "2024-01-20"],
+        &questions,
+    );
+}
+
+/// Spot's too, on days of 2018 (a delisted pair's zero-trade tail), of a pair's gap and of
+/// the microsecond era.
+#[test]
+fn spot_universes_never_change_with_later_data() {
+    universes_never_change_with_later_data(
+        "spot",
+        vision_sim::spot,
+        &["2018-11-25", "2022-05-25", "2025-01-10"],
+        &[
+            &["--quote", "USDT"],
+            &["--quote", "USDT", "--top", "2", "--window", "7"],
+            &["--quote", "BTC"],
+            &["--by", "trades", "--top", "3"],
+        ],
+    );
 }
 
 /// A spot database of the spot corpus, collected by `update --market spot`.

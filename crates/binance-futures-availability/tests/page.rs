@@ -135,6 +135,14 @@ impl Browser {
             .await
     }
 
+    /// Opens the availability page served at `url` and waits until it has drawn.
+    async fn open_page(&self, url: &str) {
+        self.call("POST", "/url", json!({"url": format!("{url}/")}))
+            .await;
+        self.until("the page to load", "document.body.dataset.ready === '1'")
+            .await;
+    }
+
     /// Polls `condition` (JavaScript returning true) every 50 ms, for up to 20 s.
     async fn until(&self, what: &str, condition: &str) {
         for _ in 0..400 {
@@ -297,12 +305,7 @@ async fn the_page_draws_the_history_and_shows_a_symbols_calendar() {
         serde_json::from_str(&env.ok(&["query", "summary", "--format", "json"])).unwrap();
     let browser = Browser::start().await;
 
-    browser
-        .call("POST", "/url", json!({"url": format!("{}/", served.url)}))
-        .await;
-    browser
-        .until("the page to load", "document.body.dataset.ready === '1'")
-        .await;
+    browser.open_page(&served.url).await;
 
     // The chart has one point per day of the history, and drew it (non-blank pixels).
     let points = browser
@@ -336,15 +339,7 @@ async fn the_page_draws_the_history_and_shows_a_symbols_calendar() {
 
     for (typed, symbol) in [("币安人生USDT", "币安人生USDT"), ("btcusdt", "BTCUSDT")] {
         browser.show_symbol(typed, symbol).await;
-        let timeline: Value =
-            serde_json::from_str(&env.ok(&["query", "timeline", symbol, "--format", "json"]))
-                .unwrap();
-        let with_file = timeline
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|d| d["available"] == true)
-            .count();
+        let (timeline, with_file) = timeline_files(&env, &[symbol]);
         let cells = browser
             .script("return document.querySelectorAll('#calendar .day.file').length;")
             .await;
@@ -392,6 +387,20 @@ async fn the_page_draws_the_history_and_shows_a_symbols_calendar() {
     browser.call("DELETE", "", json!({})).await;
 }
 
+/// `query timeline ARGS --format json` (the command line's answer) and its days with a file:
+/// what the page's calendar must draw.
+fn timeline_files(env: &Env, args: &[&str]) -> (Value, usize) {
+    let command = [&["query", "timeline"][..], args, &["--format", "json"]].concat();
+    let timeline: Value = serde_json::from_str(&env.ok(&command)).unwrap();
+    let with_file = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["available"] == true)
+        .count();
+    (timeline, with_file)
+}
+
 /// A file keeping USD-M and spot: the page offers both markets; choosing spot (as a person
 /// would, in the switch) shows spot's title, its pairs and day range, the newest day's snapshot
 /// and a pair's calendar of 2017-2018 days (before USD-M began), each equal to what the
@@ -402,12 +411,7 @@ async fn the_page_switches_to_spot_and_shows_its_days_before_usd_m_began() {
     env.ok(&["update", "--quiet", "--markets", "um,spot"]);
     let served = Served::start(&env, &[]);
     let browser = Browser::start().await;
-    browser
-        .call("POST", "/url", json!({"url": format!("{}/", served.url)}))
-        .await;
-    browser
-        .until("the page to load", "document.body.dataset.ready === '1'")
-        .await;
+    browser.open_page(&served.url).await;
     assert_eq!(
         browser.text("#title").await,
         "Binance USD-M futures on Binance Vision"
@@ -455,16 +459,7 @@ async fn the_page_switches_to_spot_and_shows_its_days_before_usd_m_began() {
     assert_eq!(rows, json!(want));
 
     browser.show_symbol("bccusdt", "BCCUSDT").await;
-    let timeline: Value = serde_json::from_str(&env.ok(&[
-        "query", "timeline", "BCCUSDT", "--market", "spot", "--format", "json",
-    ]))
-    .unwrap();
-    let with_file = timeline
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["available"] == true)
-        .count();
+    let (_, with_file) = timeline_files(&env, &["BCCUSDT", "--market", "spot"]);
     assert!(with_file > 300, "{with_file}");
     let cells = browser
         .script("return document.querySelectorAll('#calendar .day.file').length;")

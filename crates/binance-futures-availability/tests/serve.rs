@@ -302,7 +302,10 @@ fn refusals_carry_the_command_lines_sentences() {
             "/v1/summary?end=2024-01-01",
             "both start and end, or neither",
         ),
-        ("/v1/status?verbose=1", "takes no parameters"),
+        (
+            "/v1/status?verbose=1",
+            "unknown parameter \"verbose\"; this endpoint takes market",
+        ),
         (
             "/v1/universe/2024-01-15?window=0",
             "window is \"0\", not a whole number from 1 to 3650",

@@ -31,7 +31,7 @@ pub use corpus::{
 pub use realistic::realistic;
 pub use s3::{Keys, ListQuery, Start, list};
 pub use server::{Fault, FaultRule, Paging, SimOptions, SimServer, SimStats};
-pub use spot::{SPOT_MONTHLY_ROOT, SPOT_ROOT, SpotPair, spot, spot_pairs};
+pub use spot::{SPOT_MONTHLY_ROOT, SPOT_ROOT, SpotPair, spot, spot_pairs, spot_wide};
 pub use vision::{Bucket, Change, ChangeKind, Event, Market, Scripted, Stray, Vision, VisionAt};
 
 /// The bucket name the real service uses; listing and objects live under `/{BUCKET}`.

@@ -80,31 +80,88 @@ pub fn spot_pairs(as_of: NaiveDate) -> Vec<SpotPair> {
 pub fn spot(as_of: NaiveDate) -> Corpus {
     let mut objects: Vec<Object> = Vec::new();
     for p in spot_pairs(as_of) {
-        let salt = hash(p.name);
-        let days: Vec<NaiveDate> = p
-            .first
-            .iter_days()
-            .take_while(|d| *d <= p.last)
-            .filter(|d| !p.gaps.iter().any(|(a, b)| a <= d && d <= b))
-            .collect();
-        for &d in &days {
-            push_file(
-                &mut objects,
-                daily_key_in(SPOT_ROOT, p.name, "1m", d),
-                40_000 + hash(&format!("{}{d}", p.name)) % 20_000,
-                upload_time(d, salt),
-                ObjectKind::Daily1m { date: d },
-            );
-        }
-        push_1d_files_in(
-            (SPOT_ROOT, SPOT_MONTHLY_ROOT),
-            &mut objects,
-            p.name,
-            &days,
-            p.last_trade,
-            as_of,
-            |d| upload_time(d, salt),
+        let life = Life {
+            first: p.first,
+            last: p.last,
+            last_trade: p.last_trade,
+            gaps: p.gaps,
+        };
+        push_pair(&mut objects, p.name, &life, as_of);
+    }
+    Corpus::from_objects(objects)
+}
+
+/// A pair's life as its files show it: first and last file, last trade, gaps.
+struct Life<'a> {
+    first: NaiveDate,
+    last: NaiveDate,
+    last_trade: Option<NaiveDate>,
+    gaps: &'a [(NaiveDate, NaiveDate)],
+}
+
+/// `name`'s daily 1m files and its daily and monthly 1d files over its life `p`.
+fn push_pair(objects: &mut Vec<Object>, name: &str, p: &Life, as_of: NaiveDate) {
+    let salt = hash(name);
+    let days: Vec<NaiveDate> = p
+        .first
+        .iter_days()
+        .take_while(|d| *d <= p.last)
+        .filter(|d| !p.gaps.iter().any(|(a, b)| a <= d && d <= b))
+        .collect();
+    for &d in &days {
+        push_file(
+            objects,
+            daily_key_in(SPOT_ROOT, name, "1m", d),
+            40_000 + hash(&format!("{name}{d}")) % 20_000,
+            upload_time(d, salt),
+            ObjectKind::Daily1m { date: d },
         );
+    }
+    push_1d_files_in(
+        (SPOT_ROOT, SPOT_MONTHLY_ROOT),
+        objects,
+        name,
+        &days,
+        p.last_trade,
+        as_of,
+        |d| upload_time(d, salt),
+    );
+}
+
+/// Quote assets of `spot_wide`'s pairs, one per twentieth of them: USDT a third, BTC a
+/// quarter, then BNB, ETH, BUSD, FDUSD, TRY and EUR — roughly Vision's spot folders' mix.
+const WIDE_QUOTES: [&str; 20] = [
+    "USDT", "USDT", "USDT", "USDT", "USDT", "USDT", "USDT", "BTC", "BTC", "BTC", "BTC", "BTC",
+    "BNB", "BNB", "ETH", "ETH", "BUSD", "FDUSD", "TRY", "EUR",
+];
+
+/// A spot bucket of Vision's size, for benchmarks: `pairs` generated pairs (`W0001USDT`, …)
+/// in `WIDE_QUOTES`' mix, each listed on a day spread over 2017-08-17 … 60 days before
+/// `as_of`; three in ten delisted some time later, after a ten-day tail of files without
+/// trades. At 2,500 pairs: ~2.5 × 10⁶ daily 1m files, about Vision's spot history.
+pub fn spot_wide(as_of: NaiveDate, pairs: usize) -> Corpus {
+    let start = day(2017, 8, 17);
+    let last_day = as_of.pred_opt().unwrap_or(as_of);
+    let span = (last_day - start).num_days().max(61) as u64 - 60;
+    let mut objects: Vec<Object> = Vec::new();
+    for i in 0..pairs {
+        let name = format!("W{i:04}{}", WIDE_QUOTES[i % WIDE_QUOTES.len()]);
+        let salt = hash(&name);
+        let first = start + chrono::Days::new(salt % span);
+        let (last, last_trade) = if salt % 10 < 3 {
+            let left = (last_day - first).num_days().max(31) as u64;
+            let last = first + chrono::Days::new(30 + (salt / 10) % (left - 30));
+            (last, last.checked_sub_days(chrono::Days::new(10)))
+        } else {
+            (last_day, None)
+        };
+        let life = Life {
+            first,
+            last,
+            last_trade,
+            gaps: &[],
+        };
+        push_pair(&mut objects, &name, &life, as_of);
     }
     Corpus::from_objects(objects)
 }
@@ -137,5 +194,17 @@ mod tests {
             .unwrap();
         assert_eq!(crate::kline_rows(tail).unwrap()[0].trades, 0);
         assert_eq!(c.daily_1m_files().count(), 0, "daily_1m_files are USD-M's");
+    }
+
+    #[test]
+    fn a_wide_spot_bucket_has_its_pairs_and_quote_mix() {
+        let c = spot_wide(day(2026, 12, 1), 40);
+        let pairs: std::collections::BTreeSet<&str> = c
+            .daily_1m_files_in(SPOT_ROOT)
+            .map(|(symbol, ..)| symbol)
+            .collect();
+        assert_eq!(pairs.len(), 40);
+        assert_eq!(pairs.iter().filter(|p| p.ends_with("USDT")).count(), 14);
+        assert!(pairs.contains("W0007BTC") && pairs.contains("W0019EUR"));
     }
 }
