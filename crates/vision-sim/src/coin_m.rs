@@ -18,7 +18,7 @@
 use chrono::{Duration, NaiveDate};
 
 use crate::corpus::{
-    Corpus, Object, ObjectKind, daily_key_in, hash, push_1d_files_in, push_file, upload_time,
+    Corpus, Object, ObjectKind, daily_key_in, push_file, push_klines_in, upload_time,
 };
 
 /// The folder of COIN-M daily klines, one sub-folder per contract.
@@ -57,25 +57,14 @@ pub fn coin_m(as_of: NaiveDate) -> Corpus {
     let mut objects: Vec<Object> = Vec::new();
     for (name, first, last, last_trade) in contracts {
         let last = last.min(last_day);
-        let salt = hash(name);
         let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
-        for &d in &days {
-            push_file(
-                &mut objects,
-                daily_key_in(CM_ROOT, name, "1m", d),
-                40_000 + hash(&format!("{name}{d}")) % 20_000,
-                upload_time(d, salt),
-                ObjectKind::Daily1m { date: d },
-            );
-        }
-        push_1d_files_in(
+        push_klines_in(
             (CM_ROOT, CM_MONTHLY_ROOT),
             &mut objects,
             name,
             &days,
             last_trade,
             as_of,
-            |d| upload_time(d, salt),
         );
     }
     let pair_from = day(2020, 8, 11);

@@ -198,6 +198,32 @@ pub fn push_1d_files(
     );
 }
 
+/// A folder's daily 1m files of `days` (sized and timed from its name) and its daily and
+/// monthly 1d files, under a market's roots: what COIN-M's and spot's generators push for each
+/// folder.
+pub(crate) fn push_klines_in(
+    roots: (&str, &str),
+    objects: &mut Vec<Object>,
+    symbol: &str,
+    days: &[NaiveDate],
+    last_trade: Option<NaiveDate>,
+    as_of: NaiveDate,
+) {
+    let salt = hash(symbol);
+    for &d in days {
+        push_file(
+            objects,
+            daily_key_in(roots.0, symbol, "1m", d),
+            40_000 + hash(&format!("{symbol}{d}")) % 20_000,
+            upload_time(d, salt),
+            ObjectKind::Daily1m { date: d },
+        );
+    }
+    push_1d_files_in(roots, objects, symbol, days, last_trade, as_of, |d| {
+        upload_time(d, salt)
+    });
+}
+
 /// `push_1d_files` under any market's daily and monthly klines roots.
 pub fn push_1d_files_in(
     (root, monthly_root): (&str, &str),

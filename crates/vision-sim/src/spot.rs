@@ -13,9 +13,7 @@
 
 use chrono::NaiveDate;
 
-use crate::corpus::{
-    Corpus, Object, ObjectKind, daily_key_in, hash, push_1d_files_in, push_file, upload_time,
-};
+use crate::corpus::{Corpus, Object, hash, push_klines_in};
 
 /// The folder of spot daily klines, one sub-folder per pair.
 pub const SPOT_ROOT: &str = "data/spot/daily/klines/";
@@ -101,30 +99,19 @@ struct Life<'a> {
 
 /// `name`'s daily 1m files and its daily and monthly 1d files over its life `p`.
 fn push_pair(objects: &mut Vec<Object>, name: &str, p: &Life, as_of: NaiveDate) {
-    let salt = hash(name);
     let days: Vec<NaiveDate> = p
         .first
         .iter_days()
         .take_while(|d| *d <= p.last)
         .filter(|d| !p.gaps.iter().any(|(a, b)| a <= d && d <= b))
         .collect();
-    for &d in &days {
-        push_file(
-            objects,
-            daily_key_in(SPOT_ROOT, name, "1m", d),
-            40_000 + hash(&format!("{name}{d}")) % 20_000,
-            upload_time(d, salt),
-            ObjectKind::Daily1m { date: d },
-        );
-    }
-    push_1d_files_in(
+    push_klines_in(
         (SPOT_ROOT, SPOT_MONTHLY_ROOT),
         objects,
         name,
         &days,
         p.last_trade,
         as_of,
-        |d| upload_time(d, salt),
     );
 }
 
