@@ -447,6 +447,11 @@ fn spot_is_collected_and_its_events_are_the_lives_of_the_corpus() {
         names.contains(&"BCCUSDT") && names == want,
         "{names:?} vs {want:?}"
     );
+    let table = env.ok(&["query", "snapshot", "2018-06-01", "--market", "spot"]);
+    assert!(
+        table.starts_with(&format!("{} pairs with a file on 2018-06-01", want.len())),
+        "{table}"
+    );
     for (market, sentence) in [
         (
             "um",

@@ -8,8 +8,8 @@ use comfy_table::{Cell, CellAlignment, Table, presets};
 use serde::Serialize;
 
 use crate::columns::{Mapped, Row, Value};
-use crate::facts::ContractFilter;
 use crate::facts::DailyTrading;
+use crate::facts::{ContractFilter, Market};
 use crate::question::{Answer, Question};
 use crate::store::{
     DayCount, Event, Gap, GapKind, Member, PanelQuery, PanelRow, RangeRow, RankBy, SnapshotRow,
@@ -280,10 +280,12 @@ pub fn answer(
     match (question, answer) {
         (
             Question::Snapshot {
-                date, contracts, ..
+                market,
+                date,
+                contracts,
             },
             Answer::Snapshot(rows),
-        ) => snapshot(out, format, *date, *contracts, rows),
+        ) => snapshot(out, format, (*market, *date, *contracts), rows),
         (
             Question::Timeline { .. },
             Answer::Timeline {
@@ -313,17 +315,16 @@ pub fn answer(
 fn snapshot(
     out: &mut impl Write,
     format: Format,
-    date: NaiveDate,
-    contract: ContractFilter,
+    (market, date, contract): (Market, NaiveDate, ContractFilter),
     rows: &[SnapshotRow],
 ) -> io::Result<()> {
     emit(out, format, rows, |out| {
-        writeln!(
-            out,
-            "{} {} symbols with a file on {date}",
-            rows.len(),
-            contract_name(contract)
-        )?;
+        // A spot pair is neither a perpetual nor a delivery contract (the page says so too).
+        let what = match market {
+            Market::Spot => "pairs".to_string(),
+            _ => format!("{} symbols", contract_name(contract)),
+        };
+        writeln!(out, "{} {what} with a file on {date}", rows.len())?;
         let mut t = table(&["symbol", "file size", "last modified (UTC)"], &[1]);
         for r in rows {
             t.add_row(vec![
