@@ -18,7 +18,8 @@
 //! same in-process universe on it — the five-pair corpus says nothing of a ranking over ~900
 //! USDT pairs.
 //!
-//! Run: `cargo bench --bench markets` (`BFA_BENCH_WIDE_ONLY=1`: the wide spot part alone).
+//! Run: `cargo bench --bench markets` (`BFA_BENCH_WIDE_ONLY=1`: the wide spot part alone;
+//! `BFA_BENCH_SPOT_DB=FILE`: keep its collected file and reuse it the next run).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -109,27 +110,34 @@ fn wide_spot(today: NaiveDate, dir: &std::path::Path) {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(2_500);
-    let corpus = vision_sim::spot_wide(today, pairs);
-    let files = corpus.daily_1m_files_in(vision_sim::SPOT_ROOT).count();
-    let usdt: BTreeSet<&str> = corpus
-        .daily_1m_files_in(vision_sim::SPOT_ROOT)
-        .map(|(symbol, ..)| symbol)
-        .filter(|s| s.ends_with("USDT"))
-        .collect();
-    let usdt = usdt.len();
-    let options = SimOptions {
-        latency: Duration::ZERO,
-        jitter: Duration::ZERO,
-    };
-    let sim = SimServer::start(corpus, options).expect("start the simulator");
-    let db = dir.join("wide-spot.duckdb");
-    let m = run(&sim, &db, &["update", "--markets", "spot"]);
-    println!(
-        "\nSpot at Vision's size: `vision_sim::spot_wide` as of {today}, {pairs} pairs ({usdt} \
-         in USDT), {files} daily 1m files; `update --markets spot` without latency: {:.1} s, \
-         {} requests, {:.0} MB peak RSS.\n",
-        m.seconds, m.requests, m.peak_rss_mb
-    );
+    // `BFA_BENCH_SPOT_DB=FILE` keeps the collected file (and reuses it when it exists): the
+    // corpus and its collection take ~2 min, the universe's runs a second.
+    let kept = std::env::var_os("BFA_BENCH_SPOT_DB").map(std::path::PathBuf::from);
+    let db = kept.clone().unwrap_or_else(|| dir.join("wide-spot.duckdb"));
+    if kept.as_ref().is_some_and(|db| db.exists()) {
+        println!("\nSpot at Vision's size: the kept file {}.\n", db.display());
+    } else {
+        let corpus = vision_sim::spot_wide(today, pairs);
+        let files = corpus.daily_1m_files_in(vision_sim::SPOT_ROOT).count();
+        let usdt: BTreeSet<&str> = corpus
+            .daily_1m_files_in(vision_sim::SPOT_ROOT)
+            .map(|(symbol, ..)| symbol)
+            .filter(|s| s.ends_with("USDT"))
+            .collect();
+        let usdt = usdt.len();
+        let options = SimOptions {
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+        };
+        let sim = SimServer::start(corpus, options).expect("start the simulator");
+        let m = run(&sim, &db, &["update", "--markets", "spot"]);
+        println!(
+            "\nSpot at Vision's size: `vision_sim::spot_wide` as of {today}, {pairs} pairs ({usdt} \
+             in USDT), {files} daily 1m files; `update --markets spot` without latency: {:.1} s, \
+             {} requests, {:.0} MB peak RSS.\n",
+            m.seconds, m.requests, m.peak_rss_mb
+        );
+    }
     let day = today - chrono::Duration::days(2);
     println!("| market | members | p50 | max |\n|---|---|---|---|");
     let (p50, max, members) = universe_p50(&db, Market::Spot, day);

@@ -763,6 +763,13 @@ fn the_universe_leaves_settled_folders_out_unless_asked_and_names_each_base() {
         "{with:?}"
     );
     assert_eq!(with.len(), plain.len() + 1);
+    // Within one quote too, though its name ends in SETTLED (the window's rows are read by the
+    // quote's ending only when every candidate's name has it).
+    let usdt = universe(&["--include-settled", "--quote", "USDT"]);
+    assert!(
+        usdt.contains(&("AERGOUSDTSETTLEDSETTLED".into(), "AERGOUSDT".into())),
+        "{usdt:?}"
+    );
     // CSV carries the base too.
     let csv = env().0.ok(&[
         "query",

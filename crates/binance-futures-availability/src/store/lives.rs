@@ -373,40 +373,44 @@ impl Database {
             }
         }
         // Their means over the window, and DATE's trades (known only after the fact). The
-        // rows lie in date order (`layout`), so this reads the window's row groups only.
+        // rows lie in date order (`layout`), so this reads the window's row groups only. When
+        // every candidate's name ends in the quote asked for (spot's USDT pairs: ~600 of
+        // ~1,700 pairs in a window), the rows of the others are dropped before grouping, a
+        // fifth of the statement's time; the names decide only what is read, `candidates` who
+        // is a member.
+        let narrow = quote.filter(|q| candidates.keys().all(|s| s.ends_with(q)));
         let quote_value = QuoteValue(self.market);
-        let means: Vec<WindowRow> = self.rows(
-            quote_value.pick(
-                "SELECT symbol, avg(quote_volume) FILTER (WHERE date < ?1),
-                        avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
-                   FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
-                "SELECT symbol, avg(volume) FILTER (WHERE date < ?1),
-                        avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
-                   FROM daily_trading WHERE date >= ?2 AND date <= ?1 GROUP BY symbol",
-            ),
-            params![
-                date_value(date),
-                date_value(date - Duration::days(i64::from(q.window)))
-            ],
-            "running the universe query",
-            |r| {
+        let sql = format!(
+            "SELECT symbol, avg({column}) FILTER (WHERE date < ?1),
+                    avg(trades) FILTER (WHERE date < ?1), max(trades) FILTER (WHERE date = ?1)
+               FROM daily_trading WHERE date >= ?2 AND date <= ?1{narrowed} GROUP BY symbol",
+            column = quote_value.pick("quote_volume", "volume"),
+            narrowed = if narrow.is_some() {
+                " AND suffix(symbol, ?3)"
+            } else {
+                ""
+            },
+        );
+        let (on, from) = (
+            date_value(date),
+            date_value(date - Duration::days(i64::from(q.window))),
+        );
+        let mut bound: Vec<&dyn duckdb::ToSql> = vec![&on, &from];
+        if let Some(q) = &narrow {
+            bound.push(q);
+        }
+        let means: Vec<WindowRow> =
+            self.rows(&sql, bound.as_slice(), "running the universe query", |r| {
                 Ok(WindowRow {
                     symbol: r.get(0)?,
                     quote_volume: r.get(1)?,
                     trades: r.get(2)?,
                     trades_on_date: r.get(3)?,
                 })
-            },
-        )?;
-        let files_on_date: HashMap<String, bool> = self
-            .rows(
-                "SELECT symbol, available FROM daily_availability_facts WHERE date = ?",
-                params![date_value(date)],
-                "reading the day's files",
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?
-            .into_iter()
-            .collect();
+            })?;
+        // The day's files matter only to a member without a 1d row on a checked DATE: read
+        // them then, once (~1 ms of a 4–5 ms spot universe over ~1,700 pairs when read always).
+        let mut files_on_date: Option<HashMap<String, bool>> = None;
         let mut members: Vec<(Member, f64)> = Vec::with_capacity(candidates.len());
         for WindowRow {
             symbol,
@@ -426,8 +430,14 @@ impl Database {
                 .and_then(|r| r.checked_through)
                 .is_some_and(|c| c >= date)
                 && published.is_some_and(|p| p >= date);
+            if on_date.is_none() && checked && files_on_date.is_none() {
+                files_on_date = Some(self.day_files(date)?);
+            }
             let traded_on_date = traded_on_date(on_date, checked, || {
-                files_on_date.get(&symbol).copied().unwrap_or(false)
+                files_on_date
+                    .as_ref()
+                    .and_then(|files| files.get(&symbol).copied())
+                    .unwrap_or(false)
             });
             let key = match q.by {
                 RankBy::QuoteVolume => quote,
@@ -453,6 +463,22 @@ impl Database {
             .take(top)
             .zip(1..)
             .map(|((m, _), rank)| Member { rank, ..m })
+            .collect())
+    }
+}
+
+impl Database {
+    /// Whether each folder had a file on `date` (`false`: checked, none): what decides
+    /// `traded_on_date` of a checked day without a 1d row.
+    pub(super) fn day_files(&self, date: NaiveDate) -> Result<HashMap<String, bool>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT symbol, available FROM daily_availability_facts WHERE date = ?",
+                params![date_value(date)],
+                "reading the day's files",
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .into_iter()
             .collect())
     }
 }

@@ -330,16 +330,9 @@ impl Database {
             let date = panel[row].date;
             let day = match files.entry(date) {
                 std::collections::hash_map::Entry::Occupied(day) => day.into_mut(),
-                std::collections::hash_map::Entry::Vacant(slot) => slot.insert(
-                    self.rows(
-                        "SELECT symbol, available FROM daily_availability_facts WHERE date = ?",
-                        params![date_value(date)],
-                        "reading the day's files",
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )?
-                    .into_iter()
-                    .collect(),
-                ),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(self.day_files(date)?)
+                }
             };
             let file = day.get(symbols[i].0).copied().unwrap_or(false);
             panel[row].traded_on_date = traded_on_date(None, true, || file);
