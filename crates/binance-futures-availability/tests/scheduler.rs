@@ -388,3 +388,46 @@ fn a_current_spot_only_file_is_not_caught_up_at_start() {
         "{lines:#?}"
     );
 }
+
+/// `scheduler status` tells each kept market's runs: of a spot-only file it said "last run
+/// none" (it read USD-M's run log alone), and of a file of two markets it showed one.
+#[test]
+fn scheduler_status_shows_every_kept_markets_runs() {
+    let env = Env::new(vision_sim::spot(today()));
+    env.ok(&["update", "-q", "--markets", "spot"]);
+    let status: serde_json::Value =
+        serde_json::from_str(&env.ok(&["scheduler", "status", "--format", "json"])).unwrap();
+    assert_eq!(status["last_run"]["status"], "ok", "{status:#}");
+    assert_eq!(status["last_successful_update"]["kind"], "update");
+    assert_eq!(status["markets"][0]["market"], "spot", "{status:#}");
+    assert_eq!(status["markets"].as_array().map(Vec::len), Some(1));
+    let text = env.ok(&["scheduler", "status"]);
+    assert!(
+        text.contains("last run          update ok through"),
+        "{text}"
+    );
+
+    let env = Env::new(vision_sim::spot(today()).merged(vision_sim::coin_m(today())));
+    env.ok(&["update", "-q", "--markets", "spot"]);
+    env.ok(&["update", "-q", "--markets", "cm"]);
+    let status: serde_json::Value =
+        serde_json::from_str(&env.ok(&["scheduler", "status", "--format", "json"])).unwrap();
+    let markets: Vec<&str> = status["markets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["market"].as_str().unwrap())
+        .collect();
+    assert_eq!(markets, ["cm", "spot"], "{status:#}");
+    let (cm, spot) = (&status["markets"][0], &status["markets"][1]);
+    assert!(cm["last_run"]["id"].as_i64() > spot["last_run"]["id"].as_i64());
+    assert_eq!(
+        status["last_run"], cm["last_run"],
+        "the newest of any market"
+    );
+    let text = env.ok(&["scheduler", "status"]);
+    for market in ["cm", "spot"] {
+        let line = format!("{:<18}update ok through", format!("last run, {market}"));
+        assert!(text.contains(&line), "{line:?} in {text}");
+    }
+}

@@ -105,6 +105,28 @@ fn runs(
     Ok(())
 }
 
+/// `runs` of one of several markets, each label naming it (`last run, spot`).
+fn market_runs(out: &mut impl Write, m: &MarketRuns) -> io::Result<()> {
+    let label = |what: &str| format!("{what}, {}", m.market);
+    writeln!(
+        out,
+        "{:<18}{}",
+        label("last run"),
+        m.last_run.as_ref().map_or("none".into(), run_line)
+    )?;
+    if m.last_successful_update != m.last_run {
+        writeln!(
+            out,
+            "{:<18}{}",
+            label("last good"),
+            m.last_successful_update
+                .as_ref()
+                .map_or("none".into(), run_line)
+        )?;
+    }
+    Ok(())
+}
+
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
@@ -479,6 +501,19 @@ pub struct SchedulerView {
     pub state: State,
     pub next_run: Option<chrono::DateTime<chrono::Utc>>,
     pub writer: Option<String>,
+    /// The newest run of any market the file keeps.
+    pub last_run: Option<RunRecord>,
+    /// The newest successful `update` of any market the file keeps; `markets` says which one
+    /// lags.
+    pub last_successful_update: Option<RunRecord>,
+    /// Each market the file keeps (what the scheduler collects), with its own runs.
+    pub markets: Vec<MarketRuns>,
+}
+
+/// One kept market's runs in `scheduler status`.
+#[derive(Debug, Serialize)]
+pub struct MarketRuns {
+    pub market: &'static str,
     pub last_run: Option<RunRecord>,
     pub last_successful_update: Option<RunRecord>,
 }
@@ -525,7 +560,15 @@ pub fn scheduler(out: &mut impl Write, format: ReportFormat, v: &SchedulerView) 
     if let Some(w) = &v.writer {
         writeln!(out, "writing now       {w}")?;
     }
-    runs(out, v.last_run.as_ref(), v.last_successful_update.as_ref())?;
+    match v.markets.as_slice() {
+        // A file of several markets: each one's runs, so a lagging market shows.
+        [_, _, ..] => {
+            for m in &v.markets {
+                market_runs(out, m)?;
+            }
+        }
+        _ => runs(out, v.last_run.as_ref(), v.last_successful_update.as_ref())?,
+    }
     if let Some(next) = v.next_run {
         writeln!(
             out,

@@ -10,7 +10,7 @@ use chrono::{NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::render::ReportFormat;
-use super::report::{self, SchedulerView};
+use super::report::{self, MarketRuns, SchedulerView};
 use super::{CliError, ScheduleArgs, SchedulerCommand, cancel_on_signal, collect_once, runtime};
 use crate::collect::{Goal, Progress};
 use crate::schedule::{self, PidFile, SchedulerInfo, State, SystemClock};
@@ -287,18 +287,37 @@ fn stop(db_path: &Path, timeout: Duration, quiet: bool) -> Result<(), CliError> 
 
 fn status(db_path: &Path, format: ReportFormat, out: &mut impl Write) -> Result<(), CliError> {
     let state = PidFile::inspect(db_path)?;
-    let (last_run, last_success) = match Database::open(db_path) {
-        Ok(db) => (db.last_run()?, db.last_successful_update()?),
-        Err(crate::store::StoreError::Missing { .. }) => (None, None),
+    // Every kept market's runs: USD-M's alone said "last run none" of a spot-only file.
+    let mut markets = Vec::new();
+    match Database::open(db_path) {
+        Ok(mut db) => {
+            for market in db.collected_markets()? {
+                db.select_market(market)?;
+                markets.push(MarketRuns {
+                    market: market.name(),
+                    last_run: db.last_run()?,
+                    last_successful_update: db.last_successful_update()?,
+                });
+            }
+        }
+        Err(crate::store::StoreError::Missing { .. }) => {}
         Err(e) => return Err(e.into()),
+    }
+    let newest = |pick: fn(&MarketRuns) -> Option<&crate::store::RunRecord>| {
+        markets
+            .iter()
+            .filter_map(pick)
+            .max_by_key(|r| r.id)
+            .cloned()
     };
     let view = SchedulerView {
         // The running scheduler's daily time, as it wrote it in its pid file.
         next_run: state.info().map(|i| i.at.next_after(Utc::now())),
         state,
         writer: crate::store::WriterLock::holder(db_path),
-        last_run,
-        last_successful_update: last_success,
+        last_run: newest(|m| m.last_run.as_ref()),
+        last_successful_update: newest(|m| m.last_successful_update.as_ref()),
+        markets,
     };
     report::scheduler(out, format, &view)?;
     Ok(())
