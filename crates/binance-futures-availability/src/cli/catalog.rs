@@ -20,7 +20,8 @@ use crate::question::catalog::{
     parse_period,
 };
 use crate::store::{
-    Catalog, Change, ChangeKind, ChangeListing, ExportFormat, ExportSelection, FileListing,
+    Catalog, Change, ChangeKind, ChangeListing, DEFAULT_MEMORY_LIMIT, ExportFormat,
+    ExportSelection, FileListing, MemoryLimit,
 };
 use crate::vision::{Dataset, VisionClient, public_url};
 
@@ -642,10 +643,12 @@ fn update(
         concurrency: usize::from(remote.concurrency),
         // A day's listings are ~2.6 × 10⁵ leaves of a few keys each: a batch of 20,000 keeps
         // the writes (each one scan of `files` to diff against) to a dozen a run; big folders
-        // still commit every `batch_rows` rows (`Catalog::BATCH_ROWS` says why that many).
+        // still commit every `batch_rows` rows.
         batch_symbols: 20_000,
         progress: progress(quiet),
-        batch_rows: Catalog::BATCH_ROWS,
+        batch_rows: MemoryLimit::from_env()
+            .unwrap_or(DEFAULT_MEMORY_LIMIT)
+            .batch_rows(),
         ..collect::Options::default()
     };
     let client = VisionClient::new(remote.client_config()).map_err(CollectError::Client)?;

@@ -123,17 +123,6 @@ struct Staged {
 }
 
 impl Catalog {
-    /// Files a crawl's batch holds before it is written: one DuckDB row group (122,880 rows).
-    /// A transaction that appends at least a row group to `files` has DuckDB write each full
-    /// row group compressed into the file as it fills and merge them into the table at commit;
-    /// below that, commit copies the rows into the table one by one and the next checkpoint
-    /// compresses them. With 48,000 a batch (the availability database's rule, a thousandth of
-    /// the 48 MB limit), commits and checkpoints were 14 % of a first crawl's CPU at scale 0.1
-    /// (BENCHMARKS.md, session 19). The rows are appended in chunks of `APPEND_ROWS`, so what a
-    /// batch holds in memory beyond its listings stays the same; a compared batch's scratch
-    /// tables spill to the file's `.tmp` beside it past the memory limit.
-    pub const BATCH_ROWS: usize = 122_880;
-
     /// Every stored leaf, by the folder that holds it.
     pub(super) fn read_leaves(&self) -> Result<HashMap<String, Vec<StoredLeaf>>, StoreError> {
         let by_id: HashMap<i16, Dataset> = self.datasets.iter().map(|(d, id)| (*id, *d)).collect();
@@ -373,15 +362,6 @@ impl Catalog {
                         target.push(id, f);
                         rows += 1;
                     }
-                    // The columns go to DuckDB a chunk at a time: a batch's in one piece were
-                    // ~27 bytes a file beside its listings' 32.
-                    if new_files.leaf.len() >= APPEND_ROWS {
-                        append_files(&mut files, &mut new_files, &path)?;
-                    }
-                    if listed_files.leaf.len() >= APPEND_ROWS {
-                        staged.files = true;
-                        append_files(&mut listed, &mut listed_files, &path)?;
-                    }
                 }
                 let stray_target = match folder.scope {
                     Scope::Folder => &mut strays,
@@ -403,9 +383,17 @@ impl Catalog {
                     rows += 1;
                 }
             }
-            staged.files |= !listed_files.leaf.is_empty();
-            append_files(&mut files, &mut new_files, &path)?;
-            append_files(&mut listed, &mut listed_files, &path)?;
+            staged.files = !listed_files.leaf.is_empty();
+            for (app, columns) in [(&mut files, new_files), (&mut listed, listed_files)] {
+                if !columns.leaf.is_empty() {
+                    let batch = columns
+                        .batch()
+                        .map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))
+                        .map_err(failed(&path, "preparing files for the appender"))?;
+                    app.append_record_batch(batch)
+                        .map_err(failed(&path, "appending files"))?;
+                }
+            }
             for app in [
                 &mut scope,
                 &mut listed,
@@ -512,26 +500,6 @@ impl Catalog {
 /// batch that compares, is never read through here).
 fn run(conn: &duckdb::Connection, sql: &str) -> duckdb::Result<usize> {
     conn.prepare_cached(sql)?.execute([])
-}
-
-/// Files a batch hands its appender at once (`Catalog::BATCH_ROWS`): ~0.9 MB of columns.
-const APPEND_ROWS: usize = 32_768;
-
-/// Hands `columns` to `app` as one Arrow batch, leaving them empty; nothing when empty.
-fn append_files(
-    app: &mut duckdb::Appender<'_>,
-    columns: &mut FileColumns,
-    path: &std::path::Path,
-) -> Result<(), StoreError> {
-    if columns.leaf.is_empty() {
-        return Ok(());
-    }
-    let batch = std::mem::take(columns)
-        .batch()
-        .map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))
-        .map_err(failed(path, "preparing files for the appender"))?;
-    app.append_record_batch(batch)
-        .map_err(failed(path, "appending files"))
 }
 
 /// Files to append, as the columns of `files` (and `b_files`), in its order.
