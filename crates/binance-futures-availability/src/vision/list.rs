@@ -828,28 +828,17 @@ impl<'a> Scanner<'a> {
     /// accepts, the child-by-child reader reads the same (a test holds them to it): every
     /// entry of the bucket is this shape.
     fn s3_entry(&mut self, names: &mut String) -> Option<Entry> {
-        if !self.eat("<Key>") {
-            return None;
-        }
+        self.expect("<Key>")?;
         let key = self.name(b"Key", names)?;
-        if !self.eat("<LastModified>") {
-            return None;
-        }
+        self.expect("<LastModified>")?;
         // The 24 bytes of `YYYY-MM-DDTHH:MM:SS.mmmZ` hold no `<` or `&`: `s3_time` reads
         // only digits and its separators.
         let last_modified = s3_time(self.s.get(self.i..self.i + 24)?)?;
         self.i += 24;
-        if !self.eat("</LastModified><ETag>&quot;") {
-            return None;
-        }
         // `&quot;…&quot;`: its two references end in `;`, and the hash between holds no `&`
         // or `<` (anything else is read child by child).
-        let b = &self.s.as_bytes()[self.i..];
-        let hash = memchr::memchr2(b'&', b'<', b)?;
-        self.i += hash;
-        if !self.eat("&quot;</ETag><Size>") {
-            return None;
-        }
+        self.expect("</LastModified><ETag>&quot;")?;
+        self.plain_text_then("&quot;</ETag><Size>")?;
         let b = &self.s.as_bytes()[self.i..];
         let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
         // 13 digits hold 5 TiB (5,497,558,138,880); a longer size is left to `parse_size`.
@@ -863,20 +852,25 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.i += digits;
-        if !self.eat("</Size><StorageClass>") {
-            return None;
-        }
-        let b = &self.s.as_bytes()[self.i..];
-        let class = memchr::memchr2(b'&', b'<', b)?;
-        self.i += class;
-        if !self.eat("</StorageClass></Contents>") {
-            return None;
-        }
+        self.expect("</Size><StorageClass>")?;
+        self.plain_text_then("</StorageClass></Contents>")?;
         Some(Entry {
             key,
             size,
             last_modified,
         })
+    }
+
+    /// `literal`, stepped over; `None` when something else comes.
+    fn expect(&mut self, literal: &str) -> Option<()> {
+        self.eat(literal).then_some(())
+    }
+
+    /// Text without `&` or `<`, then `end`, stepped over; `None` when the first `&` or `<`
+    /// does not begin `end`.
+    fn plain_text_then(&mut self, end: &str) -> Option<()> {
+        self.i += memchr::memchr2(b'&', b'<', &self.s.as_bytes()[self.i..])?;
+        self.expect(end)
     }
 }
 
