@@ -1312,6 +1312,45 @@ mod tests {
         docs
     }
 
+    /// Deterministic small numbers for the mutation tests (xorshift).
+    struct Dice(u64);
+
+    impl Dice {
+        fn next(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+
+        /// `chars` with one or two mutations between `from` and its last `tail` characters:
+        /// a character deleted, one of `alphabet` inserted, or a piece of up to 11 doubled.
+        fn mutate(
+            &mut self,
+            chars: &[char],
+            from: usize,
+            tail: usize,
+            alphabet: &[char],
+        ) -> String {
+            let mut m = chars.to_vec();
+            for _ in 0..1 + self.next(2) {
+                let at = from + self.next(m.len() - from - tail);
+                match self.next(3) {
+                    0 => {
+                        m.remove(at);
+                    }
+                    1 => m.insert(at, alphabet[self.next(alphabet.len())]),
+                    _ => {
+                        let len = self.next(12).min(m.len() - at);
+                        let piece: Vec<char> = m[at..at + len].to_vec();
+                        m.splice(at..at, piece);
+                    }
+                }
+            }
+            m.into_iter().collect()
+        }
+    }
+
     /// The plain reader (`scan`) must read whatever it accepts exactly as the general one
     /// does: every document above and ~40,000 mutations of them (a character deleted,
     /// inserted, or a piece doubled), deterministic.
@@ -1328,33 +1367,12 @@ mod tests {
             "S3's own shape is read by scan"
         );
         let alphabet: Vec<char> = "<>/&;:. \n\"?!-=TZ0189aKx币#".chars().collect();
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut dice = Dice(0x2545_f491_4f6c_dd1d);
         let (mut accepted, mut tried) = (0, 0);
         for doc in &docs {
             let chars: Vec<char> = doc.chars().collect();
             for _ in 0..4000 {
-                let mut m = chars.clone();
-                for _ in 0..1 + next(2) {
-                    let at = next(m.len());
-                    match next(3) {
-                        0 => {
-                            m.remove(at);
-                        }
-                        1 => m.insert(at, alphabet[next(alphabet.len())]),
-                        _ => {
-                            let len = next(12).min(m.len() - at);
-                            let piece: Vec<char> = m[at..at + len].to_vec();
-                            m.splice(at..at, piece);
-                        }
-                    }
-                }
-                let m: String = m.into_iter().collect();
+                let m = dice.mutate(&chars, 0, 0, &alphabet);
                 tried += 1;
                 if let Some(raw) = scan(&m) {
                     accepted += 1;
@@ -1431,31 +1449,11 @@ mod tests {
         let chars: Vec<char> = s3.chars().collect();
         let first = s3[..s3.find("<Contents>").unwrap()].chars().count();
         let alphabet: Vec<char> = "<>/&;:.+ \n\"0189aKx币#".chars().collect();
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
         let (mut accepted, tried) = (0, 60_000);
         for _ in 0..tried {
-            let mut m = chars.clone();
-            for _ in 0..1 + next(2) {
-                let at = first + next(m.len() - first - 20);
-                match next(3) {
-                    0 => {
-                        m.remove(at);
-                    }
-                    1 => m.insert(at, alphabet[next(alphabet.len())]),
-                    _ => {
-                        let len = next(12).min(m.len() - at);
-                        let piece: Vec<char> = m[at..at + len].to_vec();
-                        m.splice(at..at, piece);
-                    }
-                }
-            }
-            accepted += usize::from(same(&m.into_iter().collect::<String>()));
+            let m = dice.mutate(&chars, first, 20, &alphabet);
+            accepted += usize::from(same(&m));
         }
         assert!(accepted > tried / 10, "{accepted} of {tried}");
     }
