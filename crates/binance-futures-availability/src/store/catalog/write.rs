@@ -27,6 +27,7 @@ use crate::vision::Dataset;
 
 /// The batch's scratch tables (temporary: never in the file). Each batch leaves them empty:
 /// it empties those it filled before it commits, and one that fails rolls back to empty.
+/// Created by the first batch of a connection; once it commits they stay until it closes.
 const STAGING: &str = "
 CREATE TEMP TABLE IF NOT EXISTS b_scope (leaf INTEGER, after INTEGER, seen TIMESTAMP);
 CREATE TEMP TABLE IF NOT EXISTS b_files (
@@ -91,23 +92,27 @@ UPDATE files_layout
 /// A tail's strays not known yet.
 const APPLY_TAIL_STRAYS: &str = "
 INSERT INTO strays
-SELECT b.* FROM b_tail_strays b WHERE NOT EXISTS (SELECT 1 FROM strays s WHERE s.key = b.key);
-";
+SELECT b.* FROM b_tail_strays b WHERE NOT EXISTS (SELECT 1 FROM strays s WHERE s.key = b.key)";
 
-/// The folders listed whole, with when.
-const APPLY_FOLDERS: &str = "
-DELETE FROM folders WHERE prefix IN (SELECT prefix FROM b_folders);
-INSERT INTO folders SELECT prefix, listed_at FROM b_folders;
-";
+/// A folder listed whole replaces its strays: the old ones go before the new ones are
+/// appended.
+const DROP_FOLDER_STRAYS: &str =
+    "DELETE FROM strays WHERE folder IN (SELECT prefix FROM b_folders)";
+
+/// The folders listed whole, with when: two statements.
+const APPLY_FOLDERS: [&str; 2] = [
+    "DELETE FROM folders WHERE prefix IN (SELECT prefix FROM b_folders)",
+    "INSERT INTO folders SELECT prefix, listed_at FROM b_folders",
+];
 
 /// The stored leaves' new tips.
 const APPLY_TIPS: &str = "
-UPDATE leaves SET last_period = b.last_period FROM b_last b WHERE leaves.id = b.leaf;
-";
+UPDATE leaves SET last_period = b.last_period FROM b_last b WHERE leaves.id = b.leaf";
 
 /// Which scratch tables a batch filled: only the statements that read them run, and only they
-/// are emptied. Every statement is parsed and planned anew, and that was ~8 % of a first
-/// crawl's CPU at scale 0.1 when all fifteen ran for every batch (BENCHMARKS.md, session 18).
+/// are emptied. Each of those is prepared once a connection (`run`): parsed, bound and planned
+/// per batch, nine statements were 8.5 % of a first crawl's CPU at scale 0.1 (BENCHMARKS.md,
+/// sessions 18 and 19).
 #[derive(Debug, Default)]
 struct Staged {
     scope: bool,
@@ -237,8 +242,10 @@ impl Catalog {
             .conn
             .transaction()
             .map_err(failed(&path, "starting a write transaction"))?;
-        tx.execute_batch(STAGING)
-            .map_err(failed(&path, "preparing the staging tables"))?;
+        if self.committed_batches == 0 {
+            tx.execute_batch(STAGING)
+                .map_err(failed(&path, "preparing the staging tables"))?;
+        }
         // Dataset ids; a dataset met for the first time is added first.
         let mut ids = self.datasets.clone();
         // Each leaf's dataset id, in the order the leaves are written below.
@@ -396,13 +403,9 @@ impl Catalog {
             ] {
                 app.flush().map_err(failed(&path, "writing staged rows"))?;
             }
-            // A folder listed whole replaces its strays: the old ones go before the new ones
-            // are appended.
             if staged.folders {
-                tx.execute_batch(
-                    "DELETE FROM strays WHERE folder IN (SELECT prefix FROM b_folders)",
-                )
-                .map_err(failed(&path, "replacing a folder's strays"))?;
+                run(&tx, DROP_FOLDER_STRAYS)
+                    .map_err(failed(&path, "replacing a folder's strays"))?;
             }
             for app in [&mut leaves, &mut files, &mut strays] {
                 app.flush()
@@ -437,24 +440,20 @@ impl Catalog {
             tx.execute_batch(APPLY_DIFF)
                 .map_err(failed(&path, "applying a listing"))?;
         }
-        let mut apply = String::new();
         for (filled, sql) in [
             (staged.tail_strays, APPLY_TAIL_STRAYS),
-            (staged.folders, APPLY_FOLDERS),
+            (staged.folders, APPLY_FOLDERS[0]),
+            (staged.folders, APPLY_FOLDERS[1]),
             (staged.last, APPLY_TIPS),
-            (staged.scope, "DELETE FROM b_scope;"),
-            (staged.files, "DELETE FROM b_files;"),
-            (staged.folders, "DELETE FROM b_folders;"),
-            (staged.tail_strays, "DELETE FROM b_tail_strays;"),
-            (staged.last, "DELETE FROM b_last;"),
+            (staged.scope, "DELETE FROM b_scope"),
+            (staged.files, "DELETE FROM b_files"),
+            (staged.folders, "DELETE FROM b_folders"),
+            (staged.tail_strays, "DELETE FROM b_tail_strays"),
+            (staged.last, "DELETE FROM b_last"),
         ] {
             if filled {
-                apply.push_str(sql);
+                run(&tx, sql).map_err(failed(&path, "applying a listing"))?;
             }
-        }
-        if !apply.is_empty() {
-            tx.execute_batch(&apply)
-                .map_err(failed(&path, "applying a listing"))?;
         }
         tx.commit()
             .map_err(failed(&path, "committing a batch of folders"))?;
@@ -494,6 +493,13 @@ impl Catalog {
         }
         Ok(())
     }
+}
+
+/// Runs one statement without parameters, prepared once a connection: DuckDB keeps its plan
+/// and binds it again itself when a table it reads has changed (`b_diff`, made anew by each
+/// batch that compares, is never read through here).
+fn run(conn: &duckdb::Connection, sql: &str) -> duckdb::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
 }
 
 /// Files to append, as the columns of `files` (and `b_files`), in its order.
