@@ -611,6 +611,47 @@ fn a_publish_under_load_fails_no_request_and_is_served_afterwards() {
     );
 }
 
+/// A publish refills the new file's kept answers before the file is served, from the new file:
+/// the first answer after the swap is the new file's, never the replaced file's kept body.
+#[test]
+fn answers_kept_across_a_publish_are_rewritten_from_the_new_file() {
+    let env = realistic_env(days_ago(1));
+    let newer = SimServer::start(vision_sim::realistic(today()), SimOptions::default()).unwrap();
+    let served = Served::start(&env, &[]);
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    let summary = format!("{}/v1/summary", served.url);
+    let before = rt.block_on(get(&client, &summary, &[]));
+    assert_eq!(before.status, 200);
+    let etag = before.header("etag").unwrap().to_string();
+    let out = env
+        .cmd()
+        .env("BFA_S3_URL", newer.s3_url())
+        .env("BFA_DATA_URL", newer.data_url())
+        .args(["update", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until(10, "the publish to be served", || {
+        rt.block_on(get(&client, &summary, &[("if-none-match", &etag)]))
+            .status
+            == 200
+    });
+    // Kept before the swap (the refill), so not written by this request.
+    let after = rt.block_on(get(&client, &summary, &[]));
+    assert_ne!(after.body, before.body, "the update added yesterday");
+    assert_eq!(
+        String::from_utf8(after.body).unwrap(),
+        env.ok(&["query", "summary", "--format", "json"])
+    );
+    let log = served.stderr();
+    assert!(log.contains("refilled 1 of the 1 answers"), "{log}");
+}
+
 #[test]
 fn other_machines_are_served_only_when_asked() {
     let env = Env::new(Corpus::from_spec(&small_spec()));
