@@ -3,7 +3,8 @@
 # Python tool's CLI (PyPI `binance-futures-availability` 1.5.0) on the same rows, interleaved so
 # that a busy machine slows both alike (BENCHMARKS.md, session 18; issue 29's acceptance).
 #
-# The original has a `query snapshot DATE --json` (all rows, as ours with `--format json`) and no
+# The original has a `query snapshot DATE --json` (every symbol with a file, delivery contracts
+# too: ours with `--contract all --format json`; its default prints ten) and no
 # universe: its `query` has snapshot, timeline, range and `analytics` (new listings, delistings,
 # daily counts), none of which ranks symbols. So the universe row is ours alone.
 #
@@ -19,7 +20,7 @@
 #   BIN=… DB=… ORIG_VENV=… DATE=2024-01-15 N=40 benches/original_process.sh
 # A loop of `date +%s%N` around each process (hyperfine is not installed); p50, p95, max.
 set -euo pipefail
-: "${BIN:?our binary}" "${DB:?a database BIN published}" "${ORIG_VENV:?the original's venv (see the setup above)}"
+: "${BIN:?our binary}" "${DB:?a database BIN published}" "${ORIG_VENV:?the venv of the original (see the setup above)}"
 N=${N:-40}
 DATE=${DATE:-2024-01-15}
 orig="$ORIG_VENV/bin/binance-futures-availability"
@@ -43,7 +44,7 @@ export DB_PATH="$work/original.duckdb" # where the original's CLI looks
 
 # The same rows: the two snapshots name the same symbols.
 symbols() { python3 -c 'import json, sys; print("\n".join(r["symbol"] for r in json.load(sys.stdin)))'; }
-"$BIN" query snapshot "$DATE" --format json --db "$DB" | symbols >"$work/ours"
+"$BIN" query snapshot "$DATE" --contract all --format json --db "$DB" | symbols >"$work/ours"
 "$orig" query snapshot "$DATE" --json | symbols >"$work/theirs"
 cmp -s "$work/ours" "$work/theirs" || { echo "the snapshots of $DATE differ:" >&2; diff "$work/ours" "$work/theirs" | head >&2; exit 1; }
 echo "snapshot of $DATE: $(wc -l <"$work/ours") symbols in both; original: $("$orig" --version 2>&1)"
@@ -58,7 +59,7 @@ time_it() { # NAME COMMAND...
   echo "$name $(( (e - s) / 1000 ))" >>"$out"
 }
 for _ in $(seq "$N"); do
-  time_it "ours:query-snapshot" "$BIN" query snapshot "$DATE" --format json --db "$DB"
+  time_it "ours:query-snapshot" "$BIN" query snapshot "$DATE" --contract all --format json --db "$DB"
   time_it "original:query-snapshot" "$orig" query snapshot "$DATE" --json
   time_it "ours:query-universe" "$BIN" query universe "$DATE" --top 50 --db "$DB"
   # Each process's start alone, no database: clap; Python, argparse and the imports.
