@@ -622,7 +622,7 @@ fn a_publish_under_load_fails_no_request_and_is_served_afterwards() {
 fn answers_kept_across_a_publish_are_rewritten_from_the_new_file() {
     let env = realistic_env(days_ago(1));
     let newer = SimServer::start(vision_sim::realistic(today()), SimOptions::default()).unwrap();
-    let served = Served::start(&env, &[]);
+    let served = Served::start_logging(&env, &[], "info");
     let rt = runtime();
     let client = reqwest::Client::new();
     let summary = format!("{}/v1/summary", served.url);
