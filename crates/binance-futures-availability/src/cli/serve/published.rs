@@ -17,8 +17,9 @@
 //! but cannot be queried is reported, not swapped in, and the first requests after a publish
 //! do not pay for each handle's first question. Then the questions the replaced file answered
 //! last are answered again from the new one (`Refill`, up to `REFILL_FOR`), so the requests
-//! right after a publish find their answers kept instead of all missing at once. A query that fails on the file served later marks
-//! it (`failure`), and `/healthz` says so until the next publish.
+//! right after a publish find their answers kept instead of all missing at once; nothing is
+//! carried over from the replaced file. A query that fails on the file served later marks it
+//! (`failure`), and `/healthz` says so until the next publish.
 //!
 //! Two files are served this way, each watched on its own (`Served`): the availability database
 //! and the catalog (ADR 0020). Either may be absent or unservable while the other is answered.
@@ -41,10 +42,13 @@ use crate::store::{Catalog, DEFAULT_DELISTED_AFTER, Database, EventFilter, Ident
 pub(super) const POLL: Duration = Duration::from_millis(200);
 
 /// How long the answers kept from the replaced file are rewritten from a new one before it is
-/// served: ~0.1 ms a snapshot, so the 2,200 days a 64 MB cache holds take ~0.25 s (a random day
-/// a request: without the refill, p99 went from ~6 to ~20 ms for the second after a publish,
-/// BENCHMARKS.md session 18). Bounded in time, not count, since a larger `--cache-mb` must not
-/// delay the publish: what is not refilled is answered on request, as before.
+/// served. Without it every request missed right after a publish, and under the load bench the
+/// p99 of those seconds was 12.6–20.4 ms against 7–11 ms between publishes (BENCHMARKS.md,
+/// session 18). A snapshot costs ~0.16 ms to write on a quiet core, ~0.25 ms under that load
+/// (1,217 of a 64 MB cache's 1,988 in 0.3 s). Bounded in time, not count, so a large
+/// `--cache-mb` does not delay the publish (it was served 0.58 s after the update ended, within
+/// the second the API promises); a question begun before the bound is finished, and what is
+/// not refilled is answered on request, as before.
 const REFILL_FOR: Duration = Duration::from_millis(300);
 
 /// Writes the answer kept under a key from a handle on the new file (the API's own writer), to
