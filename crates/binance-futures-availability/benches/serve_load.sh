@@ -5,6 +5,8 @@
 # which updates once a day. Then serve's resident memory over 100k more requests.
 # MEMORY_ROUNDS (default 6) sets the rounds of the memory part (0: skip it).
 # SERVE_ARGS is passed to serve (e.g. "--cache-mb 0" to measure without the answer cache).
+# WINDOWS=1: wrk in one-second windows instead, each window's p50/p99 printed with its start
+# (seconds from the first) beside the times each update ended, to see when the tail happens.
 #
 #   cargo build --release --workspace --bins
 #   bash crates/binance-futures-availability/benches/serve_load.sh [SECONDS] [CONNECTIONS]
@@ -43,12 +45,23 @@ end
 LUA
 
 # At nice 10, as deploy/binance-futures-availability.service runs the scheduler beside serve.
-( while true; do nice -n 10 "$bin/binance-futures-availability" update --quiet; echo >>"$work/updates"; done ) &
+( while true; do nice -n 10 "$bin/binance-futures-availability" update --quiet; date +%s.%N >>"$work/updates"; done ) &
 updater=$!
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$serve_pid/status"; }
 echo "== $secs s of snapshot requests, $conns connections, updates publishing back to back"
 echo "serve RSS before: $(rss)"
-wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/snapshot.lua" "http://127.0.0.1:$api_port"
+if [ -n "${WINDOWS:-}" ]; then
+  start=$(date +%s.%N)
+  for _ in $(seq "$secs"); do
+    at=$(date +%s.%N)
+    wrk -t1 -c"$conns" -d1s --latency -s "$work/snapshot.lua" "http://127.0.0.1:$api_port" |
+      awk -v at="$at" -v start="$start" '$1 == "50%" {p50 = $2} $1 == "99%" {p99 = $2}
+        /requests in/ {n = $1} END {printf "t+%5.1f s: %6d requests, p50 %s, p99 %s\n", at - start, n, p50, p99}'
+  done
+  awk -v start="$start" '{printf "an update ended at t+%.1f s\n", $1 - start}' "$work/updates" 2>/dev/null || true
+else
+  wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/snapshot.lua" "http://127.0.0.1:$api_port"
+fi
 kill "$updater"; wait "$updater" 2>/dev/null || true
 echo "updates published during the run: $(wc -l <"$work/updates" 2>/dev/null || echo 0)"
 echo "serve RSS after: $(rss)"

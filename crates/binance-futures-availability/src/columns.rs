@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::facts::DailyTrading;
@@ -174,9 +174,59 @@ impl Serialize for Value<'_> {
             Value::UInt32(v) => v.serialize(s),
             Value::UInt64(v) => v.serialize(s),
             Value::Float64(v) => v.serialize(s),
-            Value::Date(v) => v.serialize(s),
-            Value::Time(v) => v.serialize(s),
+            // Written whole, then handed over as one string: chrono's own `Serialize` writes
+            // through `collect_str`, which serde_json escapes a `char` at a time (a snapshot's
+            // 262 times were ~15 % of a `serve` miss's CPU, BENCHMARKS.md session 18).
+            Value::Date(Some(d)) => match Short::debug(d) {
+                Some(short) => s.serialize_str(short.as_str()),
+                None => d.serialize(s),
+            },
+            // chrono's serde writes a time with `write_rfc3339(…, AutoSi, true)`, which is what
+            // `to_rfc3339_opts` calls: the same text, byte for byte (tested).
+            Value::Time(Some(t)) => {
+                s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+            }
+            Value::Date(None) | Value::Time(None) => s.serialize_none(),
         }
+    }
+}
+
+/// A value's `Debug` text on the stack: a day is 10 bytes (12 for a year past 9999, written
+/// with its sign), well within `CAPACITY`.
+struct Short {
+    bytes: [u8; Short::CAPACITY],
+    len: usize,
+}
+
+impl Short {
+    const CAPACITY: usize = 32;
+
+    /// `None` when the text does not fit (then the caller writes it another way).
+    fn debug(value: &impl fmt::Debug) -> Option<Short> {
+        use fmt::Write as _;
+        let mut short = Short {
+            bytes: [0; Short::CAPACITY],
+            len: 0,
+        };
+        write!(short, "{value:?}").ok()?;
+        Some(short)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are copied in (`write_str`), so this never fails.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for Short {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let end = self.len + text.len();
+        let Some(room) = self.bytes.get_mut(self.len..end) else {
+            return Err(fmt::Error);
+        };
+        room.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -482,5 +532,44 @@ mod tests {
             serde_json::to_string(&row).unwrap(),
             r#"{"symbol":"BTCUSDT","file_size_bytes":null,"last_modified":"2024-01-16T08:00:01Z"}"#
         );
+    }
+
+    /// Days and instants are written as chrono's own `Serialize` writes them, byte for byte,
+    /// at every precision of a second, on a leap second, and at the ends of their ranges.
+    #[test]
+    fn days_and_instants_are_written_as_chrono_writes_them() {
+        use chrono::{NaiveDateTime, NaiveTime};
+        let days = [
+            NaiveDate::MIN,
+            NaiveDate::MAX,
+            NaiveDate::from_ymd_opt(0, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(-1, 12, 31).unwrap(),
+            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap(),
+            NaiveDate::from_ymd_opt(10000, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2024, 1, 15).unwrap(),
+        ];
+        for day in days {
+            let ours = serde_json::to_string(&Value::Date(Some(day))).unwrap();
+            assert_eq!(ours, serde_json::to_string(&day).unwrap(), "{day:?}");
+            for nanos in [
+                0,
+                1,
+                1_000,
+                120_000_000,
+                123_456_000,
+                999_999_999,
+                1_500_000_000,
+            ] {
+                let Some(time) = NaiveTime::from_hms_nano_opt(23, 59, 59, nanos) else {
+                    continue;
+                };
+                let instant = NaiveDateTime::new(day, time).and_utc();
+                let ours = serde_json::to_string(&Value::Time(Some(instant))).unwrap();
+                let chrono = serde_json::to_string(&instant).unwrap();
+                assert_eq!(ours, chrono, "{instant:?}");
+            }
+        }
+        assert_eq!(serde_json::to_string(&Value::Time(None)).unwrap(), "null");
+        assert_eq!(serde_json::to_string(&Value::Date(None)).unwrap(), "null");
     }
 }

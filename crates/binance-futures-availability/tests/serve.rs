@@ -532,6 +532,22 @@ fn validators_round_trip_and_change_with_each_publish() {
     );
 }
 
+/// Runs `update` against `newer`'s bucket instead of `env`'s, which publishes a new file.
+fn update_from(env: &Env, newer: &SimServer) {
+    let out = env
+        .cmd()
+        .env("BFA_S3_URL", newer.s3_url())
+        .env("BFA_DATA_URL", newer.data_url())
+        .args(["update", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_publish_under_load_fails_no_request_and_is_served_afterwards() {
     // Yesterday's files are not in this bucket yet; the second one has them.
@@ -578,18 +594,7 @@ fn a_publish_under_load_fails_no_request_and_is_served_afterwards() {
             })
         })
         .collect();
-    let out = env
-        .cmd()
-        .env("BFA_S3_URL", newer.s3_url())
-        .env("BFA_DATA_URL", newer.data_url())
-        .args(["update", "--quiet"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    update_from(&env, &newer);
     wait_until(10, "the published update to be served", || {
         rt.block_on(get(&client, &snapshot_url, &[])).status == 200
     });
@@ -609,6 +614,38 @@ fn a_publish_under_load_fails_no_request_and_is_served_afterwards() {
         String::from_utf8(after.body).unwrap(),
         env.ok(&["query", "snapshot", &yesterday, "--format", "json"])
     );
+}
+
+/// A publish refills the new file's kept answers before the file is served, from the new file:
+/// the first answer after the swap is the new file's, never the replaced file's kept body.
+#[test]
+fn answers_kept_across_a_publish_are_rewritten_from_the_new_file() {
+    let env = realistic_env(days_ago(1));
+    let newer = SimServer::start(vision_sim::realistic(today()), SimOptions::default()).unwrap();
+    let served = Served::start_logging(&env, &[], "info");
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    let summary = format!("{}/v1/summary", served.url);
+    let before = rt.block_on(get(&client, &summary, &[]));
+    assert_eq!(before.status, 200);
+    let etag = before.header("etag").unwrap().to_string();
+    update_from(&env, &newer);
+    wait_until(10, "the publish to be served", || {
+        rt.block_on(get(&client, &summary, &[("if-none-match", &etag)]))
+            .status
+            == 200
+    });
+    // Kept before the swap (the refill), so not written by this request.
+    let after = rt.block_on(get(&client, &summary, &[]));
+    // Compared as text: a failure shows the two answers, not their bytes.
+    let (before, after) = (
+        String::from_utf8(before.body).unwrap(),
+        String::from_utf8(after.body).unwrap(),
+    );
+    assert_ne!(after, before, "the update added yesterday");
+    assert_eq!(after, env.ok(&["query", "summary", "--format", "json"]));
+    let log = served.stderr();
+    assert!(log.contains("refilled 1 of the 1 answers"), "{log}");
 }
 
 #[test]

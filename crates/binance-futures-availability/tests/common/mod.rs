@@ -383,9 +383,15 @@ pub struct Served {
 
 impl Served {
     pub fn start(env: &Env, extra: &[&str]) -> Served {
+        Served::start_logging(env, extra, "")
+    }
+
+    /// As `start`, with `BFA_LOG=log` (empty: unset, warnings only), to see its info lines.
+    pub fn start_logging(env: &Env, extra: &[&str], log: &str) -> Served {
         use std::io::BufRead;
         let mut child = env
             .cmd()
+            .env("BFA_LOG", log)
             .arg("serve")
             .args(if extra.contains(&"--addr") {
                 &[][..]

@@ -128,6 +128,12 @@ impl<K: Key> Answers<K> {
         drop(gone);
     }
 
+    /// The questions answered, the most recently kept first: what the next file's answers are
+    /// refilled with before it is served (`published::Refill`).
+    pub(super) fn newest_first(&self) -> Vec<Arc<K>> {
+        self.lock().order.iter().rev().cloned().collect()
+    }
+
     /// What the kept answers cost, as counted against the limit.
     #[cfg(test)]
     fn counted(&self) -> usize {

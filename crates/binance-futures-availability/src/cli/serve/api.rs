@@ -40,8 +40,8 @@ use crate::facts::{ContractFilter, Market};
 use crate::question::{MIN_AGE_DAYS, Question, QuestionError, TOP_MEMBERS};
 use crate::store::Every;
 use crate::store::{
-    Catalog, DEFAULT_DELISTED_AFTER, EventFilter, EventKind, RankBy, StoreError, UNIVERSE_DAYS,
-    UniverseQuery,
+    Catalog, DEFAULT_DELISTED_AFTER, Database, EventFilter, EventKind, RankBy, StoreError,
+    UNIVERSE_DAYS, UniverseQuery,
 };
 
 pub(crate) use catalog::{CatalogKey, DEFAULT_MAX_FILES};
@@ -739,7 +739,12 @@ impl App {
         let published = cell
             .get_or_try_init(|| async move {
                 let opened = tokio::task::spawn_blocking(move || {
-                    Arc::new(Published::for_market(&path, limits, market))
+                    Arc::new(Published::for_market(
+                        &path,
+                        limits,
+                        market,
+                        Some(write_answer),
+                    ))
                 })
                 .await
                 .map_err(|_| {
@@ -792,13 +797,7 @@ impl App {
             headers,
             format,
             (question, format),
-            |db, key| {
-                let (question, format) = key;
-                let mut out = Vec::new();
-                let answer = db.answer(question)?;
-                render::answer(&mut out, *format, question, &answer)?;
-                Ok(out)
-            },
+            write_answer,
         )
         .await
     }
@@ -854,6 +853,16 @@ impl App {
         *response.body_mut() = body.into();
         Ok(response)
     }
+}
+
+/// The body of the answer to `key`'s question in its format, from `db`: what a request that
+/// finds none kept runs, and what a publish refills the new file's kept answers with.
+pub(super) fn write_answer(db: &Database, key: &AnswerKey) -> Result<Vec<u8>, CliError> {
+    let (question, format) = key;
+    let mut out = Vec::new();
+    let answer = db.answer(question)?;
+    render::answer(&mut out, *format, question, &answer)?;
+    Ok(out)
 }
 
 /// What a query that did not answer tells the client; a failure of the file (not of the

@@ -133,7 +133,12 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
             cache_bytes: args.cache_mb as usize * 1024 * 1024,
         };
         // Blocking on the runtime's thread is fine here: nothing is served yet.
-        let published = Arc::new(published::Published::new(db_path, limits));
+        let published = Arc::new(published::Published::for_market(
+            db_path,
+            limits,
+            crate::facts::Market::Um,
+            Some(api::write_answer),
+        ));
         tokio::spawn(Arc::clone(&published).watch());
         // The catalog is watched on its own: absent, or not servable, only its routes say so.
         let catalog = Arc::new(published::Published::new(

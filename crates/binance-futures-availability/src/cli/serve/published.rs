@@ -15,8 +15,11 @@
 //!
 //! A file is served only after questions ran on each of its handles (`warm`): one that opens
 //! but cannot be queried is reported, not swapped in, and the first requests after a publish
-//! do not pay for each handle's first question. A query that fails on the file served later marks
-//! it (`failure`), and `/healthz` says so until the next publish.
+//! do not pay for each handle's first question. Then the questions the replaced file answered
+//! last are answered again from the new one (`Refill`, up to `REFILL_FOR`), so the requests
+//! right after a publish find their answers kept instead of all missing at once; nothing is
+//! carried over from the replaced file. A query that fails on the file served later marks it
+//! (`failure`), and `/healthz` says so until the next publish.
 //!
 //! Two files are served this way, each watched on its own (`Served`): the availability database
 //! and the catalog (ADR 0020). Either may be absent or unservable while the other is answered.
@@ -37,6 +40,20 @@ use crate::store::{Catalog, DEFAULT_DELISTED_AFTER, Database, EventFilter, Ident
 /// How often the watcher looks at the published file: a publish is served within this (plus
 /// the ~10 ms per handle it takes to open one), well inside the second the API promises.
 pub(super) const POLL: Duration = Duration::from_millis(200);
+
+/// How long the answers kept from the replaced file are rewritten from a new one before it is
+/// served. Without it every request missed right after a publish, and under the load bench the
+/// p99 of those seconds was 12.6–20.4 ms against 7–11 ms between publishes (BENCHMARKS.md,
+/// session 18). A snapshot costs ~0.16 ms to write on a quiet core, ~0.25 ms under that load
+/// (1,217 of a 64 MB cache's 1,988 in 0.3 s). Bounded in time, not count, so a large
+/// `--cache-mb` does not delay the publish (it was served 0.58 s after the update ended, within
+/// the second the API promises); a question begun before the bound is finished, and what is
+/// not refilled is answered on request, as before.
+const REFILL_FOR: Duration = Duration::from_millis(300);
+
+/// Writes the answer kept under a key from a handle on the new file (the API's own writer), to
+/// refill a new generation's answers before it is served.
+pub(super) type Refill<S> = fn(&S, &<S as Served>::Key) -> Result<Vec<u8>, crate::cli::CliError>;
 
 /// A kind of file `serve` answers from: how a read-only handle on it is opened and warmed, and
 /// what its answers are kept under.
@@ -156,6 +173,7 @@ impl<S: Served> Generation<S> {
         path: &Path,
         limits: Limits,
         market: Market,
+        refill: Option<(Refill<S>, &Generation<S>)>,
     ) -> Result<(Identity, Generation<S>), OpenError> {
         let before = Identity::of(path)?;
         let handles = (0..limits.handles.get())
@@ -169,6 +187,10 @@ impl<S: Served> Generation<S> {
             return Err(OpenError::Moved);
         };
         let handles = warm(handles)?;
+        let answers = Answers::new(limits.cache_bytes);
+        if let (Some((write, replaced)), Some(db)) = (refill, handles.first()) {
+            refill_answers(&answers, db, write, replaced);
+        }
         let last_modified =
             std::fs::metadata(path)
                 .and_then(|m| m.modified())
@@ -183,7 +205,7 @@ impl<S: Served> Generation<S> {
                 token: after.token(),
                 last_modified,
                 size_bytes: len,
-                answers: Answers::new(limits.cache_bytes),
+                answers,
                 permits: Semaphore::new(handles.len()),
                 handles: Mutex::new(handles),
                 failure: Mutex::new(None),
@@ -274,6 +296,37 @@ fn warm<S: Served>(handles: Vec<S>) -> Result<Vec<S>, StoreError> {
     })
 }
 
+/// Answers again from `db`, a handle on the new file not yet served, the questions `replaced`
+/// answered most recently, for up to `REFILL_FOR`, and keeps them in `answers`. On one handle
+/// and this thread: the other core keeps answering requests from the replaced file meanwhile.
+/// A question that fails now is not kept; its next request gets the failure.
+fn refill_answers<S: Served>(
+    answers: &Answers<S::Key>,
+    db: &S,
+    write: Refill<S>,
+    replaced: &Generation<S>,
+) {
+    let start = std::time::Instant::now();
+    let keys = replaced.answers.newest_first();
+    let mut refilled = 0usize;
+    for key in &keys {
+        if start.elapsed() >= REFILL_FOR {
+            break;
+        }
+        if let Ok(mut body) = write(db, &**key) {
+            // As `kept_answer` keeps it: without the slack of its growth.
+            body.shrink_to_fit();
+            answers.put((**key).clone(), body.into());
+            refilled += 1;
+        }
+    }
+    tracing::info!(
+        "refilled {refilled} of the {} answers kept from the replaced file in {:?}",
+        keys.len(),
+        start.elapsed()
+    );
+}
+
 /// Why handles were not opened; never shown (a moved file is simply looked at again).
 enum OpenError {
     Store(StoreError),
@@ -319,6 +372,9 @@ pub(super) struct Published<S: Served = Database> {
     limits: Limits,
     /// Whose tables the handles answer from (`?market=`).
     market: Market,
+    /// Rewrites the replaced file's kept answers from a new one before it is served (`None`:
+    /// a new file starts with none kept).
+    refill: Option<Refill<S>>,
     /// The identity last looked at (`None` before the first look), and what it gave.
     current: RwLock<(Option<Identity>, Current<S>)>,
     /// Generations replaced by a publish, until no request holds them: freed by `retire`.
@@ -329,15 +385,22 @@ impl<S: Served> Published<S> {
     /// Opens what is at `path` now (or records why it cannot), without failing: a server
     /// started before the first `update` answers 503 until the file appears.
     pub(super) fn new(path: &Path, limits: Limits) -> Published<S> {
-        Published::for_market(path, limits, Market::Um)
+        Published::for_market(path, limits, Market::Um, None)
     }
 
-    /// As `new`, with handles on `market`'s tables.
-    pub(super) fn for_market(path: &Path, limits: Limits, market: Market) -> Published<S> {
+    /// As `new`, with handles on `market`'s tables, and the answers kept refilled by `refill`
+    /// at each publish.
+    pub(super) fn for_market(
+        path: &Path,
+        limits: Limits,
+        market: Market,
+        refill: Option<Refill<S>>,
+    ) -> Published<S> {
         let published = Published {
             path: path.to_path_buf(),
             limits,
             market,
+            refill,
             current: RwLock::new((None, Current::Unavailable("starting".into()))),
             retiring: Mutex::new(Vec::new()),
         };
@@ -367,7 +430,12 @@ impl<S: Served> Published<S> {
         if Some(seen) == self.read().0 {
             return;
         }
-        match Generation::<S>::open(&self.path, self.limits, self.market) {
+        let replaced = match &self.read().1 {
+            Current::Ready(g) => Some(Arc::clone(g)),
+            Current::Unavailable(_) => None,
+        };
+        let refill = self.refill.zip(replaced.as_deref());
+        match Generation::<S>::open(&self.path, self.limits, self.market, refill) {
             Ok((identity, generation)) => {
                 let new = (Some(identity), Current::Ready(Arc::new(generation)));
                 let old = std::mem::replace(&mut *self.write(), new);
