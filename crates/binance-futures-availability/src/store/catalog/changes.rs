@@ -403,7 +403,10 @@ impl ChangeBatch {
 /// The spans a run's periods name, and their ends, made from their numbers (calendar arithmetic:
 /// ~14 % of a week's changes when made a change) into 64 slots by number: a week's changes
 /// name a few days and months, each ~10³ times.
-struct Periods([Option<(Partition, i32, Span, DateTime<Utc>)>; 64]);
+struct Periods([Option<Period>; 64]);
+
+/// A period of a partition, by number: its span and the instant it ends.
+type Period = (Partition, i32, Span, DateTime<Utc>);
 
 impl Periods {
     fn new() -> Periods {
