@@ -599,10 +599,20 @@ fn a_version_2_catalog_is_migrated_with_each_datasets_last_change() {
     assert_eq!(datasets(&env), before);
 }
 
+/// The changes the tests below write by hand, all seen in 2030, as CSV.
+const CHANGES_SINCE_2030: [&str; 6] = [
+    "catalog",
+    "changes",
+    "--since",
+    "2030-01-01",
+    "--format",
+    "csv",
+];
+
 /// Many changes are streamed in bounded memory: 600,000 changes seen within one hour, written
 /// into a crawled catalog, are printed by `catalog changes --format csv` all, by seen then key,
 /// while the process's peak RSS stays under what holding them takes (they are read in runs of
-/// at most 200,000, the hour cut at its distinct times seen).
+/// at most ~4 × 10⁵, the hour cut at its distinct times seen).
 #[test]
 fn many_changes_stream_in_bounded_memory() {
     let env = catalog_with_history();
@@ -628,14 +638,7 @@ fn many_changes_stream_in_bounded_memory() {
     let out_path = env.dir.path().join("changes.csv");
     let child = env
         .cmd()
-        .args([
-            "catalog",
-            "changes",
-            "--since",
-            "2030-01-01",
-            "--format",
-            "csv",
-        ])
+        .args(CHANGES_SINCE_2030)
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -663,6 +666,133 @@ fn many_changes_stream_in_bounded_memory() {
     );
     // Measured: ~75 MB read in runs; holding the 600,000 at once (runs of any size) ~190 MB.
     assert!(peak_mb < 130, "peak RSS {peak_mb} MB");
+}
+
+/// The key of `symbol`'s file of `period` in `dataset` (`um/daily/klines/1m`, `spot/daily/trades`),
+/// as the bucket spells it: this file's own, not the code under test.
+fn key_of(dataset: &str, symbol: &str, period: &str) -> String {
+    let parts: Vec<&str> = dataset.split('/').collect();
+    let root = match parts[0] {
+        "spot" | "option" => format!("data/{}", parts[0]),
+        market => format!("data/futures/{market}"),
+    };
+    match parts[..] {
+        [_, partition, ty, interval] => {
+            format!("{root}/{partition}/{ty}/{symbol}/{interval}/{symbol}-{interval}-{period}.zip")
+        }
+        [_, partition, ty] => {
+            format!("{root}/{partition}/{ty}/{symbol}/{symbol}-{ty}-{period}.zip")
+        }
+        _ => unreachable!("{dataset}"),
+    }
+}
+
+/// Changes seen at one instant sort by key, whatever order their leaves' ids are in: 42 leaves
+/// added by hand, their ids in the reverse of their (dataset, symbol) order — across markets,
+/// partitions, intervals and types, with symbols whose folders sort apart from their texts
+/// (`BTC-/` before `BTC/`: `-` is below `/`; `BTC_` after `BTC0`) — each changed twice at one
+/// instant, are printed in their keys' byte order. A read-only handle then answers three
+/// questions in turn, each equal to a fresh handle's: what it keeps between questions (the
+/// leaves, prepared statements) answers as a first question does.
+#[test]
+fn changes_at_one_instant_sort_by_key_whatever_their_leaves_ids() {
+    use binance_futures_availability::question::catalog::{ChangesQuestion, parse_kind};
+    use binance_futures_availability::store::Catalog;
+    let env = catalog_with_history();
+    let catalog = catalog_of(&env);
+    let datasets = [
+        "spot/daily/klines/1m",
+        "spot/daily/trades",
+        "um/daily/aggTrades",
+        "um/daily/klines/1h",
+        "um/daily/klines/1m",
+        "um/monthly/klines/1m",
+    ];
+    let symbols = ["AAA", "BTC", "BTC-", "BTC0", "BTC_", "ZZZ", "币安USDT"];
+    let mut leaves: Vec<(&str, &str)> = datasets
+        .iter()
+        .flat_map(|d| symbols.iter().map(move |s| (*d, *s)))
+        .collect();
+    leaves.reverse();
+    let mut want = Vec::new();
+    {
+        let conn = duckdb::Connection::open(&catalog).unwrap();
+        for (dataset, symbol) in &leaves {
+            let (periods, texts) = if dataset.contains("/monthly/") {
+                ([2029 * 12 + 10, 2029 * 12 + 11], ["2029-11", "2029-12"])
+            } else {
+                // 2029-12-30 and 2029-12-31, days since 1970-01-01.
+                ([21913, 21914], ["2029-12-30", "2029-12-31"])
+            };
+            let added = conn
+                .execute(
+                    "INSERT INTO leaves SELECT (SELECT max(id) + 1 FROM leaves), id, ?, ?
+                       FROM datasets WHERE name = ?",
+                    duckdb::params![symbol, periods[1], dataset],
+                )
+                .unwrap();
+            assert_eq!(added, 1, "{dataset} is a dataset of the catalog");
+            for (period, text) in periods.iter().zip(texts) {
+                conn.execute(
+                    "INSERT INTO changes SELECT TIMESTAMP '2030-01-01 07:00:00.123456',
+                            max(id), ?, 'added', 1000, 3600000, NULL, NULL FROM leaves",
+                    duckdb::params![period],
+                )
+                .unwrap();
+                want.push(key_of(dataset, symbol, text));
+            }
+        }
+    }
+    want.sort();
+    let csv = env.ok(&CHANGES_SINCE_2030);
+    let got: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(got, want);
+
+    let answer = |c: &Catalog, q: &ChangesQuestion| -> Vec<String> {
+        let listing = c.change_listing(q.query()).unwrap();
+        let mut rows = Vec::new();
+        c.each_change(&listing, |r| {
+            rows.push(format!(
+                "{} {} {} {:?}",
+                r.seen,
+                r.file,
+                r.kind.as_str(),
+                r.size
+            ));
+            Ok::<_, binance_futures_availability::store::StoreError>(())
+        })
+        .unwrap();
+        assert_eq!(rows.len() as u64, listing.changes);
+        rows
+    };
+    let day = |s: &str| s.parse().ok();
+    let questions = [
+        ChangesQuestion::new(day("2030-01-01"), None, None, None).unwrap(),
+        ChangesQuestion::new(
+            day("2026-11-01"),
+            None,
+            "um/daily/klines/1m".parse().ok(),
+            None,
+        )
+        .unwrap(),
+        ChangesQuestion::new(None, day("2029-12-31"), None, parse_kind("removed").ok()).unwrap(),
+        ChangesQuestion::new(day("2030-01-01"), None, None, None).unwrap(),
+    ];
+    let kept = Catalog::open(&catalog).unwrap();
+    for (n, q) in questions.iter().enumerate() {
+        let rows = answer(&kept, q);
+        assert!(!rows.is_empty(), "question {n}");
+        assert_eq!(
+            rows,
+            answer(&Catalog::open(&catalog).unwrap(), q),
+            "question {n}"
+        );
+    }
+    assert_eq!(answer(&kept, &questions[0]).len(), want.len());
 }
 
 /// Waits for `child`; its exit and its peak RSS in MB (`common::peak_rss_kb`), as last read

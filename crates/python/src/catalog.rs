@@ -284,8 +284,9 @@ fn change_batches<E: From<Fail> + From<StoreError>>(
     each: impl FnMut(RecordBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     let listing = catalog.change_listing(question.query())?;
+    // A batch keeps its rows until it is built: each change lent is cloned (its leaf shared).
     in_batches::<Change, E>(listing.changes, per_batch, each, |row| {
-        catalog.each_change(&listing, row)
+        catalog.each_change(&listing, |c| row(c.clone()))
     })
 }
 

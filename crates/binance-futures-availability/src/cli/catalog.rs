@@ -587,12 +587,12 @@ pub(super) fn changes(
     match format {
         Format::Json => {
             let mut w = render::JsonRows::new(&mut *out);
-            catalog.each_change(listing, |r| -> Result<(), CliError> { Ok(w.row(&r)?) })?;
+            catalog.each_change(listing, |r| -> Result<(), CliError> { Ok(w.row(r)?) })?;
             w.finish()?;
         }
         Format::Csv => {
             let mut w = render::CsvRows::new(&mut *out);
-            catalog.each_change(listing, |r| -> Result<(), CliError> { Ok(w.row(&r)?) })?;
+            catalog.each_change(listing, |r| -> Result<(), CliError> { Ok(w.row(r)?) })?;
             w.finish()?;
         }
         Format::Table => {
@@ -614,7 +614,7 @@ pub(super) fn changes(
             if listing.changes > 0 {
                 let mut widths = [0; 5];
                 catalog.each_change(listing, |r| -> Result<(), CliError> {
-                    for (w, cell) in widths.iter_mut().zip(cells(&r)) {
+                    for (w, cell) in widths.iter_mut().zip(cells(r)) {
                         *w = (*w).max(render::display_width(&cell));
                     }
                     Ok(())
@@ -622,7 +622,7 @@ pub(super) fn changes(
                 let t = render::StreamTable::new(&header, &widths, &[3, 4]);
                 t.line(out, &header)?;
                 catalog.each_change(listing, |r| -> Result<(), CliError> {
-                    let cells = cells(&r);
+                    let cells = cells(r);
                     let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
                     Ok(t.line(out, &cells)?)
                 })?;

@@ -62,6 +62,28 @@ impl KeyTemplate {
         key
     }
 
+    /// Before the symbol: `data/futures/um/daily/klines/`.
+    pub(super) fn before(&self) -> &str {
+        &self.before
+    }
+
+    /// After the symbol in its folder: `/1m/`, `/`.
+    pub(super) fn between(&self) -> &str {
+        &self.between
+    }
+
+    /// Writes `symbol`'s folder (`data/futures/um/daily/klines/BTCUSDT/1m/`) into `out`: what
+    /// its keys begin with.
+    pub(super) fn write_folder(
+        &self,
+        out: &mut (impl fmt::Write + ?Sized),
+        symbol: &str,
+    ) -> fmt::Result {
+        out.write_str(&self.before)?;
+        out.write_str(symbol)?;
+        out.write_str(&self.between)
+    }
+
     /// Writes the key of `symbol`'s file of `span` into `out` (an output's own buffer: a
     /// change's key is written where it is printed, not kept a `String` a row).
     pub(super) fn write_key(
@@ -70,9 +92,7 @@ impl KeyTemplate {
         symbol: &str,
         span: Span,
     ) -> fmt::Result {
-        out.write_str(&self.before)?;
-        out.write_str(symbol)?;
-        out.write_str(&self.between)?;
+        self.write_folder(out, symbol)?;
         out.write_str(symbol)?;
         out.write_str(&self.after)?;
         write_period(out, span)?;
@@ -144,6 +164,42 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Two leaves' keys sort as their folders (`LeafTable`'s ranks) only if no folder begins
+    /// another: so of every dataset the layout names, whatever the symbols (a symbol holds no
+    /// `/`), and each folder begins its keys.
+    #[test]
+    fn no_dataset_folder_begins_another() {
+        use crate::vision::{DataType, Interval, Market, Partition};
+        let day = NaiveDate::from_ymd_opt(2024, 1, 15).unwrap();
+        let mut folders = Vec::new();
+        for market in Market::ALL {
+            for partition in Partition::ALL {
+                for data_type in DataType::ALL {
+                    for interval in std::iter::once(None).chain(Interval::ALL.map(Some)) {
+                        let Ok(dataset) = Dataset::new(market, partition, data_type, interval)
+                        else {
+                            continue;
+                        };
+                        let t = KeyTemplate::of(dataset);
+                        for symbol in ["BTC", "BTCUSDT", "BTCUSDT-1m", "1m", "1mo", "trades"] {
+                            let mut folder = String::new();
+                            t.write_folder(&mut folder, symbol).unwrap();
+                            assert!(folder.ends_with('/'), "{folder}");
+                            let key = dataset.key(symbol, day);
+                            assert!(key.starts_with(&folder), "{key} {folder}");
+                            folders.push(folder);
+                        }
+                    }
+                }
+            }
+        }
+        folders.sort();
+        assert!(folders.len() > 43 * 2 * 6, "{}", folders.len());
+        for pair in folders.windows(2) {
+            assert!(!pair[1].starts_with(&pair[0]), "{pair:?}");
         }
     }
 }

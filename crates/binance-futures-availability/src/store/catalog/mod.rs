@@ -15,6 +15,7 @@ mod changes;
 pub(crate) mod export;
 mod key;
 mod layout;
+mod leaf_table;
 mod questions;
 mod read;
 pub(crate) mod status;
@@ -297,7 +298,7 @@ named!(ChangeKind {
 });
 
 /// One change of the catalog's history, as `catalog changes` answers. It holds no key: its
-/// file is a leaf shared with the other changes of its read and a period
+/// file is a leaf of the open catalog's table of leaves and a period
 /// ([`ChangedFile`]), and the key is written where it is printed or put in a column
 /// (`file.write_key`, or `Display`) — 10⁵–10⁶ changes a week would otherwise be as many
 /// `String`s made and freed (a fifth of `catalog changes`' time, session 17).
@@ -393,6 +394,11 @@ pub struct Catalog {
     recorded: ChangeCounts,
     committed_batches: u64,
     memory: MemoryLimit,
+    /// Opened by `open`: its file is a published one, never written again.
+    read_only: bool,
+    /// Every leaf, read at the first question that needs it and kept when `read_only`
+    /// (`leaf_table`).
+    leaf_table: std::cell::OnceCell<std::sync::Arc<leaf_table::LeafTable>>,
 }
 
 impl Catalog {
@@ -413,7 +419,9 @@ impl Catalog {
                 supported: CATALOG_VERSION,
             });
         }
-        Catalog::wrap(conn, path)
+        let mut catalog = Catalog::wrap(conn, path)?;
+        catalog.read_only = true;
+        Ok(catalog)
     }
 
     /// Opens (creating folders and file if needed) for writing.
@@ -486,6 +494,8 @@ impl Catalog {
             recorded: ChangeCounts::default(),
             committed_batches: 0,
             memory: super::DEFAULT_MEMORY_LIMIT,
+            read_only: false,
+            leaf_table: std::cell::OnceCell::new(),
         })
     }
 
