@@ -87,44 +87,39 @@ fn run_line(r: &RunRecord) -> String {
 /// The last run, and the last successful update when that is another run.
 fn runs(
     out: &mut impl Write,
+    [last_label, good_label]: [&str; 2],
     last: Option<&RunRecord>,
     last_good_update: Option<&RunRecord>,
 ) -> io::Result<()> {
     writeln!(
         out,
-        "last run          {}",
+        "{last_label:<18}{}",
         last.map_or("none".into(), run_line)
     )?;
     if last_good_update != last {
         writeln!(
             out,
-            "last good update  {}",
+            "{good_label:<18}{}",
             last_good_update.map_or("none".into(), run_line)
         )?;
     }
     Ok(())
 }
 
-/// `runs` of one of several markets, each label naming it (`last run, spot`).
+/// The labels of the runs of a file of one market.
+const RUN_LABELS: [&str; 2] = ["last run", "last good update"];
+
+/// `runs` of one of several markets, each label naming it.
 fn market_runs(out: &mut impl Write, m: &MarketRuns) -> io::Result<()> {
-    let label = |what: &str| format!("{what}, {}", m.market);
-    writeln!(
+    runs(
         out,
-        "{:<18}{}",
-        label("last run"),
-        m.last_run.as_ref().map_or("none".into(), run_line)
-    )?;
-    if m.last_successful_update != m.last_run {
-        writeln!(
-            out,
-            "{:<18}{}",
-            label("last good"),
-            m.last_successful_update
-                .as_ref()
-                .map_or("none".into(), run_line)
-        )?;
-    }
-    Ok(())
+        [
+            &format!("last run, {}", m.market),
+            &format!("last good, {}", m.market),
+        ],
+        m.last_run.as_ref(),
+        m.last_successful_update.as_ref(),
+    )
 }
 
 fn megabytes(bytes: u64) -> String {
@@ -216,7 +211,12 @@ pub fn status(out: &mut impl Write, format: ReportFormat, v: &StatusView) -> io:
             )?;
         }
     }
-    runs(out, c.last_run.as_ref(), c.last_successful_update.as_ref())?;
+    runs(
+        out,
+        RUN_LABELS,
+        c.last_run.as_ref(),
+        c.last_successful_update.as_ref(),
+    )?;
     if let Some(w) = &v.writer {
         writeln!(
             out,
@@ -567,7 +567,12 @@ pub fn scheduler(out: &mut impl Write, format: ReportFormat, v: &SchedulerView) 
                 market_runs(out, m)?;
             }
         }
-        _ => runs(out, v.last_run.as_ref(), v.last_successful_update.as_ref())?,
+        _ => runs(
+            out,
+            RUN_LABELS,
+            v.last_run.as_ref(),
+            v.last_successful_update.as_ref(),
+        )?,
     }
     if let Some(next) = v.next_run {
         writeln!(
