@@ -285,8 +285,9 @@ pub(crate) struct ServeArgs {
     /// a client may take to send its headers.
     #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout: u64,
-    /// Megabytes of answers kept per published file for repeat questions (0: none). A file
-    /// never changes, so a kept answer is right until the next publish, which starts afresh.
+    /// Megabytes of answers kept per published file for repeat questions (0: none); a catalog
+    /// files or changes answer is kept when within a sixteenth of it. A file never changes, so
+    /// a kept answer is right until the next publish, which starts afresh.
     #[arg(long, default_value_t = 64, value_name = "MB", value_parser = clap::value_parser!(u32).range(0..=16_384))]
     pub cache_mb: u32,
     /// Read-only handles on the database, i.e. queries running at once (default: one per core);

@@ -181,7 +181,7 @@ pub(crate) enum CatalogCommand {
 const CATALOG_CONCURRENCY: &str = "96";
 
 /// How `catalog files` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, ValueEnum)]
 pub(crate) enum FilesFormat {
     /// Aligned columns for people, and a total.
     #[default]

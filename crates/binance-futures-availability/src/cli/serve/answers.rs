@@ -29,13 +29,27 @@ const MALLOC_SLACK: usize = 8 + 15;
 
 /// A key answers are kept under.
 pub(super) trait Key: Hash + Eq {
+    /// What is kept under it: a body, or a body and what is sent with it.
+    type Answer: Kept;
     /// The bytes it holds outside itself (its texts), each block counted as glibc's malloc
     /// lays it out.
     fn heap_bytes(&self) -> usize;
 }
 
+/// A kept answer: cloned out to each request that asks (a body is shared, not copied).
+pub(super) trait Kept: Clone {
+    /// The bytes of its body, held outside itself.
+    fn body_bytes(&self) -> usize;
+}
+
+impl Kept for Bytes {
+    fn body_bytes(&self) -> usize {
+        self.len()
+    }
+}
+
 /// What one kept answer costs besides its key's own bytes and its body's (about 330 B on
-/// x86-64):
+/// x86-64 for a body alone):
 /// - its slot in the map, key and body handle plus a control byte, times 32/7: hashbrown fills
 ///   at most 7/8 of its buckets, and under a cache's churn (an insert, an eviction) removals
 ///   leave tombstones, so a table grows (doubles) once more than half its capacity is in use
@@ -46,8 +60,8 @@ pub(super) trait Key: Hash + Eq {
 /// - the body's block: its slack, or the 32 B a block takes at least (a 3 B body);
 /// - the header `bytes` allocates for a body once it is shared (the copy sent to the client
 ///   and the one kept), 24 B in a 32 B block.
-const fn entry_overhead<K>() -> usize {
-    (size_of::<(Arc<K>, Bytes)>() + 1) * 32 / 7
+const fn entry_overhead<K: Key>() -> usize {
+    (size_of::<(Arc<K>, K::Answer)>() + 1) * 32 / 7
         + size_of::<Arc<K>>() * 2
         + 2 * size_of::<usize>()
         + MALLOC_SLACK
@@ -55,21 +69,21 @@ const fn entry_overhead<K>() -> usize {
         + 32
 }
 
-pub(super) struct Answers<K> {
+pub(super) struct Answers<K: Key> {
     limit: usize,
     inner: Mutex<Inner<K>>,
 }
 
-struct Inner<K> {
+struct Inner<K: Key> {
     /// One allocation per key, shared with `order`.
-    by_key: HashMap<Arc<K>, Bytes>,
+    by_key: HashMap<Arc<K>, K::Answer>,
     /// Keys oldest first, for eviction.
     order: VecDeque<Arc<K>>,
     /// What the entries cost, as `cost` counts it.
     bytes: usize,
 }
 
-impl<K> Default for Inner<K> {
+impl<K: Key> Default for Inner<K> {
     fn default() -> Self {
         Inner {
             by_key: HashMap::new(),
@@ -79,9 +93,9 @@ impl<K> Default for Inner<K> {
     }
 }
 
-/// What keeping `body` under `key` costs.
-fn cost<K: Key>(key: &K, body: &Bytes) -> usize {
-    size_of::<K>() + key.heap_bytes() + body.len() + entry_overhead::<K>()
+/// What keeping `answer` under `key` costs.
+fn cost<K: Key>(key: &K, answer: &K::Answer) -> usize {
+    size_of::<K>() + key.heap_bytes() + answer.body_bytes() + entry_overhead::<K>()
 }
 
 impl<K: Key> Answers<K> {
@@ -93,14 +107,14 @@ impl<K: Key> Answers<K> {
         }
     }
 
-    pub(super) fn get(&self, key: &K) -> Option<Bytes> {
+    pub(super) fn get(&self, key: &K) -> Option<K::Answer> {
         self.lock().by_key.get(key).cloned()
     }
 
-    /// Keeps `body` under `key`, dropping the oldest answers to stay within the limit. An
+    /// Keeps `answer` under `key`, dropping the oldest answers to stay within the limit. An
     /// answer costing more than the whole limit is not kept.
-    pub(super) fn put(&self, key: K, body: Bytes) {
-        let needed = cost(&key, &body);
+    pub(super) fn put(&self, key: K, answer: K::Answer) {
+        let needed = cost(&key, &answer);
         if needed > self.limit {
             return;
         }
@@ -115,14 +129,14 @@ impl<K: Key> Answers<K> {
                 let Some(oldest) = inner.order.pop_front() else {
                     break;
                 };
-                if let Some(body) = inner.by_key.remove(&oldest) {
-                    inner.bytes -= cost(oldest.as_ref(), &body);
-                    gone.push((oldest, body));
+                if let Some(answer) = inner.by_key.remove(&oldest) {
+                    inner.bytes -= cost(oldest.as_ref(), &answer);
+                    gone.push((oldest, answer));
                 }
             }
             inner.bytes += needed;
             inner.order.push_back(Arc::clone(&key));
-            inner.by_key.insert(key, body);
+            inner.by_key.insert(key, answer);
         }
         // Freed after the lock: other requests need not wait for it.
         drop(gone);
@@ -211,6 +225,8 @@ mod tests {
     }
 
     impl Key for String {
+        type Answer = Bytes;
+
         fn heap_bytes(&self) -> usize {
             match self.capacity() {
                 0 => 0,
@@ -247,7 +263,7 @@ mod tests {
     /// shared with the reply): the count stays within the limit, and what the cache really
     /// holds stays within the count, for tiny answers (where the bookkeeping is most of the
     /// cost) and large ones.
-    fn flood<K: Key>(key: impl Fn(u32) -> K) {
+    fn flood<K: Key<Answer = Bytes>>(key: impl Fn(u32) -> K) {
         let limit = 1 << 20;
         for size in [3, 40, 700, 32_000] {
             let before = held();

@@ -44,15 +44,43 @@ use crate::store::{
     UNIVERSE_DAYS, UniverseQuery,
 };
 
-pub(crate) use catalog::{CatalogKey, DEFAULT_MAX_FILES};
+pub(super) use catalog::CatalogKey;
+pub(crate) use catalog::DEFAULT_MAX_FILES;
 
 /// What an answer is kept under: the question and the format it was written in.
 pub(super) type AnswerKey = (Question, Format);
 
 impl super::answers::Key for AnswerKey {
+    type Answer = Bytes;
+
     fn heap_bytes(&self) -> usize {
         self.0.heap_bytes()
     }
+}
+
+/// A kept answer that holds an answer in rows: its body as written, gzipped per request
+/// (`App::kept_answer`).
+pub(super) trait RowsAnswer: Sized {
+    fn rows(body: Bytes) -> Self;
+    /// The body, when `self` is an answer in rows.
+    fn body(self) -> Option<Bytes>;
+}
+
+impl RowsAnswer for Bytes {
+    fn rows(body: Bytes) -> Bytes {
+        body
+    }
+
+    fn body(self) -> Option<Bytes> {
+        Some(self)
+    }
+}
+
+/// An answer's body as it is kept: without the slack of its doubling growth (up to 2x), so
+/// the cache's limit is what it holds.
+fn kept(mut body: Vec<u8>) -> Bytes {
+    body.shrink_to_fit();
+    Bytes::from(body)
 }
 
 /// What every handler shares.
@@ -69,8 +97,6 @@ pub(super) struct App {
     pub limits: super::published::Limits,
     /// The catalog's file, watched as the database's is.
     pub catalog: Arc<Published<Catalog>>,
-    /// Files one `/v1/catalog/files` answer lists at most (`serve --max-files`).
-    pub max_files: u64,
     /// How long a request may wait for a handle and run its query.
     pub timeout: Duration,
 }
@@ -743,7 +769,7 @@ impl App {
                         &path,
                         limits,
                         market,
-                        Some(write_answer),
+                        Some(refill_answer),
                     ))
                 })
                 .await
@@ -811,26 +837,23 @@ impl App {
         format: Format,
         key: S::Key,
         write: fn(&S, &S::Key) -> Result<Vec<u8>, CliError>,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Response, ApiError>
+    where
+        <S::Key as super::answers::Key>::Answer: RowsAnswer,
+    {
         let validators = validators(generation, format_name(format));
         if fresh(headers, &validators.etag, generation.last_modified) {
             return Ok((StatusCode::NOT_MODIFIED, validators.headers).into_response());
         }
-        let body = match generation.answers.get(&key) {
+        let body = match generation.answers.get(&key).and_then(RowsAnswer::body) {
             Some(body) => body,
             None => {
                 let asked = key.clone();
-                let body = Bytes::from(
-                    self.run(generation, move |file| {
-                        let mut out = write(file, &asked)?;
-                        // Kept in the cache: without the slack of its doubling growth (up
-                        // to 2x), so the cache's limit is what it holds.
-                        out.shrink_to_fit();
-                        Ok(out)
-                    })
-                    .await?,
+                let body = kept(
+                    self.run(generation, move |file| write(file, &asked))
+                        .await?,
                 );
-                generation.answers.put(key, body.clone());
+                generation.answers.put(key, RowsAnswer::rows(body.clone()));
                 body
             }
         };
@@ -857,12 +880,22 @@ impl App {
 
 /// The body of the answer to `key`'s question in its format, from `db`: what a request that
 /// finds none kept runs, and what a publish refills the new file's kept answers with.
-pub(super) fn write_answer(db: &Database, key: &AnswerKey) -> Result<Vec<u8>, CliError> {
+fn write_answer(db: &Database, key: &AnswerKey) -> Result<Vec<u8>, CliError> {
     let (question, format) = key;
     let mut out = Vec::new();
     let answer = db.answer(question)?;
     render::answer(&mut out, *format, question, &answer)?;
     Ok(out)
+}
+
+/// `write_answer`'s body, kept: what a publish refills the new file's answers with (none when
+/// the question fails on it; its next request gets the failure).
+pub(super) fn refill_answer(
+    db: &Database,
+    key: &AnswerKey,
+    _: super::published::Limits,
+) -> Option<Bytes> {
+    write_answer(db, key).ok().map(kept)
 }
 
 /// What a query that did not answer tells the client; a failure of the file (not of the

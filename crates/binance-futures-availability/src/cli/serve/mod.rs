@@ -131,19 +131,22 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
         let limits = published::Limits {
             handles,
             cache_bytes: args.cache_mb as usize * 1024 * 1024,
+            max_files: args.max_files,
         };
         // Blocking on the runtime's thread is fine here: nothing is served yet.
         let published = Arc::new(published::Published::for_market(
             db_path,
             limits,
             crate::facts::Market::Um,
-            Some(api::write_answer),
+            Some(api::refill_answer),
         ));
         tokio::spawn(Arc::clone(&published).watch());
         // The catalog is watched on its own: absent, or not servable, only its routes say so.
-        let catalog = Arc::new(published::Published::new(
+        let catalog = Arc::new(published::Published::for_market(
             &args.catalog.path(db_path),
             limits,
+            crate::facts::Market::Um,
+            Some(api::catalog::refill),
         ));
         tokio::spawn(Arc::clone(&catalog).watch());
         let others = crate::store::KEPT_MARKETS
@@ -157,7 +160,6 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
             db_path: db_path.to_path_buf(),
             limits,
             catalog,
-            max_files: args.max_files,
             timeout,
         };
         let router = api::router(Arc::new(app), Arc::new(hosts));

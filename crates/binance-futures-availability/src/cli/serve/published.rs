@@ -52,14 +52,16 @@ pub(super) const POLL: Duration = Duration::from_millis(200);
 const REFILL_FOR: Duration = Duration::from_millis(300);
 
 /// Writes the answer kept under a key from a handle on the new file (the API's own writer), to
-/// refill a new generation's answers before it is served.
-pub(super) type Refill<S> = fn(&S, &<S as Served>::Key) -> Result<Vec<u8>, crate::cli::CliError>;
+/// refill a new generation's answers before it is served: `None` when the question fails on
+/// the new file, or its answer is not one to keep (the API's limits say which).
+pub(super) type Refill<S> =
+    fn(&S, &<S as Served>::Key, Limits) -> Option<<<S as Served>::Key as Key>::Answer>;
 
 /// A kind of file `serve` answers from: how a read-only handle on it is opened and warmed, and
 /// what its answers are kept under.
 pub(super) trait Served: Send + 'static + Sized {
     /// What an answer from this kind of file is kept under.
-    type Key: Key + Clone + Send + Sync + 'static;
+    type Key: Key<Answer: Send + Sync + 'static> + Clone + Send + Sync + 'static;
     /// A read-only handle on the file at `path`, on `market`'s tables (a catalog's handle
     /// answers about every market, and takes none).
     fn open(path: &Path, market: Market) -> Result<Self, StoreError>;
@@ -189,7 +191,7 @@ impl<S: Served> Generation<S> {
         let handles = warm(handles)?;
         let answers = Answers::new(limits.cache_bytes);
         if let (Some((write, replaced)), Some(db)) = (refill, handles.first()) {
-            refill_answers(&answers, db, write, replaced);
+            refill_answers(&answers, db, write, limits, replaced);
         }
         let last_modified =
             std::fs::metadata(path)
@@ -304,6 +306,7 @@ fn refill_answers<S: Served>(
     answers: &Answers<S::Key>,
     db: &S,
     write: Refill<S>,
+    limits: Limits,
     replaced: &Generation<S>,
 ) {
     let start = std::time::Instant::now();
@@ -313,10 +316,8 @@ fn refill_answers<S: Served>(
         if start.elapsed() >= REFILL_FOR {
             break;
         }
-        if let Ok(mut body) = write(db, &**key) {
-            // As `kept_answer` keeps it: without the slack of its growth.
-            body.shrink_to_fit();
-            answers.put((**key).clone(), body.into());
+        if let Some(answer) = write(db, key, limits) {
+            answers.put((**key).clone(), answer);
             refilled += 1;
         }
     }
@@ -354,6 +355,9 @@ pub(super) struct Limits {
     pub handles: NonZeroUsize,
     /// Bytes of answers kept for repeat questions.
     pub cache_bytes: usize,
+    /// Files one catalog listing (`/v1/catalog/files`, `/v1/catalog/changes`) lists at most
+    /// (`serve --max-files`): a refill keeps no answer the API would refuse.
+    pub max_files: u64,
 }
 
 // Derived, it would ask `S: Clone`.
@@ -383,13 +387,9 @@ pub(super) struct Published<S: Served = Database> {
 
 impl<S: Served> Published<S> {
     /// Opens what is at `path` now (or records why it cannot), without failing: a server
-    /// started before the first `update` answers 503 until the file appears.
-    pub(super) fn new(path: &Path, limits: Limits) -> Published<S> {
-        Published::for_market(path, limits, Market::Um, None)
-    }
-
-    /// As `new`, with handles on `market`'s tables, and the answers kept refilled by `refill`
-    /// at each publish.
+    /// started before the first `update` answers 503 until the file appears. Its handles
+    /// answer from `market`'s tables, and the answers kept are refilled by `refill` at each
+    /// publish.
     pub(super) fn for_market(
         path: &Path,
         limits: Limits,
@@ -593,8 +593,9 @@ mod tests {
         let limits = Limits {
             handles: NonZeroUsize::MIN,
             cache_bytes: 1 << 20,
+            max_files: 1,
         };
-        let published = Arc::new(Published::new(&path, limits));
+        let published = Arc::new(Published::for_market(&path, limits, Market::Um, None));
         let watcher = std::thread::current().id();
 
         // No request in flight: freed by the publish's refresh, with the lock free.

@@ -9,7 +9,12 @@
 //! first (one aggregate), a question matching more than `--max-files` rows is refused then,
 //! before any row is read, and otherwise the rows are written into chunks as they are read, on
 //! the handle's thread, and sent as the client takes them — a few chunks in flight, never the
-//! whole answer.
+//! whole answer. A streamed answer that stayed small while it was written (`kept_bound`, a
+//! sixteenth of `--cache-mb`; one symbol's files are ~160 KB) is kept as it was sent (totals,
+//! encoding, body) under the question, its format and the client's gzip, and the next request
+//! asking the same is answered from it without a handle: one symbol's files cost ~3.7 ms of
+//! the server's CPU to write on 2 cores under load (BENCHMARKS.md, session 19). A publish
+//! refills the kept answers from the new file (`refill`), as the database's.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -23,9 +28,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::mpsc;
 
+use super::super::published::Limits;
 use super::{
-    ApiError, App, Endpoint, Params, Validators, accepts_gzip, fresh, header_text, header_value,
-    path_text, ran_error, ready, truncated, validators,
+    ApiError, App, Endpoint, Params, RowsAnswer, Validators, accepts_gzip, fresh, header_text,
+    header_value, kept, path_text, ran_error, ready, truncated, validators,
 };
 use crate::cli::CliError;
 use crate::cli::catalog::{
@@ -40,15 +46,175 @@ use crate::question::catalog::{
 use crate::store::{Catalog, ChangeListing, FileListing};
 use crate::vision::Dataset;
 
-/// What a catalog answer is kept under: the question and the format it was written in.
-pub(crate) type CatalogKey = (CatalogQuestion, Format);
+/// What a catalog answer is kept under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(in crate::cli::serve) enum CatalogKey {
+    /// A question answered in rows, and the format it was written in: kept as written, and
+    /// gzipped per request as the database's answers.
+    Rows(CatalogQuestion, Format),
+    /// A streamed question in its format, and whether the client takes gzip: kept as it was
+    /// sent, when it was small (`kept_bound`).
+    Streamed(Streamed, bool),
+}
 
 impl super::super::answers::Key for CatalogKey {
+    type Answer = CatalogKept;
+
     fn heap_bytes(&self) -> usize {
+        let text = match self {
+            CatalogKey::Rows(question, _) => question.heap_bytes(),
+            CatalogKey::Streamed(Streamed::Files(question, _), _) => question.heap_bytes(),
+            CatalogKey::Streamed(Streamed::Changes(..), _) => 0,
+        };
         // Its text's block, as glibc's malloc lays it out (as `Question::heap_bytes` counts).
-        match self.0.heap_bytes() {
+        match text {
             0 => 0,
             n => (n + 8).div_ceil(16).max(2) * 16,
+        }
+    }
+}
+
+/// A kept catalog answer: a `Rows` key's is `Rows`, a `Streamed` key's `Streamed` (`rows` and
+/// `stream` keep them so, each its own).
+#[derive(Debug, Clone)]
+pub(in crate::cli::serve) enum CatalogKept {
+    Rows(Bytes),
+    Streamed(Sent),
+}
+
+impl super::super::answers::Kept for CatalogKept {
+    fn body_bytes(&self) -> usize {
+        match self {
+            CatalogKept::Rows(body) => body.len(),
+            CatalogKept::Streamed(sent) => sent.body.len(),
+        }
+    }
+}
+
+impl RowsAnswer for CatalogKept {
+    fn rows(body: Bytes) -> CatalogKept {
+        CatalogKept::Rows(body)
+    }
+
+    fn body(self) -> Option<Bytes> {
+        match self {
+            CatalogKept::Rows(body) => Some(body),
+            CatalogKept::Streamed(_) => None,
+        }
+    }
+}
+
+/// A streamed answer as it was sent, whole: the totals its headers carry, whether its body is
+/// gzip, and the body's bytes.
+#[derive(Debug, Clone)]
+pub(in crate::cli::serve) struct Sent {
+    totals: Totals,
+    gzip: bool,
+    body: Bytes,
+}
+
+impl Sent {
+    /// The answer again, as `stream_rows` sent it but for the framing: one body of a known
+    /// length instead of chunks.
+    fn response(self, validators: Validators, content_type: &'static str) -> Response {
+        let mut response = head(validators, content_type, self.totals, self.gzip);
+        *response.body_mut() = Body::from(self.body);
+        response
+    }
+}
+
+/// The largest streamed answer kept: a sixteenth of `--cache-mb` (4 MB of the default 64 MB).
+/// One symbol's files of a daily dataset are ~210 B a file in JSON, ~530 KB for the longest
+/// history (~2,500 days since 2019): well within it, and sixteen such bounds fill the cache,
+/// so one large answer never flushes most of what is kept. It is also what a streamed answer
+/// holds besides its chunks in flight while it is written: once it grows past the bound, the
+/// copy is dropped and the answer goes on streaming, never held whole; at most `--handles`
+/// answers are written at once.
+fn kept_bound(limits: Limits) -> usize {
+    limits.cache_bytes / 16
+}
+
+/// The bytes of an answer as they are written, for as long as they stay within a bound.
+struct Keeping {
+    bytes: Option<Vec<u8>>,
+    bound: usize,
+}
+
+impl Keeping {
+    fn new(bound: usize) -> Keeping {
+        Keeping {
+            bytes: (bound > 0).then(Vec::new),
+            bound,
+        }
+    }
+
+    /// Adds `more`; false (and nothing kept from then on) once the copy would pass the bound.
+    fn take(&mut self, more: &[u8]) -> bool {
+        let Some(bytes) = &mut self.bytes else {
+            return false;
+        };
+        let len = bytes.len() + more.len();
+        if len > self.bound {
+            self.bytes = None;
+            return false;
+        }
+        if len > bytes.capacity() {
+            // Doubling, but never past the bound: the copy holds at most `bound` bytes.
+            let capacity = (bytes.capacity() * 2).clamp(len, self.bound);
+            bytes.reserve_exact(capacity - bytes.len());
+        }
+        bytes.extend_from_slice(more);
+        true
+    }
+
+    /// The whole answer, if it stayed within the bound.
+    fn body(self) -> Option<Bytes> {
+        self.bytes.map(kept)
+    }
+}
+
+/// A refill's writer: the answer, or an error once it passes the bound (then not kept).
+impl Write for Keeping {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.take(bytes) {
+            Ok(bytes.len())
+        } else {
+            Err(io::Error::other("larger than a kept answer may be"))
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The answer kept under `key`, written again from `catalog` (a new file, before it is
+/// served): `None` when the question fails on it, would be refused now (more rows than
+/// `--max-files`), or its answer has grown past `kept_bound`.
+pub(in crate::cli::serve) fn refill(
+    catalog: &Catalog,
+    key: &CatalogKey,
+    limits: Limits,
+) -> Option<CatalogKept> {
+    match key {
+        CatalogKey::Rows(..) => write_rows_answer(catalog, key)
+            .ok()
+            .map(|body| CatalogKept::Rows(kept(body))),
+        CatalogKey::Streamed(streamed, gzip) => {
+            let listed = streamed.list(catalog).ok()?;
+            if listed.rows() > limits.max_files {
+                return None;
+            }
+            let gzip = listed.gzip(*gzip);
+            let mut copy = Keeping::new(kept_bound(limits));
+            streamed
+                .write_sent(&mut copy, catalog, &listed, gzip)
+                .ok()?;
+            Some(CatalogKept::Streamed(Sent {
+                totals: listed.totals(),
+                gzip,
+                body: copy.body()?,
+            }))
         }
     }
 }
@@ -149,15 +315,21 @@ async fn rows(
         &generation,
         headers,
         format,
-        (question, format),
-        |catalog, key| {
-            let (question, format) = key;
-            let mut out = Vec::new();
-            write_rows(&mut out, catalog.answer(question)?, *format)?;
-            Ok(out)
-        },
+        CatalogKey::Rows(question, format),
+        write_rows_answer,
     )
     .await
+}
+
+/// The body of a `Rows` key's answer, from `catalog`: what a request that finds none kept
+/// runs, and what a publish refills.
+fn write_rows_answer(catalog: &Catalog, key: &CatalogKey) -> Result<Vec<u8>, CliError> {
+    let CatalogKey::Rows(question, format) = key else {
+        unreachable!("only a question in rows is written in rows")
+    };
+    let mut out = Vec::new();
+    write_rows(&mut out, catalog.answer(question)?, *format)?;
+    Ok(out)
 }
 
 async fn datasets(
@@ -324,8 +496,9 @@ async fn files(
     .await
 }
 
-/// A question whose answer is streamed, and the format it is written in.
-enum Streamed {
+/// A question whose answer is streamed (and kept when small), and the format it is written in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(in crate::cli::serve) enum Streamed {
     Files(FilesQuestion, FilesFormat),
     Changes(ChangesQuestion, Format),
 }
@@ -361,6 +534,25 @@ impl Streamed {
         }
     }
 
+    /// The body of the answer as it is sent, gzipped when `gzip`: the one writer of what is
+    /// streamed and of what is kept.
+    fn write_sent(
+        &self,
+        out: &mut impl Write,
+        catalog: &Catalog,
+        listed: &Listed,
+        gzip: bool,
+    ) -> Result<(), CliError> {
+        if gzip {
+            let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+            self.write(&mut encoder, catalog, listed)?;
+            encoder.finish()?;
+            Ok(())
+        } else {
+            self.write(out, catalog, listed)
+        }
+    }
+
     /// The refusal of a question matching more than `max` rows: the one sentence of both, with
     /// how to narrow each.
     fn too_many(&self, rows: u64, max: u64) -> ApiError {
@@ -392,16 +584,44 @@ impl Listed {
         }
     }
 
+    /// Whether the answer is gzipped, the client taking gzip (`asked`): an empty one is sent
+    /// as it is.
+    fn gzip(&self, asked: bool) -> bool {
+        asked && self.rows() > 0
+    }
+
     /// The totals sent as headers before the first row.
-    fn totals(&self) -> Vec<(&'static str, u64)> {
+    fn totals(&self) -> Totals {
         match self {
-            Listed::Files(l) => vec![("x-total-files", l.files), ("x-total-bytes", l.bytes)],
-            Listed::Changes(l) => vec![("x-total-changes", l.changes)],
+            Listed::Files(l) => Totals::Files {
+                files: l.files,
+                bytes: l.bytes,
+            },
+            Listed::Changes(l) => Totals::Changes { changes: l.changes },
         }
     }
 }
 
-/// A streamed answer from the catalog served now, validated like the kept ones.
+/// What a streamed answer's headers say of it before its first row.
+#[derive(Debug, Clone, Copy)]
+enum Totals {
+    Files { files: u64, bytes: u64 },
+    Changes { changes: u64 },
+}
+
+impl Totals {
+    fn headers(self) -> Vec<(&'static str, u64)> {
+        match self {
+            Totals::Files { files, bytes } => {
+                vec![("x-total-files", files), ("x-total-bytes", bytes)]
+            }
+            Totals::Changes { changes } => vec![("x-total-changes", changes)],
+        }
+    }
+}
+
+/// A streamed answer from the catalog served now, validated like the kept ones: the one kept
+/// for the question, its format and the client's gzip, if any; else streamed (and kept).
 async fn stream(
     app: &App,
     headers: &HeaderMap,
@@ -415,16 +635,44 @@ async fn stream(
         return Ok((StatusCode::NOT_MODIFIED, validators.headers).into_response());
     }
     let gzip = accepts_gzip(headers);
+    let key = CatalogKey::Streamed(streamed.clone(), gzip);
+    if let Some(CatalogKept::Streamed(sent)) = generation.answers.get(&key) {
+        return Ok(sent.response(validators, content_type));
+    }
     stream_rows(app, generation, streamed, gzip, validators, content_type).await
+}
+
+/// A streamed answer's status and headers: the validators, its type, its totals, its
+/// encoding.
+fn head(
+    validators: Validators,
+    content_type: &'static str,
+    totals: Totals,
+    gzip: bool,
+) -> Response {
+    let mut response = (
+        validators.headers,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+    )
+        .into_response();
+    for (name, total) in totals.headers() {
+        response.headers_mut().insert(
+            header::HeaderName::from_static(name),
+            header_value(&total.to_string()),
+        );
+    }
+    if gzip {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
 /// What the stream sends: its head (the totals, or the refusal) once the listing is known,
 /// then its body's chunks.
 enum Piece {
-    Head {
-        totals: Vec<(&'static str, u64)>,
-        gzip: bool,
-    },
+    Head { totals: Totals, gzip: bool },
     Chunk(Bytes),
 }
 
@@ -435,21 +683,24 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 /// A chunk is sent once it holds this much.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// A streamed question's answer: 400 when it matches more than `app.max_files` rows, else the
-/// totals as headers and the rows as they are read.
+/// A streamed question's answer: 400 when it matches more than `--max-files` rows, else the
+/// totals as headers and the rows as they are read. An answer sent whole within `kept_bound`
+/// is kept for the next request asking it with `asked_gzip`.
 async fn stream_rows(
     app: &App,
     generation: Arc<super::Generation<Catalog>>,
     streamed: Streamed,
-    gzip: bool,
+    asked_gzip: bool,
     validators: Validators,
     content_type: &'static str,
 ) -> Result<Response, ApiError> {
     let (tx, mut rx) = mpsc::channel::<Result<Piece, ApiError>>(CHUNKS_IN_FLIGHT);
-    let (max, wait) = (app.max_files, app.timeout);
+    let (limits, wait) = (app.limits, app.timeout);
+    let max = limits.max_files;
     let writer = tx.clone();
     let reading = Arc::clone(&generation);
     tokio::spawn(async move {
+        let keeping = Arc::clone(&reading);
         let ran = reading
             .run(move |catalog| {
                 // Given up on (the client left, or the head came too late): nothing to read.
@@ -461,28 +712,27 @@ async fn stream_rows(
                     let _ = writer.blocking_send(Err(streamed.too_many(listed.rows(), max)));
                     return Ok(());
                 }
-                let gzip = gzip && listed.rows() > 0;
-                let mut chunks = Chunks::new(writer, wait);
-                let head = Piece::Head {
-                    totals: listed.totals(),
-                    gzip,
-                };
-                if chunks.send(Ok(head)).is_err() {
+                let gzip = listed.gzip(asked_gzip);
+                let mut chunks = Chunks::new(writer, wait, kept_bound(limits));
+                let totals = listed.totals();
+                if chunks.send(Ok(Piece::Head { totals, gzip })).is_err() {
                     return Ok(());
                 }
-                let written = if gzip {
-                    let mut encoder =
-                        flate2::write::GzEncoder::new(&mut chunks, flate2::Compression::fast());
-                    streamed
-                        .write(&mut encoder, catalog, &listed)
-                        .and_then(|()| encoder.finish().map(drop).map_err(CliError::from))
-                } else {
-                    streamed.write(&mut chunks, catalog, &listed)
-                };
-                match written.and_then(|()| chunks.finish().map_err(CliError::from)) {
+                let written = streamed
+                    .write_sent(&mut chunks, catalog, &listed, gzip)
+                    .and_then(|()| chunks.finish().map_err(CliError::from));
+                match written {
+                    Ok(()) => {
+                        if let Some(body) = chunks.copy.body() {
+                            let sent = Sent { totals, gzip, body };
+                            let key = CatalogKey::Streamed(streamed, asked_gzip);
+                            keeping.answers.put(key, CatalogKept::Streamed(sent));
+                        }
+                        Ok(())
+                    }
                     // The client stopped reading: not the file's failure.
                     Err(_) if chunks.gone => Ok(()),
-                    other => other,
+                    Err(e) => Err(e),
                 }
             })
             .await;
@@ -494,7 +744,7 @@ async fn stream_rows(
             let _ = tx.send(Err(e)).await;
         }
     });
-    let head = match tokio::time::timeout(app.timeout, rx.recv()).await {
+    let (totals, gzip) = match tokio::time::timeout(app.timeout, rx.recv()).await {
         Err(_) => return Err(app.too_slow()),
         Ok(None) => {
             return Err(ApiError::new(
@@ -504,10 +754,7 @@ async fn stream_rows(
         }
         Ok(Some(Err(e))) => return Err(e),
         Ok(Some(Ok(Piece::Chunk(_)))) => unreachable!("the head comes first"),
-        Ok(Some(Ok(head))) => head,
-    };
-    let Piece::Head { totals, gzip } = head else {
-        unreachable!("matched above")
+        Ok(Some(Ok(Piece::Head { totals, gzip }))) => (totals, gzip),
     };
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         let piece = match rx.recv().await? {
@@ -517,31 +764,18 @@ async fn stream_rows(
         };
         Some((piece, rx))
     });
-    let mut response = (
-        validators.headers,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-    )
-        .into_response();
-    for (name, total) in totals {
-        response.headers_mut().insert(
-            header::HeaderName::from_static(name),
-            header_value(&total.to_string()),
-        );
-    }
-    if gzip {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
+    let mut response = head(validators, content_type, totals, gzip);
     *response.body_mut() = Body::from_stream(body);
     Ok(response)
 }
 
-/// Bytes written on the handle's thread, sent to the client in chunks of `CHUNK_BYTES`; a
-/// client that takes none for `wait` is given up on (`gone`), and so is one that left.
+/// Bytes written on the handle's thread, sent to the client in chunks of `CHUNK_BYTES`, and
+/// copied while they stay within a bound (to be kept); a client that takes none for `wait` is
+/// given up on (`gone`), and so is one that left.
 struct Chunks {
     tx: mpsc::Sender<Result<Piece, ApiError>>,
     buffer: Vec<u8>,
+    copy: Keeping,
     wait: Duration,
     runtime: tokio::runtime::Handle,
     gone: bool,
@@ -549,10 +783,11 @@ struct Chunks {
 
 impl Chunks {
     /// On the blocking pool's thread (it has the runtime's handle).
-    fn new(tx: mpsc::Sender<Result<Piece, ApiError>>, wait: Duration) -> Chunks {
+    fn new(tx: mpsc::Sender<Result<Piece, ApiError>>, wait: Duration, bound: usize) -> Chunks {
         Chunks {
             tx,
             buffer: Vec::with_capacity(CHUNK_BYTES),
+            copy: Keeping::new(bound),
             wait,
             runtime: tokio::runtime::Handle::current(),
             gone: false,
@@ -591,6 +826,7 @@ impl Chunks {
 
 impl Write for Chunks {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.copy.take(bytes);
         self.buffer.extend_from_slice(bytes);
         if self.buffer.len() >= CHUNK_BYTES {
             self.send_buffer()?;
