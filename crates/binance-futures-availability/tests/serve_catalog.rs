@@ -580,3 +580,175 @@ fn a_published_catalog_replaces_every_answer() {
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(client.get(&paths[0], &[]).text(), changes);
 }
+
+/// Whether `answer` was sent whole from what was kept (one body of a known length), not
+/// streamed as it was written (chunks).
+fn kept(answer: &Answer) -> bool {
+    answer.header("transfer-encoding").is_none()
+        && answer.header("content-length") == Some(&*answer.body.len().to_string())
+}
+
+fn streamed(answer: &Answer) -> bool {
+    answer.header("transfer-encoding") == Some("chunked")
+        && answer.header("content-length").is_none()
+}
+
+/// `kept` is `streamed` byte for byte: status, body, and every header but the date and the
+/// framing (`content-length` against `transfer-encoding: chunked`).
+fn same_answer(kept: &Answer, streamed: &Answer, what: &str) {
+    let headers = |a: &Answer| {
+        let mut h: Vec<(String, Vec<u8>)> = a
+            .headers
+            .iter()
+            .filter(|(name, _)| {
+                !["date", "transfer-encoding", "content-length"].contains(&name.as_str())
+            })
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .collect();
+        h.sort();
+        h
+    };
+    assert_eq!(kept.status, streamed.status, "{what}");
+    assert_eq!(headers(kept), headers(streamed), "{what}");
+    assert!(kept.body == streamed.body, "{what}: the bodies differ");
+}
+
+/// The daily dataset's symbol whose files reach its newest day (so a day more adds one).
+fn current_symbol(env: &Env, daily: &str) -> String {
+    let symbols = json(&env.ok(&["catalog", "symbols", daily, "--format", "json"]));
+    let symbols = symbols.as_array().unwrap();
+    let newest = symbols.iter().map(|s| s["last"].as_str().unwrap()).max();
+    let current = symbols
+        .iter()
+        .find(|s| s["last"].as_str() == newest)
+        .unwrap();
+    current["symbol"].as_str().unwrap().to_string()
+}
+
+/// A streamed answer is kept once sent whole, and the next request asking the same is answered
+/// from it: the same status, headers and bytes (gzip too), only framed as one body; a 304
+/// still when the client has it. Files and changes, in every format.
+#[test]
+fn a_kept_streamed_answer_is_the_streamed_one_byte_for_byte() {
+    let env = catalog_with_history();
+    let (daily, symbol, _) = pick(&env);
+    let served = Served::start(&env, &[]);
+    let client = Client::new(&served);
+    let mut paths: Vec<String> = ["json", "csv", "urls"]
+        .iter()
+        .map(|f| format!("/v1/catalog/files/{daily}?symbol={symbol}&format={f}"))
+        .collect();
+    paths.push(format!("/v1/catalog/files/{daily}?symbol=NOSUCHSYMBOL"));
+    paths.push("/v1/catalog/changes?format=csv".to_string());
+    paths.push("/v1/catalog/changes?kind=removed".to_string());
+    for path in &paths {
+        for gzip in [&[][..], &[("accept-encoding", "gzip")][..]] {
+            let what = format!("{path} {gzip:?}");
+            let first = client.get(path, gzip);
+            assert_eq!(first.status, 200, "{what}: {}", first.text());
+            assert!(streamed(&first), "{what}: the first answer is streamed");
+            let again = client.get(path, gzip);
+            assert!(kept(&again), "{what}: asked again, it was not kept");
+            same_answer(&again, &first, &what);
+            let etag = again.header("etag").unwrap();
+            let current = client.get(path, &[gzip, &[("if-none-match", etag)][..]].concat());
+            assert_eq!(current.status, 304, "{what}");
+        }
+        // Kept per encoding: the plain answer is not the gzip one.
+        let plain = client.get(path, &[]);
+        let zipped = client.get(path, &[("accept-encoding", "gzip")]);
+        assert!(kept(&plain) && kept(&zipped), "{path}");
+        if !plain.body.starts_with(b"[]") {
+            assert_eq!(zipped.header("content-encoding"), Some("gzip"), "{path}");
+            let mut unzipped = Vec::new();
+            flate2::read::GzDecoder::new(&zipped.body[..])
+                .read_to_end(&mut unzipped)
+                .unwrap();
+            assert_eq!(unzipped, plain.body, "{path}");
+        }
+    }
+}
+
+/// A `catalog update` publishing a day more: the kept files answer is written again from the
+/// new file before it is served (refilled), so the first request after the publish is answered
+/// from what was kept, and it is the new file's answer — byte for byte what a server keeping
+/// nothing streams from it — never the replaced file's.
+#[test]
+fn a_publish_refills_kept_files_answers_from_the_new_file() {
+    let t0: DateTime<Utc> = "2026-11-19T09:00:00Z".parse().unwrap();
+    let env = first_crawl();
+    let (daily, _, _) = pick(&env);
+    let symbol = current_symbol(&env, &daily);
+    let path = format!("/v1/catalog/files/{daily}?symbol={symbol}");
+    let served = Served::start(&env, &[]);
+    let client = Client::new(&served);
+    let gzip = [("accept-encoding", "gzip")];
+    let mut old = Vec::new();
+    for headers in [&[][..], &gzip[..]] {
+        client.get(&path, headers);
+        let kept_before = client.get(&path, headers);
+        assert!(kept(&kept_before), "{headers:?}");
+        old.push(kept_before);
+    }
+    let old_cli = env.ok(&[
+        "catalog", "files", &daily, "--symbol", &symbol, "--format", "json",
+    ]);
+    assert_eq!(old[0].text(), old_cli);
+
+    env.sim.set_clock(t0 + chrono::Days::new(1));
+    env.ok(&["catalog", "update", "-q"]);
+    let new_cli = env.ok(&[
+        "catalog", "files", &daily, "--symbol", &symbol, "--format", "json",
+    ]);
+    assert_ne!(new_cli, old_cli, "{symbol} has a file more a day later");
+    // Asked with the old validators, 304 until the new file is served: no other question is
+    // asked (and kept) meanwhile.
+    let etag = old[0].header("etag").unwrap().to_string();
+    let mut after = None;
+    wait_until(10, "the new catalog served", || {
+        let answer = client.get(&path, &[("if-none-match", &etag)]);
+        let served = answer.status == 200;
+        after = Some(answer);
+        served
+    });
+    let after = after.unwrap();
+    assert!(
+        kept(&after),
+        "the first answer after the publish was refilled"
+    );
+    assert_eq!(after.text(), new_cli);
+    let after_gzip = client.get(&path, &gzip);
+    assert!(kept(&after_gzip), "the gzip answer was refilled too");
+
+    // What a server that keeps nothing streams from the new file, byte for byte.
+    let reference = Served::start(&env, &["--cache-mb", "0"]);
+    let reference = Client::new(&reference);
+    for (refilled, headers) in [(&after, &[][..]), (&after_gzip, &gzip[..])] {
+        let streamed_now = reference.get(&path, headers);
+        assert!(streamed(&streamed_now), "{headers:?}");
+        same_answer(refilled, &streamed_now, &format!("refilled {headers:?}"));
+        assert_ne!(refilled.body, old[usize::from(!headers.is_empty())].body);
+    }
+}
+
+/// An answer larger than a sixteenth of `--cache-mb` is streamed every time, never kept (nor
+/// held whole); a small one on the same server is kept.
+#[test]
+fn a_streamed_answer_past_the_bound_is_not_kept() {
+    let env = first_crawl();
+    let (daily, symbol, _) = pick(&env);
+    let bound = (1 << 20) / 16;
+    let large = env.ok(&["catalog", "files", &daily, "--format", "json"]);
+    assert!(large.len() > bound, "{} B", large.len());
+    let served = Served::start(&env, &["--cache-mb", "1"]);
+    let client = Client::new(&served);
+    let path = format!("/v1/catalog/files/{daily}");
+    for _ in 0..3 {
+        let answer = client.get(&path, &[]);
+        assert!(streamed(&answer), "{} B were kept", answer.body.len());
+        assert_eq!(answer.text(), large);
+    }
+    let small = format!("{path}?symbol={symbol}");
+    client.get(&small, &[]);
+    assert!(kept(&client.get(&small, &[])), "a small answer is kept");
+}
