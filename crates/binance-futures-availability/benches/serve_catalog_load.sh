@@ -9,19 +9,27 @@
 #
 #   flock /tmp/bfa-cargo.lock bash benches/serve_catalog_load.sh [SCALE] [SECONDS] [CONNECTIONS]
 #
-# Binaries from $CARGO_TARGET_DIR/release (default ~/.cache/bfa-target). Needs wrk.
+# Binaries from $BIN_DIR, else $CARGO_TARGET_DIR/release (default ~/.cache/bfa-target): a
+# baseline's binaries copied aside run with BIN_DIR=that/folder. Needs wrk.
+#
+# The simulator stands in for Binance's servers, whose CPU a deployment does not pay; it runs
+# at nice $SIM_NICE (0 unless given), and the CPU it, `serve` and the updates took during the
+# run is printed (from /proc and bash's `times`), so what shares the two cores with `serve` is
+# known.
 set -euo pipefail
 scale="${1:-0.1}"
 secs="${2:-20}"
 conns="${3:-8}"
 as_of="${AS_OF:-2026-11-15}"
-bin="${CARGO_TARGET_DIR:-$HOME/.cache/bfa-target}/release"
+bin="${BIN_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/bfa-target}/release}"
+sim_nice="${SIM_NICE:-0}"
+ticks=$(getconf CLK_TCK)
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 export BFA_DB="$work/bfa.duckdb"
 # A simulator of the bucket as of day $1 with $2 ms latency; sets sim_pid and the URLs.
 sim() {
-  "$bin/vision-sim" --corpus vision --scale "$scale" --as-of "$1" --latency-ms "$2" \
+  nice -n "$sim_nice" "$bin/vision-sim" --corpus vision --scale "$scale" --as-of "$1" --latency-ms "$2" \
     --addr 127.0.0.1:0 >"$work/sim.log" 2>&1 &
   sim_pid=$!
   until grep -q "export" "$work/sim.log"; do sleep 0.1; done
@@ -52,7 +60,11 @@ end
 LUA
 echo "catalog: $(stat -c %s "$work/catalog.duckdb") bytes; um/daily/klines/1m: $(sed -n 's/^-- //p' "$work/symbols.lua")"
 
-# Updates back to back, each a day later than the last, until stopped.
+# CPU seconds a process has used (user and system), from /proc.
+cpu() { awk -v t="$ticks" '{printf "%.2f\n", ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Updates back to back, each a day later than the last, until stopped. Each finished update's
+# CPU (user and system, from `times` in the shell that ran it) and its simulator's (read
+# before it is stopped) go to files.
 (
   sim_pid=
   trap 'kill $sim_pid 2>/dev/null; exit' TERM
@@ -60,7 +72,9 @@ echo "catalog: $(stat -c %s "$work/catalog.duckdb") bytes; um/daily/klines/1m: $
   while true; do
     day=$(date -u -d "$day + 1 day" +%F)
     sim "$day" 50
-    nice -n 10 "$bin/binance-futures-availability" catalog update --quiet
+    nice -n 10 bash -c '"$0" catalog update --quiet && times | tail -1' \
+      "$bin/binance-futures-availability" >>"$work/update_cpu"
+    cpu "$sim_pid" >>"$work/sim_cpu"
     kill "$sim_pid"; wait "$sim_pid" 2>/dev/null || true
     date +%s.%N >>"$work/updates"
   done
@@ -71,9 +85,16 @@ sleep 2
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$serve_pid/status"; }
 echo "== $secs s of one symbol's files, $conns connections, catalog updates publishing back to back"
 echo "serve RSS before: $(rss)"
+serve_cpu=$(cpu "$serve_pid")
 wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/symbols.lua" "$url" 2>&1 | tee "$work/wrk.out"
 if grep -q "Non-2xx\|error" "$work/wrk.out"; then echo "wrk saw failures: not a measurement" >&2; exit 1; fi
+echo "serve CPU during the run: $(awk -v a="$serve_cpu" -v b="$(cpu "$serve_pid")" 'BEGIN {printf "%.1f", b - a}') s"
+# The running update's simulator, before the updater is stopped (it is stopped with it).
+running_sim=$(pgrep -P "$updater" -x vision-sim || true)
+[ -n "$running_sim" ] && cpu "$running_sim" >>"$work/sim_cpu"
 kill "$updater"; wait "$updater" 2>/dev/null || true
 echo "catalog updates published during the run: $(wc -l <"$work/updates" 2>/dev/null || echo 0)"
+echo "simulator CPU (nice $sim_nice), each update's since its start, s: $(tr '\n' ' ' <"$work/sim_cpu" 2>/dev/null)"
+echo "finished updates' CPU (user, system): $(tr '\n' ';' <"$work/update_cpu" 2>/dev/null)"
 echo "serve RSS after: $(rss)"
 grep -ci "swapped\|published\|reopen" "$work/serve.log" || true
