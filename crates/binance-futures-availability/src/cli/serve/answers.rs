@@ -13,7 +13,9 @@
 //! actually allocated.
 //!
 //! The keys are typed (the API keeps answers under the question and its format): two
-//! spellings of one question are one key, and no text has to name a question fully.
+//! spellings of one question are one key, and no text has to name a question fully. So are
+//! the answers (`Key::Answer`): a body, or for a catalog listing the body with the totals and
+//! encoding it was sent with.
 //!
 //! What must not be known here: what the keys mean, HTTP.
 
