@@ -27,13 +27,16 @@ ticks=$(getconf CLK_TCK)
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 export BFA_DB="$work/bfa.duckdb"
-# A simulator of the bucket as of day $1 with $2 ms latency; sets sim_pid and the URLs.
+# A simulator of the bucket as of day $1 with $2 ms latency; sets sim_pid and the URLs. Each
+# writes a log of its own: with one log, the next simulator's truncation of it raced the read
+# of the last one's address, and an update could be sent to a simulator already stopped.
 sim() {
+  local log="$work/sim.$1.log"
   nice -n "$sim_nice" "$bin/vision-sim" --corpus vision --scale "$scale" --as-of "$1" --latency-ms "$2" \
-    --addr 127.0.0.1:0 >"$work/sim.log" 2>&1 &
+    --addr 127.0.0.1:0 >"$log" 2>&1 &
   sim_pid=$!
-  until grep -q "export" "$work/sim.log"; do sleep 0.1; done
-  eval "$(grep export "$work/sim.log")"
+  until grep -q "export" "$log" 2>/dev/null; do sleep 0.1; done
+  eval "$(grep export "$log")"
   export BFA_S3_URL BFA_DATA_URL
 }
 sim "$as_of" 0
@@ -41,7 +44,7 @@ sim "$as_of" 0
 kill "$sim_pid"; wait "$sim_pid" 2>/dev/null || true
 "$bin/binance-futures-availability" serve --addr 127.0.0.1:0 2>"$work/serve.log" &
 serve_pid=$!
-until grep -qo 'http://127.0.0.1:[0-9]*' "$work/serve.log"; do sleep 0.1; done
+until grep -qo 'http://127.0.0.1:[0-9]*' "$work/serve.log" 2>/dev/null; do sleep 0.1; done
 url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | head -1)
 until curl -sf "$url/v1/catalog/strays" >/dev/null; do sleep 0.1; done
 
@@ -72,8 +75,10 @@ cpu() { awk -v t="$ticks" '{printf "%.2f\n", ($14 + $15) / t}' "/proc/$1/stat" 2
   while true; do
     day=$(date -u -d "$day + 1 day" +%F)
     sim "$day" 50
-    nice -n 10 bash -c '"$0" catalog update --quiet && times | tail -1' \
-      "$bin/binance-futures-availability" >>"$work/update_cpu"
+    # `times` last in the shell that waited for the update (in a pipeline it would report a
+    # subshell's nothing).
+    nice -n 10 bash -c '"$0" catalog update --quiet && times' \
+      "$bin/binance-futures-availability" | tail -1 >>"$work/update_cpu"
     cpu "$sim_pid" >>"$work/sim_cpu"
     kill "$sim_pid"; wait "$sim_pid" 2>/dev/null || true
     date +%s.%N >>"$work/updates"
