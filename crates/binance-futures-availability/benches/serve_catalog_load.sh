@@ -68,6 +68,7 @@ cpu() { awk -v t="$ticks" '{printf "%.2f\n", ($14 + $15) / t}' "/proc/$1/stat" 2
 # Updates back to back, each a day later than the last, until stopped. Each finished update's
 # CPU (user and system, from `times` in the shell that ran it) and its simulator's (read
 # before it is stopped) go to files.
+touch "$work/updates" "$work/update_cpu" "$work/sim_cpu"
 (
   sim_pid=
   trap 'kill $sim_pid 2>/dev/null; exit' TERM
@@ -79,9 +80,9 @@ cpu() { awk -v t="$ticks" '{printf "%.2f\n", ($14 + $15) / t}' "/proc/$1/stat" 2
     # subshell's nothing).
     nice -n 10 bash -c '"$0" catalog update --quiet && times' \
       "$bin/binance-futures-availability" | tail -1 >>"$work/update_cpu"
+    date +%s.%N >>"$work/updates"
     cpu "$sim_pid" >>"$work/sim_cpu"
     kill "$sim_pid"; wait "$sim_pid" 2>/dev/null || true
-    date +%s.%N >>"$work/updates"
   done
 ) &
 updater=$!
@@ -91,6 +92,7 @@ rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$serve_pid/status"; }
 echo "== $secs s of one symbol's files, $conns connections, catalog updates publishing back to back"
 echo "serve RSS before: $(rss)"
 serve_cpu=$(cpu "$serve_pid")
+started=$(date +%s.%N)
 wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/symbols.lua" "$url" 2>&1 | tee "$work/wrk.out"
 if grep -q "Non-2xx\|error" "$work/wrk.out"; then echo "wrk saw failures: not a measurement" >&2; exit 1; fi
 echo "serve CPU during the run: $(awk -v a="$serve_cpu" -v b="$(cpu "$serve_pid")" 'BEGIN {printf "%.1f", b - a}') s"
@@ -98,8 +100,10 @@ echo "serve CPU during the run: $(awk -v a="$serve_cpu" -v b="$(cpu "$serve_pid"
 running_sim=$(pgrep -P "$updater" -x vision-sim || true)
 [ -n "$running_sim" ] && cpu "$running_sim" >>"$work/sim_cpu"
 kill "$updater"; wait "$updater" 2>/dev/null || true
-echo "catalog updates published during the run: $(wc -l <"$work/updates" 2>/dev/null || echo 0)"
-echo "simulator CPU (nice $sim_nice), each update's since its start, s: $(tr '\n' ' ' <"$work/sim_cpu" 2>/dev/null)"
-echo "finished updates' CPU (user, system): $(tr '\n' ';' <"$work/update_cpu" 2>/dev/null)"
+ended=$(date +%s.%N)
+during=$(awk -v a="$started" -v b="$ended" '$1 >= a && $1 <= b' "$work/updates" | wc -l)
+echo "catalog updates published during the run: $during (of $(wc -l <"$work/updates") finished)"
+echo "simulator CPU (nice $sim_nice), each update's since its start, s: $(tr '\n' ' ' <"$work/sim_cpu")"
+echo "finished updates' CPU (user, system): $(tr '\n' ';' <"$work/update_cpu")"
 echo "serve RSS after: $(rss)"
 grep -ci "swapped\|published\|reopen" "$work/serve.log" || true
