@@ -71,7 +71,10 @@ cpu() { awk -v t="$ticks" '{printf "%.2f\n", ($14 + $15) / t}' "/proc/$1/stat" 2
 touch "$work/updates" "$work/update_cpu" "$work/sim_cpu"
 (
   sim_pid=
-  trap 'kill $sim_pid 2>/dev/null; exit' TERM
+  # On any exit, a failed update's too: a simulator left running keeps the build lock's file
+  # open (it inherits flock's descriptor), and every other build waits for it.
+  trap 'kill $sim_pid 2>/dev/null' EXIT
+  trap 'exit' TERM
   day="$as_of"
   while true; do
     day=$(date -u -d "$day + 1 day" +%F)
