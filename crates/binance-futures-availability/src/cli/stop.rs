@@ -203,3 +203,25 @@ mod event {
         Err(failed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// `request` reaches what `Signals` listens to (SIGTERM on Unix, the stop event on Windows),
+    /// twice: the second request of a stop that ends a process at once is heard too.
+    #[test]
+    fn stop_requests_to_this_process_are_heard() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut signals = super::Signals::listen().expect("listening for stop requests");
+            for _ in 0..2 {
+                super::request(std::process::id()).unwrap();
+                tokio::time::timeout(std::time::Duration::from_secs(10), signals.next())
+                    .await
+                    .expect("the stop request was not heard within 10 s");
+            }
+        });
+    }
+}

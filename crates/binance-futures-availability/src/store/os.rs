@@ -9,9 +9,11 @@
 //!
 //! - A file's identity is its volume serial number and 64-bit file index
 //!   (`GetFileInformationByHandle`) for device and inode, its last-write time in 100 ns for
-//!   the modification time. On ReFS the 64-bit index is not guaranteed unique (Microsoft's
-//!   documentation of `BY_HANDLE_FILE_INFORMATION`); the identities this crate compares also
-//!   hold the size and the time, and the read index's stamp the file's first 12,288 bytes.
+//!   the modification time. A file system without 64-bit file IDs reports 0 (MS-FSCC 2.4.26;
+//!   some network file systems do, for the serial number too): there every file has the same
+//!   device and inode, the identities this crate compares rest on size and time (the read
+//!   index's stamp also on the file's first 12,288 bytes), and the check that a lock file's
+//!   path still names the file locked cannot see a replacement.
 //! - `LockFileEx` locks are mandatory: a whole-file lock, as std's `File::lock` takes, makes
 //!   every other process's read of the file fail, and the line naming the holder of the
 //!   writer lock or the pid file could not be read. The lock is taken on one byte far past
@@ -365,7 +367,9 @@ mod tests {
         assert!(matches!(try_lock(&c), Err(TryLockError::WouldBlock)));
     }
 
-    /// A rename over a path gives it another identity; the open file keeps its own.
+    /// Another file put at a path gives it another identity; the open file keeps its own. (The
+    /// open file is moved aside first: replacing a file held open is what Windows refuses
+    /// without POSIX renames, Wine 8 among them, and is not this test's question.)
     #[test]
     fn identity_follows_the_file_not_the_path() {
         let dir = tempfile::tempdir().unwrap();
@@ -375,6 +379,7 @@ mod tests {
         let before = stat(&opened).unwrap();
         assert_eq!(stat_path(&path).unwrap(), before);
         assert_eq!(before.len, 3);
+        std::fs::rename(&path, dir.path().join("db.old")).unwrap();
         std::fs::write(&new, "newer").unwrap();
         std::fs::rename(&new, &path).unwrap();
         let after = stat_path(&path).unwrap();
