@@ -24,6 +24,9 @@ case "$(uname -s)/$(uname -m)" in
   Linux/aarch64 | Linux/arm64) target=aarch64-unknown-linux-gnu ;;
   Darwin/x86_64) target=x86_64-apple-darwin ;;
   Darwin/arm64) target=aarch64-apple-darwin ;;
+  MINGW*/* | MSYS*/* | CYGWIN*/*)
+    say "on Windows, download $cmd-x86_64-pc-windows-msvc.zip and its .sha256 from $release_url and put the .exe on PATH (see the README)"
+    exit 2 ;;
   *)
     say "no archive for $(uname -s) $(uname -m); the wheel (pip install) or a build from source covers it"
     exit 2 ;;

@@ -14,11 +14,14 @@ pub const DEFAULT_S3_URL: &str = "https://s3-ap-northeast-1.amazonaws.com/data.b
 /// Where files are served (CloudFront). Override with `--data-url` / `BFA_DATA_URL`.
 pub const DEFAULT_DATA_URL: &str = "https://data.binance.vision";
 
-/// `~/.cache/binance-futures/availability.duckdb`, as the original tool kept it.
+/// `~/.cache/binance-futures/availability.duckdb`, as the original tool kept it (its
+/// `Path.home()` is `%USERPROFILE%` on Windows, as std's `home_dir` is there).
 pub fn default_db_path() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
+    #[cfg(unix)]
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    #[cfg(not(unix))]
+    let home = std::env::home_dir();
+    let home = home.unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache")
         .join("binance-futures")
         .join("availability.duckdb")

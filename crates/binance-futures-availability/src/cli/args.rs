@@ -38,7 +38,7 @@ pub(super) const SERVE_NOTES: &str =
   the port (and --allow-host names) are answered; others get 421 (DNS rebinding).
 
 Exit codes:
-  0  stopped by SIGTERM or Ctrl-C
+  0  stopped by SIGTERM or Ctrl-C (on Windows also Ctrl-Break)
   1  could not listen (address in use, permission)
   2  bad usage (a non-loopback --addr without --public, an --allow-host that is no name)";
 
@@ -222,7 +222,8 @@ impl CatalogLocation {
 pub(crate) enum SchedulerCommand {
     /// Run in the foreground (for systemd or a container): catch up at once if the last
     /// successful update is older than yesterday, then update daily. SIGTERM or Ctrl-C stops
-    /// it; an update in progress commits what it gathered first.
+    /// it (on Windows also Ctrl-Break and `scheduler stop`); an update in progress commits what
+    /// it gathered first.
     Run(ScheduleArgs),
     /// Like `run`; with --daemon, detach and write the pid file and log next to the database.
     Start {
@@ -232,7 +233,8 @@ pub(crate) enum SchedulerCommand {
         #[command(flatten)]
         args: ScheduleArgs,
     },
-    /// Stop the running scheduler (SIGTERM) and wait for it to finish its work.
+    /// Stop the running scheduler (SIGTERM; on Windows its stop event) and wait for it to finish
+    /// its work.
     Stop {
         /// Seconds to wait for an update in progress to commit (1 to 86400).
         #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]

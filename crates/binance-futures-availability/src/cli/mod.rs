@@ -13,6 +13,7 @@ mod render;
 mod report;
 mod scheduler;
 mod serve;
+mod stop;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ use args::{Command, Query, Remote, ScheduleArgs, SchedulerCommand, ServeArgs, Va
 pub use entry::main;
 pub use logging::{LogFilterError, log_filter};
 pub use render::{Format, ReportFormat};
+pub(crate) use stop::Signals;
 
 /// A failure of the command, with its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -486,36 +488,9 @@ async fn collect_once(
     collect::run_markets(db_path, &client, goal, &options, markets).await
 }
 
-/// Stop requests: SIGTERM (systemd, `docker stop`, `scheduler stop`) and Ctrl-C alike.
-pub(crate) struct Signals {
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    /// `None` (said in the log) when SIGTERM cannot be listened for: the process then stops
-    /// the default way, at once.
-    pub(crate) fn listen() -> Option<Signals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(term) => Some(Signals { term }),
-            Err(e) => {
-                tracing::warn!("could not listen for SIGTERM: {e}");
-                None
-            }
-        }
-    }
-
-    /// Waits for the next SIGTERM or Ctrl-C.
-    pub(crate) async fn next(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    }
-}
-
-/// The first SIGTERM or Ctrl-C cancels `token`: the run starts nothing new, commits what it
-/// gathered and publishes. A second one exits at once; the unpublished copy is resumed by the
+/// The first stop request (SIGTERM or Ctrl-C; on Windows Ctrl-C, Ctrl-Break or `scheduler
+/// stop`: `stop`) cancels `token`: the run starts nothing new, commits what it gathered and
+/// publishes. A second one exits at once; the unpublished copy is resumed by the
 /// next run, so even that loses nothing.
 async fn cancel_on_signal(token: CancellationToken) {
     let Some(mut signals) = Signals::listen() else {

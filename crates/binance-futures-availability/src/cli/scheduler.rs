@@ -1,5 +1,6 @@
 //! `scheduler run | start | stop | status`: the daily loop in the foreground, detached with a
-//! pid file and a log next to the database, stopped by SIGTERM, and inspected.
+//! pid file and a log next to the database, stopped by SIGTERM (on Windows by its stop event:
+//! `stop`), and inspected.
 
 use std::io::Write;
 use std::path::Path;
@@ -39,13 +40,13 @@ pub enum SchedulerError {
     OtherNamespace { pid: u32 },
     #[error("a scheduler holds {} but its pid cannot be read; stop it by hand", .path.display())]
     PidUnreadable { path: std::path::PathBuf },
-    #[error("could not signal the scheduler (pid {pid}): {source}")]
-    Signal { pid: u32, source: nix::Error },
+    #[error(transparent)]
+    Stop(#[from] super::stop::StopError),
     #[error(
-        "the scheduler (pid {pid}) is still finishing after {secs} s; wait, or `kill -9 {pid}` \
-         (safe: the next run resumes its unpublished work)"
+        "the scheduler (pid {pid}) is still finishing after {secs} s; wait, or `{force}` (safe: \
+         the next run resumes its unpublished work)"
     )]
-    StillFinishing { pid: u32, secs: u64 },
+    StillFinishing { pid: u32, secs: u64, force: String },
 }
 
 pub(super) fn run(
@@ -197,7 +198,15 @@ fn detach(db_path: &Path, args: &ScheduleArgs, quiet: bool) -> Result<(), CliErr
         )
         .stderr(log_file);
     // Its own process group: a Ctrl-C in the terminal that started it does not reach it.
+    #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    // On Windows the same, and no console: closing the one that started it does not end it.
+    #[cfg(windows)]
+    std::os::windows::process::CommandExt::creation_flags(
+        &mut command,
+        windows_sys::Win32::System::Threading::CREATE_NEW_PROCESS_GROUP
+            | windows_sys::Win32::System::Threading::DETACHED_PROCESS,
+    );
     let mut child = command.spawn().map_err(io("start the scheduler".into()))?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -262,9 +271,7 @@ fn stop(db_path: &Path, timeout: Duration, quiet: bool) -> Result<(), CliError> 
             return Ok(());
         }
     };
-    let target = nix::unistd::Pid::from_raw(pid as i32);
-    nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM)
-        .map_err(|source| SchedulerError::Signal { pid, source })?;
+    super::stop::request(pid).map_err(SchedulerError::Stop)?;
     // `timeout` is bounded by the flag (1 day); the fallback only guards the arithmetic.
     let deadline = Instant::now()
         .checked_add(timeout)
@@ -274,6 +281,7 @@ fn stop(db_path: &Path, timeout: Duration, quiet: bool) -> Result<(), CliError> 
             return Err(SchedulerError::StillFinishing {
                 pid,
                 secs: timeout.as_secs(),
+                force: super::stop::force_command(pid),
             }
             .into());
         }

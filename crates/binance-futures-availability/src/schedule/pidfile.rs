@@ -44,10 +44,15 @@ pub struct SchedulerInfo {
     pub pid_ns: Option<u64>,
 }
 
-/// This process's pid namespace, where Linux tells it.
+/// This process's pid namespace, where Linux tells it (never on Windows, which has none).
 pub fn pid_namespace() -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// Whether a scheduler runs for a database. Shown as `running`, `info` (the running one's pid
@@ -187,7 +192,7 @@ impl PidFile {
             }
         };
         // Exclusive, though read-only: held while a stale file is removed (see the module doc).
-        match file.try_lock() {
+        match crate::store::os::try_lock(&file) {
             Err(TryLockError::WouldBlock) => Ok(State::Running(read_info(&mut file))),
             Err(TryLockError::Error(source)) => Err(PidFileError::Io {
                 action: "lock",
@@ -287,6 +292,8 @@ mod tests {
         ));
     }
 
+    // Unix only: making a symlink on Windows needs a privilege or developer mode.
+    #[cfg(unix)]
     #[test]
     fn a_planted_link_is_not_written_through() {
         let dir = tempfile::tempdir().unwrap();

@@ -183,6 +183,25 @@ pub enum StoreError {
         /// The file (or folder) concerned.
         path: PathBuf,
     },
+    /// Windows refused to rename the copy over the published file (ADR 0006's publish). Readers
+    /// that open it as DuckDB and this crate do (sharing deletion) do not cause this on NTFS.
+    #[error(
+        "Windows refused to replace {} with the new copy {} ({source}): a program holds it open \
+         without sharing deletion (an editor, a backup or a virus scan), its folder does not let \
+         this user replace it, or its file system (FAT, exFAT, some network shares) cannot \
+         replace a file any reader holds open; close what holds it (or stop its readers) and run \
+         again: the copy is kept and the next run publishes it",
+        .path.display(),
+        .copy.display()
+    )]
+    PublishRefused {
+        /// The published file.
+        path: PathBuf,
+        /// The copy that was to replace it.
+        copy: PathBuf,
+        /// What the rename said: access denied or a sharing violation.
+        source: std::io::Error,
+    },
     /// A market whose tables no database keeps yet (`Database::select_market`).
     #[error(
         "the {market} market is not kept by this version (it keeps {}); its files are not \

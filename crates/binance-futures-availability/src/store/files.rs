@@ -11,12 +11,11 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{StoreError, io_failed};
+use super::{StoreError, io_failed, os};
 
 /// The files the tool keeps beside a database `<db>`, each `<db><suffix>`.
 #[derive(Debug, Clone)]
@@ -161,20 +160,20 @@ pub(crate) const CLAIM_TRIES: u32 = 5;
 /// lock for an instant to look, which must not turn a starting writer away.
 pub(crate) fn try_lock_patiently(file: &File) -> Result<(), std::fs::TryLockError> {
     for _ in 0..20 {
-        match file.try_lock() {
+        match os::try_lock(file) {
             Err(std::fs::TryLockError::WouldBlock) => {
                 std::thread::sleep(std::time::Duration::from_millis(10))
             }
             other => return other,
         }
     }
-    file.try_lock()
+    os::try_lock(file)
 }
 
 /// Whether `path` still names the open `file` (same device and inode).
 pub(crate) fn still_named_by(file: &File, path: &Path) -> bool {
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+    match (os::stat(file), os::stat_path(path)) {
+        (Ok(a), Ok(b)) => (a.dev, a.ino) == (b.dev, b.ino),
         _ => false,
     }
 }
@@ -202,13 +201,14 @@ pub fn resolve(path: &Path) -> Result<PathBuf, StoreError> {
 /// Opens `path` without following a symlink at its end (`O_NOFOLLOW`), creating it if needed:
 /// for the lock and pid files, which are truncated and written.
 pub(crate) fn open_no_follow(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+    os::open_no_follow(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+        path,
+    )
 }
 
 /// Removes `path` if it is there (a link is removed, not its target).
@@ -225,11 +225,7 @@ pub(crate) fn copy_new(from: &Path, to: &Path) -> Result<(), StoreError> {
     remove_if_present(to).map_err(io_failed("removing a leftover copy", to))?;
     let copy = || -> std::io::Result<()> {
         let mut src = File::open(from)?;
-        let mut dst = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(to)?;
+        let mut dst = os::open_no_follow(OpenOptions::new().write(true).create_new(true), to)?;
         std::io::copy(&mut src, &mut dst)?;
         dst.flush()?;
         dst.sync_all()
@@ -247,9 +243,8 @@ pub(crate) fn copy_new(from: &Path, to: &Path) -> Result<(), StoreError> {
 }
 
 /// Bytes an unprivileged process may still write in the folder holding `path`, or the
-/// nearest folder above it that exists (`statvfs`).
+/// nearest folder above it that exists (`statvfs`; `GetDiskFreeSpaceExW` on Windows).
 pub(crate) fn free_bytes(path: &Path) -> std::io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
     // The nearest folder that exists: a first write creates the database's folder.
     let dir = path
         .ancestors()
@@ -263,33 +258,22 @@ pub(crate) fn free_bytes(path: &Path) -> std::io::Result<u64> {
         })
         .find(|d| d.is_dir())
         .unwrap_or(Path::new("/"));
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a NUL-terminated path and `st` a buffer of the right type, which
-    // `statvfs` fills completely when it returns 0.
-    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: filled by the successful call above.
-    let st = unsafe { st.assume_init() };
-    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
-    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    os::free_bytes(dir)
 }
 
-/// Flushes a file or folder to disk (a folder: so that a rename in it survives a power cut).
+/// Flushes a file to disk.
 pub(crate) fn sync(path: &Path) -> Result<(), StoreError> {
-    File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(io_failed("flushing to disk", path))
+    os::sync_file(path).map_err(io_failed("flushing to disk", path))
 }
 
-/// Flushes the folder holding `path`.
+/// Flushes the folder holding `path`, so that a rename in it survives a power cut (Windows has
+/// no call for it: `os`).
 pub(crate) fn sync_parent(path: &Path) -> Result<(), StoreError> {
-    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => sync(dir),
-        None => sync(Path::new(".")),
-    }
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    os::sync_dir(dir).map_err(io_failed("flushing to disk", dir))
 }
 
 /// Which file a path holds: device, inode, size and modification time. Replacing the file
@@ -307,12 +291,17 @@ pub(crate) enum Identity {
 
 impl Identity {
     pub(crate) fn of(path: &Path) -> Result<Identity, StoreError> {
-        match std::fs::metadata(path) {
-            Ok(m) => Ok(Identity::File {
-                dev: m.dev(),
-                ino: m.ino(),
-                len: m.len(),
-                mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        match os::stat_path(path) {
+            Ok(os::Stat {
+                dev,
+                ino,
+                len,
+                mtime_ns,
+            }) => Ok(Identity::File {
+                dev,
+                ino,
+                len,
+                mtime_ns,
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Identity::Absent),
             Err(e) => Err(io_failed("reading the metadata of", path)(e)),

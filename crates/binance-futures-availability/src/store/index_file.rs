@@ -14,7 +14,7 @@
 //! meta block and block count). A rename keeps all of them; a republish is another file (a
 //! new inode from the copy, written later); a write in place changes the time and the
 //! headers. A reader opens the database file with `open(2)`, compares `fstat` and the bytes it
-//! reads through that same descriptor with the stamp, and answers only on equality and without
+//! reads through that same descriptor with the stamp (Windows' equivalents: `os`), and answers only on equality and without
 //! a `<db>.wal` beside it (rows DuckDB would read with the file), so the answer is about the
 //! file the path names at that instant. A crash between the index's rename
 //! and the database's leaves an index stamped with the unpublished copy: it describes another
@@ -38,14 +38,13 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::arrow::array::Array;
 
 use super::read::{RangeRow, SnapshotRow, SymbolRecord};
-use super::{Database, KEPT_MARKETS, MAX_INDEXED_ROWS, MemoryLimit, StoreError, files, schema};
+use super::{Database, KEPT_MARKETS, MAX_INDEXED_ROWS, MemoryLimit, StoreError, files, os, schema};
 use crate::facts::{Contract, ContractFilter, Market};
 
 /// What the file starts with.
@@ -94,15 +93,20 @@ struct Stamp {
 impl Stamp {
     /// The stamp of the open `file`, read through its descriptor.
     fn of(file: &File) -> std::io::Result<Stamp> {
-        let m = file.metadata()?;
-        let take = usize::try_from(m.len()).map_or(HEAD_BYTES, |l| l.min(HEAD_BYTES));
+        let os::Stat {
+            dev,
+            ino,
+            len,
+            mtime_ns,
+        } = os::stat(file)?;
+        let take = usize::try_from(len).map_or(HEAD_BYTES, |l| l.min(HEAD_BYTES));
         let mut head = vec![0; take];
-        file.read_exact_at(&mut head, 0)?;
+        os::read_exact_at(file, &mut head, 0)?;
         Ok(Stamp {
-            dev: m.dev(),
-            ino: m.ino(),
-            len: m.len(),
-            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            dev,
+            ino,
+            len,
+            mtime_ns,
             head,
         })
     }
@@ -130,12 +134,11 @@ pub(crate) fn write(work: &Path, tmp: &Path) -> Result<Option<Written>, StoreErr
         .map_err(db.err("reading the schema version"))?
         .unwrap_or(0);
     files::remove_if_present(tmp).map_err(io("removing a leftover", tmp))?;
-    let out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(tmp)
-        .map_err(io("creating the read index", tmp))?;
+    let out = os::open_no_follow(
+        std::fs::OpenOptions::new().write(true).create_new(true),
+        tmp,
+    )
+    .map_err(io("creating the read index", tmp))?;
     let written = (|| {
         let mut w = Out {
             w: BufWriter::with_capacity(1 << 20, out),
@@ -510,7 +513,7 @@ fn read_at(file: &File, file_len: u64, offset: u64, len: u64) -> Option<Vec<u8>>
         return None;
     }
     let mut buf = vec![0; usize::try_from(len).ok()?];
-    file.read_exact_at(&mut buf, offset).ok()?;
+    os::read_exact_at(file, &mut buf, offset).ok()?;
     Some(buf)
 }
 

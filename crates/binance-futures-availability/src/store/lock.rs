@@ -96,7 +96,7 @@ impl WriterLock {
         // beside its target to find either.
         let db = super::files::resolve(db).ok()?;
         let mut file = File::open(Beside::of(&db).lock()).ok()?;
-        match file.try_lock_shared() {
+        match super::os::try_lock_shared(&file) {
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);

@@ -21,6 +21,7 @@ mod layout;
 mod lives;
 mod lives_index;
 mod lock;
+pub(crate) mod os;
 mod panel;
 mod read;
 mod runs;

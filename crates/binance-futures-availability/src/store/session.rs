@@ -324,7 +324,7 @@ impl<D: Published> WriteSession<D> {
         publish_read_index::<D>(&work, &self.target);
         files::sync(&work)?;
         std::fs::rename(&work, &self.target)
-            .map_err(io_failed("publishing the database", &self.target))?;
+            .map_err(|source| publish_failed(&work, &self.target, source))?;
         // Make the rename itself durable.
         files::sync_parent(&self.target)?;
         files::remove_if_present(&Beside::of(&self.target).writing_origin()).map_err(io_failed(
@@ -332,6 +332,30 @@ impl<D: Published> WriteSession<D> {
             &Beside::of(&self.target).writing_origin(),
         ))
     }
+}
+
+/// Why renaming the copy `work` over `target` failed. Windows refuses it with "access denied"
+/// or a sharing violation when a process holds `target` open without sharing deletion, or
+/// when the file system cannot replace a file held open at all (std's rename uses POSIX
+/// semantics, which replace a file readers hold, only where the file system has them, NTFS
+/// from Windows 10 1607): that gets its own sentence, saying what to do. The copy and its
+/// origin stay, so the next run resumes and publishes it.
+fn publish_failed(work: &Path, target: &Path, source: std::io::Error) -> StoreError {
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::Foundation::{ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION};
+        let refused = [ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION].map(|c| c as i32);
+        if source.raw_os_error().is_some_and(|c| refused.contains(&c)) {
+            return StoreError::PublishRefused {
+                path: target.to_path_buf(),
+                copy: work.to_path_buf(),
+                source,
+            };
+        }
+    }
+    #[cfg(not(windows))]
+    let _ = work;
+    io_failed("publishing the database", target)(source)
 }
 
 /// Puts the read index of the copy `work` in place beside `target`, just before the copy is
