@@ -11,6 +11,7 @@
 # /proc/PID/stat), to see who takes the cores when the tail happens.
 # UPDATES=0: no updates beside the requests (what serve alone costs, e.g. with
 # SERVE_ARGS="--cache-mb 0": every request a miss).
+# SIM_NICE: the simulator's nice value (default 0).
 # BIN_DIR: where the binaries are (default $CARGO_TARGET_DIR/release), e.g. a copy of main's
 # to measure before and after in one session.
 #
@@ -25,7 +26,7 @@ bin="${BIN_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/bfa-target}/release}"
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 # Both on ports the kernel picks, read back from what they print.
-"$bin/vision-sim" --addr 127.0.0.1:0 --latency-ms 50 >"$work/sim.log" 2>&1 &
+nice -n "${SIM_NICE:-0}" "$bin/vision-sim" --addr 127.0.0.1:0 --latency-ms 50 >"$work/sim.log" 2>&1 &
 sim_pid=$!
 until grep -qo '127.0.0.1:[0-9]*' "$work/sim.log"; do :; done
 sim_port=$(grep -o '127.0.0.1:[0-9]*' "$work/sim.log" | head -1 | cut -d: -f2)
@@ -55,7 +56,7 @@ LUA
 if [ "${UPDATES:-1}" = 0 ]; then
   sleep infinity &
 else
-  ( while true; do nice -n 10 "$bin/binance-futures-availability" update --quiet; date +%s.%N >>"$work/updates"; done ) &
+  ( while [ ! -e "$work/stop" ]; do nice -n 10 "$bin/binance-futures-availability" update --quiet && date +%s.%N >>"$work/updates"; done ) &
 fi
 updater=$!
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$serve_pid/status"; }
@@ -95,8 +96,14 @@ if [ -n "${WINDOWS:-}" ]; then
 else
   wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/snapshot.lua" "http://127.0.0.1:$api_port"
 fi
-kill "$updater"; wait "$updater" 2>/dev/null || true
+# The loop starts no other update, and the one running is stopped: left running, it went on
+# into the next run's first seconds (and failed there, its folder gone).
+touch "$work/stop"
+pkill -P "$updater" || true
+kill "$updater" 2>/dev/null || true
+wait "$updater" 2>/dev/null || true
 echo "updates published during the run: $(wc -l <"$work/updates" 2>/dev/null || echo 0)"
+grep -o 'refilled .*' "$work/serve.log" || true
 echo "serve RSS after: $(rss)"
 echo "== memory over 100k+ more requests, without updates (RSS after each 10 s round)"
 total=0
