@@ -96,11 +96,11 @@ if [ -n "${WINDOWS:-}" ]; then
 else
   wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/snapshot.lua" "http://127.0.0.1:$api_port"
 fi
-# The loop starts no other update, and the one running is stopped: left running, it went on
-# into the next run's first seconds (and failed there, its folder gone).
+# The loop starts no other update, and the one running is stopped and waited for: left
+# running, it went on into the next run's first seconds (and failed there, its folder gone).
 touch "$work/stop"
 pkill -P "$updater" || true
-kill "$updater" 2>/dev/null || true
+if [ "${UPDATES:-1}" = 0 ]; then kill "$updater"; fi
 wait "$updater" 2>/dev/null || true
 echo "updates published during the run: $(wc -l <"$work/updates" 2>/dev/null || echo 0)"
 grep -o 'refilled .*' "$work/serve.log" || true

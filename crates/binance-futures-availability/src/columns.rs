@@ -241,7 +241,14 @@ impl Short {
             short.bytes[at] = b'0' + (two_digits / 10) as u8;
             short.bytes[at + 1] = b'0' + (two_digits % 10) as u8;
         }
-        for (at, separator) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'Z')] {
+        for (at, separator) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'Z'),
+        ] {
             short.bytes[at] = separator;
         }
         Some(short)

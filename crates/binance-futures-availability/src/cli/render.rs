@@ -224,9 +224,9 @@ impl<W: Write> JsonRows<W> {
 /// the only ones), else written by serde_json, escapes and all.
 fn json_text(out: &mut impl Write, text: &str) -> io::Result<()> {
     // Every byte looked at, no early exit: the loop is vectorised, and names are short.
-    let escaped = text
-        .bytes()
-        .fold(false, |any, b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    let escaped = text.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
     if escaped {
         return serde_json::to_writer(out, text).map_err(io::Error::from);
     }
@@ -835,17 +835,26 @@ mod tests {
             use crate::columns::{Cell as C, Column};
             &[
                 Column::new("text", C::Text(|r| &r.text)),
-                Column::new("opt_text", C::OptText(|r| (!r.empty).then_some(&r.text[..]))),
+                Column::new(
+                    "opt_text",
+                    C::OptText(|r| (!r.empty).then_some(&r.text[..])),
+                ),
                 Column::new("shown \"quoted\"", C::Shown(|r| &r.shown)),
                 Column::new("bool", C::Bool(|r| r.yes)),
                 Column::new("opt_bool", C::OptBool(|r| (!r.empty).then_some(r.yes))),
-                Column::new("opt_int32", C::OptInt32(|r| (!r.empty).then_some(r.int as i32))),
+                Column::new(
+                    "opt_int32",
+                    C::OptInt32(|r| (!r.empty).then_some(r.int as i32)),
+                ),
                 Column::new("int64", C::Int64(|r| r.int)),
                 Column::new("opt_int64", C::OptInt64(|r| (!r.empty).then_some(r.int))),
                 Column::new("uint32", C::UInt32(|r| r.int as u32)),
                 Column::new("uint64", C::UInt64(|r| r.int as u64)),
                 Column::new("float64", C::Float64(|r| r.float)),
-                Column::new("opt_float64", C::OptFloat64(|r| (!r.empty).then_some(r.float))),
+                Column::new(
+                    "opt_float64",
+                    C::OptFloat64(|r| (!r.empty).then_some(r.float)),
+                ),
                 Column::new("date", C::Date(|r| r.day)),
                 Column::new("opt_date", C::OptDate(|r| (!r.empty).then_some(r.day))),
                 Column::new("time", C::Time(|r| r.time)),
@@ -903,13 +912,25 @@ mod tests {
             f64::INFINITY,
             f64::NEG_INFINITY,
         ];
-        let ints = [0, 1, -1, i64::MAX, i64::MIN, i64::from(i32::MAX) + 1, 4_294_967_296];
+        let ints = [
+            0,
+            1,
+            -1,
+            i64::MAX,
+            i64::MIN,
+            i64::from(i32::MAX) + 1,
+            4_294_967_296,
+        ];
         let every: Vec<EveryKind> = (0..2_000)
             .map(|i| EveryKind {
                 text: hostile_text(),
                 shown: hostile_text(),
                 yes: fastrand::bool(),
-                int: if i % 2 == 0 { ints[i % ints.len()] } else { fastrand::i64(..) },
+                int: if i % 2 == 0 {
+                    ints[i % ints.len()]
+                } else {
+                    fastrand::i64(..)
+                },
                 float: if i % 2 == 0 {
                     floats[i % floats.len()]
                 } else {
@@ -922,7 +943,11 @@ mod tests {
             .collect();
         let snapshot: Vec<SnapshotRow> = (0..2_000)
             .map(|i| SnapshotRow {
-                symbol: if i % 4 == 0 { hostile_text() } else { format!("S{i}USDT") },
+                symbol: if i % 4 == 0 {
+                    hostile_text()
+                } else {
+                    format!("S{i}USDT")
+                },
                 file_size_bytes: (i % 5 != 0).then(|| fastrand::i64(0..100_000)),
                 last_modified: (i % 7 != 0).then(some_instant),
             })
