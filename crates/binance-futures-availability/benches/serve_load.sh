@@ -103,7 +103,6 @@ pkill -P "$updater" || true
 if [ "${UPDATES:-1}" = 0 ]; then kill "$updater"; fi
 wait "$updater" 2>/dev/null || true
 echo "updates published during the run: $(wc -l <"$work/updates" 2>/dev/null || echo 0)"
-grep -o 'refilled .*' "$work/serve.log" || true
 echo "serve RSS after: $(rss)"
 echo "== memory over 100k+ more requests, without updates (RSS after each 10 s round)"
 total=0
