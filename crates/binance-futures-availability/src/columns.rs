@@ -182,10 +182,12 @@ impl Serialize for Value<'_> {
                 None => d.serialize(s),
             },
             // chrono's serde writes a time with `write_rfc3339(…, AutoSi, true)`, which is what
-            // `to_rfc3339_opts` calls: the same text, byte for byte (tested).
-            Value::Time(Some(t)) => {
-                s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-            }
+            // `to_rfc3339_opts` calls: the same text, byte for byte (tested). A whole second
+            // (every time Vision gives) is written here on the stack instead of in a `String`.
+            Value::Time(Some(t)) => match Short::whole_second(t) {
+                Some(short) => s.serialize_str(short.as_str()),
+                None => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            },
             Value::Date(None) | Value::Time(None) => s.serialize_none(),
         }
     }
@@ -209,6 +211,46 @@ impl Short {
             len: 0,
         };
         write!(short, "{value:?}").ok()?;
+        Some(short)
+    }
+
+    /// `t` as `to_rfc3339_opts(AutoSi, true)` writes it, `2024-01-16T08:00:01Z`, when it is a
+    /// whole second (no fraction, no leap second) of a year from 0 to 9999 (four digits, no
+    /// sign); `None` otherwise (then the caller asks chrono).
+    fn whole_second(t: &DateTime<Utc>) -> Option<Short> {
+        use chrono::{Datelike as _, Timelike as _};
+        let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+        if t.nanosecond() != 0 {
+            return None;
+        }
+        let mut short = Short {
+            bytes: [0; Short::CAPACITY],
+            len: 20,
+        };
+        let parts = [
+            (0, year / 100),
+            (2, year % 100),
+            (5, t.month()),
+            (8, t.day()),
+            (11, t.hour()),
+            (14, t.minute()),
+            (17, t.second()),
+        ];
+        for (at, two_digits) in parts {
+            // Each part is below 100 (a year's two halves included).
+            short.bytes[at] = b'0' + (two_digits / 10) as u8;
+            short.bytes[at + 1] = b'0' + (two_digits % 10) as u8;
+        }
+        for (at, separator) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'Z'),
+        ] {
+            short.bytes[at] = separator;
+        }
         Some(short)
     }
 
@@ -568,6 +610,16 @@ mod tests {
                 let chrono = serde_json::to_string(&instant).unwrap();
                 assert_eq!(ours, chrono, "{instant:?}");
             }
+        }
+        // Whole seconds (written here) and fractions (chrono's) from year 0 to 10,999.
+        fastrand::seed(29);
+        for _ in 0..100_000 {
+            let secs = fastrand::i64(-62_167_219_200..284_012_524_800);
+            let nanos = [0, 0, 0, fastrand::u32(..1_000_000_000)][fastrand::usize(..4)];
+            let instant = DateTime::from_timestamp(secs, nanos).unwrap();
+            let ours = serde_json::to_string(&Value::Time(Some(instant))).unwrap();
+            let chrono = serde_json::to_string(&instant).unwrap();
+            assert_eq!(ours, chrono, "{instant:?}");
         }
         assert_eq!(serde_json::to_string(&Value::Time(None)).unwrap(), "null");
         assert_eq!(serde_json::to_string(&Value::Date(None)).unwrap(), "null");

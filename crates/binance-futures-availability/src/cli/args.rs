@@ -290,7 +290,10 @@ pub(crate) struct ServeArgs {
     /// Megabytes of answers kept per published file for repeat questions (0: none); a catalog
     /// files or changes answer is kept when within a sixteenth of it. A file never changes, so
     /// a kept answer is right until the next publish, which starts afresh.
-    #[arg(long, default_value_t = 64, value_name = "MB", value_parser = clap::value_parser!(u32).range(0..=16_384))]
+    // 128: the realistic bucket's every snapshot is ~72 MB of answers; with 64 the misses were
+    // the load bench's p99 (8.9-10.5 ms against 5.0-5.2 ms at 128), and serve's RSS after the
+    // run was not higher at 128 (207-209 MB against 235-284 MB): BENCHMARKS.md, session 20.
+    #[arg(long, default_value_t = 128, value_name = "MB", value_parser = clap::value_parser!(u32).range(0..=16_384))]
     pub cache_mb: u32,
     /// Read-only handles on the database, i.e. queries running at once (default: one per core);
     /// as many again on the catalog.

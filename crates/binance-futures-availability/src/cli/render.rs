@@ -77,6 +77,15 @@ pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// The rows as one JSON array, as `json` writes it (`JsonRows`).
+fn json_rows<R: Row>(out: &mut impl Write, rows: &[R]) -> io::Result<()> {
+    let mut w = JsonRows::new(out);
+    for row in rows {
+        w.row(row)?;
+    }
+    w.finish()
+}
+
 /// The rows as CSV: a header of the columns' names, then a record per row; every text cell
 /// (a symbol folder's name can come from a hostile listing) through `csv_cell`.
 fn csv<R: Row>(out: &mut impl Write, rows: &[R]) -> io::Result<()> {
@@ -132,12 +141,17 @@ impl<W: Write> CsvRows<W> {
     }
 }
 
-/// A JSON array written a row at a time, byte for byte as `json` writes a whole one.
+/// A JSON array written a row at a time, byte for byte as `json` (serde_json's pretty printer)
+/// writes the whole array of the same rows (tested), but without serde: the layout and the
+/// texts are written here, a text copied whole unless it holds a byte JSON escapes. Through
+/// serde, writing a `serve` miss's ~28 KB snapshot was ~half of its ~160 µs of CPU, most of it
+/// escaping every key and text a byte at a time (BENCHMARKS.md, session 19).
 pub(super) struct JsonRows<W: Write> {
     out: W,
     rows: u64,
-    /// One row's JSON, the buffer kept from row to row (10⁵–10⁶ rows a week of changes).
-    row: Vec<u8>,
+    /// A `Shown` cell's text, the buffer kept from cell to cell (10⁵–10⁶ rows a week of
+    /// changes).
+    text: String,
 }
 
 impl<W: Write> JsonRows<W> {
@@ -145,25 +159,55 @@ impl<W: Write> JsonRows<W> {
         JsonRows {
             out,
             rows: 0,
-            row: Vec::new(),
+            text: String::new(),
         }
     }
 
-    pub(super) fn row<R: Serialize>(&mut self, row: &R) -> io::Result<()> {
-        self.row.clear();
-        serde_json::to_writer_pretty(&mut self.row, row)?;
+    /// One object, its fields at serde_json's pretty indentation inside an array: two spaces
+    /// for the braces, four for the fields.
+    pub(super) fn row<R: Row>(&mut self, row: &R) -> io::Result<()> {
         self.out
-            .write_all(if self.rows == 0 { b"[\n" } else { b",\n" })?;
-        // A string's line breaks are escaped in JSON: every line here is the object's own.
-        for (i, line) in self.row.split(|b| *b == b'\n').enumerate() {
-            if i > 0 {
-                self.out.write_all(b"\n")?;
-            }
-            self.out.write_all(b"  ")?;
-            self.out.write_all(line)?;
+            .write_all(if self.rows == 0 { b"[\n  {" } else { b",\n  {" })?;
+        for (i, column) in R::COLUMNS.iter().enumerate() {
+            self.out
+                .write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+            json_text(&mut self.out, column.name)?;
+            self.out.write_all(b": ")?;
+            self.value(column.cell.value(row))?;
         }
+        // serde_json writes an object without fields as `{}`.
+        self.out.write_all(if R::COLUMNS.is_empty() {
+            b"}"
+        } else {
+            b"\n  }"
+        })?;
         self.rows += 1;
         Ok(())
+    }
+
+    fn value(&mut self, value: Value<'_>) -> io::Result<()> {
+        let out = &mut self.out;
+        match value {
+            Value::Text(Some(text)) => json_text(out, &text),
+            Value::Shown(shown) => {
+                use std::fmt::Write as _;
+                self.text.clear();
+                // Writing into a `String` fails only if the value's `Display` does.
+                write!(self.text, "{shown}").map_err(io::Error::other)?;
+                json_text(out, &self.text)
+            }
+            Value::Bool(Some(yes)) => out.write_all(if yes { b"true" } else { b"false" }),
+            Value::Text(None)
+            | Value::Bool(None)
+            | Value::Int32(None)
+            | Value::Int64(None)
+            | Value::Float64(None)
+            | Value::Date(None)
+            | Value::Time(None) => out.write_all(b"null"),
+            // Numbers, days and instants as serde_json writes them (its integer and float
+            // writers; a day or an instant is one short text): no layout, a few calls a row.
+            number_or_day => serde_json::to_writer(out, &number_or_day).map_err(io::Error::from),
+        }
     }
 
     pub(super) fn finish(mut self) -> io::Result<()> {
@@ -173,6 +217,22 @@ impl<W: Write> JsonRows<W> {
             writeln!(self.out, "\n]")
         }
     }
+}
+
+/// `text` as a JSON string: copied whole between its quotes when no byte of it is escaped
+/// (a quote, a backslash, a control character below U+0020: the bytes serde_json escapes, and
+/// the only ones), else written by serde_json, escapes and all.
+fn json_text(out: &mut impl Write, text: &str) -> io::Result<()> {
+    // Every byte looked at, no early exit: the loop is vectorised, and names are short.
+    let escaped = text.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if escaped {
+        return serde_json::to_writer(out, text).map_err(io::Error::from);
+    }
+    out.write_all(b"\"")?;
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\"")
 }
 
 /// A table written a row at a time, its column widths known before the first row: laid out as
@@ -237,7 +297,7 @@ pub(super) fn emit<T: Row, W: Write>(
     table: impl FnOnce(&mut W) -> io::Result<()>,
 ) -> io::Result<()> {
     match format {
-        Format::Json => json(out, &rows),
+        Format::Json => json_rows(out, rows),
         Format::Csv => csv(out, rows),
         Format::Table => table(out),
     }
@@ -750,6 +810,167 @@ mod tests {
             String::from_utf8(streamed).unwrap(),
             format!("{}\n", whole.trim_fmt())
         );
+    }
+
+    /// A row type with a column of every kind, one of them named with a quote.
+    struct EveryKind {
+        text: String,
+        shown: String,
+        yes: bool,
+        int: i64,
+        float: f64,
+        day: NaiveDate,
+        time: chrono::DateTime<chrono::Utc>,
+        empty: bool,
+    }
+
+    impl serde::Serialize for EveryKind {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            Mapped::new(self, |v| v).serialize(s)
+        }
+    }
+
+    impl Row for EveryKind {
+        const COLUMNS: &'static [crate::columns::Column<Self>] = {
+            use crate::columns::{Cell as C, Column};
+            &[
+                Column::new("text", C::Text(|r| &r.text)),
+                Column::new(
+                    "opt_text",
+                    C::OptText(|r| (!r.empty).then_some(&r.text[..])),
+                ),
+                Column::new("shown \"quoted\"", C::Shown(|r| &r.shown)),
+                Column::new("bool", C::Bool(|r| r.yes)),
+                Column::new("opt_bool", C::OptBool(|r| (!r.empty).then_some(r.yes))),
+                Column::new(
+                    "opt_int32",
+                    C::OptInt32(|r| (!r.empty).then_some(r.int as i32)),
+                ),
+                Column::new("int64", C::Int64(|r| r.int)),
+                Column::new("opt_int64", C::OptInt64(|r| (!r.empty).then_some(r.int))),
+                Column::new("uint32", C::UInt32(|r| r.int as u32)),
+                Column::new("uint64", C::UInt64(|r| r.int as u64)),
+                Column::new("float64", C::Float64(|r| r.float)),
+                Column::new(
+                    "opt_float64",
+                    C::OptFloat64(|r| (!r.empty).then_some(r.float)),
+                ),
+                Column::new("date", C::Date(|r| r.day)),
+                Column::new("opt_date", C::OptDate(|r| (!r.empty).then_some(r.day))),
+                Column::new("time", C::Time(|r| r.time)),
+                Column::new("opt_time", C::OptTime(|r| (!r.empty).then_some(r.time))),
+            ]
+        };
+    }
+
+    /// A text of up to 12 characters, many of them ones JSON escapes or that are not ASCII.
+    fn hostile_text() -> String {
+        const CHARS: &[char] = &[
+            'A', 'Z', '0', '"', '\\', '/', '\u{0}', '\u{8}', '\t', '\n', '\u{c}', '\r', '\u{1b}',
+            '\u{1f}', ' ', '\u{7f}', 'é', '币', '\u{202e}', '\u{2028}', '😀',
+        ];
+        (0..fastrand::usize(0..=12))
+            .map(|_| CHARS[fastrand::usize(..CHARS.len())])
+            .collect()
+    }
+
+    /// Seconds from 1000-01-01 to 12000-01-01, half of them within Vision's years, a third of
+    /// them with a fraction of a second.
+    fn some_instant() -> chrono::DateTime<chrono::Utc> {
+        let secs = if fastrand::bool() {
+            fastrand::i64(1_500_000_000..1_900_000_000)
+        } else {
+            fastrand::i64(-30_610_224_000..316_224_000_000)
+        };
+        let nanos = if fastrand::u8(0..3) == 0 {
+            fastrand::u32(1..1_000_000_000)
+        } else {
+            0
+        };
+        chrono::DateTime::from_timestamp(secs, nanos).unwrap()
+    }
+
+    /// The rows written without serde are serde_json's pretty text of them, byte for byte: every
+    /// kind of column, texts that need escapes, every float serde_json writes its own way
+    /// (`null` for NaN and infinities, exponents), instants whole and fractional, no rows and
+    /// one row; and the snapshot rows `serve` writes most.
+    #[test]
+    fn rows_written_directly_are_serde_jsons_text() {
+        fastrand::seed(29);
+        let floats = [
+            0.0,
+            -0.0,
+            0.1,
+            1.0,
+            -2.5,
+            1e21,
+            1e-7,
+            123_456_789.123_456_79,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let ints = [
+            0,
+            1,
+            -1,
+            i64::MAX,
+            i64::MIN,
+            i64::from(i32::MAX) + 1,
+            4_294_967_296,
+        ];
+        let every: Vec<EveryKind> = (0..2_000)
+            .map(|i| EveryKind {
+                text: hostile_text(),
+                shown: hostile_text(),
+                yes: fastrand::bool(),
+                int: if i % 2 == 0 {
+                    ints[i % ints.len()]
+                } else {
+                    fastrand::i64(..)
+                },
+                float: if i % 2 == 0 {
+                    floats[i % floats.len()]
+                } else {
+                    f64::from_bits(fastrand::u64(..))
+                },
+                day: some_instant().date_naive(),
+                time: some_instant(),
+                empty: i % 3 == 0,
+            })
+            .collect();
+        let snapshot: Vec<SnapshotRow> = (0..2_000)
+            .map(|i| SnapshotRow {
+                symbol: if i % 4 == 0 {
+                    hostile_text()
+                } else {
+                    format!("S{i}USDT")
+                },
+                file_size_bytes: (i % 5 != 0).then(|| fastrand::i64(0..100_000)),
+                last_modified: (i % 7 != 0).then(some_instant),
+            })
+            .collect();
+        fn same<R: Row>(rows: &[R]) {
+            for n in [0, 1, 2, rows.len()] {
+                let (mut serde, mut direct) = (Vec::new(), Vec::new());
+                json(&mut serde, &&rows[..n]).unwrap();
+                json_rows(&mut direct, &rows[..n]).unwrap();
+                if serde != direct {
+                    let serde = String::from_utf8_lossy(&serde);
+                    let direct = String::from_utf8_lossy(&direct);
+                    let at = serde.lines().zip(direct.lines()).position(|(a, b)| a != b);
+                    panic!(
+                        "{n} rows differ at line {at:?}: {:?} against {:?}",
+                        at.and_then(|i| serde.lines().nth(i)),
+                        at.and_then(|i| direct.lines().nth(i))
+                    );
+                }
+            }
+        }
+        same(&every);
+        same(&snapshot);
     }
 
     /// JSON and CSV written a row at a time are the text the whole answer gives.

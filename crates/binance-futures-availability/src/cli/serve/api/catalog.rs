@@ -123,7 +123,7 @@ impl Sent {
     }
 }
 
-/// The largest streamed answer kept: a sixteenth of `--cache-mb` (4 MB of the default 64 MB).
+/// The largest streamed answer kept: a sixteenth of `--cache-mb` (8 MB of the default 128 MB).
 /// One symbol's files of a daily dataset are ~210 B a file in JSON, ~530 KB for the longest
 /// history (~2,500 days since 2019): well within it, and sixteen such bounds fill the cache,
 /// so one large answer never flushes most of what is kept. It is also what a streamed answer
