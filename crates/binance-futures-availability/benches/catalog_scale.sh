@@ -4,8 +4,8 @@
 # minimum, the catalog's bytes per file — and the simulator's own CPU, measured apart (it runs
 # on the same 2 cores). Hold the build lock while it runs, so that no build shares the cores:
 #   flock /tmp/bfa-cargo.lock bash benches/catalog_scale.sh 0.1 BIN SIM MINIMUM [LATENCY_MS]
-# AS_OF=YYYY-MM-DD sets the first crawl's day, NEXT_DAY=1 adds the next day's update, KEEP=FILE
-# keeps the catalog.
+# AS_OF=YYYY-MM-DD sets the first crawl's day, NEXT_DAY=1 adds the next day's update (NEXT_DAY=N:
+# the N next days', one after the other), KEEP=FILE keeps the catalog.
 # BIN: binance-futures-availability; SIM: vision-sim; MINIMUM: the `catalog_minimum` example
 # (copies of target/release/… and target/release/examples/catalog_minimum).
 #
@@ -58,12 +58,12 @@ awk -v s="$SCALE" -v w="$wall" -v u="$user" -v y="$sys" -v k="$keys" -v r="$rss"
 }'
 echo "minimum: $(tr '\n' ' ' < $DIR/min.out)"
 
-# NEXT_DAY=1: then the next day's `catalog update` of the same catalog against the bucket a day
-# later (each leaf from near its tip, 1/30 of folders whole): its wall time, CPU, requests and
-# what it recorded.
-if [ "${NEXT_DAY:-0}" = 1 ]; then
+# NEXT_DAY=N: then the next day's `catalog update` of the same catalog against the bucket a day
+# later (each leaf from near its tip, 1/30 of folders whole), N times, a day later each: its
+# wall time, CPU, requests and what it recorded.
+for DAY in $(seq "${NEXT_DAY:-0}"); do
   kill $SIMPID; wait $SIMPID 2>/dev/null
-  NEXT=$(date -u -d "$AS_OF + 1 day" +%F)
+  NEXT=$(date -u -d "$AS_OF + $DAY day" +%F)
   $SIM --corpus vision --scale "$SCALE" --as-of "$NEXT" --latency-ms "$LATENCY" \
     --addr 127.0.0.1:0 > $DIR/sim2.out 2>&1 &
   SIMPID=$!
@@ -78,9 +78,9 @@ if [ "${NEXT_DAY:-0}" = 1 ]; then
   tv2() { grep -F "$1" $DIR/run2.err | awk -F': ' '{print $2}'; }
   echo "next day ($NEXT): $(grep "^catalog update:" $DIR/run2.err | tail -1)"
   echo "next day: wall $(tv2 "Elapsed (wall clock)"), CPU $(tv2 "User time") + $(tv2 "System time") s, peak RSS $(( $(tv2 "Maximum resident set size") / 1024 )) MB, simulator CPU $sim_cpu s, catalog $(stat -c %s $DIR/catalog.duckdb) bytes"
-fi
+done
 
-# KEEP=FILE: keep the catalog (after the next day's update, with NEXT_DAY=1) for
+# KEEP=FILE: keep the catalog (after the next days' updates, with NEXT_DAY) for
 # `BFA_CATALOG_BENCH=FILE cargo bench --bench catalog_queries`.
 if [ -n "${KEEP:-}" ]; then
   cp $DIR/catalog.duckdb "$KEEP" && echo "kept the catalog at $KEEP"

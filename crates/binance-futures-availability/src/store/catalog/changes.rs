@@ -228,9 +228,10 @@ impl Catalog {
     /// and no join (measured on the last 7 days at full scale: the join of `changes` with
     /// `leaves` alone took 31–40 ms of a 50 ms budget in session 17, the run's leaves read
     /// apart ~38 % of 131 ms in session 18): its changes, unsorted, kept as the Arrow batches
-    /// read; the run is sorted here on numbers (seen, the leaf's rank, the period: bounded by
-    /// `CHANGES_PER_READ`), and each change is filled from its batch's row when handed out,
-    /// naming its leaf in the handle's table and its period (`ChangedFile`) — no key is made.
+    /// read; the run is put in order here on numbers (seen, the leaf's rank, the period: bounded
+    /// by `CHANGES_PER_READ`; `put_in_order`, one pass when it comes nearly in order), and each
+    /// change is filled from its batch's row when handed out, naming its leaf in the handle's
+    /// table and its period (`ChangedFile`) — no key is made.
     fn read_changes<E: From<StoreError>>(
         &self,
         leaves: &Arc<LeafTable>,
@@ -267,9 +268,7 @@ impl Catalog {
             }
             batches.push(batch);
         }
-        // Rows come mostly in this order already (the writer appends a listing's changes in
-        // key order, a crawl's listings in `seen` order), which the sort runs through.
-        order.sort_unstable();
+        let displaced = put_in_order(order);
         let mut change = Change {
             seen: DateTime::<Utc>::default(),
             file: ChangedFile {
@@ -283,17 +282,18 @@ impl Catalog {
             previous_size: None,
             previous_last_modified: None,
         };
-        let (mut periods, mut seen) = (Periods::new(), None);
-        for o in order.iter() {
+        let (mut periods, mut instants, mut seen) = (Periods::new(), Instants::new(), None);
+        for o in merged(order, &displaced) {
             // Consecutive changes share their instant (a listing's changes) or their period (a
             // day's new files): each is made from its number once a run, or about.
             if seen != Some(o.seen) {
-                change.seen = DateTime::<Utc>::from_timestamp_micros(o.seen).ok_or_else(|| {
+                change.seen = instants.micros(o.seen).ok_or_else(|| {
                     self.unreadable("reading changes", format!("the time {} µs", o.seen))
                 })?;
                 seen = Some(o.seen);
             }
-            self.fill(&mut change, &batches[o.batch as usize], o, &mut periods)?;
+            let batch = &batches[o.batch as usize];
+            self.fill(&mut change, batch, o, &mut periods, &mut instants)?;
             each(&change)?;
         }
         Ok(())
@@ -306,6 +306,7 @@ impl Catalog {
         batch: &ChangeBatch,
         o: &Order,
         periods: &mut Periods,
+        instants: &mut Instants,
     ) -> Result<(), StoreError> {
         let i = o.row as usize;
         let kind_text = batch.kind.value(i);
@@ -324,11 +325,20 @@ impl Catalog {
             })?;
         file.span = span;
         let value = |a: &Int64Array| (!a.is_null(i)).then(|| a.value(i));
-        let time = |ms: i64| end + chrono::Duration::milliseconds(ms);
+        let mut time = |ms: i64| {
+            end.checked_add(ms)
+                .and_then(|t| t.checked_mul(1_000))
+                .and_then(|us| instants.micros(us))
+                .ok_or_else(|| {
+                    let what = format!("the time {ms} ms after the end of period {}", o.period);
+                    self.unreadable("reading changes", what)
+                })
+        };
         change.size = value(&batch.size).map(|s| s.max(0) as u64);
-        change.last_modified = value(&batch.modified).map(time);
+        change.last_modified = value(&batch.modified).map(&mut time).transpose()?;
         change.previous_size = value(&batch.previous_size).map(|s| s.max(0) as u64);
-        change.previous_last_modified = value(&batch.previous_modified).map(time);
+        change.previous_last_modified =
+            value(&batch.previous_modified).map(&mut time).transpose()?;
         Ok(())
     }
 
@@ -405,16 +415,17 @@ impl ChangeBatch {
 /// name a few days and months, each ~10³ times.
 struct Periods([Option<Period>; 64]);
 
-/// A period of a partition, by number: its span and the instant it ends.
-type Period = (Partition, i32, Span, DateTime<Utc>);
+/// A period of a partition, by number: its span and the instant it ends (ms since 1970).
+type Period = (Partition, i32, Span, i64);
 
 impl Periods {
     fn new() -> Periods {
         Periods([None; 64])
     }
 
-    /// Period `n` of `partition` and the instant it ends; `None` for a number no date has.
-    fn get(&mut self, partition: Partition, n: i32) -> Option<(Span, DateTime<Utc>)> {
+    /// Period `n` of `partition` and the instant it ends (ms since 1970); `None` for a number
+    /// no date has.
+    fn get(&mut self, partition: Partition, n: i32) -> Option<(Span, i64)> {
         let slot = &mut self.0[n.rem_euclid(64) as usize];
         if let Some((p, m, span, end)) = *slot
             && p == partition
@@ -423,9 +434,41 @@ impl Periods {
             return Some((span, end));
         }
         let span = period_span(partition, n)?;
-        let end = span_end(span);
+        let end = span_end(span).timestamp_millis();
         *slot = Some((partition, n, span, end));
         Some((span, end))
+    }
+}
+
+/// Instants made from their numbers (µs since 1970), the calendar date of each day met kept in
+/// 8 slots by day: chrono's `from_timestamp_micros` and `DateTime + Duration` make the date
+/// from the day's number every time, ~12 % of a week's changes (session 20's profile), where a
+/// week's changes name a few days — when seen, and when their files were written.
+struct Instants([Option<(i64, NaiveDate)>; 8]);
+
+impl Instants {
+    fn new() -> Instants {
+        Instants([None; 8])
+    }
+
+    /// The instant `us` µs after 1970-01-01 00:00 UTC, as `DateTime::from_timestamp_micros`
+    /// makes it (`None` where it has none).
+    fn micros(&mut self, us: i64) -> Option<DateTime<Utc>> {
+        const DAY: i64 = 86_400_000_000;
+        let (day, in_day) = (us.div_euclid(DAY), us.rem_euclid(DAY));
+        let slot = &mut self.0[day.rem_euclid(8) as usize];
+        let date = match *slot {
+            Some((d, date)) if d == day => date,
+            _ => {
+                let date = DateTime::from_timestamp(day.checked_mul(86_400)?, 0)?.date_naive();
+                *slot = Some((day, date));
+                date
+            }
+        };
+        // `in_day` is below 86,400 s: both parts fit.
+        let (secs, micros) = ((in_day / 1_000_000) as u32, (in_day % 1_000_000) as u32);
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(secs, micros * 1_000)?;
+        Some(NaiveDateTime::new(date, time).and_utc())
     }
 }
 
@@ -443,6 +486,67 @@ struct Order {
     /// Its batch, and its row in it.
     batch: u32,
     row: u32,
+}
+
+/// Puts a run's `order` in order, cheaply when it nearly is, and says which entries it set
+/// aside: the run's order is `merged(order, displaced)`.
+///
+/// The writer appends each batch's changes by `seen` (`write.rs`, `RECORD`), so a run read in
+/// table order is a few ascending stretches, one a batch (~8 a day at full scale), each
+/// beginning with the listings still running when the one before was written (about the
+/// crawl's concurrency) — plus a folder's leaves whose ids are not in their folders' byte
+/// order. Those entries are the ones below the greatest before them: when they are at most an
+/// eighth of the run (3 bytes a change more, held while the run is read), they are set aside
+/// and sorted alone, the rest is in order already, and the two are merged as they are handed
+/// out — one pass over the run instead of a sort of it (the sort of 210k entries was ~15 % of
+/// a week's changes, session 19). More than an eighth (a catalog written before the writer
+/// ordered its batches: each batch by leaf), the run is sorted whole, as before.
+fn put_in_order(order: &mut Vec<Order>) -> Vec<Order> {
+    let below_greatest = |order: &[Order]| {
+        let mut greatest: Option<Order> = None;
+        order
+            .iter()
+            .filter(|o| match greatest {
+                Some(g) if **o < g => true,
+                _ => {
+                    greatest = Some(**o);
+                    false
+                }
+            })
+            .count()
+    };
+    let displaced = below_greatest(order);
+    if displaced == 0 {
+        return Vec::new();
+    }
+    if displaced > order.len() / 8 {
+        order.sort_unstable();
+        return Vec::new();
+    }
+    let mut aside = Vec::with_capacity(displaced);
+    let mut greatest: Option<Order> = None;
+    order.retain(|o| match greatest {
+        Some(g) if *o < g => {
+            aside.push(*o);
+            false
+        }
+        _ => {
+            greatest = Some(*o);
+            true
+        }
+    });
+    aside.sort_unstable();
+    aside
+}
+
+/// Two ascending sequences of entries as one, in order.
+fn merged<'a>(a: &'a [Order], b: &'a [Order]) -> impl Iterator<Item = &'a Order> {
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if y < x => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }
 
 /// A changed file, as a [`Change`] names it: its dataset, symbol and period, without its key
@@ -509,3 +613,90 @@ impl PartialEq for ChangedFile {
 }
 
 impl Eq for ChangedFile {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seen: i64, rank: u32, row: u32) -> Order {
+        Order {
+            seen,
+            rank,
+            period: 0,
+            batch: 0,
+            row,
+        }
+    }
+
+    /// The run as `read_changes` hands it out.
+    fn handed_out(mut order: Vec<Order>) -> (Vec<Order>, usize) {
+        let aside = put_in_order(&mut order);
+        let out = merged(&order, &aside).copied().collect();
+        (out, aside.len())
+    }
+
+    /// Three batches, each by `seen`, each beginning with listings older than the last one
+    /// before it, and a leaf out of its folder's rank: the few entries out of place are set
+    /// aside and merged back, and the run comes out as sorted whole.
+    #[test]
+    fn a_run_nearly_in_order_comes_out_sorted_with_few_set_aside() {
+        let mut order = Vec::new();
+        for batch in 0..3i64 {
+            // The listings still running when the batch before was written.
+            for late in 0..3 {
+                order.push(entry(batch * 100 - 20 + late, 7, order.len() as u32));
+            }
+            for seen in batch * 100..batch * 100 + 90 {
+                order.push(entry(seen, 1, order.len() as u32));
+            }
+        }
+        // One listing's two leaves, the later id ranked first.
+        order.push(entry(1_000, 9, order.len() as u32));
+        order.push(entry(1_000, 3, order.len() as u32));
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        let (out, aside) = handed_out(order);
+        assert_eq!(out, sorted);
+        assert_eq!(
+            aside,
+            3 + 3 + 1,
+            "the later batches' late listings and the leaf"
+        );
+    }
+
+    /// An instant made with a day's date kept is chrono's, on both sides of 1970 and of a
+    /// day's turn, at its ends, and the same day's date asked again after another's.
+    #[test]
+    fn instants_are_chronos() {
+        let mut instants = Instants::new();
+        let day = 86_400_000_000i64;
+        let mut cases = vec![0, -1, 1, day - 1, day, -day, -day - 1, i64::MIN, i64::MAX];
+        // 2026-12-07 08:17:48.104384 UTC, and around it.
+        let seen = 1_796_631_468_104_384i64;
+        cases.extend([seen, seen + 1, seen - day, seen + 8 * day, seen, seen + 7]);
+        for us in cases {
+            assert_eq!(
+                instants.micros(us),
+                DateTime::<Utc>::from_timestamp_micros(us),
+                "{us}"
+            );
+        }
+    }
+
+    /// A run in no order (a file written before the writer ordered its batches) is sorted
+    /// whole; one in order is handed out as read.
+    #[test]
+    fn a_shuffled_run_is_sorted_whole_and_a_sorted_one_is_left() {
+        // Each batch by leaf: `seen` comes in no order.
+        let order: Vec<Order> = (0..1_000u32)
+            .map(|i| entry(i64::from((i * 7_919) % 1_000), i % 13, i))
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        let (out, aside) = handed_out(order);
+        assert_eq!(out, sorted);
+        assert_eq!(aside, 0);
+        let (out, aside) = handed_out(sorted.clone());
+        assert_eq!((out, aside), (sorted, 0));
+    }
+}

@@ -60,7 +60,13 @@ SELECT coalesce(n.leaf, c.leaf) AS leaf, coalesce(n.period, c.period) AS period,
 ";
 
 /// The differences that are changes of a file (a `.CHECKSUM` flag alone is not one), with the
-/// time their listing began (`changes` keeps Last-Modified as milliseconds).
+/// time their listing began (`changes` keeps Last-Modified as milliseconds) — in the order
+/// `catalog changes` answers, as near as the batch knows it: by that time, then leaf (a
+/// folder's leaves stored from one listing got their ids in key order, which S3 lists in; one
+/// stored later may not be, and is put in place by the reader) and period. A batch's
+/// listings began in any order (they are written as they finish), so ordered by leaf they were
+/// a shuffle the reader sorted whole every time; ordered so, a week's changes come almost in
+/// order (`changes.rs`, `put_in_order`).
 const RECORD: &str = "
 INSERT INTO changes
 SELECT s.seen, d.leaf, d.period,
@@ -73,7 +79,7 @@ SELECT s.seen, d.leaf, d.period,
  WHERE d.previous_size IS NULL OR d.size IS NULL
     OR d.size <> d.previous_size OR d.modified <> d.previous_modified
     OR d.modified_ms <> d.previous_modified_ms
- ORDER BY d.leaf, d.period;
+ ORDER BY s.seen, d.leaf, d.period;
 ";
 
 /// The differences applied to `files`: a changed or removed file's row goes, a changed or added
@@ -545,4 +551,89 @@ pub type KnownFolder = (String, Option<DateTime<Utc>>);
 /// The folder holding `symbol`'s leaf of `dataset`: `data/spot/daily/klines/BTCUSDT/`.
 pub fn symbol_folder(dataset: Dataset, symbol: &str) -> String {
     format!("{}{symbol}/", dataset.prefix())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone};
+
+    use super::*;
+    use crate::facts::Span;
+    use crate::store::catalog::{LeafListing, Scope};
+
+    /// One symbol folder of `um/daily/klines/1m` listed at `at`, with one file a day of `days`.
+    fn listing(symbol: &str, at: DateTime<Utc>, days: std::ops::Range<u32>) -> FolderListing {
+        let dataset: Dataset = "um/daily/klines/1m".parse().unwrap();
+        let files = days
+            .map(|d| {
+                let day = NaiveDate::from_ymd_opt(2030, 1, d).unwrap();
+                ListedFile {
+                    span: Span::Day(day),
+                    size: 1_000,
+                    last_modified: span_end(Span::Day(day)),
+                    checksum: true,
+                }
+            })
+            .collect();
+        FolderListing {
+            prefix: symbol_folder(dataset, symbol),
+            listed_at: at,
+            scope: Scope::Folder,
+            leaves: vec![LeafListing {
+                dataset,
+                symbol: symbol.to_string(),
+                files,
+            }],
+            strays: Vec::new(),
+        }
+    }
+
+    /// A batch's changes lie in the order `catalog changes` answers — by the time their listing
+    /// began, not by leaf — when its listings finished in another order than they began: the
+    /// first leaf's folder began second.
+    #[test]
+    fn a_batch_records_its_changes_by_when_their_listings_began() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut catalog = Catalog::open_for_write(&dir.path().join("catalog.duckdb")).unwrap();
+        let at = |s: u32| Utc.with_ymd_and_hms(2030, 1, 10, 7, 0, s).unwrap();
+        let crawl = catalog.start_crawl(at(0)).unwrap();
+        catalog
+            .write_folders(&[
+                listing("AAAUSDT", at(0), 1..3),
+                listing("BBBUSDT", at(0), 1..3),
+            ])
+            .unwrap();
+        catalog
+            .finish_crawl(crawl, at(1), "ok", 2, 4, 0, 2, None)
+            .unwrap();
+        catalog.start_crawl(at(2)).unwrap();
+        // AAAUSDT's leaf has the lower id, and its listing began later.
+        catalog
+            .write_folders(&[
+                listing("AAAUSDT", at(4), 1..5),
+                listing("BBBUSDT", at(3), 1..5),
+            ])
+            .unwrap();
+        let mut stmt = catalog
+            .conn
+            .prepare(
+                "SELECT l.symbol, c.period FROM changes c JOIN leaves l ON l.id = c.leaf
+                  ORDER BY c.rowid",
+            )
+            .unwrap();
+        let rows: Vec<(String, i32)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let day = |d: u32| period_number(Span::Day(NaiveDate::from_ymd_opt(2030, 1, d).unwrap()));
+        let want = [
+            ("BBBUSDT", day(3)),
+            ("BBBUSDT", day(4)),
+            ("AAAUSDT", day(3)),
+            ("AAAUSDT", day(4)),
+        ]
+        .map(|(s, p)| (s.to_string(), p));
+        assert_eq!(rows, want);
+    }
 }
