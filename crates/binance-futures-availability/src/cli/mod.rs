@@ -492,20 +492,29 @@ async fn collect_once(
 /// stop`: `stop`) cancels `token`: the run starts nothing new, commits what it gathered and
 /// publishes. A second one exits at once; the unpublished copy is resumed by the
 /// next run, so even that loses nothing.
-async fn cancel_on_signal(token: CancellationToken) {
-    let Some(mut signals) = Signals::listen() else {
-        return;
-    };
-    signals.next().await;
-    tracing::warn!(
-        "stop requested: finishing requests in flight and committing them (signal again to stop at once)"
-    );
-    token.cancel();
-    signals.next().await;
-    say!("stopped at once; the next run resumes what was committed");
-    // Not `std::process::exit`: it runs C++ static destructors while DuckDB's threads are still
-    // committing or checkpointing, which crashed with SIGSEGV (a test round reproduces it).
-    // `_exit` ends the process without them; committed batches are in the private copy.
-    // SAFETY: `_exit` only ends the process; it touches no state of this program.
-    unsafe { libc::_exit(1) }
+///
+/// The listener is set up when this is called (in the runtime), not when the returned future is
+/// first polled: set up in the spawned task, a SIGTERM that came before the task first ran (a
+/// scheduler stopped right after it said when it would run, under load) ended the process the
+/// default way (`scheduler::a_current_spot_only_file_is_not_caught_up_at_start`).
+fn cancel_on_signal(token: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
+    let signals = Signals::listen();
+    async move {
+        let Some(mut signals) = signals else {
+            return;
+        };
+        signals.next().await;
+        tracing::warn!(
+            "stop requested: finishing requests in flight and committing them (signal again to stop at once)"
+        );
+        token.cancel();
+        signals.next().await;
+        say!("stopped at once; the next run resumes what was committed");
+        // Not `std::process::exit`: it runs C++ static destructors while DuckDB's threads are
+        // still committing or checkpointing, which crashed with SIGSEGV (a test round
+        // reproduces it). `_exit` ends the process without them; committed batches are in the
+        // private copy.
+        // SAFETY: `_exit` only ends the process; it touches no state of this program.
+        unsafe { libc::_exit(1) }
+    }
 }

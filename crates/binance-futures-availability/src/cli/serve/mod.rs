@@ -163,6 +163,9 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
             timeout,
         };
         let router = api::router(Arc::new(app), Arc::new(hosts));
+        // Listening before the line a supervisor waits for: a stop right after it is heard.
+        let stop = CancellationToken::new();
+        tokio::spawn(stop_on_signal(stop.clone()));
         if !quiet {
             say!(
                 "serving {} at http://{local}/ with {handles} handle{} (Ctrl-C to stop)",
@@ -170,8 +173,6 @@ pub(super) fn run(db_path: &Path, args: &ServeArgs, quiet: bool) -> Result<(), C
                 if handles.get() == 1 { "" } else { "s" }
             );
         }
-        let stop = CancellationToken::new();
-        tokio::spawn(stop_on_signal(stop.clone()));
         accept(
             listener,
             router,
@@ -252,11 +253,15 @@ async fn accept(
     }
 }
 
-async fn stop_on_signal(stop: CancellationToken) {
-    let Some(mut signals) = super::Signals::listen() else {
-        return;
-    };
-    signals.next().await;
-    say!("stopping: answering the requests in flight");
-    stop.cancel();
+/// Listening from the call on, not from the task's first poll (as `cancel_on_signal`).
+fn stop_on_signal(stop: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
+    let signals = super::Signals::listen();
+    async move {
+        let Some(mut signals) = signals else {
+            return;
+        };
+        signals.next().await;
+        say!("stopping: answering the requests in flight");
+        stop.cancel();
+    }
 }
