@@ -609,17 +609,20 @@ const CHANGES_SINCE_2030: [&str; 6] = [
     "csv",
 ];
 
-/// Many changes are streamed in bounded memory: 600,000 changes seen within one hour, written
+/// Many changes are streamed in bounded memory: 600,000 changes seen within one minute, written
 /// into a crawled catalog, are printed by `catalog changes --format csv` all, by seen then key,
-/// while the process's peak RSS stays under what holding them takes (they are read in runs of
-/// at most ~4 × 10⁵, the hour cut at its distinct times seen).
+/// while the process's peak RSS stays under what holding them takes. They are read in runs of
+/// at most ~4 × 10⁵ changes, or one `seen`'s: 410,000 share one instant (a run alone, more
+/// than a run may hold), the rest follow it 4 a millisecond — so the span is cut into slices,
+/// the first slice (the instant and what follows within its width) cut again, and the others
+/// joined into runs.
 #[test]
 fn many_changes_stream_in_bounded_memory() {
     let env = catalog_with_history();
     let catalog = catalog_of(&env);
     {
-        // 150,000 distinct times seen, 4 changes each, within 150 s of one hour; each the
-        // replacement of a stored file (its leaf and period), so every key is one of the bucket.
+        // Each the replacement of a stored file (its leaf and period), so every key is one of
+        // the bucket.
         let conn = duckdb::Connection::open(&catalog).unwrap();
         let known: i64 = conn
             .query_row("SELECT least(count(*), 50000) FROM files", [], |r| r.get(0))
@@ -629,8 +632,10 @@ fn many_changes_stream_in_bounded_memory() {
             "CREATE TEMP TABLE known AS
                  SELECT row_number() OVER () - 1 AS n, leaf, period FROM files LIMIT {known};
              INSERT INTO changes
-             SELECT TIMESTAMP '2030-01-01 07:00:00' + to_milliseconds(r.i // 4), k.leaf,
-                    k.period, 'replaced', 1000 + r.i, 3600000, 999, 1800000
+             SELECT TIMESTAMP '2030-01-01 07:00:00'
+                        + to_milliseconds(CASE WHEN r.i < 410000 THEN 0
+                                               ELSE 1 + (r.i - 410000) // 4 END),
+                    k.leaf, k.period, 'replaced', 1000 + r.i, 3600000, 999, 1800000
                FROM range(600000) r(i) JOIN known k ON k.n = r.i % {known};"
         ))
         .unwrap();
@@ -666,6 +671,38 @@ fn many_changes_stream_in_bounded_memory() {
     );
     // Measured: ~75 MB read in runs; holding the 600,000 at once (runs of any size) ~190 MB.
     assert!(peak_mb < 130, "peak RSS {peak_mb} MB");
+
+    // An answer its reader ends early (a closed pipe, a row refused) ends the reading of the
+    // runs after it, read on a second connection beside it: the error comes back, at the
+    // change that raised it, and nothing waits forever.
+    use binance_futures_availability::question::catalog::ChangesQuestion;
+    use binance_futures_availability::store::{Catalog, StoreError};
+    #[derive(Debug, PartialEq)]
+    enum Ended {
+        Early,
+        Store,
+    }
+    impl From<StoreError> for Ended {
+        fn from(_: StoreError) -> Ended {
+            Ended::Store
+        }
+    }
+    let kept = Catalog::open(&catalog).unwrap();
+    let q = ChangesQuestion::new("2030-01-01".parse().ok(), None, None, None).unwrap();
+    let listing = kept.change_listing(q.query()).unwrap();
+    assert_eq!(listing.changes, 600_000);
+    for stop_at in [1, 450_000] {
+        let mut n = 0;
+        let ended = kept.each_change(&listing, |_| {
+            n += 1;
+            if n == stop_at {
+                Err(Ended::Early)
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!((ended, n), (Err(Ended::Early), stop_at));
+    }
 }
 
 /// The key of `symbol`'s file of `period` in `dataset` (`um/daily/klines/1m`, `spot/daily/trades`),
