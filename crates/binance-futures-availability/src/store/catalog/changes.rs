@@ -388,10 +388,9 @@ impl Reader<'_> {
         let mut order = Vec::new();
         for batch in stmt.stream_arrow([]).map_err(failed(self.path, action))? {
             let batch = batch.map_err(failed(self.path, action))?;
-            let batch = ChangeBatch::of(&batch, span.others)
+            let mut batch = ChangeBatch::of(&batch, span.others)
                 .ok_or_else(|| format!("changes' columns {:?}", batch.schema().fields()))
                 .map_err(|what| unreadable(self.path, action, what))?;
-            let mut batch = batch;
             let b = u32::try_from(batches.len()).unwrap_or(u32::MAX);
             order.reserve(batch.len());
             batch.leaves.reserve_exact(batch.len());
