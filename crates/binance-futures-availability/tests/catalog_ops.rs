@@ -704,6 +704,24 @@ fn many_changes_stream_in_bounded_memory() {
         });
         assert_eq!((ended, n), (Err(Ended::Early), stop_at));
     }
+    // Asked again after those, the handle answers whole and as the CLI did: its listing kept,
+    // its second connection back from the reading that ended early and read on again.
+    let again = kept.change_listing(q.query()).unwrap();
+    assert_eq!(again, listing);
+    for _ in 0..2 {
+        let mut keys = Vec::with_capacity(rows.len());
+        kept.each_change(&again, |c| {
+            keys.push((c.seen, c.file.key()));
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        assert_eq!(keys.len(), rows.len());
+        assert!(
+            keys.iter()
+                .zip(&rows)
+                .all(|((s, k), (t, l))| s == t && k == l)
+        );
+    }
 }
 
 /// The key of `symbol`'s file of `period` in `dataset` (`um/daily/klines/1m`, `spot/daily/trades`),

@@ -15,15 +15,19 @@
 //! intervals × ~3,300 days, ~4 × 10⁴), which is a run alone. Slices, not hours or distinct
 //! `seen`s: a week's changes seen within one hour (seven days crawled back to back) have
 //! ~6 × 10⁵ distinct `seen`s, and counting by them — a group each, read back a row at a time —
-//! took ~45 % of that week's answer (session 21's profile). Every filter is spliced as a
+//! took ~45 % of that week's answer (session 21's profile). The first run of several is kept
+//! small (`FIRST_RUN`): nothing is handed out before it is read. Every filter is spliced as a
 //! literal (typed values this code formats), so that DuckDB may push it into the scan and skip
-//! the row groups whose `seen` zone map is outside the range; the statements are prepared once
-//! per handle and text (`prepare_cached`: a second question alike costs no planning).
+//! the row groups whose `seen` zone map is outside the range; the statements are kept per
+//! connection and text (`prepare_cached`: not parsed again — DuckDB binds and plans a kept
+//! statement again at every execution all the same, ~1 ms each, ~4 % of a week's CPU in
+//! session 22's profile). A read-only handle keeps its last listings (`change_listing`).
 //!
-//! What a run reads: a run of additions only (what the listing and the slices count) reads
-//! five columns; `kind` and the `previous_*` columns only when it holds another kind. Runs after
-//! the first are read on a second connection, in a thread, while the one before is handed out
-//! (`each_change`): two runs are held at once, so a run is half the memory bound.
+//! What a run reads: when every change the listing matches is an addition (counted apart:
+//! a daily crawl's week is), five columns; else `kind` and the `previous_*` columns too. Runs
+//! after the first are read on the handle's second connection (opened once and kept), in a
+//! thread, while the one before is handed out (`each_change`): two runs are held at once, so a
+//! run is half the memory bound.
 //!
 //! Must not know: HTTP, how answers are printed, the crawl.
 
@@ -55,6 +59,20 @@ const CHANGE_BYTES: u64 = 99;
 /// more: one folder's files): a day of a daily crawl at full scale (~10⁵) is one run.
 const CHANGES_PER_READ: u64 = RUN_BYTES / CHANGE_BYTES;
 
+/// At most this many changes in the first run of several (~2 × 10⁴): nothing is handed out
+/// before it is read, and a whole run of a daily crawl's day (~10⁵) was ~7 ms of a week's
+/// answer before its first change (session 22); the next run is read while it is handed out.
+const FIRST_RUN: u64 = CHANGES_PER_READ / 8;
+
+/// The most changes the next run of `runs` may hold.
+fn run_limit(runs: &[RunSpan]) -> u64 {
+    if runs.is_empty() {
+        FIRST_RUN
+    } else {
+        CHANGES_PER_READ
+    }
+}
+
 /// Which changes `catalog changes` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChangeQuery {
@@ -85,11 +103,13 @@ struct RunSpan {
     /// Its first and last `seen` (µs since 1970, both inclusive); `None` when one run reads
     /// every change the listing matches.
     seen: Option<(i64, i64)>,
-    /// Whether it holds a change other than an addition: only then are `kind` and the
+    /// Whether its listing holds a change other than an addition: only then are `kind` and the
     /// `previous_*` columns read (an addition has no previous size or time, and a week of a
     /// daily crawl is additions only: the two all-NULL columns and the kind's text were ~15 %
     /// of reading it, session 21's profile).
     others: bool,
+    /// Its changes, as counted: the room its order is made in at once.
+    changes: u64,
 }
 
 /// Into how many slices of `seen` a span of changes too many for one run is cut (module note):
@@ -107,19 +127,46 @@ fn at_micros(us: i64) -> Option<String> {
     DateTime::from_timestamp_micros(us).map(|t| at(t.naive_utc()))
 }
 
-/// What a listing or a slice counts of the changes it matches, as SQL aggregates: all, those
-/// other than additions, and their first and last `seen` (µs); read by `counts`.
-fn counted() -> String {
-    format!(
-        "count(*), count(*) FILTER (WHERE kind <> '{}'), epoch_us(min(seen)), epoch_us(max(seen))",
-        ChangeKind::Added.as_str()
-    )
-}
+/// What a listing or a slice counts of the changes it matches, as SQL aggregates: all, and
+/// their first and last `seen` (µs); read by `counts`. Not the changes other than additions:
+/// counted in the aggregate (`FILTER (WHERE kind <> …)`, a text compared a row) it took ~4 of
+/// a listing's ~6 ms with DuckDB's one thread, where a count of its own with that condition
+/// pushed into the scan takes ~0.4 (session 22).
+const COUNTED: &str = "count(*), epoch_us(min(seen)), epoch_us(max(seen))";
+
+/// How many listings a read-only handle keeps (`Catalog::change_listing`).
+const LISTINGS_KEPT: usize = 8;
 
 impl Catalog {
-    /// What `query` matches: its changes counted (one aggregate over the matching rows), and
-    /// cut into runs when they are more than one.
+    /// What `query` matches: its changes counted (one aggregate over the matching rows, and
+    /// those other than additions apart), and cut into runs when they are more than one.
+    ///
+    /// A read-only handle keeps its last `LISTINGS_KEPT` listings: its file is never written
+    /// again, so a question asked again matches the same changes, and counting and cutting a
+    /// week of them was ~12 ms of DuckDB's one thread (session 22) — `serve`'s page and a
+    /// notebook ask the same recent changes again and again.
     pub fn change_listing(&self, query: &ChangeQuery) -> Result<ChangeListing, StoreError> {
+        if !self.read_only {
+            return self.count_changes(query);
+        }
+        let kept = self
+            .listings
+            .borrow()
+            .iter()
+            .find(|(q, _)| q == query)
+            .cloned();
+        if let Some((_, listing)) = kept {
+            return Ok(listing);
+        }
+        let listing = self.count_changes(query)?;
+        let mut listings = self.listings.borrow_mut();
+        listings.truncate(LISTINGS_KEPT - 1);
+        listings.insert(0, (*query, listing.clone()));
+        Ok(listing)
+    }
+
+    /// `change_listing`, made.
+    fn count_changes(&self, query: &ChangeQuery) -> Result<ChangeListing, StoreError> {
         // Days, ids and kinds are values of this code's types: nothing from outside is spliced.
         let mut conditions = Vec::new();
         if let Some(since) = query.since {
@@ -145,19 +192,33 @@ impl Catalog {
             conditions.join(" AND ")
         };
         let action = "counting changes";
-        let (changes, others, first, last) = self
+        let (changes, first, last) = self
             .conn
-            .prepare_cached(&format!("SELECT {} FROM changes WHERE {filter}", counted()))
+            .prepare_cached(&format!("SELECT {COUNTED} FROM changes WHERE {filter}"))
             .and_then(|mut stmt| stmt.query_row([], counts))
             .map_err(failed(&self.path, action))?;
+        // Whether any is not an addition: then every run reads the kind and the values before
+        // (a week of a daily crawl has none, and is read without them).
+        let others = changes > 0
+            && query.kind != Some(ChangeKind::Added)
+            && self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM changes WHERE {filter} AND kind <> '{}'",
+                    ChangeKind::Added.as_str()
+                ))
+                .and_then(|mut stmt| stmt.query_row([], |r| r.get::<_, i64>(0)))
+                .map_err(failed(&self.path, action))?
+                > 0;
         let mut runs = Vec::new();
         match (first, last) {
             (Some(first), Some(last)) if changes > CHANGES_PER_READ => {
-                self.cut(&filter, first, last, &mut runs)?
+                self.cut(&filter, others, first, last, &mut runs)?
             }
             _ if changes > 0 => runs.push(RunSpan {
                 seen: None,
-                others: others > 0,
+                others,
+                changes,
             }),
             _ => {}
         }
@@ -170,11 +231,12 @@ impl Catalog {
 
     /// The changes `filter` matches seen from `first` through `last` (µs), more than one run,
     /// cut into runs appended to `runs` (module note): `SLICES` slices counted, consecutive ones
-    /// joined while they fit one run, one holding more cut again — or a run alone when all its
-    /// changes share one `seen`.
+    /// joined while they fit one run (the first run of all a smaller one: `FIRST_RUN`), one
+    /// holding more cut again — or a run alone when all its changes share one `seen`.
     fn cut(
         &self,
         filter: &str,
+        others: bool,
         first: i64,
         last: i64,
         runs: &mut Vec<RunSpan>,
@@ -183,14 +245,12 @@ impl Catalog {
         // `last - first` is below 2^63 µs for any two instants DuckDB keeps (years ±290,000).
         let width = last.saturating_sub(first) / SLICES + 1;
         let range = self.seen_range(first, last)?;
-        // Not kept among the handle's statements: its text is this span's alone.
+        // Kept among the handle's statements, its span spliced as literals (module note).
         let mut stmt = self
             .conn
-            .prepare(&format!(
-                "SELECT {} FROM changes WHERE {filter} AND {range}
-                  GROUP BY (epoch_us(seen) - {first}) // {width}
-                  ORDER BY (epoch_us(seen) - {first}) // {width}",
-                counted()
+            .prepare_cached(&format!(
+                "SELECT {COUNTED} FROM changes WHERE {filter} AND {range}
+                  GROUP BY (epoch_us(seen) - {first}) // {width} ORDER BY min(seen)"
             ))
             .map_err(failed(&self.path, action))?;
         let slices = stmt
@@ -198,33 +258,33 @@ impl Catalog {
             .map_err(failed(&self.path, action))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(failed(&self.path, action))?;
-        // The run being joined: its span, and its changes.
-        let mut run: Option<(RunSpan, u64)> = None;
-        for (n, others, a, b) in slices {
+        // The run being joined.
+        let mut run: Option<RunSpan> = None;
+        for (n, a, b) in slices {
             // A group holds a row: its first and last `seen` are there.
             let (Some(a), Some(b)) = (a, b) else {
                 continue;
             };
             let slice = RunSpan {
                 seen: Some((a, b)),
-                others: others > 0,
+                others,
+                changes: n,
             };
-            if let Some((r, changes)) = run.as_mut().filter(|(_, c)| c + n <= CHANGES_PER_READ) {
+            if let Some(r) = run.as_mut().filter(|r| r.changes + n <= run_limit(runs)) {
                 r.seen = r.seen.map(|(first, _)| (first, b));
-                r.others |= slice.others;
-                *changes += n;
+                r.changes += n;
                 continue;
             }
-            runs.extend(run.take().map(|(r, _)| r));
-            if n <= CHANGES_PER_READ {
-                run = Some((slice, n));
+            runs.extend(run.take());
+            if n <= run_limit(runs) {
+                run = Some(slice);
             } else if a == b {
                 runs.push(slice);
             } else {
-                self.cut(filter, a, b, runs)?;
+                self.cut(filter, others, a, b, runs)?;
             }
         }
-        runs.extend(run.map(|(r, _)| r));
+        runs.extend(run);
         Ok(())
     }
 
@@ -270,7 +330,6 @@ impl Catalog {
             conn: &self.conn,
             path: &self.path,
             leaves: &leaves,
-            cached: true,
         };
         let mut change = Change {
             seen: DateTime::<Utc>::default(),
@@ -292,19 +351,24 @@ impl Catalog {
             }
             return Ok(());
         }
-        let action = "opening a second connection to read changes";
-        let conn = self.conn.try_clone().map_err(failed(&self.path, action))?;
+        let kept = self.reader.borrow_mut().take();
+        let conn = match kept {
+            Some(conn) => conn,
+            None => {
+                let action = "opening a second connection to read changes";
+                self.conn.try_clone().map_err(failed(&self.path, action))?
+            }
+        };
         let (path, leaves) = (&self.path, &leaves);
-        std::thread::scope(|s| {
+        let (answered, conn) = std::thread::scope(|s| {
             // No buffer: the reader holds the run it read until this thread takes it, so two
             // runs at most are held — the one handed out and the next.
             let (runs, read) = std::sync::mpsc::sync_channel::<Result<Run, StoreError>>(0);
-            s.spawn(move || {
+            let reading = s.spawn(move || {
                 let reader = Reader {
                     conn: &conn,
                     path,
                     leaves,
-                    cached: false,
                 };
                 for span in &listing.runs {
                     let run = reader.read(&listing.filter, span);
@@ -314,21 +378,28 @@ impl Catalog {
                         break;
                     }
                 }
+                conn
             });
-            // Dropping `read` on an early return ends the reader at its next run.
-            for run in read {
-                run?.hand_out(path, &mut change, &mut each)?;
-            }
-            Ok(())
-        })
+            let answered = read
+                .iter()
+                .try_for_each(|run| run?.hand_out(path, &mut change, &mut each));
+            // Dropping `read` ends the reader at its next run, if the answer ended early.
+            drop(read);
+            // A reader's panic is this thread's (its runs were not all sent).
+            let conn = reading
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (answered, conn)
+        });
+        *self.reader.borrow_mut() = Some(conn);
+        answered
     }
 }
 
-/// A listing's or slice's `counted()` from its row: changes, other changes, first and last
-/// `seen` (none when no change).
-fn counts(r: &duckdb::Row<'_>) -> duckdb::Result<(u64, u64, Option<i64>, Option<i64>)> {
-    let n = |i: usize| r.get::<_, i64>(i).map(|n| n.max(0) as u64);
-    Ok((n(0)?, n(1)?, r.get(2)?, r.get(3)?))
+/// A listing's or slice's `COUNTED` from its row: changes, first and last `seen` (none when
+/// no change).
+fn counts(r: &duckdb::Row<'_>) -> duckdb::Result<(u64, Option<i64>, Option<i64>)> {
+    Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?, r.get(2)?))
 }
 
 /// A value this code cannot read (`what`) in the file at `path` while `action`, as DuckDB's
@@ -338,14 +409,12 @@ pub(super) fn unreadable(path: &Path, action: &'static str, what: String) -> Sto
     failed(path, action)(e)
 }
 
-/// Reads a run of changes from one connection to a catalog file.
+/// Reads a run of changes from one connection to a catalog file (the handle's, or its second:
+/// either is kept with its statements).
 struct Reader<'a> {
     conn: &'a duckdb::Connection,
     path: &'a Path,
     leaves: &'a Arc<LeafTable>,
-    /// Whether its statements are kept among the connection's (a handle's, which asks again;
-    /// not a connection opened for one answer).
-    cached: bool,
 }
 
 impl Reader<'_> {
@@ -372,21 +441,19 @@ impl Reader<'_> {
             },
             None => String::new(),
         };
-        let sql = format!("SELECT {columns} FROM changes WHERE {filter}{range}");
-        let (mut cached, mut plain);
-        let stmt: &mut duckdb::Statement<'_> = if self.cached {
-            cached = self
-                .conn
-                .prepare_cached(&sql)
-                .map_err(failed(self.path, action))?;
-            &mut cached
-        } else {
-            plain = self.conn.prepare(&sql).map_err(failed(self.path, action))?;
-            &mut plain
-        };
+        // Kept among the connection's statements (both connections are kept): a handle asked
+        // again reads the same runs (module note).
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {columns} FROM changes WHERE {filter}{range}"
+            ))
+            .map_err(failed(self.path, action))?;
         let mut batches: Vec<ChangeBatch> = Vec::new();
-        let mut order = Vec::new();
-        for batch in stmt.stream_arrow([]).map_err(failed(self.path, action))? {
+        // Counted with the run: no room made again as it fills (~4 MB for a run).
+        let mut order = Vec::with_capacity(usize::try_from(span.changes).unwrap_or(0));
+        let rows = stmt.stream_arrow([]).map_err(failed(self.path, action))?;
+        for batch in rows {
             let batch = batch.map_err(failed(self.path, action))?;
             let mut batch = ChangeBatch::of(&batch, span.others)
                 .ok_or_else(|| format!("changes' columns {:?}", batch.schema().fields()))
@@ -436,18 +503,20 @@ impl Run {
         change: &mut Change,
         each: &mut impl FnMut(&Change) -> Result<(), E>,
     ) -> Result<(), E> {
-        let (mut periods, mut instants, mut seen) = (Periods::new(), Instants::new(), None);
+        let mut periods = Periods::new();
+        // When seen, and when written: each close to the one before of its kind.
+        let (mut seen_at, mut written_at, mut seen) = (Instants::new(), Instants::new(), None);
         for o in merged(&self.order, &self.aside) {
             // Consecutive changes share their instant (a listing's changes) or their period (a
             // day's new files): each is made from its number once a run, or about.
             if seen != Some(o.seen) {
-                change.seen = instants.micros(o.seen).ok_or_else(|| {
+                change.seen = seen_at.micros(o.seen).ok_or_else(|| {
                     unreadable(path, "reading changes", format!("the time {} µs", o.seen))
                 })?;
                 seen = Some(o.seen);
             }
             let batch = &self.batches[o.batch as usize];
-            batch.fill(path, change, o, &mut periods, &mut instants)?;
+            batch.fill(path, change, o, &mut periods, &mut written_at)?;
             each(change)?;
         }
         Ok(())
@@ -574,6 +643,7 @@ impl Periods {
 
     /// Period `n` of `partition` and the instant it ends (ms since 1970); `None` for a number
     /// no date has.
+    #[inline]
     fn get(&mut self, partition: Partition, n: i32) -> Option<(Span, i64)> {
         let slot = &mut self.0[n.rem_euclid(64) as usize];
         if let Some((p, m, span, end)) = *slot
@@ -592,26 +662,51 @@ impl Periods {
 /// Instants made from their numbers (µs since 1970), the calendar date of each day met kept in
 /// 8 slots by day: chrono's `from_timestamp_micros` and `DateTime + Duration` make the date
 /// from the day's number every time, ~12 % of a week's changes (session 20's profile), where a
-/// week's changes name a few days — when seen, and when their files were written.
-struct Instants([Option<(i64, NaiveDate)>; 8]);
+/// week's changes name a few days — when seen, and when their files were written. The day of
+/// the instant before is tried first, by a subtraction: one `Instants` is kept for each kind
+/// of time, and the next one is nearly always on the same day (dividing by the day was half
+/// of the ~7 % these still took, session 22's profile).
+struct Instants {
+    /// The day of the instant made last: its first µs and its date.
+    last: Option<(i64, NaiveDate)>,
+    /// Days by number.
+    days: [Option<(i64, NaiveDate)>; 8],
+}
+
+/// A day in µs.
+const DAY_US: i64 = 86_400_000_000;
 
 impl Instants {
     fn new() -> Instants {
-        Instants([None; 8])
+        Instants {
+            last: None,
+            days: [None; 8],
+        }
     }
 
     /// The instant `us` µs after 1970-01-01 00:00 UTC, as `DateTime::from_timestamp_micros`
     /// makes it (`None` where it has none).
+    #[inline]
     fn micros(&mut self, us: i64) -> Option<DateTime<Utc>> {
-        const DAY: i64 = 86_400_000_000;
-        let (day, in_day) = (us.div_euclid(DAY), us.rem_euclid(DAY));
-        let slot = &mut self.0[day.rem_euclid(8) as usize];
-        let date = match *slot {
-            Some((d, date)) if d == day => date,
+        let (date, in_day) = match self.last {
+            Some((start, date)) if (0..DAY_US).contains(&us.wrapping_sub(start)) => {
+                (date, us.wrapping_sub(start))
+            }
             _ => {
-                let date = DateTime::from_timestamp(day.checked_mul(86_400)?, 0)?.date_naive();
-                *slot = Some((day, date));
-                date
+                let (day, in_day) = (us.div_euclid(DAY_US), us.rem_euclid(DAY_US));
+                let slot = &mut self.days[day.rem_euclid(8) as usize];
+                let date = match *slot {
+                    Some((d, date)) if d == day => date,
+                    _ => {
+                        let secs = day.checked_mul(86_400)?;
+                        let date = DateTime::from_timestamp(secs, 0)?.date_naive();
+                        *slot = Some((day, date));
+                        date
+                    }
+                };
+                // A day chrono has begins at an instant µs since 1970 can name.
+                self.last = day.checked_mul(DAY_US).map(|start| (start, date));
+                (date, in_day)
             }
         };
         // `in_day` is below 86,400 s: both parts fit.
@@ -651,50 +746,51 @@ struct Order {
 /// a week's changes, session 19). More than an eighth (a catalog written before the writer
 /// ordered its batches: each batch by leaf), the run is sorted whole, as before.
 fn put_in_order(order: &mut Vec<Order>) -> Vec<Order> {
-    let below_greatest = |order: &[Order]| {
-        let mut greatest: Option<Order> = None;
-        order
-            .iter()
-            .filter(|o| match greatest {
-                Some(g) if **o < g => true,
-                _ => {
-                    greatest = Some(**o);
-                    false
-                }
-            })
-            .count()
-    };
-    let displaced = below_greatest(order);
-    if displaced == 0 {
-        return Vec::new();
-    }
-    if displaced > order.len() / 8 {
-        order.sort_unstable();
-        return Vec::new();
-    }
-    let mut aside = Vec::with_capacity(displaced);
+    // One pass: set aside while they are few; past an eighth, keep the rest where it is.
+    let most = order.len() / 8;
+    let (mut aside, mut shuffled) = (Vec::new(), false);
     let mut greatest: Option<Order> = None;
     order.retain(|o| match greatest {
+        _ if shuffled => true,
         Some(g) if *o < g => {
-            aside.push(*o);
-            false
+            shuffled = aside.len() == most;
+            if !shuffled {
+                aside.push(*o);
+            }
+            shuffled
         }
         _ => {
             greatest = Some(*o);
             true
         }
     });
-    aside.sort_unstable();
+    if shuffled {
+        // The run is all there, kept or set aside.
+        order.append(&mut aside);
+        order.sort_unstable();
+    } else {
+        aside.sort_unstable();
+    }
     aside
 }
 
-/// Two ascending sequences of entries as one, in order.
+/// Two ascending sequences of entries as one, in order (by places in them: this is on every
+/// change's path).
 fn merged<'a>(a: &'a [Order], b: &'a [Order]) -> impl Iterator<Item = &'a Order> {
-    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
-    std::iter::from_fn(move || match (a.peek(), b.peek()) {
-        (Some(x), Some(y)) if y < x => b.next(),
-        (Some(_), _) => a.next(),
-        (None, _) => b.next(),
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || match (a.get(i), b.get(j)) {
+        (Some(x), Some(y)) if y < x => {
+            j += 1;
+            Some(y)
+        }
+        (Some(x), _) => {
+            i += 1;
+            Some(x)
+        }
+        (None, y) => {
+            j += 1;
+            y
+        }
     })
 }
 

@@ -243,6 +243,7 @@ impl LeafTable {
     /// The leaf whose id is `id`, copied. Ids are dense as a writer gives them, so the leaf
     /// is the one that many places after the first — one look-up, checked; else (a file
     /// edited by hand) the id's slot, or a search.
+    #[inline]
     pub(super) fn leaf(&self, id: i32) -> Option<Leaf> {
         let first = self.leaves.first()?.id;
         let at = usize::try_from(i64::from(id) - i64::from(first)).ok()?;
@@ -258,14 +259,17 @@ impl LeafTable {
     }
 
     /// `leaf`'s dataset's partition: how its periods are numbered.
+    #[inline]
     pub(super) fn partition(&self, leaf: &Leaf) -> Partition {
         self.template(leaf).dataset.partition()
     }
 
+    #[inline]
     pub(super) fn dataset(&self, leaf: &Leaf) -> Dataset {
         self.template(leaf).dataset
     }
 
+    #[inline]
     pub(super) fn symbol(&self, leaf: &Leaf) -> &str {
         let (start, end) = leaf.symbol;
         &self.symbols[start as usize..end as usize]
@@ -275,6 +279,7 @@ impl LeafTable {
         self.symbol(&self.leaves[leaf])
     }
 
+    #[inline]
     fn template(&self, leaf: &Leaf) -> &KeyTemplate {
         &self.templates[usize::from(leaf.template)]
     }

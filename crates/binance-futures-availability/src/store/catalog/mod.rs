@@ -399,6 +399,13 @@ pub struct Catalog {
     /// Every leaf, read at the first question that needs it and kept when `read_only`
     /// (`leaf_table`).
     leaf_table: std::cell::OnceCell<std::sync::Arc<leaf_table::LeafTable>>,
+    /// A second connection to the file, on which `catalog changes` reads its next run while
+    /// this one's is handed out: opened at the first question that needs it and kept, with
+    /// the statements kept on it. Taken out while a question uses it.
+    reader: std::cell::RefCell<Option<Connection>>,
+    /// The last questions' change listings, newest first, kept when `read_only`
+    /// (`change_listing`).
+    listings: std::cell::RefCell<Vec<(changes::ChangeQuery, changes::ChangeListing)>>,
 }
 
 impl Catalog {
@@ -496,6 +503,8 @@ impl Catalog {
             memory: super::DEFAULT_MEMORY_LIMIT,
             read_only: false,
             leaf_table: std::cell::OnceCell::new(),
+            reader: std::cell::RefCell::new(None),
+            listings: std::cell::RefCell::new(Vec::new()),
         })
     }
 
