@@ -51,9 +51,9 @@ use crate::vision::{Dataset, Partition};
 const RUN_BYTES: u64 = 16 << 20;
 
 /// A change's bytes while its run is sorted: ~59 in the Arrow batch read (six 8-byte and two
-/// 4-byte columns, `kind`'s text ~7 bytes and its offset), 16 its leaf's copy, 24 its place in
-/// the order.
-const CHANGE_BYTES: u64 = 99;
+/// 4-byte columns, `kind`'s text ~7 bytes and its offset), what the reader made of it (`Made`:
+/// its leaf's copy, its span and times), 24 its place in the order (`Order`).
+const CHANGE_BYTES: u64 = 59 + size_of::<Made>() as u64 + size_of::<Order>() as u64;
 
 /// At most this many changes are sorted by one query (~1.7 × 10⁵; unless one `seen` holds
 /// more: one folder's files): a day of a daily crawl at full scale (~10⁵) is one run.
@@ -450,6 +450,9 @@ impl Reader<'_> {
             ))
             .map_err(failed(self.path, action))?;
         let mut batches: Vec<ChangeBatch> = Vec::new();
+        // Rows in table order come nearly in the order of their times: days and periods met
+        // are kept (`Periods`, `Instants`).
+        let (mut periods, mut written_at) = (Periods::new(), Instants::new());
         // Counted with the run: no room made again as it fills (~4 MB for a run).
         let mut order = Vec::with_capacity(usize::try_from(span.changes).unwrap_or(0));
         let rows = stmt.stream_arrow([]).map_err(failed(self.path, action))?;
@@ -460,21 +463,41 @@ impl Reader<'_> {
                 .map_err(|what| unreadable(self.path, action, what))?;
             let b = u32::try_from(batches.len()).unwrap_or(u32::MAX);
             order.reserve(batch.len());
-            batch.leaves.reserve_exact(batch.len());
+            batch.made.reserve_exact(batch.len());
             for i in 0..batch.len() {
                 let id = batch.leaf.value(i);
                 let leaf = self.leaves.leaf(id).ok_or_else(|| {
                     let what = format!("a change of leaf {id}, which no leaf is");
                     unreadable(self.path, action, what)
                 })?;
+                let period = batch.period.value(i);
+                let (span, end) = periods
+                    .get(self.leaves.partition(&leaf), period)
+                    .ok_or_else(|| StoreError::BadPeriod {
+                        path: self.path.to_path_buf(),
+                        period,
+                    })?;
+                let mut written = |ms: i64| written_at.after(self.path, end, ms, period);
+                let last_modified = value(&batch.modified, i).map(&mut written).transpose()?;
+                let previous_last_modified = match &batch.others {
+                    Some(o) => value(&o.previous_modified, i)
+                        .map(&mut written)
+                        .transpose()?,
+                    None => None,
+                };
                 order.push(Order {
                     seen: batch.seen.value(i),
                     rank: leaf.rank,
-                    period: batch.period.value(i),
+                    period,
                     batch: b,
                     row: i as u32,
                 });
-                batch.leaves.push(leaf);
+                batch.made.push(Made {
+                    leaf,
+                    span,
+                    last_modified,
+                    previous_last_modified,
+                });
             }
             batches.push(batch);
         }
@@ -503,9 +526,7 @@ impl Run {
         change: &mut Change,
         each: &mut impl FnMut(&Change) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut periods = Periods::new();
-        // When seen, and when written: each close to the one before of its kind.
-        let (mut seen_at, mut written_at, mut seen) = (Instants::new(), Instants::new(), None);
+        let (mut seen_at, mut seen) = (Instants::new(), None);
         for o in merged(&self.order, &self.aside) {
             // Consecutive changes share their instant (a listing's changes) or their period (a
             // day's new files): each is made from its number once a run, or about.
@@ -516,7 +537,7 @@ impl Run {
                 seen = Some(o.seen);
             }
             let batch = &self.batches[o.batch as usize];
-            batch.fill(path, change, o, &mut periods, &mut written_at)?;
+            batch.fill(path, change, o)?;
             each(change)?;
         }
         Ok(())
@@ -531,11 +552,28 @@ struct ChangeBatch {
     size: Int64Array,
     /// Milliseconds after the end of the period.
     modified: Int64Array,
-    /// Each row's leaf, copied from the table as the row is read (`Leaf`).
-    leaves: Vec<Leaf>,
+    /// What the reader made of each row (`Made`).
+    made: Vec<Made>,
     /// The kind's text and the size and time before, when the run holds a change other than
     /// an addition (`RunSpan::others`); else every change is an addition.
     others: Option<Others>,
+}
+
+/// What the reader makes of a row as it reads it, so that handing the change out copies it:
+/// its leaf, copied from the table, its period's span, and its times. Made so by the thread
+/// that reads the runs, which had time to spare: filling changes from their numbers was most
+/// of the other thread's, which hands them out (session 22's profile).
+#[derive(Clone, Copy)]
+struct Made {
+    leaf: Leaf,
+    span: Span,
+    last_modified: Option<DateTime<Utc>>,
+    previous_last_modified: Option<DateTime<Utc>>,
+}
+
+/// Row `i` of `a`, `None` when NULL.
+fn value(a: &Int64Array, i: usize) -> Option<i64> {
+    (!a.is_null(i)).then(|| a.value(i))
 }
 
 /// The columns read only for a run with changes other than additions.
@@ -569,7 +607,7 @@ impl ChangeBatch {
             period: column(2).downcast_ref::<Int32Array>().cloned()?,
             size: numbers(3)?,
             modified: numbers(4)?,
-            leaves: Vec::new(),
+            made: Vec::new(),
             others,
         })
     }
@@ -579,36 +617,13 @@ impl ChangeBatch {
     }
 
     /// `change` filled from the row `o` names, but for its `seen`.
-    fn fill(
-        &self,
-        path: &Path,
-        change: &mut Change,
-        o: &Order,
-        periods: &mut Periods,
-        instants: &mut Instants,
-    ) -> Result<(), StoreError> {
+    fn fill(&self, path: &Path, change: &mut Change, o: &Order) -> Result<(), StoreError> {
         let i = o.row as usize;
-        let file = &mut change.file;
-        file.leaf = self.leaves[i];
-        let (span, end) = periods
-            .get(file.leaves.partition(&file.leaf), o.period)
-            .ok_or_else(|| StoreError::BadPeriod {
-                path: path.to_path_buf(),
-                period: o.period,
-            })?;
-        file.span = span;
-        let value = |a: &Int64Array| (!a.is_null(i)).then(|| a.value(i));
-        let mut time = |ms: i64| {
-            end.checked_add(ms)
-                .and_then(|t| t.checked_mul(1_000))
-                .and_then(|us| instants.micros(us))
-                .ok_or_else(|| {
-                    let what = format!("the time {ms} ms after the end of period {}", o.period);
-                    unreadable(path, "reading changes", what)
-                })
-        };
-        change.size = value(&self.size).map(|s| s.max(0) as u64);
-        change.last_modified = value(&self.modified).map(&mut time).transpose()?;
+        let made = &self.made[i];
+        change.file.leaf = made.leaf;
+        change.file.span = made.span;
+        change.size = value(&self.size, i).map(|s| s.max(0) as u64);
+        change.last_modified = made.last_modified;
         let Some(others) = &self.others else {
             change.kind = ChangeKind::Added;
             change.previous_size = None;
@@ -620,10 +635,8 @@ impl ChangeBatch {
             path: path.to_path_buf(),
             kind: kind_text.to_string(),
         })?;
-        change.previous_size = value(&others.previous_size).map(|s| s.max(0) as u64);
-        change.previous_last_modified = value(&others.previous_modified)
-            .map(&mut time)
-            .transpose()?;
+        change.previous_size = value(&others.previous_size, i).map(|s| s.max(0) as u64);
+        change.previous_last_modified = made.previous_last_modified;
         Ok(())
     }
 }
@@ -682,6 +695,24 @@ impl Instants {
             last: None,
             days: [None; 8],
         }
+    }
+
+    /// The instant `ms` ms after `end` (ms since 1970), the end of `period`: a Last-Modified as
+    /// `changes` keeps it.
+    fn after(
+        &mut self,
+        path: &Path,
+        end: i64,
+        ms: i64,
+        period: i32,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        end.checked_add(ms)
+            .and_then(|t| t.checked_mul(1_000))
+            .and_then(|us| self.micros(us))
+            .ok_or_else(|| {
+                let what = format!("the time {ms} ms after the end of period {period}");
+                unreadable(path, "reading changes", what)
+            })
     }
 
     /// The instant `us` µs after 1970-01-01 00:00 UTC, as `DateTime::from_timestamp_micros`
