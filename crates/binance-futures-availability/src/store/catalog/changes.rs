@@ -617,7 +617,12 @@ impl ChangeBatch {
         let made = &self.made[i];
         change.file.leaf = made.leaf;
         change.file.span = made.span;
-        let mut written = |ms: i64| written_at.after(path, made.end, ms, o.period);
+        let mut written = |ms: i64| {
+            written_at.after(made.end, ms).ok_or_else(|| {
+                let what = format!("the time {ms} ms after the end of period {}", o.period);
+                unreadable(path, "reading changes", what)
+            })
+        };
         change.size = value(&self.size, i).map(|s| s.max(0) as u64);
         change.last_modified = value(&self.modified, i).map(&mut written).transpose()?;
         let Some(others) = &self.others else {
@@ -695,22 +700,13 @@ impl Instants {
         }
     }
 
-    /// The instant `ms` ms after `end` (ms since 1970), the end of `period`: a Last-Modified as
-    /// `changes` keeps it.
-    fn after(
-        &mut self,
-        path: &Path,
-        end: i64,
-        ms: i64,
-        period: i32,
-    ) -> Result<DateTime<Utc>, StoreError> {
+    /// The instant `ms` ms after `end` (ms since 1970): a Last-Modified as `changes` keeps it,
+    /// after its period's end (`None` where chrono has none).
+    #[inline]
+    fn after(&mut self, end: i64, ms: i64) -> Option<DateTime<Utc>> {
         end.checked_add(ms)
             .and_then(|t| t.checked_mul(1_000))
             .and_then(|us| self.micros(us))
-            .ok_or_else(|| {
-                let what = format!("the time {ms} ms after the end of period {period}");
-                unreadable(path, "reading changes", what)
-            })
     }
 
     /// The instant `us` µs after 1970-01-01 00:00 UTC, as `DateTime::from_timestamp_micros`
@@ -721,27 +717,32 @@ impl Instants {
             Some((start, date)) if (0..DAY_US).contains(&us.wrapping_sub(start)) => {
                 (date, us.wrapping_sub(start))
             }
-            _ => {
-                let (day, in_day) = (us.div_euclid(DAY_US), us.rem_euclid(DAY_US));
-                let slot = &mut self.days[day.rem_euclid(8) as usize];
-                let date = match *slot {
-                    Some((d, date)) if d == day => date,
-                    _ => {
-                        let secs = day.checked_mul(86_400)?;
-                        let date = DateTime::from_timestamp(secs, 0)?.date_naive();
-                        *slot = Some((day, date));
-                        date
-                    }
-                };
-                // A day chrono has begins at an instant µs since 1970 can name.
-                self.last = day.checked_mul(DAY_US).map(|start| (start, date));
-                (date, in_day)
-            }
+            _ => self.day_of(us)?,
         };
         // `in_day` is below 86,400 s: both parts fit.
         let (secs, micros) = ((in_day / 1_000_000) as u32, (in_day % 1_000_000) as u32);
         let time = NaiveTime::from_num_seconds_from_midnight_opt(secs, micros * 1_000)?;
         Some(NaiveDateTime::new(date, time).and_utc())
+    }
+
+    /// The date of the day `us` µs after 1970 falls on, and the µs into it, kept as the last
+    /// (out of `micros`' way: it is taken about once a day met).
+    #[cold]
+    fn day_of(&mut self, us: i64) -> Option<(NaiveDate, i64)> {
+        let (day, in_day) = (us.div_euclid(DAY_US), us.rem_euclid(DAY_US));
+        let slot = &mut self.days[day.rem_euclid(8) as usize];
+        let date = match *slot {
+            Some((d, date)) if d == day => date,
+            _ => {
+                let secs = day.checked_mul(86_400)?;
+                let date = DateTime::from_timestamp(secs, 0)?.date_naive();
+                *slot = Some((day, date));
+                date
+            }
+        };
+        // A day chrono has begins at an instant µs since 1970 can name.
+        self.last = day.checked_mul(DAY_US).map(|start| (start, date));
+        Some((date, in_day))
     }
 }
 
