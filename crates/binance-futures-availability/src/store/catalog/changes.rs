@@ -55,7 +55,7 @@ const RUN_BYTES: u64 = 16 << 20;
 /// its leaf's copy, its span and times), 24 its place in the order (`Order`).
 const CHANGE_BYTES: u64 = 59 + size_of::<Made>() as u64 + size_of::<Order>() as u64;
 
-/// At most this many changes are sorted by one query (~1.7 × 10⁵; unless one `seen` holds
+/// At most this many changes are sorted by one query (~1.4 × 10⁵; unless one `seen` holds
 /// more: one folder's files): a day of a daily crawl at full scale (~10⁵) is one run.
 const CHANGES_PER_READ: u64 = RUN_BYTES / CHANGE_BYTES;
 
@@ -129,9 +129,9 @@ fn at_micros(us: i64) -> Option<String> {
 
 /// What a listing or a slice counts of the changes it matches, as SQL aggregates: all, and
 /// their first and last `seen` (µs); read by `counts`. Not the changes other than additions:
-/// counted in the aggregate (`FILTER (WHERE kind <> …)`, a text compared a row) it took ~4 of
-/// a listing's ~6 ms with DuckDB's one thread, where a count of its own with that condition
-/// pushed into the scan takes ~0.4 (session 22).
+/// counted in the aggregate (`FILTER (WHERE kind <> …)`, a text compared a row), a week's count
+/// took ~2.8 ms with DuckDB's one thread against ~0.6 without, where a count of its own with
+/// that condition pushed into the scan takes ~0.4 (session 22).
 const COUNTED: &str = "count(*), epoch_us(min(seen)), epoch_us(max(seen))";
 
 /// How many listings a read-only handle keeps (`Catalog::change_listing`).

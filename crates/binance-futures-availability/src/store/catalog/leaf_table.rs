@@ -9,7 +9,7 @@
 //! `leaves`; `serve` and Python keep their handles, the CLI asks one question per handle. A
 //! handle opened for writing adds leaves as it goes, so it reads a fresh table per question.
 //!
-//! Size: ~2.6 × 10⁵ leaves at full scale — 16 bytes each, their symbols in one buffer (~10
+//! Size: ~2.6 × 10⁵ leaves at full scale — 20 bytes each, their symbols in one buffer (~10
 //! bytes each), an id index of 4 bytes a slot: ~8 MB (measured in BENCHMARKS.md, session 19).
 //!
 //! Must not know: changes, how answers are printed, HTTP.
@@ -42,7 +42,7 @@ pub(super) struct LeafTable {
     by_id: Vec<u32>,
 }
 
-/// One leaf: 16 bytes. A change read copies its leaf's (`LeafTable::leaf`), so that handing it
+/// One leaf: 20 bytes. A change read copies its leaf's (`LeafTable::leaf`), so that handing it
 /// out and writing its key touch no row of the table again: at full scale the table is ~4 MB,
 /// and a week's changes name ~10⁵ leaves in no order, so each look-up was a cache miss — two
 /// of them (the id's slot, the leaf) ~40 % of filling a change, session 21's profile.
@@ -57,6 +57,9 @@ pub(super) struct Leaf {
     /// Its dataset's template, in `LeafTable::templates`.
     template: u16,
 }
+
+// The size the notes above count on.
+const _: () = assert!(size_of::<Leaf>() == 20);
 
 impl Catalog {
     /// The file's leaves: the handle's table, read at its first question, when the handle is
