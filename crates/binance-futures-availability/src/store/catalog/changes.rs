@@ -64,10 +64,15 @@ const CHANGES_PER_READ: u64 = RUN_BYTES / CHANGE_BYTES;
 /// answer before its first change (session 22); the next run is read while it is handed out.
 const FIRST_RUN: u64 = CHANGES_PER_READ / 8;
 
-/// The most changes the next run of `runs` may hold.
-fn run_limit(runs: &[RunSpan]) -> u64 {
+/// The most changes the next run of `runs` may hold, of a listing of `total`: the first and
+/// the last are small (`FIRST_RUN`) — nothing is handed out before the first is read, and
+/// nothing is read while the last is handed out.
+fn run_limit(runs: &[RunSpan], total: u64) -> u64 {
+    let left = total.saturating_sub(runs.iter().map(|r| r.changes).sum());
     if runs.is_empty() {
         FIRST_RUN
+    } else if left <= CHANGES_PER_READ + FIRST_RUN {
+        left.saturating_sub(FIRST_RUN).max(FIRST_RUN)
     } else {
         CHANGES_PER_READ
     }
@@ -213,7 +218,7 @@ impl Catalog {
         let mut runs = Vec::new();
         match (first, last) {
             (Some(first), Some(last)) if changes > CHANGES_PER_READ => {
-                self.cut(&filter, others, first, last, &mut runs)?
+                self.cut(&filter, others, (first, last), changes, &mut runs)?
             }
             _ if changes > 0 => runs.push(RunSpan {
                 seen: None,
@@ -237,8 +242,8 @@ impl Catalog {
         &self,
         filter: &str,
         others: bool,
-        first: i64,
-        last: i64,
+        (first, last): (i64, i64),
+        total: u64,
         runs: &mut Vec<RunSpan>,
     ) -> Result<(), StoreError> {
         let action = "counting changes";
@@ -270,18 +275,21 @@ impl Catalog {
                 others,
                 changes: n,
             };
-            if let Some(r) = run.as_mut().filter(|r| r.changes + n <= run_limit(runs)) {
+            if let Some(r) = run
+                .as_mut()
+                .filter(|r| r.changes + n <= run_limit(runs, total))
+            {
                 r.seen = r.seen.map(|(first, _)| (first, b));
                 r.changes += n;
                 continue;
             }
             runs.extend(run.take());
-            if n <= run_limit(runs) {
+            if n <= run_limit(runs, total) {
                 run = Some(slice);
             } else if a == b {
                 runs.push(slice);
             } else {
-                self.cut(filter, others, a, b, runs)?;
+                self.cut(filter, others, (a, b), total, runs)?;
             }
         }
         runs.extend(run);
@@ -463,58 +471,86 @@ impl Reader<'_> {
             let b = u32::try_from(batches.len()).unwrap_or(u32::MAX);
             order.reserve(batch.len());
             batch.made.reserve_exact(batch.len());
-            for i in 0..batch.len() {
+            let n = batch.len();
+            for i in 0..n {
+                if i + AHEAD < n
+                    && let Some(at) = self.leaves.offset_of(batch.leaf.value(i + AHEAD))
+                {
+                    self.leaves.prefetch_rank(at);
+                }
                 let id = batch.leaf.value(i);
-                let leaf = self.leaves.leaf(id).ok_or_else(|| {
-                    let what = format!("a change of leaf {id}, which no leaf is");
-                    unreadable(self.path, action, what)
-                })?;
+                let Some((at, (rank, partition))) =
+                    (self.leaves.offset_of(id)).and_then(|at| Some((at, self.leaves.rank_at(at)?)))
+                else {
+                    return Err(no_leaf(self.path, id));
+                };
                 let period = batch.period.value(i);
-                let (span, end) = periods
-                    .get(self.leaves.partition(&leaf), period)
-                    .ok_or_else(|| StoreError::BadPeriod {
-                        path: self.path.to_path_buf(),
-                        period,
-                    })?;
+                let Some((span, end)) = periods.get(partition, period) else {
+                    return Err(bad_period(self.path, period));
+                };
                 order.push(Order {
                     seen: batch.seen.value(i),
-                    rank: leaf.rank,
+                    rank,
                     period,
                     batch: b,
                     row: i as u32,
                 });
-                batch.made.push(Made { leaf, span, end });
+                batch.made.push(Made { at, span, end });
             }
             batches.push(batch);
         }
-        let aside = put_in_order(&mut order);
-        Ok(Run {
-            batches,
-            order,
-            aside,
-        })
+        Ok(Run { batches, order })
     }
 }
 
-/// One run of changes, read and put in order: handed out as `merged(order, aside)`.
+/// How many rows ahead of its use a leaf's rank (by the reader), or its row and its keys' tail
+/// (where changes are handed out), is asked for (`LeafTable::prefetch_rank`): about as many as
+/// a look-up's wait covers.
+const AHEAD: usize = 12;
+
+/// One run of changes, read; put in order as it is handed out (`put_in_order`: by the thread
+/// that hands runs out, which had time to spare — session 23's timings of each thread).
 struct Run {
     batches: Vec<ChangeBatch>,
     order: Vec<Order>,
-    aside: Vec<Order>,
 }
 
 impl Run {
     /// Each change of the run, in order, filled into `change` and handed to `each`, naming its
     /// leaf in the handle's table and its period (`ChangedFile`) — no key is made.
     fn hand_out<E: From<StoreError>>(
-        &self,
+        mut self,
         path: &Path,
         change: &mut Change,
         each: &mut impl FnMut(&Change) -> Result<(), E>,
     ) -> Result<(), E> {
         // When seen, and when written: each close to the one before of its kind.
         let (mut seen_at, mut written_at, mut seen) = (Instants::new(), Instants::new(), None);
-        for o in merged(&self.order, &self.aside) {
+        let aside = put_in_order(&mut self.order);
+        let leaves = Arc::clone(&change.file.leaves);
+        let made = |o: &Order| &self.batches[o.batch as usize].made[o.row as usize];
+        for (n, o) in merged(&self.order, &aside).enumerate() {
+            // The leaf of the change `AHEAD` places on (in `order`: those set aside are few),
+            // and the keys' tail of the one half as far, brought near.
+            if let Some(next) = self.order.get(n + AHEAD) {
+                leaves.prefetch_leaf(made(next).at);
+            }
+            if let Some(leaf) =
+                (self.order.get(n + AHEAD / 2)).and_then(|o| leaves.leaf_at(made(o).at))
+            {
+                leaves.prefetch_tail(&leaf);
+            }
+            let made = made(o);
+            // An offset the reader found in the table.
+            let Some(leaf) = leaves.leaf_at(made.at) else {
+                return Err(no_leaf(
+                    path,
+                    self.batches[o.batch as usize].leaf.value(o.row as usize),
+                )
+                .into());
+            };
+            change.file.leaf = leaf;
+            change.file.span = made.span;
             // Consecutive changes share their instant (a listing's changes) or their period (a
             // day's new files): each is made from its number once a run, or about.
             if seen != Some(o.seen) {
@@ -524,7 +560,7 @@ impl Run {
                 seen = Some(o.seen);
             }
             let batch = &self.batches[o.batch as usize];
-            batch.fill(path, change, o, &mut written_at)?;
+            batch.fill(path, change, o, made.end, &mut written_at)?;
             each(change)?;
         }
         Ok(())
@@ -546,15 +582,14 @@ struct ChangeBatch {
     others: Option<Others>,
 }
 
-/// What the reader makes of a row as it reads it, so that handing the change out copies it:
-/// its leaf, copied from the table, and its period's span and end. Made so by the thread
-/// that reads the runs, which had time to spare: filling changes from their numbers was most
-/// of the other thread's, which hands them out (session 22's profile). The times are made
-/// where they are handed out: made by the reader too, it was the slower one (~55 % of the
-/// CPU against ~45 %).
+/// What the reader makes of a row as it reads it: its leaf's place in the table, and its
+/// period's span and end. The leaf is copied from the table where the change is handed out,
+/// the reader reads only the leaves' ranks (`LeafTable::rank_at`; session 23's timings of each
+/// thread: the leaves read by the reader made it the slower).
 #[derive(Clone, Copy)]
 struct Made {
-    leaf: Leaf,
+    /// Its leaf's offset in the table (`LeafTable::offset_of`).
+    at: u32,
     span: Span,
     /// The period's end (ms since 1970), from which its times count.
     end: i64,
@@ -611,20 +646,19 @@ impl ChangeBatch {
         path: &Path,
         change: &mut Change,
         o: &Order,
+        end: i64,
         written_at: &mut Instants,
     ) -> Result<(), StoreError> {
         let i = o.row as usize;
-        let made = &self.made[i];
-        change.file.leaf = made.leaf;
-        change.file.span = made.span;
-        let mut written = |ms: i64| {
-            written_at.after(made.end, ms).ok_or_else(|| {
-                let what = format!("the time {ms} ms after the end of period {}", o.period);
-                unreadable(path, "reading changes", what)
-            })
-        };
         change.size = value(&self.size, i).map(|s| s.max(0) as u64);
-        change.last_modified = value(&self.modified, i).map(&mut written).transpose()?;
+        let mut written = |ms: Option<i64>| match ms {
+            None => Ok(None),
+            Some(ms) => match written_at.after(end, ms) {
+                Some(t) => Ok(Some(t)),
+                None => Err(unwritten(path, ms, o.period)),
+            },
+        };
+        change.last_modified = written(value(&self.modified, i))?;
         let Some(others) = &self.others else {
             change.kind = ChangeKind::Added;
             change.previous_size = None;
@@ -637,11 +671,35 @@ impl ChangeBatch {
             kind: kind_text.to_string(),
         })?;
         change.previous_size = value(&others.previous_size, i).map(|s| s.max(0) as u64);
-        change.previous_last_modified = value(&others.previous_modified, i)
-            .map(&mut written)
-            .transpose()?;
+        change.previous_last_modified = written(value(&others.previous_modified, i))?;
         Ok(())
     }
+}
+
+/// A change of leaf `id`, which no leaf is, as DuckDB's conversion error (out of the way of
+/// handing changes out, as `unwritten`).
+#[cold]
+fn no_leaf(path: &Path, id: i32) -> StoreError {
+    let what = format!("a change of leaf {id}, which no leaf is");
+    unreadable(path, "reading changes", what)
+}
+
+/// A period no date has.
+#[cold]
+fn bad_period(path: &Path, period: i32) -> StoreError {
+    StoreError::BadPeriod {
+        path: path.to_path_buf(),
+        period,
+    }
+}
+
+/// A Last-Modified `ms` after the end of `period` that chrono has no instant for, as DuckDB's
+/// conversion error (out of `fill`'s way: building it there, a `Result` moved through the
+/// stack, was a store the next load waited on — ~4 % of a week's CPU, session 23's profile).
+#[cold]
+fn unwritten(path: &Path, ms: i64, period: i32) -> StoreError {
+    let what = format!("the time {ms} ms after the end of period {period}");
+    unreadable(path, "reading changes", what)
 }
 
 /// The spans a run's periods name, and their ends, made from their numbers (calendar arithmetic:

@@ -73,6 +73,11 @@ impl KeyTemplate {
         &self.between
     }
 
+    /// After the symbol's second place, before the period: `-1m-`, `-`.
+    pub(super) fn after(&self) -> &str {
+        &self.after
+    }
+
     /// Writes `symbol`'s folder (`data/futures/um/daily/klines/BTCUSDT/1m/`) into `out`: what
     /// its keys begin with.
     pub(super) fn write_folder(
@@ -96,12 +101,32 @@ impl KeyTemplate {
         self.write_folder(out, symbol)?;
         out.write_str(symbol)?;
         out.write_str(&self.after)?;
-        match file_end(span) {
-            Some(end) => out.write_str(end),
-            None => {
-                write_period(out, span)?;
-                out.write_str(".zip")
-            }
+        write_end(out, span)
+    }
+
+    /// Writes the key of a file of `span` into `out`, from its tail (symbol, `between`,
+    /// symbol, `after`: `BTCUSDT/1m/BTCUSDT-1m-`, as `LeafTable` keeps it a leaf).
+    #[inline]
+    pub(super) fn write_key_with(
+        &self,
+        out: &mut (impl fmt::Write + ?Sized),
+        tail: &str,
+        span: Span,
+    ) -> fmt::Result {
+        out.write_str(&self.before)?;
+        out.write_str(tail)?;
+        write_end(out, span)
+    }
+}
+
+/// Writes the end of a file name of `span` (`2024-01-15.zip`) into `out`.
+#[inline]
+fn write_end(out: &mut (impl fmt::Write + ?Sized), span: Span) -> fmt::Result {
+    match file_end(span) {
+        Some(end) => out.write_str(end),
+        None => {
+            write_period(out, span)?;
+            out.write_str(".zip")
         }
     }
 }

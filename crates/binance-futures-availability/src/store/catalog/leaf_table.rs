@@ -9,13 +9,13 @@
 //! `leaves`; `serve` and Python keep their handles, the CLI asks one question per handle. A
 //! handle opened for writing adds leaves as it goes, so it reads a fresh table per question.
 //!
-//! Size: ~2.6 × 10⁵ leaves at full scale — 20 bytes each, their symbols in one buffer (~10
-//! bytes each), an id index of 4 bytes a slot: ~8 MB (measured in BENCHMARKS.md, session 19).
+//! Size: ~2.6 × 10⁵ leaves at full scale — 16 bytes and a rank of 4 each, their keys' tails
+//! in one buffer (`BTCUSDT/1m/BTCUSDT-1m-`, ~25 bytes each), an id index of 4 bytes a slot when
+//! the ids have gaps: ~12 MB.
 //!
 //! Must not know: changes, how answers are printed, HTTP.
 
 use std::fmt;
-use std::ops::Range;
 
 use duckdb::arrow::array::{Array, Int16Array, Int32Array, StringArray};
 
@@ -32,34 +32,47 @@ pub(super) struct LeafTable {
     templates: Vec<KeyTemplate>,
     /// By id, ascending.
     leaves: Vec<Leaf>,
-    /// Every leaf's symbol, one after the other (a `String` a leaf would be 2.6 × 10⁵
-    /// allocations of ~10 bytes).
-    symbols: String,
+    /// Each leaf's folder's place among every leaf's folders in byte order (by the leaf's
+    /// offset in `leaves`) — its keys' order against another leaf's keys (`rank`) — times two,
+    /// plus one when its dataset's files are monthly. Apart from the leaves, 4 bytes each (~1 MB
+    /// at full scale): reading a run's changes reads it a change, in no order, where a look-up
+    /// in the leaves (~5 MB) waited on memory (session 23).
+    ranks: Vec<u32>,
+    /// Whether the ids are dense (each leaf's id is the first's plus its offset: a writer's).
+    dense: bool,
+    /// Every leaf's tail of its keys — its symbol, its template's `between`, its symbol again
+    /// and the template's `after` (`BTCUSDT/1m/BTCUSDT-1m-`) — one after the other (a `String`
+    /// a leaf would be 2.6 × 10⁵ allocations). A key is then three pieces — the template's
+    /// `before`, the tail, the period's end — where it was six (~20 % of a week's changes in
+    /// session 23's first profile): the thread handing out a week's changes went from ~44 to
+    /// ~40 ms (its median of 63 answers, alternated).
+    tails: String,
     /// Each id from the first leaf's on, its leaf's index (`u32::MAX` for none), when the ids
     /// have gaps but at most 8 slots a leaf (a file edited by hand: a writer gives ids one after
     /// the other, and a leaf is then found by its offset from the first); else empty, and a
-    /// leaf not at its offset is searched for.
+    /// leaf is searched for.
     by_id: Vec<u32>,
 }
 
-/// One leaf: 20 bytes. A change read copies its leaf's (`LeafTable::leaf`), so that handing it
-/// out and writing its key touch no row of the table again: at full scale the table is ~4 MB,
-/// and a week's changes name ~10⁵ leaves in no order, so each look-up was a cache miss — two
-/// of them (the id's slot, the leaf) ~40 % of filling a change, session 21's profile.
+/// One leaf: 16 bytes. A change handed out copies its leaf's (`LeafTable::leaf_at`), so that
+/// writing its key touches no row of the table again: at full scale the table is ~4 MB, and a
+/// week's changes name ~10⁵ leaves in no order, so each look-up would wait on memory — the
+/// leaf and its tail are asked for a few changes ahead (`prefetch_leaf`, `prefetch_tail`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Leaf {
     id: i32,
-    /// Its folder's place among every leaf's folders in byte order: its keys' order against
-    /// another leaf's keys (`LeafTable::read`).
-    pub(super) rank: u32,
-    /// Its symbol in `LeafTable::symbols`.
-    symbol: (u32, u32),
+    /// Where its tail begins in `LeafTable::tails`.
+    tail: u32,
+    /// Its symbol's length: the tail's first bytes.
+    symbol_len: u16,
+    /// Its tail's length.
+    tail_len: u16,
     /// Its dataset's template, in `LeafTable::templates`.
     template: u16,
 }
 
 // The size the notes above count on.
-const _: () = assert!(size_of::<Leaf>() == 20);
+const _: () = assert!(size_of::<Leaf>() == 16);
 
 impl Catalog {
     /// The file's leaves: the handle's table, read at its first question, when the handle is
@@ -103,7 +116,9 @@ impl LeafTable {
         let mut table = LeafTable {
             templates: datasets.iter().map(|(d, _)| KeyTemplate::of(*d)).collect(),
             leaves: Vec::new(),
-            symbols: String::new(),
+            ranks: Vec::new(),
+            dense: false,
+            tails: String::new(),
             by_id: Vec::new(),
         };
         let action = "reading the leaves";
@@ -134,21 +149,28 @@ impl LeafTable {
                     let what = format!("leaf {} of dataset {d}, which no dataset is", id.value(i));
                     return Err(catalog.unreadable(action, what));
                 };
-                let start = table.symbols.len();
-                table.symbols.push_str(symbol.value(i));
-                let (Ok(start), Ok(end), Ok(_)) = (
+                let (start, symbol) = (table.tails.len(), symbol.value(i));
+                let t = &table.templates[usize::from(template)];
+                for piece in [symbol, t.between(), symbol, t.after()] {
+                    table.tails.push_str(piece);
+                }
+                let (Ok(tail), Ok(symbol_len), Ok(tail_len), Ok(_)) = (
                     u32::try_from(start),
-                    u32::try_from(table.symbols.len()),
-                    u32::try_from(table.leaves.len() + 1),
+                    u16::try_from(symbol.len()),
+                    u16::try_from(table.tails.len() - start),
+                    i32::try_from(table.leaves.len() + 1),
                 ) else {
-                    let what = format!("{} leaves, their symbols over 4 GiB", table.leaves.len());
+                    let what = format!(
+                        "{} leaves (2³¹ at most), their keys' tails over 4 GiB or one over 64 KiB",
+                        table.leaves.len()
+                    );
                     return Err(catalog.unreadable(action, what));
                 };
-                let symbol = (start, end);
                 table.leaves.push(Leaf {
                     id: id.value(i),
-                    rank: 0,
-                    symbol,
+                    tail,
+                    symbol_len,
+                    tail_len,
                     template,
                 });
             }
@@ -181,17 +203,16 @@ impl LeafTable {
             .iter()
             .map(|t| befores.binary_search(&t.before()).unwrap_or(0) as u16)
             .collect();
-        // Each leaf's symbol and `between`, one after the other (~15 bytes a leaf, dropped after).
-        let mut tails = String::new();
-        let mut spans: Vec<Range<usize>> = Vec::with_capacity(self.leaves.len());
+        // A leaf's symbol and `between`: the first bytes of its keys' tail.
+        let tail = |l: u32| {
+            let leaf = &self.leaves[l as usize];
+            let len = usize::from(leaf.symbol_len) + self.template(leaf).between().len();
+            &self.tails.as_bytes()[leaf.tail as usize..][..len]
+        };
         let mut keys: Vec<(u128, u32)> = Vec::with_capacity(self.leaves.len());
         for l in 0..self.leaves.len() {
-            let start = tails.len();
-            tails.push_str(self.symbol_of(l));
-            tails.push_str(self.template_of(l).between());
-            spans.push(start..tails.len());
             let mut head = [0u8; 14];
-            let tail = &tails.as_bytes()[start..];
+            let tail = tail(offset(l));
             let n = tail.len().min(head.len());
             head[..n].copy_from_slice(&tail[..n]);
             let before = before_rank[usize::from(self.leaves[l].template)];
@@ -202,7 +223,6 @@ impl LeafTable {
             }
             keys.push((key, offset(l)));
         }
-        let tail = |l: u32| tails[spans[l as usize].clone()].as_bytes();
         keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| tail(a.1).cmp(tail(b.1))));
         for (rank, pair) in keys.windows(2).enumerate() {
             let ((ka, a), (kb, b)) = (pair[0], pair[1]);
@@ -221,44 +241,101 @@ impl LeafTable {
                 ));
             }
         }
+        let mut ranks = vec![0; self.leaves.len()];
         for (rank, (_, l)) in keys.iter().enumerate() {
-            self.leaves[*l as usize].rank = offset(rank);
+            // Below 2³¹: `read` refuses more leaves.
+            let monthly = self.partition(&self.leaves[*l as usize]) == Partition::Monthly;
+            ranks[*l as usize] = offset(rank) << 1 | u32::from(monthly);
         }
+        self.ranks = ranks;
         Ok(())
     }
 
-    /// A vector over the ids' range when it is at most 8 slots a leaf (4 bytes each: ~1 MB at
-    /// full scale) — a lookup a change instead of a binary search of ~18 steps.
+    /// Finds how a leaf is found by its id: by its offset from the first's when the ids are
+    /// dense, else through a vector over the ids' range when it is at most 8 slots a leaf
+    /// (4 bytes each), else by a search.
     fn index(&mut self) {
-        if let (Some(first), Some(last)) = (self.leaves.first(), self.leaves.last()) {
-            let range = (i64::from(last.id) - i64::from(first.id) + 1) as usize;
-            // Dense ids (a writer's) need none: `leaf` finds a leaf by its offset from the first.
-            if range != self.leaves.len() && range <= 8 * self.leaves.len() {
+        let Some(first) = self.leaves.first().map(|l| i64::from(l.id)) else {
+            return;
+        };
+        self.dense = (self.leaves.iter())
+            .enumerate()
+            .all(|(i, l)| i64::from(l.id) - first == i as i64);
+        if let Some(last) = self.leaves.last().filter(|_| !self.dense) {
+            let range = (i64::from(last.id) - first + 1) as usize;
+            if range <= 8 * self.leaves.len() {
                 let mut by_id = vec![u32::MAX; range];
                 for (i, l) in self.leaves.iter().enumerate() {
-                    by_id[(l.id - first.id) as usize] = offset(i);
+                    by_id[(i64::from(l.id) - first) as usize] = offset(i);
                 }
                 self.by_id = by_id;
             }
         }
     }
 
-    /// The leaf whose id is `id`, copied. Ids are dense as a writer gives them, so the leaf
-    /// is the one that many places after the first — one look-up, checked; else (a file
-    /// edited by hand) the id's slot, or a search.
+    /// The offset in the table of the leaf whose id is `id` (`None`: no leaf is): when the
+    /// ids are dense, arithmetic alone — no leaf is read.
     #[inline]
-    pub(super) fn leaf(&self, id: i32) -> Option<Leaf> {
+    pub(super) fn offset_of(&self, id: i32) -> Option<u32> {
         let first = self.leaves.first()?.id;
         let at = usize::try_from(i64::from(id) - i64::from(first)).ok()?;
-        if let Some(leaf) = self.leaves.get(at).filter(|l| l.id == id) {
-            return Some(*leaf);
+        if self.dense {
+            return (at < self.leaves.len()).then(|| offset(at));
         }
-        let index = if self.by_id.is_empty() {
-            self.leaves.binary_search_by_key(&id, |l| l.id).ok()?
+        if self.by_id.is_empty() {
+            return self
+                .leaves
+                .binary_search_by_key(&id, |l| l.id)
+                .ok()
+                .map(offset);
+        }
+        self.by_id.get(at).copied().filter(|i| *i != u32::MAX)
+    }
+
+    /// The leaf at `at` (an `offset_of`), copied.
+    #[inline]
+    pub(super) fn leaf_at(&self, at: u32) -> Option<Leaf> {
+        self.leaves.get(at as usize).copied()
+    }
+
+    /// The rank of the leaf at `at` (an `offset_of`), and its dataset's partition.
+    #[inline]
+    pub(super) fn rank_at(&self, at: u32) -> Option<(u32, Partition)> {
+        let rank = *self.ranks.get(at as usize)?;
+        let partition = if rank & 1 == 1 {
+            Partition::Monthly
         } else {
-            self.by_id.get(at).copied().filter(|i| *i != u32::MAX)? as usize
+            Partition::Daily
         };
-        self.leaves.get(index).copied()
+        Some((rank >> 1, partition))
+    }
+
+    /// Brings the rank of the leaf at `at` near, without waiting for it (`prefetch`): the
+    /// thread that reads a run's changes asks for the one a few rows on as it reads each.
+    #[inline]
+    pub(super) fn prefetch_rank(&self, at: u32) {
+        if let Some(rank) = self.ranks.get(at as usize) {
+            prefetch(rank);
+        }
+    }
+
+    /// Brings the leaf at `at` near, without waiting for it (`prefetch`): the thread that
+    /// hands changes out asks for the one a few changes on as it hands out each.
+    #[inline]
+    pub(super) fn prefetch_leaf(&self, at: u32) {
+        if let Some(leaf) = self.leaves.get(at as usize) {
+            prefetch(leaf);
+        }
+    }
+
+    /// Brings `leaf`'s keys' tail near, without waiting for it (`prefetch`): the change handed
+    /// out a few rows on writes its key from it (read when it was needed, ~20 % of handing out
+    /// a week's changes, session 23's profile).
+    #[inline]
+    pub(super) fn prefetch_tail(&self, leaf: &Leaf) {
+        if let Some(first) = self.tails.as_bytes().get(leaf.tail as usize) {
+            prefetch(first);
+        }
     }
 
     /// `leaf`'s dataset's partition: how its periods are numbered.
@@ -274,12 +351,7 @@ impl LeafTable {
 
     #[inline]
     pub(super) fn symbol(&self, leaf: &Leaf) -> &str {
-        let (start, end) = leaf.symbol;
-        &self.symbols[start as usize..end as usize]
-    }
-
-    fn symbol_of(&self, leaf: usize) -> &str {
-        self.symbol(&self.leaves[leaf])
+        &self.tails[leaf.tail as usize..][..usize::from(leaf.symbol_len)]
     }
 
     #[inline]
@@ -291,15 +363,34 @@ impl LeafTable {
         self.template(&self.leaves[leaf])
     }
 
-    /// Writes the key of `leaf`'s file of `span` into `out`.
+    /// Writes the key of `leaf`'s file of `span` into `out`: its template's `before`, its
+    /// tail, the period's end.
+    #[inline]
     pub(super) fn write_key(
         &self,
         out: &mut (impl fmt::Write + ?Sized),
         leaf: &Leaf,
         span: Span,
     ) -> fmt::Result {
-        self.template(leaf).write_key(out, self.symbol(leaf), span)
+        let tail = &self.tails[leaf.tail as usize..][..usize::from(leaf.tail_len)];
+        self.template(leaf).write_key_with(out, tail, span)
     }
+}
+
+/// Asks the processor to bring the line holding `at` into its caches and goes on: a hint, which
+/// changes no value (none on processors other than x86-64, where it is an instruction of
+/// every one).
+#[inline(always)]
+fn prefetch<T>(at: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing the program sees, and cannot fault; `at` is a live
+    // reference besides.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((at as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }
 
 /// A position among the table's leaves as a `u32`: `read` refuses a table of 2³² leaves.
