@@ -460,8 +460,10 @@ impl Reader<'_> {
         let mut batches: Vec<ChangeBatch> = Vec::new();
         // Rows in table order come nearly in the order of their periods: those met are kept.
         let mut periods = Periods::new();
-        // Counted with the run: no room made again as it fills (~4 MB for a run).
-        let mut order = Vec::with_capacity(usize::try_from(span.changes).unwrap_or(0));
+        // Counted with the run: no room made again as it fills (~4 MB for a run), nor one
+        // each batch of 2,048 rows (allocated by this thread, freed by the one handing out).
+        let room = usize::try_from(span.changes).unwrap_or(0);
+        let (mut order, mut made) = (Vec::with_capacity(room), Vec::with_capacity(room));
         let rows = stmt.stream_arrow([]).map_err(failed(self.path, action))?;
         for batch in rows {
             let batch = batch.map_err(failed(self.path, action))?;
@@ -470,7 +472,8 @@ impl Reader<'_> {
                 .map_err(|what| unreadable(self.path, action, what))?;
             let b = u32::try_from(batches.len()).unwrap_or(u32::MAX);
             order.reserve(batch.len());
-            batch.made.reserve_exact(batch.len());
+            made.reserve(batch.len());
+            batch.start = u32::try_from(made.len()).unwrap_or(u32::MAX);
             let n = batch.len();
             for i in 0..n {
                 if i + AHEAD < n
@@ -495,11 +498,15 @@ impl Reader<'_> {
                     batch: b,
                     row: i as u32,
                 });
-                batch.made.push(Made { at, span, end });
+                made.push(Made { at, span, end });
             }
             batches.push(batch);
         }
-        Ok(Run { batches, order })
+        Ok(Run {
+            batches,
+            order,
+            made,
+        })
     }
 }
 
@@ -513,6 +520,8 @@ const AHEAD: usize = 12;
 struct Run {
     batches: Vec<ChangeBatch>,
     order: Vec<Order>,
+    /// What the reader made of each row, by batch (`ChangeBatch::start`) then row.
+    made: Vec<Made>,
 }
 
 impl Run {
@@ -528,7 +537,8 @@ impl Run {
         let (mut seen_at, mut written_at, mut seen) = (Instants::new(), Instants::new(), None);
         let aside = put_in_order(&mut self.order);
         let leaves = Arc::clone(&change.file.leaves);
-        let made = |o: &Order| &self.batches[o.batch as usize].made[o.row as usize];
+        let made =
+            |o: &Order| &self.made[self.batches[o.batch as usize].start as usize + o.row as usize];
         for (n, o) in merged(&self.order, &aside).enumerate() {
             // The leaf of the change `AHEAD` places on (in `order`: those set aside are few),
             // and the keys' tail of the one half as far, brought near.
@@ -575,8 +585,8 @@ struct ChangeBatch {
     size: Int64Array,
     /// Milliseconds after the end of the period.
     modified: Int64Array,
-    /// What the reader made of each row (`Made`).
-    made: Vec<Made>,
+    /// Where its rows' `Made` begin in the run's.
+    start: u32,
     /// The kind's text and the size and time before, when the run holds a change other than
     /// an addition (`RunSpan::others`); else every change is an addition.
     others: Option<Others>,
@@ -631,7 +641,7 @@ impl ChangeBatch {
             period: column(2).downcast_ref::<Int32Array>().cloned()?,
             size: numbers(3)?,
             modified: numbers(4)?,
-            made: Vec::new(),
+            start: 0,
             others,
         })
     }
