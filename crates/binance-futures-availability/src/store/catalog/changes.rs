@@ -661,14 +661,16 @@ impl ChangeBatch {
     ) -> Result<(), StoreError> {
         let i = o.row as usize;
         change.size = value(&self.size, i).map(|s| s.max(0) as u64);
-        let mut written = |ms: Option<i64>| match ms {
-            None => Ok(None),
+        // Each time set in place, and `fill` left on an error: a closure returning a `Result`
+        // of one made it on the stack in halves and copied it whole, a load that waited on the
+        // stores (~40 % of `fill`'s time in session 23's annotated profile).
+        change.last_modified = match value(&self.modified, i) {
+            None => None,
             Some(ms) => match written_at.after(end, ms) {
-                Some(t) => Ok(Some(t)),
-                None => Err(unwritten(path, ms, o.period)),
+                Some(t) => Some(t),
+                None => return Err(unwritten(path, ms, o.period)),
             },
         };
-        change.last_modified = written(value(&self.modified, i))?;
         let Some(others) = &self.others else {
             change.kind = ChangeKind::Added;
             change.previous_size = None;
@@ -681,7 +683,13 @@ impl ChangeBatch {
             kind: kind_text.to_string(),
         })?;
         change.previous_size = value(&others.previous_size, i).map(|s| s.max(0) as u64);
-        change.previous_last_modified = written(value(&others.previous_modified, i))?;
+        change.previous_last_modified = match value(&others.previous_modified, i) {
+            None => None,
+            Some(ms) => match written_at.after(end, ms) {
+                Some(t) => Some(t),
+                None => return Err(unwritten(path, ms, o.period)),
+            },
+        };
         Ok(())
     }
 }
