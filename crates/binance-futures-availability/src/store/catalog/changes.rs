@@ -51,11 +51,14 @@ use crate::vision::{Dataset, Partition};
 const RUN_BYTES: u64 = 16 << 20;
 
 /// A change's bytes while its run is sorted: ~59 in the Arrow batch read (six 8-byte and two
-/// 4-byte columns, `kind`'s text ~7 bytes and its offset), what the reader made of it (`Made`:
-/// its leaf's copy, its span and times), 24 its place in the order (`Order`).
+/// 4-byte columns, `kind`'s text ~7 bytes and its offset), 24 what the reader made of it
+/// (`Made`: its leaf's offset, its period's span and end), 24 its place in the order (`Order`).
 const CHANGE_BYTES: u64 = 59 + size_of::<Made>() as u64 + size_of::<Order>() as u64;
 
-/// At most this many changes are sorted by one query (~1.4 × 10⁵; unless one `seen` holds
+// The sizes the note above counts on.
+const _: () = assert!(size_of::<Made>() == 24 && size_of::<Order>() == 24);
+
+/// At most this many changes are sorted by one query (~1.6 × 10⁵; unless one `seen` holds
 /// more: one folder's files): a day of a daily crawl at full scale (~10⁵) is one run.
 const CHANGES_PER_READ: u64 = RUN_BYTES / CHANGE_BYTES;
 
