@@ -54,10 +54,11 @@ pub(super) struct LeafTable {
     by_id: Vec<u32>,
 }
 
-/// One leaf: 16 bytes. A change handed out copies its leaf's (`LeafTable::leaf_at`), so that
-/// writing its key touches no row of the table again: at full scale the table is ~4 MB, and a
-/// week's changes name ~10⁵ leaves in no order, so each look-up would wait on memory — the
-/// leaf and its tail are asked for a few changes ahead (`prefetch_leaf`, `prefetch_tail`).
+/// One leaf: 16 bytes. A change handed out carries a copy of its leaf (`LeafTable::leaf_at`),
+/// from which its key is written (the template's `before`, the leaf's tail in `tails`): at full
+/// scale the leaves are ~4 MB and the tails ~6.6 MB, and a week's changes name ~10⁵ leaves in
+/// no order, so each look-up would wait on memory — the leaf and its tail are asked for a few
+/// changes ahead (`prefetch_leaf`, `prefetch_tail`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Leaf {
     id: i32,
@@ -393,7 +394,7 @@ fn prefetch<T>(at: &T) {
     let _ = at;
 }
 
-/// A position among the table's leaves as a `u32`: `read` refuses a table of 2³² leaves.
+/// A position among the table's leaves as a `u32`: `read` refuses a table of 2³¹ leaves.
 fn offset(n: usize) -> u32 {
     n as u32
 }
